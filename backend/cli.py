@@ -1,0 +1,108 @@
+"""The xuefen command: serve, migrate, seed-demo, demo, export-schema.
+
+Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from backend.config import Settings
+from backend.logs import configure_logging
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from backend.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+async def _seed_demo(settings: Settings) -> bool:
+    from backend import db, demo
+    from backend.services.auth import hash_password
+
+    await db.init_db(settings)
+    try:
+        return await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD))
+    finally:
+        await db.close_db()
+
+
+def _migrate(settings: Settings) -> None:
+    from backend import db
+
+    asyncio.run(db.migrate(settings))
+    print("Migrations applied.")
+
+
+def schema_sdl() -> str:
+    """The GraphQL contract as SDL, exactly as `xuefen export-schema` writes it."""
+    from strawberry.printer import print_schema
+
+    from schema import build_schema
+
+    return print_schema(build_schema(Settings())) + "\n"
+
+
+def _export_schema(check: bool, path: Path) -> int:
+    sdl = schema_sdl()
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if check:
+        if current != sdl:
+            print(f"{path} is stale: run `xuefen export-schema` and commit it.", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date.")
+        return 0
+    path.write_text(sdl, encoding="utf-8")
+    print(f"Wrote {path}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xuefen", description="Xuefen (学分) server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the API (uvicorn)")
+    demo_cmd = commands.add_parser(
+        "demo", help="migrate, load the demo company and serve (what `make demo` runs)"
+    )
+    for command in (serve, demo_cmd):
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("seed-demo", help="load the demo company (idempotent)")
+    export = commands.add_parser("export-schema", help="write schema/schema.graphql")
+    export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    export.add_argument("--path", type=Path, default=SCHEMA_FILE)
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    if args.command == "export-schema":
+        return _export_schema(args.check, args.path)
+    if args.command == "migrate":
+        _migrate(settings)
+        return 0
+    if args.command in ("seed-demo", "demo"):
+        from backend import demo
+
+        if args.command == "demo":
+            _migrate(settings)
+        created = asyncio.run(_seed_demo(settings))
+        print("Demo company loaded." if created else "Demo company already present.")
+        print(demo.format_demo_accounts())
+        if args.command == "seed-demo":
+            return 0
+        print(f"GraphiQL: http://{args.host}:{args.port}/graphql  (Ctrl-C to stop)")
+    _serve(settings, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

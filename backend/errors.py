@@ -1,0 +1,46 @@
+"""Expected failures: a stable code the app can branch on, and a message in the caller's language.
+
+Services raise ``DomainError``; the GraphQL layer turns it into a typed payload error (mutations)
+or a GraphQL error with ``extensions.code`` (queries). Anything else is unexpected and masked.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from backend.i18n import translate
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes. Never rename one: phones in the field branch on them."""
+
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    VALIDATION = "VALIDATION"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    INTERNAL = "INTERNAL"
+
+
+class DomainError(Exception):
+    """An expected failure. ``field`` names the input at fault, if any; ``params`` fill the
+    message template."""
+
+    def __init__(self, code: ErrorCode, field: str | None = None, **params: Any) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.field = field
+        self.params = params
+
+    def message(self, locale: str) -> str:
+        params = dict(self.params)
+        if "reason_key" in params:
+            params["reason"] = translate(params["reason_key"], locale, **params)
+        return translate(f"error.{self.code.value}", locale, **params)

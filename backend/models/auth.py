@@ -1,0 +1,62 @@
+"""Sign-in state: one AuthSession per device login, its rotating refresh tokens, and login
+throttling. All of it lives in the database so it holds across server processes."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.models.base import TenantModel
+
+
+class AuthSession(TenantModel):
+    """A login on one device: the chain ("family") of refresh tokens issued from it.
+
+    Access tokens name their session (sid). Revoking the session (logout, refresh-token reuse,
+    deactivation) ends every token of the chain at once.
+    """
+
+    id = fields.UUIDField(primary_key=True)
+    employee = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="auth_sessions", on_delete=fields.CASCADE
+    )
+    device = fields.ForeignKeyField(
+        "xuefen.Device", related_name="auth_sessions", on_delete=fields.CASCADE
+    )
+    revoked_at = fields.DatetimeField(null=True)
+    revoke_reason = fields.CharField(max_length=32, null=True)
+
+    class Meta:
+        table = "auth_session"
+
+
+class RefreshToken(TenantModel):
+    """One refresh token of a session. Only its SHA-256 is stored, and it works once."""
+
+    id = fields.IntField(primary_key=True)
+    session = fields.ForeignKeyField(
+        "xuefen.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "refresh_token"
+
+
+class LoginThrottle(Model):
+    """Failed logins per typed (tenant, employee number), keyed by a hash of what was typed.
+
+    Not tenant-owned on purpose: it must behave the same for tenants and employees that do not
+    exist, or the throttle itself would reveal which ones do.
+    """
+
+    id = fields.IntField(primary_key=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    failures = fields.IntField(default=0)
+    window_started_at = fields.DatetimeField()
+    locked_until = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "login_throttle"

@@ -1,0 +1,153 @@
+"""The course catalog: courses, their ordered modules, skills taught, eligibility, prerequisites."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
+
+from backend.models.base import TenantModel
+
+
+class CourseFormat(StrEnum):
+    """How a course is delivered."""
+
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    OJT = "OJT"
+    BLENDED = "BLENDED"
+
+
+class CourseStatus(StrEnum):
+    """Only published courses are visible to learners."""
+
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+class ModuleKind(StrEnum):
+    """What a module asks of the learner."""
+
+    LESSON = "LESSON"
+    PRACTICE = "PRACTICE"
+    QUIZ = "QUIZ"
+    ASSESSMENT = "ASSESSMENT"
+
+
+class Course(TenantModel):
+    """A course such as T-001-01 新产品知识. code is unique per tenant."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32)
+    title = fields.CharField(max_length=200)
+    summary = fields.TextField(default="")
+    scenario = fields.CharField(max_length=64, default="")
+    format = fields.CharEnumField(CourseFormat, max_length=16)
+    version = fields.IntField(default=1)
+    status = fields.CharEnumField(CourseStatus, max_length=16, default=CourseStatus.DRAFT)
+    hours = fields.DecimalField(max_digits=6, decimal_places=1, default=0)
+    credits = fields.DecimalField(max_digits=6, decimal_places=1, default=0)
+    requires_approval = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "course"
+        unique_together = (("tenant", "code"),)
+        indexes = (("tenant_id", "status", "scenario"),)
+        constraints = (
+            CheckConstraint(check="hours >= 0 AND credits >= 0", name="course_non_negative"),
+        )
+
+
+class CourseModule(TenantModel):
+    """One step of a course, in order. required_count says e.g. "10 practice sessions"."""
+
+    id = fields.IntField(primary_key=True)
+    course = fields.ForeignKeyField("xuefen.Course", related_name="modules", on_delete=fields.CASCADE)
+    position = fields.SmallIntField()
+    title = fields.CharField(max_length=200)
+    kind = fields.CharEnumField(ModuleKind, max_length=16)
+    credits = fields.DecimalField(max_digits=6, decimal_places=1, default=0)
+    required_count = fields.SmallIntField(default=1)
+    requirement = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "course_module"
+        unique_together = (("course", "position"),)
+        constraints = (
+            CheckConstraint(
+                check="required_count >= 1 AND credits >= 0", name="course_module_requirement"
+            ),
+        )
+
+
+class CourseSkill(TenantModel):
+    """A skill a course teaches, and the level (0–100) it aims to bring a learner to."""
+
+    id = fields.IntField(primary_key=True)
+    course = fields.ForeignKeyField("xuefen.Course", related_name="skills", on_delete=fields.CASCADE)
+    skill = fields.ForeignKeyField("xuefen.Skill", related_name="courses", on_delete=fields.CASCADE)
+    target_level = fields.SmallIntField()
+
+    class Meta:
+        table = "course_skill"
+        unique_together = (("course", "skill"),)
+        constraints = (
+            CheckConstraint(
+                check="target_level >= 0 AND target_level <= 100", name="course_skill_level_range"
+            ),
+        )
+
+
+class CourseEligibilityRule(TenantModel):
+    """Who may take a course. A learner is eligible when the course has no rules or when one
+    rule matches all of its set conditions (family, grade range, org unit subtree)."""
+
+    id = fields.IntField(primary_key=True)
+    course = fields.ForeignKeyField(
+        "xuefen.Course", related_name="eligibility_rules", on_delete=fields.CASCADE
+    )
+    position_family = fields.CharField(max_length=64, null=True)
+    min_grade = fields.SmallIntField(null=True)
+    max_grade = fields.SmallIntField(null=True)
+    org_unit = fields.ForeignKeyField(
+        "xuefen.OrgUnit", related_name="course_rules", null=True, on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "course_eligibility_rule"
+
+
+class CoursePrerequisite(TenantModel):
+    """A course that must be completed before this one."""
+
+    id = fields.IntField(primary_key=True)
+    course = fields.ForeignKeyField(
+        "xuefen.Course", related_name="prerequisites", on_delete=fields.CASCADE
+    )
+    required_course = fields.ForeignKeyField(
+        "xuefen.Course", related_name="required_by", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "course_prerequisite"
+        unique_together = (("course", "required_course"),)
+
+
+class CourseCompletion(TenantModel):
+    """An employee completed a course (derived from their records once sync lands, seeded in the
+    demo). Prerequisite checks read it."""
+
+    id = fields.IntField(primary_key=True)
+    employee = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="completions", on_delete=fields.CASCADE
+    )
+    course = fields.ForeignKeyField(
+        "xuefen.Course", related_name="completions", on_delete=fields.CASCADE
+    )
+    completed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "course_completion"
+        unique_together = (("employee", "course"),)

@@ -1,0 +1,73 @@
+"""Tenants (companies) and their structure: org units, sites and positions."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.models.base import TenantModel, TimestampedModel
+
+
+class Tenant(TimestampedModel):
+    """A company using Xuefen. code is what employees type at login (e.g. demo)."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=200)
+    default_locale = fields.CharField(max_length=16, default="zh-CN")
+
+    class Meta:
+        table = "tenant"
+
+
+class OrgUnit(TenantModel):
+    """A department or team. A tree: path (like 1.4.9.) makes subtree checks one prefix match."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    parent = fields.ForeignKeyField(
+        "xuefen.OrgUnit", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    path = fields.CharField(max_length=512, default="")
+
+    class Meta:
+        table = "org_unit"
+        unique_together = (("tenant", "code"),)
+
+
+class Site(TenantModel):
+    """A place where people work and train: the HQ or a remote office, with its time zone."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    is_headquarters = fields.BooleanField(default=False)
+    time_zone = fields.CharField(max_length=64, default="Asia/Shanghai")
+    address = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "site"
+        unique_together = (("tenant", "code"),)
+
+
+class Position(TenantModel):
+    """A job position: family / sequence / level, e.g. 销售族-客户经理序列-初级.
+
+    grade orders levels within a family (1 = most junior) so eligibility rules can say
+    "grade 2 or above".
+    """
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64)
+    family = fields.CharField(max_length=64)
+    sequence = fields.CharField(max_length=64)
+    level = fields.CharField(max_length=64)
+    grade = fields.SmallIntField(default=1)
+
+    class Meta:
+        table = "position"
+        unique_together = (("tenant", "code"),)
+
+
+__all__ = ["Model", "OrgUnit", "Position", "Site", "Tenant"]

@@ -1,0 +1,278 @@
+"""The course catalog as learners and HR see it: listing, search, eligibility.
+
+Learners see published courses only; HR admins and instructors see every status. Eligibility is a
+pure function of the course's rules and prerequisites and the learner's profile, so the list
+filter (``eligible_only``), the per-course answer and later enrollment checks agree by design.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from tortoise.expressions import Q
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import (
+    Course,
+    CourseCompletion,
+    CourseEligibilityRule,
+    CourseFormat,
+    CourseModule,
+    CoursePrerequisite,
+    CourseSkill,
+    CourseStatus,
+    Role,
+)
+from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.viewer import Viewer
+
+CURSOR_KIND = "course"
+MAX_SEARCH_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class CourseFilter:
+    """What a catalog list may be narrowed by. Empty means everything the viewer may see."""
+
+    search: str | None = None
+    scenario: str | None = None
+    format: CourseFormat | None = None
+    skill_id: int | None = None
+    eligible_only: bool = False
+    statuses: tuple[CourseStatus, ...] | None = None
+
+
+@dataclass
+class CoursePage:
+    """One page of courses in code order, with what a Relay connection needs."""
+
+    courses: list[Course]
+    has_next_page: bool
+    has_previous_page: bool
+    count_total: Callable[[], Awaitable[int]]
+
+    def cursor_of(self, course: Course) -> str:
+        return encode_cursor(CURSOR_KIND, [course.code])
+
+
+@dataclass(frozen=True)
+class LearnerProfile:
+    """What eligibility looks at: position family and grade, org unit path, completed courses."""
+
+    position_family: str | None
+    grade: int | None
+    org_path: str | None
+    completed_course_ids: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class EligibilityReason:
+    """Why a learner may not take a course. ``code`` is stable, ``params`` fill the message."""
+
+    code: str
+    params: dict[str, object]
+    required_course: Course | None = None
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    reasons: tuple[EligibilityReason, ...] = ()
+
+
+def sees_all_statuses(viewer: Viewer) -> bool:
+    return viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
+
+
+def _visible(viewer: Viewer, statuses: tuple[CourseStatus, ...] | None):
+    query = Course.filter(tenant_id=viewer.tenant_id)
+    if not sees_all_statuses(viewer):
+        return query.filter(status=CourseStatus.PUBLISHED)
+    if statuses:
+        return query.filter(status__in=list(statuses))
+    return query
+
+
+async def get_course(viewer: Viewer, course_id: int) -> Course | None:
+    """A course the viewer may see, or None (another tenant's course looks exactly missing)."""
+    return await _visible(viewer, None).filter(id=course_id).first()
+
+
+async def list_courses(
+    viewer: Viewer,
+    first: int,
+    after: str | None,
+    course_filter: CourseFilter,
+    max_page_size: int,
+    learner: LearnerProfile | None = None,
+) -> CoursePage:
+    """A page of courses in code order, after the ``after`` cursor, narrowed by the filter."""
+    first = check_page_size(first, max_page_size)
+    query = _visible(viewer, course_filter.statuses)
+    if course_filter.search:
+        terms = course_filter.search.strip()[:MAX_SEARCH_LENGTH].split()
+        for term in terms:
+            query = query.filter(Q(code__icontains=term) | Q(title__icontains=term))
+    if course_filter.scenario:
+        query = query.filter(scenario=course_filter.scenario)
+    if course_filter.format:
+        query = query.filter(format=course_filter.format)
+    if course_filter.skill_id is not None:
+        skill_courses = CourseSkill.filter(
+            tenant_id=viewer.tenant_id, skill_id=course_filter.skill_id
+        ).values("course_id")
+        query = query.filter(id__in=skill_courses)
+    if course_filter.eligible_only:
+        learner = learner or await learner_profile(viewer)
+        ineligible = await ineligible_course_ids(viewer.tenant_id, learner)
+        if ineligible:
+            query = query.filter(id__not_in=sorted(ineligible))
+
+    filtered = query
+    if after:
+        (code,) = decode_cursor(CURSOR_KIND, after, 1)
+        if not isinstance(code, str):
+            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
+        query = query.filter(code__gt=code)
+    rows = await query.order_by("code").limit(first + 1)
+    return CoursePage(
+        courses=list(rows[:first]),
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        count_total=filtered.count,
+    )
+
+
+# --- batched lookups (the GraphQL loaders call these with many course ids at once) -------------
+
+
+def _group(rows: Iterable, key: str) -> dict[int, list]:
+    grouped: dict[int, list] = defaultdict(list)
+    for row in rows:
+        grouped[getattr(row, key)].append(row)
+    return grouped
+
+
+async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseModule]]:
+    rows = await CourseModule.filter(tenant_id=tenant_id, course_id__in=course_ids).order_by(
+        "course_id", "position"
+    )
+    return _group(rows, "course_id")
+
+
+async def skills_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseSkill]]:
+    rows = await CourseSkill.filter(tenant_id=tenant_id, course_id__in=course_ids).select_related(
+        "skill"
+    ).order_by("course_id", "skill__code")
+    return _group(rows, "course_id")
+
+
+async def rules_by_course(
+    tenant_id: int, course_ids: list[int] | None = None
+) -> dict[int, list[CourseEligibilityRule]]:
+    query = CourseEligibilityRule.filter(tenant_id=tenant_id)
+    if course_ids is not None:
+        query = query.filter(course_id__in=course_ids)
+    return _group(await query.select_related("org_unit").order_by("id"), "course_id")
+
+
+async def prerequisites_by_course(
+    tenant_id: int, course_ids: list[int] | None = None
+) -> dict[int, list[CoursePrerequisite]]:
+    query = CoursePrerequisite.filter(tenant_id=tenant_id)
+    if course_ids is not None:
+        query = query.filter(course_id__in=course_ids)
+    return _group(await query.select_related("required_course").order_by("id"), "course_id")
+
+
+# --- eligibility -------------------------------------------------------------------------------
+
+
+async def learner_profile(viewer: Viewer) -> LearnerProfile:
+    """The viewer's position, org unit and completed courses (two queries)."""
+    employee = viewer.employee
+    await employee.fetch_related("position", "org_unit")
+    completed = await CourseCompletion.filter(
+        tenant_id=viewer.tenant_id, employee_id=employee.id
+    ).values_list("course_id", flat=True)
+    return LearnerProfile(
+        position_family=employee.position.family if employee.position else None,
+        grade=employee.position.grade if employee.position else None,
+        org_path=employee.org_unit.path if employee.org_unit else None,
+        completed_course_ids=frozenset(completed),
+    )
+
+
+def _rule_failures(rule: CourseEligibilityRule, learner: LearnerProfile) -> list[EligibilityReason]:
+    failures: list[EligibilityReason] = []
+    if rule.position_family is not None and learner.position_family != rule.position_family:
+        failures.append(EligibilityReason("POSITION_FAMILY", {"family": rule.position_family}))
+    if rule.min_grade is not None and (learner.grade is None or learner.grade < rule.min_grade):
+        failures.append(EligibilityReason("GRADE_TOO_LOW", {"min_grade": rule.min_grade}))
+    if rule.max_grade is not None and (learner.grade is None or learner.grade > rule.max_grade):
+        failures.append(EligibilityReason("GRADE_TOO_HIGH", {"max_grade": rule.max_grade}))
+    if rule.org_unit is not None and not (
+        learner.org_path and learner.org_path.startswith(rule.org_unit.path)
+    ):
+        failures.append(EligibilityReason("ORG_UNIT", {"org_unit": rule.org_unit.name}))
+    return failures
+
+
+def judge_eligibility(
+    course: Course,
+    rules: list[CourseEligibilityRule],
+    prerequisites: list[CoursePrerequisite],
+    learner: LearnerProfile,
+) -> Eligibility:
+    """Whether ``learner`` may take ``course``, and every reason if not.
+
+    Rules are alternatives: one matching rule is enough. When none matches, the reasons are those
+    of the closest rule (fewest unmet conditions), which tells the learner what would change it.
+    Prerequisites must all be completed.
+    """
+    reasons: list[EligibilityReason] = []
+    if course.status != CourseStatus.PUBLISHED:
+        reasons.append(EligibilityReason("NOT_PUBLISHED", {}))
+    if rules:
+        failures_per_rule = [_rule_failures(rule, learner) for rule in rules]
+        closest = min(failures_per_rule, key=len)
+        reasons.extend(closest)
+    for prerequisite in prerequisites:
+        if prerequisite.required_course_id not in learner.completed_course_ids:
+            required = prerequisite.required_course
+            reasons.append(
+                EligibilityReason(
+                    "PREREQUISITE_MISSING",
+                    {"code": required.code, "title": required.title},
+                    required_course=required,
+                )
+            )
+    return Eligibility(eligible=not reasons, reasons=tuple(reasons))
+
+
+async def ineligible_course_ids(tenant_id: int, learner: LearnerProfile) -> set[int]:
+    """Ids of the tenant's courses whose rules or prerequisites exclude ``learner``.
+
+    Only courses with rules or prerequisites can be excluded, so this reads those two small
+    tables (two queries), not the catalog.
+    """
+    rules = await rules_by_course(tenant_id)
+    prerequisites = await prerequisites_by_course(tenant_id)
+    excluded: set[int] = set()
+    for course_id, course_rules in rules.items():
+        if all(_rule_failures(rule, learner) for rule in course_rules):
+            excluded.add(course_id)
+    for course_id, course_prerequisites in prerequisites.items():
+        if any(p.required_course_id not in learner.completed_course_ids for p in course_prerequisites):
+            excluded.add(course_id)
+    return excluded
+
+
+async def get_module(viewer: Viewer, module_id: int) -> CourseModule | None:
+    """A module of a course the viewer may see, or None."""
+    module = await CourseModule.filter(tenant_id=viewer.tenant_id, id=module_id).first()
+    if module is None or await get_course(viewer, module.course_id) is None:
+        return None
+    return module

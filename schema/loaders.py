@@ -1,0 +1,60 @@
+"""DataLoaders, one set per request and tenant, so a page of N courses costs a constant number
+of queries instead of N per relation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from backend.models import Employee, OrgUnit, Position, Site, Skill
+from backend.services import catalog, people
+from backend.services.catalog import LearnerProfile
+from backend.services.viewer import Viewer
+
+
+def _batched_lists(
+    fetch: Callable[[int, list[int]], Awaitable[dict[int, list[Any]]]], tenant_id: int
+) -> DataLoader[int, list[Any]]:
+    async def load(keys: Sequence[int]) -> list[list[Any]]:
+        grouped = await fetch(tenant_id, list(keys))
+        return [grouped.get(key, []) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _rows(model: type, tenant_id: int) -> DataLoader[int, Any]:
+    async def load(keys: Sequence[int]) -> list[Any]:
+        found = await people.rows_by_id(model, tenant_id, keys)
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """The request's loaders. Every one of them is bound to the viewer's tenant."""
+
+    def __init__(self, viewer: Viewer) -> None:
+        tenant_id = viewer.tenant_id
+        self.viewer = viewer
+        self.modules_by_course = _batched_lists(catalog.modules_by_course, tenant_id)
+        self.skills_by_course = _batched_lists(catalog.skills_by_course, tenant_id)
+        self.rules_by_course = _batched_lists(catalog.rules_by_course, tenant_id)
+        self.prerequisites_by_course = _batched_lists(catalog.prerequisites_by_course, tenant_id)
+        self.org_unit = _rows(OrgUnit, tenant_id)
+        self.site = _rows(Site, tenant_id)
+        self.position = _rows(Position, tenant_id)
+        self.skill = _rows(Skill, tenant_id)
+        self.employee = _rows(Employee, tenant_id)
+        self.roles_by_employee = _batched_lists(people.roles_by_employee, tenant_id)
+        self._learner: LearnerProfile | None = None
+
+    async def learner(self) -> LearnerProfile:
+        """The viewer's eligibility profile, read once per request."""
+        if self._learner is None:
+            self._learner = await catalog.learner_profile(self.viewer)
+        return self._learner
+
+
+__all__ = ["Loaders"]

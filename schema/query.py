@@ -1,0 +1,83 @@
+"""Root query."""
+
+from __future__ import annotations
+
+import strawberry
+
+from backend.services import catalog, people
+from schema.ids import expect_global_id, from_global_id
+from schema.types.catalog import Course, CourseConnection, CourseFilter, CourseModule
+from schema.types.common import Node
+from schema.types.organisation import OrgUnit, Position, Site, Skill
+from schema.types.people import Employee
+
+_ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": Skill}
+
+
+@strawberry.type(description="Read access to Xuefen. Everything requires a signed-in viewer.")
+class Query:
+    @strawberry.field(description="The signed-in employee: profile, roles, org unit, site, position.")
+    async def me(self, info: strawberry.Info) -> Employee:
+        viewer = await info.context.require_viewer()
+        return Employee.from_model(viewer.employee)
+
+    @strawberry.field(
+        description="Courses the viewer may see, in code order, as a Relay connection."
+    )
+    async def courses(
+        self,
+        info: strawberry.Info,
+        first: int = 20,
+        after: str | None = None,
+        filter: CourseFilter | None = None,
+    ) -> CourseConnection:
+        viewer = await info.context.require_viewer()
+        page = await catalog.list_courses(
+            viewer,
+            first,
+            after,
+            _course_filter(filter),
+            info.context.settings.max_page_size,
+            learner=await (await info.context.loaders()).learner()
+            if filter and filter.eligible_only
+            else None,
+        )
+        return CourseConnection.from_page(page)
+
+    @strawberry.field(description="A course by ID; null if missing or not visible.")
+    async def course(self, info: strawberry.Info, id: strawberry.ID) -> Course | None:
+        viewer = await info.context.require_viewer()
+        row = await catalog.get_course(viewer, expect_global_id(id, "Course"))
+        return Course.from_model(row) if row else None
+
+    @strawberry.field(description="Any object by global ID; null if missing or not visible.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        viewer = await info.context.require_viewer()
+        type_name, row_id = from_global_id(id)
+        if type_name == "Course":
+            row = await catalog.get_course(viewer, row_id)
+            return Course.from_model(row) if row else None
+        if type_name == "CourseModule":
+            module = await catalog.get_module(viewer, row_id)
+            return CourseModule.from_model(module) if module else None
+        if type_name == "Employee":
+            employee = await people.get_employee(viewer, row_id)
+            return Employee.from_model(employee) if employee else None
+        row = await people.get_tenant_row(viewer, type_name, row_id)
+        return _ROW_TYPES[type_name].from_model(row) if row else None
+
+
+def _course_filter(given: CourseFilter | None) -> catalog.CourseFilter:
+    if given is None:
+        return catalog.CourseFilter()
+    skill_id = expect_global_id(given.skill_id, "Skill", "filter.skillId") if given.skill_id else None
+    return catalog.CourseFilter(
+        search=given.search,
+        scenario=given.scenario,
+        format=given.format,
+        skill_id=skill_id,
+        eligible_only=given.eligible_only,
+        statuses=tuple(given.statuses) if given.statuses else None,
+    )
+
+

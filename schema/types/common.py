@@ -1,0 +1,53 @@
+"""Shared GraphQL pieces: the Node interface, page info, and typed user errors."""
+
+from __future__ import annotations
+
+import strawberry
+
+from backend.errors import DomainError
+from backend.errors import ErrorCode as DomainErrorCode
+
+ErrorCode = strawberry.enum(
+    DomainErrorCode,
+    name="ErrorCode",
+    description="Stable codes of expected failures. The app branches on these, never on messages.",
+)
+
+
+@strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Global, opaque ID of the object.")
+
+
+@strawberry.type(description="Relay page information of a connection.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item, if any.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An expected failure of a mutation: a stable code and a message.")
+class UserError:
+    code: ErrorCode = strawberry.field(description="Stable error code.")
+    message: str = strawberry.field(
+        description="Message for people, in the language chosen by Accept-Language."
+    )
+    field: str | None = strawberry.field(description="The input field at fault, if any.")
+    retry_after_seconds: int | None = strawberry.field(
+        description="For TOO_MANY_ATTEMPTS: seconds to wait before trying again."
+    )
+
+    @classmethod
+    def from_domain(cls, error: DomainError, locale: str) -> "UserError":
+        retry_after = error.params.get("retry_after")
+        return cls(
+            code=error.code,
+            message=error.message(locale),
+            field=error.field,
+            retry_after_seconds=int(retry_after) if retry_after is not None else None,
+        )

@@ -1,0 +1,92 @@
+"""Employee types."""
+
+from __future__ import annotations
+
+import strawberry
+
+from backend import models
+from backend.models import Role as DomainRole
+from schema.ids import to_global_id
+from schema.types.common import Node
+from schema.types.organisation import OrgUnit, Position, Site, Tenant
+
+Role = strawberry.enum(
+    DomainRole,
+    name="Role",
+    description="What an employee may do; one person may hold several roles.",
+)
+
+
+@strawberry.type(description="A person of the company, as the viewer may see them.")
+class Employee(Node):
+    employee_no: str = strawberry.field(description="Employee number (工号), unique in the company.")
+    name: str = strawberry.field(description="Full name.")
+    is_active: bool = strawberry.field(description="False once the employee is deactivated.")
+    _row: strawberry.Private[models.Employee]
+
+    @classmethod
+    def from_model(cls, row: models.Employee) -> "Employee":
+        return cls(
+            id=strawberry.ID(to_global_id("Employee", row.id)),
+            employee_no=row.employee_no,
+            name=row.name,
+            is_active=row.is_active,
+            _row=row,
+        )
+
+    @strawberry.field(description="Roles held, sorted.")
+    async def roles(self, info: strawberry.Info) -> list[Role]:
+        return await (await info.context.loaders()).roles_by_employee.load(self._row.id)
+
+    @strawberry.field(description="The company.")
+    async def tenant(self, info: strawberry.Info) -> Tenant:
+        await self._row.fetch_related("tenant")
+        return Tenant.from_model(self._row.tenant)
+
+    @strawberry.field(description="Department or team.")
+    async def org_unit(self, info: strawberry.Info) -> OrgUnit | None:
+        if self._row.org_unit_id is None:
+            return None
+        row = await (await info.context.loaders()).org_unit.load(self._row.org_unit_id)
+        return OrgUnit.from_model(row) if row else None
+
+    @strawberry.field(description="Site where the employee works.")
+    async def site(self, info: strawberry.Info) -> Site | None:
+        if self._row.site_id is None:
+            return None
+        row = await (await info.context.loaders()).site.load(self._row.site_id)
+        return Site.from_model(row) if row else None
+
+    @strawberry.field(description="Job position.")
+    async def position(self, info: strawberry.Info) -> Position | None:
+        if self._row.position_id is None:
+            return None
+        row = await (await info.context.loaders()).position.load(self._row.position_id)
+        return Position.from_model(row) if row else None
+
+    @strawberry.field(description="Direct manager, if the viewer may see them.")
+    async def manager(self, info: strawberry.Info) -> "Employee | None":
+        return await _related_employee(info, self._row.manager_id)
+
+    @strawberry.field(description="Mentor (师傅), if the viewer may see them.")
+    async def mentor(self, info: strawberry.Info) -> "Employee | None":
+        return await _related_employee(info, self._row.mentor_id)
+
+    @strawberry.field(description="Mobile phone; shown only to the employee and to HR admins.")
+    async def phone(self, info: strawberry.Info) -> str | None:
+        viewer = await info.context.require_viewer()
+        if viewer.employee_id == self._row.id or viewer.has_role(DomainRole.HR_ADMIN):
+            return self._row.phone
+        return None
+
+
+async def _related_employee(info: strawberry.Info, employee_id: int | None) -> Employee | None:
+    """A manager or mentor: their name and number are public inside the company, which is what
+    a profile needs; deeper fields follow the same visibility as any employee."""
+    if employee_id is None:
+        return None
+    row = await (await info.context.loaders()).employee.load(employee_id)
+    return Employee.from_model(row) if row else None
+
+
+__all__ = ["Employee", "Role"]

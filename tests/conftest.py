@@ -1,0 +1,142 @@
+"""Test harness: one fresh database per test session, migrated with the real migrations, and the
+real ASGI app driven over HTTP (httpx).
+
+- SQLite by default (a file in a temporary folder).
+- PostgreSQL when XUEFEN_TEST_DATABASE_URL=postgres://user@host:port/anydb: a database with a unique
+  name is created on that server for the session and dropped afterwards. If the server cannot be
+  reached the run stops with an error: a PostgreSQL run never silently turns into a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import httpx
+import pytest
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+
+from backend.app import create_app
+from backend.config import Settings
+from backend.db import tortoise_config
+from backend.services.auth import hash_password
+from tests.factories import TEST_PASSWORD
+
+TEST_URL_ENV = "XUEFEN_TEST_DATABASE_URL"
+
+
+def _test_url() -> str:
+    return os.environ.get(TEST_URL_ENV, "sqlite")
+
+
+def is_postgres_run() -> bool:
+    return _test_url().startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    target = "PostgreSQL" if is_postgres_run() else "SQLite"
+    return f"xuefen test database: {target} ({TEST_URL_ENV}={_test_url()!r})"
+
+
+def _server_url(url: str, database: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{database}"))
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    parts = urlparse(url)
+    conn = await asyncpg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        database=(parts.path or "/postgres").lstrip("/") or "postgres",
+        timeout=10,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def test_settings() -> Settings:
+    """Settings for the suite: cheap password hashing, small throttle numbers."""
+    return Settings(
+        database_url="unused",
+        secret_key="test-secret-" + uuid.uuid4().hex,
+        password_time_cost=1,
+        password_memory_cost_kib=8 * 1024,
+        login_max_failures=3,
+    )
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The session's database: created empty, migrated, dropped at the end."""
+    created: str | None = None
+    if is_postgres_run():
+        base = _test_url()
+        name = f"xuefen_test_{uuid.uuid4().hex[:12]}"
+        try:
+            await _pg_admin(base, f'CREATE DATABASE "{name}"')
+        except Exception as exc:  # noqa: BLE001 - any failure must stop the run loudly
+            pytest.exit(f"PostgreSQL test run requested but the server is unusable: {exc!r}", 3)
+        created = name
+        url = _server_url(base, name)
+    else:
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'xuefen.sqlite3'}"
+    await migrate(config=tortoise_config(url))
+    await connections.close_all()
+    await Tortoise.init(config=tortoise_config(url))
+    try:
+        yield url
+    finally:
+        await connections.close_all()
+        if created:
+            await _pg_admin(_test_url(), f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def password_hash(test_settings: Settings) -> str:
+    return hash_password(test_settings, TEST_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+async def client(database_url: str, test_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the real ASGI app (the session's database is already open)."""
+    app = create_app(test_settings.with_overrides(database_url=database_url), manage_db=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://xuefen.test") as http:
+        yield http
+
+
+@contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Collects every SQL statement Tortoise sends while the block runs."""
+    statements: list[str] = []
+
+    class Collector(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if not message.startswith(("Created connection", "Closed connection")):
+                statements.append(message)
+
+    logger = logging.getLogger("tortoise.db_client")
+    handler, old_level = Collector(level=logging.DEBUG), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
