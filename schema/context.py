@@ -3,6 +3,7 @@ the request's DataLoaders."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -27,24 +28,28 @@ class Context:
     request_id: str
     _viewer: Viewer | None = None
     _auth_error: DomainError | None = None
-    _authenticated: bool = False
+    _authentication: asyncio.Future[None] | None = None
     _loaders: Loaders | None = field(default=None)
 
     async def viewer(self) -> Viewer | None:
         """The signed-in viewer, or None without a bearer token. A bad token is remembered and
-        reported by ``require_viewer``."""
-        if not self._authenticated:
-            self._authenticated = True
-            header = self.request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            if header and (scheme.lower() != "bearer" or not token.strip()):
-                self._auth_error = DomainError(ErrorCode.UNAUTHENTICATED)
-            elif token:
-                try:
-                    self._viewer = await auth.authenticate(self.settings, token.strip())
-                except DomainError as error:
-                    self._auth_error = error
+        reported by require_viewer. Sibling resolvers run concurrently, so the lookup is shared
+        through one future rather than a flag."""
+        if self._authentication is None:
+            self._authentication = asyncio.ensure_future(self._authenticate())
+        await asyncio.shield(self._authentication)
         return self._viewer
+
+    async def _authenticate(self) -> None:
+        header = self.request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if header and (scheme.lower() != "bearer" or not token.strip()):
+            self._auth_error = DomainError(ErrorCode.UNAUTHENTICATED)
+        elif token:
+            try:
+                self._viewer = await auth.authenticate(self.settings, token.strip())
+            except DomainError as error:
+                self._auth_error = error
 
     async def require_viewer(self) -> Viewer:
         """The viewer, or ``UNAUTHENTICATED`` / ``TOKEN_EXPIRED``."""
@@ -55,13 +60,16 @@ class Context:
 
     def sign_in(self, viewer: Viewer) -> None:
         """Make a freshly signed-in viewer the request's viewer (login returns their profile)."""
-        self._viewer, self._auth_error, self._authenticated = viewer, None, True
+        self._viewer, self._auth_error = viewer, None
+        self._authentication = asyncio.get_running_loop().create_future()
+        self._authentication.set_result(None)
         self._loaders = None
 
     async def loaders(self) -> Loaders:
         """DataLoaders scoped to the viewer's tenant (created once per request)."""
+        viewer = await self.require_viewer()  # first, so concurrent callers share one set
         if self._loaders is None:
-            self._loaders = Loaders(await self.require_viewer())
+            self._loaders = Loaders(viewer)
         return self._loaders
 
     def t(self, key: str, **params: object) -> str:

@@ -3,6 +3,7 @@ of queries instead of N per relation."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -48,13 +49,16 @@ class Loaders:
         self.skill = _rows(Skill, tenant_id)
         self.employee = _rows(Employee, tenant_id)
         self.roles_by_employee = _batched_lists(people.roles_by_employee, tenant_id)
-        self._learner: LearnerProfile | None = None
+        self._learner: asyncio.Future[LearnerProfile] | None = None
 
     async def learner(self) -> LearnerProfile:
-        """The viewer's eligibility profile, read once per request."""
+        """The viewer's eligibility profile, read once per request.
+
+        The eligibility resolvers of a page run concurrently, so the first call's pending read is
+        shared (caching only the finished result would start one read per course)."""
         if self._learner is None:
-            self._learner = await catalog.learner_profile(self.viewer)
-        return self._learner
+            self._learner = asyncio.ensure_future(catalog.learner_profile(self.viewer))
+        return await self._learner
 
 
 __all__ = ["Loaders"]

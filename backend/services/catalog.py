@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
@@ -123,7 +123,8 @@ async def list_courses(
         skill_courses = CourseSkill.filter(
             tenant_id=viewer.tenant_id, skill_id=course_filter.skill_id
         ).values("course_id")
-        query = query.filter(id__in=skill_courses)
+        # A bare ValuesQuery is not a valid ``__in`` value (TypeError); Subquery makes it SQL.
+        query = query.filter(id__in=Subquery(skill_courses))
     if course_filter.eligible_only:
         learner = learner or await learner_profile(viewer)
         ineligible = await ineligible_course_ids(viewer.tenant_id, learner)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 import strawberry
 
@@ -29,8 +29,10 @@ ModuleKind = strawberry.enum(
 )
 
 
+# A StrEnum, like every other enum here: ``sort_schema`` rebuilds enums as plain graphql-core
+# types that look members up by value, which a plain Enum member never equals.
 @strawberry.enum(description="Why a learner may not take a course.")
-class EligibilityReasonCode(Enum):
+class EligibilityReasonCode(StrEnum):
     NOT_PUBLISHED = "NOT_PUBLISHED"
     POSITION_FAMILY = "POSITION_FAMILY"
     GRADE_TOO_LOW = "GRADE_TOO_LOW"

@@ -1,0 +1,39 @@
+# Xuefen developer commands. Only Python 3.11+ and make are needed; everything else goes in .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test install schema check-schema migrate serve clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Xuefen needs Python 3.11 or newer (set PYTHON=python3.x)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: migrate a SQLite file, load the demo company, serve http://127.0.0.1:8000/graphql
+demo: $(STAMP)
+	$(BIN)/xuefen demo
+
+## make test: the whole suite (SQLite unless XUEFEN_TEST_DATABASE_URL names a PostgreSQL server)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+serve: $(STAMP)
+	$(BIN)/xuefen serve
+
+migrate: $(STAMP)
+	$(BIN)/xuefen migrate
+
+schema: $(STAMP)
+	$(BIN)/xuefen export-schema
+
+check-schema: $(STAMP)
+	$(BIN)/xuefen export-schema --check
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -1,0 +1,76 @@
+"""The demo company: what `make demo` shows a newcomer must really work."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend import demo
+from backend.models import Course, CourseStatus, Employee, OrgUnit, Site, Tenant
+from backend.services.auth import hash_password
+from tests.graphql_client import gql, login
+
+CATALOG_PAGE = """
+query Page($after: String) {
+  courses(first: 20, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { code title modules { title } eligibility { eligible } } }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+async def demo_tenant(test_settings, database_url) -> Tenant:
+    await demo.seed_demo(hash_password(test_settings, demo.DEMO_PASSWORD))
+    return await Tenant.get(code=demo.DEMO_TENANT)
+
+
+async def test_seeding_twice_changes_nothing(demo_tenant, test_settings):
+    before = await Employee.filter(tenant=demo_tenant).count(), await Course.filter(tenant=demo_tenant).count()
+    assert await demo.seed_demo(hash_password(test_settings, demo.DEMO_PASSWORD)) is False
+    after = await Employee.filter(tenant=demo_tenant).count(), await Course.filter(tenant=demo_tenant).count()
+    assert before == after
+
+
+async def test_demo_company_has_the_promised_shape(demo_tenant):
+    assert await OrgUnit.filter(tenant=demo_tenant, parent_id__not_isnull=True).count() >= 5
+    assert await Site.filter(tenant=demo_tenant).count() == 3
+    assert 180 <= await Employee.filter(tenant=demo_tenant).count() <= 220
+    assert await Course.filter(tenant=demo_tenant, status=CourseStatus.PUBLISHED).count() >= 60
+    scenarios = set(await Course.filter(tenant=demo_tenant).values_list("scenario", flat=True))
+    assert {"销售", "技术", "管理", "安全"} <= scenarios
+    e1 = await Employee.get(tenant=demo_tenant, employee_no="E0001").prefetch_related("manager", "mentor")
+    assert (e1.manager.employee_no, e1.mentor.employee_no) == ("MG001", "MT001")
+
+
+@pytest.mark.parametrize("employee_no,role", [("HR001", "HR_ADMIN"), ("MG001", "MANAGER"), ("MT001", "MENTOR"), ("MT001", "INSTRUCTOR"), ("E0001", "EMPLOYEE")])
+async def test_demo_accounts_sign_in_with_their_roles(client, demo_tenant, employee_no, role):
+    payload = await login(client, "demo", employee_no, demo.DEMO_PASSWORD, device_id=f"demo-{employee_no}")
+    assert payload["errors"] == []
+    body = await gql(client, "{ me { roles } }", token=payload["tokens"]["accessToken"])
+    assert role in body["data"]["me"]["roles"]
+
+
+async def test_e0001_pages_through_the_whole_catalog(client, demo_tenant):
+    payload = await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="demo-phone")
+    token = payload["tokens"]["accessToken"]
+    codes, after, pages = [], None, 0
+    while True:
+        body = await gql(client, CATALOG_PAGE, {"after": after}, token=token)
+        assert "errors" not in body, body
+        connection = body["data"]["courses"]
+        codes += [edge["node"]["code"] for edge in connection["edges"]]
+        pages += 1
+        if not connection["pageInfo"]["hasNextPage"]:
+            break
+        after = connection["pageInfo"]["endCursor"]
+    published = await Course.filter(tenant=demo_tenant, status=CourseStatus.PUBLISHED).count()
+    assert len(codes) == len(set(codes)) == connection["totalCount"] == published
+    assert codes == sorted(codes) and pages == -(-published // 20)
+
+
+def test_demo_accounts_are_printed():
+    text = demo.format_demo_accounts()
+    for needle in ("HR001", "MG001", "MT001", "E0001", "xuefen-demo", "demo"):
+        assert needle in text

@@ -1,0 +1,139 @@
+"""Operations: the CLI, health checks and the served app, as an operator would use them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _xuefen(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Served:
+    """`xuefen serve` in a subprocess on a free loopback port; stopped on exit."""
+
+    def __init__(self, database_url: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def __enter__(self) -> "Served":
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stdout.read())
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def test_export_schema_check_passes_for_the_committed_contract():
+    done = _xuefen("export-schema", "--check")
+    assert done.returncode == 0, done.stderr
+
+
+def test_export_schema_check_fails_when_stale(tmp_path):
+    stale = tmp_path / "schema.graphql"
+    stale.write_text("type Query { old: Int }\n")
+    assert _xuefen("export-schema", "--check", "--path", str(stale)).returncode == 1
+    assert _xuefen("export-schema", "--path", str(stale)).returncode == 0
+    assert _xuefen("export-schema", "--check", "--path", str(stale)).returncode == 0
+    assert '"""' in stale.read_text()
+
+
+def test_contract_describes_every_type_and_field():
+    from graphql import GraphQLObjectType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLEnumType
+
+    from backend.config import Settings
+    from schema import build_schema
+
+    graphql_schema = build_schema(Settings())._schema
+    missing = []
+    for name, kind in graphql_schema.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Boolean", "ID", "Float", "Decimal", "DateTime"}:
+            continue
+        if not kind.description:
+            missing.append(name)
+        if isinstance(kind, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType)):
+            missing += [f"{name}.{field}" for field, f in kind.fields.items() if not f.description]
+        if isinstance(kind, GraphQLEnumType):
+            continue
+    assert missing == []
+
+
+def test_serve_migrate_and_health_checks_end_to_end(tmp_path):
+    url = f"sqlite://{tmp_path / 'ops.sqlite3'}"
+    migrated = _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url})
+    assert migrated.returncode == 0, migrated.stderr
+    again = _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url})  # idempotent
+    assert again.returncode == 0, again.stderr
+    with Served(url) as server:
+        assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{server.url}/readyz")
+        assert ready.status_code == 200 and ready.json()["database"] == "ok"
+        graphiql = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+        assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+
+
+def test_readyz_reports_an_unreachable_database(tmp_path):
+    missing = f"sqlite://{tmp_path / 'no-such-dir' / 'x.sqlite3'}"
+    with Served(missing) as server:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        ready = httpx.get(f"{server.url}/readyz")
+        assert ready.status_code == 503 and ready.json()["database"] == "unreachable"
+
+
+def test_development_secret_on_postgres_is_loud(caplog):
+    from backend.config import Settings
+
+    Settings(database_url="postgres://db/x").warn_if_unsafe()
+    assert "XUEFEN_SECRET_KEY is not set" in caplog.text
+    caplog.clear()
+    Settings(database_url="sqlite://x.sqlite3").warn_if_unsafe()
+    Settings(database_url="postgres://db/x", secret_key="s3cret").warn_if_unsafe()
+    assert caplog.text == ""
+
+
+def test_settings_are_read_from_the_environment():
+    from backend.config import Settings
+
+    settings = Settings.from_env({
+        "XUEFEN_DATABASE_URL": "postgres://u@h/db", "XUEFEN_ACCESS_TOKEN_TTL": "60",
+        "XUEFEN_ENV": "production",
+    })
+    assert settings.database_url == "postgres://u@h/db"
+    assert settings.access_token_ttl_seconds == 60
+    assert settings.introspection is False and settings.graphiql is False
+    with pytest.raises(SystemExit):
+        Settings.from_env({"XUEFEN_ACCESS_TOKEN_TTL": "soon"})
