@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(demo.format_demo_accounts())
         if args.command == "seed-demo":
             return 0
-        print(f"GraphiQL: http://{args.host}:{args.port}/graphql  (Ctrl-C to stop)")
+        print(f"Serving http://{args.host}:{args.port}/graphql (Ctrl-C to stop)")
     _serve(settings, args.host, args.port)
     return 0
 

@@ -53,7 +53,7 @@ DEMO_TENANT = "demo"
 DEMO_PASSWORD = "xuefen-demo"
 DEMO_COMPANY_NAME = "星河智能制造有限公司"
 # Where the development server serves GraphiQL by default (XUEFEN_GRAPHIQL on, not production).
-GRAPHIQL_URL_HINT = "http://localhost:8000/graphql"
+GRAPHIQL_URL_HINT = "http://127.0.0.1:8000/graphql"
 
 # The seed of the only randomness in the demo: names, phones, grades, skill levels, completions.
 RANDOM_SEED = 20261126

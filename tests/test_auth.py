@@ -12,13 +12,14 @@ import hashlib
 import json
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
 import pytest
 
-from backend.models import AuthSession, Employee, RefreshToken
-from backend.services.auth import deactivate_employee
+from backend.models import AuthSession, Employee, LoginThrottle, RefreshToken
+from backend.services.auth import _throttle_key, deactivate_employee
 from tests.factories import TEST_PASSWORD, Company, make_company
 from tests.graphql_client import gql, login
 
@@ -28,6 +29,12 @@ INVALID_CREDENTIALS_ZH = "企业代码、工号或密码不正确。"
 INVALID_CREDENTIALS_EN = "The company code, employee number or password is incorrect."
 
 ME = "{ me { employeeNo name } }"
+
+LOGIN_SHORT = """
+mutation Login($input: LoginInput!) {
+  login(input: $input) { tokens { accessToken } errors { code field message } }
+}
+"""
 
 REFRESH = """
 mutation Refresh($input: RefreshTokenInput!) {
@@ -174,7 +181,8 @@ async def test_access_token_is_hs256_jwt_naming_tenant_employee_roles_device_and
     assert claims["dev"] == "phone-42"
     session = await AuthSession.get(id=uuid.UUID(claims["sid"]))
     assert (session.tenant_id, session.employee_id, session.revoked_at) == (company.tenant.id, manager.id, None)
-    assert before < claims["exp"] <= int(time.time()) + test_settings.access_token_ttl_seconds
+    ttl = test_settings.access_token_ttl_seconds
+    assert before + ttl <= claims["exp"] <= int(time.time()) + ttl
     # The token verifies with the server's key only.
     jwt.decode(tokens["accessToken"], test_settings.secret_key, algorithms=["HS256"], audience="xuefen-app")
 
@@ -204,7 +212,9 @@ async def test_wrong_tenant_unknown_employee_and_wrong_password_give_identical_e
     unknown_employee = await login(client, company.code, "NOBODY")
     wrong_password = await login(client, company.code, "LRN", WRONG_PASSWORD)
 
-    expected = [{"code": "INVALID_CREDENTIALS", "message": INVALID_CREDENTIALS_ZH, "field": None, "retryAfterSeconds": None}]
+    expected = [
+        {"code": "INVALID_CREDENTIALS", "message": INVALID_CREDENTIALS_ZH, "field": None, "retryAfterSeconds": None}
+    ]
     assert wrong_tenant == {"tokens": None, "errors": expected}
     assert unknown_employee == wrong_tenant
     assert wrong_password == wrong_tenant
@@ -216,6 +226,7 @@ async def test_wrong_tenant_unknown_employee_and_wrong_password_give_identical_e
         (None, INVALID_CREDENTIALS_ZH),
         ("en", INVALID_CREDENTIALS_EN),
         ("en-US,en;q=0.9", INVALID_CREDENTIALS_EN),
+        ("en-GB", INVALID_CREDENTIALS_EN),
         ("fr", INVALID_CREDENTIALS_ZH),
         ("zh-CN,zh;q=0.9,en;q=0.8", INVALID_CREDENTIALS_ZH),
     ],
@@ -239,7 +250,9 @@ async def test_correct_password_is_refused_after_max_failures(client, password_h
     assert payload["tokens"] is None
     [error] = payload["errors"]
     assert error["code"] == "TOO_MANY_ATTEMPTS"
-    assert 0 < error["retryAfterSeconds"] <= test_settings.login_lock_seconds + 1
+    # The lock has just started: the wait is (nearly) the whole lock time.
+    lock = test_settings.login_lock_seconds
+    assert lock - 30 <= error["retryAfterSeconds"] <= lock + 1
     assert str(error["retryAfterSeconds"]) in error["message"]
 
 
@@ -282,6 +295,36 @@ async def test_successful_login_resets_failure_count(client, password_hash, test
     assert (await login(client, company.code, "LRN"))["errors"] == []
 
 
+async def test_parallel_wrong_passwords_cannot_exceed_the_limit(client, password_hash, test_settings):
+    company = await new_company(password_hash)
+    burst = await asyncio.gather(*(login(client, company.code, "LRN", WRONG_PASSWORD) for _ in range(10)))
+    results = sorted(code for payload in burst for code in codes(payload))
+    # Only login_max_failures guesses get their password checked; the rest are refused unchecked.
+    allowed = test_settings.login_max_failures
+    assert results == ["INVALID_CREDENTIALS"] * allowed + ["TOO_MANY_ATTEMPTS"] * (10 - allowed)
+    assert codes(await login(client, company.code, "LRN")) == ["TOO_MANY_ATTEMPTS"]
+
+
+async def test_login_is_possible_again_once_the_lock_is_over(client, password_hash, test_settings):
+    company = await new_company(password_hash)
+    await fail_login(client, company.code, "LRN", test_settings.login_max_failures)
+    assert codes(await login(client, company.code, "LRN")) == ["TOO_MANY_ATTEMPTS"]
+
+    # Wind the clock past the end of the lock (the failure window itself may still be open).
+    await LoginThrottle.filter(key_hash=_throttle_key(company.code, "LRN")).update(
+        locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)
+    )
+    assert (await login(client, company.code, "LRN"))["errors"] == []
+
+
+async def test_disabled_account_with_correct_password_is_not_counted_as_a_failure(
+    client, password_hash, test_settings
+):
+    company = await new_company(password_hash)
+    for _ in range(test_settings.login_max_failures + 1):
+        assert codes(await login(client, company.code, "OFF")) == ["ACCOUNT_DISABLED"]
+
+
 # --- validation -------------------------------------------------------------------------------
 
 
@@ -294,8 +337,7 @@ async def test_blank_login_field_is_a_validation_error_naming_the_field(client, 
     company = await new_company(password_hash)
     variables = {"tenant": company.code, "employeeNo": "LRN", "password": TEST_PASSWORD, "deviceId": "device-1"}
     variables[field] = blank
-    body = await gql(client, "mutation L($input: LoginInput!) { login(input: $input) { tokens { accessToken } errors { code field message } } }",
-                     {"input": variables})
+    body = await gql(client, LOGIN_SHORT, {"input": variables})
     assert "errors" not in body, body
     assert body["data"]["login"] == {
         "tokens": None,
@@ -376,6 +418,15 @@ async def test_refresh_from_another_device_is_refused_and_revokes_the_chain(clie
     assert session.revoke_reason == "DEVICE_MISMATCH"
 
 
+async def test_expired_refresh_token_is_invalid(client, password_hash):
+    company = await new_company(password_hash)
+    tokens = await sign_in(client, company)
+    await RefreshToken.filter(token_hash=sha256_hex(tokens["refreshToken"])).update(
+        expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)
+    )
+    assert await refresh_error(client, tokens["refreshToken"]) == "INVALID_REFRESH_TOKEN"
+
+
 async def test_garbage_refresh_token_is_invalid(client):
     assert await refresh_error(client, "not-a-refresh-token") == "INVALID_REFRESH_TOKEN"
 
@@ -400,6 +451,22 @@ async def test_concurrent_refreshes_with_one_token_give_at_most_one_new_pair(cli
     # The others were reuses of a spent token, so the chain is revoked, winner's pair included.
     assert await refresh_error(client, winners[0]["refreshToken"]) == "INVALID_REFRESH_TOKEN"
     assert await bearer_error_code(client, winners[0]["accessToken"]) == "UNAUTHENTICATED"
+
+
+# --- parallel logins ---------------------------------------------------------------------------
+
+
+async def test_parallel_logins_on_one_device_all_succeed_with_separate_sessions(
+    client, password_hash, test_settings
+):
+    # Up to login_max_failures attempts may be in flight at once (each is counted until it succeeds).
+    parallel = test_settings.login_max_failures
+    company = await new_company(password_hash)
+    results = await asyncio.gather(*(login(client, company.code, "LRN") for _ in range(parallel)))
+    assert [payload["errors"] for payload in results] == [[]] * parallel
+    sessions = {claims_of(payload["tokens"]["accessToken"])["sid"] for payload in results}
+    assert len(sessions) == parallel
+    assert await LoginThrottle.filter(key_hash=_throttle_key(company.code, "LRN")).count() == 0
 
 
 # --- logout -----------------------------------------------------------------------------------

@@ -244,12 +244,23 @@ async def test_phone_only_for_self_and_hr_admins(client, password_hash, viewer, 
     assert node == {"employeeNo": "LRN", "phone": "13800000000" if phone_visible else None}
 
 
-async def test_phone_of_own_manager_is_hidden(client, password_hash):
+async def test_own_manager_shows_only_name_and_number(client, password_hash):
     company = await make_company(password_hash)
     token = await token_for(client, company.code, "LRN")
+    manager_id = to_global_id("Employee", company.employees["MGR"].id)
 
-    body = await gql(client, "{ me { phone manager { employeeNo phone } } }", token=token)
-
+    body = await gql(client, "{ me { phone manager { id employeeNo name } } }", token=token)
     assert body == {
-        "data": {"me": {"phone": "13800000000", "manager": {"employeeNo": "MGR", "phone": None}}}
+        "data": {
+            "me": {
+                "phone": "13800000000",
+                "manager": {"id": manager_id, "employeeNo": "MGR", "name": "孟经理"},
+            }
+        }
     }
+    # Nothing deeper is reachable through the link: no phone, no org unit, no chain upwards...
+    deeper = await gql(client, "{ me { manager { phone orgUnit { name } manager { name } } } }", token=token)
+    assert deeper["data"] is None
+    assert {e["extensions"]["code"] for e in deeper["errors"]} == {"GRAPHQL_VALIDATION"}
+    # ...and the full profile follows the visibility rules (LRN may not open MGR's).
+    assert await node_of(client, token, PHONE, manager_id) is None

@@ -109,25 +109,49 @@ async def _check_throttle(settings: Settings, key: str, now: datetime) -> None:
         raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=retry_after)
 
 
-async def _record_failure(settings: Settings, key: str, now: datetime) -> None:
+async def _reserve_attempt(settings: Settings, key: str, now: datetime) -> None:
+    """Count this attempt against the limit *before* the password is checked.
+
+    The count goes up in one conditional update (``failures < max``), so of many parallel
+    guesses at most ``login_max_failures`` get their password checked; counting only after a
+    failed check would let a burst of parallel requests all pass ``_check_throttle`` first.
+    A successful login deletes the row; a failed one stays counted (see ``_lock_if_exhausted``).
+    """
     window = timedelta(seconds=settings.login_failure_window_seconds)
-    for _ in range(2):  # a concurrent first failure may win the insert; then update theirs
+    for _ in range(2):  # a concurrent first attempt may win the insert; then use theirs
         row = await LoginThrottle.get_or_none(key_hash=key)
         if row is None:
             try:
                 row = await LoginThrottle.create(key_hash=key, failures=0, window_started_at=now)
             except IntegrityError:
                 continue
-        if row.window_started_at + window < now:
+        lock_over = row.locked_until is not None and row.locked_until <= now
+        if row.window_started_at + window < now or lock_over:
             # A fresh window: start counting again (conditional on nobody else resetting it).
             await LoginThrottle.filter(id=row.id, window_started_at=row.window_started_at).update(
                 failures=0, window_started_at=now, locked_until=None
             )
-        await LoginThrottle.filter(id=row.id).update(failures=F("failures") + 1)
-        await LoginThrottle.filter(id=row.id, failures__gte=settings.login_max_failures).update(
-            locked_until=now + timedelta(seconds=settings.login_lock_seconds)
-        )
+        reserved = await LoginThrottle.filter(
+            id=row.id, failures__lt=settings.login_max_failures
+        ).update(failures=F("failures") + 1)
+        if not reserved:
+            # Every allowed attempt is taken. Locked: say until when. Otherwise some are still in
+            # flight and will either lock or clear the row within moments.
+            await _check_throttle(settings, key, now)
+            raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=1)
         return
+
+
+async def _lock_if_exhausted(settings: Settings, key: str, now: datetime) -> None:
+    """After a failed attempt (already counted): lock once the limit is reached."""
+    await LoginThrottle.filter(key_hash=key, failures__gte=settings.login_max_failures).update(
+        locked_until=now + timedelta(seconds=settings.login_lock_seconds)
+    )
+
+
+async def _refund_attempt(key: str) -> None:
+    """Un-count an attempt whose password was right (a disabled account is not a failure)."""
+    await LoginThrottle.filter(key_hash=key, failures__gt=0).update(failures=F("failures") - 1)
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -211,6 +235,7 @@ async def login(
 
     key = _throttle_key(tenant_code, employee_no)
     await _check_throttle(settings, key, now)
+    await _reserve_attempt(settings, key, now)
 
     employee = await Employee.filter(
         tenant__code=tenant_code.lower(), employee_no=employee_no.upper()
@@ -219,9 +244,10 @@ async def login(
         _verify, settings, employee.password_hash if employee else None, password[:1024]
     )
     if employee is None or not password_ok:
-        await _record_failure(settings, key, now)
+        await _lock_if_exhausted(settings, key, now)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS)
     if not employee.is_active:
+        await _refund_attempt(key)
         raise DomainError(ErrorCode.ACCOUNT_DISABLED)
 
     await LoginThrottle.filter(key_hash=key).delete()

@@ -17,6 +17,24 @@ Role = strawberry.enum(
 )
 
 
+@strawberry.type(
+    description="A colleague as anyone in the company may see them: name and employee number. "
+    "Fetch `node(id)` for the full profile, which follows the visibility rules."
+)
+class Colleague:
+    id: strawberry.ID = strawberry.field(description="Global ID of the employee.")
+    employee_no: str = strawberry.field(description="Employee number (工号).")
+    name: str = strawberry.field(description="Full name.")
+
+    @classmethod
+    def from_model(cls, row: models.Employee) -> "Colleague":
+        return cls(
+            id=strawberry.ID(to_global_id("Employee", row.id)),
+            employee_no=row.employee_no,
+            name=row.name,
+        )
+
+
 @strawberry.type(description="A person of the company, as the viewer may see them.")
 class Employee(Node):
     employee_no: str = strawberry.field(description="Employee number (工号), unique in the company.")
@@ -64,13 +82,13 @@ class Employee(Node):
         row = await (await info.context.loaders()).position.load(self._row.position_id)
         return Position.from_model(row) if row else None
 
-    @strawberry.field(description="Direct manager, if the viewer may see them.")
-    async def manager(self, info: strawberry.Info) -> "Employee | None":
-        return await _related_employee(info, self._row.manager_id)
+    @strawberry.field(description="Direct manager (name and number).")
+    async def manager(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._row.manager_id)
 
-    @strawberry.field(description="Mentor (师傅), if the viewer may see them.")
-    async def mentor(self, info: strawberry.Info) -> "Employee | None":
-        return await _related_employee(info, self._row.mentor_id)
+    @strawberry.field(description="Mentor (师傅) (name and number).")
+    async def mentor(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._row.mentor_id)
 
     @strawberry.field(description="Mobile phone; shown only to the employee and to HR admins.")
     async def phone(self, info: strawberry.Info) -> str | None:
@@ -80,13 +98,13 @@ class Employee(Node):
         return None
 
 
-async def _related_employee(info: strawberry.Info, employee_id: int | None) -> Employee | None:
-    """A manager or mentor: their name and number are public inside the company, which is what
-    a profile needs; deeper fields follow the same visibility as any employee."""
+async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
+    """A manager or mentor: their name and number are known inside the company; the rest of their
+    profile needs node(id), which applies the visibility rules."""
     if employee_id is None:
         return None
     row = await (await info.context.loaders()).employee.load(employee_id)
-    return Employee.from_model(row) if row else None
+    return Colleague.from_model(row) if row else None
 
 
-__all__ = ["Employee", "Role"]
+__all__ = ["Colleague", "Employee", "Role"]
