@@ -4,6 +4,7 @@ the test session's own Tortoise state is untouched).
     python -m tests.schema_snapshot migrate  URL   # apply the real migrations, then introspect
     python -m tests.schema_snapshot generate URL   # Tortoise's generate_schemas from the models
     python -m tests.schema_snapshot pending        # migrations the models would still need
+    python -m tests.schema_snapshot upgrade  URL   # first migration, rows, then all the others
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ def _sqlite_snapshot(path: str) -> dict:
             "indexes": sorted(indexes),
             "foreign_keys": sorted(fks),
         }
+    # CHECKs live in CREATE TABLE, or in triggers (backend.migration_ops.AddCheckConstraint).
     checks = [
-        row[0]
-        for row in db.execute("SELECT sql FROM sqlite_master WHERE type='table'")
-        if row[0] and "CHECK" in row[0]
+        sql
+        for kind, sql in db.execute("SELECT type, sql FROM sqlite_master WHERE type IN ('table', 'trigger')")
+        if sql and ("CHECK" in sql or kind == "trigger")
     ]
     return {"tables": snapshot, "check_sql": sorted(checks)}
 
@@ -146,11 +148,44 @@ async def _pending() -> list[str]:
         await connections.close_all()
 
 
+async def _upgrade_with_rows(url: str) -> dict:
+    """Apply the first migration, add a company with an employee in plain SQL (so this keeps
+    working whatever the models become), apply the rest, and count what survived."""
+    config = tortoise_config(url)
+    await migrate(config=config, target="xuefen.0001_initial")
+    await connections.close_all()
+    await Tortoise.init(config=config)
+    db = connections.get("default")
+    now = "2026-01-01 00:00:00+00:00"
+    await db.execute_query(
+        "INSERT INTO tenant (created_at, updated_at, code, name, default_locale) "
+        f"VALUES ('{now}', '{now}', 'upgrade', '升级测试公司', 'zh-CN')"
+    )
+    await db.execute_query(
+        "INSERT INTO employee (created_at, updated_at, tenant_id, employee_no, name, password_hash,"
+        f" is_active) SELECT '{now}', '{now}', id, 'E0001', '张三', 'x', TRUE FROM tenant"
+    )
+    await connections.close_all()
+    await migrate(config=config)
+    await connections.close_all()
+    await Tortoise.init(config=config)
+    db = connections.get("default")
+    counts = {}
+    for table in ("tenant", "employee"):
+        _, rows = await db.execute_query(f"SELECT COUNT(*) AS n FROM {table}")
+        counts[table] = rows[0]["n"]
+    await connections.close_all()
+    return counts
+
+
 async def main(mode: str, url: str | None) -> None:
     if mode == "pending":
         print(json.dumps(await _pending()))
         return
     assert url
+    if mode == "upgrade":
+        print(json.dumps(await _upgrade_with_rows(url)))
+        return
     if mode == "migrate":
         await migrate(config=tortoise_config(url))
         await connections.close_all()

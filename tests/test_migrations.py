@@ -21,6 +21,8 @@ EXPECTED_CHECKS = {
     "course_non_negative",
     "course_skill_level_range",
     "employee_skill_level_range",
+    "employee_no_upper",
+    "tenant_code_lower",
 }
 
 
@@ -61,6 +63,11 @@ async def test_migrations_build_exactly_the_models_schema(two_empty_databases):
         assert all(name in check_sql for name in EXPECTED_CHECKS)
 
 
+async def test_migrations_upgrade_a_database_that_holds_data(two_empty_databases):
+    database, _ = two_empty_databases
+    assert _snapshot("upgrade", database) == {"tenant": 1, "employee": 1}
+
+
 def test_models_have_no_unmigrated_changes():
     assert _snapshot("pending") == []
 
@@ -73,6 +80,16 @@ async def test_check_constraints_are_enforced_by_the_database(password_hash):
             tenant=company.tenant, employee=company.employees["LRN"], skill=skill, level=101
         )
     assert await EmployeeSkill.filter(skill=skill).count() == 0
+
+
+async def test_login_keys_must_be_stored_normalised(password_hash):
+    company = await make_company(password_hash, courses=False)
+    with pytest.raises(IntegrityError):
+        await type(company.employees["LRN"]).create(
+            tenant=company.tenant, employee_no="e0009", name="小写工号", password_hash="x"
+        )
+    with pytest.raises(IntegrityError):
+        await type(company.tenant).create(code="MixedCase", name="大小写")
 
 
 async def test_employee_number_is_unique_per_tenant_only(password_hash):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
 from backend.models.base import TenantModel, TimestampedModel
@@ -18,6 +19,8 @@ class Tenant(TimestampedModel):
 
     class Meta:
         table = "tenant"
+        # Login matches company codes case-insensitively by storing them lower-case.
+        constraints = (CheckConstraint(check="code = LOWER(code)", name="tenant_code_lower"),)
 
 
 class OrgUnit(TenantModel):

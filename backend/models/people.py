@@ -52,6 +52,10 @@ class Employee(TenantModel):
     class Meta:
         table = "employee"
         unique_together = (("tenant", "employee_no"),)
+        # Login matches employee numbers case-insensitively by storing them upper-case.
+        constraints = (
+            CheckConstraint(check="employee_no = UPPER(employee_no)", name="employee_no_upper"),
+        )
 
     def __str__(self) -> str:  # never the phone or e-mail
         return f"Employee#{self.id}"
