@@ -43,12 +43,12 @@ def _migrate(settings: Settings) -> None:
 
 
 def schema_sdl() -> str:
-    """The GraphQL contract as SDL, exactly as `xuefen export-schema` writes it."""
-    from strawberry.printer import print_schema
+    """The GraphQL contract as SDL, sorted so diffs stay small, as `xuefen export-schema` writes it."""
+    from graphql import lexicographic_sort_schema, print_schema
 
     from schema import build_schema
 
-    return print_schema(build_schema(Settings())) + "\n"
+    return print_schema(lexicographic_sort_schema(build_schema(Settings())._schema)) + "\n"
 
 
 def _export_schema(check: bool, path: Path) -> int:

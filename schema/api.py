@@ -63,8 +63,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[Course, CourseModule, Employee, OrgUnit, Position, Site, Skill],
         extensions=extensions,
         config=StrawberryConfig(
+            # Not sort_schema: it rebuilds the runtime schema with plain graphql-core enums that
+            # cannot serialize strawberry enum members. The exported contract is sorted instead.
             auto_camel_case=True,
-            sort_schema=True,
             disable_field_suggestions=not settings.introspection,
         ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from backend.errors import DomainError
@@ -34,7 +36,11 @@ class Mutation:
         description="Sign in on a device. Wrong company, employee number or password all give "
         "INVALID_CREDENTIALS; repeated failures give TOO_MANY_ATTEMPTS."
     )
-    async def login(self, info: strawberry.Info, input: LoginInput) -> AuthPayload:
+    async def login(
+        self,
+        info: strawberry.Info,
+        input: Annotated[LoginInput, strawberry.argument(description="Credentials and device.")],
+    ) -> AuthPayload:
         try:
             issued = await auth.login(
                 info.context.settings, input.tenant, input.employee_no, input.password, input.device_id
@@ -48,7 +54,13 @@ class Mutation:
         description="Trade a refresh token for a new pair. Each refresh token works once; "
         "reusing one signs the device out (REFRESH_TOKEN_REUSED)."
     )
-    async def refresh_token(self, info: strawberry.Info, input: RefreshTokenInput) -> AuthPayload:
+    async def refresh_token(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            RefreshTokenInput, strawberry.argument(description="The refresh token and its device.")
+        ],
+    ) -> AuthPayload:
         try:
             issued = await auth.refresh(info.context.settings, input.refresh_token, input.device_id)
         except DomainError as error:
@@ -57,7 +69,13 @@ class Mutation:
         return AuthPayload(tokens=_tokens(issued), errors=[])
 
     @strawberry.mutation(description="Sign out this device: its tokens stop working at once.")
-    async def logout(self, info: strawberry.Info, input: LogoutInput | None = None) -> LogoutPayload:
+    async def logout(
+        self,
+        info: strawberry.Info,
+        input: Annotated[
+            LogoutInput | None, strawberry.argument(description="Optional refresh token.")
+        ] = None,
+    ) -> LogoutPayload:
         try:
             await auth.logout(await info.context.viewer(), input.refresh_token if input else None)
         except DomainError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from backend.services import catalog, people
@@ -27,9 +29,15 @@ class Query:
     async def courses(
         self,
         info: strawberry.Info,
-        first: int = 20,
-        after: str | None = None,
-        filter: CourseFilter | None = None,
+        first: Annotated[
+            int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")
+        ] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="endCursor of the previous page.")
+        ] = None,
+        filter: Annotated[
+            CourseFilter | None, strawberry.argument(description="Conditions to narrow the list.")
+        ] = None,
     ) -> CourseConnection:
         viewer = await info.context.require_viewer()
         page = await catalog.list_courses(
@@ -45,13 +53,21 @@ class Query:
         return CourseConnection.from_page(page)
 
     @strawberry.field(description="A course by ID; null if missing or not visible.")
-    async def course(self, info: strawberry.Info, id: strawberry.ID) -> Course | None:
+    async def course(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the course.")],
+    ) -> Course | None:
         viewer = await info.context.require_viewer()
         row = await catalog.get_course(viewer, expect_global_id(id, "Course"))
         return Course.from_model(row) if row else None
 
     @strawberry.field(description="Any object by global ID; null if missing or not visible.")
-    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of any object.")],
+    ) -> Node | None:
         viewer = await info.context.require_viewer()
         type_name, row_id = from_global_id(id)
         if type_name == "Course":

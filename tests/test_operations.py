@@ -87,8 +87,15 @@ def test_contract_describes_every_type_and_field():
             missing.append(name)
         if isinstance(kind, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType)):
             missing += [f"{name}.{field}" for field, f in kind.fields.items() if not f.description]
-        if isinstance(kind, GraphQLEnumType):
-            continue
+        if isinstance(kind, (GraphQLObjectType, GraphQLInterfaceType)):
+            missing += [
+                f"{name}.{field}({arg})"
+                for field, f in kind.fields.items()
+                for arg, a in f.args.items()
+                if not a.description
+            ]
+        if isinstance(kind, GraphQLEnumType) and name.endswith("ReasonCode"):
+            missing += [f"{name}.{value}" for value, v in kind.values.items() if not v.description]
     assert missing == []
 
 

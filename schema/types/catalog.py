@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import StrEnum
+from enum import Enum
 
 import strawberry
 
@@ -29,16 +29,24 @@ ModuleKind = strawberry.enum(
 )
 
 
-# A StrEnum, like every other enum here: ``sort_schema`` rebuilds enums as plain graphql-core
-# types that look members up by value, which a plain Enum member never equals.
 @strawberry.enum(description="Why a learner may not take a course.")
-class EligibilityReasonCode(StrEnum):
-    NOT_PUBLISHED = "NOT_PUBLISHED"
-    POSITION_FAMILY = "POSITION_FAMILY"
-    GRADE_TOO_LOW = "GRADE_TOO_LOW"
-    GRADE_TOO_HIGH = "GRADE_TOO_HIGH"
-    ORG_UNIT = "ORG_UNIT"
-    PREREQUISITE_MISSING = "PREREQUISITE_MISSING"
+class EligibilityReasonCode(Enum):
+    NOT_PUBLISHED = strawberry.enum_value("NOT_PUBLISHED", description="The course is not published.")
+    POSITION_FAMILY = strawberry.enum_value(
+        "POSITION_FAMILY", description="The course is for another position family."
+    )
+    GRADE_TOO_LOW = strawberry.enum_value(
+        "GRADE_TOO_LOW", description="The viewer's position grade is below the minimum."
+    )
+    GRADE_TOO_HIGH = strawberry.enum_value(
+        "GRADE_TOO_HIGH", description="The viewer's position grade is above the maximum."
+    )
+    ORG_UNIT = strawberry.enum_value(
+        "ORG_UNIT", description="The course is for another part of the organisation."
+    )
+    PREREQUISITE_MISSING = strawberry.enum_value(
+        "PREREQUISITE_MISSING", description="A prerequisite course is not completed yet."
+    )
 
 
 @strawberry.type(description="One step of a course, in order.")
