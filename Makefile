@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install schema check-schema migrate serve clean
+.PHONY: demo test install schema check-schema migrate serve bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Xuefen needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -34,6 +34,11 @@ schema: $(STAMP)
 
 check-schema: $(STAMP)
 	$(BIN)/xuefen export-schema --check
+
+## make bench: benchmarks on SQLite, and on PostgreSQL if BENCH_POSTGRES_URL is set
+bench: $(STAMP)
+	$(BIN)/python -m bench.catalog_page
+	@if [ -n "$(BENCH_POSTGRES_URL)" ]; then $(BIN)/python -m bench.catalog_page --database "$(BENCH_POSTGRES_URL)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

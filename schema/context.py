@@ -37,7 +37,8 @@ class Context:
         through one future rather than a flag."""
         if self._authentication is None:
             self._authentication = asyncio.ensure_future(self._authenticate())
-        await asyncio.shield(self._authentication)
+        if not self._authentication.done():
+            await asyncio.shield(self._authentication)
         return self._viewer
 
     async def _authenticate(self) -> None:

@@ -29,6 +29,14 @@ from backend.services.pagination import check_page_size, decode_cursor, encode_c
 from backend.services.viewer import Viewer
 
 CURSOR_KIND = "course"
+# Lists read only what they show: skipping the audit timestamps saves parsing two datetimes a row.
+COURSE_FIELDS = (
+    "id", "tenant_id", "code", "title", "summary", "scenario", "format", "version", "status",
+    "hours", "credits", "requires_approval",
+)
+MODULE_FIELDS = (
+    "id", "course_id", "position", "title", "kind", "credits", "required_count", "requirement",
+)
 MAX_SEARCH_LENGTH = 100
 
 
@@ -137,7 +145,7 @@ async def list_courses(
         if not isinstance(code, str):
             raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
         query = query.filter(code__gt=code)
-    rows = await query.order_by("code").limit(first + 1)
+    rows = await query.order_by("code").limit(first + 1).only(*COURSE_FIELDS)
     return CoursePage(
         courses=list(rows[:first]),
         has_next_page=len(rows) > first,
@@ -159,7 +167,7 @@ def _group(rows: Iterable, key: str) -> dict[int, list]:
 async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseModule]]:
     rows = await CourseModule.filter(tenant_id=tenant_id, course_id__in=course_ids).order_by(
         "course_id", "position"
-    )
+    ).only(*MODULE_FIELDS)
     return _group(rows, "course_id")
 
 

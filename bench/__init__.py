@@ -1,0 +1,2 @@
+"""Reproducible benchmarks (not timed tests): each prints ratios against a baseline measured in
+the same run."""
