@@ -22,6 +22,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from backend.config import Settings
 from backend.db import tortoise_config
+from backend.http_limits import RequestBodyMiddleware
 from schema.api import GraphQLView
 
 log = logging.getLogger("xuefen.app")
@@ -88,6 +89,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
-        middleware=[Middleware(RequestIdMiddleware), Middleware(GZipMiddleware, minimum_size=1024)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(GZipMiddleware, minimum_size=1024),
+            Middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )

@@ -62,6 +62,8 @@ class Settings:
     max_page_size: int = 100
     db_pool_max: int = 10
     log_level: str = "INFO"
+    max_body_bytes: int = 8 * 1024 * 1024
+    sync_tombstone_days: int = 30
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -86,6 +88,8 @@ class Settings:
             max_page_size=_int(env, "XUEFEN_MAX_PAGE_SIZE", 100),
             db_pool_max=_int(env, "XUEFEN_DB_POOL_MAX", 10),
             log_level=env.get("XUEFEN_LOG_LEVEL", "INFO").upper(),
+            max_body_bytes=_int(env, "XUEFEN_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            sync_tombstone_days=_int(env, "XUEFEN_SYNC_TOMBSTONE_DAYS", 30),
         )
 
     def with_overrides(self, **changes) -> "Settings":

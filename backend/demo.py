@@ -28,6 +28,7 @@ from typing import NamedTuple
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from backend.services import feed
 from backend.models import (
     Course,
     CourseCompletion,
@@ -545,6 +546,7 @@ async def _load(password_hash: str) -> None:
     await _create_employee_skills(tenant, rng, employees, positions, skills)
     courses = await _create_courses(tenant, rng, org_units, skills)
     await _create_completions(tenant, rng, employees, courses)
+    await feed.backfill(tenant.id)  # so a phone's first sync finds every row
 
 
 async def _create_org_units(tenant: Tenant) -> dict[str, OrgUnit]:

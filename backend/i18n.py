@@ -58,6 +58,55 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "服务器内部错误，请稍后重试（请求编号 {request_id}）。",
         "en": "Internal server error. Please try again later (request id {request_id}).",
     },
+    "error.UNSUPPORTED_PROTOCOL": {
+        "zh-CN": "不支持的同步协议版本，服务器支持：{supported}。请升级应用。",
+        "en": "Unsupported sync protocol version; the server supports {supported}. "
+        "Please update the app.",
+    },
+    "error.DEVICE_MISMATCH": {
+        "zh-CN": "设备与登录凭证不符，请在本设备上重新登录。",
+        "en": "This device does not match the sign-in. Please sign in again on this device.",
+    },
+    "error.BATCH_TOO_LARGE": {
+        "zh-CN": "一次最多同步 {max} 条记录。",
+        "en": "At most {max} records can be sent at once.",
+    },
+    "error.PAYLOAD_TOO_LARGE": {
+        "zh-CN": "请求内容过大（上限 {max} 字节）。",
+        "en": "The request body is too large (limit {max} bytes).",
+    },
+    "error.CURSOR_INVALID": {
+        "zh-CN": "同步游标无效，请重新完整同步。",
+        "en": "The sync cursor is invalid; start a full sync.",
+    },
+    "error.RESET_REQUIRED": {
+        "zh-CN": "本地数据过旧，需要重新完整同步（未上传的记录会保留）。",
+        "en": "Local data is too old; a full re-sync is needed (unsent records are kept).",
+    },
+    "error.ID_REUSED": {
+        "zh-CN": "记录编号已被内容不同的记录使用。",
+        "en": "This record id was already used for different content.",
+    },
+    "error.SEQUENCE_GAP": {
+        "zh-CN": "缺少更早的记录（应为第 {expected} 条），请先上传之前的记录。",
+        "en": "Earlier records are missing (expected number {expected}); send them first.",
+    },
+    "error.SEQUENCE_REUSED": {
+        "zh-CN": "该设备序号已被其他记录使用。",
+        "en": "This device sequence number was already used by another record.",
+    },
+    "error.UNKNOWN_KIND": {
+        "zh-CN": "未知的记录类型：{kind}。",
+        "en": "Unknown record kind: {kind}.",
+    },
+    "error.INVALID_PAYLOAD": {
+        "zh-CN": "记录内容无效：{reason}",
+        "en": "Invalid record content: {reason}",
+    },
+    "error.VERSION_CONFLICT": {
+        "zh-CN": "数据已在其他设备上更改，请在最新版本上重新修改。",
+        "en": "This was changed elsewhere; reapply your change to the latest version.",
+    },
     # Reasons for validation errors; {reason} above is filled with one of these.
     "reason.bad_id": {"zh-CN": "ID 格式不正确", "en": "malformed ID"},
     "reason.bad_cursor": {"zh-CN": "分页游标格式不正确", "en": "malformed cursor"},
@@ -66,6 +115,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "page size must be between 0 and {max}",
     },
     "reason.required": {"zh-CN": "不能为空", "en": "must not be empty"},
+    "reason.field": {"zh-CN": "字段 {name} 无效", "en": "field {name} is invalid"},
     "reason.too_long": {"zh-CN": "长度不能超过 {max}", "en": "must be at most {max} characters"},
     # Course eligibility reasons.
     "eligibility.NOT_PUBLISHED": {

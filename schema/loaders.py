@@ -10,7 +10,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from backend.models import Employee, OrgUnit, Position, Site, Skill
-from backend.services import catalog, people
+from backend.services import catalog, people, progress
 from backend.services.catalog import LearnerProfile
 from backend.services.viewer import Viewer
 
@@ -33,6 +33,14 @@ def _rows(model: type, tenant_id: int) -> DataLoader[int, Any]:
     return DataLoader(load_fn=load)
 
 
+def _viewer_dicts(fetch, viewer: Viewer, missing: Any) -> DataLoader[int, Any]:
+    async def load(keys: Sequence[int]) -> list[Any]:
+        found = await fetch(viewer, list(keys))
+        return [found.get(key, missing) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """The request's loaders. Every one of them is bound to the viewer's tenant."""
 
@@ -49,6 +57,8 @@ class Loaders:
         self.skill = _rows(Skill, tenant_id)
         self.employee = _rows(Employee, tenant_id)
         self.roles_by_employee = _batched_lists(people.roles_by_employee, tenant_id)
+        self.progress_by_course = _viewer_dicts(progress.progress_by_course, viewer, {})
+        self.completion_by_course = _viewer_dicts(progress.completions_by_course, viewer, None)
         self._learner: asyncio.Future[LearnerProfile] | None = None
 
     async def learner(self) -> LearnerProfile:

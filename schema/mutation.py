@@ -7,7 +7,9 @@ from typing import Annotated
 import strawberry
 
 from backend.errors import DomainError
-from backend.services import auth
+from backend.models import CourseStatus as CourseStatusValue
+from backend.services import auth, catalog
+from schema.ids import expect_global_id
 from schema.types.auth import (
     AuthPayload,
     AuthTokens,
@@ -16,6 +18,8 @@ from schema.types.auth import (
     LogoutPayload,
     RefreshTokenInput,
 )
+from schema.sync_fields import SyncMutations
+from schema.types.catalog import Course, CourseStatus
 from schema.types.common import UserError
 from schema.types.people import Employee
 
@@ -30,8 +34,20 @@ def _tokens(issued: auth.IssuedTokens) -> AuthTokens:
     )
 
 
+@strawberry.input(description="A new lifecycle status for a course.")
+class SetCourseStatusInput:
+    course_id: strawberry.ID = strawberry.field(description="The course.")
+    status: CourseStatus = strawberry.field(description="DRAFT, PUBLISHED or ARCHIVED.")
+
+
+@strawberry.type(description="Result of setCourseStatus.")
+class CoursePayload:
+    course: Course | None = strawberry.field(description="The course after the change.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
 @strawberry.type(description="Changes to Xuefen.")
-class Mutation:
+class Mutation(SyncMutations):
     @strawberry.mutation(
         description="Sign in on a device. Wrong company, employee number or password all give "
         "INVALID_CREDENTIALS; repeated failures give TOO_MANY_ATTEMPTS."
@@ -81,3 +97,17 @@ class Mutation:
         except DomainError as error:
             return LogoutPayload(ok=False, errors=[UserError.from_domain(error, info.context.locale)])
         return LogoutPayload(ok=True, errors=[])
+
+    @strawberry.mutation(description="Publish, unpublish or archive a course (HR admins).")
+    async def set_course_status(
+        self,
+        info: strawberry.Info,
+        input: Annotated[SetCourseStatusInput, strawberry.argument(description="Course and status.")],
+    ) -> CoursePayload:
+        viewer = await info.context.require_viewer()
+        try:
+            course_id = expect_global_id(input.course_id, "Course", "courseId")
+            row = await catalog.set_course_status(viewer, course_id, CourseStatusValue(input.status.value))
+        except DomainError as error:
+            return CoursePayload(course=None, errors=[UserError.from_domain(error, info.context.locale)])
+        return CoursePayload(course=Course.from_model(row), errors=[])

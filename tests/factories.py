@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from backend.services import feed
 from backend.models import (
     Course,
     CourseCompletion,
@@ -107,6 +108,7 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
     await person("OTH", "欧阳工", plant, hq, plant_2)
     await person("OFF", "冯离职", plant, hq, plant_2, is_active=False)
     if not courses:
+        await feed.backfill(tenant.id)
         return company
 
     for code, name, category in (("NEG", "谈判技巧", "销售"), ("SAFE", "消防安全", "安全")):
@@ -147,4 +149,5 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
         tenant=tenant, employee=company.employees["LRN"], course=s1,
         completed_at=datetime(2026, 10, 1, tzinfo=timezone.utc),
     )
+    await feed.backfill(tenant.id)
     return company

@@ -4,6 +4,7 @@ Split by domain: organisation (tenants, org units, sites, positions), people (em
 devices, skills), auth (sessions, refresh tokens, login throttling) and the course catalog.
 """
 
+from backend.models.activity import ActivityRecord, ModuleProgress, RecordStatus, SyncChange, SyncClock
 from backend.models.auth import AuthSession, LoginThrottle, RefreshToken
 from backend.models.catalog import (
     Course,
@@ -17,9 +18,23 @@ from backend.models.catalog import (
     ModuleKind,
 )
 from backend.models.organisation import OrgUnit, Position, Site, Tenant
-from backend.models.people import Device, Employee, EmployeeRole, EmployeeSkill, Role, Skill
+from backend.models.people import (
+    Device,
+    Employee,
+    EmployeeRole,
+    EmployeeSettings,
+    EmployeeSkill,
+    Role,
+    Skill,
+)
 
 __all__ = [
+    "ActivityRecord",
+    "EmployeeSettings",
+    "ModuleProgress",
+    "RecordStatus",
+    "SyncChange",
+    "SyncClock",
     "AuthSession",
     "Course",
     "CourseCompletion",

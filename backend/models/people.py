@@ -85,10 +85,26 @@ class Device(TenantModel):
     device_uid = fields.CharField(max_length=128)
     first_seen_at = fields.DatetimeField(auto_now_add=True)
     last_seen_at = fields.DatetimeField(null=True)
+    # Highest per-device record sequence applied; written in the same transaction as the records.
+    applied_seq = fields.BigIntField(default=0)
 
     class Meta:
         table = "device"
         unique_together = (("tenant", "employee", "device_uid"),)
+
+
+class EmployeeSettings(TenantModel):
+    """App settings of an employee: a mutable thing, written only on the version it was based on."""
+
+    id = fields.IntField(primary_key=True)
+    employee = fields.OneToOneField(
+        "xuefen.Employee", related_name="settings", on_delete=fields.CASCADE
+    )
+    locale = fields.CharField(max_length=16, default="zh-CN")
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "employee_settings"
 
 
 class Skill(TenantModel):

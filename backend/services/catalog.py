@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q, Subquery
+from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
@@ -25,6 +26,7 @@ from backend.models import (
     CourseStatus,
     Role,
 )
+from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.viewer import Viewer
 
@@ -285,3 +287,24 @@ async def get_module(viewer: Viewer, module_id: int) -> CourseModule | None:
     if module is None or await get_course(viewer, module.course_id) is None:
         return None
     return module
+
+
+async def set_course_status(viewer: Viewer, course_id: int, status: CourseStatus) -> Course:
+    """Publish, unpublish or archive a course (HR admins). Phones learn of it through the feed:
+    learners get the course and its modules when it is published, tombstones when it is not."""
+    viewer.require_role(Role.HR_ADMIN)
+    async with in_transaction() as connection:
+        course = await Course.filter(tenant_id=viewer.tenant_id, id=course_id).using_db(connection).first()
+        if course is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        if course.status != status:
+            course.status = status
+            await course.save(update_fields=["status", "updated_at"], using_db=connection)
+            changes = ChangeSet(viewer.tenant_id)
+            changes.touch(Entity.COURSE, course.id)
+            for module_id in await CourseModule.filter(course_id=course.id).using_db(connection).values_list(
+                "id", flat=True
+            ):
+                changes.touch(Entity.COURSE_MODULE, module_id)
+            await changes.publish(connection)
+    return course

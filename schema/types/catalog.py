@@ -15,6 +15,7 @@ from backend.services import catalog
 from schema.ids import to_global_id
 from schema.types.common import Node, PageInfo
 from schema.types.organisation import Skill
+from schema.types.progress import CourseProgress, ModuleProgress
 
 CourseFormat = strawberry.enum(
     DomainCourseFormat, name="CourseFormat", description="How a course is delivered."
@@ -143,6 +144,31 @@ class Course(Node):
     async def prerequisites(self, info: strawberry.Info) -> list["Course"]:
         rows = await (await info.context.loaders()).prerequisites_by_course.load(self._row.id)
         return [Course.from_model(row.required_course) for row in rows]
+
+    @strawberry.field(description="The viewer's progress in this course.")
+    async def progress(self, info: strawberry.Info) -> CourseProgress:
+        loaders = await info.context.loaders()
+        modules = await loaders.modules_by_course.load(self._row.id)
+        done = await loaders.progress_by_course.load(self._row.id)
+        completion = await loaders.completion_by_course.load(self._row.id)
+        entries = [
+            ModuleProgress(
+                module_id=strawberry.ID(to_global_id("CourseModule", module.id)),
+                completed_count=done[module.id].completed_count if module.id in done else 0,
+                required_count=module.required_count,
+                seconds_spent=done[module.id].seconds_spent if module.id in done else 0,
+                completed=module.id in done and done[module.id].completed_count >= module.required_count,
+                last_completed_at=done[module.id].last_completed_at if module.id in done else None,
+            )
+            for module in modules
+        ]
+        return CourseProgress(
+            completed_modules=sum(entry.completed for entry in entries),
+            total_modules=len(entries),
+            completed=completion is not None,
+            completed_at=completion.completed_at if completion else None,
+            modules=entries,
+        )
 
     @strawberry.field(description="Whether the viewer may take this course, with reasons.")
     async def eligibility(self, info: strawberry.Info) -> Eligibility:

@@ -1,0 +1,100 @@
+"""Activity records (facts from phones), what they derive (module progress), and the change log
+the sync feed reads."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.models.base import TenantModel
+
+
+class RecordStatus(StrEnum):
+    """The final outcome of an activity record."""
+
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    CONFLICT = "CONFLICT"
+
+
+class ActivityRecord(TenantModel):
+    """An immutable fact recorded on a phone (or online): what happened, when, by whom.
+
+    The client-generated id is the primary key and (device, device_seq) is unique: the database
+    itself guarantees that a record takes effect once, whatever retries and server processes do.
+    """
+
+    id = fields.UUIDField(primary_key=True)
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    device = fields.ForeignKeyField("xuefen.Device", related_name=False, on_delete=fields.CASCADE)
+    device_seq = fields.BigIntField(null=True)
+    kind = fields.CharField(max_length=32)
+    payload = fields.JSONField()
+    content_hash = fields.CharField(max_length=64)
+    occurred_at_device = fields.DatetimeField()
+    sent_at_device = fields.DatetimeField(null=True)
+    received_at = fields.DatetimeField()
+    occurred_at = fields.DatetimeField()
+    clock_offset_ms = fields.BigIntField(default=0)
+    clock_flags = fields.CharField(max_length=64, default="")
+    status = fields.CharEnumField(RecordStatus, max_length=16)
+    error_code = fields.CharField(max_length=32, null=True)
+    outcome = fields.JSONField(null=True)
+
+    class Meta:
+        table = "activity_record"
+        unique_together = (("device", "device_seq"),)
+        indexes = (("tenant_id", "employee_id", "received_at"),)
+
+
+class ModuleProgress(TenantModel):
+    """How far an employee got in one module, derived from their records."""
+
+    id = fields.IntField(primary_key=True)
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    module = fields.ForeignKeyField("xuefen.CourseModule", related_name=False, on_delete=fields.CASCADE)
+    course = fields.ForeignKeyField("xuefen.Course", related_name=False, on_delete=fields.CASCADE)
+    completed_count = fields.IntField(default=0)
+    seconds_spent = fields.BigIntField(default=0)
+    last_completed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "module_progress"
+        unique_together = (("employee", "module"),)
+
+
+class SyncClock(Model):
+    """Per-tenant feed counter. Taken as the last statement of a writing transaction, its row lock
+    orders feed sequence numbers by commit (see docs/sync-protocol.md)."""
+
+    id = fields.IntField(primary_key=True)
+    tenant = fields.OneToOneField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
+    seq = fields.BigIntField(default=0)
+    purged_through = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "sync_clock"
+
+
+class SyncChange(Model):
+    """The latest change of one synced row for one audience (0 = everyone in the tenant).
+
+    One row per (entity, id, audience), moved forward on every change, so a pull from zero is a
+    snapshot and the log never grows beyond the data plus recent tombstones.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
+    seq = fields.BigIntField()
+    entity = fields.CharField(max_length=32)
+    entity_id = fields.CharField(max_length=64)
+    audience = fields.IntField(default=0)
+    deleted = fields.BooleanField(default=False)
+    changed_at = fields.DatetimeField()
+
+    class Meta:
+        table = "sync_change"
+        unique_together = (("tenant", "entity", "entity_id", "audience"),)
+        indexes = (("tenant_id", "seq"),)

@@ -1,0 +1,347 @@
+"""Activity records: the one way facts enter Xuefen, online or from a phone's outbox.
+
+``ingest`` takes a batch of records from one device and gives each a final outcome, exactly once:
+the record id is the primary key, (device, seq) is unique, and the device's applied sequence, the
+records and every effect are written in one transaction after locking the device row. Kinds are
+handled by ``RecordHandler``s in one registry, so an online mutation and a synced record of the
+same kind run the same code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
+from uuid import UUID
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import ActivityRecord, Device, RecordStatus
+from backend.services.feed import ChangeSet, Entity
+from backend.services.viewer import Viewer
+
+DUPLICATE = "DUPLICATE"  # a result status, never stored: the record's stored status is final
+SKEW_FLAG_AFTER = timedelta(minutes=2)
+FUTURE_TOLERANCE = timedelta(minutes=1)
+MAX_CORRECTION = timedelta(days=7)
+MAX_REPORTED_OFFSET_MS = 2**31 - 1  # clockOffsetMs is a GraphQL Int (32-bit); stored in full
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """A record as the client sent it."""
+
+    id: UUID
+    seq: int | None  # None for online mutations, which have no outbox
+    kind: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+    @property
+    def content_hash(self) -> str:
+        # An online record (no seq) takes the server's clock when the caller gives no time, so its
+        # time is not part of what it says: a retry with the same client id must match.
+        when = self.occurred_at.astimezone(timezone.utc).isoformat() if self.seq is not None else None
+        canonical = json.dumps(
+            [self.kind, when, self.payload],
+            sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Outcome:
+    """What applying one record decided; ``params`` fill the message of ``code``."""
+
+    status: RecordStatus
+    code: ErrorCode | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    server_version: dict[str, Any] | None = None
+
+    @classmethod
+    def rejected(cls, error: DomainError) -> "Outcome":
+        return cls(RecordStatus.REJECTED, error.code, dict(error.params))
+
+
+@dataclass
+class RecordResult:
+    """The answer for one record: its outcome now, or (``DUPLICATE``) the first time."""
+
+    id: UUID
+    seq: int | None
+    status: str
+    code: ErrorCode | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    retryable: bool = False
+    original_status: RecordStatus | None = None
+    server_version: dict[str, Any] | None = None
+    received_at: datetime | None = None
+
+
+@dataclass
+class IngestResult:
+    results: list[RecordResult]
+    applied_seq: int
+    clock_offset_ms: int
+    clock_skewed: bool
+    received_at: datetime
+
+
+@dataclass
+class ApplyContext:
+    """What a handler needs while applying records: who, where, and the transaction."""
+
+    viewer: Viewer
+    device: Device
+    connection: BaseDBAsyncClient
+    changes: ChangeSet
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ParsedRecord:
+    record: IncomingRecord
+    payload: Any  # the handler's parsed form
+    occurred_at: datetime  # corrected time
+
+
+class RecordHandler(Protocol):
+    """One record kind. ``parse`` checks shape (no database); ``apply`` decides and writes the
+    effects of a batch of records of this kind, in order, with batched queries."""
+
+    kind: str
+
+    def parse(self, payload: dict[str, Any]) -> Any: ...
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]: ...
+
+
+REGISTRY: dict[str, RecordHandler] = {}
+
+
+def register(handler: RecordHandler) -> RecordHandler:
+    """Add a kind to the registry (each domain module registers its kinds at import)."""
+    REGISTRY[handler.kind] = handler
+    return handler
+
+
+def invalid_payload(name: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.field", name=name)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How to read one request's device times."""
+
+    offset: timedelta
+    sent_at: datetime | None
+    received_at: datetime
+
+    @property
+    def skewed(self) -> bool:
+        return abs(self.offset) > SKEW_FLAG_AFTER
+
+    def correct(self, occurred_at: datetime) -> tuple[datetime, list[str]]:
+        flags = ["CLOCK_SKEW"] if self.skewed else []
+        corrected = occurred_at + self.offset if abs(self.offset) <= MAX_CORRECTION else occurred_at
+        if (self.sent_at and occurred_at > self.sent_at + FUTURE_TOLERANCE) or corrected > self.received_at + FUTURE_TOLERANCE:
+            flags.append("FUTURE")
+        return min(corrected, self.received_at), flags
+
+
+async def ingest(
+    viewer: Viewer,
+    device_uid: str,
+    records: Sequence[IncomingRecord],
+    sent_at: datetime | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Apply a batch of records from the viewer's device; see docs/sync-protocol.md."""
+    import backend.services.kinds  # noqa: F401  (fills REGISTRY; imported late: kinds import us)
+
+    if device_uid != viewer.device_uid:
+        raise DomainError(ErrorCode.DEVICE_MISMATCH)
+    received_at = now or datetime.now(timezone.utc)
+    clock = Clock(offset=(received_at - sent_at) if sent_at else timedelta(0), sent_at=sent_at, received_at=received_at)
+    results: dict[int, RecordResult] = {}
+    async with in_transaction() as connection:
+        device = await Device.filter(
+            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_uid
+        ).select_for_update().using_db(connection).first()
+        if device is None:
+            raise DomainError(ErrorCode.DEVICE_MISMATCH)
+        existing = {
+            row.id: row
+            # By id alone: ids are global, and someone else's id must not be taken for new.
+            for row in await ActivityRecord.filter(id__in=list({r.id for r in records})).using_db(
+                connection
+            )
+        }
+        to_apply, next_seq = _sort_out(
+            (viewer.tenant_id, viewer.employee_id), records, existing, device.applied_seq, results
+        )
+        changes = ChangeSet(viewer.tenant_id)
+        context = ApplyContext(viewer, device, connection, changes, received_at)
+        outcomes = await _apply(context, clock, to_apply)
+        rows = []
+        for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):
+            rows.append(_stored(viewer, device, record, outcome, corrected, flags, clock))
+            results[index] = RecordResult(
+                record.id, record.seq, outcome.status.value, outcome.code, outcome.params,
+                server_version=outcome.server_version, received_at=received_at,
+            )
+            changes.touch(Entity.RECORD_OUTCOME, record.id, audience=viewer.employee_id)
+        if rows:
+            await ActivityRecord.bulk_create(rows, using_db=connection)
+        if next_seq - 1 != device.applied_seq:
+            await Device.filter(id=device.id).using_db(connection).update(applied_seq=next_seq - 1)
+        await changes.publish(connection, received_at)
+    _resolve_in_batch_duplicates(records, results)
+    return IngestResult(
+        results=[results[i] for i in range(len(records))],
+        applied_seq=next_seq - 1,
+        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, _offset_ms(clock))),
+        clock_skewed=clock.skewed,
+        received_at=received_at,
+    )
+
+
+def _sort_out(
+    viewer_key: tuple[int, int],
+    records: Sequence[IncomingRecord],
+    existing: dict[UUID, ActivityRecord],
+    applied_seq: int,
+    results: dict[int, RecordResult],
+) -> tuple[list[tuple[int, IncomingRecord]], int]:
+    """Decide which records are new and in sequence; answer the rest at once."""
+    order = sorted(range(len(records)), key=lambda i: (records[i].seq is None, records[i].seq or 0, i))
+    seen: set[UUID] = set()
+    to_apply: list[tuple[int, IncomingRecord]] = []
+    next_seq = applied_seq + 1
+    for index in order:
+        record = records[index]
+        stored = existing.get(record.id)
+        if record.id in seen:
+            continue  # the same id twice in one batch: answered like its first copy, below
+        seen.add(record.id)
+        if record.seq is not None and record.seq > next_seq:
+            # Before anything else: even a final answer (ID_REUSED) would leave a hole here.
+            results[index] = RecordResult(
+                record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.SEQUENCE_GAP,
+                {"expected": next_seq}, retryable=True,
+            )
+        elif stored is not None:
+            mine = stored.tenant_id == viewer_key[0] and stored.employee_id == viewer_key[1]
+            if not mine or stored.content_hash != record.content_hash:
+                results[index] = RecordResult(record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.ID_REUSED)
+            else:
+                outcome = stored.outcome or {}
+                results[index] = RecordResult(
+                    record.id, record.seq, DUPLICATE,
+                    ErrorCode(stored.error_code) if stored.error_code else None,
+                    dict(outcome.get("params") or {}),
+                    original_status=RecordStatus(stored.status),
+                    server_version=outcome.get("serverVersion"),
+                    received_at=stored.received_at,
+                )
+            if record.seq == next_seq:
+                next_seq += 1  # answered for good (the phone drops it): its number is used up
+        elif record.seq is None:
+            to_apply.append((index, record))
+        elif record.seq < next_seq:
+            results[index] = RecordResult(record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.SEQUENCE_REUSED)
+        else:
+            to_apply.append((index, record))
+            next_seq += 1
+    return to_apply, next_seq
+
+
+async def _apply(
+    context: ApplyContext, clock: Clock, to_apply: list[tuple[int, IncomingRecord]]
+) -> list[tuple[Outcome, datetime, list[str]]]:
+    """Parse every record, then let each kind's handler apply its records in one go."""
+    decided: list[tuple[Outcome, datetime, list[str]] | None] = [None] * len(to_apply)
+    by_kind: dict[str, list[tuple[int, ParsedRecord]]] = {}
+    for position, (_, record) in enumerate(to_apply):
+        corrected, flags = clock.correct(record.occurred_at)
+        handler = REGISTRY.get(record.kind)
+        if handler is None:
+            outcome = Outcome.rejected(DomainError(ErrorCode.UNKNOWN_KIND, kind=record.kind[:32]))
+            decided[position] = (outcome, corrected, flags)
+            continue
+        try:
+            parsed = handler.parse(record.payload)
+        except DomainError as error:
+            decided[position] = (Outcome.rejected(error), corrected, flags)
+            continue
+        by_kind.setdefault(record.kind, []).append((position, ParsedRecord(record, parsed, corrected)))
+    for kind, items in by_kind.items():
+        outcomes = await REGISTRY[kind].apply(context, [parsed for _, parsed in items])
+        for (position, parsed), outcome in zip(items, outcomes):
+            _, flags = clock.correct(parsed.record.occurred_at)
+            decided[position] = (outcome, parsed.occurred_at, flags)
+    return [entry for entry in decided if entry is not None]
+
+
+def _offset_ms(clock: Clock) -> int:
+    return int(clock.offset.total_seconds() * 1000)
+
+
+def _stored(viewer, device, record, outcome, corrected, flags, clock) -> ActivityRecord:
+    kept: dict[str, Any] = {}
+    if outcome.server_version:
+        kept["serverVersion"] = outcome.server_version
+    params = {k: v for k, v in outcome.params.items() if isinstance(v, (str, int, float, bool))}
+    if params:
+        kept["params"] = params  # so a DUPLICATE answer can say the same message
+    row = ActivityRecord(
+        id=record.id,
+        tenant_id=viewer.tenant_id,
+        employee_id=viewer.employee_id,
+        device_id=device.id,
+        device_seq=record.seq,
+        kind=record.kind[:32],
+        payload={} if isinstance(record.payload, str) else record.payload,  # str: set below
+        content_hash=record.content_hash,
+        occurred_at_device=record.occurred_at,
+        sent_at_device=clock.sent_at,
+        received_at=clock.received_at,
+        occurred_at=corrected,
+        clock_offset_ms=_offset_ms(clock),
+        clock_flags=",".join(flags),
+        status=outcome.status,
+        error_code=outcome.code.value if outcome.code else None,
+        outcome=kept or None,
+    )
+    if isinstance(record.payload, str):
+        # Tortoise's JSONField takes a str for JSON text: pass a JSON string payload encoded.
+        row.payload = json.dumps(record.payload, ensure_ascii=False)
+    return row
+
+
+def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dict[int, RecordResult]) -> None:
+    """A record repeated inside one batch is answered like a retry of its first copy."""
+    first_index: dict[UUID, int] = {}
+    for index, record in enumerate(records):
+        if index in results:
+            first_index.setdefault(record.id, index)
+    for index, record in enumerate(records):
+        if index in results:
+            continue
+        first = results[first_index[record.id]]
+        if records[first_index[record.id]].content_hash != record.content_hash:
+            results[index] = RecordResult(record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.ID_REUSED)
+        elif first.status == DUPLICATE or first.received_at is None:
+            # A retry, or a first copy that was not stored (ID_REUSED, SEQUENCE_*): the same answer.
+            results[index] = first
+        else:
+            results[index] = RecordResult(
+                record.id, record.seq, DUPLICATE, first.code, first.params,
+                original_status=RecordStatus(first.status) if first.status in RecordStatus.__members__ else None,
+                server_version=first.server_version, received_at=first.received_at,
+            )

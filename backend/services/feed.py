@@ -1,0 +1,150 @@
+"""The change log behind the sync feed.
+
+Every write of a synced row marks it in a ``ChangeSet``; ``publish`` runs as the **last**
+statement of the writing transaction and gives the marked rows feed sequence numbers from the
+tenant's ``sync_clock`` row. That row stays locked until the transaction commits, so feed numbers
+become visible in commit order: a reader that has seen number n has seen every number below it.
+(SQLite has a single writer anyway; on PostgreSQL this is what keeps cursors from skipping.)
+
+``sync_change`` keeps one row per (entity, id, audience), moved forward on each change; a pull
+from zero is therefore a snapshot, and the log never outgrows the data plus recent tombstones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from backend.sql import db_time, placeholders
+from backend.models import (
+    ActivityRecord,
+    Course,
+    CourseCompletion,
+    CourseModule,
+    Employee,
+    ModuleProgress,
+    SyncChange,
+    SyncClock,
+)
+
+EVERYONE = 0  # audience of rows every employee of the tenant may (subject to visibility) see
+
+
+class Entity(StrEnum):
+    """What the feed carries (see docs/sync-protocol.md for the data of each)."""
+
+    COURSE = "COURSE"
+    COURSE_MODULE = "COURSE_MODULE"
+    PROFILE = "PROFILE"
+    MODULE_PROGRESS = "MODULE_PROGRESS"
+    COURSE_COMPLETION = "COURSE_COMPLETION"
+    RECORD_OUTCOME = "RECORD_OUTCOME"
+
+
+@dataclass(frozen=True)
+class Change:
+    entity: Entity
+    entity_id: str
+    audience: int = EVERYONE
+    deleted: bool = False
+
+
+class ChangeSet:
+    """The synced rows one transaction changed. Mark them as you write; publish last."""
+
+    def __init__(self, tenant_id: int) -> None:
+        self.tenant_id = tenant_id
+        self._changes: dict[tuple[Entity, str, int], Change] = {}
+
+    def touch(self, entity: Entity, entity_id: object, audience: int = EVERYONE, deleted: bool = False) -> None:
+        change = Change(entity, str(entity_id), audience, deleted)
+        self._changes[(change.entity, change.entity_id, change.audience)] = change
+
+    def __len__(self) -> int:
+        return len(self._changes)
+
+    async def publish(self, connection: BaseDBAsyncClient, now: datetime | None = None) -> int:
+        """Give the marked rows feed numbers. Call as the last step of the transaction that
+        wrote them, on its connection. Returns the highest number given (0 if nothing changed)."""
+        if not self._changes:
+            return 0
+        now = now or datetime.now(timezone.utc)
+        count = len(self._changes)
+        last = await _advance_clock(connection, self.tenant_id, count)
+        first = last - count + 1
+        await connection.execute_many(
+            "INSERT INTO sync_change (tenant_id, seq, entity, entity_id, audience, deleted, changed_at) "
+            f"VALUES ({placeholders(connection, 7)}) "
+            "ON CONFLICT (tenant_id, entity, entity_id, audience) DO UPDATE SET "
+            "seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at",
+            [
+                [self.tenant_id, first + i, c.entity.value, c.entity_id, c.audience, c.deleted, db_time(connection, now)]
+                for i, c in enumerate(self._changes.values())
+            ],
+        )
+        self._changes.clear()
+        return last
+
+
+async def _advance_clock(connection: BaseDBAsyncClient, tenant_id: int, count: int) -> int:
+    # execute_query_dict: Tortoise's asyncpg execute_query drops the rows of INSERT … RETURNING.
+    rows = await connection.execute_query_dict(
+        f"INSERT INTO sync_clock (tenant_id, seq, purged_through) VALUES ({placeholders(connection, 2)}, 0) "
+        "ON CONFLICT (tenant_id) DO UPDATE SET seq = sync_clock.seq + excluded.seq "
+        "RETURNING seq",
+        [tenant_id, count],
+    )
+    return int(rows[0]["seq"])
+
+
+async def feed_head(tenant_id: int) -> tuple[int, int]:
+    """(highest feed number, highest purged tombstone number) of a tenant."""
+    clock = await SyncClock.get_or_none(tenant_id=tenant_id)
+    return (clock.seq, clock.purged_through) if clock else (0, 0)
+
+
+async def purge_tombstones(tenant_id: int, older_than: timedelta, now: datetime | None = None) -> int:
+    """Forget tombstones older than the window. Cursors from before them must re-snapshot."""
+    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    async with in_transaction():
+        old = SyncChange.filter(tenant_id=tenant_id, deleted=True, changed_at__lt=cutoff)
+        newest = await old.order_by("-seq").values_list("seq", flat=True)
+        if not newest:
+            return 0
+        await old.delete()
+        await SyncClock.filter(tenant_id=tenant_id, purged_through__lt=newest[0]).update(
+            purged_through=newest[0]
+        )
+        return len(newest)
+
+
+async def backfill(tenant_id: int) -> int:
+    """Mark every synced row of a tenant (after a bulk load such as the demo company), so a first
+    sync finds them. Idempotent."""
+    changes = ChangeSet(tenant_id)
+    for course_id in await Course.filter(tenant_id=tenant_id).values_list("id", flat=True):
+        changes.touch(Entity.COURSE, course_id)
+    for module_id in await CourseModule.filter(tenant_id=tenant_id).values_list("id", flat=True):
+        changes.touch(Entity.COURSE_MODULE, module_id)
+    for employee_id in await Employee.filter(tenant_id=tenant_id).values_list("id", flat=True):
+        changes.touch(Entity.PROFILE, employee_id, audience=employee_id)
+    for employee_id, module_id in await ModuleProgress.filter(tenant_id=tenant_id).values_list(
+        "employee_id", "module_id"
+    ):
+        changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
+    for employee_id, course_id in await CourseCompletion.filter(tenant_id=tenant_id).values_list(
+        "employee_id", "course_id"
+    ):
+        changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
+    for employee_id, record_id in await ActivityRecord.filter(tenant_id=tenant_id).values_list(
+        "employee_id", "id"
+    ):
+        changes.touch(Entity.RECORD_OUTCOME, record_id, audience=employee_id)
+    count = len(changes)
+    async with in_transaction() as connection:
+        await changes.publish(connection)
+    return count

@@ -1,0 +1,169 @@
+"""Learning progress derived from activity records: the LESSON_COMPLETED kind.
+
+A finished lesson adds one completion (and its time) to the employee's progress in that module;
+when every module of a course has met its required count, the course is completed. Counts are
+added in the database (upsert with increment), so records of one employee arriving from two
+devices at once both count.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from backend.errors import DomainError, ErrorCode
+from backend.ids import expect_global_id
+from backend.models import (
+    CourseCompletion,
+    CourseModule,
+    CourseStatus,
+    ModuleKind,
+    ModuleProgress,
+    RecordStatus,
+    Role,
+)
+from backend.services.activity import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
+from backend.services.feed import Entity
+from backend.services.viewer import Viewer
+from backend.sql import db_time, placeholders
+
+LESSON_COMPLETED = "LESSON_COMPLETED"
+MAX_SECONDS = 24 * 3600
+
+
+def _visible_module(viewer: Viewer, module: CourseModule | None) -> bool:
+    if module is None:
+        return False
+    return module.course.status == CourseStatus.PUBLISHED or viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
+
+
+class LessonCompleted:
+    """Payload: ``{"moduleId": <CourseModule global ID>, "secondsSpent": 0..86400}``."""
+
+    kind = LESSON_COMPLETED
+
+    def parse(self, payload: dict[str, Any]) -> tuple[int, int]:
+        if not isinstance(payload, dict):
+            raise invalid_payload("payload")
+        module_id = payload.get("moduleId")
+        seconds = payload.get("secondsSpent", 0)
+        if not isinstance(module_id, str):
+            raise invalid_payload("moduleId")
+        try:
+            module_pk = expect_global_id(module_id, "CourseModule", "moduleId")
+        except DomainError as error:
+            raise invalid_payload("moduleId") from error
+        if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= MAX_SECONDS:
+            raise invalid_payload("secondsSpent")
+        return module_pk, seconds
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        viewer = context.viewer
+        module_ids = {parsed.payload[0] for parsed in records}
+        modules = {
+            module.id: module
+            for module in await CourseModule.filter(tenant_id=viewer.tenant_id, id__in=list(module_ids))
+            .select_related("course")
+            .using_db(context.connection)
+        }
+        totals: dict[int, list] = defaultdict(lambda: [0, 0, None])
+        outcomes = []
+        for parsed in records:
+            module_id, seconds = parsed.payload
+            module = modules.get(module_id)
+            if not _visible_module(viewer, module):
+                outcomes.append(Outcome.rejected(DomainError(ErrorCode.NOT_FOUND)))
+                continue
+            if module.kind != ModuleKind.LESSON:
+                outcomes.append(Outcome.rejected(invalid_payload("moduleId")))
+                continue
+            total = totals[module_id]
+            total[0] += 1
+            total[1] += seconds
+            total[2] = max(total[2], parsed.occurred_at) if total[2] else parsed.occurred_at
+            outcomes.append(Outcome(RecordStatus.ACCEPTED))
+        if totals:
+            await _add_progress(context, {m: modules[m] for m in totals}, totals)
+        return outcomes
+
+
+async def _add_progress(
+    context: ApplyContext, modules: dict[int, CourseModule], totals: dict[int, list]
+) -> None:
+    viewer, connection = context.viewer, context.connection
+    now = context.received_at
+    await connection.execute_many(
+        "INSERT INTO module_progress (tenant_id, employee_id, module_id, course_id, completed_count,"
+        " seconds_spent, last_completed_at, created_at, updated_at) "
+        f"VALUES ({placeholders(connection, 9)}) ON CONFLICT (employee_id, module_id) DO UPDATE SET "
+        "completed_count = module_progress.completed_count + excluded.completed_count, "
+        "seconds_spent = module_progress.seconds_spent + excluded.seconds_spent, "
+        "last_completed_at = CASE WHEN module_progress.last_completed_at IS NULL "
+        "OR module_progress.last_completed_at < excluded.last_completed_at "
+        "THEN excluded.last_completed_at ELSE module_progress.last_completed_at END, "
+        "updated_at = excluded.updated_at",
+        [
+            [viewer.tenant_id, viewer.employee_id, module_id, modules[module_id].course_id, count, seconds,
+             db_time(connection, last), db_time(connection, now), db_time(connection, now)]
+            for module_id, (count, seconds, last) in totals.items()
+        ],
+    )
+    for module_id in totals:
+        context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=viewer.employee_id)
+    await _complete_courses(context, {module.course_id for module in modules.values()})
+
+
+async def _complete_courses(context: ApplyContext, course_ids: set[int]) -> None:
+    """Mark courses whose every module has met its required count as completed (once)."""
+    viewer, connection = context.viewer, context.connection
+    required = await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=list(course_ids)).using_db(
+        connection
+    ).values_list("id", "course_id", "required_count")
+    done = dict(
+        await ModuleProgress.filter(
+            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=list(course_ids)
+        ).using_db(connection).values_list("module_id", "completed_count")
+    )
+    unmet = {course_id for module_id, course_id, count in required if done.get(module_id, 0) < count}
+    completed = [course_id for course_id in course_ids if course_id not in unmet]
+    if not completed:
+        return
+    already = set(
+        await CourseCompletion.filter(
+            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=completed
+        ).using_db(connection).values_list("course_id", flat=True)
+    )
+    fresh = [course_id for course_id in completed if course_id not in already]
+    if fresh:
+        await CourseCompletion.bulk_create(
+            [
+                CourseCompletion(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id,
+                                 course_id=course_id, completed_at=context.received_at)
+                for course_id in fresh
+            ],
+            using_db=connection,
+            ignore_conflicts=True,  # another device of the same employee may complete it too
+        )
+        for course_id in fresh:
+            context.changes.touch(Entity.COURSE_COMPLETION, course_id, audience=viewer.employee_id)
+
+
+register(LessonCompleted())
+
+
+async def progress_by_course(viewer: Viewer, course_ids: list[int]) -> dict[int, dict[int, ModuleProgress]]:
+    """The viewer's module progress for some courses: course id -> module id -> row."""
+    rows = await ModuleProgress.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=course_ids
+    )
+    grouped: dict[int, dict[int, ModuleProgress]] = defaultdict(dict)
+    for row in rows:
+        grouped[row.course_id][row.module_id] = row
+    return grouped
+
+
+async def completions_by_course(viewer: Viewer, course_ids: list[int]) -> dict[int, CourseCompletion]:
+    rows = await CourseCompletion.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=course_ids
+    )
+    return {row.course_id: row for row in rows}

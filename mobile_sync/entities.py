@@ -1,0 +1,168 @@
+"""What the feed sends for each entity: the whole current row, or None when the viewer may not
+(or no longer) see it, which the feed turns into a tombstone."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from backend.ids import to_global_id
+from backend.models import (
+    ActivityRecord,
+    Course,
+    CourseCompletion,
+    CourseModule,
+    CourseStatus,
+    Employee,
+    EmployeeRole,
+    EmployeeSettings,
+    ModuleProgress,
+)
+from backend.services.catalog import sees_all_statuses
+from backend.services.feed import Entity
+from backend.services.profile_settings import settings_copy
+from backend.services.viewer import Viewer
+
+Row = dict[str, Any]
+Loader = Callable[[Viewer, list[str]], Awaitable[dict[str, Row | None]]]
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _dec(value: Decimal) -> str:
+    return str(value)
+
+
+def _ints(ids: list[str]) -> list[int]:
+    return [int(i) for i in ids if i.isdigit()]
+
+
+def _course_visible(viewer: Viewer, status: str) -> bool:
+    return status == CourseStatus.PUBLISHED or sees_all_statuses(viewer)
+
+
+async def _courses(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    rows = await Course.filter(tenant_id=viewer.tenant_id, id__in=_ints(ids))
+    found = {
+        str(c.id): {
+            "id": to_global_id("Course", c.id), "code": c.code, "title": c.title, "summary": c.summary,
+            "scenario": c.scenario, "format": c.format.value, "version": c.version,
+            "status": c.status.value, "hours": _dec(c.hours), "credits": _dec(c.credits),
+            "requiresApproval": c.requires_approval,
+        }
+        for c in rows
+        if _course_visible(viewer, c.status)
+    }
+    return {i: found.get(i) for i in ids}
+
+
+async def _modules(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    rows = await CourseModule.filter(tenant_id=viewer.tenant_id, id__in=_ints(ids)).select_related("course")
+    found = {
+        str(m.id): {
+            "id": to_global_id("CourseModule", m.id), "courseId": to_global_id("Course", m.course_id),
+            "position": m.position, "title": m.title, "kind": m.kind.value, "credits": _dec(m.credits),
+            "requiredCount": m.required_count, "requirement": m.requirement,
+        }
+        for m in rows
+        if _course_visible(viewer, m.course.status)
+    }
+    return {i: found.get(i) for i in ids}
+
+
+async def _profile(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    me = str(viewer.employee_id)
+    result: dict[str, Row | None] = {i: None for i in ids}
+    if me not in ids:
+        return result
+    employee = await Employee.get(id=viewer.employee_id).prefetch_related("org_unit", "site", "position")
+    roles = sorted(await EmployeeRole.filter(employee_id=employee.id).values_list("role", flat=True))
+    settings = await EmployeeSettings.get_or_none(employee_id=employee.id)
+    result[me] = {
+        "id": to_global_id("Employee", employee.id), "employeeNo": employee.employee_no,
+        "name": employee.name, "roles": roles,
+        "orgUnit": {"id": to_global_id("OrgUnit", employee.org_unit.id), "name": employee.org_unit.name}
+        if employee.org_unit else None,
+        "site": {"id": to_global_id("Site", employee.site.id), "name": employee.site.name,
+                 "timeZone": employee.site.time_zone} if employee.site else None,
+        "position": {"id": to_global_id("Position", employee.position.id),
+                     "title": f"{employee.position.family}-{employee.position.sequence}-{employee.position.level}"}
+        if employee.position else None,
+        "settings": settings_copy(settings),
+    }
+    return result
+
+
+async def _progress(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    rows = await ModuleProgress.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, module_id__in=_ints(ids)
+    ).select_related("module")
+    found = {
+        str(p.module_id): {
+            "id": to_global_id("CourseModule", p.module_id), "moduleId": to_global_id("CourseModule", p.module_id),
+            "courseId": to_global_id("Course", p.course_id), "completedCount": p.completed_count,
+            "requiredCount": p.module.required_count, "secondsSpent": p.seconds_spent,
+            "completed": p.completed_count >= p.module.required_count,
+            "lastCompletedAt": _iso(p.last_completed_at),
+        }
+        for p in rows
+    }
+    return {i: found.get(i) for i in ids}
+
+
+async def _completions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    rows = await CourseCompletion.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=_ints(ids)
+    )
+    found = {
+        str(c.course_id): {"id": to_global_id("Course", c.course_id), "courseId": to_global_id("Course", c.course_id),
+                           "completedAt": _iso(c.completed_at)}
+        for c in rows
+    }
+    return {i: found.get(i) for i in ids}
+
+
+async def _outcomes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    uuids = []
+    for i in ids:
+        try:
+            uuids.append(UUID(i))
+        except ValueError:
+            continue
+    rows = await ActivityRecord.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=uuids
+    ).only("id", "device_seq", "kind", "status", "error_code", "received_at")
+    found = {
+        str(r.id): {"id": str(r.id), "seq": r.device_seq, "kind": r.kind, "status": r.status.value,
+                    "code": r.error_code, "receivedAt": _iso(r.received_at)}
+        for r in rows
+    }
+    return {i: found.get(i) for i in ids}
+
+
+LOADERS: dict[Entity, Loader] = {
+    Entity.COURSE: _courses,
+    Entity.COURSE_MODULE: _modules,
+    Entity.PROFILE: _profile,
+    Entity.MODULE_PROGRESS: _progress,
+    Entity.COURSE_COMPLETION: _completions,
+    Entity.RECORD_OUTCOME: _outcomes,
+}
+
+GLOBAL_TYPES = {
+    Entity.COURSE: "Course",
+    Entity.COURSE_MODULE: "CourseModule",
+    Entity.PROFILE: "Employee",
+    Entity.MODULE_PROGRESS: "CourseModule",
+    Entity.COURSE_COMPLETION: "Course",
+}
+
+
+def public_id(entity: Entity, entity_id: str) -> str:
+    """The ID the app keys the row by (a global ID, or the record UUID)."""
+    type_name = GLOBAL_TYPES.get(entity)
+    return to_global_id(type_name, int(entity_id)) if type_name else entity_id

@@ -1,0 +1,154 @@
+"""Sync protocol types (docs/sync-protocol.md) and the online twins of record kinds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from backend.errors import DomainError, ErrorCode
+from backend.services.activity import IncomingRecord, RecordResult
+from backend.services.feed import Entity
+from schema.types.common import UserError
+
+
+@strawberry.enum(description="The result of one pushed record.")
+class RecordResultStatus(Enum):
+    ACCEPTED = strawberry.enum_value("ACCEPTED", description="Applied now.")
+    DUPLICATE = strawberry.enum_value(
+        "DUPLICATE", description="Received before; originalStatus tells the first outcome."
+    )
+    REJECTED = strawberry.enum_value("REJECTED", description="Refused (see code, retryable).")
+    CONFLICT = strawberry.enum_value(
+        "CONFLICT", description="Stale baseVersion of a mutable thing; see serverVersion."
+    )
+
+
+SyncEntity = strawberry.enum(Entity, name="SyncEntity", description="What a feed change is about.")
+
+
+@strawberry.enum(description="What a feed change does to the local copy.")
+class ChangeOp(Enum):
+    UPSERT = strawberry.enum_value("UPSERT", description="Insert or replace the row with data.")
+    DELETE = strawberry.enum_value(
+        "DELETE", description="Remove the row: deleted, or no longer visible to the viewer."
+    )
+
+
+@strawberry.input(description="One activity record from a phone's outbox.")
+class SyncRecordInput:
+    id: strawberry.ID = strawberry.field(description="Client-generated UUID of the record.")
+    seq: int = strawberry.field(description="Per-device sequence number: 1, 2, 3, … in creation order.")
+    kind: str = strawberry.field(description="Record kind, e.g. LESSON_COMPLETED.")
+    occurred_at: datetime = strawberry.field(description="Device time the thing happened.")
+    payload: JSON = strawberry.field(description="Kind-specific content (docs/sync-protocol.md).")
+
+
+@strawberry.input(description="A batch of records from one device.")
+class SyncPushInput:
+    protocol_version: int = strawberry.field(description="Sync protocol version (1).")
+    device_id: str = strawberry.field(description="The device of the access token.")
+    sent_at: datetime = strawberry.field(description="The device clock when the request was built.")
+    records: list[SyncRecordInput] = strawberry.field(description="At most 500 records.")
+
+
+@strawberry.type(description="The outcome of one pushed record.")
+class SyncRecordResult:
+    id: strawberry.ID = strawberry.field(description="The record UUID.")
+    seq: int | None = strawberry.field(description="Its device sequence number.")
+    status: RecordResultStatus = strawberry.field(description="What happened.")
+    code: str | None = strawberry.field(description="Stable code for REJECTED / CONFLICT (or of the original).")
+    message: str | None = strawberry.field(description="The code in the caller's language.")
+    retryable: bool = strawberry.field(
+        description="True when the record must stay in the outbox and be sent again (SEQUENCE_GAP)."
+    )
+    original_status: RecordResultStatus | None = strawberry.field(
+        description="For DUPLICATE: the outcome of the first arrival."
+    )
+    server_version: JSON | None = strawberry.field(description="For CONFLICT: the server's copy.")
+    received_at: datetime | None = strawberry.field(description="When the server first received it.")
+
+    @classmethod
+    def from_result(cls, result: RecordResult, locale: str) -> "SyncRecordResult":
+        code = result.code
+        return cls(
+            id=strawberry.ID(str(result.id)),
+            seq=result.seq,
+            status=RecordResultStatus(result.status),
+            code=code.value if code else None,
+            message=DomainError(code, **result.params).message(locale) if code else None,
+            retryable=result.retryable,
+            original_status=RecordResultStatus(result.original_status.value) if result.original_status else None,
+            server_version=result.server_version,
+            received_at=result.received_at,
+        )
+
+
+@strawberry.type(description="Answer to syncPush.")
+class SyncPushPayload:
+    results: list[SyncRecordResult] = strawberry.field(description="One result per record, in input order.")
+    applied_seq: int = strawberry.field(
+        description="Highest device sequence with a final outcome on the server."
+    )
+    server_time: datetime | None = strawberry.field(description="Server receive time.")
+    clock_offset_ms: int = strawberry.field(
+        description="Server receive time minus sentAt: how far the device clock is behind."
+    )
+    clock_skewed: bool = strawberry.field(description="True when the offset exceeds 2 minutes.")
+    errors: list[UserError] = strawberry.field(description="Whole-request failures; nothing applied.")
+
+
+@strawberry.input(description="Where to continue the change feed.")
+class SyncPullInput:
+    protocol_version: int = strawberry.field(description="Sync protocol version (1).")
+    device_id: str = strawberry.field(description="The device of the access token.")
+    cursor: str | None = strawberry.field(default=None, description="The last cursor; none for a first sync.")
+    limit: int = strawberry.field(default=200, description="Changes per page, 1–1000.")
+
+
+@strawberry.type(description="One change of the feed.")
+class SyncChange:
+    entity: SyncEntity = strawberry.field(description="What the row is.")
+    id: strawberry.ID = strawberry.field(description="The row's ID (global ID, or record UUID).")
+    op: ChangeOp = strawberry.field(description="Upsert or delete.")
+    data: JSON | None = strawberry.field(description="The whole current row for UPSERT; null for DELETE.")
+
+
+@strawberry.type(description="A page of the change feed.")
+class SyncPullPayload:
+    changes: list[SyncChange] = strawberry.field(description="Changes in feed order.")
+    cursor: str | None = strawberry.field(description="Store with this page; pass it to the next pull.")
+    has_more: bool = strawberry.field(description="Pull again at once when true.")
+    applied_seq: int = strawberry.field(description="The server's applied sequence for this device.")
+    server_time: datetime | None = strawberry.field(description="Server time of this page.")
+    errors: list[UserError] = strawberry.field(
+        description="RESET_REQUIRED, CURSOR_INVALID, UNSUPPORTED_PROTOCOL, …"
+    )
+
+
+@strawberry.type(description="What this server speaks and allows.")
+class SyncInfo:
+    supported_versions: list[int] = strawberry.field(description="Protocol versions.")
+    max_push_records: int = strawberry.field(description="Most records per push.")
+    max_pull_limit: int = strawberry.field(description="Largest pull limit.")
+    max_body_bytes: int = strawberry.field(description="Largest request body, after decompression.")
+    tombstone_days: int = strawberry.field(description="How long deletions stay in the feed.")
+    record_kinds: list[str] = strawberry.field(description="Record kinds accepted.")
+
+
+def utc(moment: datetime) -> datetime:
+    """Device times without an offset are taken as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def to_incoming(record: SyncRecordInput) -> IncomingRecord:
+    try:
+        record_id = UUID(str(record.id))
+    except ValueError as exc:
+        raise DomainError(ErrorCode.VALIDATION, field="records.id", reason_key="reason.bad_id") from exc
+    return IncomingRecord(record_id, record.seq, record.kind, utc(record.occurred_at), record.payload)
+
+
