@@ -35,10 +35,12 @@ schema: $(STAMP)
 check-schema: $(STAMP)
 	$(BIN)/xuefen export-schema --check
 
-## make bench: benchmarks on SQLite, and on PostgreSQL if BENCH_POSTGRES_URL is set
+## make bench: the benchmarks (sync needs PostgreSQL: BENCH_POSTGRES_URL, default on 127.0.0.1:5432)
+BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.catalog_page
-	@if [ -n "$(BENCH_POSTGRES_URL)" ]; then $(BIN)/python -m bench.catalog_page --database "$(BENCH_POSTGRES_URL)"; fi
+	$(BIN)/python -m bench.catalog_page --database "$(BENCH_POSTGRES_URL)"
+	$(BIN)/python -m bench.sync_push --database "$(BENCH_POSTGRES_URL)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -42,6 +42,21 @@ def _migrate(settings: Settings) -> None:
     print("Migrations applied.")
 
 
+async def _purge_tombstones(settings: Settings) -> int:
+    from datetime import timedelta
+
+    from backend import db
+    from backend.models import Tenant
+    from backend.services import feed
+
+    await db.init_db(settings)
+    try:
+        window = timedelta(days=settings.sync_tombstone_days)
+        return sum([await feed.purge_tombstones(t, window) for t in await Tenant.all().values_list("id", flat=True)])
+    finally:
+        await db.close_db()
+
+
 def schema_sdl() -> str:
     """The GraphQL contract as SDL, sorted so diffs stay small, as `xuefen export-schema` writes it."""
     from graphql import lexicographic_sort_schema, print_schema
@@ -77,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--port", type=int, default=8000)
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("seed-demo", help="load the demo company (idempotent)")
+    commands.add_parser(
+        "purge-tombstones", help="forget feed deletions older than XUEFEN_SYNC_TOMBSTONE_DAYS (run daily)"
+    )
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
@@ -88,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         return _export_schema(args.check, args.path)
     if args.command == "migrate":
         _migrate(settings)
+        return 0
+    if args.command == "purge-tombstones":
+        print(f"Purged {asyncio.run(_purge_tombstones(settings))} tombstones.")
         return 0
     if args.command in ("seed-demo", "demo"):
         from backend import demo

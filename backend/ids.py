@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from backend.errors import DomainError, ErrorCode
 
@@ -18,6 +19,7 @@ def to_global_id(type_name: str, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{row_id}".encode()).decode().rstrip("=")
 
 
+@lru_cache(maxsize=4096)  # a sync batch names the same few modules hundreds of times
 def from_global_id(global_id: str, field: str = "id") -> tuple[str, int]:
     """``(type name, row id)`` of a global ID; ``VALIDATION`` if malformed."""
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -34,6 +35,8 @@ from backend.i18n import negotiate_locale, translate
 from schema.context import Context
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.scalars import SCALAR_OVERRIDES
+from schema.types.sync import SYNC_RECORD_SCALAR, SyncRecord
 from schema.types.catalog import Course, CourseModule
 from schema.types.organisation import OrgUnit, Position, Site, Skill
 from schema.types.people import Employee
@@ -72,11 +75,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=[Course, CourseModule, Employee, OrgUnit, Position, Site, Skill],
         extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(
             # Not sort_schema: it rebuilds the runtime schema with plain graphql-core enums that
             # cannot serialize strawberry enum members. The exported contract is sorted instead.
             auto_camel_case=True,
             disable_field_suggestions=not settings.introspection,
+            scalar_map={SyncRecord: SYNC_RECORD_SCALAR},
         ),
     )
 
@@ -87,6 +92,12 @@ class GraphQLView(GraphQL):
     def __init__(self, settings: Settings) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # sync pushes are large JSON bodies
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def get_context(self, request: Request, response: Response | None = None) -> Context:
         return Context(

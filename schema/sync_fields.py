@@ -25,7 +25,6 @@ from schema.types.sync import (
     SyncPushInput,
     SyncPushPayload,
     SyncRecordResult,
-    to_incoming,
     utc,
 )
 
@@ -82,7 +81,7 @@ class SyncMutations:
         try:
             result = await push(
                 viewer, input.protocol_version, input.device_id, utc(input.sent_at),
-                [to_incoming(record) for record in input.records],
+                input.records,
             )
         except DomainError as error:
             return SyncPushPayload(

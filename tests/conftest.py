@@ -143,6 +143,18 @@ def count_queries() -> Iterator[list[str]]:
         logger.setLevel(old_level)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked postgres_only (several server processes on one database, say) belong to the
+    PostgreSQL run: on SQLite they are deselected, visibly, rather than skipped."""
+    if is_postgres_run():
+        return
+    selected = [item for item in items if "postgres_only" not in item.keywords]
+    deselected = [item for item in items if "postgres_only" in item.keywords]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
 _skipped: list[str] = []
 
 

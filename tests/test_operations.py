@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.servers import Served
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,42 +20,6 @@ def _xuefen(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -
         [sys.executable, "-m", "backend.cli", *args],
         cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Served:
-    """`xuefen serve` in a subprocess on a free loopback port; stopped on exit."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
-            cwd=ROOT,
-            env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING"},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-
-    def __enter__(self) -> "Served":
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(self.process.stdout.read())
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=1)
-                return self
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError("server did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def test_export_schema_check_passes_for_the_committed_contract():
@@ -144,3 +108,10 @@ def test_settings_are_read_from_the_environment():
     assert settings.introspection is False and settings.graphiql is False
     with pytest.raises(SystemExit):
         Settings.from_env({"XUEFEN_ACCESS_TOKEN_TTL": "soon"})
+
+
+def test_purge_tombstones_command_runs(tmp_path):
+    url = f"sqlite://{tmp_path / 'purge.sqlite3'}"
+    assert _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url}).returncode == 0
+    done = _xuefen("purge-tombstones", env={"XUEFEN_DATABASE_URL": url})
+    assert done.returncode == 0 and "Purged 0 tombstones." in done.stdout

@@ -17,13 +17,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
+
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
-from backend.models import ActivityRecord, Device, RecordStatus
+from backend.models import Device, RecordStatus
 from backend.services.feed import ChangeSet, Entity
 from backend.services.viewer import Viewer
+from backend.sql import db_time, db_uuid, insert_many
 
 DUPLICATE = "DUPLICATE"  # a result status, never stored: the record's stored status is final
 SKEW_FLAG_AFTER = timedelta(minutes=2)
@@ -52,6 +55,14 @@ class IncomingRecord:
             sort_keys=True, ensure_ascii=False, separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _json(value: Any, sort_keys: bool = False) -> bytes:
+    """orjson for speed; the standard library for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    except TypeError:
+        return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass
@@ -108,6 +119,7 @@ class ParsedRecord:
     record: IncomingRecord
     payload: Any  # the handler's parsed form
     occurred_at: datetime  # corrected time
+    flags: list[str] = field(default_factory=list)
 
 
 class RecordHandler(Protocol):
@@ -134,22 +146,22 @@ def invalid_payload(name: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.field", name=name)
 
 
-@dataclass(frozen=True)
 class Clock:
-    """How to read one request's device times."""
+    """How to read one request's device times (worked out once per batch)."""
 
-    offset: timedelta
-    sent_at: datetime | None
-    received_at: datetime
-
-    @property
-    def skewed(self) -> bool:
-        return abs(self.offset) > SKEW_FLAG_AFTER
+    def __init__(self, sent_at: datetime | None, received_at: datetime) -> None:
+        self.sent_at = sent_at
+        self.received_at = received_at
+        self.offset = received_at - sent_at if sent_at else timedelta(0)
+        self.skewed = abs(self.offset) > SKEW_FLAG_AFTER
+        # Offsets beyond a week are not trusted to correct anything.
+        self._shift = self.offset if abs(self.offset) <= MAX_CORRECTION else timedelta(0)
+        self._latest_plausible = (sent_at or received_at) + FUTURE_TOLERANCE
 
     def correct(self, occurred_at: datetime) -> tuple[datetime, list[str]]:
         flags = ["CLOCK_SKEW"] if self.skewed else []
-        corrected = occurred_at + self.offset if abs(self.offset) <= MAX_CORRECTION else occurred_at
-        if (self.sent_at and occurred_at > self.sent_at + FUTURE_TOLERANCE) or corrected > self.received_at + FUTURE_TOLERANCE:
+        corrected = occurred_at + self._shift
+        if occurred_at > self._latest_plausible or corrected > self.received_at + FUTURE_TOLERANCE:
             flags.append("FUTURE")
         return min(corrected, self.received_at), flags
 
@@ -167,7 +179,7 @@ async def ingest(
     if device_uid != viewer.device_uid:
         raise DomainError(ErrorCode.DEVICE_MISMATCH)
     received_at = now or datetime.now(timezone.utc)
-    clock = Clock(offset=(received_at - sent_at) if sent_at else timedelta(0), sent_at=sent_at, received_at=received_at)
+    clock = Clock(sent_at, received_at)
     results: dict[int, RecordResult] = {}
     async with in_transaction() as connection:
         device = await Device.filter(
@@ -175,13 +187,7 @@ async def ingest(
         ).select_for_update().using_db(connection).first()
         if device is None:
             raise DomainError(ErrorCode.DEVICE_MISMATCH)
-        existing = {
-            row.id: row
-            # By id alone: ids are global, and someone else's id must not be taken for new.
-            for row in await ActivityRecord.filter(id__in=list({r.id for r in records})).using_db(
-                connection
-            )
-        }
+        existing = await _stored_outcomes(connection, [r.id for r in records])
         to_apply, next_seq = _sort_out(
             (viewer.tenant_id, viewer.employee_id), records, existing, device.applied_seq, results
         )
@@ -190,14 +196,14 @@ async def ingest(
         outcomes = await _apply(context, clock, to_apply)
         rows = []
         for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):
-            rows.append(_stored(viewer, device, record, outcome, corrected, flags, clock))
+            rows.append(_stored(connection, viewer, device, record, outcome, corrected, flags, clock))
             results[index] = RecordResult(
                 record.id, record.seq, outcome.status.value, outcome.code, outcome.params,
                 server_version=outcome.server_version, received_at=received_at,
             )
             changes.touch(Entity.RECORD_OUTCOME, record.id, audience=viewer.employee_id)
-        if rows:
-            await ActivityRecord.bulk_create(rows, using_db=connection)
+        # One statement for the batch: building ORM objects would cost more than the insert.
+        await insert_many(connection, "activity_record", _RECORD_COLUMNS, rows)
         if next_seq - 1 != device.applied_seq:
             await Device.filter(id=device.id).using_db(connection).update(applied_seq=next_seq - 1)
         await changes.publish(connection, received_at)
@@ -211,10 +217,51 @@ async def ingest(
     )
 
 
+@dataclass(frozen=True)
+class StoredOutcome:
+    """What a retry needs to know about a record received before."""
+
+    tenant_id: int
+    employee_id: int
+    content_hash: str
+    status: str
+    error_code: str | None
+    outcome: dict[str, Any] | None
+    received_at: datetime
+
+
+async def _stored_outcomes(connection: BaseDBAsyncClient, ids: list[UUID]) -> dict[UUID, StoredOutcome]:
+    """Records already received, by id alone (ids are global: someone else's is never new).
+    Plain SQL with one array parameter: the ORM builds a query term per id, which showed in a
+    500-record push."""
+    if not ids:
+        return {}
+    columns = "id, tenant_id, employee_id, content_hash, status, error_code, outcome, received_at"
+    if connection.capabilities.dialect == "postgres":
+        rows = await connection.execute_query_dict(
+            f"SELECT {columns} FROM activity_record WHERE id = ANY($1::uuid[])", [list(set(ids))]
+        )
+    else:
+        unique = list({str(i) for i in ids})
+        rows = await connection.execute_query_dict(
+            f"SELECT {columns} FROM activity_record WHERE id IN ({', '.join('?' * len(unique))})", unique
+        )
+    found = {}
+    for row in rows:
+        outcome = row["outcome"]
+        received = row["received_at"]
+        found[UUID(str(row["id"]))] = StoredOutcome(
+            row["tenant_id"], row["employee_id"], row["content_hash"], row["status"], row["error_code"],
+            json.loads(outcome) if isinstance(outcome, str) else outcome,
+            datetime.fromisoformat(received) if isinstance(received, str) else received,
+        )
+    return found
+
+
 def _sort_out(
     viewer_key: tuple[int, int],
     records: Sequence[IncomingRecord],
-    existing: dict[UUID, ActivityRecord],
+    existing: dict[UUID, StoredOutcome],
     applied_seq: int,
     results: dict[int, RecordResult],
 ) -> tuple[list[tuple[int, IncomingRecord]], int]:
@@ -279,12 +326,11 @@ async def _apply(
         except DomainError as error:
             decided[position] = (Outcome.rejected(error), corrected, flags)
             continue
-        by_kind.setdefault(record.kind, []).append((position, ParsedRecord(record, parsed, corrected)))
+        by_kind.setdefault(record.kind, []).append((position, ParsedRecord(record, parsed, corrected, flags)))
     for kind, items in by_kind.items():
         outcomes = await REGISTRY[kind].apply(context, [parsed for _, parsed in items])
         for (position, parsed), outcome in zip(items, outcomes):
-            _, flags = clock.correct(parsed.record.occurred_at)
-            decided[position] = (outcome, parsed.occurred_at, flags)
+            decided[position] = (outcome, parsed.occurred_at, parsed.flags)
     return [entry for entry in decided if entry is not None]
 
 
@@ -292,36 +338,38 @@ def _offset_ms(clock: Clock) -> int:
     return int(clock.offset.total_seconds() * 1000)
 
 
-def _stored(viewer, device, record, outcome, corrected, flags, clock) -> ActivityRecord:
-    kept: dict[str, Any] = {}
-    if outcome.server_version:
-        kept["serverVersion"] = outcome.server_version
-    params = {k: v for k, v in outcome.params.items() if isinstance(v, (str, int, float, bool))}
-    if params:
-        kept["params"] = params  # so a DUPLICATE answer can say the same message
-    row = ActivityRecord(
-        id=record.id,
-        tenant_id=viewer.tenant_id,
-        employee_id=viewer.employee_id,
-        device_id=device.id,
-        device_seq=record.seq,
-        kind=record.kind[:32],
-        payload={} if isinstance(record.payload, str) else record.payload,  # str: set below
-        content_hash=record.content_hash,
-        occurred_at_device=record.occurred_at,
-        sent_at_device=clock.sent_at,
-        received_at=clock.received_at,
-        occurred_at=corrected,
-        clock_offset_ms=_offset_ms(clock),
-        clock_flags=",".join(flags),
-        status=outcome.status,
-        error_code=outcome.code.value if outcome.code else None,
-        outcome=kept or None,
+_RECORD_COLUMNS = {
+    "id": "uuid", "tenant_id": "int", "employee_id": "int", "device_id": "int", "device_seq": "bigint",
+    "kind": "text", "payload": "jsonb", "content_hash": "text", "occurred_at_device": "timestamptz",
+    "sent_at_device": "timestamptz", "received_at": "timestamptz", "occurred_at": "timestamptz",
+    "clock_offset_ms": "bigint", "clock_flags": "text", "status": "text", "error_code": "text",
+    "outcome": "jsonb", "created_at": "timestamptz", "updated_at": "timestamptz",
+}
+
+
+def _stored(connection, viewer, device, record, outcome, corrected, flags, clock) -> tuple:
+    now = db_time(connection, clock.received_at)
+    return (
+        db_uuid(connection, record.id),
+        viewer.tenant_id,
+        viewer.employee_id,
+        device.id,
+        record.seq,
+        record.kind[:32],
+        _json(record.payload).decode(),
+        record.content_hash,
+        db_time(connection, record.occurred_at),
+        db_time(connection, clock.sent_at),
+        now,
+        db_time(connection, corrected),
+        int(clock.offset.total_seconds() * 1000),
+        ",".join(flags),
+        outcome.status.value,
+        outcome.code.value if outcome.code else None,
+        json.dumps({"serverVersion": outcome.server_version}) if outcome.server_version else None,
+        now,
+        now,
     )
-    if isinstance(record.payload, str):
-        # Tortoise's JSONField takes a str for JSON text: pass a JSON string payload encoded.
-        row.payload = json.dumps(record.payload, ensure_ascii=False)
-    return row
 
 
 def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dict[int, RecordResult]) -> None:

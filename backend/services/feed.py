@@ -19,7 +19,7 @@ from enum import StrEnum
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from backend.sql import db_time, placeholders
+from backend.sql import db_time, insert_many, placeholders
 from backend.models import (
     ActivityRecord,
     Course,
@@ -53,6 +53,12 @@ class Change:
     deleted: bool = False
 
 
+_CHANGE_COLUMNS = {
+    "tenant_id": "int", "seq": "bigint", "entity": "text", "entity_id": "text", "audience": "int",
+    "deleted": "boolean", "changed_at": "timestamptz",
+}
+
+
 class ChangeSet:
     """The synced rows one transaction changed. Mark them as you write; publish last."""
 
@@ -76,15 +82,17 @@ class ChangeSet:
         count = len(self._changes)
         last = await _advance_clock(connection, self.tenant_id, count)
         first = last - count + 1
-        await connection.execute_many(
-            "INSERT INTO sync_change (tenant_id, seq, entity, entity_id, audience, deleted, changed_at) "
-            f"VALUES ({placeholders(connection, 7)}) "
-            "ON CONFLICT (tenant_id, entity, entity_id, audience) DO UPDATE SET "
-            "seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at",
+        changed_at = db_time(connection, now)
+        await insert_many(
+            connection,
+            "sync_change",
+            _CHANGE_COLUMNS,
             [
-                [self.tenant_id, first + i, c.entity.value, c.entity_id, c.audience, c.deleted, db_time(connection, now)]
+                (self.tenant_id, first + i, c.entity.value, c.entity_id, c.audience, c.deleted, changed_at)
                 for i, c in enumerate(self._changes.values())
             ],
+            on_conflict="ON CONFLICT (tenant_id, entity, entity_id, audience) DO UPDATE SET "
+            "seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at",
         )
         self._changes.clear()
         return last

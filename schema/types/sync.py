@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
+from typing import NewType
 from uuid import UUID
 
 import strawberry
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.scalars import JSON
 
 from backend.errors import DomainError, ErrorCode
 from backend.services.activity import IncomingRecord, RecordResult
 from backend.services.feed import Entity
+from schema.scalars import parse_datetime
 from schema.types.common import UserError
 
 
@@ -38,13 +41,42 @@ class ChangeOp(Enum):
     )
 
 
-@strawberry.input(description="One activity record from a phone's outbox.")
-class SyncRecordInput:
-    id: strawberry.ID = strawberry.field(description="Client-generated UUID of the record.")
-    seq: int = strawberry.field(description="Per-device sequence number: 1, 2, 3, … in creation order.")
-    kind: str = strawberry.field(description="Record kind, e.g. LESSON_COMPLETED.")
-    occurred_at: datetime = strawberry.field(description="Device time the thing happened.")
-    payload: JSON = strawberry.field(description="Kind-specific content (docs/sync-protocol.md).")
+def _parse_record(value: object) -> IncomingRecord:
+    """A pushed record, validated straight into the service's form. A scalar rather than an
+    input type: strawberry's per-field input conversion was half the cost of a 500-record push."""
+    if not isinstance(value, dict):
+        raise StrawberryInputCoercionError("SyncRecord must be an object")
+    unknown = set(value) - {"id", "seq", "kind", "occurredAt", "payload"}
+    if unknown:
+        raise StrawberryInputCoercionError(f"SyncRecord has unknown fields: {sorted(unknown)}")
+    try:
+        record_id = UUID(str(value["id"]))
+        seq, kind, occurred_at = value["seq"], value["kind"], value["occurredAt"]
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq < 2**62:
+            raise ValueError("seq must be a positive integer")
+        if not isinstance(kind, str) or not 0 < len(kind) <= 32:
+            raise ValueError("kind must be a string of 1 to 32 characters")
+        if not isinstance(occurred_at, str):
+            raise ValueError("occurredAt must be an ISO 8601 string")
+        moment = utc(parse_datetime(occurred_at))
+        payload = value["payload"]
+    except KeyError as missing:
+        raise StrawberryInputCoercionError(f"SyncRecord is missing {missing}") from None
+    except ValueError as error:
+        raise StrawberryInputCoercionError(f"Invalid SyncRecord: {error}") from None
+    return IncomingRecord(record_id, seq, kind, moment, payload)
+
+
+SyncRecord = NewType("SyncRecord", object)
+SYNC_RECORD_SCALAR = strawberry.scalar(
+    name="SyncRecord",
+    description="One activity record from a phone's outbox: an object "
+    '`{"id": UUID, "seq": Int >= 1 (per-device sequence), "kind": String, '
+    '"occurredAt": ISO 8601 DateTime (device clock), "payload": JSON (kind-specific)}` '
+    "(docs/sync-protocol.md).",
+    parse_value=_parse_record,
+    serialize=lambda value: value,
+)
 
 
 @strawberry.input(description="A batch of records from one device.")
@@ -52,7 +84,7 @@ class SyncPushInput:
     protocol_version: int = strawberry.field(description="Sync protocol version (1).")
     device_id: str = strawberry.field(description="The device of the access token.")
     sent_at: datetime = strawberry.field(description="The device clock when the request was built.")
-    records: list[SyncRecordInput] = strawberry.field(description="At most 500 records.")
+    records: list[SyncRecord] = strawberry.field(description="At most 500 records.")
 
 
 @strawberry.type(description="The outcome of one pushed record.")
@@ -140,15 +172,10 @@ class SyncInfo:
 
 
 def utc(moment: datetime) -> datetime:
-    """Device times without an offset are taken as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    """Device times in UTC (those without an offset are taken as UTC). Normalising to the stdlib
+    UTC zone also keeps later arithmetic off dateutil's slow tzinfo."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
-def to_incoming(record: SyncRecordInput) -> IncomingRecord:
-    try:
-        record_id = UUID(str(record.id))
-    except ValueError as exc:
-        raise DomainError(ErrorCode.VALIDATION, field="records.id", reason_key="reason.bad_id") from exc
-    return IncomingRecord(record_id, record.seq, record.kind, utc(record.occurred_at), record.payload)
 
 

@@ -1,0 +1,203 @@
+"""Sync throughput on PostgreSQL, end to end.
+
+1. Push: a demo employee's phone pushes N records in batches of 500 through a real `xuefen serve`
+   process over loopback HTTP (gzip bodies, GraphQL, exactly-once ingest, progress upserts, feed),
+   against a baseline measured in the same run: a raw asyncpg `executemany` insert of the same
+   rows into a copy of the activity_record table.
+2. First sync: the same employee pulls the whole feed from scratch; pages, gzipped bytes, time.
+
+    python -m bench.sync_push [--database postgres://postgres@127.0.0.1:5432/postgres] [--records 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import asyncpg
+import httpx
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate
+
+from backend import demo
+from backend.config import Settings
+from backend.db import tortoise_config
+from backend.ids import to_global_id
+from backend.models import CourseModule, CourseStatus, ModuleKind
+from backend.services.auth import hash_password
+
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 500
+PUSH = """mutation P($input: SyncPushInput!) { syncPush(input: $input) { appliedSeq errors { code } results { status } } }"""
+PULL = """query Q($input: SyncPullInput!) { syncPull(input: $input) { cursor hasMore changes { entity id op data } errors { code } } }"""
+LOGIN = """mutation L($input: LoginInput!) { login(input: $input) { tokens { accessToken } errors { code } } }"""
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _records(module_ids: list[int], count: int) -> list[dict]:
+    base = datetime.now(timezone.utc) - timedelta(days=1)
+    return [
+        {"id": str(uuid.uuid4()), "seq": seq, "kind": "LESSON_COMPLETED",
+         "occurredAt": (base + timedelta(seconds=seq)).isoformat(),
+         "payload": {"moduleId": to_global_id("CourseModule", module_ids[seq % len(module_ids)]), "secondsSpent": 300}}
+        for seq in range(1, count + 1)
+    ]
+
+
+async def _raw_insert(url: str, records: list[dict], tenant_id: int, employee_id: int, device_id: int) -> float:
+    """The baseline: the same rows straight into a copy of activity_record with executemany."""
+    conn = await asyncpg.connect(url)
+    try:
+        # A real (WAL-logged) table like activity_record, indexes included: a TEMP table would skip
+        # the write-ahead log and flatter the baseline.
+        await conn.execute("CREATE TABLE raw_record (LIKE activity_record INCLUDING ALL)")
+        now = datetime.now(timezone.utc)
+        rows = [
+            (uuid.UUID(r["id"]), tenant_id, employee_id, device_id, r["seq"], r["kind"], json.dumps(r["payload"]),
+             "0" * 64, datetime.fromisoformat(r["occurredAt"]), now, now, datetime.fromisoformat(r["occurredAt"]),
+             0, "", "ACCEPTED", now, now)
+            for r in records
+        ]
+        started = time.perf_counter()
+        for i in range(0, len(rows), BATCH):
+            async with conn.transaction():
+                await conn.executemany(
+                    "INSERT INTO raw_record (id, tenant_id, employee_id, device_id, device_seq, kind, payload,"
+                    " content_hash, occurred_at_device, sent_at_device, received_at, occurred_at,"
+                    " clock_offset_ms, clock_flags, status, created_at, updated_at)"
+                    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
+                    rows[i:i + BATCH],
+                )
+        return time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
+async def run(server_url: str, records_count: int, devices: int) -> None:
+    name = f"xuefen_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = urlunparse(urlparse(server_url)._replace(path=f"/{name}"))
+    process = None
+    try:
+        await migrate(config=tortoise_config(url))
+        await connections.close_all()
+        await Tortoise.init(config=tortoise_config(url))
+        settings = Settings(password_time_cost=1, password_memory_cost_kib=8 * 1024)
+        await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD))
+        modules = await CourseModule.filter(
+            tenant__code="demo", kind=ModuleKind.LESSON, course__status=CourseStatus.PUBLISHED
+        ).values_list("id", flat=True)
+        await connections.close_all()
+
+        port = _port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], cwd=ROOT,
+            env={**os.environ, "XUEFEN_DATABASE_URL": url, "XUEFEN_SECRET_KEY": uuid.uuid4().hex,
+                 "XUEFEN_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+            for _ in range(100):
+                try:
+                    await http.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+            async def phone(employee_no: str, count: int) -> dict[str, str]:
+                login = await http.post("/graphql", json={"query": LOGIN, "variables": {"input": {
+                    "tenant": "demo", "employeeNo": employee_no, "password": demo.DEMO_PASSWORD,
+                    "deviceId": "bench-phone"}}})
+                token = login.json()["data"]["login"]["tokens"]["accessToken"]
+                headers = {"Authorization": f"Bearer {token}", "Content-Encoding": "gzip",
+                           "Accept-Encoding": "gzip", "Content-Type": "application/json"}
+                return headers, _records(modules, count)
+
+            async def push_all(headers: dict[str, str], records: list[dict]) -> None:
+                for i in range(0, len(records), BATCH):
+                    body = {"query": PUSH, "variables": {"input": {
+                        "protocolVersion": 1, "deviceId": "bench-phone",
+                        "sentAt": datetime.now(timezone.utc).isoformat(), "records": records[i:i + BATCH]}}}
+                    response = await http.post("/graphql", content=gzip.compress(json.dumps(body).encode()), headers=headers)
+                    payload = response.json()["data"]["syncPush"]
+                    assert not payload["errors"] and payload["appliedSeq"] == min(i + BATCH, len(records))
+
+            headers, records = await phone("E0001", records_count)
+            started = time.perf_counter()
+            await push_all(headers, records)
+            push_s = time.perf_counter() - started
+
+            phones = [await phone(f"E{n:04d}", records_count // devices) for n in range(2, 2 + devices)]
+            started = time.perf_counter()
+            await asyncio.gather(*(push_all(h, r) for h, r in phones))
+            many_s = time.perf_counter() - started
+
+            pull_headers = {"Authorization": headers["Authorization"], "Accept-Encoding": "gzip"}
+            started, cursor, pages, wire_bytes, changes = time.perf_counter(), None, 0, 0, 0
+            while True:
+                response = await http.post("/graphql", headers=pull_headers, json={"query": PULL, "variables": {"input": {
+                    "protocolVersion": 1, "deviceId": "bench-phone", "cursor": cursor, "limit": 500}}})
+                wire_bytes += response.num_bytes_downloaded
+                page = response.json()["data"]["syncPull"]
+                pages, changes, cursor = pages + 1, changes + len(page["changes"]), page["cursor"]
+                if not page["hasMore"]:
+                    break
+            pull_s = time.perf_counter() - started
+
+        await Tortoise.init(config=tortoise_config(url))
+        ids = await connections.get("default").execute_query_dict(
+            "SELECT e.tenant_id, e.id AS employee_id, d.id AS device_id FROM employee e JOIN device d ON d.employee_id = e.id "
+            "WHERE e.employee_no = 'E0001'")
+        await connections.close_all()
+        raw_records = _records(modules, records_count)
+        raw_s = await _raw_insert(url, raw_records, ids[0]["tenant_id"], ids[0]["employee_id"], ids[0]["device_id"])
+
+        e2e_rate, raw_rate = records_count / push_s, records_count / raw_s
+        many_rate = (records_count // devices) * devices / many_s
+        print(f"sync push on PostgreSQL: {records_count} records in batches of {BATCH}")
+        print(f"  end to end (HTTP + GraphQL + ingest) : {e2e_rate:9.0f} records/s  ({push_s:.2f} s)")
+        print(f"  raw asyncpg executemany baseline     : {raw_rate:9.0f} records/s  ({raw_s:.2f} s)")
+        print(f"  ratio end-to-end / raw               : {e2e_rate / raw_rate:9.1%}  (target >= 15%)")
+        print(f"  {devices} phones at once, end to end       : {many_rate:9.0f} records/s  "
+              f"({many_rate / raw_rate:.1%} of raw)")
+        print(f"first sync of E0001 (after its push): {changes} changes in {pages} pages of 500, "
+              f"{wire_bytes / 1024:.0f} KiB gzipped on the wire, {pull_s:.2f} s")
+    finally:
+        if process:
+            process.terminate()
+            process.wait(timeout=10)
+        await connections.close_all()
+        admin = await asyncpg.connect(server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--devices", type=int, default=4, help="phones pushing at once in the second run")
+    args = parser.parse_args()
+    asyncio.run(run(args.database, args.records, args.devices))
+
+
+if __name__ == "__main__":
+    main()
