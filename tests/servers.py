@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,18 +27,23 @@ class Served:
     def __init__(self, database_url: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Output goes to a file, not a pipe nobody reads (a chatty server would block on it).
+        self.log = tempfile.NamedTemporaryFile(prefix="xuefen-serve-", suffix=".log", delete=False)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING", **env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdout=self.log, stderr=subprocess.STDOUT,
         )
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
 
     def __enter__(self) -> "Served":
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(self.process.stdout.read())
+                raise AssertionError(self.output())
             try:
                 httpx.get(f"{self.url}/healthz", timeout=1)
                 return self
@@ -52,3 +58,5 @@ class Served:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
+        os.unlink(self.log.name)
