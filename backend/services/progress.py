@@ -9,11 +9,13 @@ devices at once both count.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
 from backend.models import (
+    Course,
     CourseCompletion,
     CourseModule,
     CourseStatus,
@@ -167,3 +169,29 @@ async def completions_by_course(viewer: Viewer, course_ids: list[int]) -> dict[i
         tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=course_ids
     )
     return {row.course_id: row for row in rows}
+
+
+async def learning_of(tenant_id: int, employee_id: int) -> list[tuple[Course, list[CourseModule], dict, CourseCompletion | None]]:
+    """The courses an employee has progress or a completion in, most recent first, with what a
+    progress view needs (the caller has checked that the viewer may see this employee)."""
+    progress_rows = await ModuleProgress.filter(tenant_id=tenant_id, employee_id=employee_id)
+    completions = {
+        row.course_id: row
+        for row in await CourseCompletion.filter(tenant_id=tenant_id, employee_id=employee_id)
+    }
+    course_ids = {row.course_id for row in progress_rows} | set(completions)
+    if not course_ids:
+        return []
+    courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))}
+    modules: dict[int, list[CourseModule]] = defaultdict(list)
+    for module in await CourseModule.filter(tenant_id=tenant_id, course_id__in=list(course_ids)).order_by("position"):
+        modules[module.course_id].append(module)
+    done: dict[int, dict[int, ModuleProgress]] = defaultdict(dict)
+    latest: dict[int, datetime] = {}
+    for row in progress_rows:
+        done[row.course_id][row.module_id] = row
+        latest[row.course_id] = max(latest.get(row.course_id, row.updated_at), row.updated_at)
+    for course_id, completion in completions.items():
+        latest[course_id] = max(latest.get(course_id, completion.completed_at), completion.completed_at)
+    ordered = sorted(course_ids, key=lambda c: (latest[c], c), reverse=True)
+    return [(courses[c], modules[c], done[c], completions.get(c)) for c in ordered if c in courses]

@@ -15,7 +15,7 @@ from backend.services import catalog
 from schema.ids import to_global_id
 from schema.types.common import Node, PageInfo
 from schema.types.organisation import Skill
-from schema.types.progress import CourseProgress, ModuleProgress
+from schema.types.progress import CourseProgress, course_progress
 
 CourseFormat = strawberry.enum(
     DomainCourseFormat, name="CourseFormat", description="How a course is delivered."
@@ -151,24 +151,7 @@ class Course(Node):
         modules = await loaders.modules_by_course.load(self._row.id)
         done = await loaders.progress_by_course.load(self._row.id)
         completion = await loaders.completion_by_course.load(self._row.id)
-        entries = [
-            ModuleProgress(
-                module_id=strawberry.ID(to_global_id("CourseModule", module.id)),
-                completed_count=done[module.id].completed_count if module.id in done else 0,
-                required_count=module.required_count,
-                seconds_spent=done[module.id].seconds_spent if module.id in done else 0,
-                completed=module.id in done and done[module.id].completed_count >= module.required_count,
-                last_completed_at=done[module.id].last_completed_at if module.id in done else None,
-            )
-            for module in modules
-        ]
-        return CourseProgress(
-            completed_modules=sum(entry.completed for entry in entries),
-            total_modules=len(entries),
-            completed=completion is not None,
-            completed_at=completion.completed_at if completion else None,
-            modules=entries,
-        )
+        return course_progress(modules, done, completion)
 
     @strawberry.field(description="Whether the viewer may take this course, with reasons.")
     async def eligibility(self, info: strawberry.Info) -> Eligibility:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from backend import models
@@ -89,6 +91,17 @@ class Employee(Node):
     @strawberry.field(description="Mentor (师傅) (name and number).")
     async def mentor(self, info: strawberry.Info) -> Colleague | None:
         return await _colleague(info, self._row.mentor_id)
+
+    @strawberry.field(
+        description="Courses with progress or a completion, most recent first (from the "
+        "employee's activity records)."
+    )
+    async def learning(
+        self, info: strawberry.Info
+    ) -> list[Annotated["CourseLearning", strawberry.lazy("schema.types.learning")]]:
+        from schema.types.learning import learning_of
+
+        return await learning_of(self._row)
 
     @strawberry.field(description="Mobile phone; shown only to the employee and to HR admins.")
     async def phone(self, info: strawberry.Info) -> str | None:

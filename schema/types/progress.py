@@ -6,6 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from backend.ids import to_global_id
+
 
 
 @strawberry.type(description="Progress in one module.")
@@ -27,3 +29,28 @@ class CourseProgress:
     modules: list[ModuleProgress] = strawberry.field(description="Per module, in course order.")
 
 
+
+
+def course_progress(modules, done: dict, completion) -> CourseProgress:
+    """Progress in one course from its modules (in order), the learner's module progress rows by
+    module id, and their completion (or None)."""
+    entries = []
+    for module in modules:
+        row = done.get(module.id)
+        entries.append(
+            ModuleProgress(
+                module_id=strawberry.ID(to_global_id("CourseModule", module.id)),
+                completed_count=row.completed_count if row else 0,
+                required_count=module.required_count,
+                seconds_spent=row.seconds_spent if row else 0,
+                completed=bool(row) and row.completed_count >= module.required_count,
+                last_completed_at=row.last_completed_at if row else None,
+            )
+        )
+    return CourseProgress(
+        completed_modules=sum(entry.completed for entry in entries),
+        total_modules=len(entries),
+        completed=completion is not None,
+        completed_at=completion.completed_at if completion else None,
+        modules=entries,
+    )
