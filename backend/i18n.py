@@ -92,8 +92,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Earlier records are missing (expected number {expected}); send them first.",
     },
     "error.SEQUENCE_REUSED": {
-        "zh-CN": "该设备序号已被其他记录使用。",
-        "en": "This device sequence number was already used by another record.",
+        "zh-CN": "该设备序号已被其他记录使用（服务器已处理到第 {applied} 条），请重新编号后再上传。",
+        "en": "This device sequence number was already used by another record (the server has "
+        "applied up to {applied}); renumber the record and send it again.",
     },
     "error.UNKNOWN_KIND": {
         "zh-CN": "未知的记录类型：{kind}。",

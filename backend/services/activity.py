@@ -301,7 +301,11 @@ def _sort_out(
         elif record.seq is None:
             to_apply.append((index, record))
         elif record.seq < next_seq:
-            results[index] = RecordResult(record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.SEQUENCE_REUSED)
+            # Not stored: a phone restored from an old backup renumbers after appliedSeq and resends.
+            results[index] = RecordResult(
+                record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.SEQUENCE_REUSED,
+                {"applied": next_seq - 1}, retryable=True,
+            )
         else:
             to_apply.append((index, record))
             next_seq += 1
@@ -347,6 +351,17 @@ _RECORD_COLUMNS = {
 }
 
 
+def _outcome_json(outcome: Outcome) -> str | None:
+    """What a DUPLICATE answer repeats: the server copy of a CONFLICT and the message params."""
+    kept: dict[str, Any] = {}
+    if outcome.server_version:
+        kept["serverVersion"] = outcome.server_version
+    params = {k: v for k, v in outcome.params.items() if isinstance(v, (str, int, float, bool))}
+    if params:
+        kept["params"] = params  # e.g. the kind of UNKNOWN_KIND, the field of INVALID_PAYLOAD
+    return json.dumps(kept, ensure_ascii=False) if kept else None
+
+
 def _stored(connection, viewer, device, record, outcome, corrected, flags, clock) -> tuple:
     now = db_time(connection, clock.received_at)
     return (
@@ -366,7 +381,7 @@ def _stored(connection, viewer, device, record, outcome, corrected, flags, clock
         ",".join(flags),
         outcome.status.value,
         outcome.code.value if outcome.code else None,
-        json.dumps({"serverVersion": outcome.server_version}) if outcome.server_version else None,
+        _outcome_json(outcome),
         now,
         now,
     )
