@@ -9,7 +9,7 @@ from typing import Annotated
 
 import strawberry
 
-from backend.errors import DomainError
+from backend.errors import DomainError, ErrorCode
 from backend.services import activity, kinds
 from backend.services.activity import IncomingRecord
 from mobile_sync import protocol
@@ -52,15 +52,20 @@ class UpdateMySettingsInput:
     locale: str = strawberry.field(description="zh-CN or en.")
 
 
-async def _one_record(info: strawberry.Info, client_id, kind: str, occurred_at, payload) -> RecordPayload:
+def _client_id(client_id: strawberry.ID | None) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(client_id)) if client_id else uuid.uuid4()
+    except ValueError as exc:
+        raise DomainError(ErrorCode.VALIDATION, field="clientId", reason_key="reason.bad_id") from exc
+
+
+async def _one_record(
+    info: strawberry.Info, client_id: strawberry.ID | None, kind: str, occurred_at: datetime | None, payload: dict
+) -> RecordPayload:
+    """An online record: a push of one record, right now, through the same service."""
     viewer = await info.context.require_viewer()
     try:
-        record_id = uuid.UUID(str(client_id)) if client_id else uuid.uuid4()
-    except ValueError:
-        record_id = None
-    try:
-        if record_id is None:
-            raise DomainError(activity.ErrorCode.VALIDATION, field="clientId", reason_key="reason.bad_id")
+        record_id = _client_id(client_id)
         record = IncomingRecord(record_id, None, kind, utc(occurred_at or datetime.now(timezone.utc)), payload)
         result = await activity.ingest(viewer, viewer.device_uid, [record])
     except DomainError as error:

@@ -48,3 +48,16 @@ async def test_course_progress_is_the_viewers_own(client, password_hash):
     other = await token_for(client, company.code, "OTH", device_id="oth-phone")
     theirs = await gql(client, query, {"id": course_id}, token=other)
     assert theirs["data"]["course"]["progress"]["completedModules"] == 0
+
+
+async def test_complete_lesson_with_a_malformed_client_id_is_a_validation_error(client, password_hash):
+    company = await make_company(password_hash)
+    learner = await token_for(client, company.code, "LRN")
+    module = await CourseModule.filter(course=company.courses["A-001"], kind=ModuleKind.LESSON).first()
+    body = await gql(
+        client,
+        "mutation C($input: CompleteLessonInput!) { completeLesson(input: $input) { result { status } errors { code field } } }",
+        {"input": {"clientId": "not-a-uuid", "moduleId": to_global_id("CourseModule", module.id), "secondsSpent": 5}},
+        token=learner,
+    )
+    assert body["data"]["completeLesson"] == {"result": None, "errors": [{"code": "VALIDATION", "field": "clientId"}]}
