@@ -18,6 +18,15 @@ from backend.models.catalog import (
     ModuleKind,
 )
 from backend.models.organisation import OrgUnit, Position, Site, Tenant
+from backend.models.sessions import (
+    Attendance,
+    AttendanceStatus,
+    AuditEntry,
+    Enrollment,
+    EnrollmentStatus,
+    SessionStatus,
+    TrainingSession,
+)
 from backend.models.people import (
     Device,
     Employee,
@@ -29,6 +38,13 @@ from backend.models.people import (
 )
 
 __all__ = [
+    "Attendance",
+    "AttendanceStatus",
+    "AuditEntry",
+    "Enrollment",
+    "EnrollmentStatus",
+    "SessionStatus",
+    "TrainingSession",
     "ActivityRecord",
     "EmployeeSettings",
     "ModuleProgress",

@@ -48,6 +48,9 @@ class Site(TenantModel):
     is_headquarters = fields.BooleanField(default=False)
     time_zone = fields.CharField(max_length=64, default="Asia/Shanghai")
     address = fields.CharField(max_length=300, default="")
+    # Where the site is, for check-in risk signals (a scan far from the site is flagged).
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
 
     class Meta:
         table = "site"

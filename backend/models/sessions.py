@@ -1,0 +1,137 @@
+"""Training sessions, enrollments, attendance, and the audit log of HR-visible changes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from backend.models.base import TenantModel
+
+
+class SessionStatus(StrEnum):
+    """A session's lifecycle; check-in needs OPEN or SCHEDULED within its window."""
+
+    SCHEDULED = "SCHEDULED"
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+    CANCELLED = "CANCELLED"
+
+
+class TrainingSession(TenantModel):
+    """One occurrence of training: a class at HQ, a practice round at a store, a drill at a plant.
+
+    Times are UTC; they are shown in the site's time zone. The secret keys the rotating check-in
+    codes and never leaves the server except to the session's instructor.
+    """
+
+    id = fields.IntField(primary_key=True)
+    course = fields.ForeignKeyField("xuefen.Course", related_name="sessions", on_delete=fields.CASCADE)
+    module = fields.ForeignKeyField(
+        "xuefen.CourseModule", related_name="sessions", null=True, on_delete=fields.SET_NULL
+    )
+    title = fields.CharField(max_length=200)
+    instructor = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="instructed_sessions", on_delete=fields.RESTRICT
+    )
+    site = fields.ForeignKeyField("xuefen.Site", related_name="sessions", on_delete=fields.RESTRICT)
+    location = fields.CharField(max_length=200, default="")
+    starts_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField()
+    capacity = fields.IntField()
+    seats_taken = fields.IntField(default=0)
+    checkin_opens_minutes = fields.IntField(default=30)
+    late_after_minutes = fields.IntField(default=10)
+    status = fields.CharEnumField(SessionStatus, max_length=16, default=SessionStatus.SCHEDULED)
+    allows_walk_in = fields.BooleanField(default=False)
+    secret = fields.CharField(max_length=64)
+    rotation_seconds = fields.IntField(default=15)
+
+    class Meta:
+        table = "training_session"
+        indexes = (("tenant_id", "starts_at"),)
+
+
+class EnrollmentStatus(StrEnum):
+    """Where an enrollment stands. Only ENROLLED and PENDING hold a seat."""
+
+    PENDING = "PENDING"
+    ENROLLED = "ENROLLED"
+    WAITLISTED = "WAITLISTED"
+    REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"
+
+
+class Enrollment(TenantModel):
+    """An employee's place in a session (one row per employee and session)."""
+
+    id = fields.IntField(primary_key=True)
+    session = fields.ForeignKeyField(
+        "xuefen.TrainingSession", related_name="enrollments", on_delete=fields.CASCADE
+    )
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    status = fields.CharEnumField(EnrollmentStatus, max_length=16)
+    waitlisted_at = fields.DatetimeField(null=True)
+    decided_by = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    decided_at = fields.DatetimeField(null=True)
+    reason = fields.CharField(max_length=300, default="")
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "enrollment"
+        unique_together = (("session", "employee"),)
+
+
+class AttendanceStatus(StrEnum):
+    PRESENT = "PRESENT"
+    LATE = "LATE"
+    ABSENT = "ABSENT"
+    EXCUSED = "EXCUSED"
+
+
+class Attendance(TenantModel):
+    """One attendance per employee and session (a second check-in changes nothing)."""
+
+    id = fields.IntField(primary_key=True)
+    session = fields.ForeignKeyField(
+        "xuefen.TrainingSession", related_name="attendances", on_delete=fields.CASCADE
+    )
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    status = fields.CharEnumField(AttendanceStatus, max_length=16)
+    checked_in_at = fields.DatetimeField(null=True)
+    checked_out_at = fields.DatetimeField(null=True)
+    record_id = fields.UUIDField(null=True)
+    device = fields.ForeignKeyField("xuefen.Device", related_name=False, null=True, on_delete=fields.SET_NULL)
+    clock_offset_ms = fields.BigIntField(default=0)
+    risk_flags = fields.CharField(max_length=200, default="")
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
+    manual = fields.BooleanField(default=False)
+    marked_by = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "attendance"
+        unique_together = (("session", "employee"),)
+
+
+class AuditEntry(Model):
+    """An HR-visible change: who did what to which row, when, and why. Append-only."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant = fields.ForeignKeyField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
+    actor = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    action = fields.CharField(max_length=64)
+    entity = fields.CharField(max_length=32)
+    entity_id = fields.CharField(max_length=64)
+    details = fields.JSONField(default=dict)
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "audit_entry"
+        indexes = (("tenant_id", "entity", "entity_id"),)
