@@ -23,6 +23,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from backend.config import Settings
 from backend.db import tortoise_config
 from backend.http_limits import RequestBodyMiddleware
+from backend.qr_pages import qr_endpoints
 from schema.api import GraphQLView
 
 log = logging.getLogger("xuefen.app")
@@ -83,9 +84,13 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         ):
             yield
 
+    qr_svg, qr_png, projector = qr_endpoints(settings)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/sessions/{session_id:int}/qr.svg", qr_svg),
+            Route("/sessions/{session_id:int}/qr.png", qr_png),
+            Route("/sessions/{session_id:int}/projector", projector),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -19,6 +19,7 @@ The accounts worth signing in with are listed in ``DEMO_ACCOUNTS``; they all sha
 from __future__ import annotations
 
 import random
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -31,6 +32,9 @@ from tortoise.transactions import in_transaction
 from backend.services import feed
 from backend.models import (
     Course,
+    Enrollment,
+    EnrollmentStatus,
+    TrainingSession,
     CourseCompletion,
     CourseEligibilityRule,
     CourseFormat,
@@ -546,7 +550,43 @@ async def _load(password_hash: str) -> None:
     await _create_employee_skills(tenant, rng, employees, positions, skills)
     courses = await _create_courses(tenant, rng, org_units, skills)
     await _create_completions(tenant, rng, employees, courses)
+    await _create_sessions(tenant, sites, employees, courses)
     await feed.backfill(tenant.id)  # so a phone's first sync finds every row
+
+
+# Where the sites are (check-in flags scans far from the session's site).
+SITE_COORDINATES = {"HQ": (31.2036, 121.5905), "CD": (30.5728, 104.0668), "URC": (43.8256, 87.6168)}
+
+# Sessions relative to the moment the demo is loaded: (site, course, instructor, title, hours from
+# now, capacity, enrolled employees). The first HQ session opens for check-in right away, so
+# `make demo` shows a working check-in: MT001 fetches the kit, E0001 scans.
+DEMO_SESSIONS = (
+    ("HQ", "T-001-01", "MT001", "新产品知识 · 第 1 期（上海）", 0.25, 30, ("E0001", "E0002", "E0003", "E0004")),
+    ("HQ", "T-001-01", "MT001", "新产品知识 · 第 2 期（上海）", 26, 30, ("E0005",)),
+    ("HQ", "T-004-01", "MT002", "CRM 系统操作入门 · 周中班", 74, 2, ("E0001", "E0002")),
+    ("CD", "T-001-01", "MT003", "新产品知识 · 成都场", 1, 25, ("E0006",)),
+    ("CD", "T-004-01", "MT003", "CRM 系统操作入门 · 成都场", 50, 25, ()),
+    ("URC", "T-001-01", "MT003", "新产品知识 · 乌鲁木齐场", 2, 15, ()),
+    ("URC", "T-004-01", "MT003", "CRM 系统操作入门 · 乌鲁木齐场", 98, 15, ()),
+)
+
+
+async def _create_sessions(tenant, sites, employees, courses) -> None:
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    for code, (lat, lon) in SITE_COORDINATES.items():
+        await Site.filter(id=sites[code].id).update(latitude=lat, longitude=lon)
+    for site, course, instructor, title, hours, capacity, enrolled in DEMO_SESSIONS:
+        starts_at = now + timedelta(hours=hours)
+        session = await TrainingSession.create(
+            tenant=tenant, course=courses[course], title=title, instructor=employees[instructor],
+            site=sites[site], location="培训室 A" if site == "HQ" else "会议室", starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2), capacity=capacity, seats_taken=len(enrolled),
+            secret=secrets.token_hex(32),
+        )
+        await Enrollment.bulk_create(
+            Enrollment(tenant=tenant, session=session, employee=employees[no], status=EnrollmentStatus.ENROLLED)
+            for no in enrolled
+        )
 
 
 async def _create_org_units(tenant: Tenant) -> dict[str, OrgUnit]:

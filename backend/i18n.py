@@ -108,7 +108,64 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "数据已在其他设备上更改，请在最新版本上重新修改。",
         "en": "This was changed elsewhere; reapply your change to the latest version.",
     },
+    "error.QR_INVALID": {
+        "zh-CN": "二维码无效，请扫描讲师展示的签到码。",
+        "en": "This code is not valid. Scan the check-in code the instructor shows.",
+    },
+    "error.QR_EXPIRED": {
+        "zh-CN": "签到码已过期，请扫描当前显示的签到码。",
+        "en": "This check-in code has expired. Scan the code shown now.",
+    },
+    "error.NOT_ENROLLED": {
+        "zh-CN": "您未报名该培训场次。",
+        "en": "You are not enrolled in this session.",
+    },
+    "error.SESSION_NOT_OPEN": {
+        "zh-CN": "该场次当前不在签到时间内。",
+        "en": "Check-in for this session is not open at that time.",
+    },
+    "error.SESSION_CANCELLED": {
+        "zh-CN": "该培训场次已取消。",
+        "en": "This session was cancelled.",
+    },
+    "error.NOT_CHECKED_IN": {
+        "zh-CN": "尚未签到，无法签退。",
+        "en": "You have not checked in, so you cannot check out.",
+    },
+    "error.ALREADY_ENROLLED": {
+        "zh-CN": "您已报名该场次（当前状态：{status}）。",
+        "en": "You already have a place in this session (status {status}).",
+    },
+    "error.NOT_ELIGIBLE": {
+        "zh-CN": "您不符合该课程的报名条件：{reasons}",
+        "en": "You may not enrol in this course: {reasons}",
+    },
+    "error.SESSION_ENDED": {
+        "zh-CN": "该培训场次已结束。",
+        "en": "This session has ended.",
+    },
+    "error.ENROLLMENT_REJECTED": {
+        "zh-CN": "您对该场次的报名已被拒绝。",
+        "en": "Your enrollment in this session was rejected.",
+    },
+    "error.NOT_PENDING": {
+        "zh-CN": "该报名不在待审批状态（当前状态：{status}）。",
+        "en": "This enrollment is not awaiting a decision (status {status}).",
+    },
+    "error.ENROLLMENT_NOT_ACTIVE": {
+        "zh-CN": "该报名已取消或已被拒绝。",
+        "en": "This enrollment is already cancelled or rejected.",
+    },
     # Reasons for validation errors; {reason} above is filled with one of these.
+    "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
+    "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},
+    "reason.capacity_below_taken": {
+        "zh-CN": "名额不能少于已占用的名额",
+        "en": "capacity cannot be below the seats already taken",
+    },
+    "reason.minutes": {"zh-CN": "分钟数必须在 0 到 {max} 之间", "en": "minutes must be between 0 and {max}"},
+    "reason.not_instructor": {"zh-CN": "该员工不是讲师", "en": "this employee is not an instructor"},
+    "reason.timezone_required": {"zh-CN": "时间必须带时区", "en": "times must include a time zone"},
     "reason.bad_id": {"zh-CN": "ID 格式不正确", "en": "malformed ID"},
     "reason.bad_cursor": {"zh-CN": "分页游标格式不正确", "en": "malformed cursor"},
     "reason.page_size": {

@@ -12,7 +12,10 @@ from functools import lru_cache
 
 from backend.errors import DomainError, ErrorCode
 
-NODE_TYPES = ("Course", "CourseModule", "Employee", "OrgUnit", "Position", "Site", "Skill")
+NODE_TYPES = (
+    "Course", "CourseModule", "Employee", "Enrollment", "OrgUnit", "Position", "Site", "Skill",
+    "TrainingSession",
+)
 
 
 def to_global_id(type_name: str, row_id: int) -> str:

@@ -18,7 +18,9 @@ from backend.models import (
     Employee,
     EmployeeRole,
     EmployeeSettings,
+    Enrollment,
     ModuleProgress,
+    TrainingSession,
 )
 from backend.services.catalog import sees_all_statuses
 from backend.services.feed import Entity
@@ -144,6 +146,46 @@ async def _outcomes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     return {i: found.get(i) for i in ids}
 
 
+async def _sessions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    """Sessions of courses the viewer may see; never the check-in secret."""
+    from zoneinfo import ZoneInfo
+
+    rows = await TrainingSession.filter(tenant_id=viewer.tenant_id, id__in=_ints(ids)).select_related(
+        "course", "site", "instructor"
+    )
+    found = {}
+    for s in rows:
+        if not _course_visible(viewer, s.course.status):
+            continue
+        zone = ZoneInfo(s.site.time_zone)
+        found[str(s.id)] = {
+            "id": to_global_id("TrainingSession", s.id), "courseId": to_global_id("Course", s.course_id),
+            "moduleId": to_global_id("CourseModule", s.module_id) if s.module_id else None,
+            "title": s.title,
+            "instructor": {"id": to_global_id("Employee", s.instructor_id), "name": s.instructor.name,
+                           "employeeNo": s.instructor.employee_no},
+            "site": {"id": to_global_id("Site", s.site_id), "name": s.site.name, "timeZone": s.site.time_zone},
+            "location": s.location, "startsAt": _iso(s.starts_at), "endsAt": _iso(s.ends_at),
+            "localStartsAt": s.starts_at.astimezone(zone).isoformat(),
+            "localEndsAt": s.ends_at.astimezone(zone).isoformat(),
+            "capacity": s.capacity, "seatsTaken": s.seats_taken, "status": s.status.value,
+            "checkInOpensMinutes": s.checkin_opens_minutes, "lateAfterMinutes": s.late_after_minutes,
+            "allowsWalkIn": s.allows_walk_in,
+        }
+    return {i: found.get(i) for i in ids}
+
+
+async def _enrollments(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    rows = await Enrollment.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=_ints(ids))
+    found = {
+        str(e.id): {"id": to_global_id("Enrollment", e.id), "sessionId": to_global_id("TrainingSession", e.session_id),
+                    "status": e.status.value, "waitlistedAt": _iso(e.waitlisted_at), "decidedAt": _iso(e.decided_at),
+                    "reason": e.reason, "version": e.version}
+        for e in rows
+    }
+    return {i: found.get(i) for i in ids}
+
+
 LOADERS: dict[Entity, Loader] = {
     Entity.COURSE: _courses,
     Entity.COURSE_MODULE: _modules,
@@ -151,6 +193,8 @@ LOADERS: dict[Entity, Loader] = {
     Entity.MODULE_PROGRESS: _progress,
     Entity.COURSE_COMPLETION: _completions,
     Entity.RECORD_OUTCOME: _outcomes,
+    Entity.TRAINING_SESSION: _sessions,
+    Entity.ENROLLMENT: _enrollments,
 }
 
 GLOBAL_TYPES = {
@@ -159,6 +203,8 @@ GLOBAL_TYPES = {
     Entity.PROFILE: "Employee",
     Entity.MODULE_PROGRESS: "CourseModule",
     Entity.COURSE_COMPLETION: "Course",
+    Entity.TRAINING_SESSION: "TrainingSession",
+    Entity.ENROLLMENT: "Enrollment",
 }
 
 

@@ -18,6 +18,8 @@ from schema.types.auth import (
     LogoutPayload,
     RefreshTokenInput,
 )
+from schema.checkin_fields import CheckInMutations
+from schema.session_fields import SessionMutations
 from schema.sync_fields import SyncMutations
 from schema.types.catalog import Course, CourseStatus
 from schema.types.common import UserError
@@ -47,7 +49,7 @@ class CoursePayload:
 
 
 @strawberry.type(description="Changes to Xuefen.")
-class Mutation(SyncMutations):
+class Mutation(CheckInMutations, SessionMutations, SyncMutations):
     @strawberry.mutation(
         description="Sign in on a device. Wrong company, employee number or password all give "
         "INVALID_CREDENTIALS; repeated failures give TOO_MANY_ATTEMPTS."

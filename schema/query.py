@@ -8,6 +8,8 @@ import strawberry
 
 from backend.services import catalog, people
 from schema.ids import expect_global_id, from_global_id
+from schema.checkin_fields import CheckInQueries
+from schema.session_fields import SessionQueries
 from schema.sync_fields import SyncQueries
 from schema.types.catalog import Course, CourseConnection, CourseFilter, CourseModule
 from schema.types.common import Node
@@ -18,7 +20,7 @@ _ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": S
 
 
 @strawberry.type(description="Read access to Xuefen. Everything requires a signed-in viewer.")
-class Query(SyncQueries):
+class Query(CheckInQueries, SessionQueries, SyncQueries):
     @strawberry.field(description="The signed-in employee: profile, roles, org unit, site, position.")
     async def me(self, info: strawberry.Info) -> Employee:
         viewer = await info.context.require_viewer()

@@ -74,3 +74,24 @@ def test_demo_accounts_are_printed():
     text = demo.format_demo_accounts()
     for needle in ("HR001", "MG001", "MT001", "E0001", "xuefen-demo", "demo"):
         assert needle in text
+
+
+async def test_demo_check_in_works_end_to_end(client, demo_tenant):
+    from datetime import datetime, timedelta, timezone
+
+    from backend.ids import to_global_id
+    from backend.models import TrainingSession
+
+    sessions = await TrainingSession.filter(tenant=demo_tenant).prefetch_related("site")
+    now = datetime.now(timezone.utc)
+    assert {s.site.code for s in sessions if s.starts_at - now < timedelta(hours=24)} == {"HQ", "CD", "URC"}
+    assert all(s.starts_at - now < timedelta(days=7) for s in sessions)
+    first = min((s for s in sessions if s.site.code == "HQ"), key=lambda s: s.starts_at)
+    instructor = (await login(client, "demo", "MT001", demo.DEMO_PASSWORD, device_id="mt001-tablet"))["tokens"]["accessToken"]
+    kit = await gql(client, "query K($id: ID!) { sessionCheckInKit(sessionId: $id) { currentToken } }",
+                    {"id": to_global_id("TrainingSession", first.id)}, token=instructor)
+    code = kit["data"]["sessionCheckInKit"]["currentToken"]
+    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-phone"))["tokens"]["accessToken"]
+    body = await gql(client, "mutation C($t: String!) { checkIn(input: {token: $t}) { result { status code } } }",
+                     {"t": code}, token=learner)
+    assert body["data"]["checkIn"]["result"] == {"status": "ACCEPTED", "code": None}

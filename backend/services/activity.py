@@ -112,6 +112,7 @@ class ApplyContext:
     connection: BaseDBAsyncClient
     changes: ChangeSet
     received_at: datetime
+    clock_offset_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,9 @@ async def ingest(
             (viewer.tenant_id, viewer.employee_id), records, existing, device.applied_seq, results
         )
         changes = ChangeSet(viewer.tenant_id)
-        context = ApplyContext(viewer, device, connection, changes, received_at)
+        context = ApplyContext(
+            viewer, device, connection, changes, received_at, int(clock.offset.total_seconds() * 1000)
+        )
         outcomes = await _apply(context, clock, to_apply)
         rows = []
         for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):

@@ -26,9 +26,11 @@ from backend.models import (
     CourseCompletion,
     CourseModule,
     Employee,
+    Enrollment,
     ModuleProgress,
     SyncChange,
     SyncClock,
+    TrainingSession,
 )
 
 EVERYONE = 0  # audience of rows every employee of the tenant may (subject to visibility) see
@@ -43,6 +45,8 @@ class Entity(StrEnum):
     MODULE_PROGRESS = "MODULE_PROGRESS"
     COURSE_COMPLETION = "COURSE_COMPLETION"
     RECORD_OUTCOME = "RECORD_OUTCOME"
+    TRAINING_SESSION = "TRAINING_SESSION"
+    ENROLLMENT = "ENROLLMENT"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,12 @@ async def backfill(tenant_id: int) -> int:
         "employee_id", "course_id"
     ):
         changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
+    for session_id in await TrainingSession.filter(tenant_id=tenant_id).values_list("id", flat=True):
+        changes.touch(Entity.TRAINING_SESSION, session_id)
+    for employee_id, enrollment_id in await Enrollment.filter(tenant_id=tenant_id).values_list(
+        "employee_id", "id"
+    ):
+        changes.touch(Entity.ENROLLMENT, enrollment_id, audience=employee_id)
     for employee_id, record_id in await ActivityRecord.filter(tenant_id=tenant_id).values_list(
         "employee_id", "id"
     ):
