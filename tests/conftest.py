@@ -9,13 +9,11 @@ real ASGI app driven over HTTP (httpx).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import httpx

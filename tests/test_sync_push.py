@@ -9,7 +9,6 @@ course completions and the change log).
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone

@@ -23,6 +23,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
+from backend.ids import expect_global_id
 from backend.models import Device, RecordStatus
 from backend.services.feed import ChangeSet, Entity
 from backend.services.viewer import Viewer
@@ -145,6 +146,16 @@ def register(handler: RecordHandler) -> RecordHandler:
 
 def invalid_payload(name: str) -> DomainError:
     return DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.field", name=name)
+
+
+def payload_id(payload: Any, name: str, type_name: str) -> int:
+    """The row id of a global ID in ``payload[name]`` that must name a ``type_name``."""
+    if not isinstance(payload, dict) or not isinstance(payload.get(name), str):
+        raise invalid_payload(name)
+    try:
+        return expect_global_id(payload[name], type_name, name)
+    except DomainError as error:
+        raise invalid_payload(name) from error
 
 
 class Clock:

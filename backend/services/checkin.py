@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend.errors import DomainError, ErrorCode
-from backend.ids import expect_global_id
 from backend.models import (
     Attendance,
     AttendanceStatus,
@@ -27,7 +26,14 @@ from backend.models import (
     TrainingSession,
 )
 from backend.services import qr
-from backend.services.activity import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
+from backend.services.activity import (
+    ApplyContext,
+    Outcome,
+    ParsedRecord,
+    invalid_payload,
+    payload_id,
+    register,
+)
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -159,12 +165,7 @@ class CheckOut:
     kind = CHECK_OUT
 
     def parse(self, payload: dict[str, Any]) -> int:
-        if not isinstance(payload, dict) or not isinstance(payload.get("sessionId"), str):
-            raise invalid_payload("sessionId")
-        try:
-            return expect_global_id(payload["sessionId"], "TrainingSession", "sessionId")
-        except DomainError as error:
-            raise invalid_payload("sessionId") from error
+        return payload_id(payload, "sessionId", "TrainingSession")
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
         viewer, connection = context.viewer, context.connection

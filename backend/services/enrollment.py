@@ -24,7 +24,6 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
-from backend.ids import expect_global_id
 from backend.models import (
     CourseStatus,
     Employee,
@@ -35,7 +34,7 @@ from backend.models import (
     SessionStatus,
     TrainingSession,
 )
-from backend.services.activity import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
+from backend.services.activity import ApplyContext, Outcome, ParsedRecord, payload_id, register
 from backend.services.catalog import (
     EligibilityReason,
     judge_eligibility,
@@ -198,12 +197,7 @@ class EnrollmentRequested:
     kind = ENROLLMENT_REQUESTED
 
     def parse(self, payload: dict[str, Any]) -> int:
-        if not isinstance(payload, dict) or not isinstance(payload.get("sessionId"), str):
-            raise invalid_payload("sessionId")
-        try:
-            return expect_global_id(payload["sessionId"], "TrainingSession", "sessionId")
-        except DomainError as error:
-            raise invalid_payload("sessionId") from error
+        return payload_id(payload, "sessionId", "TrainingSession")
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
         outcomes = []

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.scalars import JSON
 
-from backend.errors import DomainError, ErrorCode
+from backend.errors import DomainError
 from backend.services.activity import IncomingRecord, RecordResult
 from backend.services.feed import Entity
 from schema.scalars import parse_datetime
