@@ -38,6 +38,9 @@ class CreateSessionInput:
     check_in_opens_minutes: int = strawberry.field(default=30, description="Check-in opens this many minutes before the start.")
     late_after_minutes: int = strawberry.field(default=10, description="Check-ins this many minutes after the start are late.")
     allows_walk_in: bool = strawberry.field(default=False, description="Whether employees without an enrollment may check in.")
+    check_in_rotation_seconds: int = strawberry.field(
+        default=15, description="How often the check-in code changes, 5–300 seconds."
+    )
 
 
 @strawberry.input(description="Changes to a session; omitted fields stay as they are.")
@@ -57,6 +60,9 @@ class UpdateSessionInput:
     check_in_opens_minutes: int | None = strawberry.field(default=None, description="New check-in opening, minutes before the start.")
     late_after_minutes: int | None = strawberry.field(default=None, description="New lateness threshold, minutes after the start.")
     allows_walk_in: bool | None = strawberry.field(default=None, description="Whether walk-ins may check in.")
+    check_in_rotation_seconds: int | None = strawberry.field(
+        default=None, description="New check-in code rotation, 5–300 seconds."
+    )
 
 
 @strawberry.input(description="Cancel a session.")
@@ -115,6 +121,7 @@ def _session_input(given: CreateSessionInput | UpdateSessionInput) -> session_se
         checkin_opens_minutes=given.check_in_opens_minutes,
         late_after_minutes=given.late_after_minutes,
         allows_walk_in=given.allows_walk_in,
+        rotation_seconds=given.check_in_rotation_seconds,
     )
 
 

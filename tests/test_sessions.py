@@ -264,3 +264,16 @@ async def test_the_secret_is_not_in_the_api():
     session_type = sdl.split("type TrainingSession {", 1)[1].split("}", 1)[0]
     assert "secret" not in session_type.lower()
 
+
+
+async def test_check_in_code_rotation_is_configurable_per_session(client, password_hash):
+    from backend.models import TrainingSession
+
+    company = await make_company(password_hash)
+    await make_instructor(company)
+    hr = await token_for(client, company.code, "HR1")
+    made = await create(client, hr, create_input(company, checkInRotationSeconds=30))
+    assert made["errors"] == []
+    assert (await TrainingSession.get(tenant=company.tenant)).rotation_seconds == 30
+    refused = await create(client, hr, create_input(company, checkInRotationSeconds=3))
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("VALIDATION", "checkInRotationSeconds")]

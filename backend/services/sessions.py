@@ -59,6 +59,7 @@ class SessionInput:
     checkin_opens_minutes: int | None = None
     late_after_minutes: int | None = None
     allows_walk_in: bool | None = None
+    rotation_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,11 @@ def _plain_values(given: SessionInput) -> dict[str, Any]:
         values["late_after_minutes"] = _minutes(given.late_after_minutes, "lateAfterMinutes")
     if given.allows_walk_in is not None:
         values["allows_walk_in"] = given.allows_walk_in
+    if given.rotation_seconds is not None:
+        if not 5 <= given.rotation_seconds <= 300:
+            raise DomainError(ErrorCode.VALIDATION, field="checkInRotationSeconds", reason_key="reason.field",
+                              name="checkInRotationSeconds")
+        values["rotation_seconds"] = given.rotation_seconds
     return values
 
 
