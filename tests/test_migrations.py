@@ -105,3 +105,18 @@ async def test_employee_number_is_unique_per_tenant_only(password_hash):
 
 def test_run_uses_the_requested_engine(database_url):
     assert database_url.startswith("postgres" if is_postgres_run() else "sqlite")
+
+
+def test_model_docstrings_keep_semicolons_out():
+    """Model docstrings become table comments, and tortoise 1.1's SQLite migration executor splits
+    statements on ";" (a docstring with one breaks every migration on SQLite)."""
+    from tortoise.models import Model
+
+    import backend.models as models
+
+    offenders = [
+        name for name in models.__all__
+        if isinstance(getattr(models, name), type) and issubclass(getattr(models, name), Model)
+        and ";" in (getattr(models, name).__doc__ or "")
+    ]
+    assert offenders == []

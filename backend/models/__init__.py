@@ -18,6 +18,14 @@ from backend.models.catalog import (
     ModuleKind,
 )
 from backend.models.organisation import OrgUnit, Position, Site, Tenant
+from backend.models.quizzes import (
+    AttemptStatus,
+    Question,
+    QuestionKind,
+    Quiz,
+    QuizAttempt,
+    QuizQuestion,
+)
 from backend.models.sessions import (
     Attendance,
     AttendanceStatus,
@@ -38,6 +46,12 @@ from backend.models.people import (
 )
 
 __all__ = [
+    "AttemptStatus",
+    "Question",
+    "QuestionKind",
+    "Quiz",
+    "QuizAttempt",
+    "QuizQuestion",
     "Attendance",
     "AttendanceStatus",
     "AuditEntry",

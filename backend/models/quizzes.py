@@ -1,0 +1,98 @@
+"""Quizzes: a question bank per course, quizzes per module, and graded attempts.
+
+Answer keys live in Question.answer_key and never leave the server: the GraphQL types and the
+sync feed read questions through services that drop them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from backend.models.base import TenantModel
+
+
+class QuestionKind(StrEnum):
+    SINGLE_CHOICE = "SINGLE_CHOICE"
+    MULTIPLE_CHOICE = "MULTIPLE_CHOICE"
+    TRUE_FALSE = "TRUE_FALSE"
+    SHORT_TEXT = "SHORT_TEXT"
+
+
+class Question(TenantModel):
+    """A question of a course's bank. options: [{"key": "A", "text": "…"}], answer_key: choice
+    keys, a boolean, or {"exact": [...], "keywords": [...], "minKeywords": n} for short text."""
+
+    id = fields.IntField(primary_key=True)
+    course = fields.ForeignKeyField("xuefen.Course", related_name="questions", on_delete=fields.CASCADE)
+    kind = fields.CharEnumField(QuestionKind, max_length=16)
+    prompt = fields.TextField()
+    options = fields.JSONField(default=list)
+    answer_key = fields.JSONField()
+    points = fields.DecimalField(max_digits=6, decimal_places=1, default=1)
+    explanation = fields.TextField(default="")
+
+    class Meta:
+        table = "question"
+
+
+class Quiz(TenantModel):
+    """The quiz of a QUIZ module: pass mark (percent), time limit, attempts, shuffling, review."""
+
+    id = fields.IntField(primary_key=True)
+    module = fields.OneToOneField("xuefen.CourseModule", related_name="quiz", on_delete=fields.CASCADE)
+    title = fields.CharField(max_length=200)
+    pass_mark = fields.SmallIntField(default=60)
+    time_limit_seconds = fields.IntField(null=True)
+    attempts_allowed = fields.SmallIntField(default=3)
+    shuffle = fields.BooleanField(default=True)
+    review_allowed = fields.BooleanField(default=True)
+    closes_at = fields.DatetimeField(null=True)
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "quiz"
+
+
+class QuizQuestion(TenantModel):
+    """A question on a quiz, in order."""
+
+    id = fields.IntField(primary_key=True)
+    quiz = fields.ForeignKeyField("xuefen.Quiz", related_name="questions", on_delete=fields.CASCADE)
+    question = fields.ForeignKeyField("xuefen.Question", related_name=False, on_delete=fields.CASCADE)
+    position = fields.SmallIntField()
+
+    class Meta:
+        table = "quiz_question"
+        unique_together = (("quiz", "question"),)
+
+
+class AttemptStatus(StrEnum):
+    GRADED = "GRADED"
+    NEEDS_MANUAL_GRADING = "NEEDS_MANUAL_GRADING"
+
+
+class QuizAttempt(TenantModel):
+    """One graded attempt. (quiz, employee, attempt_no) is unique: the database counts attempts,
+    so concurrent offline submissions can never exceed the allowance."""
+
+    id = fields.IntField(primary_key=True)
+    quiz = fields.ForeignKeyField("xuefen.Quiz", related_name="attempts", on_delete=fields.CASCADE)
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    attempt_no = fields.SmallIntField()
+    record_id = fields.UUIDField(unique=True)
+    started_at = fields.DatetimeField(null=True)
+    submitted_at = fields.DatetimeField()
+    answers = fields.JSONField()
+    score = fields.DecimalField(max_digits=7, decimal_places=1)
+    max_score = fields.DecimalField(max_digits=7, decimal_places=1)
+    percent = fields.SmallIntField()
+    passed = fields.BooleanField()
+    status = fields.CharEnumField(AttemptStatus, max_length=24)
+    feedback = fields.JSONField(default=list)
+    risk_flags = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "quiz_attempt"
+        unique_together = (("quiz", "employee", "attempt_no"),)
