@@ -156,6 +156,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该报名已取消或已被拒绝。",
         "en": "This enrollment is already cancelled or rejected.",
     },
+    "error.ATTEMPTS_EXHAUSTED": {
+        "zh-CN": "该测验的作答次数已用完。",
+        "en": "You have used every attempt allowed for this quiz.",
+    },
+    "error.QUIZ_CLOSED": {
+        "zh-CN": "该测验已截止，截止后完成的作答不计入。",
+        "en": "This quiz has closed; answers finished after the deadline do not count.",
+    },
     # Reasons for validation errors; {reason} above is filled with one of these.
     "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
     "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},

@@ -19,6 +19,7 @@ from schema.types.auth import (
     RefreshTokenInput,
 )
 from schema.checkin_fields import CheckInMutations
+from schema.quiz_fields import QuizMutations
 from schema.session_fields import SessionMutations
 from schema.sync_fields import SyncMutations
 from schema.types.catalog import Course, CourseStatus
@@ -49,7 +50,7 @@ class CoursePayload:
 
 
 @strawberry.type(description="Changes to Xuefen.")
-class Mutation(CheckInMutations, SessionMutations, SyncMutations):
+class Mutation(CheckInMutations, QuizMutations, SessionMutations, SyncMutations):
     @strawberry.mutation(
         description="Sign in on a device. Wrong company, employee number or password all give "
         "INVALID_CREDENTIALS; repeated failures give TOO_MANY_ATTEMPTS."

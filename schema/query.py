@@ -9,6 +9,7 @@ import strawberry
 from backend.services import catalog, people
 from schema.ids import expect_global_id, from_global_id
 from schema.checkin_fields import CheckInQueries
+from schema.quiz_fields import QuizQueries
 from schema.session_fields import SessionQueries
 from schema.sync_fields import SyncQueries
 from schema.types.catalog import Course, CourseConnection, CourseFilter, CourseModule
@@ -20,7 +21,7 @@ _ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": S
 
 
 @strawberry.type(description="Read access to Xuefen. Everything requires a signed-in viewer.")
-class Query(CheckInQueries, SessionQueries, SyncQueries):
+class Query(CheckInQueries, QuizQueries, SessionQueries, SyncQueries):
     @strawberry.field(description="The signed-in employee: profile, roles, org unit, site, position.")
     async def me(self, info: strawberry.Info) -> Employee:
         viewer = await info.context.require_viewer()

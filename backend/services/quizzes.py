@@ -1,0 +1,360 @@
+"""Quizzes: grading, the learner's view of a quiz, and the QUIZ_SUBMISSION record kind.
+
+Answer keys and explanations never leave this module except as grading results: the learner's
+view (``quiz_for_student``) carries prompts, options and points only, and an attempt's feedback
+names an explanation only when the quiz allows review.
+
+A submission is judged by when it was finished (the record's corrected time), not when it reached
+the server: a phone that finished a quiz offline before it closed and synced afterwards counts.
+Attempts are numbered by the database: (quiz, employee, attempt_no) is unique and each attempt is
+inserted with ``ON CONFLICT DO NOTHING``, so concurrent submissions from several devices can never
+exceed the allowance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import (
+    AttemptStatus,
+    CourseModule,
+    CourseStatus,
+    ModuleKind,
+    Question,
+    QuestionKind,
+    Quiz,
+    QuizAttempt,
+    QuizQuestion,
+    RecordStatus,
+)
+from backend.services import progress
+from backend.services.activity import (
+    ApplyContext,
+    Outcome,
+    ParsedRecord,
+    invalid_payload,
+    payload_id,
+    register,
+)
+from backend.services.viewer import Viewer
+from backend.sql import db_time, db_uuid, placeholders
+
+QUIZ_SUBMISSION = "QUIZ_SUBMISSION"
+SECONDS_PER_QUESTION_AT_LEAST = 2  # faster than this per question: TOO_FAST
+MAX_ANSWERS = 500
+MAX_SECONDS = 24 * 3600
+
+
+# --- grading -------------------------------------------------------------------------------
+
+
+def normalise_text(value: str) -> str:
+    """NFKC (full-width to half-width, compatibility forms), case-folded, trimmed, inner
+    whitespace collapsed: "  客户需求分析 " and "客户需求分析" match, as do "ＡＢＣ" and "abc"."""
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+
+
+def _choice(value: Any) -> str | None:
+    return value.strip().upper() if isinstance(value, str) else None
+
+
+def grade(question: Question, answer: Any) -> tuple[Decimal, bool | None, bool]:
+    """(points awarded, correct — None while it needs a person —, needs manual grading)."""
+    points = Decimal(str(question.points))
+    key = question.answer_key
+    kind = QuestionKind(question.kind)
+    if kind == QuestionKind.SHORT_TEXT:
+        key = key if isinstance(key, dict) else {}
+        exact = key.get("exact") or []
+        exact = [exact] if isinstance(exact, str) else [e for e in exact if isinstance(e, str)]
+        keywords = [k for k in key.get("keywords") or [] if isinstance(k, str) and normalise_text(k)]
+        if not isinstance(answer, str) or not normalise_text(answer):
+            return Decimal(0), False, False  # nothing written is wrong, whoever would grade it
+        if not exact and not keywords:
+            return Decimal(0), None, True
+        given = normalise_text(answer)
+        correct = given in {normalise_text(e) for e in exact}
+        if not correct and keywords:
+            wanted = key.get("minKeywords")
+            wanted = len(keywords) if isinstance(wanted, bool) or not isinstance(wanted, int) else wanted
+            found = sum(normalise_text(k) in given for k in keywords)
+            correct = found >= max(1, min(wanted, len(keywords)))
+    elif kind == QuestionKind.TRUE_FALSE:
+        correct = isinstance(answer, bool) and isinstance(key, bool) and answer == key
+    elif kind == QuestionKind.MULTIPLE_CHOICE:
+        keys = {_choice(k) for k in (key if isinstance(key, list) else [key])}
+        given = [_choice(a) for a in answer] if isinstance(answer, list) else None
+        correct = given is not None and None not in given and set(given) == keys  # all or nothing
+    else:  # SINGLE_CHOICE: "A" or ["A"] as the key
+        expected = key[0] if isinstance(key, list) and len(key) == 1 else key
+        correct = _choice(answer) is not None and _choice(answer) == _choice(expected)
+    return (points if correct else Decimal(0)), correct, False
+
+
+# --- the learner's view --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudentQuestion:
+    """A question as a learner sees it: no answer key, no explanation."""
+
+    id: int
+    kind: QuestionKind
+    prompt: str
+    options: list[dict[str, str]]
+    points: Decimal
+
+
+@dataclass(frozen=True)
+class StudentQuiz:
+    quiz: Quiz
+    attempts_used: int
+    questions: list[StudentQuestion]
+
+
+def _visible(quiz: Quiz | None) -> bool:
+    return (
+        quiz is not None
+        and quiz.module.kind == ModuleKind.QUIZ
+        and quiz.module.course.status == CourseStatus.PUBLISHED
+    )
+
+
+async def _quiz_of_module(viewer: Viewer, module_id: int, connection=None) -> Quiz:
+    query = Quiz.filter(tenant_id=viewer.tenant_id, module_id=module_id).select_related("module__course")
+    quiz = await (query.using_db(connection) if connection else query).first()
+    if not _visible(quiz):
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return quiz
+
+
+def _options(options: Any) -> list[dict[str, str]]:
+    shown = []
+    for option in options if isinstance(options, list) else []:
+        if isinstance(option, dict):
+            shown.append({"key": str(option.get("key", "")), "text": str(option.get("text", ""))})
+    return shown
+
+
+def shuffled(items: list, quiz_id: int, employee_id: int, attempt_no: int) -> list:
+    """The same order for the same employee and attempt, a different one for the next attempt."""
+    seed = hashlib.sha256(f"{quiz_id}.{employee_id}.{attempt_no}".encode()).digest()
+    ordered = list(items)
+    random.Random(seed).shuffle(ordered)
+    return ordered
+
+
+async def quiz_for_student(viewer: Viewer, module_id: int) -> StudentQuiz:
+    """The quiz of a QUIZ module of a published course, with its questions as the learner sees
+    them (shuffled per employee and attempt when the quiz says so); NOT_FOUND otherwise."""
+    quiz = await _quiz_of_module(viewer, module_id)
+    used = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).count()
+    links = await QuizQuestion.filter(quiz_id=quiz.id).select_related("question").order_by("position", "id")
+    questions = [
+        StudentQuestion(
+            link.question.id, QuestionKind(link.question.kind), link.question.prompt,
+            _options(link.question.options), Decimal(str(link.question.points)),
+        )
+        for link in links
+    ]
+    if quiz.shuffle:
+        questions = shuffled(questions, quiz.id, viewer.employee_id, used + 1)
+    return StudentQuiz(quiz, used, questions)
+
+
+@dataclass(frozen=True)
+class AttemptFeedback:
+    question_id: int
+    correct: bool | None
+    points_awarded: Decimal
+    explanation: str
+
+
+async def my_attempts(viewer: Viewer, module_id: int) -> tuple[Quiz, list[QuizAttempt], dict[int, list[AttemptFeedback]] | None]:
+    """The viewer's attempts at a module's quiz, first first, with per-question feedback (and
+    explanations) only when the quiz allows review (None otherwise)."""
+    quiz = await _quiz_of_module(viewer, module_id)
+    attempts = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).order_by("attempt_no")
+    if not quiz.review_allowed:
+        return quiz, attempts, None
+    question_ids = {item.get("questionId") for a in attempts for item in a.feedback if isinstance(item, dict)}
+    explanations = dict(
+        await Question.filter(tenant_id=viewer.tenant_id, id__in=[q for q in question_ids if isinstance(q, int)])
+        .values_list("id", "explanation")
+    )
+    feedback = {
+        attempt.id: [
+            AttemptFeedback(item["questionId"], item.get("correct"), Decimal(str(item.get("pointsAwarded", "0"))),
+                            explanations.get(item["questionId"], ""))
+            for item in attempt.feedback
+            if isinstance(item, dict) and isinstance(item.get("questionId"), int)
+        ]
+        for attempt in attempts
+    }
+    return quiz, attempts, feedback
+
+
+# --- the QUIZ_SUBMISSION record kind -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    module_id: int
+    answers: dict[str, Any]
+    started_at: datetime | None
+
+
+def _percent(score: Decimal, max_score: Decimal) -> int:
+    if max_score <= 0:
+        return 0
+    return int((score * 100 / max_score).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _points(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.1")))
+
+
+class QuizSubmitted:
+    """Payload: ``{"quizId": "<CourseModule global ID of the QUIZ module>", "answers":
+    {"<question id>": answer}, "startedAt"?: ISO 8601 (device clock)}``; ``occurredAt`` is when
+    it was finished."""
+
+    kind = QUIZ_SUBMISSION
+
+    def parse(self, payload: dict[str, Any]) -> Submission:
+        module_id = payload_id(payload, "quizId", "CourseModule")
+        answers = payload.get("answers")
+        if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:
+            raise invalid_payload("answers")
+        started = payload.get("startedAt")
+        started_at = None
+        if started is not None:
+            if not isinstance(started, str):
+                raise invalid_payload("startedAt")
+            try:
+                started_at = datetime.fromisoformat(started)
+            except ValueError as error:
+                raise invalid_payload("startedAt") from error
+            if started_at.tzinfo is None:
+                started_at = started_at.replace(tzinfo=timezone.utc)
+        return Submission(module_id, answers, started_at)
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        viewer, connection = context.viewer, context.connection
+        module_ids = list({parsed.payload.module_id for parsed in records})
+        quizzes = {
+            quiz.module_id: quiz
+            for quiz in await Quiz.filter(tenant_id=viewer.tenant_id, module_id__in=module_ids)
+            .select_related("module__course")
+            .using_db(connection)
+        }
+        questions: dict[int, list[Question]] = {}
+        for link in await QuizQuestion.filter(quiz_id__in=[q.id for q in quizzes.values()]).select_related(
+            "question"
+        ).order_by("position", "id").using_db(connection):
+            questions.setdefault(link.quiz_id, []).append(link.question)
+        totals: dict[int, list] = {}
+        modules: dict[int, CourseModule] = {}
+        outcomes = []
+        for parsed in records:
+            quiz = quizzes.get(parsed.payload.module_id)
+            try:
+                if not _visible(quiz):
+                    raise DomainError(ErrorCode.NOT_FOUND)
+                if quiz.closes_at is not None and parsed.occurred_at > quiz.closes_at:
+                    raise DomainError(ErrorCode.QUIZ_CLOSED)
+                attempt = _graded(quiz, questions.get(quiz.id, []), parsed)
+                attempt_id = await _insert_attempt(context, quiz, parsed, attempt)
+                if attempt_id is None:
+                    raise DomainError(ErrorCode.ATTEMPTS_EXHAUSTED, allowed=quiz.attempts_allowed)
+            except DomainError as error:
+                outcomes.append(Outcome.rejected(error))
+                continue
+            # Asked after the insert: a concurrent attempt that took a number first has committed
+            # by now (ours waited for it), so two passes never both count the module.
+            if attempt["passed"] and not await QuizAttempt.filter(
+                quiz_id=quiz.id, employee_id=viewer.employee_id, passed=True
+            ).exclude(id=attempt_id).using_db(connection).exists():
+                modules[quiz.module_id] = quiz.module
+                totals[quiz.module_id] = [1, attempt["seconds"], parsed.occurred_at]
+            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={
+                "score": _points(attempt["score"]), "maxScore": _points(attempt["max_score"]),
+                "percent": attempt["percent"], "passed": attempt["passed"],
+            }))
+        if totals:
+            await progress._add_progress(context, modules, totals)
+        return outcomes
+
+
+def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict[str, Any]:
+    submission: Submission = parsed.payload
+    score = max_score = Decimal(0)
+    feedback = []
+    manual = False
+    for question in questions:
+        awarded, correct, needs_manual = grade(question, submission.answers.get(str(question.id)))
+        score += awarded
+        max_score += Decimal(str(question.points))
+        manual = manual or needs_manual
+        feedback.append({"questionId": question.id, "correct": correct, "pointsAwarded": _points(awarded),
+                         "needsManual": needs_manual})
+    percent = _percent(score, max_score)
+    flags = list(parsed.flags)
+    elapsed = None
+    if submission.started_at is not None:
+        # Both ends on the device's clock: the difference does not depend on its skew.
+        elapsed = parsed.record.occurred_at - submission.started_at
+        if elapsed < timedelta(seconds=SECONDS_PER_QUESTION_AT_LEAST * len(questions)):
+            flags.append("TOO_FAST")
+        if quiz.time_limit_seconds and elapsed > timedelta(seconds=quiz.time_limit_seconds):
+            flags.append("OVER_TIME_LIMIT")
+    seconds = 0 if elapsed is None else int(min(max(elapsed.total_seconds(), 0), MAX_SECONDS))
+    return {
+        "score": score, "max_score": max_score, "percent": percent,
+        # Manual grading can only add points: a pass now stays a pass.
+        "passed": max_score > 0 and percent >= quiz.pass_mark,
+        "status": AttemptStatus.NEEDS_MANUAL_GRADING if manual else AttemptStatus.GRADED,
+        "feedback": feedback, "flags": flags, "seconds": seconds,
+        "started_at": None if elapsed is None else parsed.occurred_at - elapsed,
+    }
+
+
+async def _insert_attempt(
+    context: ApplyContext, quiz: Quiz, parsed: ParsedRecord, attempt: dict[str, Any]
+) -> int | None:
+    """Insert the attempt under the next free number within the allowance: its id, or None when
+    every number is taken. A concurrent insert of the same number (another device) waits for that
+    transaction and then yields DO NOTHING: the next number is tried."""
+    connection, viewer = context.connection, context.viewer
+    used = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).using_db(connection).count()
+    now = db_time(connection, context.received_at)
+    flags = ",".join(sorted(set(attempt["flags"])))[:200]
+    for attempt_no in range(used + 1, quiz.attempts_allowed + 1):
+        values = [
+            viewer.tenant_id, quiz.id, viewer.employee_id, attempt_no, db_uuid(connection, parsed.record.id),
+            db_time(connection, attempt["started_at"]), db_time(connection, parsed.occurred_at),
+            json.dumps(parsed.payload.answers, ensure_ascii=False), attempt["score"], attempt["max_score"],
+            attempt["percent"], attempt["passed"], attempt["status"].value,
+            json.dumps(attempt["feedback"], ensure_ascii=False), flags, now, now,
+        ]
+        rows = await connection.execute_query_dict(
+            "INSERT INTO quiz_attempt (tenant_id, quiz_id, employee_id, attempt_no, record_id, started_at,"
+            " submitted_at, answers, score, max_score, percent, passed, status, feedback, risk_flags,"
+            f" created_at, updated_at) VALUES ({placeholders(connection, 17)})"
+            " ON CONFLICT (quiz_id, employee_id, attempt_no) DO NOTHING RETURNING id",
+            values,
+        )
+        if rows:
+            return rows[0]["id"]
+    return None
+
+
+register(QuizSubmitted())
