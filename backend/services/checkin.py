@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
     Attendance,
     AttendanceStatus,
-    AuditEntry,
     Enrollment,
     EnrollmentStatus,
     RecordStatus,
@@ -34,6 +35,7 @@ from backend.services.activity import (
     payload_id,
     register,
 )
+from backend.services.audit import audit
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -215,15 +217,16 @@ async def mark_attendance(
     session = await session_for_instructor(viewer, session_id)
     if not await Enrollment.filter(session_id=session.id, employee_id=employee_id).exists() and not session.allows_walk_in:
         raise DomainError(ErrorCode.NOT_ENROLLED)
-    attendance, _ = await Attendance.update_or_create(
-        tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
-        defaults={"status": status, "manual": True, "marked_by_id": viewer.employee_id, "reason": reason[:300]},
-    )
-    await AuditEntry.create(
-        tenant_id=viewer.tenant_id, actor_id=viewer.employee_id, action="ATTENDANCE_MARKED",
-        entity="Attendance", entity_id=str(attendance.id),
-        details={"session": session.id, "employee": employee_id, "status": status.value, "reason": reason[:300]},
-    )
+    async with in_transaction() as connection:
+        attendance, _ = await Attendance.update_or_create(
+            tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
+            defaults={"status": status, "manual": True, "marked_by_id": viewer.employee_id, "reason": reason[:300]},
+            using_db=connection,
+        )
+        await audit(
+            connection, viewer, viewer.tenant_id, "ATTENDANCE_MARKED", "Attendance", attendance.id,
+            {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason[:300]},
+        )
     return attendance
 
 

@@ -43,7 +43,8 @@ from backend.services.catalog import (
     rules_by_course,
 )
 from backend.services.feed import ChangeSet, Entity
-from backend.services.sessions import audit, manages_sessions
+from backend.services.audit import audit
+from backend.services.sessions import manages_sessions
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 

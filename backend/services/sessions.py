@@ -21,7 +21,6 @@ from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
-    AuditEntry,
     Course,
     CourseModule,
     CourseStatus,
@@ -32,6 +31,7 @@ from backend.models import (
     Site,
     TrainingSession,
 )
+from backend.services.audit import audit
 from backend.services.catalog import LearnerProfile, ineligible_course_ids, learner_profile
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
@@ -89,17 +89,6 @@ def may_edit(viewer: Viewer, session: TrainingSession) -> bool:
     if viewer.has_role(Role.HR_ADMIN):
         return True
     return viewer.has_role(Role.INSTRUCTOR) and session.instructor_id == viewer.employee_id
-
-
-async def audit(
-    connection: BaseDBAsyncClient, viewer: Viewer | None, tenant_id: int, action: str, entity: str,
-    entity_id: object, details: dict[str, Any] | None = None,
-) -> None:
-    """Append one HR-visible change to the audit log (in the writer's transaction)."""
-    await AuditEntry.create(
-        tenant_id=tenant_id, actor_id=viewer.employee_id if viewer else None, action=action,
-        entity=entity, entity_id=str(entity_id), details=details or {}, using_db=connection,
-    )
 
 
 def _utc(moment: datetime, name: str) -> datetime:
@@ -213,6 +202,18 @@ async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession
     return session
 
 
+async def _locked_for_edit(viewer: Viewer, session_id: int, connection: BaseDBAsyncClient) -> TrainingSession:
+    """The session row, locked for this transaction, if the viewer may edit it."""
+    session = await TrainingSession.filter(
+        tenant_id=viewer.tenant_id, id=session_id
+    ).select_for_update().using_db(connection).first()
+    if session is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if not may_edit(viewer, session):
+        raise DomainError(ErrorCode.FORBIDDEN)
+    return session
+
+
 async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -> TrainingSession:
     """Change a session. A larger capacity promotes waiting employees at once; a capacity below the
     seats already taken is refused (checked in the same UPDATE, so a concurrent request cannot
@@ -222,13 +223,7 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
     values = _plain_values(given)
     async with in_transaction() as connection:
-        session = await TrainingSession.filter(
-            tenant_id=viewer.tenant_id, id=session_id
-        ).select_for_update().using_db(connection).first()
-        if session is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        if not may_edit(viewer, session):
-            raise DomainError(ErrorCode.FORBIDDEN)
+        session = await _locked_for_edit(viewer, session_id, connection)
         if session.status == SessionStatus.CANCELLED:
             raise DomainError(ErrorCode.SESSION_CANCELLED)
         course_id = given.course_id if given.course_id is not None else session.course_id
@@ -251,7 +246,6 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
         changes = ChangeSet(viewer.tenant_id)
         if capacity is not None:
             await promote_waitlist(connection, changes, viewer.tenant_id, session.id, datetime.now(timezone.utc))
-        if capacity is not None:
             values["capacity"] = capacity
         await audit(connection, viewer, viewer.tenant_id, "session.update", "TrainingSession", session.id,
                     _audit_details(values))
@@ -267,13 +261,7 @@ async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> T
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
     reason = _text(reason or "", "reason", 300, required=False)
     async with in_transaction() as connection:
-        session = await TrainingSession.filter(
-            tenant_id=viewer.tenant_id, id=session_id
-        ).select_for_update().using_db(connection).first()
-        if session is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        if not may_edit(viewer, session):
-            raise DomainError(ErrorCode.FORBIDDEN)
+        session = await _locked_for_edit(viewer, session_id, connection)
         if session.status != SessionStatus.CANCELLED:
             session.status = SessionStatus.CANCELLED
             await session.save(update_fields=["status", "updated_at"], using_db=connection)
