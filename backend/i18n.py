@@ -164,6 +164,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该测验已截止，截止后完成的作答不计入。",
         "en": "This quiz has closed; answers finished after the deadline do not count.",
     },
+    "error.ALREADY_GRADED": {
+        "zh-CN": "该作答已评分，无需人工评分。",
+        "en": "This attempt is already graded and needs no manual grading.",
+    },
+    "error.NOT_YOUR_MENTEE": {
+        "zh-CN": "只有该学员当前的带教导师才能确认练习或评分。",
+        "en": "Only the mentee's current mentor may confirm practice or score them.",
+    },
+    "error.ALREADY_REVIEWED": {
+        "zh-CN": "该练习记录已被处理（当前状态：{status}）。",
+        "en": "This practice log has already been reviewed (status {status}).",
+    },
+    "error.EVALUATION_FINAL": {
+        "zh-CN": "该评价已提交，不能再修改；如需更正请联系 HR。",
+        "en": "This evaluation has been submitted and is final; HR can supersede it.",
+    },
+    "error.EVALUATION_INCOMPLETE": {
+        "zh-CN": "提交前须为每一项评分标准打分（缺少：{missing}）。",
+        "en": "Every criterion needs a score before submitting (missing: {missing}).",
+    },
+    "error.NO_RUBRIC": {
+        "zh-CN": "该模块没有设置评分标准，不能评分。",
+        "en": "This module has no rubric to score with.",
+    },
     # Reasons for validation errors; {reason} above is filled with one of these.
     "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
     "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},

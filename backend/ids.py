@@ -13,7 +13,8 @@ from functools import lru_cache
 from backend.errors import DomainError, ErrorCode
 
 NODE_TYPES = (
-    "Course", "CourseModule", "Employee", "Enrollment", "OrgUnit", "Position", "Site", "Skill",
+    "Course", "CourseModule", "Employee", "Enrollment", "Mentorship", "OrgUnit", "Position",
+    "PracticeLog", "Question", "QuizAttempt", "Rubric", "RubricCriterion", "Site", "Skill",
     "TrainingSession",
 )
 

@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from backend.ids import to_global_id
@@ -27,20 +24,11 @@ from backend.services.feed import Entity
 from backend.services.profile_settings import settings_copy
 from backend.services.viewer import Viewer
 
-Row = dict[str, Any]
-Loader = Callable[[Viewer, list[str]], Awaitable[dict[str, Row | None]]]
-
-
-def _iso(moment) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _dec(value: Decimal) -> str:
-    return str(value)
-
-
-def _ints(ids: list[str]) -> list[int]:
-    return [int(i) for i in ids if i.isdigit()]
+from mobile_sync import feed_assessment, feed_mentoring, feed_quizzes, feed_skills
+from mobile_sync.entities_base import Loader, Row
+from mobile_sync.entities_base import dec as _dec
+from mobile_sync.entities_base import ints as _ints
+from mobile_sync.entities_base import iso as _iso
 
 
 def _course_visible(viewer: Viewer, status: str) -> bool:
@@ -69,6 +57,8 @@ async def _modules(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
             "id": to_global_id("CourseModule", m.id), "courseId": to_global_id("Course", m.course_id),
             "position": m.position, "title": m.title, "kind": m.kind.value, "credits": _dec(m.credits),
             "requiredCount": m.required_count, "requirement": m.requirement,
+            "isRequired": m.is_required, "passScore": m.pass_score,
+            "rubricId": to_global_id("Rubric", m.rubric_id) if m.rubric_id else None,
         }
         for m in rows
         if _course_visible(viewer, m.course.status)
@@ -107,7 +97,8 @@ async def _progress(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
         str(p.module_id): {
             "id": to_global_id("CourseModule", p.module_id), "moduleId": to_global_id("CourseModule", p.module_id),
             "courseId": to_global_id("Course", p.course_id), "completedCount": p.completed_count,
-            "requiredCount": p.module.required_count, "secondsSpent": p.seconds_spent,
+            "requiredCount": p.module.required_count, "required": p.module.is_required,
+            "secondsSpent": p.seconds_spent,
             "completed": p.completed_count >= p.module.required_count,
             "lastCompletedAt": _iso(p.last_completed_at),
         }
@@ -195,6 +186,10 @@ LOADERS: dict[Entity, Loader] = {
     Entity.RECORD_OUTCOME: _outcomes,
     Entity.TRAINING_SESSION: _sessions,
     Entity.ENROLLMENT: _enrollments,
+    **feed_quizzes.LOADERS,
+    **feed_mentoring.LOADERS,
+    **feed_assessment.LOADERS,
+    **feed_skills.LOADERS,
 }
 
 GLOBAL_TYPES = {
@@ -205,6 +200,10 @@ GLOBAL_TYPES = {
     Entity.COURSE_COMPLETION: "Course",
     Entity.TRAINING_SESSION: "TrainingSession",
     Entity.ENROLLMENT: "Enrollment",
+    **feed_quizzes.GLOBAL_TYPES,
+    **feed_mentoring.GLOBAL_TYPES,
+    **feed_assessment.GLOBAL_TYPES,
+    **feed_skills.GLOBAL_TYPES,
 }
 
 

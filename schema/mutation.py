@@ -19,8 +19,11 @@ from schema.types.auth import (
     RefreshTokenInput,
 )
 from schema.checkin_fields import CheckInMutations
+from schema.evaluation_fields import EvaluationMutations
+from schema.practice_fields import PracticeMutations
 from schema.quiz_fields import QuizMutations
 from schema.session_fields import SessionMutations
+from schema.skill_fields import SkillMutations
 from schema.sync_fields import SyncMutations
 from schema.types.catalog import Course, CourseStatus
 from schema.types.common import UserError
@@ -50,7 +53,15 @@ class CoursePayload:
 
 
 @strawberry.type(description="Changes to Xuefen.")
-class Mutation(CheckInMutations, QuizMutations, SessionMutations, SyncMutations):
+class Mutation(
+    CheckInMutations,
+    EvaluationMutations,
+    PracticeMutations,
+    QuizMutations,
+    SessionMutations,
+    SkillMutations,
+    SyncMutations,
+):
     @strawberry.mutation(
         description="Sign in on a device. Wrong company, employee number or password all give "
         "INVALID_CREDENTIALS; repeated failures give TOO_MANY_ATTEMPTS."

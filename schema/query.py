@@ -9,8 +9,11 @@ import strawberry
 from backend.services import catalog, people
 from schema.ids import expect_global_id, from_global_id
 from schema.checkin_fields import CheckInQueries
+from schema.evaluation_fields import EvaluationQueries
+from schema.practice_fields import PracticeQueries
 from schema.quiz_fields import QuizQueries
 from schema.session_fields import SessionQueries
+from schema.skill_fields import SkillQueries
 from schema.sync_fields import SyncQueries
 from schema.types.catalog import Course, CourseConnection, CourseFilter, CourseModule
 from schema.types.common import Node
@@ -21,7 +24,15 @@ _ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": S
 
 
 @strawberry.type(description="Read access to Xuefen. Everything requires a signed-in viewer.")
-class Query(CheckInQueries, QuizQueries, SessionQueries, SyncQueries):
+class Query(
+    CheckInQueries,
+    EvaluationQueries,
+    PracticeQueries,
+    QuizQueries,
+    SessionQueries,
+    SkillQueries,
+    SyncQueries,
+):
     @strawberry.field(description="The signed-in employee: profile, roles, org unit, site, position.")
     async def me(self, info: strawberry.Info) -> Employee:
         viewer = await info.context.require_viewer()

@@ -23,6 +23,14 @@ EXPECTED_CHECKS = {
     "employee_skill_level_range",
     "employee_no_upper",
     "tenant_code_lower",
+    "course_module_pass_score",
+    "mentorship_distinct_dates",
+    "practice_log_quantity",
+    "rubric_scale",
+    "rubric_criterion_weight",
+    "mentor_evaluation_percent",
+    "position_skill_level_range",
+    "skill_evidence_ranges",
 }
 
 

@@ -100,7 +100,7 @@ async def test_pushed_records_come_back_as_progress_and_outcomes(client, company
     assert list(progress.values()) == [{
         "id": to_global_id("CourseModule", module.id), "moduleId": to_global_id("CourseModule", module.id),
         "courseId": to_global_id("Course", company.courses["S-001"].id), "completedCount": 2,
-        "requiredCount": 1, "secondsSpent": 75, "completed": True,
+        "requiredCount": 1, "required": True, "secondsSpent": 75, "completed": True,
         "lastCompletedAt": progress[to_global_id("CourseModule", module.id)]["lastCompletedAt"],
     }]
     outcomes = upserts(page["changes"], "RECORD_OUTCOME")

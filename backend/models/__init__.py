@@ -17,6 +17,15 @@ from backend.models.catalog import (
     CourseStatus,
     ModuleKind,
 )
+from backend.models.mentoring import (
+    EvaluationStatus,
+    MentorEvaluation,
+    Mentorship,
+    PracticeLog,
+    PracticeStatus,
+    Rubric,
+    RubricCriterion,
+)
 from backend.models.organisation import OrgUnit, Position, Site, Tenant
 from backend.models.quizzes import (
     AttemptStatus,
@@ -41,11 +50,22 @@ from backend.models.people import (
     EmployeeRole,
     EmployeeSettings,
     EmployeeSkill,
+    PositionSkill,
     Role,
     Skill,
+    SkillEvidence,
 )
 
 __all__ = [
+    "EvaluationStatus",
+    "MentorEvaluation",
+    "Mentorship",
+    "PracticeLog",
+    "PracticeStatus",
+    "Rubric",
+    "RubricCriterion",
+    "PositionSkill",
+    "SkillEvidence",
     "AttemptStatus",
     "Question",
     "QuestionKind",

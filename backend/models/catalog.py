@@ -71,6 +71,12 @@ class CourseModule(TenantModel):
     credits = fields.DecimalField(max_digits=6, decimal_places=1, default=0)
     required_count = fields.SmallIntField(default=1)
     requirement = fields.CharField(max_length=300, default="")
+    # Optional modules do not hold back the course's completion.
+    is_required = fields.BooleanField(default=True)
+    # PRACTICE / ASSESSMENT modules: the rubric mentors score with and the bar (percent) an
+    # evaluation must reach for an ASSESSMENT module to count.
+    rubric = fields.ForeignKeyField("xuefen.Rubric", related_name="modules", null=True, on_delete=fields.SET_NULL)
+    pass_score = fields.SmallIntField(null=True)
 
     class Meta:
         table = "course_module"
@@ -78,6 +84,10 @@ class CourseModule(TenantModel):
         constraints = (
             CheckConstraint(
                 check="required_count >= 1 AND credits >= 0", name="course_module_requirement"
+            ),
+            CheckConstraint(
+                check="pass_score IS NULL OR (pass_score >= 0 AND pass_score <= 100)",
+                name="course_module_pass_score",
             ),
         )
 

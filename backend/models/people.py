@@ -136,3 +136,44 @@ class EmployeeSkill(TenantModel):
         constraints = (
             CheckConstraint(check="level >= 0 AND level <= 100", name="employee_skill_level_range"),
         )
+
+
+class PositionSkill(TenantModel):
+    """The level (0–100) a position needs in a skill: what recommendations close gaps towards."""
+
+    id = fields.IntField(primary_key=True)
+    position = fields.ForeignKeyField("xuefen.Position", related_name="skills", on_delete=fields.CASCADE)
+    skill = fields.ForeignKeyField("xuefen.Skill", related_name="positions", on_delete=fields.CASCADE)
+    required_level = fields.SmallIntField()
+
+    class Meta:
+        table = "position_skill"
+        unique_together = (("position", "skill"),)
+        constraints = (
+            CheckConstraint(check="required_level >= 0 AND required_level <= 100", name="position_skill_level_range"),
+        )
+
+
+class SkillEvidence(TenantModel):
+    """Why a skill level changed: which record (a quiz attempt or a mentor evaluation), which
+    score, and the level before and after. (employee, skill, source) is unique."""
+
+    id = fields.IntField(primary_key=True)
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name="skill_evidence", on_delete=fields.CASCADE)
+    skill = fields.ForeignKeyField("xuefen.Skill", related_name=False, on_delete=fields.CASCADE)
+    source_kind = fields.CharField(max_length=32)
+    source_id = fields.CharField(max_length=64)
+    record_id = fields.UUIDField(null=True)
+    module = fields.ForeignKeyField("xuefen.CourseModule", related_name=False, null=True, on_delete=fields.SET_NULL)
+    score_percent = fields.SmallIntField()
+    level_before = fields.SmallIntField()
+    level_after = fields.SmallIntField()
+    occurred_at = fields.DatetimeField()
+
+    class Meta:
+        table = "skill_evidence"
+        unique_together = (("employee", "skill", "source_kind", "source_id"),)
+        indexes = (("tenant_id", "employee_id", "skill_id"),)
+        constraints = (
+            CheckConstraint(check="score_percent >= 0 AND score_percent <= 100 AND level_before >= 0 AND level_before <= 100 AND level_after >= 0 AND level_after <= 100", name="skill_evidence_ranges"),
+        )

@@ -92,6 +92,9 @@ class QuizAttempt(TenantModel):
     status = fields.CharEnumField(AttemptStatus, max_length=24)
     feedback = fields.JSONField(default=list)
     risk_flags = fields.CharField(max_length=200, default="")
+    # Who graded the short answers by hand, and when (NEEDS_MANUAL_GRADING -> GRADED).
+    graded_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    graded_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "quiz_attempt"

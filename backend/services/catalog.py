@@ -38,6 +38,7 @@ COURSE_FIELDS = (
 )
 MODULE_FIELDS = (
     "id", "course_id", "position", "title", "kind", "credits", "required_count", "requirement",
+    "is_required", "pass_score", "rubric_id",
 )
 MAX_SEARCH_LENGTH = 100
 

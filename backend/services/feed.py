@@ -12,6 +12,7 @@ from zero is therefore a snapshot, and the log never outgrows the data plus rece
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -47,6 +48,13 @@ class Entity(StrEnum):
     RECORD_OUTCOME = "RECORD_OUTCOME"
     TRAINING_SESSION = "TRAINING_SESSION"
     ENROLLMENT = "ENROLLMENT"
+    QUIZ = "QUIZ"
+    QUIZ_ATTEMPT = "QUIZ_ATTEMPT"
+    MENTORSHIP = "MENTORSHIP"
+    PRACTICE_LOG = "PRACTICE_LOG"
+    RUBRIC = "RUBRIC"
+    MENTOR_EVALUATION = "MENTOR_EVALUATION"
+    SKILL_LEVEL = "SKILL_LEVEL"
 
 
 @dataclass(frozen=True)
@@ -134,10 +142,24 @@ async def purge_tombstones(tenant_id: int, older_than: timedelta, now: datetime 
         return len(newest)
 
 
+Backfiller = Callable[[int, ChangeSet], Awaitable[None]]
+BACKFILLERS: list[Backfiller] = []
+
+
+def register_backfill(backfiller: Backfiller) -> Backfiller:
+    """Let a domain mark its own synced rows in ``backfill`` (register at import)."""
+    BACKFILLERS.append(backfiller)
+    return backfiller
+
+
 async def backfill(tenant_id: int) -> int:
     """Mark every synced row of a tenant (after a bulk load such as the demo company), so a first
     sync finds them. Idempotent."""
+    import backend.services.kinds  # noqa: F401  (domains register their backfillers at import)
+
     changes = ChangeSet(tenant_id)
+    for backfiller in BACKFILLERS:
+        await backfiller(tenant_id, changes)
     for course_id in await Course.filter(tenant_id=tenant_id).values_list("id", flat=True):
         changes.touch(Entity.COURSE, course_id)
     for module_id in await CourseModule.filter(tenant_id=tenant_id).values_list("id", flat=True):

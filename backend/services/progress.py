@@ -90,9 +90,13 @@ class LessonCompleted:
 
 
 async def _add_progress(
-    context: ApplyContext, modules: dict[int, CourseModule], totals: dict[int, list]
+    context: ApplyContext, modules: dict[int, CourseModule], totals: dict[int, list],
+    employee_id: int | None = None,
 ) -> None:
+    """Add completions to modules of the viewer, or of ``employee_id`` (a mentee whose practice
+    their mentor confirmed): totals maps module id -> [count, seconds, last completed at]."""
     viewer, connection = context.viewer, context.connection
+    employee_id = employee_id or viewer.employee_id
     now = context.received_at
     await connection.execute_many(
         "INSERT INTO module_progress (tenant_id, employee_id, module_id, course_id, completed_count,"
@@ -105,25 +109,25 @@ async def _add_progress(
         "THEN excluded.last_completed_at ELSE module_progress.last_completed_at END, "
         "updated_at = excluded.updated_at",
         [
-            [viewer.tenant_id, viewer.employee_id, module_id, modules[module_id].course_id, count, seconds,
+            [viewer.tenant_id, employee_id, module_id, modules[module_id].course_id, count, seconds,
              db_time(connection, last), db_time(connection, now), db_time(connection, now)]
             for module_id, (count, seconds, last) in totals.items()
         ],
     )
     for module_id in totals:
-        context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=viewer.employee_id)
-    await _complete_courses(context, {module.course_id for module in modules.values()})
+        context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
+    await _complete_courses(context, {module.course_id for module in modules.values()}, employee_id)
 
 
-async def _complete_courses(context: ApplyContext, course_ids: set[int]) -> None:
-    """Mark courses whose every module has met its required count as completed (once)."""
+async def _complete_courses(context: ApplyContext, course_ids: set[int], employee_id: int) -> None:
+    """Mark courses whose every required module has met its required count as completed (once)."""
     viewer, connection = context.viewer, context.connection
-    required = await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=list(course_ids)).using_db(
-        connection
-    ).values_list("id", "course_id", "required_count")
+    required = await CourseModule.filter(
+        tenant_id=viewer.tenant_id, course_id__in=list(course_ids), is_required=True
+    ).using_db(connection).values_list("id", "course_id", "required_count")
     done = dict(
         await ModuleProgress.filter(
-            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=list(course_ids)
+            tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=list(course_ids)
         ).using_db(connection).values_list("module_id", "completed_count")
     )
     unmet = {course_id for module_id, course_id, count in required if done.get(module_id, 0) < count}
@@ -132,14 +136,14 @@ async def _complete_courses(context: ApplyContext, course_ids: set[int]) -> None
         return
     already = set(
         await CourseCompletion.filter(
-            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=completed
+            tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=completed
         ).using_db(connection).values_list("course_id", flat=True)
     )
     fresh = [course_id for course_id in completed if course_id not in already]
     if fresh:
         await CourseCompletion.bulk_create(
             [
-                CourseCompletion(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id,
+                CourseCompletion(tenant_id=viewer.tenant_id, employee_id=employee_id,
                                  course_id=course_id, completed_at=context.received_at)
                 for course_id in fresh
             ],
@@ -147,7 +151,7 @@ async def _complete_courses(context: ApplyContext, course_ids: set[int]) -> None
             ignore_conflicts=True,  # another device of the same employee may complete it too
         )
         for course_id in fresh:
-            context.changes.touch(Entity.COURSE_COMPLETION, course_id, audience=viewer.employee_id)
+            context.changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
 
 
 register(LessonCompleted())

@@ -60,6 +60,12 @@ class CourseModule(Node):
         description="How many times it must be done, e.g. 10 practice sessions."
     )
     requirement: str = strawberry.field(description="The requirement in words.")
+    is_required: bool = strawberry.field(
+        description="Whether the course's completion waits for this module (false: optional)."
+    )
+    pass_score: int | None = strawberry.field(
+        description="ASSESSMENT modules: the percent a mentor evaluation must reach to count."
+    )
 
     @classmethod
     def from_model(cls, row: models.CourseModule) -> "CourseModule":
@@ -71,6 +77,8 @@ class CourseModule(Node):
             credits=row.credits,
             required_count=row.required_count,
             requirement=row.requirement,
+            is_required=row.is_required,
+            pass_score=row.pass_score,
         )
 
 

@@ -15,6 +15,7 @@ class ModuleProgress:
     module_id: strawberry.ID = strawberry.field(description="The CourseModule.")
     completed_count: int = strawberry.field(description="Times completed so far.")
     required_count: int = strawberry.field(description="Times required.")
+    required: bool = strawberry.field(description="Whether the course's completion waits for it.")
     seconds_spent: int = strawberry.field(description="Time spent, seconds.")
     completed: bool = strawberry.field(description="Whether the requirement is met.")
     last_completed_at: datetime | None = strawberry.field(description="Last completion (corrected time).")
@@ -24,6 +25,7 @@ class ModuleProgress:
 class CourseProgress:
     completed_modules: int = strawberry.field(description="Modules whose requirement is met.")
     total_modules: int = strawberry.field(description="Modules of the course.")
+    required_modules: int = strawberry.field(description="Modules the course's completion waits for.")
     completed: bool = strawberry.field(description="Whether the course is completed.")
     completed_at: datetime | None = strawberry.field(description="When it was completed.")
     modules: list[ModuleProgress] = strawberry.field(description="Per module, in course order.")
@@ -42,6 +44,7 @@ def course_progress(modules, done: dict, completion) -> CourseProgress:
                 module_id=strawberry.ID(to_global_id("CourseModule", module.id)),
                 completed_count=row.completed_count if row else 0,
                 required_count=module.required_count,
+                required=module.is_required,
                 seconds_spent=row.seconds_spent if row else 0,
                 completed=bool(row) and row.completed_count >= module.required_count,
                 last_completed_at=row.last_completed_at if row else None,
@@ -50,6 +53,7 @@ def course_progress(modules, done: dict, completion) -> CourseProgress:
     return CourseProgress(
         completed_modules=sum(entry.completed for entry in entries),
         total_modules=len(entries),
+        required_modules=sum(entry.required for entry in entries),
         completed=completion is not None,
         completed_at=completion.completed_at if completion else None,
         modules=entries,

@@ -1,0 +1,1 @@
+"""Rubrics and mentor evaluations (the MENTOR_EVALUATION record kind)."""
