@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from backend.services import feed
@@ -20,10 +20,13 @@ from backend.models import (
     CourseStatus,
     Employee,
     EmployeeRole,
+    Mentorship,
     ModuleKind,
     OrgUnit,
     Position,
     Role,
+    Rubric,
+    RubricCriterion,
     Site,
     Skill,
     Tenant,
@@ -42,6 +45,7 @@ class Company:
     skills: dict[str, Skill] = field(default_factory=dict)
     org_units: dict[str, OrgUnit] = field(default_factory=dict)
     sites: dict[str, Site] = field(default_factory=dict)
+    rubrics: dict[str, Rubric] = field(default_factory=dict)
 
     @property
     def code(self) -> str:
@@ -107,6 +111,17 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
     await person("LRN", "李学员", east, remote, sales_1, manager=manager, mentor=manager)
     await person("OTH", "欧阳工", plant, hq, plant_2)
     await person("OFF", "冯离职", plant, hq, plant_2, is_active=False)
+    # MGR mentors LRN in every course from the start of 2026, open-ended.
+    await Mentorship.create(tenant=tenant, mentor=manager, mentee=company.employees["LRN"],
+                            starts_on=date(2026, 1, 1))
+    company.rubrics["ROLEPLAY"] = rubric = await Rubric.create(
+        tenant=tenant, code="ROLEPLAY", title="客户角色扮演评分表", scale_min=1, scale_max=5
+    )
+    for position, (title, weight) in enumerate((("需求挖掘", "2"), ("产品讲解", "1"), ("异议处理", "1")), 1):
+        await RubricCriterion.create(
+            tenant=tenant, rubric=rubric, position=position, title=title, weight=Decimal(weight),
+            descriptors={"1": "未做到", "3": "基本做到", "5": "熟练做到"},
+        )
     if not courses:
         await feed.backfill(tenant.id)
         return company
