@@ -35,7 +35,7 @@ from backend.models import (
     QuizQuestion,
     RecordStatus,
 )
-from backend.services import progress
+from backend.services import progress, skills
 from backend.services.activity import (
     ApplyContext,
     Outcome,
@@ -278,6 +278,11 @@ class QuizSubmitted:
             except DomainError as error:
                 outcomes.append(Outcome.rejected(error))
                 continue
+            if attempt["status"] == AttemptStatus.GRADED:
+                await skills.record_evidence(
+                    context, viewer.employee_id, quiz.module, skills.QUIZ_ATTEMPT, str(attempt_id),
+                    parsed.record.id, attempt["percent"], parsed.occurred_at,
+                )
             # Asked after the insert: a concurrent attempt that took a number first has committed
             # by now (ours waited for it), so two passes never both count the module.
             if attempt["passed"] and not await QuizAttempt.filter(
