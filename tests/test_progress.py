@@ -61,3 +61,33 @@ async def test_complete_lesson_with_a_malformed_client_id_is_a_validation_error(
         token=learner,
     )
     assert body["data"]["completeLesson"] == {"result": None, "errors": [{"code": "VALIDATION", "field": "clientId"}]}
+
+
+async def test_optional_modules_do_not_hold_back_a_course(client, password_hash):
+    """A course completes when its required modules are met: an optional practice does not count."""
+    company = await make_company(password_hash)
+    learner = await token_for(client, company.code, "LRN")
+    course = company.courses["A-002"]
+    await CourseModule.filter(course=course, kind=ModuleKind.PRACTICE).update(is_required=False)
+    lesson_module = await CourseModule.filter(course=course, kind=ModuleKind.LESSON).first()
+    query = """query C($id: ID!) { course(id: $id) { modules { isRequired } progress {
+      completed completedModules requiredModules totalModules modules { required completed } } } }"""
+    course_id = to_global_id("Course", course.id)
+    before = await gql(client, query, {"id": course_id}, token=learner)
+    assert [m["isRequired"] for m in before["data"]["course"]["modules"]] == [True, False]
+    assert before["data"]["course"]["progress"]["completed"] is False
+    await gql(client, PUSH, push_input([lesson(lesson_module.id, 1)]), token=learner)
+    after = (await gql(client, query, {"id": course_id}, token=learner))["data"]["course"]["progress"]
+    assert after == {"completed": True, "completedModules": 1, "requiredModules": 1, "totalModules": 2,
+                     "modules": [{"required": True, "completed": True}, {"required": False, "completed": False}]}
+
+
+async def test_a_required_module_left_undone_keeps_the_course_open(client, password_hash):
+    company = await make_company(password_hash)
+    learner = await token_for(client, company.code, "LRN")
+    course = company.courses["A-002"]
+    lesson_module = await CourseModule.filter(course=course, kind=ModuleKind.LESSON).first()
+    await gql(client, PUSH, push_input([lesson(lesson_module.id, 1)]), token=learner)
+    query = "query C($id: ID!) { course(id: $id) { progress { completed completedModules requiredModules } } }"
+    body = await gql(client, query, {"id": to_global_id("Course", course.id)}, token=learner)
+    assert body["data"]["course"]["progress"] == {"completed": False, "completedModules": 1, "requiredModules": 2}
