@@ -94,6 +94,9 @@ class Query(
         if type_name == "Employee":
             employee = await people.get_employee(viewer, row_id)
             return Employee.from_model(employee) if employee else None
+        if type_name not in _ROW_TYPES:
+            # A valid ID of a type that has its own field (session, rubric, practice log, …).
+            return None
         row = await people.get_tenant_row(viewer, type_name, row_id)
         return _ROW_TYPES[type_name].from_model(row) if row else None
 

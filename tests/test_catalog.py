@@ -710,3 +710,12 @@ async def test_page_of_courses_costs_a_constant_number_of_queries(client, passwo
         f"first=5 cost {len(small)} statements, first=50 cost {len(large)}:\n{listing}"
     )
     assert len(large) <= 12, f"{len(large)} statements:\n{listing}"
+
+
+@pytest.mark.parametrize("kind", ["TrainingSession", "Enrollment", "Rubric", "PracticeLog", "QuizAttempt"])
+async def test_node_of_a_type_with_its_own_field_is_null_not_an_error(client, password_hash, kind):
+    """IDs of these types are valid (their own fields take them) but not `node` types."""
+    company = await make_company(password_hash)
+    token = await token_for(client, company.code, "LRN")
+    body = await gql(client, NODE, {"id": b64(f"{kind}:1")}, token=token)
+    assert body == {"data": {"node": None}}
