@@ -207,6 +207,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.required": {"zh-CN": "不能为空", "en": "must not be empty"},
     "reason.field": {"zh-CN": "字段 {name} 无效", "en": "field {name} is invalid"},
     "reason.too_long": {"zh-CN": "长度不能超过 {max}", "en": "must be at most {max} characters"},
+    "reason.self_mentoring": {"zh-CN": "导师和学员不能是同一人", "en": "the mentor and the mentee must be different people"},
+    "reason.inactive_employee": {"zh-CN": "该员工已停用", "en": "this employee is inactive"},
     # Course eligibility reasons.
     "eligibility.NOT_PUBLISHED": {
         "zh-CN": "课程未发布。",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from uuid import UUID
 
 from backend.ids import to_global_id
@@ -19,6 +20,7 @@ from backend.models import (
     ModuleProgress,
     TrainingSession,
 )
+from backend.services import quizzes
 from backend.services.catalog import sees_all_statuses
 from backend.services.feed import Entity
 from backend.services.profile_settings import settings_copy
@@ -128,10 +130,21 @@ async def _outcomes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
             continue
     rows = await ActivityRecord.filter(
         tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=uuids
-    ).only("id", "device_seq", "kind", "status", "error_code", "received_at")
+    ).only("id", "device_seq", "kind", "status", "error_code", "received_at", "outcome")
+    results = {}
+    for r in rows:
+        outcome = json.loads(r.outcome) if isinstance(r.outcome, str) else r.outcome
+        result = outcome.get("result") if isinstance(outcome, dict) else None
+        results[r.id] = dict(result) if isinstance(result, dict) else None
+    # A quiz whose review was switched off since: its per-question feedback is no longer shown.
+    hidden = await quizzes.unreviewable_records(viewer.tenant_id, [
+        r.id for r in rows if r.kind == quizzes.QUIZ_SUBMISSION and (results[r.id] or {}).get("feedback")
+    ])
+    for record_id in hidden:
+        results[record_id]["feedback"] = None
     found = {
         str(r.id): {"id": str(r.id), "seq": r.device_seq, "kind": r.kind, "status": r.status.value,
-                    "code": r.error_code, "receivedAt": _iso(r.received_at)}
+                    "code": r.error_code, "receivedAt": _iso(r.received_at), "result": results[r.id]}
         for r in rows
     }
     return {i: found.get(i) for i in ids}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -18,6 +18,7 @@ from backend.models import (
     ActivityRecord,
     CourseModule,
     CourseStatus,
+    Mentorship,
     ModuleKind,
     ModuleProgress,
     Question,
@@ -282,10 +283,13 @@ async def test_no_answer_key_reaches_a_learner(client, company):
             assert secret not in body, (secret, body[:300])
     review_off = bodies[3:]
     assert all(EXPLANATION_MARKER not in body for body in review_off)
-    # The contract has no field that could carry one.
-    sdl = (await client.post("/graphql", json={"query": "{ __schema { types { name fields { name } } } }"},
-                             headers={"Authorization": f"Bearer {learner}"})).text
-    assert "answerKey" not in sdl and "answer_key" not in sdl
+    # No type a learner's query returns has a field that could carry one (authoring types do).
+    schema = (await gql(client, "{ __schema { types { name fields { name } } } }", token=learner))["data"]
+    learner_types = {"QuizView", "QuizQuestionView", "QuizOption", "QuizAttemptView", "QuizQuestionFeedback",
+                     "SyncRecordResult", "SyncChange", "CourseModule", "Course"}
+    fields = {t["name"]: {f["name"] for f in t["fields"] or []} for t in schema["__schema"]["types"]}
+    assert learner_types <= set(fields)
+    assert all("answerKey" not in fields[name] for name in learner_types)
 
 
 async def test_the_same_submission_retried_is_one_attempt(client, company):
@@ -321,3 +325,353 @@ async def test_malformed_submissions_are_invalid_payloads(client, company, chang
     result = body["data"]["syncPush"]["results"][0]
     assert (result["status"], result["code"]) == ("REJECTED", "INVALID_PAYLOAD") and field in result["message"]
     assert not await QuizAttempt.filter(quiz=quiz).exists()
+
+
+# --- the result of a submission ------------------------------------------------------------
+
+PUSH_WITH_RESULT = """
+mutation Push($input: SyncPushInput!) {
+  syncPush(input: $input) { results { id status code originalStatus result } errors { code } }
+}
+"""
+SUBMIT_WITH_RESULT = """
+mutation S($input: SubmitQuizAttemptInput!) {
+  submitQuizAttempt(input: $input) { result { status code result } errors { code } }
+}
+"""
+
+
+async def pull_all(client, token, device_id="device-1"):
+    """Every change from zero, page by page, and the raw bodies."""
+    cursor, changes, bodies = None, [], []
+    while True:
+        body = await gql(client, PULL, pull_input(cursor, limit=7, device_id=device_id), token=token)
+        assert "errors" not in body and body["data"]["syncPull"]["errors"] == [], body
+        bodies.append(json.dumps(body, ensure_ascii=False))
+        page = body["data"]["syncPull"]
+        changes += page["changes"]
+        cursor = page["cursor"]
+        if not page["hasMore"]:
+            return changes, bodies
+
+
+def latest(changes, entity, row_id):
+    found = [c for c in changes if c["entity"] == entity and c["id"] == row_id]
+    return found[-1] if found else None
+
+
+async def test_the_result_comes_back_in_the_push_the_feed_and_again_on_a_retry(client, company):
+    module, quiz, questions = await make_quiz(company)
+    learner = await token_for(client, company.code, "LRN")
+    record = submission(module, answers(questions), 1, occurred_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    first = (await gql(client, PUSH_WITH_RESULT, push_input([record]), token=learner))["data"]["syncPush"]["results"][0]
+    result = first["result"]
+    assert first["status"] == "ACCEPTED"
+    assert {k: result[k] for k in ("attemptNo", "score", "maxScore", "percent", "passed", "status")} == {
+        "attemptNo": 1, "score": "9.0", "maxScore": "10.0", "percent": 90, "passed": True,
+        "status": "NEEDS_MANUAL_GRADING"}
+    by_id = {f["questionId"]: f for f in result["feedback"]}
+    assert by_id[str(questions["single"].id)] == {
+        "questionId": str(questions["single"].id), "correct": True, "pointsAwarded": "2.0",
+        "explanation": f"解析：{EXPLANATION_MARKER}"}
+    assert by_id[str(questions["manual"].id)]["correct"] is None
+    again = (await gql(client, PUSH_WITH_RESULT, push_input([record]), token=learner))["data"]["syncPush"]["results"][0]
+    assert (again["status"], again["originalStatus"], again["result"]) == ("DUPLICATE", "ACCEPTED", result)
+    # Twice in one batch: the second copy is answered like a retry of the first.
+    twin = submission(module, answers(questions, right=False), 2)
+    both = (await gql(client, PUSH_WITH_RESULT, push_input([twin, twin]), token=learner))["data"]["syncPush"]["results"]
+    assert both[0]["status"] == "ACCEPTED" and both[1]["status"] == "DUPLICATE"
+    assert both[0]["result"] == both[1]["result"] and both[0]["result"]["attemptNo"] == 2
+    changes, _ = await pull_all(client, learner)
+    row = latest(changes, "RECORD_OUTCOME", record["id"])
+    assert row["data"]["result"] == result and row["data"]["status"] == "ACCEPTED"
+    attempt = await QuizAttempt.get(quiz=quiz, attempt_no=1)
+    feed_attempt = latest(changes, "QUIZ_ATTEMPT", to_global_id("QuizAttempt", attempt.id))["data"]
+    assert feed_attempt["id"] == to_global_id("QuizAttempt", attempt.id)
+    assert (feed_attempt["moduleId"], feed_attempt["attemptNo"], feed_attempt["score"], feed_attempt["status"]) == (
+        to_global_id("CourseModule", module.id), 1, "9.0", "NEEDS_MANUAL_GRADING")
+    assert EXPLANATION_MARKER in feed_attempt["feedback"][0]["explanation"]
+    # Refusals and other kinds carry no result.
+    late = submission(module, answers(questions), 3)
+    late["payload"]["quizId"] = to_global_id("CourseModule", company.courses["S-007"].id)
+    refused = (await gql(client, PUSH_WITH_RESULT, push_input([late]), token=learner))["data"]["syncPush"]["results"][0]
+    assert refused["status"] == "REJECTED" and refused["result"] is None
+
+
+async def test_without_review_the_result_has_no_feedback_online_or_in_the_feed(client, company):
+    module, quiz, questions = await make_quiz(company, review_allowed=False)
+    learner = await token_for(client, company.code, "LRN")
+    body = await gql(client, SUBMIT_WITH_RESULT, {"input": {
+        "quizId": to_global_id("CourseModule", module.id), "answers": answers(questions, right=False)}}, token=learner)
+    result = body["data"]["submitQuizAttempt"]["result"]["result"]
+    assert result["feedback"] is None and (result["score"], result["passed"], result["status"]) == ("0.0", False, "GRADED")
+    changes, bodies = await pull_all(client, learner)
+    attempt = await QuizAttempt.get(quiz=quiz)
+    assert latest(changes, "QUIZ_ATTEMPT", to_global_id("QuizAttempt", attempt.id))["data"]["feedback"] is None
+    assert all(EXPLANATION_MARKER not in b for b in bodies)
+
+
+async def test_a_quiz_whose_review_is_switched_off_stops_showing_feedback_in_the_feed(client, company):
+    module, quiz, questions = await make_quiz(company)
+    learner = await token_for(client, company.code, "LRN")
+    await submit(client, learner, module, answers(questions, right=False))
+    changes, bodies = await pull_all(client, learner)
+    assert any(EXPLANATION_MARKER in b for b in bodies)
+    quiz.review_allowed = False
+    await quiz.save()
+    changes, bodies = await pull_all(client, learner)
+    outcome = [c for c in changes if c["entity"] == "RECORD_OUTCOME"][-1]
+    assert outcome["data"]["result"]["feedback"] is None and outcome["data"]["result"]["percent"] == 0
+    assert all(EXPLANATION_MARKER not in b for b in bodies)
+
+
+# --- manual grading ------------------------------------------------------------------------
+
+GRADE = """
+mutation G($input: GradeQuizAnswerInput!) {
+  gradeQuizAnswer(input: $input) {
+    attempt { id attemptNo score percent passed status
+              answers { questionId kind prompt answer points pointsAwarded correct awaitingGrading comment } }
+    errors { code field }
+  }
+}
+"""
+TO_GRADE = """
+query T($first: Int, $after: String) {
+  quizAttemptsToGrade(first: $first, after: $after) {
+    edges { cursor node { id learnerName employeeNo attemptNo status answers { questionId awaitingGrading answer } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def grade_as(client, token, attempt, question, points, comment=""):
+    body = await gql(client, GRADE, {"input": {
+        "attemptId": to_global_id("QuizAttempt", attempt.id), "questionId": str(question.id),
+        "points": points, "comment": comment}}, token=token)
+    assert "errors" not in body, body
+    return body["data"]["gradeQuizAnswer"]
+
+
+async def test_an_open_answer_is_graded_by_the_mentor_and_a_pass_counts_the_module_once(client, company):
+    """Pass mark 100: both attempts (9 of 10) wait for the open answer. Four graders at once (two per
+    attempt) grade once each, and the module is counted once though both attempts pass."""
+    module, quiz, questions = await make_quiz(company, pass_mark=100)
+    learner = await token_for(client, company.code, "LRN")
+    mentor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
+    hr = await token_for(client, company.code, "HR1", device_id="hr-phone")
+    other = await token_for(client, company.code, "OTH", device_id="oth-phone")
+    for _ in range(2):
+        result = await submit(client, learner, module, answers(questions),
+                              submitted_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+        assert result["status"] == "ACCEPTED"
+    first, second = await QuizAttempt.filter(quiz=quiz).order_by("attempt_no")
+    assert first.status == "NEEDS_MANUAL_GRADING" and not first.passed
+    assert not await ModuleProgress.filter(module=module).exists()
+
+    # Who may see and grade them.
+    listed = (await gql(client, TO_GRADE, {"first": 1}, token=mentor))["data"]["quizAttemptsToGrade"]
+    node = listed["edges"][0]["node"]
+    assert (node["id"], node["learnerName"], node["status"]) == (
+        to_global_id("QuizAttempt", first.id), "李学员", "NEEDS_MANUAL_GRADING")
+    manual = next(a for a in node["answers"] if a["awaitingGrading"])
+    assert (manual["questionId"], manual["answer"]) == (str(questions["manual"].id), "安全第一")
+    assert listed["pageInfo"]["hasNextPage"] is True
+    rest = (await gql(client, TO_GRADE, {"first": 5, "after": listed["pageInfo"]["endCursor"]}, token=mentor))
+    assert [e["node"]["attemptNo"] for e in rest["data"]["quizAttemptsToGrade"]["edges"]] == [2]
+    assert len((await gql(client, TO_GRADE, {}, token=hr))["data"]["quizAttemptsToGrade"]["edges"]) == 2
+    for token in (other, learner):
+        body = await gql(client, TO_GRADE, {}, token=token)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        denied = await grade_as(client, token, first, questions["manual"], 1)
+        assert denied["errors"][0]["code"] == "FORBIDDEN" and denied["attempt"] is None
+    assert (await grade_as(client, mentor, first, questions["manual"], 2))["errors"][0]["field"] == "points"
+    assert (await grade_as(client, mentor, first, questions["manual"], "-1"))["errors"][0]["code"] == "VALIDATION"
+    assert (await grade_as(client, mentor, first, questions["single"], 1))["errors"][0]["code"] == "ALREADY_GRADED"
+
+    outcomes = await asyncio.gather(
+        grade_as(client, mentor, first, questions["manual"], 1, "理解到位"),
+        grade_as(client, hr, first, questions["manual"], 1),
+        grade_as(client, mentor, second, questions["manual"], 1),
+        grade_as(client, hr, second, questions["manual"], 1),
+    )
+    codes = sorted(o["errors"][0]["code"] if o["errors"] else "OK" for o in outcomes)
+    assert codes == ["ALREADY_GRADED", "ALREADY_GRADED", "OK", "OK"]
+    graded = next(o["attempt"] for o in outcomes[:2] if not o["errors"])
+    assert (graded["score"], graded["percent"], graded["passed"], graded["status"]) == ("10.0", 100, True, "GRADED")
+    for attempt in (first, second):
+        await attempt.refresh_from_db()
+        assert attempt.status == "GRADED" and attempt.passed and attempt.percent == 100
+        assert attempt.graded_by_id in {company.employees["MGR"].id, company.employees["HR1"].id}
+        assert attempt.graded_at is not None
+    progress = await ModuleProgress.get(module=module)
+    assert progress.completed_count == 1
+    assert (await grade_as(client, mentor, first, questions["manual"], 1))["errors"][0]["code"] == "ALREADY_GRADED"
+    assert (await gql(client, TO_GRADE, {}, token=hr))["data"]["quizAttemptsToGrade"]["edges"] == []
+
+    # The learner learns of it through the feed and their attempts.
+    changes, _ = await pull_all(client, learner)
+    row = latest(changes, "QUIZ_ATTEMPT", to_global_id("QuizAttempt", first.id))["data"]
+    assert (row["status"], row["score"], row["percent"], row["passed"]) == ("GRADED", "10.0", 100, True)
+    assert latest(changes, "MODULE_PROGRESS", to_global_id("CourseModule", module.id))["data"]["completedCount"] == 1
+    mine = (await gql(client, ATTEMPTS, {"id": to_global_id("CourseModule", module.id)}, token=learner))
+    assert [a["status"] for a in mine["data"]["myQuizAttempts"]] == ["GRADED", "GRADED"]
+
+
+async def test_partial_points_leave_the_attempt_failed_and_grading_needs_a_current_mentorship(client, company):
+    module, quiz, questions = await make_quiz(company, pass_mark=100)
+    learner = await token_for(client, company.code, "LRN")
+    mentor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
+    await submit(client, learner, module, answers(questions))
+    attempt = await QuizAttempt.get(quiz=quiz)
+    mentorship = await Mentorship.get(mentee=company.employees["LRN"])
+    mentorship.ends_on = date(2026, 1, 31)
+    await mentorship.save()
+    assert (await grade_as(client, mentor, attempt, questions["manual"], "0.5"))["errors"][0]["code"] == "FORBIDDEN"
+    mentorship.ends_on = None
+    await mentorship.save()
+    done = await grade_as(client, mentor, attempt, questions["manual"], "0.5", "还可以更具体")
+    assert done["errors"] == []
+    manual = next(a for a in done["attempt"]["answers"] if a["questionId"] == str(questions["manual"].id))
+    assert (manual["pointsAwarded"], manual["correct"], manual["awaitingGrading"], manual["comment"]) == (
+        "0.5", False, False, "还可以更具体")
+    assert (done["attempt"]["score"], done["attempt"]["percent"], done["attempt"]["passed"]) == ("9.5", 95, False)
+    assert not await ModuleProgress.filter(module=module).exists()
+
+
+# --- shuffling -----------------------------------------------------------------------------
+
+
+async def test_options_are_shuffled_per_learner_and_attempt_and_answers_stay_by_key(client, company):
+    from backend.services.quizzes import shuffled
+
+    tenant, course = company.tenant, company.courses["A-002"]
+    module = await CourseModule.create(tenant=tenant, course=course, position=3, title="测验", kind=ModuleKind.QUIZ)
+    quiz = await Quiz.create(tenant=tenant, module=module, title="顺序测验", shuffle=True, attempts_allowed=3)
+    keys = "ABCDEFGH"
+    questions = []
+    for position in range(1, 4):
+        options = [{"key": k, "text": f"选项{k}{position}"} for k in keys]
+        question = await Question.create(tenant=tenant, course=course, kind=QuestionKind.SINGLE_CHOICE,
+                                         prompt=f"第{position}题", options=options, answer_key=["C"], points=1)
+        await QuizQuestion.create(tenant=tenant, quiz=quiz, question=question, position=position)
+        questions.append(question)
+    learner = await token_for(client, company.code, "LRN")
+    colleague = await token_for(client, company.code, "OTH", device_id="oth-phone")
+    quiz_id = {"id": to_global_id("CourseModule", module.id)}
+
+    async def orders(token):
+        view = (await gql(client, MODULE_QUIZ, quiz_id, token=token))["data"]["moduleQuiz"]
+        return {q["id"]: [o["key"] for o in q["options"]] for q in view["questions"]}
+
+    lrn = company.employees["LRN"].id
+    first = await orders(learner)
+    assert first == await orders(learner)  # the same attempt: the same order
+    for question in questions:
+        expected = shuffled(list(keys), quiz.id, lrn, 1, f"q{question.id}")
+        assert first[str(question.id)] == expected and sorted(expected) == list(keys)
+    assert first != {str(q.id): list(keys) for q in questions}
+    assert await orders(colleague) != first  # another learner: another order
+    right = {str(q.id): "C" for q in questions}
+    assert (await submit(client, learner, module, right))["status"] == "ACCEPTED"
+    assert (await QuizAttempt.get(quiz=quiz)).percent == 100  # answers are keys, whatever the order
+    second = await orders(learner)
+    assert second != first
+    for question in questions:
+        assert second[str(question.id)] == shuffled(list(keys), quiz.id, lrn, 2, f"q{question.id}")
+
+
+# --- no key ever reaches a learner, whatever they ask --------------------------------------
+
+COURSES = """
+query { courses(first: 50) { edges { node { id code title modules { id title kind requirement } } } } }
+"""
+COURSE = """
+query C($id: ID!) { course(id: $id) { id title modules { id title kind position requirement } } }
+"""
+NODE = """
+query N($id: ID!) { node(id: $id) { id ... on CourseModule { title kind } ... on Course { title } } }
+"""
+BANK = "query B($id: ID!) { questionBank(courseId: $id) { id answerKey explanation } }"
+
+
+async def test_no_answer_key_or_explanation_in_anything_a_learner_can_ask_for(client, company):
+    from backend.services import feed
+
+    module, quiz, questions = await make_quiz(company, review_allowed=False, shuffle=True, attempts_allowed=5)
+    await feed.backfill(company.tenant.id)  # the quiz was made with the ORM: mark it for the feed
+    learner = await token_for(client, company.code, "LRN")
+    module_id = to_global_id("CourseModule", module.id)
+    course_id = to_global_id("Course", company.courses["A-002"].id)
+    bodies = []
+
+    async def ask(query, variables=None, **extra):
+        body = await gql(client, query, variables, token=learner, **extra)
+        bodies.append(json.dumps(body, ensure_ascii=False))
+        return body
+
+    view = (await ask(MODULE_QUIZ, {"id": module_id}))["data"]["moduleQuiz"]
+    assert len(view["questions"]) == 6
+    await ask(ATTEMPTS, {"id": module_id})
+    listing = (await ask(COURSES))["data"]["courses"]["edges"]
+    assert any(m["id"] == module_id for e in listing for m in e["node"]["modules"])
+    await ask(COURSE, {"id": course_id})
+    assert (await ask(NODE, {"id": module_id}))["data"]["node"]["kind"] == "QUIZ"
+    await ask(NODE, {"id": course_id})
+    wrong = {str(questions["single"].id): "B", str(questions["exact"].id): "不知道",
+             str(questions["truefalse"].id): True, str(questions["manual"].id): "安全"}
+    online = await ask(SUBMIT_WITH_RESULT, {"input": {"quizId": module_id, "answers": wrong}})
+    assert online["data"]["submitQuizAttempt"]["result"]["result"]["attemptNo"] == 1
+    record = submission(module, wrong, 1, occurred_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    pushed = await ask(PUSH_WITH_RESULT, push_input([record]))
+    assert pushed["data"]["syncPush"]["results"][0]["result"]["attemptNo"] == 2
+    await ask(PUSH_WITH_RESULT, push_input([record]))  # the DUPLICATE answer
+    await ask(ATTEMPTS, {"id": module_id})
+    await ask(MODULE_QUIZ, {"id": module_id}, language="en")
+    for query, variables in ((BANK, {"id": course_id}), (TO_GRADE, {})):
+        denied = await ask(query, variables)
+        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    changes, pages = await pull_all(client, learner)
+    bodies += pages
+    quiz_row = latest(changes, "QUIZ", module_id)["data"]
+    assert (quiz_row["title"], quiz_row["reviewAllowed"], quiz_row["shuffle"], quiz_row["version"]) == (
+        "消防知识测验", False, True, 1)
+    assert [q["id"] for q in quiz_row["questions"]] == [str(q.id) for q in questions.values()]  # canonical
+    assert {"id", "kind", "prompt", "options", "points"} == set(quiz_row["questions"][0])
+    assert len([c for c in changes if c["entity"] == "QUIZ_ATTEMPT"]) == 2
+    secrets_ = [KEY_MARKER, "客户需求分析", "复述", "minKeywords", "answerKey", "answer_key", "exact",
+                "keywords", "needsManual", "maxPoints", EXPLANATION_MARKER, "解析："]
+    for body in bodies:
+        for secret in secrets_:
+            assert secret not in body, (secret, body[:300])
+
+
+async def test_quiz_rows_of_draft_courses_reach_only_those_who_see_drafts(client, company):
+    from backend.services import feed
+
+    module, _, _ = await make_quiz(company, course="S-007")
+    await feed.backfill(company.tenant.id)
+    learner = await token_for(client, company.code, "LRN")
+    hr = await token_for(client, company.code, "HR1", device_id="hr-phone")
+    module_id = to_global_id("CourseModule", module.id)
+    mine, _ = await pull_all(client, learner)
+    assert latest(mine, "QUIZ", module_id)["op"] == "DELETE"
+    theirs, bodies = await pull_all(client, hr, device_id="hr-phone")
+    row = latest(theirs, "QUIZ", module_id)
+    assert row["op"] == "UPSERT" and len(row["data"]["questions"]) == 6
+    assert all(KEY_MARKER not in b and EXPLANATION_MARKER not in b for b in bodies)
+    # Publishing the course brings its quiz to the learner's next pull.
+    cursor = (await gql(client, PULL, pull_input(None, limit=1000), token=learner))["data"]["syncPull"]["cursor"]
+    published = await gql(client, PUBLISH, {"input": {"courseId": to_global_id("Course", company.courses["S-007"].id),
+                                                      "status": "PUBLISHED"}}, token=hr)
+    assert published["data"]["setCourseStatus"]["errors"] == []
+    page = (await gql(client, PULL, pull_input(cursor, limit=1000), token=learner))["data"]["syncPull"]
+    row = latest(page["changes"], "QUIZ", module_id)
+    assert row["op"] == "UPSERT" and row["data"]["title"] == "消防知识测验"
+    assert KEY_MARKER not in json.dumps(page, ensure_ascii=False)
+
+
+PUBLISH = """
+mutation P($input: SetCourseStatusInput!) { setCourseStatus(input: $input) { errors { code } } }
+"""

@@ -68,12 +68,14 @@ def _json(value: Any, sort_keys: bool = False) -> bytes:
 
 @dataclass
 class Outcome:
-    """What applying one record decided; ``params`` fill the message of ``code``."""
+    """What applying one record decided; ``params`` fill the message of ``code``; ``result`` is
+    what the server decided for kinds that have an answer (a quiz's score), JSON-ready."""
 
     status: RecordStatus
     code: ErrorCode | None = None
     params: dict[str, Any] = field(default_factory=dict)
     server_version: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
 
     @classmethod
     def rejected(cls, error: DomainError) -> "Outcome":
@@ -93,6 +95,7 @@ class RecordResult:
     original_status: RecordStatus | None = None
     server_version: dict[str, Any] | None = None
     received_at: datetime | None = None
+    result: dict[str, Any] | None = None
 
 
 @dataclass
@@ -213,7 +216,7 @@ async def ingest(
             rows.append(_stored(connection, viewer, device, record, outcome, corrected, flags, clock))
             results[index] = RecordResult(
                 record.id, record.seq, outcome.status.value, outcome.code, outcome.params,
-                server_version=outcome.server_version, received_at=received_at,
+                server_version=outcome.server_version, received_at=received_at, result=outcome.result,
             )
             changes.touch(Entity.RECORD_OUTCOME, record.id, audience=viewer.employee_id)
         # One statement for the batch: building ORM objects would cost more than the insert.
@@ -309,6 +312,7 @@ def _sort_out(
                     original_status=RecordStatus(stored.status),
                     server_version=outcome.get("serverVersion"),
                     received_at=stored.received_at,
+                    result=outcome.get("result"),
                 )
             if record.seq == next_seq:
                 next_seq += 1  # answered for good (the phone drops it): its number is used up
@@ -366,10 +370,13 @@ _RECORD_COLUMNS = {
 
 
 def _outcome_json(outcome: Outcome) -> str | None:
-    """What a DUPLICATE answer repeats: the server copy of a CONFLICT and the message params."""
+    """What a DUPLICATE answer repeats: the server copy of a CONFLICT, the message params and the
+    kind's result."""
     kept: dict[str, Any] = {}
     if outcome.server_version:
         kept["serverVersion"] = outcome.server_version
+    if outcome.result is not None:
+        kept["result"] = outcome.result
     params = {k: v for k, v in outcome.params.items() if isinstance(v, (str, int, float, bool))}
     if params:
         kept["params"] = params  # e.g. the kind of UNKNOWN_KIND, the field of INVALID_PAYLOAD
@@ -420,5 +427,5 @@ def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dic
             results[index] = RecordResult(
                 record.id, record.seq, DUPLICATE, first.code, first.params,
                 original_status=RecordStatus(first.status) if first.status in RecordStatus.__members__ else None,
-                server_version=first.server_version, received_at=first.received_at,
+                server_version=first.server_version, received_at=first.received_at, result=first.result,
             )

@@ -303,9 +303,11 @@ async def set_course_status(viewer: Viewer, course_id: int, status: CourseStatus
             await course.save(update_fields=["status", "updated_at"], using_db=connection)
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.COURSE, course.id)
-            for module_id in await CourseModule.filter(course_id=course.id).using_db(connection).values_list(
-                "id", flat=True
+            for module_id, kind in await CourseModule.filter(course_id=course.id).using_db(connection).values_list(
+                "id", "kind"
             ):
                 changes.touch(Entity.COURSE_MODULE, module_id)
+                if kind == "QUIZ":  # the QUIZ feed row (keyed by module) shows only with its course
+                    changes.touch(Entity.QUIZ, module_id)
             await changes.publish(connection)
     return course

@@ -102,6 +102,11 @@ class SyncRecordResult:
     )
     server_version: JSON | None = strawberry.field(description="For CONFLICT: the server's copy.")
     received_at: datetime | None = strawberry.field(description="When the server first received it.")
+    result: JSON | None = strawberry.field(
+        description="What the server decided, for kinds that have an answer: a quiz's score "
+        "(QUIZ_SUBMISSION: {attemptNo, score, maxScore, percent, passed, status, feedback}, feedback null "
+        "unless the quiz allows review). Repeated for DUPLICATE; null for other kinds and refusals."
+    )
 
     @classmethod
     def from_result(cls, result: RecordResult, locale: str) -> "SyncRecordResult":
@@ -116,6 +121,7 @@ class SyncRecordResult:
             original_status=RecordResultStatus(result.original_status.value) if result.original_status else None,
             server_version=result.server_version,
             received_at=result.received_at,
+            result=result.result,
         )
 
 
