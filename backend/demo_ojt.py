@@ -19,6 +19,7 @@ from backend.models import (
     Course,
     CourseFormat,
     CourseModule,
+    CoursePrerequisite,
     CourseSkill,
     CourseStatus,
     Device,
@@ -144,6 +145,7 @@ async def load_setup(tenant: Tenant, rng: random.Random) -> None:
 
 
 async def _cloud_courses(tenant: Tenant, cloud: Skill) -> None:
+    previous = None  # each course of the series needs the one before
     for code, title, summary, fmt, target, modules in CLOUD_COURSES:
         course = await Course.create(
             tenant=tenant, code=code, title=title, summary=summary, scenario="技术", format=fmt,
@@ -156,6 +158,9 @@ async def _cloud_courses(tenant: Tenant, cloud: Skill) -> None:
             for position, (kind, m_title, required, requirement) in enumerate(modules, start=1)
         )
         await CourseSkill.create(tenant=tenant, course=course, skill=cloud, target_level=target)
+        if previous is not None:
+            await CoursePrerequisite.create(tenant=tenant, course=course, required_course=previous)
+        previous = course
 
 
 async def _cloud_levels(tenant: Tenant, rng: random.Random, cloud: Skill) -> None:
@@ -317,6 +322,17 @@ async def load_history(tenant_id: int, now: datetime | None = None) -> None:
             "scores": {to_global_id("RubricCriterion", c.id): 4 for c in rubric_criteria[:2]},
             "comment": "需求挖掘进步明显，产品讲解还需练习。", "submit": False,
         })
+
+    # E0002 passed T-002-01's final assessment with MT001 (submitted, final).
+    e0002_phone, e0002 = await _phone(tenant_id, "E0002")
+    final = next(m for m in modules if m.kind == ModuleKind.ASSESSMENT)
+    final_criteria = await RubricCriterion.filter(rubric_id=final.rubric_id).order_by("position")
+    await mentor.send("MENTOR_EVALUATION", days(40, 16), {
+        "evaluationId": str(uuid.uuid4()), "menteeId": to_global_id("Employee", e0002.id),
+        "moduleId": to_global_id("CourseModule", final.id), "baseVersion": 0,
+        "scores": {to_global_id("RubricCriterion", c.id): score for c, score in zip(final_criteria, (5, 4, 5, 4))},
+        "comment": "独立完成客户拜访全流程，需求挖掘到位。", "submit": True,
+    })
 
     # Quizzes: E0001 fails CRM 入门 once, then passes. Sales colleagues take it too.
     crm_quiz = await CourseModule.get(course__tenant_id=tenant_id, course__code="T-004-01", kind=ModuleKind.QUIZ)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backend import demo
-from backend.models import Course, CourseStatus, Employee, OrgUnit, Site, Tenant
+from backend.ids import to_global_id
+from backend.models import Course, CourseStatus, Employee, OrgUnit, Site, Skill, Tenant
 from backend.services.auth import hash_password
 from tests.graphql_client import gql, login
 
@@ -95,3 +96,33 @@ async def test_demo_check_in_works_end_to_end(client, demo_tenant):
     body = await gql(client, "mutation C($t: String!) { checkIn(input: {token: $t}) { result { status code } } }",
                      {"t": code}, token=learner)
     assert body["data"]["checkIn"]["result"] == {"status": "ACCEPTED", "code": None}
+
+
+async def test_demo_has_ojt_history_for_mentors_learners_and_hr(demo_tenant, client):
+    """MT001 has practice to confirm and a draft; E0001 has quiz attempts and skill gaps; HR sees
+    the seed article's example: technical staff below 80 in 云计算 get 云计算基础 recommended."""
+    mentor = (await login(client, "demo", "MT001", demo.DEMO_PASSWORD, device_id="mt001-ojt"))["tokens"]["accessToken"]
+    pending = await gql(client, "{ pendingPracticeReviews(first: 10) { totalCount edges { node { note status } } } }",
+                        token=mentor)
+    assert pending["data"]["pendingPracticeReviews"]["totalCount"] == 2
+    evaluations = await gql(client, "{ evaluations(first: 10) { edges { node { status percent } } } }", token=mentor)
+    statuses = sorted(e["node"]["status"] for e in evaluations["data"]["evaluations"]["edges"])
+    assert statuses == ["DRAFT", "SUBMITTED"]
+
+    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-ojt"))["tokens"]["accessToken"]
+    logs = await gql(client, "{ practiceLogs(first: 20) { edges { node { status quantity } } } }", token=learner)
+    assert sorted(e["node"]["status"] for e in logs["data"]["practiceLogs"]["edges"]) == [
+        "CONFIRMED", "CONFIRMED", "CONFIRMED", "PENDING", "PENDING", "REJECTED"]
+    skills = await gql(client, "{ mySkills { gap } recommendedCourses(first: 3) { course { code } } }", token=learner)
+    assert any(s["gap"] > 0 for s in skills["data"]["mySkills"])
+    assert skills["data"]["recommendedCourses"]
+
+    hr = (await login(client, "demo", "HR001", demo.DEMO_PASSWORD, device_id="hr-ojt"))["tokens"]["accessToken"]
+    tech = await OrgUnit.get(tenant=demo_tenant, code="TECH")
+    cloud = await Skill.get(tenant=demo_tenant, code="TEC-CLOUD")
+    gap = await gql(client, """query G($o: ID!, $s: ID!) { skillGap(orgUnitId: $o, skillId: $s, below: 80, first: 100) {
+        edges { node { level recommendedCourses { code title } } } } }""",
+                    {"o": to_global_id("OrgUnit", tech.id), "s": to_global_id("Skill", cloud.id)}, token=hr)
+    rows = [e["node"] for e in gap["data"]["skillGap"]["edges"]]
+    assert len(rows) >= 10 and all(row["level"] < 80 for row in rows)
+    assert all(row["recommendedCourses"][0]["title"] == "云计算基础" for row in rows)

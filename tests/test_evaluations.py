@@ -516,3 +516,18 @@ async def test_concurrent_writers_never_both_win(client, company):
     assert [r["status"] for r in passes] == ["ACCEPTED", "ACCEPTED"]
     progress = await ModuleProgress.get(employee=company.employees["LRN"], module=company.assessment)
     assert progress.completed_count == 1
+
+
+async def test_the_push_answer_names_the_new_version_to_base_the_next_edit_on(client, company):
+    mentor = await token_for(client, company.code, "MGR")
+    uid = uuid.uuid4()
+    query = "mutation P($input: SyncPushInput!) { syncPush(input: $input) { results { status result } } }"
+
+    async def push_one(body, seq):
+        answer = await gql(client, query, push_input([record(body, seq)]), token=mentor)
+        return answer["data"]["syncPush"]["results"][0]
+
+    draft = await push_one(payload(company, uid, 0, scores_of(company, 3)), 1)
+    assert draft == {"status": "ACCEPTED", "result": {"version": 1, "status": "DRAFT"}}
+    final = await push_one(payload(company, uid, 1, scores_of(company, 5, 5, 5), submit=True), 2)
+    assert final == {"status": "ACCEPTED", "result": {"version": 2, "status": "SUBMITTED", "percent": 100}}

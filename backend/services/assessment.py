@@ -504,7 +504,8 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
         context.changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentee_id)
         await _after_submit(context, evaluation, module, parsed.record.id, parsed.occurred_at)
         params["percent"] = evaluation.percent
-    return Outcome(RecordStatus.ACCEPTED, params=params)
+    # In the result too: the phone bases its next edit on this version.
+    return Outcome(RecordStatus.ACCEPTED, params=params, result={**params, "status": evaluation.status.value})
 
 
 async def _conflict(connection: BaseDBAsyncClient, current: MentorEvaluation | None) -> Outcome:

@@ -391,7 +391,8 @@ class PracticeReviewed:
                 outcomes.append(Outcome.rejected(error))
                 continue
             await _touch_log(context, log.id, log.employee_id, log.course_id, zone)
-            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={"status": review.decision.value}))
+            decided = {"status": review.decision.value}
+            outcomes.append(Outcome(RecordStatus.ACCEPTED, params=decided, result=decided))
         return outcomes
 
     @staticmethod

@@ -299,9 +299,9 @@ async def skill_gap(
 ) -> GapPage:
     """Active employees of an org unit's subtree whose level in a skill is below ``below`` (no
     level counts as 0), lowest level first, then by employee number, each with the published
-    courses that would raise them: those aiming at ``below`` or more (when none does, those with
-    the highest target), best target first, minus courses the employee completed or that aim no
-    higher than their level.
+    courses that would raise them: those aiming at ``below`` or more, the smallest step over the
+    bar first (the basics course before the advanced one), or when none reaches it those with the
+    highest target; minus courses the employee completed or that aim no higher than their level.
 
     HR admins may ask about any org unit, managers about their own unit's subtree. A page costs
     the same number of queries however large it is.
@@ -354,7 +354,8 @@ async def skill_gap(
     teaching = await CourseSkill.filter(
         tenant_id=tenant_id, skill_id=skill.id, course__status=CourseStatus.PUBLISHED
     ).select_related("course").order_by("-target_level", "course__code")
-    reaching = [row for row in teaching if row.target_level >= below]
+    reaching = sorted((row for row in teaching if row.target_level >= below),
+                      key=lambda row: (row.target_level, row.course.code))
     if not reaching and teaching:
         reaching = [row for row in teaching if row.target_level == teaching[0].target_level]
     completed: set[tuple[int, int]] = set()
