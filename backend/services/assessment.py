@@ -479,10 +479,12 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
             raise invalid_payload("menteeId")
         if existing.module_id != module.id:
             raise invalid_payload("moduleId")
-        if existing.status != EvaluationStatus.DRAFT:
-            raise DomainError(ErrorCode.EVALUATION_FINAL)
+        # A stale base first: the phone learns what happened meanwhile (even a submission) from
+        # the server copy. Only a write based on the submitted version itself is EVALUATION_FINAL.
         if write.base_version != existing.version:
             return await _conflict(connection, existing)
+        if existing.status != EvaluationStatus.DRAFT:
+            raise DomainError(ErrorCode.EVALUATION_FINAL)
         # Conditional: of two writers based on the same version only one finds it still current.
         updated = await MentorEvaluation.filter(
             id=existing.id, version=write.base_version, status=EvaluationStatus.DRAFT
@@ -492,10 +494,7 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
             updated_at=context.received_at,
         )
         if updated != 1:
-            current = await MentorEvaluation.get(id=existing.id).using_db(connection)
-            if current.status != EvaluationStatus.DRAFT:
-                raise DomainError(ErrorCode.EVALUATION_FINAL)
-            return await _conflict(connection, current)
+            return await _conflict(connection, await MentorEvaluation.get(id=existing.id).using_db(connection))
         new_id = existing.id
     evaluation = await MentorEvaluation.get(id=new_id).using_db(connection)
     context.changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
