@@ -188,6 +188,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该模块没有设置评分标准，不能评分。",
         "en": "This module has no rubric to score with.",
     },
+    "error.INSUFFICIENT_CREDITS": {
+        "zh-CN": "可用学分不足（需要 {needed}，当前可用 {available}）。",
+        "en": "Not enough credits to spend (needs {needed}, {available} available).",
+    },
+    "error.OUT_OF_STOCK": {
+        "zh-CN": "该奖励已兑完。",
+        "en": "This reward is out of stock.",
+    },
+    "error.REDEMPTION_LIMIT_REACHED": {
+        "zh-CN": "每人最多兑换 {limit} 次，你已达到上限。",
+        "en": "Each person may redeem this at most {limit} times; you have reached the limit.",
+    },
+    "error.REWARD_NOT_AVAILABLE": {
+        "zh-CN": "该奖励当前不可兑换（未上架、已下架或不在兑换期内）。",
+        "en": "This reward cannot be redeemed now (not yet open, closed or retired).",
+    },
+    "error.ALREADY_REVERSED": {
+        "zh-CN": "该学分记录已被冲正。",
+        "en": "This ledger entry has already been reversed.",
+    },
+    "error.ALREADY_DECIDED": {
+        "zh-CN": "该申请已处理（当前状态：{status}）。",
+        "en": "This request has already been decided (status {status}).",
+    },
     # Reasons for validation errors; {reason} above is filled with one of these.
     "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
     "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},

@@ -13,9 +13,9 @@ from functools import lru_cache
 from backend.errors import DomainError, ErrorCode
 
 NODE_TYPES = (
-    "Course", "CourseModule", "Employee", "Enrollment", "Mentorship", "OrgUnit", "Position",
-    "PracticeLog", "Question", "QuizAttempt", "Rubric", "RubricCriterion", "Site", "Skill",
-    "TrainingSession",
+    "Course", "CourseModule", "CreditEntry", "CreditRule", "CreditTarget", "Employee", "Enrollment",
+    "Mentorship", "OrgUnit", "PendingCredit", "Position", "PracticeLog", "Question", "QuizAttempt",
+    "Redemption", "Reward", "Rubric", "RubricCriterion", "Site", "Skill", "TrainingSession",
 )
 
 

@@ -17,6 +17,23 @@ from backend.models.catalog import (
     CourseStatus,
     ModuleKind,
 )
+from backend.models.credits import (
+    CreditAccount,
+    CreditActivity,
+    CreditEntry,
+    CreditEntryKind,
+    CreditEvent,
+    CreditProgram,
+    CreditRule,
+    CreditRuleStatus,
+    CreditTarget,
+    PendingCredit,
+    PendingCreditStatus,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    RewardCategory,
+)
 from backend.models.mentoring import (
     EvaluationStatus,
     MentorEvaluation,
@@ -57,6 +74,21 @@ from backend.models.people import (
 )
 
 __all__ = [
+    "CreditAccount",
+    "CreditActivity",
+    "CreditEntry",
+    "CreditEntryKind",
+    "CreditEvent",
+    "CreditProgram",
+    "CreditRule",
+    "CreditRuleStatus",
+    "CreditTarget",
+    "PendingCredit",
+    "PendingCreditStatus",
+    "Redemption",
+    "RedemptionStatus",
+    "Reward",
+    "RewardCategory",
     "EvaluationStatus",
     "MentorEvaluation",
     "Mentorship",

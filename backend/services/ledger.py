@@ -1,0 +1,212 @@
+"""The credit ledger's one write path: post an entry and keep the account's sums with it.
+
+Entries are append-only and keyed: ``post`` inserts with ``ON CONFLICT (tenant_id, entry_key) DO
+NOTHING``, so a retried or reprocessed cause posts nothing the second time. The account row is
+changed in the same transaction by a conditional update, so a spend can never take the spendable
+balance below zero, whatever runs concurrently (the database also has a CHECK for it). Pending
+credits (waiting for HR) live outside the ledger and only count once approved.
+
+Account sums, kept equal to the ledger (``verify`` proves it):
+- balance: the sum of every posted entry (spendable);
+- lifetime_earned: EARN entries plus positive ADJUSTMENTs (never decreases: reversals and spends
+  change the balance, not what was earned);
+- pending: PENDING claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import (
+    CreditAccount,
+    CreditEntry,
+    CreditEntryKind,
+    PendingCredit,
+    PendingCreditStatus,
+)
+from backend.services.feed import ChangeSet, Entity
+from backend.sql import db_time, placeholders
+
+ZERO = 0
+TENTH = Decimal("0.1")
+
+
+def to_tenths(credits: Decimal | str | int, field: str = "credits") -> int:
+    """Credits as stored: whole tenths (Decimal("1.5") -> 15). More precision is VALIDATION."""
+    try:
+        value = Decimal(str(credits))
+    except InvalidOperation as error:
+        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field) from error
+    if not value.is_finite() or value != value.quantize(TENTH, rounding=ROUND_HALF_UP) or abs(value) >= 10**11:
+        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field)
+    return int(value * 10)
+
+
+def from_tenths(tenths: int) -> Decimal:
+    """Stored tenths as credits (15 -> Decimal("1.5"))."""
+    return (Decimal(int(tenths)) / 10).quantize(TENTH)
+
+
+def counts_as_earned(kind: CreditEntryKind, amount: int) -> bool:
+    """Whether an entry adds to lifetime earned (and to what leaderboards and targets count)."""
+    return kind == CreditEntryKind.EARN or (kind == CreditEntryKind.ADJUSTMENT and amount > 0)
+
+
+async def ensure_account(connection: BaseDBAsyncClient, tenant_id: int, employee_id: int, now: datetime) -> None:
+    """Create the employee's account row if it is missing (a no-op otherwise)."""
+    await connection.execute_query(
+        "INSERT INTO credit_account (tenant_id, employee_id, balance, lifetime_earned, pending, created_at,"
+        f" updated_at) VALUES ({placeholders(connection, 7)}) ON CONFLICT (employee_id) DO NOTHING",
+        [tenant_id, employee_id, ZERO, ZERO, ZERO, db_time(connection, now), db_time(connection, now)],
+    )
+
+
+async def lock_account(
+    connection: BaseDBAsyncClient, tenant_id: int, employee_id: int, now: datetime
+) -> CreditAccount:
+    """The employee's account, locked until the transaction ends (PostgreSQL; SQLite has one
+    writer). Hold it while deciding anything that depends on the employee's credits: caps,
+    first-time rules, per-person limits."""
+    await ensure_account(connection, tenant_id, employee_id, now)
+    return await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).select_for_update().using_db(
+        connection
+    ).get()
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What to post. amount is signed tenths of a credit (+ adds to the spendable balance)."""
+
+    employee_id: int
+    kind: CreditEntryKind
+    amount: int
+    entry_key: str
+    occurred_at: datetime
+    rule_id: int | None = None
+    event_id: int | None = None
+    redemption_id: int | None = None
+    reverses_id: int | None = None
+    reason: str = ""
+    actor_id: int | None = None
+
+
+async def post(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, posting: Posting, now: datetime
+) -> int | None:
+    """Post one entry and update the account: the new entry's id, or None when its key was
+    posted before (nothing changes). A negative amount larger than the balance raises
+    INSUFFICIENT_CREDITS before anything is written."""
+    amount = posting.amount
+    if amount == 0:
+        return None
+    await ensure_account(connection, tenant_id, posting.employee_id, now)
+    earned = amount if counts_as_earned(posting.kind, amount) else ZERO
+    account = CreditAccount.filter(tenant_id=tenant_id, employee_id=posting.employee_id).using_db(connection)
+    if amount < 0:
+        changed = await account.filter(balance__gte=-amount).update(
+            balance=F("balance") + amount, updated_at=now
+        )
+        if changed != 1:
+            available = (await account.get()).balance
+            raise DomainError(
+                ErrorCode.INSUFFICIENT_CREDITS, needed=str(from_tenths(-amount)), available=str(from_tenths(available))
+            )
+    rows = await connection.execute_query_dict(
+        "INSERT INTO credit_entry (tenant_id, employee_id, kind, amount, entry_key, rule_id, event_id,"
+        " redemption_id, reverses_id, reason, actor_id, occurred_at, posted_at, created_at, updated_at)"
+        f" VALUES ({placeholders(connection, 15)}) ON CONFLICT (tenant_id, entry_key) DO NOTHING RETURNING id",
+        [tenant_id, posting.employee_id, posting.kind.value, amount, posting.entry_key, posting.rule_id,
+         posting.event_id, posting.redemption_id, posting.reverses_id, posting.reason[:300], posting.actor_id,
+         db_time(connection, posting.occurred_at), db_time(connection, now), db_time(connection, now),
+         db_time(connection, now)],
+    )
+    if not rows:
+        if amount < 0:  # posted before: give back what the conditional update took
+            await account.update(balance=F("balance") - amount, updated_at=now)
+        return None
+    if amount > 0 or earned:
+        await account.update(
+            **({"balance": F("balance") + amount} if amount > 0 else {}),
+            **({"lifetime_earned": F("lifetime_earned") + earned} if earned else {}),
+            updated_at=now,
+        )
+    entry_id = int(rows[0]["id"])
+    changes.touch(Entity.CREDIT_ACCOUNT, posting.employee_id, audience=posting.employee_id)
+    changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=posting.employee_id)
+    return entry_id
+
+
+async def reverse(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, entry: CreditEntry, reason: str,
+    actor_id: int | None, now: datetime,
+) -> int:
+    """Post the reversal of ``entry`` (a refund of a spend, or taking back an earn while the
+    balance allows it). Each entry is reversed at most once (ALREADY_REVERSED)."""
+    if entry.kind == CreditEntryKind.REVERSAL:
+        raise DomainError(ErrorCode.ALREADY_REVERSED)
+    entry_id = await post(connection, changes, tenant_id, Posting(
+        employee_id=entry.employee_id, kind=CreditEntryKind.REVERSAL, amount=-entry.amount,
+        entry_key=f"reverse:{entry.id}", occurred_at=now, rule_id=entry.rule_id, event_id=entry.event_id,
+        redemption_id=entry.redemption_id, reverses_id=entry.id, reason=reason, actor_id=actor_id,
+    ), now)
+    if entry_id is None:
+        raise DomainError(ErrorCode.ALREADY_REVERSED)
+    return entry_id
+
+
+async def add_pending(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, posting: Posting, now: datetime
+) -> int | None:
+    """Hold credits for HR's approval (outside the ledger): the claim's id, or None when its key
+    was claimed before."""
+    rows = await connection.execute_query_dict(
+        "INSERT INTO pending_credit (tenant_id, employee_id, rule_id, event_id, amount, entry_key, status,"
+        " occurred_at, reason, created_at, updated_at)"
+        f" VALUES ({placeholders(connection, 11)}) ON CONFLICT (tenant_id, entry_key) DO NOTHING RETURNING id",
+        [tenant_id, posting.employee_id, posting.rule_id, posting.event_id, posting.amount, posting.entry_key,
+         PendingCreditStatus.PENDING.value, db_time(connection, posting.occurred_at), "",
+         db_time(connection, now), db_time(connection, now)],
+    )
+    if not rows:
+        return None
+    await ensure_account(connection, tenant_id, posting.employee_id, now)
+    await CreditAccount.filter(tenant_id=tenant_id, employee_id=posting.employee_id).using_db(connection).update(
+        pending=F("pending") + posting.amount, updated_at=now
+    )
+    changes.touch(Entity.CREDIT_ACCOUNT, posting.employee_id, audience=posting.employee_id)
+    return int(rows[0]["id"])
+
+
+async def settle_pending(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, claim_id: int, approve: bool,
+    actor_id: int, reason: str, now: datetime,
+) -> PendingCredit:
+    """Approve (post it as an EARN entry under its key) or reject a pending claim, once: a claim
+    decided before answers ALREADY_DECIDED."""
+    claim = await PendingCredit.filter(tenant_id=tenant_id, id=claim_id).using_db(connection).first()
+    if claim is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    status = PendingCreditStatus.APPROVED if approve else PendingCreditStatus.REJECTED
+    decided = await PendingCredit.filter(id=claim.id, status=PendingCreditStatus.PENDING).using_db(connection).update(
+        status=status, decided_by_id=actor_id, decided_at=now, reason=reason[:300], updated_at=now
+    )
+    if decided != 1:
+        current = await PendingCredit.get(id=claim.id).using_db(connection)
+        raise DomainError(ErrorCode.ALREADY_DECIDED, status=current.status.value)
+    await CreditAccount.filter(tenant_id=tenant_id, employee_id=claim.employee_id).using_db(connection).update(
+        pending=F("pending") - claim.amount, updated_at=now
+    )
+    changes.touch(Entity.CREDIT_ACCOUNT, claim.employee_id, audience=claim.employee_id)
+    if approve:
+        await post(connection, changes, tenant_id, Posting(
+            employee_id=claim.employee_id, kind=CreditEntryKind.EARN, amount=claim.amount,
+            entry_key=claim.entry_key, occurred_at=claim.occurred_at, rule_id=claim.rule_id,
+            event_id=claim.event_id, reason=reason, actor_id=actor_id,
+        ), now)
+    return await PendingCredit.get(id=claim.id).using_db(connection)
