@@ -7,14 +7,14 @@ same as reading one (drafts only to their mentor).
 
 from __future__ import annotations
 
-from backend.services import assessment
+from backend.services import assessment, rubrics
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints
 
 
 async def _rubrics(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    found = await assessment.rubric_rows(viewer.tenant_id, ints(ids))
+    found = await rubrics.rubric_rows(viewer.tenant_id, ints(ids))
     return {i: found.get(int(i)) if i.isdigit() else None for i in ids}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from backend.ids import to_global_id
 from backend.models import Employee, PracticeStatus
-from backend.services import mentoring
+from backend.services import mentoring, practice
 from backend.services.feed import Entity
 from mobile_sync.entities_base import Loader, Row, ints, iso
 
@@ -32,7 +32,7 @@ async def _mentorships(viewer, ids: list[str]) -> dict[str, Row | None]:
 
 
 async def _practice_logs(viewer, ids: list[str]) -> dict[str, Row | None]:
-    logs = await mentoring.practice_logs_for_feed(viewer, ints(ids))
+    logs = await practice.practice_logs_for_feed(viewer, ints(ids))
     reviewer_ids = {log.reviewer_id for log in logs.values() if log.reviewer_id}
     reviewers = {
         e.id: e for e in await Employee.filter(tenant_id=viewer.tenant_id, id__in=list(reviewer_ids))

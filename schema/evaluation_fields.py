@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from backend.errors import DomainError, ErrorCode
-from backend.services import assessment
+from backend.services import assessment, rubrics
 from schema.ids import expect_global_id
 from schema.sync_fields import RecordPayload, _one_record
 from schema.types.assessment import (
@@ -114,7 +114,7 @@ class EvaluationQueries:
         id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the rubric.")],
     ) -> Rubric | None:
         viewer = await info.context.require_viewer()
-        row = await assessment.get_rubric(viewer, expect_global_id(id, "Rubric"))
+        row = await rubrics.get_rubric(viewer, expect_global_id(id, "Rubric"))
         return await rubric_of(row) if row else None
 
     @strawberry.field(description="The rubric of a module the viewer may see; null if it has none.")
@@ -123,7 +123,7 @@ class EvaluationQueries:
         module_id: Annotated[strawberry.ID, strawberry.argument(description="The CourseModule.")],
     ) -> Rubric | None:
         viewer = await info.context.require_viewer()
-        row = await assessment.module_rubric(viewer, expect_global_id(module_id, "CourseModule", "moduleId"))
+        row = await rubrics.module_rubric(viewer, expect_global_id(module_id, "CourseModule", "moduleId"))
         return await rubric_of(row) if row else None
 
     @strawberry.field(
@@ -165,10 +165,10 @@ class EvaluationMutations:
     ) -> RubricPayload:
         viewer = await info.context.require_viewer()
         try:
-            row = await assessment.create_rubric(
+            row = await rubrics.create_rubric(
                 viewer, input.code, input.title, input.scale_min, input.scale_max,
                 [
-                    assessment.CriterionSpec(c.title, c.weight, [(d.score, d.text) for d in c.descriptors])
+                    rubrics.CriterionSpec(c.title, c.weight, [(d.score, d.text) for d in c.descriptors])
                     for c in input.criteria
                 ],
             )
@@ -183,7 +183,7 @@ class EvaluationMutations:
     ) -> ModuleRubricPayload:
         viewer = await info.context.require_viewer()
         try:
-            module, rubric = await assessment.set_module_rubric(
+            module, rubric = await rubrics.set_module_rubric(
                 viewer, expect_global_id(input.module_id, "CourseModule", "moduleId"),
                 expect_global_id(input.rubric_id, "Rubric", "rubricId") if input.rubric_id else None,
                 input.pass_score,

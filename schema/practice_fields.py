@@ -10,7 +10,7 @@ import strawberry
 
 from backend.errors import DomainError
 from backend.models import PracticeStatus as DomainPracticeStatus
-from backend.services import mentoring
+from backend.services import mentoring, practice
 from schema.ids import expect_global_id
 from schema.sync_fields import RecordPayload, _one_record
 from schema.types.common import UserError
@@ -105,12 +105,12 @@ class PracticeQueries:
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> PracticeLogConnection:
         viewer = await info.context.require_viewer()
-        wanted = mentoring.PracticeFilter(
+        wanted = practice.PracticeFilter(
             employee_id=expect_global_id(employee_id, "Employee", "employeeId") if employee_id else None,
             module_id=expect_global_id(module_id, "CourseModule", "moduleId") if module_id else None,
             status=DomainPracticeStatus(status.value) if status else None,
         )
-        page = await mentoring.practice_logs(viewer, wanted, first, after, info.context.settings.max_page_size)
+        page = await practice.practice_logs(viewer, wanted, first, after, info.context.settings.max_page_size)
         return PracticeLogConnection.from_page(page)
 
     @strawberry.field(description="Practice logs waiting for the viewer's decision as a current mentor, oldest first.")
@@ -121,7 +121,7 @@ class PracticeQueries:
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> PracticeLogConnection:
         viewer = await info.context.require_viewer()
-        page = await mentoring.pending_reviews(viewer, first, after, info.context.settings.max_page_size)
+        page = await practice.pending_reviews(viewer, first, after, info.context.settings.max_page_size)
         return PracticeLogConnection.from_page(page)
 
 
@@ -165,7 +165,7 @@ class PracticeMutations:
     ) -> RecordPayload:
         payload = {"moduleId": str(input.module_id), "quantity": input.quantity, "note": input.note}
         practiced_at = utc(input.practiced_at) if input.practiced_at else None
-        return await _one_record(info, input.client_id, mentoring.PRACTICE_LOG, practiced_at, payload)
+        return await _one_record(info, input.client_id, practice.PRACTICE_LOG, practiced_at, payload)
 
     @strawberry.mutation(
         description="Confirm or reject a mentee's practice online: the PRACTICE_REVIEW kind. "
@@ -178,4 +178,4 @@ class PracticeMutations:
         input: Annotated[ReviewPracticeInput, strawberry.argument(description="The decision.")],
     ) -> RecordPayload:
         payload = {"practiceId": str(input.practice_id), "decision": input.decision.value, "note": input.note}
-        return await _one_record(info, input.client_id, mentoring.PRACTICE_REVIEW, None, payload)
+        return await _one_record(info, input.client_id, practice.PRACTICE_REVIEW, None, payload)

@@ -15,7 +15,7 @@ from backend.errors import DomainError
 from backend.models import AttemptStatus as DomainAttemptStatus
 from backend.models import QuestionKind as DomainQuestionKind
 from backend.models import Question, QuizAttempt
-from backend.services import quizzes
+from backend.services import quiz_authoring, quiz_grading, quizzes
 from schema.ids import expect_global_id, to_global_id
 from schema.sync_fields import RecordPayload, _one_record
 from schema.types.common import PageInfo, UserError
@@ -285,7 +285,7 @@ class BankQuestion:
         return cls(
             id=strawberry.ID(str(row.id)), course_id=strawberry.ID(to_global_id("Course", row.course_id)),
             kind=DomainQuestionKind(row.kind), prompt=row.prompt,
-            options=[QuizOption(key=o["key"], text=o["text"]) for o in quizzes._options(row.options)],
+            options=[QuizOption(key=o["key"], text=o["text"]) for o in quizzes.shown_options(row.options)],
             answer_key=row.answer_key, points=Decimal(str(row.points)), explanation=row.explanation,
         )
 
@@ -341,7 +341,7 @@ async def _authored(quiz) -> AuthoredQuiz:
         module_id=strawberry.ID(to_global_id("CourseModule", quiz.module_id)), title=quiz.title,
         pass_mark=quiz.pass_mark, time_limit_seconds=quiz.time_limit_seconds, attempts_allowed=quiz.attempts_allowed,
         shuffle=quiz.shuffle, review_allowed=quiz.review_allowed, closes_at=quiz.closes_at, version=quiz.version,
-        questions=[BankQuestion.from_model(q) for q in await quizzes.authored_questions(quiz.id)],
+        questions=[BankQuestion.from_model(q) for q in await quiz_authoring.authored_questions(quiz.id)],
     )
 
 
@@ -389,7 +389,7 @@ class QuizQueries:
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> QuizAttemptToGradeConnection:
         viewer = await info.context.require_viewer()
-        page = await quizzes.attempts_to_grade(viewer, first, after, info.context.settings.max_page_size)
+        page = await quiz_grading.attempts_to_grade(viewer, first, after, info.context.settings.max_page_size)
         edges = [
             QuizAttemptToGradeEdge(cursor=page.cursor_of(a), node=QuizAttemptToGrade.from_model(a, page.questions))
             for a in page.attempts
@@ -405,7 +405,7 @@ class QuizQueries:
         course_id: Annotated[strawberry.ID, strawberry.argument(description="The course.")],
     ) -> list[BankQuestion]:
         viewer = await info.context.require_viewer()
-        rows = await quizzes.question_bank(viewer, expect_global_id(course_id, "Course", "courseId"))
+        rows = await quiz_authoring.question_bank(viewer, expect_global_id(course_id, "Course", "courseId"))
         return [BankQuestion.from_model(row) for row in rows]
 
 
@@ -430,11 +430,11 @@ class QuizMutations:
         input: Annotated[GradeQuizAnswerInput, strawberry.argument(description="The grade.")],
     ) -> GradeQuizAnswerPayload:
         async def work(viewer):
-            attempt = await quizzes.grade_answer(
+            attempt = await quiz_grading.grade_answer(
                 viewer, expect_global_id(input.attempt_id, "QuizAttempt", "attemptId"),
                 _question_id(input.question_id, "questionId"), input.points, input.comment,
             )
-            return QuizAttemptToGrade.from_model(attempt, await quizzes.grading_questions(viewer, attempt))
+            return QuizAttemptToGrade.from_model(attempt, await quiz_grading.grading_questions(viewer, attempt))
 
         return await _mutate(info, work, lambda row, errors: GradeQuizAnswerPayload(attempt=row, errors=errors))
 
@@ -444,12 +444,12 @@ class QuizMutations:
         input: Annotated[CreateQuestionInput, strawberry.argument(description="The question.")],
     ) -> QuestionPayload:
         async def work(viewer):
-            draft = quizzes.QuestionDraft(
+            draft = quiz_authoring.QuestionDraft(
                 kind=input.kind, prompt=input.prompt, options=_options_given(input.options),
                 answer_key=input.answer_key, answer_key_given=True, points=input.points,
                 explanation=input.explanation,
             )
-            row = await quizzes.create_question(viewer, expect_global_id(input.course_id, "Course", "courseId"), draft)
+            row = await quiz_authoring.create_question(viewer, expect_global_id(input.course_id, "Course", "courseId"), draft)
             return BankQuestion.from_model(row)
 
         return await _mutate(info, work, lambda row, errors: QuestionPayload(question=row, errors=errors))
@@ -463,12 +463,12 @@ class QuizMutations:
     ) -> QuestionPayload:
         async def work(viewer):
             given = input.answer_key is not strawberry.UNSET
-            draft = quizzes.QuestionDraft(
+            draft = quiz_authoring.QuestionDraft(
                 kind=input.kind, prompt=input.prompt, options=_options_given(input.options),
                 answer_key=input.answer_key if given else None, answer_key_given=given, points=input.points,
                 explanation=input.explanation,
             )
-            row = await quizzes.update_question(viewer, _question_id(input.question_id, "questionId"), draft)
+            row = await quiz_authoring.update_question(viewer, _question_id(input.question_id, "questionId"), draft)
             return BankQuestion.from_model(row)
 
         return await _mutate(info, work, lambda row, errors: QuestionPayload(question=row, errors=errors))
@@ -482,14 +482,14 @@ class QuizMutations:
         input: Annotated[SetModuleQuizInput, strawberry.argument(description="The quiz.")],
     ) -> ModuleQuizPayload:
         async def work(viewer):
-            quizzes.require_author(viewer)
-            settings = quizzes.QuizSettings(
+            quiz_authoring.require_author(viewer)
+            settings = quiz_authoring.QuizSettings(
                 title=input.title, pass_mark=input.pass_mark, attempts_allowed=input.attempts_allowed,
                 shuffle=input.shuffle, review_allowed=input.review_allowed,
                 question_ids=[_question_id(q, "questionIds") for q in input.question_ids],
                 time_limit_seconds=input.time_limit_seconds, closes_at=input.closes_at,
             )
-            quiz = await quizzes.set_module_quiz(
+            quiz = await quiz_authoring.set_module_quiz(
                 viewer, expect_global_id(input.module_id, "CourseModule", "moduleId"), settings
             )
             return await _authored(quiz)

@@ -117,6 +117,16 @@ class ApplyContext:
     changes: ChangeSet
     received_at: datetime
     clock_offset_ms: int = 0
+    # Creditable facts the handlers noted (services.credits.note); credited before the commit.
+    creditables: list = field(default_factory=list)
+
+    async def finish(self) -> None:
+        """Credit what the handlers noted and publish the feed changes: the last steps of every
+        transaction that applied records (or did the same work online, such as manual grading)."""
+        from backend.services import credits  # late: credits builds on this module
+
+        await credits.settle(self)
+        await self.changes.publish(self.connection, self.received_at)
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,7 @@ async def ingest(
         await insert_many(connection, "activity_record", _RECORD_COLUMNS, rows)
         if next_seq - 1 != device.applied_seq:
             await Device.filter(id=device.id).using_db(connection).update(applied_seq=next_seq - 1)
-        await changes.publish(connection, received_at)
+        await context.finish()
     _resolve_in_batch_duplicates(records, results)
     return IngestResult(
         results=[results[i] for i in range(len(records))],

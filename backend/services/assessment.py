@@ -1,15 +1,13 @@
-"""Rubrics and mentor evaluations (the MENTOR_EVALUATION record kind).
+"""Mentor evaluations: the MENTOR_EVALUATION record kind, HR supersede, and reading evaluations.
 
-A rubric is a set of weighted criteria scored on one scale, with a descriptor of what each score
-means. HR admins write rubrics and attach one (and a pass bar) to PRACTICE and ASSESSMENT modules.
-
-A mentor scores a mentee's module with the module's rubric, on the phone and offline too. The
-phone chooses the evaluation's uid, so a draft has its identity before it reaches the server.
-Drafts are mutable and versioned with the sync framework's policy (docs/sync-protocol.md): each
-write names the version it was based on and is applied by a conditional UPDATE only if that is
-still the current version; otherwise the answer is CONFLICT with the server's copy, never a silent
-merge. A submitted evaluation is final: only HR can supersede it, with a reason, in the audit log.
-Only the mentee's current mentor for the module's course (on the day the record says) may write.
+A mentor scores a mentee's module with the module's rubric (see ``rubrics``), on the phone and
+offline too. The phone chooses the evaluation's uid, so a draft has its identity before it reaches
+the server. Drafts are mutable and versioned with the sync framework's policy
+(docs/sync-protocol.md): each write names the version it was based on and is applied by a
+conditional UPDATE only if that is still the current version; otherwise the answer is CONFLICT
+with the server's copy, never a silent merge. A submitted evaluation is final: only HR can
+supersede it, with a reason, in the audit log. Only the mentee's current mentor for the module's
+course (on the mentee's local day at the time the record says) may write.
 
 A submitted evaluation is skill evidence; on an ASSESSMENT module, one at or above the module's
 bar (60 when none is set) completes the module for the mentee, once.
@@ -20,10 +18,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
@@ -55,188 +52,16 @@ from backend.services.activity import (
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.rubrics import MAX_CRITERIA, SCORED_KINDS
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
 MENTOR_EVALUATION = "MENTOR_EVALUATION"
-SCORED_KINDS = (ModuleKind.PRACTICE, ModuleKind.ASSESSMENT)
 DEFAULT_PASS_SCORE = 60
 MAX_COMMENT = 2000
 MAX_REASON = 2000
-MAX_CRITERIA = 50
-MAX_WEIGHT = Decimal("9999.99")
 FINISHED = (EvaluationStatus.SUBMITTED, EvaluationStatus.SUPERSEDED)
 CURSOR_KIND = "evaluations"
-
-
-# --- rubrics --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CriterionSpec:
-    """A criterion of a new rubric as HR gave it."""
-
-    title: str
-    weight: Decimal
-    descriptors: list[tuple[int, str]]
-
-
-def _invalid(field: str, reason_key: str = "reason.field", **params: Any) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
-
-
-def _text(value: str | None, field: str, maximum: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise _invalid(field, "reason.required")
-    if len(value) > maximum:
-        raise _invalid(field, "reason.too_long", max=maximum)
-    return value
-
-
-def _check_rubric(code: str, title: str, scale_min: int, scale_max: int, criteria: list[CriterionSpec]):
-    code, title = _text(code, "code", 64), _text(title, "title", 200)
-    if not 0 <= scale_min < scale_max <= 100:
-        raise _invalid("scaleMax" if scale_min >= 0 else "scaleMin")
-    if not criteria or len(criteria) > MAX_CRITERIA:
-        raise _invalid("criteria")
-    checked = []
-    for index, criterion in enumerate(criteria):
-        where = f"criteria[{index}]"
-        criterion_title = _text(criterion.title, f"{where}.title", 200)
-        weight = criterion.weight
-        if not weight.is_finite() or weight <= 0 or weight > MAX_WEIGHT or weight != weight.quantize(Decimal("0.01")):
-            raise _invalid(f"{where}.weight")
-        descriptors: dict[str, str] = {}
-        for score, text in criterion.descriptors:
-            if not scale_min <= score <= scale_max or str(score) in descriptors:
-                raise _invalid(f"{where}.descriptors")
-            descriptors[str(score)] = _text(text, f"{where}.descriptors", 500)
-        checked.append((criterion_title, weight, descriptors))
-    return code, title, checked
-
-
-async def create_rubric(
-    viewer: Viewer, code: str, title: str, scale_min: int, scale_max: int, criteria: list[CriterionSpec],
-    now: datetime | None = None,
-) -> Rubric:
-    """A new rubric (HR admins). Codes are unique per company (VALIDATION on ``code``)."""
-    viewer.require_role(Role.HR_ADMIN)
-    code, title, checked = _check_rubric(code, title, scale_min, scale_max, criteria)
-    now = now or datetime.now(timezone.utc)
-    async with in_transaction() as connection:
-        stamp = db_time(connection, now)
-        # ON CONFLICT, not try/except: a failed INSERT would abort a PostgreSQL transaction.
-        rows = await connection.execute_query_dict(
-            "INSERT INTO rubric (tenant_id, code, title, scale_min, scale_max, created_at, updated_at)"
-            f" VALUES ({placeholders(connection, 7)}) ON CONFLICT (tenant_id, code) DO NOTHING RETURNING id",
-            [viewer.tenant_id, code, title, scale_min, scale_max, stamp, stamp],
-        )
-        if not rows:
-            raise _invalid("code")
-        rubric_id = int(rows[0]["id"])
-        await RubricCriterion.bulk_create(
-            [
-                RubricCriterion(tenant_id=viewer.tenant_id, rubric_id=rubric_id, position=position,
-                                title=criterion_title, weight=weight, descriptors=descriptors)
-                for position, (criterion_title, weight, descriptors) in enumerate(checked, start=1)
-            ],
-            using_db=connection,
-        )
-        await audit(connection, viewer, viewer.tenant_id, "rubric.create", "Rubric", rubric_id, {"code": code})
-        changes = ChangeSet(viewer.tenant_id)
-        changes.touch(Entity.RUBRIC, rubric_id)
-        await changes.publish(connection, now)
-        return await Rubric.get(id=rubric_id).using_db(connection)
-
-
-async def set_module_rubric(
-    viewer: Viewer, module_id: int, rubric_id: int | None, pass_score: int | None, now: datetime | None = None
-) -> tuple[CourseModule, Rubric | None]:
-    """Attach a rubric and a pass bar (percent) to a PRACTICE or ASSESSMENT module, or clear them
-    (HR admins). Evaluations already begun keep the rubric they started with."""
-    viewer.require_role(Role.HR_ADMIN)
-    if pass_score is not None and not 0 <= pass_score <= 100:
-        raise _invalid("passScore")
-    now = now or datetime.now(timezone.utc)
-    async with in_transaction() as connection:
-        module = await CourseModule.filter(tenant_id=viewer.tenant_id, id=module_id).using_db(connection).first()
-        if module is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        if module.kind not in SCORED_KINDS:
-            raise _invalid("moduleId")
-        rubric = None
-        if rubric_id is not None:
-            rubric = await Rubric.filter(tenant_id=viewer.tenant_id, id=rubric_id).using_db(connection).first()
-            if rubric is None:
-                raise DomainError(ErrorCode.VALIDATION, field="rubricId", reason_key="reason.bad_id")
-        if module.rubric_id != rubric_id or module.pass_score != pass_score:
-            await CourseModule.filter(id=module.id).using_db(connection).update(
-                rubric_id=rubric_id, pass_score=pass_score, updated_at=now
-            )
-            await audit(connection, viewer, viewer.tenant_id, "module.rubric", "CourseModule", module.id,
-                        {"rubricId": rubric_id, "passScore": pass_score,
-                         "before": {"rubricId": module.rubric_id, "passScore": module.pass_score}})
-            changes = ChangeSet(viewer.tenant_id)
-            changes.touch(Entity.COURSE_MODULE, module.id)
-            await changes.publish(connection, now)
-        module = await CourseModule.get(id=module.id).using_db(connection)
-    return module, rubric
-
-
-async def get_rubric(viewer: Viewer, rubric_id: int) -> Rubric | None:
-    """A rubric of the viewer's company (anyone signed in may read rubrics), or None."""
-    return await Rubric.filter(tenant_id=viewer.tenant_id, id=rubric_id).first()
-
-
-async def module_rubric(viewer: Viewer, module_id: int) -> Rubric | None:
-    """The rubric of a module the viewer may see, or None."""
-    from backend.services.catalog import get_module
-
-    module = await get_module(viewer, module_id)
-    if module is None or module.rubric_id is None:
-        return None
-    return await Rubric.filter(tenant_id=viewer.tenant_id, id=module.rubric_id).first()
-
-
-async def criteria_of(tenant_id: int, rubric_ids: list[int]) -> dict[int, list[RubricCriterion]]:
-    """Criteria of some rubrics, in position order, by rubric id."""
-    found: dict[int, list[RubricCriterion]] = {rubric_id: [] for rubric_id in rubric_ids}
-    for criterion in await RubricCriterion.filter(tenant_id=tenant_id, rubric_id__in=rubric_ids).order_by(
-        "rubric_id", "position"
-    ):
-        found[criterion.rubric_id].append(criterion)
-    return found
-
-
-def descriptors_of(criterion: RubricCriterion) -> list[tuple[int, str]]:
-    """(score, what it means) of a criterion, lowest score first."""
-    pairs = []
-    for score, text in (criterion.descriptors or {}).items():
-        try:
-            pairs.append((int(score), str(text)))
-        except (TypeError, ValueError):
-            continue
-    return sorted(pairs)
-
-
-async def rubric_rows(tenant_id: int, rubric_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Rubrics as the feed (and the phone, offline) sees them, by id."""
-    rubrics = await Rubric.filter(tenant_id=tenant_id, id__in=rubric_ids)
-    criteria = await criteria_of(tenant_id, [r.id for r in rubrics])
-    return {
-        r.id: {
-            "id": to_global_id("Rubric", r.id), "code": r.code, "title": r.title,
-            "scaleMin": r.scale_min, "scaleMax": r.scale_max,
-            "criteria": [
-                {"id": to_global_id("RubricCriterion", c.id), "position": c.position, "title": c.title,
-                 "weight": str(c.weight),
-                 "descriptors": [{"score": s, "text": t} for s, t in descriptors_of(c)]}
-                for c in criteria[r.id]
-            ],
-        }
-        for r in rubrics
-    }
 
 
 # --- scores ---------------------------------------------------------------------------------
@@ -314,15 +139,6 @@ async def _copy(connection: BaseDBAsyncClient | None, evaluation: MentorEvaluati
 
 def _stored_scores(scores: dict[int, int]) -> dict[str, int]:
     return {str(k): v for k, v in sorted(scores.items())}
-
-
-def _local_day(moment: datetime, employee: Employee) -> date:
-    """The mentee's calendar day at ``moment``: mentorship dates are days where they work."""
-    zone = getattr(getattr(employee, "site", None), "time_zone", None) or "Asia/Shanghai"
-    try:
-        return moment.astimezone(ZoneInfo(zone)).date()
-    except (KeyError, ValueError):
-        return moment.astimezone(timezone.utc).date()
 
 
 async def _insert_evaluation(
@@ -446,8 +262,9 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
     ).using_db(connection).first()
     if mentee is None:
         raise DomainError(ErrorCode.NOT_YOUR_MENTEE)
+    zone = mentee.site.time_zone if mentee.site else None
     await mentoring.require_current_mentor(
-        tenant_id, viewer.employee_id, mentee.id, module.course_id, _local_day(parsed.occurred_at, mentee),
+        tenant_id, viewer.employee_id, mentee.id, module.course_id, mentoring.local_day(parsed.occurred_at, zone),
         connection,
     )
     existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
@@ -671,8 +488,6 @@ async def feed_rows(viewer: Viewer, ids: list[str]) -> dict[str, dict[str, Any] 
 
 
 async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
-    for rubric_id in await Rubric.filter(tenant_id=tenant_id).values_list("id", flat=True):
-        changes.touch(Entity.RUBRIC, rubric_id)
     for uid, mentor_id, mentee_id, status in await MentorEvaluation.filter(tenant_id=tenant_id).values_list(
         "uid", "mentor_id", "mentee_id", "status"
     ):

@@ -1,14 +1,22 @@
-"""Every record kind Xuefen knows. Importing this module fills the registry in
-``backend.services.activity``; add a domain's kinds here when it gets some."""
+"""Every record kind Xuefen knows, and every domain that marks its rows in a feed backfill.
+
+Importing this module fills the registry in ``backend.services.activity`` and the backfillers in
+``backend.services.feed``; add a domain here when it registers either."""
 
 from backend.services import (
     assessment,
     checkin,
     enrollment,
     mentoring,
+    practice,
     profile_settings,
     progress,
     quizzes,
+    rubrics,
+    skills,
 )
 
-__all__ = ["assessment", "checkin", "enrollment", "mentoring", "profile_settings", "progress", "quizzes"]
+__all__ = [
+    "assessment", "checkin", "enrollment", "mentoring", "practice", "profile_settings", "progress", "quizzes",
+    "rubrics", "skills",
+]

@@ -17,7 +17,6 @@ from uuid import UUID
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
@@ -28,13 +27,13 @@ from backend.models import (
     CourseStatus,
     Employee,
     EmployeeSkill,
-    Mentorship,
     OrgUnit,
     PositionSkill,
     Role,
     Skill,
     SkillEvidence,
 )
+from backend.services import mentoring
 from backend.services.activity import ApplyContext
 from backend.services.catalog import LearnerProfile, ineligible_course_ids, learner_profile
 from backend.services.feed import ChangeSet, Entity, register_backfill
@@ -162,11 +161,10 @@ class GapPage:
 
 
 async def _mentors_now(tenant_id: int, mentor_id: int, mentee_id: int) -> bool:
-    today = datetime.now(timezone.utc).date()
-    return await Mentorship.filter(
-        Q(ends_on=None) | Q(ends_on__gte=today),
-        tenant_id=tenant_id, mentor_id=mentor_id, mentee_id=mentee_id, starts_on__lte=today,
-    ).exists()
+    """Whether ``mentor_id`` mentors ``mentee_id`` (any course) on the mentee's local day today."""
+    return bool(await mentoring.current_mentorships(
+        tenant_id, datetime.now(timezone.utc), mentor_id=mentor_id, mentee_id=mentee_id
+    ))
 
 
 async def employee_for_skills(viewer: Viewer, employee_id: int) -> Employee:

@@ -11,6 +11,7 @@ import strawberry
 from backend import models
 from backend.models import EvaluationStatus as DomainEvaluationStatus
 from backend.services import assessment
+from backend.services import rubrics as rubric_service
 from schema.ids import to_global_id
 from schema.types.catalog import CourseModule
 from schema.types.common import PageInfo
@@ -42,7 +43,7 @@ class RubricCriterion:
         return cls(
             id=strawberry.ID(to_global_id("RubricCriterion", row.id)), position=row.position, title=row.title,
             weight=Decimal(str(row.weight)),
-            descriptors=[RubricDescriptor(score=s, text=t) for s, t in assessment.descriptors_of(row)],
+            descriptors=[RubricDescriptor(score=s, text=t) for s, t in rubric_service.descriptors_of(row)],
         )
 
 
@@ -65,7 +66,7 @@ class Rubric:
 
 
 async def rubric_of(row: models.Rubric) -> Rubric:
-    criteria = await assessment.criteria_of(row.tenant_id, [row.id])
+    criteria = await rubric_service.criteria_of(row.tenant_id, [row.id])
     return Rubric.from_model(row, criteria[row.id])
 
 
@@ -114,7 +115,7 @@ async def evaluations_of(rows: list[models.MentorEvaluation]) -> list[MentorEval
     modules = {m.id: m for m in await models.CourseModule.filter(tenant_id=tenant_id, id__in=list({r.module_id for r in rows}))}
     rubric_ids = list({r.rubric_id for r in rows})
     rubrics = {r.id: r for r in await models.Rubric.filter(tenant_id=tenant_id, id__in=rubric_ids)}
-    criteria = await assessment.criteria_of(tenant_id, rubric_ids)
+    criteria = await rubric_service.criteria_of(tenant_id, rubric_ids)
     superseded = [r.supersedes_id for r in rows if r.supersedes_id]
     links = dict(
         await models.MentorEvaluation.filter(tenant_id=tenant_id, id__in=superseded).values_list("id", "uid")

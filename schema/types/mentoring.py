@@ -10,7 +10,7 @@ import strawberry
 from backend import models
 from backend.models import PracticeStatus as DomainPracticeStatus
 from backend.services import catalog
-from backend.services.mentoring import PracticePage
+from backend.services.practice import PracticePage
 from schema.ids import to_global_id
 from schema.types.catalog import Course, CourseModule
 from schema.types.common import PageInfo
