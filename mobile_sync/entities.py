@@ -26,7 +26,7 @@ from backend.services.feed import Entity
 from backend.services.profile_settings import settings_copy
 from backend.services.viewer import Viewer
 
-from mobile_sync import feed_assessment, feed_mentoring, feed_quizzes, feed_skills
+from mobile_sync import feed_assessment, feed_credits, feed_mentoring, feed_quizzes, feed_rewards, feed_skills
 from mobile_sync.entities_base import Loader, Row
 from mobile_sync.entities_base import dec as _dec
 from mobile_sync.entities_base import ints as _ints
@@ -203,6 +203,8 @@ LOADERS: dict[Entity, Loader] = {
     **feed_mentoring.LOADERS,
     **feed_assessment.LOADERS,
     **feed_skills.LOADERS,
+    **feed_credits.LOADERS,
+    **feed_rewards.LOADERS,
 }
 
 GLOBAL_TYPES = {
@@ -217,6 +219,8 @@ GLOBAL_TYPES = {
     **feed_mentoring.GLOBAL_TYPES,
     **feed_assessment.GLOBAL_TYPES,
     **feed_skills.GLOBAL_TYPES,
+    **feed_credits.GLOBAL_TYPES,
+    **feed_rewards.GLOBAL_TYPES,
 }
 
 

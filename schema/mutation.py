@@ -19,9 +19,12 @@ from schema.types.auth import (
     RefreshTokenInput,
 )
 from schema.checkin_fields import CheckInMutations
+from schema.credit_fields import CreditMutations
 from schema.evaluation_fields import EvaluationMutations
+from schema.leaderboard_fields import LeaderboardMutations
 from schema.practice_fields import PracticeMutations
 from schema.quiz_fields import QuizMutations
+from schema.reward_fields import RewardMutations
 from schema.session_fields import SessionMutations
 from schema.skill_fields import SkillMutations
 from schema.sync_fields import SyncMutations
@@ -55,9 +58,12 @@ class CoursePayload:
 @strawberry.type(description="Changes to Xuefen.")
 class Mutation(
     CheckInMutations,
+    CreditMutations,
     EvaluationMutations,
+    LeaderboardMutations,
     PracticeMutations,
     QuizMutations,
+    RewardMutations,
     SessionMutations,
     SkillMutations,
     SyncMutations,

@@ -9,9 +9,12 @@ import strawberry
 from backend.services import catalog, people
 from schema.ids import expect_global_id, from_global_id
 from schema.checkin_fields import CheckInQueries
+from schema.credit_fields import CreditQueries
 from schema.evaluation_fields import EvaluationQueries
+from schema.leaderboard_fields import LeaderboardQueries
 from schema.practice_fields import PracticeQueries
 from schema.quiz_fields import QuizQueries
+from schema.reward_fields import RewardQueries
 from schema.session_fields import SessionQueries
 from schema.skill_fields import SkillQueries
 from schema.sync_fields import SyncQueries
@@ -26,9 +29,12 @@ _ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": S
 @strawberry.type(description="Read access to Xuefen. Everything requires a signed-in viewer.")
 class Query(
     CheckInQueries,
+    CreditQueries,
     EvaluationQueries,
+    LeaderboardQueries,
     PracticeQueries,
     QuizQueries,
+    RewardQueries,
     SessionQueries,
     SkillQueries,
     SyncQueries,

@@ -31,6 +31,7 @@ from backend.ids import expect_global_id, to_global_id
 from backend.models import (
     CourseModule,
     CourseStatus,
+    CreditActivity,
     Employee,
     EvaluationStatus,
     MentorEvaluation,
@@ -40,7 +41,7 @@ from backend.models import (
     Rubric,
     RubricCriterion,
 )
-from backend.services import feed, mentoring, progress, skills
+from backend.services import credits, feed, mentoring, progress, skills
 from backend.services.activity import (
     ApplyContext,
     Outcome,
@@ -173,6 +174,10 @@ async def _after_submit(
         context, evaluation.mentee_id, module, skills.MENTOR_EVALUATION, str(evaluation.uid), record_id,
         evaluation.percent, occurred_at,
     )
+    credits.note(context, credits.Creditable(
+        evaluation.mentee_id, CreditActivity.EVALUATION_SCORED, f"evaluation:{evaluation.uid}", occurred_at,
+        record_id, module.course_id, module.id, evaluation.percent,
+    ))
     bar = module.pass_score if module.pass_score is not None else DEFAULT_PASS_SCORE
     if module.kind != ModuleKind.ASSESSMENT or evaluation.percent < bar:
         return
@@ -392,7 +397,7 @@ async def supersede_evaluation(
             changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
             changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentee_id)
         await _after_submit(context, new, module, None, now)
-        await changes.publish(connection, now)
+        await context.finish()
     return new
 
 

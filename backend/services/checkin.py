@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -20,13 +20,14 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import (
     Attendance,
     AttendanceStatus,
+    CreditActivity,
     Enrollment,
     EnrollmentStatus,
     RecordStatus,
     SessionStatus,
     TrainingSession,
 )
-from backend.services import qr
+from backend.services import credits, qr
 from backend.services.activity import (
     ApplyContext,
     Outcome,
@@ -36,6 +37,7 @@ from backend.services.activity import (
     register,
 )
 from backend.services.audit import audit
+from backend.services.feed import ChangeSet
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -129,6 +131,8 @@ class CheckIn:
                 continue
             flags = list(parsed.flags) + _location_flags(session, parsed.payload)
             await _record_attendance(context, session, status, parsed, flags)
+            credits.note(context, attendance_creditable(viewer.employee_id, session, status, parsed.occurred_at,
+                                                        parsed.record.id))
             outcomes.append(Outcome(RecordStatus.ACCEPTED, params={"status": status.value}))
         return outcomes
 
@@ -207,6 +211,17 @@ async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list
     return session, rows
 
 
+def attendance_creditable(employee_id: int, session: TrainingSession, status: AttendanceStatus,
+                          at: datetime, record_id=None) -> credits.Creditable:
+    """Attending a session, for the credit rules: one fact per employee and session (a second
+    scan or a manual correction is the same fact). Score 100 on time, 50 late, so a rule with
+    minScore 100 credits punctual attendance only."""
+    return credits.Creditable(
+        employee_id, CreditActivity.ATTENDANCE, f"attendance:{employee_id}:{session.id}", at, record_id,
+        session.course_id, session.module_id, 100 if status == AttendanceStatus.PRESENT else 50,
+    )
+
+
 async def mark_attendance(
     viewer: Viewer, session_id: int, employee_id: int, status: AttendanceStatus, reason: str
 ) -> Attendance:
@@ -227,6 +242,11 @@ async def mark_attendance(
             connection, viewer, viewer.tenant_id, "ATTENDANCE_MARKED", "Attendance", attendance.id,
             {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason[:300]},
         )
+        if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
+            now = datetime.now(timezone.utc)
+            context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), now)  # type: ignore[arg-type]
+            credits.note(context, attendance_creditable(employee_id, session, status, session.starts_at))
+            await context.finish()
     return attendance
 
 

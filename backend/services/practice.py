@@ -26,6 +26,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import (
     CourseModule,
     CourseStatus,
+    CreditActivity,
     Employee,
     Mentorship,
     ModuleKind,
@@ -34,7 +35,7 @@ from backend.models import (
     RecordStatus,
     Role,
 )
-from backend.services import progress
+from backend.services import credits, progress
 from backend.services.activity import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id, register
 from backend.services.feed import ChangeSet, Entity, register_backfill
 from backend.services.mentoring import (
@@ -215,6 +216,10 @@ class PracticeReviewed:
                 context, {log.module_id: log.module}, {log.module_id: [log.quantity, 0, log.practiced_at]},
                 employee_id=log.employee_id,
             )
+            credits.note(context, credits.Creditable(
+                log.employee_id, CreditActivity.PRACTICE_CONFIRMED, f"practice:{log.id}", log.practiced_at,
+                log.record_id, log.course_id, log.module_id, quantity=log.quantity,
+            ))
 
 
 register(PracticeReviewed())

@@ -19,11 +19,13 @@ from backend.models import (
     CourseCompletion,
     CourseModule,
     CourseStatus,
+    CreditActivity,
     ModuleKind,
     ModuleProgress,
     RecordStatus,
     Role,
 )
+from backend.services import credits
 from backend.services.activity import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
@@ -83,6 +85,10 @@ class LessonCompleted:
             total[0] += 1
             total[1] += seconds
             total[2] = max(total[2], parsed.occurred_at) if total[2] else parsed.occurred_at
+            credits.note(context, credits.Creditable(
+                viewer.employee_id, CreditActivity.LESSON_COMPLETED, f"lesson:{parsed.record.id}",
+                parsed.occurred_at, parsed.record.id, module.course_id, module.id,
+            ))
             outcomes.append(Outcome(RecordStatus.ACCEPTED))
         if totals:
             await _add_progress(context, {m: modules[m] for m in totals}, totals)
@@ -116,6 +122,15 @@ async def _add_progress(
     )
     for module_id in totals:
         context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
+    # Completing a module is a creditable fact of its own, once per employee and module.
+    for module_id, count, required in await ModuleProgress.filter(
+        tenant_id=viewer.tenant_id, employee_id=employee_id, module_id__in=list(totals)
+    ).using_db(connection).values_list("module_id", "completed_count", "module__required_count"):
+        if count >= required:
+            credits.note(context, credits.Creditable(
+                employee_id, CreditActivity.MODULE_COMPLETED, f"module:{employee_id}:{module_id}",
+                totals[module_id][2] or now, None, modules[module_id].course_id, module_id,
+            ))
     await _complete_courses(context, {module.course_id for module in modules.values()}, employee_id)
 
 
@@ -152,6 +167,10 @@ async def _complete_courses(context: ApplyContext, course_ids: set[int], employe
         )
         for course_id in fresh:
             context.changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
+            credits.note(context, credits.Creditable(
+                employee_id, CreditActivity.COURSE_COMPLETED, f"course:{employee_id}:{course_id}",
+                context.received_at, None, course_id,
+            ))
 
 
 register(LessonCompleted())

@@ -20,12 +20,12 @@ from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import AttemptStatus, Question, Quiz, QuizAttempt, Role
-from backend.services import mentoring, progress, skills
+from backend.services import credits, mentoring, progress, skills
 from backend.services.activity import ApplyContext
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.services.quizzes import feedback_items, points_text, whole_percent
+from backend.services.quizzes import feedback_items, points_text, quiz_passed, whole_percent
 from backend.services.viewer import Viewer
 
 MAX_COMMENT = 500
@@ -121,6 +121,8 @@ async def grade_answer(
                 context, {module.id: module}, {module.id: [1, 0, attempt.submitted_at]},
                 employee_id=attempt.employee_id,
             )
+            credits.note(context, quiz_passed(attempt.employee_id, quiz, percent,
+                                                      attempt.submitted_at, attempt.record_id))
         if done:
             await skills.record_evidence(
                 context, attempt.employee_id, module, skills.QUIZ_ATTEMPT, str(attempt.id), attempt.record_id,
@@ -130,7 +132,7 @@ async def grade_answer(
         await audit(connection, viewer, viewer.tenant_id, "quiz.grade_answer", "QuizAttempt", attempt.id,
                     {"questionId": question_id, "points": points_text(given), "comment": comment,
                      "employeeId": attempt.employee_id, "status": "GRADED" if done else "NEEDS_MANUAL_GRADING"})
-        await change_set.publish(connection, now)
+        await context.finish()
         return await QuizAttempt.filter(tenant_id=viewer.tenant_id, id=attempt.id).select_related("quiz__module", "employee").using_db(
             connection
         ).first()

@@ -32,6 +32,7 @@ from backend.models import (
     AttemptStatus,
     CourseModule,
     CourseStatus,
+    CreditActivity,
     ModuleKind,
     Question,
     QuestionKind,
@@ -40,7 +41,7 @@ from backend.models import (
     QuizQuestion,
     RecordStatus,
 )
-from backend.services import feed, progress, skills
+from backend.services import credits, feed, progress, skills
 from backend.services.activity import (
     ApplyContext,
     Outcome,
@@ -275,6 +276,15 @@ def points_text(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.1")))
 
 
+def quiz_passed(employee_id: int, quiz: Quiz, percent: int, at: datetime, record_id=None) -> credits.Creditable:
+    """Passing a quiz, for the credit rules: once per employee and quiz (a second pass is the
+    same fact), with the score of the pass."""
+    return credits.Creditable(
+        employee_id, CreditActivity.QUIZ_PASSED, f"quiz:{employee_id}:{quiz.id}", at, record_id,
+        quiz.module.course_id, quiz.module_id, percent,
+    )
+
+
 class QuizSubmitted:
     """Payload: ``{"quizId": "<CourseModule global ID of the QUIZ module>", "answers":
     {"<question id>": answer}, "startedAt"?: ISO 8601 (device clock)}``; ``occurredAt`` is when
@@ -345,6 +355,8 @@ class QuizSubmitted:
             ).exclude(id=attempt_id).using_db(connection).exists():
                 modules[quiz.module_id] = quiz.module
                 totals[quiz.module_id] = [1, attempt["seconds"], parsed.occurred_at]
+                credits.note(context, quiz_passed(viewer.employee_id, quiz, attempt["percent"], parsed.occurred_at,
+                                                  parsed.record.id))
             explanations = {q.id: q.explanation for q in questions.get(quiz.id, [])}
             outcomes.append(Outcome(RecordStatus.ACCEPTED, params={
                 "score": points_text(attempt["score"]), "maxScore": points_text(attempt["max_score"]),
