@@ -29,7 +29,7 @@ from typing import NamedTuple
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from backend import demo_ojt
+from backend import demo_credits, demo_ojt
 from backend.services import feed
 from backend.models import (
     Course,
@@ -540,6 +540,7 @@ async def seed_demo(password_hash: str) -> bool:
     # Recorded afterwards, through the same ingest path (and transactions) as phones' records.
     tenant = await Tenant.get(code=DEMO_TENANT)
     await demo_ojt.load_history(tenant.id)
+    await demo_credits.load_history(tenant.id)
     return True
 
 
@@ -556,6 +557,7 @@ async def _load(password_hash: str) -> None:
     await _create_completions(tenant, rng, employees, courses)
     await _create_sessions(tenant, sites, employees, courses)
     await demo_ojt.load_setup(tenant, random.Random(RANDOM_SEED + 1))
+    await demo_credits.load_setup(tenant)
     await feed.backfill(tenant.id)  # so a phone's first sync finds every row
 
 

@@ -238,9 +238,9 @@ async def _mentorships(tenant: Tenant) -> None:
 class _Phone:
     """One demo employee's phone: numbers records and sends them through ``ingest``."""
 
-    def __init__(self, viewer: Viewer) -> None:
+    def __init__(self, viewer: Viewer, applied_seq: int = 0) -> None:
         self.viewer = viewer
-        self.seq = 0
+        self.seq = applied_seq
 
     async def send(self, kind: str, occurred_at: datetime, payload: dict) -> list[str]:
         self.seq += 1
@@ -254,8 +254,8 @@ async def _phone(tenant_id: int, employee_no: str) -> tuple[_Phone, Employee]:
     employee = await Employee.get(tenant_id=tenant_id, employee_no=employee_no)
     roles = frozenset(await EmployeeRole.filter(employee=employee).values_list("role", flat=True))
     device_uid = f"demo-{employee_no.lower()}"
-    await Device.get_or_create(tenant_id=tenant_id, employee=employee, device_uid=device_uid)
-    return _Phone(Viewer(tenant_id, employee, roles, uuid.uuid4(), device_uid)), employee
+    device, _ = await Device.get_or_create(tenant_id=tenant_id, employee=employee, device_uid=device_uid)
+    return _Phone(Viewer(tenant_id, employee, roles, uuid.uuid4(), device_uid), device.applied_seq), employee
 
 
 def _answers(questions: list[Question], right: int) -> dict[str, object]:
