@@ -429,13 +429,15 @@ async def test_reset_required_rebuilds_the_store_and_keeps_the_outbox(app, passw
 
 @pytest.fixture(scope="session")
 def short_lived_app(database_url, test_settings):
-    """The app with access tokens that expire after one second."""
-    settings = test_settings.with_overrides(database_url=database_url, access_token_ttl_seconds=1)
+    """The app with access tokens that expire after four seconds: short enough to wait for, long
+    enough that a token fetched mid-test does not expire again on a loaded CI machine (with one
+    second it did, and the client rightly refreshed once more than the test counted)."""
+    settings = test_settings.with_overrides(database_url=database_url, access_token_ttl_seconds=4)
     return create_app(settings, manage_db=False)
 
 
 async def wait_for_expiry() -> None:
-    await asyncio.sleep(2.1)  # JWT expiry has one-second resolution
+    await asyncio.sleep(5.1)  # JWT expiry has one-second resolution
 
 
 async def test_an_expired_token_is_refreshed_once_for_concurrent_calls_and_stored_first(
