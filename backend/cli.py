@@ -1,4 +1,4 @@
-"""The xuefen command: serve, migrate, seed-demo, demo, export-schema.
+"""The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -57,6 +57,36 @@ async def _purge_tombstones(settings: Settings) -> int:
         await db.close_db()
 
 
+async def _verify_credits(settings: Settings, tenant_code: str | None) -> int:
+    """Compare every credit account with its entries; print the differences. 0 when all agree."""
+    from backend import db
+    from backend.models import Tenant
+    from backend.services import credit_accounts
+
+    await db.init_db(settings)
+    try:
+        tenant_id = None
+        if tenant_code is not None:
+            tenant = await Tenant.filter(code=tenant_code).first()
+            if tenant is None:
+                print(f"No tenant {tenant_code!r}.", file=sys.stderr)
+                return 2
+            tenant_id = tenant.id
+        differences = await credit_accounts.verify_accounts(tenant_id)
+    finally:
+        await db.close_db()
+    if not differences:
+        print("Every credit account equals the sum of its entries.")
+        return 0
+    print(f"{len(differences)} credit account(s) differ from their entries (balance, lifetime earned, pending):")
+    for d in differences:
+        cached = "no account" if d.cached is None else "cached " + "/".join(str(v) for v in d.cached)
+        actual = "/".join(str(v) for v in d.actual)
+        print(f"  tenant {d.tenant_id} employee {d.employee_no} (id {d.employee_id}): {cached}, entries {actual}"
+              " (tenths of a credit)")
+    return 1
+
+
 def schema_sdl() -> str:
     """The GraphQL contract as SDL, sorted so diffs stay small, as `xuefen export-schema` writes it."""
     from graphql import lexicographic_sort_schema, print_schema
@@ -95,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "purge-tombstones", help="forget feed deletions older than XUEFEN_SYNC_TOMBSTONE_DAYS (run daily)"
     )
+    credits_cmd = commands.add_parser("credits", help="credit ledger tools")
+    credit_commands = credits_cmd.add_subparsers(dest="credits_command", required=True)
+    verify = credit_commands.add_parser(
+        "verify", help="check every credit account equals the sum of its entries (exit 1 and list them if not)"
+    )
+    verify.add_argument("--tenant", default=None, help="only this company code")
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
@@ -107,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         _migrate(settings)
         return 0
+    if args.command == "credits":
+        return asyncio.run(_verify_credits(settings, args.tenant))
     if args.command == "purge-tombstones":
         print(f"Purged {asyncio.run(_purge_tombstones(settings))} tombstones.")
         return 0

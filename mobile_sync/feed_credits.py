@@ -1,9 +1,83 @@
-"""Feed rows for the viewer's credit account and ledger entries (see mobile_sync/entities.py for the contract)."""
+"""Feed rows for the viewer's credit account and ledger entries (see mobile_sync/entities.py for the contract).
+
+Both go only to the employee they belong to (anyone else gets a tombstone):
+- CREDIT_ACCOUNT (id: the employee) {balance, lifetimeEarned, pending, periodEarned, updatedAt};
+- CREDIT_ENTRY (id: the entry) shaped as a creditLedger item, without balanceAfter (it depends on
+  the page, not on the entry).
+"""
 
 from __future__ import annotations
 
-from backend.services.feed import Entity
-from mobile_sync.entities_base import Loader
+from datetime import datetime, timezone
 
-LOADERS: dict[Entity, Loader] = {}
-GLOBAL_TYPES: dict[Entity, str] = {}
+from backend.ids import to_global_id
+from backend.models import CreditAccount, CreditEntry
+from backend.services import credit_accounts, credits
+from backend.services.feed import Entity
+from backend.services.ledger import from_tenths
+from mobile_sync.entities_base import Loader, Row, dec, ints, iso
+
+
+async def _accounts(viewer, ids: list[str]) -> dict[str, Row | None]:
+    found: dict[str, Row | None] = {}
+    if str(viewer.employee_id) in ids:
+        account = await CreditAccount.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id).first()
+        if account is not None:
+            start, end = (await credits.program_of(viewer.tenant_id)).period_of(datetime.now(timezone.utc))
+            earned = await credit_accounts.earned_between(viewer.tenant_id, [viewer.employee_id], start, end)
+            found[str(viewer.employee_id)] = {
+                "id": to_global_id("Employee", viewer.employee_id),
+                "balance": dec(from_tenths(account.balance)),
+                "lifetimeEarned": dec(from_tenths(account.lifetime_earned)),
+                "pending": dec(from_tenths(account.pending)),
+                "periodEarned": dec(from_tenths(earned.get(viewer.employee_id, 0))),
+                "updatedAt": iso(account.updated_at),
+            }
+    return {i: found.get(i) for i in ids}
+
+
+def entry_row(item: credit_accounts.LedgerItem) -> Row:
+    """A ledger entry as the app stores it (the shape of a creditLedger node)."""
+    entry, rule, event = item.entry, item.rule, item.event
+    return {
+        "id": to_global_id("CreditEntry", entry.id),
+        "kind": str(entry.kind),
+        "amount": dec(from_tenths(entry.amount)),
+        "occurredAt": iso(entry.occurred_at),
+        "postedAt": iso(entry.posted_at),
+        "reason": entry.reason,
+        "rule": {
+            "id": to_global_id("CreditRule", rule.id), "ruleKey": rule.rule_key, "version": rule.version,
+            "name": rule.name, "activity": str(rule.activity),
+        } if rule else None,
+        "source": {
+            "activity": str(event.activity),
+            "eventKey": event.event_key,
+            "recordId": str(event.record_id) if event.record_id else None,
+            "occurredAt": iso(event.occurred_at),
+            "score": event.score,
+            "quantity": event.quantity,
+            "course": {"id": to_global_id("Course", item.course.id), "code": item.course.code,
+                       "title": item.course.title} if item.course else None,
+            "module": {"id": to_global_id("CourseModule", item.module.id), "title": item.module.title,
+                       "position": item.module.position} if item.module else None,
+        } if event else None,
+        "reverses": {"id": to_global_id("CreditEntry", entry.reverses_id)} if entry.reverses_id else None,
+        "redemptionId": to_global_id("Redemption", entry.redemption_id) if entry.redemption_id else None,
+    }
+
+
+async def _entries(viewer, ids: list[str]) -> dict[str, Row | None]:
+    rows = await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=ints(ids))
+    found = {str(item.entry.id): entry_row(item) for item in await credit_accounts.explain(viewer.tenant_id, rows)}
+    return {i: found.get(i) for i in ids}
+
+
+LOADERS: dict[Entity, Loader] = {
+    Entity.CREDIT_ACCOUNT: _accounts,
+    Entity.CREDIT_ENTRY: _entries,
+}
+GLOBAL_TYPES: dict[Entity, str] = {
+    Entity.CREDIT_ACCOUNT: "Employee",
+    Entity.CREDIT_ENTRY: "CreditEntry",
+}

@@ -10,12 +10,13 @@ from typing import Annotated
 import strawberry
 
 from backend.errors import DomainError, ErrorCode
-from backend.services import activity, kinds
+from backend.services import activity, credit_accounts, kinds
 from backend.services.activity import IncomingRecord
 from mobile_sync import protocol
 from mobile_sync.pull import pull
 from mobile_sync.push import push
 from schema.types.common import UserError
+from schema.types.credits import CreditBalance
 from schema.types.sync import (
     ChangeOp,
     SyncChange,
@@ -29,10 +30,18 @@ from schema.types.sync import (
 )
 
 
+async def viewer_credits(viewer) -> CreditBalance:
+    """The viewer's account, read once after the write's transaction committed."""
+    return CreditBalance.from_balance(await credit_accounts.balance_of(viewer.tenant_id, viewer.employee_id))
+
+
 @strawberry.type(description="Answer to an online record mutation.")
 class RecordPayload:
     result: SyncRecordResult | None = strawberry.field(description="The record's outcome.")
     errors: list[UserError] = strawberry.field(description="Whole-request failures.")
+    credits: CreditBalance | None = strawberry.field(
+        default=None, description="The viewer's credit account after the record (null on a whole-request failure)."
+    )
 
 
 @strawberry.input(description="A lesson module finished, online.")
@@ -70,7 +79,8 @@ async def _one_record(
         result = await activity.ingest(viewer, viewer.device_uid, [record])
     except DomainError as error:
         return RecordPayload(result=None, errors=[UserError.from_domain(error, info.context.locale)])
-    return RecordPayload(result=SyncRecordResult.from_result(result.results[0], info.context.locale), errors=[])
+    return RecordPayload(result=SyncRecordResult.from_result(result.results[0], info.context.locale), errors=[],
+                         credits=await viewer_credits(viewer))
 
 
 @strawberry.type
@@ -100,6 +110,7 @@ class SyncMutations:
             clock_offset_ms=result.clock_offset_ms,
             clock_skewed=result.clock_skewed,
             errors=[],
+            credits=await viewer_credits(viewer),
         )
 
     @strawberry.mutation(description="Record a finished lesson online: the LESSON_COMPLETED kind.")

@@ -28,6 +28,7 @@ from tortoise.functions import Sum
 
 from backend.models import (
     Course,
+    CreditAccount,
     CreditActivity,
     CreditEntry,
     CreditEntryKind,
@@ -39,6 +40,7 @@ from backend.models import (
     PendingCreditStatus,
 )
 from backend.services import ledger
+from backend.services.feed import ChangeSet, Entity, register_backfill
 from backend.sql import db_time, db_uuid, placeholders
 
 
@@ -285,7 +287,6 @@ async def recalculate(
 
     from backend.models import Role
     from backend.services.audit import audit
-    from backend.services.feed import ChangeSet
 
     viewer.require_role(Role.HR_ADMIN)
     tenant_id = viewer.tenant_id
@@ -308,3 +309,17 @@ async def recalculate(
         })
         await changes.publish(connection, now)
     return added
+
+
+# --- feed backfill --------------------------------------------------------------------------
+
+
+async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+    """Mark every account and entry for its employee's phone (after a bulk load)."""
+    for employee_id in await CreditAccount.filter(tenant_id=tenant_id).values_list("employee_id", flat=True):
+        changes.touch(Entity.CREDIT_ACCOUNT, employee_id, audience=employee_id)
+    for entry_id, employee_id in await CreditEntry.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
+        changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=employee_id)
+
+
+register_backfill(_backfill)

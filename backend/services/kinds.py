@@ -12,11 +12,12 @@ from backend.services import (
     profile_settings,
     progress,
     quizzes,
+    rewards,
     rubrics,
     skills,
 )
 
 __all__ = [
     "assessment", "checkin", "enrollment", "mentoring", "practice", "profile_settings", "progress", "quizzes",
-    "rubrics", "skills",
+    "rewards", "rubrics", "skills",
 ]

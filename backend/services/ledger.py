@@ -16,7 +16,7 @@ Account sums, kept equal to the ledger (``verify`` proves it):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -81,7 +81,8 @@ async def lock_account(
 
 @dataclass(frozen=True)
 class Posting:
-    """What to post. amount is signed tenths of a credit (+ adds to the spendable balance)."""
+    """What to post. amount is signed tenths of a credit (+ adds to the spendable balance).
+    occurred_at is stored in UTC: SQLite compares times as text, so period sums need one zone."""
 
     employee_id: int
     kind: CreditEntryKind
@@ -123,7 +124,7 @@ async def post(
         f" VALUES ({placeholders(connection, 15)}) ON CONFLICT (tenant_id, entry_key) DO NOTHING RETURNING id",
         [tenant_id, posting.employee_id, posting.kind.value, amount, posting.entry_key, posting.rule_id,
          posting.event_id, posting.redemption_id, posting.reverses_id, posting.reason[:300], posting.actor_id,
-         db_time(connection, posting.occurred_at), db_time(connection, now), db_time(connection, now),
+         db_time(connection, posting.occurred_at.astimezone(timezone.utc)), db_time(connection, now), db_time(connection, now),
          db_time(connection, now)],
     )
     if not rows:
@@ -170,7 +171,7 @@ async def add_pending(
         " occurred_at, reason, created_at, updated_at)"
         f" VALUES ({placeholders(connection, 11)}) ON CONFLICT (tenant_id, entry_key) DO NOTHING RETURNING id",
         [tenant_id, posting.employee_id, posting.rule_id, posting.event_id, posting.amount, posting.entry_key,
-         PendingCreditStatus.PENDING.value, db_time(connection, posting.occurred_at), "",
+         PendingCreditStatus.PENDING.value, db_time(connection, posting.occurred_at.astimezone(timezone.utc)), "",
          db_time(connection, now), db_time(connection, now)],
     )
     if not rows:

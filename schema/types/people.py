@@ -103,6 +103,19 @@ class Employee(Node):
 
         return await learning_of(self._row)
 
+    @strawberry.field(
+        description="Credits: balances, this period's earnings and target progress; shown only to the employee "
+        "and to HR admins (null otherwise)."
+    )
+    async def credits(
+        self, info: strawberry.Info
+    ) -> Annotated["CreditSummaryType", strawberry.lazy("schema.types.credits")] | None:
+        from backend.services import credit_accounts
+        from schema.types.credits import CreditSummaryType
+
+        summary = await credit_accounts.summary(await info.context.require_viewer(), self._row)
+        return CreditSummaryType.from_summary(summary) if summary else None
+
     @strawberry.field(description="Mobile phone; shown only to the employee and to HR admins.")
     async def phone(self, info: strawberry.Info) -> str | None:
         viewer = await info.context.require_viewer()

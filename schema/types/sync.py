@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from enum import Enum
-from typing import NewType
+from typing import Annotated, NewType
 from uuid import UUID
 
 import strawberry
@@ -137,6 +137,9 @@ class SyncPushPayload:
     )
     clock_skewed: bool = strawberry.field(description="True when the offset exceeds 2 minutes.")
     errors: list[UserError] = strawberry.field(description="Whole-request failures; nothing applied.")
+    credits: Annotated["CreditBalance", strawberry.lazy("schema.types.credits")] | None = strawberry.field(
+        default=None, description="The viewer's credit account after the push (null when nothing was applied)."
+    )
 
 
 @strawberry.input(description="Where to continue the change feed.")

@@ -1,0 +1,201 @@
+"""Credit rules as HR admins manage them: create, edit (a new version), retire, list.
+
+A rule is identified across versions by its rule_key. Editing never changes a version that may
+already have credited someone: it inserts version + 1 as ACTIVE and marks the edited version
+SUPERSEDED, in one transaction. The SUPERSEDED mark is a conditional UPDATE (``WHERE status =
+'ACTIVE'``), so of two concurrent edits of the same version exactly one wins; the other gets
+VERSION_CONFLICT and nothing is written. History (entries, pending claims) keeps pointing at the
+version that granted it. Every change is audited.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import Course, CourseModule, CreditActivity, CreditRule, CreditRuleStatus, Role
+from backend.services import ledger
+from backend.services.audit import audit
+from backend.services.viewer import Viewer
+from backend.sql import db_time, placeholders
+
+MAX_NAME = 200
+MAX_SCENARIO = 64
+MAX_REASON = 300
+RULE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+# Activities whose events carry a score (percent, or 100 / 50 for attendance on time / late).
+SCORED = frozenset({CreditActivity.QUIZ_PASSED, CreditActivity.EVALUATION_SCORED, CreditActivity.ATTENDANCE})
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What HR says about a rule (credits and caps as decimals of credits)."""
+
+    name: str
+    activity: CreditActivity
+    credits: Decimal
+    rule_key: str | None = None
+    course_id: int | None = None
+    module_id: int | None = None
+    scenario: str | None = None
+    min_score: int | None = None
+    every_n: int | None = None
+    cap_per_day: Decimal | None = None
+    cap_per_week: Decimal | None = None
+    cap_per_period: Decimal | None = None
+    first_time_only: bool = False
+    requires_approval: bool = False
+
+
+def _invalid(field: str, reason_key: str = "reason.field", **params) -> DomainError:
+    return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
+
+
+async def _validated(connection, tenant_id: int, rule: RuleInput) -> dict:
+    """The rule's column values, or VALIDATION naming the first field at fault."""
+    name = (rule.name or "").strip()
+    if not name:
+        raise _invalid("name", "reason.required")
+    if len(name) > MAX_NAME:
+        raise _invalid("name", "reason.too_long", max=MAX_NAME)
+    credits = ledger.to_tenths(rule.credits, "credits")
+    if credits <= 0:
+        raise _invalid("credits")
+    caps = {}
+    for field, value in (("capPerDay", rule.cap_per_day), ("capPerWeek", rule.cap_per_week),
+                         ("capPerPeriod", rule.cap_per_period)):
+        caps[field] = None if value is None else ledger.to_tenths(value, field)
+        if caps[field] is not None and caps[field] < 1:
+            raise _invalid(field)
+    if rule.min_score is not None and (rule.activity not in SCORED or not 0 <= rule.min_score <= 100):
+        raise _invalid("minScore")
+    if rule.every_n is not None and (rule.activity != CreditActivity.PRACTICE_CONFIRMED
+                                     or not 1 <= rule.every_n <= 10000):
+        raise _invalid("everyN")
+    scenario = (rule.scenario or "").strip() or None
+    if scenario is not None and len(scenario) > MAX_SCENARIO:
+        raise _invalid("scenario", "reason.too_long", max=MAX_SCENARIO)
+    if rule.course_id is not None and not await Course.filter(tenant_id=tenant_id, id=rule.course_id).using_db(
+            connection).exists():
+        raise _invalid("courseId")
+    if rule.module_id is not None:
+        module = await CourseModule.filter(tenant_id=tenant_id, id=rule.module_id).using_db(connection).first()
+        if module is None or (rule.course_id is not None and module.course_id != rule.course_id):
+            raise _invalid("moduleId")
+    return {
+        "name": name, "activity": rule.activity.value, "course_id": rule.course_id, "module_id": rule.module_id,
+        "scenario": scenario, "min_score": rule.min_score, "every_n": rule.every_n, "credits": credits,
+        "cap_per_day": caps["capPerDay"], "cap_per_week": caps["capPerWeek"], "cap_per_period": caps["capPerPeriod"],
+        "first_time_only": bool(rule.first_time_only), "requires_approval": bool(rule.requires_approval),
+    }
+
+
+def _details(values: dict) -> dict:
+    shown = dict(values)
+    for key in ("credits", "cap_per_day", "cap_per_week", "cap_per_period"):
+        if shown.get(key) is not None:
+            shown[key] = str(ledger.from_tenths(shown[key]))
+    return shown
+
+
+async def _insert(connection, tenant_id: int, rule_key: str, version: int, values: dict, actor_id: int,
+                  now: datetime) -> int | None:
+    """Insert one version; None when (rule_key, version) exists already (no error inside the
+    transaction, which PostgreSQL would abort)."""
+    columns = ["tenant_id", "rule_key", "version", "status", "created_by_id", "created_at", "updated_at",
+               *values.keys()]
+    params = [tenant_id, rule_key, version, CreditRuleStatus.ACTIVE.value, actor_id, db_time(connection, now),
+              db_time(connection, now), *values.values()]
+    rows = await connection.execute_query_dict(
+        f"INSERT INTO credit_rule ({', '.join(columns)}) VALUES ({placeholders(connection, len(columns))})"
+        " ON CONFLICT (tenant_id, rule_key, version) DO NOTHING RETURNING id",
+        params,
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+async def create_rule(viewer: Viewer, rule: RuleInput) -> CreditRule:
+    """A new rule, version 1, ACTIVE from now on (HR admins). A rule key in use is VALIDATION."""
+    viewer.require_role(Role.HR_ADMIN)
+    rule_key = (rule.rule_key or "").strip() or f"R-{uuid.uuid4().hex[:12].upper()}"
+    if not RULE_KEY.match(rule_key):
+        raise _invalid("ruleKey")
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        values = await _validated(connection, viewer.tenant_id, rule)
+        if await CreditRule.filter(tenant_id=viewer.tenant_id, rule_key=rule_key).using_db(connection).exists():
+            raise _invalid("ruleKey")
+        rule_id = await _insert(connection, viewer.tenant_id, rule_key, 1, values, viewer.employee_id, now)
+        if rule_id is None:
+            raise _invalid("ruleKey")
+        await audit(connection, viewer, viewer.tenant_id, "credit_rule.create", "CreditRule", rule_id,
+                    {"ruleKey": rule_key, "version": 1, **_details(values)})
+        return await CreditRule.get(id=rule_id).using_db(connection)
+
+
+async def update_rule(viewer: Viewer, rule_id: int, rule: RuleInput) -> CreditRule:
+    """Edit a rule: the ACTIVE version ``rule_id`` becomes SUPERSEDED and version + 1 is ACTIVE
+    (HR admins). Credits already granted stay as they are. Editing a version that is no longer
+    ACTIVE (edited or retired meanwhile) is VERSION_CONFLICT."""
+    viewer.require_role(Role.HR_ADMIN)
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        current = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()
+        if current is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        if rule.rule_key and rule.rule_key.strip() != current.rule_key:
+            raise _invalid("ruleKey")
+        values = await _validated(connection, viewer.tenant_id, rule)
+        superseded = await CreditRule.filter(
+            tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE
+        ).using_db(connection).update(status=CreditRuleStatus.SUPERSEDED, updated_at=now)
+        if superseded != 1:
+            raise DomainError(ErrorCode.VERSION_CONFLICT)
+        new_id = await _insert(connection, viewer.tenant_id, current.rule_key, current.version + 1, values,
+                               viewer.employee_id, now)
+        if new_id is None:
+            raise DomainError(ErrorCode.VERSION_CONFLICT)
+        await audit(connection, viewer, viewer.tenant_id, "credit_rule.update", "CreditRule", new_id,
+                    {"ruleKey": current.rule_key, "version": current.version + 1, "replaces": current.id,
+                     **_details(values)})
+        return await CreditRule.get(id=new_id).using_db(connection)
+
+
+async def retire_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
+    """Switch a rule off from now on (HR admins, with a reason). Credits already granted stay.
+    A version that is not ACTIVE is VERSION_CONFLICT."""
+    viewer.require_role(Role.HR_ADMIN)
+    reason = (reason or "").strip()
+    if not reason:
+        raise _invalid("reason", "reason.required")
+    if len(reason) > MAX_REASON:
+        raise _invalid("reason", "reason.too_long", max=MAX_REASON)
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        current = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()
+        if current is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        retired = await CreditRule.filter(
+            tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE
+        ).using_db(connection).update(status=CreditRuleStatus.RETIRED, updated_at=now)
+        if retired != 1:
+            raise DomainError(ErrorCode.VERSION_CONFLICT)
+        await audit(connection, viewer, viewer.tenant_id, "credit_rule.retire", "CreditRule", current.id,
+                    {"ruleKey": current.rule_key, "version": current.version, "reason": reason})
+        return await CreditRule.get(id=current.id).using_db(connection)
+
+
+async def list_rules(viewer: Viewer, include_history: bool = False) -> list[CreditRule]:
+    """The tenant's rules (HR admins), by rule key then newest version first: the current version
+    of each (ACTIVE, or RETIRED); with include_history also every SUPERSEDED version."""
+    viewer.require_role(Role.HR_ADMIN)
+    query = CreditRule.filter(tenant_id=viewer.tenant_id)
+    if not include_history:
+        query = query.exclude(status=CreditRuleStatus.SUPERSEDED)
+    return await query.order_by("rule_key", "-version")
