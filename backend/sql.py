@@ -33,27 +33,47 @@ async def insert_many(
     columns: dict[str, str],
     rows: list[tuple],
     on_conflict: str = "",
-) -> None:
+    returning: str = "",
+) -> list[dict]:
     """Insert many rows in one statement on PostgreSQL (``INSERT … SELECT FROM unnest(arrays)``,
     several times faster than executemany for hot batches), executemany on SQLite.
 
-    ``columns`` maps each column to its PostgreSQL type; ``jsonb`` columns take JSON text.
+    ``columns`` maps each column to its PostgreSQL type; ``jsonb`` columns take JSON text. With
+    ``returning`` (a column list) the inserted rows' columns come back, on both engines.
     """
     if not rows:
-        return
+        return []
     names = list(columns)
     if connection.capabilities.dialect != "postgres":
-        await connection.execute_many(
-            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders(connection, len(names))}) {on_conflict}",
-            [list(row) for row in rows],
-        )
-        return
+        if not returning:
+            await connection.execute_many(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders(connection, len(names))}) {on_conflict}",
+                [list(row) for row in rows],
+            )
+            return []
+        # Multi-row VALUES with RETURNING, in chunks that stay under SQLite's parameter limit.
+        found: list[dict] = []
+        per_chunk = max(1, 900 // len(names))
+        row_marks = "(" + ", ".join("?" * len(names)) + ")"
+        for start in range(0, len(rows), per_chunk):
+            chunk = rows[start:start + per_chunk]
+            found += await connection.execute_query_dict(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row_marks] * len(chunk))} "
+                f"{on_conflict} RETURNING {returning}",
+                [value for row in chunk for value in row],
+            )
+        return found
     arrays = ", ".join(
         f"${i}::{'text' if kind == 'jsonb' else kind}[]" for i, kind in enumerate(columns.values(), start=1)
     )
     selected = ", ".join(f"{name}::jsonb" if kind == "jsonb" else name for name, kind in columns.items())
-    await connection.execute_query(
+    statement = (
         f"INSERT INTO {table} ({', '.join(names)}) SELECT {selected} "
-        f"FROM unnest({arrays}) AS u({', '.join(names)}) {on_conflict}",
-        [list(column) for column in zip(*rows)],
+        f"FROM unnest({arrays}) AS u({', '.join(names)}) {on_conflict}"
     )
+    parameters = [list(column) for column in zip(*rows)]
+    if returning:
+        # execute_query_dict: Tortoise's asyncpg execute_query drops the rows of … RETURNING.
+        return await connection.execute_query_dict(f"{statement} RETURNING {returning}", parameters)
+    await connection.execute_query(statement, parameters)
+    return []

@@ -41,7 +41,7 @@ from backend.models import (
 )
 from backend.services import ledger
 from backend.services.feed import ChangeSet, Entity, register_backfill
-from backend.sql import db_time, db_uuid, placeholders
+from backend.sql import db_time, db_uuid, insert_many
 
 
 @dataclass(frozen=True)
@@ -133,32 +133,37 @@ async def settle(context) -> None:
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
 
 
+_EVENT_COLUMNS = {
+    "tenant_id": "int", "employee_id": "int", "activity": "text", "event_key": "text", "record_id": "uuid",
+    "course_id": "int", "module_id": "int", "score": "smallint", "quantity": "smallint",
+    "occurred_at": "timestamptz", "created_at": "timestamptz", "updated_at": "timestamptz",
+}
+
+
 async def _new_events(
     connection: BaseDBAsyncClient, tenant_id: int, noted: list[Creditable], now: datetime
 ) -> list[tuple[CreditEvent, Creditable]]:
-    """Insert the events; those that already existed (a fact reported again) are left out."""
-    seen: set[str] = set()
-    fresh = []
+    """Insert the events in one statement; those that already existed (a fact reported again)
+    are left out."""
+    unique: dict[str, Creditable] = {}
     for item in noted:
-        if item.event_key in seen:
-            continue
-        seen.add(item.event_key)
-        rows = await connection.execute_query_dict(
-            "INSERT INTO credit_event (tenant_id, employee_id, activity, event_key, record_id, course_id,"
-            " module_id, score, quantity, occurred_at, created_at, updated_at)"
-            f" VALUES ({placeholders(connection, 12)}) ON CONFLICT (tenant_id, event_key) DO NOTHING RETURNING id",
-            [tenant_id, item.employee_id, item.activity.value, item.event_key,
-             db_uuid(connection, item.record_id) if item.record_id else None, item.course_id, item.module_id,
-             item.score, item.quantity, db_time(connection, item.occurred_at), db_time(connection, now),
-             db_time(connection, now)],
-        )
-        if rows:
-            event = CreditEvent(
-                id=int(rows[0]["id"]), tenant_id=tenant_id, employee_id=item.employee_id, activity=item.activity,
-                event_key=item.event_key, record_id=item.record_id, course_id=item.course_id,
-                module_id=item.module_id, score=item.score, quantity=item.quantity, occurred_at=item.occurred_at,
-            )
-            fresh.append((event, item))
+        unique.setdefault(item.event_key, item)
+    stamp = db_time(connection, now)
+    inserted = await insert_many(connection, "credit_event", _EVENT_COLUMNS, [
+        (tenant_id, item.employee_id, item.activity.value, key,
+         db_uuid(connection, item.record_id) if item.record_id else None, item.course_id, item.module_id,
+         item.score, item.quantity, db_time(connection, item.occurred_at.astimezone(timezone.utc)), stamp, stamp)
+        for key, item in unique.items()
+    ], on_conflict="ON CONFLICT (tenant_id, event_key) DO NOTHING", returning="id, event_key")
+    ids = {row["event_key"]: int(row["id"]) for row in inserted}
+    fresh = []
+    for key, item in unique.items():  # in the order noted: "every N" counts in that order
+        if key in ids:
+            fresh.append((CreditEvent(
+                id=ids[key], tenant_id=tenant_id, employee_id=item.employee_id, activity=item.activity,
+                event_key=key, record_id=item.record_id, course_id=item.course_id, module_id=item.module_id,
+                score=item.score, quantity=item.quantity, occurred_at=item.occurred_at,
+            ), item))
     return fresh
 
 
@@ -171,13 +176,20 @@ async def _active_rules(
 
 
 class _Engine:
-    """Evaluates rules for events of one transaction, with each employee's account locked."""
+    """Evaluates rules for events of one transaction, with each employee's account locked.
+
+    What a rule already granted an employee (per cap window, in all) and how much practice they
+    have confirmed are read from the database once per transaction and then kept up to date in
+    memory: the account lock makes that safe, and a 500-record push costs a few queries, not
+    a few per record."""
 
     def __init__(self, connection, changes, tenant_id: int, program: Program, now: datetime) -> None:
         self.connection, self.changes, self.tenant_id = connection, changes, tenant_id
         self.program, self.now = program, now
         self._scenarios: dict[int, str] = {}
         self._versions: dict[str, list[int]] = {}
+        self._used: dict[tuple[str, int, datetime | None, datetime | None], int] = {}
+        self._practised: dict[tuple[int, int], int] = {}
 
     async def credit(self, events: list[tuple[CreditEvent, Creditable]], rules: list[CreditRule],
                      recalculating: bool = False) -> int:
@@ -218,16 +230,14 @@ class _Engine:
         if amount <= 0:
             return 0
         versions = self._versions.get(rule.rule_key, [rule.id])
-        if rule.first_time_only and await self._granted(versions, employee_id=event.employee_id) > 0:
+        if rule.first_time_only and await self._used_in(rule, event.employee_id, None) > 0:
             return 0
         if recalculating:  # an older version may have credited this event: only the difference
             amount -= await self._granted(versions, event_id=event.id)
         for cap, window in ((rule.cap_per_day, self.program.day_of), (rule.cap_per_week, self.program.week_of),
                             (rule.cap_per_period, self.program.period_of)):
             if cap is not None and amount > 0:
-                start, end = window(event.occurred_at)
-                amount = min(amount, cap - await self._granted(versions, employee_id=event.employee_id,
-                                                                 between=(start, end)))
+                amount = min(amount, cap - await self._used_in(rule, event.employee_id, window(event.occurred_at)))
         if amount <= 0:
             return 0
         posting = ledger.Posting(
@@ -239,7 +249,23 @@ class _Engine:
             made = await ledger.add_pending(self.connection, self.changes, self.tenant_id, posting, self.now)
         else:
             made = await ledger.post(self.connection, self.changes, self.tenant_id, posting, self.now)
-        return amount if made else 0
+        if not made:
+            return 0
+        for (key, employee_id, start, end) in self._used:
+            if key == rule.rule_key and employee_id == event.employee_id and (
+                start is None or start <= event.occurred_at < end
+            ):
+                self._used[(key, employee_id, start, end)] += amount
+        return amount
+
+    async def _used_in(self, rule: CreditRule, employee_id: int, window: tuple[datetime, datetime] | None) -> int:
+        """What the rule (all its versions) granted the employee in a window (None: ever)."""
+        start, end = window or (None, None)
+        key = (rule.rule_key, employee_id, start, end)
+        if key not in self._used:
+            versions = self._versions.get(rule.rule_key, [rule.id])
+            self._used[key] = await self._granted(versions, employee_id=employee_id, between=window)
+        return self._used[key]
 
     async def _granted(self, rule_ids: list[int], employee_id: int | None = None, event_id: int | None = None,
                        between: tuple[datetime, datetime] | None = None) -> int:
@@ -267,9 +293,13 @@ class _Engine:
             scope["course_id"] = rule.course_id
         if rule.module_id:
             scope["module_id"] = rule.module_id
-        before = await CreditEvent.filter(**scope).using_db(self.connection).annotate(
-            total=Sum("quantity")).values_list("total", flat=True)
-        done = int(before[0] or 0)
+        key = (rule.id, event.employee_id)
+        if key not in self._practised:
+            before = await CreditEvent.filter(**scope).using_db(self.connection).annotate(
+                total=Sum("quantity")).values_list("total", flat=True)
+            self._practised[key] = int(before[0] or 0)
+        done = self._practised[key]
+        self._practised[key] = done + event.quantity
         return (done + event.quantity) // rule.every_n - done // rule.every_n
 
 
