@@ -14,6 +14,7 @@ from backend.errors import DomainError
 from backend.models import CreditActivity as DomainCreditActivity
 from backend.models import Employee as EmployeeModel
 from backend.services import credit_accounts, credit_rules, ledger
+from schema.mutations import mutate
 from schema.ids import expect_global_id
 from schema.types.common import UserError
 from schema.types.credits import (
@@ -106,12 +107,8 @@ def _rule_input(input: CreateCreditRuleInput) -> credit_rules.RuleInput:
 
 
 async def _rule_payload(info: strawberry.Info, work) -> CreditRulePayload:
-    viewer = await info.context.require_viewer()
-    try:
-        row = await work(viewer)
-    except DomainError as error:
-        return CreditRulePayload(rule=None, errors=[UserError.from_domain(error, info.context.locale)])
-    return CreditRulePayload(rule=CreditRule.from_model(row), errors=[])
+    return await mutate(info, work, lambda row, errors: CreditRulePayload(
+        rule=CreditRule.from_model(row) if row else None, errors=errors))
 
 
 async def _entry(tenant_id: int, row) -> CreditEntry:

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import strawberry
 
-from backend.errors import DomainError
 from backend.models import PracticeStatus as DomainPracticeStatus
 from backend.services import mentoring, practice
+from schema.mutations import mutate
 from schema.ids import expect_global_id
 from schema.sync_fields import RecordPayload, _one_record
 from schema.types.common import UserError
@@ -64,12 +64,8 @@ class ReviewPracticeInput:
 
 
 async def _mentorship_payload(info: strawberry.Info, work) -> MentorshipPayload:
-    viewer = await info.context.require_viewer()
-    try:
-        row = await work(viewer)
-    except DomainError as error:
-        return MentorshipPayload(mentorship=None, errors=[UserError.from_domain(error, info.context.locale)])
-    return MentorshipPayload(mentorship=Mentorship.from_model(row), errors=[])
+    return await mutate(info, work, lambda row, errors: MentorshipPayload(
+        mentorship=Mentorship.from_model(row) if row else None, errors=errors))
 
 
 @strawberry.type

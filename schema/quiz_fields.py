@@ -11,11 +11,11 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from backend.errors import DomainError
 from backend.models import AttemptStatus as DomainAttemptStatus
 from backend.models import QuestionKind as DomainQuestionKind
 from backend.models import Question, QuizAttempt
 from backend.services import quiz_authoring, quiz_grading, quizzes
+from schema.mutations import mutate as _mutate
 from schema.ids import expect_global_id, to_global_id
 from schema.sync_fields import RecordPayload, _one_record
 from schema.types.common import PageInfo, UserError
@@ -326,14 +326,6 @@ def _question_id(value: str, field: str) -> int:
 
 def _options_given(options: list[QuizOptionInput] | None) -> list[dict[str, str]] | None:
     return None if options is None else [{"key": o.key, "text": o.text} for o in options]
-
-
-async def _mutate(info: strawberry.Info, work, payload):
-    viewer = await info.context.require_viewer()
-    try:
-        return payload(await work(viewer), [])
-    except DomainError as error:
-        return payload(None, [UserError.from_domain(error, info.context.locale)])
 
 
 async def _authored(quiz) -> AuthoredQuiz:

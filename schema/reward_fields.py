@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 import strawberry
 
-from backend.errors import DomainError
 from backend.models import RedemptionStatus as DomainRedemptionStatus
 from backend.models import RewardCategory as DomainRewardCategory
 from backend.services import rewards
+from schema.mutations import mutate as _mutate
 from schema.ids import expect_global_id
 from schema.sync_fields import RecordPayload, _one_record
-from schema.types.common import UserError
 from schema.types.rewards import (
     CancelRedemptionInput,
     CreateRewardInput,
@@ -42,14 +41,6 @@ _NOT_NULL = {"code", "name", "description", "category", "cost", "requires_approv
 async def _reward_view(viewer, row) -> Reward:
     counts = await rewards.my_redemption_counts(viewer, [row.id])
     return Reward.from_model(row, counts.get(row.id, 0), await rewards.balance_of(viewer.tenant_id, viewer.employee_id))
-
-
-async def _mutate(info: strawberry.Info, work, payload):
-    viewer = await info.context.require_viewer()
-    try:
-        return payload(await work(viewer), [])
-    except DomainError as error:
-        return payload(None, [UserError.from_domain(error, info.context.locale)])
 
 
 def _changes(given: UpdateRewardInput) -> dict[str, Any]:
