@@ -13,11 +13,13 @@ import strawberry
 from backend.errors import DomainError
 from backend.models import CreditActivity as DomainCreditActivity
 from backend.models import Employee as EmployeeModel
-from backend.services import credit_accounts, credit_rules, ledger
+from backend.services import credit_accounts, credit_expiry, credit_rules, ledger
 from schema.mutations import mutate
 from schema.ids import expect_global_id
 from schema.types.common import UserError
 from schema.types.credits import (
+    ExpireCreditsInput,
+    ExpireCreditsPayload,
     CreditActivity,
     CreditBalance,
     CreditEntry,
@@ -276,8 +278,23 @@ class CreditMutations:
         return await _entry_payload(info, work)
 
     @strawberry.mutation(
-        description="Evaluate recorded activity again against today's active rules and add only what is missing "
-        "(never takes credits back) (HR admins). Audited."
+        description="Let unspent credits earned before a cut-off lapse: EXPIRY entries, oldest credits spent "
+        "first, never below zero, once per cut-off; lifetime earned is untouched (HR admins). Audited."
+    )
+    async def expire_credits(
+        self, info: strawberry.Info,
+        input: Annotated[ExpireCreditsInput, strawberry.argument(description="The cut-off and why.")],
+    ) -> ExpireCreditsPayload:
+        async def work(viewer):
+            return await credit_expiry.expire(viewer, utc(input.before), input.reason)
+
+        return await mutate(info, work, lambda run, errors: ExpireCreditsPayload(
+            accounts=run.accounts if run else None, expired=ledger.from_tenths(run.expired) if run else None,
+            errors=errors))
+
+    @strawberry.mutation(
+        description="Evaluate recorded facts of a time range again against today's rules and add only what is "
+        "missing (HR admins); never takes credits back. Audited."
     )
     async def recalculate_credits(
         self, info: strawberry.Info,

@@ -283,6 +283,19 @@ class CreditEntryPayload:
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
 
 
+@strawberry.input(description="Let unspent credits earned before a date lapse.")
+class ExpireCreditsInput:
+    before: datetime = strawberry.field(description="The cut-off: credits earned before it and not spent lapse.")
+    reason: str = strawberry.field(description="Why (required; kept on each EXPIRY entry and in the audit log).")
+
+
+@strawberry.type(description="Result of expireCredits.")
+class ExpireCreditsPayload:
+    accounts: int | None = strawberry.field(description="Accounts that lost credits.")
+    expired: Decimal | None = strawberry.field(description="Credits expired in all.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
 @strawberry.type(description="Result of recalculateCredits.")
 class RecalculateCreditsPayload:
     added: Decimal | None = strawberry.field(

@@ -1,0 +1,81 @@
+"""Credit expiry: HR lets unspent credits earned before a cut-off date lapse (EXPIRY entries).
+
+Spending is taken to use the oldest credits first (FIFO, as stores and airline miles do), so the
+part of an employee's credits that can lapse at a cut-off is what they earned before it minus
+everything that has left their balance since they started (spends, negative adjustments and
+reversals, earlier expiries), and never more than their balance. Each run is keyed by its cut-off
+(``expire:<cut-off>:<employee>``), so running it twice for the same date changes nothing, and a
+later cut-off expires only what the earlier ones did not. Lifetime earned is untouched: what was
+earned stays earned for ranking, it just can no longer be spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import CreditEntry, CreditEntryKind, Role
+from backend.services import ledger
+from backend.services.audit import audit
+from backend.services.feed import ChangeSet
+from backend.services.viewer import Viewer
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    """What one expiry run did: how many accounts lost credits and how many (tenths) in all."""
+
+    accounts: int
+    expired: int
+
+
+def _lapsing(earned_before: int, gone: int, balance: int) -> int:
+    """Tenths that lapse: the earned-before part not yet consumed (oldest spent first)."""
+    return max(0, min(balance, earned_before - gone))
+
+
+async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | None = None) -> ExpiryRun:
+    """Expire unspent credits earned before ``before`` for every account of the tenant (HR admins;
+    audited; idempotent per cut-off)."""
+    viewer.require_role(Role.HR_ADMIN)
+    if before.tzinfo is None:
+        raise DomainError(ErrorCode.VALIDATION, field="before", reason_key="reason.timezone_required")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
+    now = now or datetime.now(timezone.utc)
+    if before > now:
+        raise DomainError(ErrorCode.VALIDATION, field="before", reason_key="reason.field", name="before")
+    tenant_id, cut_off = viewer.tenant_id, before.astimezone(timezone.utc)
+    expired = accounts = 0
+    async with in_transaction() as connection:
+        changes = ChangeSet(tenant_id)
+        entries = CreditEntry.filter(tenant_id=tenant_id).using_db(connection)
+        earned = dict(await entries.filter(occurred_at__lt=cut_off).filter(
+            kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT], amount__gt=0,
+        ).group_by("employee_id").annotate(total=Sum("amount")).values_list("employee_id", "total"))
+        gone = dict(await entries.filter(amount__lt=0).group_by("employee_id").annotate(
+            total=Sum("amount")).values_list("employee_id", "total"))
+        for employee_id in sorted(earned):
+            account = await ledger.lock_account(connection, tenant_id, employee_id, now)
+            lapsing = _lapsing(int(earned[employee_id]), -int(gone.get(employee_id) or 0), account.balance)
+            if lapsing <= 0:
+                continue
+            posted = await ledger.post(connection, changes, tenant_id, ledger.Posting(
+                employee_id=employee_id, kind=CreditEntryKind.EXPIRY, amount=-lapsing,
+                entry_key=f"expire:{cut_off.isoformat()}:{employee_id}", occurred_at=now, reason=reason[:300],
+                actor_id=viewer.employee_id,
+            ), now)
+            if posted is not None:
+                accounts, expired = accounts + 1, expired + lapsing
+        await audit(connection, viewer, tenant_id, "credits.expire", "CreditAccount", "*", {
+            "before": cut_off.isoformat(), "reason": reason[:300], "accounts": accounts,
+            "expired": str(ledger.from_tenths(expired)),
+        })
+        await changes.publish(connection, now)
+    return ExpiryRun(accounts, expired)
+
