@@ -133,6 +133,24 @@ async def settle(context) -> None:
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the engine reads it (a light stand-in for a CreditEvent row: building ORM
+    objects showed in a 500-record push)."""
+
+    id: int
+    employee_id: int
+    activity: CreditActivity
+    event_key: str
+    course_id: int | None
+    module_id: int | None
+    score: int | None
+    quantity: int
+    occurred_at: datetime
+
+
+Event = StoredEvent | CreditEvent  # fresh events from a push, stored ones in a recalculation
+
 _EVENT_COLUMNS = {
     "tenant_id": "int", "employee_id": "int", "activity": "text", "event_key": "text", "record_id": "uuid",
     "course_id": "int", "module_id": "int", "score": "smallint", "quantity": "smallint",
@@ -142,7 +160,7 @@ _EVENT_COLUMNS = {
 
 async def _new_events(
     connection: BaseDBAsyncClient, tenant_id: int, noted: list[Creditable], now: datetime
-) -> list[tuple[CreditEvent, Creditable]]:
+) -> list[tuple[StoredEvent, Creditable]]:
     """Insert the events in one statement; those that already existed (a fact reported again)
     are left out."""
     unique: dict[str, Creditable] = {}
@@ -159,10 +177,9 @@ async def _new_events(
     fresh = []
     for key, item in unique.items():  # in the order noted: "every N" counts in that order
         if key in ids:
-            fresh.append((CreditEvent(
-                id=ids[key], tenant_id=tenant_id, employee_id=item.employee_id, activity=item.activity,
-                event_key=key, record_id=item.record_id, course_id=item.course_id, module_id=item.module_id,
-                score=item.score, quantity=item.quantity, occurred_at=item.occurred_at,
+            fresh.append((StoredEvent(
+                ids[key], item.employee_id, item.activity, key, item.course_id, item.module_id, item.score,
+                item.quantity, item.occurred_at,
             ), item))
     return fresh
 
@@ -191,7 +208,7 @@ class _Engine:
         self._used: dict[tuple[str, int, datetime | None, datetime | None], int] = {}
         self._practised: dict[tuple[int, int], int] = {}
 
-    async def credit(self, events: list[tuple[CreditEvent, Creditable]], rules: list[CreditRule],
+    async def credit(self, events: list[tuple[Event, Creditable | None]], rules: list[CreditRule],
                      recalculating: bool = False) -> int:
         """Post what ``rules`` grant for ``events``; returns the credits (tenths) posted or claimed."""
         course_ids = {event.course_id for event, _ in events if event.course_id}
@@ -203,7 +220,7 @@ class _Engine:
                 self.connection).values_list("id", "rule_key"):
             self._versions.setdefault(key, []).append(rule_id)
         total = 0
-        by_employee: dict[int, list[CreditEvent]] = defaultdict(list)
+        by_employee: dict[int, list[Event]] = defaultdict(list)
         for event, _ in events:
             by_employee[event.employee_id].append(event)
         for employee_id in sorted(by_employee):  # one lock order: no deadlocks between transactions
@@ -214,7 +231,7 @@ class _Engine:
                         total += await self._apply(rule, event, recalculating)
         return total
 
-    def _matches(self, rule: CreditRule, event: CreditEvent) -> bool:
+    def _matches(self, rule: CreditRule, event: Event) -> bool:
         return (
             rule.activity == event.activity
             and (rule.course_id is None or rule.course_id == event.course_id)
@@ -223,7 +240,7 @@ class _Engine:
             and (rule.min_score is None or (event.score is not None and event.score >= rule.min_score))
         )
 
-    async def _apply(self, rule: CreditRule, event: CreditEvent, recalculating: bool) -> int:
+    async def _apply(self, rule: CreditRule, event: Event, recalculating: bool) -> int:
         amount = rule.credits
         if rule.every_n:
             amount = rule.credits * await self._multiples_crossed(rule, event)
@@ -284,7 +301,7 @@ class _Engine:
             self.connection).annotate(total=Sum("amount")).values_list("total", flat=True)
         return int(posted[0] or 0) + int(claimed[0] or 0)
 
-    async def _multiples_crossed(self, rule: CreditRule, event: CreditEvent) -> int:
+    async def _multiples_crossed(self, rule: CreditRule, event: Event) -> int:
         """How many multiples of every_n the confirmed quantity in the rule's scope passed with
         this event (events count in the order they were recorded)."""
         scope = {"tenant_id": self.tenant_id, "employee_id": event.employee_id, "activity": event.activity,
