@@ -80,3 +80,21 @@ async def test_expiry_is_for_hr_with_a_reason_and_a_past_cut_off(client, passwor
                        token=hr)
     assert future["data"]["expireCredits"]["errors"] == [{"code": "VALIDATION", "field": "before"}]
     assert (await account(company, "LRN")).balance == 100
+
+
+async def test_a_refunded_spend_does_not_shield_old_credits(client, password_hash):
+    """10 earned long ago, spent, then refunded: the 10 are unspent again and lapse."""
+    company = await make_company(password_hash)
+    await entries(company, "LRN", (CreditEntryKind.EARN, 100, OLD))
+    async with in_transaction() as connection:
+        changes = ChangeSet(company.tenant.id)
+        spend = await ledger.post(connection, changes, company.tenant.id, ledger.Posting(
+            employee_id=company.employees["LRN"].id, kind=CreditEntryKind.REDEEM, amount=-100,
+            entry_key="spend", occurred_at=RECENT), NOW)
+        await ledger.reverse(connection, changes, company.tenant.id,
+                             await CreditEntry.get(id=spend).using_db(connection), "退款", None, NOW)
+        await changes.publish(connection, NOW)
+    hr = await token_for(client, company.code, "HR1")
+    body = await gql(client, EXPIRE, {"input": {"before": CUT_OFF.isoformat(), "reason": "清零"}}, token=hr)
+    assert body["data"]["expireCredits"]["expired"] == "10.0"
+    assert (await account(company, "LRN")).balance == 0

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from tortoise import connections
 
-from backend.models import AuditEntry, CreditTarget
+from backend.models import AuditEntry, CreditProgram, CreditTarget
 from tests.factories import make_company
 from tests.sync_helpers import PULL, pull_input
 from tests.test_credit_rules import (
@@ -72,6 +72,9 @@ def errors_of(body: dict) -> list[tuple[str, str | None]]:
 
 async def test_me_credits_period_target_and_who_sees_them(client, company):
     hr, mgr, lrn = await people(client, company)
+    # Monthly periods: a record from just before this period is still within the 30 days a
+    # late record may be backdated (credits.BACKDATING_ALLOWED), so it counts in the last one.
+    await CreditProgram.create(tenant=company.tenant, period_months=1)
     await CreditTarget.create(tenant=company.tenant, position_family="销售族", grade=1, credits=100)  # 10 credits
     s1 = await module_of(company, "S-001")
     await create_rule(hr, ruleKey="S1", moduleId=gid("CourseModule", s1), credits="2.5")
@@ -275,3 +278,10 @@ async def test_credits_verify_finds_a_corrupted_account(client, company, databas
             f"UPDATE credit_account SET balance = balance - 7 WHERE employee_id = {employee_id}")
     assert _verify(database_url, company.code).returncode == 0
     assert _verify(database_url, "no-such-company").returncode == 2
+
+
+async def test_hr_never_corrects_their_own_credits(client, company):
+    hr, _, _ = await people(client, company)
+    body = await hr.gql(ADJUST, {"input": {"employeeId": gid("Employee", company.employees["HR1"]),
+                                           "amount": "100", "reason": "自己加分"}})
+    assert errors_of(body) == [("FORBIDDEN", None)]

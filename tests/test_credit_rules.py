@@ -460,3 +460,15 @@ async def test_a_retried_push_credits_nothing_more(client, company):
     assert [r["status"] for r in again["results"]] == ["DUPLICATE"] * 3
     assert first["credits"] == again["credits"] == {"balance": "3.0", "lifetimeEarned": "3.0", "pending": "0.0"}
     assert len(await lrn.ledger()) == 3
+
+
+async def test_backdated_records_cannot_each_claim_a_days_cap(client, company):
+    """A fact arriving late is credited, but caps judge it no earlier than 30 days before it
+    arrived: forty lessons dated every other day over 80 days get fifteen days' caps plus one."""
+    hr, _, lrn = await people(client, company)
+    module = await module_of(company, "A-001")
+    await create_rule(hr, ruleKey="DAILY", moduleId=gid("CourseModule", module), credits="1", capPerDay="1")
+    now = datetime.now(timezone.utc)
+    moments = [now - timedelta(days=2 * n + 1) for n in range(40)]  # 1, 3, …, 79 days ago
+    await lrn.lessons(module.id, *moments)
+    assert await lrn.balance() == Decimal("16")  # 15 days within the 30, the other 25 share one day

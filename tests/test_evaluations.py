@@ -531,3 +531,22 @@ async def test_the_push_answer_names_the_new_version_to_base_the_next_edit_on(cl
     assert draft == {"status": "ACCEPTED", "result": {"version": 1, "status": "DRAFT"}}
     final = await push_one(payload(company, uid, 1, scores_of(company, 5, 5, 5), submit=True), 2)
     assert final == {"status": "ACCEPTED", "result": {"version": 2, "status": "SUBMITTED", "percent": 100}}
+
+
+async def test_a_superseded_evaluation_is_not_credited_again(client, company):
+    """One creditable evaluation per mentee and module: HR correcting a score, or a mentor
+    submitting a fresh evaluation of the same module, credits nothing more."""
+    from backend.models import CreditAccount, CreditActivity, CreditEntry, CreditRule
+
+    await CreditRule.create(tenant=company.tenant, rule_key="EVAL", name="导师评价", activity=CreditActivity.EVALUATION_SCORED,
+                            credits=50, min_score=60)
+    mentor = await token_for(client, company.code, "MGR")
+    hr = await token_for(client, company.code, "HR1", device_id="hr-phone")
+    uid = await submitted(client, company, mentor, (4, 4, 4))
+    body = await gql(client, SUPERSEDE, {"input": {"evaluationId": str(uid), "scores": scores_of(company, 5, 5, 5),
+                                                   "comment": "更正", "reason": "导师录入有误"}}, token=hr)
+    assert body["data"]["supersedeEvaluation"]["errors"] == [], body
+    await submitted(client, company, mentor, (5, 5, 5))
+    lrn = company.employees["LRN"]
+    assert await CreditEntry.filter(tenant=company.tenant, employee=lrn).count() == 1
+    assert (await CreditAccount.get(employee=lrn)).balance == 50

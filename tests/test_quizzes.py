@@ -675,3 +675,25 @@ async def test_quiz_rows_of_draft_courses_reach_only_those_who_see_drafts(client
 PUBLISH = """
 mutation P($input: SetCourseStatusInput!) { setCourseStatus(input: $input) { errors { code } } }
 """
+
+
+async def test_a_pass_waiting_for_a_person_is_credited_with_its_final_score(client, company):
+    """Auto-graded 90% passes, but credits wait for the open answer: graded to 100%, a rule asking
+    for 95 credits it (judged on the partial score it never would)."""
+    from backend.models import CreditAccount, CreditActivity, CreditRule
+
+    module, quiz, questions = await make_quiz(company)
+    await CreditRule.create(tenant=company.tenant, rule_key="QUIZ-95", name="测验 95 分", activity=CreditActivity.QUIZ_PASSED,
+                            credits=30, min_score=95)
+    learner = await token_for(client, company.code, "LRN")
+    result = await submit(client, learner, module, answers(questions),
+                          submitted_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    assert result["status"] == "ACCEPTED"
+    attempt = await QuizAttempt.get(quiz=quiz)
+    assert attempt.status == "NEEDS_MANUAL_GRADING" and attempt.passed
+    lrn = company.employees["LRN"]
+    assert not await CreditAccount.filter(employee=lrn, balance__gt=0).exists()
+    mentor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
+    graded = await grade_as(client, mentor, attempt, questions["manual"], "1")
+    assert graded["errors"] == [] and graded["attempt"]["percent"] == 100
+    assert (await CreditAccount.get(employee=lrn)).balance == 30

@@ -174,9 +174,12 @@ async def _after_submit(
         context, evaluation.mentee_id, module, skills.MENTOR_EVALUATION, str(evaluation.uid), record_id,
         evaluation.percent, occurred_at,
     )
+    # One creditable evaluation per mentee and module: a superseding evaluation, or a mentor
+    # submitting fresh evaluations of the same module, is not a new fact to credit.
     credits.note(context, credits.Creditable(
-        evaluation.mentee_id, CreditActivity.EVALUATION_SCORED, f"evaluation:{evaluation.uid}", occurred_at,
-        record_id, module.course_id, module.id, evaluation.percent,
+        evaluation.mentee_id, CreditActivity.EVALUATION_SCORED,
+        f"evaluation:{evaluation.mentee_id}:{module.id}", occurred_at, record_id, module.course_id, module.id,
+        evaluation.percent,
     ))
     bar = module.pass_score if module.pass_score is not None else DEFAULT_PASS_SCORE
     if module.kind != ModuleKind.ASSESSMENT or evaluation.percent < bar:

@@ -149,7 +149,8 @@ async def summary(viewer: Viewer, employee: Employee, now: datetime | None = Non
     account = await balance_of(viewer.tenant_id, employee.id)
     earned = (await earned_between(viewer.tenant_id, [employee.id], start, end)).get(employee.id, 0)
     target = await target_of(viewer.tenant_id, employee)
-    progress = earned * 100 // target if target else None
+    # A target of 0 is met (100%), as in the team views; no target at all has no progress.
+    progress = None if target is None else (earned * 100 // target if target else 100)
     return CreditSummary(account.balance, account.lifetime_earned, account.pending, earned, start, end, target,
                          progress)
 
@@ -257,6 +258,12 @@ async def explain_claims(tenant_id: int, claims: list[PendingCredit]) -> dict[in
 # --- HR corrections -------------------------------------------------------------------------
 
 
+def _not_own(viewer: Viewer, employee_id: int) -> None:
+    """HR corrects other people's credits, never their own (FORBIDDEN): another HR admin does."""
+    if employee_id == viewer.employee_id:
+        raise DomainError(ErrorCode.FORBIDDEN)
+
+
 async def decide_pending(viewer: Viewer, claim_id: int, approve: bool, reason: str | None) -> PendingCredit:
     """Approve a claim (it is posted as an EARN entry and counts from then on) or reject it (a
     reason is required), once: ALREADY_DECIDED after that (HR admins). Audited."""
@@ -268,6 +275,7 @@ async def decide_pending(viewer: Viewer, claim_id: int, approve: bool, reason: s
         claim = await PendingCredit.filter(tenant_id=viewer.tenant_id, id=claim_id).using_db(connection).first()
         if claim is None:
             raise DomainError(ErrorCode.NOT_FOUND)
+        _not_own(viewer, claim.employee_id)
         await ledger.lock_account(connection, viewer.tenant_id, claim.employee_id, now)
         decided = await ledger.settle_pending(connection, changes, viewer.tenant_id, claim.id, approve,
                                               viewer.employee_id, text, now)
@@ -286,6 +294,7 @@ async def adjust(viewer: Viewer, employee_id: int, amount: int, reason: str | No
         raise _invalid("amount")
     text = _reason(reason)
     employee = await _employee(viewer, employee_id)
+    _not_own(viewer, employee.id)
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
         changes = ChangeSet(viewer.tenant_id)
@@ -314,6 +323,7 @@ async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEn
             raise DomainError(ErrorCode.NOT_FOUND)
         if entry.redemption_id is not None:
             raise _invalid("entryId")
+        _not_own(viewer, entry.employee_id)
         await ledger.lock_account(connection, viewer.tenant_id, entry.employee_id, now)
         # Say "reversed already" before the ledger could say "not enough credits" for the same retry.
         if await CreditEntry.filter(tenant_id=viewer.tenant_id, reverses_id=entry.id).using_db(connection).exists():

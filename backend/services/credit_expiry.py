@@ -2,8 +2,8 @@
 
 Spending is taken to use the oldest credits first (FIFO, as stores and airline miles do), so the
 part of an employee's credits that can lapse at a cut-off is what they earned before it minus
-everything that has left their balance since they started (spends, negative adjustments and
-reversals, earlier expiries), and never more than their balance. Each run is keyed by its cut-off
+everything that has left their balance, net of refunds (lifetime earned minus balance: spends,
+negative adjustments and reversals, earlier expiries), and never more than their balance. Each run is keyed by its cut-off
 (``expire:<cut-off>:<employee>``), so running it twice for the same date changes nothing, and a
 later cut-off expires only what the earlier ones did not. Lifetime earned is untouched: what was
 earned stays earned for ranking, it just can no longer be spent.
@@ -42,11 +42,11 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
     """Expire unspent credits earned before ``before`` for every account of the tenant (HR admins;
     audited; idempotent per cut-off)."""
     viewer.require_role(Role.HR_ADMIN)
-    if before.tzinfo is None:
-        raise DomainError(ErrorCode.VALIDATION, field="before", reason_key="reason.timezone_required")
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
+    if len(reason) > 300:
+        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.too_long", max=300)
     now = now or datetime.now(timezone.utc)
     if before > now:
         raise DomainError(ErrorCode.VALIDATION, field="before", reason_key="reason.field", name="before")
@@ -54,26 +54,32 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
     expired = accounts = 0
     async with in_transaction() as connection:
         changes = ChangeSet(tenant_id)
-        entries = CreditEntry.filter(tenant_id=tenant_id).using_db(connection)
-        earned = dict(await entries.filter(occurred_at__lt=cut_off).filter(
-            kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT], amount__gt=0,
-        ).group_by("employee_id").annotate(total=Sum("amount")).values_list("employee_id", "total"))
-        gone = dict(await entries.filter(amount__lt=0).group_by("employee_id").annotate(
-            total=Sum("amount")).values_list("employee_id", "total"))
-        for employee_id in sorted(earned):
+        earners = await CreditEntry.filter(
+            tenant_id=tenant_id, occurred_at__lt=cut_off, amount__gt=0,
+            kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+        ).using_db(connection).distinct().values_list("employee_id", flat=True)
+        for employee_id in sorted(set(earners)):
+            # Everything below is read with the account locked: a spend committing meanwhile
+            # is either fully seen or waits for us.
             account = await ledger.lock_account(connection, tenant_id, employee_id, now)
-            lapsing = _lapsing(int(earned[employee_id]), -int(gone.get(employee_id) or 0), account.balance)
+            earned = await CreditEntry.filter(
+                tenant_id=tenant_id, employee_id=employee_id, occurred_at__lt=cut_off, amount__gt=0,
+                kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+            ).using_db(connection).annotate(total=Sum("amount")).values_list("total", flat=True)
+            # What has left the balance, net of refunds: lifetime earned minus what remains.
+            gone = account.lifetime_earned - account.balance
+            lapsing = _lapsing(int(earned[0] or 0), gone, account.balance)
             if lapsing <= 0:
                 continue
             posted = await ledger.post(connection, changes, tenant_id, ledger.Posting(
                 employee_id=employee_id, kind=CreditEntryKind.EXPIRY, amount=-lapsing,
-                entry_key=f"expire:{cut_off.isoformat()}:{employee_id}", occurred_at=now, reason=reason[:300],
+                entry_key=f"expire:{cut_off.isoformat()}:{employee_id}", occurred_at=now, reason=reason,
                 actor_id=viewer.employee_id,
-            ), now)
+            ), now, account_locked=True)
             if posted is not None:
                 accounts, expired = accounts + 1, expired + lapsing
         await audit(connection, viewer, tenant_id, "credits.expire", "CreditAccount", "*", {
-            "before": cut_off.isoformat(), "reason": reason[:300], "accounts": accounts,
+            "before": cut_off.isoformat(), "reason": reason, "accounts": accounts,
             "expired": str(ledger.from_tenths(expired)),
         })
         await changes.publish(connection, now)

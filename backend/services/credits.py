@@ -122,6 +122,10 @@ async def settle(context) -> None:
         return
     context.creditables = []
     connection, tenant_id = context.connection, context.viewer.tenant_id
+    # Lock first: events get their ids (which "every N" counts by) one employee's transaction at a
+    # time, so two concurrent confirmations can never both count the same multiple.
+    for employee_id in sorted({item.employee_id for item in noted}):
+        await ledger.lock_account(connection, tenant_id, employee_id, context.received_at)
     fresh = await _new_events(connection, tenant_id, noted, context.received_at)
     if not fresh:
         return
@@ -131,6 +135,17 @@ async def settle(context) -> None:
     engine = _Engine(connection, context.changes, tenant_id, await program_of(tenant_id, connection),
                      context.received_at)
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
+
+
+# A fact reported long after it happened (a phone offline for weeks) is credited in full, but caps
+# and periods judge it no earlier than this before it arrived: a year of backdated records cannot
+# each claim a day's cap of its own.
+BACKDATING_ALLOWED = timedelta(days=30)
+
+
+def credit_time(occurred_at: datetime, received_at: datetime) -> datetime:
+    """When a fact counts for caps, periods and targets."""
+    return max(occurred_at, received_at - BACKDATING_ALLOWED)
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ class StoredEvent:
     score: int | None
     quantity: int
     occurred_at: datetime
+    created_at: datetime  # when it arrived
 
 
 Event = StoredEvent | CreditEvent  # fresh events from a push, stored ones in a recalculation
@@ -179,7 +195,7 @@ async def _new_events(
         if key in ids:
             fresh.append((StoredEvent(
                 ids[key], item.employee_id, item.activity, key, item.course_id, item.module_id, item.score,
-                item.quantity, item.occurred_at,
+                item.quantity, item.occurred_at, now,
             ), item))
     return fresh
 
@@ -247,30 +263,34 @@ class _Engine:
         if amount <= 0:
             return 0
         versions = self._versions.get(rule.rule_key, [rule.id])
-        if rule.first_time_only and await self._used_in(rule, event.employee_id, None) > 0:
+        # An older version may have credited this event (a recalculation): only the difference,
+        # and that event's own credit does not make a first-time rule "used".
+        already = await self._granted(versions, event_id=event.id) if recalculating else 0
+        if rule.first_time_only and await self._used_in(rule, event.employee_id, None) - already > 0:
             return 0
-        if recalculating:  # an older version may have credited this event: only the difference
-            amount -= await self._granted(versions, event_id=event.id)
+        amount -= already
+        when = credit_time(event.occurred_at, event.created_at)
         for cap, window in ((rule.cap_per_day, self.program.day_of), (rule.cap_per_week, self.program.week_of),
                             (rule.cap_per_period, self.program.period_of)):
             if cap is not None and amount > 0:
-                amount = min(amount, cap - await self._used_in(rule, event.employee_id, window(event.occurred_at)))
+                amount = min(amount, cap - await self._used_in(rule, event.employee_id, window(when)))
         if amount <= 0:
             return 0
         posting = ledger.Posting(
             employee_id=event.employee_id, kind=CreditEntryKind.EARN, amount=amount,
-            entry_key=f"rule:{rule.rule_key}@{rule.version}:{event.event_key}", occurred_at=event.occurred_at,
+            entry_key=f"rule:{rule.rule_key}@{rule.version}:{event.event_key}", occurred_at=when,
             rule_id=rule.id, event_id=event.id,
         )
         if rule.requires_approval:
             made = await ledger.add_pending(self.connection, self.changes, self.tenant_id, posting, self.now)
         else:
-            made = await ledger.post(self.connection, self.changes, self.tenant_id, posting, self.now)
+            made = await ledger.post(self.connection, self.changes, self.tenant_id, posting, self.now,
+                                     account_locked=True)
         if not made:
             return 0
         for (key, employee_id, start, end) in self._used:
             if key == rule.rule_key and employee_id == event.employee_id and (
-                start is None or start <= event.occurred_at < end
+                start is None or start <= when < end
             ):
                 self._used[(key, employee_id, start, end)] += amount
         return amount

@@ -98,15 +98,18 @@ class Posting:
 
 
 async def post(
-    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, posting: Posting, now: datetime
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, posting: Posting, now: datetime,
+    account_locked: bool = False,
 ) -> int | None:
     """Post one entry and update the account: the new entry's id, or None when its key was
     posted before (nothing changes). A negative amount larger than the balance raises
-    INSUFFICIENT_CREDITS before anything is written."""
+    INSUFFICIENT_CREDITS before anything is written. ``account_locked``: the caller holds
+    ``lock_account`` (so the row exists)."""
     amount = posting.amount
     if amount == 0:
         return None
-    await ensure_account(connection, tenant_id, posting.employee_id, now)
+    if not account_locked:
+        await ensure_account(connection, tenant_id, posting.employee_id, now)
     earned = amount if counts_as_earned(posting.kind, amount) else ZERO
     account = CreditAccount.filter(tenant_id=tenant_id, employee_id=posting.employee_id).using_db(connection)
     if amount < 0:

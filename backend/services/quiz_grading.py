@@ -121,8 +121,9 @@ async def grade_answer(
                 context, {module.id: module}, {module.id: [1, 0, attempt.submitted_at]},
                 employee_id=attempt.employee_id,
             )
-            credits.note(context, quiz_passed(attempt.employee_id, quiz, percent,
-                                                      attempt.submitted_at, attempt.record_id))
+        if done and passed:  # credited with the final score, once per quiz (the fact's key)
+            credits.note(context, quiz_passed(attempt.employee_id, quiz, percent, attempt.submitted_at,
+                                              attempt.record_id))
         if done:
             await skills.record_evidence(
                 context, attempt.employee_id, module, skills.QUIZ_ATTEMPT, str(attempt.id), attempt.record_id,

@@ -355,8 +355,9 @@ class QuizSubmitted:
             ).exclude(id=attempt_id).using_db(connection).exists():
                 modules[quiz.module_id] = quiz.module
                 totals[quiz.module_id] = [1, attempt["seconds"], parsed.occurred_at]
-                credits.note(context, quiz_passed(viewer.employee_id, quiz, attempt["percent"], parsed.occurred_at,
-                                                  parsed.record.id))
+                if attempt["status"] == AttemptStatus.GRADED:  # else when a person has graded it
+                    credits.note(context, quiz_passed(viewer.employee_id, quiz, attempt["percent"],
+                                                      parsed.occurred_at, parsed.record.id))
             explanations = {q.id: q.explanation for q in questions.get(quiz.id, [])}
             outcomes.append(Outcome(RecordStatus.ACCEPTED, params={
                 "score": points_text(attempt["score"]), "maxScore": points_text(attempt["max_score"]),

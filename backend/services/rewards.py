@@ -530,7 +530,8 @@ async def decide_redemption(
         raise _invalid("reason", "reason.required")
 
     def may(redemption: Redemption) -> None:
-        return None
+        if redemption.employee_id == viewer.employee_id:  # another HR admin decides one's own
+            raise DomainError(ErrorCode.FORBIDDEN)
 
     status = RedemptionStatus.APPROVED if approve else RedemptionStatus.REJECTED
     return await _settle(viewer, redemption_id, status, reason, now or datetime.now(timezone.utc), may)
