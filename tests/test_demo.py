@@ -127,3 +127,22 @@ async def test_demo_has_ojt_history_for_mentors_learners_and_hr(demo_tenant, cli
     rows = [e["node"] for e in gap["data"]["skillGap"]["edges"]]
     assert len(rows) >= 10 and all(row["level"] < 80 for row in rows)
     assert all(row["recommendedCourses"][0]["title"] == "云计算基础" for row in rows)
+
+
+async def test_demo_credits_look_alive_and_add_up(demo_tenant, client):
+    """Months of derived credits: every account equals its ledger, the company leaderboard has
+    earners, the store has rewards, E0001 sees a balance and a target."""
+    from backend.services.credit_accounts import verify_accounts
+
+    assert await verify_accounts(demo_tenant.id) == []
+    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-credits"))["tokens"]["accessToken"]
+    body = await gql(client, """{ me { credits { balance lifetimeEarned target } }
+        leaderboard(scope: COMPANY, first: 5) { entries { rank earned } }
+        rewards(first: 10) { edges { node { code } } } creditLedger(first: 3) { edges { node { kind rule { name } } } } }""",
+                     token=learner)
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["me"]["credits"]["target"] is not None and float(data["me"]["credits"]["lifetimeEarned"]) > 0
+    assert [e["rank"] for e in data["leaderboard"]["entries"]][:1] == [1]
+    assert float(data["leaderboard"]["entries"][0]["earned"]) > 0
+    assert len(data["rewards"]["edges"]) >= 5 and data["creditLedger"]["edges"]
