@@ -47,7 +47,7 @@ from backend.services.mentoring import (
 )
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.viewer import Viewer
-from backend.sql import db_time, db_uuid, placeholders
+from backend.sql import db_time, db_uuid, insert_many
 
 PRACTICE_LOG = "PRACTICE_LOG"
 PRACTICE_REVIEW = "PRACTICE_REVIEW"
@@ -75,15 +75,27 @@ class PracticeEntry:
 
 
 async def _touch_log(
-    context: ApplyContext, log_id: int, employee_id: int, course_id: int, zone: str | None
+    context: ApplyContext, log_id: int, employee_id: int, course_id: int, zone: str | None,
+    mentors: dict | None = None,
 ) -> None:
-    """Send a log to its employee and to their current mentors for its course."""
+    """Send a log to its employee and to their current mentors for its course. ``mentors``
+    remembers the mentors per employee and course across one batch (the same few, many times)."""
     context.changes.touch(Entity.PRACTICE_LOG, log_id, audience=employee_id)
-    day = local_day(context.received_at, zone)
-    for mentor_id in await current_mentor_ids(
-        context.viewer.tenant_id, employee_id, course_id, day, context.connection
-    ):
+    key = (employee_id, course_id, local_day(context.received_at, zone))
+    found = None if mentors is None else mentors.get(key)
+    if found is None:
+        found = await current_mentor_ids(context.viewer.tenant_id, employee_id, course_id, key[2], context.connection)
+        if mentors is not None:
+            mentors[key] = found
+    for mentor_id in found:
         context.changes.touch(Entity.PRACTICE_LOG, log_id, audience=mentor_id)
+
+
+_LOG_COLUMNS = {
+    "tenant_id": "int", "record_id": "uuid", "employee_id": "int", "module_id": "int", "course_id": "int",
+    "quantity": "smallint", "note": "text", "practiced_at": "timestamptz", "status": "text",
+    "review_note": "text", "created_at": "timestamptz", "updated_at": "timestamptz",
+}
 
 
 class PracticeLogged:
@@ -110,7 +122,7 @@ class PracticeLogged:
         }
         zone = (await time_zones(viewer.tenant_id, [viewer.employee_id], connection)).get(viewer.employee_id)
         now = db_time(connection, context.received_at)
-        outcomes = []
+        outcomes, rows = [], []
         for parsed in records:
             entry: PracticeEntry = parsed.payload
             module = modules.get(entry.module_id)
@@ -120,18 +132,17 @@ class PracticeLogged:
             if module.kind != ModuleKind.PRACTICE:
                 outcomes.append(Outcome.rejected(invalid_payload("moduleId")))
                 continue
-            # ON CONFLICT, not try/except: a failed INSERT would abort the batch's transaction.
-            rows = await connection.execute_query_dict(
-                "INSERT INTO practice_log (tenant_id, record_id, employee_id, module_id, course_id, quantity,"
-                " note, practiced_at, status, review_note, created_at, updated_at)"
-                f" VALUES ({placeholders(connection, 12)}) ON CONFLICT (record_id) DO NOTHING RETURNING id",
-                [viewer.tenant_id, db_uuid(connection, parsed.record.id), viewer.employee_id, module.id,
-                 module.course_id, entry.quantity, entry.note, db_time(connection, parsed.occurred_at),
-                 PracticeStatus.PENDING.value, "", now, now],
-            )
-            if rows:
-                await _touch_log(context, int(rows[0]["id"]), viewer.employee_id, module.course_id, zone)
+            rows.append((viewer.tenant_id, db_uuid(connection, parsed.record.id), viewer.employee_id, module.id,
+                         module.course_id, entry.quantity, entry.note, db_time(connection, parsed.occurred_at),
+                         PracticeStatus.PENDING.value, "", now, now))
             outcomes.append(Outcome(RecordStatus.ACCEPTED))
+        # One statement for the batch; ON CONFLICT, not try/except: a failed INSERT would abort
+        # the batch's transaction.
+        inserted = await insert_many(connection, "practice_log", _LOG_COLUMNS, rows,
+                                     on_conflict="ON CONFLICT (record_id) DO NOTHING", returning="id, course_id")
+        mentors: dict = {}
+        for row in inserted:
+            await _touch_log(context, int(row["id"]), viewer.employee_id, int(row["course_id"]), zone, mentors)
         return outcomes
 
 
@@ -176,6 +187,7 @@ class PracticeReviewed:
         }
         zones = await time_zones(viewer.tenant_id, {log.employee_id for log in logs.values()}, connection)
         outcomes = []
+        mentors: dict = {}
         for parsed in records:
             review: Review = parsed.payload
             log = logs.get(review.practice_id)
@@ -191,7 +203,7 @@ class PracticeReviewed:
             except DomainError as error:
                 outcomes.append(Outcome.rejected(error))
                 continue
-            await _touch_log(context, log.id, log.employee_id, log.course_id, zone)
+            await _touch_log(context, log.id, log.employee_id, log.course_id, zone, mentors)
             decided = {"status": review.decision.value}
             outcomes.append(Outcome(RecordStatus.ACCEPTED, params=decided, result=decided))
         return outcomes
