@@ -40,6 +40,8 @@ BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 bench: $(STAMP)
 	$(BIN)/python -m bench.catalog_page
 	$(BIN)/python -m bench.catalog_page --database "$(BENCH_POSTGRES_URL)"
+	$(BIN)/python -m bench.leaderboard
+	$(BIN)/python -m bench.leaderboard --database "$(BENCH_POSTGRES_URL)"
 	$(BIN)/python -m bench.sync_push --database "$(BENCH_POSTGRES_URL)"
 
 clean:

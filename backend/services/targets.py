@@ -280,7 +280,8 @@ class TeamProgress:
 def _progress_select(p: Params, tenant_id: int, period: Period) -> str:
     """Employees with their earned, target and expected by now; the caller adds WHERE terms."""
     return (
-        f"WITH earned AS ({earned_sql(p, tenant_id, period.start, period.end)})"
+        # MATERIALIZED: summed once whatever the statistics say (see leaderboards.py).
+        f"WITH earned AS MATERIALIZED ({earned_sql(p, tenant_id, period.start, period.end)})"
         " SELECT e.id AS id, e.employee_no AS employee_no, e.name AS name,"
         " COALESCE(x.earned, 0) AS earned, t.credits AS target,"
         f" (t.credits * {p(period.elapsed_millionths)}) / {MILLION} AS expected"
