@@ -32,6 +32,8 @@ from backend.models import (
     Position,
     Role,
 )
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text
 from backend.services import credits, ledger
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet
@@ -43,17 +45,8 @@ LEDGER_CURSOR = "credit-ledger"
 PENDING_CURSOR = "credit-pending"
 
 
-def _invalid(field: str, reason_key: str = "reason.field", **params) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
-
-
 def _reason(reason: str | None, required: bool = True) -> str:
-    text = (reason or "").strip()
-    if required and not text:
-        raise _invalid("reason", "reason.required")
-    if len(text) > MAX_REASON:
-        raise _invalid("reason", "reason.too_long", max=MAX_REASON)
-    return text
+    return text(reason, "reason", MAX_REASON, required)
 
 
 async def _employee(viewer: Viewer, employee_id: int) -> Employee:

@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from backend.errors import DomainError, ErrorCode
 from backend.models import CreditEntry, CreditEntryKind, Role
 from backend.services import ledger
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet
+from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
 
 
@@ -42,14 +42,10 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
     """Expire unspent credits earned before ``before`` for every account of the tenant (HR admins;
     audited; idempotent per cut-off)."""
     viewer.require_role(Role.HR_ADMIN)
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
-    if len(reason) > 300:
-        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.too_long", max=300)
+    reason = text(reason, "reason", 300)
     now = now or datetime.now(timezone.utc)
     if before > now:
-        raise DomainError(ErrorCode.VALIDATION, field="before", reason_key="reason.field", name="before")
+        raise invalid("before")
     tenant_id, cut_off = viewer.tenant_id, before.astimezone(timezone.utc)
     expired = accounts = 0
     async with in_transaction() as connection:

@@ -20,6 +20,8 @@ from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import Course, CourseModule, CreditActivity, CreditRule, CreditRuleStatus, Role
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text
 from backend.services import ledger
 from backend.services.audit import audit
 from backend.services.viewer import Viewer
@@ -51,10 +53,6 @@ class RuleInput:
     cap_per_period: Decimal | None = None
     first_time_only: bool = False
     requires_approval: bool = False
-
-
-def _invalid(field: str, reason_key: str = "reason.field", **params) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
 
 
 async def _validated(connection, tenant_id: int, rule: RuleInput) -> dict:
@@ -171,11 +169,7 @@ async def retire_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
     """Switch a rule off from now on (HR admins, with a reason). Credits already granted stay.
     A version that is not ACTIVE is VERSION_CONFLICT."""
     viewer.require_role(Role.HR_ADMIN)
-    reason = (reason or "").strip()
-    if not reason:
-        raise _invalid("reason", "reason.required")
-    if len(reason) > MAX_REASON:
-        raise _invalid("reason", "reason.too_long", max=MAX_REASON)
+    reason = text(reason, "reason", MAX_REASON)
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
         current = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()

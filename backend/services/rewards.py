@@ -40,6 +40,8 @@ from backend.models import (
     RewardCategory,
     Role,
 )
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text as _text
 from backend.services import feed, ledger
 from backend.services.activity import ApplyContext, Outcome, ParsedRecord, payload_id, register
 from backend.services.audit import audit
@@ -60,19 +62,6 @@ MAX_LIMIT = 32767
 STORE_CURSOR = "rewards"
 MY_CURSOR = "my-redemptions"
 ALL_CURSOR = "redemptions"
-
-
-def _invalid(field: str, reason_key: str = "reason.field", **params: Any) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
-
-
-def _text(value: str | None, field: str, maximum: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise _invalid(field, "reason.required")
-    if len(value) > maximum:
-        raise _invalid(field, "reason.too_long", max=maximum)
-    return value
 
 
 def _moment(value: datetime | None, field: str) -> datetime | None:

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from backend.errors import DomainError, ErrorCode
 from backend.ids import to_global_id
 from backend.models import CourseModule, ModuleKind, Role, Rubric, RubricCriterion
+from backend.services.validation import invalid as _invalid
 from backend.services import feed
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
@@ -36,10 +37,6 @@ class CriterionSpec:
     title: str
     weight: Decimal
     descriptors: list[tuple[int, str]]
-
-
-def _invalid(field: str, reason_key: str = "reason.field", **params: Any) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
 
 
 def _text(value: str | None, field: str, maximum: int) -> str:
