@@ -245,7 +245,9 @@ class _Phone:
     async def send(self, kind: str, occurred_at: datetime, payload: dict) -> list[str]:
         self.seq += 1
         record = IncomingRecord(uuid.uuid4(), self.seq, kind, occurred_at, payload)
-        now = datetime.now(timezone.utc)
+        # The phone synced a few minutes after the fact, back then: history arrives when it
+        # happened (credits, periods and caps see it there), not all at once when the demo loads.
+        now = min(occurred_at + timedelta(minutes=5), datetime.now(timezone.utc))
         result = await ingest(self.viewer, self.viewer.device_uid, [record], sent_at=now, now=now)
         return [r.status for r in result.results]
 
