@@ -51,3 +51,16 @@ class EnforceCheckConstraint(AddCheckConstraint):
 
     def state_forward(self, app_label, state) -> None:
         return None
+
+
+class AlterFieldState(ops.AlterField):
+    """An ``AlterField`` that changes nothing in the database, only the migration state: for a
+    change the database does not hold, such as the members listed in a CharEnumField's
+    description. ``ops.AlterField`` would rebuild the table on SQLite, losing its UNIQUE
+    constraints and indexes."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        return None
+
+    async def database_backward(self, app_label, old_state, new_state, state_editor=None) -> None:
+        return None

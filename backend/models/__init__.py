@@ -46,6 +46,7 @@ from backend.models.mentoring import (
 from backend.models.organisation import OrgUnit, Position, Site, Tenant
 from backend.models.quizzes import (
     AttemptStatus,
+    ReviewTiming,
     Question,
     QuestionKind,
     Quiz,
@@ -99,6 +100,7 @@ __all__ = [
     "PositionSkill",
     "SkillEvidence",
     "AttemptStatus",
+    "ReviewTiming",
     "Question",
     "QuestionKind",
     "Quiz",

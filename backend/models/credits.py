@@ -35,11 +35,19 @@ class CreditActivity(StrEnum):
 
 class CreditRuleStatus(StrEnum):
     """ACTIVE rules are evaluated, SUPERSEDED ones were replaced by a newer version, RETIRED ones
-    were switched off. History keeps every version."""
+    were switched off. A version that needs a second HR admin's approval waits as
+    PENDING_APPROVAL (the version it would replace stays ACTIVE) and ends ACTIVE or REJECTED.
+    History keeps every version."""
 
     ACTIVE = "ACTIVE"
     SUPERSEDED = "SUPERSEDED"
     RETIRED = "RETIRED"
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    REJECTED = "REJECTED"
+
+
+# Rule versions granting more than this many tenths need a second HR admin's approval (default).
+DEFAULT_RULE_APPROVAL_ABOVE = 200
 
 
 class CreditProgram(TenantModel):
@@ -50,6 +58,8 @@ class CreditProgram(TenantModel):
     period_months = fields.SmallIntField(default=12)
     time_zone = fields.CharField(max_length=64, default="Asia/Shanghai")
     anonymise_leaderboards = fields.BooleanField(default=False)
+    # Rule versions granting more than this (tenths) need a second HR admin's approval.
+    rule_approval_above = fields.BigIntField(default=DEFAULT_RULE_APPROVAL_ABOVE)
 
     class Meta:
         table = "credit_program"
@@ -81,6 +91,8 @@ class CreditRule(TenantModel):
     requires_approval = fields.BooleanField(default=False)
     status = fields.CharEnumField(CreditRuleStatus, max_length=16, default=CreditRuleStatus.ACTIVE)
     created_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    approved_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    approved_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "credit_rule"

@@ -37,6 +37,15 @@ class Question(TenantModel):
         table = "question"
 
 
+class ReviewTiming(StrEnum):
+    """When a learner sees the answers and explanations of an attempt (with review_allowed):
+    after every attempt, or only once no attempt is left or the quiz is passed, so a failed first
+    attempt does not hand out the key for the next one."""
+
+    AFTER_EACH_ATTEMPT = "AFTER_EACH_ATTEMPT"
+    AFTER_FINAL_ATTEMPT = "AFTER_FINAL_ATTEMPT"
+
+
 class Quiz(TenantModel):
     """The quiz of a QUIZ module: pass mark (percent), time limit, attempts, shuffling, review."""
 
@@ -48,6 +57,7 @@ class Quiz(TenantModel):
     attempts_allowed = fields.SmallIntField(default=3)
     shuffle = fields.BooleanField(default=True)
     review_allowed = fields.BooleanField(default=True)
+    review_timing = fields.CharEnumField(ReviewTiming, max_length=24, default=ReviewTiming.AFTER_FINAL_ATTEMPT)
     closes_at = fields.DatetimeField(null=True)
     version = fields.IntField(default=1)
 

@@ -114,6 +114,12 @@ class Attendance(TenantModel):
         "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     reason = fields.CharField(max_length=300, default="")
+    # Which code was scanned (its time step), and when the scan reached the server: one code used
+    # by many people, or a scan that arrived long after it claims to have happened, shows here.
+    code_step = fields.BigIntField(null=True)
+    received_at = fields.DatetimeField(null=True)
+    # Why the attendance is held for the instructor or HR instead of counted ("" when counted).
+    hold_reason = fields.CharField(max_length=32, default="")
 
     class Meta:
         table = "attendance"

@@ -155,12 +155,13 @@ async def _record_attendance(context: ApplyContext, session, status, parsed: Par
         viewer.tenant_id, session.id, viewer.employee_id, status.value,
         db_time(connection, parsed.occurred_at), db_uuid(connection, parsed.record.id), context.device.id,
         context.clock_offset_ms, ",".join(sorted(set(flags))),
-        parsed.payload.latitude, parsed.payload.longitude, False, "", now, now,
+        parsed.payload.latitude, parsed.payload.longitude, False, "", "", now, now,
     ]
     await connection.execute_query(
         "INSERT INTO attendance (tenant_id, session_id, employee_id, status, checked_in_at, record_id,"
-        " device_id, clock_offset_ms, risk_flags, latitude, longitude, manual, reason, created_at, updated_at)"
-        f" VALUES ({placeholders(connection, 15)}) ON CONFLICT (session_id, employee_id) DO NOTHING",
+        " device_id, clock_offset_ms, risk_flags, latitude, longitude, manual, reason, hold_reason,"
+        " created_at, updated_at)"
+        f" VALUES ({placeholders(connection, 16)}) ON CONFLICT (session_id, employee_id) DO NOTHING",
         values,
     )
 

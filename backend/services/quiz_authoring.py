@@ -27,6 +27,7 @@ from backend.models import (
     Quiz,
     QuizAttempt,
     QuizQuestion,
+    ReviewTiming,
     Role,
 )
 from backend.services.audit import audit
@@ -295,11 +296,12 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
         # ON CONFLICT, not a check then an insert: two authors creating it at once make one quiz.
         rows = await connection.execute_query_dict(
             "INSERT INTO quiz (tenant_id, module_id, title, pass_mark, time_limit_seconds, attempts_allowed, shuffle,"
-            f" review_allowed, closes_at, version, created_at, updated_at) VALUES ({placeholders(connection, 12)})"
+            f" review_allowed, review_timing, closes_at, version, created_at, updated_at)"
+            f" VALUES ({placeholders(connection, 13)})"
             " ON CONFLICT (module_id) DO NOTHING RETURNING id",
             [viewer.tenant_id, module.id, title, settings.pass_mark, settings.time_limit_seconds,
              settings.attempts_allowed, settings.shuffle, settings.review_allowed,
-             db_time(connection, settings.closes_at), 1, stamp, stamp],
+             ReviewTiming.AFTER_FINAL_ATTEMPT.value, db_time(connection, settings.closes_at), 1, stamp, stamp],
         )
         created = bool(rows)
         quiz = await Quiz.filter(tenant_id=viewer.tenant_id, module_id=module.id).select_for_update().using_db(connection).first()

@@ -25,6 +25,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
+from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
 from backend.models import CreditEntryKind, CreditProgram, CreditTarget, Employee, OrgUnit, Role
 from backend.services import credits
 from backend.services.audit import audit
@@ -158,9 +159,10 @@ async def update_program(
         # An upsert, not get-or-create: two HR admins saving at once must not collide on the
         # one-row-per-tenant constraint inside a PostgreSQL transaction.
         await connection.execute_query(
-            "INSERT INTO credit_program (tenant_id, period_months, time_zone, anonymise_leaderboards, created_at,"
-            f" updated_at) VALUES ({p(tenant_id)}, {p(after.period_months)}, {p(after.time_zone)},"
-            f" {p(after.anonymise_leaderboards)}, {p(now)}, {p(now)})"
+            "INSERT INTO credit_program (tenant_id, period_months, time_zone, anonymise_leaderboards,"
+            f" rule_approval_above, created_at, updated_at) VALUES ({p(tenant_id)}, {p(after.period_months)},"
+            f" {p(after.time_zone)}, {p(after.anonymise_leaderboards)}, {p(DEFAULT_RULE_APPROVAL_ABOVE)}, {p(now)},"
+            f" {p(now)})"
             " ON CONFLICT (tenant_id) DO UPDATE SET period_months = excluded.period_months,"
             " time_zone = excluded.time_zone, anonymise_leaderboards = excluded.anonymise_leaderboards,"
             " updated_at = excluded.updated_at",
