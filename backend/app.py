@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(GZipMiddleware, minimum_size=1024),
-            Middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(RequestBodyMiddleware, max_bytes=settings.max_body_bytes,
+                       drain_bytes=settings.max_body_drain_bytes),
         ],
         lifespan=lifespan,
     )

@@ -14,6 +14,16 @@ log = logging.getLogger("xuefen.config")
 
 DEV_SECRET_KEY = "xuefen-development-secret-do-not-use-in-production"
 DEFAULT_DATABASE_URL = "sqlite://xuefen.sqlite3"
+ENVIRONMENTS = ("development", "production")
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class ConfigError(SystemExit):
+    """A configuration the server refuses to run with. A ``SystemExit``: the command ends with
+    its one-line message on stderr and exit status 1, no traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"xuefen: {message}")
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -45,12 +55,20 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    # Login throttling: after this many failures for one (tenant, employee number) within the
-    # window, further attempts are refused until the lock expires. Kept in the database so it holds
-    # across server processes.
+    # Login throttling (see backend/services/auth.py), kept in the database so it holds across
+    # server processes. Each limit counts failures within the window and then refuses for the lock
+    # time; 0 turns a limit off. login_max_failures: per typed account and client address (and per
+    # account and already-signed-in device). Account-wide: failures from all addresses, refusing
+    # only devices that never signed in to the account. Per source: one client address across all
+    # accounts (enumeration of sequential employee numbers).
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
     login_lock_seconds: int = 15 * 60
+    login_account_max_failures: int = 20
+    login_source_max_failures: int = 100
+    # A used refresh token retried from its device within this many seconds (its answer was lost)
+    # gets the same new pair again instead of counting as reuse; 0 turns the grace off.
+    refresh_retry_seconds: int = 120
     # argon2id cost; production keeps the library defaults, tests lower them to stay fast.
     password_time_cost: int = 3
     password_memory_cost_kib: int = 64 * 1024
@@ -63,14 +81,60 @@ class Settings:
     db_pool_max: int = 10
     log_level: str = "INFO"
     max_body_bytes: int = 8 * 1024 * 1024
+    # A body over max_body_bytes is still read (and thrown away) up to this many bytes, so the
+    # client, which is still sending, can read the 413; beyond it the connection is dropped.
+    max_body_drain_bytes: int = 4 * 8 * 1024 * 1024
     sync_tombstone_days: int = 30
+    # Device times more than this many days before their arrival are flagged STALE.
+    sync_stale_days: int = 30
+    # Check-in timing (docs/sync-protocol.md): an online scan's claimed time may explain at most
+    # this much delay before the server's clock; an offline scan arriving later than hold_after
+    # after it happened is held for the instructor or HR; a code used by more people than
+    # shared_code is flagged on the roster.
+    checkin_online_grace_seconds: int = 60
+    checkin_hold_after_seconds: int = 24 * 3600
+    checkin_shared_code: int = 10
+    # How long a projector link (/sessions/{id}/projector?key=...) works; the kit gives a fresh one.
+    projector_link_ttl_seconds: int = 15 * 60
+    # "development" or "production"; production refuses the development secret (see __post_init__).
+    environment: str = "development"
+
+    def __post_init__(self) -> None:
+        if self.environment not in ENVIRONMENTS:
+            raise ConfigError(f"XUEFEN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}")
+        if self.environment == "production":
+            problems = self.production_problems()
+            if problems:
+                raise ConfigError("XUEFEN_ENV=production refuses to start: " + "; ".join(problems))
+
+    def production_problems(self, database_url_given: bool = True) -> list[str]:
+        """What a production deployment must set and has not (empty when it is fine)."""
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_PRODUCTION_SECRET_LENGTH:
+            problems.append(
+                f"set XUEFEN_SECRET_KEY to a random value of at least {MIN_PRODUCTION_SECRET_LENGTH} characters, "
+                "not the public development key (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if not database_url_given:
+            problems.append("set XUEFEN_DATABASE_URL (e.g. postgres://user:password@host:5432/xuefen)")
+        return problems
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         """Read ``XUEFEN_*`` variables (from ``os.environ`` unless ``env`` is given)."""
         env = dict(os.environ if env is None else env)
-        production = env.get("XUEFEN_ENV", "development").lower() == "production"
+        environment = (env.get("XUEFEN_ENV") or "development").strip().lower()
+        production = environment == "production"
+        if production:
+            # Checked here too because only the environment can tell an explicit database URL from
+            # the default SQLite file (which production must not fall back to silently).
+            probe = cls(secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY)
+            problems = probe.production_problems(database_url_given=bool(env.get("XUEFEN_DATABASE_URL")))
+            if problems:
+                raise ConfigError("XUEFEN_ENV=production refuses to start: " + "; ".join(problems))
+        max_body_bytes = _int(env, "XUEFEN_MAX_BODY_BYTES", 8 * 1024 * 1024)
         return cls(
+            environment=environment,
             database_url=env.get("XUEFEN_DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY,
             access_token_ttl_seconds=_int(env, "XUEFEN_ACCESS_TOKEN_TTL", 15 * 60),
@@ -78,6 +142,9 @@ class Settings:
             login_max_failures=_int(env, "XUEFEN_LOGIN_MAX_FAILURES", 5),
             login_failure_window_seconds=_int(env, "XUEFEN_LOGIN_FAILURE_WINDOW", 15 * 60),
             login_lock_seconds=_int(env, "XUEFEN_LOGIN_LOCK_SECONDS", 15 * 60),
+            login_account_max_failures=_int(env, "XUEFEN_LOGIN_ACCOUNT_MAX_FAILURES", 20),
+            login_source_max_failures=_int(env, "XUEFEN_LOGIN_SOURCE_MAX_FAILURES", 100),
+            refresh_retry_seconds=_int(env, "XUEFEN_REFRESH_RETRY_SECONDS", 120),
             password_time_cost=_int(env, "XUEFEN_PASSWORD_TIME_COST", 3),
             password_memory_cost_kib=_int(env, "XUEFEN_PASSWORD_MEMORY_KIB", 64 * 1024),
             introspection=_bool(env, "XUEFEN_INTROSPECTION", not production),
@@ -88,8 +155,14 @@ class Settings:
             max_page_size=_int(env, "XUEFEN_MAX_PAGE_SIZE", 100),
             db_pool_max=_int(env, "XUEFEN_DB_POOL_MAX", 10),
             log_level=env.get("XUEFEN_LOG_LEVEL", "INFO").upper(),
-            max_body_bytes=_int(env, "XUEFEN_MAX_BODY_BYTES", 8 * 1024 * 1024),
+            max_body_bytes=max_body_bytes,
+            max_body_drain_bytes=_int(env, "XUEFEN_MAX_BODY_DRAIN_BYTES", 4 * max_body_bytes),
             sync_tombstone_days=_int(env, "XUEFEN_SYNC_TOMBSTONE_DAYS", 30),
+            sync_stale_days=_int(env, "XUEFEN_SYNC_STALE_DAYS", 30),
+            checkin_online_grace_seconds=_int(env, "XUEFEN_CHECKIN_ONLINE_GRACE", 60),
+            checkin_hold_after_seconds=_int(env, "XUEFEN_CHECKIN_HOLD_AFTER", 24 * 3600),
+            checkin_shared_code=_int(env, "XUEFEN_CHECKIN_SHARED_CODE", 10),
+            projector_link_ttl_seconds=_int(env, "XUEFEN_PROJECTOR_LINK_TTL", 15 * 60),
         )
 
     def with_overrides(self, **changes) -> "Settings":

@@ -35,7 +35,7 @@ from backend.models import (
     Tenant,
     TrainingSession,
 )
-from backend.services import qr
+from backend.services import catalog, qr
 
 # (rule key, name, activity, credits, other settings); credits in tenths are set below.
 RULES = (
@@ -120,11 +120,15 @@ async def load_history(tenant_id: int, now: datetime | None = None) -> None:
                 elif module.kind == ModuleKind.QUIZ and module.id in quizzes:
                     quiz = quizzes[module.id]
                     bank = questions.get(quiz.id, [])
-                    await phone.send("QUIZ_SUBMISSION", day, {
+                    payload = {
                         "quizId": to_global_id("CourseModule", module.id),
                         "answers": _answers(bank, rng.choice((len(bank), len(bank), len(bank) - 1, 2))),
                         "startedAt": (day - timedelta(minutes=rng.randint(4, 9))).isoformat(),
-                    })
+                    }
+                    # Only learners who may take the course take its quiz (the server would refuse
+                    # it); the random draws happen either way, so the rest of the history is the same.
+                    if (await catalog.eligibility_for(phone.viewer, [course]))[course.id].eligible:
+                        await phone.send("QUIZ_SUBMISSION", day, payload)
     await _past_sessions(tenant_id, now, rng)
     await _practice(tenant_id, now, rng)
     await _redemptions(tenant_id, now, rng)

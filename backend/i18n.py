@@ -137,8 +137,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "You already have a place in this session (status {status}).",
     },
     "error.NOT_ELIGIBLE": {
-        "zh-CN": "您不符合该课程的报名条件：{reasons}",
-        "en": "You may not enrol in this course: {reasons}",
+        "zh-CN": "您不符合该课程的学习条件：{reasons}",
+        "en": "You may not take this course: {reasons}",
     },
     "error.SESSION_ENDED": {
         "zh-CN": "该培训场次已结束。",
@@ -222,6 +222,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.minutes": {"zh-CN": "分钟数必须在 0 到 {max} 之间", "en": "minutes must be between 0 and {max}"},
     "reason.not_instructor": {"zh-CN": "该员工不是讲师", "en": "this employee is not an instructor"},
     "reason.timezone_required": {"zh-CN": "时间必须带时区", "en": "times must include a time zone"},
+    "reason.offset_required": {"zh-CN": "{name} 必须带时区偏移（如 +08:00 或 Z）", "en": "{name} must include a UTC offset (such as +08:00 or Z)"},
+    "reason.datetime_format": {
+        "zh-CN": "{name} 须为带时区偏移的 ISO 8601 时间，例如 2026-11-30T09:00:00+08:00",
+        "en": "{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-30T09:00:00+08:00",
+    },
+    "reason.datetime_range": {
+        "zh-CN": "{name} 须在 1900 年到 2199 年之间",
+        "en": "{name} must be between the years 1900 and 2199",
+    },
+    "reason.text_chars": {
+        "zh-CN": "{name} 含有无法保存的字符（U+0000 或不成对的代理字符）",
+        "en": "{name} holds a character that cannot be stored (U+0000 or a lone surrogate)",
+    },
+    "reason.date_format": {
+        "zh-CN": "{name} 须为 YYYY-MM-DD 格式的日期",
+        "en": "{name} must be a date written YYYY-MM-DD",
+    },
+    "reason.date_range": {
+        "zh-CN": "{name} 须在 1900-01-01 到 2199-12-31 之间",
+        "en": "{name} must be between 1900-01-01 and 2199-12-31",
+    },
+    "reason.decimal_format": {
+        "zh-CN": "{name} 须为半角数字写成的数（如 12.5），整数部分最多 12 位、小数最多 6 位，不含空格、全角数字或指数",
+        "en": "{name} must be a number in ASCII digits (e.g. 12.5), at most 12 digits before the point and 6 after, "
+        "without spaces, full-width digits or exponents",
+    },
     "reason.bad_id": {"zh-CN": "ID 格式不正确", "en": "malformed ID"},
     "reason.bad_cursor": {"zh-CN": "分页游标格式不正确", "en": "malformed cursor"},
     "reason.page_size": {
@@ -233,6 +259,51 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.too_long": {"zh-CN": "长度不能超过 {max}", "en": "must be at most {max} characters"},
     "reason.self_mentoring": {"zh-CN": "导师和学员不能是同一人", "en": "the mentor and the mentee must be different people"},
     "reason.inactive_employee": {"zh-CN": "该员工已停用", "en": "this employee is inactive"},
+    # Malformed GraphQL-over-HTTP requests (schema/api.py).
+    "reason.body_not_json": {
+        "zh-CN": "请求内容不是有效的 UTF-8 JSON",
+        "en": "the request is not valid UTF-8 JSON",
+    },
+    "reason.body_not_object": {
+        "zh-CN": "请求体必须是一个 JSON 对象 {{\"query\", \"variables\", \"operationName\"}}（不支持批量请求）",
+        "en": "the body must be one JSON object {{\"query\", \"variables\", \"operationName\"}} "
+        "(batches are not supported)",
+    },
+    "reason.param_string": {"zh-CN": "参数 {name} 必须是字符串", "en": "{name} must be a string"},
+    "reason.param_object": {"zh-CN": "参数 {name} 必须是 JSON 对象", "en": "{name} must be a JSON object"},
+    "reason.no_query": {"zh-CN": "请求中没有 GraphQL 查询（query）", "en": "the request has no GraphQL query"},
+    "reason.unknown_operation": {
+        "zh-CN": "文档中没有名为 {name} 的操作",
+        "en": "the document has no operation named {name}",
+    },
+    "reason.which_operation": {
+        "zh-CN": "无法确定要执行的操作（文档含多个操作时请提供 operationName）",
+        "en": "cannot tell which operation to run (name it with operationName)",
+    },
+    "reason.get_mutation": {
+        "zh-CN": "GET 请求只能执行查询，变更请使用 POST",
+        "en": "GET can only run queries; send mutations with POST",
+    },
+    "reason.content_type": {
+        "zh-CN": "Content-Type 必须是 application/json",
+        "en": "the Content-Type must be application/json",
+    },
+    "reason.bad_request": {"zh-CN": "请求无效（{detail}）", "en": "bad request ({detail})"},
+    # Projector links (backend/qr_pages.py).
+    "projector.expired": {
+        "zh-CN": "投影链接已过期，请在学分 App 的签到工具中重新打开投影页面。",
+        "en": "This projector link has expired. Open the projector page again from the check-in kit in the Xuefen app.",
+    },
+    "projector.invalid": {
+        "zh-CN": "投影链接无效，或讲师已退出登录，请在学分 App 的签到工具中重新打开投影页面。",
+        "en": "This projector link is not valid, or the instructor has signed out. Open the projector page "
+        "again from the check-in kit in the Xuefen app.",
+    },
+    "projector.other_session": {"zh-CN": "此投影链接属于另一场培训。", "en": "This projector link is for another session."},
+    "projector.not_instructor": {
+        "zh-CN": "打开此投影链接的讲师已不负责该场培训。",
+        "en": "The instructor who opened this projector link no longer runs this session.",
+    },
     # Course eligibility reasons.
     "eligibility.NOT_PUBLISHED": {
         "zh-CN": "课程未发布。",

@@ -1,14 +1,34 @@
 """The check-in code as the server shows it: SVG and PNG images of the current code, and a
 full-screen projector page that refreshes itself. For the session's instructor: signed in
-(bearer token) or holding the session's display link (a signed key that ends with the session)."""
+(bearer token) or holding a projector link.
+
+A projector link (``/sessions/{id}/projector?key=…``, from ``sessionCheckInKit.projectorPath``) is
+a bearer secret: whoever holds it sees the live check-in codes without signing in. So its key
+
+- is signed (HMAC-SHA256, under a key derived from ``XUEFEN_SECRET_KEY`` for this use only) over
+  the session, its tenant, the instructor's login (the auth session of the device that fetched the
+  kit) and an expiry ``XUEFEN_PROJECTOR_LINK_TTL`` seconds ahead (15 minutes);
+- is checked on every page and image load: signature, expiry, the session in the path, and in the
+  database that the login is still live (not signed out or revoked, the employee active) and that
+  its employee still runs this session in that tenant. Signing out ends the link at once.
+- does not renew itself. Each kit gives a fresh link; the page keeps the key it was opened with
+  (reloading never extends it), counts down to its expiry and then says to open a fresh one from
+  the app. A page that could trade its key for a newer one would let a leaked link live as long
+  as the login (weeks, with refresh tokens) instead of minutes, so renewing needs the instructor's
+  sign-in: fetching the kit again.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import io
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import jwt
 import qrcode
 import qrcode.image.svg
 from starlette.requests import Request
@@ -16,40 +36,96 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
-from backend.i18n import negotiate_locale
-from backend.models import TrainingSession
+from backend.i18n import negotiate_locale, translate
+from backend.models import AuthSession, TrainingSession
 from backend.services import auth, qr
 from backend.services.checkin import session_for_instructor
+from backend.services.viewer import Viewer
 
-DISPLAY_AUDIENCE = "xuefen-display"
-
-
-def display_key(settings: Settings, session: TrainingSession) -> str:
-    """A key for the projector page of one session, valid until the session ends."""
-    claims = {"aud": DISPLAY_AUDIENCE, "sid": session.id, "tid": session.tenant_id,
-              "exp": int(session.ends_at.timestamp())}
-    return jwt.encode(claims, settings.secret_key, algorithm="HS256")
+LINK_VERSION = "p1"
+_LINK_KEY_LABEL = b"xuefen projector link v1"
+_NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-async def _session(request: Request, settings: Settings) -> TrainingSession:
+@dataclass(frozen=True)
+class DisplayKey:
+    """What a projector link's key says (once its signature is checked)."""
+
+    session_id: int
+    tenant_id: int
+    auth_session_id: uuid.UUID
+    expires_at: int  # Unix seconds
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _mac(secret: str, payload: str) -> str:
+    link_key = hmac.new(secret.encode(), _LINK_KEY_LABEL, hashlib.sha256).digest()
+    return _b64(hmac.new(link_key, payload.encode(), hashlib.sha256).digest()[:16])
+
+
+def sign_display_key(secret: str, session_id: int, tenant_id: int, auth_session_id: uuid.UUID, expires_at: int) -> str:
+    """``p1.<session>.<tenant>.<auth session>.<expiry>.<mac>``: URL-safe, about 80 characters."""
+    payload = f"{LINK_VERSION}.{session_id}.{tenant_id}.{auth_session_id.hex}.{expires_at}"
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def read_display_key(secret: str, key: str) -> DisplayKey:
+    """The claims of a key we signed; ``UNAUTHENTICATED`` for anything else."""
+    try:
+        payload, _, mac = key.rpartition(".")
+        version, session_id, tenant_id, auth_session_id, expires_at = payload.split(".")
+        if version != LINK_VERSION or not hmac.compare_digest(mac.encode(), _mac(secret, payload).encode()):
+            raise ValueError("signature")
+        return DisplayKey(int(session_id), int(tenant_id), uuid.UUID(hex=auth_session_id), int(expires_at))
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid") from exc
+
+
+def projector_path(settings: Settings, session: TrainingSession, viewer: Viewer,
+                   now: datetime | None = None) -> tuple[str, datetime]:
+    """A fresh projector link for the instructor ``viewer`` (bound to their login) and its expiry."""
+    now = now or datetime.now(timezone.utc)
+    expires_at = int(now.timestamp()) + settings.projector_link_ttl_seconds
+    key = sign_display_key(settings.secret_key, session.id, session.tenant_id, viewer.session_id, expires_at)
+    return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, timezone.utc)
+
+
+async def _session_by_key(settings: Settings, session_id: int, key: str) -> tuple[TrainingSession, DisplayKey]:
+    claims = read_display_key(settings.secret_key, key)
+    if claims.session_id != session_id:
+        raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.other_session")
+    if claims.expires_at <= datetime.now(timezone.utc).timestamp():
+        raise DomainError(ErrorCode.TOKEN_EXPIRED, link_message="projector.expired")
+    login = await AuthSession.filter(
+        id=claims.auth_session_id, tenant_id=claims.tenant_id, revoked_at__isnull=True, employee__is_active=True
+    ).first()
+    if login is None:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid")
+    session = await TrainingSession.filter(id=session_id, tenant_id=claims.tenant_id).first()
+    if session is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if session.instructor_id != login.employee_id:
+        raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.not_instructor")
+    return session, claims
+
+
+async def _session(request: Request, settings: Settings) -> tuple[TrainingSession, str, int]:
+    """The session, the key its page goes on using and that key's expiry (Unix seconds)."""
     session_id = request.path_params["session_id"]
     key = request.query_params.get("key")
     if key:
-        try:
-            claims = jwt.decode(key, settings.secret_key, algorithms=["HS256"], audience=DISPLAY_AUDIENCE)
-        except jwt.InvalidTokenError as exc:
-            raise DomainError(ErrorCode.UNAUTHENTICATED) from exc
-        if claims.get("sid") != session_id:
-            raise DomainError(ErrorCode.FORBIDDEN)
-        session = await TrainingSession.get_or_none(id=session_id, tenant_id=claims.get("tid"))
-        if session is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        return session
+        session, claims = await _session_by_key(settings, session_id, key)
+        return session, key, claims.expires_at
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise DomainError(ErrorCode.UNAUTHENTICATED)
     viewer = await auth.authenticate(settings, token.strip())
-    return await session_for_instructor(viewer, session_id)
+    session = await session_for_instructor(viewer, session_id)
+    path, expires = projector_path(settings, session, viewer)
+    return session, path.partition("?key=")[2], int(expires.timestamp())
 
 
 def current_token(session: TrainingSession, now: datetime | None = None) -> str:
@@ -57,11 +133,34 @@ def current_token(session: TrainingSession, now: datetime | None = None) -> str:
     return qr.token_for(session.secret, session.tenant_id, session.id, step)
 
 
+_STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.TOKEN_EXPIRED: 401, ErrorCode.FORBIDDEN: 403}
+
+
+def _message(error: DomainError, locale: str) -> str:
+    link_message = error.params.get("link_message")
+    return translate(link_message, locale) if link_message else error.message(locale)
+
+
 def _refusal(request: Request, error: DomainError) -> JSONResponse:
-    status = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.TOKEN_EXPIRED: 401, ErrorCode.FORBIDDEN: 403}.get(error.code, 404)
     locale = negotiate_locale(request.headers.get("accept-language"))
-    return JSONResponse({"errors": [{"message": error.message(locale), "extensions": {"code": error.code.value}}]},
-                        status_code=status)
+    return JSONResponse({"errors": [{"message": _message(error, locale), "extensions": {"code": error.code.value}}]},
+                        status_code=_STATUS.get(error.code, 404), headers=_NO_STORE)
+
+
+def _refusal_page(request: Request, error: DomainError) -> HTMLResponse:
+    locale = negotiate_locale(request.headers.get("accept-language"))
+    message = html.escape(_message(error, locale))
+    page = f"""<!doctype html>
+<html lang="{locale}"><head><meta charset="utf-8"><title>签到 · Check-in</title>
+<style>body{{margin:0;height:100vh;display:flex;align-items:center;justify-content:center;
+font-family:sans-serif;background:#fff}}p{{font-size:3vh;max-width:70vw;text-align:center}}</style></head>
+<body><p data-code="{error.code.value}">{message}</p></body></html>"""
+    return HTMLResponse(page, status_code=_STATUS.get(error.code, 404), headers=_NO_STORE)
+
+
+def _both(key: str) -> str:
+    """A message in both languages, for the projector page (a room reads it, not one person)."""
+    return f"{translate(key, 'zh-CN')} · {translate(key, 'en')}"
 
 
 def qr_endpoints(settings: Settings):
@@ -69,47 +168,58 @@ def qr_endpoints(settings: Settings):
 
     async def svg(request: Request) -> Response:
         try:
-            session = await _session(request, settings)
+            session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
         image = qrcode.make(current_token(session), image_factory=qrcode.image.svg.SvgPathImage, box_size=20)
         buffer = io.BytesIO()
         image.save(buffer)
-        return Response(buffer.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+        return Response(buffer.getvalue(), media_type="image/svg+xml", headers=_NO_STORE)
 
     async def png(request: Request) -> Response:
         try:
-            session = await _session(request, settings)
+            session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
         image = qrcode.make(current_token(session), box_size=12, border=4)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-        return Response(buffer.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
+        return Response(buffer.getvalue(), media_type="image/png", headers=_NO_STORE)
 
     async def projector(request: Request) -> Response:
         try:
-            session = await _session(request, settings)
+            session, key, expires_at = await _session(request, settings)
         except DomainError as error:
-            return _refusal(request, error)
-        key = display_key(settings, session)
+            return _refusal_page(request, error)
         title = html.escape(session.title)
+        key = html.escape(key, quote=True)  # only [0-9a-zA-Z._-] when we signed it
+        expired, broken = html.escape(_both("projector.expired")), html.escape(_both("projector.invalid"))
         page = f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{title} · 签到</title>
 <style>body{{margin:0;height:100vh;display:flex;flex-direction:column;align-items:center;
 justify-content:center;font-family:sans-serif;background:#fff}}img{{height:78vh}}
-h1{{font-size:4vh;margin:1vh}}p{{font-size:2.5vh;color:#555}}</style></head>
+h1{{font-size:4vh;margin:1vh}}p{{font-size:2.5vh;color:#555}}#gone{{display:none;font-size:3vh;color:#a00}}</style></head>
 <body><h1>{title}</h1><img id="code" alt="签到二维码 check-in code" src="qr.svg?key={key}">
-<p>请用学分 App 扫码签到 · Scan with the Xuefen app · <span id="left"></span>s</p>
+<p id="gone" data-expired="{expired}" data-broken="{broken}"></p>
+<p id="hint">请用学分 App 扫码签到 · Scan with the Xuefen app · <span id="left"></span>s</p>
 <script>
-const rotation = {session.rotation_seconds};
+const rotation = {session.rotation_seconds}, expiresAt = {expires_at} * 1000;
+const code = document.getElementById("code"), gone = document.getElementById("gone");
+function show(message) {{  // instead of the code; a code that loads again (a network blip) hides it
+  code.style.visibility = "hidden"; document.getElementById("hint").style.display = message ? "none" : "";
+  gone.textContent = message; gone.style.display = message ? "block" : "none";
+  if (!message) code.style.visibility = "visible";
+}}
+code.onerror = () => {{ if (Date.now() < expiresAt) show(gone.dataset.broken); }};
+code.onload = () => {{ if (Date.now() < expiresAt) show(""); }};
 function tick() {{
+  if (Date.now() >= expiresAt) {{ clearInterval(timer); show(gone.dataset.expired); return; }}
   const left = rotation - Math.floor(Date.now() / 1000) % rotation;
   document.getElementById("left").textContent = left;
-  if (left === rotation) document.getElementById("code").src = "qr.svg?key={key}&t=" + Date.now();
+  if (left === rotation) code.src = "qr.svg?key={key}&t=" + Date.now();
 }}
-setInterval(tick, 1000); tick();
+const timer = setInterval(tick, 1000); tick();
 </script></body></html>"""
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(page, headers=_NO_STORE)
 
     return svg, png, projector

@@ -629,8 +629,9 @@ class SyncClient:
                 return
             error = payload["errors"][0]
             if error["code"] in REFRESH_FAILED_LOGIN_AGAIN:
-                # REFRESH_TOKEN_REUSED happens legitimately when a refresh answer was lost on the
-                # way and we retried it: the server then ends the session. Sign in again.
+                # A refresh retried after its answer was lost gets the same pair within the
+                # server's retry window (XUEFEN_REFRESH_RETRY_SECONDS); later, REFRESH_TOKEN_REUSED
+                # ends the session. Sign in again.
                 log.info("refresh refused (%s): signing in again", error["code"])
                 await self._login_locked()
                 return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.services import activity
 from backend.services.activity import IncomingRecord, IngestResult
@@ -18,6 +19,7 @@ async def push(
     device_id: str,
     sent_at: datetime,
     records: Sequence[IncomingRecord],
+    settings: Settings | None = None,
 ) -> IngestResult:
     """Apply a batch from a phone's outbox exactly once (see docs/sync-protocol.md)."""
     check_version(protocol_version)
@@ -25,4 +27,4 @@ async def push(
         raise DomainError(ErrorCode.BATCH_TOO_LARGE, max=MAX_PUSH_RECORDS)
     if any(record.seq is None or record.seq < 1 for record in records):
         raise DomainError(ErrorCode.VALIDATION, field="records.seq", reason_key="reason.field", name="seq")
-    return await activity.ingest(viewer, device_id, records, sent_at=sent_at)
+    return await activity.ingest(viewer, device_id, records, sent_at=sent_at, settings=settings)

@@ -8,14 +8,19 @@ or ``QUERY_TOO_COMPLEX``; anything else is masked as ``INTERNAL`` and logged wit
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
 import strawberry
-from graphql import GraphQLError
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, Visitor, parse, visit
+from graphql.language import ArgumentNode, ListValueNode, ObjectFieldNode, ValueNode
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -25,9 +30,14 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.utils.str_converters import to_camel_case
+from tortoise.exceptions import ValidationError
+from strawberry.types.unset import UNSET
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
@@ -86,8 +96,23 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     )
 
 
+class RequestRefused(HTTPException):
+    """Not a well-formed GraphQL-over-HTTP request: answered with ``status`` and one GraphQL error
+    (``GRAPHQL_VALIDATION``, no ``data``) whose message says why in the caller's language."""
+
+    def __init__(self, status: int, reason_key: str, **params: Any) -> None:
+        super().__init__(status, reason_key)
+        self.reason_key = reason_key
+        self.params = params
+
+
 class GraphQLView(GraphQL):
-    """Strawberry's ASGI view with Xuefen's context and error shaping."""
+    """Strawberry's ASGI view with Xuefen's context and error shaping.
+
+    Requests are parsed here, strictly: one JSON object per POST (batches are not supported) or
+    the query string of a GET, each parameter type-checked, so no body can reach the executor in
+    a shape it does not expect. Every refusal is JSON (``_refusal``), never strawberry's plain text.
+    """
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
@@ -95,6 +120,74 @@ class GraphQLView(GraphQL):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # sync pushes are large JSON bodies
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except ValueError as exc:  # orjson.JSONDecodeError: bad JSON, bad UTF-8, lone surrogates
+            raise RequestRefused(400, "reason.body_not_json") from exc
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        data: Any
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)
+            # In a query string an empty value means "not given" (GraphQL-over-HTTP, GET).
+            data = {name: value for name, value in data.items() if value != ""}
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if "application/json" not in content_type:
+                raise RequestRefused(415, "reason.content_type")
+            data = self.parse_json(await request.get_body())
+        if not isinstance(data, dict):
+            raise RequestRefused(400, "reason.body_not_object")
+        for name in ("query", "operationName"):
+            if not isinstance(data.get(name), str | None):
+                raise RequestRefused(400, "reason.param_string", name=name)
+        for name in ("variables", "extensions"):
+            if not isinstance(data.get(name), dict | None):
+                raise RequestRefused(400, "reason.param_object", name=name)
+        return GraphQLRequestData(
+            query=data.get("query"),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+        )
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError):  # a mutation over GET
+                raise RequestRefused(405, "reason.get_mutation") from cause
+            if isinstance(cause, CannotGetOperationTypeError):
+                if cause.operation_name is None:
+                    raise RequestRefused(400, "reason.which_operation") from cause
+                raise RequestRefused(400, "reason.unknown_operation", name=cause.operation_name) from cause
+            if isinstance(cause, MissingQueryError):
+                raise RequestRefused(400, "reason.no_query") from cause
+            raise
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if isinstance(request, WebSocket):
+                raise
+            return self._refusal(request, exc)
+
+    def _refusal(self, request: Request, exc: HTTPException) -> Response:
+        locale = _locale(request)
+        code = "GRAPHQL_VALIDATION"
+        if isinstance(exc, RequestRefused):
+            error = DomainError(ErrorCode.VALIDATION, reason_key=exc.reason_key, **exc.params)
+        elif exc.status_code == 404:  # GET without a query from a browser while GraphiQL is off
+            error, code = DomainError(ErrorCode.NOT_FOUND), ErrorCode.NOT_FOUND.value
+        else:  # anything else strawberry refuses; its English reason as the detail
+            error = DomainError(ErrorCode.VALIDATION, reason_key="reason.bad_request", detail=exc.reason)
+        body = {"errors": [{"message": error.message(locale), "extensions": {"code": code}}]}
+        headers = {"Allow": "POST"} if exc.status_code == 405 else None
+        return Response(orjson.dumps(body), status_code=exc.status_code, media_type="application/json", headers=headers)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -124,6 +217,13 @@ class GraphQLView(GraphQL):
             shaped["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
         if error.path:
             shaped["path"] = error.path
+        refused_input = _refused_input(error) if not error.path else None
+        if refused_input is not None:
+            # A scalar refused a value (schema/scalars.py): VALIDATION naming the input's path.
+            original, where = refused_input
+            original = DomainError(original.code, field=where, **{**original.params, "name": where})
+        elif isinstance(original, ValidationError):
+            original = _column_refused(error, original, request_id)
         if isinstance(original, DomainError):
             shaped["message"] = original.message(locale)
             shaped["extensions"] = {"code": original.code.value}
@@ -147,6 +247,68 @@ class GraphQLView(GraphQL):
             shaped["message"] = translate("error.INTERNAL", locale, request_id=request_id)
             shaped["extensions"] = {"code": ErrorCode.INTERNAL.value, "requestId": request_id}
         return shaped
+
+
+def _column_refused(error: GraphQLError, original: ValidationError, request_id: str) -> DomainError:
+    """A value the ORM refused for its column (most often a text longer than the column, compared
+    in a lookup): the client's input, so VALIDATION naming the column, never INTERNAL. Logged
+    without the value, so the input's bound can be declared where it enters."""
+    column = str(original).split(":", 1)[0].strip()
+    field = to_camel_case(column) if column.isidentifier() else None
+    log.warning("ORM refused a value for %s in %s (request %s)", column if field else "a column",
+                ".".join(map(str, error.path or [])) or "operation", request_id)
+    return DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field or "value")
+
+
+_VARIABLE_PATH = re.compile(r"Variable '\$(\w+)' has invalid value(?: at ([^:]+))?:")
+
+
+def _refused_input(error: GraphQLError) -> tuple[DomainError, str] | None:
+    """(the DomainError, the input's path such as ``input.amount``) when a scalar refused a value
+    in the variables or in the query text; None for any other error."""
+    cause: BaseException | None = error.original_error
+    while isinstance(cause, GraphQLError):
+        cause = cause.original_error
+    if not isinstance(cause, DomainError):
+        return None
+    match = _VARIABLE_PATH.match(error.message)
+    if match:
+        return cause, match.group(1) + (match.group(2) or "").strip()
+    return cause, _literal_path(error) or "value"
+
+
+def _literal_path(error: GraphQLError) -> str | None:
+    """Where a refused literal sits in the query text (``input.amount``), found by walking the
+    document to the value node the error points at."""
+    if not error.nodes or error.source is None or error.nodes[0].loc is None:
+        return None
+    target = error.nodes[0].loc.start
+    found: list[str] = []
+
+    class Finder(Visitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.path: list[str] = []
+
+        def enter(self, node, *args):
+            if isinstance(node, (ArgumentNode, ObjectFieldNode)):
+                self.path.append(node.name.value)
+            elif isinstance(node, ListValueNode):
+                self.path.append("[]")
+            if isinstance(node, ValueNode) and node.loc is not None and node.loc.start == target and not found:
+                found.append(".".join(self.path).replace(".[]", "[]"))
+            return None
+
+        def leave(self, node, *args):
+            if isinstance(node, (ArgumentNode, ObjectFieldNode, ListValueNode)):
+                self.path.pop()
+            return None
+
+    try:
+        visit(parse(error.source.body, no_location=False), Finder())
+    except GraphQLError:
+        return None
+    return found[0] if found and found[0] else None
 
 
 def _locale(request: Request) -> str:

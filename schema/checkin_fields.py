@@ -8,11 +8,11 @@ from typing import Annotated
 
 import strawberry
 
-from backend.errors import DomainError
 from backend.ids import expect_global_id, to_global_id
 from backend.models import AttendanceStatus as DomainAttendanceStatus
-from backend.qr_pages import current_token, display_key
+from backend.qr_pages import current_token, projector_path
 from backend.services import checkin
+from schema.mutations import mutate
 from schema.sync_fields import RecordPayload, _one_record
 from schema.types.common import UserError
 from schema.types.people import Colleague
@@ -38,31 +38,52 @@ class CheckInKit:
     check_in_opens_at: datetime = strawberry.field(description="Check-in opens (UTC).")
     ends_at: datetime = strawberry.field(description="The session ends; codes stop working for scans after it.")
     projector_path: str = strawberry.field(
-        description="Path of a full-screen page showing the rotating code, with a display key valid "
-        "until the session ends (for a projector or a browser)."
+        description="Path of a full-screen page showing the rotating code (for a projector or a browser). "
+        "Its key is a bearer secret bound to this sign-in: it stops working at projectorExpiresAt "
+        "(15 minutes by default) or when this device signs out, whichever comes first. Each kit gives a "
+        "fresh link; the page does not renew itself."
     )
+    projector_expires_at: datetime = strawberry.field(description="When projectorPath stops working (UTC).")
 
 
 @strawberry.type(description="One line of a session's roster.")
 class RosterEntry:
     employee: Colleague = strawberry.field(description="Who.")
     enrolled: bool = strawberry.field(description="Whether they are enrolled (or came as walk-ins).")
-    status: AttendanceStatus = strawberry.field(description="PRESENT, LATE, ABSENT (no check-in yet) or EXCUSED.")
-    checked_in_at: datetime | None = strawberry.field(description="Scan time (corrected device time).")
+    status: AttendanceStatus = strawberry.field(
+        description="PRESENT, LATE, ABSENT (no check-in yet) or EXCUSED; a held scan shows how it was judged."
+    )
+    held: str | None = strawberry.field(
+        description="Why the scan is held for the instructor or HR instead of counted (decideHeldCheckIn): "
+        "LATE_SYNC (arrived long after it happened), CLOCK_UNTRUSTED (the phone's clock could not be believed), "
+        "OUT_OF_ORDER (older than the phone's earlier records), PUSHED_WITHOUT_IT (the phone synced after the "
+        "scan time without it); null when it counts."
+    )
+    checked_in_at: datetime | None = strawberry.field(description="Scan time as judged (UTC).")
+    received_at: datetime | None = strawberry.field(description="When the scan reached the server.")
     checked_out_at: datetime | None = strawberry.field(description="Check-out time, if any.")
     duration_minutes: int | None = strawberry.field(description="Minutes between check-in and check-out.")
-    manual: bool = strawberry.field(description="Marked by the instructor rather than scanned.")
-    reason: str = strawberry.field(description="The reason of a manual mark.")
+    manual: bool = strawberry.field(description="Marked or decided by the instructor or HR rather than scanned.")
+    reason: str = strawberry.field(description="The reason of a manual mark or decision.")
+    code_step: str | None = strawberry.field(
+        description="Which code was scanned: its time step (the same for everyone who scanned one code)."
+    )
+    device_id: str | None = strawberry.field(description="The phone (its app-generated device id) that scanned.")
+    latitude: float | None = strawberry.field(description="Where the phone was, if it said.")
+    longitude: float | None = strawberry.field(description="Where the phone was, if it said.")
     risk_flags: list[str] = strawberry.field(
-        description="Integrity signals: CLOCK_SKEW, FUTURE, NO_LOCATION, FAR_FROM_SITE."
+        description="Integrity signals: CLOCK_SKEW, FUTURE, STALE, NO_LOCATION, FAR_FROM_SITE; and, from the whole "
+        "roster, SHARED_CODE (one code used by more people than a room plausibly scans at once) and SHARED_DEVICE "
+        "(one phone checked in several people)."
     )
 
 
 @strawberry.type(description="Who is in, late or absent.")
 class Roster:
     session_id: strawberry.ID = strawberry.field(description="The TrainingSession.")
-    present: int = strawberry.field(description="Present on time.")
-    late: int = strawberry.field(description="Checked in late.")
+    present: int = strawberry.field(description="Present on time (counted).")
+    late: int = strawberry.field(description="Checked in late (counted).")
+    held: int = strawberry.field(description="Scans held for a decision (not counted yet).")
     absent: int = strawberry.field(description="Enrolled without a check-in.")
     entries: list[RosterEntry] = strawberry.field(description="Everyone enrolled or checked in.")
 
@@ -97,21 +118,64 @@ class MarkAttendanceInput:
     reason: str = strawberry.field(description="Why (required).")
 
 
-def _entry(employee, enrolled: bool, attendance) -> RosterEntry:
+@strawberry.type(description="Result of decideHeldCheckIn.")
+class DecideHeldCheckInPayload:
+    entry: RosterEntry | None = strawberry.field(description="The roster line after the decision.")
+    errors: list[UserError] = strawberry.field(description="Expected failures (ALREADY_DECIDED when nothing is held).")
+
+
+@strawberry.input(description="Let a held scan count, or refuse it.")
+class DecideHeldCheckInInput:
+    session_id: strawberry.ID = strawberry.field(description="The TrainingSession.")
+    employee_id: strawberry.ID = strawberry.field(description="The Employee whose scan is held.")
+    approve: bool = strawberry.field(description="True: it counts as judged (and earns its credits); false: ABSENT.")
+    reason: str | None = strawberry.field(default=None, description="Why; required to refuse (up to 300).")
+
+
+def _entry(employee, line: checkin.RosterLine) -> RosterEntry:
+    attendance = line.attendance
     duration = None
     if attendance and attendance.checked_in_at and attendance.checked_out_at:
         duration = int((attendance.checked_out_at - attendance.checked_in_at).total_seconds() // 60)
     return RosterEntry(
         employee=Colleague.from_model(employee),
-        enrolled=enrolled,
+        enrolled=line.enrolled,
         status=attendance.status if attendance else DomainAttendanceStatus.ABSENT,
+        held=(attendance.hold_reason or None) if attendance else None,
         checked_in_at=attendance.checked_in_at if attendance else None,
+        received_at=attendance.received_at if attendance else None,
         checked_out_at=attendance.checked_out_at if attendance else None,
         duration_minutes=duration,
         manual=attendance.manual if attendance else False,
         reason=attendance.reason if attendance else "",
-        risk_flags=[f for f in (attendance.risk_flags if attendance else "").split(",") if f],
+        code_step=str(attendance.code_step) if attendance and attendance.code_step is not None else None,
+        device_id=line.device_uid,
+        latitude=attendance.latitude if attendance else None,
+        longitude=attendance.longitude if attendance else None,
+        risk_flags=line.risk_flags,
     )
+
+
+async def _attendance_change(info: strawberry.Info, input, change, payload):
+    """Run ``change(viewer, session id, employee id)`` on one roster line of ``input`` and answer
+    ``payload`` with the line as the roster now shows it."""
+
+    async def work(viewer):
+        session_id = expect_global_id(input.session_id, "TrainingSession", "sessionId")
+        employee_id = expect_global_id(input.employee_id, "Employee", "employeeId")
+        await change(viewer, session_id, employee_id)
+        return await _line(info, session_id, employee_id)
+
+    return await mutate(info, work, lambda entry, errors: payload(entry=entry, errors=errors))
+
+
+async def _line(info: strawberry.Info, session_id: int, employee_id: int) -> RosterEntry:
+    """One roster line, as the roster shows it (with the roster-wide flags)."""
+    viewer = await info.context.require_viewer()
+    _, lines = await checkin.roster(viewer, session_id)
+    checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
+    line = next(line for line in lines if line.employee_id == employee_id)
+    return _entry(await (await info.context.loaders()).employee.load(employee_id), line)
 
 
 @strawberry.type
@@ -123,6 +187,7 @@ class CheckInQueries:
     ) -> CheckInKit:
         viewer = await info.context.require_viewer()
         session = await checkin.session_for_instructor(viewer, expect_global_id(session_id, "TrainingSession"))
+        path, path_expires_at = projector_path(info.context.settings, session, viewer)
         return CheckInKit(
             session_id=strawberry.ID(to_global_id("TrainingSession", session.id)),
             secret=session.secret,
@@ -133,7 +198,8 @@ class CheckInQueries:
             current_token=current_token(session),
             check_in_opens_at=session.starts_at - timedelta(minutes=session.checkin_opens_minutes),
             ends_at=session.ends_at,
-            projector_path=f"/sessions/{session.id}/projector?key={display_key(info.context.settings, session)}",
+            projector_path=path,
+            projector_expires_at=path_expires_at,
         )
 
     @strawberry.field(description="Who is in, late or absent (the session's instructor only).")
@@ -142,16 +208,16 @@ class CheckInQueries:
         session_id: Annotated[strawberry.ID, strawberry.argument(description="The TrainingSession.")],
     ) -> Roster:
         viewer = await info.context.require_viewer()
-        session, rows = await checkin.roster(viewer, expect_global_id(session_id, "TrainingSession"))
+        session, lines = await checkin.roster(viewer, expect_global_id(session_id, "TrainingSession"))
+        checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
         loaders = await info.context.loaders()
-        entries = []
-        for row in rows:
-            employee = await loaders.employee.load(row["employee_id"])
-            entries.append(_entry(employee, row["enrolled"], row["attendance"]))
+        entries = [_entry(await loaders.employee.load(line.employee_id), line) for line in lines]
+        counted = [e for e in entries if e.held is None]
         return Roster(
             session_id=strawberry.ID(to_global_id("TrainingSession", session.id)),
-            present=sum(e.status == DomainAttendanceStatus.PRESENT for e in entries),
-            late=sum(e.status == DomainAttendanceStatus.LATE for e in entries),
+            present=sum(e.status == DomainAttendanceStatus.PRESENT for e in counted),
+            late=sum(e.status == DomainAttendanceStatus.LATE for e in counted),
+            held=len(entries) - len(counted),
             absent=sum(e.status == DomainAttendanceStatus.ABSENT for e in entries),
             entries=entries,
         )
@@ -179,12 +245,20 @@ class CheckInMutations:
         self, info: strawberry.Info,
         input: Annotated[MarkAttendanceInput, strawberry.argument(description="The mark.")],
     ) -> MarkAttendancePayload:
-        viewer = await info.context.require_viewer()
-        try:
-            session_id = expect_global_id(input.session_id, "TrainingSession", "sessionId")
-            employee_id = expect_global_id(input.employee_id, "Employee", "employeeId")
-            attendance = await checkin.mark_attendance(viewer, session_id, employee_id, input.status, input.reason)
-        except DomainError as error:
-            return MarkAttendancePayload(entry=None, errors=[UserError.from_domain(error, info.context.locale)])
-        employee = await (await info.context.loaders()).employee.load(employee_id)
-        return MarkAttendancePayload(entry=_entry(employee, True, attendance), errors=[])
+        async def change(viewer, session_id, employee_id):
+            await checkin.mark_attendance(viewer, session_id, employee_id, input.status, input.reason)
+
+        return await _attendance_change(info, input, change, MarkAttendancePayload)
+
+    @strawberry.mutation(
+        description="Decide a held scan (the session's instructor or HR): approve lets it count as judged, "
+        "with its credits; refuse marks the employee ABSENT. Once. Audited."
+    )
+    async def decide_held_check_in(
+        self, info: strawberry.Info,
+        input: Annotated[DecideHeldCheckInInput, strawberry.argument(description="The decision.")],
+    ) -> DecideHeldCheckInPayload:
+        async def change(viewer, session_id, employee_id):
+            await checkin.decide_held(viewer, session_id, employee_id, input.approve, input.reason)
+
+        return await _attendance_change(info, input, change, DecideHeldCheckInPayload)

@@ -68,6 +68,17 @@ class UpdateCreditRuleInput(CreateCreditRuleInput):
     rule_id: strawberry.ID = strawberry.field(description="The ACTIVE version being edited.")
 
 
+@strawberry.input(description="Approve or reject a credit rule version (a second HR admin's decision).")
+class DecideCreditRuleInput:
+    rule_id: strawberry.ID = strawberry.field(
+        description="The version: PENDING_APPROVAL, or (to approve) an ACTIVE one nobody approved yet."
+    )
+    approve: bool = strawberry.field(description="True to approve it, false to reject it.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why; required to reject (up to 300), kept in the audit log."
+    )
+
+
 @strawberry.input(description="Approve or reject credits waiting for HR.")
 class DecidePendingCreditInput:
     claim_id: strawberry.ID = strawberry.field(description="The PendingCredit.")
@@ -142,8 +153,9 @@ async def _claims(viewer, rows) -> tuple[dict, dict]:
 @strawberry.type
 class CreditQueries:
     @strawberry.field(
-        description="The tenant's credit rules (HR admins; FORBIDDEN otherwise): the current version of each, "
-        "ACTIVE or RETIRED, by rule key; includeHistory adds every SUPERSEDED version."
+        description="The tenant's credit rules (HR admins; FORBIDDEN otherwise), by rule key, newest version "
+        "first: every version not SUPERSEDED (ACTIVE or RETIRED, PENDING_APPROVAL waiting for a second HR admin, "
+        "REJECTED), each with its author and approver; includeHistory adds every SUPERSEDED version."
     )
     async def credit_rules(
         self,
@@ -194,7 +206,10 @@ class CreditQueries:
 
 @strawberry.type
 class CreditMutations:
-    @strawberry.mutation(description="Create a credit rule, version 1 (HR admins). Audited.")
+    @strawberry.mutation(
+        description="Create a credit rule, version 1 (HR admins): ACTIVE, or PENDING_APPROVAL when it grants more "
+        "than the program's ruleApprovalAbove. Audited."
+    )
     async def create_credit_rule(
         self, info: strawberry.Info,
         input: Annotated[CreateCreditRuleInput, strawberry.argument(description="The rule.")],
@@ -205,8 +220,10 @@ class CreditMutations:
         return await _rule_payload(info, work)
 
     @strawberry.mutation(
-        description="Edit a rule: a new ACTIVE version replaces the edited one (SUPERSEDED); credits already "
-        "granted are untouched (HR admins). VERSION_CONFLICT when the version is no longer ACTIVE. Audited."
+        description="Edit a rule: a new ACTIVE version replaces the edited one (SUPERSEDED); above the program's "
+        "ruleApprovalAbove the new version waits as PENDING_APPROVAL and the edited one stays ACTIVE until "
+        "decideCreditRule. Credits already granted are untouched (HR admins). VERSION_CONFLICT when the version "
+        "is no longer ACTIVE or another version of the rule waits for approval. Audited."
     )
     async def update_credit_rule(
         self, info: strawberry.Info,
@@ -218,7 +235,30 @@ class CreditMutations:
 
         return await _rule_payload(info, work)
 
-    @strawberry.mutation(description="Switch a rule off from now on (HR admins). Audited.")
+    @strawberry.mutation(
+        description="A second HR admin decides on a rule version (HR admins; audited). Approve: PENDING_APPROVAL "
+        "becomes ACTIVE and the version it replaces SUPERSEDED; an ACTIVE version nobody approved yet is "
+        "co-signed, so its author may earn from it too (recalculateCredits adds what was withheld); never by its "
+        "author (FORBIDDEN). Reject (with a reason): a PENDING_APPROVAL version becomes REJECTED and is never "
+        "evaluated; its author may withdraw their own this way. ALREADY_DECIDED when it was decided, replaced or "
+        "retired already (of two HR admins deciding at once, one wins)."
+    )
+    async def decide_credit_rule(
+        self, info: strawberry.Info,
+        input: Annotated[DecideCreditRuleInput, strawberry.argument(description="The decision.")],
+    ) -> CreditRulePayload:
+        async def work(viewer):
+            rule_id = expect_global_id(input.rule_id, "CreditRule", "ruleId")
+            if input.approve:
+                return await credit_rules.approve_rule(viewer, rule_id, input.reason)
+            return await credit_rules.reject_rule(viewer, rule_id, input.reason or "")
+
+        return await _rule_payload(info, work)
+
+    @strawberry.mutation(
+        description="Switch a rule off from now on (HR admins); a version waiting to replace it is rejected with "
+        "it. Audited."
+    )
     async def retire_credit_rule(
         self, info: strawberry.Info,
         rule_id: Annotated[strawberry.ID, strawberry.argument(description="The ACTIVE version.")],

@@ -11,6 +11,7 @@ import strawberry
 
 from backend.errors import DomainError
 from backend.services import leaderboards, targets
+from backend.services.ledger import to_tenths
 from schema.ids import expect_global_id
 from schema.types.common import UserError
 from schema.types.leaderboards import (
@@ -33,6 +34,10 @@ class UpdateCreditProgramInput:
     )
     anonymise_leaderboards: bool | None = strawberry.field(
         default=None, description="Whether leaderboards hide everyone but the viewer."
+    )
+    rule_approval_above: Decimal | None = strawberry.field(
+        default=None, description="Credit rule versions granting more credits than this (0 or more, one decimal "
+        "place) need a second HR admin's approval from now on."
     )
 
 
@@ -172,7 +177,9 @@ class LeaderboardMutations:
         viewer = await info.context.require_viewer()
         try:
             settings = await targets.update_program(
-                viewer, input.period_months, input.time_zone, input.anonymise_leaderboards
+                viewer, input.period_months, input.time_zone, input.anonymise_leaderboards,
+                rule_approval_above=None if input.rule_approval_above is None
+                else to_tenths(input.rule_approval_above, "ruleApprovalAbove"),
             )
         except DomainError as error:
             return CreditProgramPayload(program=None, errors=[UserError.from_domain(error, info.context.locale)])

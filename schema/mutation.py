@@ -22,6 +22,7 @@ from schema.checkin_fields import CheckInMutations
 from schema.credit_fields import CreditMutations
 from schema.evaluation_fields import EvaluationMutations
 from schema.leaderboard_fields import LeaderboardMutations
+from schema.permissions import guard
 from schema.practice_fields import PracticeMutations
 from schema.quiz_fields import QuizMutations
 from schema.reward_fields import RewardMutations
@@ -78,8 +79,10 @@ class Mutation(
         input: Annotated[LoginInput, strawberry.argument(description="Credentials and device.")],
     ) -> AuthPayload:
         try:
+            client = info.context.request.client  # behind a proxy: uvicorn's --forwarded-allow-ips
             issued = await auth.login(
-                info.context.settings, input.tenant, input.employee_no, input.password, input.device_id
+                info.context.settings, input.tenant, input.employee_no, input.password, input.device_id,
+                source=client.host if client else None,
             )
         except DomainError as error:
             return AuthPayload(tokens=None, errors=[UserError.from_domain(error, info.context.locale)])
@@ -131,3 +134,6 @@ class Mutation(
         except DomainError as error:
             return CoursePayload(course=None, errors=[UserError.from_domain(error, info.context.locale)])
         return CoursePayload(course=Course.from_model(row), errors=[])
+
+
+guard(Mutation)

@@ -14,6 +14,7 @@ from strawberry.scalars import JSON
 from backend.models import AttemptStatus as DomainAttemptStatus
 from backend.models import QuestionKind as DomainQuestionKind
 from backend.models import Question, QuizAttempt
+from backend.models import ReviewTiming as DomainReviewTiming
 from backend.services import quiz_authoring, quiz_grading, quizzes
 from schema.mutations import mutate as _mutate
 from schema.ids import expect_global_id, to_global_id
@@ -29,6 +30,13 @@ QuestionKind = strawberry.enum(
 AttemptStatus = strawberry.enum(
     DomainAttemptStatus, name="QuizAttemptStatus",
     description="GRADED, or NEEDS_MANUAL_GRADING while a short answer waits for a person.",
+)
+ReviewTiming = strawberry.enum(
+    DomainReviewTiming, name="QuizReviewTiming",
+    description="When a quiz that allows review shows per-question feedback (right or wrong, points, "
+    "explanations): AFTER_EACH_ATTEMPT, or AFTER_FINAL_ATTEMPT (the default): only once the learner has "
+    "passed, has no attempt left or the quiz has closed, so a failed attempt does not give the answers "
+    "of the next one away. Until then an attempt shows its score, percent and pass only.",
 )
 
 
@@ -63,13 +71,15 @@ class QuizView:
     shuffle: bool = strawberry.field(description="Whether questions and options are shuffled per attempt.")
     version: int = strawberry.field(description="Changes whenever the author changes the quiz or a question.")
     review_allowed: bool = strawberry.field(description="Whether attempts show per-question feedback.")
+    review_timing: ReviewTiming = strawberry.field(description="When attempts show it (with review allowed).")
     closes_at: datetime | None = strawberry.field(description="Answers finished after this do not count.")
     questions: list[QuizQuestionView] = strawberry.field(
         description="The questions, in the order to show (shuffled per attempt when the quiz says so)."
     )
 
 
-@strawberry.type(description="How one question of an attempt went (only when the quiz allows review).")
+@strawberry.type(description="How one question of an attempt went (only when the quiz allows review, at its "
+                 "review timing).")
 class QuizQuestionFeedback:
     question_id: strawberry.ID = strawberry.field(description="The question id.")
     correct: bool | None = strawberry.field(description="Whether it was right; null while it awaits a person.")
@@ -89,7 +99,9 @@ class QuizAttemptView:
     passed: bool = strawberry.field(description="Whether it reached the pass mark.")
     status: AttemptStatus = strawberry.field(description="GRADED or NEEDS_MANUAL_GRADING.")
     feedback: list[QuizQuestionFeedback] | None = strawberry.field(
-        description="Per-question feedback; null when the quiz does not allow review."
+        description="Per-question feedback; null when the quiz does not allow review, and with reviewTiming "
+        "AFTER_FINAL_ATTEMPT until the viewer has passed, has no attempt left or the quiz has closed (then "
+        "every attempt shows it)."
     )
 
 
@@ -114,6 +126,7 @@ def _view(student: quizzes.StudentQuiz) -> QuizView:
         shuffle=quiz.shuffle,
         version=quiz.version,
         review_allowed=quiz.review_allowed,
+        review_timing=DomainReviewTiming(quiz.review_timing),
         closes_at=quiz.closes_at,
         questions=[
             QuizQuestionView(
@@ -263,6 +276,11 @@ class SetModuleQuizInput:
     review_allowed: bool = strawberry.field(
         default=True, description="Whether learners see per-question feedback and explanations after submitting."
     )
+    review_timing: ReviewTiming = strawberry.field(
+        default=DomainReviewTiming.AFTER_FINAL_ATTEMPT,
+        description="When they see it: AFTER_FINAL_ATTEMPT (default: once passed, out of attempts or closed) "
+        "or AFTER_EACH_ATTEMPT.",
+    )
     closes_at: datetime | None = strawberry.field(default=None, description="Answers finished after this do not count.")
     question_ids: list[strawberry.ID] = strawberry.field(
         description="The questions in order, all from the module's course's bank."
@@ -299,6 +317,7 @@ class AuthoredQuiz:
     attempts_allowed: int = strawberry.field(description="Attempts allowed.")
     shuffle: bool = strawberry.field(description="Whether questions and options are shuffled per attempt.")
     review_allowed: bool = strawberry.field(description="Whether learners may review their attempts.")
+    review_timing: ReviewTiming = strawberry.field(description="When they may (with review allowed).")
     closes_at: datetime | None = strawberry.field(description="Answers finished after this do not count.")
     version: int = strawberry.field(description="1 when created, + 1 on every change.")
     questions: list[BankQuestion] = strawberry.field(description="The questions in order, with keys.")
@@ -332,14 +351,18 @@ async def _authored(quiz) -> AuthoredQuiz:
     return AuthoredQuiz(
         module_id=strawberry.ID(to_global_id("CourseModule", quiz.module_id)), title=quiz.title,
         pass_mark=quiz.pass_mark, time_limit_seconds=quiz.time_limit_seconds, attempts_allowed=quiz.attempts_allowed,
-        shuffle=quiz.shuffle, review_allowed=quiz.review_allowed, closes_at=quiz.closes_at, version=quiz.version,
+        shuffle=quiz.shuffle, review_allowed=quiz.review_allowed, review_timing=DomainReviewTiming(quiz.review_timing),
+        closes_at=quiz.closes_at, version=quiz.version,
         questions=[BankQuestion.from_model(q) for q in await quiz_authoring.authored_questions(quiz.id)],
     )
 
 
 @strawberry.type
 class QuizQueries:
-    @strawberry.field(description="The quiz of a QUIZ module (no answer keys); NOT_FOUND if none is visible.")
+    @strawberry.field(
+        description="The quiz of a QUIZ module (no answer keys); NOT_FOUND if none is visible, NOT_ELIGIBLE when "
+        "the viewer may not take its course (its rules or a missing prerequisite, as for enrolling)."
+    )
     async def module_quiz(
         self, info: strawberry.Info,
         module_id: Annotated[strawberry.ID, strawberry.argument(description="The QUIZ CourseModule.")],
@@ -403,7 +426,10 @@ class QuizQueries:
 
 @strawberry.type
 class QuizMutations:
-    @strawberry.mutation(description="Submit a finished quiz online: the QUIZ_SUBMISSION kind.")
+    @strawberry.mutation(
+        description="Submit a finished quiz online: the QUIZ_SUBMISSION kind (refused NOT_ELIGIBLE when the "
+        "viewer may not take the quiz's course)."
+    )
     async def submit_quiz_attempt(
         self, info: strawberry.Info,
         input: Annotated[SubmitQuizAttemptInput, strawberry.argument(description="The answers.")],
@@ -478,6 +504,7 @@ class QuizMutations:
             settings = quiz_authoring.QuizSettings(
                 title=input.title, pass_mark=input.pass_mark, attempts_allowed=input.attempts_allowed,
                 shuffle=input.shuffle, review_allowed=input.review_allowed,
+                review_timing=DomainReviewTiming(input.review_timing),
                 question_ids=[_question_id(q, "questionIds") for q in input.question_ids],
                 time_limit_seconds=input.time_limit_seconds, closes_at=input.closes_at,
             )

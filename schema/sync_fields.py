@@ -76,7 +76,7 @@ async def _one_record(
     try:
         record_id = _client_id(client_id)
         record = IncomingRecord(record_id, None, kind, utc(occurred_at or datetime.now(timezone.utc)), payload)
-        result = await activity.ingest(viewer, viewer.device_uid, [record])
+        result = await activity.ingest(viewer, viewer.device_uid, [record], settings=info.context.settings)
     except DomainError as error:
         return RecordPayload(result=None, errors=[UserError.from_domain(error, info.context.locale)])
     return RecordPayload(result=SyncRecordResult.from_result(result.results[0], info.context.locale), errors=[],
@@ -96,7 +96,7 @@ class SyncMutations:
         try:
             result = await push(
                 viewer, input.protocol_version, input.device_id, utc(input.sent_at),
-                input.records,
+                input.records, info.context.settings,
             )
         except DomainError as error:
             return SyncPushPayload(

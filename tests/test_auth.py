@@ -12,18 +12,24 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 
+from backend.app import create_app
+from backend.config import Settings
 from backend.models import AuthSession, Employee, LoginThrottle, RefreshToken
-from backend.services.auth import _throttle_key, deactivate_employee
+from backend.services.auth import _account_source_key, _throttle_key, deactivate_employee
 from tests.factories import TEST_PASSWORD, Company, make_company
 from tests.graphql_client import gql, login
 
 WRONG_PASSWORD = "not the password 密码"
+ASGI_CLIENT_HOST = "127.0.0.1"  # what httpx.ASGITransport reports as the client address
 
 INVALID_CREDENTIALS_ZH = "企业代码、工号或密码不正确。"
 INVALID_CREDENTIALS_EN = "The company code, employee number or password is incorrect."
@@ -53,6 +59,14 @@ mutation Logout($input: LogoutInput) {
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real ASGI app built with ``settings`` (on the session's database)."""
+    transport = httpx.ASGITransport(app=create_app(settings, manage_db=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://xuefen.test") as http:
+        yield http
 
 
 async def new_company(password_hash: str) -> Company:
@@ -311,9 +325,9 @@ async def test_login_is_possible_again_once_the_lock_is_over(client, password_ha
     assert codes(await login(client, company.code, "LRN")) == ["TOO_MANY_ATTEMPTS"]
 
     # Wind the clock past the end of the lock (the failure window itself may still be open).
-    await LoginThrottle.filter(key_hash=_throttle_key(company.code, "LRN")).update(
-        locked_until=datetime.now(timezone.utc) - timedelta(seconds=1)
-    )
+    # The lock is on the account from this address (the ASGI transport's), not on the account.
+    key = _account_source_key(company.code, "LRN", ASGI_CLIENT_HOST)
+    await LoginThrottle.filter(key_hash=key).update(locked_until=datetime.now(timezone.utc) - timedelta(seconds=1))
     assert (await login(client, company.code, "LRN"))["errors"] == []
 
 
@@ -386,10 +400,11 @@ async def test_reused_refresh_token_is_reported_and_revokes_the_whole_chain(clie
     company = await new_company(password_hash)
     old = await sign_in(client, company)
     new = (await refresh(client, old["refreshToken"]))["tokens"]
+    newer = (await refresh(client, new["refreshToken"]))["tokens"]  # the app moved on
 
     assert await refresh_error(client, old["refreshToken"]) == "REFRESH_TOKEN_REUSED"
-    assert await refresh_error(client, new["refreshToken"]) == "INVALID_REFRESH_TOKEN"
-    assert await bearer_error_code(client, new["accessToken"]) == "UNAUTHENTICATED"
+    assert await refresh_error(client, newer["refreshToken"]) == "INVALID_REFRESH_TOKEN"
+    assert await bearer_error_code(client, newer["accessToken"]) == "UNAUTHENTICATED"
     assert await bearer_error_code(client, old["accessToken"]) == "UNAUTHENTICATED"
     session = await AuthSession.get(id=uuid.UUID(claims_of(old["accessToken"])["sid"]))
     assert session.revoke_reason == "REUSE"
@@ -399,7 +414,8 @@ async def test_refresh_token_reuse_leaves_other_devices_signed_in(client, passwo
     company = await new_company(password_hash)
     phone = await sign_in(client, company, device_id="phone")
     tablet = await sign_in(client, company, device_id="tablet")
-    await refresh(client, phone["refreshToken"], "phone")
+    second = (await refresh(client, phone["refreshToken"], "phone"))["tokens"]
+    await refresh(client, second["refreshToken"], "phone")
     assert await refresh_error(client, phone["refreshToken"], "phone") == "REFRESH_TOKEN_REUSED"
 
     assert (await whoami(client, tablet["accessToken"]))["employeeNo"] == "LRN"
@@ -437,20 +453,115 @@ async def test_refresh_token_error_message_is_localized(client):
     assert error["message"] == "The refresh token is invalid or expired. Please sign in again."
 
 
-async def test_concurrent_refreshes_with_one_token_give_at_most_one_new_pair(client, password_hash):
+async def test_concurrent_refreshes_with_one_token_all_get_the_same_pair(client, password_hash):
+    # Two requests with one token at once are a retry racing its original (a proxy resending, an
+    # app refreshing from two threads): the claim lets one through, the others get its pair.
     company = await new_company(password_hash)
     tokens = await sign_in(client, company)
     results = await asyncio.gather(*(refresh(client, tokens["refreshToken"]) for _ in range(5)))
 
-    winners = [r["tokens"] for r in results if r["tokens"] is not None]
-    losers = [code for r in results for code in codes(r)]
-    # The claim of the token is a conditional update: exactly one request gets a new pair.
-    assert len(winners) == 1, results
-    assert len(losers) == 4, results
-    assert set(losers) <= {"REFRESH_TOKEN_REUSED", "INVALID_REFRESH_TOKEN"}, results
-    # The others were reuses of a spent token, so the chain is revoked, winner's pair included.
-    assert await refresh_error(client, winners[0]["refreshToken"]) == "INVALID_REFRESH_TOKEN"
-    assert await bearer_error_code(client, winners[0]["accessToken"]) == "UNAUTHENTICATED"
+    assert [r["errors"] for r in results] == [[]] * 5, results
+    pairs = {(r["tokens"]["accessToken"], r["tokens"]["refreshToken"]) for r in results}
+    assert len(pairs) == 1, results
+    [(access, refresh_token)] = pairs
+    assert (await whoami(client, access))["employeeNo"] == "LRN"
+    assert (await refresh(client, refresh_token))["errors"] == []
+    session_id = uuid.UUID(claims_of(access)["sid"])
+    assert await RefreshToken.filter(session_id=session_id).count() == 3  # login, one successor, its own
+
+
+async def test_concurrent_refreshes_without_the_retry_window_give_at_most_one_new_pair(
+    database_url, test_settings, password_hash
+):
+    company = await new_company(password_hash)
+    async with app_client(test_settings.with_overrides(database_url=database_url, refresh_retry_seconds=0)) as http:
+        tokens = await sign_in(http, company)
+        results = await asyncio.gather(*(refresh(http, tokens["refreshToken"]) for _ in range(5)))
+
+        winners = [r["tokens"] for r in results if r["tokens"] is not None]
+        losers = [code for r in results for code in codes(r)]
+        # The claim of the token is a conditional update: exactly one request gets a new pair.
+        assert len(winners) == 1, results
+        assert len(losers) == 4, results
+        assert set(losers) <= {"REFRESH_TOKEN_REUSED", "INVALID_REFRESH_TOKEN"}, results
+        # The others were reuses of a spent token, so the chain is revoked, winner's pair included.
+        assert await refresh_error(http, winners[0]["refreshToken"]) == "INVALID_REFRESH_TOKEN"
+        assert await bearer_error_code(http, winners[0]["accessToken"]) == "UNAUTHENTICATED"
+
+
+# --- a lost refresh answer: the retry window ---------------------------------------------------
+
+
+async def test_retried_refresh_gets_the_same_pair_and_it_works(client, password_hash):
+    # The first answer was lost on the way: the app still holds the old token and sends it again.
+    company = await new_company(password_hash)
+    old = await sign_in(client, company)
+    first = await refresh(client, old["refreshToken"])
+    retry = await refresh(client, old["refreshToken"])
+
+    assert retry["errors"] == [] and first["errors"] == []
+    assert retry["tokens"] == first["tokens"]  # byte for byte: access token, refresh token, viewer
+    assert (await whoami(client, retry["tokens"]["accessToken"]))["employeeNo"] == "LRN"
+    assert (await refresh(client, retry["tokens"]["refreshToken"]))["errors"] == []
+    session = await AuthSession.get(id=uuid.UUID(claims_of(old["accessToken"])["sid"]))
+    assert session.revoked_at is None
+
+
+async def test_retry_after_the_new_refresh_token_was_used_is_reuse_and_revokes(client, password_hash):
+    # The app did get the answer and moved on: the old token coming back now is a copy.
+    company = await new_company(password_hash)
+    old = await sign_in(client, company)
+    new = (await refresh(client, old["refreshToken"]))["tokens"]
+    newer = (await refresh(client, new["refreshToken"]))["tokens"]
+
+    assert await refresh_error(client, old["refreshToken"]) == "REFRESH_TOKEN_REUSED"
+    assert await refresh_error(client, newer["refreshToken"]) == "INVALID_REFRESH_TOKEN"
+    assert await bearer_error_code(client, newer["accessToken"]) == "UNAUTHENTICATED"
+    session = await AuthSession.get(id=uuid.UUID(claims_of(old["accessToken"])["sid"]))
+    assert session.revoke_reason == "REUSE"
+
+
+async def test_retry_from_another_device_is_reuse_and_revokes(client, password_hash):
+    company = await new_company(password_hash)
+    old = await sign_in(client, company, device_id="phone")
+    new = (await refresh(client, old["refreshToken"], "phone"))["tokens"]
+
+    assert await refresh_error(client, old["refreshToken"], "thief-laptop") == "REFRESH_TOKEN_REUSED"
+    assert await refresh_error(client, new["refreshToken"], "phone") == "INVALID_REFRESH_TOKEN"
+    assert await bearer_error_code(client, new["accessToken"]) == "UNAUTHENTICATED"
+    session = await AuthSession.get(id=uuid.UUID(claims_of(old["accessToken"])["sid"]))
+    assert session.revoke_reason == "REUSE"
+
+
+async def test_retry_after_the_window_is_reuse_and_revokes(client, password_hash, test_settings):
+    company = await new_company(password_hash)
+    old = await sign_in(client, company)
+    new = (await refresh(client, old["refreshToken"]))["tokens"]
+    # Wind the clock: the first use was just over the retry window ago.
+    await RefreshToken.filter(token_hash=sha256_hex(old["refreshToken"])).update(
+        used_at=datetime.now(timezone.utc) - timedelta(seconds=test_settings.refresh_retry_seconds + 1)
+    )
+
+    assert await refresh_error(client, old["refreshToken"]) == "REFRESH_TOKEN_REUSED"
+    assert await refresh_error(client, new["refreshToken"]) == "INVALID_REFRESH_TOKEN"
+    assert await bearer_error_code(client, new["accessToken"]) == "UNAUTHENTICATED"
+
+
+async def test_without_the_retry_window_a_retried_refresh_is_reuse(database_url, test_settings, password_hash):
+    company = await new_company(password_hash)
+    async with app_client(test_settings.with_overrides(database_url=database_url, refresh_retry_seconds=0)) as http:
+        old = await sign_in(http, company)
+        new = (await refresh(http, old["refreshToken"]))["tokens"]
+        assert await refresh_error(http, old["refreshToken"]) == "REFRESH_TOKEN_REUSED"
+        assert await refresh_error(http, new["refreshToken"]) == "INVALID_REFRESH_TOKEN"
+
+
+async def test_retry_window_does_not_outlive_a_logout(client, password_hash):
+    company = await new_company(password_hash)
+    old = await sign_in(client, company)
+    new = (await refresh(client, old["refreshToken"]))["tokens"]
+    await logout(client, token=new["accessToken"])
+    assert await refresh_error(client, old["refreshToken"]) == "INVALID_REFRESH_TOKEN"
 
 
 # --- parallel logins ---------------------------------------------------------------------------

@@ -118,11 +118,12 @@ async def test_a_code_replayed_later_by_a_second_employee_has_expired(client, co
     session = await make_session(company, enrolled=("LRN", "OTH"))
     learner = await token_for(client, company.code, "LRN")
     colleague = await token_for(client, company.code, "OTH", device_id="oth-phone")
-    shown_at = datetime.now(timezone.utc) - timedelta(minutes=4)
-    code = token_at(session, shown_at)
-    assert (await check_in(client, learner, code, shown_at))["status"] == "ACCEPTED"
-    replay = await check_in(client, colleague, code, shown_at + timedelta(minutes=3))  # forwarded in a chat
-    assert (replay["status"], replay["code"]) == ("REJECTED", "QR_EXPIRED")
+    now = datetime.now(timezone.utc)
+    assert (await check_in(client, learner, token_at(session, now), now))["status"] == "ACCEPTED"
+    shown_at = now - timedelta(minutes=3)  # forwarded in a chat three minutes ago
+    for claimed in (now, shown_at):  # neither the true time nor the code's own time helps
+        replay = await check_in(client, colleague, token_at(session, shown_at), claimed)
+        assert (replay["status"], replay["code"]) == ("REJECTED", "QR_EXPIRED")
     assert await Attendance.filter(session=session).count() == 1
 
 
@@ -159,9 +160,10 @@ async def test_a_second_check_in_is_harmless(client, company):
     assert len(attendance) == 1 and abs((attendance[0].checked_in_at - earlier).total_seconds()) < 1
 
 
-async def test_a_scan_synced_two_days_later_from_a_skewed_phone_counts_when_it_was_scanned(client, company):
+async def test_a_scan_synced_two_days_later_from_a_skewed_phone_is_judged_when_it_was_scanned(client, company):
     """The session was two days ago; the phone's clock runs an hour fast; it scanned offline and
-    syncs only now. Its device times are corrected by the offset it shows when it syncs."""
+    syncs only now. Its device times are corrected by the offset it shows when it syncs; arriving
+    after the hold limit (a day), the scan is held for the instructor (tests/test_checkin_timing.py)."""
     session = await make_session(company, starts_in=timedelta(days=-2))
     learner = await token_for(client, company.code, "LRN")
     real_scan = session.starts_at - timedelta(minutes=5)
@@ -172,7 +174,7 @@ async def test_a_scan_synced_two_days_later_from_a_skewed_phone_counts_when_it_w
     result = body["data"]["syncPush"]["results"][0]
     assert (result["status"], result["code"]) == ("ACCEPTED", None)
     attendance = await Attendance.get(session=session)
-    assert attendance.status == "PRESENT"
+    assert (attendance.status, attendance.hold_reason) == ("PRESENT", "LATE_SYNC")
     assert abs((attendance.checked_in_at - real_scan).total_seconds()) < 5
     assert "CLOCK_SKEW" in attendance.risk_flags
     # The same scan without the correction (no skew shown at sync time) would be an hour off.
@@ -187,8 +189,11 @@ async def test_roster_check_out_and_risk_signals(client, company):
     session = await make_session(company, starts_in=timedelta(minutes=-100), enrolled=("LRN", "OTH"))
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     learner = await token_for(client, company.code, "LRN")
-    scanned = session.starts_at - timedelta(minutes=5)
-    await check_in(client, learner, token_at(session, scanned), scanned, latitude=39.9042, longitude=116.4074)  # 北京
+    scanned = session.starts_at - timedelta(minutes=5)  # offline, synced now
+    record = {"id": str(uuid.uuid4()), "seq": 1, "kind": "CHECK_IN", "occurredAt": scanned.isoformat(),
+              "payload": {"token": token_at(session, scanned), "latitude": 39.9042, "longitude": 116.4074}}  # 北京
+    pushed = await gql(client, PUSH, push_input([record]), token=learner)
+    assert pushed["data"]["syncPush"]["results"][0]["status"] == "ACCEPTED", pushed
     out = await gql(client, "mutation O($input: CheckOutInput!) { checkOut(input: $input) { result { status } } }",
                     {"input": {"sessionId": to_global_id("TrainingSession", session.id),
                                "at": (scanned + timedelta(minutes=95)).isoformat()}}, token=learner)
@@ -196,7 +201,7 @@ async def test_roster_check_out_and_risk_signals(client, company):
     roster = (await gql(client, ROSTER, {"id": to_global_id("TrainingSession", session.id)}, token=instructor))["data"]["sessionRoster"]
     assert (roster["present"], roster["late"], roster["absent"]) == (1, 0, 1)
     lrn = next(e for e in roster["entries"] if e["employee"]["employeeNo"] == "LRN")
-    assert lrn["status"] == "PRESENT" and lrn["durationMinutes"] == 95 and "FAR_FROM_SITE" in lrn["riskFlags"]
+    assert lrn["status"] == "PRESENT" and lrn["durationMinutes"] in (94, 95) and "FAR_FROM_SITE" in lrn["riskFlags"]
 
 
 async def test_manual_marks_need_a_reason_and_are_audited(client, company):

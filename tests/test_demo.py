@@ -135,6 +135,9 @@ async def test_demo_credits_look_alive_and_add_up(demo_tenant, client):
     from backend.services.credit_accounts import verify_accounts
 
     assert await verify_accounts(demo_tenant.id) == []
+    from backend.models import CreditRule  # every demo rule is in force (none waits for a second HR admin)
+
+    assert set(await CreditRule.filter(tenant=demo_tenant).values_list("status", flat=True)) == {"ACTIVE"}
     learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-credits"))["tokens"]["accessToken"]
     body = await gql(client, """{ me { credits { balance lifetimeEarned target } }
         leaderboard(scope: COMPANY, first: 5) { entries { rank earned } }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -101,7 +103,7 @@ def test_settings_are_read_from_the_environment():
 
     settings = Settings.from_env({
         "XUEFEN_DATABASE_URL": "postgres://u@h/db", "XUEFEN_ACCESS_TOKEN_TTL": "60",
-        "XUEFEN_ENV": "production",
+        "XUEFEN_ENV": "production", "XUEFEN_SECRET_KEY": "k" * 40,
     })
     assert settings.database_url == "postgres://u@h/db"
     assert settings.access_token_ttl_seconds == 60
@@ -115,3 +117,71 @@ def test_purge_tombstones_command_runs(tmp_path):
     assert _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url}).returncode == 0
     done = _xuefen("purge-tombstones", env={"XUEFEN_DATABASE_URL": url})
     assert done.returncode == 0 and "Purged 0 tombstones." in done.stdout
+
+
+_STRONG_SECRET = "Zq3v" * 12  # 48 characters
+_PRODUCTION_REFUSALS = {
+    "nothing set": ({}, ["XUEFEN_SECRET_KEY", "XUEFEN_DATABASE_URL"]),
+    "development key": ({"XUEFEN_SECRET_KEY": "xuefen-development-secret-do-not-use-in-production",
+                         "XUEFEN_DATABASE_URL": "sqlite://prod.sqlite3"}, ["XUEFEN_SECRET_KEY"]),
+    "short secret": ({"XUEFEN_SECRET_KEY": "s3cret-but-only-24-chars", "XUEFEN_DATABASE_URL": "sqlite://prod.sqlite3"},
+                     ["XUEFEN_SECRET_KEY"]),
+    "no database url": ({"XUEFEN_SECRET_KEY": _STRONG_SECRET}, ["XUEFEN_DATABASE_URL"]),
+}
+
+
+def _xuefen_bin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The installed `xuefen` command with only these XUEFEN_* variables (none from the caller)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("XUEFEN_")}
+    command = ROOT / ".venv" / "bin" / "xuefen"
+    argv = [str(command)] if command.exists() else [sys.executable, "-m", "backend.cli"]
+    try:
+        return subprocess.run([*argv, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired as exc:  # it started serving: exactly the bug
+        raise AssertionError(f"`xuefen {' '.join(args)}` ran instead of refusing: {exc.stderr!r}") from None
+
+
+@pytest.mark.parametrize("command", [("serve", "--port", "1"), ("migrate",)], ids=["serve", "migrate"])
+@pytest.mark.parametrize("env, named", _PRODUCTION_REFUSALS.values(), ids=_PRODUCTION_REFUSALS.keys())
+def test_production_refuses_to_start_without_a_real_secret_and_database(command, env, named):
+    done = _xuefen_bin(*command, env={"XUEFEN_ENV": "production", **env})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1, done.stderr  # one line, no traceback
+    assert lines[0].startswith("xuefen: XUEFEN_ENV=production refuses to start: ")
+    assert all(f"set {name}" in lines[0] for name in named), lines[0]
+    assert not (ROOT / "prod.sqlite3").exists()  # refused before touching any database
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "Production-1"])
+def test_unknown_environments_are_refused(value):
+    done = _xuefen_bin("serve", "--port", "1", env={
+        "XUEFEN_ENV": value, "XUEFEN_SECRET_KEY": _STRONG_SECRET, "XUEFEN_DATABASE_URL": "sqlite://x.sqlite3"})
+    assert done.returncode != 0 and done.stderr.strip().splitlines() == [
+        f"xuefen: XUEFEN_ENV must be one of development, production, got {value.lower()!r}"], done.stderr
+
+
+def test_settings_built_in_code_cannot_run_production_on_the_development_key():
+    from backend.app import create_app
+    from backend.config import DEV_SECRET_KEY, ConfigError, Settings
+
+    for secret in (DEV_SECRET_KEY, "short"):
+        with pytest.raises(ConfigError):
+            create_app(Settings(environment="production", secret_key=secret, database_url="sqlite://x"))
+    with pytest.raises(ConfigError):
+        Settings().with_overrides(environment="production")
+    assert create_app(Settings(environment="production", secret_key=_STRONG_SECRET, database_url="sqlite://x"))
+
+
+def test_a_valid_production_configuration_serves(database_url):
+    import jwt
+
+    from backend.config import DEV_SECRET_KEY
+
+    with Served(database_url, XUEFEN_ENV="production", XUEFEN_SECRET_KEY=_STRONG_SECRET) as server:
+        assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+        # A token forged with the public development key names a real-looking session: refused.
+        forged = jwt.encode({"iss": "xuefen", "aud": "xuefen-app", "sub": "1", "tid": 1, "sid": str(uuid.uuid4()),
+                             "iat": int(time.time()), "exp": int(time.time()) + 600}, DEV_SECRET_KEY, algorithm="HS256")
+        answer = httpx.post(f"{server.url}/graphql", json={"query": "{ me { name } }"},
+                            headers={"Authorization": f"Bearer {forged}"}).json()
+        assert answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -26,6 +26,7 @@ from backend.models import (
     Quiz,
     QuizAttempt,
     QuizQuestion,
+    ReviewTiming,
 )
 from backend.services.quizzes import grade
 from tests.factories import make_company
@@ -243,7 +244,8 @@ async def test_risk_flags_too_fast_and_over_time_limit_are_recorded_not_rejected
 
 
 async def test_no_answer_key_reaches_a_learner(client, company):
-    module, quiz, questions = await make_quiz(company, attempts_allowed=5, shuffle=True)
+    module, quiz, questions = await make_quiz(company, attempts_allowed=5, shuffle=True,
+                                              review_timing=ReviewTiming.AFTER_EACH_ATTEMPT)
     learner = await token_for(client, company.code, "LRN")
     quiz_id = {"id": to_global_id("CourseModule", module.id)}
     secrets_ = [KEY_MARKER, "客户需求分析", "倾听", "复述", "minKeywords", "answerKey", "answer_key"]
@@ -412,7 +414,7 @@ async def test_without_review_the_result_has_no_feedback_online_or_in_the_feed(c
 
 
 async def test_a_quiz_whose_review_is_switched_off_stops_showing_feedback_in_the_feed(client, company):
-    module, quiz, questions = await make_quiz(company)
+    module, quiz, questions = await make_quiz(company, review_timing=ReviewTiming.AFTER_EACH_ATTEMPT)
     learner = await token_for(client, company.code, "LRN")
     await submit(client, learner, module, answers(questions, right=False))
     changes, bodies = await pull_all(client, learner)

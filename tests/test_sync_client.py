@@ -468,13 +468,40 @@ async def test_an_expired_token_is_refreshed_once_for_concurrent_calls_and_store
     await restarted.close()
 
 
-async def test_a_lost_refresh_answer_ends_in_a_new_login_not_a_lockout(short_lived_app, password_hash, tmp_path):
+async def test_a_lost_refresh_answer_is_retried_and_gets_the_same_pair(short_lived_app, password_hash, tmp_path):
     company = await synced_company(password_hash)
     module = (await lesson_modules(company))[0]
     # The first refresh reaches the server (the token is spent) but its answer is lost; the retry
-    # presents the spent token: REFRESH_TOKEN_REUSED ends the session, so the client signs in again.
+    # presents the spent token within the server's retry window and gets the same pair: no login.
     scripted = ScriptedTransport(
         httpx.ASGITransport(app=short_lived_app), lambda op, n: "lose" if op == "Refresh" and n == 1 else "ok"
+    )
+    client = phone(tmp_path / "p.sqlite3", company, transport=scripted)
+    await client.login()
+    await wait_for_expiry()
+    record_id = client.record("LESSON_COMPLETED", {"moduleId": module, "secondsSpent": 1})
+    summary = await client.sync()
+    assert summary.pushed == 1 and client.outbox_size() == 0
+    assert scripted.calls["Refresh"] == 2 and scripted.calls["Login"] == 1
+    [retry] = [answer for op, answer in scripted.answers if op == "Refresh"]
+    assert retry["data"]["refreshToken"]["errors"] == []
+    assert await ActivityRecord.filter(id=record_id).count() == 1
+    await client.close()
+
+
+async def test_a_lost_refresh_answer_without_the_retry_window_ends_in_a_new_login_not_a_lockout(
+    database_url, test_settings, password_hash, tmp_path
+):
+    company = await synced_company(password_hash)
+    module = (await lesson_modules(company))[0]
+    # With XUEFEN_REFRESH_RETRY_SECONDS=0 the retry presents a spent token: REFRESH_TOKEN_REUSED
+    # ends the session, so the client signs in again.
+    settings = test_settings.with_overrides(
+        database_url=database_url, access_token_ttl_seconds=4, refresh_retry_seconds=0
+    )
+    scripted = ScriptedTransport(
+        httpx.ASGITransport(app=create_app(settings, manage_db=False)),
+        lambda op, n: "lose" if op == "Refresh" and n == 1 else "ok",
     )
     client = phone(tmp_path / "p.sqlite3", company, transport=scripted)
     await client.login()

@@ -613,7 +613,7 @@ async def test_whole_request_errors_apply_nothing(client, password_hash, defect,
 
 @pytest.mark.parametrize(
     "defect",
-    ["seq_zero", "bad_id", "missing_kind", "unknown_field", "not_an_object", "bad_time"],
+    ["seq_zero", "bad_id", "missing_kind", "unknown_field", "not_an_object"],
 )
 async def test_malformed_records_fail_the_whole_request_and_apply_nothing(client, password_hash, defect):
     """A record without the SyncRecord shape is a client bug: a GraphQL error, nothing applied
@@ -627,13 +627,12 @@ async def test_malformed_records_fail_the_whole_request_and_apply_nothing(client
         "missing_kind": {k: v for k, v in lesson(me.lesson.id, 4).items() if k != "kind"},
         "unknown_field": {**lesson(me.lesson.id, 4), "extra": 1},
         "not_an_object": "LESSON_COMPLETED",
-        "bad_time": {**lesson(me.lesson.id, 4), "occurredAt": "yesterday"},
     }[defect]
     body = await gql(client, PUSH, push_input([lesson(me.lesson.id, 3), bad]), token=me.token)
 
     assert body["data"] is None
     assert [error["extensions"]["code"] for error in body["errors"]] == ["GRAPHQL_VALIDATION"]
-    assert "SyncRecord" in body["errors"][0]["message"] or "DateTime" in body["errors"][0]["message"]
+    assert "SyncRecord" in body["errors"][0]["message"]
     assert await db_state(me.company) == before
     assert await applied_seq(me.company) == 2
 

@@ -22,10 +22,12 @@ import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
 from backend.models import Device, RecordStatus
 from backend.services.feed import ChangeSet, Entity
+from backend.services.validation import storable_copy
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, insert_many
 
@@ -33,7 +35,11 @@ DUPLICATE = "DUPLICATE"  # a result status, never stored: the record's stored st
 SKEW_FLAG_AFTER = timedelta(minutes=2)
 FUTURE_TOLERANCE = timedelta(minutes=1)
 MAX_CORRECTION = timedelta(days=7)
+# A record that happened longer than this before it arrived is flagged STALE (a phone offline for
+# a month is possible; a record from 1970 is a clock or a client that cannot be believed).
+STALE_AFTER = timedelta(days=30)
 MAX_REPORTED_OFFSET_MS = 2**31 - 1  # clockOffsetMs is a GraphQL Int (32-bit); stored in full
+MAX_KIND_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -43,14 +49,22 @@ class IncomingRecord:
     id: UUID
     seq: int | None  # None for online mutations, which have no outbox
     kind: str
-    occurred_at: datetime
+    occurred_at: datetime | None  # None when the phone's time could not be read (see rejection)
     payload: dict[str, Any]
+    # As sent, when it could not be read: part of what the record says, so a retry must match it.
+    occurred_at_text: str | None = None
+    # Why the record is refused before any handler sees it (a time out of bounds or without an
+    # offset, an overlong kind): it still gets its own final answer, like any refused record.
+    rejection: DomainError | None = None
 
     @property
     def content_hash(self) -> str:
         # An online record (no seq) takes the server's clock when the caller gives no time, so its
         # time is not part of what it says: a retry with the same client id must match.
-        when = self.occurred_at.astimezone(timezone.utc).isoformat() if self.seq is not None else None
+        if self.occurred_at is None:
+            when = self.occurred_at_text
+        else:
+            when = self.occurred_at.astimezone(timezone.utc).isoformat() if self.seq is not None else None
         canonical = json.dumps(
             [self.kind, when, self.payload],
             sort_keys=True, ensure_ascii=False, separators=(",", ":"),
@@ -119,6 +133,11 @@ class ApplyContext:
     clock_offset_ms: int = 0
     # Creditable facts the handlers noted (services.credits.note); credited before the commit.
     creditables: list = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+    # How this request's device times were read, and the corrected time of every record of the
+    # batch by sequence number: evidence a handler may weigh (check-in corroborates scan times).
+    clock: "Clock | None" = None
+    batch_times: dict[int, datetime] = field(default_factory=dict)
 
     async def finish(self) -> None:
         """Credit what the handlers noted and publish the feed changes: the last steps of every
@@ -174,20 +193,29 @@ def payload_id(payload: Any, name: str, type_name: str) -> int:
 class Clock:
     """How to read one request's device times (worked out once per batch)."""
 
-    def __init__(self, sent_at: datetime | None, received_at: datetime) -> None:
+    def __init__(self, sent_at: datetime | None, received_at: datetime, stale_after: timedelta = STALE_AFTER) -> None:
         self.sent_at = sent_at
         self.received_at = received_at
+        self.stale_after = stale_after
         self.offset = received_at - sent_at if sent_at else timedelta(0)
         self.skewed = abs(self.offset) > SKEW_FLAG_AFTER
         # Offsets beyond a week are not trusted to correct anything.
         self._shift = self.offset if abs(self.offset) <= MAX_CORRECTION else timedelta(0)
         self._latest_plausible = (sent_at or received_at) + FUTURE_TOLERANCE
 
+    @property
+    def trusted(self) -> bool:
+        """Whether device times of this request can be corrected into server time (the offset
+        was measured and is within the bound)."""
+        return self.sent_at is not None and abs(self.offset) <= MAX_CORRECTION
+
     def correct(self, occurred_at: datetime) -> tuple[datetime, list[str]]:
         flags = ["CLOCK_SKEW"] if self.skewed else []
         corrected = occurred_at + self._shift
         if occurred_at > self._latest_plausible or corrected > self.received_at + FUTURE_TOLERANCE:
             flags.append("FUTURE")
+        if corrected < self.received_at - self.stale_after:
+            flags.append("STALE")
         return min(corrected, self.received_at), flags
 
 
@@ -197,14 +225,16 @@ async def ingest(
     records: Sequence[IncomingRecord],
     sent_at: datetime | None = None,
     now: datetime | None = None,
+    settings: Settings | None = None,
 ) -> IngestResult:
     """Apply a batch of records from the viewer's device; see docs/sync-protocol.md."""
     import backend.services.kinds  # noqa: F401  (fills REGISTRY; imported late: kinds import us)
 
     if device_uid != viewer.device_uid:
         raise DomainError(ErrorCode.DEVICE_MISMATCH)
+    settings = settings or Settings()
     received_at = now or datetime.now(timezone.utc)
-    clock = Clock(sent_at, received_at)
+    clock = Clock(sent_at, received_at, timedelta(days=settings.sync_stale_days))
     results: dict[int, RecordResult] = {}
     async with in_transaction() as connection:
         device = await Device.filter(
@@ -218,7 +248,7 @@ async def ingest(
         )
         changes = ChangeSet(viewer.tenant_id)
         context = ApplyContext(
-            viewer, device, connection, changes, received_at, int(clock.offset.total_seconds() * 1000)
+            viewer, device, connection, changes, received_at, _offset_ms(clock), settings=settings, clock=clock,
         )
         outcomes = await _apply(context, clock, to_apply)
         rows = []
@@ -347,10 +377,16 @@ async def _apply(
     decided: list[tuple[Outcome, datetime, list[str]] | None] = [None] * len(to_apply)
     by_kind: dict[str, list[tuple[int, ParsedRecord]]] = {}
     for position, (_, record) in enumerate(to_apply):
+        if record.occurred_at is None or record.rejection is not None:
+            decided[position] = (Outcome.rejected(record.rejection or invalid_payload("occurredAt")),
+                                 clock.received_at, [])
+            continue
         corrected, flags = clock.correct(record.occurred_at)
+        if record.seq is not None:
+            context.batch_times[record.seq] = corrected
         handler = REGISTRY.get(record.kind)
         if handler is None:
-            outcome = Outcome.rejected(DomainError(ErrorCode.UNKNOWN_KIND, kind=record.kind[:32]))
+            outcome = Outcome.rejected(DomainError(ErrorCode.UNKNOWN_KIND, kind=record.kind[:MAX_KIND_LENGTH]))
             decided[position] = (outcome, corrected, flags)
             continue
         try:
@@ -401,10 +437,13 @@ def _stored(connection, viewer, device, record, outcome, corrected, flags, clock
         viewer.employee_id,
         device.id,
         record.seq,
-        record.kind[:32],
-        _json(record.payload).decode(),
+        record.kind[:MAX_KIND_LENGTH],
+        # A refused record keeps what of its payload can be stored (its hash keeps the original).
+        _json(storable_copy(record.payload) if record.rejection else record.payload).decode(),
         record.content_hash,
-        db_time(connection, record.occurred_at),
+        # A time that could not be read is kept as sent in the payload's answer; the column holds
+        # the receive time (a refused record's times drive nothing).
+        db_time(connection, record.occurred_at or clock.received_at),
         db_time(connection, clock.sent_at),
         now,
         db_time(connection, corrected),

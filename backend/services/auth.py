@@ -3,16 +3,28 @@
 - Access tokens are short-lived JWTs (HS256, explicit) naming tenant, employee, roles, device and
   session. Every request re-checks the session and the employee in the database, so logout,
   refresh-token reuse and deactivation take effect at once, not when the token expires.
-- Refresh tokens are opaque random strings; only their SHA-256 is stored. Each works once. Using
-  one twice revokes its whole session (the chain of tokens of that device login).
+- Refresh tokens are opaque strings; only their SHA-256 is stored. Each works once. Using one
+  twice revokes its whole session (the chain of tokens of that device login), except for a short
+  grace window (``refresh_retry_seconds``): the token a refresh hands out is derived from the
+  token it replaces (HMAC with the secret key), so the same device retrying a refresh whose answer
+  was lost gets the very same pair again, as long as that pair has not been used yet.
 - Wrong tenant, unknown employee number and wrong password are indistinguishable, in the answer
-  and in the work done (a dummy hash is verified when there is no employee).
+  and in the work done (a dummy hash is verified when there is no employee, the device lookup runs
+  either way, and the throttle is keyed by what was typed).
+- Login throttling separates the source from the account (see ``_limits``): failures from one
+  client address lock that address (per account, and across accounts), failures from everywhere
+  lock the account only for devices that never signed in to it. So strangers cannot lock an
+  employee out of the phone they already use.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
+import ipaddress
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,14 +34,18 @@ from functools import lru_cache
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise import connections
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
-from backend.models import AuthSession, Device, Employee, EmployeeRole, LoginThrottle, RefreshToken, Role
+from backend.models import AuthSession, Device, Employee, EmployeeRole, LoginThrottle, RefreshToken, Role, Tenant
 from backend.services.viewer import Viewer
+from backend.sql import db_time
+
+# Outcomes only: ids, codes and limit kinds, never what was typed, passwords or addresses.
+log = logging.getLogger("xuefen.auth")
 
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "xuefen"
@@ -96,62 +112,188 @@ def _require_text(field: str, value: str) -> str:
 
 
 # --- throttling -------------------------------------------------------------------------------
+#
+# Every limit is a row of login_throttle keyed by a SHA-256 of what it counts, so the table holds
+# several kinds of keys and never says whether a company or employee exists. A login is checked
+# against the limits that apply to it (``_limits``):
+#
+# - a device that has signed in to the account before (a ``device`` row exists): failures of that
+#   account on that device only. Failures from anywhere else never block it.
+# - any other device: failures of the account from this client address (``login_max_failures``,
+#   the old per-account limit, now per source), of the account from everywhere
+#   (``login_account_max_failures``, higher) and of this client address across all accounts
+#   (``login_source_max_failures``: enumeration of sequential employee numbers).
+#
+# Each attempt is counted *before* its password is checked, in one upsert per limit, so parallel
+# guesses cannot exceed a limit. A success clears the account's counters it was checked against
+# and gives the address back its one attempt (an attacker's own valid account must not reset the
+# address). A disabled account with the right password gives every attempt back.
+
+# How long an attempt waits for others in flight on a full (not yet locked) counter.
+_IN_FLIGHT_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class _Limit:
+    kind: str  # for logs: "device", "account_source", "account", "source"
+    key: str
+    max_failures: int
+    account: bool  # cleared by a successful login (else only this attempt is given back)
+
+
+def client_source(host: str | None) -> str:
+    """The client address as throttling counts it: IPv4 as is (also when IPv4-mapped), IPv6 by
+    its /64 (one subscriber's allocation), anything else verbatim; "" when unknown."""
+    if not host:
+        return ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:MAX_FIELD_LENGTH]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _throttle_key(tenant_code: str, employee_no: str) -> str:
+    """Account-wide failures (all sources), as typed."""
     return _sha256(f"{tenant_code.lower()}\x00{employee_no.upper()}")
 
 
-async def _check_throttle(settings: Settings, key: str, now: datetime) -> None:
-    row = await LoginThrottle.get_or_none(key_hash=key)
-    if row and row.locked_until and row.locked_until > now:
-        retry_after = int((row.locked_until - now).total_seconds()) + 1
-        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=retry_after)
+def _account_source_key(tenant_code: str, employee_no: str, source: str) -> str:
+    return _sha256(f"account-source\x00{tenant_code.lower()}\x00{employee_no.upper()}\x00{source}")
 
 
-async def _reserve_attempt(settings: Settings, key: str, now: datetime) -> None:
-    """Count this attempt against the limit *before* the password is checked.
+def _device_key(tenant_code: str, employee_no: str, device_uid: str) -> str:
+    return _sha256(f"account-device\x00{tenant_code.lower()}\x00{employee_no.upper()}\x00{device_uid}")
 
-    The count goes up in one conditional update (``failures < max``), so of many parallel
-    guesses at most ``login_max_failures`` get their password checked; counting only after a
-    failed check would let a burst of parallel requests all pass ``_check_throttle`` first.
-    A successful login deletes the row; a failed one stays counted (see ``_lock_if_exhausted``).
-    """
-    window = timedelta(seconds=settings.login_failure_window_seconds)
-    for _ in range(2):  # a concurrent first attempt may win the insert; then use theirs
-        row = await LoginThrottle.get_or_none(key_hash=key)
-        if row is None:
-            try:
-                row = await LoginThrottle.create(key_hash=key, failures=0, window_started_at=now)
-            except IntegrityError:
-                continue
-        lock_over = row.locked_until is not None and row.locked_until <= now
-        if row.window_started_at + window < now or lock_over:
-            # A fresh window: start counting again (conditional on nobody else resetting it).
-            await LoginThrottle.filter(id=row.id, window_started_at=row.window_started_at).update(
-                failures=0, window_started_at=now, locked_until=None
-            )
-        reserved = await LoginThrottle.filter(
-            id=row.id, failures__lt=settings.login_max_failures
-        ).update(failures=F("failures") + 1)
-        if not reserved:
-            # Every allowed attempt is taken. Locked: say until when. Otherwise some are still in
-            # flight and will either lock or clear the row within moments.
-            await _check_throttle(settings, key, now)
-            raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=1)
+
+def _source_key(source: str) -> str:
+    return _sha256(f"source\x00{source}")
+
+
+def _limits(
+    settings: Settings, tenant_code: str, employee_no: str, device_uid: str, source: str, familiar: bool
+) -> list[_Limit]:
+    """The limits a login is held to, most specific first; a limit of 0 is off."""
+    if familiar:
+        limits = [_Limit("device", _device_key(tenant_code, employee_no, device_uid),
+                         settings.login_max_failures, True)]
+    else:
+        limits = [
+            _Limit("account_source", _account_source_key(tenant_code, employee_no, source),
+                   settings.login_max_failures, True),
+            _Limit("account", _throttle_key(tenant_code, employee_no), settings.login_account_max_failures, True),
+        ]
+        if source:  # an unknown address cannot be told apart from others: no per-source limit
+            limits.append(_Limit("source", _source_key(source), settings.login_source_max_failures, False))
+    return [limit for limit in limits if limit.max_failures > 0]
+
+
+def _retry_after(locked_until: datetime, now: datetime) -> int:
+    return int((locked_until - now).total_seconds()) + 1
+
+
+async def _check_throttle(limits: list[_Limit], now: datetime) -> None:
+    """Refuse at once, without writing, while any limit is locked (the longest wait is told)."""
+    if not limits:
         return
+    locks = await LoginThrottle.filter(
+        key_hash__in=[limit.key for limit in limits], locked_until__gt=now
+    ).values_list("locked_until", flat=True)
+    if locks:
+        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=_retry_after(max(locks), now))
 
 
-async def _lock_if_exhausted(settings: Settings, key: str, now: datetime) -> None:
-    """After a failed attempt (already counted): lock once the limit is reached."""
-    await LoginThrottle.filter(key_hash=key, failures__gte=settings.login_max_failures).update(
-        locked_until=now + timedelta(seconds=settings.login_lock_seconds)
+async def _count_attempt(settings: Settings, limit: _Limit, now: datetime) -> bool:
+    """Count one attempt in a single statement: insert the row, or start a fresh window when the
+    old one or its lock is over, or add one while below the limit and unlocked. False when the
+    limit is reached (no row changed). One statement, so a row deleted or reset by a concurrent
+    login between a read and a write cannot be mistaken for a full counter."""
+    connection = connections.get("default")
+    mark = "$" if connection.capabilities.dialect == "postgres" else "?"
+    stale = f"(login_throttle.window_started_at < {mark}3 OR login_throttle.locked_until <= {mark}2)"
+    rows = await connection.execute_query_dict(
+        "INSERT INTO login_throttle (key_hash, failures, window_started_at, locked_until) "
+        f"VALUES ({mark}1, 1, {mark}2, NULL) "
+        "ON CONFLICT (key_hash) DO UPDATE SET "
+        f"failures = CASE WHEN {stale} THEN 1 ELSE login_throttle.failures + 1 END, "
+        f"window_started_at = CASE WHEN {stale} THEN {mark}2 ELSE login_throttle.window_started_at END, "
+        f"locked_until = CASE WHEN {stale} THEN NULL ELSE login_throttle.locked_until END "
+        f"WHERE {stale} OR (login_throttle.failures < {mark}4 AND login_throttle.locked_until IS NULL) "
+        "RETURNING failures",
+        [
+            limit.key,
+            db_time(connection, now),
+            db_time(connection, now - timedelta(seconds=settings.login_failure_window_seconds)),
+            limit.max_failures,
+        ],
     )
+    return bool(rows)
 
 
-async def _refund_attempt(key: str) -> None:
-    """Un-count an attempt whose password was right (a disabled account is not a failure)."""
-    await LoginThrottle.filter(key_hash=key, failures__gt=0).update(failures=F("failures") - 1)
+async def _reserve_attempt(settings: Settings, limit: _Limit, now: datetime) -> None:
+    """Count this attempt against ``limit`` *before* the password is checked, so of many parallel
+    guesses at most ``max_failures`` get their password checked (counting only after a failed
+    check would let a burst all pass the check first). A full counter that is not locked means
+    attempts are still in flight: they lock or clear it within moments, so wait for them (a
+    burst of correct logins then all succeed) rather than refuse a correct password."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _IN_FLIGHT_WAIT_SECONDS
+    delay = 0.01
+    while True:
+        if await _count_attempt(settings, limit, now):
+            return
+        row = await LoginThrottle.filter(key_hash=limit.key).first().values("locked_until")
+        locked_until = row["locked_until"] if row else None
+        if locked_until is not None and locked_until > now:
+            raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=_retry_after(locked_until, now))
+        if loop.time() >= deadline:
+            raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=1)
+        if row is not None:  # gone: cleared by a success since, so count again at once
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+async def _reserve_attempts(settings: Settings, limits: list[_Limit], now: datetime) -> None:
+    """Count the attempt against every limit, or against none (a refusal gives back the rest)."""
+    reserved: list[_Limit] = []
+    try:
+        for limit in limits:
+            await _reserve_attempt(settings, limit, now)
+            reserved.append(limit)
+    except BaseException:
+        await _refund_attempts(reserved)
+        raise
+
+
+async def _lock_if_exhausted(settings: Settings, limits: list[_Limit], now: datetime) -> None:
+    """After a failed attempt (already counted): lock each limit that is now reached."""
+    locked_until = now + timedelta(seconds=settings.login_lock_seconds)
+    for limit in limits:
+        locked = await LoginThrottle.filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lte=now),
+            key_hash=limit.key,
+            failures__gte=limit.max_failures,
+        ).update(locked_until=locked_until)
+        if locked:
+            log.warning("login throttle: %s limit reached, locked for %ss", limit.kind, settings.login_lock_seconds)
+
+
+async def _refund_attempts(limits: list[_Limit]) -> None:
+    """Un-count an attempt (its password was right, or another limit refused it)."""
+    for limit in limits:
+        await LoginThrottle.filter(key_hash=limit.key, failures__gt=0).update(failures=F("failures") - 1)
+
+
+async def _clear_after_success(limits: list[_Limit]) -> None:
+    """A correct password: forget the account's failures, give the address its attempt back."""
+    account_keys = [limit.key for limit in limits if limit.account]
+    if account_keys:
+        await LoginThrottle.filter(key_hash__in=account_keys).delete()
+    await _refund_attempts([limit for limit in limits if not limit.account])
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -176,10 +318,16 @@ def _encode_access_token(
     return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), expires_at
 
 
-async def _new_refresh_token(
-    settings: Settings, session: AuthSession, now: datetime
-) -> tuple[str, datetime]:
-    token = secrets.token_urlsafe(32)
+def _successor_token(settings: Settings, refresh_token: str) -> str:
+    """The refresh token a refresh hands out for ``refresh_token``: derived, not random, so a
+    retry of a refresh whose answer was lost can be given the same token again."""
+    mac = hmac.new(settings.secret_key.encode("utf-8"), b"refresh:" + refresh_token.encode("utf-8"), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
+async def _store_refresh_token(
+    settings: Settings, session: AuthSession, token: str, now: datetime
+) -> datetime:
     expires_at = now + timedelta(seconds=settings.refresh_token_ttl_seconds)
     await RefreshToken.create(
         tenant_id=session.tenant_id,
@@ -187,7 +335,7 @@ async def _new_refresh_token(
         token_hash=_sha256(token),
         expires_at=expires_at,
     )
-    return token, expires_at
+    return expires_at
 
 
 async def _roles_of(employee: Employee) -> frozenset[Role]:
@@ -197,20 +345,54 @@ async def _roles_of(employee: Employee) -> frozenset[Role]:
     return frozenset(Role(role) for role in rows)
 
 
-async def _issue(
-    settings: Settings, session: AuthSession, employee: Employee, device_uid: str, now: datetime
-) -> IssuedTokens:
-    viewer = Viewer(
-        tenant_id=employee.tenant_id,
-        employee=employee,
-        roles=await _roles_of(employee),
-        session_id=session.id,
-        device_uid=device_uid,
+def _viewer_of(session: AuthSession, employee: Employee, roles: frozenset[Role], device_uid: str) -> Viewer:
+    return Viewer(
+        tenant_id=employee.tenant_id, employee=employee, roles=roles, session_id=session.id, device_uid=device_uid
     )
+
+
+async def _issue(
+    settings: Settings,
+    session: AuthSession,
+    employee: Employee,
+    device_uid: str,
+    now: datetime,
+    refresh_token: str | None = None,
+) -> IssuedTokens:
+    """A new pair: an access token and ``refresh_token`` (random when not given), stored."""
+    viewer = _viewer_of(session, employee, await _roles_of(employee), device_uid)
     tenant_code = (await employee.tenant).code
     access, access_expires = _encode_access_token(settings, viewer, tenant_code, now)
-    refresh, refresh_expires = await _new_refresh_token(settings, session, now)
-    return IssuedTokens(access, access_expires, refresh, refresh_expires, viewer)
+    refresh_token = refresh_token or secrets.token_urlsafe(32)
+    refresh_expires = await _store_refresh_token(settings, session, refresh_token, now)
+    return IssuedTokens(access, access_expires, refresh_token, refresh_expires, viewer)
+
+
+async def _reissue(
+    settings: Settings, row: RefreshToken, refresh_token: str, device_uid: str, now: datetime
+) -> IssuedTokens | None:
+    """The pair a used refresh token was traded for, again, if this is a retry of that refresh:
+    within ``refresh_retry_seconds`` of the first use, from the session's device, by an active
+    employee, and the successor is still unused and unexpired. Its access token is encoded with
+    the first answer's time, so both answers are the same bytes. None otherwise (reuse)."""
+    session = row.session
+    window = timedelta(seconds=settings.refresh_retry_seconds)
+    if settings.refresh_retry_seconds <= 0 or row.used_at is None or now - row.used_at > window:
+        return None
+    if session.device.device_uid != device_uid or not session.employee.is_active:
+        return None
+    successor = _successor_token(settings, refresh_token)
+    successor_row = await RefreshToken.filter(
+        token_hash=_sha256(successor), session_id=session.id, used_at__isnull=True, expires_at__gt=now
+    ).first()
+    if successor_row is None:
+        return None
+    employee = session.employee
+    viewer = _viewer_of(session, employee, await _roles_of(employee), device_uid)
+    tenant_code = (await employee.tenant).code
+    access, access_expires = _encode_access_token(settings, viewer, tenant_code, row.used_at)
+    log.info("refresh retried within the grace window: session %s", session.id)
+    return IssuedTokens(access, access_expires, successor, successor_row.expires_at, viewer)
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -223,9 +405,11 @@ async def login(
     password: str,
     device_uid: str,
     now: datetime | None = None,
+    source: str | None = None,
 ) -> IssuedTokens:
     """Sign in on a device. Raises ``INVALID_CREDENTIALS`` for any wrong part,
-    ``TOO_MANY_ATTEMPTS`` while throttled, ``ACCOUNT_DISABLED`` for a deactivated employee."""
+    ``TOO_MANY_ATTEMPTS`` while throttled, ``ACCOUNT_DISABLED`` for a deactivated employee.
+    ``source`` is the client address (``request.client.host``) the throttle counts by."""
     now = now or utcnow()
     tenant_code = _require_text("tenant", tenant_code)
     employee_no = _require_text("employeeNo", employee_no)
@@ -233,24 +417,38 @@ async def login(
     if not password:
         raise DomainError(ErrorCode.VALIDATION, field="password", reason_key="reason.required")
 
-    key = _throttle_key(tenant_code, employee_no)
-    await _check_throttle(settings, key, now)
-    await _reserve_attempt(settings, key, now)
+    # Compared as stored (lower / upper case); case mapping may lengthen text ("ß" → "SS"), and a
+    # value longer than its column cannot match (the ORM refuses to compare it at all).
+    tenant_code, employee_no = tenant_code.lower(), employee_no.upper()
+    for field, value, model_field in (("tenant", tenant_code, Tenant._meta.fields_map["code"]),
+                                      ("employeeNo", employee_no, Employee._meta.fields_map["employee_no"])):
+        if len(value) > model_field.max_length:
+            raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=model_field.max_length)
+    employee = await Employee.filter(tenant__code=tenant_code, employee_no=employee_no).first()
+    # Has this device signed in to this account before? The same query runs when there is no such
+    # employee (matching nothing), so the work done does not tell whether the account exists.
+    familiar = await Device.filter(
+        tenant_id=employee.tenant_id if employee else 0,
+        employee_id=employee.id if employee else 0,
+        device_uid=device_uid,
+    ).exists()
+    limits = _limits(settings, tenant_code, employee_no, device_uid, client_source(source), familiar)
+    await _check_throttle(limits, now)
+    await _reserve_attempts(settings, limits, now)
 
-    employee = await Employee.filter(
-        tenant__code=tenant_code.lower(), employee_no=employee_no.upper()
-    ).first()
     password_ok = await asyncio.to_thread(
         _verify, settings, employee.password_hash if employee else None, password[:1024]
     )
     if employee is None or not password_ok:
-        await _lock_if_exhausted(settings, key, now)
+        await _lock_if_exhausted(settings, limits, now)
+        log.info("login failed: INVALID_CREDENTIALS")
         raise DomainError(ErrorCode.INVALID_CREDENTIALS)
     if not employee.is_active:
-        await _refund_attempt(key)
+        await _refund_attempts(limits)
+        log.info("login refused: ACCOUNT_DISABLED (employee %s)", employee.id)
         raise DomainError(ErrorCode.ACCOUNT_DISABLED)
 
-    await LoginThrottle.filter(key_hash=key).delete()
+    await _clear_after_success(limits)
     async with in_transaction():
         device, created = await Device.get_or_create(
             tenant_id=employee.tenant_id,
@@ -263,14 +461,20 @@ async def login(
         session = await AuthSession.create(
             id=uuid.uuid4(), tenant_id=employee.tenant_id, employee=employee, device=device
         )
-        return await _issue(settings, session, employee, device_uid, now)
+        issued = await _issue(settings, session, employee, device_uid, now)
+    log.info(
+        "login: tenant %s employee %s session %s%s",
+        employee.tenant_id, employee.id, session.id, "" if familiar else " (new device)",
+    )
+    return issued
 
 
 async def refresh(
     settings: Settings, refresh_token: str, device_uid: str, now: datetime | None = None
 ) -> IssuedTokens:
     """Trade a refresh token for a new pair. The old token stops working; presenting it again
-    revokes the whole session (``REFRESH_TOKEN_REUSED``)."""
+    revokes the whole session (``REFRESH_TOKEN_REUSED``), unless it is the same device retrying
+    within ``refresh_retry_seconds`` before using the new pair: then it gets that pair again."""
     now = now or utcnow()
     refresh_token = _require_text("refreshToken", refresh_token)
     device_uid = _require_text("deviceId", device_uid)
@@ -281,11 +485,11 @@ async def refresh(
         raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN)
     session = row.session
     if row.used_at is not None:
-        await revoke_session(session.id, "REUSE", now)
-        raise DomainError(ErrorCode.REFRESH_TOKEN_REUSED)
+        return await _reissue_or_revoke(settings, row, refresh_token, device_uid, now)
     if session.device.device_uid != device_uid:
         # A token carried to another device is treated as stolen.
         await revoke_session(session.id, "DEVICE_MISMATCH", now)
+        log.warning("refresh from another device: session %s revoked", session.id)
         raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN)
     if row.expires_at <= now:
         raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN)
@@ -293,13 +497,33 @@ async def refresh(
         await revoke_session(session.id, "DEACTIVATED", now)
         raise DomainError(ErrorCode.ACCOUNT_DISABLED)
 
-    async with in_transaction():
-        # Conditional update: of two concurrent refreshes with one token, exactly one wins.
-        claimed = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
-        if claimed:
-            await Device.filter(id=session.device_id).update(last_seen_at=now)
-            return await _issue(settings, session, session.employee, device_uid, now)
-    await revoke_session(session.id, "REUSE", now)
+    for _ in range(3):
+        async with in_transaction():
+            # Conditional update: of two concurrent refreshes with one token, exactly one wins.
+            claimed = await RefreshToken.filter(id=row.id, used_at__isnull=True).update(used_at=now)
+            if claimed:
+                await Device.filter(id=session.device_id).update(last_seen_at=now)
+                return await _issue(
+                    settings, session, session.employee, device_uid, now, _successor_token(settings, refresh_token)
+                )
+        # Another request with this token won the claim (on PostgreSQL our update waited for its
+        # commit): a retry racing its original gets the winner's pair, like a retry that came later.
+        row.used_at = await RefreshToken.filter(id=row.id).first().values_list("used_at", flat=True)
+        if row.used_at is not None:
+            return await _reissue_or_revoke(settings, row, refresh_token, device_uid, now)
+        # Unused again: the winner's transaction rolled back. Claim it ourselves.
+    raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN)
+
+
+async def _reissue_or_revoke(
+    settings: Settings, row: RefreshToken, refresh_token: str, device_uid: str, now: datetime
+) -> IssuedTokens:
+    """A used refresh token: the same pair again if this is a retry, else reuse (revoked)."""
+    reissued = await _reissue(settings, row, refresh_token, device_uid, now)
+    if reissued is not None:
+        return reissued
+    await revoke_session(row.session.id, "REUSE", now)
+    log.warning("refresh token reuse: session %s revoked", row.session.id)
     raise DomainError(ErrorCode.REFRESH_TOKEN_REUSED)
 
 

@@ -202,13 +202,15 @@ async def prerequisites_by_course(
 # --- eligibility -------------------------------------------------------------------------------
 
 
-async def learner_profile(viewer: Viewer) -> LearnerProfile:
-    """The viewer's position, org unit and completed courses (two queries)."""
+async def learner_profile(viewer: Viewer, connection=None) -> LearnerProfile:
+    """The viewer's position, org unit and completed courses (two queries). ``connection``: read
+    completions in the caller's transaction (a sync batch sees what its earlier records completed)."""
     employee = viewer.employee
     await employee.fetch_related("position", "org_unit")
-    completed = await CourseCompletion.filter(
-        tenant_id=viewer.tenant_id, employee_id=employee.id
-    ).values_list("course_id", flat=True)
+    completions = CourseCompletion.filter(tenant_id=viewer.tenant_id, employee_id=employee.id)
+    completed = await (completions.using_db(connection) if connection else completions).values_list(
+        "course_id", flat=True
+    )
     return LearnerProfile(
         position_family=employee.position.family if employee.position else None,
         grade=employee.position.grade if employee.position else None,
@@ -262,6 +264,26 @@ def judge_eligibility(
                 )
             )
     return Eligibility(eligible=not reasons, reasons=tuple(reasons))
+
+
+async def eligibility_for(
+    viewer: Viewer, courses: Iterable[Course], connection=None, learner: LearnerProfile | None = None
+) -> dict[int, Eligibility]:
+    """The viewer's eligibility for several courses by course id, as ``judge_eligibility`` (and
+    enrollment) decides it: a constant number of queries whatever the number of courses, so a
+    sync batch judges all its records at once."""
+    by_id = {course.id: course for course in courses}
+    if not by_id:
+        return {}
+    learner = learner or await learner_profile(viewer, connection)
+    rules = _group(await CourseEligibilityRule.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
+                   .select_related("org_unit").order_by("id").using_db(connection), "course_id")
+    prerequisites = _group(await CoursePrerequisite.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
+                           .select_related("required_course").order_by("id").using_db(connection), "course_id")
+    return {
+        course_id: judge_eligibility(course, rules.get(course_id, []), prerequisites.get(course_id, []), learner)
+        for course_id, course in by_id.items()
+    }
 
 
 async def ineligible_course_ids(tenant_id: int, learner: LearnerProfile) -> set[int]:

@@ -1,16 +1,25 @@
 """Check-in and check-out: the CHECK_IN and CHECK_OUT record kinds, the instructor's kit, the
-roster and manual marks.
+roster, held scans and manual marks.
 
-A scan is judged by when it happened (the record's corrected time), not when it reached the
-server: a phone that scanned in a plant without signal and synced two days later checks in as it
-would have then. One attendance per employee and session, by database key: a second scan is
-harmless.
+When did the scan happen? (docs/sync-protocol.md, "Check-in timing")
+- Online (``checkIn``), the server's clock decides: a claimed ``scannedAt`` may explain at most
+  ``checkin_online_grace_seconds`` of delay, so a photo of an earlier code is QR_EXPIRED.
+- Offline (a pushed CHECK_IN), the corrected device time decides, if the push corroborates it:
+  the device's clock was measured and is believable, the scan arrived within
+  ``checkin_hold_after_seconds``, it is not older than the device's earlier records, and the
+  device did not push after the scan without it. Otherwise the attendance is recorded but
+  *held* (``hold_reason``): not counted, no credits, until the instructor or HR decides.
+
+One attendance per employee and session, by database key: a second scan is harmless (it only
+replaces a held one). Each attendance keeps the code (time step) it used, the device, the place and
+when it arrived, so one code used by many people shows on the roster.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,9 +30,11 @@ from backend.models import (
     Attendance,
     AttendanceStatus,
     CreditActivity,
+    Device,
     Enrollment,
     EnrollmentStatus,
     RecordStatus,
+    Role,
     SessionStatus,
     TrainingSession,
 )
@@ -38,6 +49,7 @@ from backend.services.activity import (
 )
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -70,6 +82,15 @@ def _metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * 6_371_000 * math.asin(math.sqrt(a))
 
 
+# Why a scan is held instead of counted (Attendance.hold_reason).
+HELD_LATE_SYNC = "LATE_SYNC"  # arrived longer than checkin_hold_after_seconds after it happened
+HELD_CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"  # the device clock was not measured, too far off, or in the future
+HELD_OUT_OF_ORDER = "OUT_OF_ORDER"  # older than records the device made before it
+HELD_PUSHED_WITHOUT_IT = "PUSHED_WITHOUT_IT"  # the device pushed after the scan time without the scan
+EVIDENCE_TOLERANCE = timedelta(minutes=5)  # clocks and pushes are not exact; held only beyond this
+EARLIER_RECORDS = 20  # how many of the device's previous records testify
+
+
 def judge_scan(session: TrainingSession, tenant_id: int, token: str, scanned_at: datetime) -> AttendanceStatus:
     """PRESENT or LATE for a valid scan at ``scanned_at``; the stable rejection otherwise."""
     session_id, step, mac = qr.parse(token)
@@ -86,8 +107,63 @@ def judge_scan(session: TrainingSession, tenant_id: int, token: str, scanned_at:
     return AttendanceStatus.PRESENT if scanned_at <= late_from else AttendanceStatus.LATE
 
 
+@dataclass(frozen=True)
+class ScanTime:
+    """When a scan counts as having happened, and why it is held ("" when it is not)."""
+
+    at: datetime
+    hold_reason: str = ""
+
+
+async def scan_time(context: ApplyContext, parsed: ParsedRecord, step_start: datetime) -> ScanTime:
+    """The time a scan is judged at (see the module docstring). ``step_start`` is when the scanned
+    code began to be shown: the best witness there is when the device clock is not."""
+    received = context.received_at
+    if parsed.record.seq is None:  # online: the server's clock, a claim explains a small delay only
+        grace = timedelta(seconds=context.settings.checkin_online_grace_seconds)
+        return ScanTime(min(max(parsed.occurred_at, received - grace), received))
+    clock = context.clock
+    if clock is None or not clock.trusted or "FUTURE" in parsed.flags:
+        return ScanTime(step_start, HELD_CLOCK_UNTRUSTED)
+    at = parsed.occurred_at
+    if received - at > timedelta(seconds=context.settings.checkin_hold_after_seconds):
+        return ScanTime(at, HELD_LATE_SYNC)
+    seq = parsed.record.seq
+    in_batch = [moment for other, moment in context.batch_times.items() if seq - EARLIER_RECORDS <= other < seq]
+    stored_latest, last_push = await _earlier_records(context, seq)
+    latest_before = max([*in_batch, *([stored_latest] if stored_latest else [])], default=None)
+    if latest_before is not None and latest_before > at + EVIDENCE_TOLERANCE:
+        return ScanTime(at, HELD_OUT_OF_ORDER)
+    if last_push is not None and last_push > at + EVIDENCE_TOLERANCE:
+        # Phones push their outbox in order: a push after the scan that did not carry it means the
+        # scan was not on the phone yet.
+        return ScanTime(at, HELD_PUSHED_WITHOUT_IT)
+    return ScanTime(at)
+
+
+async def _earlier_records(context: ApplyContext, seq: int) -> tuple[datetime | None, datetime | None]:
+    """(latest corrected time of the device's accepted records just before ``seq``, when the
+    latest of them arrived) from earlier pushes."""
+    connection = context.connection
+    marks = placeholders(connection, 3).split(", ")
+    rows = await connection.execute_query_dict(
+        "SELECT MAX(CASE WHEN status = 'ACCEPTED' THEN occurred_at END) AS latest, MAX(received_at) AS pushed"
+        f" FROM activity_record WHERE device_id = {marks[0]} AND device_seq >= {marks[1]} AND device_seq < {marks[2]}",
+        [context.device.id, seq - EARLIER_RECORDS, seq],
+    )
+    row = rows[0] if rows else {}
+    return _moment(row.get("latest")), _moment(row.get("pushed"))
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
 class CheckIn:
-    """Payload: ``{"token": "XF1-…", "latitude": …, "longitude": …}`` (location optional)."""
+    """Payload: ``{"token": "XF1-…", "latitude": …, "longitude": …}`` (location optional). The
+    answer's ``result`` says how it counted: ``{"status": "PRESENT"|"LATE", "held": reason|null}``."""
 
     kind = CHECK_IN
 
@@ -119,21 +195,25 @@ class CheckIn:
         outcomes = []
         for parsed in records:
             try:
-                session_id = qr.parse(parsed.payload.token)[0]
+                session_id, step, _ = qr.parse(parsed.payload.token)
                 session = sessions.get(session_id)
                 if session is None:  # another tenant's or a made-up session: just invalid
                     raise DomainError(ErrorCode.QR_INVALID)
-                status = judge_scan(session, viewer.tenant_id, parsed.payload.token, parsed.occurred_at)
+                step_start = datetime.fromtimestamp(step * session.rotation_seconds, timezone.utc)
+                when = await scan_time(context, parsed, step_start)
+                status = judge_scan(session, viewer.tenant_id, parsed.payload.token, when.at)
                 if session.id not in enrolled and not session.allows_walk_in:
                     raise DomainError(ErrorCode.NOT_ENROLLED)
             except DomainError as error:
                 outcomes.append(Outcome.rejected(error))
                 continue
             flags = list(parsed.flags) + _location_flags(session, parsed.payload)
-            await _record_attendance(context, session, status, parsed, flags)
-            credits.note(context, attendance_creditable(viewer.employee_id, session, status, parsed.occurred_at,
-                                                        parsed.record.id))
-            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={"status": status.value}))
+            counted = await _record_attendance(context, session, status, parsed, when, step, flags)
+            if counted:
+                credits.note(context, attendance_creditable(viewer.employee_id, session, status, when.at,
+                                                            parsed.record.id))
+            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={"status": status.value},
+                                    result={"status": status.value, "held": when.hold_reason or None}))
         return outcomes
 
 
@@ -147,23 +227,34 @@ def _location_flags(session: TrainingSession, scan: Scan) -> list[str]:
     return ["FAR_FROM_SITE"] if distance > FAR_FROM_SITE_METRES else []
 
 
-async def _record_attendance(context: ApplyContext, session, status, parsed: ParsedRecord, flags) -> None:
-    """Insert the attendance unless there is one already (the first scan counts)."""
+async def _record_attendance(context: ApplyContext, session, status, parsed: ParsedRecord, when: ScanTime,
+                             step: int, flags) -> bool:
+    """Insert the attendance unless there is one already (the first scan counts), or replace a
+    held, scanned one with a scan that is not held. True when this scan now counts."""
     connection, viewer = context.connection, context.viewer
     now = db_time(connection, context.received_at)
     values = [
         viewer.tenant_id, session.id, viewer.employee_id, status.value,
-        db_time(connection, parsed.occurred_at), db_uuid(connection, parsed.record.id), context.device.id,
+        db_time(connection, when.at), db_uuid(connection, parsed.record.id), context.device.id,
         context.clock_offset_ms, ",".join(sorted(set(flags))),
-        parsed.payload.latitude, parsed.payload.longitude, False, "", "", now, now,
+        parsed.payload.latitude, parsed.payload.longitude, False, "", when.hold_reason, step, now, now, now,
     ]
-    await connection.execute_query(
+    replace = "" if when.hold_reason else (
+        " DO UPDATE SET status = excluded.status, checked_in_at = excluded.checked_in_at,"
+        " record_id = excluded.record_id, device_id = excluded.device_id, clock_offset_ms = excluded.clock_offset_ms,"
+        " risk_flags = excluded.risk_flags, latitude = excluded.latitude, longitude = excluded.longitude,"
+        " hold_reason = '', code_step = excluded.code_step, received_at = excluded.received_at,"
+        " updated_at = excluded.updated_at WHERE attendance.hold_reason <> '' AND attendance.manual = false"
+    )
+    rows = await connection.execute_query_dict(
         "INSERT INTO attendance (tenant_id, session_id, employee_id, status, checked_in_at, record_id,"
-        " device_id, clock_offset_ms, risk_flags, latitude, longitude, manual, reason, hold_reason,"
-        " created_at, updated_at)"
-        f" VALUES ({placeholders(connection, 16)}) ON CONFLICT (session_id, employee_id) DO NOTHING",
+        " device_id, clock_offset_ms, risk_flags, latitude, longitude, manual, reason, hold_reason, code_step,"
+        " received_at, created_at, updated_at)"
+        f" VALUES ({placeholders(connection, 18)}) ON CONFLICT (session_id, employee_id)"
+        f"{replace or ' DO NOTHING'} RETURNING id",
         values,
     )
+    return bool(rows) and not when.hold_reason
 
 
 class CheckOut:
@@ -189,7 +280,8 @@ class CheckOut:
 
 
 async def session_for_instructor(viewer: Viewer, session_id: int) -> TrainingSession:
-    """The session, if the viewer is its instructor (HR admins too); FORBIDDEN / NOT_FOUND."""
+    """The session, if the viewer is its instructor; FORBIDDEN / NOT_FOUND. (The kit, which holds
+    the session's secret, is for the instructor alone.)"""
     session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related("site").first()
     if session is None:
         raise DomainError(ErrorCode.NOT_FOUND)
@@ -198,18 +290,62 @@ async def session_for_instructor(viewer: Viewer, session_id: int) -> TrainingSes
     return session
 
 
-async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list[dict[str, Any]]]:
-    """Who is in, late or absent: every enrolled employee and every attendance (walk-ins too)."""
-    session = await session_for_instructor(viewer, session_id)
-    enrolled = await Enrollment.filter(session_id=session.id, status=EnrollmentStatus.ENROLLED).values_list(
-        "employee_id", flat=True
-    )
-    attendances = {a.employee_id: a for a in await Attendance.filter(session_id=session.id)}
-    rows = []
-    for employee_id in sorted(set(enrolled) | set(attendances)):
-        attendance = attendances.get(employee_id)
-        rows.append({"employee_id": employee_id, "enrolled": employee_id in set(enrolled), "attendance": attendance})
-    return session, rows
+async def session_for_attendance(viewer: Viewer, session_id: int) -> TrainingSession:
+    """The session, if the viewer keeps its attendance: its instructor or an HR admin of the
+    tenant; FORBIDDEN / NOT_FOUND."""
+    session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related("site").first()
+    if session is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if session.instructor_id != viewer.employee_id and not viewer.has_role(Role.HR_ADMIN):
+        raise DomainError(ErrorCode.FORBIDDEN)
+    return session
+
+
+@dataclass
+class RosterLine:
+    """One employee of a roster: enrolled or walked in, with their attendance (None: absent) and
+    the integrity signals stored with it plus those only the whole roster shows."""
+
+    employee_id: int
+    enrolled: bool
+    attendance: Attendance | None
+    device_uid: str | None = None
+    risk_flags: list[str] = field(default_factory=list)
+
+
+async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list[RosterLine]]:
+    """Who is in, late, held or absent: every enrolled employee and every attendance (walk-ins
+    too). SHARED_CODE marks scans of a code used by more people than ``checkin_shared_code``
+    (settings); SHARED_DEVICE scans made on a phone that checked in someone else too."""
+    session = await session_for_attendance(viewer, session_id)
+    enrolled = set(await Enrollment.filter(
+        tenant_id=viewer.tenant_id, session_id=session.id, status=EnrollmentStatus.ENROLLED,
+    ).values_list("employee_id", flat=True))
+    attendances = {a.employee_id: a for a in await Attendance.filter(tenant_id=viewer.tenant_id, session_id=session.id)}
+    devices = dict(await Device.filter(
+        tenant_id=viewer.tenant_id, id__in=[a.device_id for a in attendances.values() if a.device_id],
+    ).values_list("id", "device_uid"))
+    return session, [
+        RosterLine(employee_id, employee_id in enrolled, attendances.get(employee_id),
+                   devices.get(attendances[employee_id].device_id) if employee_id in attendances else None)
+        for employee_id in sorted(enrolled | set(attendances))
+    ]
+
+
+def flag_shared(lines: list[RosterLine], shared_code: int) -> list[RosterLine]:
+    """Add the roster-wide signals to each line's stored flags (see ``roster``)."""
+    scanned = [line for line in lines if line.attendance and line.attendance.code_step is not None]
+    per_code = Counter(line.attendance.code_step for line in scanned)
+    per_device = Counter(line.device_uid for line in scanned if line.device_uid)
+    for line in lines:
+        stored = [f for f in (line.attendance.risk_flags if line.attendance else "").split(",") if f]
+        derived = []
+        if line in scanned and per_code[line.attendance.code_step] > shared_code:
+            derived.append("SHARED_CODE")
+        if line in scanned and line.device_uid and per_device[line.device_uid] > 1:
+            derived.append("SHARED_DEVICE")
+        line.risk_flags = stored + derived
+    return lines
 
 
 def attendance_creditable(employee_id: int, session: TrainingSession, status: AttendanceStatus,
@@ -223,32 +359,65 @@ def attendance_creditable(employee_id: int, session: TrainingSession, status: At
     )
 
 
+async def _credit(viewer: Viewer, connection, session: TrainingSession, employee_id: int,
+                  status: AttendanceStatus, at: datetime, record_id=None) -> None:
+    """Credit an attendance decided by a person (a manual mark, a held scan let through)."""
+    context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), datetime.now(timezone.utc))  # type: ignore[arg-type]
+    credits.note(context, attendance_creditable(employee_id, session, status, at, record_id))
+    await context.finish()
+
+
 async def mark_attendance(
     viewer: Viewer, session_id: int, employee_id: int, status: AttendanceStatus, reason: str
 ) -> Attendance:
-    """An instructor's manual mark (a phone without a camera, a forgotten phone), with a reason;
-    audited."""
-    if not reason.strip():
-        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
-    session = await session_for_instructor(viewer, session_id)
+    """A manual mark by the instructor or HR (a phone without a camera, a forgotten phone), with a
+    reason; audited. It also decides a held scan."""
+    reason = text(reason, "reason", 300)
+    session = await session_for_attendance(viewer, session_id)
     if not await Enrollment.filter(session_id=session.id, employee_id=employee_id).exists() and not session.allows_walk_in:
         raise DomainError(ErrorCode.NOT_ENROLLED)
     async with in_transaction() as connection:
         attendance, _ = await Attendance.update_or_create(
             tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
-            defaults={"status": status, "manual": True, "marked_by_id": viewer.employee_id, "reason": reason[:300]},
+            defaults={"status": status, "manual": True, "marked_by_id": viewer.employee_id, "reason": reason,
+                      "hold_reason": ""},
             using_db=connection,
         )
         await audit(
             connection, viewer, viewer.tenant_id, "ATTENDANCE_MARKED", "Attendance", attendance.id,
-            {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason[:300]},
+            {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
         )
         if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
-            now = datetime.now(timezone.utc)
-            context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), now)  # type: ignore[arg-type]
-            credits.note(context, attendance_creditable(employee_id, session, status, session.starts_at))
-            await context.finish()
+            await _credit(viewer, connection, session, employee_id, status, session.starts_at)
     return attendance
+
+
+async def decide_held(viewer: Viewer, session_id: int, employee_id: int, approve: bool, reason: str | None) -> Attendance:
+    """Let a held scan count as it was judged (PRESENT or LATE, credited) or refuse it (ABSENT,
+    with a reason); once (ALREADY_DECIDED after that, or when nothing is held); the instructor
+    or HR; audited."""
+    session = await session_for_attendance(viewer, session_id)
+    reason = text(reason, "reason", 300, required=not approve)
+    async with in_transaction() as connection:
+        held = await Attendance.filter(
+            tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
+        ).using_db(connection).first()
+        if held is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        changes: dict[str, Any] = {"hold_reason": "", "marked_by_id": viewer.employee_id, "reason": reason}
+        if not approve:
+            changes["status"] = AttendanceStatus.ABSENT
+        # Conditional on still being held: of two people deciding at once, one decides.
+        if not await Attendance.filter(id=held.id).exclude(hold_reason="").using_db(connection).update(**changes):
+            raise DomainError(ErrorCode.ALREADY_DECIDED, status=held.status.value)
+        await audit(connection, viewer, viewer.tenant_id, "CHECK_IN_HELD_DECIDED", "Attendance", held.id, {
+            "session": session.id, "employee": employee_id, "held": held.hold_reason, "approve": approve,
+            "status": held.status.value if approve else AttendanceStatus.ABSENT.value, "reason": reason,
+        })
+        if approve and held.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
+            await _credit(viewer, connection, session, employee_id, held.status, held.checked_in_at, held.record_id)
+        await held.refresh_from_db(using_db=connection)
+    return held
 
 
 register(CheckIn())

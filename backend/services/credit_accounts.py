@@ -143,7 +143,7 @@ async def summary(viewer: Viewer, employee: Employee, now: datetime | None = Non
     earned = (await earned_between(viewer.tenant_id, [employee.id], start, end)).get(employee.id, 0)
     target = await target_of(viewer.tenant_id, employee)
     # A target of 0 is met (100%), as in the team views; no target at all has no progress.
-    progress = None if target is None else (earned * 100 // target if target else 100)
+    progress = ledger.percent_of(earned, target)
     return CreditSummary(account.balance, account.lifetime_earned, account.pending, earned, start, end, target,
                          progress)
 

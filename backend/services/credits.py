@@ -13,6 +13,10 @@ approve) keyed ``rule:<rule key>@<version>:<event key>``, so nothing is ever cre
 practices" are judged with the employee's account row locked, so concurrent records of one
 employee cannot both slip under a cap. Changing a rule never touches history; ``recalculate``
 (explicit, audited) evaluates stored events again and only ever adds what is missing.
+
+A rule version never pays its own author unless a second HR admin approved it (``approved_by``):
+an HR admin cannot make a rule and earn from it alone. What it withheld is credited by a
+recalculation after the approval.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from backend.models import (
     PendingCredit,
     PendingCreditStatus,
 )
+from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
 from backend.services import ledger
 from backend.services.feed import ChangeSet, Entity, register_backfill
 from backend.sql import db_time, db_uuid, insert_many
@@ -75,6 +80,8 @@ class Program:
     period_months: int = 12
     time_zone: str = "Asia/Shanghai"
     anonymise_leaderboards: bool = False
+    # Rule versions granting more than this (tenths) wait for a second HR admin (credit_rules).
+    rule_approval_above: int = DEFAULT_RULE_APPROVAL_ABOVE
 
     @property
     def zone(self) -> ZoneInfo:
@@ -109,7 +116,7 @@ async def program_of(tenant_id: int, connection: BaseDBAsyncClient | None = None
     row = await (query.using_db(connection) if connection else query).first()
     if row is None:
         return Program()
-    return Program(row.period_months, row.time_zone, row.anonymise_leaderboards)
+    return Program(row.period_months, row.time_zone, row.anonymise_leaderboards, row.rule_approval_above)
 
 
 # --- settling -------------------------------------------------------------------------------
@@ -243,9 +250,14 @@ class _Engine:
             await ledger.lock_account(self.connection, self.tenant_id, employee_id, self.now)
             for event in by_employee[employee_id]:
                 for rule in rules:
-                    if self._matches(rule, event):
+                    if self._matches(rule, event) and self._may_pay(rule, event.employee_id):
                         total += await self._apply(rule, event, recalculating)
         return total
+
+    @staticmethod
+    def _may_pay(rule: CreditRule, employee_id: int) -> bool:
+        """Four eyes: the author of a version nobody else approved gets nothing from it."""
+        return rule.created_by_id != employee_id or rule.approved_by_id is not None
 
     def _matches(self, rule: CreditRule, event: Event) -> bool:
         return (

@@ -43,7 +43,8 @@ def to_tenths(credits: Decimal | str | int, field: str = "credits") -> int:
         value = Decimal(str(credits))
     except InvalidOperation as error:
         raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field) from error
-    if not value.is_finite() or value != value.quantize(TENTH, rounding=ROUND_HALF_UP) or abs(value) >= 10**11:
+    # The range first: quantize raises InvalidOperation past the context's precision (1e30).
+    if not value.is_finite() or abs(value) >= 10**11 or value != value.quantize(TENTH, rounding=ROUND_HALF_UP):
         raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field)
     return int(value * 10)
 
@@ -51,6 +52,19 @@ def to_tenths(credits: Decimal | str | int, field: str = "credits") -> int:
 def from_tenths(tenths: int) -> Decimal:
     """Stored tenths as credits (15 -> Decimal("1.5"))."""
     return (Decimal(int(tenths)) / 10).quantize(TENTH)
+
+
+# A percent shown as a GraphQL Int (32-bit): capped, so a huge balance over a small target stays a
+# number an app can show ("more than 999,999%") instead of an error.
+MAX_PERCENT = 999_999
+
+
+def percent_of(earned: int, target: int | None) -> int | None:
+    """Whole percent of ``target`` reached by ``earned`` (may pass 100, capped at MAX_PERCENT);
+    None without a target; a zero target counts as met."""
+    if target is None:
+        return None
+    return 100 if target == 0 else min(earned * 100 // target, MAX_PERCENT)
 
 
 def counts_as_earned(kind: CreditEntryKind, amount: int) -> bool:

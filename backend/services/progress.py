@@ -12,16 +12,20 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from tortoise.expressions import Subquery
+
 from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
 from backend.models import (
     Course,
     CourseCompletion,
     CourseModule,
+    CoursePrerequisite,
     CourseStatus,
     CreditActivity,
     ModuleKind,
     ModuleProgress,
+    Quiz,
     RecordStatus,
     Role,
 )
@@ -171,6 +175,14 @@ async def _complete_courses(context: ApplyContext, course_ids: set[int], employe
                 employee_id, CreditActivity.COURSE_COMPLETED, f"course:{employee_id}:{course_id}",
                 context.received_at, None, course_id,
             ))
+        # Quizzes of courses that needed these may now be taken: their QUIZ feed rows (withheld
+        # from ineligible learners) go to this employee again.
+        for module_id in await Quiz.filter(
+            tenant_id=viewer.tenant_id,
+            module__course_id__in=Subquery(CoursePrerequisite.filter(
+                tenant_id=viewer.tenant_id, required_course_id__in=fresh).values("course_id")),
+        ).using_db(connection).values_list("module_id", flat=True):
+            context.changes.touch(Entity.QUIZ, module_id, audience=employee_id)
 
 
 register(LessonCompleted())

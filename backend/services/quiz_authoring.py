@@ -250,6 +250,8 @@ class QuizSettings:
     question_ids: list[int]
     time_limit_seconds: int | None = None
     closes_at: datetime | None = None
+    # When review shows answers: after each attempt, or only after the final one / a pass.
+    review_timing: ReviewTiming = ReviewTiming.AFTER_FINAL_ATTEMPT
 
 
 def _check_settings(settings: QuizSettings) -> str:
@@ -291,6 +293,7 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
             "title": title, "pass_mark": settings.pass_mark, "time_limit_seconds": settings.time_limit_seconds,
             "attempts_allowed": settings.attempts_allowed, "shuffle": settings.shuffle,
             "review_allowed": settings.review_allowed, "closes_at": settings.closes_at,
+            "review_timing": ReviewTiming(settings.review_timing),
         }
         stamp = db_time(connection, now)
         # ON CONFLICT, not a check then an insert: two authors creating it at once make one quiz.
@@ -301,7 +304,7 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
             " ON CONFLICT (module_id) DO NOTHING RETURNING id",
             [viewer.tenant_id, module.id, title, settings.pass_mark, settings.time_limit_seconds,
              settings.attempts_allowed, settings.shuffle, settings.review_allowed,
-             ReviewTiming.AFTER_FINAL_ATTEMPT.value, db_time(connection, settings.closes_at), 1, stamp, stamp],
+             ReviewTiming(settings.review_timing).value, db_time(connection, settings.closes_at), 1, stamp, stamp],
         )
         created = bool(rows)
         quiz = await Quiz.filter(tenant_id=viewer.tenant_id, module_id=module.id).select_for_update().using_db(connection).first()
@@ -316,15 +319,23 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
         )
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.QUIZ, module.id)
-        if not created and quiz.review_allowed != settings.review_allowed:
-            # Attempt rows show feedback only while review is allowed: phones must fetch them again.
+        if not created and (
+            quiz.review_allowed != settings.review_allowed
+            or quiz.review_timing != ReviewTiming(settings.review_timing)
+            or quiz.attempts_allowed != settings.attempts_allowed
+            or quiz.closes_at != settings.closes_at
+        ):
+            # Whether attempt rows show feedback depends on these (quizzes.shows_feedback): phones
+            # must fetch them again.
             for attempt_id, employee_id in await QuizAttempt.filter(tenant_id=viewer.tenant_id, quiz_id=quiz.id).using_db(
                 connection
             ).values_list("id", "employee_id"):
                 changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=employee_id)
         await audit(connection, viewer, viewer.tenant_id, "quiz.create" if created else "quiz.update", "Quiz",
                     quiz.id, {"moduleId": module.id, "questionIds": settings.question_ids,
-                              "passMark": settings.pass_mark, "attemptsAllowed": settings.attempts_allowed})
+                              "passMark": settings.pass_mark, "attemptsAllowed": settings.attempts_allowed,
+                              "reviewAllowed": settings.review_allowed,
+                              "reviewTiming": ReviewTiming(settings.review_timing).value})
         await changes.publish(connection, now)
         return await Quiz.filter(tenant_id=viewer.tenant_id, id=quiz.id).select_related("module").using_db(connection).first()
 

@@ -130,6 +130,11 @@ async def grade_answer(
                 percent, attempt.submitted_at,
             )
         change_set.touch(Entity.QUIZ_ATTEMPT, attempt.id, audience=attempt.employee_id)
+        if passed and not attempt.passed and not others_passed:
+            # A first pass releases a review held back until then (AFTER_FINAL_ATTEMPT): the
+            # learner's other attempts show their feedback from now on.
+            for other in locked:
+                change_set.touch(Entity.QUIZ_ATTEMPT, other.id, audience=attempt.employee_id)
         await audit(connection, viewer, viewer.tenant_id, "quiz.grade_answer", "QuizAttempt", attempt.id,
                     {"questionId": question_id, "points": points_text(given), "comment": comment,
                      "employeeId": attempt.employee_id, "status": "GRADED" if done else "NEEDS_MANUAL_GRADING"})

@@ -3,7 +3,13 @@ record kind (with the QUIZ and QUIZ_ATTEMPT feed rows it touches).
 
 Answer keys and explanations never leave this module except as grading results: the learner's
 view (``quiz_for_student``) carries prompts, options and points only, and an attempt's feedback
-names an explanation only when the quiz allows review.
+(per question: right or wrong, points, explanation) is shown only when the quiz allows review and
+its timing has come (``shows_feedback``): after every attempt, or (``AFTER_FINAL_ATTEMPT``, the
+default) once the learner has passed, has no attempt left or the quiz has closed, so a failed
+attempt does not hand out the key for the next one, not even by elimination.
+
+A quiz belongs to a course: its learner must be eligible for it as for enrolling (the course's
+rules and prerequisites, ``catalog.judge_eligibility``), to download it and to submit it.
 
 A submission is judged by when it was finished (the record's corrected time), not when it reached
 the server: a phone that finished a quiz offline before it closed and synced afterwards counts.
@@ -40,8 +46,9 @@ from backend.models import (
     QuizAttempt,
     QuizQuestion,
     RecordStatus,
+    ReviewTiming,
 )
-from backend.services import credits, feed, progress, skills
+from backend.services import catalog, credits, feed, progress, skills
 from backend.services.activity import (
     ApplyContext,
     Outcome,
@@ -50,6 +57,7 @@ from backend.services.activity import (
     payload_id,
     register,
 )
+from backend.services.enrollment import NotEligible
 from backend.services.feed import ChangeSet, Entity
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
@@ -164,9 +172,13 @@ def shuffled(items: list, quiz_id: int, employee_id: int, attempt_no: int, salt:
 
 async def quiz_for_student(viewer: Viewer, module_id: int) -> StudentQuiz:
     """The quiz of a QUIZ module of a published course, with its questions as the learner sees
-    them; NOT_FOUND otherwise. When the quiz shuffles, the questions and each question's options
-    are in an order of their own per employee and attempt (option keys stay, answers name keys)."""
+    them; NOT_FOUND otherwise, NOT_ELIGIBLE (with the reasons) when the viewer may not take the
+    course. When the quiz shuffles, the questions and each question's options are in an order of
+    their own per employee and attempt (option keys stay, answers name keys)."""
     quiz = await _quiz_of_module(viewer, module_id)
+    verdict = (await catalog.eligibility_for(viewer, [quiz.module.course]))[quiz.module.course_id]
+    if not verdict.eligible:
+        raise NotEligible(verdict.reasons)
     used = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).count()
     questions = await student_questions(quiz.id)
     if quiz.shuffle:
@@ -243,12 +255,41 @@ def feedback_json(feedback: Any, explanations: dict[int, str], with_comment: boo
     return shown
 
 
+def shows_feedback(quiz: Quiz, attempts_used: int, passed: bool, now: datetime | None = None) -> bool:
+    """Whether a learner's attempts at ``quiz`` may show per-question feedback now, given how many
+    attempts they have used and whether one of them passed. Never without review allowed;
+    AFTER_EACH_ATTEMPT: always; AFTER_FINAL_ATTEMPT: once the learner has passed, has no attempt
+    left, or the quiz has closed. Before that an attempt shows its score, percent and pass only:
+    which questions were right would give the key away by elimination."""
+    if not quiz.review_allowed:
+        return False
+    if ReviewTiming(quiz.review_timing) == ReviewTiming.AFTER_EACH_ATTEMPT:
+        return True
+    closed = quiz.closes_at is not None and quiz.closes_at <= (now or datetime.now(timezone.utc))
+    return passed or attempts_used >= quiz.attempts_allowed or closed
+
+
+async def _attempt_states(pairs: set[tuple[int, int]], connection=None) -> dict[tuple[int, int], tuple[int, bool]]:
+    """(attempts used, passed once) per (quiz id, employee id), in one query."""
+    states: dict[tuple[int, int], tuple[int, bool]] = {pair: (0, False) for pair in pairs}
+    if not pairs:
+        return states
+    query = QuizAttempt.filter(quiz_id__in=list({q for q, _ in pairs}), employee_id__in=list({e for _, e in pairs}))
+    for quiz_id, employee_id, passed in await (query.using_db(connection) if connection else query).values_list(
+        "quiz_id", "employee_id", "passed"
+    ):
+        if (quiz_id, employee_id) in states:
+            used, passed_before = states[(quiz_id, employee_id)]
+            states[(quiz_id, employee_id)] = (used + 1, passed_before or bool(passed))
+    return states
+
+
 async def my_attempts(viewer: Viewer, module_id: int) -> tuple[Quiz, list[QuizAttempt], dict[int, list[AttemptFeedback]] | None]:
     """The viewer's attempts at a module's quiz, first first, with per-question feedback (and
-    explanations) only when the quiz allows review (None otherwise)."""
+    explanations) only when ``shows_feedback`` says so (None otherwise)."""
     quiz = await _quiz_of_module(viewer, module_id)
     attempts = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).order_by("attempt_no")
-    if not quiz.review_allowed:
+    if not shows_feedback(quiz, len(attempts), any(a.passed for a in attempts)):
         return quiz, attempts, None
     explanations = await explanations_of(viewer.tenant_id, [a.feedback for a in attempts])
     return quiz, attempts, {attempt.id: attempt_feedback(attempt.feedback, explanations) for attempt in attempts}
@@ -324,6 +365,13 @@ class QuizSubmitted:
             "question"
         ).order_by("position", "id").using_db(connection):
             questions.setdefault(link.quiz_id, []).append(link.question)
+        # Eligibility, and who has passed what, for the whole batch at once (not per record).
+        courses = {q.module.course_id: q.module.course for q in quizzes.values() if _visible(q)}
+        eligibility = await catalog.eligibility_for(viewer, courses.values(), connection)
+        passed_before = {
+            quiz_id: passed for (quiz_id, _), (_, passed) in (await _attempt_states(
+                {(q.id, viewer.employee_id) for q in quizzes.values()}, connection)).items()
+        }
         totals: dict[int, list] = {}
         modules: dict[int, CourseModule] = {}
         outcomes = []
@@ -332,6 +380,16 @@ class QuizSubmitted:
             try:
                 if not _visible(quiz):
                     raise DomainError(ErrorCode.NOT_FOUND)
+                verdict = eligibility[quiz.module.course_id]
+                if not verdict.eligible and totals and any(r.code == "PREREQUISITE_MISSING" for r in verdict.reasons):
+                    # A pass earlier in this batch may have completed the missing course: count
+                    # the passes so far, then judge again.
+                    await progress._add_progress(context, modules, totals)
+                    totals, modules = {}, {}
+                    eligibility = await catalog.eligibility_for(viewer, courses.values(), connection)
+                    verdict = eligibility[quiz.module.course_id]
+                if not verdict.eligible:
+                    raise NotEligible(verdict.reasons)
                 if quiz.closes_at is not None and parsed.occurred_at > quiz.closes_at:
                     raise DomainError(ErrorCode.QUIZ_CLOSED)
                 attempt = _graded(quiz, questions.get(quiz.id, []), parsed)
@@ -359,6 +417,17 @@ class QuizSubmitted:
                     credits.note(context, quiz_passed(viewer.employee_id, quiz, attempt["percent"],
                                                       parsed.occurred_at, parsed.record.id))
             explanations = {q.id: q.explanation for q in questions.get(quiz.id, [])}
+            # The attempt's number is a lower bound of the attempts used (another device may have
+            # taken a later one meanwhile): feedback is never shown too early.
+            was_released = shows_feedback(quiz, attempt_no - 1, passed_before.get(quiz.id, False), context.received_at)
+            passed_before[quiz.id] = passed_before.get(quiz.id, False) or attempt["passed"]
+            shown = shows_feedback(quiz, attempt_no, passed_before[quiz.id], context.received_at)
+            if shown and not was_released:
+                # This attempt releases the review: the earlier attempts' rows show it from now on.
+                for earlier_id in await QuizAttempt.filter(
+                    quiz_id=quiz.id, employee_id=viewer.employee_id
+                ).exclude(id=attempt_id).using_db(connection).values_list("id", flat=True):
+                    context.changes.touch(Entity.QUIZ_ATTEMPT, earlier_id, audience=viewer.employee_id)
             outcomes.append(Outcome(RecordStatus.ACCEPTED, params={
                 "score": points_text(attempt["score"]), "maxScore": points_text(attempt["max_score"]),
                 "percent": attempt["percent"], "passed": attempt["passed"],
@@ -366,7 +435,7 @@ class QuizSubmitted:
                 "attemptNo": attempt_no, "score": points_text(attempt["score"]),
                 "maxScore": points_text(attempt["max_score"]), "percent": attempt["percent"],
                 "passed": attempt["passed"], "status": attempt["status"].value,
-                "feedback": feedback_json(attempt["feedback"], explanations) if quiz.review_allowed else None,
+                "feedback": feedback_json(attempt["feedback"], explanations) if shown else None,
             }))
         if totals:
             await progress._add_progress(context, modules, totals)
@@ -439,15 +508,24 @@ async def _insert_attempt(
 register(QuizSubmitted())
 
 
-def _attempt_json(attempt: QuizAttempt, quiz: Quiz, explanations: dict[int, str]) -> dict[str, Any]:
-    """An attempt as its learner sees it (the QUIZ_ATTEMPT feed row)."""
+def _attempt_json(attempt: QuizAttempt, quiz: Quiz, explanations: dict[int, str], shown: bool) -> dict[str, Any]:
+    """An attempt as its learner sees it (the QUIZ_ATTEMPT feed row); ``shown``: with feedback."""
     return {
         "id": to_global_id("QuizAttempt", attempt.id), "moduleId": to_global_id("CourseModule", quiz.module_id),
         "attemptNo": attempt.attempt_no,
         "submittedAt": attempt.submitted_at.isoformat() if attempt.submitted_at else None,
         "score": points_text(Decimal(str(attempt.score))), "maxScore": points_text(Decimal(str(attempt.max_score))),
         "percent": attempt.percent, "passed": attempt.passed, "status": AttemptStatus(attempt.status).value,
-        "feedback": feedback_json(attempt.feedback, explanations, with_comment=True) if quiz.review_allowed else None,
+        "feedback": feedback_json(attempt.feedback, explanations, with_comment=True) if shown else None,
+    }
+
+
+async def _showing(attempts: list[QuizAttempt]) -> dict[int, bool]:
+    """Whether each attempt (with its quiz loaded) may show its feedback now, by attempt id."""
+    states = await _attempt_states({(a.quiz_id, a.employee_id) for a in attempts if a.quiz.review_allowed})
+    return {
+        a.id: a.quiz.review_allowed and shows_feedback(a.quiz, *states[(a.quiz_id, a.employee_id)])
+        for a in attempts
     }
 
 
@@ -456,20 +534,21 @@ async def attempts_for_feed(viewer: Viewer, attempt_ids: list[int]) -> dict[int,
     attempts = await QuizAttempt.filter(
         tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=attempt_ids
     ).select_related("quiz")
-    reviewable = [a.feedback for a in attempts if a.quiz.review_allowed]
-    explanations = await explanations_of(viewer.tenant_id, reviewable)
-    return {a.id: _attempt_json(a, a.quiz, explanations) for a in attempts}
+    showing = await _showing(attempts)
+    explanations = await explanations_of(viewer.tenant_id, [a.feedback for a in attempts if showing[a.id]])
+    return {a.id: _attempt_json(a, a.quiz, explanations, showing[a.id]) for a in attempts}
 
 
 async def unreviewable_records(tenant_id: int, record_ids: list) -> set:
-    """Of some QUIZ_SUBMISSION records, those whose quiz no longer allows review: their stored
-    result must not show per-question feedback any more."""
+    """Of some QUIZ_SUBMISSION records, those whose attempt may not show feedback now (review
+    switched off since, or its timing changed): their stored result must not show it. A stored
+    result never gains feedback it did not have; the attempt's own row (QUIZ_ATTEMPT,
+    ``myQuizAttempts``) shows it once released."""
     if not record_ids:
         return set()
-    return set(
-        await QuizAttempt.filter(tenant_id=tenant_id, record_id__in=record_ids, quiz__review_allowed=False)
-        .values_list("record_id", flat=True)
-    )
+    attempts = await QuizAttempt.filter(tenant_id=tenant_id, record_id__in=record_ids).select_related("quiz")
+    showing = await _showing(attempts)
+    return {a.record_id for a in attempts if not showing[a.id]}
 
 
 async def _backfill(tenant_id: int, changes: ChangeSet) -> None:

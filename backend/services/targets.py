@@ -25,16 +25,16 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
-from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
 from backend.models import CreditEntryKind, CreditProgram, CreditTarget, Employee, OrgUnit, Role
 from backend.services import credits
 from backend.services.audit import audit
-from backend.services.ledger import from_tenths, to_tenths
+from backend.services.ledger import from_tenths, percent_of, to_tenths
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.viewer import Viewer
 from backend.sql import db_time
 
 PERIOD_MONTHS = (1, 2, 3, 4, 6, 12)
+MAX_RULE_APPROVAL_ABOVE = 10_000_000  # tenths: a million credits
 MILLION = 1_000_000
 MAX_FAMILY = 64
 MAX_GRADE = 999
@@ -137,14 +137,20 @@ def _valid_time_zone(name: str) -> bool:
 async def update_program(
     viewer: Viewer, period_months: int | None = None, time_zone: str | None = None,
     anonymise_leaderboards: bool | None = None, now: datetime | None = None,
+    rule_approval_above: int | None = None,
 ) -> ProgramSettings:
     """Change the credit program (HR admins), creating its row on first use; fields left None
     keep their value. Audited with the settings before and after. A new period length or time
-    zone changes how periods are cut from now on; no entry changes."""
+    zone changes how periods are cut from now on; no entry changes. ``rule_approval_above``
+    (tenths, 0 or more): rule versions granting more need a second HR admin's approval from now
+    on (versions already made keep their status)."""
     viewer.require_role(Role.HR_ADMIN)
     now = now or datetime.now(timezone.utc)
     if period_months is not None and period_months not in PERIOD_MONTHS:
         raise DomainError(ErrorCode.VALIDATION, field="periodMonths", reason_key="reason.field", name="periodMonths")
+    if rule_approval_above is not None and not 0 <= rule_approval_above <= MAX_RULE_APPROVAL_ABOVE:
+        raise DomainError(ErrorCode.VALIDATION, field="ruleApprovalAbove", reason_key="reason.field",
+                          name="ruleApprovalAbove")
     if time_zone is not None and not _valid_time_zone(time_zone):
         raise DomainError(ErrorCode.VALIDATION, field="timeZone", reason_key="reason.field", name="timeZone")
     tenant_id = viewer.tenant_id
@@ -154,6 +160,7 @@ async def update_program(
             period_months if period_months is not None else before.period_months,
             time_zone if time_zone is not None else before.time_zone,
             anonymise_leaderboards if anonymise_leaderboards is not None else before.anonymise_leaderboards,
+            rule_approval_above if rule_approval_above is not None else before.rule_approval_above,
         )
         p = Params(connection)
         # An upsert, not get-or-create: two HR admins saving at once must not collide on the
@@ -161,11 +168,11 @@ async def update_program(
         await connection.execute_query(
             "INSERT INTO credit_program (tenant_id, period_months, time_zone, anonymise_leaderboards,"
             f" rule_approval_above, created_at, updated_at) VALUES ({p(tenant_id)}, {p(after.period_months)},"
-            f" {p(after.time_zone)}, {p(after.anonymise_leaderboards)}, {p(DEFAULT_RULE_APPROVAL_ABOVE)}, {p(now)},"
+            f" {p(after.time_zone)}, {p(after.anonymise_leaderboards)}, {p(after.rule_approval_above)}, {p(now)},"
             f" {p(now)})"
             " ON CONFLICT (tenant_id) DO UPDATE SET period_months = excluded.period_months,"
             " time_zone = excluded.time_zone, anonymise_leaderboards = excluded.anonymise_leaderboards,"
-            " updated_at = excluded.updated_at",
+            " rule_approval_above = excluded.rule_approval_above, updated_at = excluded.updated_at",
             p.values,
         )
         await audit(connection, viewer, tenant_id, "credits.program.update", "CreditProgram", tenant_id, {
@@ -176,7 +183,8 @@ async def update_program(
 
 def _program_dict(program: credits.Program) -> dict[str, Any]:
     return {"periodMonths": program.period_months, "timeZone": program.time_zone,
-            "anonymiseLeaderboards": program.anonymise_leaderboards}
+            "anonymiseLeaderboards": program.anonymise_leaderboards,
+            "ruleApprovalAbove": str(from_tenths(program.rule_approval_above))}
 
 
 # --- targets ----------------------------------------------------------------------------------
@@ -265,10 +273,8 @@ class Progress:
 
     @property
     def progress_percent(self) -> int | None:
-        """Whole percent of the target earned (may pass 100); a zero target counts as met."""
-        if self.target is None:
-            return None
-        return 100 if self.target == 0 else self.earned * 100 // self.target
+        """Whole percent of the target earned (see ledger.percent_of)."""
+        return percent_of(self.earned, self.target)
 
 
 @dataclass(frozen=True)

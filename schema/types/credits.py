@@ -12,6 +12,7 @@ from backend.models import CreditActivity as DomainCreditActivity
 from backend.models import CreditEntryKind as DomainCreditEntryKind
 from backend.models import CreditRuleStatus as DomainCreditRuleStatus
 from backend.models import PendingCreditStatus as DomainPendingCreditStatus
+from backend.services import credit_rules
 from backend.services.credit_accounts import Balance, CreditSummary, LedgerItem, Page
 from backend.services.ledger import from_tenths
 from schema.ids import to_global_id
@@ -32,7 +33,9 @@ CreditEntryKind = strawberry.enum(
 )
 CreditRuleStatus = strawberry.enum(
     DomainCreditRuleStatus, name="CreditRuleStatus",
-    description="ACTIVE (evaluated), SUPERSEDED (replaced by a newer version) or RETIRED (switched off).",
+    description="ACTIVE (evaluated), SUPERSEDED (replaced by a newer version), RETIRED (switched off), "
+    "PENDING_APPROVAL (grants more than the program's ruleApprovalAbove: waits for a second HR admin, not "
+    "evaluated; the version it would replace stays ACTIVE) or REJECTED (never evaluated).",
 )
 PendingCreditStatus = strawberry.enum(
     DomainPendingCreditStatus, name="PendingCreditStatus",
@@ -44,9 +47,24 @@ def _credits(tenths: int | None) -> Decimal | None:
     return from_tenths(tenths) if tenths is not None else None
 
 
+async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
+    if employee_id is None:
+        return None
+    row = await (await info.context.loaders()).employee.load(employee_id)
+    return Colleague.from_model(row) if row else None
+
+
+@strawberry.type(description="Who rejected a credit rule version, when and why.")
+class CreditRuleRejection:
+    by: Colleague | None = strawberry.field(description="The HR admin who rejected it (its author withdrawing it, "
+                                            "or another one).")
+    at: datetime = strawberry.field(description="When.")
+    reason: str = strawberry.field(description="Why.")
+
+
 @strawberry.type(description="One version of a credit rule. Conditions left null match anything.")
 class CreditRule:
-    id: strawberry.ID = strawberry.field(description="Global ID of this version (ruleId when editing or retiring).")
+    id: strawberry.ID = strawberry.field(description="Global ID of this version (ruleId when editing, deciding or retiring).")
     rule_key: str = strawberry.field(description="Names the rule across versions.")
     version: int = strawberry.field(description="1 for a new rule; each edit adds one.")
     name: str = strawberry.field(description="What people see.")
@@ -62,8 +80,35 @@ class CreditRule:
     cap_per_period: Decimal | None = strawberry.field(description="Most credits per employee per credit period.")
     first_time_only: bool = strawberry.field(description="Credits only the first time (across versions).")
     requires_approval: bool = strawberry.field(description="Credits wait for HR approval before they count.")
-    status: CreditRuleStatus = strawberry.field(description="ACTIVE, SUPERSEDED or RETIRED.")
+    status: CreditRuleStatus = strawberry.field(
+        description="ACTIVE, SUPERSEDED, RETIRED, PENDING_APPROVAL or REJECTED."
+    )
     created_at: datetime = strawberry.field(description="When this version was made.")
+    approved_at: datetime | None = strawberry.field(
+        description="When a second HR admin approved this version; null if nobody did (its author earns "
+        "nothing from it until then)."
+    )
+    _row_id: strawberry.Private[int]
+    _author_id: strawberry.Private[int | None]
+    _approver_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The HR admin who made this version; null if unknown (loaded data).")
+    async def author(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._author_id)
+
+    @strawberry.field(description="The second HR admin who approved this version; null if nobody did.")
+    async def approved_by(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._approver_id)
+
+    @strawberry.field(description="For REJECTED: who rejected it, when and why; null otherwise.")
+    async def rejection(self, info: strawberry.Info) -> CreditRuleRejection | None:
+        if self.status != DomainCreditRuleStatus.REJECTED:
+            return None
+        viewer = await info.context.require_viewer()
+        found = await credit_rules.rejection_of(viewer.tenant_id, self._row_id)
+        if found is None:
+            return None
+        return CreditRuleRejection(by=await _colleague(info, found.actor_id), at=found.at, reason=found.reason)
 
     @classmethod
     def from_model(cls, row: models.CreditRule) -> "CreditRule":
@@ -76,6 +121,8 @@ class CreditRule:
             cap_per_day=_credits(row.cap_per_day), cap_per_week=_credits(row.cap_per_week),
             cap_per_period=_credits(row.cap_per_period), first_time_only=row.first_time_only,
             requires_approval=row.requires_approval, status=row.status, created_at=row.created_at,
+            approved_at=row.approved_at, _row_id=row.id, _author_id=row.created_by_id,
+            _approver_id=row.approved_by_id,
         )
 
 
@@ -106,7 +153,7 @@ class CreditSummaryType:
         description="Credits the employee's position family and grade should earn per period; null if none."
     )
     progress_percent: int | None = strawberry.field(
-        description="floor(100 × periodEarned / target); null without a target."
+        description="floor(100 × periodEarned / target), at most 999999; null without a target."
     )
 
     @classmethod
@@ -263,7 +310,7 @@ class PendingCreditConnection:
         return cls(edges=edges, page_info=_page_info(page, edges))
 
 
-@strawberry.type(description="Result of createCreditRule, updateCreditRule and retireCreditRule.")
+@strawberry.type(description="Result of createCreditRule, updateCreditRule, decideCreditRule and retireCreditRule.")
 class CreditRulePayload:
     rule: CreditRule | None = strawberry.field(description="The rule version after the change.")
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")

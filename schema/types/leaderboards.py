@@ -26,6 +26,10 @@ class CreditProgram:
     anonymise_leaderboards: bool = strawberry.field(
         description="Whether leaderboards hide everyone but the viewer (no name, no ID)."
     )
+    rule_approval_above: Decimal = strawberry.field(
+        description="Credit rule versions granting more credits than this wait for a second HR admin's approval "
+        "(PENDING_APPROVAL); 20 unless changed."
+    )
     current_period_start: datetime = strawberry.field(description="Start of the current period.")
     current_period_end: datetime = strawberry.field(description="End of the current period (exclusive).")
 
@@ -34,6 +38,7 @@ class CreditProgram:
         return cls(
             period_months=settings.program.period_months, time_zone=settings.program.time_zone,
             anonymise_leaderboards=settings.program.anonymise_leaderboards,
+            rule_approval_above=from_tenths(settings.program.rule_approval_above),
             current_period_start=settings.current_start, current_period_end=settings.current_end,
         )
 
@@ -64,7 +69,7 @@ class EmployeeCreditProgress:
         description="Target of the employee's position family and level; null when none is set."
     )
     progress_percent: int | None = strawberry.field(
-        description="Whole percent of the target earned (may exceed 100); null without a target."
+        description="Whole percent of the target earned (may exceed 100, at most 999999); null without a target."
     )
     expected_by_now: Decimal | None = strawberry.field(
         description="Target times the share of the period passed (rounded down to 0.1); null without a target."

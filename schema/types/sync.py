@@ -11,10 +11,10 @@ import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.scalars import JSON
 
-from backend.errors import DomainError
-from backend.services.activity import IncomingRecord, RecordResult
+from backend.errors import DomainError, ErrorCode
+from backend.services.activity import MAX_KIND_LENGTH, IncomingRecord, RecordResult
 from backend.services.feed import Entity
-from schema.scalars import parse_datetime
+from backend.services.validation import parse_moment, storable, storable_copy, storable_json
 from schema.types.common import UserError
 
 
@@ -43,7 +43,12 @@ class ChangeOp(Enum):
 
 def _parse_record(value: object) -> IncomingRecord:
     """A pushed record, validated straight into the service's form. A scalar rather than an
-    input type: strawberry's per-field input conversion was half the cost of a 500-record push."""
+    input type: strawberry's per-field input conversion was half the cost of a 500-record push.
+
+    What makes a record unanswerable (no id, no sequence number) fails the request. A record that
+    can be answered but not accepted (a time out of bounds or without an offset, an overlong kind,
+    text no database can store) is carried to ingest with its ``rejection``, so it gets its own
+    final REJECTED answer and can never wedge the phone's outbox."""
     if not isinstance(value, dict):
         raise StrawberryInputCoercionError("SyncRecord must be an object")
     unknown = set(value) - {"id", "seq", "kind", "occurredAt", "payload"}
@@ -54,17 +59,27 @@ def _parse_record(value: object) -> IncomingRecord:
         seq, kind, occurred_at = value["seq"], value["kind"], value["occurredAt"]
         if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq < 2**62:
             raise ValueError("seq must be a positive integer")
-        if not isinstance(kind, str) or not 0 < len(kind) <= 32:
-            raise ValueError("kind must be a string of 1 to 32 characters")
-        if not isinstance(occurred_at, str):
+        if not isinstance(kind, str) or not kind:
+            raise ValueError("kind must be a non-empty string")
+        if not isinstance(occurred_at, str) or len(occurred_at) > 64:
             raise ValueError("occurredAt must be an ISO 8601 string")
-        moment = utc(parse_datetime(occurred_at))
         payload = value["payload"]
     except KeyError as missing:
         raise StrawberryInputCoercionError(f"SyncRecord is missing {missing}") from None
     except ValueError as error:
         raise StrawberryInputCoercionError(f"Invalid SyncRecord: {error}") from None
-    return IncomingRecord(record_id, seq, kind, moment, payload)
+    try:
+        moment: datetime | None = parse_moment(occurred_at, "occurredAt")
+        rejection = None
+    except DomainError as error:
+        moment = None
+        rejection = DomainError(ErrorCode.INVALID_PAYLOAD, reason_key=error.params["reason_key"], name="occurredAt")
+    if len(kind) > MAX_KIND_LENGTH or not storable(kind):
+        kind = storable_copy(kind)[:MAX_KIND_LENGTH]
+        rejection = rejection or DomainError(ErrorCode.UNKNOWN_KIND, kind=kind)
+    if not storable_json(payload):
+        rejection = rejection or DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.text_chars", name="payload")
+    return IncomingRecord(record_id, seq, kind, moment, payload, occurred_at if moment is None else None, rejection)
 
 
 SyncRecord = NewType("SyncRecord", object)
@@ -72,8 +87,9 @@ SYNC_RECORD_SCALAR = strawberry.scalar(
     name="SyncRecord",
     description="One activity record from a phone's outbox: an object "
     '`{"id": UUID, "seq": Int >= 1 (per-device sequence), "kind": String, '
-    '"occurredAt": ISO 8601 DateTime (device clock), "payload": JSON (kind-specific)}` '
-    "(docs/sync-protocol.md).",
+    '"occurredAt": DateTime with a UTC offset (device clock), "payload": JSON (kind-specific)}` '
+    "(docs/sync-protocol.md). A record whose occurredAt is out of bounds or has no offset, or whose kind is "
+    "longer than 32 characters, is answered REJECTED on its own.",
     parse_value=_parse_record,
     serialize=lambda value: value,
 )
@@ -105,7 +121,9 @@ class SyncRecordResult:
     result: JSON | None = strawberry.field(
         description="What the server decided, for kinds that have an answer: a quiz's score "
         "(QUIZ_SUBMISSION: {attemptNo, score, maxScore, percent, passed, status, feedback}, feedback null "
-        "unless the quiz allows review). Repeated for DUPLICATE; null for other kinds and refusals."
+        "unless the quiz allows review and, with reviewTiming AFTER_FINAL_ATTEMPT, the learner has passed, "
+        "has no attempt left or the quiz has closed). Repeated as first answered for DUPLICATE; null for "
+        "other kinds and refusals."
     )
 
     @classmethod
@@ -181,10 +199,6 @@ class SyncInfo:
 
 
 def utc(moment: datetime) -> datetime:
-    """Device times in UTC (those without an offset are taken as UTC). Normalising to the stdlib
-    UTC zone also keeps later arithmetic off dateutil's slow tzinfo."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-
-
+    """A time in the standard library's UTC zone. DateTime inputs already arrive so (the scalar
+    refuses times without an offset); this keeps later arithmetic off other tzinfo classes."""
+    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
