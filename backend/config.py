@@ -64,7 +64,7 @@ class Settings:
     login_max_failures: int = 5
     login_failure_window_seconds: int = 15 * 60
     login_lock_seconds: int = 15 * 60
-    login_account_max_failures: int = 20
+    login_account_max_failures: int = 10
     login_source_max_failures: int = 100
     # A used refresh token retried from its device within this many seconds (its answer was lost)
     # gets the same new pair again instead of counting as reuse; 0 turns the grace off.
@@ -87,13 +87,15 @@ class Settings:
     sync_tombstone_days: int = 30
     # Device times more than this many days before their arrival are flagged STALE.
     sync_stale_days: int = 30
-    # Check-in timing (docs/sync-protocol.md): an online scan's claimed time may explain at most
-    # this much delay before the server's clock; an offline scan arriving later than hold_after
-    # after it happened is held for the instructor or HR; a code used by more people than
-    # shared_code is flagged on the roster.
+    # How long after the fact an offline record is believed (docs/sync-protocol.md): a scan
+    # arriving later is held for the instructor or HR; a quiz finished offline before its closing
+    # time counts only if it arrives within this after closing, and a closed quiz shows its answers
+    # only once this has passed.
+    offline_grace_seconds: int = 24 * 3600
+    # Check-in: an online scan's claimed time may explain at most this much delay before the
+    # server's clock; a code used by more people than shared_code is flagged on the roster.
     checkin_online_grace_seconds: int = 60
-    checkin_hold_after_seconds: int = 24 * 3600
-    checkin_shared_code: int = 10
+    checkin_shared_code: int = 20
     # How long a projector link (/sessions/{id}/projector?key=...) works; the kit gives a fresh one.
     projector_link_ttl_seconds: int = 15 * 60
     # "development" or "production"; production refuses the development secret (see __post_init__).
@@ -142,7 +144,7 @@ class Settings:
             login_max_failures=_int(env, "XUEFEN_LOGIN_MAX_FAILURES", 5),
             login_failure_window_seconds=_int(env, "XUEFEN_LOGIN_FAILURE_WINDOW", 15 * 60),
             login_lock_seconds=_int(env, "XUEFEN_LOGIN_LOCK_SECONDS", 15 * 60),
-            login_account_max_failures=_int(env, "XUEFEN_LOGIN_ACCOUNT_MAX_FAILURES", 20),
+            login_account_max_failures=_int(env, "XUEFEN_LOGIN_ACCOUNT_MAX_FAILURES", 10),
             login_source_max_failures=_int(env, "XUEFEN_LOGIN_SOURCE_MAX_FAILURES", 100),
             refresh_retry_seconds=_int(env, "XUEFEN_REFRESH_RETRY_SECONDS", 120),
             password_time_cost=_int(env, "XUEFEN_PASSWORD_TIME_COST", 3),
@@ -159,9 +161,9 @@ class Settings:
             max_body_drain_bytes=_int(env, "XUEFEN_MAX_BODY_DRAIN_BYTES", 4 * max_body_bytes),
             sync_tombstone_days=_int(env, "XUEFEN_SYNC_TOMBSTONE_DAYS", 30),
             sync_stale_days=_int(env, "XUEFEN_SYNC_STALE_DAYS", 30),
+            offline_grace_seconds=_int(env, "XUEFEN_OFFLINE_GRACE", 24 * 3600),
             checkin_online_grace_seconds=_int(env, "XUEFEN_CHECKIN_ONLINE_GRACE", 60),
-            checkin_hold_after_seconds=_int(env, "XUEFEN_CHECKIN_HOLD_AFTER", 24 * 3600),
-            checkin_shared_code=_int(env, "XUEFEN_CHECKIN_SHARED_CODE", 10),
+            checkin_shared_code=_int(env, "XUEFEN_CHECKIN_SHARED_CODE", 20),
             projector_link_ttl_seconds=_int(env, "XUEFEN_PROJECTOR_LINK_TTL", 15 * 60),
         )
 

@@ -156,7 +156,9 @@ async def _past_sessions(tenant_id: int, now: datetime, rng: random.Random) -> N
         for employee in group[:7]:  # one of them never came
             scan = starts_at + timedelta(minutes=rng.choice((-12, -6, -2, 3, 14)))  # 14 minutes: LATE
             token = qr.token_for(session.secret, tenant_id, session.id, qr.step_at(scan, session.rotation_seconds))
-            phone, _ = await _phone(tenant_id, employee.employee_no)
+            # Scanned with the work phone, whose records run in time order (the personal phone's
+            # months of lessons were sent first, and a scan older than them would be held).
+            phone, _ = await _phone(tenant_id, employee.employee_no, "-work")
             await phone.send("CHECK_IN", scan, {"token": token, "latitude": 31.2036, "longitude": 121.5905})
 
 

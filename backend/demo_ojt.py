@@ -252,11 +252,15 @@ class _Phone:
         return [r.status for r in result.results]
 
 
-async def _phone(tenant_id: int, employee_no: str) -> tuple[_Phone, Employee]:
+async def _phone(tenant_id: int, employee_no: str, which: str = "") -> tuple[_Phone, Employee]:
+    """The employee's demo phone (``which`` names a second one), signed in for a year already: the
+    check-in rules do not believe scans from before a phone was first signed in."""
     employee = await Employee.get(tenant_id=tenant_id, employee_no=employee_no)
     roles = frozenset(await EmployeeRole.filter(employee=employee).values_list("role", flat=True))
-    device_uid = f"demo-{employee_no.lower()}"
-    device, _ = await Device.get_or_create(tenant_id=tenant_id, employee=employee, device_uid=device_uid)
+    device_uid = f"demo-{employee_no.lower()}{which}"
+    device, created = await Device.get_or_create(tenant_id=tenant_id, employee=employee, device_uid=device_uid)
+    if created:
+        await Device.filter(id=device.id).update(first_seen_at=datetime.now(timezone.utc) - timedelta(days=365))
     return _Phone(Viewer(tenant_id, employee, roles, uuid.uuid4(), device_uid), device.applied_seq), employee
 
 

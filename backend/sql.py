@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 from uuid import UUID
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -20,6 +21,22 @@ def db_time(connection: BaseDBAsyncClient, moment: datetime | None) -> object:
     if moment is None or connection.capabilities.dialect == "postgres":
         return moment
     return moment.isoformat(sep=" ")
+
+
+class Params:
+    """Collects the parameters of one raw statement and names each one's placeholder (``?`` on
+    SQLite, ``$n`` on PostgreSQL), so statements read in order instead of by index."""
+
+    def __init__(self, connection: BaseDBAsyncClient) -> None:
+        self.connection = connection
+        self.values: list[Any] = []
+        self._postgres = connection.capabilities.dialect == "postgres"
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, datetime):
+            value = db_time(self.connection, value.astimezone(timezone.utc))
+        self.values.append(value)
+        return f"${len(self.values)}" if self._postgres else "?"
 
 
 def db_uuid(connection: BaseDBAsyncClient, value: UUID) -> object:

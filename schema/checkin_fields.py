@@ -55,20 +55,27 @@ class RosterEntry:
     )
     held: str | None = strawberry.field(
         description="Why the scan is held for the instructor or HR instead of counted (decideHeldCheckIn): "
-        "LATE_SYNC (arrived long after it happened), CLOCK_UNTRUSTED (the phone's clock could not be believed), "
-        "OUT_OF_ORDER (older than the phone's earlier records), PUSHED_WITHOUT_IT (the phone synced after the "
-        "scan time without it); null when it counts."
+        "CLOCK_UNTRUSTED (the phone's clock could not be believed), LATE_SYNC (arrived long after it happened), "
+        "SIGNED_IN_AFTER (the phone first signed in after the scan time), OUT_OF_ORDER (older than the phone's "
+        "earlier records), ONLINE_SINCE (the phone was in touch with the server after the scan time without it); "
+        "null when it counts."
     )
     checked_in_at: datetime | None = strawberry.field(description="Scan time as judged (UTC).")
     received_at: datetime | None = strawberry.field(description="When the scan reached the server.")
     checked_out_at: datetime | None = strawberry.field(description="Check-out time, if any.")
     duration_minutes: int | None = strawberry.field(description="Minutes between check-in and check-out.")
-    manual: bool = strawberry.field(description="Marked or decided by the instructor or HR rather than scanned.")
-    reason: str = strawberry.field(description="The reason of a manual mark or decision.")
+    manual: bool = strawberry.field(
+        description="Marked by hand by the instructor or HR rather than scanned (a held scan they let through "
+        "stays a scan)."
+    )
+    reason: str = strawberry.field(description="The reason of a manual mark or of a decision on a held scan.")
     code_step: str | None = strawberry.field(
         description="Which code was scanned: its time step (the same for everyone who scanned one code)."
     )
-    device_id: str | None = strawberry.field(description="The phone (its app-generated device id) that scanned.")
+    device_tag: str | None = strawberry.field(
+        description="The phone that scanned, as a short stable tag (the same phone, the same tag; its device id "
+        "itself stays private)."
+    )
     latitude: float | None = strawberry.field(description="Where the phone was, if it said.")
     longitude: float | None = strawberry.field(description="Where the phone was, if it said.")
     risk_flags: list[str] = strawberry.field(
@@ -132,7 +139,7 @@ class DecideHeldCheckInInput:
     reason: str | None = strawberry.field(default=None, description="Why; required to refuse (up to 300).")
 
 
-def _entry(employee, line: checkin.RosterLine) -> RosterEntry:
+def _entry(info: strawberry.Info, employee, line: checkin.RosterLine) -> RosterEntry:
     attendance = line.attendance
     duration = None
     if attendance and attendance.checked_in_at and attendance.checked_out_at:
@@ -149,7 +156,8 @@ def _entry(employee, line: checkin.RosterLine) -> RosterEntry:
         manual=attendance.manual if attendance else False,
         reason=attendance.reason if attendance else "",
         code_step=str(attendance.code_step) if attendance and attendance.code_step is not None else None,
-        device_id=line.device_uid,
+        device_tag=checkin.device_tag(info.context.settings.secret_key, employee.tenant_id, line.device_uid)
+        if line.device_uid else None,
         latitude=attendance.latitude if attendance else None,
         longitude=attendance.longitude if attendance else None,
         risk_flags=line.risk_flags,
@@ -175,7 +183,7 @@ async def _line(info: strawberry.Info, session_id: int, employee_id: int) -> Ros
     _, lines = await checkin.roster(viewer, session_id)
     checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
     line = next(line for line in lines if line.employee_id == employee_id)
-    return _entry(await (await info.context.loaders()).employee.load(employee_id), line)
+    return _entry(info, await (await info.context.loaders()).employee.load(employee_id), line)
 
 
 @strawberry.type
@@ -211,7 +219,7 @@ class CheckInQueries:
         session, lines = await checkin.roster(viewer, expect_global_id(session_id, "TrainingSession"))
         checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
         loaders = await info.context.loaders()
-        entries = [_entry(await loaders.employee.load(line.employee_id), line) for line in lines]
+        entries = [_entry(info, await loaders.employee.load(line.employee_id), line) for line in lines]
         counted = [e for e in entries if e.held is None]
         return Roster(
             session_id=strawberry.ID(to_global_id("TrainingSession", session.id)),

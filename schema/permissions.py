@@ -1,6 +1,7 @@
 """Who may call each mutation at all: the first check every mutation makes, before any of its input
 is read by a service (so an employee probing an HR mutation learns FORBIDDEN, never how the input
-would have been judged).
+would have been judged). Only the scalars come earlier (schema/scalars.py): GraphQL reads them
+while it reads the request, and their answer depends on the value alone.
 
 ``MUTATION_ROLES`` is the one list, complete by test (tests/test_mutation_roles.py fails when a
 mutation is missing). It holds the roles a caller needs to hold; finer checks that depend on the

@@ -260,7 +260,7 @@ def test_login_policy_settings_come_from_the_environment():
     ) == (4, 600, 300, 30, 0, 60)
     defaults = Settings.from_env({})
     assert (defaults.login_max_failures, defaults.login_account_max_failures, defaults.login_source_max_failures,
-            defaults.refresh_retry_seconds) == (5, 20, 100, 120)
+            defaults.refresh_retry_seconds) == (5, 10, 100, 120)
 
 
 async def test_a_per_source_limit_of_zero_is_off(database_url, test_settings, password_hash):

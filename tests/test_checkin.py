@@ -16,6 +16,7 @@ from backend.ids import to_global_id
 from backend.models import (
     Attendance,
     AuditEntry,
+    Device,
     Enrollment,
     EnrollmentStatus,
     EmployeeRole,
@@ -59,6 +60,15 @@ async def make_session(company, starts_in=timedelta(minutes=10), enrolled=("LRN"
         await Enrollment.create(tenant=company.tenant, session=session, employee=company.employees[employee_no],
                                 status=EnrollmentStatus.ENROLLED)
     return session
+
+
+async def signed_in_long_ago(client, company, employee_no: str = "LRN", device_id: str = "device-1") -> str:
+    """A token for a phone that has been signed in for a month (offline scans from before a phone
+    was first signed in are held: tests/test_checkin_timing.py)."""
+    token = await token_for(client, company.code, employee_no, device_id=device_id)
+    await Device.filter(employee=company.employees[employee_no], device_uid=device_id).update(
+        first_seen_at=datetime.now(timezone.utc) - timedelta(days=30))
+    return token
 
 
 def token_at(session: TrainingSession, moment: datetime, shift: int = 0) -> str:
@@ -188,7 +198,7 @@ async def test_a_scan_synced_two_days_later_from_a_skewed_phone_is_judged_when_i
 async def test_roster_check_out_and_risk_signals(client, company):
     session = await make_session(company, starts_in=timedelta(minutes=-100), enrolled=("LRN", "OTH"))
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     scanned = session.starts_at - timedelta(minutes=5)  # offline, synced now
     record = {"id": str(uuid.uuid4()), "seq": 1, "kind": "CHECK_IN", "occurredAt": scanned.isoformat(),
               "payload": {"token": token_at(session, scanned), "latitude": 39.9042, "longitude": 116.4074}}  # 北京

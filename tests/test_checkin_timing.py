@@ -11,25 +11,30 @@ import asyncio
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from backend.ids import to_global_id
 from backend.models import (
+    ActivityRecord,
     Attendance,
     AuditEntry,
     CreditAccount,
     CreditActivity,
     CreditRule,
+    Device,
     Employee,
     EmployeeRole,
     Role,
 )
+from backend.services import qr
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PUSH, lesson, push_input
-from tests.test_checkin import check_in, company, make_session, token_at  # noqa: F401  (fixture)
+from tests.test_checkin import check_in, company, make_session, signed_in_long_ago, token_at  # noqa: F401
 from tests.test_sync_push import lesson_module
 
 ROSTER = """
 query R($id: ID!) { sessionRoster(sessionId: $id) { present late held absent
-  entries { employee { employeeNo } status held checkedInAt receivedAt codeStep deviceId latitude longitude
+  entries { employee { employeeNo } status held checkedInAt receivedAt codeStep deviceTag latitude longitude
             manual reason riskFlags } } }
 """
 DECIDE = """
@@ -123,7 +128,7 @@ async def test_online_a_claimed_future_time_is_read_as_now(client, company):
 async def test_an_offline_scan_corroborated_by_its_push_counts_when_it_happened(client, company):
     await attendance_rule(company)
     session = await make_session(company, starts_in=timedelta(hours=-3))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     scanned = session.starts_at - timedelta(minutes=2)  # in a plant without signal; synced three hours later
 
     (result,) = await push(client, learner, [scan(session, scanned, 1, latitude=31.2304, longitude=121.4737)])
@@ -137,7 +142,7 @@ async def test_an_offline_scan_corroborated_by_its_push_counts_when_it_happened(
 async def test_a_scan_three_months_old_is_held_not_counted_until_someone_decides(client, company):
     await attendance_rule(company)
     session = await make_session(company, starts_in=timedelta(days=-90))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     that_day = session.starts_at + timedelta(minutes=1)
 
     (result,) = await push(client, learner, [scan(session, that_day, 1)])
@@ -162,7 +167,7 @@ async def test_a_scan_three_months_old_is_held_not_counted_until_someone_decides
 async def test_a_held_scan_refused_by_hr_is_absent_and_needs_a_reason(client, company):
     await attendance_rule(company)
     session = await make_session(company, starts_in=timedelta(days=-90))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     await push(client, learner, [scan(session, session.starts_at, 1)])
     hr = await token_for(client, company.code, "HR1", device_id="hr-desk")
     variables = {"input": {"sessionId": to_global_id("TrainingSession", session.id),
@@ -177,25 +182,73 @@ async def test_a_held_scan_refused_by_hr_is_absent_and_needs_a_reason(client, co
     assert await balance(company) == 0
 
 
-async def test_a_scan_claimed_before_the_phones_last_push_is_held(client, company):
+async def test_a_scan_claimed_before_the_phone_was_last_online_is_held(client, company):
     """Late by 15 minutes, a code photographed by a colleague at the start, a claimed scan time
-    from then: the phone pushed a lesson just now, so the scan was not on it at the claimed time."""
+    from then: the phone had pushed a lesson 12 minutes ago, so the scan was not on it then."""
     session = await make_session(company, starts_in=timedelta(minutes=-20))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     module = await lesson_module(company)
-    # A lesson finished before the session, pushed just now.
-    await push(client, learner, [lesson(module.id, 1, occurred_at=now() - timedelta(minutes=40))])
+    earlier = lesson(module.id, 1, occurred_at=now() - timedelta(minutes=40))  # before the session
+    await push(client, learner, [earlier])
+    await ActivityRecord.filter(id=earlier["id"]).update(received_at=now() - timedelta(minutes=12))
     photographed = session.starts_at - timedelta(minutes=1)
 
     (result,) = await push(client, learner, [scan(session, photographed, 2)])
 
-    assert result["result"] == {"status": "PRESENT", "held": "PUSHED_WITHOUT_IT"}
+    assert result["result"] == {"status": "PRESENT", "held": "ONLINE_SINCE"}
     assert (await roster(client, company, session))["held"] == 1
+
+
+async def test_a_token_refresh_after_the_scan_time_is_contact_too(client, company):
+    session = await make_session(company, starts_in=timedelta(minutes=-30))
+    learner = await signed_in_long_ago(client, company)
+    await Device.filter(employee=company.employees["LRN"]).update(last_seen_at=now() - timedelta(minutes=15))
+
+    (result,) = await push(client, learner, [scan(session, session.starts_at - timedelta(minutes=1), 1)])
+
+    assert result["result"]["held"] == "ONLINE_SINCE"
+
+
+async def test_an_outbox_drained_in_several_pushes_is_not_held(client, company):
+    """An honest phone back in coverage: it refreshes its token, sends its outbox in batches (its
+    earlier lessons first, then the scan of three hours ago): all one return, nothing held."""
+    await attendance_rule(company)
+    session = await make_session(company, starts_in=timedelta(hours=-3))
+    learner = await signed_in_long_ago(client, company)
+    await Device.filter(employee=company.employees["LRN"]).update(last_seen_at=now() - timedelta(minutes=1))
+    module = await lesson_module(company)
+    lessons = [lesson(module.id, seq, occurred_at=session.starts_at - timedelta(hours=4 - seq)) for seq in (1, 2, 3)]
+    await push(client, learner, lessons)
+
+    (result,) = await push(client, learner, [scan(session, session.starts_at - timedelta(minutes=2), 4)])
+
+    assert result["result"] == {"status": "PRESENT", "held": None}
+    assert await balance(company) == 20
+
+
+async def test_a_scan_from_before_the_phone_was_signed_in_is_held(client, company):
+    """A phone signed in for the first time just now cannot have scanned a code 15 minutes ago."""
+    session = await make_session(company, starts_in=timedelta(minutes=-20))
+    learner = await token_for(client, company.code, "LRN", device_id="brand-new-phone")
+
+    (result,) = await push(client, learner, [scan(session, session.starts_at, 1)], device_id="brand-new-phone")
+
+    assert result["result"] == {"status": "PRESENT", "held": "SIGNED_IN_AFTER"}
+
+
+@pytest.mark.parametrize("step", ["ZZZZZZZZZZ", "0"])
+async def test_a_forged_code_naming_any_step_is_invalid(client, company, step):
+    session = await make_session(company, starts_in=timedelta(minutes=-5))
+    learner = await signed_in_long_ago(client, company)
+    forged = f"XF1-{qr._base36(session.id)}-{step}-AAAAAAAAAAAAAAAA"
+    online = await check_in(client, learner, forged, now())
+    (offline,) = await push(client, learner, [{**scan(session, now(), 1), "payload": {"token": forged}}])
+    assert (online["status"], online["code"]) == (offline["status"], offline["code"]) == ("REJECTED", "QR_INVALID")
 
 
 async def test_a_scan_older_than_the_phones_earlier_records_is_held(client, company):
     session = await make_session(company, starts_in=timedelta(minutes=-20))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     module = await lesson_module(company)
     photographed = session.starts_at - timedelta(minutes=1)
     records = [lesson(module.id, 1, occurred_at=now() - timedelta(minutes=2)), scan(session, photographed, 2)]
@@ -222,11 +275,11 @@ async def test_a_phone_whose_clock_cannot_be_believed_is_held_at_the_codes_own_t
 async def test_a_fresh_scan_replaces_a_held_one(client, company):
     await attendance_rule(company)
     session = await make_session(company, starts_in=timedelta(minutes=-20))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     module = await lesson_module(company)
     await push(client, learner, [lesson(module.id, 1, occurred_at=now())])
     (held,) = await push(client, learner, [scan(session, session.starts_at, 2)])
-    assert held["result"]["held"] is not None
+    assert held["result"]["held"] == "OUT_OF_ORDER"
 
     fresh = await check_in(client, learner, token_at(session, now()), now())
 
@@ -251,7 +304,8 @@ async def test_the_roster_shows_code_device_place_and_arrival_of_each_scan(clien
 
     lrn, oth = line(listed, "LRN"), line(listed, "OTH")
     assert lrn["codeStep"] == oth["codeStep"] == str(at.timestamp().__int__() // session.rotation_seconds)
-    assert lrn["deviceId"] == oth["deviceId"] == "lrn-phone"
+    assert lrn["deviceTag"] == oth["deviceTag"] and len(lrn["deviceTag"]) == 12
+    assert "lrn-phone" not in str(listed)  # the device id itself stays private
     assert (lrn["latitude"], lrn["longitude"]) == (31.2304, 121.4737)
     assert lrn["receivedAt"] is not None
     assert "SHARED_DEVICE" in lrn["riskFlags"] and "SHARED_DEVICE" in oth["riskFlags"]
@@ -281,7 +335,7 @@ async def test_thirty_walk_ins_with_one_code_are_flagged_on_the_roster(client, c
 async def test_two_people_deciding_a_held_scan_at_once_decide_it_once(client, company):
     await attendance_rule(company)
     session = await make_session(company, starts_in=timedelta(days=-90))
-    learner = await token_for(client, company.code, "LRN")
+    learner = await signed_in_long_ago(client, company)
     await push(client, learner, [scan(session, session.starts_at, 1)])
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     hr = await token_for(client, company.code, "HR1", device_id="hr-desk")

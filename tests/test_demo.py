@@ -6,7 +6,7 @@ import pytest
 
 from backend import demo
 from backend.ids import to_global_id
-from backend.models import Course, CourseStatus, Employee, OrgUnit, Site, Skill, Tenant
+from backend.models import Attendance, Course, CourseStatus, Employee, OrgUnit, Site, Skill, Tenant
 from backend.services.auth import hash_password
 from tests.graphql_client import gql, login
 
@@ -138,6 +138,9 @@ async def test_demo_credits_look_alive_and_add_up(demo_tenant, client):
     from backend.models import CreditRule  # every demo rule is in force (none waits for a second HR admin)
 
     assert set(await CreditRule.filter(tenant=demo_tenant).values_list("status", flat=True)) == {"ACTIVE"}
+    # The past sessions' scans were synced minutes after they happened: every one counts, none is held.
+    scans = await Attendance.filter(tenant=demo_tenant, manual=False).values_list("hold_reason", flat=True)
+    assert len(scans) >= 40 and set(scans) == {""}
     learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-credits"))["tokens"]["accessToken"]
     body = await gql(client, """{ me { credits { balance lifetimeEarned target } }
         leaderboard(scope: COMPANY, first: 5) { entries { rank earned } }

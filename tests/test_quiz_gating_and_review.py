@@ -1,7 +1,7 @@
 """Quizzes respect course eligibility (prerequisites and the course's rules, as for enrolling:
 downloading, submitting online and offline, the QUIZ feed row), and review timing: with
 AFTER_FINAL_ATTEMPT a failed attempt shows its score only, and every attempt shows its feedback
-once the learner has passed, used the last attempt or the quiz has closed."""
+once the learner has passed or used the last attempt (closing the quiz releases nothing)."""
 
 from __future__ import annotations
 
@@ -214,7 +214,7 @@ async def test_a_failed_attempt_shows_no_feedback_until_the_learner_passes(clien
     assert (retry["status"], retry["result"]) == ("DUPLICATE", first["result"])
 
 
-async def test_the_last_attempt_and_a_closed_quiz_release_the_review(client, company):
+async def test_the_last_attempt_releases_the_review_and_closing_does_not(client, company):
     module, quiz, questions = await make_quiz(company, attempts_allowed=2)  # the default timing
     assert quiz.review_timing == ReviewTiming.AFTER_FINAL_ATTEMPT
     learner = await token_for(client, company.code, "LRN")
@@ -227,16 +227,29 @@ async def test_the_last_attempt_and_a_closed_quiz_release_the_review(client, com
     rows = {c["id"]: c["data"] for c in page["changes"] if c["entity"] == "QUIZ_ATTEMPT"}
     assert len(rows) == 2 and all(row["feedback"] for row in rows.values())  # the first one came again
 
-    # Another quiz, closed after one failed attempt: it shows the review.
+    # Another quiz, closed after one failed attempt: closing releases nothing, because an attempt
+    # finished offline before the closing time may still arrive (it would be taken with the key).
     other_module, other_quiz, other_questions = await make_quiz(company, course="A-001", attempts_allowed=3)
     await online(client, learner, other_module, answers(other_questions, right=False))
+    other_quiz.closes_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    await other_quiz.save()
     other_id = to_global_id("CourseModule", other_module.id)
     mine = (await gql(client, ATTEMPTS, {"id": other_id}, token=learner))["data"]["myQuizAttempts"]
     assert mine[0]["feedback"] is None
-    other_quiz.closes_at = datetime.now(timezone.utc) - timedelta(minutes=1)
-    await other_quiz.save()
-    mine = (await gql(client, ATTEMPTS, {"id": other_id}, token=learner))["data"]["myQuizAttempts"]
-    assert mine[0]["feedback"] and EXPLANATION_MARKER in mine[0]["feedback"][0]["explanation"]
+    finished_in_time = other_quiz.closes_at - timedelta(hours=1)
+    (late,) = await push(client, learner, [submission(other_module, answers(other_questions), 1, finished_in_time)])
+    assert late["status"] == "ACCEPTED" and late["result"]["passed"]
+
+
+async def test_a_submission_claimed_before_closing_but_arriving_after_the_offline_grace_is_closed(client, company):
+    module, quiz, questions = await make_quiz(company, attempts_allowed=3)
+    quiz.closes_at = datetime.now(timezone.utc) - timedelta(days=2)  # the grace is a day (XUEFEN_OFFLINE_GRACE)
+    await quiz.save()
+    learner = await token_for(client, company.code, "LRN")
+    backdated = submission(module, answers(questions), 1, quiz.closes_at - timedelta(minutes=10))
+    (result,) = await push(client, learner, [backdated])
+    assert (result["status"], result["code"]) == ("REJECTED", "QUIZ_CLOSED")
+    assert await QuizAttempt.filter(quiz=quiz).count() == 0
 
 
 async def test_a_pass_by_manual_grading_releases_the_review_of_every_attempt(client, company):

@@ -33,6 +33,16 @@ class Migration(migrations.Migration):
             name='rule_approval_above',
             field=fields.BigIntField(default=200),
         ),
+        ops.AddField(
+            model_name='CreditProgram',
+            name='proposed_rule_approval_above',
+            field=fields.BigIntField(null=True),
+        ),
+        ops.AddField(
+            model_name='CreditProgram',
+            name='proposed_by',
+            field=fields.ForeignKeyField('xuefen.Employee', source_field='proposed_by_id', null=True, db_constraint=True, to_field='id', related_name=False, on_delete=OnDelete.SET_NULL),
+        ),
         # Only the description (the enum's members) changes; VARCHAR(16) holds the new ones.
         AlterFieldState(
             model_name='CreditRule',

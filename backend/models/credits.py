@@ -60,6 +60,9 @@ class CreditProgram(TenantModel):
     anonymise_leaderboards = fields.BooleanField(default=False)
     # Rule versions granting more than this (tenths) need a second HR admin's approval.
     rule_approval_above = fields.BigIntField(default=DEFAULT_RULE_APPROVAL_ABOVE)
+    # A raise of that threshold waits for a second HR admin too: the proposed value and its author.
+    proposed_rule_approval_above = fields.BigIntField(null=True)
+    proposed_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
 
     class Meta:
         table = "credit_program"

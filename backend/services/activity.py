@@ -40,6 +40,9 @@ MAX_CORRECTION = timedelta(days=7)
 STALE_AFTER = timedelta(days=30)
 MAX_REPORTED_OFFSET_MS = 2**31 - 1  # clockOffsetMs is a GraphQL Int (32-bit); stored in full
 MAX_KIND_LENGTH = 32
+# The clock flag of a record refused because its time could not be read: its stored corrected time
+# is the receive time, which says nothing about when it happened.
+UNREADABLE_TIME = "UNREADABLE_TIME"
 
 
 @dataclass(frozen=True)
@@ -378,8 +381,9 @@ async def _apply(
     by_kind: dict[str, list[tuple[int, ParsedRecord]]] = {}
     for position, (_, record) in enumerate(to_apply):
         if record.occurred_at is None or record.rejection is not None:
+            flags = [] if record.occurred_at is not None else [UNREADABLE_TIME]
             decided[position] = (Outcome.rejected(record.rejection or invalid_payload("occurredAt")),
-                                 clock.received_at, [])
+                                 clock.received_at, flags)
             continue
         corrected, flags = clock.correct(record.occurred_at)
         if record.seq is not None:

@@ -6,8 +6,8 @@ When did the scan happen? (docs/sync-protocol.md, "Check-in timing")
   ``checkin_online_grace_seconds`` of delay, so a photo of an earlier code is QR_EXPIRED.
 - Offline (a pushed CHECK_IN), the corrected device time decides, if the push corroborates it:
   the device's clock was measured and is believable, the scan arrived within
-  ``checkin_hold_after_seconds``, it is not older than the device's earlier records, and the
-  device did not push after the scan without it. Otherwise the attendance is recorded but
+  ``offline_grace_seconds``, the phone had signed in before it, it is not older than the
+  device's earlier records, and the phone was not in touch with the server after it without it. Otherwise the attendance is recorded but
   *held* (``hold_reason``): not counted, no credits, until the instructor or HR decides.
 
 One attendance per employee and session, by database key: a second scan is harmless (it only
@@ -17,6 +17,8 @@ when it arrived, so one code used by many people shows on the roster.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from backend.models import (
 )
 from backend.services import credits, qr
 from backend.services.activity import (
+    UNREADABLE_TIME,
     ApplyContext,
     Outcome,
     ParsedRecord,
@@ -51,7 +54,7 @@ from backend.services.audit import audit
 from backend.services.feed import ChangeSet
 from backend.services.validation import text
 from backend.services.viewer import Viewer
-from backend.sql import db_time, db_uuid, placeholders
+from backend.sql import Params, db_time, db_uuid, placeholders
 
 CHECK_IN = "CHECK_IN"
 CHECK_OUT = "CHECK_OUT"
@@ -83,19 +86,30 @@ def _metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float
 
 
 # Why a scan is held instead of counted (Attendance.hold_reason).
-HELD_LATE_SYNC = "LATE_SYNC"  # arrived longer than checkin_hold_after_seconds after it happened
 HELD_CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"  # the device clock was not measured, too far off, or in the future
+HELD_LATE_SYNC = "LATE_SYNC"  # arrived longer than offline_grace_seconds after it happened
+HELD_SIGNED_IN_AFTER = "SIGNED_IN_AFTER"  # the phone first signed in (for this employee) after the scan time
 HELD_OUT_OF_ORDER = "OUT_OF_ORDER"  # older than records the device made before it
-HELD_PUSHED_WITHOUT_IT = "PUSHED_WITHOUT_IT"  # the device pushed after the scan time without the scan
-EVIDENCE_TOLERANCE = timedelta(minutes=5)  # clocks and pushes are not exact; held only beyond this
+HELD_ONLINE_SINCE = "ONLINE_SINCE"  # the phone was in touch with the server after the scan time without it
+EVIDENCE_TOLERANCE = timedelta(minutes=5)  # clocks are not exact; a scan is held only beyond this
+# Contacts this close before the push are the same return to coverage (a token refresh, a batch of
+# the outbox just before): the outbox is still draining, not skipping the scan.
+DRAINING = timedelta(minutes=10)
 EARLIER_RECORDS = 20  # how many of the device's previous records testify
 
 
-def judge_scan(session: TrainingSession, tenant_id: int, token: str, scanned_at: datetime) -> AttendanceStatus:
-    """PRESENT or LATE for a valid scan at ``scanned_at``; the stable rejection otherwise."""
+def verified_step(session: TrainingSession, tenant_id: int, token: str) -> int:
+    """The time step of a genuine code of ``session``; QR_INVALID for anything else (checked
+    before the step is used for anything: a forged one may name any step)."""
     session_id, step, mac = qr.parse(token)
     if session.id != session_id or not qr.mac_matches(session.secret, tenant_id, session_id, step, mac):
         raise DomainError(ErrorCode.QR_INVALID)
+    return step
+
+
+def judge_scan(session: TrainingSession, step: int, scanned_at: datetime) -> AttendanceStatus:
+    """PRESENT or LATE for a scan of the (verified) code of ``step`` at ``scanned_at``; the stable
+    rejection otherwise."""
     if abs(step - qr.step_at(scanned_at, session.rotation_seconds)) > 1:
         raise DomainError(ErrorCode.QR_EXPIRED)
     if session.status == SessionStatus.CANCELLED:
@@ -126,30 +140,34 @@ async def scan_time(context: ApplyContext, parsed: ParsedRecord, step_start: dat
     if clock is None or not clock.trusted or "FUTURE" in parsed.flags:
         return ScanTime(step_start, HELD_CLOCK_UNTRUSTED)
     at = parsed.occurred_at
-    if received - at > timedelta(seconds=context.settings.checkin_hold_after_seconds):
+    if received - at > timedelta(seconds=context.settings.offline_grace_seconds):
         return ScanTime(at, HELD_LATE_SYNC)
+    device = context.device
+    if device.first_seen_at is not None and device.first_seen_at > at + EVIDENCE_TOLERANCE:
+        return ScanTime(at, HELD_SIGNED_IN_AFTER)
     seq = parsed.record.seq
     in_batch = [moment for other, moment in context.batch_times.items() if seq - EARLIER_RECORDS <= other < seq]
     stored_latest, last_push = await _earlier_records(context, seq)
     latest_before = max([*in_batch, *([stored_latest] if stored_latest else [])], default=None)
     if latest_before is not None and latest_before > at + EVIDENCE_TOLERANCE:
         return ScanTime(at, HELD_OUT_OF_ORDER)
-    if last_push is not None and last_push > at + EVIDENCE_TOLERANCE:
-        # Phones push their outbox in order: a push after the scan that did not carry it means the
-        # scan was not on the phone yet.
-        return ScanTime(at, HELD_PUSHED_WITHOUT_IT)
+    # A phone sends its outbox in order whenever it reaches the server: a push, a sign-in or a
+    # token refresh well after the scan and well before this push means the scan was not on it.
+    contacts = [moment for moment in (last_push, device.last_seen_at) if moment is not None]
+    if any(at + EVIDENCE_TOLERANCE < moment < received - DRAINING for moment in contacts):
+        return ScanTime(at, HELD_ONLINE_SINCE)
     return ScanTime(at)
 
 
 async def _earlier_records(context: ApplyContext, seq: int) -> tuple[datetime | None, datetime | None]:
-    """(latest corrected time of the device's accepted records just before ``seq``, when the
-    latest of them arrived) from earlier pushes."""
-    connection = context.connection
-    marks = placeholders(connection, 3).split(", ")
-    rows = await connection.execute_query_dict(
-        "SELECT MAX(CASE WHEN status = 'ACCEPTED' THEN occurred_at END) AS latest, MAX(received_at) AS pushed"
-        f" FROM activity_record WHERE device_id = {marks[0]} AND device_seq >= {marks[1]} AND device_seq < {marks[2]}",
-        [context.device.id, seq - EARLIER_RECORDS, seq],
+    """(latest corrected time among the device's records just before ``seq`` whose time could be
+    read, when the latest of them arrived) from earlier pushes."""
+    p = Params(context.connection)
+    rows = await context.connection.execute_query_dict(
+        f"SELECT MAX(CASE WHEN clock_flags <> {p(UNREADABLE_TIME)} THEN occurred_at END) AS latest,"
+        f" MAX(received_at) AS pushed FROM activity_record WHERE device_id = {p(context.device.id)}"
+        f" AND device_seq >= {p(seq - EARLIER_RECORDS)} AND device_seq < {p(seq)}",
+        p.values,
     )
     row = rows[0] if rows else {}
     return _moment(row.get("latest")), _moment(row.get("pushed"))
@@ -195,13 +213,13 @@ class CheckIn:
         outcomes = []
         for parsed in records:
             try:
-                session_id, step, _ = qr.parse(parsed.payload.token)
-                session = sessions.get(session_id)
+                session = sessions.get(qr.parse(parsed.payload.token)[0])
                 if session is None:  # another tenant's or a made-up session: just invalid
                     raise DomainError(ErrorCode.QR_INVALID)
+                step = verified_step(session, viewer.tenant_id, parsed.payload.token)
                 step_start = datetime.fromtimestamp(step * session.rotation_seconds, timezone.utc)
                 when = await scan_time(context, parsed, step_start)
-                status = judge_scan(session, viewer.tenant_id, parsed.payload.token, when.at)
+                status = judge_scan(session, step, when.at)
                 if session.id not in enrolled and not session.allows_walk_in:
                     raise DomainError(ErrorCode.NOT_ENROLLED)
             except DomainError as error:
@@ -279,24 +297,14 @@ class CheckOut:
         return outcomes
 
 
-async def session_for_instructor(viewer: Viewer, session_id: int) -> TrainingSession:
-    """The session, if the viewer is its instructor; FORBIDDEN / NOT_FOUND. (The kit, which holds
-    the session's secret, is for the instructor alone.)"""
+async def session_for_instructor(viewer: Viewer, session_id: int, hr_too: bool = False) -> TrainingSession:
+    """The session, if the viewer is its instructor (or, with ``hr_too``, an HR admin of the
+    tenant: rosters and attendance; the kit, which holds the secret, is the instructor's alone);
+    FORBIDDEN / NOT_FOUND."""
     session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related("site").first()
     if session is None:
         raise DomainError(ErrorCode.NOT_FOUND)
-    if session.instructor_id != viewer.employee_id:
-        raise DomainError(ErrorCode.FORBIDDEN)
-    return session
-
-
-async def session_for_attendance(viewer: Viewer, session_id: int) -> TrainingSession:
-    """The session, if the viewer keeps its attendance: its instructor or an HR admin of the
-    tenant; FORBIDDEN / NOT_FOUND."""
-    session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related("site").first()
-    if session is None:
-        raise DomainError(ErrorCode.NOT_FOUND)
-    if session.instructor_id != viewer.employee_id and not viewer.has_role(Role.HR_ADMIN):
+    if session.instructor_id != viewer.employee_id and not (hr_too and viewer.has_role(Role.HR_ADMIN)):
         raise DomainError(ErrorCode.FORBIDDEN)
     return session
 
@@ -317,7 +325,7 @@ async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list
     """Who is in, late, held or absent: every enrolled employee and every attendance (walk-ins
     too). SHARED_CODE marks scans of a code used by more people than ``checkin_shared_code``
     (settings); SHARED_DEVICE scans made on a phone that checked in someone else too."""
-    session = await session_for_attendance(viewer, session_id)
+    session = await session_for_instructor(viewer, session_id, hr_too=True)
     enrolled = set(await Enrollment.filter(
         tenant_id=viewer.tenant_id, session_id=session.id, status=EnrollmentStatus.ENROLLED,
     ).values_list("employee_id", flat=True))
@@ -330,6 +338,13 @@ async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list
                    devices.get(attendances[employee_id].device_id) if employee_id in attendances else None)
         for employee_id in sorted(enrolled | set(attendances))
     ]
+
+
+def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
+    """A short, stable label of a phone for rosters: a keyed hash, so the same phone shows the same
+    tag while its id, which signs it in as a known device, stays private."""
+    digest = hmac.new(secret.encode(), f"device-tag:{tenant_id}:{device_uid}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:12]
 
 
 def flag_shared(lines: list[RosterLine], shared_code: int) -> list[RosterLine]:
@@ -373,7 +388,7 @@ async def mark_attendance(
     """A manual mark by the instructor or HR (a phone without a camera, a forgotten phone), with a
     reason; audited. It also decides a held scan."""
     reason = text(reason, "reason", 300)
-    session = await session_for_attendance(viewer, session_id)
+    session = await session_for_instructor(viewer, session_id, hr_too=True)
     if not await Enrollment.filter(session_id=session.id, employee_id=employee_id).exists() and not session.allows_walk_in:
         raise DomainError(ErrorCode.NOT_ENROLLED)
     async with in_transaction() as connection:
@@ -396,7 +411,7 @@ async def decide_held(viewer: Viewer, session_id: int, employee_id: int, approve
     """Let a held scan count as it was judged (PRESENT or LATE, credited) or refuse it (ABSENT,
     with a reason); once (ALREADY_DECIDED after that, or when nothing is held); the instructor
     or HR; audited."""
-    session = await session_for_attendance(viewer, session_id)
+    session = await session_for_instructor(viewer, session_id, hr_too=True)
     reason = text(reason, "reason", 300, required=not approve)
     async with in_transaction() as connection:
         held = await Attendance.filter(

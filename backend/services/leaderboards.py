@@ -25,7 +25,8 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import OrgUnit, Site
 from backend.services import credits
 from backend.services.pagination import check_page_size
-from backend.services.targets import Params, Period, earned_sql, period_for
+from backend.services.targets import Period, earned_sql, period_for
+from backend.sql import Params
 from backend.services.viewer import Viewer
 
 MAX_AROUND = 50

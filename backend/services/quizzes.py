@@ -255,18 +255,18 @@ def feedback_json(feedback: Any, explanations: dict[int, str], with_comment: boo
     return shown
 
 
-def shows_feedback(quiz: Quiz, attempts_used: int, passed: bool, now: datetime | None = None) -> bool:
+def shows_feedback(quiz: Quiz, attempts_used: int, passed: bool) -> bool:
     """Whether a learner's attempts at ``quiz`` may show per-question feedback now, given how many
     attempts they have used and whether one of them passed. Never without review allowed;
-    AFTER_EACH_ATTEMPT: always; AFTER_FINAL_ATTEMPT: once the learner has passed, has no attempt
-    left, or the quiz has closed. Before that an attempt shows its score, percent and pass only:
-    which questions were right would give the key away by elimination."""
+    AFTER_EACH_ATTEMPT: always; AFTER_FINAL_ATTEMPT: once the learner has passed or has no attempt
+    left. Before that an attempt shows its score, percent and pass only: which questions were
+    right would give the key away by elimination. Closing the quiz releases nothing: an attempt
+    finished offline before the closing time may still arrive and count."""
     if not quiz.review_allowed:
         return False
     if ReviewTiming(quiz.review_timing) == ReviewTiming.AFTER_EACH_ATTEMPT:
         return True
-    closed = quiz.closes_at is not None and quiz.closes_at <= (now or datetime.now(timezone.utc))
-    return passed or attempts_used >= quiz.attempts_allowed or closed
+    return passed or attempts_used >= quiz.attempts_allowed
 
 
 async def _attempt_states(pairs: set[tuple[int, int]], connection=None) -> dict[tuple[int, int], tuple[int, bool]]:
@@ -390,7 +390,11 @@ class QuizSubmitted:
                     verdict = eligibility[quiz.module.course_id]
                 if not verdict.eligible:
                     raise NotEligible(verdict.reasons)
-                if quiz.closes_at is not None and parsed.occurred_at > quiz.closes_at:
+                if quiz.closes_at is not None and (
+                    parsed.occurred_at > quiz.closes_at
+                    # Finished offline in time is believed only within the offline grace.
+                    or context.received_at > quiz.closes_at + timedelta(seconds=context.settings.offline_grace_seconds)
+                ):
                     raise DomainError(ErrorCode.QUIZ_CLOSED)
                 attempt = _graded(quiz, questions.get(quiz.id, []), parsed)
                 inserted = await _insert_attempt(context, quiz, parsed, attempt)
@@ -419,9 +423,9 @@ class QuizSubmitted:
             explanations = {q.id: q.explanation for q in questions.get(quiz.id, [])}
             # The attempt's number is a lower bound of the attempts used (another device may have
             # taken a later one meanwhile): feedback is never shown too early.
-            was_released = shows_feedback(quiz, attempt_no - 1, passed_before.get(quiz.id, False), context.received_at)
+            was_released = shows_feedback(quiz, attempt_no - 1, passed_before.get(quiz.id, False))
             passed_before[quiz.id] = passed_before.get(quiz.id, False) or attempt["passed"]
-            shown = shows_feedback(quiz, attempt_no, passed_before[quiz.id], context.received_at)
+            shown = shows_feedback(quiz, attempt_no, passed_before[quiz.id])
             if shown and not was_released:
                 # This attempt releases the review: the earlier attempts' rows show it from now on.
                 for earlier_id in await QuizAttempt.filter(

@@ -31,7 +31,7 @@ from backend.services.audit import audit
 from backend.services.ledger import from_tenths, percent_of, to_tenths
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.viewer import Viewer
-from backend.sql import db_time
+from backend.sql import Params, db_time
 
 PERIOD_MONTHS = (1, 2, 3, 4, 6, 12)
 MAX_RULE_APPROVAL_ABOVE = 10_000_000  # tenths: a million credits
@@ -42,22 +42,6 @@ BEHIND_CURSOR = "credits-behind"
 
 
 # --- SQL helpers ------------------------------------------------------------------------------
-
-
-class Params:
-    """Collects the parameters of one raw statement and names each one's placeholder (``?`` on
-    SQLite, ``$n`` on PostgreSQL), so statements read in order instead of by index."""
-
-    def __init__(self, connection: BaseDBAsyncClient) -> None:
-        self.connection = connection
-        self.values: list[Any] = []
-        self._postgres = connection.capabilities.dialect == "postgres"
-
-    def __call__(self, value: Any) -> str:
-        if isinstance(value, datetime):
-            value = db_time(self.connection, value.astimezone(timezone.utc))
-        self.values.append(value)
-        return f"${len(self.values)}" if self._postgres else "?"
 
 
 def earned_sql(p: Params, tenant_id: int, start: datetime, end: datetime) -> str:
