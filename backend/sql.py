@@ -24,7 +24,7 @@ def db_time(connection: BaseDBAsyncClient, moment: datetime | None) -> object:
 
 
 class Params:
-    """Collects the parameters of one raw statement and names each one's placeholder (``?`` on
+    """Collects the parameters of one raw statement and names each one's placeholder (``?n`` on
     SQLite, ``$n`` on PostgreSQL), so statements read in order instead of by index."""
 
     def __init__(self, connection: BaseDBAsyncClient) -> None:
@@ -36,7 +36,8 @@ class Params:
         if isinstance(value, datetime):
             value = db_time(self.connection, value.astimezone(timezone.utc))
         self.values.append(value)
-        return f"${len(self.values)}" if self._postgres else "?"
+        # Numbered on both engines (SQLite reads ?NNN), so a placeholder may be used twice.
+        return f"${len(self.values)}" if self._postgres else f"?{len(self.values)}"
 
 
 def db_uuid(connection: BaseDBAsyncClient, value: UUID) -> object:

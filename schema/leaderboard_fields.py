@@ -37,13 +37,17 @@ class UpdateCreditProgramInput:
     )
     rule_approval_above: Decimal | None = strawberry.field(
         default=None, description="Credit rule versions granting more credits than this (0 or more, one decimal "
-        "place) need a second HR admin's approval from now on."
+        "place) need a second HR admin's approval from now on. A value at or below the current one applies at "
+        "once; a higher one is only proposed (proposedRuleApprovalAbove) until another HR admin sets the same value."
     )
 
 
 @strawberry.type(description="Result of updateCreditProgram.")
 class CreditProgramPayload:
-    program: CreditProgram | None = strawberry.field(description="The program after the change.")
+    program: CreditProgram | None = strawberry.field(
+        description="The program after the change, with any raise of ruleApprovalAbove still waiting "
+        "(proposedRuleApprovalAbove, proposedBy)."
+    )
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
 
 

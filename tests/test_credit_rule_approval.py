@@ -1,7 +1,8 @@
 """Four eyes on credit rules: versions granting more than the program's threshold wait for a second
 HR admin (never their author), who approves (ACTIVE, the old version SUPERSEDED) or rejects them,
 one approver winning when two act at once; and no rule version pays its own author until another
-HR admin approved it, a recalculation adding what was withheld."""
+HR admin approved it, a recalculation adding what was withheld. Raising the threshold itself waits
+for a second HR admin too; lowering it applies at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from backend.models import AuditEntry, CreditRule, Employee, EmployeeRole, Role
+from backend.models import AuditEntry, CreditProgram, CreditRule, Employee, EmployeeRole, Role
 from tests.factories import make_company
 from tests.test_credit_rules import (
     YESTERDAY,
@@ -236,3 +237,132 @@ async def test_an_author_earns_nothing_from_their_own_unapproved_rule_until_appr
     for phone in (hr1, hr2):
         await phone.lessons(a2.id, now)
     assert (await hr1.balance(), await hr2.balance()) == (Decimal("7.0"), Decimal("2.0"))
+
+
+# --- four eyes on the threshold itself ------------------------------------------------------------
+
+THRESHOLD = """
+mutation U($input: UpdateCreditProgramInput!) {
+  updateCreditProgram(input: $input) {
+    program { ruleApprovalAbove proposedRuleApprovalAbove proposedBy { employeeNo } periodMonths }
+    errors { code field }
+  }
+}
+"""
+PROGRAM_NOW = "{ creditProgram { ruleApprovalAbove proposedRuleApprovalAbove proposedBy { employeeNo } } }"
+
+
+async def set_threshold(phone: Phone, value: str, **more) -> dict:
+    body = await phone.gql(THRESHOLD, {"input": {"ruleApprovalAbove": value, **more}})
+    assert "errors" not in body, body
+    payload = body["data"]["updateCreditProgram"]
+    assert payload["errors"] == [], payload
+    return payload["program"]
+
+
+def state(program: dict) -> tuple:
+    """(threshold in force, proposed value, proposer's number)."""
+    proposer = program["proposedBy"]["employeeNo"] if program["proposedBy"] else None
+    return program["ruleApprovalAbove"], program["proposedRuleApprovalAbove"], proposer
+
+
+async def program_now(phone: Phone) -> tuple:
+    body = await phone.gql(PROGRAM_NOW)
+    assert "errors" not in body, body
+    return state(body["data"]["creditProgram"])
+
+
+async def threshold_audits(company) -> list[tuple]:
+    entries = await AuditEntry.filter(tenant=company.tenant, action="credits.program.update").order_by("id")
+    numbers = {e.id: no for no, e in company.employees.items()}
+    return [(numbers[a.actor_id], a.details["ruleApprovalAboveOutcome"], a.details["before"]["ruleApprovalAbove"],
+             a.details["after"]["ruleApprovalAbove"], a.details["after"]["proposedRuleApprovalAbove"])
+            for a in entries]
+
+
+async def test_lowering_the_threshold_applies_at_once_and_raising_it_needs_a_second_hr_admin(client, company):
+    hr1, hr2, hr3 = await sign_in(client, company, "HR1", "HR2", "HR3")
+    a2 = gid("CourseModule", await module_of(company, "A-002"))
+    assert state(await set_threshold(hr1, "10")) == ("10.0", None, None)  # stricter: at once, alone
+
+    # One HR admin raising it only proposes; the threshold in force stays, so a generous rule still waits.
+    raised = await set_threshold(hr1, "1000", periodMonths=3)
+    assert state(raised) == ("10.0", "1000.0", "HR1") and raised["periodMonths"] == 3  # the rest applies
+    assert (await create_rule(hr1, ruleKey="GENEROUS", moduleId=a2, credits="500"))["status"] == "PENDING_APPROVAL"
+    assert state(await set_threshold(hr1, "1000")) == ("10.0", "1000.0", "HR1")  # the proposer again: pending
+    assert await program_now(hr2) == ("10.0", "1000.0", "HR1")
+
+    # Another admin proposing a different higher value replaces the proposal with theirs.
+    assert state(await set_threshold(hr2, "800")) == ("10.0", "800.0", "HR2")
+    assert state(await set_threshold(hr2, "800")) == ("10.0", "800.0", "HR2")
+    assert (await create_rule(hr2, ruleKey="STILL", moduleId=a2, credits="500"))["status"] == "PENDING_APPROVAL"
+
+    # A second admin setting the same value applies it.
+    assert state(await set_threshold(hr1, "800")) == ("800.0", None, None)
+    assert await program_now(hr3) == ("800.0", None, None)
+    assert (await create_rule(hr1, ruleKey="NOW", moduleId=a2, credits="500"))["status"] == "ACTIVE"
+
+    # Lowering clears a pending proposal.
+    assert state(await set_threshold(hr3, "900")) == ("800.0", "900.0", "HR3")
+    assert state(await set_threshold(hr2, "50")) == ("50.0", None, None)
+    assert state(await set_threshold(hr3, "900")) == ("50.0", "900.0", "HR3")
+    assert state(await set_threshold(hr1, "50")) == ("50.0", None, None)  # the same value: kept, proposal gone
+    row = await CreditProgram.get(tenant=company.tenant)
+    assert (row.rule_approval_above, row.proposed_rule_approval_above, row.proposed_by_id) == (500, None, None)
+
+    assert await threshold_audits(company) == [
+        ("HR1", "APPLIED", "20.0", "10.0", None),
+        ("HR1", "PROPOSED", "10.0", "10.0", "1000.0"),
+        ("HR1", "PROPOSED", "10.0", "10.0", "1000.0"),
+        ("HR2", "PROPOSED", "10.0", "10.0", "800.0"),
+        ("HR2", "PROPOSED", "10.0", "10.0", "800.0"),
+        ("HR1", "APPLIED", "10.0", "800.0", None),
+        ("HR3", "PROPOSED", "800.0", "800.0", "900.0"),
+        ("HR2", "APPLIED", "800.0", "50.0", None),
+        ("HR3", "PROPOSED", "50.0", "50.0", "900.0"),
+        ("HR1", "APPLIED", "50.0", "50.0", None),
+    ]
+    confirmed = (await AuditEntry.filter(tenant=company.tenant, action="credits.program.update").order_by("id"))[5]
+    assert confirmed.details["before"]["proposedBy"] == company.employees["HR2"].id
+    assert confirmed.details["after"]["proposedBy"] is None
+    assert confirmed.details["ruleApprovalAboveRequested"] == "800.0"
+
+
+async def test_hr_admins_changing_the_threshold_at_once_keep_four_eyes(client, company):
+    hr1, hr2, hr3 = await sign_in(client, company, "HR1", "HR2", "HR3")
+    threshold = 20  # credits
+    for _ in range(3):
+        # Two confirmations of one proposal at once: applied, and consistent.
+        current, threshold = f"{threshold}.0", threshold + 10
+        value = f"{threshold}.0"
+        assert state(await set_threshold(hr1, value)) == (current, value, "HR1")
+        results = await asyncio.gather(set_threshold(hr2, value), set_threshold(hr3, value))
+        assert [state(r) for r in results] == [(value, None, None)] * 2
+        assert await program_now(hr1) == (value, None, None)
+
+        # Two admins raising to the same value at once, nothing proposed yet: one proposes, the other
+        # confirms — never two proposals left waiting, never a raise without a second admin.
+        threshold += 10
+        value = f"{threshold}.0"
+        results = await asyncio.gather(set_threshold(hr2, value), set_threshold(hr3, value))
+        assert {state(r)[1:] for r in results} in ({(None, None), (value, "HR2")},
+                                                   {(None, None), (value, "HR3")}), results
+        assert await program_now(hr1) == (value, None, None)
+
+        # A confirmation racing a lowering: the lowering is never lost.
+        lower, raised = f"{threshold - 5}.0", f"{threshold + 100}.0"
+        await set_threshold(hr1, raised)
+        await asyncio.gather(set_threshold(hr2, raised), set_threshold(hr3, lower))
+        assert await program_now(hr1) in ((lower, None, None), (lower, raised, "HR2"))
+        threshold -= 5
+        assert state(await set_threshold(hr1, lower)) == (lower, None, None)  # clears what may be left
+    row = await CreditProgram.get(tenant=company.tenant)
+    assert (row.rule_approval_above, row.proposed_rule_approval_above, row.proposed_by_id) == (
+        threshold * 10, None, None)
+    # Every raise that applied was proposed right before by another HR admin.
+    audits = await threshold_audits(company)
+    raises = [(before, after) for before, after in zip(audits, audits[1:])
+              if after[1] == "APPLIED" and Decimal(after[3]) > Decimal(after[2])]
+    assert 3 * 2 <= len(raises) <= 3 * 3, audits  # per round 2, and 1 more when the confirmation won the race
+    for before, after in raises:
+        assert before[1] == "PROPOSED" and before[4] == after[3] and before[0] != after[0], (before, after)

@@ -42,7 +42,7 @@ from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuthSession, Device, Employee, EmployeeRole, LoginThrottle, RefreshToken, Role, Tenant
 from backend.services.viewer import Viewer
-from backend.sql import db_time
+from backend.sql import Params
 
 # Outcomes only: ids, codes and limit kinds, never what was typed, passwords or addresses.
 log = logging.getLogger("xuefen.auth")
@@ -213,23 +213,20 @@ async def _count_attempt(settings: Settings, limit: _Limit, now: datetime) -> bo
     limit is reached (no row changed). One statement, so a row deleted or reset by a concurrent
     login between a read and a write cannot be mistaken for a full counter."""
     connection = connections.get("default")
-    mark = "$" if connection.capabilities.dialect == "postgres" else "?"
-    stale = f"(login_throttle.window_started_at < {mark}3 OR login_throttle.locked_until <= {mark}2)"
+    p = Params(connection)
+    key, now_, window_start, most = p(limit.key), p(now), p(now - timedelta(seconds=settings.login_failure_window_seconds)), \
+        p(limit.max_failures)
+    stale = f"(login_throttle.window_started_at < {window_start} OR login_throttle.locked_until <= {now_})"
     rows = await connection.execute_query_dict(
         "INSERT INTO login_throttle (key_hash, failures, window_started_at, locked_until) "
-        f"VALUES ({mark}1, 1, {mark}2, NULL) "
+        f"VALUES ({key}, 1, {now_}, NULL) "
         "ON CONFLICT (key_hash) DO UPDATE SET "
         f"failures = CASE WHEN {stale} THEN 1 ELSE login_throttle.failures + 1 END, "
-        f"window_started_at = CASE WHEN {stale} THEN {mark}2 ELSE login_throttle.window_started_at END, "
+        f"window_started_at = CASE WHEN {stale} THEN {now_} ELSE login_throttle.window_started_at END, "
         f"locked_until = CASE WHEN {stale} THEN NULL ELSE login_throttle.locked_until END "
-        f"WHERE {stale} OR (login_throttle.failures < {mark}4 AND login_throttle.locked_until IS NULL) "
+        f"WHERE {stale} OR (login_throttle.failures < {most} AND login_throttle.locked_until IS NULL) "
         "RETURNING failures",
-        [
-            limit.key,
-            db_time(connection, now),
-            db_time(connection, now - timedelta(seconds=settings.login_failure_window_seconds)),
-            limit.max_failures,
-        ],
+        p.values,
     )
     return bool(rows)
 

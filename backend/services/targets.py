@@ -21,7 +21,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
@@ -31,7 +30,7 @@ from backend.services.audit import audit
 from backend.services.ledger import from_tenths, percent_of, to_tenths
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.viewer import Viewer
-from backend.sql import Params, db_time
+from backend.sql import Params
 
 PERIOD_MONTHS = (1, 2, 3, 4, 6, 12)
 MAX_RULE_APPROVAL_ABOVE = 10_000_000  # tenths: a million credits
@@ -95,17 +94,31 @@ class ProgramSettings:
     program: credits.Program
     current_start: datetime
     current_end: datetime
+    # A raise of rule_approval_above waiting for a second HR admin (tenths) and its author.
+    proposed_rule_approval_above: int | None = None
+    proposed_by_id: int | None = None
 
 
-def _settings(program: credits.Program, now: datetime) -> ProgramSettings:
+def _settings(program: credits.Program, now: datetime, row: CreditProgram | None = None) -> ProgramSettings:
     start, end = program.period_of(now)
-    return ProgramSettings(program, start, end)
+    if row is None:
+        return ProgramSettings(program, start, end)
+    return ProgramSettings(program, start, end, row.proposed_rule_approval_above, row.proposed_by_id)
+
+
+def _program_of_row(row: CreditProgram | None) -> credits.Program:
+    """As ``credits.program_of`` reads it (the engine never needs the proposal)."""
+    if row is None:
+        return credits.Program()
+    return credits.Program(row.period_months, row.time_zone, row.anonymise_leaderboards, row.rule_approval_above)
 
 
 async def program_settings(viewer: Viewer, now: datetime | None = None) -> ProgramSettings:
-    """The tenant's credit program (HR admins); defaults while it was never saved."""
+    """The tenant's credit program (HR admins) with any proposed threshold; defaults while it was
+    never saved."""
     viewer.require_role(Role.HR_ADMIN)
-    return _settings(await credits.program_of(viewer.tenant_id), now or datetime.now(timezone.utc))
+    row = await CreditProgram.filter(tenant_id=viewer.tenant_id).first()
+    return _settings(_program_of_row(row), now or datetime.now(timezone.utc), row)
 
 
 def _valid_time_zone(name: str) -> bool:
@@ -127,7 +140,14 @@ async def update_program(
     keep their value. Audited with the settings before and after. A new period length or time
     zone changes how periods are cut from now on; no entry changes. ``rule_approval_above``
     (tenths, 0 or more): rule versions granting more need a second HR admin's approval from now
-    on (versions already made keep their status)."""
+    on (versions already made keep their status).
+
+    Four eyes on that threshold too: a value at or below the one in force applies at once (it only
+    makes approval stricter) and drops any proposal; a higher one is only proposed (value and
+    author; the threshold in force stays) until another HR admin sets the same value, which applies
+    it. The proposer setting it again changes nothing; anyone proposing another higher value
+    replaces the proposal with theirs. The row is locked for the whole change, so two HR admins at
+    once are applied one after the other."""
     viewer.require_role(Role.HR_ADMIN)
     now = now or datetime.now(timezone.utc)
     if period_months is not None and period_months not in PERIOD_MONTHS:
@@ -139,36 +159,56 @@ async def update_program(
         raise DomainError(ErrorCode.VALIDATION, field="timeZone", reason_key="reason.field", name="timeZone")
     tenant_id = viewer.tenant_id
     async with in_transaction() as connection:
-        before = await credits.program_of(tenant_id, connection)
+        # The row with its defaults first (a no-op when it exists: two HR admins saving at once must
+        # not collide on the one-row-per-tenant constraint), then locked until commit (PostgreSQL;
+        # SQLite runs one transaction at a time), so each change sees the one before it.
+        defaults = credits.Program()
+        p = Params(connection)
+        await connection.execute_query(
+            "INSERT INTO credit_program (tenant_id, period_months, time_zone, anonymise_leaderboards,"
+            f" rule_approval_above, created_at, updated_at) VALUES ({p(tenant_id)}, {p(defaults.period_months)},"
+            f" {p(defaults.time_zone)}, {p(defaults.anonymise_leaderboards)}, {p(defaults.rule_approval_above)},"
+            f" {p(now)}, {p(now)}) ON CONFLICT (tenant_id) DO NOTHING",
+            p.values,
+        )
+        row = await CreditProgram.filter(tenant_id=tenant_id).select_for_update().using_db(connection).get()
+        before = _program_of_row(row)
+        before_proposal = (row.proposed_rule_approval_above, row.proposed_by_id)
+        threshold, proposal, outcome = before.rule_approval_above, before_proposal, None
+        if rule_approval_above is not None:
+            if rule_approval_above <= threshold:  # stricter or the same: at once
+                threshold, proposal, outcome = rule_approval_above, (None, None), "APPLIED"
+            elif before_proposal[0] == rule_approval_above and before_proposal[1] not in (None, viewer.employee_id):
+                threshold, proposal, outcome = rule_approval_above, (None, None), "APPLIED"  # the second admin
+            else:  # a raise: proposed (the proposer repeating it changes nothing)
+                proposal, outcome = (rule_approval_above, viewer.employee_id), "PROPOSED"
         after = credits.Program(
             period_months if period_months is not None else before.period_months,
             time_zone if time_zone is not None else before.time_zone,
             anonymise_leaderboards if anonymise_leaderboards is not None else before.anonymise_leaderboards,
-            rule_approval_above if rule_approval_above is not None else before.rule_approval_above,
+            threshold,
         )
-        p = Params(connection)
-        # An upsert, not get-or-create: two HR admins saving at once must not collide on the
-        # one-row-per-tenant constraint inside a PostgreSQL transaction.
-        await connection.execute_query(
-            "INSERT INTO credit_program (tenant_id, period_months, time_zone, anonymise_leaderboards,"
-            f" rule_approval_above, created_at, updated_at) VALUES ({p(tenant_id)}, {p(after.period_months)},"
-            f" {p(after.time_zone)}, {p(after.anonymise_leaderboards)}, {p(after.rule_approval_above)}, {p(now)},"
-            f" {p(now)})"
-            " ON CONFLICT (tenant_id) DO UPDATE SET period_months = excluded.period_months,"
-            " time_zone = excluded.time_zone, anonymise_leaderboards = excluded.anonymise_leaderboards,"
-            " rule_approval_above = excluded.rule_approval_above, updated_at = excluded.updated_at",
-            p.values,
+        await CreditProgram.filter(id=row.id).using_db(connection).update(
+            period_months=after.period_months, time_zone=after.time_zone,
+            anonymise_leaderboards=after.anonymise_leaderboards, rule_approval_above=after.rule_approval_above,
+            proposed_rule_approval_above=proposal[0], proposed_by_id=proposal[1], updated_at=now,
         )
         await audit(connection, viewer, tenant_id, "credits.program.update", "CreditProgram", tenant_id, {
-            "before": _program_dict(before), "after": _program_dict(after),
+            "before": _program_dict(before, before_proposal), "after": _program_dict(after, proposal),
+            "ruleApprovalAboveRequested": None if rule_approval_above is None
+            else str(from_tenths(rule_approval_above)),
+            "ruleApprovalAboveOutcome": outcome,  # APPLIED, PROPOSED, or None when not asked
         })
-    return _settings(after, now)
+    row.proposed_rule_approval_above, row.proposed_by_id = proposal
+    return _settings(after, now, row)
 
 
-def _program_dict(program: credits.Program) -> dict[str, Any]:
+def _program_dict(program: credits.Program, proposal: tuple[int | None, int | None]) -> dict[str, Any]:
     return {"periodMonths": program.period_months, "timeZone": program.time_zone,
             "anonymiseLeaderboards": program.anonymise_leaderboards,
-            "ruleApprovalAbove": str(from_tenths(program.rule_approval_above))}
+            "ruleApprovalAbove": str(from_tenths(program.rule_approval_above)),
+            "proposedRuleApprovalAbove": None if proposal[0] is None else str(from_tenths(proposal[0])),
+            "proposedBy": proposal[1]}
 
 
 # --- targets ----------------------------------------------------------------------------------

@@ -30,16 +30,32 @@ class CreditProgram:
         description="Credit rule versions granting more credits than this wait for a second HR admin's approval "
         "(PENDING_APPROVAL); 20 unless changed."
     )
+    proposed_rule_approval_above: Decimal | None = strawberry.field(
+        description="A raise of ruleApprovalAbove one HR admin proposed, waiting for another HR admin to set the "
+        "same value (it applies then); ruleApprovalAbove stays in force meanwhile. Null when none waits."
+    )
     current_period_start: datetime = strawberry.field(description="Start of the current period.")
     current_period_end: datetime = strawberry.field(description="End of the current period (exclusive).")
+    _proposer_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The HR admin who proposed proposedRuleApprovalAbove (who cannot confirm it); "
+                      "null when nothing waits.")
+    async def proposed_by(self, info: strawberry.Info) -> Colleague | None:
+        if self._proposer_id is None:
+            return None
+        row = await (await info.context.loaders()).employee.load(self._proposer_id)
+        return Colleague.from_model(row) if row else None
 
     @classmethod
     def from_domain(cls, settings: targets.ProgramSettings) -> "CreditProgram":
+        proposed = settings.proposed_rule_approval_above
         return cls(
             period_months=settings.program.period_months, time_zone=settings.program.time_zone,
             anonymise_leaderboards=settings.program.anonymise_leaderboards,
             rule_approval_above=from_tenths(settings.program.rule_approval_above),
+            proposed_rule_approval_above=from_tenths(proposed) if proposed is not None else None,
             current_period_start=settings.current_start, current_period_end=settings.current_end,
+            _proposer_id=settings.proposed_by_id,
         )
 
 
