@@ -142,6 +142,16 @@ async def _locked_versions(connection, tenant_id: int, rule_key: str) -> list[Cr
         connection)
 
 
+async def _locked_version(connection, tenant_id: int, rule_id: int) -> tuple[CreditRule, list[CreditRule]]:
+    """The version ``rule_id`` as it is once every version of its rule is locked, and those
+    versions; NOT_FOUND outside the tenant."""
+    found = await CreditRule.filter(tenant_id=tenant_id, id=rule_id).using_db(connection).first()
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    versions = await _locked_versions(connection, tenant_id, found.rule_key)
+    return next(v for v in versions if v.id == found.id), versions
+
+
 async def create_rule(viewer: Viewer, rule: RuleInput) -> CreditRule:
     """A new rule, version 1, ACTIVE from now on, or PENDING_APPROVAL when it grants more than
     the program's threshold (HR admins). A rule key in use is VALIDATION."""
@@ -212,11 +222,7 @@ async def approve_rule(viewer: Viewer, rule_id: int, reason: str | None = None) 
     reason = text(reason, "reason", MAX_REASON, required=False)
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
-        found = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()
-        if found is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        versions = await _locked_versions(connection, viewer.tenant_id, found.rule_key)
-        rule = next(v for v in versions if v.id == found.id)
+        rule, versions = await _locked_version(connection, viewer.tenant_id, rule_id)
         if rule.created_by_id == viewer.employee_id:
             raise DomainError(ErrorCode.FORBIDDEN)
         approval = {"approved_by_id": viewer.employee_id, "approved_at": now, "updated_at": now}
@@ -254,11 +260,7 @@ async def reject_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
     reason = text(reason, "reason", MAX_REASON)
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
-        found = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()
-        if found is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        versions = await _locked_versions(connection, viewer.tenant_id, found.rule_key)
-        rule = next(v for v in versions if v.id == found.id)
+        rule, versions = await _locked_version(connection, viewer.tenant_id, rule_id)
         written = await CreditRule.filter(
             tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.PENDING_APPROVAL
         ).using_db(connection).update(status=CreditRuleStatus.REJECTED, updated_at=now)
@@ -296,10 +298,7 @@ async def retire_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
     reason = text(reason, "reason", MAX_REASON)
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
-        current = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()
-        if current is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        versions = await _locked_versions(connection, viewer.tenant_id, current.rule_key)
+        current, versions = await _locked_version(connection, viewer.tenant_id, rule_id)
         retired = await CreditRule.filter(
             tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE
         ).using_db(connection).update(status=CreditRuleStatus.RETIRED, updated_at=now)
