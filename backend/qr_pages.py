@@ -5,8 +5,8 @@ full-screen projector page that refreshes itself. For the session's instructor: 
 A projector link (``/sessions/{id}/projector?key=…``, from ``sessionCheckInKit.projectorPath``) is
 a bearer secret: whoever holds it sees the live check-in codes without signing in. So its key
 
-- is signed (HMAC-SHA256, under a key derived from ``XUEFEN_SECRET_KEY`` for this use only) over
-  the session, its tenant, the instructor's login (the auth session of the device that fetched the
+- is signed (backend/signing.py, as its own kind of value, so no other signed value passes for
+  it) over the session, its tenant, the instructor's login (the auth session of the device that fetched the
   kit) and an expiry ``XUEFEN_PROJECTOR_LINK_TTL`` seconds ahead (15 minutes);
 - is checked on every page and image load: signature, expiry, the session in the path, and in the
   database that the login is still live (not signed out or revoked, the employee active) and that
@@ -20,9 +20,6 @@ a bearer secret: whoever holds it sees the live check-in codes without signing i
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
 import io
 import uuid
@@ -41,9 +38,9 @@ from backend.models import AuthSession, TrainingSession
 from backend.services import auth, qr
 from backend.services.checkin import session_for_instructor
 from backend.services.viewer import Viewer
+from backend.signing import sign, unsign
 
-LINK_VERSION = "p1"
-_LINK_KEY_LABEL = b"xuefen projector link v1"
+LINK_KIND = "p1"
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -57,30 +54,17 @@ class DisplayKey:
     expires_at: int  # Unix seconds
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _mac(secret: str, payload: str) -> str:
-    link_key = hmac.new(secret.encode(), _LINK_KEY_LABEL, hashlib.sha256).digest()
-    return _b64(hmac.new(link_key, payload.encode(), hashlib.sha256).digest()[:16])
-
-
 def sign_display_key(secret: str, session_id: int, tenant_id: int, auth_session_id: uuid.UUID, expires_at: int) -> str:
-    """``p1.<session>.<tenant>.<auth session>.<expiry>.<mac>``: URL-safe, about 80 characters."""
-    payload = f"{LINK_VERSION}.{session_id}.{tenant_id}.{auth_session_id.hex}.{expires_at}"
-    return f"{payload}.{_mac(secret, payload)}"
+    """The key of a projector link (backend/signing.py, kind ``p1``): URL-safe, about 90 characters."""
+    return sign(secret, LINK_KIND, [session_id, tenant_id, auth_session_id.hex, expires_at])
 
 
 def read_display_key(secret: str, key: str) -> DisplayKey:
     """The claims of a key we signed; ``UNAUTHENTICATED`` for anything else."""
     try:
-        payload, _, mac = key.rpartition(".")
-        version, session_id, tenant_id, auth_session_id, expires_at = payload.split(".")
-        if version != LINK_VERSION or not hmac.compare_digest(mac.encode(), _mac(secret, payload).encode()):
-            raise ValueError("signature")
+        session_id, tenant_id, auth_session_id, expires_at = unsign(secret, LINK_KIND, key)
         return DisplayKey(int(session_id), int(tenant_id), uuid.UUID(hex=auth_session_id), int(expires_at))
-    except (ValueError, TypeError, UnicodeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid") from exc
 
 
