@@ -260,7 +260,7 @@ async def reject_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
     reason = text(reason, "reason", MAX_REASON)
     now = datetime.now(timezone.utc)
     async with in_transaction() as connection:
-        rule, versions = await _locked_version(connection, viewer.tenant_id, rule_id)
+        rule, _ = await _locked_version(connection, viewer.tenant_id, rule_id)
         written = await CreditRule.filter(
             tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.PENDING_APPROVAL
         ).using_db(connection).update(status=CreditRuleStatus.REJECTED, updated_at=now)
