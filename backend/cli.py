@@ -26,7 +26,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 async def _seed_demo(settings: Settings) -> bool:
     from backend import db, demo
-    from backend.services.auth import hash_password
+    from backend.services.people.auth import hash_password
 
     await db.init_db(settings)
     try:
@@ -61,7 +61,7 @@ async def _verify_credits(settings: Settings, tenant_code: str | None) -> int:
     """Compare every credit account with its entries; print the differences. 0 when all agree."""
     from backend import db
     from backend.models import Tenant
-    from backend.services import credit_accounts
+    from backend.services.credits import credit_accounts
 
     await db.init_db(settings)
     try:

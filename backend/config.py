@@ -55,7 +55,7 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
-    # Login throttling (see backend/services/auth.py), kept in the database so it holds across
+    # Login throttling (see backend/services/people/auth.py), kept in the database so it holds across
     # server processes. Each limit counts failures within the window and then refuses for the lock
     # time; 0 turns a limit off. login_max_failures: per typed account and client address (and per
     # account and already-signed-in device). Account-wide: failures from all addresses, refusing

@@ -35,8 +35,9 @@ from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale, translate
 from backend.models import AuthSession, TrainingSession
-from backend.services import auth, qr
-from backend.services.checkin import session_for_instructor
+from backend.services.people import auth
+from backend.services.sessions import qr
+from backend.services.sessions.checkin import session_for_instructor
 from backend.services.viewer import Viewer
 from backend.signing import sign, unsign
 

@@ -20,7 +20,7 @@ from backend import demo
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import tortoise_config
-from backend.services.auth import hash_password
+from backend.services.people.auth import hash_password
 
 
 class Statements(logging.Handler):

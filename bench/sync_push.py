@@ -35,7 +35,7 @@ from backend.config import Settings
 from backend.db import tortoise_config
 from backend.ids import to_global_id
 from backend.models import CourseModule, CourseStatus, ModuleKind
-from backend.services.auth import hash_password
+from backend.services.people.auth import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500

@@ -20,10 +20,10 @@ from backend.models import (
     ModuleProgress,
     TrainingSession,
 )
-from backend.services import quizzes
-from backend.services.catalog import sees_all_statuses
+from backend.services.ojt import quizzes
+from backend.services.catalog.course_catalog import sees_all_statuses
 from backend.services.feed import Entity
-from backend.services.profile_settings import settings_copy
+from backend.services.people.profile_settings import settings_copy
 from backend.services.viewer import Viewer
 
 from mobile_sync import feed_assessment, feed_credits, feed_mentoring, feed_quizzes, feed_rewards, feed_skills

@@ -12,9 +12,10 @@ from datetime import datetime, timezone
 
 from backend.ids import to_global_id
 from backend.models import CreditAccount, CreditEntry
-from backend.services import credit_accounts, credits
+from backend.services.credits import credit_accounts
+from backend.services.credits import credit_engine
 from backend.services.feed import Entity
-from backend.services.ledger import from_tenths
+from backend.services.credits.ledger import from_tenths
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
 
 
@@ -23,7 +24,7 @@ async def _accounts(viewer, ids: list[str]) -> dict[str, Row | None]:
     if str(viewer.employee_id) in ids:
         account = await CreditAccount.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id).first()
         if account is not None:
-            start, end = (await credits.program_of(viewer.tenant_id)).period_of(datetime.now(timezone.utc))
+            start, end = (await credit_engine.program_of(viewer.tenant_id)).period_of(datetime.now(timezone.utc))
             earned = await credit_accounts.earned_between(viewer.tenant_id, [viewer.employee_id], start, end)
             found[str(viewer.employee_id)] = {
                 "id": to_global_id("Employee", viewer.employee_id),

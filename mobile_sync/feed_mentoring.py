@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from backend.ids import to_global_id
 from backend.models import Employee, PracticeStatus
-from backend.services import mentoring, practice
+from backend.services.ojt import mentoring
+from backend.services.ojt import practice
 from backend.services.feed import Entity
 from mobile_sync.entities_base import Loader, Row, ints, iso
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from backend.ids import to_global_id
 from backend.models import CourseStatus, ModuleKind, Quiz
-from backend.services import catalog, quizzes
-from backend.services.catalog import sees_all_statuses
+from backend.services.catalog import course_catalog
+from backend.services.ojt import quizzes
+from backend.services.catalog.course_catalog import sees_all_statuses
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
@@ -24,7 +25,7 @@ async def _quizzes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     drafts_too = sees_all_statuses(viewer)
     if not drafts_too:
         rows = [q for q in rows if q.module.kind == ModuleKind.QUIZ and q.module.course.status == CourseStatus.PUBLISHED]
-        eligibility = await catalog.eligibility_for(viewer, [q.module.course for q in rows])
+        eligibility = await course_catalog.eligibility_for(viewer, [q.module.course for q in rows])
         rows = [q for q in rows if eligibility[q.module.course_id].eligible]
     questions_of = await quizzes.student_questions_of([quiz.id for quiz in rows])
     found: dict[str, Row | None] = {}

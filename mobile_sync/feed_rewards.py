@@ -8,7 +8,7 @@ the employee who redeemed.
 
 from __future__ import annotations
 
-from backend.services import rewards
+from backend.services.credits import rewards
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints

@@ -1,4 +1,4 @@
-"""Push: protocol checks around the one ingest path (``backend.services.activity.ingest``)."""
+"""Push: protocol checks around the one ingest path (``backend.services.records.ingest.ingest``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import datetime
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
-from backend.services import activity
-from backend.services.activity import IncomingRecord, IngestResult
+from backend.services.records import ingest
+from backend.services.records.ingest import IncomingRecord, IngestResult
 from backend.services.viewer import Viewer
 from mobile_sync.protocol import MAX_PUSH_RECORDS, check_version
 
@@ -27,4 +27,4 @@ async def push(
         raise DomainError(ErrorCode.BATCH_TOO_LARGE, max=MAX_PUSH_RECORDS)
     if any(record.seq is None or record.seq < 1 for record in records):
         raise DomainError(ErrorCode.VALIDATION, field="records.seq", reason_key="reason.field", name="seq")
-    return await activity.ingest(viewer, device_id, records, sent_at=sent_at, settings=settings)
+    return await ingest.ingest(viewer, device_id, records, sent_at=sent_at, settings=settings)

@@ -46,10 +46,10 @@ from schema.context import Context
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.scalars import SCALAR_OVERRIDES
-from schema.types.sync import SYNC_RECORD_SCALAR, SyncRecord
-from schema.types.catalog import Course, CourseModule
-from schema.types.organisation import OrgUnit, Position, Site, Skill
-from schema.types.people import Employee
+from schema.sync.types import SYNC_RECORD_SCALAR, SyncRecord
+from schema.catalog.types import Course, CourseModule
+from schema.organisation.types import OrgUnit, Position, Site, Skill
+from schema.people.types import Employee
 
 log = logging.getLogger("xuefen.graphql")
 

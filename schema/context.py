@@ -12,7 +12,7 @@ from starlette.responses import Response
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import translate
-from backend.services import auth
+from backend.services.people import auth
 from backend.services.viewer import Viewer
 from schema.loaders import Loaders
 

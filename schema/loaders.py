@@ -10,8 +10,10 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from backend.models import Employee, OrgUnit, Position, Site, Skill
-from backend.services import catalog, people, progress
-from backend.services.catalog import LearnerProfile
+from backend.services.catalog import course_catalog
+from backend.services.people import directory
+from backend.services.catalog import progress
+from backend.services.catalog.course_catalog import LearnerProfile
 from backend.services.viewer import Viewer
 
 
@@ -27,7 +29,7 @@ def _batched_lists(
 
 def _rows(model: type, tenant_id: int) -> DataLoader[int, Any]:
     async def load(keys: Sequence[int]) -> list[Any]:
-        found = await people.rows_by_id(model, tenant_id, keys)
+        found = await directory.rows_by_id(model, tenant_id, keys)
         return [found.get(key) for key in keys]
 
     return DataLoader(load_fn=load)
@@ -47,16 +49,16 @@ class Loaders:
     def __init__(self, viewer: Viewer) -> None:
         tenant_id = viewer.tenant_id
         self.viewer = viewer
-        self.modules_by_course = _batched_lists(catalog.modules_by_course, tenant_id)
-        self.skills_by_course = _batched_lists(catalog.skills_by_course, tenant_id)
-        self.rules_by_course = _batched_lists(catalog.rules_by_course, tenant_id)
-        self.prerequisites_by_course = _batched_lists(catalog.prerequisites_by_course, tenant_id)
+        self.modules_by_course = _batched_lists(course_catalog.modules_by_course, tenant_id)
+        self.skills_by_course = _batched_lists(course_catalog.skills_by_course, tenant_id)
+        self.rules_by_course = _batched_lists(course_catalog.rules_by_course, tenant_id)
+        self.prerequisites_by_course = _batched_lists(course_catalog.prerequisites_by_course, tenant_id)
         self.org_unit = _rows(OrgUnit, tenant_id)
         self.site = _rows(Site, tenant_id)
         self.position = _rows(Position, tenant_id)
         self.skill = _rows(Skill, tenant_id)
         self.employee = _rows(Employee, tenant_id)
-        self.roles_by_employee = _batched_lists(people.roles_by_employee, tenant_id)
+        self.roles_by_employee = _batched_lists(directory.roles_by_employee, tenant_id)
         self.progress_by_course = _viewer_dicts(progress.progress_by_course, viewer, {})
         self.completion_by_course = _viewer_dicts(progress.completions_by_course, viewer, None)
         self._learner: asyncio.Future[LearnerProfile] | None = None
@@ -67,7 +69,7 @@ class Loaders:
         The eligibility resolvers of a page run concurrently, so the first call's pending read is
         shared (caching only the finished result would start one read per course)."""
         if self._learner is None:
-            self._learner = asyncio.ensure_future(catalog.learner_profile(self.viewer))
+            self._learner = asyncio.ensure_future(course_catalog.learner_profile(self.viewer))
         return await self._learner
 
 

@@ -8,9 +8,10 @@ import strawberry
 
 from backend.errors import DomainError
 from backend.models import CourseStatus as CourseStatusValue
-from backend.services import auth, catalog
+from backend.services.people import auth
+from backend.services.catalog import course_catalog
 from schema.ids import expect_global_id
-from schema.types.auth import (
+from schema.auth.types import (
     AuthPayload,
     AuthTokens,
     LoginInput,
@@ -18,20 +19,20 @@ from schema.types.auth import (
     LogoutPayload,
     RefreshTokenInput,
 )
-from schema.checkin_fields import CheckInMutations
-from schema.credit_fields import CreditMutations
-from schema.evaluation_fields import EvaluationMutations
-from schema.leaderboard_fields import LeaderboardMutations
+from schema.checkin.fields import CheckInMutations
+from schema.credits.fields import CreditMutations
+from schema.assessment.fields import EvaluationMutations
+from schema.leaderboards.fields import LeaderboardMutations
 from schema.permissions import guard
-from schema.practice_fields import PracticeMutations
-from schema.quiz_fields import QuizMutations
-from schema.reward_fields import RewardMutations
-from schema.session_fields import SessionMutations
-from schema.skill_fields import SkillMutations
-from schema.sync_fields import SyncMutations
-from schema.types.catalog import Course, CourseStatus
-from schema.types.common import UserError
-from schema.types.people import Employee
+from schema.practice.fields import PracticeMutations
+from schema.quizzes.fields import QuizMutations
+from schema.rewards.fields import RewardMutations
+from schema.sessions.fields import SessionMutations
+from schema.skills.fields import SkillMutations
+from schema.sync.fields import SyncMutations
+from schema.catalog.types import Course, CourseStatus
+from schema.common import UserError
+from schema.people.types import Employee
 
 
 def _tokens(issued: auth.IssuedTokens) -> AuthTokens:
@@ -130,7 +131,7 @@ class Mutation(
         viewer = await info.context.require_viewer()
         try:
             course_id = expect_global_id(input.course_id, "Course", "courseId")
-            row = await catalog.set_course_status(viewer, course_id, CourseStatusValue(input.status.value))
+            row = await course_catalog.set_course_status(viewer, course_id, CourseStatusValue(input.status.value))
         except DomainError as error:
             return CoursePayload(course=None, errors=[UserError.from_domain(error, info.context.locale)])
         return CoursePayload(course=Course.from_model(row), errors=[])

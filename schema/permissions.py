@@ -22,7 +22,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import Role
-from schema.types.common import UserError
+from schema.common import UserError
 
 PUBLIC = None  # no sign-in needed (signing in itself)
 SIGNED_IN: tuple[Role, ...] = ()  # any signed-in employee; the service judges the row

@@ -6,22 +6,23 @@ from typing import Annotated
 
 import strawberry
 
-from backend.services import catalog, people
+from backend.services.catalog import course_catalog
+from backend.services.people import directory
 from schema.ids import expect_global_id, from_global_id
-from schema.checkin_fields import CheckInQueries
-from schema.credit_fields import CreditQueries
-from schema.evaluation_fields import EvaluationQueries
-from schema.leaderboard_fields import LeaderboardQueries
-from schema.practice_fields import PracticeQueries
-from schema.quiz_fields import QuizQueries
-from schema.reward_fields import RewardQueries
-from schema.session_fields import SessionQueries
-from schema.skill_fields import SkillQueries
-from schema.sync_fields import SyncQueries
-from schema.types.catalog import Course, CourseConnection, CourseFilter, CourseModule
-from schema.types.common import Node
-from schema.types.organisation import OrgUnit, Position, Site, Skill
-from schema.types.people import Employee
+from schema.checkin.fields import CheckInQueries
+from schema.credits.fields import CreditQueries
+from schema.assessment.fields import EvaluationQueries
+from schema.leaderboards.fields import LeaderboardQueries
+from schema.practice.fields import PracticeQueries
+from schema.quizzes.fields import QuizQueries
+from schema.rewards.fields import RewardQueries
+from schema.sessions.fields import SessionQueries
+from schema.skills.fields import SkillQueries
+from schema.sync.fields import SyncQueries
+from schema.catalog.types import Course, CourseConnection, CourseFilter, CourseModule
+from schema.common import Node
+from schema.organisation.types import OrgUnit, Position, Site, Skill
+from schema.people.types import Employee
 
 _ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": Skill}
 
@@ -61,7 +62,7 @@ class Query(
         ] = None,
     ) -> CourseConnection:
         viewer = await info.context.require_viewer()
-        page = await catalog.list_courses(
+        page = await course_catalog.list_courses(
             viewer,
             first,
             after,
@@ -80,7 +81,7 @@ class Query(
         id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the course.")],
     ) -> Course | None:
         viewer = await info.context.require_viewer()
-        row = await catalog.get_course(viewer, expect_global_id(id, "Course"))
+        row = await course_catalog.get_course(viewer, expect_global_id(id, "Course"))
         return Course.from_model(row) if row else None
 
     @strawberry.field(description="Any object by global ID; null if missing or not visible.")
@@ -92,26 +93,26 @@ class Query(
         viewer = await info.context.require_viewer()
         type_name, row_id = from_global_id(id)
         if type_name == "Course":
-            row = await catalog.get_course(viewer, row_id)
+            row = await course_catalog.get_course(viewer, row_id)
             return Course.from_model(row) if row else None
         if type_name == "CourseModule":
-            module = await catalog.get_module(viewer, row_id)
+            module = await course_catalog.get_module(viewer, row_id)
             return CourseModule.from_model(module) if module else None
         if type_name == "Employee":
-            employee = await people.get_employee(viewer, row_id)
+            employee = await directory.get_employee(viewer, row_id)
             return Employee.from_model(employee) if employee else None
         if type_name not in _ROW_TYPES:
             # A valid ID of a type that has its own field (session, rubric, practice log, …).
             return None
-        row = await people.get_tenant_row(viewer, type_name, row_id)
+        row = await directory.get_tenant_row(viewer, type_name, row_id)
         return _ROW_TYPES[type_name].from_model(row) if row else None
 
 
-def _course_filter(given: CourseFilter | None) -> catalog.CourseFilter:
+def _course_filter(given: CourseFilter | None) -> course_catalog.CourseFilter:
     if given is None:
-        return catalog.CourseFilter()
+        return course_catalog.CourseFilter()
     skill_id = expect_global_id(given.skill_id, "Skill", "filter.skillId") if given.skill_id else None
-    return catalog.CourseFilter(
+    return course_catalog.CourseFilter(
         search=given.search,
         scenario=given.scenario,
         format=given.format,

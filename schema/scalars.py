@@ -3,7 +3,7 @@ is read once, here, with a strict form (backend/services/validation.py), so no r
 service ever meets a year 9999, a naive time, ``1e30``, full-width digits, or text a database
 cannot store (U+0000, lone surrogates). A refused value is a VALIDATION error naming the input
 (schema/api.py adds the field path). The sync record scalar applies the same rules per record
-(schema/types/sync.py). Reading uses the standard library: sync pushes carry hundreds of
+(schema/sync/types.py). Reading uses the standard library: sync pushes carry hundreds of
 timestamps and dateutil's parser was a measurable share of a push.
 """
 

@@ -24,7 +24,7 @@ from tortoise.migrations.api import migrate
 from backend.app import create_app
 from backend.config import Settings
 from backend.db import tortoise_config
-from backend.services.auth import hash_password
+from backend.services.people.auth import hash_password
 from tests.factories import TEST_PASSWORD
 
 TEST_URL_ENV = "XUEFEN_TEST_DATABASE_URL"

@@ -108,8 +108,8 @@ async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int =
     """Row ids of every node type (spread over the table), a few UUIDs and the sessions' secrets."""
     from backend import models
     from backend.ids import NODE_TYPES
-    from backend.services import kinds  # noqa: F401 - fills the record kind registry
-    from backend.services.activity import REGISTRY
+    from backend.services.records import registry# noqa: F401 - fills the record kind registry
+    from backend.services.records.ingest import REGISTRY
 
     tenant = await models.Tenant.get(code=tenant_code)
     ids: dict[str, list[int]] = {}
@@ -874,7 +874,7 @@ class _Filler:
         self.pools, self.next_seq, self.now = pools, applied_seq + 1, datetime.now(timezone.utc)
 
     def _qr(self, match: re.Match) -> str:
-        from backend.services.qr import step_at, token_for
+        from backend.services.sessions.qr import step_at, token_for
 
         session_id, shift = int(match.group(1)), int(match.group(2))
         secret, rotation = self.pools.sessions[session_id]

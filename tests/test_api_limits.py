@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from backend.app import create_app
-from backend.services import catalog
+from backend.services.catalog import course_catalog
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
@@ -80,7 +80,7 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail 13800000000")
 
-    monkeypatch.setattr(catalog, "list_courses", broken)
+    monkeypatch.setattr(course_catalog, "list_courses", broken)
     caplog.set_level(logging.ERROR, logger="xuefen.graphql")
     response = await client.post(
         "/graphql",

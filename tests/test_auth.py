@@ -24,7 +24,7 @@ import pytest
 from backend.app import create_app
 from backend.config import Settings
 from backend.models import AuthSession, Employee, LoginThrottle, RefreshToken
-from backend.services.auth import _account_source_key, _throttle_key, deactivate_employee
+from backend.services.people.auth import _account_source_key, _throttle_key, deactivate_employee
 from tests.factories import TEST_PASSWORD, Company, make_company
 from tests.graphql_client import gql, login
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 from backend.app import create_app
 from backend.config import Settings
 from backend.models import LoginThrottle
-from backend.services.auth import _account_source_key, _throttle_key, client_source
+from backend.services.people.auth import _account_source_key, _throttle_key, client_source
 from tests.factories import TEST_PASSWORD, Company, make_company
 from tests.graphql_client import login
 

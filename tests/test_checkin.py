@@ -24,7 +24,7 @@ from backend.models import (
     SessionStatus,
     TrainingSession,
 )
-from backend.services import qr
+from backend.services.sessions import qr
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PUSH, push_input

@@ -26,7 +26,7 @@ from backend.models import (
     EmployeeRole,
     Role,
 )
-from backend.services import qr
+from backend.services.sessions import qr
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PUSH, lesson, push_input
 from tests.test_checkin import check_in, company, make_session, signed_in_long_ago, token_at  # noqa: F401

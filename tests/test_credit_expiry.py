@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from tortoise.transactions import in_transaction
 
 from backend.models import AuditEntry, CreditAccount, CreditEntry, CreditEntryKind
-from backend.services import credit_accounts, ledger
+from backend.services.credits import credit_accounts
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for

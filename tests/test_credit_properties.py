@@ -29,7 +29,8 @@ from backend.models import (
     Reward,
     RewardCategory,
 )
-from backend.services import credit_accounts, ledger
+from backend.services.credits import credit_accounts
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.factories import make_company
 from tests.sync_helpers import lesson

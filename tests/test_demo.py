@@ -7,7 +7,7 @@ import pytest
 from backend import demo
 from backend.ids import to_global_id
 from backend.models import Attendance, Course, CourseStatus, Employee, OrgUnit, Site, Skill, Tenant
-from backend.services.auth import hash_password
+from backend.services.people.auth import hash_password
 from tests.graphql_client import gql, login
 
 CATALOG_PAGE = """
@@ -132,7 +132,7 @@ async def test_demo_has_ojt_history_for_mentors_learners_and_hr(demo_tenant, cli
 async def test_demo_credits_look_alive_and_add_up(demo_tenant, client):
     """Months of derived credits: every account equals its ledger, the company leaderboard has
     earners, the store has rewards, E0001 sees a balance and a target."""
-    from backend.services.credit_accounts import verify_accounts
+    from backend.services.credits.credit_accounts import verify_accounts
 
     assert await verify_accounts(demo_tenant.id) == []
     from backend.models import CreditRule  # every demo rule is in force (none waits for a second HR admin)

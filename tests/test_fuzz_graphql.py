@@ -23,7 +23,7 @@ import pytest
 
 from backend import demo
 from backend.app import create_app
-from backend.services.auth import hash_password
+from backend.services.people.auth import hash_password
 from tests.conftest import is_postgres_run
 from tests.fuzzing import DEFAULT_PEOPLE, fuzz, seed_fuzz_company
 
@@ -48,7 +48,7 @@ def fuzz_app(test_settings, database_url):
 async def test_the_fuzzer_reports_an_internal_error_with_its_cause(fuzz_company, fuzz_app, monkeypatch):
     """The harness itself: a resolver that blows up is reported with its operation, the
     exception and the project frame from the server's log (else a green run proves nothing)."""
-    from schema import sync_fields
+    from schema.sync import fields as sync_fields
 
     def broken(**_):
         raise OverflowError("planted by the fuzz self-test")
@@ -60,7 +60,7 @@ async def test_the_fuzzer_reports_an_internal_error_with_its_cause(fuzz_company,
     failure = report.failures[0]
     assert failure.case.label == "Query.syncInfo"
     assert failure.exception == "OverflowError: planted by the fuzz self-test"
-    assert failure.cause.startswith("schema/sync_fields.py:")
+    assert failure.cause.startswith("schema/sync/fields.py:")
     assert "syncInfo" in failure.reproduction()
 
 

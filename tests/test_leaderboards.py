@@ -14,7 +14,8 @@ from tortoise.transactions import in_transaction
 
 from backend.ids import to_global_id
 from backend.models import CreditEntryKind, CreditProgram, Employee, EmployeeRole, Position, Role
-from backend.services import credits, ledger
+from backend.services.credits import credit_engine
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.conftest import count_queries
 from tests.factories import make_company
@@ -112,7 +113,7 @@ async def test_company_board_ranks_ties_and_zero_earners(client, password_hash):
     assert [p[1] for p in places(previous)[1:]] == ["HR1", "MGR", "OTH", "Z01", "Z02"]
 
     today = await board_of(client, lrn, period=None)  # nobody earned in the current period
-    start, _ = credits.Program().period_of(datetime.now(timezone.utc))
+    start, _ = credit_engine.Program().period_of(datetime.now(timezone.utc))
     assert datetime.fromisoformat(today["periodStart"]) == start
     assert {e["rank"] for e in today["entries"]} == {1} and today["me"] == {"rank": 1, "earned": "0.0"}
 

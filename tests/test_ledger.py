@@ -1,4 +1,4 @@
-"""The ledger's write path (backend/services/ledger.py): keyed, append-only entries whose account
+"""The ledger's write path (backend/services/credits/ledger.py): keyed, append-only entries whose account
 sums never drift and never go negative, on both databases."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import CreditAccount, CreditEntry, CreditEntryKind, CreditEvent, CreditRule, PendingCredit
-from backend.services import ledger
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.factories import make_company
 

@@ -14,7 +14,7 @@ import pytest
 
 from backend.ids import to_global_id
 from backend.models import AuditEntry, CourseModule, Mentorship, ModuleProgress, PracticeLog
-from backend.services.mentoring import local_day
+from backend.services.ojt.mentoring import local_day
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input

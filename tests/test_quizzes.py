@@ -28,7 +28,7 @@ from backend.models import (
     QuizQuestion,
     ReviewTiming,
 )
-from backend.services.quizzes import grade
+from backend.services.ojt.quizzes import grade
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input
@@ -546,7 +546,7 @@ async def test_partial_points_leave_the_attempt_failed_and_grading_needs_a_curre
 
 
 async def test_options_are_shuffled_per_learner_and_attempt_and_answers_stay_by_key(client, company):
-    from backend.services.quizzes import shuffled
+    from backend.services.ojt.quizzes import shuffled
 
     tenant, course = company.tenant, company.courses["A-002"]
     module = await CourseModule.create(tenant=tenant, course=course, position=3, title="测验", kind=ModuleKind.QUIZ)

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-import backend.services.kinds  # noqa: F401  (fills the record kind registry)
+import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     CreditAccount,
@@ -24,7 +24,7 @@ from backend.models import (
     RewardCategory,
     Role,
 )
-from backend.services import ledger
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for

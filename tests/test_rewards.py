@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-import backend.services.kinds  # noqa: F401  (fills the record kind registry)
+import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     AuditEntry,
@@ -27,7 +27,7 @@ from backend.models import (
     Reward,
     RewardCategory,
 )
-from backend.services import ledger
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.conftest import count_queries
 from tests.factories import make_company

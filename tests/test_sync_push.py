@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-import backend.services.kinds  # noqa: F401  (fills the record kind registry)
+import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     ActivityRecord,
@@ -34,7 +34,7 @@ from backend.models import (
     SyncChange,
     SyncClock,
 )
-from backend.services import activity
+from backend.services.records import ingest
 from backend.services.feed import ChangeSet
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
@@ -1031,7 +1031,7 @@ async def test_server_error_rolls_the_whole_batch_back(client, password_hash, mo
         seen_inside.append((list(progress), records, list(device)))
 
     if failure == "apply":
-        handler = activity.REGISTRY["LESSON_COMPLETED"]
+        handler = ingest.REGISTRY["LESSON_COMPLETED"]
         original_apply = handler.apply
 
         async def failing_apply(context, records):

@@ -13,7 +13,8 @@ from tortoise.transactions import in_transaction
 
 from backend.ids import to_global_id
 from backend.models import AuditEntry, CreditEntryKind, CreditProgram, CreditTarget, Employee, EmployeeRole, Position, Role
-from backend.services import ledger, targets
+from backend.services.credits import ledger
+from backend.services.credits import targets
 from backend.services.feed import ChangeSet
 from backend.services.viewer import Viewer
 from tests.factories import make_company

@@ -2,7 +2,7 @@
 
 Another company's objects must look exactly like objects that do not exist: same status, same
 body. Inside a company, employees are visible to themselves, HR admins, their manager and their
-mentor (see ``backend/services/people.py``); the layout is in ``tests/factories.py``.
+mentor (see ``backend/services/people/py``); the layout is in ``tests/factories.py``.
 """
 
 from __future__ import annotations

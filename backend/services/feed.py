@@ -159,7 +159,7 @@ def register_backfill(backfiller: Backfiller) -> Backfiller:
 async def backfill(tenant_id: int) -> int:
     """Mark every synced row of a tenant (after a bulk load such as the demo company), so a first
     sync finds them. Idempotent."""
-    import backend.services.kinds  # noqa: F401  (domains register their backfillers at import)
+    import backend.services.records.registry  # noqa: F401  (domains register their backfillers at import)
 
     changes = ChangeSet(tenant_id)
     for backfiller in BACKFILLERS:

@@ -1,0 +1,1 @@
+"""Credits: the rules engine, the ledger, accounts, expiry, targets, leaderboards, rewards."""

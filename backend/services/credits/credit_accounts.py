@@ -1,0 +1,398 @@
+"""Credit accounts as people see them: the summary (``me.credits``), the ledger with every entry
+explained (which rule, which record, when), claims waiting for HR, and HR's corrections:
+approving or rejecting a claim, adjusting with a reason, reversing an entry. ``verify_accounts``
+proves each cached account equals the sum of its entries (``xuefen credits verify``).
+
+Every write goes through ``backend.services.credits.ledger`` (keyed, append-only, never overdrawn) and
+is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import (
+    Course,
+    CourseModule,
+    CreditAccount,
+    CreditEntry,
+    CreditEntryKind,
+    CreditEvent,
+    CreditRule,
+    CreditTarget,
+    Employee,
+    PendingCredit,
+    PendingCreditStatus,
+    Position,
+    Role,
+)
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text
+from backend.services.credits import credit_engine
+from backend.services.credits import ledger
+from backend.services.audit import audit
+from backend.services.feed import ChangeSet
+from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.viewer import Viewer
+
+MAX_REASON = 300
+LEDGER_CURSOR = "credit-ledger"
+PENDING_CURSOR = "credit-pending"
+
+
+def _reason(reason: str | None, required: bool = True) -> str:
+    return text(reason, "reason", MAX_REASON, required)
+
+
+async def _employee(viewer: Viewer, employee_id: int) -> Employee:
+    row = await Employee.filter(tenant_id=viewer.tenant_id, id=employee_id).first()
+    if row is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return row
+
+
+def may_see_credits(viewer: Viewer, employee_id: int) -> bool:
+    """Credits are the employee's own business, and HR admins'."""
+    return viewer.employee_id == employee_id or viewer.has_role(Role.HR_ADMIN)
+
+
+def _whose(viewer: Viewer, employee_id: int | None) -> int:
+    """The employee asked about: the viewer by default; someone else only for HR admins (others
+    get NOT_FOUND, as for any row they may not see)."""
+    if employee_id is None or employee_id == viewer.employee_id:
+        return viewer.employee_id
+    if not viewer.has_role(Role.HR_ADMIN):
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return employee_id
+
+
+# --- balances -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An account's cached sums, in tenths of a credit."""
+
+    balance: int
+    lifetime_earned: int
+    pending: int
+    updated_at: datetime | None = None
+
+
+async def balance_of(tenant_id: int, employee_id: int) -> Balance:
+    """The account's sums (zeros for an employee who never had an entry)."""
+    row = await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).first()
+    if row is None:
+        return Balance(0, 0, 0)
+    return Balance(row.balance, row.lifetime_earned, row.pending, row.updated_at)
+
+
+@dataclass(frozen=True)
+class CreditSummary:
+    """What ``me.credits`` shows (tenths), with the current period and its target."""
+
+    balance: int
+    lifetime_earned: int
+    pending: int
+    period_earned: int
+    period_start: datetime
+    period_end: datetime
+    target: int | None
+    progress_percent: int | None
+
+
+async def earned_between(tenant_id: int, employee_ids: list[int], start: datetime, end: datetime) -> dict[int, int]:
+    """Credits (tenths) earned in [start, end) by employee: EARN entries and positive
+    adjustments by when they happened (what targets and leaderboards count)."""
+    totals: dict[int, int] = {}
+    base = CreditEntry.filter(tenant_id=tenant_id, employee_id__in=employee_ids, occurred_at__gte=start,
+                              occurred_at__lt=end)
+    for query in (base.filter(kind=CreditEntryKind.EARN),
+                  base.filter(kind=CreditEntryKind.ADJUSTMENT, amount__gt=0)):
+        for employee_id, total in await query.annotate(total=Sum("amount")).group_by("employee_id").values_list(
+                "employee_id", "total"):
+            totals[employee_id] = totals.get(employee_id, 0) + int(total or 0)
+    return totals
+
+
+async def target_of(tenant_id: int, employee: Employee) -> int | None:
+    """The employee's period target (tenths) from their position family and grade; None if unset."""
+    if employee.position_id is None:
+        return None
+    position = await Position.filter(tenant_id=tenant_id, id=employee.position_id).first()
+    if position is None:
+        return None
+    target = await CreditTarget.filter(tenant_id=tenant_id, position_family=position.family,
+                                       grade=position.grade).first()
+    return target.credits if target else None
+
+
+async def summary(viewer: Viewer, employee: Employee, now: datetime | None = None) -> CreditSummary | None:
+    """An employee's credits for themself or an HR admin; None for anyone else."""
+    if employee.tenant_id != viewer.tenant_id or not may_see_credits(viewer, employee.id):
+        return None
+    now = now or datetime.now(timezone.utc)
+    program = await credit_engine.program_of(viewer.tenant_id)
+    start, end = program.period_of(now)
+    account = await balance_of(viewer.tenant_id, employee.id)
+    earned = (await earned_between(viewer.tenant_id, [employee.id], start, end)).get(employee.id, 0)
+    target = await target_of(viewer.tenant_id, employee)
+    # A target of 0 is met (100%), as in the team views; no target at all has no progress.
+    progress = ledger.percent_of(earned, target)
+    return CreditSummary(account.balance, account.lifetime_earned, account.pending, earned, start, end, target,
+                         progress)
+
+
+# --- the ledger -----------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerItem:
+    """A posted entry with what explains it: the rule version, the creditable event (and its
+    course and module), and the balance right after it."""
+
+    entry: CreditEntry
+    rule: CreditRule | None
+    event: CreditEvent | None
+    course: Course | None
+    module: CourseModule | None
+    balance_after: int | None
+
+
+@dataclass
+class Page:
+    """A keyset page of rows (entries or claims)."""
+
+    items: list
+    has_next_page: bool
+    has_previous_page: bool
+    cursor_kind: str
+
+    def cursor_of(self, row_id: int) -> str:
+        return encode_cursor(self.cursor_kind, [row_id])
+
+
+async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem]:
+    """Entries with their rule, event, course and module, loaded in a few batched queries."""
+    rule_ids = {e.rule_id for e in entries if e.rule_id}
+    event_ids = {e.event_id for e in entries if e.event_id}
+    rules = {r.id: r for r in await CreditRule.filter(tenant_id=tenant_id, id__in=list(rule_ids))} if rule_ids else {}
+    events = {e.id: e for e in await CreditEvent.filter(tenant_id=tenant_id, id__in=list(event_ids))} \
+        if event_ids else {}
+    course_ids = {e.course_id for e in events.values() if e.course_id}
+    module_ids = {e.module_id for e in events.values() if e.module_id}
+    courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))} \
+        if course_ids else {}
+    modules = {m.id: m for m in await CourseModule.filter(tenant_id=tenant_id, id__in=list(module_ids))} \
+        if module_ids else {}
+    items = []
+    for entry in entries:
+        event = events.get(entry.event_id) if entry.event_id else None
+        items.append(LedgerItem(
+            entry, rules.get(entry.rule_id) if entry.rule_id else None, event,
+            courses.get(event.course_id) if event and event.course_id else None,
+            modules.get(event.module_id) if event and event.module_id else None, None,
+        ))
+    return items
+
+
+async def ledger_page(viewer: Viewer, employee_id: int | None, first: int, after: str | None,
+                      max_page_size: int) -> Page:
+    """Posted entries of the viewer (or, for HR admins, of ``employee_id``), newest first, each
+    explained and with the balance after it."""
+    first = check_page_size(first, max_page_size)
+    whose = _whose(viewer, employee_id)
+    if whose != viewer.employee_id:
+        await _employee(viewer, whose)
+    query = CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose)
+    if after:
+        (last_id,) = decode_cursor(LEDGER_CURSOR, after, 1)
+        query = query.filter(id__lt=int(last_id))
+    rows = await query.order_by("-id").limit(first + 1)
+    items = await explain(viewer.tenant_id, rows[:first])
+    if items:
+        # The balance after the newest entry of the page; older ones follow by subtracting.
+        total = await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose,
+                                         id__lte=items[0].entry.id).annotate(total=Sum("amount")).values_list(
+            "total", flat=True)
+        running = int(total[0] or 0)
+        for item in items:
+            item.balance_after = running
+            running -= item.entry.amount
+    return Page(items, len(rows) > first, bool(after), LEDGER_CURSOR)
+
+
+async def pending_page(viewer: Viewer, first: int, after: str | None, max_page_size: int) -> Page:
+    """Claims waiting for HR, oldest first: every one for HR admins, the viewer's own otherwise."""
+    first = check_page_size(first, max_page_size)
+    query = PendingCredit.filter(tenant_id=viewer.tenant_id, status=PendingCreditStatus.PENDING)
+    if not viewer.has_role(Role.HR_ADMIN):
+        query = query.filter(employee_id=viewer.employee_id)
+    if after:
+        (last_id,) = decode_cursor(PENDING_CURSOR, after, 1)
+        query = query.filter(id__gt=int(last_id))
+    rows = await query.order_by("id").limit(first + 1)
+    return Page(rows[:first], len(rows) > first, bool(after), PENDING_CURSOR)
+
+
+async def explain_claims(tenant_id: int, claims: list[PendingCredit]) -> dict[int, LedgerItem]:
+    """Each claim's rule, event, course and module (keyed by claim id)."""
+    shells = [CreditEntry(id=c.id, tenant_id=tenant_id, employee_id=c.employee_id, kind=CreditEntryKind.EARN,
+                          amount=c.amount, entry_key=c.entry_key, rule_id=c.rule_id, event_id=c.event_id,
+                          occurred_at=c.occurred_at) for c in claims]
+    return {item.entry.id: item for item in await explain(tenant_id, shells)}
+
+
+# --- HR corrections -------------------------------------------------------------------------
+
+
+def _not_own(viewer: Viewer, employee_id: int) -> None:
+    """HR corrects other people's credits, never their own (FORBIDDEN): another HR admin does."""
+    if employee_id == viewer.employee_id:
+        raise DomainError(ErrorCode.FORBIDDEN)
+
+
+async def decide_pending(viewer: Viewer, claim_id: int, approve: bool, reason: str | None) -> PendingCredit:
+    """Approve a claim (it is posted as an EARN entry and counts from then on) or reject it (a
+    reason is required), once: ALREADY_DECIDED after that (HR admins). Audited."""
+    viewer.require_role(Role.HR_ADMIN)
+    text = _reason(reason, required=not approve)
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        changes = ChangeSet(viewer.tenant_id)
+        claim = await PendingCredit.filter(tenant_id=viewer.tenant_id, id=claim_id).using_db(connection).first()
+        if claim is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        _not_own(viewer, claim.employee_id)
+        await ledger.lock_account(connection, viewer.tenant_id, claim.employee_id, now)
+        decided = await ledger.settle_pending(connection, changes, viewer.tenant_id, claim.id, approve,
+                                              viewer.employee_id, text, now)
+        await audit(connection, viewer, viewer.tenant_id, "credits.approve" if approve else "credits.reject",
+                    "PendingCredit", claim.id, {"employeeId": claim.employee_id,
+                                                "amount": str(ledger.from_tenths(claim.amount)), "reason": text})
+        await changes.publish(connection, now)
+    return decided
+
+
+async def adjust(viewer: Viewer, employee_id: int, amount: int, reason: str | None) -> CreditEntry:
+    """Add (positive) or take away (negative) credits with a reason (HR admins). Taking more than
+    the balance is INSUFFICIENT_CREDITS. Audited."""
+    viewer.require_role(Role.HR_ADMIN)
+    if amount == 0:
+        raise _invalid("amount")
+    text = _reason(reason)
+    employee = await _employee(viewer, employee_id)
+    _not_own(viewer, employee.id)
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        changes = ChangeSet(viewer.tenant_id)
+        await ledger.lock_account(connection, viewer.tenant_id, employee.id, now)
+        entry_id = await ledger.post(connection, changes, viewer.tenant_id, ledger.Posting(
+            employee_id=employee.id, kind=CreditEntryKind.ADJUSTMENT, amount=amount,
+            entry_key=f"adjust:{uuid.uuid4()}", occurred_at=now, reason=text, actor_id=viewer.employee_id,
+        ), now)
+        await audit(connection, viewer, viewer.tenant_id, "credits.adjust", "CreditEntry", entry_id,
+                    {"employeeId": employee.id, "amount": str(ledger.from_tenths(amount)), "reason": text})
+        await changes.publish(connection, now)
+        return await CreditEntry.get(id=entry_id).using_db(connection)
+
+
+async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEntry:
+    """Undo one entry by a REVERSAL entry with a reason (HR admins): once per entry
+    (ALREADY_REVERSED), never below a zero balance (INSUFFICIENT_CREDITS). A store redemption's
+    spend is refunded by rejecting or cancelling the redemption instead (VALIDATION). Audited."""
+    viewer.require_role(Role.HR_ADMIN)
+    text = _reason(reason)
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        changes = ChangeSet(viewer.tenant_id)
+        entry = await CreditEntry.filter(tenant_id=viewer.tenant_id, id=entry_id).using_db(connection).first()
+        if entry is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        if entry.redemption_id is not None:
+            raise _invalid("entryId")
+        _not_own(viewer, entry.employee_id)
+        await ledger.lock_account(connection, viewer.tenant_id, entry.employee_id, now)
+        # Say "reversed already" before the ledger could say "not enough credits" for the same retry.
+        if await CreditEntry.filter(tenant_id=viewer.tenant_id, reverses_id=entry.id).using_db(connection).exists():
+            raise DomainError(ErrorCode.ALREADY_REVERSED)
+        reversal_id = await ledger.reverse(connection, changes, viewer.tenant_id, entry, text, viewer.employee_id, now)
+        await audit(connection, viewer, viewer.tenant_id, "credits.reverse", "CreditEntry", entry.id,
+                    {"employeeId": entry.employee_id, "amount": str(ledger.from_tenths(-entry.amount)),
+                     "reversal": reversal_id, "reason": text})
+        await changes.publish(connection, now)
+        return await CreditEntry.get(id=reversal_id).using_db(connection)
+
+
+async def recalculate(viewer: Viewer, since: datetime, until: datetime, rule_key: str | None,
+                      employee_id: int | None) -> int:
+    """Evaluate recorded events of [since, until) again against the active rules and add only
+    what is missing (HR admins; audited). Returns the credits (tenths) added."""
+    viewer.require_role(Role.HR_ADMIN)
+    if since.tzinfo is None or until.tzinfo is None:
+        raise _invalid("since" if since.tzinfo is None else "until", "reason.timezone_required")
+    if until <= since:
+        raise _invalid("until", "reason.ends_before_start")
+    if employee_id is not None:
+        await _employee(viewer, employee_id)
+    if rule_key is not None and not await CreditRule.filter(tenant_id=viewer.tenant_id, rule_key=rule_key).exists():
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return await credit_engine.recalculate(viewer, since, until, rule_key, employee_id)
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """An account whose cached sums differ from its entries (or entries without an account)."""
+
+    tenant_id: int
+    employee_id: int
+    employee_no: str
+    cached: tuple[int, int, int] | None  # balance, lifetime earned, pending; None: no account
+    actual: tuple[int, int, int]
+
+
+async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
+    """Every account compared with the sums of its entries and claims: balance = all entries,
+    lifetime earned = EARN + positive ADJUSTMENT, pending = PENDING claims; plus employees with
+    entries or claims but no account. Empty when everything agrees."""
+    def scoped(query):
+        return query.filter(tenant_id=tenant_id) if tenant_id is not None else query
+
+    actual: dict[tuple[int, int], list[int]] = {}
+
+    def add(rows, index):
+        for tenant, employee, total in rows:
+            actual.setdefault((tenant, employee), [0, 0, 0])[index] += int(total or 0)
+
+    add(await scoped(CreditEntry.all()).annotate(total=Sum("amount")).group_by("tenant_id", "employee_id")
+        .values_list("tenant_id", "employee_id", "total"), 0)
+    add(await scoped(CreditEntry.filter(kind=CreditEntryKind.EARN)).annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id").values_list("tenant_id", "employee_id", "total"), 1)
+    add(await scoped(CreditEntry.filter(kind=CreditEntryKind.ADJUSTMENT, amount__gt=0)).annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id").values_list("tenant_id", "employee_id", "total"), 1)
+    add(await scoped(PendingCredit.filter(status=PendingCreditStatus.PENDING)).annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id").values_list("tenant_id", "employee_id", "total"), 2)
+    cached = {
+        (tenant, employee): (balance, lifetime, pending)
+        for tenant, employee, balance, lifetime, pending in await scoped(CreditAccount.all()).values_list(
+            "tenant_id", "employee_id", "balance", "lifetime_earned", "pending")
+    }
+    wrong = []
+    for key in sorted(set(actual) | set(cached)):
+        sums = tuple(actual.get(key, [0, 0, 0]))
+        if cached.get(key) != sums and not (key not in cached and sums == (0, 0, 0)):
+            wrong.append(key)
+    numbers = dict(await Employee.filter(id__in=[e for _, e in wrong]).values_list("id", "employee_no")) \
+        if wrong else {}
+    return [Difference(tenant, employee, numbers.get(employee, "?"), cached.get((tenant, employee)),
+                       tuple(actual.get((tenant, employee), [0, 0, 0])))
+            for tenant, employee in wrong]

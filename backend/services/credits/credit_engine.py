@@ -1,0 +1,404 @@
+"""The credit rules engine: creditable facts in, ledger entries out.
+
+Domain services ``note`` what an accepted record achieved (a lesson done, a quiz passed, a
+practice confirmed, an attendance, an evaluation, a module or course completed) as a
+``Creditable``; ``settle`` runs as the last step of the same transaction (``ApplyContext.finish``)
+for synced records and online mutations alike. A client never sends an amount.
+
+Each creditable becomes one ``credit_event`` row, keyed by what it is (``quiz:<employee>:<quiz>``:
+passing a quiz twice is one event). Only a new event is evaluated, against the rule versions
+active at that moment. Every matching rule posts an EARN entry (or a pending claim when HR must
+approve) keyed ``rule:<rule key>@<version>:<event key>``, so nothing is ever credited twice. Caps
+(per day, week and period, in the program's time zone), first-time-only and "every N confirmed
+practices" are judged with the employee's account row locked, so concurrent records of one
+employee cannot both slip under a cap. Changing a rule never touches history; ``recalculate``
+(explicit, audited) evaluates stored events again and only ever adds what is missing.
+
+A rule version never pays its own author unless a second HR admin approved it (``approved_by``):
+an HR admin cannot make a rule and earn from it alone. What it withheld is credited by a
+recalculation after the approval.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.functions import Sum
+
+from backend.models import (
+    Course,
+    CreditAccount,
+    CreditActivity,
+    CreditEntry,
+    CreditEntryKind,
+    CreditEvent,
+    CreditProgram,
+    CreditRule,
+    CreditRuleStatus,
+    PendingCredit,
+    PendingCreditStatus,
+)
+from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
+from backend.services.credits import ledger
+from backend.services.feed import ChangeSet, Entity, register_backfill
+from backend.sql import db_time, db_uuid, insert_many
+
+
+@dataclass(frozen=True)
+class Creditable:
+    """A fact rules may credit. event_key identifies the fact itself (the same fact reported
+    again is the same event)."""
+
+    employee_id: int
+    activity: CreditActivity
+    event_key: str
+    occurred_at: datetime
+    record_id: UUID | None = None
+    course_id: int | None = None
+    module_id: int | None = None
+    score: int | None = None
+    quantity: int = 1
+
+
+def note(context, creditable: Creditable) -> None:
+    """Remember a creditable fact; it is credited when the transaction finishes."""
+    context.creditables.append(creditable)
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Program:
+    """A tenant's credit program (defaults when it has no row)."""
+
+    period_months: int = 12
+    time_zone: str = "Asia/Shanghai"
+    anonymise_leaderboards: bool = False
+    # Rule versions granting more than this (tenths) wait for a second HR admin (credit_rules).
+    rule_approval_above: int = DEFAULT_RULE_APPROVAL_ABOVE
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def period_of(self, moment: datetime) -> tuple[datetime, datetime]:
+        """The [start, end) of the credit period holding ``moment`` (periods start on 1 January
+        local time and last period_months)."""
+        local = moment.astimezone(self.zone)
+        first_month = (local.month - 1) // self.period_months * self.period_months + 1
+        start = datetime(local.year, first_month, 1, tzinfo=self.zone)
+        month = first_month - 1 + self.period_months
+        end = datetime(local.year + month // 12, month % 12 + 1, 1, tzinfo=self.zone)
+        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+    def day_of(self, moment: datetime) -> tuple[datetime, datetime]:
+        local = moment.astimezone(self.zone).date()
+        return self._span(local, local + timedelta(days=1))
+
+    def week_of(self, moment: datetime) -> tuple[datetime, datetime]:
+        local = moment.astimezone(self.zone).date()
+        monday = local - timedelta(days=local.weekday())
+        return self._span(monday, monday + timedelta(days=7))
+
+    def _span(self, first: date, after: date) -> tuple[datetime, datetime]:
+        return (datetime.combine(first, time(), self.zone).astimezone(timezone.utc),
+                datetime.combine(after, time(), self.zone).astimezone(timezone.utc))
+
+
+async def program_of(tenant_id: int, connection: BaseDBAsyncClient | None = None) -> Program:
+    query = CreditProgram.filter(tenant_id=tenant_id)
+    row = await (query.using_db(connection) if connection else query).first()
+    if row is None:
+        return Program()
+    return Program(row.period_months, row.time_zone, row.anonymise_leaderboards, row.rule_approval_above)
+
+
+# --- settling -------------------------------------------------------------------------------
+
+
+async def settle(context) -> None:
+    """Record the noted facts as events and credit the new ones (in the caller's transaction)."""
+    noted: list[Creditable] = context.creditables
+    if not noted:
+        return
+    context.creditables = []
+    connection, tenant_id = context.connection, context.viewer.tenant_id
+    # Lock first: events get their ids (which "every N" counts by) one employee's transaction at a
+    # time, so two concurrent confirmations can never both count the same multiple.
+    for employee_id in sorted({item.employee_id for item in noted}):
+        await ledger.lock_account(connection, tenant_id, employee_id, context.received_at)
+    fresh = await _new_events(connection, tenant_id, noted, context.received_at)
+    if not fresh:
+        return
+    rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
+    if not rules:
+        return
+    engine = _Engine(connection, context.changes, tenant_id, await program_of(tenant_id, connection),
+                     context.received_at)
+    await engine.credit([(event, creditable) for event, creditable in fresh], rules)
+
+
+# A fact reported long after it happened (a phone offline for weeks) is credited in full, but caps
+# and periods judge it no earlier than this before it arrived: a year of backdated records cannot
+# each claim a day's cap of its own.
+BACKDATING_ALLOWED = timedelta(days=30)
+
+
+def credit_time(occurred_at: datetime, received_at: datetime) -> datetime:
+    """When a fact counts for caps, periods and targets."""
+    return max(occurred_at, received_at - BACKDATING_ALLOWED)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the engine reads it (a light stand-in for a CreditEvent row: building ORM
+    objects showed in a 500-record push)."""
+
+    id: int
+    employee_id: int
+    activity: CreditActivity
+    event_key: str
+    course_id: int | None
+    module_id: int | None
+    score: int | None
+    quantity: int
+    occurred_at: datetime
+    created_at: datetime  # when it arrived
+
+
+Event = StoredEvent | CreditEvent  # fresh events from a push, stored ones in a recalculation
+
+_EVENT_COLUMNS = {
+    "tenant_id": "int", "employee_id": "int", "activity": "text", "event_key": "text", "record_id": "uuid",
+    "course_id": "int", "module_id": "int", "score": "smallint", "quantity": "smallint",
+    "occurred_at": "timestamptz", "created_at": "timestamptz", "updated_at": "timestamptz",
+}
+
+
+async def _new_events(
+    connection: BaseDBAsyncClient, tenant_id: int, noted: list[Creditable], now: datetime
+) -> list[tuple[StoredEvent, Creditable]]:
+    """Insert the events in one statement; those that already existed (a fact reported again)
+    are left out."""
+    unique: dict[str, Creditable] = {}
+    for item in noted:
+        unique.setdefault(item.event_key, item)
+    stamp = db_time(connection, now)
+    inserted = await insert_many(connection, "credit_event", _EVENT_COLUMNS, [
+        (tenant_id, item.employee_id, item.activity.value, key,
+         db_uuid(connection, item.record_id) if item.record_id else None, item.course_id, item.module_id,
+         item.score, item.quantity, db_time(connection, item.occurred_at.astimezone(timezone.utc)), stamp, stamp)
+        for key, item in unique.items()
+    ], on_conflict="ON CONFLICT (tenant_id, event_key) DO NOTHING", returning="id, event_key")
+    ids = {row["event_key"]: int(row["id"]) for row in inserted}
+    fresh = []
+    for key, item in unique.items():  # in the order noted: "every N" counts in that order
+        if key in ids:
+            fresh.append((StoredEvent(
+                ids[key], item.employee_id, item.activity, key, item.course_id, item.module_id, item.score,
+                item.quantity, item.occurred_at, now,
+            ), item))
+    return fresh
+
+
+async def _active_rules(
+    connection: BaseDBAsyncClient, tenant_id: int, activities: set[CreditActivity]
+) -> list[CreditRule]:
+    return await CreditRule.filter(
+        tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE, activity__in=[a.value for a in activities]
+    ).order_by("rule_key").using_db(connection)
+
+
+class _Engine:
+    """Evaluates rules for events of one transaction, with each employee's account locked.
+
+    What a rule already granted an employee (per cap window, in all) and how much practice they
+    have confirmed are read from the database once per transaction and then kept up to date in
+    memory: the account lock makes that safe, and a 500-record push costs a few queries, not
+    a few per record."""
+
+    def __init__(self, connection, changes, tenant_id: int, program: Program, now: datetime) -> None:
+        self.connection, self.changes, self.tenant_id = connection, changes, tenant_id
+        self.program, self.now = program, now
+        self._scenarios: dict[int, str] = {}
+        self._versions: dict[str, list[int]] = {}
+        self._used: dict[tuple[str, int, datetime | None, datetime | None], int] = {}
+        self._practised: dict[tuple[int, int], int] = {}
+
+    async def credit(self, events: list[tuple[Event, Creditable | None]], rules: list[CreditRule],
+                     recalculating: bool = False) -> int:
+        """Post what ``rules`` grant for ``events``; returns the credits (tenths) posted or claimed."""
+        course_ids = {event.course_id for event, _ in events if event.course_id}
+        if course_ids and any(rule.scenario for rule in rules):
+            self._scenarios = dict(await Course.filter(tenant_id=self.tenant_id, id__in=list(course_ids)).using_db(
+                self.connection).values_list("id", "scenario"))
+        keys = {rule.rule_key for rule in rules}
+        for rule_id, key in await CreditRule.filter(tenant_id=self.tenant_id, rule_key__in=list(keys)).using_db(
+                self.connection).values_list("id", "rule_key"):
+            self._versions.setdefault(key, []).append(rule_id)
+        total = 0
+        by_employee: dict[int, list[Event]] = defaultdict(list)
+        for event, _ in events:
+            by_employee[event.employee_id].append(event)
+        for employee_id in sorted(by_employee):  # one lock order: no deadlocks between transactions
+            await ledger.lock_account(self.connection, self.tenant_id, employee_id, self.now)
+            for event in by_employee[employee_id]:
+                for rule in rules:
+                    if self._matches(rule, event) and self._may_pay(rule, event.employee_id):
+                        total += await self._apply(rule, event, recalculating)
+        return total
+
+    @staticmethod
+    def _may_pay(rule: CreditRule, employee_id: int) -> bool:
+        """Four eyes: the author of a version nobody else approved gets nothing from it."""
+        return rule.created_by_id != employee_id or rule.approved_by_id is not None
+
+    def _matches(self, rule: CreditRule, event: Event) -> bool:
+        return (
+            rule.activity == event.activity
+            and (rule.course_id is None or rule.course_id == event.course_id)
+            and (rule.module_id is None or rule.module_id == event.module_id)
+            and (rule.scenario is None or self._scenarios.get(event.course_id or 0) == rule.scenario)
+            and (rule.min_score is None or (event.score is not None and event.score >= rule.min_score))
+        )
+
+    async def _apply(self, rule: CreditRule, event: Event, recalculating: bool) -> int:
+        amount = rule.credits
+        if rule.every_n:
+            amount = rule.credits * await self._multiples_crossed(rule, event)
+        if amount <= 0:
+            return 0
+        versions = self._versions.get(rule.rule_key, [rule.id])
+        # An older version may have credited this event (a recalculation): only the difference,
+        # and that event's own credit does not make a first-time rule "used".
+        already = await self._granted(versions, event_id=event.id) if recalculating else 0
+        if rule.first_time_only and await self._used_in(rule, event.employee_id, None) - already > 0:
+            return 0
+        amount -= already
+        when = credit_time(event.occurred_at, event.created_at)
+        for cap, window in ((rule.cap_per_day, self.program.day_of), (rule.cap_per_week, self.program.week_of),
+                            (rule.cap_per_period, self.program.period_of)):
+            if cap is not None and amount > 0:
+                amount = min(amount, cap - await self._used_in(rule, event.employee_id, window(when)))
+        if amount <= 0:
+            return 0
+        posting = ledger.Posting(
+            employee_id=event.employee_id, kind=CreditEntryKind.EARN, amount=amount,
+            entry_key=f"rule:{rule.rule_key}@{rule.version}:{event.event_key}", occurred_at=when,
+            rule_id=rule.id, event_id=event.id,
+        )
+        if rule.requires_approval:
+            made = await ledger.add_pending(self.connection, self.changes, self.tenant_id, posting, self.now)
+        else:
+            made = await ledger.post(self.connection, self.changes, self.tenant_id, posting, self.now,
+                                     account_locked=True)
+        if not made:
+            return 0
+        for (key, employee_id, start, end) in self._used:
+            if key == rule.rule_key and employee_id == event.employee_id and (
+                start is None or start <= when < end
+            ):
+                self._used[(key, employee_id, start, end)] += amount
+        return amount
+
+    async def _used_in(self, rule: CreditRule, employee_id: int, window: tuple[datetime, datetime] | None) -> int:
+        """What the rule (all its versions) granted the employee in a window (None: ever)."""
+        start, end = window or (None, None)
+        key = (rule.rule_key, employee_id, start, end)
+        if key not in self._used:
+            versions = self._versions.get(rule.rule_key, [rule.id])
+            self._used[key] = await self._granted(versions, employee_id=employee_id, between=window)
+        return self._used[key]
+
+    async def _granted(self, rule_ids: list[int], employee_id: int | None = None, event_id: int | None = None,
+                       between: tuple[datetime, datetime] | None = None) -> int:
+        """Credits (tenths) these rule versions granted: posted EARN entries plus claims still
+        pending (an approved claim is a posted entry by then, a rejected one granted nothing)."""
+        filters: dict = {"tenant_id": self.tenant_id, "rule_id__in": rule_ids}
+        if employee_id is not None:
+            filters["employee_id"] = employee_id
+        if event_id is not None:
+            filters["event_id"] = event_id
+        if between is not None:
+            filters["occurred_at__gte"], filters["occurred_at__lt"] = between
+        posted = await CreditEntry.filter(kind=CreditEntryKind.EARN, **filters).using_db(self.connection).annotate(
+            total=Sum("amount")).values_list("total", flat=True)
+        claimed = await PendingCredit.filter(status=PendingCreditStatus.PENDING, **filters).using_db(
+            self.connection).annotate(total=Sum("amount")).values_list("total", flat=True)
+        return int(posted[0] or 0) + int(claimed[0] or 0)
+
+    async def _multiples_crossed(self, rule: CreditRule, event: Event) -> int:
+        """How many multiples of every_n the confirmed quantity in the rule's scope passed with
+        this event (events count in the order they were recorded)."""
+        scope = {"tenant_id": self.tenant_id, "employee_id": event.employee_id, "activity": event.activity,
+                 "id__lt": event.id}
+        if rule.course_id:
+            scope["course_id"] = rule.course_id
+        if rule.module_id:
+            scope["module_id"] = rule.module_id
+        key = (rule.id, event.employee_id)
+        if key not in self._practised:
+            before = await CreditEvent.filter(**scope).using_db(self.connection).annotate(
+                total=Sum("quantity")).values_list("total", flat=True)
+            self._practised[key] = int(before[0] or 0)
+        done = self._practised[key]
+        self._practised[key] = done + event.quantity
+        return (done + event.quantity) // rule.every_n - done // rule.every_n
+
+
+# --- recalculation --------------------------------------------------------------------------
+
+
+async def recalculate(
+    viewer, since: datetime, until: datetime, rule_key: str | None = None, employee_id: int | None = None,
+) -> int:
+    """Evaluate stored events in [since, until) again against today's active rules (HR admins),
+    audited. Only what is missing is added: an event an older version already credited gets the
+    difference, never a second full amount, and nothing is ever taken back (HR reverses or
+    adjusts explicitly). Returns the credits (tenths) added, posted or pending."""
+    from tortoise.transactions import in_transaction
+
+    from backend.models import Role
+    from backend.services.audit import audit
+
+    viewer.require_role(Role.HR_ADMIN)
+    tenant_id = viewer.tenant_id
+    now = datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        rules = await CreditRule.filter(tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE).using_db(connection)
+        if rule_key is not None:
+            rules = [rule for rule in rules if rule.rule_key == rule_key]
+        query = CreditEvent.filter(tenant_id=tenant_id, occurred_at__gte=since, occurred_at__lt=until,
+                                   activity__in=list({rule.activity.value for rule in rules}))
+        if employee_id is not None:
+            query = query.filter(employee_id=employee_id)
+        events = await query.order_by("id").using_db(connection) if rules else []
+        changes = ChangeSet(tenant_id)
+        engine = _Engine(connection, changes, tenant_id, await program_of(tenant_id, connection), now)
+        added = await engine.credit([(event, None) for event in events], rules, recalculating=True)
+        await audit(connection, viewer, tenant_id, "credits.recalculate", "CreditRule", rule_key or "*", {
+            "since": since.isoformat(), "until": until.isoformat(), "employeeId": employee_id,
+            "events": len(events), "added": str(ledger.from_tenths(added)),
+        })
+        await changes.publish(connection, now)
+    return added
+
+
+# --- feed backfill --------------------------------------------------------------------------
+
+
+async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+    """Mark every account and entry for its employee's phone (after a bulk load)."""
+    for employee_id in await CreditAccount.filter(tenant_id=tenant_id).values_list("employee_id", flat=True):
+        changes.touch(Entity.CREDIT_ACCOUNT, employee_id, audience=employee_id)
+    for entry_id, employee_id in await CreditEntry.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
+        changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=employee_id)
+
+
+register_backfill(_backfill)

@@ -1,0 +1,83 @@
+"""Credit expiry: HR lets unspent credits earned before a cut-off date lapse (EXPIRY entries).
+
+Spending is taken to use the oldest credits first (FIFO, as stores and airline miles do), so the
+part of an employee's credits that can lapse at a cut-off is what they earned before it minus
+everything that has left their balance, net of refunds (lifetime earned minus balance: spends,
+negative adjustments and reversals, earlier expiries), and never more than their balance. Each run is keyed by its cut-off
+(``expire:<cut-off>:<employee>``), so running it twice for the same date changes nothing, and a
+later cut-off expires only what the earlier ones did not. Lifetime earned is untouched: what was
+earned stays earned for ranking, it just can no longer be spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from backend.models import CreditEntry, CreditEntryKind, Role
+from backend.services.credits import ledger
+from backend.services.audit import audit
+from backend.services.feed import ChangeSet
+from backend.services.validation import invalid, text
+from backend.services.viewer import Viewer
+
+
+@dataclass(frozen=True)
+class ExpiryRun:
+    """What one expiry run did: how many accounts lost credits and how many (tenths) in all."""
+
+    accounts: int
+    expired: int
+
+
+def _lapsing(earned_before: int, gone: int, balance: int) -> int:
+    """Tenths that lapse: the earned-before part not yet consumed (oldest spent first)."""
+    return max(0, min(balance, earned_before - gone))
+
+
+async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | None = None) -> ExpiryRun:
+    """Expire unspent credits earned before ``before`` for every account of the tenant (HR admins;
+    audited; idempotent per cut-off)."""
+    viewer.require_role(Role.HR_ADMIN)
+    reason = text(reason, "reason", 300)
+    now = now or datetime.now(timezone.utc)
+    if before > now:
+        raise invalid("before")
+    tenant_id, cut_off = viewer.tenant_id, before.astimezone(timezone.utc)
+    expired = accounts = 0
+    async with in_transaction() as connection:
+        changes = ChangeSet(tenant_id)
+        earners = await CreditEntry.filter(
+            tenant_id=tenant_id, occurred_at__lt=cut_off, amount__gt=0,
+            kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+        ).using_db(connection).distinct().values_list("employee_id", flat=True)
+        for employee_id in sorted(set(earners)):
+            # Everything below is read with the account locked: a spend committing meanwhile
+            # is either fully seen or waits for us.
+            account = await ledger.lock_account(connection, tenant_id, employee_id, now)
+            earned = await CreditEntry.filter(
+                tenant_id=tenant_id, employee_id=employee_id, occurred_at__lt=cut_off, amount__gt=0,
+                kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+            ).using_db(connection).annotate(total=Sum("amount")).values_list("total", flat=True)
+            # What has left the balance, net of refunds: lifetime earned minus what remains.
+            gone = account.lifetime_earned - account.balance
+            lapsing = _lapsing(int(earned[0] or 0), gone, account.balance)
+            if lapsing <= 0:
+                continue
+            posted = await ledger.post(connection, changes, tenant_id, ledger.Posting(
+                employee_id=employee_id, kind=CreditEntryKind.EXPIRY, amount=-lapsing,
+                entry_key=f"expire:{cut_off.isoformat()}:{employee_id}", occurred_at=now, reason=reason,
+                actor_id=viewer.employee_id,
+            ), now, account_locked=True)
+            if posted is not None:
+                accounts, expired = accounts + 1, expired + lapsing
+        await audit(connection, viewer, tenant_id, "credits.expire", "CreditAccount", "*", {
+            "before": cut_off.isoformat(), "reason": reason, "accounts": accounts,
+            "expired": str(ledger.from_tenths(expired)),
+        })
+        await changes.publish(connection, now)
+    return ExpiryRun(accounts, expired)
+

@@ -1,0 +1,1 @@
+"""On-the-job training: quizzes (authoring, grading), practice, mentorships, rubrics, evaluations, skills."""

@@ -1,0 +1,511 @@
+"""Mentor evaluations: the MENTOR_EVALUATION record kind, HR supersede, and reading evaluations.
+
+A mentor scores a mentee's module with the module's rubric (see ``rubrics``), on the phone and
+offline too. The phone chooses the evaluation's uid, so a draft has its identity before it reaches
+the server. Drafts are mutable and versioned with the sync framework's policy
+(docs/sync-protocol.md): each write names the version it was based on and is applied by a
+conditional UPDATE only if that is still the current version; otherwise the answer is CONFLICT
+with the server's copy, never a silent merge. A submitted evaluation is final: only HR can
+supersede it, with a reason, in the audit log. Only the mentee's current mentor for the module's
+course (on the mentee's local day at the time the record says) may write.
+
+A submitted evaluation is skill evidence; on an ASSESSMENT module, one at or above the module's
+bar (60 when none is set) completes the module for the mentee, once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.ids import expect_global_id, to_global_id
+from backend.models import (
+    CourseModule,
+    CourseStatus,
+    CreditActivity,
+    Employee,
+    EvaluationStatus,
+    MentorEvaluation,
+    ModuleKind,
+    RecordStatus,
+    Role,
+    Rubric,
+    RubricCriterion,
+)
+from backend.services.credits import credit_engine
+from backend.services import feed
+from backend.services.ojt import mentoring
+from backend.services.catalog import progress
+from backend.services.ojt import skills
+from backend.services.records.ingest import (
+    ApplyContext,
+    Outcome,
+    ParsedRecord,
+    invalid_payload,
+    payload_id,
+    register,
+)
+from backend.services.audit import audit
+from backend.services.feed import ChangeSet, Entity
+from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS
+from backend.services.viewer import Viewer
+from backend.sql import db_time, db_uuid, placeholders
+
+MENTOR_EVALUATION = "MENTOR_EVALUATION"
+DEFAULT_PASS_SCORE = 60
+MAX_COMMENT = 2000
+MAX_REASON = 2000
+FINISHED = (EvaluationStatus.SUBMITTED, EvaluationStatus.SUPERSEDED)
+CURSOR_KIND = "evaluations"
+
+
+# --- scores ---------------------------------------------------------------------------------
+
+
+def percent_of(rubric: Rubric, criteria: list[RubricCriterion], scores: dict[int, int]) -> int:
+    """round(100 * Σ weight·(score − min)/(max − min) / Σ weight), halves up."""
+    span = Decimal(rubric.scale_max - rubric.scale_min)
+    total = sum((Decimal(str(c.weight)) for c in criteria), Decimal(0))
+    if total <= 0 or span <= 0:
+        return 0
+    earned = sum(
+        (Decimal(str(c.weight)) * (Decimal(scores[c.id] - rubric.scale_min) / span) for c in criteria),
+        Decimal(0),
+    )
+    return int((earned * 100 / total).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def check_scores(
+    rubric: Rubric, criteria: list[RubricCriterion], scores: dict[int, int], complete: bool,
+    error: Callable[[str], DomainError],
+) -> None:
+    """Scores must be for criteria of the rubric and on its scale; ``complete``: one for each
+    criterion (EVALUATION_INCOMPLETE naming the missing criteria)."""
+    known = {c.id for c in criteria}
+    for criterion_id, score in scores.items():
+        if criterion_id not in known or not rubric.scale_min <= score <= rubric.scale_max:
+            raise error("scores")
+    if complete:
+        missing = [c.title for c in criteria if c.id not in scores]
+        if missing:
+            raise DomainError(ErrorCode.EVALUATION_INCOMPLETE, missing="、".join(missing))
+
+
+def parse_scores(value: Any, error: Callable[[str], DomainError]) -> dict[int, int]:
+    """``{"<RubricCriterion global id>": int}`` -> {criterion id: score}."""
+    if not isinstance(value, dict) or len(value) > MAX_CRITERIA:
+        raise error("scores")
+    scores = {}
+    for key, score in value.items():
+        if isinstance(score, bool) or not isinstance(score, int) or not isinstance(key, str):
+            raise error("scores")
+        try:
+            scores[expect_global_id(key, "RubricCriterion", "scores")] = score
+        except DomainError as exc:
+            raise error("scores") from exc
+    return scores
+
+
+def evaluation_copy(evaluation: MentorEvaluation) -> dict[str, Any]:
+    """An evaluation as the phone keeps it: the feed row, and the server copy of a CONFLICT."""
+    return {
+        "id": str(evaluation.uid), "evaluationId": str(evaluation.uid),
+        "menteeId": to_global_id("Employee", evaluation.mentee_id),
+        "mentorId": to_global_id("Employee", evaluation.mentor_id),
+        "moduleId": to_global_id("CourseModule", evaluation.module_id),
+        "rubricId": to_global_id("Rubric", evaluation.rubric_id),
+        "version": evaluation.version, "status": EvaluationStatus(evaluation.status).value,
+        "scores": {to_global_id("RubricCriterion", int(k)): v for k, v in sorted((evaluation.scores or {}).items())},
+        "comment": evaluation.comment, "percent": evaluation.percent,
+        "submittedAt": evaluation.submitted_at.isoformat() if evaluation.submitted_at else None,
+        "supersedesId": None,  # the superseded uid: filled by callers that looked it up
+        "supersededReason": evaluation.superseded_reason,
+    }
+
+
+async def _copy(connection: BaseDBAsyncClient | None, evaluation: MentorEvaluation) -> dict[str, Any]:
+    row = evaluation_copy(evaluation)
+    if evaluation.supersedes_id:
+        query = MentorEvaluation.filter(id=evaluation.supersedes_id)
+        uids = await (query.using_db(connection) if connection else query).values_list("uid", flat=True)
+        row["supersedesId"] = str(uids[0]) if uids else None
+    return row
+
+
+def _stored_scores(scores: dict[int, int]) -> dict[str, int]:
+    return {str(k): v for k, v in sorted(scores.items())}
+
+
+async def _insert_evaluation(
+    connection: BaseDBAsyncClient, tenant_id: int, uid: uuid.UUID, mentor_id: int, mentee_id: int,
+    module_id: int, rubric_id: int, scores: dict[int, int], comment: str, status: EvaluationStatus,
+    percent: int | None, submitted_at: datetime | None, record_id: uuid.UUID | None, now: datetime,
+    supersedes_id: int | None = None, reason: str = "",
+) -> int | None:
+    """Insert version 1 of an evaluation; None when the uid exists already (another device's
+    write of the same draft got there first: the caller treats this one as an update)."""
+    stamp = db_time(connection, now)
+    rows = await connection.execute_query_dict(
+        "INSERT INTO mentor_evaluation (tenant_id, uid, mentor_id, mentee_id, module_id, rubric_id, scores,"
+        " comment, version, status, percent, submitted_at, last_record_id, supersedes_id, superseded_reason,"
+        f" created_at, updated_at) VALUES ({placeholders(connection, 17)})"
+        " ON CONFLICT (uid) DO NOTHING RETURNING id",
+        [tenant_id, db_uuid(connection, uid), mentor_id, mentee_id, module_id, rubric_id,
+         json.dumps(_stored_scores(scores), ensure_ascii=False), comment, 1, status.value, percent,
+         db_time(connection, submitted_at), db_uuid(connection, record_id) if record_id else None,
+         supersedes_id, reason, stamp, stamp],
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+async def _after_submit(
+    context: ApplyContext, evaluation: MentorEvaluation, module: CourseModule, record_id: uuid.UUID | None,
+    occurred_at: datetime,
+) -> None:
+    """Skill evidence, and (ASSESSMENT at or above the bar, the first such) the module done."""
+    connection = context.connection
+    await skills.record_evidence(
+        context, evaluation.mentee_id, module, skills.MENTOR_EVALUATION, str(evaluation.uid), record_id,
+        evaluation.percent, occurred_at,
+    )
+    # One creditable evaluation per mentee and module: a superseding evaluation, or a mentor
+    # submitting fresh evaluations of the same module, is not a new fact to credit.
+    credit_engine.note(context, credit_engine.Creditable(
+        evaluation.mentee_id, CreditActivity.EVALUATION_SCORED,
+        f"evaluation:{evaluation.mentee_id}:{module.id}", occurred_at, record_id, module.course_id, module.id,
+        evaluation.percent,
+    ))
+    bar = module.pass_score if module.pass_score is not None else DEFAULT_PASS_SCORE
+    if module.kind != ModuleKind.ASSESSMENT or evaluation.percent < bar:
+        return
+    # Concurrent passing evaluations of one mentee queue on the mentee's row, so the later one
+    # sees the earlier (committed) and the module is counted once. A superseded evaluation that
+    # passed was counted when it was submitted.
+    await Employee.filter(tenant_id=evaluation.tenant_id, id=evaluation.mentee_id).select_for_update().using_db(
+        connection
+    ).values_list("id", flat=True)
+    passed_before = await MentorEvaluation.filter(
+        tenant_id=evaluation.tenant_id, mentee_id=evaluation.mentee_id, module_id=module.id,
+        status__in=list(FINISHED), percent__gte=bar,
+    ).exclude(id=evaluation.id).using_db(connection).exists()
+    if not passed_before:
+        await progress._add_progress(
+            context, {module.id: module}, {module.id: [1, 0, occurred_at]}, employee_id=evaluation.mentee_id
+        )
+
+
+# --- the MENTOR_EVALUATION record kind ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluationWrite:
+    uid: uuid.UUID
+    mentee_id: int
+    module_id: int
+    base_version: int
+    scores: dict[int, int]
+    comment: str
+    submit: bool
+
+
+class MentorEvaluated:
+    """Payload: ``{"evaluationId": "<UUID chosen by the phone>", "menteeId": "<Employee global ID>",
+    "moduleId": "<CourseModule global ID>", "baseVersion": n (0 to create), "scores":
+    {"<RubricCriterion global ID>": int}, "comment": "…" (at most 2000), "submit": bool}``.
+    ACCEPTED with params version (and percent once submitted); CONFLICT with the server copy when
+    ``baseVersion`` is not the current version."""
+
+    kind = MENTOR_EVALUATION
+
+    def parse(self, payload: dict[str, Any]) -> EvaluationWrite:
+        if not isinstance(payload, dict):
+            raise invalid_payload("payload")
+        try:
+            uid = uuid.UUID(payload.get("evaluationId"))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise invalid_payload("evaluationId") from exc
+        mentee_id = payload_id(payload, "menteeId", "Employee")
+        module_id = payload_id(payload, "moduleId", "CourseModule")
+        base = payload.get("baseVersion")
+        if isinstance(base, bool) or not isinstance(base, int) or not 0 <= base < 2**31:
+            raise invalid_payload("baseVersion")
+        scores = parse_scores(payload.get("scores", {}), invalid_payload)
+        comment = payload.get("comment", "")
+        if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
+            raise invalid_payload("comment")
+        submit = payload.get("submit", False)
+        if not isinstance(submit, bool):
+            raise invalid_payload("submit")
+        return EvaluationWrite(uid, mentee_id, module_id, base, scores, comment, submit)
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        outcomes = []
+        for parsed in records:  # in sequence order: an edit builds on the draft before it
+            try:
+                outcomes.append(await _write(context, parsed))
+            except DomainError as error:
+                outcomes.append(Outcome.rejected(error))
+        return outcomes
+
+
+async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
+    viewer, connection = context.viewer, context.connection
+    write: EvaluationWrite = parsed.payload
+    tenant_id = viewer.tenant_id
+    module = await CourseModule.filter(tenant_id=tenant_id, id=write.module_id).select_related(
+        "course"
+    ).using_db(connection).first()
+    if module is None or module.course.status != CourseStatus.PUBLISHED:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if module.kind not in SCORED_KINDS or module.rubric_id is None:
+        raise DomainError(ErrorCode.NO_RUBRIC)
+    mentee = await Employee.filter(tenant_id=tenant_id, id=write.mentee_id).select_related(
+        "site"
+    ).using_db(connection).first()
+    if mentee is None:
+        raise DomainError(ErrorCode.NOT_YOUR_MENTEE)
+    zone = mentee.site.time_zone if mentee.site else None
+    await mentoring.require_current_mentor(
+        tenant_id, viewer.employee_id, mentee.id, module.course_id, mentoring.local_day(parsed.occurred_at, zone),
+        connection,
+    )
+    existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
+    rubric_id = existing.rubric_id if existing else module.rubric_id
+    rubric = await Rubric.get(id=rubric_id).using_db(connection)
+    criteria = await RubricCriterion.filter(rubric_id=rubric_id).order_by("position").using_db(connection)
+    check_scores(rubric, criteria, write.scores, write.submit, invalid_payload)
+    percent = percent_of(rubric, criteria, write.scores) if write.submit else None
+    status = EvaluationStatus.SUBMITTED if write.submit else EvaluationStatus.DRAFT
+    submitted_at = parsed.occurred_at if write.submit else None
+
+    if existing is None:
+        if write.base_version != 0:
+            return await _conflict(connection, None)
+        new_id = await _insert_evaluation(
+            connection, tenant_id, write.uid, viewer.employee_id, mentee.id, module.id, rubric_id, write.scores,
+            write.comment, status, percent, submitted_at, parsed.record.id, context.received_at,
+        )
+        if new_id is None:  # the uid exists: someone else's tenant, or a concurrent write of ours
+            existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
+            if existing is None:
+                raise invalid_payload("evaluationId")
+    else:
+        new_id = None
+    if existing is not None:
+        if existing.mentor_id != viewer.employee_id:
+            raise DomainError(ErrorCode.NOT_YOUR_MENTEE)
+        if existing.mentee_id != mentee.id:
+            raise invalid_payload("menteeId")
+        if existing.module_id != module.id:
+            raise invalid_payload("moduleId")
+        # A stale base first: the phone learns what happened meanwhile (even a submission) from
+        # the server copy. Only a write based on the submitted version itself is EVALUATION_FINAL.
+        if write.base_version != existing.version:
+            return await _conflict(connection, existing)
+        if existing.status != EvaluationStatus.DRAFT:
+            raise DomainError(ErrorCode.EVALUATION_FINAL)
+        # Conditional: of two writers based on the same version only one finds it still current.
+        updated = await MentorEvaluation.filter(
+            id=existing.id, version=write.base_version, status=EvaluationStatus.DRAFT
+        ).using_db(connection).update(
+            scores=_stored_scores(write.scores), comment=write.comment, status=status, percent=percent,
+            submitted_at=submitted_at, last_record_id=parsed.record.id, version=F("version") + 1,
+            updated_at=context.received_at,
+        )
+        if updated != 1:
+            return await _conflict(connection, await MentorEvaluation.get(id=existing.id).using_db(connection))
+        new_id = existing.id
+    evaluation = await MentorEvaluation.get(id=new_id).using_db(connection)
+    context.changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
+    params: dict[str, Any] = {"version": evaluation.version}
+    if write.submit:
+        context.changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentee_id)
+        await _after_submit(context, evaluation, module, parsed.record.id, parsed.occurred_at)
+        params["percent"] = evaluation.percent
+    # In the result too: the phone bases its next edit on this version.
+    return Outcome(RecordStatus.ACCEPTED, params=params, result={**params, "status": evaluation.status.value})
+
+
+async def _conflict(connection: BaseDBAsyncClient, current: MentorEvaluation | None) -> Outcome:
+    copy = await _copy(connection, current) if current else {"version": 0}
+    return Outcome(RecordStatus.CONFLICT, ErrorCode.VERSION_CONFLICT, server_version=copy)
+
+
+register(MentorEvaluated())
+
+
+# --- HR supersede ---------------------------------------------------------------------------
+
+
+async def supersede_evaluation(
+    viewer: Viewer, evaluation_uid: uuid.UUID, scores_input: Any, comment: str, reason: str,
+    now: datetime | None = None,
+) -> MentorEvaluation:
+    """Replace a submitted evaluation (HR admins, with a reason): the old one becomes SUPERSEDED,
+    a new SUBMITTED one (HR as the evaluator) takes its place, and the audit log keeps why and
+    both percents. One transaction."""
+    viewer.require_role(Role.HR_ADMIN)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
+    if len(reason) > MAX_REASON:
+        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.too_long", max=MAX_REASON)
+    comment = comment or ""
+    if len(comment) > MAX_COMMENT:
+        raise DomainError(ErrorCode.VALIDATION, field="comment", reason_key="reason.too_long", max=MAX_COMMENT)
+
+    def error(field: str) -> DomainError:
+        return DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field)
+
+    scores = parse_scores(scores_input, error)
+    now = now or datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        old = await MentorEvaluation.filter(tenant_id=viewer.tenant_id, uid=evaluation_uid).select_for_update().using_db(
+            connection
+        ).first()
+        if old is None or old.status == EvaluationStatus.DRAFT:
+            raise DomainError(ErrorCode.NOT_FOUND)  # a draft is its mentor's alone
+        if old.status != EvaluationStatus.SUBMITTED:
+            raise DomainError(ErrorCode.EVALUATION_FINAL)
+        rubric = await Rubric.get(id=old.rubric_id).using_db(connection)
+        criteria = await RubricCriterion.filter(rubric_id=rubric.id).order_by("position").using_db(connection)
+        check_scores(rubric, criteria, scores, True, error)
+        percent = percent_of(rubric, criteria, scores)
+        updated = await MentorEvaluation.filter(id=old.id, status=EvaluationStatus.SUBMITTED).using_db(
+            connection
+        ).update(status=EvaluationStatus.SUPERSEDED, version=F("version") + 1, updated_at=now)
+        if updated != 1:  # SQLite has no row locks: another supersede got there first
+            raise DomainError(ErrorCode.EVALUATION_FINAL)
+        new_uid = uuid.uuid4()
+        new_id = await _insert_evaluation(
+            connection, viewer.tenant_id, new_uid, viewer.employee_id, old.mentee_id, old.module_id, rubric.id,
+            scores, comment, EvaluationStatus.SUBMITTED, percent, now, None, now, supersedes_id=old.id,
+            reason=reason,
+        )
+        new = await MentorEvaluation.get(id=new_id).using_db(connection)
+        module = await CourseModule.get(id=old.module_id).using_db(connection)
+        await audit(connection, viewer, viewer.tenant_id, "evaluation.supersede", "MentorEvaluation", old.uid, {
+            "reason": reason, "oldPercent": old.percent, "newPercent": percent, "newEvaluationId": str(new_uid),
+            "menteeId": old.mentee_id, "moduleId": old.module_id,
+        })
+        changes = ChangeSet(viewer.tenant_id)
+        context = ApplyContext(viewer, None, connection, changes, now)  # type: ignore[arg-type]
+        for evaluation in (old, new):
+            changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
+            changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentee_id)
+        await _after_submit(context, new, module, None, now)
+        await context.finish()
+    return new
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _readable(viewer: Viewer) -> Q:
+    """Evaluations the viewer may read: everything they wrote; finished ones about themselves,
+    their direct reports, or (HR admins) anyone."""
+    mine = Q(mentor_id=viewer.employee_id)
+    if viewer.has_role(Role.HR_ADMIN):
+        return mine | Q(status__in=list(FINISHED))
+    about = Q(mentee_id=viewer.employee_id) | Q(mentee__manager_id=viewer.employee_id)
+    return mine | (Q(status__in=list(FINISHED)) & about)
+
+
+async def readable_evaluations(viewer: Viewer, uids: list[uuid.UUID]) -> dict[uuid.UUID, MentorEvaluation]:
+    """The evaluations among ``uids`` the viewer may read, by uid."""
+    if not uids:
+        return {}
+    rows = await MentorEvaluation.filter(tenant_id=viewer.tenant_id, uid__in=uids).filter(_readable(viewer))
+    return {row.uid if isinstance(row.uid, uuid.UUID) else uuid.UUID(str(row.uid)): row for row in rows}
+
+
+async def get_evaluation(viewer: Viewer, uid: uuid.UUID) -> MentorEvaluation:
+    """An evaluation the viewer may read; NOT_FOUND otherwise (drafts are their mentor's alone)."""
+    row = (await readable_evaluations(viewer, [uid])).get(uid)
+    if row is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return row
+
+
+@dataclass
+class EvaluationPage:
+    evaluations: list[MentorEvaluation]
+    has_next_page: bool
+    has_previous_page: bool
+    count_total: Callable
+
+
+async def list_evaluations(
+    viewer: Viewer, mentee_id: int | None, module_id: int | None, first: int, after: str | None,
+    max_page_size: int,
+) -> EvaluationPage:
+    """Evaluations the viewer may read, oldest first, optionally of one mentee and/or module."""
+    first = check_page_size(first, max_page_size)
+    query = MentorEvaluation.filter(tenant_id=viewer.tenant_id).filter(_readable(viewer))
+    if mentee_id is not None:
+        query = query.filter(mentee_id=mentee_id)
+    if module_id is not None:
+        query = query.filter(module_id=module_id)
+    filtered = query
+    if after:
+        (last_id,) = decode_cursor(CURSOR_KIND, after, 1)
+        if isinstance(last_id, bool) or not isinstance(last_id, int):
+            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
+        query = query.filter(id__gt=last_id)
+    rows = await query.order_by("id").limit(first + 1)
+    return EvaluationPage(list(rows[:first]), len(rows) > first, after is not None, filtered.count)
+
+
+def cursor_of(evaluation: MentorEvaluation) -> str:
+    return encode_cursor(CURSOR_KIND, [evaluation.id])
+
+
+async def feed_rows(viewer: Viewer, ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """MENTOR_EVALUATION feed rows (the same visibility as reading), by uid string."""
+    uids = {}
+    for i in ids:
+        try:
+            uids[i] = uuid.UUID(i)
+        except ValueError:
+            continue
+    found = await readable_evaluations(viewer, list(uids.values()))
+    superseded = {e.supersedes_id for e in found.values() if e.supersedes_id}
+    links = dict(
+        await MentorEvaluation.filter(tenant_id=viewer.tenant_id, id__in=list(superseded)).values_list("id", "uid")
+    ) if superseded else {}
+    result: dict[str, dict[str, Any] | None] = {}
+    for i in ids:
+        evaluation = found.get(uids.get(i))  # type: ignore[arg-type]
+        if evaluation is None:
+            result[i] = None
+            continue
+        row = evaluation_copy(evaluation)
+        if evaluation.supersedes_id in links:
+            row["supersedesId"] = str(links[evaluation.supersedes_id])
+        result[i] = row
+    return result
+
+
+# --- backfill -------------------------------------------------------------------------------
+
+
+async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+    for uid, mentor_id, mentee_id, status in await MentorEvaluation.filter(tenant_id=tenant_id).values_list(
+        "uid", "mentor_id", "mentee_id", "status"
+    ):
+        changes.touch(Entity.MENTOR_EVALUATION, uid, audience=mentor_id)
+        if status != EvaluationStatus.DRAFT:
+            changes.touch(Entity.MENTOR_EVALUATION, uid, audience=mentee_id)
+
+
+feed.register_backfill(_backfill)

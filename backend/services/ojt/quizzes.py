@@ -1,0 +1,569 @@
+"""Quizzes: grading, the learner's view of a quiz and their attempts, and the QUIZ_SUBMISSION
+record kind (with the QUIZ and QUIZ_ATTEMPT feed rows it touches).
+
+Answer keys and explanations never leave this module except as grading results: the learner's
+view (``quiz_for_student``) carries prompts, options and points only, and an attempt's feedback
+(per question: right or wrong, points, explanation) is shown only when the quiz allows review and
+its timing has come (``shows_feedback``): after every attempt, or (``AFTER_FINAL_ATTEMPT``, the
+default) once the learner has passed, has no attempt left or the quiz has closed, so a failed
+attempt does not hand out the key for the next one, not even by elimination.
+
+A quiz belongs to a course: its learner must be eligible for it as for enrolling (the course's
+rules and prerequisites, ``course_catalog.judge_eligibility``), to download it and to submit it.
+
+A submission is judged by when it was finished (the record's corrected time), not when it reached
+the server: a phone that finished a quiz offline before it closed and synced afterwards counts.
+Attempts are numbered by the database: (quiz, employee, attempt_no) is unique and each attempt is
+inserted with ``ON CONFLICT DO NOTHING``, so concurrent submissions from several devices can never
+exceed the allowance.
+
+A person grading open answers is ``quiz_grading``; writing question banks and quizzes (the only
+views with answer keys) is ``quiz_authoring``. Both build on the helpers here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from backend.errors import DomainError, ErrorCode
+from backend.ids import to_global_id
+from backend.models import (
+    AttemptStatus,
+    CourseModule,
+    CourseStatus,
+    CreditActivity,
+    ModuleKind,
+    Question,
+    QuestionKind,
+    Quiz,
+    QuizAttempt,
+    QuizQuestion,
+    RecordStatus,
+    ReviewTiming,
+)
+from backend.services.catalog import course_catalog
+from backend.services.credits import credit_engine
+from backend.services import feed
+from backend.services.catalog import progress
+from backend.services.ojt import skills
+from backend.services.records.ingest import (
+    ApplyContext,
+    Outcome,
+    ParsedRecord,
+    invalid_payload,
+    payload_id,
+    register,
+)
+from backend.services.sessions.enrollment import NotEligible
+from backend.services.feed import ChangeSet, Entity
+from backend.services.viewer import Viewer
+from backend.sql import db_time, db_uuid, placeholders
+
+QUIZ_SUBMISSION = "QUIZ_SUBMISSION"
+SECONDS_PER_QUESTION_AT_LEAST = 2  # faster than this per question: TOO_FAST
+MAX_ANSWERS = 500
+MAX_SECONDS = 24 * 3600
+
+
+# --- grading -------------------------------------------------------------------------------
+
+
+def normalise_text(value: str) -> str:
+    """NFKC (full-width to half-width, compatibility forms), case-folded, trimmed, inner
+    whitespace collapsed: "  客户需求分析 " and "客户需求分析" match, as do "ＡＢＣ" and "abc"."""
+    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+
+
+def choice_key(value: Any) -> str | None:
+    """An option key as answers and keys are compared (" a" is "A"); None if not a string."""
+    return value.strip().upper() if isinstance(value, str) else None
+
+
+def grade(question: Question, answer: Any) -> tuple[Decimal, bool | None, bool]:
+    """(points awarded, correct — None while it needs a person —, needs manual grading)."""
+    points = Decimal(str(question.points))
+    key = question.answer_key
+    kind = QuestionKind(question.kind)
+    if kind == QuestionKind.SHORT_TEXT:
+        key = key if isinstance(key, dict) else {}
+        exact = key.get("exact") or []
+        exact = [exact] if isinstance(exact, str) else [e for e in exact if isinstance(e, str)]
+        keywords = [k for k in key.get("keywords") or [] if isinstance(k, str) and normalise_text(k)]
+        if not isinstance(answer, str) or not normalise_text(answer):
+            return Decimal(0), False, False  # nothing written is wrong, whoever would grade it
+        if not exact and not keywords:
+            return Decimal(0), None, True
+        given = normalise_text(answer)
+        correct = given in {normalise_text(e) for e in exact}
+        if not correct and keywords:
+            wanted = key.get("minKeywords")
+            wanted = len(keywords) if isinstance(wanted, bool) or not isinstance(wanted, int) else wanted
+            found = sum(normalise_text(k) in given for k in keywords)
+            correct = found >= max(1, min(wanted, len(keywords)))
+    elif kind == QuestionKind.TRUE_FALSE:
+        correct = isinstance(answer, bool) and isinstance(key, bool) and answer == key
+    elif kind == QuestionKind.MULTIPLE_CHOICE:
+        keys = {choice_key(k) for k in (key if isinstance(key, list) else [key])}
+        given = [choice_key(a) for a in answer] if isinstance(answer, list) else None
+        correct = given is not None and None not in given and set(given) == keys  # all or nothing
+    else:  # SINGLE_CHOICE: "A" or ["A"] as the key
+        expected = key[0] if isinstance(key, list) and len(key) == 1 else key
+        correct = choice_key(answer) is not None and choice_key(answer) == choice_key(expected)
+    return (points if correct else Decimal(0)), correct, False
+
+
+# --- the learner's view --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudentQuestion:
+    """A question as a learner sees it: no answer key, no explanation."""
+
+    id: int
+    kind: QuestionKind
+    prompt: str
+    options: list[dict[str, str]]
+    points: Decimal
+
+
+@dataclass(frozen=True)
+class StudentQuiz:
+    quiz: Quiz
+    attempts_used: int
+    questions: list[StudentQuestion]
+
+
+def _visible(quiz: Quiz | None) -> bool:
+    return (
+        quiz is not None
+        and quiz.module.kind == ModuleKind.QUIZ
+        and quiz.module.course.status == CourseStatus.PUBLISHED
+    )
+
+
+async def _quiz_of_module(viewer: Viewer, module_id: int, connection=None) -> Quiz:
+    query = Quiz.filter(tenant_id=viewer.tenant_id, module_id=module_id).select_related("module__course")
+    quiz = await (query.using_db(connection) if connection else query).first()
+    if not _visible(quiz):
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return quiz
+
+
+def shown_options(options: Any) -> list[dict[str, str]]:
+    """A question's options as anyone may see them: key and text only."""
+    shown = []
+    for option in options if isinstance(options, list) else []:
+        if isinstance(option, dict):
+            shown.append({"key": str(option.get("key", "")), "text": str(option.get("text", ""))})
+    return shown
+
+
+def shuffled(items: list, quiz_id: int, employee_id: int, attempt_no: int, salt: str = "") -> list:
+    """The same order for the same employee and attempt, a different one for the next attempt
+    (``salt`` keeps the option orders of different questions independent)."""
+    seed = hashlib.sha256(f"{quiz_id}.{employee_id}.{attempt_no}{'.' + salt if salt else ''}".encode()).digest()
+    ordered = list(items)
+    random.Random(seed).shuffle(ordered)
+    return ordered
+
+
+async def quiz_for_student(viewer: Viewer, module_id: int) -> StudentQuiz:
+    """The quiz of a QUIZ module of a published course, with its questions as the learner sees
+    them; NOT_FOUND otherwise, NOT_ELIGIBLE (with the reasons) when the viewer may not take the
+    course. When the quiz shuffles, the questions and each question's options are in an order of
+    their own per employee and attempt (option keys stay, answers name keys)."""
+    quiz = await _quiz_of_module(viewer, module_id)
+    verdict = (await course_catalog.eligibility_for(viewer, [quiz.module.course]))[quiz.module.course_id]
+    if not verdict.eligible:
+        raise NotEligible(verdict.reasons)
+    used = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).count()
+    questions = await student_questions(quiz.id)
+    if quiz.shuffle:
+        attempt_no = used + 1
+        questions = [
+            StudentQuestion(q.id, q.kind, q.prompt, shuffled(q.options, quiz.id, viewer.employee_id, attempt_no,
+                                                             f"q{q.id}"), q.points)
+            for q in shuffled(questions, quiz.id, viewer.employee_id, attempt_no)
+        ]
+    return StudentQuiz(quiz, used, questions)
+
+
+async def student_questions(quiz_id: int) -> list[StudentQuestion]:
+    """A quiz's questions in their canonical order, as a learner may see them."""
+    return (await student_questions_of([quiz_id])).get(quiz_id, [])
+
+
+async def student_questions_of(quiz_ids: list[int]) -> dict[int, list[StudentQuestion]]:
+    """Several quizzes' questions in canonical order, by quiz id, as a learner may see them."""
+    found: dict[int, list[StudentQuestion]] = {}
+    links = await QuizQuestion.filter(quiz_id__in=quiz_ids).select_related("question").order_by("position", "id")
+    for link in links:
+        found.setdefault(link.quiz_id, []).append(StudentQuestion(
+            link.question.id, QuestionKind(link.question.kind), link.question.prompt,
+            shown_options(link.question.options), Decimal(str(link.question.points)),
+        ))
+    return found
+
+
+@dataclass(frozen=True)
+class AttemptFeedback:
+    question_id: int
+    correct: bool | None
+    points_awarded: Decimal
+    explanation: str
+    comment: str = ""
+
+
+def feedback_items(feedback: Any) -> list[dict[str, Any]]:
+    """The well-formed per-question items of an attempt's stored feedback."""
+    return [
+        item for item in (feedback if isinstance(feedback, list) else [])
+        if isinstance(item, dict) and isinstance(item.get("questionId"), int)
+    ]
+
+
+async def explanations_of(tenant_id: int, feedbacks: list[Any], connection=None) -> dict[int, str]:
+    """The explanations of the questions some attempts' feedback names, by question id."""
+    question_ids = list({item["questionId"] for feedback in feedbacks for item in feedback_items(feedback)})
+    if not question_ids:
+        return {}
+    query = Question.filter(tenant_id=tenant_id, id__in=question_ids)
+    return dict(await (query.using_db(connection) if connection else query).values_list("id", "explanation"))
+
+
+def attempt_feedback(feedback: Any, explanations: dict[int, str]) -> list[AttemptFeedback]:
+    """An attempt's per-question feedback as its learner may review it."""
+    return [
+        AttemptFeedback(item["questionId"], item.get("correct"), Decimal(str(item.get("pointsAwarded", "0"))),
+                        explanations.get(item["questionId"], ""), str(item.get("comment") or ""))
+        for item in feedback_items(feedback)
+    ]
+
+
+def feedback_json(feedback: Any, explanations: dict[int, str], with_comment: bool = False) -> list[dict[str, Any]]:
+    """Per-question feedback as JSON (the push result, the feed): never an answer key."""
+    shown = []
+    for f in attempt_feedback(feedback, explanations):
+        row = {"questionId": str(f.question_id), "correct": f.correct, "pointsAwarded": points_text(f.points_awarded),
+               "explanation": f.explanation}
+        if with_comment:
+            row["comment"] = f.comment
+        shown.append(row)
+    return shown
+
+
+def shows_feedback(quiz: Quiz, attempts_used: int, passed: bool) -> bool:
+    """Whether a learner's attempts at ``quiz`` may show per-question feedback now, given how many
+    attempts they have used and whether one of them passed. Never without review allowed;
+    AFTER_EACH_ATTEMPT: always; AFTER_FINAL_ATTEMPT: once the learner has passed or has no attempt
+    left. Before that an attempt shows its score, percent and pass only: which questions were
+    right would give the key away by elimination. Closing the quiz releases nothing: an attempt
+    finished offline before the closing time may still arrive and count."""
+    if not quiz.review_allowed:
+        return False
+    if ReviewTiming(quiz.review_timing) == ReviewTiming.AFTER_EACH_ATTEMPT:
+        return True
+    return passed or attempts_used >= quiz.attempts_allowed
+
+
+async def _attempt_states(pairs: set[tuple[int, int]], connection=None) -> dict[tuple[int, int], tuple[int, bool]]:
+    """(attempts used, passed once) per (quiz id, employee id), in one query."""
+    states: dict[tuple[int, int], tuple[int, bool]] = {pair: (0, False) for pair in pairs}
+    if not pairs:
+        return states
+    query = QuizAttempt.filter(quiz_id__in=list({q for q, _ in pairs}), employee_id__in=list({e for _, e in pairs}))
+    for quiz_id, employee_id, passed in await (query.using_db(connection) if connection else query).values_list(
+        "quiz_id", "employee_id", "passed"
+    ):
+        if (quiz_id, employee_id) in states:
+            used, passed_before = states[(quiz_id, employee_id)]
+            states[(quiz_id, employee_id)] = (used + 1, passed_before or bool(passed))
+    return states
+
+
+async def my_attempts(viewer: Viewer, module_id: int) -> tuple[Quiz, list[QuizAttempt], dict[int, list[AttemptFeedback]] | None]:
+    """The viewer's attempts at a module's quiz, first first, with per-question feedback (and
+    explanations) only when ``shows_feedback`` says so (None otherwise)."""
+    quiz = await _quiz_of_module(viewer, module_id)
+    attempts = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).order_by("attempt_no")
+    if not shows_feedback(quiz, len(attempts), any(a.passed for a in attempts)):
+        return quiz, attempts, None
+    explanations = await explanations_of(viewer.tenant_id, [a.feedback for a in attempts])
+    return quiz, attempts, {attempt.id: attempt_feedback(attempt.feedback, explanations) for attempt in attempts}
+
+
+# --- the QUIZ_SUBMISSION record kind -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Submission:
+    module_id: int
+    answers: dict[str, Any]
+    started_at: datetime | None
+
+
+def whole_percent(score: Decimal, max_score: Decimal) -> int:
+    """Score as a whole percent of the maximum, rounded down (0 when nothing is available)."""
+    if max_score <= 0:
+        return 0
+    return int((score * 100 / max_score).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def points_text(value: Decimal) -> str:
+    """Points as shown and stored in feedback: one decimal ("2.5")."""
+    return str(value.quantize(Decimal("0.1")))
+
+
+def quiz_passed(employee_id: int, quiz: Quiz, percent: int, at: datetime, record_id=None) -> credit_engine.Creditable:
+    """Passing a quiz, for the credit rules: once per employee and quiz (a second pass is the
+    same fact), with the score of the pass."""
+    return credit_engine.Creditable(
+        employee_id, CreditActivity.QUIZ_PASSED, f"quiz:{employee_id}:{quiz.id}", at, record_id,
+        quiz.module.course_id, quiz.module_id, percent,
+    )
+
+
+class QuizSubmitted:
+    """Payload: ``{"quizId": "<CourseModule global ID of the QUIZ module>", "answers":
+    {"<question id>": answer}, "startedAt"?: ISO 8601 (device clock)}``; ``occurredAt`` is when
+    it was finished."""
+
+    kind = QUIZ_SUBMISSION
+
+    def parse(self, payload: dict[str, Any]) -> Submission:
+        module_id = payload_id(payload, "quizId", "CourseModule")
+        answers = payload.get("answers")
+        if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:
+            raise invalid_payload("answers")
+        started = payload.get("startedAt")
+        started_at = None
+        if started is not None:
+            if not isinstance(started, str):
+                raise invalid_payload("startedAt")
+            try:
+                started_at = datetime.fromisoformat(started)
+            except ValueError as error:
+                raise invalid_payload("startedAt") from error
+            if started_at.tzinfo is None:
+                started_at = started_at.replace(tzinfo=timezone.utc)
+        return Submission(module_id, answers, started_at)
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        viewer, connection = context.viewer, context.connection
+        module_ids = list({parsed.payload.module_id for parsed in records})
+        quizzes = {
+            quiz.module_id: quiz
+            for quiz in await Quiz.filter(tenant_id=viewer.tenant_id, module_id__in=module_ids)
+            .select_related("module__course")
+            .using_db(connection)
+        }
+        questions: dict[int, list[Question]] = {}
+        for link in await QuizQuestion.filter(quiz_id__in=[q.id for q in quizzes.values()]).select_related(
+            "question"
+        ).order_by("position", "id").using_db(connection):
+            questions.setdefault(link.quiz_id, []).append(link.question)
+        # Eligibility, and who has passed what, for the whole batch at once (not per record).
+        courses = {q.module.course_id: q.module.course for q in quizzes.values() if _visible(q)}
+        eligibility = await course_catalog.eligibility_for(viewer, courses.values(), connection)
+        passed_before = {
+            quiz_id: passed for (quiz_id, _), (_, passed) in (await _attempt_states(
+                {(q.id, viewer.employee_id) for q in quizzes.values()}, connection)).items()
+        }
+        totals: dict[int, list] = {}
+        modules: dict[int, CourseModule] = {}
+        outcomes = []
+        for parsed in records:
+            quiz = quizzes.get(parsed.payload.module_id)
+            try:
+                if not _visible(quiz):
+                    raise DomainError(ErrorCode.NOT_FOUND)
+                verdict = eligibility[quiz.module.course_id]
+                if not verdict.eligible and totals and any(r.code == "PREREQUISITE_MISSING" for r in verdict.reasons):
+                    # A pass earlier in this batch may have completed the missing course: count
+                    # the passes so far, then judge again.
+                    await progress._add_progress(context, modules, totals)
+                    totals, modules = {}, {}
+                    eligibility = await course_catalog.eligibility_for(viewer, courses.values(), connection)
+                    verdict = eligibility[quiz.module.course_id]
+                if not verdict.eligible:
+                    raise NotEligible(verdict.reasons)
+                if quiz.closes_at is not None and (
+                    parsed.occurred_at > quiz.closes_at
+                    # Finished offline in time is believed only within the offline grace.
+                    or context.received_at > quiz.closes_at + timedelta(seconds=context.settings.offline_grace_seconds)
+                ):
+                    raise DomainError(ErrorCode.QUIZ_CLOSED)
+                attempt = _graded(quiz, questions.get(quiz.id, []), parsed)
+                inserted = await _insert_attempt(context, quiz, parsed, attempt)
+                if inserted is None:
+                    raise DomainError(ErrorCode.ATTEMPTS_EXHAUSTED, allowed=quiz.attempts_allowed)
+            except DomainError as error:
+                outcomes.append(Outcome.rejected(error))
+                continue
+            attempt_id, attempt_no = inserted
+            context.changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=viewer.employee_id)
+            if attempt["status"] == AttemptStatus.GRADED:
+                await skills.record_evidence(
+                    context, viewer.employee_id, quiz.module, skills.QUIZ_ATTEMPT, str(attempt_id),
+                    parsed.record.id, attempt["percent"], parsed.occurred_at,
+                )
+            # Asked after the insert: a concurrent attempt that took a number first has committed
+            # by now (ours waited for it), so two passes never both count the module.
+            if attempt["passed"] and not await QuizAttempt.filter(
+                quiz_id=quiz.id, employee_id=viewer.employee_id, passed=True
+            ).exclude(id=attempt_id).using_db(connection).exists():
+                modules[quiz.module_id] = quiz.module
+                totals[quiz.module_id] = [1, attempt["seconds"], parsed.occurred_at]
+                if attempt["status"] == AttemptStatus.GRADED:  # else when a person has graded it
+                    credit_engine.note(context, quiz_passed(viewer.employee_id, quiz, attempt["percent"],
+                                                      parsed.occurred_at, parsed.record.id))
+            explanations = {q.id: q.explanation for q in questions.get(quiz.id, [])}
+            # The attempt's number is a lower bound of the attempts used (another device may have
+            # taken a later one meanwhile): feedback is never shown too early.
+            was_released = shows_feedback(quiz, attempt_no - 1, passed_before.get(quiz.id, False))
+            passed_before[quiz.id] = passed_before.get(quiz.id, False) or attempt["passed"]
+            shown = shows_feedback(quiz, attempt_no, passed_before[quiz.id])
+            if shown and not was_released:
+                # This attempt releases the review: the earlier attempts' rows show it from now on.
+                for earlier_id in await QuizAttempt.filter(
+                    quiz_id=quiz.id, employee_id=viewer.employee_id
+                ).exclude(id=attempt_id).using_db(connection).values_list("id", flat=True):
+                    context.changes.touch(Entity.QUIZ_ATTEMPT, earlier_id, audience=viewer.employee_id)
+            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={
+                "score": points_text(attempt["score"]), "maxScore": points_text(attempt["max_score"]),
+                "percent": attempt["percent"], "passed": attempt["passed"],
+            }, result={
+                "attemptNo": attempt_no, "score": points_text(attempt["score"]),
+                "maxScore": points_text(attempt["max_score"]), "percent": attempt["percent"],
+                "passed": attempt["passed"], "status": attempt["status"].value,
+                "feedback": feedback_json(attempt["feedback"], explanations) if shown else None,
+            }))
+        if totals:
+            await progress._add_progress(context, modules, totals)
+        return outcomes
+
+
+def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict[str, Any]:
+    submission: Submission = parsed.payload
+    score = max_score = Decimal(0)
+    feedback = []
+    manual = False
+    for question in questions:
+        awarded, correct, needs_manual = grade(question, submission.answers.get(str(question.id)))
+        score += awarded
+        max_score += Decimal(str(question.points))
+        manual = manual or needs_manual
+        feedback.append({"questionId": question.id, "correct": correct, "pointsAwarded": points_text(awarded),
+                         "needsManual": needs_manual, "maxPoints": points_text(Decimal(str(question.points)))})
+    percent = whole_percent(score, max_score)
+    flags = list(parsed.flags)
+    elapsed = None
+    if submission.started_at is not None:
+        # Both ends on the device's clock: the difference does not depend on its skew.
+        elapsed = parsed.record.occurred_at - submission.started_at
+        if elapsed < timedelta(seconds=SECONDS_PER_QUESTION_AT_LEAST * len(questions)):
+            flags.append("TOO_FAST")
+        if quiz.time_limit_seconds and elapsed > timedelta(seconds=quiz.time_limit_seconds):
+            flags.append("OVER_TIME_LIMIT")
+    seconds = 0 if elapsed is None else int(min(max(elapsed.total_seconds(), 0), MAX_SECONDS))
+    return {
+        "score": score, "max_score": max_score, "percent": percent,
+        # Manual grading can only add points: a pass now stays a pass.
+        "passed": max_score > 0 and percent >= quiz.pass_mark,
+        "status": AttemptStatus.NEEDS_MANUAL_GRADING if manual else AttemptStatus.GRADED,
+        "feedback": feedback, "flags": flags, "seconds": seconds,
+        "started_at": None if elapsed is None else parsed.occurred_at - elapsed,
+    }
+
+
+async def _insert_attempt(
+    context: ApplyContext, quiz: Quiz, parsed: ParsedRecord, attempt: dict[str, Any]
+) -> tuple[int, int] | None:
+    """Insert the attempt under the next free number within the allowance: (its id, its number),
+    or None when every number is taken. A concurrent insert of the same number (another device) waits for that
+    transaction and then yields DO NOTHING: the next number is tried."""
+    connection, viewer = context.connection, context.viewer
+    used = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).using_db(connection).count()
+    now = db_time(connection, context.received_at)
+    flags = ",".join(sorted(set(attempt["flags"])))[:200]
+    for attempt_no in range(used + 1, quiz.attempts_allowed + 1):
+        values = [
+            viewer.tenant_id, quiz.id, viewer.employee_id, attempt_no, db_uuid(connection, parsed.record.id),
+            db_time(connection, attempt["started_at"]), db_time(connection, parsed.occurred_at),
+            json.dumps(parsed.payload.answers, ensure_ascii=False), attempt["score"], attempt["max_score"],
+            attempt["percent"], attempt["passed"], attempt["status"].value,
+            json.dumps(attempt["feedback"], ensure_ascii=False), flags, now, now,
+        ]
+        rows = await connection.execute_query_dict(
+            "INSERT INTO quiz_attempt (tenant_id, quiz_id, employee_id, attempt_no, record_id, started_at,"
+            " submitted_at, answers, score, max_score, percent, passed, status, feedback, risk_flags,"
+            f" created_at, updated_at) VALUES ({placeholders(connection, 17)})"
+            " ON CONFLICT (quiz_id, employee_id, attempt_no) DO NOTHING RETURNING id",
+            values,
+        )
+        if rows:
+            return rows[0]["id"], attempt_no
+    return None
+
+
+register(QuizSubmitted())
+
+
+def _attempt_json(attempt: QuizAttempt, quiz: Quiz, explanations: dict[int, str], shown: bool) -> dict[str, Any]:
+    """An attempt as its learner sees it (the QUIZ_ATTEMPT feed row); ``shown``: with feedback."""
+    return {
+        "id": to_global_id("QuizAttempt", attempt.id), "moduleId": to_global_id("CourseModule", quiz.module_id),
+        "attemptNo": attempt.attempt_no,
+        "submittedAt": attempt.submitted_at.isoformat() if attempt.submitted_at else None,
+        "score": points_text(Decimal(str(attempt.score))), "maxScore": points_text(Decimal(str(attempt.max_score))),
+        "percent": attempt.percent, "passed": attempt.passed, "status": AttemptStatus(attempt.status).value,
+        "feedback": feedback_json(attempt.feedback, explanations, with_comment=True) if shown else None,
+    }
+
+
+async def _showing(attempts: list[QuizAttempt]) -> dict[int, bool]:
+    """Whether each attempt (with its quiz loaded) may show its feedback now, by attempt id."""
+    states = await _attempt_states({(a.quiz_id, a.employee_id) for a in attempts if a.quiz.review_allowed})
+    return {
+        a.id: a.quiz.review_allowed and shows_feedback(a.quiz, *states[(a.quiz_id, a.employee_id)])
+        for a in attempts
+    }
+
+
+async def attempts_for_feed(viewer: Viewer, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The viewer's own attempts among ``attempt_ids`` as QUIZ_ATTEMPT feed rows."""
+    attempts = await QuizAttempt.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=attempt_ids
+    ).select_related("quiz")
+    showing = await _showing(attempts)
+    explanations = await explanations_of(viewer.tenant_id, [a.feedback for a in attempts if showing[a.id]])
+    return {a.id: _attempt_json(a, a.quiz, explanations, showing[a.id]) for a in attempts}
+
+
+async def unreviewable_records(tenant_id: int, record_ids: list) -> set:
+    """Of some QUIZ_SUBMISSION records, those whose attempt may not show feedback now (review
+    switched off since, or its timing changed): their stored result must not show it. A stored
+    result never gains feedback it did not have; the attempt's own row (QUIZ_ATTEMPT,
+    ``myQuizAttempts``) shows it once released."""
+    if not record_ids:
+        return set()
+    attempts = await QuizAttempt.filter(tenant_id=tenant_id, record_id__in=record_ids).select_related("quiz")
+    showing = await _showing(attempts)
+    return {a.record_id for a in attempts if not showing[a.id]}
+
+
+async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+    for module_id in await Quiz.filter(tenant_id=tenant_id).values_list("module_id", flat=True):
+        changes.touch(Entity.QUIZ, module_id)
+    for attempt_id, employee_id in await QuizAttempt.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
+        changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=employee_id)
+
+
+feed.register_backfill(_backfill)

@@ -1,0 +1,1 @@
+"""Accounts and people: sign-in and tokens, the employee directory, app settings."""

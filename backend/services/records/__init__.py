@@ -1,0 +1,1 @@
+"""Activity records, the one way facts enter: the record machinery, the registry of kinds, ingest."""

@@ -1,0 +1,1 @@
+"""Training sessions: scheduling, enrollment and its approvals, QR check-in."""

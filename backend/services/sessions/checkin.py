@@ -1,0 +1,440 @@
+"""Check-in and check-out: the CHECK_IN and CHECK_OUT record kinds, the instructor's kit, the
+roster, held scans and manual marks.
+
+When did the scan happen? (docs/sync-protocol.md, "Check-in timing")
+- Online (``checkIn``), the server's clock decides: a claimed ``scannedAt`` may explain at most
+  ``checkin_online_grace_seconds`` of delay, so a photo of an earlier code is QR_EXPIRED.
+- Offline (a pushed CHECK_IN), the corrected device time decides, if the push corroborates it:
+  the device's clock was measured and is believable, the scan arrived within
+  ``offline_grace_seconds``, the phone had signed in before it, it is not older than the
+  device's earlier records, and the phone was not in touch with the server after it without it. Otherwise the attendance is recorded but
+  *held* (``hold_reason``): not counted, no credits, until the instructor or HR decides.
+
+One attendance per employee and session, by database key: a second scan is harmless (it only
+replaces a held one). Each attendance keeps the code (time step) it used, the device, the place and
+when it arrived, so one code used by many people shows on the roster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import (
+    Attendance,
+    AttendanceStatus,
+    CreditActivity,
+    Device,
+    Enrollment,
+    EnrollmentStatus,
+    RecordStatus,
+    Role,
+    SessionStatus,
+    TrainingSession,
+)
+from backend.services.credits import credit_engine
+from backend.services.sessions import qr
+from backend.services.records.ingest import (
+    UNREADABLE_TIME,
+    ApplyContext,
+    Outcome,
+    ParsedRecord,
+    invalid_payload,
+    payload_id,
+    register,
+)
+from backend.services.audit import audit
+from backend.services.feed import ChangeSet
+from backend.services.validation import text
+from backend.services.viewer import Viewer
+from backend.sql import Params, db_time, db_uuid, placeholders
+
+CHECK_IN = "CHECK_IN"
+CHECK_OUT = "CHECK_OUT"
+FAR_FROM_SITE_METRES = 1000
+
+
+@dataclass(frozen=True)
+class Scan:
+    token: str
+    latitude: float | None
+    longitude: float | None
+
+
+def _coordinate(payload: dict[str, Any], name: str, limit: float) -> float | None:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -limit <= value <= limit:
+        raise invalid_payload(name)
+    return float(value)
+
+
+def _metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(a))
+
+
+# Why a scan is held instead of counted (Attendance.hold_reason).
+HELD_CLOCK_UNTRUSTED = "CLOCK_UNTRUSTED"  # the device clock was not measured, too far off, or in the future
+HELD_LATE_SYNC = "LATE_SYNC"  # arrived longer than offline_grace_seconds after it happened
+HELD_SIGNED_IN_AFTER = "SIGNED_IN_AFTER"  # the phone first signed in (for this employee) after the scan time
+HELD_OUT_OF_ORDER = "OUT_OF_ORDER"  # older than records the device made before it
+HELD_ONLINE_SINCE = "ONLINE_SINCE"  # the phone was in touch with the server after the scan time without it
+EVIDENCE_TOLERANCE = timedelta(minutes=5)  # clocks are not exact; a scan is held only beyond this
+# Contacts this close before the push are the same return to coverage (a token refresh, a batch of
+# the outbox just before): the outbox is still draining, not skipping the scan.
+DRAINING = timedelta(minutes=10)
+EARLIER_RECORDS = 20  # how many of the device's previous records testify
+
+
+def verified_step(session: TrainingSession, tenant_id: int, token: str) -> int:
+    """The time step of a genuine code of ``session``; QR_INVALID for anything else (checked
+    before the step is used for anything: a forged one may name any step)."""
+    session_id, step, mac = qr.parse(token)
+    if session.id != session_id or not qr.mac_matches(session.secret, tenant_id, session_id, step, mac):
+        raise DomainError(ErrorCode.QR_INVALID)
+    return step
+
+
+def judge_scan(session: TrainingSession, step: int, scanned_at: datetime) -> AttendanceStatus:
+    """PRESENT or LATE for a scan of the (verified) code of ``step`` at ``scanned_at``; the stable
+    rejection otherwise."""
+    if abs(step - qr.step_at(scanned_at, session.rotation_seconds)) > 1:
+        raise DomainError(ErrorCode.QR_EXPIRED)
+    if session.status == SessionStatus.CANCELLED:
+        raise DomainError(ErrorCode.SESSION_CANCELLED)
+    opens = session.starts_at - timedelta(minutes=session.checkin_opens_minutes)
+    if not opens <= scanned_at <= session.ends_at:
+        raise DomainError(ErrorCode.SESSION_NOT_OPEN)
+    late_from = session.starts_at + timedelta(minutes=session.late_after_minutes)
+    return AttendanceStatus.PRESENT if scanned_at <= late_from else AttendanceStatus.LATE
+
+
+@dataclass(frozen=True)
+class ScanTime:
+    """When a scan counts as having happened, and why it is held ("" when it is not)."""
+
+    at: datetime
+    hold_reason: str = ""
+
+
+async def scan_time(context: ApplyContext, parsed: ParsedRecord, step_start: datetime) -> ScanTime:
+    """The time a scan is judged at (see the module docstring). ``step_start`` is when the scanned
+    code began to be shown: the best witness there is when the device clock is not."""
+    received = context.received_at
+    if parsed.record.seq is None:  # online: the server's clock, a claim explains a small delay only
+        grace = timedelta(seconds=context.settings.checkin_online_grace_seconds)
+        return ScanTime(min(max(parsed.occurred_at, received - grace), received))
+    clock = context.clock
+    if clock is None or not clock.trusted or "FUTURE" in parsed.flags:
+        return ScanTime(step_start, HELD_CLOCK_UNTRUSTED)
+    at = parsed.occurred_at
+    if received - at > timedelta(seconds=context.settings.offline_grace_seconds):
+        return ScanTime(at, HELD_LATE_SYNC)
+    device = context.device
+    if device.first_seen_at is not None and device.first_seen_at > at + EVIDENCE_TOLERANCE:
+        return ScanTime(at, HELD_SIGNED_IN_AFTER)
+    seq = parsed.record.seq
+    in_batch = [moment for other, moment in context.batch_times.items() if seq - EARLIER_RECORDS <= other < seq]
+    stored_latest, last_push = await _earlier_records(context, seq)
+    latest_before = max([*in_batch, *([stored_latest] if stored_latest else [])], default=None)
+    if latest_before is not None and latest_before > at + EVIDENCE_TOLERANCE:
+        return ScanTime(at, HELD_OUT_OF_ORDER)
+    # A phone sends its outbox in order whenever it reaches the server: a push, a sign-in or a
+    # token refresh well after the scan and well before this push means the scan was not on it.
+    contacts = [moment for moment in (last_push, device.last_seen_at) if moment is not None]
+    if any(at + EVIDENCE_TOLERANCE < moment < received - DRAINING for moment in contacts):
+        return ScanTime(at, HELD_ONLINE_SINCE)
+    return ScanTime(at)
+
+
+async def _earlier_records(context: ApplyContext, seq: int) -> tuple[datetime | None, datetime | None]:
+    """(latest corrected time among the device's records just before ``seq`` whose time could be
+    read, when the latest of them arrived) from earlier pushes."""
+    p = Params(context.connection)
+    rows = await context.connection.execute_query_dict(
+        f"SELECT MAX(CASE WHEN clock_flags <> {p(UNREADABLE_TIME)} THEN occurred_at END) AS latest,"
+        f" MAX(received_at) AS pushed FROM activity_record WHERE device_id = {p(context.device.id)}"
+        f" AND device_seq >= {p(seq - EARLIER_RECORDS)} AND device_seq < {p(seq)}",
+        p.values,
+    )
+    row = rows[0] if rows else {}
+    return _moment(row.get("latest")), _moment(row.get("pushed"))
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+class CheckIn:
+    """Payload: ``{"token": "XF1-…", "latitude": …, "longitude": …}`` (location optional). The
+    answer's ``result`` says how it counted: ``{"status": "PRESENT"|"LATE", "held": reason|null}``."""
+
+    kind = CHECK_IN
+
+    def parse(self, payload: dict[str, Any]) -> Scan:
+        if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
+            raise invalid_payload("token")
+        return Scan(payload["token"][:64], _coordinate(payload, "latitude", 90), _coordinate(payload, "longitude", 180))
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        viewer, connection = context.viewer, context.connection
+        session_ids = set()
+        for parsed in records:
+            try:
+                session_ids.add(qr.parse(parsed.payload.token)[0])
+            except DomainError:
+                pass
+        sessions = {
+            s.id: s
+            for s in await TrainingSession.filter(tenant_id=viewer.tenant_id, id__in=list(session_ids))
+            .select_related("site")
+            .using_db(connection)
+        }
+        enrolled = set(
+            await Enrollment.filter(
+                tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, session_id__in=list(sessions),
+                status=EnrollmentStatus.ENROLLED,
+            ).using_db(connection).values_list("session_id", flat=True)
+        )
+        outcomes = []
+        for parsed in records:
+            try:
+                session = sessions.get(qr.parse(parsed.payload.token)[0])
+                if session is None:  # another tenant's or a made-up session: just invalid
+                    raise DomainError(ErrorCode.QR_INVALID)
+                step = verified_step(session, viewer.tenant_id, parsed.payload.token)
+                step_start = datetime.fromtimestamp(step * session.rotation_seconds, timezone.utc)
+                when = await scan_time(context, parsed, step_start)
+                status = judge_scan(session, step, when.at)
+                if session.id not in enrolled and not session.allows_walk_in:
+                    raise DomainError(ErrorCode.NOT_ENROLLED)
+            except DomainError as error:
+                outcomes.append(Outcome.rejected(error))
+                continue
+            flags = list(parsed.flags) + _location_flags(session, parsed.payload)
+            counted = await _record_attendance(context, session, status, parsed, when, step, flags)
+            if counted:
+                credit_engine.note(context, attendance_creditable(viewer.employee_id, session, status, when.at,
+                                                            parsed.record.id))
+            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={"status": status.value},
+                                    result={"status": status.value, "held": when.hold_reason or None}))
+        return outcomes
+
+
+def _location_flags(session: TrainingSession, scan: Scan) -> list[str]:
+    site = session.site
+    if scan.latitude is None or scan.longitude is None:
+        return ["NO_LOCATION"]
+    if site.latitude is None or site.longitude is None:
+        return []
+    distance = _metres_between(scan.latitude, scan.longitude, site.latitude, site.longitude)
+    return ["FAR_FROM_SITE"] if distance > FAR_FROM_SITE_METRES else []
+
+
+async def _record_attendance(context: ApplyContext, session, status, parsed: ParsedRecord, when: ScanTime,
+                             step: int, flags) -> bool:
+    """Insert the attendance unless there is one already (the first scan counts), or replace a
+    held, scanned one with a scan that is not held. True when this scan now counts."""
+    connection, viewer = context.connection, context.viewer
+    now = db_time(connection, context.received_at)
+    values = [
+        viewer.tenant_id, session.id, viewer.employee_id, status.value,
+        db_time(connection, when.at), db_uuid(connection, parsed.record.id), context.device.id,
+        context.clock_offset_ms, ",".join(sorted(set(flags))),
+        parsed.payload.latitude, parsed.payload.longitude, False, "", when.hold_reason, step, now, now, now,
+    ]
+    replace = "" if when.hold_reason else (
+        " DO UPDATE SET status = excluded.status, checked_in_at = excluded.checked_in_at,"
+        " record_id = excluded.record_id, device_id = excluded.device_id, clock_offset_ms = excluded.clock_offset_ms,"
+        " risk_flags = excluded.risk_flags, latitude = excluded.latitude, longitude = excluded.longitude,"
+        " hold_reason = '', code_step = excluded.code_step, received_at = excluded.received_at,"
+        " updated_at = excluded.updated_at WHERE attendance.hold_reason <> '' AND attendance.manual = false"
+    )
+    rows = await connection.execute_query_dict(
+        "INSERT INTO attendance (tenant_id, session_id, employee_id, status, checked_in_at, record_id,"
+        " device_id, clock_offset_ms, risk_flags, latitude, longitude, manual, reason, hold_reason, code_step,"
+        " received_at, created_at, updated_at)"
+        f" VALUES ({placeholders(connection, 18)}) ON CONFLICT (session_id, employee_id)"
+        f"{replace or ' DO NOTHING'} RETURNING id",
+        values,
+    )
+    return bool(rows) and not when.hold_reason
+
+
+class CheckOut:
+    """Payload: ``{"sessionId": "<TrainingSession global ID>"}``; gives the attendance a duration."""
+
+    kind = CHECK_OUT
+
+    def parse(self, payload: dict[str, Any]) -> int:
+        return payload_id(payload, "sessionId", "TrainingSession")
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        viewer, connection = context.viewer, context.connection
+        outcomes = []
+        for parsed in records:
+            updated = await Attendance.filter(
+                tenant_id=viewer.tenant_id, session_id=parsed.payload, employee_id=viewer.employee_id,
+                checked_in_at__lte=parsed.occurred_at,
+            ).using_db(connection).update(checked_out_at=parsed.occurred_at)
+            outcomes.append(
+                Outcome(RecordStatus.ACCEPTED) if updated else Outcome.rejected(DomainError(ErrorCode.NOT_CHECKED_IN))
+            )
+        return outcomes
+
+
+async def session_for_instructor(viewer: Viewer, session_id: int, hr_too: bool = False) -> TrainingSession:
+    """The session, if the viewer is its instructor (or, with ``hr_too``, an HR admin of the
+    tenant: rosters and attendance; the kit, which holds the secret, is the instructor's alone);
+    FORBIDDEN / NOT_FOUND."""
+    session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related("site").first()
+    if session is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if session.instructor_id != viewer.employee_id and not (hr_too and viewer.has_role(Role.HR_ADMIN)):
+        raise DomainError(ErrorCode.FORBIDDEN)
+    return session
+
+
+@dataclass
+class RosterLine:
+    """One employee of a roster: enrolled or walked in, with their attendance (None: absent) and
+    the integrity signals stored with it plus those only the whole roster shows."""
+
+    employee_id: int
+    enrolled: bool
+    attendance: Attendance | None
+    device_uid: str | None = None
+    risk_flags: list[str] = field(default_factory=list)
+
+
+async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list[RosterLine]]:
+    """Who is in, late, held or absent: every enrolled employee and every attendance (walk-ins
+    too). SHARED_CODE marks scans of a code used by more people than ``checkin_shared_code``
+    (settings); SHARED_DEVICE scans made on a phone that checked in someone else too."""
+    session = await session_for_instructor(viewer, session_id, hr_too=True)
+    enrolled = set(await Enrollment.filter(
+        tenant_id=viewer.tenant_id, session_id=session.id, status=EnrollmentStatus.ENROLLED,
+    ).values_list("employee_id", flat=True))
+    attendances = {a.employee_id: a for a in await Attendance.filter(tenant_id=viewer.tenant_id, session_id=session.id)}
+    devices = dict(await Device.filter(
+        tenant_id=viewer.tenant_id, id__in=[a.device_id for a in attendances.values() if a.device_id],
+    ).values_list("id", "device_uid"))
+    return session, [
+        RosterLine(employee_id, employee_id in enrolled, attendances.get(employee_id),
+                   devices.get(attendances[employee_id].device_id) if employee_id in attendances else None)
+        for employee_id in sorted(enrolled | set(attendances))
+    ]
+
+
+def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
+    """A short, stable label of a phone for rosters: a keyed hash, so the same phone shows the same
+    tag while its id, which signs it in as a known device, stays private."""
+    digest = hmac.new(secret.encode(), f"device-tag:{tenant_id}:{device_uid}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:12]
+
+
+def flag_shared(lines: list[RosterLine], shared_code: int) -> list[RosterLine]:
+    """Add the roster-wide signals to each line's stored flags (see ``roster``)."""
+    scanned = [line for line in lines if line.attendance and line.attendance.code_step is not None]
+    per_code = Counter(line.attendance.code_step for line in scanned)
+    per_device = Counter(line.device_uid for line in scanned if line.device_uid)
+    for line in lines:
+        stored = [f for f in (line.attendance.risk_flags if line.attendance else "").split(",") if f]
+        derived = []
+        if line in scanned and per_code[line.attendance.code_step] > shared_code:
+            derived.append("SHARED_CODE")
+        if line in scanned and line.device_uid and per_device[line.device_uid] > 1:
+            derived.append("SHARED_DEVICE")
+        line.risk_flags = stored + derived
+    return lines
+
+
+def attendance_creditable(employee_id: int, session: TrainingSession, status: AttendanceStatus,
+                          at: datetime, record_id=None) -> credit_engine.Creditable:
+    """Attending a session, for the credit rules: one fact per employee and session (a second
+    scan or a manual correction is the same fact). Score 100 on time, 50 late, so a rule with
+    minScore 100 credits punctual attendance only."""
+    return credit_engine.Creditable(
+        employee_id, CreditActivity.ATTENDANCE, f"attendance:{employee_id}:{session.id}", at, record_id,
+        session.course_id, session.module_id, 100 if status == AttendanceStatus.PRESENT else 50,
+    )
+
+
+async def _credit(viewer: Viewer, connection, session: TrainingSession, employee_id: int,
+                  status: AttendanceStatus, at: datetime, record_id=None) -> None:
+    """Credit an attendance decided by a person (a manual mark, a held scan let through)."""
+    context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), datetime.now(timezone.utc))  # type: ignore[arg-type]
+    credit_engine.note(context, attendance_creditable(employee_id, session, status, at, record_id))
+    await context.finish()
+
+
+async def mark_attendance(
+    viewer: Viewer, session_id: int, employee_id: int, status: AttendanceStatus, reason: str
+) -> Attendance:
+    """A manual mark by the instructor or HR (a phone without a camera, a forgotten phone), with a
+    reason; audited. It also decides a held scan."""
+    reason = text(reason, "reason", 300)
+    session = await session_for_instructor(viewer, session_id, hr_too=True)
+    if not await Enrollment.filter(session_id=session.id, employee_id=employee_id).exists() and not session.allows_walk_in:
+        raise DomainError(ErrorCode.NOT_ENROLLED)
+    async with in_transaction() as connection:
+        attendance, _ = await Attendance.update_or_create(
+            tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
+            defaults={"status": status, "manual": True, "marked_by_id": viewer.employee_id, "reason": reason,
+                      "hold_reason": ""},
+            using_db=connection,
+        )
+        await audit(
+            connection, viewer, viewer.tenant_id, "ATTENDANCE_MARKED", "Attendance", attendance.id,
+            {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
+        )
+        if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
+            await _credit(viewer, connection, session, employee_id, status, session.starts_at)
+    return attendance
+
+
+async def decide_held(viewer: Viewer, session_id: int, employee_id: int, approve: bool, reason: str | None) -> Attendance:
+    """Let a held scan count as it was judged (PRESENT or LATE, credited) or refuse it (ABSENT,
+    with a reason); once (ALREADY_DECIDED after that, or when nothing is held); the instructor
+    or HR; audited."""
+    session = await session_for_instructor(viewer, session_id, hr_too=True)
+    reason = text(reason, "reason", 300, required=not approve)
+    async with in_transaction() as connection:
+        held = await Attendance.filter(
+            tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
+        ).using_db(connection).first()
+        if held is None:
+            raise DomainError(ErrorCode.NOT_FOUND)
+        changes: dict[str, Any] = {"hold_reason": "", "marked_by_id": viewer.employee_id, "reason": reason}
+        if not approve:
+            changes["status"] = AttendanceStatus.ABSENT
+        # Conditional on still being held: of two people deciding at once, one decides.
+        if not await Attendance.filter(id=held.id).exclude(hold_reason="").using_db(connection).update(**changes):
+            raise DomainError(ErrorCode.ALREADY_DECIDED, status=held.status.value)
+        await audit(connection, viewer, viewer.tenant_id, "CHECK_IN_HELD_DECIDED", "Attendance", held.id, {
+            "session": session.id, "employee": employee_id, "held": held.hold_reason, "approve": approve,
+            "status": held.status.value if approve else AttendanceStatus.ABSENT.value, "reason": reason,
+        })
+        if approve and held.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
+            await _credit(viewer, connection, session, employee_id, held.status, held.checked_in_at, held.record_id)
+        await held.refresh_from_db(using_db=connection)
+    return held
+
+
+register(CheckIn())
+register(CheckOut())

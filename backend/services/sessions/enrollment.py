@@ -1,0 +1,321 @@
+"""Enrollment in training sessions: requests (online, or the ENROLLMENT_REQUESTED record kind from
+a phone's outbox), manager approval, cancellation and the waiting list.
+
+Seats are counted in ``training_session.seats_taken``. A seat is taken by ONE conditional UPDATE
+(``seats_taken = seats_taken + 1 WHERE id = ? AND seats_taken < capacity``) whose row count says
+whether it worked, so concurrent requests never overfill a session, on PostgreSQL (the UPDATE
+re-checks its condition after waiting for the row lock) as on SQLite (one writer). A full session
+waitlists the request. When a seat frees (cancellation, rejection, a larger capacity) the earliest
+waiting employee is promoted in the same transaction, each promotion being a conditional UPDATE of
+the seat counter and of the waiting row, so concurrent cancellations never promote more employees
+than seats were freed. Only PENDING and ENROLLED hold a seat.
+
+Lock order (PostgreSQL): enrollment row, then session row; promotion takes the session row, then a
+WAITLISTED row, which nothing holding a session row ever waits for in the other order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from backend.errors import DomainError, ErrorCode
+from backend.models import (
+    CourseStatus,
+    Employee,
+    Enrollment,
+    EnrollmentStatus,
+    RecordStatus,
+    Role,
+    SessionStatus,
+    TrainingSession,
+)
+from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
+from backend.services.catalog.course_catalog import (
+    EligibilityReason,
+    judge_eligibility,
+    learner_profile,
+    prerequisites_by_course,
+    rules_by_course,
+)
+from backend.services.feed import ChangeSet, Entity
+from backend.services.audit import audit
+from backend.services.sessions.training_sessions import manages_sessions
+from backend.services.viewer import Viewer
+from backend.sql import db_time, placeholders
+
+ENROLLMENT_REQUESTED = "ENROLLMENT_REQUESTED"
+SEAT_HOLDING = (EnrollmentStatus.PENDING, EnrollmentStatus.ENROLLED)
+ACTIVE = (EnrollmentStatus.PENDING, EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
+MAX_REASON = 300
+MAX_PENDING = 500
+
+
+class NotEligible(DomainError):
+    """NOT_ELIGIBLE with the typed reasons (``params["reasons"]`` lists their codes, so a synced
+    record's stored outcome keeps them too)."""
+
+    def __init__(self, reasons: tuple[EligibilityReason, ...]) -> None:
+        super().__init__(ErrorCode.NOT_ELIGIBLE, reasons=",".join(r.code for r in reasons))
+        self.reasons = reasons
+
+
+# --- seats ----------------------------------------------------------------------------------------
+
+
+async def _take_seat(connection: BaseDBAsyncClient, session_id: int) -> bool:
+    updated = await TrainingSession.filter(
+        id=session_id, seats_taken__lt=F("capacity")
+    ).using_db(connection).update(seats_taken=F("seats_taken") + 1)
+    return updated == 1
+
+
+async def _free_seat(connection: BaseDBAsyncClient, session_id: int) -> None:
+    await TrainingSession.filter(id=session_id, seats_taken__gt=0).using_db(connection).update(
+        seats_taken=F("seats_taken") - 1
+    )
+
+
+async def promote_waitlist(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, session_id: int, now: datetime
+) -> list[Enrollment]:
+    """Fill free seats from the waiting list, earliest first; returns who was promoted. Promoted
+    employees go to PENDING when the course needs approval, else ENROLLED."""
+    session = await TrainingSession.filter(tenant_id=tenant_id, id=session_id).select_related(
+        "course"
+    ).using_db(connection).first()
+    if session is None or session.status == SessionStatus.CANCELLED:
+        return []
+    promoted_status = EnrollmentStatus.PENDING if session.course.requires_approval else EnrollmentStatus.ENROLLED
+    promoted: list[Enrollment] = []
+    passed_over: list[int] = []
+    while True:
+        query = Enrollment.filter(session_id=session_id, status=EnrollmentStatus.WAITLISTED)
+        if passed_over:
+            query = query.exclude(id__in=passed_over)
+        candidate = await query.order_by("waitlisted_at", "id").using_db(connection).first()
+        if candidate is None or not await _take_seat(connection, session_id):
+            break
+        updated = await Enrollment.filter(
+            id=candidate.id, status=EnrollmentStatus.WAITLISTED
+        ).using_db(connection).update(status=promoted_status, version=F("version") + 1, updated_at=now)
+        if updated != 1:  # cancelled or promoted meanwhile: give the seat back, try the next one
+            await _free_seat(connection, session_id)
+            passed_over.append(candidate.id)
+            continue
+        candidate.status = promoted_status
+        promoted.append(candidate)
+        changes.touch(Entity.ENROLLMENT, candidate.id, audience=candidate.employee_id)
+    if promoted:
+        changes.touch(Entity.TRAINING_SESSION, session_id)
+    return promoted
+
+
+# --- requests -----------------------------------------------------------------------------------
+
+
+async def request_in(
+    connection: BaseDBAsyncClient, changes: ChangeSet, viewer: Viewer, session_id: int, now: datetime
+) -> Enrollment:
+    """Request a place in a session inside the caller's transaction (the online mutation's, or the
+    sync batch's). Every check comes before any write, so a refusal leaves nothing behind."""
+    session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related(
+        "course"
+    ).using_db(connection).first()
+    if session is None or (session.course.status != CourseStatus.PUBLISHED and not manages_sessions(viewer)):
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if session.status == SessionStatus.CANCELLED:
+        raise DomainError(ErrorCode.SESSION_CANCELLED)
+    if session.status == SessionStatus.CLOSED or session.ends_at <= now:
+        raise DomainError(ErrorCode.SESSION_ENDED)
+    existing = await Enrollment.filter(session_id=session.id, employee_id=viewer.employee_id).using_db(
+        connection
+    ).first()
+    if existing is not None and existing.status in ACTIVE:
+        raise DomainError(ErrorCode.ALREADY_ENROLLED, status=existing.status.value)
+    if existing is not None and existing.status == EnrollmentStatus.REJECTED:
+        raise DomainError(ErrorCode.ENROLLMENT_REJECTED)
+    course = session.course
+    rules = (await rules_by_course(viewer.tenant_id, [course.id])).get(course.id, [])
+    prerequisites = (await prerequisites_by_course(viewer.tenant_id, [course.id])).get(course.id, [])
+    verdict = judge_eligibility(course, rules, prerequisites, await learner_profile(viewer))
+    if not verdict.eligible:
+        raise NotEligible(verdict.reasons)
+
+    seated = await _take_seat(connection, session.id)
+    if seated:
+        status = EnrollmentStatus.PENDING if course.requires_approval else EnrollmentStatus.ENROLLED
+    else:
+        status = EnrollmentStatus.WAITLISTED
+    waitlisted_at = None if seated else now
+    if existing is not None:  # cancelled before: the same row comes back
+        enrollment_id = existing.id
+        written = await Enrollment.filter(id=existing.id, status=EnrollmentStatus.CANCELLED).using_db(
+            connection
+        ).update(status=status, waitlisted_at=waitlisted_at, decided_by_id=None, decided_at=None, reason="",
+                 version=F("version") + 1, updated_at=now)
+    else:
+        # ON CONFLICT DO NOTHING, not try/except: a failed INSERT would abort a sync batch's
+        # transaction. execute_query_dict returns the RETURNING rows on both engines.
+        stamp = db_time(connection, now)
+        rows = await connection.execute_query_dict(
+            "INSERT INTO enrollment (tenant_id, session_id, employee_id, status, waitlisted_at, reason, version,"
+            f" created_at, updated_at) VALUES ({placeholders(connection, 9)})"
+            " ON CONFLICT (session_id, employee_id) DO NOTHING RETURNING id",
+            [viewer.tenant_id, session.id, viewer.employee_id, status.value, db_time(connection, waitlisted_at),
+             "", 1, stamp, stamp],
+        )
+        written = len(rows)
+        enrollment_id = int(rows[0]["id"]) if rows else 0
+    if written != 1:  # the same employee asked twice at once: the other request won
+        if seated:
+            await _free_seat(connection, session.id)
+        raise DomainError(ErrorCode.ALREADY_ENROLLED, status=EnrollmentStatus.PENDING.value)
+    changes.touch(Entity.ENROLLMENT, enrollment_id, audience=viewer.employee_id)
+    if seated:
+        changes.touch(Entity.TRAINING_SESSION, session.id)
+    return await Enrollment.get(id=enrollment_id).using_db(connection)
+
+
+async def request_enrollment(viewer: Viewer, session_id: int, now: datetime | None = None) -> Enrollment:
+    """The online twin of ENROLLMENT_REQUESTED: the same rules, in a transaction of its own."""
+    now = now or datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        changes = ChangeSet(viewer.tenant_id)
+        enrollment = await request_in(connection, changes, viewer, session_id, now)
+        await changes.publish(connection, now)
+    return enrollment
+
+
+class EnrollmentRequested:
+    """Payload: ``{"sessionId": "<TrainingSession global ID>"}``. ACCEPTED whether the employee got
+    a seat, awaits approval or waits for one; the ENROLLMENT feed entity says which."""
+
+    kind = ENROLLMENT_REQUESTED
+
+    def parse(self, payload: dict[str, Any]) -> int:
+        return payload_id(payload, "sessionId", "TrainingSession")
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        outcomes = []
+        for parsed in records:  # in sequence order: a second request for a session is a duplicate
+            try:
+                await request_in(context.connection, context.changes, context.viewer, parsed.payload,
+                                 context.received_at)
+            except DomainError as error:
+                outcomes.append(Outcome.rejected(error))
+                continue
+            outcomes.append(Outcome(RecordStatus.ACCEPTED))
+        return outcomes
+
+
+register(EnrollmentRequested())
+
+
+# --- decisions and cancellations ----------------------------------------------------------------
+
+
+async def _locked(connection: BaseDBAsyncClient, viewer: Viewer, enrollment_id: int) -> Enrollment:
+    enrollment = await Enrollment.filter(tenant_id=viewer.tenant_id, id=enrollment_id).select_for_update().using_db(
+        connection
+    ).first()
+    if enrollment is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    return enrollment
+
+
+async def _release(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, session_id: int, now: datetime
+) -> None:
+    await _free_seat(connection, session_id)
+    changes.touch(Entity.TRAINING_SESSION, session_id)
+    await promote_waitlist(connection, changes, tenant_id, session_id, now)
+
+
+async def decide_enrollment(
+    viewer: Viewer, enrollment_id: int, approve: bool, reason: str = "", now: datetime | None = None
+) -> Enrollment:
+    """Approve or reject a PENDING request: the employee's manager, or an HR admin. A rejection
+    needs a reason, frees the seat and promotes the waiting list."""
+    now = now or datetime.now(timezone.utc)
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.too_long", max=MAX_REASON)
+    if not approve and not reason:
+        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
+    async with in_transaction() as connection:
+        enrollment = await _locked(connection, viewer, enrollment_id)
+        employee = await Employee.get(id=enrollment.employee_id).using_db(connection)
+        if not (viewer.has_role(Role.HR_ADMIN) or employee.manager_id == viewer.employee_id):
+            raise DomainError(ErrorCode.FORBIDDEN)
+        if enrollment.status != EnrollmentStatus.PENDING:
+            raise DomainError(ErrorCode.NOT_PENDING, status=enrollment.status.value)
+        status = EnrollmentStatus.ENROLLED if approve else EnrollmentStatus.REJECTED
+        await Enrollment.filter(id=enrollment.id, status=EnrollmentStatus.PENDING).using_db(connection).update(
+            status=status, decided_by_id=viewer.employee_id, decided_at=now, reason=reason,
+            version=F("version") + 1, updated_at=now,
+        )
+        changes = ChangeSet(viewer.tenant_id)
+        changes.touch(Entity.ENROLLMENT, enrollment.id, audience=enrollment.employee_id)
+        if not approve:
+            await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
+        await audit(connection, viewer, viewer.tenant_id, "enrollment.approve" if approve else "enrollment.reject",
+                    "Enrollment", enrollment.id, {"reason": reason, "employeeId": enrollment.employee_id})
+        await changes.publish(connection, now)
+        return await Enrollment.get(id=enrollment.id).using_db(connection)
+
+
+async def cancel_enrollment(viewer: Viewer, enrollment_id: int, now: datetime | None = None) -> Enrollment:
+    """The employee gives up their place (or leaves the waiting list). A held seat goes to the
+    earliest waiting employee in the same transaction."""
+    now = now or datetime.now(timezone.utc)
+    async with in_transaction() as connection:
+        enrollment = await _locked(connection, viewer, enrollment_id)
+        if enrollment.employee_id != viewer.employee_id:
+            raise DomainError(ErrorCode.FORBIDDEN)
+        if enrollment.status not in ACTIVE:
+            raise DomainError(ErrorCode.ENROLLMENT_NOT_ACTIVE)
+        updated = await Enrollment.filter(id=enrollment.id, status=enrollment.status).using_db(connection).update(
+            status=EnrollmentStatus.CANCELLED, version=F("version") + 1, updated_at=now
+        )
+        if updated != 1:  # SQLite has no row locks; the status moved under us
+            raise DomainError(ErrorCode.ENROLLMENT_NOT_ACTIVE)
+        changes = ChangeSet(viewer.tenant_id)
+        changes.touch(Entity.ENROLLMENT, enrollment.id, audience=enrollment.employee_id)
+        if enrollment.status in SEAT_HOLDING:
+            await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
+        await changes.publish(connection, now)
+        return await Enrollment.get(id=enrollment.id).using_db(connection)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def pending_enrollments(viewer: Viewer) -> list[Enrollment]:
+    """Requests awaiting a decision the viewer may take: their direct reports' (managers), or
+    every one of the company (HR admins). Oldest first."""
+    query = Enrollment.filter(tenant_id=viewer.tenant_id, status=EnrollmentStatus.PENDING)
+    if not viewer.has_role(Role.HR_ADMIN):
+        query = query.filter(employee__manager_id=viewer.employee_id)
+    return await query.order_by("created_at", "id").limit(MAX_PENDING)
+
+
+async def get_enrollment(viewer: Viewer, enrollment_id: int) -> Enrollment | None:
+    """An enrollment the viewer may see: their own, a direct report's, or any (HR admins)."""
+    enrollment = await Enrollment.filter(tenant_id=viewer.tenant_id, id=enrollment_id).first()
+    if enrollment is None or enrollment.employee_id == viewer.employee_id or viewer.has_role(Role.HR_ADMIN):
+        return enrollment
+    manager_id = await Employee.filter(id=enrollment.employee_id).values_list("manager_id", flat=True)
+    return enrollment if manager_id and manager_id[0] == viewer.employee_id else None
+
+
+async def my_enrollments(viewer: Viewer, session_ids: list[int]) -> dict[int, Enrollment]:
+    """The viewer's enrollment in each of some sessions, by session id."""
+    rows = await Enrollment.filter(
+        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, session_id__in=session_ids
+    )
+    return {row.session_id: row for row in rows}

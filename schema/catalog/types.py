@@ -1,0 +1,234 @@
+"""Course catalog types: courses, modules, skills taught, eligibility, the course connection."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+
+from backend import models
+from backend.models import CourseFormat as DomainCourseFormat
+from backend.models import CourseStatus as DomainCourseStatus
+from backend.models import ModuleKind as DomainModuleKind
+from backend.services.catalog import course_catalog
+from schema.ids import to_global_id
+from schema.common import Node, PageInfo
+from schema.organisation.types import Skill
+from schema.progress.types import CourseProgress, course_progress
+
+CourseFormat = strawberry.enum(
+    DomainCourseFormat, name="CourseFormat", description="How a course is delivered."
+)
+CourseStatus = strawberry.enum(
+    DomainCourseStatus,
+    name="CourseStatus",
+    description="Lifecycle of a course; learners only see PUBLISHED ones.",
+)
+ModuleKind = strawberry.enum(
+    DomainModuleKind, name="ModuleKind", description="What a module asks of the learner."
+)
+
+
+@strawberry.enum(description="Why a learner may not take a course.")
+class EligibilityReasonCode(Enum):
+    NOT_PUBLISHED = strawberry.enum_value("NOT_PUBLISHED", description="The course is not published.")
+    POSITION_FAMILY = strawberry.enum_value(
+        "POSITION_FAMILY", description="The course is for another position family."
+    )
+    GRADE_TOO_LOW = strawberry.enum_value(
+        "GRADE_TOO_LOW", description="The viewer's position grade is below the minimum."
+    )
+    GRADE_TOO_HIGH = strawberry.enum_value(
+        "GRADE_TOO_HIGH", description="The viewer's position grade is above the maximum."
+    )
+    ORG_UNIT = strawberry.enum_value(
+        "ORG_UNIT", description="The course is for another part of the organisation."
+    )
+    PREREQUISITE_MISSING = strawberry.enum_value(
+        "PREREQUISITE_MISSING", description="A prerequisite course is not completed yet."
+    )
+
+
+@strawberry.type(description="One step of a course, in order.")
+class CourseModule(Node):
+    position: int = strawberry.field(description="Order within the course, from 1.")
+    title: str = strawberry.field(description="Title of the module.")
+    kind: ModuleKind = strawberry.field(description="Lesson, practice, quiz or assessment.")
+    credits: Decimal = strawberry.field(description="Credits this module is worth.")
+    required_count: int = strawberry.field(
+        description="How many times it must be done, e.g. 10 practice sessions."
+    )
+    requirement: str = strawberry.field(description="The requirement in words.")
+    is_required: bool = strawberry.field(
+        description="Whether the course's completion waits for this module (false: optional)."
+    )
+    pass_score: int | None = strawberry.field(
+        description="ASSESSMENT modules: the percent a mentor evaluation must reach to count."
+    )
+
+    @classmethod
+    def from_model(cls, row: models.CourseModule) -> "CourseModule":
+        return cls(
+            id=strawberry.ID(to_global_id("CourseModule", row.id)),
+            position=row.position,
+            title=row.title,
+            kind=row.kind,
+            credits=row.credits,
+            required_count=row.required_count,
+            requirement=row.requirement,
+            is_required=row.is_required,
+            pass_score=row.pass_score,
+        )
+
+
+@strawberry.type(description="A skill a course teaches and the level it aims for.")
+class CourseSkill:
+    skill: Skill = strawberry.field(description="The skill.")
+    target_level: int = strawberry.field(description="Target level, 0–100.")
+
+
+@strawberry.type(description="One reason a learner may not take a course.")
+class EligibilityReason:
+    code: EligibilityReasonCode = strawberry.field(description="Stable reason code.")
+    message: str = strawberry.field(description="The reason in the viewer's language.")
+    required_course: "Course | None" = strawberry.field(
+        description="For PREREQUISITE_MISSING: the course to complete first."
+    )
+
+
+@strawberry.type(description="Whether the viewer may take a course, and why not.")
+class Eligibility:
+    eligible: bool = strawberry.field(description="True when nothing stands in the way.")
+    reasons: list[EligibilityReason] = strawberry.field(
+        description="Every reason against; empty when eligible."
+    )
+
+
+@strawberry.type(description="A course of the catalog.")
+class Course(Node):
+    code: str = strawberry.field(description="Course code, e.g. T-001-01.")
+    title: str = strawberry.field(description="Title.")
+    summary: str = strawberry.field(description="What the course is about.")
+    scenario: str = strawberry.field(description="Scenario or category, e.g. 销售, 安全.")
+    format: CourseFormat = strawberry.field(description="Online, offline, OJT or blended.")
+    version: int = strawberry.field(description="Content version; rises when content changes.")
+    status: CourseStatus = strawberry.field(description="Draft, published or archived.")
+    hours: Decimal = strawberry.field(description="Expected study hours.")
+    credits: Decimal = strawberry.field(description="Credits for completing the course.")
+    requires_approval: bool = strawberry.field(
+        description="Whether enrolling needs the manager's approval."
+    )
+    _row: strawberry.Private[models.Course]
+
+    @classmethod
+    def from_model(cls, row: models.Course) -> "Course":
+        return cls(
+            id=strawberry.ID(to_global_id("Course", row.id)),
+            code=row.code,
+            title=row.title,
+            summary=row.summary,
+            scenario=row.scenario,
+            format=row.format,
+            version=row.version,
+            status=row.status,
+            hours=row.hours,
+            credits=row.credits,
+            requires_approval=row.requires_approval,
+            _row=row,
+        )
+
+    @strawberry.field(description="Modules in order.")
+    async def modules(self, info: strawberry.Info) -> list[CourseModule]:
+        rows = await (await info.context.loaders()).modules_by_course.load(self._row.id)
+        return [CourseModule.from_model(row) for row in rows]
+
+    @strawberry.field(description="Skills taught, with target levels.")
+    async def skills(self, info: strawberry.Info) -> list[CourseSkill]:
+        rows = await (await info.context.loaders()).skills_by_course.load(self._row.id)
+        return [CourseSkill(skill=Skill.from_model(r.skill), target_level=r.target_level) for r in rows]
+
+    @strawberry.field(description="Courses to complete before this one.")
+    async def prerequisites(self, info: strawberry.Info) -> list["Course"]:
+        rows = await (await info.context.loaders()).prerequisites_by_course.load(self._row.id)
+        return [Course.from_model(row.required_course) for row in rows]
+
+    @strawberry.field(description="The viewer's progress in this course.")
+    async def progress(self, info: strawberry.Info) -> CourseProgress:
+        loaders = await info.context.loaders()
+        modules = await loaders.modules_by_course.load(self._row.id)
+        done = await loaders.progress_by_course.load(self._row.id)
+        completion = await loaders.completion_by_course.load(self._row.id)
+        return course_progress(modules, done, completion)
+
+    @strawberry.field(description="Whether the viewer may take this course, with reasons.")
+    async def eligibility(self, info: strawberry.Info) -> Eligibility:
+        loaders = await info.context.loaders()
+        rules = await loaders.rules_by_course.load(self._row.id)
+        prerequisites = await loaders.prerequisites_by_course.load(self._row.id)
+        verdict = course_catalog.judge_eligibility(self._row, rules, prerequisites, await loaders.learner())
+        return Eligibility(
+            eligible=verdict.eligible,
+            reasons=[
+                EligibilityReason(
+                    code=EligibilityReasonCode(reason.code),
+                    message=info.context.t(f"eligibility.{reason.code}", **reason.params),
+                    required_course=Course.from_model(reason.required_course)
+                    if reason.required_course
+                    else None,
+                )
+                for reason in verdict.reasons
+            ],
+        )
+
+
+@strawberry.type(description="A course in a connection, with its cursor.")
+class CourseEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this course.")
+    node: Course = strawberry.field(description="The course.")
+
+
+@strawberry.type(description="A page of courses (Relay connection).")
+class CourseConnection:
+    edges: list[CourseEdge] = strawberry.field(description="Courses of this page, in code order.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    _page: strawberry.Private[course_catalog.CoursePage]
+
+    @strawberry.field(description="Number of courses matching the filter, across all pages.")
+    async def total_count(self) -> int:
+        return await self._page.count_total()
+
+    @classmethod
+    def from_page(cls, page: course_catalog.CoursePage) -> "CourseConnection":
+        edges = [CourseEdge(cursor=page.cursor_of(c), node=Course.from_model(c)) for c in page.courses]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            _page=page,
+        )
+
+
+@strawberry.input(description="Narrows the course list. All given conditions must hold.")
+class CourseFilter:
+    search: str | None = strawberry.field(
+        default=None,
+        description="Words to find in the code or title (Chinese works); every word must match.",
+    )
+    scenario: str | None = strawberry.field(default=None, description="Exact scenario, e.g. 安全.")
+    format: CourseFormat | None = strawberry.field(default=None, description="Delivery format.")
+    skill_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only courses teaching this skill (a Skill ID)."
+    )
+    eligible_only: bool = strawberry.field(
+        default=False, description="Only courses the viewer is eligible for."
+    )
+    statuses: list[CourseStatus] | None = strawberry.field(
+        default=None,
+        description="Statuses to include (HR admins and instructors; learners always see "
+        "published courses only).",
+    )

@@ -1,0 +1,351 @@
+"""Credit types: rules, balances, ledger entries with their explanation, pending claims."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from backend import models
+from backend.models import CreditActivity as DomainCreditActivity
+from backend.models import CreditEntryKind as DomainCreditEntryKind
+from backend.models import CreditRuleStatus as DomainCreditRuleStatus
+from backend.models import PendingCreditStatus as DomainPendingCreditStatus
+from backend.services.credits import credit_rules
+from backend.services.credits.credit_accounts import Balance, CreditSummary, LedgerItem, Page
+from backend.services.credits.ledger import from_tenths
+from schema.ids import to_global_id
+from schema.catalog.types import Course, CourseModule
+from schema.common import PageInfo, UserError
+from schema.people.types import Colleague
+
+CreditActivity = strawberry.enum(
+    DomainCreditActivity, name="CreditActivity",
+    description="What a credit rule rewards: a lesson completed, attendance (score 100 on time, 50 late), a quiz "
+    "passed (score = percent), confirmed practice, a mentor evaluation (score = percent), a module or a course "
+    "completed.",
+)
+CreditEntryKind = strawberry.enum(
+    DomainCreditEntryKind, name="CreditEntryKind",
+    description="EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes one entry), "
+    "ADJUSTMENT (HR, with a reason) or EXPIRY.",
+)
+CreditRuleStatus = strawberry.enum(
+    DomainCreditRuleStatus, name="CreditRuleStatus",
+    description="ACTIVE (evaluated), SUPERSEDED (replaced by a newer version), RETIRED (switched off), "
+    "PENDING_APPROVAL (grants more than the program's ruleApprovalAbove: waits for a second HR admin, not "
+    "evaluated; the version it would replace stays ACTIVE) or REJECTED (never evaluated).",
+)
+PendingCreditStatus = strawberry.enum(
+    DomainPendingCreditStatus, name="PendingCreditStatus",
+    description="PENDING (waiting for HR), APPROVED (posted) or REJECTED.",
+)
+
+
+def _credits(tenths: int | None) -> Decimal | None:
+    return from_tenths(tenths) if tenths is not None else None
+
+
+async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
+    if employee_id is None:
+        return None
+    row = await (await info.context.loaders()).employee.load(employee_id)
+    return Colleague.from_model(row) if row else None
+
+
+@strawberry.type(description="Who rejected a credit rule version, when and why.")
+class CreditRuleRejection:
+    by: Colleague | None = strawberry.field(description="The HR admin who rejected it (its author withdrawing it, "
+                                            "or another one).")
+    at: datetime = strawberry.field(description="When.")
+    reason: str = strawberry.field(description="Why.")
+
+
+@strawberry.type(description="One version of a credit rule. Conditions left null match anything.")
+class CreditRule:
+    id: strawberry.ID = strawberry.field(description="Global ID of this version (ruleId when editing, deciding or retiring).")
+    rule_key: str = strawberry.field(description="Names the rule across versions.")
+    version: int = strawberry.field(description="1 for a new rule; each edit adds one.")
+    name: str = strawberry.field(description="What people see.")
+    activity: CreditActivity = strawberry.field(description="What the rule rewards.")
+    course_id: strawberry.ID | None = strawberry.field(description="Only activity in this course.")
+    module_id: strawberry.ID | None = strawberry.field(description="Only activity in this module.")
+    scenario: str | None = strawberry.field(description="Only courses of this scenario (e.g. 销售).")
+    min_score: int | None = strawberry.field(description="Only scores (percent) at or above this.")
+    every_n: int | None = strawberry.field(description="Practice: credits per every N confirmed practices.")
+    credits: Decimal = strawberry.field(description="Credits granted (one decimal place).")
+    cap_per_day: Decimal | None = strawberry.field(description="Most credits per employee per local day.")
+    cap_per_week: Decimal | None = strawberry.field(description="Most credits per employee per week (Monday first).")
+    cap_per_period: Decimal | None = strawberry.field(description="Most credits per employee per credit period.")
+    first_time_only: bool = strawberry.field(description="Credits only the first time (across versions).")
+    requires_approval: bool = strawberry.field(description="Credits wait for HR approval before they count.")
+    status: CreditRuleStatus = strawberry.field(
+        description="ACTIVE, SUPERSEDED, RETIRED, PENDING_APPROVAL or REJECTED."
+    )
+    created_at: datetime = strawberry.field(description="When this version was made.")
+    approved_at: datetime | None = strawberry.field(
+        description="When a second HR admin approved this version; null if nobody did (its author earns "
+        "nothing from it until then)."
+    )
+    _row_id: strawberry.Private[int]
+    _author_id: strawberry.Private[int | None]
+    _approver_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The HR admin who made this version; null if unknown (loaded data).")
+    async def author(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._author_id)
+
+    @strawberry.field(description="The second HR admin who approved this version; null if nobody did.")
+    async def approved_by(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._approver_id)
+
+    @strawberry.field(description="For REJECTED: who rejected it, when and why; null otherwise.")
+    async def rejection(self, info: strawberry.Info) -> CreditRuleRejection | None:
+        if self.status != DomainCreditRuleStatus.REJECTED:
+            return None
+        viewer = await info.context.require_viewer()
+        found = await credit_rules.rejection_of(viewer.tenant_id, self._row_id)
+        if found is None:
+            return None
+        return CreditRuleRejection(by=await _colleague(info, found.actor_id), at=found.at, reason=found.reason)
+
+    @classmethod
+    def from_model(cls, row: models.CreditRule) -> "CreditRule":
+        return cls(
+            id=strawberry.ID(to_global_id("CreditRule", row.id)), rule_key=row.rule_key, version=row.version,
+            name=row.name, activity=row.activity,
+            course_id=strawberry.ID(to_global_id("Course", row.course_id)) if row.course_id else None,
+            module_id=strawberry.ID(to_global_id("CourseModule", row.module_id)) if row.module_id else None,
+            scenario=row.scenario, min_score=row.min_score, every_n=row.every_n, credits=from_tenths(row.credits),
+            cap_per_day=_credits(row.cap_per_day), cap_per_week=_credits(row.cap_per_week),
+            cap_per_period=_credits(row.cap_per_period), first_time_only=row.first_time_only,
+            requires_approval=row.requires_approval, status=row.status, created_at=row.created_at,
+            approved_at=row.approved_at, _row_id=row.id, _author_id=row.created_by_id,
+            _approver_id=row.approved_by_id,
+        )
+
+
+@strawberry.type(description="A credit account's sums right now.")
+class CreditBalance:
+    balance: Decimal = strawberry.field(description="Spendable credits (everything earned minus redeemed).")
+    lifetime_earned: Decimal = strawberry.field(description="Credits ever earned; never decreases.")
+    pending: Decimal = strawberry.field(description="Credits waiting for HR approval (not spendable yet).")
+
+    @classmethod
+    def from_balance(cls, row: Balance) -> "CreditBalance":
+        return cls(balance=from_tenths(row.balance), lifetime_earned=from_tenths(row.lifetime_earned),
+                   pending=from_tenths(row.pending))
+
+
+@strawberry.type(name="CreditSummary",
+                 description="An employee's credits: balances, this period's earnings and the period target.")
+class CreditSummaryType:
+    balance: Decimal = strawberry.field(description="Spendable credits.")
+    lifetime_earned: Decimal = strawberry.field(description="Credits ever earned; never decreases.")
+    pending: Decimal = strawberry.field(description="Credits waiting for HR approval.")
+    period_earned: Decimal = strawberry.field(
+        description="Credits earned in the current period (earned entries and positive adjustments)."
+    )
+    period_start: datetime = strawberry.field(description="Start of the current credit period.")
+    period_end: datetime = strawberry.field(description="End of the current credit period (exclusive).")
+    target: Decimal | None = strawberry.field(
+        description="Credits the employee's position family and grade should earn per period; null if none."
+    )
+    progress_percent: int | None = strawberry.field(
+        description="floor(100 × periodEarned / target), at most 999999; null without a target."
+    )
+
+    @classmethod
+    def from_summary(cls, row: CreditSummary) -> "CreditSummaryType":
+        return cls(
+            balance=from_tenths(row.balance), lifetime_earned=from_tenths(row.lifetime_earned),
+            pending=from_tenths(row.pending), period_earned=from_tenths(row.period_earned),
+            period_start=row.period_start, period_end=row.period_end, target=_credits(row.target),
+            progress_percent=row.progress_percent,
+        )
+
+
+
+@strawberry.type(description="The rule version behind an entry.")
+class CreditRuleRef:
+    id: strawberry.ID = strawberry.field(description="Global ID of the rule version.")
+    rule_key: str = strawberry.field(description="The rule across versions.")
+    version: int = strawberry.field(description="The version that granted the credits.")
+    name: str = strawberry.field(description="The rule's name.")
+    activity: CreditActivity = strawberry.field(description="What it rewards.")
+
+
+@strawberry.type(description="The creditable fact behind an entry: which activity, which record.")
+class CreditSource:
+    activity: CreditActivity = strawberry.field(description="What happened.")
+    event_key: str = strawberry.field(description="Identifies the fact (the same fact is credited once).")
+    record_id: strawberry.ID | None = strawberry.field(description="The activity record's UUID, if one caused it.")
+    occurred_at: datetime = strawberry.field(description="When it happened.")
+    score: int | None = strawberry.field(description="Its score (percent), for scored activities.")
+    quantity: int = strawberry.field(description="How many (confirmed practices).")
+    course: Course | None = strawberry.field(description="Its course.")
+    module: CourseModule | None = strawberry.field(description="Its module.")
+
+
+def _rule_ref(rule: models.CreditRule | None) -> CreditRuleRef | None:
+    if rule is None:
+        return None
+    return CreditRuleRef(id=strawberry.ID(to_global_id("CreditRule", rule.id)), rule_key=rule.rule_key,
+                         version=rule.version, name=rule.name, activity=rule.activity)
+
+
+def _source(item: LedgerItem) -> CreditSource | None:
+    event = item.event
+    if event is None:
+        return None
+    return CreditSource(
+        activity=event.activity, event_key=event.event_key,
+        record_id=strawberry.ID(str(event.record_id)) if event.record_id else None, occurred_at=event.occurred_at,
+        score=event.score, quantity=event.quantity,
+        course=Course.from_model(item.course) if item.course else None,
+        module=CourseModule.from_model(item.module) if item.module else None,
+    )
+
+
+@strawberry.type(description="A reference to another ledger entry.")
+class CreditEntryRef:
+    id: strawberry.ID = strawberry.field(description="Global ID of the entry.")
+
+
+@strawberry.type(description="A posted ledger entry, explained: which rule, which record, when, why.")
+class CreditEntry:
+    id: strawberry.ID = strawberry.field(description="Global ID of the entry.")
+    kind: CreditEntryKind = strawberry.field(description="What kind of entry.")
+    amount: Decimal = strawberry.field(description="Signed credits: + adds to the balance.")
+    occurred_at: datetime = strawberry.field(description="When what caused it happened.")
+    posted_at: datetime = strawberry.field(description="When it was posted.")
+    reason: str = strawberry.field(description="Why (adjustments, reversals, approvals); may be empty.")
+    rule: CreditRuleRef | None = strawberry.field(description="The rule version that granted it, if any.")
+    source: CreditSource | None = strawberry.field(description="The activity that earned it, if any.")
+    reverses: CreditEntryRef | None = strawberry.field(description="The entry this one undoes (REVERSAL).")
+    redemption_id: strawberry.ID | None = strawberry.field(description="The store redemption (REDEEM, refunds).")
+    balance_after: Decimal | None = strawberry.field(description="The spendable balance right after this entry.")
+    actor: Colleague | None = strawberry.field(description="Who posted it by hand (HR), if anyone.")
+
+    @classmethod
+    def from_item(cls, item: LedgerItem, actor: models.Employee | None = None) -> "CreditEntry":
+        entry = item.entry
+        return cls(
+            id=strawberry.ID(to_global_id("CreditEntry", entry.id)), kind=entry.kind, amount=from_tenths(entry.amount),
+            occurred_at=entry.occurred_at, posted_at=entry.posted_at, reason=entry.reason, rule=_rule_ref(item.rule),
+            source=_source(item),
+            reverses=CreditEntryRef(id=strawberry.ID(to_global_id("CreditEntry", entry.reverses_id)))
+            if entry.reverses_id else None,
+            redemption_id=strawberry.ID(to_global_id("Redemption", entry.redemption_id))
+            if entry.redemption_id else None,
+            balance_after=_credits(item.balance_after), actor=Colleague.from_model(actor) if actor else None,
+        )
+
+
+@strawberry.type(description="A ledger entry in a connection, with its cursor.")
+class CreditEntryEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this entry.")
+    node: CreditEntry = strawberry.field(description="The entry.")
+
+
+@strawberry.type(description="A page of ledger entries, newest first (Relay connection).")
+class CreditEntryConnection:
+    edges: list[CreditEntryEdge] = strawberry.field(description="Entries of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+    @classmethod
+    def from_page(cls, page: Page, actors: dict[int, models.Employee]) -> "CreditEntryConnection":
+        edges = [CreditEntryEdge(cursor=page.cursor_of(item.entry.id),
+                                 node=CreditEntry.from_item(item, actors.get(item.entry.actor_id)))
+                 for item in page.items]
+        return cls(edges=edges, page_info=_page_info(page, edges))
+
+
+def _page_info(page: Page, edges: list) -> PageInfo:
+    return PageInfo(has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
+                    start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None)
+
+
+@strawberry.type(description="Credits a rule granted that count only once HR approves them.")
+class PendingCredit:
+    id: strawberry.ID = strawberry.field(description="Global ID of the claim (claimId when deciding).")
+    employee: Colleague = strawberry.field(description="Who would get the credits.")
+    amount: Decimal = strawberry.field(description="Credits claimed.")
+    status: PendingCreditStatus = strawberry.field(description="PENDING, APPROVED or REJECTED.")
+    occurred_at: datetime = strawberry.field(description="When the activity happened.")
+    decided_at: datetime | None = strawberry.field(description="When HR decided; null while pending.")
+    reason: str = strawberry.field(description="HR's reason, if any.")
+    rule: CreditRuleRef | None = strawberry.field(description="The rule version.")
+    source: CreditSource | None = strawberry.field(description="The activity.")
+
+    @classmethod
+    def from_model(cls, row: models.PendingCredit, employee: models.Employee,
+                   item: LedgerItem | None) -> "PendingCredit":
+        return cls(
+            id=strawberry.ID(to_global_id("PendingCredit", row.id)), employee=Colleague.from_model(employee),
+            amount=from_tenths(row.amount), status=row.status, occurred_at=row.occurred_at,
+            decided_at=row.decided_at, reason=row.reason,
+            rule=_rule_ref(item.rule) if item else None, source=_source(item) if item else None,
+        )
+
+
+@strawberry.type(description="A pending claim in a connection, with its cursor.")
+class PendingCreditEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this claim.")
+    node: PendingCredit = strawberry.field(description="The claim.")
+
+
+@strawberry.type(description="A page of claims waiting for HR, oldest first (Relay connection).")
+class PendingCreditConnection:
+    edges: list[PendingCreditEdge] = strawberry.field(description="Claims of this page.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+
+    @classmethod
+    def from_page(cls, page: Page, employees: dict[int, models.Employee],
+                  items: dict[int, LedgerItem]) -> "PendingCreditConnection":
+        edges = [PendingCreditEdge(cursor=page.cursor_of(row.id),
+                                   node=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)))
+                 for row in page.items]
+        return cls(edges=edges, page_info=_page_info(page, edges))
+
+
+@strawberry.type(description="Result of createCreditRule, updateCreditRule, decideCreditRule and retireCreditRule.")
+class CreditRulePayload:
+    rule: CreditRule | None = strawberry.field(description="The rule version after the change.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
+@strawberry.type(description="Result of decidePendingCredit.")
+class PendingCreditPayload:
+    claim: PendingCredit | None = strawberry.field(description="The claim after the decision.")
+    credits: CreditBalance | None = strawberry.field(description="The employee's account after it.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
+@strawberry.type(description="Result of adjustCredits and reverseCreditEntry.")
+class CreditEntryPayload:
+    entry: CreditEntry | None = strawberry.field(description="The entry posted.")
+    credits: CreditBalance | None = strawberry.field(description="The employee's account after it.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
+@strawberry.input(description="Let unspent credits earned before a date lapse.")
+class ExpireCreditsInput:
+    before: datetime = strawberry.field(description="The cut-off: credits earned before it and not spent lapse.")
+    reason: str = strawberry.field(description="Why (required; kept on each EXPIRY entry and in the audit log).")
+
+
+@strawberry.type(description="Result of expireCredits.")
+class ExpireCreditsPayload:
+    accounts: int | None = strawberry.field(description="Accounts that lost credits.")
+    expired: Decimal | None = strawberry.field(description="Credits expired in all.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
+@strawberry.type(description="Result of recalculateCredits.")
+class RecalculateCreditsPayload:
+    added: Decimal | None = strawberry.field(
+        description="Credits added (posted, or pending approval); 0 when nothing was missing."
+    )
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")

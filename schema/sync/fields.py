@@ -1,0 +1,178 @@
+"""Sync protocol fields and the online twins of record kinds. Thin: each calls the same service a
+synced record goes through."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated
+
+import strawberry
+
+from backend.errors import DomainError, ErrorCode
+from backend.services.records import ingest
+from backend.services.credits import credit_accounts
+from backend.services.records import registry
+from backend.services.records.ingest import IncomingRecord
+from mobile_sync import protocol
+from mobile_sync.pull import pull
+from mobile_sync.push import push
+from schema.common import UserError
+from schema.credits.types import CreditBalance
+from schema.sync.types import (
+    ChangeOp,
+    SyncChange,
+    SyncInfo,
+    SyncPullInput,
+    SyncPullPayload,
+    SyncPushInput,
+    SyncPushPayload,
+    SyncRecordResult,
+    utc,
+)
+
+
+async def viewer_credits(viewer) -> CreditBalance:
+    """The viewer's account, read once after the write's transaction committed."""
+    return CreditBalance.from_balance(await credit_accounts.balance_of(viewer.tenant_id, viewer.employee_id))
+
+
+@strawberry.type(description="Answer to an online record mutation.")
+class RecordPayload:
+    result: SyncRecordResult | None = strawberry.field(description="The record's outcome.")
+    errors: list[UserError] = strawberry.field(description="Whole-request failures.")
+    credits: CreditBalance | None = strawberry.field(
+        default=None, description="The viewer's credit account after the record (null on a whole-request failure)."
+    )
+
+
+@strawberry.input(description="A lesson module finished, online.")
+class CompleteLessonInput:
+    client_id: strawberry.ID | None = strawberry.field(
+        default=None, description="UUID for safe retries (the same id is applied once)."
+    )
+    module_id: strawberry.ID = strawberry.field(description="The LESSON CourseModule.")
+    seconds_spent: int = strawberry.field(description="Time spent, seconds.")
+    completed_at: datetime | None = strawberry.field(default=None, description="When; now if omitted.")
+
+
+@strawberry.input(description="New app settings, based on the version the app last saw.")
+class UpdateMySettingsInput:
+    client_id: strawberry.ID | None = strawberry.field(default=None, description="UUID for safe retries.")
+    base_version: int = strawberry.field(description="The settings version this change is based on.")
+    locale: str = strawberry.field(description="zh-CN or en.")
+
+
+def _client_id(client_id: strawberry.ID | None) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(client_id)) if client_id else uuid.uuid4()
+    except ValueError as exc:
+        raise DomainError(ErrorCode.VALIDATION, field="clientId", reason_key="reason.bad_id") from exc
+
+
+async def _one_record(
+    info: strawberry.Info, client_id: strawberry.ID | None, kind: str, occurred_at: datetime | None, payload: dict
+) -> RecordPayload:
+    """An online record: a push of one record, right now, through the same service."""
+    viewer = await info.context.require_viewer()
+    try:
+        record_id = _client_id(client_id)
+        record = IncomingRecord(record_id, None, kind, utc(occurred_at or datetime.now(timezone.utc)), payload)
+        result = await ingest.ingest(viewer, viewer.device_uid, [record], settings=info.context.settings)
+    except DomainError as error:
+        return RecordPayload(result=None, errors=[UserError.from_domain(error, info.context.locale)])
+    return RecordPayload(result=SyncRecordResult.from_result(result.results[0], info.context.locale), errors=[],
+                         credits=await viewer_credits(viewer))
+
+
+@strawberry.type
+class SyncMutations:
+    @strawberry.mutation(description="Push a batch of records from a phone's outbox (exactly once).")
+    async def sync_push(
+        self,
+        info: strawberry.Info,
+        input: Annotated[SyncPushInput, strawberry.argument(description="The batch.")],
+    ) -> SyncPushPayload:
+        viewer = await info.context.require_viewer()
+        locale = info.context.locale
+        try:
+            result = await push(
+                viewer, input.protocol_version, input.device_id, utc(input.sent_at),
+                input.records, info.context.settings,
+            )
+        except DomainError as error:
+            return SyncPushPayload(
+                results=[], applied_seq=0, server_time=None, clock_offset_ms=0, clock_skewed=False,
+                errors=[UserError.from_domain(error, locale)],
+            )
+        return SyncPushPayload(
+            results=[SyncRecordResult.from_result(r, locale) for r in result.results],
+            applied_seq=result.applied_seq,
+            server_time=result.received_at,
+            clock_offset_ms=result.clock_offset_ms,
+            clock_skewed=result.clock_skewed,
+            errors=[],
+            credits=await viewer_credits(viewer),
+        )
+
+    @strawberry.mutation(description="Record a finished lesson online: the LESSON_COMPLETED kind.")
+    async def complete_lesson(
+        self,
+        info: strawberry.Info,
+        input: Annotated[CompleteLessonInput, strawberry.argument(description="The lesson.")],
+    ) -> RecordPayload:
+        payload = {"moduleId": str(input.module_id), "secondsSpent": input.seconds_spent}
+        return await _one_record(info, input.client_id, registry.progress.LESSON_COMPLETED, input.completed_at, payload)
+
+    @strawberry.mutation(description="Change app settings online: the SETTINGS_CHANGED kind.")
+    async def update_my_settings(
+        self,
+        info: strawberry.Info,
+        input: Annotated[UpdateMySettingsInput, strawberry.argument(description="The change.")],
+    ) -> RecordPayload:
+        payload = {"baseVersion": input.base_version, "locale": input.locale}
+        return await _one_record(info, input.client_id, registry.profile_settings.SETTINGS_CHANGED, None, payload)
+
+
+@strawberry.type
+class SyncQueries:
+    @strawberry.field(description="The next page of the change feed (a snapshot without cursor).")
+    async def sync_pull(
+        self,
+        info: strawberry.Info,
+        input: Annotated[SyncPullInput, strawberry.argument(description="Where to continue.")],
+    ) -> SyncPullPayload:
+        viewer = await info.context.require_viewer()
+        try:
+            page = await pull(
+                info.context.settings, viewer, input.protocol_version, input.device_id, input.cursor, input.limit
+            )
+        except DomainError as error:
+            return SyncPullPayload(
+                changes=[], cursor=None, has_more=False, applied_seq=0, server_time=None,
+                errors=[UserError.from_domain(error, info.context.locale)],
+            )
+        return SyncPullPayload(
+            changes=[
+                SyncChange(entity=item.entity, id=strawberry.ID(item.id),
+                           op=ChangeOp.DELETE if item.deleted else ChangeOp.UPSERT, data=item.data)
+                for item in page.changes
+            ],
+            cursor=page.cursor,
+            has_more=page.has_more,
+            applied_seq=page.applied_seq,
+            server_time=datetime.now(timezone.utc),
+            errors=[],
+        )
+
+    @strawberry.field(description="Protocol versions and limits of this server.")
+    def sync_info(self, info: strawberry.Info) -> SyncInfo:
+        settings = info.context.settings
+        return SyncInfo(
+            supported_versions=list(protocol.SUPPORTED_VERSIONS),
+            max_push_records=protocol.MAX_PUSH_RECORDS,
+            max_pull_limit=protocol.MAX_PULL_LIMIT,
+            max_body_bytes=settings.max_body_bytes,
+            tombstone_days=settings.sync_tombstone_days,
+            record_kinds=sorted(ingest.REGISTRY),
+        )
