@@ -1,4 +1,4 @@
-"""Shared GraphQL pieces: the Node interface, page info, and typed user errors."""
+"""Shared GraphQL pieces: the Node interface and typed user errors (pages: ``schema.connection``)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,6 @@ ErrorCode = strawberry.enum(
 @strawberry.interface(description="An object with a global ID, fetchable with `node(id:)`.")
 class Node:
     id: strawberry.ID = strawberry.field(description="Global, opaque ID of the object.")
-
-
-@strawberry.type(description="Relay page information of a connection.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
-    has_previous_page: bool = strawberry.field(
-        description="Whether items precede this page (true when `after` was given)."
-    )
-    start_cursor: str | None = strawberry.field(description="Cursor of the first item, if any.")
-    end_cursor: str | None = strawberry.field(
-        description="Cursor of the last item; pass it as `after` for the next page."
-    )
 
 
 @strawberry.type(description="An expected failure of a mutation: a stable code and a message.")

@@ -1,8 +1,14 @@
-"""The shape every mutation of the API shares: authorize, run the service, and answer a payload
-whose ``errors`` carry expected failures (typed by code, in the caller's language)."""
+"""The one shape of every mutation: authorize, run the service, and answer a payload whose
+``errors`` carry expected failures (typed by code, in the caller's language).
+
+A resolver is ``return await mutate(info, work, payload)``: ``work(viewer)`` calls the service
+(parsing IDs inside it, so a bad ID is an error of the payload too) and ``payload(result, errors)``
+shapes the answer, ``result`` being ``None`` when the service refused. The role each mutation needs
+is checked before the resolver runs (``schema.permissions``)."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -17,13 +23,22 @@ Payload = TypeVar("Payload")
 
 async def mutate(
     info: strawberry.Info,
-    work: Callable[[Viewer], Awaitable[Any]],
-    payload: Callable[[Any, list[UserError]], Payload],
+    work: Callable[[Viewer], Awaitable[Any]] | Callable[[None], Awaitable[Any]],
+    payload: Callable[[Any, list[UserError]], Payload | Awaitable[Payload]],
+    *,
+    anonymous: bool = False,
 ) -> Payload:
-    """Run ``work`` for the signed-in viewer; ``payload(result, [])`` on success,
-    ``payload(None, [error])`` when the service refused with a DomainError."""
-    viewer = await info.context.require_viewer()
+    """Run ``work`` for the signed-in viewer (``None`` for the ``anonymous`` mutations of signing in);
+    ``payload(result, [])`` on success, ``payload(None, [error])`` when the service refused with
+    a DomainError. ``payload`` may be async (to load what the answer shows)."""
+    context = info.context
+    viewer = None if anonymous else await context.require_viewer()
     try:
-        return payload(await work(viewer), [])
+        result = await work(viewer)
+        errors: list[UserError] = []
     except DomainError as error:
-        return payload(None, [UserError.from_domain(error, info.context.locale)])
+        result, errors = None, [UserError.from_domain(error, context.locale)]
+    shaped = payload(result, errors)
+    if inspect.isawaitable(shaped):
+        return await shaped
+    return shaped

@@ -1,7 +1,10 @@
-"""Keyset pagination: opaque cursors and page-size checks shared by every list.
+"""Keyset pagination for every list: one ``Page[T]`` shape and one ``Keyset`` per ordering.
 
 A cursor is the sort key of the last row seen, so a page costs one indexed range query however
-deep it is, and rows inserted meanwhile never shift the pages.
+deep it is, and rows inserted meanwhile never shift the pages. A list declares its ordering once
+(``Keyset("session", ("starts_at", "id"), (datetime, int))``) and uses it to read ``after``,
+narrow the query, order it and cut the page; ``schema.connection.Connection`` turns any ``Page``
+into a Relay connection.
 """
 
 from __future__ import annotations
@@ -9,17 +12,29 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
 
 _PREFIX = "xf1:"
+
+T = TypeVar("T")
 
 
 def encode_cursor(kind: str, key: list[Any]) -> str:
     """An opaque cursor for the row with sort key ``key`` in list ``kind``."""
     raw = json.dumps([kind, key], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return base64.urlsafe_b64encode(_PREFIX.encode() + raw).decode("ascii").rstrip("=")
+
+
+def bad_cursor() -> DomainError:
+    return DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
 
 
 def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
@@ -34,12 +49,140 @@ def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
             raise ValueError("shape")
         return key
     except (ValueError, TypeError, binascii.Error, UnicodeError) as exc:
-        raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor") from exc
+        raise bad_cursor() from exc
 
 
 def check_page_size(first: int, maximum: int) -> int:
     if first < 0 or first > maximum:
-        raise DomainError(
-            ErrorCode.VALIDATION, field="first", reason_key="reason.page_size", max=maximum
-        )
+        raise DomainError(ErrorCode.VALIDATION, field="first", reason_key="reason.page_size", max=maximum)
     return first
+
+
+async def _no_count() -> int:
+    raise NotImplementedError
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list, with what a Relay connection needs. ``count_total`` counts every page
+    of the list and is awaited only when a client asks for ``totalCount``."""
+
+    items: list[T]
+    has_next_page: bool
+    has_previous_page: bool
+    cursor_of: Callable[[T], str]
+    count_total: Callable[[], Awaitable[int]]
+
+
+def _read(value: Any, kind: type) -> Any:
+    """One element of a decoded key, checked against the type the list sorts by."""
+    if kind is datetime:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError(value)
+        return moment
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(value)
+        return value
+    if kind is Decimal:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return Decimal(value)
+    if not isinstance(value, kind):
+        raise ValueError(value)
+    return value
+
+
+def _write(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class Keyset(Generic[T]):
+    """How one list is ordered: its cursor kind, the fields of its sort key (unique together, the
+    last one usually the id), their Python types and the direction.
+
+    ``key`` reads an item's sort key; by default the fields as attributes of the item."""
+
+    def __init__(
+        self,
+        kind: str,
+        fields: Sequence[str],
+        types: Sequence[type],
+        *,
+        descending: bool = False,
+        key: Callable[[T], Sequence[Any]] | None = None,
+    ) -> None:
+        assert len(fields) == len(types)
+        self.kind = kind
+        self.fields = tuple(fields)
+        self.types = tuple(types)
+        self.descending = descending
+        self._key = key or (lambda item: [getattr(item, name) for name in self.fields])
+
+    def cursor_of(self, item: T) -> str:
+        return encode_cursor(self.kind, [_write(value) for value in self._key(item)])
+
+    def decode(self, after: str) -> list[Any]:
+        """The sort key of ``after``, each element of the list's types; else ``VALIDATION``."""
+        raw = decode_cursor(self.kind, after, len(self.fields))
+        try:
+            return [_read(value, kind) for value, kind in zip(raw, self.types)]
+        except (ValueError, TypeError, InvalidOperation) as exc:
+            raise bad_cursor() from exc
+
+    def after(self, after: str) -> Q:
+        """A condition for the rows after ``after``: (a > x) or (a = x and b > y) …"""
+        key = self.decode(after)
+        step = "lt" if self.descending else "gt"
+        condition: Q | None = None
+        for index in range(len(self.fields) - 1, -1, -1):
+            here = Q(**{f"{self.fields[index]}__{step}": key[index]})
+            if condition is not None:
+                here = here | Q(Q(**{self.fields[index]: key[index]}), condition)
+            condition = here
+        assert condition is not None
+        return condition
+
+    def order_by(self) -> list[str]:
+        return [f"-{name}" if self.descending else name for name in self.fields]
+
+    def page(
+        self,
+        rows: Sequence[T],
+        first: int,
+        after: str | None,
+        count_total: Callable[[], Awaitable[int]] = _no_count,
+    ) -> Page[T]:
+        """The page from ``first + 1`` rows fetched after ``after`` (the extra row says whether
+        another page follows)."""
+        return Page(list(rows[:first]), len(rows) > first, after is not None, self.cursor_of, count_total)
+
+    async def fetch(self, query: Any, first: int, after: str | None) -> Page[T]:
+        """One page of an ORM query in this order; ``totalCount`` counts the query as given."""
+        filtered = query
+        if after:
+            query = query.filter(self.after(after))
+        rows = await query.order_by(*self.order_by()).limit(first + 1)
+        return self.page(rows, first, after, filtered.count)
+
+    def slice(self, items: Sequence[T], first: int, after: str | None) -> Page[T]:
+        """One page of a list computed in memory (already in this order)."""
+        start = 0
+        if after:
+            key = self.decode(after)
+            bigger = (lambda a, b: a < b) if self.descending else (lambda a, b: a > b)
+            start = next((i for i, item in enumerate(items) if bigger(list(self._key(item)), key)), len(items))
+        chosen = list(items[start : start + first + 1])
+        total = len(items)
+
+        async def count() -> int:
+            return total
+
+        return self.page(chosen, first, after, count)

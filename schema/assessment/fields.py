@@ -15,7 +15,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.services.ojt import assessment
 from backend.services.ojt import rubrics
 from schema.ids import expect_global_id
-from schema.sync.fields import RecordPayload, _one_record
+from schema.sync.records import RecordPayload, submit_record
 from schema.assessment.types import (
     MentorEvaluation,
     MentorEvaluationConnection,
@@ -206,7 +206,7 @@ class EvaluationMutations:
             "moduleId": str(input.module_id), "baseVersion": input.base_version, "scores": input.scores,
             "comment": input.comment, "submit": input.submit,
         }
-        return await _one_record(info, input.client_id, assessment.MENTOR_EVALUATION, input.evaluated_at, payload)
+        return await submit_record(info, input.client_id, assessment.MENTOR_EVALUATION, input.evaluated_at, payload)
 
     @strawberry.mutation(
         description="Replace a submitted evaluation (HR admins, with a reason): the original becomes "

@@ -14,7 +14,7 @@ from backend.services.ojt import assessment
 from backend.services.ojt import rubrics as rubric_service
 from schema.ids import to_global_id
 from schema.catalog.types import CourseModule
-from schema.common import PageInfo
+from schema.connection import PageInfo
 from schema.people.types import Colleague
 
 EvaluationStatus = strawberry.enum(

@@ -13,7 +13,8 @@ from backend.models import CourseStatus as DomainCourseStatus
 from backend.models import ModuleKind as DomainModuleKind
 from backend.services.catalog import course_catalog
 from schema.ids import to_global_id
-from schema.common import Node, PageInfo
+from schema.common import Node
+from schema.connection import PageInfo
 from schema.organisation.types import Skill
 from schema.progress.types import CourseProgress, course_progress
 

@@ -13,7 +13,7 @@ from backend.models import AttendanceStatus as DomainAttendanceStatus
 from backend.qr_pages import current_token, projector_path
 from backend.services.sessions import checkin
 from schema.payloads import mutate
-from schema.sync.fields import RecordPayload, _one_record
+from schema.sync.records import RecordPayload, submit_record
 from schema.common import UserError
 from schema.people.types import Colleague
 
@@ -239,14 +239,14 @@ class CheckInMutations:
         input: Annotated[CheckInInput, strawberry.argument(description="The scan.")],
     ) -> RecordPayload:
         payload = {"token": input.token, "latitude": input.latitude, "longitude": input.longitude}
-        return await _one_record(info, input.client_id, checkin.CHECK_IN, input.scanned_at, payload)
+        return await submit_record(info, input.client_id, checkin.CHECK_IN, input.scanned_at, payload)
 
     @strawberry.mutation(description="Check out of a session: the CHECK_OUT kind, online.")
     async def check_out(
         self, info: strawberry.Info,
         input: Annotated[CheckOutInput, strawberry.argument(description="The session.")],
     ) -> RecordPayload:
-        return await _one_record(info, input.client_id, checkin.CHECK_OUT, input.at, {"sessionId": str(input.session_id)})
+        return await submit_record(info, input.client_id, checkin.CHECK_OUT, input.at, {"sessionId": str(input.session_id)})
 
     @strawberry.mutation(description="Mark someone's attendance by hand, with a reason (audited).")
     async def mark_attendance(

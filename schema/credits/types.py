@@ -17,7 +17,8 @@ from backend.services.credits.credit_accounts import Balance, CreditSummary, Led
 from backend.services.credits.ledger import from_tenths
 from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
-from schema.common import PageInfo, UserError
+from schema.common import UserError
+from schema.connection import PageInfo
 from schema.people.types import Colleague
 
 CreditActivity = strawberry.enum(

@@ -14,7 +14,8 @@ from backend.services.credits import leaderboards
 from backend.services.credits import targets
 from backend.services.credits.ledger import from_tenths
 from schema.ids import to_global_id
-from schema.common import Node, PageInfo
+from schema.common import Node
+from schema.connection import PageInfo
 from schema.people.types import Colleague
 
 

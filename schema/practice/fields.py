@@ -13,7 +13,7 @@ from backend.services.ojt import mentoring
 from backend.services.ojt import practice
 from schema.payloads import mutate
 from schema.ids import expect_global_id
-from schema.sync.fields import RecordPayload, _one_record
+from schema.sync.records import RecordPayload, submit_record
 from schema.common import UserError
 from schema.practice.types import (
     Mentorship,
@@ -162,7 +162,7 @@ class PracticeMutations:
     ) -> RecordPayload:
         payload = {"moduleId": str(input.module_id), "quantity": input.quantity, "note": input.note}
         practiced_at = utc(input.practiced_at) if input.practiced_at else None
-        return await _one_record(info, input.client_id, practice.PRACTICE_LOG, practiced_at, payload)
+        return await submit_record(info, input.client_id, practice.PRACTICE_LOG, practiced_at, payload)
 
     @strawberry.mutation(
         description="Confirm or reject a mentee's practice online: the PRACTICE_REVIEW kind. "
@@ -175,4 +175,4 @@ class PracticeMutations:
         input: Annotated[ReviewPracticeInput, strawberry.argument(description="The decision.")],
     ) -> RecordPayload:
         payload = {"practiceId": str(input.practice_id), "decision": input.decision.value, "note": input.note}
-        return await _one_record(info, input.client_id, practice.PRACTICE_REVIEW, None, payload)
+        return await submit_record(info, input.client_id, practice.PRACTICE_REVIEW, None, payload)

@@ -13,7 +13,7 @@ from backend.services.catalog import course_catalog
 from backend.services.ojt.practice import PracticePage
 from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
-from schema.common import PageInfo
+from schema.connection import PageInfo
 from schema.people.types import Colleague
 
 PracticeStatus = strawberry.enum(

@@ -20,8 +20,9 @@ from backend.services.ojt import quiz_grading
 from backend.services.ojt import quizzes
 from schema.payloads import mutate as _mutate
 from schema.ids import expect_global_id, to_global_id
-from schema.sync.fields import RecordPayload, _one_record
-from schema.common import PageInfo, UserError
+from schema.sync.records import RecordPayload, submit_record
+from schema.common import UserError
+from schema.connection import PageInfo
 from schema.sync.types import utc
 
 QuestionKind = strawberry.enum(
@@ -439,7 +440,7 @@ class QuizMutations:
         payload = {"quizId": str(input.quiz_id), "answers": input.answers}
         if input.started_at is not None:
             payload["startedAt"] = utc(input.started_at).isoformat()
-        return await _one_record(info, input.client_id, quizzes.QUIZ_SUBMISSION, input.submitted_at, payload)
+        return await submit_record(info, input.client_id, quizzes.QUIZ_SUBMISSION, input.submitted_at, payload)
 
     @strawberry.mutation(
         description="Give points to an open answer awaiting a person (HR admins, instructors, or the learner's "

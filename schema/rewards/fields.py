@@ -12,7 +12,7 @@ from backend.models import RewardCategory as DomainRewardCategory
 from backend.services.credits import rewards
 from schema.payloads import mutate as _mutate
 from schema.ids import expect_global_id
-from schema.sync.fields import RecordPayload, _one_record
+from schema.sync.records import RecordPayload, submit_record
 from schema.rewards.types import (
     CancelRedemptionInput,
     CreateRewardInput,
@@ -164,7 +164,7 @@ class RewardMutations:
         input: Annotated[RedeemRewardInput, strawberry.argument(description="The reward.")],
     ) -> RecordPayload:
         payload = {"rewardId": str(input.reward_id)}
-        return await _one_record(info, input.client_id, rewards.REWARD_REDEEMED, None, payload)
+        return await submit_record(info, input.client_id, rewards.REWARD_REDEEMED, None, payload)
 
     @strawberry.mutation(
         description="Withdraw one's own redemption while it awaits HR: the credits come back (a reversal "

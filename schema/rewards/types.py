@@ -13,7 +13,8 @@ from backend.models import RewardCategory as DomainRewardCategory
 from backend.services.credits import ledger
 from backend.services.credits.rewards import RedemptionPage, StorePage
 from schema.ids import to_global_id
-from schema.common import PageInfo, UserError
+from schema.common import UserError
+from schema.connection import PageInfo
 from schema.people.types import Colleague
 
 RewardCategory = strawberry.enum(

@@ -14,7 +14,7 @@ from backend.services.sessions import training_sessions as session_service
 from backend.services.sessions.training_sessions import SessionPage
 from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
-from schema.common import PageInfo
+from schema.connection import PageInfo
 from schema.organisation.types import Site
 from schema.people.types import Colleague
 

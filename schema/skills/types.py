@@ -15,7 +15,7 @@ from backend.services.ojt import skills
 from backend.services.pagination import check_page_size
 from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
-from schema.common import PageInfo
+from schema.connection import PageInfo
 from schema.organisation.types import Skill
 from schema.people.types import Colleague
 

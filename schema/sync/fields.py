@@ -19,6 +19,7 @@ from mobile_sync.pull import pull
 from mobile_sync.push import push
 from schema.common import UserError
 from schema.credits.types import CreditBalance
+from schema.sync.records import RecordPayload, submit_record, viewer_credits
 from schema.sync.types import (
     ChangeOp,
     SyncChange,
@@ -30,20 +31,6 @@ from schema.sync.types import (
     SyncRecordResult,
     utc,
 )
-
-
-async def viewer_credits(viewer) -> CreditBalance:
-    """The viewer's account, read once after the write's transaction committed."""
-    return CreditBalance.from_balance(await credit_accounts.balance_of(viewer.tenant_id, viewer.employee_id))
-
-
-@strawberry.type(description="Answer to an online record mutation.")
-class RecordPayload:
-    result: SyncRecordResult | None = strawberry.field(description="The record's outcome.")
-    errors: list[UserError] = strawberry.field(description="Whole-request failures.")
-    credits: CreditBalance | None = strawberry.field(
-        default=None, description="The viewer's credit account after the record (null on a whole-request failure)."
-    )
 
 
 @strawberry.input(description="A lesson module finished, online.")
@@ -61,28 +48,6 @@ class UpdateMySettingsInput:
     client_id: strawberry.ID | None = strawberry.field(default=None, description="UUID for safe retries.")
     base_version: int = strawberry.field(description="The settings version this change is based on.")
     locale: str = strawberry.field(description="zh-CN or en.")
-
-
-def _client_id(client_id: strawberry.ID | None) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(client_id)) if client_id else uuid.uuid4()
-    except ValueError as exc:
-        raise DomainError(ErrorCode.VALIDATION, field="clientId", reason_key="reason.bad_id") from exc
-
-
-async def _one_record(
-    info: strawberry.Info, client_id: strawberry.ID | None, kind: str, occurred_at: datetime | None, payload: dict
-) -> RecordPayload:
-    """An online record: a push of one record, right now, through the same service."""
-    viewer = await info.context.require_viewer()
-    try:
-        record_id = _client_id(client_id)
-        record = IncomingRecord(record_id, None, kind, utc(occurred_at or datetime.now(timezone.utc)), payload)
-        result = await ingest.ingest(viewer, viewer.device_uid, [record], settings=info.context.settings)
-    except DomainError as error:
-        return RecordPayload(result=None, errors=[UserError.from_domain(error, info.context.locale)])
-    return RecordPayload(result=SyncRecordResult.from_result(result.results[0], info.context.locale), errors=[],
-                         credits=await viewer_credits(viewer))
 
 
 @strawberry.type
@@ -122,7 +87,7 @@ class SyncMutations:
         input: Annotated[CompleteLessonInput, strawberry.argument(description="The lesson.")],
     ) -> RecordPayload:
         payload = {"moduleId": str(input.module_id), "secondsSpent": input.seconds_spent}
-        return await _one_record(info, input.client_id, registry.progress.LESSON_COMPLETED, input.completed_at, payload)
+        return await submit_record(info, input.client_id, registry.progress.LESSON_COMPLETED, input.completed_at, payload)
 
     @strawberry.mutation(description="Change app settings online: the SETTINGS_CHANGED kind.")
     async def update_my_settings(
@@ -131,7 +96,7 @@ class SyncMutations:
         input: Annotated[UpdateMySettingsInput, strawberry.argument(description="The change.")],
     ) -> RecordPayload:
         payload = {"baseVersion": input.base_version, "locale": input.locale}
-        return await _one_record(info, input.client_id, registry.profile_settings.SETTINGS_CHANGED, None, payload)
+        return await submit_record(info, input.client_id, registry.profile_settings.SETTINGS_CHANGED, None, payload)
 
 
 @strawberry.type

@@ -1,0 +1,62 @@
+"""The one Relay connection: ``Connection[T]`` and ``Edge[T]`` for any node type, built from a
+service's ``Page`` (``backend.services.pagination``).
+
+``Connection[Course]`` is the GraphQL type ``CourseConnection`` with ``CourseEdge``s; a list with
+fields of its own subclasses it (``class CreditsBehindConnection(Connection[...])``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from backend.services.pagination import Page
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="Relay page information of a connection.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more items follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede this page (true when `after` was given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item, if any.")
+    end_cursor: str | None = strawberry.field(
+        description="Cursor of the last item; pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="An item of a page with its cursor.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque cursor of this item; pass it as `after` to read on from it.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (Relay connection), in the list's order.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of items in the whole list, across all pages (counted only when asked).")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+    @classmethod
+    def from_page(cls, page: Page[Any], node: Callable[[Any], NodeT], **extra: Any) -> Any:
+        """The connection of ``page``, each item shaped by ``node``; ``extra`` fills a subclass's
+        own fields."""
+        edges = [Edge(cursor=page.cursor_of(item), node=node(item)) for item in page.items]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count_total=page.count_total,
+            **extra,
+        )
