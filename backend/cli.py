@@ -82,8 +82,10 @@ async def _verify_credits(settings: Settings, tenant_code: str | None) -> int:
     for d in differences:
         cached = "no account" if d.cached is None else "cached " + "/".join(str(v) for v in d.cached)
         actual = "/".join(str(v) for v in d.actual)
-        print(f"  tenant {d.tenant_id} employee {d.employee_no} (id {d.employee_id}): {cached}, entries {actual}"
-              " (tenths of a credit)")
+        print(
+            f"  tenant {d.tenant_id} employee {d.employee_no} (id {d.employee_id}): {cached}, entries {actual}"
+            " (tenths of a credit)"
+        )
     return 1
 
 
@@ -114,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xuefen", description="Xuefen (学分) server")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the API (uvicorn)")
-    demo_cmd = commands.add_parser(
-        "demo", help="migrate, load the demo company and serve (what `make demo` runs)"
-    )
+    demo_cmd = commands.add_parser("demo", help="migrate, load the demo company and serve (what `make demo` runs)")
     for command in (serve, demo_cmd):
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)

@@ -122,7 +122,7 @@ class Settings:
         return problems
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Read ``XUEFEN_*`` variables (from ``os.environ`` unless ``env`` is given)."""
         env = dict(os.environ if env is None else env)
         environment = (env.get("XUEFEN_ENV") or "development").strip().lower()
@@ -167,7 +167,7 @@ class Settings:
             projector_link_ttl_seconds=_int(env, "XUEFEN_PROJECTOR_LINK_TTL", 15 * 60),
         )
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         """A copy with some settings changed (tests, CLI flags)."""
         return replace(self, **changes)
 

@@ -79,13 +79,13 @@ class RequestBodyMiddleware:
             await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=received if more else None, max=self.max_bytes)
             return
         except zlib.error:
-            await refuse(400, ErrorCode.VALIDATION, read=received if more else None,
-                         reason_key="reason.field", name="gzip body")
+            await refuse(
+                400, ErrorCode.VALIDATION, read=received if more else None, reason_key="reason.field", name="gzip body"
+            )
             return
 
         replaced = [
-            (name, value) for name, value in scope["headers"]
-            if name not in (b"content-encoding", b"content-length")
+            (name, value) for name, value in scope["headers"] if name not in (b"content-encoding", b"content-length")
         ] + [(b"content-length", str(len(body)).encode())]
         delivered = False
 
@@ -116,6 +116,11 @@ async def _refuse(send: Send, status: int, code: ErrorCode, locale: str, **param
         {"data": None, "errors": [{"message": error.message(locale), "extensions": {"code": code.value}}]},
         ensure_ascii=False,
     ).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

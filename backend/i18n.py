@@ -31,8 +31,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "error.REFRESH_TOKEN_REUSED": {
         "zh-CN": "检测到刷新令牌被重复使用，此设备上的登录已全部注销，请重新登录。",
-        "en": "A refresh token was used twice. Every sign-in on this device was revoked; "
-        "please sign in again.",
+        "en": "A refresh token was used twice. Every sign-in on this device was revoked; please sign in again.",
     },
     "error.ACCOUNT_DISABLED": {
         "zh-CN": "账号已停用，请联系人力资源部门。",
@@ -60,8 +59,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "error.UNSUPPORTED_PROTOCOL": {
         "zh-CN": "不支持的同步协议版本，服务器支持：{supported}。请升级应用。",
-        "en": "Unsupported sync protocol version; the server supports {supported}. "
-        "Please update the app.",
+        "en": "Unsupported sync protocol version; the server supports {supported}. Please update the app.",
     },
     "error.DEVICE_MISMATCH": {
         "zh-CN": "设备与登录凭证不符，请在本设备上重新登录。",
@@ -222,7 +220,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.minutes": {"zh-CN": "分钟数必须在 0 到 {max} 之间", "en": "minutes must be between 0 and {max}"},
     "reason.not_instructor": {"zh-CN": "该员工不是讲师", "en": "this employee is not an instructor"},
     "reason.timezone_required": {"zh-CN": "时间必须带时区", "en": "times must include a time zone"},
-    "reason.offset_required": {"zh-CN": "{name} 必须带时区偏移（如 +08:00 或 Z）", "en": "{name} must include a UTC offset (such as +08:00 or Z)"},
+    "reason.offset_required": {
+        "zh-CN": "{name} 必须带时区偏移（如 +08:00 或 Z）",
+        "en": "{name} must include a UTC offset (such as +08:00 or Z)",
+    },
     "reason.datetime_format": {
         "zh-CN": "{name} 须为带时区偏移的 ISO 8601 时间，例如 2026-11-30T09:00:00+08:00",
         "en": "{name} must be an ISO 8601 time with a UTC offset, e.g. 2026-11-30T09:00:00+08:00",
@@ -257,7 +258,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.required": {"zh-CN": "不能为空", "en": "must not be empty"},
     "reason.field": {"zh-CN": "字段 {name} 无效", "en": "field {name} is invalid"},
     "reason.too_long": {"zh-CN": "长度不能超过 {max}", "en": "must be at most {max} characters"},
-    "reason.self_mentoring": {"zh-CN": "导师和学员不能是同一人", "en": "the mentor and the mentee must be different people"},
+    "reason.self_mentoring": {
+        "zh-CN": "导师和学员不能是同一人",
+        "en": "the mentor and the mentee must be different people",
+    },
     "reason.inactive_employee": {"zh-CN": "该员工已停用", "en": "this employee is inactive"},
     # Malformed GraphQL-over-HTTP requests (schema/api.py).
     "reason.body_not_json": {
@@ -265,9 +269,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the request is not valid UTF-8 JSON",
     },
     "reason.body_not_object": {
-        "zh-CN": "请求体必须是一个 JSON 对象 {{\"query\", \"variables\", \"operationName\"}}（不支持批量请求）",
-        "en": "the body must be one JSON object {{\"query\", \"variables\", \"operationName\"}} "
-        "(batches are not supported)",
+        "zh-CN": '请求体必须是一个 JSON 对象 {{"query", "variables", "operationName"}}（不支持批量请求）',
+        "en": 'the body must be one JSON object {{"query", "variables", "operationName"}} (batches are not supported)',
     },
     "reason.param_string": {"zh-CN": "参数 {name} 必须是字符串", "en": "{name} must be a string"},
     "reason.param_object": {"zh-CN": "参数 {name} 必须是 JSON 对象", "en": "{name} must be a JSON object"},
@@ -299,7 +302,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This projector link is not valid, or the instructor has signed out. Open the projector page "
         "again from the check-in kit in the Xuefen app.",
     },
-    "projector.other_session": {"zh-CN": "此投影链接属于另一场培训。", "en": "This projector link is for another session."},
+    "projector.other_session": {
+        "zh-CN": "此投影链接属于另一场培训。",
+        "en": "This projector link is for another session.",
+    },
     "projector.not_instructor": {
         "zh-CN": "打开此投影链接的讲师已不负责该场培训。",
         "en": "The instructor who opened this projector link no longer runs this session.",

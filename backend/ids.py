@@ -13,9 +13,27 @@ from functools import lru_cache
 from backend.errors import DomainError, ErrorCode
 
 NODE_TYPES = (
-    "Course", "CourseModule", "CreditEntry", "CreditRule", "CreditTarget", "Employee", "Enrollment",
-    "Mentorship", "OrgUnit", "PendingCredit", "Position", "PracticeLog", "Question", "QuizAttempt",
-    "Redemption", "Reward", "Rubric", "RubricCriterion", "Site", "Skill", "TrainingSession",
+    "Course",
+    "CourseModule",
+    "CreditEntry",
+    "CreditRule",
+    "CreditTarget",
+    "Employee",
+    "Enrollment",
+    "Mentorship",
+    "OrgUnit",
+    "PendingCredit",
+    "Position",
+    "PracticeLog",
+    "Question",
+    "QuizAttempt",
+    "Redemption",
+    "Reward",
+    "Rubric",
+    "RubricCriterion",
+    "Site",
+    "Skill",
+    "TrainingSession",
 )
 
 

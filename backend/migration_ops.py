@@ -40,9 +40,7 @@ class AddCheckConstraint(ops.AddConstraint):
             await super().database_backward(app_label, old_state, new_state, state_editor)
             return
         for event in ("insert", "update"):
-            await state_editor.client.execute_query(
-                f'DROP TRIGGER IF EXISTS "{self.constraint.name}_{event}"'
-            )
+            await state_editor.client.execute_query(f'DROP TRIGGER IF EXISTS "{self.constraint.name}_{event}"')
 
 
 class EnforceCheckConstraint(AddCheckConstraint):

@@ -24,7 +24,7 @@ import html
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import qrcode
 import qrcode.image.svg
@@ -69,20 +69,21 @@ def read_display_key(secret: str, key: str) -> DisplayKey:
         raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid") from exc
 
 
-def projector_path(settings: Settings, session: TrainingSession, viewer: Viewer,
-                   now: datetime | None = None) -> tuple[str, datetime]:
+def projector_path(
+    settings: Settings, session: TrainingSession, viewer: Viewer, now: datetime | None = None
+) -> tuple[str, datetime]:
     """A fresh projector link for the instructor ``viewer`` (bound to their login) and its expiry."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     expires_at = int(now.timestamp()) + settings.projector_link_ttl_seconds
     key = sign_display_key(settings.secret_key, session.id, session.tenant_id, viewer.session_id, expires_at)
-    return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, timezone.utc)
+    return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, UTC)
 
 
 async def _session_by_key(settings: Settings, session_id: int, key: str) -> tuple[TrainingSession, DisplayKey]:
     claims = read_display_key(settings.secret_key, key)
     if claims.session_id != session_id:
         raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.other_session")
-    if claims.expires_at <= datetime.now(timezone.utc).timestamp():
+    if claims.expires_at <= datetime.now(UTC).timestamp():
         raise DomainError(ErrorCode.TOKEN_EXPIRED, link_message="projector.expired")
     login = await AuthSession.filter(
         id=claims.auth_session_id, tenant_id=claims.tenant_id, revoked_at__isnull=True, employee__is_active=True
@@ -114,7 +115,7 @@ async def _session(request: Request, settings: Settings) -> tuple[TrainingSessio
 
 
 def current_token(session: TrainingSession, now: datetime | None = None) -> str:
-    step = qr.step_at(now or datetime.now(timezone.utc), session.rotation_seconds)
+    step = qr.step_at(now or datetime.now(UTC), session.rotation_seconds)
     return qr.token_for(session.secret, session.tenant_id, session.id, step)
 
 
@@ -128,8 +129,11 @@ def _message(error: DomainError, locale: str) -> str:
 
 def _refusal(request: Request, error: DomainError) -> JSONResponse:
     locale = negotiate_locale(request.headers.get("accept-language"))
-    return JSONResponse({"errors": [{"message": _message(error, locale), "extensions": {"code": error.code.value}}]},
-                        status_code=_STATUS.get(error.code, 404), headers=_NO_STORE)
+    return JSONResponse(
+        {"errors": [{"message": _message(error, locale), "extensions": {"code": error.code.value}}]},
+        status_code=_STATUS.get(error.code, 404),
+        headers=_NO_STORE,
+    )
 
 
 def _refusal_page(request: Request, error: DomainError) -> HTMLResponse:

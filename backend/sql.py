@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +34,7 @@ class Params:
 
     def __call__(self, value: Any) -> str:
         if isinstance(value, datetime):
-            value = db_time(self.connection, value.astimezone(timezone.utc))
+            value = db_time(self.connection, value.astimezone(UTC))
         self.values.append(value)
         # Numbered on both engines (SQLite reads ?NNN), so a placeholder may be used twice.
         return f"${len(self.values)}" if self._postgres else f"?{len(self.values)}"
@@ -74,7 +74,7 @@ async def insert_many(
         per_chunk = max(1, 900 // len(names))
         row_marks = "(" + ", ".join("?" * len(names)) + ")"
         for start in range(0, len(rows), per_chunk):
-            chunk = rows[start:start + per_chunk]
+            chunk = rows[start : start + per_chunk]
             found += await connection.execute_query_dict(
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([row_marks] * len(chunk))} "
                 f"{on_conflict} RETURNING {returning}",

@@ -87,9 +87,14 @@ async def demo_api(database: str | None, employee_no: str = "E0001"):
         await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD))
         app = create_app(settings.with_overrides(database_url=url), manage_db=False)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as http:
-            login = await http.post("/graphql", json={"query": "mutation { login(input: {tenant: \"demo\", "
-                                    f"employeeNo: \"{employee_no}\", password: \"{demo.DEMO_PASSWORD}\", "
-                                    "deviceId: \"bench\"}) { tokens { accessToken } } }"})
+            login = await http.post(
+                "/graphql",
+                json={
+                    "query": 'mutation { login(input: {tenant: "demo", '
+                    f'employeeNo: "{employee_no}", password: "{demo.DEMO_PASSWORD}", '
+                    'deviceId: "bench"}) { tokens { accessToken } } }'
+                },
+            )
             token = login.json()["data"]["login"]["tokens"]["accessToken"]
             yield ("PostgreSQL" if dropped else "SQLite"), http, {"Authorization": f"Bearer {token}"}
     finally:

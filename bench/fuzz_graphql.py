@@ -34,10 +34,18 @@ async def run(args: argparse.Namespace) -> int:
         print(f"demo company loaded on {engine} in {time.perf_counter() - started:.1f} s", flush=True)
         settings = Settings(password_time_cost=1, password_memory_cost_kib=8 * 1024)
         app = create_app(settings, manage_db=False)
-        report = await fuzz(app, demo.DEMO_TENANT, demo.DEMO_PASSWORD, examples=args.examples,
-                            budget_seconds=args.budget, people=people, seed_value=args.seed, engine=engine,
-                            operations=args.operations or None,
-                            progress=(lambda line: print("  " + line, flush=True)) if args.progress else None)
+        report = await fuzz(
+            app,
+            demo.DEMO_TENANT,
+            demo.DEMO_PASSWORD,
+            examples=args.examples,
+            budget_seconds=args.budget,
+            people=people,
+            seed_value=args.seed,
+            engine=engine,
+            operations=args.operations or None,
+            progress=(lambda line: print("  " + line, flush=True)) if args.progress else None,
+        )
     print(report.summary())
     if args.by_operation:
         for label in sorted(report.codes_by_operation):
@@ -57,10 +65,20 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=100, help="generated requests per operation and person")
     parser.add_argument("--budget", type=float, default=None, help="stop sending after this many seconds")
     parser.add_argument("--seed", type=int, default=0, help="generation seed (same seed, same requests)")
-    parser.add_argument("--as", dest="people", action="append", metavar="ROLE=EMPLOYEE_NO",
-                        help="who to fuzz as (repeatable; default employee=E0001 and 'HR admin'=HR001)")
-    parser.add_argument("--operation", dest="operations", action="append", metavar="LABEL",
-                        help="only this operation, e.g. Query.leaderboard (repeatable)")
+    parser.add_argument(
+        "--as",
+        dest="people",
+        action="append",
+        metavar="ROLE=EMPLOYEE_NO",
+        help="who to fuzz as (repeatable; default employee=E0001 and 'HR admin'=HR001)",
+    )
+    parser.add_argument(
+        "--operation",
+        dest="operations",
+        action="append",
+        metavar="LABEL",
+        help="only this operation, e.g. Query.leaderboard (repeatable)",
+    )
     parser.add_argument("--repro", type=int, default=2, help="reproductions printed per cause and operation")
     parser.add_argument("--by-operation", action="store_true", help="also print the answer codes per operation")
     parser.add_argument("--refusals", action="store_true", help="also print the commonest refusals per operation")

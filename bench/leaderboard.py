@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
 
@@ -28,8 +28,15 @@ QUERY = """
   me { credits { balance lifetimeEarned periodEarned target progressPercent } } }
 """
 _COLUMNS = {
-    "tenant_id": "int", "employee_id": "int", "kind": "text", "amount": "bigint", "entry_key": "text",
-    "reason": "text", "occurred_at": "timestamptz", "posted_at": "timestamptz", "created_at": "timestamptz",
+    "tenant_id": "int",
+    "employee_id": "int",
+    "kind": "text",
+    "amount": "bigint",
+    "entry_key": "text",
+    "reason": "text",
+    "occurred_at": "timestamptz",
+    "posted_at": "timestamptz",
+    "created_at": "timestamptz",
     "updated_at": "timestamptz",
 }
 
@@ -39,17 +46,26 @@ async def _busy_ledger(per_employee: int) -> int:
     sums are not what a leaderboard reads, so they are left alone)."""
     tenant = await Tenant.get(code="demo")
     db = connections.get("default")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     employees = await Employee.filter(tenant=tenant).order_by("id").values_list("id", flat=True)
     rows = [
-        (tenant.id, employee_id, CreditEntryKind.EARN.value, 5 + (employee_id * 7 + n) % 20,
-         f"bench:{employee_id}:{n}", "", db_time(db, now - timedelta(hours=(employee_id * 13 + n * 29) % 7200)),
-         db_time(db, now), db_time(db, now), db_time(db, now))
+        (
+            tenant.id,
+            employee_id,
+            CreditEntryKind.EARN.value,
+            5 + (employee_id * 7 + n) % 20,
+            f"bench:{employee_id}:{n}",
+            "",
+            db_time(db, now - timedelta(hours=(employee_id * 13 + n * 29) % 7200)),
+            db_time(db, now),
+            db_time(db, now),
+            db_time(db, now),
+        )
         for employee_id in employees
         for n in range(per_employee)
     ]
     for start in range(0, len(rows), 5000):
-        await insert_many(db, "credit_entry", _COLUMNS, rows[start:start + 5000])
+        await insert_many(db, "credit_entry", _COLUMNS, rows[start : start + 5000])
     return len(rows)
 
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -51,11 +51,18 @@ def _port() -> int:
 
 
 def _records(module_ids: list[int], count: int) -> list[dict]:
-    base = datetime.now(timezone.utc) - timedelta(days=1)
+    base = datetime.now(UTC) - timedelta(days=1)
     return [
-        {"id": str(uuid.uuid4()), "seq": seq, "kind": "LESSON_COMPLETED",
-         "occurredAt": (base + timedelta(seconds=seq)).isoformat(),
-         "payload": {"moduleId": to_global_id("CourseModule", module_ids[seq % len(module_ids)]), "secondsSpent": 300}}
+        {
+            "id": str(uuid.uuid4()),
+            "seq": seq,
+            "kind": "LESSON_COMPLETED",
+            "occurredAt": (base + timedelta(seconds=seq)).isoformat(),
+            "payload": {
+                "moduleId": to_global_id("CourseModule", module_ids[seq % len(module_ids)]),
+                "secondsSpent": 300,
+            },
+        }
         for seq in range(1, count + 1)
     ]
 
@@ -67,11 +74,27 @@ async def _raw_insert(url: str, records: list[dict], tenant_id: int, employee_id
         # A real (WAL-logged) table like activity_record, indexes included: a TEMP table would skip
         # the write-ahead log and flatter the baseline.
         await conn.execute("CREATE TABLE raw_record (LIKE activity_record INCLUDING ALL)")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows = [
-            (uuid.UUID(r["id"]), tenant_id, employee_id, device_id, r["seq"], r["kind"], json.dumps(r["payload"]),
-             "0" * 64, datetime.fromisoformat(r["occurredAt"]), now, now, datetime.fromisoformat(r["occurredAt"]),
-             0, "", "ACCEPTED", now, now)
+            (
+                uuid.UUID(r["id"]),
+                tenant_id,
+                employee_id,
+                device_id,
+                r["seq"],
+                r["kind"],
+                json.dumps(r["payload"]),
+                "0" * 64,
+                datetime.fromisoformat(r["occurredAt"]),
+                now,
+                now,
+                datetime.fromisoformat(r["occurredAt"]),
+                0,
+                "",
+                "ACCEPTED",
+                now,
+                now,
+            )
             for r in records
         ]
         started = time.perf_counter()
@@ -82,7 +105,7 @@ async def _raw_insert(url: str, records: list[dict], tenant_id: int, employee_id
                     " content_hash, occurred_at_device, sent_at_device, received_at, occurred_at,"
                     " clock_offset_ms, clock_flags, status, created_at, updated_at)"
                     " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
-                    rows[i:i + BATCH],
+                    rows[i : i + BATCH],
                 )
         return time.perf_counter() - started
     finally:
@@ -109,10 +132,16 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
 
         port = _port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)], cwd=ROOT,
-            env={**os.environ, "XUEFEN_DATABASE_URL": url, "XUEFEN_SECRET_KEY": uuid.uuid4().hex,
-                 "XUEFEN_LOG_LEVEL": "WARNING"},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "XUEFEN_DATABASE_URL": url,
+                "XUEFEN_SECRET_KEY": uuid.uuid4().hex,
+                "XUEFEN_LOG_LEVEL": "WARNING",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=120) as http:
@@ -122,21 +151,47 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
                     break
                 except httpx.TransportError:
                     await asyncio.sleep(0.2)
+
             async def phone(employee_no: str, count: int) -> dict[str, str]:
-                login = await http.post("/graphql", json={"query": LOGIN, "variables": {"input": {
-                    "tenant": "demo", "employeeNo": employee_no, "password": demo.DEMO_PASSWORD,
-                    "deviceId": "bench-phone"}}})
+                login = await http.post(
+                    "/graphql",
+                    json={
+                        "query": LOGIN,
+                        "variables": {
+                            "input": {
+                                "tenant": "demo",
+                                "employeeNo": employee_no,
+                                "password": demo.DEMO_PASSWORD,
+                                "deviceId": "bench-phone",
+                            }
+                        },
+                    },
+                )
                 token = login.json()["data"]["login"]["tokens"]["accessToken"]
-                headers = {"Authorization": f"Bearer {token}", "Content-Encoding": "gzip",
-                           "Accept-Encoding": "gzip", "Content-Type": "application/json"}
+                headers = {
+                    "Authorization": f"Bearer {token}",
+                    "Content-Encoding": "gzip",
+                    "Accept-Encoding": "gzip",
+                    "Content-Type": "application/json",
+                }
                 return headers, _records(modules, count)
 
             async def push_all(headers: dict[str, str], records: list[dict]) -> None:
                 for i in range(0, len(records), BATCH):
-                    body = {"query": PUSH, "variables": {"input": {
-                        "protocolVersion": 1, "deviceId": "bench-phone",
-                        "sentAt": datetime.now(timezone.utc).isoformat(), "records": records[i:i + BATCH]}}}
-                    response = await http.post("/graphql", content=gzip.compress(json.dumps(body).encode()), headers=headers)
+                    body = {
+                        "query": PUSH,
+                        "variables": {
+                            "input": {
+                                "protocolVersion": 1,
+                                "deviceId": "bench-phone",
+                                "sentAt": datetime.now(UTC).isoformat(),
+                                "records": records[i : i + BATCH],
+                            }
+                        },
+                    }
+                    response = await http.post(
+                        "/graphql", content=gzip.compress(json.dumps(body).encode()), headers=headers
+                    )
                     payload = response.json()["data"]["syncPush"]
                     assert not payload["errors"] and payload["appliedSeq"] == min(i + BATCH, len(records))
 
@@ -153,8 +208,16 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
             pull_headers = {"Authorization": headers["Authorization"], "Accept-Encoding": "gzip"}
             started, cursor, pages, wire_bytes, changes = time.perf_counter(), None, 0, 0, 0
             while True:
-                response = await http.post("/graphql", headers=pull_headers, json={"query": PULL, "variables": {"input": {
-                    "protocolVersion": 1, "deviceId": "bench-phone", "cursor": cursor, "limit": 500}}})
+                response = await http.post(
+                    "/graphql",
+                    headers=pull_headers,
+                    json={
+                        "query": PULL,
+                        "variables": {
+                            "input": {"protocolVersion": 1, "deviceId": "bench-phone", "cursor": cursor, "limit": 500}
+                        },
+                    },
+                )
                 wire_bytes += response.num_bytes_downloaded
                 page = response.json()["data"]["syncPull"]
                 pages, changes, cursor = pages + 1, changes + len(page["changes"]), page["cursor"]
@@ -165,7 +228,8 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
         await Tortoise.init(config=tortoise_config(url))
         ids = await connections.get("default").execute_query_dict(
             "SELECT e.tenant_id, e.id AS employee_id, d.id AS device_id FROM employee e JOIN device d ON d.employee_id = e.id "
-            "WHERE e.employee_no = 'E0001'")
+            "WHERE e.employee_no = 'E0001'"
+        )
         await connections.close_all()
         raw_records = _records(modules, records_count)
         raw_s = await _raw_insert(url, raw_records, ids[0]["tenant_id"], ids[0]["employee_id"], ids[0]["device_id"])
@@ -176,10 +240,14 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
         print(f"  end to end (HTTP + GraphQL + ingest) : {e2e_rate:9.0f} records/s  ({push_s:.2f} s)")
         print(f"  raw asyncpg executemany baseline     : {raw_rate:9.0f} records/s  ({raw_s:.2f} s)")
         print(f"  ratio end-to-end / raw               : {e2e_rate / raw_rate:9.1%}  (target >= 15%)")
-        print(f"  {devices} phones at once, end to end       : {many_rate:9.0f} records/s  "
-              f"({many_rate / raw_rate:.1%} of raw)")
-        print(f"first sync of E0001 (after its push): {changes} changes in {pages} pages of 500, "
-              f"{wire_bytes / 1024:.0f} KiB gzipped on the wire, {pull_s:.2f} s")
+        print(
+            f"  {devices} phones at once, end to end       : {many_rate:9.0f} records/s  "
+            f"({many_rate / raw_rate:.1%} of raw)"
+        )
+        print(
+            f"first sync of E0001 (after its push): {changes} changes in {pages} pages of 500, "
+            f"{wire_bytes / 1024:.0f} KiB gzipped on the wire, {pull_s:.2f} s"
+        )
     finally:
         if process:
             process.terminate()
@@ -192,7 +260,9 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--database", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--database", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--devices", type=int, default=4, help="phones pushing at once in the second run")
     args = parser.parse_args()

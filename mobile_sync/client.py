@@ -48,7 +48,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -174,13 +174,13 @@ class SyncSummary:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("times must be timezone-aware")
-    return moment.astimezone(timezone.utc).isoformat()
+    return moment.astimezone(UTC).isoformat()
 
 
 class SyncClient:
@@ -312,8 +312,7 @@ class SyncClient:
     @staticmethod
     def _put(db: sqlite3.Connection, key: str, value: str | None) -> None:
         db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
 
@@ -361,8 +360,13 @@ class SyncClient:
         """The outbox in sequence order (for inspection)."""
         rows = self._db.execute("SELECT id, seq, kind, occurred_at, payload FROM outbox ORDER BY seq")
         return [
-            {"id": r["id"], "seq": r["seq"], "kind": r["kind"], "occurredAt": r["occurred_at"],
-             "payload": json.loads(r["payload"])}
+            {
+                "id": r["id"],
+                "seq": r["seq"],
+                "kind": r["kind"],
+                "occurredAt": r["occurred_at"],
+                "payload": json.loads(r["payload"]),
+            }
             for r in rows
         ]
 
@@ -425,8 +429,13 @@ class SyncClient:
                     "deviceId": self.device_id,
                     "sentAt": None,  # stamped with the device clock on every attempt (_request)
                     "records": [
-                        {"id": r["id"], "seq": r["seq"], "kind": r["kind"],
-                         "occurredAt": r["occurred_at"], "payload": json.loads(r["payload"])}
+                        {
+                            "id": r["id"],
+                            "seq": r["seq"],
+                            "kind": r["kind"],
+                            "occurredAt": r["occurred_at"],
+                            "payload": json.loads(r["payload"]),
+                        }
                         for r in batch
                     ],
                 }
@@ -494,8 +503,8 @@ class SyncClient:
                 # Nothing earlier is waiting, yet the server misses records before these: the
                 # outbox is dense by construction, so this is a bug. Never skip records to "fix" it.
                 raise SequenceGapError(
-                    f"server applied up to {payload['appliedSeq']} but got seq {gap['seq']}: "
-                    f"{gap.get('message')}", SEQUENCE_GAP,
+                    f"server applied up to {payload['appliedSeq']} but got seq {gap['seq']}: {gap.get('message')}",
+                    SEQUENCE_GAP,
                 )
             if waiting or gap is not None:
                 # A record was refused for now (e.g. the server is not ready for it); everything
@@ -681,9 +690,7 @@ class SyncClient:
                 return await self._attempt(document, variables, field_name, token)
             except _Retryable as exc:
                 if attempt >= self.max_attempts:
-                    raise SyncNetworkError(
-                        f"{field_name}: giving up after {attempt} attempts ({exc})"
-                    ) from exc
+                    raise SyncNetworkError(f"{field_name}: giving up after {attempt} attempts ({exc})") from exc
                 self.retries += 1
                 # Exponential backoff with full jitter: phones that failed together must not
                 # all come back at the same instant.

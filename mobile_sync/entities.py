@@ -20,12 +20,11 @@ from backend.models import (
     ModuleProgress,
     TrainingSession,
 )
-from backend.services.ojt import quizzes
 from backend.services.catalog.course_catalog import sees_all_statuses
 from backend.services.feed import Entity
+from backend.services.ojt import quizzes
 from backend.services.people.profile_settings import settings_copy
 from backend.services.viewer import Viewer
-
 from mobile_sync import feed_assessment, feed_credits, feed_mentoring, feed_quizzes, feed_rewards, feed_skills
 from mobile_sync.entities_base import Loader, Row
 from mobile_sync.entities_base import dec as _dec
@@ -41,9 +40,16 @@ async def _courses(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     rows = await Course.filter(tenant_id=viewer.tenant_id, id__in=_ints(ids))
     found = {
         str(c.id): {
-            "id": to_global_id("Course", c.id), "code": c.code, "title": c.title, "summary": c.summary,
-            "scenario": c.scenario, "format": c.format.value, "version": c.version,
-            "status": c.status.value, "hours": _dec(c.hours), "credits": _dec(c.credits),
+            "id": to_global_id("Course", c.id),
+            "code": c.code,
+            "title": c.title,
+            "summary": c.summary,
+            "scenario": c.scenario,
+            "format": c.format.value,
+            "version": c.version,
+            "status": c.status.value,
+            "hours": _dec(c.hours),
+            "credits": _dec(c.credits),
             "requiresApproval": c.requires_approval,
         }
         for c in rows
@@ -56,10 +62,16 @@ async def _modules(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     rows = await CourseModule.filter(tenant_id=viewer.tenant_id, id__in=_ints(ids)).select_related("course")
     found = {
         str(m.id): {
-            "id": to_global_id("CourseModule", m.id), "courseId": to_global_id("Course", m.course_id),
-            "position": m.position, "title": m.title, "kind": m.kind.value, "credits": _dec(m.credits),
-            "requiredCount": m.required_count, "requirement": m.requirement,
-            "isRequired": m.is_required, "passScore": m.pass_score,
+            "id": to_global_id("CourseModule", m.id),
+            "courseId": to_global_id("Course", m.course_id),
+            "position": m.position,
+            "title": m.title,
+            "kind": m.kind.value,
+            "credits": _dec(m.credits),
+            "requiredCount": m.required_count,
+            "requirement": m.requirement,
+            "isRequired": m.is_required,
+            "passScore": m.pass_score,
             "rubricId": to_global_id("Rubric", m.rubric_id) if m.rubric_id else None,
         }
         for m in rows
@@ -70,22 +82,33 @@ async def _modules(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
 
 async def _profile(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     me = str(viewer.employee_id)
-    result: dict[str, Row | None] = {i: None for i in ids}
+    result: dict[str, Row | None] = dict.fromkeys(ids)
     if me not in ids:
         return result
     employee = await Employee.get(id=viewer.employee_id).prefetch_related("org_unit", "site", "position")
     roles = sorted(await EmployeeRole.filter(employee_id=employee.id).values_list("role", flat=True))
     settings = await EmployeeSettings.get_or_none(employee_id=employee.id)
     result[me] = {
-        "id": to_global_id("Employee", employee.id), "employeeNo": employee.employee_no,
-        "name": employee.name, "roles": roles,
+        "id": to_global_id("Employee", employee.id),
+        "employeeNo": employee.employee_no,
+        "name": employee.name,
+        "roles": roles,
         "orgUnit": {"id": to_global_id("OrgUnit", employee.org_unit.id), "name": employee.org_unit.name}
-        if employee.org_unit else None,
-        "site": {"id": to_global_id("Site", employee.site.id), "name": employee.site.name,
-                 "timeZone": employee.site.time_zone} if employee.site else None,
-        "position": {"id": to_global_id("Position", employee.position.id),
-                     "title": f"{employee.position.family}-{employee.position.sequence}-{employee.position.level}"}
-        if employee.position else None,
+        if employee.org_unit
+        else None,
+        "site": {
+            "id": to_global_id("Site", employee.site.id),
+            "name": employee.site.name,
+            "timeZone": employee.site.time_zone,
+        }
+        if employee.site
+        else None,
+        "position": {
+            "id": to_global_id("Position", employee.position.id),
+            "title": f"{employee.position.family}-{employee.position.sequence}-{employee.position.level}",
+        }
+        if employee.position
+        else None,
         "settings": settings_copy(settings),
     }
     return result
@@ -97,9 +120,12 @@ async def _progress(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     ).select_related("module")
     found = {
         str(p.module_id): {
-            "id": to_global_id("CourseModule", p.module_id), "moduleId": to_global_id("CourseModule", p.module_id),
-            "courseId": to_global_id("Course", p.course_id), "completedCount": p.completed_count,
-            "requiredCount": p.module.required_count, "required": p.module.is_required,
+            "id": to_global_id("CourseModule", p.module_id),
+            "moduleId": to_global_id("CourseModule", p.module_id),
+            "courseId": to_global_id("Course", p.course_id),
+            "completedCount": p.completed_count,
+            "requiredCount": p.module.required_count,
+            "required": p.module.is_required,
             "secondsSpent": p.seconds_spent,
             "completed": p.completed_count >= p.module.required_count,
             "lastCompletedAt": _iso(p.last_completed_at),
@@ -114,8 +140,11 @@ async def _completions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
         tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, course_id__in=_ints(ids)
     )
     found = {
-        str(c.course_id): {"id": to_global_id("Course", c.course_id), "courseId": to_global_id("Course", c.course_id),
-                           "completedAt": _iso(c.completed_at)}
+        str(c.course_id): {
+            "id": to_global_id("Course", c.course_id),
+            "courseId": to_global_id("Course", c.course_id),
+            "completedAt": _iso(c.completed_at),
+        }
         for c in rows
     }
     return {i: found.get(i) for i in ids}
@@ -128,23 +157,31 @@ async def _outcomes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
             uuids.append(UUID(i))
         except ValueError:
             continue
-    rows = await ActivityRecord.filter(
-        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=uuids
-    ).only("id", "device_seq", "kind", "status", "error_code", "received_at", "outcome")
+    rows = await ActivityRecord.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=uuids).only(
+        "id", "device_seq", "kind", "status", "error_code", "received_at", "outcome"
+    )
     results = {}
     for r in rows:
         outcome = json.loads(r.outcome) if isinstance(r.outcome, str) else r.outcome
         result = outcome.get("result") if isinstance(outcome, dict) else None
         results[r.id] = dict(result) if isinstance(result, dict) else None
     # A quiz whose review was switched off since: its per-question feedback is no longer shown.
-    hidden = await quizzes.unreviewable_records(viewer.tenant_id, [
-        r.id for r in rows if r.kind == quizzes.QUIZ_SUBMISSION and (results[r.id] or {}).get("feedback")
-    ])
+    hidden = await quizzes.unreviewable_records(
+        viewer.tenant_id,
+        [r.id for r in rows if r.kind == quizzes.QUIZ_SUBMISSION and (results[r.id] or {}).get("feedback")],
+    )
     for record_id in hidden:
         results[record_id]["feedback"] = None
     found = {
-        str(r.id): {"id": str(r.id), "seq": r.device_seq, "kind": r.kind, "status": r.status.value,
-                    "code": r.error_code, "receivedAt": _iso(r.received_at), "result": results[r.id]}
+        str(r.id): {
+            "id": str(r.id),
+            "seq": r.device_seq,
+            "kind": r.kind,
+            "status": r.status.value,
+            "code": r.error_code,
+            "receivedAt": _iso(r.received_at),
+            "result": results[r.id],
+        }
         for r in rows
     }
     return {i: found.get(i) for i in ids}
@@ -163,17 +200,26 @@ async def _sessions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
             continue
         zone = ZoneInfo(s.site.time_zone)
         found[str(s.id)] = {
-            "id": to_global_id("TrainingSession", s.id), "courseId": to_global_id("Course", s.course_id),
+            "id": to_global_id("TrainingSession", s.id),
+            "courseId": to_global_id("Course", s.course_id),
             "moduleId": to_global_id("CourseModule", s.module_id) if s.module_id else None,
             "title": s.title,
-            "instructor": {"id": to_global_id("Employee", s.instructor_id), "name": s.instructor.name,
-                           "employeeNo": s.instructor.employee_no},
+            "instructor": {
+                "id": to_global_id("Employee", s.instructor_id),
+                "name": s.instructor.name,
+                "employeeNo": s.instructor.employee_no,
+            },
             "site": {"id": to_global_id("Site", s.site_id), "name": s.site.name, "timeZone": s.site.time_zone},
-            "location": s.location, "startsAt": _iso(s.starts_at), "endsAt": _iso(s.ends_at),
+            "location": s.location,
+            "startsAt": _iso(s.starts_at),
+            "endsAt": _iso(s.ends_at),
             "localStartsAt": s.starts_at.astimezone(zone).isoformat(),
             "localEndsAt": s.ends_at.astimezone(zone).isoformat(),
-            "capacity": s.capacity, "seatsTaken": s.seats_taken, "status": s.status.value,
-            "checkInOpensMinutes": s.checkin_opens_minutes, "lateAfterMinutes": s.late_after_minutes,
+            "capacity": s.capacity,
+            "seatsTaken": s.seats_taken,
+            "status": s.status.value,
+            "checkInOpensMinutes": s.checkin_opens_minutes,
+            "lateAfterMinutes": s.late_after_minutes,
             "allowsWalkIn": s.allows_walk_in,
         }
     return {i: found.get(i) for i in ids}
@@ -182,9 +228,15 @@ async def _sessions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
 async def _enrollments(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     rows = await Enrollment.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=_ints(ids))
     found = {
-        str(e.id): {"id": to_global_id("Enrollment", e.id), "sessionId": to_global_id("TrainingSession", e.session_id),
-                    "status": e.status.value, "waitlistedAt": _iso(e.waitlisted_at), "decidedAt": _iso(e.decided_at),
-                    "reason": e.reason, "version": e.version}
+        str(e.id): {
+            "id": to_global_id("Enrollment", e.id),
+            "sessionId": to_global_id("TrainingSession", e.session_id),
+            "status": e.status.value,
+            "waitlistedAt": _iso(e.waitlisted_at),
+            "decidedAt": _iso(e.decided_at),
+            "reason": e.reason,
+            "version": e.version,
+        }
         for e in rows
     }
     return {i: found.get(i) for i in ids}

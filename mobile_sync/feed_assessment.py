@@ -7,9 +7,8 @@ same as reading one (drafts only to their mentor).
 
 from __future__ import annotations
 
-from backend.services.ojt import assessment
-from backend.services.ojt import rubrics
 from backend.services.feed import Entity
+from backend.services.ojt import assessment, rubrics
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints
 

@@ -8,14 +8,13 @@ Both go only to the employee they belong to (anyone else gets a tombstone):
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from backend.ids import to_global_id
 from backend.models import CreditAccount, CreditEntry
-from backend.services.credits import credit_accounts
-from backend.services.credits import credit_engine
-from backend.services.feed import Entity
+from backend.services.credits import credit_accounts, credit_engine
 from backend.services.credits.ledger import from_tenths
+from backend.services.feed import Entity
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
 
 
@@ -24,7 +23,7 @@ async def _accounts(viewer, ids: list[str]) -> dict[str, Row | None]:
     if str(viewer.employee_id) in ids:
         account = await CreditAccount.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id).first()
         if account is not None:
-            start, end = (await credit_engine.program_of(viewer.tenant_id)).period_of(datetime.now(timezone.utc))
+            start, end = (await credit_engine.program_of(viewer.tenant_id)).period_of(datetime.now(UTC))
             earned = await credit_accounts.earned_between(viewer.tenant_id, [viewer.employee_id], start, end)
             found[str(viewer.employee_id)] = {
                 "id": to_global_id("Employee", viewer.employee_id),
@@ -48,9 +47,14 @@ def entry_row(item: credit_accounts.LedgerItem) -> Row:
         "postedAt": iso(entry.posted_at),
         "reason": entry.reason,
         "rule": {
-            "id": to_global_id("CreditRule", rule.id), "ruleKey": rule.rule_key, "version": rule.version,
-            "name": rule.name, "activity": str(rule.activity),
-        } if rule else None,
+            "id": to_global_id("CreditRule", rule.id),
+            "ruleKey": rule.rule_key,
+            "version": rule.version,
+            "name": rule.name,
+            "activity": str(rule.activity),
+        }
+        if rule
+        else None,
         "source": {
             "activity": str(event.activity),
             "eventKey": event.event_key,
@@ -58,11 +62,23 @@ def entry_row(item: credit_accounts.LedgerItem) -> Row:
             "occurredAt": iso(event.occurred_at),
             "score": event.score,
             "quantity": event.quantity,
-            "course": {"id": to_global_id("Course", item.course.id), "code": item.course.code,
-                       "title": item.course.title} if item.course else None,
-            "module": {"id": to_global_id("CourseModule", item.module.id), "title": item.module.title,
-                       "position": item.module.position} if item.module else None,
-        } if event else None,
+            "course": {
+                "id": to_global_id("Course", item.course.id),
+                "code": item.course.code,
+                "title": item.course.title,
+            }
+            if item.course
+            else None,
+            "module": {
+                "id": to_global_id("CourseModule", item.module.id),
+                "title": item.module.title,
+                "position": item.module.position,
+            }
+            if item.module
+            else None,
+        }
+        if event
+        else None,
         "reverses": {"id": to_global_id("CreditEntry", entry.reverses_id)} if entry.reverses_id else None,
         "redemptionId": to_global_id("Redemption", entry.redemption_id) if entry.redemption_id else None,
     }

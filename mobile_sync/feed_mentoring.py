@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from backend.ids import to_global_id
 from backend.models import Employee, PracticeStatus
-from backend.services.ojt import mentoring
-from backend.services.ojt import practice
 from backend.services.feed import Entity
+from backend.services.ojt import mentoring, practice
 from mobile_sync.entities_base import Loader, Row, ints, iso
 
 
@@ -23,9 +22,12 @@ async def _mentorships(viewer, ids: list[str]) -> dict[str, Row | None]:
     rows = await mentoring.mentorships_of(viewer, ints(ids))
     found = {
         str(m.id): {
-            "id": to_global_id("Mentorship", m.id), "mentor": _person(m.mentor), "mentee": _person(m.mentee),
+            "id": to_global_id("Mentorship", m.id),
+            "mentor": _person(m.mentor),
+            "mentee": _person(m.mentee),
             "courseId": to_global_id("Course", m.course_id) if m.course_id else None,
-            "startsOn": m.starts_on.isoformat(), "endsOn": m.ends_on.isoformat() if m.ends_on else None,
+            "startsOn": m.starts_on.isoformat(),
+            "endsOn": m.ends_on.isoformat() if m.ends_on else None,
         }
         for m in rows.values()
     }
@@ -35,16 +37,23 @@ async def _mentorships(viewer, ids: list[str]) -> dict[str, Row | None]:
 async def _practice_logs(viewer, ids: list[str]) -> dict[str, Row | None]:
     logs = await practice.practice_logs_for_feed(viewer, ints(ids))
     reviewer_ids = {log.reviewer_id for log in logs.values() if log.reviewer_id}
-    reviewers = {
-        e.id: e for e in await Employee.filter(tenant_id=viewer.tenant_id, id__in=list(reviewer_ids))
-    } if reviewer_ids else {}
+    reviewers = (
+        {e.id: e for e in await Employee.filter(tenant_id=viewer.tenant_id, id__in=list(reviewer_ids))}
+        if reviewer_ids
+        else {}
+    )
     found = {
         str(log.id): {
-            "id": to_global_id("PracticeLog", log.id), "employee": _person(log.employee),
-            "moduleId": to_global_id("CourseModule", log.module_id), "courseId": to_global_id("Course", log.course_id),
-            "quantity": log.quantity, "note": log.note, "practicedAt": iso(log.practiced_at),
+            "id": to_global_id("PracticeLog", log.id),
+            "employee": _person(log.employee),
+            "moduleId": to_global_id("CourseModule", log.module_id),
+            "courseId": to_global_id("Course", log.course_id),
+            "quantity": log.quantity,
+            "note": log.note,
+            "practicedAt": iso(log.practiced_at),
             "status": PracticeStatus(log.status).value,
-            "reviewedAt": iso(log.reviewed_at), "reviewNote": log.review_note,
+            "reviewedAt": iso(log.reviewed_at),
+            "reviewNote": log.review_note,
             "reviewer": _person(reviewers[log.reviewer_id]) if log.reviewer_id in reviewers else None,
         }
         for log in logs.values()

@@ -11,9 +11,9 @@ from __future__ import annotations
 from backend.ids import to_global_id
 from backend.models import CourseStatus, ModuleKind, Quiz
 from backend.services.catalog import course_catalog
-from backend.services.ojt import quizzes
 from backend.services.catalog.course_catalog import sees_all_statuses
 from backend.services.feed import Entity
+from backend.services.ojt import quizzes
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
 
@@ -24,7 +24,9 @@ async def _quizzes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     rows = await Quiz.filter(tenant_id=viewer.tenant_id, module_id__in=ints(ids)).select_related("module__course")
     drafts_too = sees_all_statuses(viewer)
     if not drafts_too:
-        rows = [q for q in rows if q.module.kind == ModuleKind.QUIZ and q.module.course.status == CourseStatus.PUBLISHED]
+        rows = [
+            q for q in rows if q.module.kind == ModuleKind.QUIZ and q.module.course.status == CourseStatus.PUBLISHED
+        ]
         eligibility = await course_catalog.eligibility_for(viewer, [q.module.course for q in rows])
         rows = [q for q in rows if eligibility[q.module.course_id].eligible]
     questions_of = await quizzes.student_questions_of([quiz.id for quiz in rows])
@@ -36,11 +38,23 @@ async def _quizzes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
             "id": to_global_id("CourseModule", quiz.module_id),
             "moduleId": to_global_id("CourseModule", quiz.module_id),
             "courseId": to_global_id("Course", quiz.module.course_id),
-            "title": quiz.title, "passMark": quiz.pass_mark, "timeLimitSeconds": quiz.time_limit_seconds,
-            "attemptsAllowed": quiz.attempts_allowed, "shuffle": quiz.shuffle, "reviewAllowed": quiz.review_allowed,
-            "reviewTiming": quiz.review_timing.value, "closesAt": iso(quiz.closes_at), "version": quiz.version,
+            "title": quiz.title,
+            "passMark": quiz.pass_mark,
+            "timeLimitSeconds": quiz.time_limit_seconds,
+            "attemptsAllowed": quiz.attempts_allowed,
+            "shuffle": quiz.shuffle,
+            "reviewAllowed": quiz.review_allowed,
+            "reviewTiming": quiz.review_timing.value,
+            "closesAt": iso(quiz.closes_at),
+            "version": quiz.version,
             "questions": [
-                {"id": str(q.id), "kind": q.kind.value, "prompt": q.prompt, "options": q.options, "points": dec(q.points)}
+                {
+                    "id": str(q.id),
+                    "kind": q.kind.value,
+                    "prompt": q.prompt,
+                    "options": q.options,
+                    "points": dec(q.points),
+                }
                 for q in questions_of.get(quiz.id, [])
             ],
         }

@@ -20,14 +20,20 @@ async def _skill_levels(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]
     required: dict[int, int] = {}
     position_id = viewer.employee.position_id
     if rows and position_id is not None:
-        required = dict(await PositionSkill.filter(
-            tenant_id=viewer.tenant_id, position_id=position_id, skill_id__in=[r.skill_id for r in rows]
-        ).values_list("skill_id", "required_level"))
+        required = dict(
+            await PositionSkill.filter(
+                tenant_id=viewer.tenant_id, position_id=position_id, skill_id__in=[r.skill_id for r in rows]
+            ).values_list("skill_id", "required_level")
+        )
     found = {
         str(r.skill_id): {
-            "id": to_global_id("Skill", r.skill_id), "skillId": to_global_id("Skill", r.skill_id),
-            "code": r.skill.code, "name": r.skill.name, "level": r.level,
-            "requiredLevel": required.get(r.skill_id), "updatedAt": iso(r.updated_at),
+            "id": to_global_id("Skill", r.skill_id),
+            "skillId": to_global_id("Skill", r.skill_id),
+            "code": r.skill.code,
+            "name": r.skill.name,
+            "level": r.level,
+            "requiredLevel": required.get(r.skill_id),
+            "updatedAt": iso(r.updated_at),
         }
         for r in rows
     }

@@ -12,6 +12,4 @@ MAX_PULL_LIMIT = 1000
 
 def check_version(version: int) -> None:
     if version not in SUPPORTED_VERSIONS:
-        raise DomainError(
-            ErrorCode.UNSUPPORTED_PROTOCOL, supported=", ".join(map(str, SUPPORTED_VERSIONS))
-        )
+        raise DomainError(ErrorCode.UNSUPPORTED_PROTOCOL, supported=", ".join(map(str, SUPPORTED_VERSIONS)))

@@ -56,20 +56,24 @@ async def pull(
         _, purged_through = await feed_head(viewer.tenant_id)
         if position < purged_through:
             raise DomainError(ErrorCode.RESET_REQUIRED)
-    rows = await SyncChange.filter(
-        tenant_id=viewer.tenant_id, seq__gt=position, audience__in=[EVERYONE, viewer.employee_id]
-    ).order_by("seq").limit(limit + 1).values_list("seq", "entity", "entity_id", "deleted")
+    rows = (
+        await SyncChange.filter(
+            tenant_id=viewer.tenant_id, seq__gt=position, audience__in=[EVERYONE, viewer.employee_id]
+        )
+        .order_by("seq")
+        .limit(limit + 1)
+        .values_list("seq", "entity", "entity_id", "deleted")
+    )
     page, has_more = rows[:limit], len(rows) > limit
     current = await _current_rows(viewer, page)
     changes = [
-        FeedItem(Entity(entity), public_id(Entity(entity), entity_id),
-                 None if deleted else current[(entity, entity_id)])
+        FeedItem(
+            Entity(entity), public_id(Entity(entity), entity_id), None if deleted else current[(entity, entity_id)]
+        )
         for _, entity, entity_id, deleted in page
     ]
     last = page[-1][0] if page else position
-    device = await Device.get_or_none(
-        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_id
-    )
+    device = await Device.get_or_none(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_id)
     return PullPage(
         changes=changes,
         cursor=cursors.encode(settings.secret_key, viewer.tenant_id, viewer.employee_id, last),

@@ -35,21 +35,21 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 from strawberry.utils.str_converters import to_camel_case
 from tortoise.exceptions import ValidationError
-from strawberry.types.unset import UNSET
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale, translate
+from schema.catalog.types import Course, CourseModule
 from schema.context import Context
 from schema.mutation import Mutation
+from schema.organisation.types import OrgUnit, Position, Site, Skill
+from schema.people.types import Employee
 from schema.query import Query
 from schema.scalars import SCALAR_OVERRIDES
 from schema.sync.types import SYNC_RECORD_SCALAR, SyncRecord
-from schema.catalog.types import Course, CourseModule
-from schema.organisation.types import OrgUnit, Position, Site, Skill
-from schema.people.types import Employee
 
 log = logging.getLogger("xuefen.graphql")
 
@@ -234,9 +234,7 @@ class GraphQLView(GraphQL):
             too_complex = any(marker in error.message for marker in _LIMIT_MARKERS)
             if too_complex:
                 shaped["message"] = f"{translate('error.QUERY_TOO_COMPLEX', locale)} {error.message}"
-            shaped["extensions"] = {
-                "code": ErrorCode.QUERY_TOO_COMPLEX.value if too_complex else "GRAPHQL_VALIDATION"
-            }
+            shaped["extensions"] = {"code": ErrorCode.QUERY_TOO_COMPLEX.value if too_complex else "GRAPHQL_VALIDATION"}
         else:
             log.error(
                 "unexpected error in %s (request %s)",
@@ -255,8 +253,12 @@ def _column_refused(error: GraphQLError, original: ValidationError, request_id: 
     without the value, so the input's bound can be declared where it enters."""
     column = str(original).split(":", 1)[0].strip()
     field = to_camel_case(column) if column.isidentifier() else None
-    log.warning("ORM refused a value for %s in %s (request %s)", column if field else "a column",
-                ".".join(map(str, error.path or [])) or "operation", request_id)
+    log.warning(
+        "ORM refused a value for %s in %s (request %s)",
+        column if field else "a column",
+        ".".join(map(str, error.path or [])) or "operation",
+        request_id,
+    )
     return DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field or "value")
 
 

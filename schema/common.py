@@ -22,16 +22,14 @@ class Node:
 @strawberry.type(description="An expected failure of a mutation: a stable code and a message.")
 class UserError:
     code: ErrorCode = strawberry.field(description="Stable error code.")
-    message: str = strawberry.field(
-        description="Message for people, in the language chosen by Accept-Language."
-    )
+    message: str = strawberry.field(description="Message for people, in the language chosen by Accept-Language.")
     field: str | None = strawberry.field(description="The input field at fault, if any.")
     retry_after_seconds: int | None = strawberry.field(
         description="For TOO_MANY_ATTEMPTS: seconds to wait before trying again."
     )
 
     @classmethod
-    def from_domain(cls, error: DomainError, locale: str) -> "UserError":
+    def from_domain(cls, error: DomainError, locale: str) -> UserError:
         retry_after = error.params.get("retry_after")
         return cls(
             code=error.code,

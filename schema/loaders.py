@@ -10,10 +10,9 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from backend.models import Employee, OrgUnit, Position, Site, Skill
-from backend.services.catalog import course_catalog
-from backend.services.people import directory
-from backend.services.catalog import progress
+from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
+from backend.services.people import directory
 from backend.services.viewer import Viewer
 
 

@@ -8,9 +8,9 @@ import strawberry
 
 from backend.errors import DomainError
 from backend.models import CourseStatus as CourseStatusValue
-from backend.services.people import auth
 from backend.services.catalog import course_catalog
-from schema.ids import expect_global_id
+from backend.services.people import auth
+from schema.assessment.fields import EvaluationMutations
 from schema.auth.types import (
     AuthPayload,
     AuthTokens,
@@ -19,10 +19,13 @@ from schema.auth.types import (
     LogoutPayload,
     RefreshTokenInput,
 )
+from schema.catalog.types import Course, CourseStatus
 from schema.checkin.fields import CheckInMutations
+from schema.common import UserError
 from schema.credits.fields import CreditMutations
-from schema.assessment.fields import EvaluationMutations
+from schema.ids import expect_global_id
 from schema.leaderboards.fields import LeaderboardMutations
+from schema.people.types import Employee
 from schema.permissions import guard
 from schema.practice.fields import PracticeMutations
 from schema.quizzes.fields import QuizMutations
@@ -30,9 +33,6 @@ from schema.rewards.fields import RewardMutations
 from schema.sessions.fields import SessionMutations
 from schema.skills.fields import SkillMutations
 from schema.sync.fields import SyncMutations
-from schema.catalog.types import Course, CourseStatus
-from schema.common import UserError
-from schema.people.types import Employee
 
 
 def _tokens(issued: auth.IssuedTokens) -> AuthTokens:
@@ -82,7 +82,11 @@ class Mutation(
         try:
             client = info.context.request.client  # behind a proxy: uvicorn's --forwarded-allow-ips
             issued = await auth.login(
-                info.context.settings, input.tenant, input.employee_no, input.password, input.device_id,
+                info.context.settings,
+                input.tenant,
+                input.employee_no,
+                input.password,
+                input.device_id,
                 source=client.host if client else None,
             )
         except DomainError as error:
@@ -97,9 +101,7 @@ class Mutation(
     async def refresh_token(
         self,
         info: strawberry.Info,
-        input: Annotated[
-            RefreshTokenInput, strawberry.argument(description="The refresh token and its device.")
-        ],
+        input: Annotated[RefreshTokenInput, strawberry.argument(description="The refresh token and its device.")],
     ) -> AuthPayload:
         try:
             issued = await auth.refresh(info.context.settings, input.refresh_token, input.device_id)
@@ -112,9 +114,7 @@ class Mutation(
     async def logout(
         self,
         info: strawberry.Info,
-        input: Annotated[
-            LogoutInput | None, strawberry.argument(description="Optional refresh token.")
-        ] = None,
+        input: Annotated[LogoutInput | None, strawberry.argument(description="Optional refresh token.")] = None,
     ) -> LogoutPayload:
         try:
             await auth.logout(await info.context.viewer(), input.refresh_token if input else None)

@@ -8,21 +8,21 @@ import strawberry
 
 from backend.services.catalog import course_catalog
 from backend.services.people import directory
-from schema.ids import expect_global_id, from_global_id
-from schema.checkin.fields import CheckInQueries
-from schema.credits.fields import CreditQueries
 from schema.assessment.fields import EvaluationQueries
+from schema.catalog.types import Course, CourseConnection, CourseFilter, CourseModule
+from schema.checkin.fields import CheckInQueries
+from schema.common import Node
+from schema.credits.fields import CreditQueries
+from schema.ids import expect_global_id, from_global_id
 from schema.leaderboards.fields import LeaderboardQueries
+from schema.organisation.types import OrgUnit, Position, Site, Skill
+from schema.people.types import Employee
 from schema.practice.fields import PracticeQueries
 from schema.quizzes.fields import QuizQueries
 from schema.rewards.fields import RewardQueries
 from schema.sessions.fields import SessionQueries
 from schema.skills.fields import SkillQueries
 from schema.sync.fields import SyncQueries
-from schema.catalog.types import Course, CourseConnection, CourseFilter, CourseModule
-from schema.common import Node
-from schema.organisation.types import OrgUnit, Position, Site, Skill
-from schema.people.types import Employee
 
 _ROW_TYPES = {"OrgUnit": OrgUnit, "Site": Site, "Position": Position, "Skill": Skill}
 
@@ -45,18 +45,12 @@ class Query(
         viewer = await info.context.require_viewer()
         return Employee.from_model(viewer.employee)
 
-    @strawberry.field(
-        description="Courses the viewer may see, in code order, as a Relay connection."
-    )
+    @strawberry.field(description="Courses the viewer may see, in code order, as a Relay connection.")
     async def courses(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")
-        ] = 20,
-        after: Annotated[
-            str | None, strawberry.argument(description="endCursor of the previous page.")
-        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
         filter: Annotated[
             CourseFilter | None, strawberry.argument(description="Conditions to narrow the list.")
         ] = None,
@@ -68,9 +62,7 @@ class Query(
             after,
             _course_filter(filter),
             info.context.settings.max_page_size,
-            learner=await (await info.context.loaders()).learner()
-            if filter and filter.eligible_only
-            else None,
+            learner=await (await info.context.loaders()).learner() if filter and filter.eligible_only else None,
         )
         return CourseConnection.from_page(page)
 
@@ -120,5 +112,3 @@ def _course_filter(given: CourseFilter | None) -> course_catalog.CourseFilter:
         eligible_only=given.eligible_only,
         statuses=tuple(given.statuses) if given.statuses else None,
     )
-
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +46,7 @@ DATE = ScalarDefinition(
 DECIMAL = ScalarDefinition(
     name=DecimalDefinition.name,
     description="A decimal number as a string (or a JSON number) in ASCII digits: at most 12 digits before the "
-    "point and 6 after, no exponent, spaces or full-width digits (\"12.5\", \"-3\"). Fields may allow fewer "
+    'point and 6 after, no exponent, spaces or full-width digits ("12.5", "-3"). Fields may allow fewer '
     "decimal places (credits: one).",
     specified_by_url=None,
     serialize=DecimalDefinition.serialize,

@@ -90,7 +90,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         name = f"xuefen_test_{uuid.uuid4().hex[:12]}"
         try:
             await _pg_admin(base, f'CREATE DATABASE "{name}"')
-        except Exception as exc:  # noqa: BLE001 - any failure must stop the run loudly
+        except Exception as exc:
             pytest.exit(f"PostgreSQL test run requested but the server is unusable: {exc!r}", 3)
         created = name
         url = _server_url(base, name)

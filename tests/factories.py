@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from backend.services import feed
 from backend.models import (
     Course,
     CourseCompletion,
@@ -31,6 +30,7 @@ from backend.models import (
     Skill,
     Tenant,
 )
+from backend.services import feed
 
 TEST_PASSWORD = "correct horse 电池 staple"
 
@@ -89,7 +89,9 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
         tenant=tenant, code="MGT-1", family="管理族", sequence="管理序列", level="经理", grade=2
     )
 
-    async def person(no: str, name: str, unit: OrgUnit, site: Site, position: Position, *roles: Role, **extra) -> Employee:
+    async def person(
+        no: str, name: str, unit: OrgUnit, site: Site, position: Position, *roles: Role, **extra
+    ) -> Employee:
         employee = await Employee.create(
             tenant=tenant,
             employee_no=no,
@@ -112,14 +114,17 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
     await person("OTH", "欧阳工", plant, hq, plant_2)
     await person("OFF", "冯离职", plant, hq, plant_2, is_active=False)
     # MGR mentors LRN in every course from the start of 2026, open-ended.
-    await Mentorship.create(tenant=tenant, mentor=manager, mentee=company.employees["LRN"],
-                            starts_on=date(2026, 1, 1))
+    await Mentorship.create(tenant=tenant, mentor=manager, mentee=company.employees["LRN"], starts_on=date(2026, 1, 1))
     company.rubrics["ROLEPLAY"] = rubric = await Rubric.create(
         tenant=tenant, code="ROLEPLAY", title="客户角色扮演评分表", scale_min=1, scale_max=5
     )
     for position, (title, weight) in enumerate((("需求挖掘", "2"), ("产品讲解", "1"), ("异议处理", "1")), 1):
         await RubricCriterion.create(
-            tenant=tenant, rubric=rubric, position=position, title=title, weight=Decimal(weight),
+            tenant=tenant,
+            rubric=rubric,
+            position=position,
+            title=title,
+            weight=Decimal(weight),
             descriptors={"1": "未做到", "3": "基本做到", "5": "熟练做到"},
         )
     if not courses:
@@ -129,16 +134,37 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
     for code, name, category in (("NEG", "谈判技巧", "销售"), ("SAFE", "消防安全", "安全")):
         company.skills[code] = await Skill.create(tenant=tenant, code=code, name=name, category=category)
 
-    async def course(code: str, title: str, scenario: str, fmt: CourseFormat = CourseFormat.ONLINE,
-                     status: CourseStatus = CourseStatus.PUBLISHED) -> Course:
+    async def course(
+        code: str,
+        title: str,
+        scenario: str,
+        fmt: CourseFormat = CourseFormat.ONLINE,
+        status: CourseStatus = CourseStatus.PUBLISHED,
+    ) -> Course:
         row = await Course.create(
-            tenant=tenant, code=code, title=title, summary=f"{title}的课程简介", scenario=scenario,
-            format=fmt, status=status, hours=Decimal("2.0"), credits=Decimal("3.0"),
+            tenant=tenant,
+            code=code,
+            title=title,
+            summary=f"{title}的课程简介",
+            scenario=scenario,
+            format=fmt,
+            status=status,
+            hours=Decimal("2.0"),
+            credits=Decimal("3.0"),
         )
-        await CourseModule.create(tenant=tenant, course=row, position=1, title="学习", kind=ModuleKind.LESSON,
-                                  credits=Decimal("1.0"))
-        await CourseModule.create(tenant=tenant, course=row, position=2, title="练习", kind=ModuleKind.PRACTICE,
-                                  credits=Decimal("2.0"), required_count=10, requirement="完成 10 次客户角色扮演")
+        await CourseModule.create(
+            tenant=tenant, course=row, position=1, title="学习", kind=ModuleKind.LESSON, credits=Decimal("1.0")
+        )
+        await CourseModule.create(
+            tenant=tenant,
+            course=row,
+            position=2,
+            title="练习",
+            kind=ModuleKind.PRACTICE,
+            credits=Decimal("2.0"),
+            required_count=10,
+            requirement="完成 10 次客户角色扮演",
+        )
         company.courses[code] = row
         return row
 
@@ -161,8 +187,10 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
     await CourseEligibilityRule.create(tenant=tenant, course=s5, position_family="管理族")
     await CourseEligibilityRule.create(tenant=tenant, course=s5, min_grade=3)
     await CourseCompletion.create(
-        tenant=tenant, employee=company.employees["LRN"], course=s1,
-        completed_at=datetime(2026, 10, 1, tzinfo=timezone.utc),
+        tenant=tenant,
+        employee=company.employees["LRN"],
+        course=s1,
+        completed_at=datetime(2026, 10, 1, tzinfo=UTC),
     )
     await feed.backfill(tenant.id)
     return company

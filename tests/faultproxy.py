@@ -54,8 +54,12 @@ class FaultProxy:
         self.counts: Counter[str] = Counter()
         self.enabled = True
         self.set_probabilities(
-            refuse=refuse, drop_request=drop_request, drop_response=drop_response,
-            truncate=truncate, delay=delay, stall=stall,
+            refuse=refuse,
+            drop_request=drop_request,
+            drop_response=drop_response,
+            truncate=truncate,
+            delay=delay,
+            stall=stall,
         )
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -78,7 +82,7 @@ class FaultProxy:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> "FaultProxy":
+    async def start(self) -> FaultProxy:
         self._server = await asyncio.start_server(self._handle, LOOPBACK, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -93,7 +97,7 @@ class FaultProxy:
             await self._server.wait_closed()
             self._server = None
 
-    async def __aenter__(self) -> "FaultProxy":
+    async def __aenter__(self) -> FaultProxy:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -171,7 +175,7 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 async def _read_some(reader: asyncio.StreamReader, timeout: float = 1.0) -> bytes:
     try:
         return await asyncio.wait_for(reader.read(65536), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return b""
 
 
@@ -191,7 +195,7 @@ async def _read_response(reader: asyncio.StreamReader, first: bytes, timeout: fl
             return bytes(data)
         try:
             chunk = await asyncio.wait_for(reader.read(65536), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return bytes(data)
         if not chunk:
             return bytes(data)

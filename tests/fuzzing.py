@@ -46,7 +46,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -108,7 +108,7 @@ async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int =
     """Row ids of every node type (spread over the table), a few UUIDs and the sessions' secrets."""
     from backend import models
     from backend.ids import NODE_TYPES
-    from backend.services.records import registry# noqa: F401 - fills the record kind registry
+    from backend.services.records import registry  # noqa: F401 - fills the record kind registry
     from backend.services.records.ingest import REGISTRY
 
     tenant = await models.Tenant.get(code=tenant_code)
@@ -123,19 +123,39 @@ async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int =
     people_ids = await models.Employee.filter(tenant_id=tenant.id, employee_no__in=list(people)).values_list(
         "id", flat=True
     )
-    leads = await models.Employee.filter(tenant_id=tenant.id).exclude(manager_id=None).values_list("manager_id", flat=True)
-    mentors = await models.Employee.filter(tenant_id=tenant.id).exclude(mentor_id=None).values_list("mentor_id", flat=True)
+    leads = (
+        await models.Employee.filter(tenant_id=tenant.id).exclude(manager_id=None).values_list("manager_id", flat=True)
+    )
+    mentors = (
+        await models.Employee.filter(tenant_id=tenant.id).exclude(mentor_id=None).values_list("mentor_id", flat=True)
+    )
     ids["Employee"] = sorted(set(ids.get("Employee", [])) | set(people_ids) | set(leads) | set(mentors))
-    evaluations = [str(u) for u in await models.MentorEvaluation.filter(tenant_id=tenant.id).order_by("id")
-                   .limit(20).values_list("uid", flat=True)]
-    records = [str(u) for u in await models.ActivityRecord.filter(tenant_id=tenant.id).order_by("received_at", "id")
-               .limit(20).values_list("id", flat=True)]
+    evaluations = [
+        str(u)
+        for u in await models.MentorEvaluation.filter(tenant_id=tenant.id)
+        .order_by("id")
+        .limit(20)
+        .values_list("uid", flat=True)
+    ]
+    records = [
+        str(u)
+        for u in await models.ActivityRecord.filter(tenant_id=tenant.id)
+        .order_by("received_at", "id")
+        .limit(20)
+        .values_list("id", flat=True)
+    ]
     sessions = {
         row["id"]: (row["secret"], row["rotation_seconds"])
         for row in await models.TrainingSession.filter(tenant_id=tenant.id).values("id", "secret", "rotation_seconds")
     }
-    return Pools(tenant_id=tenant.id, ids=ids, uuids=evaluations + records, evaluations=evaluations,
-                 sessions=sessions, kinds=sorted(REGISTRY))
+    return Pools(
+        tenant_id=tenant.id,
+        ids=ids,
+        uuids=evaluations + records,
+        evaluations=evaluations,
+        sessions=sessions,
+        kinds=sorted(REGISTRY),
+    )
 
 
 # --- Values ---------------------------------------------------------------------------------------
@@ -194,83 +214,236 @@ def _offset(minutes: int) -> str:
 
 
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
-JUNK_TEXT = ["", " ", "\t", "null", "undefined", "NaN", "1e30", "-1", "0", "now", "today", "２０２６", "٣", "🙂",
-             "' OR 1=1 --", "a" * 300, "\u0000", "\ufeff2026-01-01"]
-NUMBERS = st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(
-    [0, -1, 1, 2**31, 2**53 + 1, 2**63, -(2**63), 10**30, 1e30, -1e30, 1e-30, 1.5]))
+JUNK_TEXT = [
+    "",
+    " ",
+    "\t",
+    "null",
+    "undefined",
+    "NaN",
+    "1e30",
+    "-1",
+    "0",
+    "now",
+    "today",
+    "２０２６",
+    "٣",
+    "🙂",
+    "' OR 1=1 --",
+    "a" * 300,
+    "\u0000",
+    "\ufeff2026-01-01",
+]
+NUMBERS = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, -1, 1, 2**31, 2**53 + 1, 2**63, -(2**63), 10**30, 1e30, -1e30, 1e-30, 1.5]),
+)
 
 
 def date_values() -> st.SearchStrategy[Any]:
     """Date arguments: this year's, the representable extremes, every date, malformed ones."""
     plausible = st.dates(date(2025, 1, 1), date(2027, 12, 31)).map(date.isoformat)
-    extreme = st.sampled_from(["0001-01-01", "0001-01-02", "9999-12-31", "9999-12-30", "1970-01-01", "1900-02-28",
-                               "2000-02-29", "2038-01-19", "2106-02-07"])
-    malformed = st.sampled_from([
-        "2026-02-30", "2026-13-01", "2026-00-10", "0000-01-01", "10000-01-01", "+2026-01-01", "-0001-01-01",
-        "2026-1-1", "20261231", "2026-W01-1", "2026-W53-7", "2026-001", "2026-365", "２０２６-０１-０１",
-        " 2026-01-01 ", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00+14:00", "2026/01/01", "01-01-2026",
-        "9999-12-31T23:59:59-14:00", *JUNK_TEXT,
-    ])
-    return _weighted((4, plausible), (3, extreme), (2, st.dates().map(date.isoformat)), (3, malformed),
-                     (1, plausible.map(lambda text: text.translate(FULLWIDTH))), (1, NUMBERS), (1, st.text(max_size=12)))
+    extreme = st.sampled_from(
+        [
+            "0001-01-01",
+            "0001-01-02",
+            "9999-12-31",
+            "9999-12-30",
+            "1970-01-01",
+            "1900-02-28",
+            "2000-02-29",
+            "2038-01-19",
+            "2106-02-07",
+        ]
+    )
+    malformed = st.sampled_from(
+        [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-00-10",
+            "0000-01-01",
+            "10000-01-01",
+            "+2026-01-01",
+            "-0001-01-01",
+            "2026-1-1",
+            "20261231",
+            "2026-W01-1",
+            "2026-W53-7",
+            "2026-001",
+            "2026-365",
+            "２０２６-０１-０１",
+            " 2026-01-01 ",
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00+14:00",
+            "2026/01/01",
+            "01-01-2026",
+            "9999-12-31T23:59:59-14:00",
+            *JUNK_TEXT,
+        ]
+    )
+    return _weighted(
+        (4, plausible),
+        (3, extreme),
+        (2, st.dates().map(date.isoformat)),
+        (3, malformed),
+        (1, plausible.map(lambda text: text.translate(FULLWIDTH))),
+        (1, NUMBERS),
+        (1, st.text(max_size=12)),
+    )
 
 
 def datetime_values(malformed_weight: int = 3) -> st.SearchStrategy[Any]:
     """DateTime arguments: recent times with ordinary zones, the years 1 and 9999 with offsets of
     up to ±14 h (and beyond), naive times, every representable instant, malformed strings."""
-    zones = _weighted((3, st.sampled_from(["Z", "+08:00", "+00:00"])),
-                      (2, st.sampled_from(["", "+14:00", "-14:00", "-12:00", "+05:45", "-00:00", "+23:59", "-23:59"])),
-                      (1, st.integers(-24 * 60 + 1, 24 * 60 - 1).map(_offset)))
-    plausible = st.tuples(st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)), st.sampled_from(["Z", "+08:00"])
-                          ).map(lambda pair: pair[0].isoformat() + pair[1])
+    zones = _weighted(
+        (3, st.sampled_from(["Z", "+08:00", "+00:00"])),
+        (2, st.sampled_from(["", "+14:00", "-14:00", "-12:00", "+05:45", "-00:00", "+23:59", "-23:59"])),
+        (1, st.integers(-24 * 60 + 1, 24 * 60 - 1).map(_offset)),
+    )
+    plausible = st.tuples(
+        st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)), st.sampled_from(["Z", "+08:00"])
+    ).map(lambda pair: pair[0].isoformat() + pair[1])
     boundary = st.tuples(
-        st.sampled_from(["0001-01-01T00:00:00", "0001-01-01T00:00:01", "0001-01-02T00:00:00", "9999-12-31T23:59:59",
-                         "9999-12-31T23:59:59.999999", "9999-12-31T00:00:00", "9999-12-30T12:00:00",
-                         "1970-01-01T00:00:00", "2038-01-19T03:14:08", "0001-01-01", "9999-12-31"]),
+        st.sampled_from(
+            [
+                "0001-01-01T00:00:00",
+                "0001-01-01T00:00:01",
+                "0001-01-02T00:00:00",
+                "9999-12-31T23:59:59",
+                "9999-12-31T23:59:59.999999",
+                "9999-12-31T00:00:00",
+                "9999-12-30T12:00:00",
+                "1970-01-01T00:00:00",
+                "2038-01-19T03:14:08",
+                "0001-01-01",
+                "9999-12-31",
+            ]
+        ),
         zones,
     ).map("".join)
     anything = st.tuples(st.datetimes(), zones).map(lambda pair: pair[0].isoformat() + pair[1])
-    malformed = st.sampled_from([
-        "2026-01-01T24:00:00Z", "9999-12-31T24:00:00Z", "9999-12-31T24:00:00", "2026-01-01T23:59:60Z",
-        "2026-02-30T00:00:00Z", "2026-01-01T00:00:00+25:00", "2026-01-01T00:00:00+14:01", "2026-01-01 00:00:00",
-        "2026-01-01t00:00:00z", "2026-01-01T00:00:00.123456789Z", "2026-01-01T00:00:00,5Z", "２０２６-01-01T00:00:00Z",
-        "2026-01-01T00:00:00Z ", "2026-W01-1T00:00:00Z", "2026-001T00:00:00Z", "20260101T000000Z", "+12026-01-01T00:00:00Z",
-        "0000-12-31T23:59:59Z", "10000-01-01T00:00:00Z", "1767225600", *JUNK_TEXT,
-    ])
+    malformed = st.sampled_from(
+        [
+            "2026-01-01T24:00:00Z",
+            "9999-12-31T24:00:00Z",
+            "9999-12-31T24:00:00",
+            "2026-01-01T23:59:60Z",
+            "2026-02-30T00:00:00Z",
+            "2026-01-01T00:00:00+25:00",
+            "2026-01-01T00:00:00+14:01",
+            "2026-01-01 00:00:00",
+            "2026-01-01t00:00:00z",
+            "2026-01-01T00:00:00.123456789Z",
+            "2026-01-01T00:00:00,5Z",
+            "２０２６-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z ",
+            "2026-W01-1T00:00:00Z",
+            "2026-001T00:00:00Z",
+            "20260101T000000Z",
+            "+12026-01-01T00:00:00Z",
+            "0000-12-31T23:59:59Z",
+            "10000-01-01T00:00:00Z",
+            "1767225600",
+            *JUNK_TEXT,
+        ]
+    )
     if not malformed_weight:  # for records in a batch: one bad time refuses the whole request
         return _weighted((8, plausible), (8, boundary), (3, anything), (1, malformed), (8, now_relative()))
-    return _weighted((4, plausible), (4, boundary), (2, anything), (malformed_weight, malformed), (1, NUMBERS),
-                     (1, plausible.map(lambda text: text.translate(FULLWIDTH))), (1, st.text(max_size=20)))
+    return _weighted(
+        (4, plausible),
+        (4, boundary),
+        (2, anything),
+        (malformed_weight, malformed),
+        (1, NUMBERS),
+        (1, plausible.map(lambda text: text.translate(FULLWIDTH))),
+        (1, st.text(max_size=20)),
+    )
 
 
 def now_relative() -> st.SearchStrategy[str]:
     """A time near the moment the case is sent (a marker filled in then)."""
     return st.tuples(st.sampled_from(NOW_SHIFTS), st.sampled_from(["Z", "+08:00", "-14:00", ""])).map(
-        lambda pair: f"XF-NOW{pair[0]:+d}{pair[1]}")
+        lambda pair: f"XF-NOW{pair[0]:+d}{pair[1]}"
+    )
 
 
 def decimal_values() -> st.SearchStrategy[Any]:
     """Decimal arguments (amounts in credits): small plausible amounts as strings and numbers,
     and what Python's Decimal accepts but the server may not expect."""
-    plausible = _weighted((3, st.decimals(-1000, 1000, places=1).map(str)), (1, st.integers(-100, 1000)),
-                          (1, st.sampled_from([0.5, 1.5, 10.0, -2.5])))
-    extreme = st.sampled_from([
-        "1e30", "-1e30", "1E+999999", "1e-30", "0E-1000000", "NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "inf",
-        "１０", "１０.５", "٣", " 5 ", "5 ", "\t7\n", "5_000", "1,5", "0x10", "", "  ", "+5", "-0", "0.05", "0.00000001",
-        "99999999999999999999", "123456789.1", "1e6", "2147483648", str(2**63), str(2**64), f"-{2**63}", "0.1e1",
-        1e30, -1e30, 1e-30, 2**63, 10**40, -(10**40), 1.7976931348623157e308,
-    ])
+    plausible = _weighted(
+        (3, st.decimals(-1000, 1000, places=1).map(str)),
+        (1, st.integers(-100, 1000)),
+        (1, st.sampled_from([0.5, 1.5, 10.0, -2.5])),
+    )
+    extreme = st.sampled_from(
+        [
+            "1e30",
+            "-1e30",
+            "1E+999999",
+            "1e-30",
+            "0E-1000000",
+            "NaN",
+            "-NaN",
+            "sNaN",
+            "Infinity",
+            "-Infinity",
+            "inf",
+            "１０",
+            "１０.５",
+            "٣",
+            " 5 ",
+            "5 ",
+            "\t7\n",
+            "5_000",
+            "1,5",
+            "0x10",
+            "",
+            "  ",
+            "+5",
+            "-0",
+            "0.05",
+            "0.00000001",
+            "99999999999999999999",
+            "123456789.1",
+            "1e6",
+            "2147483648",
+            str(2**63),
+            str(2**64),
+            f"-{2**63}",
+            "0.1e1",
+            1e30,
+            -1e30,
+            1e-30,
+            2**63,
+            10**40,
+            -(10**40),
+            1.7976931348623157e308,
+        ]
+    )
     fullwidth = st.decimals(-1000, 1000, places=1).map(lambda amount: str(amount).translate(FULLWIDTH))
-    return _weighted((4, plausible), (4, extreme), (2, st.decimals(allow_nan=True, allow_infinity=True).map(str)),
-                     (1, st.integers().map(str)), (1, fullwidth), (1, NUMBERS), (1, st.text(max_size=10)))
+    return _weighted(
+        (4, plausible),
+        (4, extreme),
+        (2, st.decimals(allow_nan=True, allow_infinity=True).map(str)),
+        (1, st.integers().map(str)),
+        (1, fullwidth),
+        (1, NUMBERS),
+        (1, st.text(max_size=10)),
+    )
 
 
 def json_values(max_leaves: int = 8) -> st.SearchStrategy[Any]:
-    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-                       st.text(max_size=20))
-    return st.recursive(leaves, lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)),
-        max_leaves=max_leaves)
+    leaves = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=20)
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+        ),
+        max_leaves=max_leaves,
+    )
 
 
 class Values:
@@ -289,25 +462,58 @@ class Values:
             return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
         garbage = st.one_of(
-            st.sampled_from([to_global_id("Course", 0), forged("Course:-1"), forged("Course:01"), forged("Course: 1"),
-                             forged("Course:1.5"), forged("Course:2147483648"), forged(f"Course:{2**70}"),
-                             forged("course:1"), forged("Course:1:2"), forged("Course:"), forged(":1"), forged("Nope:1"),
-                             forged("Course:１"), forged("Tenant:1"), forged("Course:1") + "==", "Q291cnNlOjE=",
-                             base64.b64encode(b"Course:1>>?").decode(), "!!!", "", " ", "null", "0", "-1", "１",
-                             "a" * 2000, "\u00e9\u00e9", "Q291cnNlOjE\n"]),
+            st.sampled_from(
+                [
+                    to_global_id("Course", 0),
+                    forged("Course:-1"),
+                    forged("Course:01"),
+                    forged("Course: 1"),
+                    forged("Course:1.5"),
+                    forged("Course:2147483648"),
+                    forged(f"Course:{2**70}"),
+                    forged("course:1"),
+                    forged("Course:1:2"),
+                    forged("Course:"),
+                    forged(":1"),
+                    forged("Nope:1"),
+                    forged("Course:１"),
+                    forged("Tenant:1"),
+                    forged("Course:1") + "==",
+                    "Q291cnNlOjE=",
+                    base64.b64encode(b"Course:1>>?").decode(),
+                    "!!!",
+                    "",
+                    " ",
+                    "null",
+                    "0",
+                    "-1",
+                    "１",
+                    "a" * 2000,
+                    "\u00e9\u00e9",
+                    "Q291cnNlOjE\n",
+                ]
+            ),
             st.tuples(st.sampled_from(NODE_TYPES), st.integers()).map(lambda pair: forged(f"{pair[0]}:{pair[1]}")),
             st.text(max_size=30),
             st.binary(max_size=20).map(lambda raw: base64.urlsafe_b64encode(raw).decode()),
         )
-        uuids = st.one_of(st.uuids().map(str), st.sampled_from(pools.uuids) if pools.uuids else st.uuids().map(str),
-                          st.uuids().map(lambda u: str(u).upper()), st.uuids().map(lambda u: u.hex))
+        uuids = st.one_of(
+            st.uuids().map(str),
+            st.sampled_from(pools.uuids) if pools.uuids else st.uuids().map(str),
+            st.uuids().map(lambda u: str(u).upper()),
+            st.uuids().map(lambda u: u.hex),
+        )
         self.ids = _weighted((6, self.real_ids), (2, uuids), (3, garbage), (1, st.integers(-(2**40), 2**40)))
         self.dates = date_values()
         self.datetimes = datetime_values()
         self.record_times = datetime_values(malformed_weight=0)
         self.decimals = decimal_values()
-        self.json = _weighted((2, self._scores()), (2, self._answers()), (2, json_values()),
-                              (1, st.one_of(st.text(max_size=10), NUMBERS, st.booleans(), st.lists(json_values(), max_size=3))))
+        self.json = _weighted(
+            (2, self._scores()),
+            (2, self._answers()),
+            (2, json_values()),
+            (1, st.one_of(st.text(max_size=10), NUMBERS, st.booleans(), st.lists(json_values(), max_size=3))),
+        )
         self.records = self._records()
 
     def _scores(self) -> st.SearchStrategy[Any]:
@@ -317,18 +523,42 @@ class Values:
 
     def _answers(self) -> st.SearchStrategy[Any]:
         question = (self.by_type["Question"] | self.ids).map(str)
-        answer = st.one_of(st.sampled_from(["A", "B", "C", "D", "a", ""]), st.lists(st.sampled_from("ABCDE"), max_size=5),
-                           st.booleans(), st.text(max_size=30), NUMBERS, st.none(), json_values(4))
+        answer = st.one_of(
+            st.sampled_from(["A", "B", "C", "D", "a", ""]),
+            st.lists(st.sampled_from("ABCDE"), max_size=5),
+            st.booleans(),
+            st.text(max_size=30),
+            NUMBERS,
+            st.none(),
+            json_values(4),
+        )
         return st.dictionaries(question, answer, max_size=6)
 
     def qr_tokens(self) -> st.SearchStrategy[str]:
         """A check-in code: a placeholder for a real session's current code (give or take a few
         steps, filled in when sent) or a malformed one."""
         sessions = sorted(self.pools.sessions)
-        current = (st.tuples(st.sampled_from(sessions), st.sampled_from([0, 0, 0, -1, 1, -2, 3, -10**6]))
-                   .map(lambda pair: f"XF1-FUZZ-{pair[0]}-{pair[1]}")) if sessions else st.just("XF1-1-1-AAAA")
-        broken = st.sampled_from(["XF1-", "XF1-1-1-" + "A" * 16, "XF1-ZZZZZZZZ-ZZZZZZZZZZ-" + "A" * 16, "xf1-1-1-aaaa",
-                                  "XF1--1-1-" + "A" * 16, "XF1-1-" + "Z" * 11 + "-" + "A" * 16, "XF2-1-1-AAAA", ""])
+        current = (
+            (
+                st.tuples(st.sampled_from(sessions), st.sampled_from([0, 0, 0, -1, 1, -2, 3, -(10**6)])).map(
+                    lambda pair: f"XF1-FUZZ-{pair[0]}-{pair[1]}"
+                )
+            )
+            if sessions
+            else st.just("XF1-1-1-AAAA")
+        )
+        broken = st.sampled_from(
+            [
+                "XF1-",
+                "XF1-1-1-" + "A" * 16,
+                "XF1-ZZZZZZZZ-ZZZZZZZZZZ-" + "A" * 16,
+                "xf1-1-1-aaaa",
+                "XF1--1-1-" + "A" * 16,
+                "XF1-1-" + "Z" * 11 + "-" + "A" * 16,
+                "XF2-1-1-AAAA",
+                "",
+            ]
+        )
         return _weighted((4, current), (1, broken), (1, st.text(max_size=40)))
 
     def _payload(self, kind: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -342,19 +572,38 @@ class Values:
         small = _weighted((4, st.integers(0, 20)), (1, num), (1, st.sampled_from(["1", None, True])))
         text = st.text(max_size=40) | st.just("x" * 2001)
         shapes: dict[str, dict[str, st.SearchStrategy[Any]]] = {
-            "LESSON_COMPLETED": {"moduleId": t["CourseModule"], "secondsSpent": _weighted((3, st.integers(0, 86400)), (1, num))},
+            "LESSON_COMPLETED": {
+                "moduleId": t["CourseModule"],
+                "secondsSpent": _weighted((3, st.integers(0, 86400)), (1, num)),
+            },
             "ENROLLMENT_REQUESTED": {"sessionId": t["TrainingSession"]},
             "SETTINGS_CHANGED": {"baseVersion": small, "locale": st.sampled_from(["zh-CN", "en", "fr", "", None])},
-            "CHECK_IN": {"token": self.qr_tokens(), "latitude": st.floats(-91, 91) | num, "longitude": st.floats(-181, 181) | num},
+            "CHECK_IN": {
+                "token": self.qr_tokens(),
+                "latitude": st.floats(-91, 91) | num,
+                "longitude": st.floats(-181, 181) | num,
+            },
             "CHECK_OUT": {"sessionId": t["TrainingSession"]},
-            "QUIZ_SUBMISSION": {"quizId": t["CourseModule"], "answers": self._answers() | json_values(),
-                                "startedAt": self.datetimes},
+            "QUIZ_SUBMISSION": {
+                "quizId": t["CourseModule"],
+                "answers": self._answers() | json_values(),
+                "startedAt": self.datetimes,
+            },
             "PRACTICE_LOG": {"moduleId": t["CourseModule"], "quantity": small, "note": text},
-            "PRACTICE_REVIEW": {"practiceId": t["PracticeLog"], "decision": st.sampled_from(["CONFIRMED", "REJECTED", "x"]),
-                                "note": text},
-            "MENTOR_EVALUATION": {"evaluationId": st.uuids().map(str) | ids, "menteeId": t["Employee"],
-                                  "moduleId": t["CourseModule"], "baseVersion": small, "scores": self._scores() | json_values(),
-                                  "comment": text, "submit": st.booleans() | num},
+            "PRACTICE_REVIEW": {
+                "practiceId": t["PracticeLog"],
+                "decision": st.sampled_from(["CONFIRMED", "REJECTED", "x"]),
+                "note": text,
+            },
+            "MENTOR_EVALUATION": {
+                "evaluationId": st.uuids().map(str) | ids,
+                "menteeId": t["Employee"],
+                "moduleId": t["CourseModule"],
+                "baseVersion": small,
+                "scores": self._scores() | json_values(),
+                "comment": text,
+                "submit": st.booleans() | num,
+            },
             "REWARD_REDEEMED": {"rewardId": t["Reward"]},
         }
         shape = shapes.get(kind, {"id": ids})
@@ -371,8 +620,9 @@ class Values:
     def _records(self) -> st.SearchStrategy[Any]:
         """SyncRecord values: mostly well-formed records with payloads naming real rows (and
         times from the year 1 to 9999), some with a broken field, some not records at all."""
-        return _weighted((40, self.record(strict=False)), (1, json_values(3)),
-                         (1, st.sampled_from([None, "", 1, [], "{}"])))
+        return _weighted(
+            (40, self.record(strict=False)), (1, json_values(3)), (1, st.sampled_from([None, "", 1, [], "{}"]))
+        )
 
     def record(self, strict: bool) -> st.SearchStrategy[dict[str, Any]]:
         """One record; ``strict``: every field well formed (the scalar accepts it), so a push of
@@ -382,9 +632,14 @@ class Values:
         kind = st.sampled_from(kinds)
         record_id = st.uuids().map(str)
         if not strict:
-            seq = _weighted((20, seq), (1, st.sampled_from([0, -1, 2**62 - 1, 2**62, 2**63, 2**70, "1", 1.0, True, None])))
-            kind = _weighted((20, kind), (1, st.sampled_from(["", "X" * 33, "lesson_completed", None, 1])),
-                             (1, st.text(min_size=1, max_size=10)))
+            seq = _weighted(
+                (20, seq), (1, st.sampled_from([0, -1, 2**62 - 1, 2**62, 2**63, 2**70, "1", 1.0, True, None]))
+            )
+            kind = _weighted(
+                (20, kind),
+                (1, st.sampled_from(["", "X" * 33, "lesson_completed", None, 1])),
+                (1, st.text(min_size=1, max_size=10)),
+            )
             record_id = _weighted((20, record_id), (1, self.ids), (1, st.sampled_from(["", "x", None, 1])))
 
         @st.composite
@@ -443,13 +698,34 @@ class Case:
 # What an ID argument names, from its name ("sessionId", "menteeIds") or, for a plain "id", from
 # the field it belongs to ("retireReward", "session"). Keys are lower case without "Id".
 ID_ALIASES = {
-    "session": "TrainingSession", "module": "CourseModule", "quiz": "CourseModule", "mentee": "Employee",
-    "mentor": "Employee", "instructor": "Employee", "employee": "Employee", "viewer": "Employee",
-    "entry": "CreditEntry", "claim": "PendingCredit", "rule": "CreditRule", "target": "CreditTarget",
-    "practice": "PracticeLog", "attempt": "QuizAttempt", "criterion": "RubricCriterion", "orgunit": "OrgUnit",
-    "question": "Question", "redemption": "Redemption", "enrollment": "Enrollment", "mentorship": "Mentorship",
-    "manager": "Employee", "member": "Employee", "learner": "Employee", "author": "Employee",
-    "scope": ("OrgUnit", "Site"), "evaluation": "UUID", "client": "NEW_UUID", "record": "UUID",
+    "session": "TrainingSession",
+    "module": "CourseModule",
+    "quiz": "CourseModule",
+    "mentee": "Employee",
+    "mentor": "Employee",
+    "instructor": "Employee",
+    "employee": "Employee",
+    "viewer": "Employee",
+    "entry": "CreditEntry",
+    "claim": "PendingCredit",
+    "rule": "CreditRule",
+    "target": "CreditTarget",
+    "practice": "PracticeLog",
+    "attempt": "QuizAttempt",
+    "criterion": "RubricCriterion",
+    "orgunit": "OrgUnit",
+    "question": "Question",
+    "redemption": "Redemption",
+    "enrollment": "Enrollment",
+    "mentorship": "Mentorship",
+    "manager": "Employee",
+    "member": "Employee",
+    "learner": "Employee",
+    "author": "Employee",
+    "scope": ("OrgUnit", "Site"),
+    "evaluation": "UUID",
+    "client": "NEW_UUID",
+    "record": "UUID",
 }
 _VERB = re.compile(r"^(update|retire|cancel|decide|reverse|remove|end|set|supersede|create|mark|grade|request|redeem)")
 
@@ -468,13 +744,16 @@ def id_type(name: str, root_field: str) -> str | tuple[str, ...] | None:
     return types.get(base)
 
 
-def _rewrite_arguments(document: graphql.DocumentNode, client_schema: graphql.GraphQLSchema,
-                       rewrite: Callable[[str, str, str], Any]) -> graphql.DocumentNode:
+def _rewrite_arguments(
+    document: graphql.DocumentNode, client_schema: graphql.GraphQLSchema, rewrite: Callable[[str, str, str], Any]
+) -> graphql.DocumentNode:
     """Replace argument and input field values for which ``rewrite(name, type name, root field)``
     returns a value (None leaves the value alone)."""
     type_info = graphql.TypeInfo(client_schema)
     operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
-    root_field = next((s.name.value for s in operation.selection_set.selections if isinstance(s, graphql.FieldNode)), "")
+    root_field = next(
+        (s.name.value for s in operation.selection_set.selections if isinstance(s, graphql.FieldNode)), ""
+    )
 
     class Rewriter(graphql.Visitor):
         def enter_argument(self, node: graphql.ArgumentNode, *_: Any) -> Any:
@@ -513,21 +792,33 @@ def _with_error_fields(document: graphql.DocumentNode, root: graphql.GraphQLObje
             item_type = graphql.get_named_type(item.type) if item else None
             if isinstance(item_type, graphql.GraphQLObjectType) and "code" in item_type.fields:
                 wanted = "code field" if "field" in item_type.fields else "code"
-                extra.append(graphql.parse(f"{{ {alias}: {name} {{ {wanted} }} }}").definitions[0].selection_set.selections[0])
+                extra.append(
+                    graphql.parse(f"{{ {alias}: {name} {{ {wanted} }} }}").definitions[0].selection_set.selections[0]
+                )
         if "appliedSeq" in payload.fields:  # the device's sequence, so the next push can continue it
             extra.append(graphql.parse("{ fuzzAppliedSeq: appliedSeq }").definitions[0].selection_set.selections[0])
-        selections.append(graphql.FieldNode(
-            alias=selection.alias, name=selection.name, arguments=selection.arguments, directives=selection.directives,
-            selection_set=graphql.SelectionSetNode(selections=(*selection.selection_set.selections, *extra))))
+        selections.append(
+            graphql.FieldNode(
+                alias=selection.alias,
+                name=selection.name,
+                arguments=selection.arguments,
+                directives=selection.directives,
+                selection_set=graphql.SelectionSetNode(selections=(*selection.selection_set.selections, *extra)),
+            )
+        )
     operation = graphql.OperationDefinitionNode(
-        operation=operation.operation, name=operation.name, variable_definitions=operation.variable_definitions,
-        directives=operation.directives, selection_set=graphql.SelectionSetNode(selections=tuple(selections)))
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=operation.variable_definitions,
+        directives=operation.directives,
+        selection_set=graphql.SelectionSetNode(selections=tuple(selections)),
+    )
     return graphql.DocumentNode(definitions=(operation,))
 
 
 def _unmark(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(JSON_MARK):
-        return json.loads(value[len(JSON_MARK):])
+        return json.loads(value[len(JSON_MARK) :])
     if isinstance(value, list):
         return [_unmark(item) for item in value]
     if isinstance(value, dict):
@@ -535,8 +826,9 @@ def _unmark(value: Any) -> Any:
     return value
 
 
-def to_request(document: graphql.DocumentNode, root: graphql.GraphQLObjectType, as_variables: bool
-               ) -> tuple[str, dict[str, Any] | None]:
+def to_request(
+    document: graphql.DocumentNode, root: graphql.GraphQLObjectType, as_variables: bool
+) -> tuple[str, dict[str, Any] | None]:
     """The query text and variables: the root field's arguments become variables when asked to
     (or when a value can only be sent as JSON), else stay literals."""
     text = graphql.print_ast(document)
@@ -558,20 +850,38 @@ def to_request(document: graphql.DocumentNode, root: graphql.GraphQLObjectType, 
             name = f"{argument.name.value}{index or ''}"
             variables[name] = _unmark(graphql.value_from_ast_untyped(argument.value))
             variable = graphql.VariableNode(name=graphql.NameNode(value=name))
-            definitions.append(graphql.VariableDefinitionNode(variable=variable,
-                                                              type=graphql.parse_type(str(definition.type))))
+            definitions.append(
+                graphql.VariableDefinitionNode(variable=variable, type=graphql.parse_type(str(definition.type)))
+            )
             arguments.append(graphql.ArgumentNode(name=argument.name, value=variable))
-        selections.append(graphql.FieldNode(alias=selection.alias, name=selection.name, arguments=tuple(arguments),
-                                            directives=selection.directives, selection_set=selection.selection_set))
+        selections.append(
+            graphql.FieldNode(
+                alias=selection.alias,
+                name=selection.name,
+                arguments=tuple(arguments),
+                directives=selection.directives,
+                selection_set=selection.selection_set,
+            )
+        )
     operation = graphql.OperationDefinitionNode(
-        operation=operation.operation, name=operation.name, variable_definitions=tuple(definitions),
-        directives=operation.directives, selection_set=graphql.SelectionSetNode(selections=tuple(selections)))
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=tuple(definitions),
+        directives=operation.directives,
+        selection_set=graphql.SelectionSetNode(selections=tuple(selections)),
+    )
     return graphql.print_ast(graphql.DocumentNode(definitions=(operation,))), variables
 
 
-def generate(operation: Any, root: graphql.GraphQLObjectType, *, examples: int, seed_value: int,
-             rewriter: Callable[[Any, Any], Callable[[str, str, str], Any]],
-             extras: st.SearchStrategy[Any] = st.none()) -> list[tuple[str, dict[str, Any] | None]]:
+def generate(
+    operation: Any,
+    root: graphql.GraphQLObjectType,
+    *,
+    examples: int,
+    seed_value: int,
+    rewriter: Callable[[Any, Any], Callable[[str, str, str], Any]],
+    extras: st.SearchStrategy[Any] = st.none(),
+) -> list[tuple[str, dict[str, Any] | None]]:
     """``examples`` distinct requests for one schemathesis operation, the same ones for the same
     seed. ``rewriter(random, extra)`` gives the argument rewrite of one case (see
     ``_rewrite_arguments``); ``extra`` is drawn from ``extras`` for it."""
@@ -580,8 +890,15 @@ def generate(operation: Any, root: graphql.GraphQLObjectType, *, examples: int, 
     out: list[tuple[str, dict[str, Any] | None]] = []
     seen: set[str] = set()
 
-    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate], derandomize=False,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
     @seed(seed_value)
     @given(case=operation.as_strategy(), knobs=st.integers(0, 2**32 - 1), extra=extras)
     def collect(case: Any, knobs: int, extra: Any) -> None:
@@ -616,8 +933,9 @@ def _takes(field_def: graphql.GraphQLField, type_name: str) -> bool:
     return any(walk(argument.type) for argument in field_def.args.values())
 
 
-def make_rewrite(rng: Any, pools: Pools, device: str, records: list[Any] | None = None
-                 ) -> Callable[[str, str, str], Any]:
+def make_rewrite(
+    rng: Any, pools: Pools, device: str, records: list[Any] | None = None
+) -> Callable[[str, str, str], Any]:
     """The argument rewrite of one case: often the values that get a request past the first
     check (the token's device, protocol 1, a current check-in code, an ID of the right type, a
     small count, a batch of well-formed records), so the generated extremes reach the code
@@ -718,7 +1036,7 @@ def _last_frame(exc: BaseException) -> str:
     last = frames[-1]
     parts = Path(last.filename).resolve().parts
     if "site-packages" in parts:  # a library: name it from its package
-        name = "/".join(parts[parts.index("site-packages") + 1:])
+        name = "/".join(parts[parts.index("site-packages") + 1 :])
     else:
         try:
             name = str(Path(last.filename).resolve().relative_to(REPO))
@@ -744,8 +1062,11 @@ class Failure:
 
     def reproduction(self) -> str:
         where = ", ".join(".".join(map(str, e.get("path") or [])) or "-" for e in self.errors) or "-"
-        lines = [f"as {self.case.role} {self.case.person}: {self.case.label} -> HTTP {self.status}, "
-                 f"INTERNAL at {where} (request {self.request_id})", self.case.query.strip()]
+        lines = [
+            f"as {self.case.role} {self.case.person}: {self.case.label} -> HTTP {self.status}, "
+            f"INTERNAL at {where} (request {self.request_id})",
+            self.case.query.strip(),
+        ]
         if self.case.variables is not None:
             lines.append("variables: " + json.dumps(self.case.variables, ensure_ascii=False, default=str))
         return "\n".join(lines)
@@ -791,9 +1112,14 @@ class Report:
             "  answers by code  : " + ", ".join(f"{code} {count}" for code, count in self.codes.most_common()),
         ]
         if self.slowest:
-            lines.append("  slowest          : " + ", ".join(f"{label} {s:.2f} s" for s, label in sorted(self.slowest, reverse=True)[:5]))
+            lines.append(
+                "  slowest          : "
+                + ", ".join(f"{label} {s:.2f} s" for s, label in sorted(self.slowest, reverse=True)[:5])
+            )
         if self.guessed_scalars:
-            lines.append(f"  scalars without a dedicated strategy (got a generic one): {', '.join(self.guessed_scalars)}")
+            lines.append(
+                f"  scalars without a dedicated strategy (got a generic one): {', '.join(self.guessed_scalars)}"
+            )
         for error in self.generation_errors:
             lines.append(f"  could not generate: {error}")
         internal = sum(1 for f in self.failures)
@@ -805,10 +1131,18 @@ class Report:
         generated cases from getting deeper."""
         lines = []
         for label in sorted({label for label, _ in self.messages}):
-            top = Counter({(code, detail): n for (op, code), details in self.messages.items() if op == label
-                           for detail, n in details.items()})
-            lines.append(f"    {label:40} " + "; ".join(f"{code} {detail!r} x{n}" for (code, detail), n
-                                                      in top.most_common(per_operation)))
+            top = Counter(
+                {
+                    (code, detail): n
+                    for (op, code), details in self.messages.items()
+                    if op == label
+                    for detail, n in details.items()
+                }
+            )
+            lines.append(
+                f"    {label:40} "
+                + "; ".join(f"{code} {detail!r} x{n}" for (code, detail), n in top.most_common(per_operation))
+            )
         return "\n".join(lines)
 
     def details(self, examples_per_operation: int = 1, tracebacks: bool = True) -> str:
@@ -816,8 +1150,10 @@ class Report:
         for number, ((exc_type, cause), failures) in enumerate(self.causes.items(), 1):
             first = failures[0]
             by_op = Counter(f"{f.case.label} (as {f.case.role})" for f in failures)
-            out.append(f"\n[{number}] {first.exception}\n    raised at {first.raised_at}\n    project frame {cause}\n"
-                       f"    {len(failures)} answers: " + ", ".join(f"{op} x{n}" for op, n in by_op.most_common()))
+            out.append(
+                f"\n[{number}] {first.exception}\n    raised at {first.raised_at}\n    project frame {cause}\n"
+                f"    {len(failures)} answers: " + ", ".join(f"{op} x{n}" for op, n in by_op.most_common())
+            )
             shown: Counter = Counter()
             for failure in failures:
                 if shown[failure.case.label] >= examples_per_operation:
@@ -860,8 +1196,15 @@ def _codes(body: Any) -> list[str]:
 
 
 def _internal_errors(body: Any) -> list[dict[str, Any]]:
-    out = [e for e in (body.get("errors") or []) if isinstance(e, dict)
-           and (e.get("extensions") or {}).get("code") == INTERNAL] if isinstance(body, dict) else []
+    out = (
+        [
+            e
+            for e in (body.get("errors") or [])
+            if isinstance(e, dict) and (e.get("extensions") or {}).get("code") == INTERNAL
+        ]
+        if isinstance(body, dict)
+        else []
+    )
     if isinstance(body, dict) and INTERNAL in _codes({"data": body.get("data")}):
         out.append({"message": "INTERNAL inside data", "path": []})
     return out
@@ -871,7 +1214,7 @@ class _Filler:
     """Fills the markers of one case at the moment it is sent (see QR_MARK)."""
 
     def __init__(self, pools: Pools, applied_seq: int) -> None:
-        self.pools, self.next_seq, self.now = pools, applied_seq + 1, datetime.now(timezone.utc)
+        self.pools, self.next_seq, self.now = pools, applied_seq + 1, datetime.now(UTC)
 
     def _qr(self, match: re.Match) -> str:
         from backend.services.sessions.qr import step_at, token_for
@@ -917,17 +1260,32 @@ LOGIN = """mutation Login($input: LoginInput!) { login(input: $input) { tokens {
 
 
 async def _sign_in(http: httpx.AsyncClient, tenant: str, person: str, password: str, device: str) -> str:
-    response = await http.post("/graphql", json={"query": LOGIN, "variables": {"input": {
-        "tenant": tenant, "employeeNo": person, "password": password, "deviceId": device}}})
+    response = await http.post(
+        "/graphql",
+        json={
+            "query": LOGIN,
+            "variables": {"input": {"tenant": tenant, "employeeNo": person, "password": password, "deviceId": device}},
+        },
+    )
     payload = response.json()["data"]["login"]
     if not payload.get("tokens"):
         raise RuntimeError(f"cannot sign in as {person}: {payload}")
     return payload["tokens"]["accessToken"]
 
 
-async def fuzz(app: Any, tenant: str, password: str, *, examples: int, budget_seconds: float | None = None,
-               people: Iterable[tuple[str, str]] = DEFAULT_PEOPLE, seed_value: int = 0, engine: str = "?",
-               operations: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Report:
+async def fuzz(
+    app: Any,
+    tenant: str,
+    password: str,
+    *,
+    examples: int,
+    budget_seconds: float | None = None,
+    people: Iterable[tuple[str, str]] = DEFAULT_PEOPLE,
+    seed_value: int = 0,
+    engine: str = "?",
+    operations: Iterable[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
     """Fuzz every query and mutation of ``app`` as each (role, employee number) of ``people`` of
     the company ``tenant`` (already seeded, Tortoise open). ``operations`` limits it to some labels
     ("Query.leaderboard"). Returns the report; raises nothing for what it finds."""
@@ -940,23 +1298,32 @@ async def fuzz(app: Any, tenant: str, password: str, *, examples: int, budget_se
     # scope values, no network): the fuzzed logins may get their address throttled, never ours.
     cases_transport = httpx.ASGITransport(app=recorder, raise_app_exceptions=False, client=("127.0.0.2", 40000))
     own_transport = httpx.ASGITransport(app=app, client=("127.0.0.3", 40000))
-    async with (httpx.AsyncClient(transport=cases_transport, base_url="http://xuefen.fuzz", timeout=120) as http,
-                httpx.AsyncClient(transport=own_transport, base_url="http://xuefen.fuzz", timeout=120) as own):
+    async with (
+        httpx.AsyncClient(transport=cases_transport, base_url="http://xuefen.fuzz", timeout=120) as http,
+        httpx.AsyncClient(transport=own_transport, base_url="http://xuefen.fuzz", timeout=120) as own,
+    ):
         devices = {person: f"fuzz-{person.lower()}" for _, person in people}
         tokens = {person: await _sign_in(own, tenant, person, password, devices[person]) for _, person in people}
         report.sign_ins += len(tokens)
         pools = await collect_pools(tenant, [person for _, person in people])
 
-        answer = await own.post("/graphql", json={"query": graphql.get_introspection_query()},
-                                 headers={"Authorization": f"Bearer {next(iter(tokens.values()))}"})
+        answer = await own.post(
+            "/graphql",
+            json={"query": graphql.get_introspection_query()},
+            headers={"Authorization": f"Bearer {next(iter(tokens.values()))}"},
+        )
         introspection = answer.json()
         if "errors" in introspection:
             raise RuntimeError(f"introspection refused: {introspection['errors']}")
         schema = schemathesis.graphql.from_dict(introspection["data"])
         client_schema = schema.client_schema
-        custom = [name for name, type_ in client_schema.type_map.items()
-                  if isinstance(type_, graphql.GraphQLScalarType) and not name.startswith("__")
-                  and name not in ("String", "Int", "Float", "Boolean", "ID")]
+        custom = [
+            name
+            for name, type_ in client_schema.type_map.items()
+            if isinstance(type_, graphql.GraphQLScalarType)
+            and not name.startswith("__")
+            and name not in ("String", "Int", "Float", "Boolean", "ID")
+        ]
         values = Values(pools)
         strategies, report.guessed_scalars = scalar_strategies(values, custom)
         for name, strategy in strategies.items():
@@ -978,20 +1345,26 @@ async def fuzz(app: Any, tenant: str, password: str, *, examples: int, budget_se
                     continue
                 root = roots[operation.label.split(".", 1)[0]]
                 seed_of = zlib.crc32(f"{seed_value}:{person}:{operation.label}".encode())
-                extras = (st.lists(values.record(strict=True), min_size=1, max_size=4)
-                          if _takes(operation.definition.raw, "SyncRecord") else st.none())
+                extras = (
+                    st.lists(values.record(strict=True), min_size=1, max_size=4)
+                    if _takes(operation.definition.raw, "SyncRecord")
+                    else st.none()
+                )
                 try:
-                    requests = generate(operation, root, examples=examples, seed_value=seed_of, rewriter=rewriter,
-                                        extras=extras)
-                except Exception as exc:  # noqa: BLE001 - reported, the rest goes on
+                    requests = generate(
+                        operation, root, examples=examples, seed_value=seed_of, rewriter=rewriter, extras=extras
+                    )
+                except Exception as exc:
                     report.generation_errors.append(f"{operation.label}: {type(exc).__name__}: {exc}")
                     continue
                 plan.append([Case(person, role, operation.label, query, variables) for query, variables in requests])
         report.generation_seconds = time.perf_counter() - started
         report.planned = sum(len(cases) for cases in plan)
         if progress:
-            progress(f"generated {report.planned} requests for {len(plan)} (person, operation) pairs "
-                     f"in {report.generation_seconds:.1f} s")
+            progress(
+                f"generated {report.planned} requests for {len(plan)} (person, operation) pairs "
+                f"in {report.generation_seconds:.1f} s"
+            )
 
         started = time.perf_counter()
         rounds = max((len(cases) for cases in plan), default=0)
@@ -1013,14 +1386,24 @@ async def fuzz(app: Any, tenant: str, password: str, *, examples: int, budget_se
                 if report.budget_hit:
                     break
                 if progress:
-                    progress(f"round {round_no + 1}/{rounds}: {report.sent} sent, "
-                             f"{len(report.failures)} INTERNAL, {time.perf_counter() - started:.0f} s")
+                    progress(
+                        f"round {round_no + 1}/{rounds}: {report.sent} sent, "
+                        f"{len(report.failures)} INTERNAL, {time.perf_counter() - started:.0f} s"
+                    )
         report.seconds = time.perf_counter() - started
     return report
 
 
-async def _send(http: httpx.AsyncClient, recorder: _ExceptionRecorder, logs: _LogCatcher, case: Case,
-                tokens: dict[str, str], pools: Pools, applied: dict[str, int], report: Report) -> list[str]:
+async def _send(
+    http: httpx.AsyncClient,
+    recorder: _ExceptionRecorder,
+    logs: _LogCatcher,
+    case: Case,
+    tokens: dict[str, str],
+    pools: Pools,
+    applied: dict[str, int],
+    report: Report,
+) -> list[str]:
     """Send one case; note its codes (returned) and any INTERNAL answer or 5xx in the report.
     ``applied`` is each person's device's applied sequence, followed from push answers."""
     report.sent += 1
@@ -1034,8 +1417,11 @@ async def _send(http: httpx.AsyncClient, recorder: _ExceptionRecorder, logs: _Lo
     logs.records.clear()
     recorder.last = None
     began = time.perf_counter()
-    response = await http.post("/graphql", json=body, headers={
-        "Authorization": f"Bearer {tokens[case.person]}", "X-Request-ID": request_id, "Accept-Language": "en"})
+    response = await http.post(
+        "/graphql",
+        json=body,
+        headers={"Authorization": f"Bearer {tokens[case.person]}", "X-Request-ID": request_id, "Accept-Language": "en"},
+    )
     elapsed = time.perf_counter() - began
     report.operations[case.role].add(case.label)
     report.slowest = sorted([*report.slowest, (elapsed, case.label)], reverse=True)[:10]
@@ -1053,12 +1439,20 @@ async def _send(http: httpx.AsyncClient, recorder: _ExceptionRecorder, logs: _Lo
     report.codes.update(set(codes))
     report.codes_by_operation[case.label].update(set(codes))
     if isinstance(answer, dict):  # what was refused, and why (for tuning the strategies)
-        details = [((error.get("extensions") or {}).get("code"),
-                    (error.get("extensions") or {}).get("field") or str(error.get("message", ""))[:90])
-                   for error in answer.get("errors") or [] if isinstance(error, dict)]
+        details = [
+            (
+                (error.get("extensions") or {}).get("code"),
+                (error.get("extensions") or {}).get("field") or str(error.get("message", ""))[:90],
+            )
+            for error in answer.get("errors") or []
+            if isinstance(error, dict)
+        ]
         if isinstance(payload, dict):
-            details += [(error.get("code"), error.get("field") or "-")
-                        for error in payload.get("fuzzErrors") or [] if isinstance(error, dict)]
+            details += [
+                (error.get("code"), error.get("field") or "-")
+                for error in payload.get("fuzzErrors") or []
+                if isinstance(error, dict)
+            ]
         for code, detail in details:
             report.messages[(case.label, str(code))][str(detail)] += 1
             report.samples.setdefault((case.label, str(code), str(detail)), sent)

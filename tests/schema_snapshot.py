@@ -43,10 +43,7 @@ def _sqlite_snapshot(path: str) -> dict:
                 continue
             cols = [row[2] for row in db.execute(f'PRAGMA index_info("{index}")')]
             (uniques if unique else indexes).append(cols)
-        fks = [
-            [row[3], row[2], row[4], row[6]]
-            for row in db.execute(f'PRAGMA foreign_key_list("{table}")')
-        ]
+        fks = [[row[3], row[2], row[4], row[6]] for row in db.execute(f'PRAGMA foreign_key_list("{table}")')]
         snapshot[table] = {
             "columns": columns,
             "uniques": sorted(uniques),
@@ -67,7 +64,9 @@ async def _postgres_snapshot(url: str) -> dict:
 
     parts = urlparse(url)
     conn = await asyncpg.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
         database=parts.path.lstrip("/"),
     )
     try:
@@ -132,7 +131,7 @@ async def _postgres_snapshot(url: str) -> dict:
 
 async def _snapshot(url: str) -> dict:
     if url.startswith("sqlite://"):
-        return _sqlite_snapshot(url[len("sqlite://"):])
+        return _sqlite_snapshot(url[len("sqlite://") :])
     return await _postgres_snapshot(url)
 
 

@@ -33,13 +33,14 @@ class Served:
             [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING", **env},
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.ids import to_global_id
@@ -28,11 +28,12 @@ query Pull($input: SyncPullInput!) {
 }
 """
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
-def lesson(module_id: int, seq: int, seconds: int = 60, record_id: str | None = None,
-           occurred_at: datetime | None = None) -> dict[str, Any]:
+def lesson(
+    module_id: int, seq: int, seconds: int = 60, record_id: str | None = None, occurred_at: datetime | None = None
+) -> dict[str, Any]:
     return {
         "id": record_id or str(uuid.uuid4()),
         "seq": seq,
@@ -42,11 +43,20 @@ def lesson(module_id: int, seq: int, seconds: int = 60, record_id: str | None = 
     }
 
 
-def push_input(records: list[dict[str, Any]], device_id: str = "device-1", sent_at: datetime | None = None,
-               version: int = 1) -> dict[str, Any]:
-    return {"input": {"protocolVersion": version, "deviceId": device_id,
-                      "sentAt": (sent_at or datetime.now(timezone.utc)).isoformat(), "records": records}}
+def push_input(
+    records: list[dict[str, Any]], device_id: str = "device-1", sent_at: datetime | None = None, version: int = 1
+) -> dict[str, Any]:
+    return {
+        "input": {
+            "protocolVersion": version,
+            "deviceId": device_id,
+            "sentAt": (sent_at or datetime.now(UTC)).isoformat(),
+            "records": records,
+        }
+    }
 
 
-def pull_input(cursor: str | None = None, limit: int = 200, device_id: str = "device-1", version: int = 1) -> dict[str, Any]:
+def pull_input(
+    cursor: str | None = None, limit: int = 200, device_id: str = "device-1", version: int = 1
+) -> dict[str, Any]:
     return {"input": {"protocolVersion": version, "deviceId": device_id, "cursor": cursor, "limit": limit}}

@@ -65,7 +65,9 @@ async def test_introspection_and_suggestions_can_be_turned_off(database_url, tes
         typo = await gql(http, "{ me { nam } }", token=token)
         assert "Did you mean" not in typo["errors"][0]["message"]
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(test_settings.with_overrides(database_url=database_url), manage_db=False)),
+        transport=httpx.ASGITransport(
+            app=create_app(test_settings.with_overrides(database_url=database_url), manage_db=False)
+        ),
         base_url="http://x",
     ) as http:
         on = await gql(http, "{ __schema { queryType { name } } }")
@@ -74,9 +76,7 @@ async def test_introspection_and_suggestions_can_be_turned_off(database_url, tes
         assert "Did you mean" in typo["errors"][0]["message"]
 
 
-async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
-    client, learner_token, monkeypatch, caplog
-):
+async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(client, learner_token, monkeypatch, caplog):
     async def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail 13800000000")
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -256,9 +256,10 @@ async def test_credentials_error_message_follows_accept_language(client, passwor
 
 async def test_correct_password_is_refused_after_max_failures(client, password_hash, test_settings):
     company = await new_company(password_hash)
-    assert await fail_login(client, company.code, "LRN", test_settings.login_max_failures) == [
-        "INVALID_CREDENTIALS"
-    ] * test_settings.login_max_failures
+    assert (
+        await fail_login(client, company.code, "LRN", test_settings.login_max_failures)
+        == ["INVALID_CREDENTIALS"] * test_settings.login_max_failures
+    )
 
     payload = await login(client, company.code, "LRN", TEST_PASSWORD)
     assert payload["tokens"] is None
@@ -327,13 +328,11 @@ async def test_login_is_possible_again_once_the_lock_is_over(client, password_ha
     # Wind the clock past the end of the lock (the failure window itself may still be open).
     # The lock is on the account from this address (the ASGI transport's), not on the account.
     key = _account_source_key(company.code, "LRN", ASGI_CLIENT_HOST)
-    await LoginThrottle.filter(key_hash=key).update(locked_until=datetime.now(timezone.utc) - timedelta(seconds=1))
+    await LoginThrottle.filter(key_hash=key).update(locked_until=datetime.now(UTC) - timedelta(seconds=1))
     assert (await login(client, company.code, "LRN"))["errors"] == []
 
 
-async def test_disabled_account_with_correct_password_is_not_counted_as_a_failure(
-    client, password_hash, test_settings
-):
+async def test_disabled_account_with_correct_password_is_not_counted_as_a_failure(client, password_hash, test_settings):
     company = await new_company(password_hash)
     for _ in range(test_settings.login_max_failures + 1):
         assert codes(await login(client, company.code, "OFF")) == ["ACCOUNT_DISABLED"]
@@ -344,8 +343,15 @@ async def test_disabled_account_with_correct_password_is_not_counted_as_a_failur
 
 @pytest.mark.parametrize(
     ("field", "blank"),
-    [("tenant", ""), ("employeeNo", ""), ("deviceId", ""), ("password", ""),
-     ("tenant", "   "), ("employeeNo", "   "), ("deviceId", "   ")],
+    [
+        ("tenant", ""),
+        ("employeeNo", ""),
+        ("deviceId", ""),
+        ("password", ""),
+        ("tenant", "   "),
+        ("employeeNo", "   "),
+        ("deviceId", "   "),
+    ],
 )
 async def test_blank_login_field_is_a_validation_error_naming_the_field(client, password_hash, field, blank):
     company = await new_company(password_hash)
@@ -438,7 +444,7 @@ async def test_expired_refresh_token_is_invalid(client, password_hash):
     company = await new_company(password_hash)
     tokens = await sign_in(client, company)
     await RefreshToken.filter(token_hash=sha256_hex(tokens["refreshToken"])).update(
-        expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)
+        expires_at=datetime.now(UTC) - timedelta(seconds=1)
     )
     assert await refresh_error(client, tokens["refreshToken"]) == "INVALID_REFRESH_TOKEN"
 
@@ -539,7 +545,7 @@ async def test_retry_after_the_window_is_reuse_and_revokes(client, password_hash
     new = (await refresh(client, old["refreshToken"]))["tokens"]
     # Wind the clock: the first use was just over the retry window ago.
     await RefreshToken.filter(token_hash=sha256_hex(old["refreshToken"])).update(
-        used_at=datetime.now(timezone.utc) - timedelta(seconds=test_settings.refresh_retry_seconds + 1)
+        used_at=datetime.now(UTC) - timedelta(seconds=test_settings.refresh_retry_seconds + 1)
     )
 
     assert await refresh_error(client, old["refreshToken"]) == "REFRESH_TOKEN_REUSED"
@@ -567,9 +573,7 @@ async def test_retry_window_does_not_outlive_a_logout(client, password_hash):
 # --- parallel logins ---------------------------------------------------------------------------
 
 
-async def test_parallel_logins_on_one_device_all_succeed_with_separate_sessions(
-    client, password_hash, test_settings
-):
+async def test_parallel_logins_on_one_device_all_succeed_with_separate_sessions(client, password_hash, test_settings):
     # Up to login_max_failures attempts may be in flight at once (each is counted until it succeeds).
     parallel = test_settings.login_max_failures
     company = await new_company(password_hash)

@@ -58,7 +58,11 @@ async def from_address(app: ASGIApp, address: str) -> AsyncIterator[httpx.AsyncC
 
 
 async def attempt(
-    app: ASGIApp, address: str, company: Company, employee_no: str, password: str = TEST_PASSWORD,
+    app: ASGIApp,
+    address: str,
+    company: Company,
+    employee_no: str,
+    password: str = TEST_PASSWORD,
     device_id: str = "device-1",
 ) -> dict[str, Any]:
     """One login from ``address``: the payload (tokens and errors)."""
@@ -96,9 +100,7 @@ async def test_failures_from_one_address_do_not_lock_the_owner_out_from_another(
     assert (await attempt(throttle_app, owner, company, "LRN", device_id="new-phone"))["errors"] == []
 
 
-async def test_an_attack_from_many_addresses_locks_new_devices_but_not_the_owners_phone(
-    throttle_app, password_hash
-):
+async def test_an_attack_from_many_addresses_locks_new_devices_but_not_the_owners_phone(throttle_app, password_hash):
     company = await new_company(password_hash)
     assert (await attempt(throttle_app, new_address(), company, "LRN", device_id="owner-phone"))["errors"] == []
 
@@ -148,9 +150,7 @@ async def test_one_address_trying_many_employee_numbers_is_refused(throttle_app,
 
     # The address is now refused for any account from a device new to it, right password or not.
     for employee_no in ("LRN", "MGR", "E0042"):
-        assert codes(await attempt(throttle_app, scanner, company, employee_no, device_id="x")) == [
-            "TOO_MANY_ATTEMPTS"
-        ]
+        assert codes(await attempt(throttle_app, scanner, company, employee_no, device_id="x")) == ["TOO_MANY_ATTEMPTS"]
     # Other addresses are not; nor is a device that has signed in to its account before.
     assert (await attempt(throttle_app, new_address(), company, "LRN"))["errors"] == []
     assert (await attempt(throttle_app, scanner, company, "OTH", device_id="oth-phone"))["errors"] == []
@@ -191,7 +191,8 @@ async def test_unknown_employee_gets_the_same_answers_under_every_limit(throttle
         answers[employee_no] = (steps, {error["field"] for error in locked["errors"]})
     assert answers["LRN"] == answers["GHOST"]
     assert answers["LRN"][0] == (
-        ["INVALID_CREDENTIALS"] * PER_ACCOUNT_AND_SOURCE + ["TOO_MANY_ATTEMPTS"]
+        ["INVALID_CREDENTIALS"] * PER_ACCOUNT_AND_SOURCE
+        + ["TOO_MANY_ATTEMPTS"]
         + ["INVALID_CREDENTIALS"] * (PER_ACCOUNT - PER_ACCOUNT_AND_SOURCE)
         + ["TOO_MANY_ATTEMPTS"] * (3 - (PER_ACCOUNT - PER_ACCOUNT_AND_SOURCE))
         + ["TOO_MANY_ATTEMPTS"]
@@ -246,21 +247,31 @@ async def test_logins_log_outcomes_without_personal_data(throttle_app, password_
 
 
 def test_login_policy_settings_come_from_the_environment():
-    settings = Settings.from_env({
-        "XUEFEN_LOGIN_MAX_FAILURES": "4",
-        "XUEFEN_LOGIN_FAILURE_WINDOW": "600",
-        "XUEFEN_LOGIN_LOCK_SECONDS": "300",
-        "XUEFEN_LOGIN_ACCOUNT_MAX_FAILURES": "30",
-        "XUEFEN_LOGIN_SOURCE_MAX_FAILURES": "0",
-        "XUEFEN_REFRESH_RETRY_SECONDS": "60",
-    })
+    settings = Settings.from_env(
+        {
+            "XUEFEN_LOGIN_MAX_FAILURES": "4",
+            "XUEFEN_LOGIN_FAILURE_WINDOW": "600",
+            "XUEFEN_LOGIN_LOCK_SECONDS": "300",
+            "XUEFEN_LOGIN_ACCOUNT_MAX_FAILURES": "30",
+            "XUEFEN_LOGIN_SOURCE_MAX_FAILURES": "0",
+            "XUEFEN_REFRESH_RETRY_SECONDS": "60",
+        }
+    )
     assert (
-        settings.login_max_failures, settings.login_failure_window_seconds, settings.login_lock_seconds,
-        settings.login_account_max_failures, settings.login_source_max_failures, settings.refresh_retry_seconds,
+        settings.login_max_failures,
+        settings.login_failure_window_seconds,
+        settings.login_lock_seconds,
+        settings.login_account_max_failures,
+        settings.login_source_max_failures,
+        settings.refresh_retry_seconds,
     ) == (4, 600, 300, 30, 0, 60)
     defaults = Settings.from_env({})
-    assert (defaults.login_max_failures, defaults.login_account_max_failures, defaults.login_source_max_failures,
-            defaults.refresh_retry_seconds) == (5, 10, 100, 120)
+    assert (
+        defaults.login_max_failures,
+        defaults.login_account_max_failures,
+        defaults.login_source_max_failures,
+        defaults.refresh_retry_seconds,
+    ) == (5, 10, 100, 120)
 
 
 async def test_a_per_source_limit_of_zero_is_off(database_url, test_settings, password_hash):

@@ -228,8 +228,12 @@ async def test_search_treats_like_wildcards_literally(client, password_hash, sea
 async def test_search_finds_a_literal_percent_sign(client, password_hash):
     company = await make_company(password_hash)
     await Course.create(
-        tenant=company.tenant, code="P-001", title="100% 达标", scenario="质量",
-        format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED,
+        tenant=company.tenant,
+        code="P-001",
+        title="100% 达标",
+        scenario="质量",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
     )
     token = await token_for(client, company.code, "LRN")
 
@@ -264,9 +268,7 @@ async def test_eligible_only_pages_like_the_full_list(client, password_hash):
     token = await token_for(client, company.code, "LRN")
 
     first = await list_courses(client, token, first=3, eligibleOnly=True)
-    second = await list_courses(
-        client, token, first=3, after=first["pageInfo"]["endCursor"], eligibleOnly=True
-    )
+    second = await list_courses(client, token, first=3, after=first["pageInfo"]["endCursor"], eligibleOnly=True)
 
     assert codes(first) + codes(second) == ["A-001", "A-002", "S-001", "S-002"]
     assert second["pageInfo"]["hasNextPage"] is False
@@ -280,9 +282,7 @@ async def test_eligibility_agrees_with_eligible_only(client, password_hash):
     body = await gql(client, query, token=token)
 
     eligible = [
-        edge["node"]["code"]
-        for edge in body["data"]["courses"]["edges"]
-        if edge["node"]["eligibility"]["eligible"]
+        edge["node"]["code"] for edge in body["data"]["courses"]["edges"] if edge["node"]["eligibility"]["eligible"]
     ]
     assert eligible == codes(await list_courses(client, token, eligibleOnly=True))
 
@@ -498,9 +498,7 @@ async def _node_target(company, kind: str) -> tuple[str, dict]:
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize(
-    "kind", ["Course", "CourseModule", "OrgUnit", "Site", "Position", "Skill", "Employee"]
-)
+@pytest.mark.parametrize("kind", ["Course", "CourseModule", "OrgUnit", "Site", "Position", "Skill", "Employee"])
 async def test_node_resolves_every_type(client, password_hash, kind):
     company = await make_company(password_hash)
     token = await token_for(client, company.code, "LRN")
@@ -551,8 +549,10 @@ async def test_course_given_another_types_id_is_a_validation_error(client, passw
     token = await token_for(client, company.code, "LRN")
 
     body = await gql(
-        client, "query($id: ID!) { course(id: $id) { id } }",
-        {"id": gid("Site", company.sites["hq"])}, token=token,
+        client,
+        "query($id: ID!) { course(id: $id) { id } }",
+        {"id": gid("Site", company.sites["hq"])},
+        token=token,
     )
 
     assert_validation_error(body)
@@ -607,8 +607,10 @@ async def test_skill_filter_given_a_course_id_is_a_validation_error(client, pass
     token = await token_for(client, company.code, "LRN")
 
     body = await gql(
-        client, COURSES,
-        {"first": 3, "filter": {"skillId": gid("Course", company.courses["S-001"])}}, token=token,
+        client,
+        COURSES,
+        {"first": 3, "filter": {"skillId": gid("Course", company.courses["S-001"])}},
+        token=token,
     )
 
     assert_validation_error(body)
@@ -637,16 +639,18 @@ async def make_big_catalog(password_hash: str, size: int = 60):
     rule and 1 prerequisite (the next course, wrapping around)."""
     company = await make_company(password_hash, courses=False)
     tenant = company.tenant
-    skills = [
-        await Skill.create(tenant=tenant, code=f"K{n}", name=f"技能{n}", category="测试")
-        for n in range(2)
-    ]
+    skills = [await Skill.create(tenant=tenant, code=f"K{n}", name=f"技能{n}", category="测试") for n in range(2)]
     await Course.bulk_create(
         [
             Course(
-                tenant=tenant, code=f"C-{n:03d}", title=f"课程{n}", scenario="销售",
-                format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED,
-                hours=Decimal("1.0"), credits=Decimal("1.0"),
+                tenant=tenant,
+                code=f"C-{n:03d}",
+                title=f"课程{n}",
+                scenario="销售",
+                format=CourseFormat.ONLINE,
+                status=CourseStatus.PUBLISHED,
+                hours=Decimal("1.0"),
+                credits=Decimal("1.0"),
             )
             for n in range(size)
         ]
@@ -655,8 +659,14 @@ async def make_big_catalog(password_hash: str, size: int = 60):
     assert len(courses) == size
     await CourseModule.bulk_create(
         [
-            CourseModule(tenant=tenant, course=course, position=p, title=f"模块{p}",
-                         kind=ModuleKind.LESSON, credits=Decimal("0.5"))
+            CourseModule(
+                tenant=tenant,
+                course=course,
+                position=p,
+                title=f"模块{p}",
+                kind=ModuleKind.LESSON,
+                credits=Decimal("0.5"),
+            )
             for course in courses
             for p in (1, 2, 3)
         ]
@@ -706,9 +716,7 @@ async def test_page_of_courses_costs_a_constant_number_of_queries(client, passwo
     assert node["eligibility"]["eligible"] is False
     listing = "\n".join(f"  {n}. {sql}" for n, sql in enumerate(large, 1))
     print(f"first=5: {len(small)} statements, first=50: {len(large)} statements\n{listing}")
-    assert len(small) == len(large), (
-        f"first=5 cost {len(small)} statements, first=50 cost {len(large)}:\n{listing}"
-    )
+    assert len(small) == len(large), f"first=5 cost {len(small)} statements, first=50 cost {len(large)}:\n{listing}"
     assert len(large) <= 12, f"{len(large)} statements:\n{listing}"
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import zxingcpp
@@ -17,9 +17,9 @@ from backend.models import (
     Attendance,
     AuditEntry,
     Device,
+    EmployeeRole,
     Enrollment,
     EnrollmentStatus,
-    EmployeeRole,
     Role,
     SessionStatus,
     TrainingSession,
@@ -41,7 +41,7 @@ ROSTER = """
 query R($id: ID!) { sessionRoster(sessionId: $id) { present late absent
   entries { employee { employeeNo } enrolled status manual reason riskFlags durationMinutes } } }
 """
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 async def make_session(company, starts_in=timedelta(minutes=10), enrolled=("LRN",), **extra) -> TrainingSession:
@@ -52,13 +52,24 @@ async def make_session(company, starts_in=timedelta(minutes=10), enrolled=("LRN"
     site.latitude, site.longitude = 31.2304, 121.4737  # 上海
     await site.save()
     session = await TrainingSession.create(
-        tenant=company.tenant, course=company.courses["S-001"], title="销售基础 · 第一期",
-        instructor=instructor, site=site, starts_at=NOW + starts_in, ends_at=NOW + starts_in + timedelta(hours=2),
-        capacity=20, secret=secrets.token_hex(32), **extra,
+        tenant=company.tenant,
+        course=company.courses["S-001"],
+        title="销售基础 · 第一期",
+        instructor=instructor,
+        site=site,
+        starts_at=NOW + starts_in,
+        ends_at=NOW + starts_in + timedelta(hours=2),
+        capacity=20,
+        secret=secrets.token_hex(32),
+        **extra,
     )
     for employee_no in enrolled:
-        await Enrollment.create(tenant=company.tenant, session=session, employee=company.employees[employee_no],
-                                status=EnrollmentStatus.ENROLLED)
+        await Enrollment.create(
+            tenant=company.tenant,
+            session=session,
+            employee=company.employees[employee_no],
+            status=EnrollmentStatus.ENROLLED,
+        )
     return session
 
 
@@ -67,18 +78,31 @@ async def signed_in_long_ago(client, company, employee_no: str = "LRN", device_i
     was first signed in are held: tests/test_checkin_timing.py)."""
     token = await token_for(client, company.code, employee_no, device_id=device_id)
     await Device.filter(employee=company.employees[employee_no], device_uid=device_id).update(
-        first_seen_at=datetime.now(timezone.utc) - timedelta(days=30))
+        first_seen_at=datetime.now(UTC) - timedelta(days=30)
+    )
     return token
 
 
 def token_at(session: TrainingSession, moment: datetime, shift: int = 0) -> str:
-    return qr.token_for(session.secret, session.tenant_id, session.id, qr.step_at(moment, session.rotation_seconds) + shift)
+    return qr.token_for(
+        session.secret, session.tenant_id, session.id, qr.step_at(moment, session.rotation_seconds) + shift
+    )
 
 
 async def check_in(client, token, code, scanned_at=None, **where):
-    body = await gql(client, CHECK_IN, {"input": {"clientId": str(uuid.uuid4()), "token": code,
-                                                  "scannedAt": scanned_at.isoformat() if scanned_at else None, **where}},
-                     token=token)
+    body = await gql(
+        client,
+        CHECK_IN,
+        {
+            "input": {
+                "clientId": str(uuid.uuid4()),
+                "token": code,
+                "scannedAt": scanned_at.isoformat() if scanned_at else None,
+                **where,
+            }
+        },
+        token=token,
+    )
     assert body["data"]["checkIn"]["errors"] == [], body
     return body["data"]["checkIn"]["result"]
 
@@ -128,7 +152,7 @@ async def test_a_code_replayed_later_by_a_second_employee_has_expired(client, co
     session = await make_session(company, enrolled=("LRN", "OTH"))
     learner = await token_for(client, company.code, "LRN")
     colleague = await token_for(client, company.code, "OTH", device_id="oth-phone")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert (await check_in(client, learner, token_at(session, now), now))["status"] == "ACCEPTED"
     shown_at = now - timedelta(minutes=3)  # forwarded in a chat three minutes ago
     for claimed in (now, shown_at):  # neither the true time nor the code's own time helps
@@ -161,7 +185,7 @@ async def test_window_edges_late_and_cancelled(client, company):
 async def test_a_second_check_in_is_harmless(client, company):
     session = await make_session(company)
     learner = await token_for(client, company.code, "LRN")
-    earlier = datetime.now(timezone.utc) - timedelta(seconds=60)
+    earlier = datetime.now(UTC) - timedelta(seconds=60)
     later = earlier + timedelta(seconds=30)
     first = await check_in(client, learner, token_at(session, earlier), earlier)
     again = await check_in(client, learner, token_at(session, later), later)
@@ -178,9 +202,14 @@ async def test_a_scan_synced_two_days_later_from_a_skewed_phone_is_judged_when_i
     learner = await token_for(client, company.code, "LRN")
     real_scan = session.starts_at - timedelta(minutes=5)
     skew = timedelta(hours=1)
-    record = {"id": str(uuid.uuid4()), "seq": 1, "kind": "CHECK_IN", "occurredAt": (real_scan + skew).isoformat(),
-              "payload": {"token": token_at(session, real_scan), "latitude": 31.2305, "longitude": 121.4738}}
-    body = await gql(client, PUSH, push_input([record], sent_at=datetime.now(timezone.utc) + skew), token=learner)
+    record = {
+        "id": str(uuid.uuid4()),
+        "seq": 1,
+        "kind": "CHECK_IN",
+        "occurredAt": (real_scan + skew).isoformat(),
+        "payload": {"token": token_at(session, real_scan), "latitude": 31.2305, "longitude": 121.4738},
+    }
+    body = await gql(client, PUSH, push_input([record], sent_at=datetime.now(UTC) + skew), token=learner)
     result = body["data"]["syncPush"]["results"][0]
     assert (result["status"], result["code"]) == ("ACCEPTED", None)
     attendance = await Attendance.get(session=session)
@@ -200,15 +229,30 @@ async def test_roster_check_out_and_risk_signals(client, company):
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     learner = await signed_in_long_ago(client, company)
     scanned = session.starts_at - timedelta(minutes=5)  # offline, synced now
-    record = {"id": str(uuid.uuid4()), "seq": 1, "kind": "CHECK_IN", "occurredAt": scanned.isoformat(),
-              "payload": {"token": token_at(session, scanned), "latitude": 39.9042, "longitude": 116.4074}}  # 北京
+    record = {
+        "id": str(uuid.uuid4()),
+        "seq": 1,
+        "kind": "CHECK_IN",
+        "occurredAt": scanned.isoformat(),
+        "payload": {"token": token_at(session, scanned), "latitude": 39.9042, "longitude": 116.4074},
+    }  # 北京
     pushed = await gql(client, PUSH, push_input([record]), token=learner)
     assert pushed["data"]["syncPush"]["results"][0]["status"] == "ACCEPTED", pushed
-    out = await gql(client, "mutation O($input: CheckOutInput!) { checkOut(input: $input) { result { status } } }",
-                    {"input": {"sessionId": to_global_id("TrainingSession", session.id),
-                               "at": (scanned + timedelta(minutes=95)).isoformat()}}, token=learner)
+    out = await gql(
+        client,
+        "mutation O($input: CheckOutInput!) { checkOut(input: $input) { result { status } } }",
+        {
+            "input": {
+                "sessionId": to_global_id("TrainingSession", session.id),
+                "at": (scanned + timedelta(minutes=95)).isoformat(),
+            }
+        },
+        token=learner,
+    )
     assert out["data"]["checkOut"]["result"]["status"] == "ACCEPTED"
-    roster = (await gql(client, ROSTER, {"id": to_global_id("TrainingSession", session.id)}, token=instructor))["data"]["sessionRoster"]
+    roster = (await gql(client, ROSTER, {"id": to_global_id("TrainingSession", session.id)}, token=instructor))["data"][
+        "sessionRoster"
+    ]
     assert (roster["present"], roster["late"], roster["absent"]) == (1, 0, 1)
     lrn = next(e for e in roster["entries"] if e["employee"]["employeeNo"] == "LRN")
     assert lrn["status"] == "PRESENT" and lrn["durationMinutes"] in (94, 95) and "FAR_FROM_SITE" in lrn["riskFlags"]
@@ -218,13 +262,23 @@ async def test_manual_marks_need_a_reason_and_are_audited(client, company):
     session = await make_session(company, enrolled=("LRN", "OTH"))
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     mark = "mutation M($input: MarkAttendanceInput!) { markAttendance(input: $input) { entry { status manual reason } errors { code field } } }"
-    variables = {"input": {"sessionId": to_global_id("TrainingSession", session.id),
-                           "employeeId": to_global_id("Employee", company.employees["OTH"].id), "status": "PRESENT", "reason": " "}}
+    variables = {
+        "input": {
+            "sessionId": to_global_id("TrainingSession", session.id),
+            "employeeId": to_global_id("Employee", company.employees["OTH"].id),
+            "status": "PRESENT",
+            "reason": " ",
+        }
+    }
     refused = await gql(client, mark, variables, token=instructor)
     assert refused["data"]["markAttendance"]["errors"] == [{"code": "VALIDATION", "field": "reason"}]
     variables["input"]["reason"] = "手机没电，现场确认到场"
     done = await gql(client, mark, variables, token=instructor)
-    assert done["data"]["markAttendance"]["entry"] == {"status": "PRESENT", "manual": True, "reason": "手机没电，现场确认到场"}
+    assert done["data"]["markAttendance"]["entry"] == {
+        "status": "PRESENT",
+        "manual": True,
+        "reason": "手机没电，现场确认到场",
+    }
     audit = await AuditEntry.filter(tenant=company.tenant, action="ATTENDANCE_MARKED")
     assert len(audit) == 1 and audit[0].actor_id == company.employees["MGR"].id
     learner = await token_for(client, company.code, "LRN")
@@ -247,17 +301,20 @@ async def test_only_the_instructor_gets_the_kit_and_the_images(client, company, 
 async def test_the_instructor_kit_computes_the_same_codes_and_the_png_decodes_to_the_current_code(client, company):
     session = await make_session(company)
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
-    kit = (await gql(client, KIT, {"id": to_global_id("TrainingSession", session.id)}, token=instructor))["data"]["sessionCheckInKit"]
-    now = datetime.now(timezone.utc)
+    kit = (await gql(client, KIT, {"id": to_global_id("TrainingSession", session.id)}, token=instructor))["data"][
+        "sessionCheckInKit"
+    ]
+    now = datetime.now(UTC)
     # An offline instructor app with only the kit derives the same code as the server.
-    assert qr.token_for(kit["secret"], kit["tenantKey"], kit["sessionKey"], qr.step_at(now, kit["rotationSeconds"])) in {
-        token_at(session, now, shift) for shift in (-1, 0, 1)}
+    assert qr.token_for(
+        kit["secret"], kit["tenantKey"], kit["sessionKey"], qr.step_at(now, kit["rotationSeconds"])
+    ) in {token_at(session, now, shift) for shift in (-1, 0, 1)}
     png = await client.get(f"/sessions/{session.id}/qr.png", headers={"Authorization": f"Bearer {instructor}"})
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
-    assert decoded and decoded[0].text in {token_at(session, datetime.now(timezone.utc), shift) for shift in (-1, 0)}
+    assert decoded and decoded[0].text in {token_at(session, datetime.now(UTC), shift) for shift in (-1, 0)}
     learner = await token_for(client, company.code, "LRN")
-    assert (await check_in(client, learner, decoded[0].text, datetime.now(timezone.utc)))["status"] == "ACCEPTED"
+    assert (await check_in(client, learner, decoded[0].text, datetime.now(UTC)))["status"] == "ACCEPTED"
     svg = await client.get(f"/sessions/{session.id}/qr.svg", headers={"Authorization": f"Bearer {instructor}"})
     assert svg.status_code == 200 and svg.text.lstrip().startswith("<?xml") and "<svg" in svg.text
     page = await client.get(kit["projectorPath"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -46,13 +46,18 @@ PUSH_RESULTS = PUSH.replace("receivedAt }", "receivedAt result }")
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def scan(session, at: datetime, seq: int, **where) -> dict:
     """An offline CHECK_IN record: the code shown at ``at``, scanned (device clock) at ``at``."""
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "CHECK_IN", "occurredAt": at.isoformat(),
-            "payload": {"token": token_at(session, at), **where}}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "CHECK_IN",
+        "occurredAt": at.isoformat(),
+        "payload": {"token": token_at(session, at), **where},
+    }
 
 
 async def push(client, token, records, device_id="device-1", sent_at=None) -> list[dict]:
@@ -73,8 +78,9 @@ def line(roster_: dict, employee_no: str) -> dict:
 
 
 async def attendance_rule(company) -> None:
-    await CreditRule.create(tenant=company.tenant, rule_key="attend", name="出勤", activity=CreditActivity.ATTENDANCE,
-                            credits=20)
+    await CreditRule.create(
+        tenant=company.tenant, rule_key="attend", name="出勤", activity=CreditActivity.ATTENDANCE, credits=20
+    )
 
 
 async def balance(company, employee_no="LRN") -> int:
@@ -154,8 +160,13 @@ async def test_a_scan_three_months_old_is_held_not_counted_until_someone_decides
     assert await balance(company) == 0
     # The instructor (or HR) decides, once.
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
-    variables = {"input": {"sessionId": to_global_id("TrainingSession", session.id),
-                           "employeeId": to_global_id("Employee", company.employees["LRN"].id), "approve": True}}
+    variables = {
+        "input": {
+            "sessionId": to_global_id("TrainingSession", session.id),
+            "employeeId": to_global_id("Employee", company.employees["LRN"].id),
+            "approve": True,
+        }
+    }
     decided = (await gql(client, DECIDE, variables, token=instructor))["data"]["decideHeldCheckIn"]
     assert decided == {"entry": {"status": "PRESENT", "held": None, "manual": False, "reason": ""}, "errors": []}
     assert await balance(company) == 20
@@ -170,12 +181,19 @@ async def test_a_held_scan_refused_by_hr_is_absent_and_needs_a_reason(client, co
     learner = await signed_in_long_ago(client, company)
     await push(client, learner, [scan(session, session.starts_at, 1)])
     hr = await token_for(client, company.code, "HR1", device_id="hr-desk")
-    variables = {"input": {"sessionId": to_global_id("TrainingSession", session.id),
-                           "employeeId": to_global_id("Employee", company.employees["LRN"].id), "approve": False}}
+    variables = {
+        "input": {
+            "sessionId": to_global_id("TrainingSession", session.id),
+            "employeeId": to_global_id("Employee", company.employees["LRN"].id),
+            "approve": False,
+        }
+    }
     assert (await gql(client, DECIDE, variables, token=hr))["data"]["decideHeldCheckIn"]["errors"] == [
-        {"code": "VALIDATION", "field": "reason"}]
+        {"code": "VALIDATION", "field": "reason"}
+    ]
     assert (await gql(client, DECIDE, variables, token=learner))["data"]["decideHeldCheckIn"]["errors"] == [
-        {"code": "FORBIDDEN", "field": None}]
+        {"code": "FORBIDDEN", "field": None}
+    ]
     variables["input"]["reason"] = "三个月后才同步，无法核实"
     decided = (await gql(client, DECIDE, variables, token=hr))["data"]["decideHeldCheckIn"]
     assert decided["entry"]["status"] == "ABSENT" and decided["entry"]["held"] is None
@@ -317,9 +335,14 @@ async def test_thirty_walk_ins_with_one_code_are_flagged_on_the_roster(client, c
     code = token_at(session, now())
     tokens = []
     for number in range(30):
-        employee = await Employee.create(tenant=company.tenant, employee_no=f"W{number:03}", name=f"散客{number}",
-                                         password_hash=password_hash, org_unit=company.employees["LRN"].org_unit_id and
-                                         await company.employees["LRN"].org_unit, site=company.sites["hq"])
+        employee = await Employee.create(
+            tenant=company.tenant,
+            employee_no=f"W{number:03}",
+            name=f"散客{number}",
+            password_hash=password_hash,
+            org_unit=company.employees["LRN"].org_unit_id and await company.employees["LRN"].org_unit,
+            site=company.sites["hq"],
+        )
         await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
         tokens.append(await token_for(client, company.code, employee.employee_no, device_id=f"w{number}"))
     for token in tokens:
@@ -339,8 +362,10 @@ async def test_two_people_deciding_a_held_scan_at_once_decide_it_once(client, co
     await push(client, learner, [scan(session, session.starts_at, 1)])
     instructor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     hr = await token_for(client, company.code, "HR1", device_id="hr-desk")
-    target = {"sessionId": to_global_id("TrainingSession", session.id),
-              "employeeId": to_global_id("Employee", company.employees["LRN"].id)}
+    target = {
+        "sessionId": to_global_id("TrainingSession", session.id),
+        "employeeId": to_global_id("Employee", company.employees["LRN"].id),
+    }
 
     answers = await asyncio.gather(
         gql(client, DECIDE, {"input": {**target, "approve": True}}, token=instructor),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -21,7 +21,6 @@ from tests.sync_helpers import PULL, pull_input
 from tests.test_credit_rules import (
     DECIDE,
     LEDGER,
-    ME,
     YESTERDAY,
     Phone,
     create_rule,
@@ -78,15 +77,21 @@ async def test_me_credits_period_target_and_who_sees_them(client, company):
     await CreditTarget.create(tenant=company.tenant, position_family="销售族", grade=1, credits=100)  # 10 credits
     s1 = await module_of(company, "S-001")
     await create_rule(hr, ruleKey="S1", moduleId=gid("CourseModule", s1), credits="2.5")
-    await lrn.lessons(s1.id, datetime.now(timezone.utc) - timedelta(minutes=5))  # inside this period
+    await lrn.lessons(s1.id, datetime.now(UTC) - timedelta(minutes=5))  # inside this period
     credits = await lrn.credits()
-    assert {k: credits[k] for k in ("balance", "lifetimeEarned", "pending", "periodEarned", "target",
-                                    "progressPercent")} == {
-        "balance": "2.5", "lifetimeEarned": "2.5", "pending": "0.0", "periodEarned": "2.5", "target": "10.0",
-        "progressPercent": 25}
+    assert {
+        k: credits[k] for k in ("balance", "lifetimeEarned", "pending", "periodEarned", "target", "progressPercent")
+    } == {
+        "balance": "2.5",
+        "lifetimeEarned": "2.5",
+        "pending": "0.0",
+        "periodEarned": "2.5",
+        "target": "10.0",
+        "progressPercent": 25,
+    }
     start = datetime.fromisoformat(credits["periodStart"])
     end = datetime.fromisoformat(credits["periodEnd"])
-    assert start <= datetime.now(timezone.utc) < end and start.astimezone(timezone(timedelta(hours=8))).hour == 0
+    assert start <= datetime.now(UTC) < end and start.astimezone(timezone(timedelta(hours=8))).hour == 0
     assert (await hr.credits())["target"] is None and (await hr.credits())["progressPercent"] is None
     # a record from before this period counts in the lifetime, not in the period
     await lrn.lessons(s1.id, datetime.fromisoformat(credits["periodStart"]) - timedelta(hours=1))
@@ -134,9 +139,12 @@ async def test_adjustments_and_reversals(client, company):
     a1 = await module_of(company, "A-001")
     await create_rule(hr, ruleKey="A1", moduleId=gid("CourseModule", a1), credits="3")
     await lrn.lessons(a1.id, YESTERDAY)
-    for amount, reason, expected in (("0", "x", ("VALIDATION", "amount")), ("1.25", "x", ("VALIDATION", "amount")),
-                                     ("2", " ", ("VALIDATION", "reason")),
-                                     ("-100", "扣除", ("INSUFFICIENT_CREDITS", None))):
+    for amount, reason, expected in (
+        ("0", "x", ("VALIDATION", "amount")),
+        ("1.25", "x", ("VALIDATION", "amount")),
+        ("2", " ", ("VALIDATION", "reason")),
+        ("-100", "扣除", ("INSUFFICIENT_CREDITS", None)),
+    ):
         body = await hr.gql(ADJUST, {"input": {"employeeId": lrn_id, "amount": amount, "reason": reason}})
         assert errors_of(body) == [expected], (amount, body)
     body = await hr.gql(ADJUST, {"input": {"employeeId": lrn_id, "amount": "2", "reason": "优秀学员奖励"}})
@@ -172,7 +180,7 @@ async def test_recalculation_adds_only_the_difference_and_is_audited(client, com
     await lrn.lessons(a1.id, YESTERDAY, YESTERDAY)  # before any rule: recorded, not credited
     assert await lrn.balance() == 0
     rule = await create_rule(hr, ruleKey="LATE", moduleId=gid("CourseModule", a1), credits="1")
-    window = {"since": (YESTERDAY - timedelta(days=1)).isoformat(), "until": datetime.now(timezone.utc).isoformat()}
+    window = {"since": (YESTERDAY - timedelta(days=1)).isoformat(), "until": datetime.now(UTC).isoformat()}
     body = await hr.gql(RECALCULATE, {"input": {**window, "ruleKey": "LATE"}})
     assert body["data"]["recalculateCredits"] == {"added": "2.0", "errors": []}
     assert await lrn.balance() == Decimal("2.0")
@@ -196,11 +204,12 @@ async def test_every_hr_mutation_is_forbidden_to_others_and_blind_to_other_tenan
     await create_rule(hr, ruleKey="APPROVE", moduleId=gid("CourseModule", s1), credits="1", requiresApproval=True)
     await create_rule(hr, ruleKey="PLAIN", moduleId=gid("CourseModule", s1), credits="1")
     await lrn.lessons(s1.id, YESTERDAY)
-    claim = (await hr.gql("query { pendingCredits { edges { node { id } } } }"))["data"]["pendingCredits"][
-        "edges"][0]["node"]["id"]
+    claim = (await hr.gql("query { pendingCredits { edges { node { id } } } }"))["data"]["pendingCredits"]["edges"][0][
+        "node"
+    ]["id"]
     entry = (await lrn.ledger())[0]["id"]
     lrn_id = gid("Employee", company.employees["LRN"])
-    window = {"since": (YESTERDAY - timedelta(days=1)).isoformat(), "until": datetime.now(timezone.utc).isoformat()}
+    window = {"since": (YESTERDAY - timedelta(days=1)).isoformat(), "until": datetime.now(UTC).isoformat()}
     calls = [
         (DECIDE, {"input": {"claimId": claim, "approve": True}}),
         (ADJUST, {"input": {"employeeId": lrn_id, "amount": "1", "reason": "奖励"}}),
@@ -217,7 +226,8 @@ async def test_every_hr_mutation_is_forbidden_to_others_and_blind_to_other_tenan
     body = await other_hr.gql(LEDGER, {"employeeId": lrn_id})
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert (await other_hr.gql("query { pendingCredits { edges { node { id } } } }"))["data"]["pendingCredits"][
-        "edges"] == []
+        "edges"
+    ] == []
     # and HR of this tenant may do each of them
     for query, variables in calls:
         assert errors_of(await hr.gql(query, variables)) == [], query
@@ -229,8 +239,10 @@ async def test_push_results_online_twins_and_the_feed_carry_the_balance(client, 
     await create_rule(hr, ruleKey="A2", moduleId=gid("CourseModule", a2), credits="2")
     payload = await lrn.lessons(a2.id, YESTERDAY)
     assert payload["credits"] == {"balance": "2.0", "lifetimeEarned": "2.0", "pending": "0.0"}
-    body = await lrn.gql(COMPLETE, {"input": {"moduleId": gid("CourseModule", a2), "secondsSpent": 30,
-                                              "completedAt": YESTERDAY.isoformat()}})
+    body = await lrn.gql(
+        COMPLETE,
+        {"input": {"moduleId": gid("CourseModule", a2), "secondsSpent": 30, "completedAt": YESTERDAY.isoformat()}},
+    )
     assert body["data"]["completeLesson"]["credits"] == {"balance": "4.0", "lifetimeEarned": "4.0", "pending": "0.0"}
 
     body = await lrn.gql(PULL, pull_input(device_id=lrn.device))
@@ -239,7 +251,11 @@ async def test_push_results_online_twins_and_the_feed_carry_the_balance(client, 
     (account,) = [c for c in changes if c["entity"] == "CREDIT_ACCOUNT"]
     assert account["id"] == lrn_id and account["op"] == "UPSERT"
     assert {k: account["data"][k] for k in ("balance", "lifetimeEarned", "pending", "periodEarned")} == {
-        "balance": "4.0", "lifetimeEarned": "4.0", "pending": "0.0", "periodEarned": "4.0"}
+        "balance": "4.0",
+        "lifetimeEarned": "4.0",
+        "pending": "0.0",
+        "periodEarned": "4.0",
+    }
     assert account["data"]["updatedAt"]
     entries = [c for c in changes if c["entity"] == "CREDIT_ENTRY"]
     ledger = await lrn.ledger()
@@ -255,8 +271,13 @@ async def test_push_results_online_twins_and_the_feed_carry_the_balance(client, 
 
 def _verify(database_url: str, tenant: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "XUEFEN_DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "backend.cli", "credits", "verify", "--tenant", tenant],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", "credits", "verify", "--tenant", tenant],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 async def test_credits_verify_finds_a_corrupted_account(client, company, database_url):
@@ -275,13 +296,16 @@ async def test_credits_verify_finds_a_corrupted_account(client, company, databas
         assert "LRN" in broken.stdout and "cached 17/10/0" in broken.stdout and "entries 10/10/0" in broken.stdout
     finally:
         await connection.execute_query(
-            f"UPDATE credit_account SET balance = balance - 7 WHERE employee_id = {employee_id}")
+            f"UPDATE credit_account SET balance = balance - 7 WHERE employee_id = {employee_id}"
+        )
     assert _verify(database_url, company.code).returncode == 0
     assert _verify(database_url, "no-such-company").returncode == 2
 
 
 async def test_hr_never_corrects_their_own_credits(client, company):
     hr, _, _ = await people(client, company)
-    body = await hr.gql(ADJUST, {"input": {"employeeId": gid("Employee", company.employees["HR1"]),
-                                           "amount": "100", "reason": "自己加分"}})
+    body = await hr.gql(
+        ADJUST,
+        {"input": {"employeeId": gid("Employee", company.employees["HR1"]), "amount": "100", "reason": "自己加分"}},
+    )
     assert errors_of(body) == [("FORBIDDEN", None)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -29,8 +29,7 @@ from backend.models import (
     Reward,
     RewardCategory,
 )
-from backend.services.credits import credit_accounts
-from backend.services.credits import ledger
+from backend.services.credits import credit_accounts, ledger
 from backend.services.feed import ChangeSet
 from tests.factories import make_company
 from tests.sync_helpers import lesson
@@ -69,10 +68,15 @@ class Sequence:
 
     async def push_lessons(self) -> None:
         phone = self.rng.choice(self.learners)
-        now = datetime.now(timezone.utc)
-        records = [lesson(self.rng.choice(self.modules).id, phone.next_seq(),
-                          occurred_at=now - timedelta(hours=self.rng.randint(1, 24 * 8)))
-                   for _ in range(self.rng.randint(1, 3))]
+        now = datetime.now(UTC)
+        records = [
+            lesson(
+                self.rng.choice(self.modules).id,
+                phone.next_seq(),
+                occurred_at=now - timedelta(hours=self.rng.randint(1, 24 * 8)),
+            )
+            for _ in range(self.rng.randint(1, 3))
+        ]
         payload = await phone.push(records)
         assert {r["status"] for r in payload["results"]} == {"ACCEPTED"}, payload
         self.pushed.append((phone, records))
@@ -101,8 +105,11 @@ class Sequence:
         if not self.rules:
             return await self.create()
         index = self.rng.randrange(len(self.rules))
-        changes = {"credits": self.credits(), "firstTimeOnly": self.rng.random() < 0.25,
-                   "capPerDay": self.credits(5, 60) if self.rng.random() < 0.4 else None}
+        changes = {
+            "credits": self.credits(),
+            "firstTimeOnly": self.rng.random() < 0.25,
+            "capPerDay": self.credits(5, 60) if self.rng.random() < 0.4 else None,
+        }
         payload = await update_rule(self.hr, self.rules[index], **changes)
         if payload["errors"]:
             assert [e["code"] for e in payload["errors"]] == ["VERSION_CONFLICT"]  # retired before
@@ -119,9 +126,15 @@ class Sequence:
     async def redeem(self) -> None:
         phone = self.rng.choice(self.learners)
         if len(self.rewards) < 3:
-            self.rewards.append(await Reward.create(
-                tenant=self.company.tenant, code=f"G-{uuid.uuid4().hex[:6]}", name="培训补贴",
-                category=RewardCategory.TRAINING_SUBSIDY, cost=self.rng.randint(5, 40)))
+            self.rewards.append(
+                await Reward.create(
+                    tenant=self.company.tenant,
+                    code=f"G-{uuid.uuid4().hex[:6]}",
+                    name="培训补贴",
+                    category=RewardCategory.TRAINING_SUBSIDY,
+                    cost=self.rng.randint(5, 40),
+                )
+            )
         reward = self.rng.choice(self.rewards)
         body = await phone.gql(REDEEM, {"input": {"rewardId": gid("Reward", reward)}})
         if "errors" in body:  # the store is not wired in this build: spend through the ledger itself
@@ -138,12 +151,22 @@ class Sequence:
         try:
             async with in_transaction() as connection:
                 changes = ChangeSet(self.company.tenant.id)
-                now = datetime.now(timezone.utc)
-                await ledger.post(connection, changes, self.company.tenant.id, ledger.Posting(
-                    employee_id=employee_id, kind=CreditEntryKind.REDEEM, amount=-cost,
-                    entry_key=f"redeem:{uuid.uuid4()}", occurred_at=now), now)
+                now = datetime.now(UTC)
+                await ledger.post(
+                    connection,
+                    changes,
+                    self.company.tenant.id,
+                    ledger.Posting(
+                        employee_id=employee_id,
+                        kind=CreditEntryKind.REDEEM,
+                        amount=-cost,
+                        entry_key=f"redeem:{uuid.uuid4()}",
+                        occurred_at=now,
+                    ),
+                    now,
+                )
                 await changes.publish(connection, now)
-        except Exception as error:  # noqa: BLE001 - only a refusal is expected
+        except Exception as error:
             assert getattr(error, "code", None) is not None and error.code.value == "INSUFFICIENT_CREDITS"
 
     async def reverse(self) -> None:
@@ -162,9 +185,16 @@ class Sequence:
         amount = self.credits(1, 30)
         if self.rng.random() < 0.5:
             amount = "-" + amount
-        body = await self.hr.gql(ADJUST, {"input": {
-            "employeeId": gid("Employee", self.company.employees[phone.employee_no]), "amount": amount,
-            "reason": "人工调整"}})
+        body = await self.hr.gql(
+            ADJUST,
+            {
+                "input": {
+                    "employeeId": gid("Employee", self.company.employees[phone.employee_no]),
+                    "amount": amount,
+                    "reason": "人工调整",
+                }
+            },
+        )
         errors = body["data"]["adjustCredits"]["errors"]
         assert not errors or errors[0]["code"] == "INSUFFICIENT_CREDITS", body
 
@@ -173,8 +203,10 @@ class Sequence:
         if not claims:
             return
         approve = self.rng.random() < 0.6
-        body = await self.hr.gql(DECIDE, {"input": {"claimId": self.rng.choice(claims), "approve": approve,
-                                                    "reason": "" if approve else "不符合"}})
+        body = await self.hr.gql(
+            DECIDE,
+            {"input": {"claimId": self.rng.choice(claims), "approve": approve, "reason": "" if approve else "不符合"}},
+        )
         assert body["data"]["decidePendingCredit"]["errors"] == [], body
 
     async def check(self) -> None:
@@ -183,22 +215,31 @@ class Sequence:
         for phone in self.learners:
             employee_id = self.company.employees[phone.employee_no].id
             account = await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).first()
-            balance, lifetime, pending = (account.balance, account.lifetime_earned, account.pending) if account \
-                else (0, 0, 0)
+            balance, lifetime, pending = (
+                (account.balance, account.lifetime_earned, account.pending) if account else (0, 0, 0)
+            )
             entries = CreditEntry.filter(tenant_id=tenant_id, employee_id=employee_id)
             total = (await entries.annotate(t=Sum("amount")).values_list("t", flat=True))[0] or 0
-            earned = sum(amount for kind, amount in await entries.values_list("kind", "amount")
-                         if ledger.counts_as_earned(CreditEntryKind(kind), amount))
-            claimed = (await PendingCredit.filter(tenant_id=tenant_id, employee_id=employee_id,
-                                                  status=PendingCreditStatus.PENDING).annotate(t=Sum("amount"))
-                       .values_list("t", flat=True))[0] or 0
+            earned = sum(
+                amount
+                for kind, amount in await entries.values_list("kind", "amount")
+                if ledger.counts_as_earned(CreditEntryKind(kind), amount)
+            )
+            claimed = (
+                await PendingCredit.filter(
+                    tenant_id=tenant_id, employee_id=employee_id, status=PendingCreditStatus.PENDING
+                )
+                .annotate(t=Sum("amount"))
+                .values_list("t", flat=True)
+            )[0] or 0
             assert (balance, lifetime, pending) == (int(total), earned, int(claimed))
             assert balance >= 0
             assert lifetime >= self.lifetime.get(employee_id, 0)
             self.lifetime[employee_id] = lifetime
             shown = await phone.credits()
             assert (shown["balance"], shown["lifetimeEarned"], shown["pending"]) == tuple(
-                str(ledger.from_tenths(v)) for v in (balance, lifetime, pending))
+                str(ledger.from_tenths(v)) for v in (balance, lifetime, pending)
+            )
 
     async def run(self, steps: list[str]) -> None:
         await self.create()
@@ -208,8 +249,9 @@ class Sequence:
 
 
 # Lessons weigh more: they are what rules credit, and what the other steps act on.
-STEP = st.sampled_from(["push_lessons"] * 3 + ["retry_push", "create", "edit", "retire", "redeem", "reverse",
-                                                "adjust", "decide"])
+STEP = st.sampled_from(
+    ["push_lessons"] * 3 + ["retry_push", "create", "edit", "retire", "redeem", "reverse", "adjust", "decide"]
+)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -233,5 +275,4 @@ async def test_a_long_fixed_sequence_exercises_every_kind_of_entry(client, passw
     names = ["push_lessons"] * 3 + ["retry_push", "create", "edit", "retire", "redeem", "reverse", "adjust", "decide"]
     await Sequence(rng, company, hr, learners, modules).run([rng.choice(names) for _ in range(STEPS)])
     kinds = set(await CreditEntry.filter(tenant=company.tenant).values_list("kind", flat=True))
-    assert {CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT, CreditEntryKind.REDEEM,
-            CreditEntryKind.REVERSAL} <= kinds
+    assert {CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT, CreditEntryKind.REDEEM, CreditEntryKind.REVERSAL} <= kinds

@@ -7,7 +7,7 @@ for a second HR admin too; lowering it applies at once."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -50,8 +50,14 @@ async def company(password_hash):
     """The test company with two more HR admins (HR2, HR3) besides HR1."""
     company = await make_company(password_hash)
     for no, name in (("HR2", "何人事"), ("HR3", "黄人事")):
-        employee = await Employee.create(tenant=company.tenant, employee_no=no, name=name, password_hash=password_hash,
-                                         org_unit=company.org_units["root"], site=company.sites["hq"])
+        employee = await Employee.create(
+            tenant=company.tenant,
+            employee_no=no,
+            name=name,
+            password_hash=password_hash,
+            org_unit=company.org_units["root"],
+            site=company.sites["hq"],
+        )
         for role in (Role.EMPLOYEE, Role.HR_ADMIN):
             await EmployeeRole.create(tenant=company.tenant, employee=employee, role=role)
         company.employees[no] = employee
@@ -92,16 +98,22 @@ async def test_rules_above_the_threshold_wait_for_approval_and_the_threshold_is_
 
     # HR sets the threshold; versions made from now on are judged by it.
     body = await hr2.gql(PROGRAM, {"input": {"ruleApprovalAbove": "5"}})
-    assert body["data"]["updateCreditProgram"] == {"program": {"ruleApprovalAbove": "5.0", "periodMonths": 12},
-                                                   "errors": []}
+    assert body["data"]["updateCreditProgram"] == {
+        "program": {"ruleApprovalAbove": "5.0", "periodMonths": 12},
+        "errors": [],
+    }
     for bad in ("-1", "0.05"):
         body = await hr2.gql(PROGRAM, {"input": {"ruleApprovalAbove": bad}})
         assert [(e["code"], e["field"]) for e in body["data"]["updateCreditProgram"]["errors"]] == [
-            ("VALIDATION", "ruleApprovalAbove")]
+            ("VALIDATION", "ruleApprovalAbove")
+        ]
     body = await lrn.gql(PROGRAM, {"input": {"ruleApprovalAbove": "1000"}})
     assert codes(body["data"]["updateCreditProgram"]) == ["FORBIDDEN"]
     entry = await AuditEntry.filter(tenant=company.tenant, action="credits.program.update").first()
-    assert (entry.details["before"]["ruleApprovalAbove"], entry.details["after"]["ruleApprovalAbove"]) == ("20.0", "5.0")
+    assert (entry.details["before"]["ruleApprovalAbove"], entry.details["after"]["ruleApprovalAbove"]) == (
+        "20.0",
+        "5.0",
+    )
     assert (await create_rule(hr1, ruleKey="FIVE", moduleId=a2, credits="5"))["status"] == "ACTIVE"
     assert (await create_rule(hr1, ruleKey="MORE", moduleId=a2, credits="5.1"))["status"] == "PENDING_APPROVAL"
 
@@ -113,10 +125,16 @@ async def test_rules_above_the_threshold_wait_for_approval_and_the_threshold_is_
     await lrn.lessons((await module_of(company, "A-002")).id, YESTERDAY)
     assert await lrn.balance() == Decimal("45.0")  # AT v1 20 + FIVE 5
     assert codes(await update_rule(hr2, at, credits="3")) == ["VERSION_CONFLICT"]  # one version waits at a time
-    actions = await AuditEntry.filter(tenant=company.tenant, action__in=["credit_rule.create", "credit_rule.update"]
-                                      ).values_list("details", flat=True)
-    assert sorted(d["status"] for d in actions) == ["ACTIVE", "ACTIVE", "PENDING_APPROVAL", "PENDING_APPROVAL",
-                                                    "PENDING_APPROVAL"]
+    actions = await AuditEntry.filter(
+        tenant=company.tenant, action__in=["credit_rule.create", "credit_rule.update"]
+    ).values_list("details", flat=True)
+    assert sorted(d["status"] for d in actions) == [
+        "ACTIVE",
+        "ACTIVE",
+        "PENDING_APPROVAL",
+        "PENDING_APPROVAL",
+        "PENDING_APPROVAL",
+    ]
 
 
 async def test_a_second_hr_admin_approves_never_the_author_and_credits_flow(client, company):
@@ -128,8 +146,11 @@ async def test_a_second_hr_admin_approves_never_the_author_and_credits_flow(clie
     approved = await decide(hr2, APPROVE, rule, reason="预算已核实")
     assert approved["errors"] == []
     view = approved["rule"]
-    assert (view["status"], view["approvedBy"], view["author"]) == ("ACTIVE", {"employeeNo": "HR2"},
-                                                                      {"employeeNo": "HR1"})
+    assert (view["status"], view["approvedBy"], view["author"]) == (
+        "ACTIVE",
+        {"employeeNo": "HR2"},
+        {"employeeNo": "HR1"},
+    )
     assert view["approvedAt"] is not None
     assert codes(await decide(hr2, APPROVE, rule)) == ["ALREADY_DECIDED"]
     await lrn.lessons(a2.id, YESTERDAY)
@@ -157,7 +178,8 @@ async def test_a_rejected_version_is_never_evaluated_and_its_author_may_withdraw
     waiting = (await update_rule(hr1, small, credits="50"))["rule"]
     for blank in (" ", None):
         assert [(e["code"], e["field"]) for e in (await decide(hr2, REJECT, waiting, reason=blank))["errors"]] == [
-            ("VALIDATION", "reason")]
+            ("VALIDATION", "reason")
+        ]
     rejected = await decide(hr2, REJECT, waiting, reason="金额过高")
     assert rejected["errors"] == [] and rejected["rule"]["status"] == "REJECTED"
     assert rejected["rule"]["rejection"]["by"] == {"employeeNo": "HR2"}
@@ -197,18 +219,25 @@ async def test_two_approvers_at_once_one_wins(client, company):
         assert outcomes == ["ALREADY_DECIDED", "OK"], results
         winner = next(r["rule"] for r in results if not r["errors"])
         row = await CreditRule.get(tenant=company.tenant, rule_key=f"RACE-{round_}")
-        assert row.status == "ACTIVE" and row.approved_by_id == {
-            "HR2": company.employees["HR2"].id, "HR3": company.employees["HR3"].id}[winner["approvedBy"]["employeeNo"]]
+        assert (
+            row.status == "ACTIVE"
+            and row.approved_by_id
+            == {"HR2": company.employees["HR2"].id, "HR3": company.employees["HR3"].id}[
+                winner["approvedBy"]["employeeNo"]
+            ]
+        )
         # An approval racing a rejection: one of them decides.
         other = await create_rule(hr1, ruleKey=f"RACE-R-{round_}", moduleId=gid("CourseModule", a2), credits="100")
         results = await asyncio.gather(decide(hr2, APPROVE, other), decide(hr3, REJECT, other, reason="不同意"))
         assert sorted(codes(r)[0] if r["errors"] else "OK" for r in results) == ["ALREADY_DECIDED", "OK"]
-    assert await AuditEntry.filter(tenant=company.tenant, action="credit_rule.approve").count() + \
-        await AuditEntry.filter(tenant=company.tenant, action="credit_rule.reject").count() == 6
+    assert (
+        await AuditEntry.filter(tenant=company.tenant, action="credit_rule.approve").count()
+        + await AuditEntry.filter(tenant=company.tenant, action="credit_rule.reject").count()
+        == 6
+    )
 
 
-async def test_an_author_earns_nothing_from_their_own_unapproved_rule_until_approved_and_recalculated(
-        client, company):
+async def test_an_author_earns_nothing_from_their_own_unapproved_rule_until_approved_and_recalculated(client, company):
     hr1, hr2, lrn = await sign_in(client, company, "HR1", "HR2", "LRN")
     a2 = await module_of(company, "A-002")
     rule = await create_rule(hr1, ruleKey="SELF", moduleId=gid("CourseModule", a2), credits="2")
@@ -221,19 +250,22 @@ async def test_an_author_earns_nothing_from_their_own_unapproved_rule_until_appr
     approved = await decide(hr2, APPROVE, rule)  # co-signing an ACTIVE version
     assert approved["errors"] == [] and approved["rule"]["status"] == "ACTIVE"
     assert approved["rule"]["approvedBy"] == {"employeeNo": "HR2"}
-    await hr1.lessons(a2.id, datetime.now(timezone.utc) - timedelta(hours=1))
+    await hr1.lessons(a2.id, datetime.now(UTC) - timedelta(hours=1))
     assert await hr1.balance() == Decimal("2.0")  # from now on it pays its author too
 
-    window = {"since": (YESTERDAY - timedelta(days=1)).isoformat(), "until": datetime.now(timezone.utc).isoformat()}
+    window = {"since": (YESTERDAY - timedelta(days=1)).isoformat(), "until": datetime.now(UTC).isoformat()}
     body = await hr2.gql(RECALCULATE, {"input": {**window, "ruleKey": "SELF"}})
     assert body["data"]["recalculateCredits"] == {"added": "2.0", "errors": []}  # what was withheld
     assert (await hr1.balance(), await lrn.balance(), await hr2.balance()) == (
-        Decimal("4.0"), Decimal("2.0"), Decimal("2.0"))
+        Decimal("4.0"),
+        Decimal("2.0"),
+        Decimal("2.0"),
+    )
 
     # A version another HR admin edits is theirs: it does not pay them until approved.
     edited = (await update_rule(hr2, rule, credits="3"))["rule"]
     assert edited["status"] == "ACTIVE"
-    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    now = datetime.now(UTC) - timedelta(minutes=5)
     for phone in (hr1, hr2):
         await phone.lessons(a2.id, now)
     assert (await hr1.balance(), await hr2.balance()) == (Decimal("7.0"), Decimal("2.0"))
@@ -275,9 +307,16 @@ async def program_now(phone: Phone) -> tuple:
 async def threshold_audits(company) -> list[tuple]:
     entries = await AuditEntry.filter(tenant=company.tenant, action="credits.program.update").order_by("id")
     numbers = {e.id: no for no, e in company.employees.items()}
-    return [(numbers[a.actor_id], a.details["ruleApprovalAboveOutcome"], a.details["before"]["ruleApprovalAbove"],
-             a.details["after"]["ruleApprovalAbove"], a.details["after"]["proposedRuleApprovalAbove"])
-            for a in entries]
+    return [
+        (
+            numbers[a.actor_id],
+            a.details["ruleApprovalAboveOutcome"],
+            a.details["before"]["ruleApprovalAbove"],
+            a.details["after"]["ruleApprovalAbove"],
+            a.details["after"]["proposedRuleApprovalAbove"],
+        )
+        for a in entries
+    ]
 
 
 async def test_lowering_the_threshold_applies_at_once_and_raising_it_needs_a_second_hr_admin(client, company):
@@ -345,8 +384,9 @@ async def test_hr_admins_changing_the_threshold_at_once_keep_four_eyes(client, c
         threshold += 10
         value = f"{threshold}.0"
         results = await asyncio.gather(set_threshold(hr2, value), set_threshold(hr3, value))
-        assert {state(r)[1:] for r in results} in ({(None, None), (value, "HR2")},
-                                                   {(None, None), (value, "HR3")}), results
+        assert {state(r)[1:] for r in results} in ({(None, None), (value, "HR2")}, {(None, None), (value, "HR3")}), (
+            results
+        )
         assert await program_now(hr1) == (value, None, None)
 
         # A confirmation racing a lowering: the lowering is never lost.
@@ -358,11 +398,17 @@ async def test_hr_admins_changing_the_threshold_at_once_keep_four_eyes(client, c
         assert state(await set_threshold(hr1, lower)) == (lower, None, None)  # clears what may be left
     row = await CreditProgram.get(tenant=company.tenant)
     assert (row.rule_approval_above, row.proposed_rule_approval_above, row.proposed_by_id) == (
-        threshold * 10, None, None)
+        threshold * 10,
+        None,
+        None,
+    )
     # Every raise that applied was proposed right before by another HR admin.
     audits = await threshold_audits(company)
-    raises = [(before, after) for before, after in zip(audits, audits[1:])
-              if after[1] == "APPLIED" and Decimal(after[3]) > Decimal(after[2])]
+    raises = [
+        (before, after)
+        for before, after in zip(audits, audits[1:])
+        if after[1] == "APPLIED" and Decimal(after[3]) > Decimal(after[2])
+    ]
     assert 3 * 2 <= len(raises) <= 3 * 3, audits  # per round 2, and 1 more when the confirmation won the race
     for before, after in raises:
         assert before[1] == "PROPOSED" and before[4] == after[3] and before[0] != after[0], (before, after)

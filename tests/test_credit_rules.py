@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from backend.models import (
 )
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
-from tests.sync_helpers import PUSH, lesson, push_input
+from tests.sync_helpers import lesson, push_input
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULE_FIELDS = """id ruleKey version name activity courseId moduleId scenario minScore everyN credits
@@ -99,11 +99,16 @@ class Phone:
 
     def __init__(self, client, company, employee_no: str, token: str, device: str) -> None:
         self.client, self.company, self.employee_no, self.token, self.device = (
-            client, company, employee_no, token, device)
+            client,
+            company,
+            employee_no,
+            token,
+            device,
+        )
         self.seq = 0
 
     @classmethod
-    async def sign_in(cls, client, company, employee_no: str) -> "Phone":
+    async def sign_in(cls, client, company, employee_no: str) -> Phone:
         device = f"phone-{employee_no}-{uuid.uuid4().hex[:6]}"
         return cls(client, company, employee_no, await token_for(client, company.code, employee_no, device), device)
 
@@ -148,7 +153,7 @@ async def module_of(company, course: str, position: int = 1) -> CourseModule:
 
 def local(day, hour: int, minute: int = 0) -> datetime:
     """A Shanghai wall-clock moment, in UTC."""
-    return datetime.combine(day, time(hour, minute), SHANGHAI).astimezone(timezone.utc)
+    return datetime.combine(day, time(hour, minute), SHANGHAI).astimezone(UTC)
 
 
 def last_monday():
@@ -158,8 +163,14 @@ def last_monday():
 
 
 async def create_rule(phone: Phone, **fields) -> dict:
-    data = {"name": "学习奖励", "activity": "LESSON_COMPLETED", "credits": "1", "firstTimeOnly": False,
-            "requiresApproval": False, **fields}
+    data = {
+        "name": "学习奖励",
+        "activity": "LESSON_COMPLETED",
+        "credits": "1",
+        "firstTimeOnly": False,
+        "requiresApproval": False,
+        **fields,
+    }
     body = await phone.gql(CREATE, {"input": data})
     assert "errors" not in body, body
     payload = body["data"]["createCreditRule"]
@@ -174,9 +185,24 @@ async def rule_errors(phone: Phone, mutation: str, data: dict) -> list[dict]:
 
 
 async def update_rule(phone: Phone, rule: dict, **changes) -> dict:
-    keep = {k: rule[k] for k in ("name", "activity", "courseId", "moduleId", "scenario", "minScore", "everyN",
-                                 "credits", "capPerDay", "capPerWeek", "capPerPeriod", "firstTimeOnly",
-                                 "requiresApproval")}
+    keep = {
+        k: rule[k]
+        for k in (
+            "name",
+            "activity",
+            "courseId",
+            "moduleId",
+            "scenario",
+            "minScore",
+            "everyN",
+            "credits",
+            "capPerDay",
+            "capPerWeek",
+            "capPerPeriod",
+            "firstTimeOnly",
+            "requiresApproval",
+        )
+    }
     body = await phone.gql(UPDATE, {"input": {**keep, **changes, "ruleId": rule["id"]}})
     assert "errors" not in body, body
     return body["data"]["updateCreditRule"]
@@ -187,20 +213,31 @@ def gid(type_name: str, row) -> str:
 
 
 async def people(client, company) -> tuple[Phone, Phone, Phone]:
-    return (await Phone.sign_in(client, company, "HR1"), await Phone.sign_in(client, company, "MGR"),
-            await Phone.sign_in(client, company, "LRN"))
+    return (
+        await Phone.sign_in(client, company, "HR1"),
+        await Phone.sign_in(client, company, "MGR"),
+        await Phone.sign_in(client, company, "LRN"),
+    )
 
 
 async def make_quiz(company, course: str, questions: int = 5) -> CourseModule:
     """A QUIZ module (pass mark 60) of single-choice questions, each answered right with "A"."""
     tenant, row = company.tenant, company.courses[course]
-    module = await CourseModule.create(tenant=tenant, course=row, position=3, title="测验", kind=ModuleKind.QUIZ,
-                                       credits=Decimal("1.0"))
+    module = await CourseModule.create(
+        tenant=tenant, course=row, position=3, title="测验", kind=ModuleKind.QUIZ, credits=Decimal("1.0")
+    )
     quiz = await Quiz.create(tenant=tenant, module=module, title="小测验", pass_mark=60)
     options = [{"key": "A", "text": "对"}, {"key": "B", "text": "错"}]
     for position in range(1, questions + 1):
-        question = await Question.create(tenant=tenant, course=row, kind=QuestionKind.SINGLE_CHOICE,
-                                         prompt=f"第{position}题", options=options, answer_key=["A"], points=Decimal(1))
+        question = await Question.create(
+            tenant=tenant,
+            course=row,
+            kind=QuestionKind.SINGLE_CHOICE,
+            prompt=f"第{position}题",
+            options=options,
+            answer_key=["A"],
+            points=Decimal(1),
+        )
         await QuizQuestion.create(tenant=tenant, quiz=quiz, question=question, position=position)
     module.questions = [q for q in await QuizQuestion.filter(quiz=quiz).order_by("position")]
     return module
@@ -208,13 +245,23 @@ async def make_quiz(company, course: str, questions: int = 5) -> CourseModule:
 
 def quiz_record(module: CourseModule, right: int, seq: int, at: datetime) -> dict:
     answers = {str(q.question_id): ("A" if n < right else "B") for n, q in enumerate(module.questions)}
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "QUIZ_SUBMISSION", "occurredAt": at.isoformat(),
-            "payload": {"quizId": gid("CourseModule", module), "answers": answers}}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "QUIZ_SUBMISSION",
+        "occurredAt": at.isoformat(),
+        "payload": {"quizId": gid("CourseModule", module), "answers": answers},
+    }
 
 
 async def confirmed_practice(learner: Phone, mentor: Phone, module: CourseModule, quantity: int, at: datetime) -> None:
-    record = {"id": str(uuid.uuid4()), "seq": learner.next_seq(), "kind": "PRACTICE_LOG", "occurredAt": at.isoformat(),
-              "payload": {"moduleId": gid("CourseModule", module), "quantity": quantity, "note": "角色扮演"}}
+    record = {
+        "id": str(uuid.uuid4()),
+        "seq": learner.next_seq(),
+        "kind": "PRACTICE_LOG",
+        "occurredAt": at.isoformat(),
+        "payload": {"moduleId": gid("CourseModule", module), "quantity": quantity, "note": "角色扮演"},
+    }
     payload = await learner.push([record])
     assert payload["results"][0]["status"] == "ACCEPTED", payload
     log = await PracticeLog.get(record_id=record["id"])
@@ -230,7 +277,7 @@ async def company(password_hash):
     return await make_company(password_hash)
 
 
-YESTERDAY = datetime.now(timezone.utc) - timedelta(days=1)
+YESTERDAY = datetime.now(UTC) - timedelta(days=1)
 
 
 async def test_hr_manages_rules_and_everything_else_is_forbidden_or_invalid(client, company, password_hash):
@@ -238,28 +285,55 @@ async def test_hr_manages_rules_and_everything_else_is_forbidden_or_invalid(clie
     other = await make_company(password_hash)
     s1, a2 = company.courses["S-001"], company.courses["A-002"]
     a2_lesson = await module_of(company, "A-002")
-    rule = await create_rule(hr, ruleKey="LESSON-S1", name="销售基础学习", courseId=gid("Course", s1), credits="1.5",
-                             capPerDay="3")
+    rule = await create_rule(
+        hr, ruleKey="LESSON-S1", name="销售基础学习", courseId=gid("Course", s1), credits="1.5", capPerDay="3"
+    )
     assert (rule["ruleKey"], rule["version"], rule["status"], rule["credits"], rule["capPerDay"]) == (
-        "LESSON-S1", 1, "ACTIVE", "1.5", "3.0")
+        "LESSON-S1",
+        1,
+        "ACTIVE",
+        "1.5",
+        "3.0",
+    )
     generated = await create_rule(hr, name="无键规则")
     assert generated["ruleKey"].startswith("R-")
 
-    base = {"name": "x", "activity": "LESSON_COMPLETED", "credits": "1", "firstTimeOnly": False,
-            "requiresApproval": False}
+    base = {
+        "name": "x",
+        "activity": "LESSON_COMPLETED",
+        "credits": "1",
+        "firstTimeOnly": False,
+        "requiresApproval": False,
+    }
     for changes, field in (
-        ({"credits": "0"}, "credits"), ({"credits": "-1"}, "credits"), ({"credits": "1.25"}, "credits"),
-        ({"name": "  "}, "name"), ({"minScore": 80}, "minScore"),
-        ({"activity": "QUIZ_PASSED", "minScore": 101}, "minScore"), ({"everyN": 5}, "everyN"),
-        ({"activity": "PRACTICE_CONFIRMED", "everyN": 0}, "everyN"), ({"capPerDay": "0"}, "capPerDay"),
-        ({"capPerWeek": "0.05"}, "capPerWeek"), ({"courseId": gid("Course", other.courses["S-001"])}, "courseId"),
+        ({"credits": "0"}, "credits"),
+        ({"credits": "-1"}, "credits"),
+        ({"credits": "1.25"}, "credits"),
+        ({"name": "  "}, "name"),
+        ({"minScore": 80}, "minScore"),
+        ({"activity": "QUIZ_PASSED", "minScore": 101}, "minScore"),
+        ({"everyN": 5}, "everyN"),
+        ({"activity": "PRACTICE_CONFIRMED", "everyN": 0}, "everyN"),
+        ({"capPerDay": "0"}, "capPerDay"),
+        ({"capPerWeek": "0.05"}, "capPerWeek"),
+        ({"courseId": gid("Course", other.courses["S-001"])}, "courseId"),
         ({"courseId": gid("Course", s1), "moduleId": gid("CourseModule", a2_lesson)}, "moduleId"),
-        ({"ruleKey": "LESSON-S1"}, "ruleKey"), ({"ruleKey": "含 空格"}, "ruleKey"),
+        ({"ruleKey": "LESSON-S1"}, "ruleKey"),
+        ({"ruleKey": "含 空格"}, "ruleKey"),
     ):
         errors = await rule_errors(hr, CREATE, {**base, **changes})
         assert [(e["code"], e["field"]) for e in errors] == [("VALIDATION", field)], (changes, errors)
-    ok = await rule_errors(hr, CREATE, {**base, "courseId": gid("Course", a2), "moduleId": gid("CourseModule", a2_lesson),
-                                        "activity": "QUIZ_PASSED", "minScore": 0})
+    ok = await rule_errors(
+        hr,
+        CREATE,
+        {
+            **base,
+            "courseId": gid("Course", a2),
+            "moduleId": gid("CourseModule", a2_lesson),
+            "activity": "QUIZ_PASSED",
+            "minScore": 0,
+        },
+    )
     assert ok == []
 
     for phone in (mgr, lrn):
@@ -283,8 +357,9 @@ async def test_hr_manages_rules_and_everything_else_is_forbidden_or_invalid(clie
 async def test_course_module_and_scenario_conditions(client, company):
     hr, _, lrn = await people(client, company)
     await create_rule(hr, ruleKey="S1", courseId=gid("Course", company.courses["S-001"]), credits="1")
-    await create_rule(hr, ruleKey="A2-LESSON", moduleId=gid("CourseModule", await module_of(company, "A-002")),
-                      credits="2")
+    await create_rule(
+        hr, ruleKey="A2-LESSON", moduleId=gid("CourseModule", await module_of(company, "A-002")), credits="2"
+    )
     await create_rule(hr, ruleKey="SAFETY", scenario="安全", credits="0.5")
     await lrn.lessons((await module_of(company, "S-001")).id, YESTERDAY)
     assert await lrn.balance() == Decimal("1.0")
@@ -312,8 +387,14 @@ async def test_min_score_on_a_quiz(client, company):
 async def test_every_n_confirmed_practices(client, company):
     hr, mgr, lrn = await people(client, company)
     practice = await module_of(company, "A-002", 2)
-    await create_rule(hr, ruleKey="PRACTICE-5", activity="PRACTICE_CONFIRMED", everyN=5, credits="2",
-                      moduleId=gid("CourseModule", practice))
+    await create_rule(
+        hr,
+        ruleKey="PRACTICE-5",
+        activity="PRACTICE_CONFIRMED",
+        everyN=5,
+        credits="2",
+        moduleId=gid("CourseModule", practice),
+    )
     await confirmed_practice(lrn, mgr, practice, 3, YESTERDAY)
     assert await lrn.balance() == 0
     await confirmed_practice(lrn, mgr, practice, 4, YESTERDAY)  # 7: passed 5
@@ -329,16 +410,18 @@ async def test_caps_per_local_day_week_and_period(client, company):
     day_module, week_module, period_module = [await module_of(company, code) for code in ("S-001", "A-001", "S-003")]
     await create_rule(hr, ruleKey="DAY", moduleId=gid("CourseModule", day_module), credits="1", capPerDay="1.5")
     await create_rule(hr, ruleKey="WEEK", moduleId=gid("CourseModule", week_module), credits="1", capPerWeek="2")
-    await create_rule(hr, ruleKey="PERIOD", moduleId=gid("CourseModule", period_module), credits="1",
-                      capPerPeriod="1.5")
+    await create_rule(
+        hr, ruleKey="PERIOD", moduleId=gid("CourseModule", period_module), credits="1", capPerPeriod="1.5"
+    )
     # 10:00 and 23:00 Shanghai are the same local day; 00:30 the next day is the same UTC day as 23:00
     await lrn.lessons(day_module.id, local(monday, 10), local(monday, 23))
     assert await lrn.balance() == Decimal("1.5")
     await lrn.lessons(day_module.id, local(monday + timedelta(days=1), 0, 30))
     assert await lrn.balance() == Decimal("2.5")
     # Monday, Tuesday, Wednesday of one week: 2 at most; the Sunday before is another week
-    await lrn.lessons(week_module.id, local(monday, 9), local(monday + timedelta(days=1), 9),
-                      local(monday + timedelta(days=2), 9))
+    await lrn.lessons(
+        week_module.id, local(monday, 9), local(monday + timedelta(days=1), 9), local(monday + timedelta(days=2), 9)
+    )
     assert await lrn.balance() == Decimal("4.5")
     await lrn.lessons(week_module.id, local(monday - timedelta(days=1), 9))
     assert await lrn.balance() == Decimal("5.5")
@@ -378,8 +461,9 @@ async def test_approval_flow(client, company):
     page = (await hr.gql(PENDING, {"first": 1}))["data"]["pendingCredits"]
     first = page["edges"][0]["node"]
     assert first["rule"] == {"ruleKey": "APPROVE", "version": 1} and page["pageInfo"]["hasNextPage"]
-    second = (await hr.gql(PENDING, {"first": 1, "after": page["pageInfo"]["endCursor"]}))["data"][
-        "pendingCredits"]["edges"][0]["node"]
+    second = (await hr.gql(PENDING, {"first": 1, "after": page["pageInfo"]["endCursor"]}))["data"]["pendingCredits"][
+        "edges"
+    ][0]["node"]
 
     for phone in (mgr, lrn):
         body = await phone.gql(DECIDE, {"input": {"claimId": first["id"], "approve": True}})
@@ -389,10 +473,15 @@ async def test_approval_flow(client, company):
     assert decided["claim"]["status"] == "APPROVED"
     assert decided["credits"] == {"balance": "2.0", "lifetimeEarned": "2.0", "pending": "2.0"}
     body = await hr.gql(DECIDE, {"input": {"claimId": second["id"], "approve": False}})
-    assert [(e["code"], e["field"]) for e in body["data"]["decidePendingCredit"]["errors"]] == [("VALIDATION", "reason")]
+    assert [(e["code"], e["field"]) for e in body["data"]["decidePendingCredit"]["errors"]] == [
+        ("VALIDATION", "reason")
+    ]
     body = await hr.gql(DECIDE, {"input": {"claimId": second["id"], "approve": False, "reason": "重复学习"}})
-    assert body["data"]["decidePendingCredit"]["credits"] == {"balance": "2.0", "lifetimeEarned": "2.0",
-                                                              "pending": "0.0"}
+    assert body["data"]["decidePendingCredit"]["credits"] == {
+        "balance": "2.0",
+        "lifetimeEarned": "2.0",
+        "pending": "0.0",
+    }
     for claim in (first, second):
         body = await hr.gql(DECIDE, {"input": {"claimId": claim["id"], "approve": True}})
         assert [e["code"] for e in body["data"]["decidePendingCredit"]["errors"]] == ["ALREADY_DECIDED"]
@@ -413,8 +502,10 @@ async def test_editing_changes_future_credits_only_and_one_concurrent_edit_wins(
     assert [(e["rule"]["version"], e["amount"]) for e in entries] == [(2, "3.0"), (1, "1.0")]
     assert entries[1]["rule"]["name"] == "学习奖励"  # history keeps the version that granted it
     history = (await hr.gql(RULES, {"h": True}))["data"]["creditRules"]
-    assert [(r["version"], r["status"]) for r in history if r["ruleKey"] == "EDIT"] == [(2, "ACTIVE"),
-                                                                                         (1, "SUPERSEDED")]
+    assert [(r["version"], r["status"]) for r in history if r["ruleKey"] == "EDIT"] == [
+        (2, "ACTIVE"),
+        (1, "SUPERSEDED"),
+    ]
     current = (await hr.gql(RULES))["data"]["creditRules"]
     assert [(r["version"], r["credits"]) for r in current if r["ruleKey"] == "EDIT"] == [(2, "3.0")]
     stale = await update_rule(hr, v1, credits="5")
@@ -426,7 +517,10 @@ async def test_editing_changes_future_credits_only_and_one_concurrent_edit_wins(
     assert [e["code"] for r in results if r["errors"] for e in r["errors"]] == ["VERSION_CONFLICT"]
     history = (await hr.gql(RULES, {"h": True}))["data"]["creditRules"]
     assert [(r["version"], r["status"]) for r in history if r["ruleKey"] == "EDIT"] == [
-        (3, "ACTIVE"), (2, "SUPERSEDED"), (1, "SUPERSEDED")]
+        (3, "ACTIVE"),
+        (2, "SUPERSEDED"),
+        (1, "SUPERSEDED"),
+    ]
     await lrn.lessons(a1.id, YESTERDAY)
     assert await lrn.balance() == Decimal("4.0") + Decimal(winners[0]["rule"]["credits"])
     assert await AuditEntry.filter(tenant=company.tenant, action="credit_rule.update").count() == 2
@@ -468,7 +562,7 @@ async def test_backdated_records_cannot_each_claim_a_days_cap(client, company):
     hr, _, lrn = await people(client, company)
     module = await module_of(company, "A-001")
     await create_rule(hr, ruleKey="DAILY", moduleId=gid("CourseModule", module), credits="1", capPerDay="1")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     moments = [now - timedelta(days=2 * n + 1) for n in range(40)]  # 1, 3, …, 79 days ago
     await lrn.lessons(module.id, *moments)
     assert await lrn.balance() == Decimal("16")  # 15 days within the 30, the other 25 share one day

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from backend import demo
@@ -45,7 +47,10 @@ async def test_demo_company_has_the_promised_shape(demo_tenant):
     assert (e1.manager.employee_no, e1.mentor.employee_no) == ("MG001", "MT001")
 
 
-@pytest.mark.parametrize("employee_no,role", [("HR001", "HR_ADMIN"), ("MG001", "MANAGER"), ("MT001", "MENTOR"), ("MT001", "INSTRUCTOR"), ("E0001", "EMPLOYEE")])
+@pytest.mark.parametrize(
+    "employee_no,role",
+    [("HR001", "HR_ADMIN"), ("MG001", "MANAGER"), ("MT001", "MENTOR"), ("MT001", "INSTRUCTOR"), ("E0001", "EMPLOYEE")],
+)
 async def test_demo_accounts_sign_in_with_their_roles(client, demo_tenant, employee_no, role):
     payload = await login(client, "demo", employee_no, demo.DEMO_PASSWORD, device_id=f"demo-{employee_no}")
     assert payload["errors"] == []
@@ -78,24 +83,36 @@ def test_demo_accounts_are_printed():
 
 
 async def test_demo_check_in_works_end_to_end(client, demo_tenant):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from backend.ids import to_global_id
     from backend.models import TrainingSession
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # The upcoming sessions (past ones carry the demo's attendance history).
     sessions = await TrainingSession.filter(tenant=demo_tenant, ends_at__gt=now).prefetch_related("site")
     assert {s.site.code for s in sessions if s.starts_at - now < timedelta(hours=24)} == {"HQ", "CD", "URC"}
     assert all(s.starts_at - now < timedelta(days=7) for s in sessions)
     first = min((s for s in sessions if s.site.code == "HQ"), key=lambda s: s.starts_at)
-    instructor = (await login(client, "demo", "MT001", demo.DEMO_PASSWORD, device_id="mt001-tablet"))["tokens"]["accessToken"]
-    kit = await gql(client, "query K($id: ID!) { sessionCheckInKit(sessionId: $id) { currentToken } }",
-                    {"id": to_global_id("TrainingSession", first.id)}, token=instructor)
+    instructor = (await login(client, "demo", "MT001", demo.DEMO_PASSWORD, device_id="mt001-tablet"))["tokens"][
+        "accessToken"
+    ]
+    kit = await gql(
+        client,
+        "query K($id: ID!) { sessionCheckInKit(sessionId: $id) { currentToken } }",
+        {"id": to_global_id("TrainingSession", first.id)},
+        token=instructor,
+    )
     code = kit["data"]["sessionCheckInKit"]["currentToken"]
-    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-phone"))["tokens"]["accessToken"]
-    body = await gql(client, "mutation C($t: String!) { checkIn(input: {token: $t}) { result { status code } } }",
-                     {"t": code}, token=learner)
+    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-phone"))["tokens"][
+        "accessToken"
+    ]
+    body = await gql(
+        client,
+        "mutation C($t: String!) { checkIn(input: {token: $t}) { result { status code } } }",
+        {"t": code},
+        token=learner,
+    )
     assert body["data"]["checkIn"]["result"] == {"status": "ACCEPTED", "code": None}
 
 
@@ -103,8 +120,9 @@ async def test_demo_has_ojt_history_for_mentors_learners_and_hr(demo_tenant, cli
     """MT001 has practice to confirm and a draft; E0001 has quiz attempts and skill gaps; HR sees
     the seed article's example: technical staff below 80 in 云计算 get 云计算基础 recommended."""
     mentor = (await login(client, "demo", "MT001", demo.DEMO_PASSWORD, device_id="mt001-ojt"))["tokens"]["accessToken"]
-    pending = await gql(client, "{ pendingPracticeReviews(first: 10) { totalCount edges { node { note status } } } }",
-                        token=mentor)
+    pending = await gql(
+        client, "{ pendingPracticeReviews(first: 10) { totalCount edges { node { note status } } } }", token=mentor
+    )
     assert pending["data"]["pendingPracticeReviews"]["totalCount"] == 2
     evaluations = await gql(client, "{ evaluations(first: 10) { edges { node { status percent } } } }", token=mentor)
     statuses = sorted(e["node"]["status"] for e in evaluations["data"]["evaluations"]["edges"])
@@ -113,7 +131,13 @@ async def test_demo_has_ojt_history_for_mentors_learners_and_hr(demo_tenant, cli
     learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-ojt"))["tokens"]["accessToken"]
     logs = await gql(client, "{ practiceLogs(first: 20) { edges { node { status quantity } } } }", token=learner)
     assert sorted(e["node"]["status"] for e in logs["data"]["practiceLogs"]["edges"]) == [
-        "CONFIRMED", "CONFIRMED", "CONFIRMED", "PENDING", "PENDING", "REJECTED"]
+        "CONFIRMED",
+        "CONFIRMED",
+        "CONFIRMED",
+        "PENDING",
+        "PENDING",
+        "REJECTED",
+    ]
     skills = await gql(client, "{ mySkills { gap } recommendedCourses(first: 3) { course { code } } }", token=learner)
     assert any(s["gap"] > 0 for s in skills["data"]["mySkills"])
     assert skills["data"]["recommendedCourses"]
@@ -121,9 +145,13 @@ async def test_demo_has_ojt_history_for_mentors_learners_and_hr(demo_tenant, cli
     hr = (await login(client, "demo", "HR001", demo.DEMO_PASSWORD, device_id="hr-ojt"))["tokens"]["accessToken"]
     tech = await OrgUnit.get(tenant=demo_tenant, code="TECH")
     cloud = await Skill.get(tenant=demo_tenant, code="TEC-CLOUD")
-    gap = await gql(client, """query G($o: ID!, $s: ID!) { skillGap(orgUnitId: $o, skillId: $s, below: 80, first: 100) {
+    gap = await gql(
+        client,
+        """query G($o: ID!, $s: ID!) { skillGap(orgUnitId: $o, skillId: $s, below: 80, first: 100) {
         edges { node { level recommendedCourses { code title } } } } }""",
-                    {"o": to_global_id("OrgUnit", tech.id), "s": to_global_id("Skill", cloud.id)}, token=hr)
+        {"o": to_global_id("OrgUnit", tech.id), "s": to_global_id("Skill", cloud.id)},
+        token=hr,
+    )
     rows = [e["node"] for e in gap["data"]["skillGap"]["edges"]]
     assert len(rows) >= 10 and all(row["level"] < 80 for row in rows)
     assert all(row["recommendedCourses"][0]["title"] == "云计算基础" for row in rows)
@@ -141,11 +169,16 @@ async def test_demo_credits_look_alive_and_add_up(demo_tenant, client):
     # The past sessions' scans were synced minutes after they happened: every one counts, none is held.
     scans = await Attendance.filter(tenant=demo_tenant, manual=False).values_list("hold_reason", flat=True)
     assert len(scans) >= 40 and set(scans) == {""}
-    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-credits"))["tokens"]["accessToken"]
-    body = await gql(client, """{ me { credits { balance lifetimeEarned target } }
+    learner = (await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="e0001-credits"))["tokens"][
+        "accessToken"
+    ]
+    body = await gql(
+        client,
+        """{ me { credits { balance lifetimeEarned target } }
         leaderboard(scope: COMPANY, first: 5) { entries { rank earned } }
         rewards(first: 10) { edges { node { code } } } creditLedger(first: 3) { edges { node { kind rule { name } } } } }""",
-                     token=learner)
+        token=learner,
+    )
     assert "errors" not in body, body
     data = body["data"]
     assert data["me"]["credits"]["target"] is not None and float(data["me"]["credits"]["lifetimeEarned"]) > 0

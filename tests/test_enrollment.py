@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
@@ -30,8 +30,10 @@ from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input
 
-ENROLLMENT_FIELDS = "enrollment { id status waitlistedAt decidedAt reason version " \
+ENROLLMENT_FIELDS = (
+    "enrollment { id status waitlistedAt decidedAt reason version "
     "employee { employeeNo } decidedBy { employeeNo } session { id seatsTaken capacity } }"
+)
 ERRORS = "errors { code message field }"
 
 REQUEST = f"""
@@ -56,14 +58,28 @@ SESSION = "query S($id: ID!) { session(id: $id) { seatsTaken capacity myEnrollme
 # --- helpers ----------------------------------------------------------------------------------
 
 
-async def make_session(company: Company, course_code: str = "A-002", *, capacity: int = 10,
-                       starts_in: timedelta = timedelta(days=2), hours: int = 2,
-                       status: SessionStatus = SessionStatus.SCHEDULED, title: str = "场次") -> TrainingSession:
-    starts = datetime.now(timezone.utc) + starts_in
+async def make_session(
+    company: Company,
+    course_code: str = "A-002",
+    *,
+    capacity: int = 10,
+    starts_in: timedelta = timedelta(days=2),
+    hours: int = 2,
+    status: SessionStatus = SessionStatus.SCHEDULED,
+    title: str = "场次",
+) -> TrainingSession:
+    starts = datetime.now(UTC) + starts_in
     return await TrainingSession.create(
-        tenant=company.tenant, course=company.courses[course_code], title=title,
-        instructor=company.employees["HR1"], site=company.sites["hq"], starts_at=starts,
-        ends_at=starts + timedelta(hours=hours), capacity=capacity, status=status, secret="0" * 64,
+        tenant=company.tenant,
+        course=company.courses[course_code],
+        title=title,
+        instructor=company.employees["HR1"],
+        site=company.sites["hq"],
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=hours),
+        capacity=capacity,
+        status=status,
+        secret="0" * 64,
     )
 
 
@@ -73,8 +89,13 @@ async def add_employees(company: Company, password_hash: str, count: int, prefix
     for index in range(count):
         number = f"{prefix}{index:02d}"
         employee = await Employee.create(
-            tenant=company.tenant, employee_no=number, name=f"员工{index}", password_hash=password_hash,
-            org_unit=company.org_units["east"], site=company.sites["hq"], manager=company.employees["MGR"],
+            tenant=company.tenant,
+            employee_no=number,
+            name=f"员工{index}",
+            password_hash=password_hash,
+            org_unit=company.org_units["east"],
+            site=company.sites["hq"],
+            manager=company.employees["MGR"],
         )
         await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
         company.employees[number] = employee
@@ -93,8 +114,13 @@ async def request(client, token: str, session: TrainingSession, language: str = 
 
 
 async def decide(client, token: str, enrollment_id: str, approve: bool, reason: str = "") -> dict[str, Any]:
-    body = await gql(client, DECIDE, {"input": {"enrollmentId": enrollment_id, "approve": approve, "reason": reason}},
-                     token=token, language="en")
+    body = await gql(
+        client,
+        DECIDE,
+        {"input": {"enrollmentId": enrollment_id, "approve": approve, "reason": reason}},
+        token=token,
+        language="en",
+    )
     assert "errors" not in body, body
     return body["data"]["decideEnrollment"]
 
@@ -235,8 +261,9 @@ async def test_approval_paths_and_role_matrix(client, password_hash):
     assert await pending_of("MGR") == ["E00"]
     assert codes(await request(client, tokens["OTH"], session)) == ["ENROLLMENT_REJECTED"]
 
-    actions = sorted(await AuditEntry.filter(tenant_id=company.tenant.id, entity="Enrollment").values_list(
-        "action", flat=True))
+    actions = sorted(
+        await AuditEntry.filter(tenant_id=company.tenant.id, entity="Enrollment").values_list("action", flat=True)
+    )
     assert actions == ["enrollment.approve", "enrollment.reject"]
 
 
@@ -327,8 +354,10 @@ async def test_concurrent_cancellations_promote_exactly_as_many_as_freed(client,
 
 def enrollment_record(session: TrainingSession, seq: int) -> dict[str, Any]:
     return {
-        "id": str(uuid.uuid4()), "seq": seq, "kind": "ENROLLMENT_REQUESTED",
-        "occurredAt": (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(),
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "ENROLLMENT_REQUESTED",
+        "occurredAt": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
         "payload": {"sessionId": sid(session)},
     }
 
@@ -350,7 +379,9 @@ async def test_offline_request_has_the_same_rules_and_outcome(client, password_h
     assert "errors" not in body, body
     results = body["data"]["syncPush"]["results"]
     assert [(r["status"], r["code"]) for r in results] == [
-        ("ACCEPTED", None), ("REJECTED", "NOT_ELIGIBLE"), ("REJECTED", "ALREADY_ENROLLED"),
+        ("ACCEPTED", None),
+        ("REJECTED", "NOT_ELIGIBLE"),
+        ("REJECTED", "ALREADY_ENROLLED"),
         ("REJECTED", "INVALID_PAYLOAD"),
     ]
     assert "GRADE_TOO_LOW" in results[1]["message"]
@@ -373,5 +404,7 @@ async def test_offline_request_has_the_same_rules_and_outcome(client, password_h
     assert "secret" not in session_data and "0" * 64 not in str(pulled)
     enrollment_data = changes[("ENROLLMENT", to_global_id("Enrollment", mine.id))]
     assert enrollment_data["status"] == "ENROLLED"
-    others = [c for c in pulled["changes"] if c["entity"] == "ENROLLMENT" and c["id"] != to_global_id("Enrollment", mine.id)]
+    others = [
+        c for c in pulled["changes"] if c["entity"] == "ENROLLMENT" and c["id"] != to_global_id("Enrollment", mine.id)
+    ]
     assert others == []  # OTH's enrollment is not LRN's to see

@@ -6,7 +6,7 @@ supersede with a reason (audited), and who may read what (drafts are the mentor'
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -70,7 +70,7 @@ query L($mentee: ID, $module: ID, $first: Int!, $after: String) {
     totalCount pageInfo { hasNextPage endCursor } edges { node { id status } } } }
 """
 
-PAST = datetime.now(timezone.utc) - timedelta(hours=2)
+PAST = datetime.now(UTC) - timedelta(hours=2)
 
 
 @pytest.fixture
@@ -79,11 +79,19 @@ async def company(password_hash):
     tenant = company.tenant
     # An ASSESSMENT module scored with the ROLEPLAY rubric, bar 70, and a skill the course teaches.
     company.assessment = await CourseModule.create(
-        tenant=tenant, course=company.courses["S-002"], position=3, title="客户拜访考核", kind=ModuleKind.ASSESSMENT,
-        credits=Decimal("1.0"), required_count=1, rubric=company.rubrics["ROLEPLAY"], pass_score=70,
+        tenant=tenant,
+        course=company.courses["S-002"],
+        position=3,
+        title="客户拜访考核",
+        kind=ModuleKind.ASSESSMENT,
+        credits=Decimal("1.0"),
+        required_count=1,
+        rubric=company.rubrics["ROLEPLAY"],
+        pass_score=70,
     )
-    await CourseSkill.create(tenant=tenant, course=company.courses["S-002"], skill=company.skills["NEG"],
-                             target_level=80)
+    await CourseSkill.create(
+        tenant=tenant, course=company.courses["S-002"], skill=company.skills["NEG"], target_level=80
+    )
     company.criteria = await RubricCriterion.filter(rubric=company.rubrics["ROLEPLAY"]).order_by("position")
     return company
 
@@ -99,15 +107,24 @@ def scores_of(company, *values):
 
 def payload(company, uid, base, scores, submit=False, comment="", mentee="LRN", module=None):
     return {
-        "evaluationId": str(uid), "menteeId": gid("Employee", company.employees[mentee].id),
-        "moduleId": gid("CourseModule", (module or company.assessment).id), "baseVersion": base,
-        "scores": scores, "comment": comment, "submit": submit,
+        "evaluationId": str(uid),
+        "menteeId": gid("Employee", company.employees[mentee].id),
+        "moduleId": gid("CourseModule", (module or company.assessment).id),
+        "baseVersion": base,
+        "scores": scores,
+        "comment": comment,
+        "submit": submit,
     }
 
 
 def record(body, seq, occurred_at=None):
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "MENTOR_EVALUATION",
-            "occurredAt": (occurred_at or PAST).isoformat(), "payload": body}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "MENTOR_EVALUATION",
+        "occurredAt": (occurred_at or PAST).isoformat(),
+        "payload": body,
+    }
 
 
 async def push(client, token, records, device="device-1"):
@@ -125,7 +142,9 @@ async def save(client, token, body, evaluated_at=None):
 
 async def submitted(client, company, token, values, comment="表现不错"):
     uid = uuid.uuid4()
-    result = await save(client, token, payload(company, uid, 0, scores_of(company, *values), submit=True, comment=comment))
+    result = await save(
+        client, token, payload(company, uid, 0, scores_of(company, *values), submit=True, comment=comment)
+    )
     assert (result["status"], result["code"]) == ("ACCEPTED", None), result
     return uid
 
@@ -140,12 +159,22 @@ async def pull_all(client, token, device="device-1"):
 
 
 def rubric_input(code="VISIT", scale_min=0, scale_max=10, weight="1.5"):
-    return {"input": {"code": code, "title": "门店巡检评分表", "scaleMin": scale_min, "scaleMax": scale_max,
-                      "criteria": [
-                          {"title": "陈列规范", "weight": weight,
-                           "descriptors": [{"score": 0, "text": "未达标"}, {"score": 10, "text": "优秀"}]},
-                          {"title": "服务礼仪", "weight": "1", "descriptors": []},
-                      ]}}
+    return {
+        "input": {
+            "code": code,
+            "title": "门店巡检评分表",
+            "scaleMin": scale_min,
+            "scaleMax": scale_max,
+            "criteria": [
+                {
+                    "title": "陈列规范",
+                    "weight": weight,
+                    "descriptors": [{"score": 0, "text": "未达标"}, {"score": 10, "text": "优秀"}],
+                },
+                {"title": "服务礼仪", "weight": "1", "descriptors": []},
+            ],
+        }
+    }
 
 
 async def test_hr_creates_rubrics_others_may_not_and_bad_ones_are_refused(client, company, password_hash):
@@ -156,7 +185,9 @@ async def test_hr_creates_rubrics_others_may_not_and_bad_ones_are_refused(client
     rubric = created["rubric"]
     assert (rubric["code"], rubric["scaleMin"], rubric["scaleMax"]) == ("VISIT", 0, 10)
     assert [(c["position"], c["title"], c["weight"]) for c in rubric["criteria"]] == [
-        (1, "陈列规范", "1.50"), (2, "服务礼仪", "1.00")]
+        (1, "陈列规范", "1.50"),
+        (2, "服务礼仪", "1.00"),
+    ]
     assert rubric["criteria"][0]["descriptors"] == [{"score": 0, "text": "未达标"}, {"score": 10, "text": "优秀"}]
     # Anyone signed in reads it (a mentor needs it offline); another company does not.
     learner = await token_for(client, company.code, "LRN")
@@ -314,8 +345,10 @@ async def test_only_the_current_mentor_may_score(client, company):
     # A mentorship that ended: scoring a day it covered works, today does not.
     await Mentorship.filter(mentor=company.employees["MGR"]).update(ends_on=date(2026, 3, 31))
     mentor = await token_for(client, company.code, "MGR")
-    in_time = datetime(2026, 3, 15, 10, tzinfo=timezone.utc)
-    result = await save(client, mentor, payload(company, uid, 0, scores_of(company, 3, None, None)), evaluated_at=in_time)
+    in_time = datetime(2026, 3, 15, 10, tzinfo=UTC)
+    result = await save(
+        client, mentor, payload(company, uid, 0, scores_of(company, 3, None, None)), evaluated_at=in_time
+    )
     assert result["status"] == "ACCEPTED"
     result = await save(client, mentor, payload(company, uid, 1, scores_of(company, 4, None, None)))
     assert (result["status"], result["code"]) == ("REJECTED", "NOT_YOUR_MENTEE")
@@ -331,13 +364,23 @@ async def _second_mentor(company, course="S-002"):
     """MT2: a mentor of LRN for one course, who is not LRN's manager."""
     tenant, hr = company.tenant, company.employees["HR1"]
     mentor = await Employee.create(
-        tenant=tenant, employee_no="MT2", name="马导师", password_hash=hr.password_hash,
-        org_unit_id=hr.org_unit_id, site_id=hr.site_id, position_id=hr.position_id,
+        tenant=tenant,
+        employee_no="MT2",
+        name="马导师",
+        password_hash=hr.password_hash,
+        org_unit_id=hr.org_unit_id,
+        site_id=hr.site_id,
+        position_id=hr.position_id,
     )
     for role in (Role.EMPLOYEE, Role.MENTOR):
         await EmployeeRole.create(tenant=tenant, employee=mentor, role=role)
-    await Mentorship.create(tenant=tenant, mentor=mentor, mentee=company.employees["LRN"],
-                            course=company.courses[course], starts_on=date(2026, 1, 1))
+    await Mentorship.create(
+        tenant=tenant,
+        mentor=mentor,
+        mentee=company.employees["LRN"],
+        course=company.courses[course],
+        starts_on=date(2026, 1, 1),
+    )
     company.employees["MT2"] = mentor
     return mentor
 
@@ -367,8 +410,9 @@ async def test_a_submission_at_the_bar_completes_the_assessment_and_is_skill_evi
     evaluations = {c["id"]: c for c in changes if c["entity"] == "MENTOR_EVALUATION"}
     assert set(evaluations) >= {str(low), str(high)} and str(draft) not in evaluations
     assert evaluations[str(high)]["data"]["percent"] == 94 and evaluations[str(high)]["data"]["status"] == "SUBMITTED"
-    assert any(c["entity"] == "MODULE_PROGRESS" and c["id"] == gid("CourseModule", company.assessment.id)
-               for c in changes)
+    assert any(
+        c["entity"] == "MODULE_PROGRESS" and c["id"] == gid("CourseModule", company.assessment.id) for c in changes
+    )
     mentor_changes = await pull_all(client, mentor)
     mine = {c["id"]: c for c in mentor_changes if c["entity"] == "MENTOR_EVALUATION"}
     assert mine[str(draft)]["data"]["status"] == "DRAFT" and mine[str(draft)]["data"]["version"] == 1
@@ -381,7 +425,9 @@ async def test_a_practice_module_evaluation_is_evidence_but_counts_no_progress(c
     await practice.save()
     mentor = await token_for(client, company.code, "MGR")
     uid = uuid.uuid4()
-    result = await save(client, mentor, payload(company, uid, 0, scores_of(company, 5, 5, 5), submit=True, module=practice))
+    result = await save(
+        client, mentor, payload(company, uid, 0, scores_of(company, 5, 5, 5), submit=True, module=practice)
+    )
     assert result["status"] == "ACCEPTED"
     assert not await ModuleProgress.filter(module=practice).exists()
     assert await SkillEvidence.filter(source_id=str(uid), score_percent=100).exists()
@@ -394,18 +440,24 @@ async def test_hr_supersedes_a_submitted_evaluation_with_a_reason(client, compan
     mentor = await token_for(client, company.code, "MGR")
     hr = await token_for(client, company.code, "HR1")
     old = await submitted(client, company, mentor, (4, 3, 2))  # 56, below the bar
-    given = {"evaluationId": str(old), "scores": scores_of(company, 5, 4, 4), "comment": "复核后更正",
-             "reason": "导师误把两项分数填反"}
+    given = {
+        "evaluationId": str(old),
+        "scores": scores_of(company, 5, 4, 4),
+        "comment": "复核后更正",
+        "reason": "导师误把两项分数填反",
+    }
     refused = (await gql(client, SUPERSEDE, {"input": given}, token=mentor))["data"]["supersedeEvaluation"]
     assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
-    refused = (await gql(client, SUPERSEDE, {"input": {**given, "reason": "  "}}, token=hr))["data"]["supersedeEvaluation"]
+    refused = (await gql(client, SUPERSEDE, {"input": {**given, "reason": "  "}}, token=hr))["data"][
+        "supersedeEvaluation"
+    ]
     assert [(e["code"], e["field"]) for e in refused["errors"]] == [("VALIDATION", "reason")]
     partial = {**given, "scores": scores_of(company, 5, None, 4)}
     refused = (await gql(client, SUPERSEDE, {"input": partial}, token=hr))["data"]["supersedeEvaluation"]
     assert [e["code"] for e in refused["errors"]] == ["EVALUATION_INCOMPLETE"]
     draft = uuid.uuid4()
     await save(client, mentor, payload(company, draft, 0, {}))
-    refused = (await gql(client, SUPERSEDE, {"input": {**given, "evaluationId": str(draft)}}, token=hr))
+    refused = await gql(client, SUPERSEDE, {"input": {**given, "evaluationId": str(draft)}}, token=hr)
     assert [e["code"] for e in refused["data"]["supersedeEvaluation"]["errors"]] == ["NOT_FOUND"]
 
     body = (await gql(client, SUPERSEDE, {"input": given}, token=hr))["data"]["supersedeEvaluation"]
@@ -418,7 +470,10 @@ async def test_hr_supersedes_a_submitted_evaluation_with_a_reason(client, compan
     entry = await AuditEntry.get(tenant_id=company.tenant.id, action="evaluation.supersede")
     assert entry.entity_id == str(old) and entry.actor_id == company.employees["HR1"].id
     assert (entry.details["reason"], entry.details["oldPercent"], entry.details["newPercent"]) == (
-        "导师误把两项分数填反", 56, 88)
+        "导师误把两项分数填反",
+        56,
+        88,
+    )
     learner = company.employees["LRN"]
     assert (await ModuleProgress.get(employee=learner, module=company.assessment)).completed_count == 1
     assert await SkillEvidence.filter(employee=learner, source_id=new["id"], score_percent=88).exists()
@@ -426,8 +481,11 @@ async def test_hr_supersedes_a_submitted_evaluation_with_a_reason(client, compan
     again = (await gql(client, SUPERSEDE, {"input": given}, token=hr))["data"]["supersedeEvaluation"]
     assert [e["code"] for e in again["errors"]] == ["EVALUATION_FINAL"]
     # The mentee's feed shows both, the old one SUPERSEDED.
-    rows = {c["id"]: c["data"] for c in await pull_all(client, await token_for(client, company.code, "LRN"))
-            if c["entity"] == "MENTOR_EVALUATION"}
+    rows = {
+        c["id"]: c["data"]
+        for c in await pull_all(client, await token_for(client, company.code, "LRN"))
+        if c["entity"] == "MENTOR_EVALUATION"
+    }
     assert rows[str(old)]["status"] == "SUPERSEDED" and rows[new["id"]]["supersedesId"] == str(old)
 
 
@@ -473,18 +531,30 @@ async def test_who_reads_which_evaluations(client, company, password_hash):
     assert (evaluation["mentee"]["employeeNo"], evaluation["mentor"]["employeeNo"]) == ("LRN", "MGR")
     assert evaluation["rubric"]["code"] == "ROLEPLAY" and evaluation["comment"] == "表现不错"
     assert [(s["criterion"]["title"], s["criterion"]["weight"], s["score"]) for s in evaluation["scores"]] == [
-        ("需求挖掘", "2.00", 5), ("产品讲解", "1.00", 5), ("异议处理", "1.00", 2)]
+        ("需求挖掘", "2.00", 5),
+        ("产品讲解", "1.00", 5),
+        ("异议处理", "1.00", 2),
+    ]
     draft = (await gql(client, EVALUATION, {"id": str(mgr_draft)}, token=mgr))["data"]["evaluation"]
     assert [s["score"] for s in draft["scores"]] == [3, None, None] and draft["percent"] is None
     # Filters and pages.
     module_id = gid("CourseModule", company.assessment.id)
-    page = (await gql(client, EVALUATIONS, {"module": module_id, "first": 1}, token=tokens["HR1"]))["data"]["evaluations"]
+    page = (await gql(client, EVALUATIONS, {"module": module_id, "first": 1}, token=tokens["HR1"]))["data"][
+        "evaluations"
+    ]
     assert page["totalCount"] == 2 and page["pageInfo"]["hasNextPage"] is True
-    rest = (await gql(client, EVALUATIONS, {"module": module_id, "first": 5, "after": page["pageInfo"]["endCursor"]},
-                      token=tokens["HR1"]))["data"]["evaluations"]
+    rest = (
+        await gql(
+            client,
+            EVALUATIONS,
+            {"module": module_id, "first": 5, "after": page["pageInfo"]["endCursor"]},
+            token=tokens["HR1"],
+        )
+    )["data"]["evaluations"]
     assert [e["node"]["id"] for e in page["edges"] + rest["edges"]] == [str(mgr_final), str(mt2_final)]
-    mine = await gql(client, EVALUATIONS, {"mentee": gid("Employee", company.employees["OTH"].id), "first": 5},
-                     token=tokens["HR1"])
+    mine = await gql(
+        client, EVALUATIONS, {"mentee": gid("Employee", company.employees["OTH"].id), "first": 5}, token=tokens["HR1"]
+    )
     assert mine["data"]["evaluations"]["totalCount"] == 0
     bad = await gql(client, EVALUATION, {"id": "not-a-uuid"}, token=tokens["HR1"])
     assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
@@ -498,21 +568,27 @@ async def test_concurrent_writers_never_both_win(client, company):
     phone = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     tablet = await token_for(client, company.code, "MGR", device_id="mgr-tablet")
     uid = uuid.uuid4()
-    created = await asyncio.gather(*(
-        save(client, token, payload(company, uid, 0, scores_of(company, n, None, None)))
-        for n, token in ((2, phone), (3, tablet))
-    ))
+    created = await asyncio.gather(
+        *(
+            save(client, token, payload(company, uid, 0, scores_of(company, n, None, None)))
+            for n, token in ((2, phone), (3, tablet))
+        )
+    )
     assert sorted(r["status"] for r in created) == ["ACCEPTED", "CONFLICT"]
-    edits = await asyncio.gather(*(
-        save(client, token, payload(company, uid, 1, scores_of(company, n, n, None)))
-        for n, token in ((4, phone), (5, tablet))
-    ))
+    edits = await asyncio.gather(
+        *(
+            save(client, token, payload(company, uid, 1, scores_of(company, n, n, None)))
+            for n, token in ((4, phone), (5, tablet))
+        )
+    )
     assert sorted(r["status"] for r in edits) == ["ACCEPTED", "CONFLICT"]
     assert (await MentorEvaluation.get(uid=uid)).version == 2
-    passes = await asyncio.gather(*(
-        save(client, token, payload(company, uuid.uuid4(), 0, scores_of(company, 5, 5, 5), submit=True))
-        for token in (phone, tablet)
-    ))
+    passes = await asyncio.gather(
+        *(
+            save(client, token, payload(company, uuid.uuid4(), 0, scores_of(company, 5, 5, 5), submit=True))
+            for token in (phone, tablet)
+        )
+    )
     assert [r["status"] for r in passes] == ["ACCEPTED", "ACCEPTED"]
     progress = await ModuleProgress.get(employee=company.employees["LRN"], module=company.assessment)
     assert progress.completed_count == 1
@@ -538,13 +614,30 @@ async def test_a_superseded_evaluation_is_not_credited_again(client, company):
     submitting a fresh evaluation of the same module, credits nothing more."""
     from backend.models import CreditAccount, CreditActivity, CreditEntry, CreditRule
 
-    await CreditRule.create(tenant=company.tenant, rule_key="EVAL", name="导师评价", activity=CreditActivity.EVALUATION_SCORED,
-                            credits=50, min_score=60)
+    await CreditRule.create(
+        tenant=company.tenant,
+        rule_key="EVAL",
+        name="导师评价",
+        activity=CreditActivity.EVALUATION_SCORED,
+        credits=50,
+        min_score=60,
+    )
     mentor = await token_for(client, company.code, "MGR")
     hr = await token_for(client, company.code, "HR1", device_id="hr-phone")
     uid = await submitted(client, company, mentor, (4, 4, 4))
-    body = await gql(client, SUPERSEDE, {"input": {"evaluationId": str(uid), "scores": scores_of(company, 5, 5, 5),
-                                                   "comment": "更正", "reason": "导师录入有误"}}, token=hr)
+    body = await gql(
+        client,
+        SUPERSEDE,
+        {
+            "input": {
+                "evaluationId": str(uid),
+                "scores": scores_of(company, 5, 5, 5),
+                "comment": "更正",
+                "reason": "导师录入有误",
+            }
+        },
+        token=hr,
+    )
     assert body["data"]["supersedeEvaluation"]["errors"] == [], body
     await submitted(client, company, mentor, (5, 5, 5))
     lrn = company.employees["LRN"]

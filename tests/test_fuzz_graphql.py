@@ -54,8 +54,9 @@ async def test_the_fuzzer_reports_an_internal_error_with_its_cause(fuzz_company,
         raise OverflowError("planted by the fuzz self-test")
 
     monkeypatch.setattr(sync_fields, "SyncInfo", broken)
-    report = await fuzz(fuzz_app, fuzz_company, demo.DEMO_PASSWORD, examples=2, people=DEFAULT_PEOPLE[:1],
-                        operations=["Query.syncInfo"])
+    report = await fuzz(
+        fuzz_app, fuzz_company, demo.DEMO_PASSWORD, examples=2, people=DEFAULT_PEOPLE[:1], operations=["Query.syncInfo"]
+    )
     assert report.failures, report.summary()
     failure = report.failures[0]
     assert failure.case.label == "Query.syncInfo"
@@ -65,8 +66,15 @@ async def test_the_fuzzer_reports_an_internal_error_with_its_cause(fuzz_company,
 
 
 async def test_no_generated_operation_gets_an_internal_error(fuzz_company, fuzz_app):
-    report = await fuzz(fuzz_app, fuzz_company, demo.DEMO_PASSWORD, examples=EXAMPLES, budget_seconds=BUDGET,
-                        seed_value=SEED, engine="PostgreSQL" if is_postgres_run() else "SQLite")
+    report = await fuzz(
+        fuzz_app,
+        fuzz_company,
+        demo.DEMO_PASSWORD,
+        examples=EXAMPLES,
+        budget_seconds=BUDGET,
+        seed_value=SEED,
+        engine="PostgreSQL" if is_postgres_run() else "SQLite",
+    )
     print(report.summary())
     # The harness reached the API: every query and mutation was tried as each person, the
     # generated arguments got past the first checks often enough, nothing failed to generate.

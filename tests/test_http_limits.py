@@ -164,18 +164,23 @@ def _raw_exchange(port: int, head: bytes, body_chunks: list[bytes]) -> bytes:
 @pytest.mark.parametrize("framing", ["content-length", "chunked", "gzip"])
 def test_a_too_large_body_sent_with_connection_close_reads_a_413(small_limit_server, framing):
     raw = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * 200_000}}).encode()  # ~200 KiB
-    headers = [b"POST /graphql HTTP/1.1", b"Host: 127.0.0.1", b"Content-Type: application/json",
-               b"Accept-Language: en", b"Connection: close"]
+    headers = [
+        b"POST /graphql HTTP/1.1",
+        b"Host: 127.0.0.1",
+        b"Content-Type: application/json",
+        b"Accept-Language: en",
+        b"Connection: close",
+    ]
     if framing == "gzip":
         raw = gzip.compress(raw.replace(b"x" * 200_000, os.urandom(100_000).hex().encode()))  # ~200 KiB compressed
         headers.append(b"Content-Encoding: gzip")
     if framing == "chunked":
         headers.append(b"Transfer-Encoding: chunked")
-        pieces = [raw[i:i + 8192] for i in range(0, len(raw), 8192)]
+        pieces = [raw[i : i + 8192] for i in range(0, len(raw), 8192)]
         chunks = [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces] + [b"0\r\n\r\n"]
     else:
         headers.append(b"Content-Length: %d" % len(raw))
-        chunks = [raw[i:i + 8192] for i in range(0, len(raw), 8192)]
+        chunks = [raw[i : i + 8192] for i in range(0, len(raw), 8192)]
     answer = _raw_exchange(small_limit_server.port, b"\r\n".join(headers) + b"\r\n\r\n", chunks)
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line == b"HTTP/1.1 413 Request Entity Too Large", answer[:300]
@@ -184,7 +189,9 @@ def test_a_too_large_body_sent_with_connection_close_reads_a_413(small_limit_ser
 
 
 def test_a_too_large_body_announced_with_expect_100_continue_is_refused_before_it_is_sent(small_limit_server):
-    head = (b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 10000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 10000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    )
     answer = _raw_exchange(small_limit_server.port, head, [])  # the client waits: no body at all
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
 from backend.ids import to_global_id
 from backend.models import CreditEntryKind, CreditProgram, Employee, EmployeeRole, Position, Role
-from backend.services.credits import credit_engine
-from backend.services.credits import ledger
+from backend.services.credits import credit_engine, ledger
 from backend.services.feed import ChangeSet
 from tests.conftest import count_queries
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
 EARN, REDEEM, ADJUSTMENT = CreditEntryKind.EARN, CreditEntryKind.REDEEM, CreditEntryKind.ADJUSTMENT
-START_2025 = datetime(2024, 12, 31, 16, tzinfo=timezone.utc)  # 1 January 2025, Asia/Shanghai
-IN_2025 = datetime(2025, 5, 1, tzinfo=timezone.utc)
-JUST_BEFORE_2025 = datetime(2024, 12, 31, 15, 59, 59, tzinfo=timezone.utc)
+START_2025 = datetime(2024, 12, 31, 16, tzinfo=UTC)  # 1 January 2025, Asia/Shanghai
+IN_2025 = datetime(2025, 5, 1, tzinfo=UTC)
+JUST_BEFORE_2025 = datetime(2024, 12, 31, 15, 59, 59, tzinfo=UTC)
 
 BOARD = """
 query L($scope: LeaderboardScope!, $id: ID, $period: Date, $first: Int = 20, $around: Int) {
@@ -43,13 +42,22 @@ def code(body: dict) -> str:
 
 
 async def give(company, employee: str, kind: CreditEntryKind, amount: int, when: datetime) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
-        await ledger.post(connection, changes, company.tenant.id, ledger.Posting(
-            employee_id=company.employees[employee].id, kind=kind, amount=amount,
-            entry_key=f"test:{uuid.uuid4()}", occurred_at=when,
-        ), now)
+        await ledger.post(
+            connection,
+            changes,
+            company.tenant.id,
+            ledger.Posting(
+                employee_id=company.employees[employee].id,
+                kind=kind,
+                amount=amount,
+                entry_key=f"test:{uuid.uuid4()}",
+                occurred_at=when,
+            ),
+            now,
+        )
         await changes.publish(connection, now)
 
 
@@ -60,8 +68,13 @@ async def _ranked_company(password_hash):
     position = await Position.get(tenant=company.tenant, code="PRD-2")
     for no in ("Z02", "Z01"):
         employee = await Employee.create(
-            tenant=company.tenant, employee_no=no, name=f"零分{no}", password_hash=password_hash,
-            org_unit=company.org_units["plant"], site=company.sites["hq"], position=position,
+            tenant=company.tenant,
+            employee_no=no,
+            name=f"零分{no}",
+            password_hash=password_hash,
+            org_unit=company.org_units["plant"],
+            site=company.sites["hq"],
+            position=position,
         )
         await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
         company.employees[no] = employee
@@ -93,8 +106,14 @@ async def test_company_board_ranks_ties_and_zero_earners(client, password_hash):
     board = await board_of(client, lrn)
     assert board["scope"] == "COMPANY" and board["anonymised"] is False and board["size"] == 6
     assert datetime.fromisoformat(board["periodStart"]) == START_2025
-    assert places(board) == [(1, "MGR", "5.0"), (2, "LRN", "3.0"), (2, "OTH", "3.0"), (4, "HR1", "1.0"),
-                             (5, "Z01", "0.0"), (5, "Z02", "0.0")]
+    assert places(board) == [
+        (1, "MGR", "5.0"),
+        (2, "LRN", "3.0"),
+        (2, "OTH", "3.0"),
+        (4, "HR1", "1.0"),
+        (5, "Z01", "0.0"),
+        (5, "Z02", "0.0"),
+    ]
     assert [e["displayName"] for e in board["entries"]] == ["孟经理", "你", "欧阳工", "韩人事", "零分Z01", "零分Z02"]
     assert [e["isMe"] for e in board["entries"]] == [False, True, False, False, False, False]
     assert board["me"] == {"rank": 2, "earned": "3.0"}
@@ -113,7 +132,7 @@ async def test_company_board_ranks_ties_and_zero_earners(client, password_hash):
     assert [p[1] for p in places(previous)[1:]] == ["HR1", "MGR", "OTH", "Z01", "Z02"]
 
     today = await board_of(client, lrn, period=None)  # nobody earned in the current period
-    start, _ = credit_engine.Program().period_of(datetime.now(timezone.utc))
+    start, _ = credit_engine.Program().period_of(datetime.now(UTC))
     assert datetime.fromisoformat(today["periodStart"]) == start
     assert {e["rank"] for e in today["entries"]} == {1} and today["me"] == {"rank": 1, "earned": "0.0"}
 
@@ -138,8 +157,13 @@ async def test_org_unit_and_site_boards(client, password_hash):
     assert places(own_site) == [(1, "LRN", "3.0")]
     hq = to_global_id("Site", company.sites["hq"].id)
     at_hq = await board_of(client, lrn, "SITE", hq)
-    assert places(at_hq) == [(1, "MGR", "5.0"), (2, "OTH", "3.0"), (3, "HR1", "1.0"), (4, "Z01", "0.0"),
-                             (4, "Z02", "0.0")]
+    assert places(at_hq) == [
+        (1, "MGR", "5.0"),
+        (2, "OTH", "3.0"),
+        (3, "HR1", "1.0"),
+        (4, "Z01", "0.0"),
+        (4, "Z02", "0.0"),
+    ]
     assert at_hq["me"] is None
     # COMPANY ignores a scope id.
     assert (await board_of(client, lrn, "COMPANY", hq))["size"] == 6
@@ -156,7 +180,13 @@ async def test_around_me_shows_only_the_viewer_and_neighbours(client, password_h
     assert places(await board_of(client, mgr, around=2)) == [(1, "MGR", "5.0"), (2, "LRN", "3.0"), (2, "OTH", "3.0")]
     z02 = await token_for(client, company.code, "Z02")
     assert [p[1] for p in places(await board_of(client, z02, around=50, first=1))] == [
-        "MGR", "LRN", "OTH", "HR1", "Z01", "Z02"]
+        "MGR",
+        "LRN",
+        "OTH",
+        "HR1",
+        "Z01",
+        "Z02",
+    ]
     for bad in ({"around": -1}, {"around": 51}, {"first": 101}, {"first": -1}):
         body = await gql(client, BOARD, {"scope": "COMPANY", **bad}, token=oth)
         assert code(body) == "VALIDATION", bad
@@ -177,8 +207,19 @@ async def test_anonymised_boards_name_nobody_but_the_viewer(client, password_has
             assert employee.name not in text and to_global_id("Employee", employee.id) not in text, no
             assert f'"{no}"' not in text, no
         mine = [e for e in board["entries"] if e["isMe"]]
-        assert mine == [{"rank": 2, "displayName": "你", "earned": "3.0", "isMe": True, "employee": {
-            "id": to_global_id("Employee", company.employees["LRN"].id), "employeeNo": "LRN", "name": "李学员"}}]
+        assert mine == [
+            {
+                "rank": 2,
+                "displayName": "你",
+                "earned": "3.0",
+                "isMe": True,
+                "employee": {
+                    "id": to_global_id("Employee", company.employees["LRN"].id),
+                    "employeeNo": "LRN",
+                    "name": "李学员",
+                },
+            }
+        ]
         for entry in board["entries"]:
             if not entry["isMe"]:
                 assert entry["employee"] is None and entry["displayName"] == f"同事 #{entry['rank']}"
@@ -191,8 +232,10 @@ async def test_other_companies_scopes_are_not_found(client, password_hash):
     company = await make_company(password_hash, courses=False)
     other = await make_company(password_hash, courses=False)
     lrn = await token_for(client, company.code, "LRN")
-    for scope, scope_id in (("ORG_UNIT", to_global_id("OrgUnit", other.org_units["sales"].id)),
-                            ("SITE", to_global_id("Site", other.sites["hq"].id))):
+    for scope, scope_id in (
+        ("ORG_UNIT", to_global_id("OrgUnit", other.org_units["sales"].id)),
+        ("SITE", to_global_id("Site", other.sites["hq"].id)),
+    ):
         assert code(await gql(client, BOARD, {"scope": scope, "id": scope_id}, token=lrn)) == "NOT_FOUND"
     wrong_type = to_global_id("Site", company.sites["hq"].id)
     body = await gql(client, BOARD, {"scope": "ORG_UNIT", "id": wrong_type}, token=lrn)
@@ -209,8 +252,13 @@ async def test_a_board_costs_the_same_statements_whatever_its_size(client, passw
     position = await Position.get(tenant=company.tenant, code="PRD-2")
     for n in range(20):
         employee = await Employee.create(
-            tenant=company.tenant, employee_no=f"X{n:02d}", name=f"员工{n}", password_hash=password_hash,
-            org_unit=company.org_units["plant"], site=company.sites["hq"], position=position,
+            tenant=company.tenant,
+            employee_no=f"X{n:02d}",
+            name=f"员工{n}",
+            password_hash=password_hash,
+            org_unit=company.org_units["plant"],
+            site=company.sites["hq"],
+            position=position,
         )
         company.employees[employee.employee_no] = employee
         await give(company, employee.employee_no, EARN, n + 1, IN_2025)

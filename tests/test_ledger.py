@@ -4,7 +4,7 @@ sums never drift and never go negative, on both databases."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,15 +16,25 @@ from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from tests.factories import make_company
 
-NOW = datetime(2026, 11, 20, 8, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 8, tzinfo=UTC)
 
 
 async def post(company, kind, amount, key, employee="LRN"):
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
-        entry_id = await ledger.post(connection, changes, company.tenant.id, ledger.Posting(
-            employee_id=company.employees[employee].id, kind=kind, amount=amount, entry_key=key, occurred_at=NOW,
-        ), NOW)
+        entry_id = await ledger.post(
+            connection,
+            changes,
+            company.tenant.id,
+            ledger.Posting(
+                employee_id=company.employees[employee].id,
+                kind=kind,
+                amount=amount,
+                entry_key=key,
+                occurred_at=NOW,
+            ),
+            NOW,
+        )
         await changes.publish(connection, NOW)
         return entry_id
 
@@ -76,9 +86,25 @@ async def test_an_entry_is_reversed_once_and_a_reversal_never_overdraws(password
         with pytest.raises(DomainError) as error:  # only 2 left: taking back 10 would overdraw
             await ledger.reverse(connection, changes, company.tenant.id, earn, "刷学分", None, NOW)
         assert error.value.code == ErrorCode.INSUFFICIENT_CREDITS
-        refund = await ledger.reverse(connection, changes, company.tenant.id, await CreditEntry.get(id=spend_id).using_db(connection), "退款", None, NOW)
+        refund = await ledger.reverse(
+            connection,
+            changes,
+            company.tenant.id,
+            await CreditEntry.get(id=spend_id).using_db(connection),
+            "退款",
+            None,
+            NOW,
+        )
         with pytest.raises(DomainError) as twice:
-            await ledger.reverse(connection, changes, company.tenant.id, await CreditEntry.get(id=spend_id).using_db(connection), "again", None, NOW)
+            await ledger.reverse(
+                connection,
+                changes,
+                company.tenant.id,
+                await CreditEntry.get(id=spend_id).using_db(connection),
+                "again",
+                None,
+                NOW,
+            )
         assert twice.value.code == ErrorCode.ALREADY_REVERSED
         await changes.publish(connection, NOW)
     row = await account(company)
@@ -89,17 +115,38 @@ async def test_an_entry_is_reversed_once_and_a_reversal_never_overdraws(password
 async def test_pending_credits_count_only_when_approved_and_are_decided_once(password_hash):
     company = await make_company(password_hash)
     tenant, lrn = company.tenant, company.employees["LRN"]
-    rule = await CreditRule.create(tenant=tenant, rule_key="R", name="导师认可", activity="PRACTICE_CONFIRMED", credits=20)
+    rule = await CreditRule.create(
+        tenant=tenant, rule_key="R", name="导师认可", activity="PRACTICE_CONFIRMED", credits=20
+    )
     claims = []
     async with in_transaction() as connection:
         changes = ChangeSet(tenant.id)
         for n in (1, 2):
-            event = await CreditEvent.create(tenant=tenant, employee=lrn, activity="PRACTICE_CONFIRMED",
-                                             event_key=f"practice:{n}", occurred_at=NOW, using_db=connection)
-            claims.append(await ledger.add_pending(connection, changes, tenant.id, ledger.Posting(
-                employee_id=lrn.id, kind=CreditEntryKind.EARN, amount=20, entry_key=f"rule:{rule.id}:practice:{n}",
-                occurred_at=NOW, rule_id=rule.id, event_id=event.id,
-            ), NOW))
+            event = await CreditEvent.create(
+                tenant=tenant,
+                employee=lrn,
+                activity="PRACTICE_CONFIRMED",
+                event_key=f"practice:{n}",
+                occurred_at=NOW,
+                using_db=connection,
+            )
+            claims.append(
+                await ledger.add_pending(
+                    connection,
+                    changes,
+                    tenant.id,
+                    ledger.Posting(
+                        employee_id=lrn.id,
+                        kind=CreditEntryKind.EARN,
+                        amount=20,
+                        entry_key=f"rule:{rule.id}:practice:{n}",
+                        occurred_at=NOW,
+                        rule_id=rule.id,
+                        event_id=event.id,
+                    ),
+                    NOW,
+                )
+            )
         await changes.publish(connection, NOW)
     assert ((await account(company)).balance, (await account(company)).pending) == (0, 40)
     hr = company.employees["HR1"].id
@@ -131,4 +178,8 @@ async def test_concurrent_spends_never_overdraw(password_hash):
     assert sum(isinstance(r, int) for r in results) == 5
     assert results.count(ErrorCode.INSUFFICIENT_CREDITS) == 7
     row = await account(company)
-    assert row.balance == 0 == 50 + sum(e.amount for e in await CreditEntry.filter(kind="REDEEM", employee=company.employees["LRN"]))
+    assert (
+        row.balance
+        == 0
+        == 50 + sum(e.amount for e in await CreditEntry.filter(kind="REDEEM", employee=company.employees["LRN"]))
+    )

@@ -62,8 +62,10 @@ def call(name: str) -> tuple[str, dict[str, Any]]:
     result = get_named_type(field.type)
     assert isinstance(result, GraphQLObjectType)
     selection = "errors { code field }" if "errors" in result.fields else "__typename"
-    document = f"mutation {name.title()}{f'({declared})' if declared else ''} " \
-               f"{{ {name}{f'({passed})' if passed else ''} {{ {selection} }} }}"
+    document = (
+        f"mutation {name.title()}{f'({declared})' if declared else ''} "
+        f"{{ {name}{f'({passed})' if passed else ''} {{ {selection} }} }}"
+    )
     return document, {arg: sample(arg_def.type) for arg, arg_def in field.args.items()}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -31,9 +31,17 @@ def phone(app, path, company, employee_no, device_id):
     async def no_sleep(_seconds: float) -> None:
         return None
 
-    return SyncClient(path, BASE, tenant=company.code, employee_no=employee_no, password=TEST_PASSWORD,
-                      device_id=device_id, transport=httpx.ASGITransport(app=app), sleep=no_sleep,
-                      rng=random.Random(5))
+    return SyncClient(
+        path,
+        BASE,
+        tenant=company.code,
+        employee_no=employee_no,
+        password=TEST_PASSWORD,
+        device_id=device_id,
+        transport=httpx.ASGITransport(app=app),
+        sleep=no_sleep,
+        rng=random.Random(5),
+    )
 
 
 def gid(type_name: str, row_id: int) -> str:
@@ -49,19 +57,26 @@ async def test_practice_quiz_and_scoring_offline_meet_on_the_server_once(app, pa
     quiz_module, _, questions = await make_quiz(company, course="A-002", review_allowed=False)
     # Without the question that needs a person, the attempt is graded at once (and is evidence).
     await QuizQuestion.filter(question=questions["manual"]).delete()
-    await CourseSkill.create(tenant=company.tenant, course=company.courses["A-002"], skill=company.skills["SAFE"],
-                             target_level=80)
+    await CourseSkill.create(
+        tenant=company.tenant, course=company.courses["A-002"], skill=company.skills["SAFE"], target_level=80
+    )
     await backfill(company.tenant.id)
-    earlier = datetime.now(timezone.utc) - timedelta(hours=3)
+    earlier = datetime.now(UTC) - timedelta(hours=3)
 
     # The learner's phone, offline: a lesson, three practice logs (4 + 4 + 2 = the 10 required), a quiz.
     learner = phone(app, tmp_path / "lrn.sqlite3", company, "LRN", "lrn-phone")
     learner.record("LESSON_COMPLETED", {"moduleId": gid("CourseModule", lesson.id), "secondsSpent": 600}, earlier)
     for quantity in (4, 4, 2):
-        learner.record("PRACTICE_LOG", {"moduleId": gid("CourseModule", practice.id), "quantity": quantity,
-                                        "note": f"客户角色扮演 {quantity} 次"}, earlier)
-    learner.record("QUIZ_SUBMISSION", {"quizId": gid("CourseModule", quiz_module.id),
-                                       "answers": answers(questions)}, earlier + timedelta(minutes=5))
+        learner.record(
+            "PRACTICE_LOG",
+            {"moduleId": gid("CourseModule", practice.id), "quantity": quantity, "note": f"客户角色扮演 {quantity} 次"},
+            earlier,
+        )
+    learner.record(
+        "QUIZ_SUBMISSION",
+        {"quizId": gid("CourseModule", quiz_module.id), "answers": answers(questions)},
+        earlier + timedelta(minutes=5),
+    )
     synced = await learner.sync()
     assert synced.pushed == 5 and synced.rejected == [] and synced.conflicts == []
     attempts = learner.store_items("QUIZ_ATTEMPT")
@@ -76,7 +91,7 @@ async def test_practice_quiz_and_scoring_offline_meet_on_the_server_once(app, pa
     logs = handset.store_items("PRACTICE_LOG")
     assert {row["status"] for row in logs.values()} == {"PENDING"} and len(logs) == 3
     for device in (tablet, handset):
-        for (_, log_id) in logs:
+        for _, log_id in logs:
             device.record("PRACTICE_REVIEW", {"practiceId": log_id, "decision": "CONFIRMED", "note": "很好"}, earlier)
 
     # The tablet starts an evaluation draft and syncs; the handset gets it, and both edit version 1.
@@ -84,10 +99,15 @@ async def test_practice_quiz_and_scoring_offline_meet_on_the_server_once(app, pa
     evaluation_id = "5f0c8d54-8c1e-4d43-9a51-5d1a8f0b7c11"
 
     def evaluation(base: int, score: int, submit: bool = False) -> dict:
-        return {"evaluationId": evaluation_id, "menteeId": gid("Employee", company.employees["LRN"].id),
-                "moduleId": gid("CourseModule", practice.id), "baseVersion": base,
-                "scores": {gid("RubricCriterion", c.id): score for c in criteria}, "comment": f"评分 {score}",
-                "submit": submit}
+        return {
+            "evaluationId": evaluation_id,
+            "menteeId": gid("Employee", company.employees["LRN"].id),
+            "moduleId": gid("CourseModule", practice.id),
+            "baseVersion": base,
+            "scores": {gid("RubricCriterion", c.id): score for c in criteria},
+            "comment": f"评分 {score}",
+            "submit": submit,
+        }
 
     tablet.record("MENTOR_EVALUATION", evaluation(0, 3), earlier)
     first = await tablet.sync()

@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def _xuefen(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args],
-        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -39,7 +43,7 @@ def test_export_schema_check_fails_when_stale(tmp_path):
 
 
 def test_contract_describes_every_type_and_field():
-    from graphql import GraphQLObjectType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLEnumType
+    from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
     from backend.config import Settings
     from schema import build_schema
@@ -101,10 +105,14 @@ def test_development_secret_on_postgres_is_loud(caplog):
 def test_settings_are_read_from_the_environment():
     from backend.config import Settings
 
-    settings = Settings.from_env({
-        "XUEFEN_DATABASE_URL": "postgres://u@h/db", "XUEFEN_ACCESS_TOKEN_TTL": "60",
-        "XUEFEN_ENV": "production", "XUEFEN_SECRET_KEY": "k" * 40,
-    })
+    settings = Settings.from_env(
+        {
+            "XUEFEN_DATABASE_URL": "postgres://u@h/db",
+            "XUEFEN_ACCESS_TOKEN_TTL": "60",
+            "XUEFEN_ENV": "production",
+            "XUEFEN_SECRET_KEY": "k" * 40,
+        }
+    )
     assert settings.database_url == "postgres://u@h/db"
     assert settings.access_token_ttl_seconds == 60
     assert settings.introspection is False and settings.graphiql is False
@@ -122,10 +130,17 @@ def test_purge_tombstones_command_runs(tmp_path):
 _STRONG_SECRET = "Zq3v" * 12  # 48 characters
 _PRODUCTION_REFUSALS = {
     "nothing set": ({}, ["XUEFEN_SECRET_KEY", "XUEFEN_DATABASE_URL"]),
-    "development key": ({"XUEFEN_SECRET_KEY": "xuefen-development-secret-do-not-use-in-production",
-                         "XUEFEN_DATABASE_URL": "sqlite://prod.sqlite3"}, ["XUEFEN_SECRET_KEY"]),
-    "short secret": ({"XUEFEN_SECRET_KEY": "s3cret-but-only-24-chars", "XUEFEN_DATABASE_URL": "sqlite://prod.sqlite3"},
-                     ["XUEFEN_SECRET_KEY"]),
+    "development key": (
+        {
+            "XUEFEN_SECRET_KEY": "xuefen-development-secret-do-not-use-in-production",
+            "XUEFEN_DATABASE_URL": "sqlite://prod.sqlite3",
+        },
+        ["XUEFEN_SECRET_KEY"],
+    ),
+    "short secret": (
+        {"XUEFEN_SECRET_KEY": "s3cret-but-only-24-chars", "XUEFEN_DATABASE_URL": "sqlite://prod.sqlite3"},
+        ["XUEFEN_SECRET_KEY"],
+    ),
     "no database url": ({"XUEFEN_SECRET_KEY": _STRONG_SECRET}, ["XUEFEN_DATABASE_URL"]),
 }
 
@@ -136,7 +151,9 @@ def _xuefen_bin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     command = ROOT / ".venv" / "bin" / "xuefen"
     argv = [str(command)] if command.exists() else [sys.executable, "-m", "backend.cli"]
     try:
-        return subprocess.run([*argv, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=15)
+        return subprocess.run(
+            [*argv, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=15
+        )
     except subprocess.TimeoutExpired as exc:  # it started serving: exactly the bug
         raise AssertionError(f"`xuefen {' '.join(args)}` ran instead of refusing: {exc.stderr!r}") from None
 
@@ -154,10 +171,15 @@ def test_production_refuses_to_start_without_a_real_secret_and_database(command,
 
 @pytest.mark.parametrize("value", ["prod", "staging", "Production-1"])
 def test_unknown_environments_are_refused(value):
-    done = _xuefen_bin("serve", "--port", "1", env={
-        "XUEFEN_ENV": value, "XUEFEN_SECRET_KEY": _STRONG_SECRET, "XUEFEN_DATABASE_URL": "sqlite://x.sqlite3"})
+    done = _xuefen_bin(
+        "serve",
+        "--port",
+        "1",
+        env={"XUEFEN_ENV": value, "XUEFEN_SECRET_KEY": _STRONG_SECRET, "XUEFEN_DATABASE_URL": "sqlite://x.sqlite3"},
+    )
     assert done.returncode != 0 and done.stderr.strip().splitlines() == [
-        f"xuefen: XUEFEN_ENV must be one of development, production, got {value.lower()!r}"], done.stderr
+        f"xuefen: XUEFEN_ENV must be one of development, production, got {value.lower()!r}"
+    ], done.stderr
 
 
 def test_settings_built_in_code_cannot_run_production_on_the_development_key():
@@ -180,8 +202,20 @@ def test_a_valid_production_configuration_serves(database_url):
     with Served(database_url, XUEFEN_ENV="production", XUEFEN_SECRET_KEY=_STRONG_SECRET) as server:
         assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
         # A token forged with the public development key names a real-looking session: refused.
-        forged = jwt.encode({"iss": "xuefen", "aud": "xuefen-app", "sub": "1", "tid": 1, "sid": str(uuid.uuid4()),
-                             "iat": int(time.time()), "exp": int(time.time()) + 600}, DEV_SECRET_KEY, algorithm="HS256")
-        answer = httpx.post(f"{server.url}/graphql", json={"query": "{ me { name } }"},
-                            headers={"Authorization": f"Bearer {forged}"}).json()
+        forged = jwt.encode(
+            {
+                "iss": "xuefen",
+                "aud": "xuefen-app",
+                "sub": "1",
+                "tid": 1,
+                "sid": str(uuid.uuid4()),
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 600,
+            },
+            DEV_SECRET_KEY,
+            algorithm="HS256",
+        )
+        answer = httpx.post(
+            f"{server.url}/graphql", json={"query": "{ me { name } }"}, headers={"Authorization": f"Bearer {forged}"}
+        ).json()
         assert answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

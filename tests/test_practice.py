@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -66,7 +66,7 @@ LESSON = """
 mutation L($input: CompleteLessonInput!) { completeLesson(input: $input) { result { status code } errors { code } } }
 """
 
-AN_HOUR_AGO = datetime.now(timezone.utc) - timedelta(hours=1)
+AN_HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)
 
 
 @pytest.fixture
@@ -85,9 +85,20 @@ def gid(type_name: str, row_id: int) -> str:
 async def log_practice(client, token, practice_module, quantity=1, note="客户角色扮演", client_id=None):
     """Log practice online; (the record result, the log's global id or None)."""
     client_id = client_id or str(uuid.uuid4())
-    body = await gql(client, LOG, {"input": {
-        "clientId": client_id, "moduleId": gid("CourseModule", practice_module.id), "quantity": quantity,
-        "note": note, "practicedAt": AN_HOUR_AGO.isoformat()}}, token=token)
+    body = await gql(
+        client,
+        LOG,
+        {
+            "input": {
+                "clientId": client_id,
+                "moduleId": gid("CourseModule", practice_module.id),
+                "quantity": quantity,
+                "note": note,
+                "practicedAt": AN_HOUR_AGO.isoformat(),
+            }
+        },
+        token=token,
+    )
     payload = body["data"]["logPractice"]
     assert payload["errors"] == [], body
     row = await PracticeLog.get_or_none(record_id=client_id)
@@ -95,27 +106,39 @@ async def log_practice(client, token, practice_module, quantity=1, note="客户�
 
 
 async def review(client, token, practice_id, decision="CONFIRMED", note=""):
-    body = await gql(client, REVIEW, {"input": {
-        "clientId": str(uuid.uuid4()), "practiceId": practice_id, "decision": decision, "note": note}}, token=token)
+    body = await gql(
+        client,
+        REVIEW,
+        {"input": {"clientId": str(uuid.uuid4()), "practiceId": practice_id, "decision": decision, "note": note}},
+        token=token,
+    )
     payload = body["data"]["reviewPractice"]
     assert payload["errors"] == [], body
     return payload["result"]
 
 
 def practice_record(practice_module, seq, quantity=1, note="", occurred_at=None, record_id=None):
-    return {"id": record_id or str(uuid.uuid4()), "seq": seq, "kind": "PRACTICE_LOG",
-            "occurredAt": (occurred_at or AN_HOUR_AGO).isoformat(),
-            "payload": {"moduleId": gid("CourseModule", practice_module.id), "quantity": quantity, "note": note}}
+    return {
+        "id": record_id or str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "PRACTICE_LOG",
+        "occurredAt": (occurred_at or AN_HOUR_AGO).isoformat(),
+        "payload": {"moduleId": gid("CourseModule", practice_module.id), "quantity": quantity, "note": note},
+    }
 
 
 def review_record(practice_id, seq, decision="CONFIRMED", note="", occurred_at=None):
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "PRACTICE_REVIEW",
-            "occurredAt": (occurred_at or datetime.now(timezone.utc)).isoformat(),
-            "payload": {"practiceId": practice_id, "decision": decision, "note": note}}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "PRACTICE_REVIEW",
+        "occurredAt": (occurred_at or datetime.now(UTC)).isoformat(),
+        "payload": {"practiceId": practice_id, "decision": decision, "note": note},
+    }
 
 
 def urumqi_today() -> date:
-    return local_day(datetime.now(timezone.utc), "Asia/Urumqi")  # LRN works at the Urumqi office
+    return local_day(datetime.now(UTC), "Asia/Urumqi")  # LRN works at the Urumqi office
 
 
 # --- logging ------------------------------------------------------------------------------------
@@ -127,8 +150,9 @@ async def test_practice_is_logged_online_and_offline_and_a_retried_push_applies_
     result, online_id = await log_practice(client, learner, practice, quantity=3, note="模拟客户异议处理 3 次")
     assert (result["status"], result["code"]) == ("ACCEPTED", None)
 
-    offline = practice_record(practice, 1, quantity=2, note="门店实地演练",
-                              occurred_at=datetime.now(timezone.utc) - timedelta(days=1))
+    offline = practice_record(
+        practice, 1, quantity=2, note="门店实地演练", occurred_at=datetime.now(UTC) - timedelta(days=1)
+    )
     first = await gql(client, PUSH, push_input([offline]), token=learner)
     again = await gql(client, PUSH, push_input([offline]), token=learner)
     assert first["data"]["syncPush"]["results"][0]["status"] == "ACCEPTED"
@@ -140,14 +164,19 @@ async def test_practice_is_logged_online_and_offline_and_a_retried_push_applies_
     logs = body["data"]["practiceLogs"]
     assert logs["totalCount"] == 2
     newest, older = [edge["node"] for edge in logs["edges"]]
-    assert (newest["id"], newest["quantity"], newest["note"], newest["status"]) == (online_id, 3, "模拟客户异议处理 3 次", "PENDING")
+    assert (newest["id"], newest["quantity"], newest["note"], newest["status"]) == (
+        online_id,
+        3,
+        "模拟客户异议处理 3 次",
+        "PENDING",
+    )
     assert (older["quantity"], older["note"], older["module"]["kind"]) == (2, "门店实地演练", "PRACTICE")
     assert newest["reviewer"] is None and newest["reviewedAt"] is None
     assert newest["courseId"] == gid("Course", company.courses["A-002"].id)
     # One per page, with a cursor.
     page = (await gql(client, LOGS, {"first": 1}, token=learner))["data"]["practiceLogs"]
     assert page["pageInfo"]["hasNextPage"] and page["edges"][0]["node"]["id"] == online_id
-    rest = (await gql(client, LOGS, {"first": 1, "after": page["pageInfo"]["endCursor"]}, token=learner))
+    rest = await gql(client, LOGS, {"first": 1, "after": page["pageInfo"]["endCursor"]}, token=learner)
     assert [e["node"]["id"] for e in rest["data"]["practiceLogs"]["edges"]] == [older["id"]]
 
 
@@ -179,12 +208,24 @@ async def test_ten_confirmed_units_complete_the_practice_module_and_with_the_les
     _, seven = await log_practice(client, learner, practice, quantity=7)
     _, three = await log_practice(client, learner, practice, quantity=3)
     mentees = (await gql(client, MENTEES, token=mentor))["data"]["myMentees"]
-    assert [(m["mentee"]["employeeNo"], m["allCourses"], m["pendingPracticeCount"]) for m in mentees] == [("LRN", True, 2)]
+    assert [(m["mentee"]["employeeNo"], m["allCourses"], m["pendingPracticeCount"]) for m in mentees] == [
+        ("LRN", True, 2)
+    ]
     pending = (await gql(client, PENDING, token=mentor))["data"]["pendingPracticeReviews"]
     assert pending["totalCount"] == 2 and {e["node"]["id"] for e in pending["edges"]} == {seven, three}
 
-    done = await gql(client, LESSON, {"input": {"moduleId": gid("CourseModule", lesson.id), "secondsSpent": 600,
-                                                "completedAt": AN_HOUR_AGO.isoformat()}}, token=learner)
+    done = await gql(
+        client,
+        LESSON,
+        {
+            "input": {
+                "moduleId": gid("CourseModule", lesson.id),
+                "secondsSpent": 600,
+                "completedAt": AN_HOUR_AGO.isoformat(),
+            }
+        },
+        token=learner,
+    )
     assert done["data"]["completeLesson"]["result"]["status"] == "ACCEPTED"
     result = await review(client, mentor, seven, note="表现不错")
     assert (result["status"], result["code"]) == ("ACCEPTED", None)
@@ -220,7 +261,11 @@ async def test_a_rejection_needs_a_note_and_does_not_count(client, company):
     result = await review(client, mentor, practice_id, "REJECTED", note="没有客户在场，不算")
     assert result["status"] == "ACCEPTED"
     node = (await gql(client, LOGS, {}, token=learner))["data"]["practiceLogs"]["edges"][0]["node"]
-    assert (node["status"], node["reviewNote"], node["reviewer"]["name"]) == ("REJECTED", "没有客户在场，不算", "孟经理")
+    assert (node["status"], node["reviewNote"], node["reviewer"]["name"]) == (
+        "REJECTED",
+        "没有客户在场，不算",
+        "孟经理",
+    )
     assert node["reviewedAt"] is not None
     assert not await ModuleProgress.filter(employee=company.employees["LRN"], module=practice).exists()
 
@@ -251,14 +296,19 @@ async def test_a_mentorship_that_ended_yesterday_no_longer_lets_the_mentor_revie
     _, early = await log_practice(client, learner, practice)
     mentorship_id = (await gql(client, MENTEES, token=mentor))["data"]["myMentees"][0]["id"]
     yesterday = urumqi_today() - timedelta(days=1)
-    ended = await gql(client, END, {"input": {"mentorshipId": mentorship_id, "endsOn": yesterday.isoformat()}}, token=hr)
-    assert ended["data"]["endMentorship"] == {"mentorship": {"id": mentorship_id, "endsOn": yesterday.isoformat()}, "errors": []}
+    ended = await gql(
+        client, END, {"input": {"mentorshipId": mentorship_id, "endsOn": yesterday.isoformat()}}, token=hr
+    )
+    assert ended["data"]["endMentorship"] == {
+        "mentorship": {"id": mentorship_id, "endsOn": yesterday.isoformat()},
+        "errors": [],
+    }
     result = await review(client, mentor, late)
     assert (result["status"], result["code"]) == ("REJECTED", "NOT_YOUR_MENTEE")
     assert (await gql(client, MENTEES, token=mentor))["data"]["myMentees"] == []
     assert (await gql(client, MENTORS, token=learner))["data"]["myMentors"] == []
     # Reviewed on the phone two days ago, while still the mentor, synced only now: it counts.
-    two_days_ago = datetime.now(timezone.utc) - timedelta(days=2)
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
     body = await gql(client, PUSH, push_input([review_record(early, 1, occurred_at=two_days_ago)]), token=mentor)
     assert body["data"]["syncPush"]["results"][0]["status"] == "ACCEPTED"
     assert (await ModuleProgress.get(employee=company.employees["LRN"], module=practice)).completed_count == 1
@@ -271,9 +321,19 @@ async def test_a_course_specific_mentorship_covers_only_that_course(client, comp
     hr = await token_for(client, company.code, "HR1")
     learner = await token_for(client, company.code, "LRN")
     lrn, oth = company.employees["LRN"], company.employees["OTH"]
-    created = await gql(client, CREATE, {"input": {
-        "mentorId": gid("Employee", oth.id), "menteeId": gid("Employee", lrn.id),
-        "courseId": gid("Course", company.courses["A-001"].id), "startsOn": "2026-01-01"}}, token=hr)
+    created = await gql(
+        client,
+        CREATE,
+        {
+            "input": {
+                "mentorId": gid("Employee", oth.id),
+                "menteeId": gid("Employee", lrn.id),
+                "courseId": gid("Course", company.courses["A-001"].id),
+                "startsOn": "2026-01-01",
+            }
+        },
+        token=hr,
+    )
     assert created["data"]["createMentorship"]["errors"] == []
     _, safety = await log_practice(client, learner, await module(company, "A-001"))
     _, fire = await log_practice(client, learner, await module(company, "A-002"))
@@ -289,7 +349,9 @@ async def test_a_course_specific_mentorship_covers_only_that_course(client, comp
     assert (await review(client, coach, safety))["status"] == "ACCEPTED"
     mentors = (await gql(client, MENTORS, token=learner))["data"]["myMentors"]
     assert sorted((m["mentor"]["employeeNo"], (m["course"] or {}).get("code")) for m in mentors) == [
-        ("MGR", None), ("OTH", "A-001")]
+        ("MGR", None),
+        ("OTH", "A-001"),
+    ]
 
 
 async def test_two_devices_confirming_at_once_count_once(client, company):
@@ -301,7 +363,9 @@ async def test_two_devices_confirming_at_once_count_once(client, company):
     for practice_id in ids:
         results = await asyncio.gather(review(client, phone, practice_id), review(client, tablet, practice_id))
         assert sorted((r["status"], r["code"] or "") for r in results) == [
-            ("ACCEPTED", ""), ("REJECTED", "ALREADY_REVIEWED")]
+            ("ACCEPTED", ""),
+            ("REJECTED", "ALREADY_REVIEWED"),
+        ]
     # And as offline pushes from both devices at once.
     _, pushed = await log_practice(client, learner, practice, quantity=4)
     bodies = await asyncio.gather(
@@ -309,7 +373,10 @@ async def test_two_devices_confirming_at_once_count_once(client, company):
         gql(client, PUSH, push_input([review_record(pushed, 1)], device_id="mgr-tablet"), token=tablet),
     )
     results = [body["data"]["syncPush"]["results"][0] for body in bodies]
-    assert sorted((r["status"], r["code"] or "") for r in results) == [("ACCEPTED", ""), ("REJECTED", "ALREADY_REVIEWED")]
+    assert sorted((r["status"], r["code"] or "") for r in results) == [
+        ("ACCEPTED", ""),
+        ("REJECTED", "ALREADY_REVIEWED"),
+    ]
     assert (await ModuleProgress.get(employee=company.employees["LRN"], module=practice)).completed_count == 16
 
 
@@ -344,8 +411,13 @@ async def test_who_may_read_whose_practice_logs(client, company, password_hash):
 async def test_mentorships_are_created_and_ended_by_hr_only_and_audited(client, company, password_hash):
     e = company.employees
     hr = await token_for(client, company.code, "HR1")
-    new = {"mentorId": gid("Employee", e["OTH"].id), "menteeId": gid("Employee", e["LRN"].id),
-           "courseId": gid("Course", company.courses["S-002"].id), "startsOn": "2026-02-01", "endsOn": "2026-12-31"}
+    new = {
+        "mentorId": gid("Employee", e["OTH"].id),
+        "menteeId": gid("Employee", e["LRN"].id),
+        "courseId": gid("Course", company.courses["S-002"].id),
+        "startsOn": "2026-02-01",
+        "endsOn": "2026-12-31",
+    }
     for who in ("MGR", "LRN", "OTH"):
         token = await token_for(client, company.code, who)
         body = await gql(client, CREATE, {"input": new}, token=token)
@@ -411,7 +483,12 @@ async def test_the_feed_sends_practice_logs_to_the_employee_and_their_mentor_onl
     [row] = _rows(mine, "PRACTICE_LOG")
     assert row["id"] == practice_id and row["op"] == "UPSERT"
     data = row["data"]
-    assert (data["quantity"], data["note"], data["status"], data["employee"]["employeeNo"]) == (5, "电话回访练习", "PENDING", "LRN")
+    assert (data["quantity"], data["note"], data["status"], data["employee"]["employeeNo"]) == (
+        5,
+        "电话回访练习",
+        "PENDING",
+        "LRN",
+    )
     [mentorship] = _rows(mine, "MENTORSHIP")
     assert (mentorship["data"]["mentor"]["employeeNo"], mentorship["data"]["courseId"]) == ("MGR", None)
     assert mentorship["data"]["startsOn"] == "2026-01-01"
@@ -431,7 +508,10 @@ async def test_the_feed_sends_practice_logs_to_the_employee_and_their_mentor_onl
         body = await gql(client, PULL, pull_input(cursor), token=token)
         [row] = _rows(body, "PRACTICE_LOG")
         assert (row["data"]["status"], row["data"]["reviewNote"], row["data"]["reviewer"]["employeeNo"]) == (
-            "CONFIRMED", "很好", "MGR")
+            "CONFIRMED",
+            "很好",
+            "MGR",
+        )
     assert _rows(await gql(client, PULL, pull_input(learner_cursor), token=learner), "MODULE_PROGRESS")
 
     # A mentorship ended: the former mentor's phone drops the logs.

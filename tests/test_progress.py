@@ -21,12 +21,20 @@ async def test_learning_shows_records_as_progress_to_the_learner_and_their_manag
     learner = await token_for(client, company.code, "LRN")
     lesson_module = await CourseModule.filter(course=company.courses["S-002"], kind=ModuleKind.LESSON).first()
     await gql(client, PUSH, push_input([lesson(lesson_module.id, 1), lesson(lesson_module.id, 2)]), token=learner)
-    me = await gql(client, "{ me { learning { course { code } progress { completedModules totalModules completed modules { completedCount } } } } }", token=learner)
+    me = await gql(
+        client,
+        "{ me { learning { course { code } progress { completedModules totalModules completed modules { completedCount } } } } }",
+        token=learner,
+    )
     learning = me["data"]["me"]["learning"]
     # S-002 (in progress, most recent) first, then S-001 (completed earlier, from the seed data).
     assert [entry["course"]["code"] for entry in learning] == ["S-002", "S-001"]
-    assert learning[0]["progress"] == {"completedModules": 1, "totalModules": 2, "completed": False,
-                                       "modules": [{"completedCount": 2}, {"completedCount": 0}]}
+    assert learning[0]["progress"] == {
+        "completedModules": 1,
+        "totalModules": 2,
+        "completed": False,
+        "modules": [{"completedCount": 2}, {"completedCount": 0}],
+    }
     assert learning[1]["progress"]["completed"] is True
     manager = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     seen = await gql(client, LEARNING, {"id": to_global_id("Employee", company.employees["LRN"].id)}, token=manager)
@@ -44,7 +52,10 @@ async def test_course_progress_is_the_viewers_own(client, password_hash):
     query = "query C($id: ID!) { course(id: $id) { progress { completedModules modules { completedCount } } } }"
     course_id = to_global_id("Course", company.courses["A-001"].id)
     mine = await gql(client, query, {"id": course_id}, token=learner)
-    assert mine["data"]["course"]["progress"] == {"completedModules": 1, "modules": [{"completedCount": 1}, {"completedCount": 0}]}
+    assert mine["data"]["course"]["progress"] == {
+        "completedModules": 1,
+        "modules": [{"completedCount": 1}, {"completedCount": 0}],
+    }
     other = await token_for(client, company.code, "OTH", device_id="oth-phone")
     theirs = await gql(client, query, {"id": course_id}, token=other)
     assert theirs["data"]["course"]["progress"]["completedModules"] == 0
@@ -78,8 +89,13 @@ async def test_optional_modules_do_not_hold_back_a_course(client, password_hash)
     assert before["data"]["course"]["progress"]["completed"] is False
     await gql(client, PUSH, push_input([lesson(lesson_module.id, 1)]), token=learner)
     after = (await gql(client, query, {"id": course_id}, token=learner))["data"]["course"]["progress"]
-    assert after == {"completed": True, "completedModules": 1, "requiredModules": 1, "totalModules": 2,
-                     "modules": [{"required": True, "completed": True}, {"required": False, "completed": False}]}
+    assert after == {
+        "completed": True,
+        "completedModules": 1,
+        "requiredModules": 1,
+        "totalModules": 2,
+        "modules": [{"required": True, "completed": True}, {"required": False, "completed": False}],
+    }
 
 
 async def test_a_required_module_left_undone_keeps_the_course_open(client, password_hash):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -53,8 +53,10 @@ def _key(path: str) -> str:
 
 async def _opens(client, session_id: int, key: str, language: str = "en") -> list[httpx.Response]:
     """The page and both images with this key."""
-    return [await client.get(f"/sessions/{session_id}/{what}", params={"key": key}, headers={"Accept-Language": language})
-            for what in ("projector", "qr.svg", "qr.png")]
+    return [
+        await client.get(f"/sessions/{session_id}/{what}", params={"key": key}, headers={"Accept-Language": language})
+        for what in ("projector", "qr.svg", "qr.png")
+    ]
 
 
 def _assert_refused(responses: list[httpx.Response], status: int, code: str) -> None:
@@ -78,22 +80,30 @@ async def test_a_link_works_while_the_login_is_live_and_unexpired(client, compan
     assert f"qr.svg?key={_key(path)}" in page.text
     assert svg.status_code == 200 and "<svg" in svg.text
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
-    assert decoded[0].text in {token_at(session, datetime.now(timezone.utc), shift) for shift in (-1, 0)}
+    assert decoded[0].text in {token_at(session, datetime.now(UTC), shift) for shift in (-1, 0)}
     # A refresh keeps the same login (the refresh-token chain), so the link keeps working.
     refreshed = await gql(client, REFRESH, {"input": {"refreshToken": tokens["refreshToken"], "deviceId": "mgr-phone"}})
     assert refreshed["data"]["refreshToken"]["errors"] == []
     assert [r.status_code for r in await _opens(client, session.id, _key(path))] == [200, 200, 200]
     # Each kit gives a fresh link, and says until when it works (15 minutes by default).
     await asyncio.sleep(1.1)
-    kit = (await gql(client, "query K($id: ID!) { sessionCheckInKit(sessionId: $id) { projectorPath projectorExpiresAt } }",
-                     {"id": to_global_id("TrainingSession", session.id)}, token=tokens["accessToken"]))["data"]["sessionCheckInKit"]
+    kit = (
+        await gql(
+            client,
+            "query K($id: ID!) { sessionCheckInKit(sessionId: $id) { projectorPath projectorExpiresAt } }",
+            {"id": to_global_id("TrainingSession", session.id)},
+            token=tokens["accessToken"],
+        )
+    )["data"]["sessionCheckInKit"]
     assert _key(kit["projectorPath"]) != _key(path)
-    expires_in = datetime.fromisoformat(kit["projectorExpiresAt"]) - datetime.now(timezone.utc)
+    expires_in = datetime.fromisoformat(kit["projectorExpiresAt"]) - datetime.now(UTC)
     assert 890 <= expires_in.total_seconds() <= 900
 
 
 async def test_an_expired_link_is_refused(database_url, test_settings, company):
-    app = create_app(test_settings.with_overrides(database_url=database_url, projector_link_ttl_seconds=1), manage_db=False)
+    app = create_app(
+        test_settings.with_overrides(database_url=database_url, projector_link_ttl_seconds=1), manage_db=False
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://xuefen.test") as short:
         session = await make_session(company)
         tokens = await _instructor(short, company)
@@ -118,7 +128,7 @@ async def test_a_link_dies_when_the_instructor_signs_out(client, company):
     # Bound to that login only: the link from the instructor's other device still works.
     assert [r.status_code for r in await _opens(client, session.id, other_key)] == [200, 200, 200]
     # Revoked any other way (refresh-token reuse, deactivation): the same.
-    await AuthSession.filter(tenant_id=company.tenant.id).update(revoked_at=datetime.now(timezone.utc))
+    await AuthSession.filter(tenant_id=company.tenant.id).update(revoked_at=datetime.now(UTC))
     _assert_refused(await _opens(client, session.id, other_key), 401, "UNAUTHENTICATED")
 
 
@@ -148,14 +158,23 @@ async def test_forged_and_old_style_keys_are_refused(client, test_settings, comp
     for secret in (DEV_SECRET_KEY, "another-secret-" + "x" * 40):
         forged = sign_display_key(secret, session.id, company.tenant.id, auth_session.id, far)
         _assert_refused(await _opens(client, session.id, forged), 401, "UNAUTHENTICATED")
-    _assert_refused(await _opens(client, session.id, key[:-3] + ("AAA" if key[-3:] != "AAA" else "BBB")), 401,
-                    "UNAUTHENTICATED")
+    _assert_refused(
+        await _opens(client, session.id, key[:-3] + ("AAA" if key[-3:] != "AAA" else "BBB")), 401, "UNAUTHENTICATED"
+    )
     _assert_refused(await _opens(client, session.id, "garbage"), 401, "UNAUTHENTICATED")
     # The old display key (a JWT valid until the session ends, bound to no login) no longer opens
     # anything, even signed with the real secret.
     for secret in (test_settings.secret_key, DEV_SECRET_KEY):
-        old = jwt.encode({"aud": "xuefen-display", "sid": session.id, "tid": company.tenant.id,
-                          "exp": int(session.ends_at.timestamp())}, secret, algorithm="HS256")
+        old = jwt.encode(
+            {
+                "aud": "xuefen-display",
+                "sid": session.id,
+                "tid": company.tenant.id,
+                "exp": int(session.ends_at.timestamp()),
+            },
+            secret,
+            algorithm="HS256",
+        )
         _assert_refused(await _opens(client, session.id, old), 401, "UNAUTHENTICATED")
 
 
@@ -177,6 +196,10 @@ async def test_a_link_keeps_to_the_tenant_of_its_login(client, test_settings, pa
         refused = await _opens(client, theirs.id, key)
         assert [r.status_code for r in refused] in ([401] * 3, [404] * 3), [r.status_code for r in refused]
     # The kit of another tenant's session is not ours to fetch either.
-    body = await gql(client, KIT, {"id": to_global_id("TrainingSession", theirs.id)},
-                     token=(await _instructor(client, company, device_id="mgr-tablet"))["accessToken"])
+    body = await gql(
+        client,
+        KIT,
+        {"id": to_global_id("TrainingSession", theirs.id)},
+        token=(await _instructor(client, company, device_id="mgr-tablet"))["accessToken"],
+    )
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"

@@ -51,8 +51,14 @@ ABCD = [{"key": k, "text": t} for k, t in zip("ABCD", ("干粉灭火器", "用�
 async def company(password_hash):
     company = await make_company(password_hash)
     hq = company.sites["hq"]
-    instructor = await Employee.create(tenant=company.tenant, employee_no="INS", name="伊讲师",
-                                       password_hash=password_hash, site=hq, org_unit=company.org_units["root"])
+    instructor = await Employee.create(
+        tenant=company.tenant,
+        employee_no="INS",
+        name="伊讲师",
+        password_hash=password_hash,
+        site=hq,
+        org_unit=company.org_units["root"],
+    )
     for role in (Role.EMPLOYEE, Role.INSTRUCTOR):
         await EmployeeRole.create(tenant=company.tenant, employee=instructor, role=role)
     company.employees["INS"] = instructor
@@ -60,14 +66,26 @@ async def company(password_hash):
 
 
 async def quiz_module(company, course="A-002"):
-    return await CourseModule.create(tenant=company.tenant, course=company.courses[course], position=3,
-                                     title="结业测验", kind=ModuleKind.QUIZ, credits=Decimal("1.0"))
+    return await CourseModule.create(
+        tenant=company.tenant,
+        course=company.courses[course],
+        position=3,
+        title="结业测验",
+        kind=ModuleKind.QUIZ,
+        credits=Decimal("1.0"),
+    )
 
 
 def question_input(company, course="A-002", **changes):
-    given = {"courseId": to_global_id("Course", company.courses[course].id), "kind": "SINGLE_CHOICE",
-             "prompt": "电器起火首先应使用？", "options": ABCD, "answerKey": "A", "points": "2",
-             "explanation": "解析：先断电再用干粉灭火器"}
+    given = {
+        "courseId": to_global_id("Course", company.courses[course].id),
+        "kind": "SINGLE_CHOICE",
+        "prompt": "电器起火首先应使用？",
+        "options": ABCD,
+        "answerKey": "A",
+        "points": "2",
+        "explanation": "解析：先断电再用干粉灭火器",
+    }
     return {"input": {**given, **changes}}
 
 
@@ -85,13 +103,28 @@ async def test_only_hr_admins_and_instructors_author_quizzes(client, company, wh
     course_id = to_global_id("Course", company.courses["A-002"].id)
     if not allowed:
         assert created["errors"][0]["code"] == "FORBIDDEN" and created["question"] is None
-        existing = await Question.create(tenant=company.tenant, course=company.courses["A-002"], kind="TRUE_FALSE",
-                                         prompt="可以乘电梯逃生。", answer_key=False)
+        existing = await Question.create(
+            tenant=company.tenant,
+            course=company.courses["A-002"],
+            kind="TRUE_FALSE",
+            prompt="可以乘电梯逃生。",
+            answer_key=False,
+        )
         updated = await gql(client, UPDATE, {"input": {"questionId": str(existing.id), "prompt": "改"}}, token=token)
         assert updated["data"]["updateQuestion"]["errors"][0]["code"] == "FORBIDDEN"
-        set_quiz = await gql(client, SET_QUIZ, {"input": {
-            "moduleId": to_global_id("CourseModule", module.id), "title": "测验", "passMark": 60,
-            "questionIds": [str(existing.id)]}}, token=token)
+        set_quiz = await gql(
+            client,
+            SET_QUIZ,
+            {
+                "input": {
+                    "moduleId": to_global_id("CourseModule", module.id),
+                    "title": "测验",
+                    "passMark": 60,
+                    "questionIds": [str(existing.id)],
+                }
+            },
+            token=token,
+        )
         assert set_quiz["data"]["setModuleQuiz"]["errors"][0]["code"] == "FORBIDDEN"
         bank = await gql(client, BANK, {"id": course_id}, token=token)
         assert bank["data"] is None and bank["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -101,33 +134,40 @@ async def test_only_hr_admins_and_instructors_author_quizzes(client, company, wh
     assert created["errors"] == []
     question = created["question"]
     assert (question["kind"], question["answerKey"], question["points"], question["options"][0]) == (
-        "SINGLE_CHOICE", ["A"], "2.0", {"key": "A", "text": "干粉灭火器"})
+        "SINGLE_CHOICE",
+        ["A"],
+        "2.0",
+        {"key": "A", "text": "干粉灭火器"},
+    )
     bank = (await gql(client, BANK, {"id": course_id}, token=token))["data"]["questionBank"]
     assert [(q["id"], q["answerKey"]) for q in bank] == [(question["id"], ["A"])]
     audit = await AuditEntry.get(tenant=company.tenant, action="question.create")
     assert audit.actor_id == company.employees[who].id and audit.entity_id == question["id"]
 
 
-@pytest.mark.parametrize("changes,field", [
-    ({"answerKey": "E"}, "answerKey"),  # not an option
-    ({"answerKey": ["A", "B"]}, "answerKey"),  # single choice: exactly one
-    ({"answerKey": None}, "answerKey"),
-    ({"kind": "MULTIPLE_CHOICE", "answerKey": ["A", "X"]}, "answerKey"),
-    ({"kind": "MULTIPLE_CHOICE", "answerKey": []}, "answerKey"),
-    ({"kind": "MULTIPLE_CHOICE", "answerKey": ["A", "A"]}, "answerKey"),
-    ({"kind": "TRUE_FALSE", "options": [], "answerKey": "true"}, "answerKey"),
-    ({"kind": "TRUE_FALSE", "answerKey": True}, "options"),  # nothing to choose from
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"exact": ["客户需求分析"], "regex": ".*"}}, "answerKey"),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"keywords": ["倾听"], "minKeywords": 2}}, "answerKey"),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"minKeywords": 1}}, "answerKey"),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"exact": ["  "]}}, "answerKey"),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": "客户需求分析"}, "answerKey"),
-    ({"options": [{"key": "A", "text": "一"}, {"key": "a", "text": "二"}]}, "options"),  # keys must differ
-    ({"options": [{"key": "A", "text": "一"}]}, "options"),
-    ({"points": "0"}, "points"),
-    ({"points": "1.25"}, "points"),
-    ({"prompt": "   "}, "prompt"),
-])
+@pytest.mark.parametrize(
+    "changes,field",
+    [
+        ({"answerKey": "E"}, "answerKey"),  # not an option
+        ({"answerKey": ["A", "B"]}, "answerKey"),  # single choice: exactly one
+        ({"answerKey": None}, "answerKey"),
+        ({"kind": "MULTIPLE_CHOICE", "answerKey": ["A", "X"]}, "answerKey"),
+        ({"kind": "MULTIPLE_CHOICE", "answerKey": []}, "answerKey"),
+        ({"kind": "MULTIPLE_CHOICE", "answerKey": ["A", "A"]}, "answerKey"),
+        ({"kind": "TRUE_FALSE", "options": [], "answerKey": "true"}, "answerKey"),
+        ({"kind": "TRUE_FALSE", "answerKey": True}, "options"),  # nothing to choose from
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"exact": ["客户需求分析"], "regex": ".*"}}, "answerKey"),
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"keywords": ["倾听"], "minKeywords": 2}}, "answerKey"),
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"minKeywords": 1}}, "answerKey"),
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"exact": ["  "]}}, "answerKey"),
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": "客户需求分析"}, "answerKey"),
+        ({"options": [{"key": "A", "text": "一"}, {"key": "a", "text": "二"}]}, "options"),  # keys must differ
+        ({"options": [{"key": "A", "text": "一"}]}, "options"),
+        ({"points": "0"}, "points"),
+        ({"points": "1.25"}, "points"),
+        ({"prompt": "   "}, "prompt"),
+    ],
+)
 async def test_answer_keys_must_suit_the_kind(client, company, changes, field):
     token = await token_for(client, company.code, "HR1")
     created = await create(client, token, company, **changes)
@@ -136,15 +176,20 @@ async def test_answer_keys_must_suit_the_kind(client, company, changes, field):
     assert not await Question.filter(tenant=company.tenant).exists()
 
 
-@pytest.mark.parametrize("changes,key", [
-    ({"kind": "MULTIPLE_CHOICE", "answerKey": ["c", "A"]}, ["C", "A"]),
-    ({"kind": "TRUE_FALSE", "options": [], "answerKey": False}, False),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"exact": "客户需求分析"}}, {"exact": ["客户需求分析"]}),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"keywords": ["倾听", "提问"], "minKeywords": 1}},
-     {"keywords": ["倾听", "提问"], "minKeywords": 1}),
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": {}}, {}),  # a person grades it
-    ({"kind": "SHORT_TEXT", "options": [], "answerKey": None}, {}),
-])
+@pytest.mark.parametrize(
+    "changes,key",
+    [
+        ({"kind": "MULTIPLE_CHOICE", "answerKey": ["c", "A"]}, ["C", "A"]),
+        ({"kind": "TRUE_FALSE", "options": [], "answerKey": False}, False),
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": {"exact": "客户需求分析"}}, {"exact": ["客户需求分析"]}),
+        (
+            {"kind": "SHORT_TEXT", "options": [], "answerKey": {"keywords": ["倾听", "提问"], "minKeywords": 1}},
+            {"keywords": ["倾听", "提问"], "minKeywords": 1},
+        ),
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": {}}, {}),  # a person grades it
+        ({"kind": "SHORT_TEXT", "options": [], "answerKey": None}, {}),
+    ],
+)
 async def test_valid_keys_of_every_kind_are_kept(client, company, changes, key):
     token = await token_for(client, company.code, "INS")
     created = await create(client, token, company, **changes)
@@ -157,14 +202,24 @@ async def test_a_quiz_is_set_versioned_and_reaches_phones_without_keys(client, c
     module = await quiz_module(company)
     module_id = to_global_id("CourseModule", module.id)
     single = (await create(client, hr, company, explanation="解析：EXPLAIN-77"))["question"]
-    open_ = (await create(client, hr, company, kind="SHORT_TEXT", options=[], prompt="写出第一步",
-                          answerKey={"exact": [KEY_MARKER]}))["question"]
+    open_ = (
+        await create(
+            client, hr, company, kind="SHORT_TEXT", options=[], prompt="写出第一步", answerKey={"exact": [KEY_MARKER]}
+        )
+    )["question"]
     other_course = (await create(client, hr, company, course="A-001"))["question"]
 
     async def set_quiz(question_ids, **changes):
-        given = {"moduleId": module_id, "title": "消防结业测验", "passMark": 80, "timeLimitSeconds": 600,
-                 "attemptsAllowed": 2, "shuffle": False, "reviewAllowed": False,
-                 "questionIds": changes.pop("questionIds", question_ids)}
+        given = {
+            "moduleId": module_id,
+            "title": "消防结业测验",
+            "passMark": 80,
+            "timeLimitSeconds": 600,
+            "attemptsAllowed": 2,
+            "shuffle": False,
+            "reviewAllowed": False,
+            "questionIds": changes.pop("questionIds", question_ids),
+        }
         body = await gql(client, SET_QUIZ, {"input": {**given, **changes}}, token=hr)
         assert "errors" not in body, body
         return body["data"]["setModuleQuiz"]
@@ -194,13 +249,26 @@ async def test_a_quiz_is_set_versioned_and_reaches_phones_without_keys(client, c
 
     seen = (await gql(client, MODULE_QUIZ, {"id": module_id}, token=learner))["data"]["moduleQuiz"]
     assert (seen["title"], seen["version"], [q["id"] for q in seen["questions"]]) == (
-        "消防结业测验", 1, [open_["id"], single["id"]])
+        "消防结业测验",
+        1,
+        [open_["id"], single["id"]],
+    )
 
     updated = await set_quiz([single["id"]], shuffle=True, title="消防结业测验（新）")
     assert (updated["quiz"]["version"], updated["quiz"]["shuffle"]) == (2, True)
     # Changing a question on the quiz changes the quiz too.
-    changed = await gql(client, UPDATE, {"input": {"questionId": to_global_id("Question", int(single["id"])),
-                                                    "prompt": "电器起火时首先应使用？", "points": "3"}}, token=hr)
+    changed = await gql(
+        client,
+        UPDATE,
+        {
+            "input": {
+                "questionId": to_global_id("Question", int(single["id"])),
+                "prompt": "电器起火时首先应使用？",
+                "points": "3",
+            }
+        },
+        token=hr,
+    )
     assert changed["data"]["updateQuestion"]["errors"] == []
     assert changed["data"]["updateQuestion"]["question"]["answerKey"] == ["A"]  # untouched
     assert (await Quiz.get(module=module)).version == 3
@@ -222,20 +290,43 @@ async def test_a_quiz_is_set_versioned_and_reaches_phones_without_keys(client, c
             break
     row = [c for c in changes if c["entity"] == "QUIZ" and c["id"] == module_id][-1]["data"]
     assert (row["version"], row["title"], row["shuffle"], row["passMark"]) == (3, "消防结业测验（新）", True, 80)
-    assert row["questions"] == [{"id": single["id"], "kind": "SINGLE_CHOICE", "prompt": "电器起火时首先应使用？",
-                                 "options": ABCD, "points": "3.0"}]
+    assert row["questions"] == [
+        {
+            "id": single["id"],
+            "kind": "SINGLE_CHOICE",
+            "prompt": "电器起火时首先应使用？",
+            "options": ABCD,
+            "points": "3.0",
+        }
+    ]
     for body in bodies:
         assert KEY_MARKER not in body and "EXPLAIN-77" not in body and "answerKey" not in body
     actions = await AuditEntry.filter(tenant=company.tenant, entity__in=["Quiz", "Question"]).values_list(
-        "action", flat=True)
+        "action", flat=True
+    )
     assert {"quiz.create", "quiz.update", "question.update"} <= set(actions)
 
 
 async def test_unknown_courses_and_modules_are_not_found(client, company):
     hr = await token_for(client, company.code, "HR1")
-    body = await gql(client, CREATE, {"input": {**question_input(company)["input"],
-                                                "courseId": to_global_id("Course", 999999)}}, token=hr)
+    body = await gql(
+        client,
+        CREATE,
+        {"input": {**question_input(company)["input"], "courseId": to_global_id("Course", 999999)}},
+        token=hr,
+    )
     assert body["data"]["createQuestion"]["errors"][0]["code"] == "NOT_FOUND"
-    body = await gql(client, SET_QUIZ, {"input": {"moduleId": to_global_id("CourseModule", 999999), "title": "测验",
-                                                  "passMark": 60, "questionIds": ["1"]}}, token=hr)
+    body = await gql(
+        client,
+        SET_QUIZ,
+        {
+            "input": {
+                "moduleId": to_global_id("CourseModule", 999999),
+                "title": "测验",
+                "passMark": 60,
+                "questionIds": ["1"],
+            }
+        },
+        token=hr,
+    )
     assert body["data"]["setModuleQuiz"]["errors"][0]["code"] == "NOT_FOUND"

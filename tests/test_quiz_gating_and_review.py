@@ -6,7 +6,7 @@ once the learner has passed or used the last attempt (closing the quiz releases 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -48,8 +48,12 @@ async def company(password_hash):
 
 
 async def online(client, token, module, answers_):
-    body = await gql(client, SUBMIT_WITH_RESULT, {"input": {
-        "quizId": to_global_id("CourseModule", module.id), "answers": answers_}}, token=token)
+    body = await gql(
+        client,
+        SUBMIT_WITH_RESULT,
+        {"input": {"quizId": to_global_id("CourseModule", module.id), "answers": answers_}},
+        token=token,
+    )
     assert "errors" not in body and body["data"]["submitQuizAttempt"]["errors"] == [], body
     return body["data"]["submitQuizAttempt"]["result"]
 
@@ -62,11 +66,20 @@ async def push(client, token, records, device_id="device-1"):
 
 async def course_with_lesson(company, code, requires=None):
     """A published course with one lesson (position 1); make_quiz adds its QUIZ module."""
-    course = await Course.create(tenant=company.tenant, code=code, title=f"课程{code}", summary="", scenario="安全",
-                                 format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED, hours=Decimal("1.0"),
-                                 credits=Decimal("1.0"))
-    lesson = await CourseModule.create(tenant=company.tenant, course=course, position=1, title="学习",
-                                       kind=ModuleKind.LESSON, credits=Decimal("1.0"))
+    course = await Course.create(
+        tenant=company.tenant,
+        code=code,
+        title=f"课程{code}",
+        summary="",
+        scenario="安全",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+        hours=Decimal("1.0"),
+        credits=Decimal("1.0"),
+    )
+    lesson = await CourseModule.create(
+        tenant=company.tenant, course=course, position=1, title="学习", kind=ModuleKind.LESSON, credits=Decimal("1.0")
+    )
     if requires is not None:
         await CoursePrerequisite.create(tenant=company.tenant, course=course, required_course=requires)
     company.courses[code] = course
@@ -76,9 +89,13 @@ async def course_with_lesson(company, code, requires=None):
 def lesson_record(module, seq):
     import uuid
 
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "LESSON_COMPLETED",
-            "occurredAt": (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(),
-            "payload": {"moduleId": to_global_id("CourseModule", module.id), "secondsSpent": 60}}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "LESSON_COMPLETED",
+        "occurredAt": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "payload": {"moduleId": to_global_id("CourseModule", module.id), "secondsSpent": 60},
+    }
 
 
 # --- eligibility -----------------------------------------------------------------------------
@@ -94,8 +111,9 @@ async def test_a_quiz_of_a_course_the_learner_may_not_take_is_refused_everywhere
 
     await feed.backfill(company.tenant.id)
     learner = await token_for(client, company.code, "LRN")
-    for seq, (module, questions, reason) in enumerate(((missing, missing_questions, "PREREQUISITE_MISSING"),
-                                                       (ruled, ruled_questions, "GRADE_TOO_LOW")), start=1):
+    for seq, (module, questions, reason) in enumerate(
+        ((missing, missing_questions, "PREREQUISITE_MISSING"), (ruled, ruled_questions, "GRADE_TOO_LOW")), start=1
+    ):
         module_id = to_global_id("CourseModule", module.id)
         body = await gql(client, MODULE_QUIZ, {"id": module_id}, token=learner, language="en")
         assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "NOT_ELIGIBLE", body
@@ -135,17 +153,24 @@ async def test_a_prerequisite_completed_earlier_in_the_same_push_lets_the_next_q
     changes, _ = await pull_all(client, learner, device_id="oth-phone")
     second_id = to_global_id("CourseModule", second_module.id)
     assert latest(changes, "QUIZ", second_id)["op"] == "DELETE"
-    cursor = (await gql(client, PULL, pull_input(None, limit=1000, device_id="oth-phone"), token=learner)
-              )["data"]["syncPull"]["cursor"]
-    results = await push(client, learner, [
-        lesson_record(first_lesson, 1),
-        submission(first_module, answers(first_questions), 2),
-        submission(second_module, answers(second_questions), 3),
-    ], device_id="oth-phone")
+    cursor = (await gql(client, PULL, pull_input(None, limit=1000, device_id="oth-phone"), token=learner))["data"][
+        "syncPull"
+    ]["cursor"]
+    results = await push(
+        client,
+        learner,
+        [
+            lesson_record(first_lesson, 1),
+            submission(first_module, answers(first_questions), 2),
+            submission(second_module, answers(second_questions), 3),
+        ],
+        device_id="oth-phone",
+    )
     assert [(r["status"], r["code"]) for r in results] == [("ACCEPTED", None)] * 3
     assert await QuizAttempt.filter(quiz=second_quiz).count() == 1
-    page = (await gql(client, PULL, pull_input(cursor, limit=1000, device_id="oth-phone"), token=learner)
-            )["data"]["syncPull"]
+    page = (await gql(client, PULL, pull_input(cursor, limit=1000, device_id="oth-phone"), token=learner))["data"][
+        "syncPull"
+    ]
     row = latest(page["changes"], "QUIZ", second_id)
     assert row["op"] == "UPSERT" and len(row["data"]["questions"]) == 6
 
@@ -176,16 +201,20 @@ def feedback_free(body: str) -> bool:
 
 
 async def test_a_failed_attempt_shows_no_feedback_until_the_learner_passes(client, company):
-    module, quiz, questions = await make_quiz(company, attempts_allowed=3,
-                                              review_timing=ReviewTiming.AFTER_FINAL_ATTEMPT)
+    module, quiz, questions = await make_quiz(
+        company, attempts_allowed=3, review_timing=ReviewTiming.AFTER_FINAL_ATTEMPT
+    )
     learner = await token_for(client, company.code, "LRN")
     module_id = to_global_id("CourseModule", module.id)
-    wrong = submission(module, answers(questions, right=False), 1,
-                       occurred_at=datetime.now(timezone.utc) - timedelta(minutes=2))
+    wrong = submission(module, answers(questions, right=False), 1, occurred_at=datetime.now(UTC) - timedelta(minutes=2))
     (first,) = await push(client, learner, [wrong])
     assert first["status"] == "ACCEPTED"
     assert {k: first["result"][k] for k in ("attemptNo", "score", "percent", "passed")} == {
-        "attemptNo": 1, "score": "0.0", "percent": 0, "passed": False}
+        "attemptNo": 1,
+        "score": "0.0",
+        "percent": 0,
+        "passed": False,
+    }
     assert first["result"]["feedback"] is None
     (retry,) = await push(client, learner, [wrong])
     assert (retry["status"], retry["result"]) == ("DUPLICATE", first["result"])
@@ -231,7 +260,7 @@ async def test_the_last_attempt_releases_the_review_and_closing_does_not(client,
     # finished offline before the closing time may still arrive (it would be taken with the key).
     other_module, other_quiz, other_questions = await make_quiz(company, course="A-001", attempts_allowed=3)
     await online(client, learner, other_module, answers(other_questions, right=False))
-    other_quiz.closes_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+    other_quiz.closes_at = datetime.now(UTC) - timedelta(minutes=1)
     await other_quiz.save()
     other_id = to_global_id("CourseModule", other_module.id)
     mine = (await gql(client, ATTEMPTS, {"id": other_id}, token=learner))["data"]["myQuizAttempts"]
@@ -243,7 +272,7 @@ async def test_the_last_attempt_releases_the_review_and_closing_does_not(client,
 
 async def test_a_submission_claimed_before_closing_but_arriving_after_the_offline_grace_is_closed(client, company):
     module, quiz, questions = await make_quiz(company, attempts_allowed=3)
-    quiz.closes_at = datetime.now(timezone.utc) - timedelta(days=2)  # the grace is a day (XUEFEN_OFFLINE_GRACE)
+    quiz.closes_at = datetime.now(UTC) - timedelta(days=2)  # the grace is a day (XUEFEN_OFFLINE_GRACE)
     await quiz.save()
     learner = await token_for(client, company.code, "LRN")
     backdated = submission(module, answers(questions), 1, quiz.closes_at - timedelta(minutes=10))
@@ -281,8 +310,13 @@ async def test_authors_choose_the_review_timing_and_phones_learn_of_a_change(cli
     module_id = to_global_id("CourseModule", module.id)
 
     async def set_timing(timing=None):
-        given = {"moduleId": module_id, "title": "消防知识测验", "passMark": 60, "attemptsAllowed": 3,
-                 "questionIds": [str(q.id) for q in questions.values()]}
+        given = {
+            "moduleId": module_id,
+            "title": "消防知识测验",
+            "passMark": 60,
+            "attemptsAllowed": 3,
+            "questionIds": [str(q.id) for q in questions.values()],
+        }
         if timing:
             given["reviewTiming"] = timing
         body = await gql(client, SET_QUIZ, {"input": given}, token=hr)
@@ -290,8 +324,11 @@ async def test_authors_choose_the_review_timing_and_phones_learn_of_a_change(cli
         return body["data"]["setModuleQuiz"]["quiz"]
 
     assert (await set_timing("AFTER_EACH_ATTEMPT"))["reviewTiming"] == "AFTER_EACH_ATTEMPT"
-    view = (await gql(client, "query Q($id: ID!) { moduleQuiz(moduleId: $id) { reviewTiming } }",
-                      {"id": module_id}, token=learner))["data"]["moduleQuiz"]
+    view = (
+        await gql(
+            client, "query Q($id: ID!) { moduleQuiz(moduleId: $id) { reviewTiming } }", {"id": module_id}, token=learner
+        )
+    )["data"]["moduleQuiz"]
     assert view == {"reviewTiming": "AFTER_EACH_ATTEMPT"}
     failed = await online(client, learner, module, answers(questions, right=False))
     assert failed["result"]["feedback"]  # today's behaviour, when chosen

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -54,24 +54,42 @@ mutation S($input: SubmitQuizAttemptInput!) {
 async def make_quiz(company, *, course="A-002", **settings):
     """A QUIZ module with one question of each kind (two short-text rules and a manual one)."""
     tenant, row = company.tenant, company.courses[course]
-    module = await CourseModule.create(tenant=tenant, course=row, position=3, title="测验", kind=ModuleKind.QUIZ,
-                                       credits=Decimal("1.0"))
+    module = await CourseModule.create(
+        tenant=tenant, course=row, position=3, title="测验", kind=ModuleKind.QUIZ, credits=Decimal("1.0")
+    )
     quiz = await Quiz.create(tenant=tenant, module=module, title="消防知识测验", **{"pass_mark": 60, **settings})
     abcd = [{"key": k, "text": t} for k, t in zip("ABCD", ("干粉灭火器", "用水", "湿毛巾捂口鼻", "乘电梯"))]
     specs = {
         "single": (QuestionKind.SINGLE_CHOICE, "电器起火首先应使用？", abcd, ["A"], "2"),
         "multiple": (QuestionKind.MULTIPLE_CHOICE, "火场逃生正确的做法有？", abcd, ["A", "C"], "2"),
         "truefalse": (QuestionKind.TRUE_FALSE, "火灾时可以乘电梯逃生。", [], False, "1"),
-        "exact": (QuestionKind.SHORT_TEXT, "拜访客户前的第一步是什么？", [], {"exact": ["客户需求分析", KEY_MARKER]}, "2"),
-        "keywords": (QuestionKind.SHORT_TEXT, "沟通的要点（写出两个）？", [],
-                     {"keywords": ["倾听", "提问", "复述"], "minKeywords": 2}, "2"),
+        "exact": (
+            QuestionKind.SHORT_TEXT,
+            "拜访客户前的第一步是什么？",
+            [],
+            {"exact": ["客户需求分析", KEY_MARKER]},
+            "2",
+        ),
+        "keywords": (
+            QuestionKind.SHORT_TEXT,
+            "沟通的要点（写出两个）？",
+            [],
+            {"keywords": ["倾听", "提问", "复述"], "minKeywords": 2},
+            "2",
+        ),
         "manual": (QuestionKind.SHORT_TEXT, "谈谈你对安全生产的理解。", [], {}, "1"),
     }
     questions = {}
     for position, (name, (kind, prompt, options, key, points)) in enumerate(specs.items(), start=1):
         question = await Question.create(
-            tenant=tenant, course=row, kind=kind, prompt=prompt, options=options, answer_key=key,
-            points=Decimal(points), explanation=f"解析：{EXPLANATION_MARKER}",
+            tenant=tenant,
+            course=row,
+            kind=kind,
+            prompt=prompt,
+            options=options,
+            answer_key=key,
+            points=Decimal(points),
+            explanation=f"解析：{EXPLANATION_MARKER}",
         )
         await QuizQuestion.create(tenant=tenant, quiz=quiz, question=question, position=position)
         questions[name] = question
@@ -81,8 +99,14 @@ async def make_quiz(company, *, course="A-002", **settings):
 def answers(questions, right=True):
     q = questions
     if right:
-        given = {"single": "A", "multiple": ["C", "A"], "truefalse": False, "exact": "  客户需求分析　",
-                 "keywords": "认真倾听，适时提问", "manual": "安全第一"}
+        given = {
+            "single": "A",
+            "multiple": ["C", "A"],
+            "truefalse": False,
+            "exact": "  客户需求分析　",
+            "keywords": "认真倾听，适时提问",
+            "manual": "安全第一",
+        }
     else:
         given = {"single": "B", "multiple": ["A"], "truefalse": True, "exact": "需求", "keywords": "倾听", "manual": ""}
     return {str(q[name].id): value for name, value in given.items()}
@@ -92,15 +116,30 @@ def submission(module, answers_, seq, occurred_at=None, started_at=None):
     payload = {"quizId": to_global_id("CourseModule", module.id), "answers": answers_}
     if started_at:
         payload["startedAt"] = started_at.isoformat()
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "QUIZ_SUBMISSION",
-            "occurredAt": (occurred_at or datetime.now(timezone.utc)).isoformat(), "payload": payload}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "QUIZ_SUBMISSION",
+        "occurredAt": (occurred_at or datetime.now(UTC)).isoformat(),
+        "payload": payload,
+    }
 
 
 async def submit(client, token, module, answers_, started_at=None, submitted_at=None):
-    body = await gql(client, SUBMIT, {"input": {
-        "clientId": str(uuid.uuid4()), "quizId": to_global_id("CourseModule", module.id), "answers": answers_,
-        "startedAt": started_at.isoformat() if started_at else None,
-        "submittedAt": submitted_at.isoformat() if submitted_at else None}}, token=token)
+    body = await gql(
+        client,
+        SUBMIT,
+        {
+            "input": {
+                "clientId": str(uuid.uuid4()),
+                "quizId": to_global_id("CourseModule", module.id),
+                "answers": answers_,
+                "startedAt": started_at.isoformat() if started_at else None,
+                "submittedAt": submitted_at.isoformat() if submitted_at else None,
+            }
+        },
+        token=token,
+    )
     assert body["data"]["submitQuizAttempt"]["errors"] == [], body
     return body["data"]["submitQuizAttempt"]["result"]
 
@@ -114,30 +153,42 @@ def _question(kind, key, points="2"):
     return SimpleNamespace(kind=kind, answer_key=key, points=Decimal(points))
 
 
-@pytest.mark.parametrize("kind,key,answer,expected", [
-    (QuestionKind.SINGLE_CHOICE, "B", "B", (Decimal(2), True, False)),
-    (QuestionKind.SINGLE_CHOICE, "B", " b ", (Decimal(2), True, False)),
-    (QuestionKind.SINGLE_CHOICE, ["B"], "B", (Decimal(2), True, False)),
-    (QuestionKind.SINGLE_CHOICE, "B", "A", (Decimal(0), False, False)),
-    (QuestionKind.SINGLE_CHOICE, "B", ["B"], (Decimal(0), False, False)),
-    (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], ["C", "A"], (Decimal(2), True, False)),
-    (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], ["A"], (Decimal(0), False, False)),  # all or nothing
-    (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], ["A", "B", "C"], (Decimal(0), False, False)),
-    (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], "AC", (Decimal(0), False, False)),
-    (QuestionKind.TRUE_FALSE, True, True, (Decimal(2), True, False)),
-    (QuestionKind.TRUE_FALSE, True, False, (Decimal(0), False, False)),
-    (QuestionKind.TRUE_FALSE, True, "true", (Decimal(0), False, False)),
-    (QuestionKind.SHORT_TEXT, {"exact": ["客户需求分析"]}, "客户需求分析", (Decimal(2), True, False)),
-    (QuestionKind.SHORT_TEXT, {"exact": ["客户需求分析"]}, "\u3000客户需求分析 ", (Decimal(2), True, False)),
-    (QuestionKind.SHORT_TEXT, {"exact": ["CRM系统"]}, "ｃｒｍ系统", (Decimal(2), True, False)),  # NFKC + case
-    (QuestionKind.SHORT_TEXT, {"exact": ["客户需求分析"]}, "客户分析", (Decimal(0), False, False)),
-    (QuestionKind.SHORT_TEXT, {"keywords": ["倾听", "提问", "复述"], "minKeywords": 2}, "先倾听再提问",
-     (Decimal(2), True, False)),
-    (QuestionKind.SHORT_TEXT, {"keywords": ["倾听", "提问", "复述"], "minKeywords": 2}, "倾听", (Decimal(0), False, False)),
-    (QuestionKind.SHORT_TEXT, {}, "随便写写", (Decimal(0), None, True)),
-    (QuestionKind.SHORT_TEXT, {"exact": [], "keywords": []}, "随便写写", (Decimal(0), None, True)),
-    (QuestionKind.SINGLE_CHOICE, "B", None, (Decimal(0), False, False)),
-])
+@pytest.mark.parametrize(
+    "kind,key,answer,expected",
+    [
+        (QuestionKind.SINGLE_CHOICE, "B", "B", (Decimal(2), True, False)),
+        (QuestionKind.SINGLE_CHOICE, "B", " b ", (Decimal(2), True, False)),
+        (QuestionKind.SINGLE_CHOICE, ["B"], "B", (Decimal(2), True, False)),
+        (QuestionKind.SINGLE_CHOICE, "B", "A", (Decimal(0), False, False)),
+        (QuestionKind.SINGLE_CHOICE, "B", ["B"], (Decimal(0), False, False)),
+        (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], ["C", "A"], (Decimal(2), True, False)),
+        (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], ["A"], (Decimal(0), False, False)),  # all or nothing
+        (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], ["A", "B", "C"], (Decimal(0), False, False)),
+        (QuestionKind.MULTIPLE_CHOICE, ["A", "C"], "AC", (Decimal(0), False, False)),
+        (QuestionKind.TRUE_FALSE, True, True, (Decimal(2), True, False)),
+        (QuestionKind.TRUE_FALSE, True, False, (Decimal(0), False, False)),
+        (QuestionKind.TRUE_FALSE, True, "true", (Decimal(0), False, False)),
+        (QuestionKind.SHORT_TEXT, {"exact": ["客户需求分析"]}, "客户需求分析", (Decimal(2), True, False)),
+        (QuestionKind.SHORT_TEXT, {"exact": ["客户需求分析"]}, "\u3000客户需求分析 ", (Decimal(2), True, False)),
+        (QuestionKind.SHORT_TEXT, {"exact": ["CRM系统"]}, "ｃｒｍ系统", (Decimal(2), True, False)),  # NFKC + case
+        (QuestionKind.SHORT_TEXT, {"exact": ["客户需求分析"]}, "客户分析", (Decimal(0), False, False)),
+        (
+            QuestionKind.SHORT_TEXT,
+            {"keywords": ["倾听", "提问", "复述"], "minKeywords": 2},
+            "先倾听再提问",
+            (Decimal(2), True, False),
+        ),
+        (
+            QuestionKind.SHORT_TEXT,
+            {"keywords": ["倾听", "提问", "复述"], "minKeywords": 2},
+            "倾听",
+            (Decimal(0), False, False),
+        ),
+        (QuestionKind.SHORT_TEXT, {}, "随便写写", (Decimal(0), None, True)),
+        (QuestionKind.SHORT_TEXT, {"exact": [], "keywords": []}, "随便写写", (Decimal(0), None, True)),
+        (QuestionKind.SINGLE_CHOICE, "B", None, (Decimal(0), False, False)),
+    ],
+)
 def test_grading_of_every_kind(kind, key, answer, expected):
     assert grade(_question(kind, key), answer) == expected
 
@@ -145,7 +196,7 @@ def test_grading_of_every_kind(kind, key, answer, expected):
 async def test_a_quiz_is_graded_per_question_and_a_pass_counts_the_module_done(client, company):
     module, quiz, questions = await make_quiz(company)
     learner = await token_for(client, company.code, "LRN")
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
+    started = datetime.now(UTC) - timedelta(minutes=5)
     failed = await submit(client, learner, module, answers(questions, right=False), started_at=started)
     assert (failed["status"], failed["code"]) == ("ACCEPTED", None)
     assert not await ModuleProgress.filter(module=module).exists()
@@ -189,7 +240,9 @@ async def test_six_submissions_in_one_batch_take_exactly_the_three_attempts_allo
     records = [submission(module, answers(questions, right=False), seq) for seq in range(1, 7)]
     body = await gql(client, PUSH, push_input(records), token=learner)
     results = body["data"]["syncPush"]["results"]
-    assert [(r["status"], r["code"]) for r in results] == [("ACCEPTED", None)] * 3 + [("REJECTED", "ATTEMPTS_EXHAUSTED")] * 3
+    assert [(r["status"], r["code"]) for r in results] == [("ACCEPTED", None)] * 3 + [
+        ("REJECTED", "ATTEMPTS_EXHAUSTED")
+    ] * 3
     assert sorted(await QuizAttempt.filter(quiz=quiz).values_list("attempt_no", flat=True)) == [1, 2, 3]
 
 
@@ -197,9 +250,9 @@ async def test_six_concurrent_online_submissions_from_two_devices_take_exactly_t
     module, quiz, questions = await make_quiz(company, attempts_allowed=3)
     phone = await token_for(client, company.code, "LRN")
     tablet = await token_for(client, company.code, "LRN", device_id="tablet")
-    results = await asyncio.gather(*(
-        submit(client, token, module, answers(questions)) for token in (phone, tablet) * 3
-    ))
+    results = await asyncio.gather(
+        *(submit(client, token, module, answers(questions)) for token in (phone, tablet) * 3)
+    )
     outcomes = sorted((r["status"], r["code"] or "") for r in results)
     assert outcomes == [("ACCEPTED", "")] * 3 + [("REJECTED", "ATTEMPTS_EXHAUSTED")] * 3
     assert sorted(await QuizAttempt.filter(quiz=quiz).values_list("attempt_no", flat=True)) == [1, 2, 3]
@@ -209,15 +262,20 @@ async def test_six_concurrent_online_submissions_from_two_devices_take_exactly_t
 async def test_the_deadline_is_judged_by_the_corrected_time_of_finishing(client, company):
     """The quiz closed an hour ago; the phone's clock runs an hour fast and syncs only now. The
     attempt it finished before the deadline counts; the one finished after it does not."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     closes_at = now - timedelta(hours=1)
     module, quiz, questions = await make_quiz(company, closes_at=closes_at)
     learner = await token_for(client, company.code, "LRN")
     skew = timedelta(hours=1)
-    in_time = submission(module, answers(questions), 1, occurred_at=closes_at - timedelta(minutes=10) + skew,
-                         started_at=closes_at - timedelta(minutes=30) + skew)
+    in_time = submission(
+        module,
+        answers(questions),
+        1,
+        occurred_at=closes_at - timedelta(minutes=10) + skew,
+        started_at=closes_at - timedelta(minutes=30) + skew,
+    )
     late = submission(module, answers(questions), 2, occurred_at=closes_at + timedelta(minutes=10) + skew)
-    body = await gql(client, PUSH, push_input([in_time, late], sent_at=datetime.now(timezone.utc) + skew), token=learner)
+    body = await gql(client, PUSH, push_input([in_time, late], sent_at=datetime.now(UTC) + skew), token=learner)
     results = body["data"]["syncPush"]["results"]
     assert [(r["status"], r["code"]) for r in results] == [("ACCEPTED", None), ("REJECTED", "QUIZ_CLOSED")]
     attempt = await QuizAttempt.get(quiz=quiz)
@@ -234,7 +292,7 @@ async def test_the_deadline_is_judged_by_the_corrected_time_of_finishing(client,
 async def test_risk_flags_too_fast_and_over_time_limit_are_recorded_not_rejected(client, company):
     module, quiz, questions = await make_quiz(company, time_limit_seconds=600, attempts_allowed=5)
     learner = await token_for(client, company.code, "LRN")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cases = [(timedelta(seconds=5), "TOO_FAST"), (timedelta(minutes=5), ""), (timedelta(minutes=20), "OVER_TIME_LIMIT")]
     for took, _ in cases:
         result = await submit(client, learner, module, answers(questions), started_at=now - took, submitted_at=now)
@@ -244,8 +302,9 @@ async def test_risk_flags_too_fast_and_over_time_limit_are_recorded_not_rejected
 
 
 async def test_no_answer_key_reaches_a_learner(client, company):
-    module, quiz, questions = await make_quiz(company, attempts_allowed=5, shuffle=True,
-                                              review_timing=ReviewTiming.AFTER_EACH_ATTEMPT)
+    module, quiz, questions = await make_quiz(
+        company, attempts_allowed=5, shuffle=True, review_timing=ReviewTiming.AFTER_EACH_ATTEMPT
+    )
     learner = await token_for(client, company.code, "LRN")
     quiz_id = {"id": to_global_id("CourseModule", module.id)}
     secrets_ = [KEY_MARKER, "客户需求分析", "倾听", "复述", "minKeywords", "answerKey", "answer_key"]
@@ -287,8 +346,17 @@ async def test_no_answer_key_reaches_a_learner(client, company):
     assert all(EXPLANATION_MARKER not in body for body in review_off)
     # No type a learner's query returns has a field that could carry one (authoring types do).
     schema = (await gql(client, "{ __schema { types { name fields { name } } } }", token=learner))["data"]
-    learner_types = {"QuizView", "QuizQuestionView", "QuizOption", "QuizAttemptView", "QuizQuestionFeedback",
-                     "SyncRecordResult", "SyncChange", "CourseModule", "Course"}
+    learner_types = {
+        "QuizView",
+        "QuizQuestionView",
+        "QuizOption",
+        "QuizAttemptView",
+        "QuizQuestionFeedback",
+        "SyncRecordResult",
+        "SyncChange",
+        "CourseModule",
+        "Course",
+    }
     fields = {t["name"]: {f["name"] for f in t["fields"] or []} for t in schema["__schema"]["types"]}
     assert learner_types <= set(fields)
     assert all("answerKey" not in fields[name] for name in learner_types)
@@ -314,10 +382,15 @@ async def test_course_status_is_checked_at_submission(client, company):
     assert result["code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize("change,field", [
-    ({"answers": ["A"]}, "answers"), ({"startedAt": "gestern"}, "startedAt"), ({"startedAt": 5}, "startedAt"),
-    ({"quizId": to_global_id("Course", 1)}, "quizId"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"answers": ["A"]}, "answers"),
+        ({"startedAt": "gestern"}, "startedAt"),
+        ({"startedAt": 5}, "startedAt"),
+        ({"quizId": to_global_id("Course", 1)}, "quizId"),
+    ],
+)
 async def test_malformed_submissions_are_invalid_payloads(client, company, change, field):
     module, quiz, questions = await make_quiz(company)
     learner = await token_for(client, company.code, "LRN", device_id="bad-phone")
@@ -365,17 +438,25 @@ def latest(changes, entity, row_id):
 async def test_the_result_comes_back_in_the_push_the_feed_and_again_on_a_retry(client, company):
     module, quiz, questions = await make_quiz(company)
     learner = await token_for(client, company.code, "LRN")
-    record = submission(module, answers(questions), 1, occurred_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    record = submission(module, answers(questions), 1, occurred_at=datetime.now(UTC) - timedelta(minutes=1))
     first = (await gql(client, PUSH_WITH_RESULT, push_input([record]), token=learner))["data"]["syncPush"]["results"][0]
     result = first["result"]
     assert first["status"] == "ACCEPTED"
     assert {k: result[k] for k in ("attemptNo", "score", "maxScore", "percent", "passed", "status")} == {
-        "attemptNo": 1, "score": "9.0", "maxScore": "10.0", "percent": 90, "passed": True,
-        "status": "NEEDS_MANUAL_GRADING"}
+        "attemptNo": 1,
+        "score": "9.0",
+        "maxScore": "10.0",
+        "percent": 90,
+        "passed": True,
+        "status": "NEEDS_MANUAL_GRADING",
+    }
     by_id = {f["questionId"]: f for f in result["feedback"]}
     assert by_id[str(questions["single"].id)] == {
-        "questionId": str(questions["single"].id), "correct": True, "pointsAwarded": "2.0",
-        "explanation": f"解析：{EXPLANATION_MARKER}"}
+        "questionId": str(questions["single"].id),
+        "correct": True,
+        "pointsAwarded": "2.0",
+        "explanation": f"解析：{EXPLANATION_MARKER}",
+    }
     assert by_id[str(questions["manual"].id)]["correct"] is None
     again = (await gql(client, PUSH_WITH_RESULT, push_input([record]), token=learner))["data"]["syncPush"]["results"][0]
     assert (again["status"], again["originalStatus"], again["result"]) == ("DUPLICATE", "ACCEPTED", result)
@@ -391,7 +472,11 @@ async def test_the_result_comes_back_in_the_push_the_feed_and_again_on_a_retry(c
     feed_attempt = latest(changes, "QUIZ_ATTEMPT", to_global_id("QuizAttempt", attempt.id))["data"]
     assert feed_attempt["id"] == to_global_id("QuizAttempt", attempt.id)
     assert (feed_attempt["moduleId"], feed_attempt["attemptNo"], feed_attempt["score"], feed_attempt["status"]) == (
-        to_global_id("CourseModule", module.id), 1, "9.0", "NEEDS_MANUAL_GRADING")
+        to_global_id("CourseModule", module.id),
+        1,
+        "9.0",
+        "NEEDS_MANUAL_GRADING",
+    )
     assert EXPLANATION_MARKER in feed_attempt["feedback"][0]["explanation"]
     # Refusals and other kinds carry no result.
     late = submission(module, answers(questions), 3)
@@ -403,10 +488,18 @@ async def test_the_result_comes_back_in_the_push_the_feed_and_again_on_a_retry(c
 async def test_without_review_the_result_has_no_feedback_online_or_in_the_feed(client, company):
     module, quiz, questions = await make_quiz(company, review_allowed=False)
     learner = await token_for(client, company.code, "LRN")
-    body = await gql(client, SUBMIT_WITH_RESULT, {"input": {
-        "quizId": to_global_id("CourseModule", module.id), "answers": answers(questions, right=False)}}, token=learner)
+    body = await gql(
+        client,
+        SUBMIT_WITH_RESULT,
+        {"input": {"quizId": to_global_id("CourseModule", module.id), "answers": answers(questions, right=False)}},
+        token=learner,
+    )
     result = body["data"]["submitQuizAttempt"]["result"]["result"]
-    assert result["feedback"] is None and (result["score"], result["passed"], result["status"]) == ("0.0", False, "GRADED")
+    assert result["feedback"] is None and (result["score"], result["passed"], result["status"]) == (
+        "0.0",
+        False,
+        "GRADED",
+    )
     changes, bodies = await pull_all(client, learner)
     attempt = await QuizAttempt.get(quiz=quiz)
     assert latest(changes, "QUIZ_ATTEMPT", to_global_id("QuizAttempt", attempt.id))["data"]["feedback"] is None
@@ -449,9 +542,19 @@ query T($first: Int, $after: String) {
 
 
 async def grade_as(client, token, attempt, question, points, comment=""):
-    body = await gql(client, GRADE, {"input": {
-        "attemptId": to_global_id("QuizAttempt", attempt.id), "questionId": str(question.id),
-        "points": points, "comment": comment}}, token=token)
+    body = await gql(
+        client,
+        GRADE,
+        {
+            "input": {
+                "attemptId": to_global_id("QuizAttempt", attempt.id),
+                "questionId": str(question.id),
+                "points": points,
+                "comment": comment,
+            }
+        },
+        token=token,
+    )
     assert "errors" not in body, body
     return body["data"]["gradeQuizAnswer"]
 
@@ -465,8 +568,9 @@ async def test_an_open_answer_is_graded_by_the_mentor_and_a_pass_counts_the_modu
     hr = await token_for(client, company.code, "HR1", device_id="hr-phone")
     other = await token_for(client, company.code, "OTH", device_id="oth-phone")
     for _ in range(2):
-        result = await submit(client, learner, module, answers(questions),
-                              submitted_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+        result = await submit(
+            client, learner, module, answers(questions), submitted_at=datetime.now(UTC) - timedelta(minutes=1)
+        )
         assert result["status"] == "ACCEPTED"
     first, second = await QuizAttempt.filter(quiz=quiz).order_by("attempt_no")
     assert first.status == "NEEDS_MANUAL_GRADING" and not first.passed
@@ -476,11 +580,14 @@ async def test_an_open_answer_is_graded_by_the_mentor_and_a_pass_counts_the_modu
     listed = (await gql(client, TO_GRADE, {"first": 1}, token=mentor))["data"]["quizAttemptsToGrade"]
     node = listed["edges"][0]["node"]
     assert (node["id"], node["learnerName"], node["status"]) == (
-        to_global_id("QuizAttempt", first.id), "李学员", "NEEDS_MANUAL_GRADING")
+        to_global_id("QuizAttempt", first.id),
+        "李学员",
+        "NEEDS_MANUAL_GRADING",
+    )
     manual = next(a for a in node["answers"] if a["awaitingGrading"])
     assert (manual["questionId"], manual["answer"]) == (str(questions["manual"].id), "安全第一")
     assert listed["pageInfo"]["hasNextPage"] is True
-    rest = (await gql(client, TO_GRADE, {"first": 5, "after": listed["pageInfo"]["endCursor"]}, token=mentor))
+    rest = await gql(client, TO_GRADE, {"first": 5, "after": listed["pageInfo"]["endCursor"]}, token=mentor)
     assert [e["node"]["attemptNo"] for e in rest["data"]["quizAttemptsToGrade"]["edges"]] == [2]
     assert len((await gql(client, TO_GRADE, {}, token=hr))["data"]["quizAttemptsToGrade"]["edges"]) == 2
     for token in (other, learner):
@@ -517,7 +624,7 @@ async def test_an_open_answer_is_graded_by_the_mentor_and_a_pass_counts_the_modu
     row = latest(changes, "QUIZ_ATTEMPT", to_global_id("QuizAttempt", first.id))["data"]
     assert (row["status"], row["score"], row["percent"], row["passed"]) == ("GRADED", "10.0", 100, True)
     assert latest(changes, "MODULE_PROGRESS", to_global_id("CourseModule", module.id))["data"]["completedCount"] == 1
-    mine = (await gql(client, ATTEMPTS, {"id": to_global_id("CourseModule", module.id)}, token=learner))
+    mine = await gql(client, ATTEMPTS, {"id": to_global_id("CourseModule", module.id)}, token=learner)
     assert [a["status"] for a in mine["data"]["myQuizAttempts"]] == ["GRADED", "GRADED"]
 
 
@@ -537,7 +644,11 @@ async def test_partial_points_leave_the_attempt_failed_and_grading_needs_a_curre
     assert done["errors"] == []
     manual = next(a for a in done["attempt"]["answers"] if a["questionId"] == str(questions["manual"].id))
     assert (manual["pointsAwarded"], manual["correct"], manual["awaitingGrading"], manual["comment"]) == (
-        "0.5", False, False, "还可以更具体")
+        "0.5",
+        False,
+        False,
+        "还可以更具体",
+    )
     assert (done["attempt"]["score"], done["attempt"]["percent"], done["attempt"]["passed"]) == ("9.5", 95, False)
     assert not await ModuleProgress.filter(module=module).exists()
 
@@ -555,8 +666,15 @@ async def test_options_are_shuffled_per_learner_and_attempt_and_answers_stay_by_
     questions = []
     for position in range(1, 4):
         options = [{"key": k, "text": f"选项{k}{position}"} for k in keys]
-        question = await Question.create(tenant=tenant, course=course, kind=QuestionKind.SINGLE_CHOICE,
-                                         prompt=f"第{position}题", options=options, answer_key=["C"], points=1)
+        question = await Question.create(
+            tenant=tenant,
+            course=course,
+            kind=QuestionKind.SINGLE_CHOICE,
+            prompt=f"第{position}题",
+            options=options,
+            answer_key=["C"],
+            points=1,
+        )
         await QuizQuestion.create(tenant=tenant, quiz=quiz, question=question, position=position)
         questions.append(question)
     learner = await token_for(client, company.code, "LRN")
@@ -621,11 +739,15 @@ async def test_no_answer_key_or_explanation_in_anything_a_learner_can_ask_for(cl
     await ask(COURSE, {"id": course_id})
     assert (await ask(NODE, {"id": module_id}))["data"]["node"]["kind"] == "QUIZ"
     await ask(NODE, {"id": course_id})
-    wrong = {str(questions["single"].id): "B", str(questions["exact"].id): "不知道",
-             str(questions["truefalse"].id): True, str(questions["manual"].id): "安全"}
+    wrong = {
+        str(questions["single"].id): "B",
+        str(questions["exact"].id): "不知道",
+        str(questions["truefalse"].id): True,
+        str(questions["manual"].id): "安全",
+    }
     online = await ask(SUBMIT_WITH_RESULT, {"input": {"quizId": module_id, "answers": wrong}})
     assert online["data"]["submitQuizAttempt"]["result"]["result"]["attemptNo"] == 1
-    record = submission(module, wrong, 1, occurred_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    record = submission(module, wrong, 1, occurred_at=datetime.now(UTC) - timedelta(minutes=1))
     pushed = await ask(PUSH_WITH_RESULT, push_input([record]))
     assert pushed["data"]["syncPush"]["results"][0]["result"]["attemptNo"] == 2
     await ask(PUSH_WITH_RESULT, push_input([record]))  # the DUPLICATE answer
@@ -638,12 +760,28 @@ async def test_no_answer_key_or_explanation_in_anything_a_learner_can_ask_for(cl
     bodies += pages
     quiz_row = latest(changes, "QUIZ", module_id)["data"]
     assert (quiz_row["title"], quiz_row["reviewAllowed"], quiz_row["shuffle"], quiz_row["version"]) == (
-        "消防知识测验", False, True, 1)
+        "消防知识测验",
+        False,
+        True,
+        1,
+    )
     assert [q["id"] for q in quiz_row["questions"]] == [str(q.id) for q in questions.values()]  # canonical
     assert {"id", "kind", "prompt", "options", "points"} == set(quiz_row["questions"][0])
     assert len([c for c in changes if c["entity"] == "QUIZ_ATTEMPT"]) == 2
-    secrets_ = [KEY_MARKER, "客户需求分析", "复述", "minKeywords", "answerKey", "answer_key", "exact",
-                "keywords", "needsManual", "maxPoints", EXPLANATION_MARKER, "解析："]
+    secrets_ = [
+        KEY_MARKER,
+        "客户需求分析",
+        "复述",
+        "minKeywords",
+        "answerKey",
+        "answer_key",
+        "exact",
+        "keywords",
+        "needsManual",
+        "maxPoints",
+        EXPLANATION_MARKER,
+        "解析：",
+    ]
     for body in bodies:
         for secret in secrets_:
             assert secret not in body, (secret, body[:300])
@@ -665,8 +803,12 @@ async def test_quiz_rows_of_draft_courses_reach_only_those_who_see_drafts(client
     assert all(KEY_MARKER not in b and EXPLANATION_MARKER not in b for b in bodies)
     # Publishing the course brings its quiz to the learner's next pull.
     cursor = (await gql(client, PULL, pull_input(None, limit=1000), token=learner))["data"]["syncPull"]["cursor"]
-    published = await gql(client, PUBLISH, {"input": {"courseId": to_global_id("Course", company.courses["S-007"].id),
-                                                      "status": "PUBLISHED"}}, token=hr)
+    published = await gql(
+        client,
+        PUBLISH,
+        {"input": {"courseId": to_global_id("Course", company.courses["S-007"].id), "status": "PUBLISHED"}},
+        token=hr,
+    )
     assert published["data"]["setCourseStatus"]["errors"] == []
     page = (await gql(client, PULL, pull_input(cursor, limit=1000), token=learner))["data"]["syncPull"]
     row = latest(page["changes"], "QUIZ", module_id)
@@ -685,11 +827,18 @@ async def test_a_pass_waiting_for_a_person_is_credited_with_its_final_score(clie
     from backend.models import CreditAccount, CreditActivity, CreditRule
 
     module, quiz, questions = await make_quiz(company)
-    await CreditRule.create(tenant=company.tenant, rule_key="QUIZ-95", name="测验 95 分", activity=CreditActivity.QUIZ_PASSED,
-                            credits=30, min_score=95)
+    await CreditRule.create(
+        tenant=company.tenant,
+        rule_key="QUIZ-95",
+        name="测验 95 分",
+        activity=CreditActivity.QUIZ_PASSED,
+        credits=30,
+        min_score=95,
+    )
     learner = await token_for(client, company.code, "LRN")
-    result = await submit(client, learner, module, answers(questions),
-                          submitted_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    result = await submit(
+        client, learner, module, answers(questions), submitted_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
     assert result["status"] == "ACCEPTED"
     attempt = await QuizAttempt.get(quiz=quiz)
     assert attempt.status == "NEEDS_MANUAL_GRADING" and attempt.passed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -31,16 +31,25 @@ from tests.graphql_client import gql, token_for
 
 REDEEM = """mutation R($input: RedeemRewardInput!) {
   redeemReward(input: $input) { result { status code } errors { code message } } }"""
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 async def give(company, employee: Employee, tenths: int) -> None:
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
-        await ledger.post(connection, changes, company.tenant.id, ledger.Posting(
-            employee_id=employee.id, kind=CreditEntryKind.EARN, amount=tenths, entry_key=f"test:{uuid.uuid4()}",
-            occurred_at=NOW - timedelta(days=1),
-        ), NOW)
+        await ledger.post(
+            connection,
+            changes,
+            company.tenant.id,
+            ledger.Posting(
+                employee_id=employee.id,
+                kind=CreditEntryKind.EARN,
+                amount=tenths,
+                entry_key=f"test:{uuid.uuid4()}",
+                occurred_at=NOW - timedelta(days=1),
+            ),
+            NOW,
+        )
         await changes.publish(connection, NOW)
 
 
@@ -60,13 +69,23 @@ async def sum_of_entries(employee_id: int) -> int:
 
 async def test_fifty_employees_at_once_never_oversell_a_stock_of_ten(client, password_hash):
     company = await make_company(password_hash)
-    reward = await Reward.create(tenant=company.tenant, code="LIMITED", name="年度优秀学员荣誉证书",
-                                 category=RewardCategory.HONOUR, cost=50, stock=10)
+    reward = await Reward.create(
+        tenant=company.tenant,
+        code="LIMITED",
+        name="年度优秀学员荣誉证书",
+        category=RewardCategory.HONOUR,
+        cost=50,
+        stock=10,
+    )
     tokens = []
     for index in range(50):
         employee = await Employee.create(
-            tenant=company.tenant, employee_no=f"C{index:02d}", name=f"员工{index}", password_hash=password_hash,
-            org_unit=company.org_units["east"], site=company.sites["hq"],
+            tenant=company.tenant,
+            employee_no=f"C{index:02d}",
+            name=f"员工{index}",
+            password_hash=password_hash,
+            org_unit=company.org_units["east"],
+            site=company.sites["hq"],
         )
         await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
         await give(company, employee, 100)
@@ -85,8 +104,9 @@ async def test_fifty_employees_at_once_never_oversell_a_stock_of_ten(client, pas
 
 async def test_one_employee_on_many_devices_never_overspends(client, password_hash):
     company = await make_company(password_hash)
-    reward = await Reward.create(tenant=company.tenant, code="UNLIMITED", name="学习积分兑换咖啡券",
-                                 category=RewardCategory.GIFT, cost=15)  # 1.5 credits, unlimited stock
+    reward = await Reward.create(
+        tenant=company.tenant, code="UNLIMITED", name="学习积分兑换咖啡券", category=RewardCategory.GIFT, cost=15
+    )  # 1.5 credits, unlimited stock
     learner = company.employees["LRN"]
     await give(company, learner, 150)  # exactly ten
     tokens = [await token_for(client, company.code, "LRN", device_id=f"phone-{n}") for n in range(5)]

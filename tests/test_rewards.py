@@ -11,7 +11,7 @@ tests are set up with the ORM, everything under test goes over HTTP.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -34,8 +34,10 @@ from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, pull_input, push_input
 
-REWARD_FIELDS = ("id code name description category cost stockLeft perPersonLimit activeFrom activeUntil "
-                 "requiresApproval retired version myRedemptionCount affordable")
+REWARD_FIELDS = (
+    "id code name description category cost stockLeft perPersonLimit activeFrom activeUntil "
+    "requiresApproval retired version myRedemptionCount affordable"
+)
 ERRORS = "errors { code message field }"
 CREATE = f"""mutation C($input: CreateRewardInput!) {{
   createReward(input: $input) {{ reward {{ {REWARD_FIELDS} }} {ERRORS} }} }}"""
@@ -45,8 +47,9 @@ RETIRE = f"""mutation R($id: ID!) {{ retireReward(rewardId: $id) {{ reward {{ {R
 STORE = f"""query S($first: Int!, $after: String, $all: Boolean!) {{
   rewards(first: $first, after: $after, includeRetired: $all) {{
     balance pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {REWARD_FIELDS} }} }} }} }}"""
-REDEMPTION_FIELDS = ("id reward { id code name category } employee { employeeNo } cost status requestedAt "
-                     "decidedAt reason")
+REDEMPTION_FIELDS = (
+    "id reward { id code name category } employee { employeeNo } cost status requestedAt decidedAt reason"
+)
 MINE = f"""query M {{ myRedemptions(first: 20) {{ edges {{ node {{ {REDEMPTION_FIELDS} }} }} }} }}"""
 ALL = f"""query A($status: RedemptionStatus) {{
   redemptions(status: $status, first: 20) {{ edges {{ node {{ {REDEMPTION_FIELDS} }} }} }} }}"""
@@ -59,7 +62,7 @@ DECIDE = f"""mutation D($input: DecideRedemptionInput!) {{
 PUSH = """mutation Push($input: SyncPushInput!) {
   syncPush(input: $input) { appliedSeq results { id seq status code message originalStatus result } errors { code } } }"""
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -69,10 +72,19 @@ async def give(company, employee: str, credits: str) -> None:
     """Credits for a test, as an EARN entry posted through the ledger."""
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
-        await ledger.post(connection, changes, company.tenant.id, ledger.Posting(
-            employee_id=company.employees[employee].id, kind=CreditEntryKind.EARN,
-            amount=ledger.to_tenths(credits), entry_key=f"test:{uuid.uuid4()}", occurred_at=NOW - timedelta(days=1),
-        ), NOW)
+        await ledger.post(
+            connection,
+            changes,
+            company.tenant.id,
+            ledger.Posting(
+                employee_id=company.employees[employee].id,
+                kind=CreditEntryKind.EARN,
+                amount=ledger.to_tenths(credits),
+                entry_key=f"test:{uuid.uuid4()}",
+                occurred_at=NOW - timedelta(days=1),
+            ),
+            NOW,
+        )
         await changes.publish(connection, NOW)
 
 
@@ -105,14 +117,29 @@ async def redeem(client, token, reward_id: str, client_id: str | None = None) ->
 
 
 def redeemed(reward_id: str, occurred_at: datetime, seq: int) -> dict:
-    return {"id": str(uuid.uuid4()), "seq": seq, "kind": "REWARD_REDEEMED", "occurredAt": occurred_at.isoformat(),
-            "payload": {"rewardId": reward_id}}
+    return {
+        "id": str(uuid.uuid4()),
+        "seq": seq,
+        "kind": "REWARD_REDEEMED",
+        "occurredAt": occurred_at.isoformat(),
+        "payload": {"rewardId": reward_id},
+    }
 
 
 def reward_input(**overrides) -> dict:
-    return {"input": {"code": "SUB-2026", "name": "外部培训补贴（500元）", "description": "报销外部培训费用",
-                      "category": "TRAINING_SUBSIDY", "cost": "12.5", "stock": 5, "perPersonLimit": 2,
-                      "requiresApproval": True, **overrides}}
+    return {
+        "input": {
+            "code": "SUB-2026",
+            "name": "外部培训补贴（500元）",
+            "description": "报销外部培训费用",
+            "category": "TRAINING_SUBSIDY",
+            "cost": "12.5",
+            "stock": 5,
+            "perPersonLimit": 2,
+            "requiresApproval": True,
+            **overrides,
+        }
+    }
 
 
 def error_codes(payload: dict) -> list[str]:
@@ -125,14 +152,29 @@ def error_codes(payload: dict) -> list[str]:
 async def test_hr_creates_updates_and_retires_rewards_with_validation_and_audit(client, password_hash):
     company = await make_company(password_hash)
     hr = await token_for(client, company.code, "HR1")
-    created = (await gql(client, CREATE, reward_input(
-        activeFrom=(NOW - timedelta(days=1)).isoformat(), activeUntil=(NOW + timedelta(days=30)).isoformat(),
-    ), hr))["data"]["createReward"]
+    created = (
+        await gql(
+            client,
+            CREATE,
+            reward_input(
+                activeFrom=(NOW - timedelta(days=1)).isoformat(),
+                activeUntil=(NOW + timedelta(days=30)).isoformat(),
+            ),
+            hr,
+        )
+    )["data"]["createReward"]
     assert created["errors"] == []
     reward = created["reward"]
-    assert (reward["name"], reward["category"], reward["cost"], reward["stockLeft"], reward["perPersonLimit"],
-            reward["requiresApproval"], reward["retired"], reward["version"]) == (
-        "外部培训补贴（500元）", "TRAINING_SUBSIDY", "12.5", 5, 2, True, False, 1)
+    assert (
+        reward["name"],
+        reward["category"],
+        reward["cost"],
+        reward["stockLeft"],
+        reward["perPersonLimit"],
+        reward["requiresApproval"],
+        reward["retired"],
+        reward["version"],
+    ) == ("外部培训补贴（500元）", "TRAINING_SUBSIDY", "12.5", 5, 2, True, False, 1)
     assert (reward["myRedemptionCount"], reward["affordable"]) == (0, False)
 
     for overrides, field in (
@@ -143,26 +185,58 @@ async def test_hr_creates_updates_and_retires_rewards_with_validation_and_audit(
         ({"code": "X4", "stock": -1}, "stock"),
         ({"code": "X5", "perPersonLimit": 0}, "perPersonLimit"),
         ({"code": "X6", "name": "  "}, "name"),
-        ({"code": "X7", "activeFrom": NOW.isoformat(), "activeUntil": (NOW - timedelta(hours=1)).isoformat()},
-         "activeUntil"),
+        (
+            {"code": "X7", "activeFrom": NOW.isoformat(), "activeUntil": (NOW - timedelta(hours=1)).isoformat()},
+            "activeUntil",
+        ),
     ):
         payload = (await gql(client, CREATE, reward_input(**overrides), hr))["data"]["createReward"]
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", field)], (overrides, payload)
     assert await Reward.filter(tenant=company.tenant).count() == 1
 
-    updated = (await gql(client, UPDATE, {"input": {"rewardId": reward["id"], "stock": 3, "name": "外部培训补贴",
-                                                    "perPersonLimit": None, "cost": "20"}}, hr))["data"]["updateReward"]
+    updated = (
+        await gql(
+            client,
+            UPDATE,
+            {
+                "input": {
+                    "rewardId": reward["id"],
+                    "stock": 3,
+                    "name": "外部培训补贴",
+                    "perPersonLimit": None,
+                    "cost": "20",
+                }
+            },
+            hr,
+        )
+    )["data"]["updateReward"]
     assert updated["errors"] == []
-    assert (updated["reward"]["stockLeft"], updated["reward"]["name"], updated["reward"]["perPersonLimit"],
-            updated["reward"]["cost"], updated["reward"]["version"], updated["reward"]["description"]) == (
-        3, "外部培训补贴", None, "20.0", 2, "报销外部培训费用")
-    for changes, field in (({"stock": -1}, "stock"), ({"cost": "0.01"}, "cost"),
-                           ({"activeUntil": (NOW - timedelta(days=2)).isoformat()}, "activeUntil")):
-        payload = (await gql(client, UPDATE, {"input": {"rewardId": reward["id"], **changes}}, hr))["data"]["updateReward"]
+    assert (
+        updated["reward"]["stockLeft"],
+        updated["reward"]["name"],
+        updated["reward"]["perPersonLimit"],
+        updated["reward"]["cost"],
+        updated["reward"]["version"],
+        updated["reward"]["description"],
+    ) == (3, "外部培训补贴", None, "20.0", 2, "报销外部培训费用")
+    for changes, field in (
+        ({"stock": -1}, "stock"),
+        ({"cost": "0.01"}, "cost"),
+        ({"activeUntil": (NOW - timedelta(days=2)).isoformat()}, "activeUntil"),
+    ):
+        payload = (await gql(client, UPDATE, {"input": {"rewardId": reward["id"], **changes}}, hr))["data"][
+            "updateReward"
+        ]
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", field)]
-    other = (await gql(client, CREATE, reward_input(code="CERT-1", category="CERTIFICATE", stock=None), hr))
-    payload = (await gql(client, UPDATE, {"input": {"rewardId": other["data"]["createReward"]["reward"]["id"],
-                                                    "code": "SUB-2026"}}, hr))["data"]["updateReward"]
+    other = await gql(client, CREATE, reward_input(code="CERT-1", category="CERTIFICATE", stock=None), hr)
+    payload = (
+        await gql(
+            client,
+            UPDATE,
+            {"input": {"rewardId": other["data"]["createReward"]["reward"]["id"], "code": "SUB-2026"}},
+            hr,
+        )
+    )["data"]["updateReward"]
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION", "code")]
 
     retired = (await gql(client, RETIRE, {"id": reward["id"]}, hr))["data"]["retireReward"]
@@ -199,7 +273,9 @@ async def test_role_matrix(client, password_hash):
         assert error_codes((await gql(client, CREATE, reward_input(), token))["data"]["createReward"]) == ["FORBIDDEN"]
         update = await gql(client, UPDATE, {"input": {"rewardId": gid(reward), "stock": 0}}, token)
         assert error_codes(update["data"]["updateReward"]) == ["FORBIDDEN"]
-        assert error_codes((await gql(client, RETIRE, {"id": gid(reward)}, token))["data"]["retireReward"]) == ["FORBIDDEN"]
+        assert error_codes((await gql(client, RETIRE, {"id": gid(reward)}, token))["data"]["retireReward"]) == [
+            "FORBIDDEN"
+        ]
         decide = await gql(client, DECIDE, {"input": {"redemptionId": redemption_id, "approve": True}}, token)
         assert error_codes(decide["data"]["decideRedemption"]) == ["FORBIDDEN"]
         listed = await gql(client, ALL, {}, token)
@@ -212,7 +288,9 @@ async def test_role_matrix(client, password_hash):
     other_hr = await token_for(client, elsewhere.code, "HR1")
     update = await gql(client, UPDATE, {"input": {"rewardId": gid(reward), "stock": 0}}, other_hr)
     assert error_codes(update["data"]["updateReward"]) == ["NOT_FOUND"]
-    assert error_codes((await gql(client, RETIRE, {"id": gid(reward)}, other_hr))["data"]["retireReward"]) == ["NOT_FOUND"]
+    assert error_codes((await gql(client, RETIRE, {"id": gid(reward)}, other_hr))["data"]["retireReward"]) == [
+        "NOT_FOUND"
+    ]
     decide = await gql(client, DECIDE, {"input": {"redemptionId": redemption_id, "approve": True}}, other_hr)
     assert error_codes(decide["data"]["decideRedemption"]) == ["NOT_FOUND"]
     assert (await gql(client, ALL, {}, other_hr))["data"]["redemptions"]["edges"] == []
@@ -223,7 +301,7 @@ async def test_role_matrix(client, password_hash):
     assert (await Reward.get(id=reward.id)).stock == 4
 
     hr = await token_for(client, company.code, "HR1")
-    decided = (await gql(client, DECIDE, {"input": {"redemptionId": redemption_id, "approve": True}}, hr))
+    decided = await gql(client, DECIDE, {"input": {"redemptionId": redemption_id, "approve": True}}, hr)
     assert decided["data"]["decideRedemption"]["redemption"]["status"] == "APPROVED"
 
 
@@ -247,12 +325,19 @@ async def test_the_store_shows_what_is_on_sale_with_the_viewers_counts_in_a_fixe
     first = (await gql(client, STORE, {"first": 1, "all": False}, lrn))["data"]["rewards"]
     assert first["balance"] == "15.0" and first["pageInfo"]["hasNextPage"]
     node = first["edges"][0]["node"]
-    assert (node["code"], node["cost"], node["stockLeft"], node["perPersonLimit"], node["myRedemptionCount"],
-            node["affordable"]) == ("OPEN", "5.0", 9, 3, 1, True)
-    rest = (await gql(client, STORE, {"first": 10, "after": first["pageInfo"]["endCursor"], "all": False}, lrn))
+    assert (
+        node["code"],
+        node["cost"],
+        node["stockLeft"],
+        node["perPersonLimit"],
+        node["myRedemptionCount"],
+        node["affordable"],
+    ) == ("OPEN", "5.0", 9, 3, 1, True)
+    rest = await gql(client, STORE, {"first": 10, "after": first["pageInfo"]["endCursor"], "all": False}, lrn)
     rest = rest["data"]["rewards"]
     assert [(e["node"]["code"], e["node"]["affordable"], e["node"]["myRedemptionCount"]) for e in rest["edges"]] == [
-        ("DEAR", False, 0)]
+        ("DEAR", False, 0)
+    ]
     assert not rest["pageInfo"]["hasNextPage"]
 
     # No N+1: the same number of statements for 2 rewards as for 8.
@@ -289,7 +374,8 @@ async def test_redeeming_online_spends_once_and_takes_one_from_stock(client, pas
 
     mine = (await gql(client, MINE, {}, lrn))["data"]["myRedemptions"]["edges"]
     assert [(m["node"]["reward"]["name"], m["node"]["cost"], m["node"]["status"]) for m in mine] == [
-        ("《销售心理学》图书", "3.5", "APPROVED")]
+        ("《销售心理学》图书", "3.5", "APPROVED")
+    ]
 
 
 async def test_every_refusal_has_a_clear_reason_and_writes_nothing(client, password_hash):
@@ -308,8 +394,12 @@ async def test_every_refusal_has_a_clear_reason_and_writes_nothing(client, passw
     before = {row.code: await state(company, row) for row in (later, over, retired, once, dear, gone)}
 
     cases = [
-        (foreign, "NOT_FOUND"), (later, "REWARD_NOT_AVAILABLE"), (over, "REWARD_NOT_AVAILABLE"),
-        (retired, "REWARD_NOT_AVAILABLE"), (once, "REDEMPTION_LIMIT_REACHED"), (dear, "INSUFFICIENT_CREDITS"),
+        (foreign, "NOT_FOUND"),
+        (later, "REWARD_NOT_AVAILABLE"),
+        (over, "REWARD_NOT_AVAILABLE"),
+        (retired, "REWARD_NOT_AVAILABLE"),
+        (once, "REDEMPTION_LIMIT_REACHED"),
+        (dear, "INSUFFICIENT_CREDITS"),
         (gone, "OUT_OF_STOCK"),
     ]
     for reward, code in cases:
@@ -323,8 +413,10 @@ async def test_every_refusal_has_a_clear_reason_and_writes_nothing(client, passw
     limit = await gql(client, REDEEM, {"input": {"rewardId": gid(once)}}, lrn)
     assert "1" in limit["data"]["redeemReward"]["result"]["message"]
     short = await gql(client, REDEEM, {"input": {"rewardId": gid(dear)}}, lrn, language="en")
-    assert short["data"]["redeemReward"]["result"]["message"] == \
-        "Not enough credits to spend (needs 100.0, 29.0 available)."
+    assert (
+        short["data"]["redeemReward"]["result"]["message"]
+        == "Not enough credits to spend (needs 100.0, 29.0 available)."
+    )
     bad = await gql(client, REDEEM, {"input": {"rewardId": to_global_id("Course", 1)}}, lrn)
     assert bad["data"]["redeemReward"]["result"]["code"] == "INVALID_PAYLOAD"
 
@@ -347,8 +439,11 @@ async def test_queued_redemptions_are_judged_when_they_arrive(client, password_h
     body = await gql(client, PUSH, push_input(records), lrn)
     results = body["data"]["syncPush"]["results"]
     assert [(r["status"], r["code"]) for r in results] == [
-        ("REJECTED", "REWARD_NOT_AVAILABLE"), ("REJECTED", "REWARD_NOT_AVAILABLE"), ("ACCEPTED", None),
-        ("ACCEPTED", None), ("REJECTED", "INSUFFICIENT_CREDITS"),
+        ("REJECTED", "REWARD_NOT_AVAILABLE"),
+        ("REJECTED", "REWARD_NOT_AVAILABLE"),
+        ("ACCEPTED", None),
+        ("ACCEPTED", None),
+        ("REJECTED", "INSUFFICIENT_CREDITS"),
     ]
     assert results[2]["result"]["status"] == "APPROVED"
     assert await state(company, open_all_along) == (20, 0, 3)
@@ -358,8 +453,12 @@ async def test_queued_redemptions_are_judged_when_they_arrive(client, password_h
     # The phone did not hear back and sends the batch again: every record is a DUPLICATE, spent once.
     again = (await gql(client, PUSH, push_input(records), lrn))["data"]["syncPush"]["results"]
     assert [(r["status"], r["originalStatus"]) for r in again] == [
-        ("DUPLICATE", "REJECTED"), ("DUPLICATE", "REJECTED"), ("DUPLICATE", "ACCEPTED"), ("DUPLICATE", "ACCEPTED"),
-        ("DUPLICATE", "REJECTED")]
+        ("DUPLICATE", "REJECTED"),
+        ("DUPLICATE", "REJECTED"),
+        ("DUPLICATE", "ACCEPTED"),
+        ("DUPLICATE", "ACCEPTED"),
+        ("DUPLICATE", "REJECTED"),
+    ]
     assert again[2]["result"] == results[2]["result"]
     assert await state(company, open_all_along) == (20, 0, 3)
 
@@ -369,8 +468,9 @@ async def test_queued_redemptions_are_judged_when_they_arrive(client, password_h
 
 async def test_approval_holds_credits_and_stock_and_refusals_refund_them_by_reversal(client, password_hash):
     company = await make_company(password_hash)
-    reward = await make_reward(company, "SUB", category=RewardCategory.TRAINING_SUBSIDY, cost=30, stock=3,
-                               requires_approval=True)
+    reward = await make_reward(
+        company, "SUB", category=RewardCategory.TRAINING_SUBSIDY, cost=30, stock=3, requires_approval=True
+    )
     await give(company, "LRN", "13")
     lrn = await token_for(client, company.code, "LRN")
     hr = await token_for(client, company.code, "HR1")
@@ -386,7 +486,7 @@ async def test_approval_holds_credits_and_stock_and_refusals_refund_them_by_reve
     assert [p["node"]["id"] for p in pending] == list(reversed(ids))
     assert {p["node"]["employee"]["employeeNo"] for p in pending} == {"LRN"}
 
-    approved = (await gql(client, DECIDE, {"input": {"redemptionId": ids[0], "approve": True}}, hr))
+    approved = await gql(client, DECIDE, {"input": {"redemptionId": ids[0], "approve": True}}, hr)
     assert approved["data"]["decideRedemption"]["redemption"]["status"] == "APPROVED"
     assert await state(company, reward) == (40, 0, 4)  # approval keeps them
     twice = await gql(client, DECIDE, {"input": {"redemptionId": ids[0], "approve": False, "reason": "改主意"}}, hr)
@@ -395,9 +495,11 @@ async def test_approval_holds_credits_and_stock_and_refusals_refund_them_by_reve
 
     no_reason = await gql(client, DECIDE, {"input": {"redemptionId": ids[1], "approve": False}}, hr)
     assert [(e["code"], e["field"]) for e in no_reason["data"]["decideRedemption"]["errors"]] == [
-        ("VALIDATION", "reason")]
-    rejected = (await gql(client, DECIDE, {"input": {"redemptionId": ids[1], "approve": False,
-                                                     "reason": "本季度补贴名额已满"}}, hr))
+        ("VALIDATION", "reason")
+    ]
+    rejected = await gql(
+        client, DECIDE, {"input": {"redemptionId": ids[1], "approve": False, "reason": "本季度补贴名额已满"}}, hr
+    )
     node = rejected["data"]["decideRedemption"]["redemption"]
     assert (node["status"], node["reason"]) == ("REJECTED", "本季度补贴名额已满") and node["decidedAt"]
     assert await state(company, reward) == (70, 1, 5)
@@ -406,11 +508,14 @@ async def test_approval_holds_credits_and_stock_and_refusals_refund_them_by_reve
     assert (spend.kind, spend.amount, refund.amount) == (CreditEntryKind.REDEEM, -30, 30)
     assert spend.redemption_id == refund.redemption_id == (await Redemption.get(id=int(spend.redemption_id))).id
 
-    cancelled = (await gql(client, CANCEL, {"input": {"redemptionId": ids[2], "reason": "不需要了"}}, lrn))
+    cancelled = await gql(client, CANCEL, {"input": {"redemptionId": ids[2], "reason": "不需要了"}}, lrn)
     assert cancelled["data"]["cancelRedemption"]["redemption"]["status"] == "CANCELLED"
     assert await state(company, reward) == (100, 2, 6)
-    for mutation, variables in ((CANCEL, {"redemptionId": ids[2]}), (CANCEL, {"redemptionId": ids[0]}),
-                                (DECIDE, {"redemptionId": ids[2], "approve": True})):
+    for mutation, variables in (
+        (CANCEL, {"redemptionId": ids[2]}),
+        (CANCEL, {"redemptionId": ids[0]}),
+        (DECIDE, {"redemptionId": ids[2], "approve": True}),
+    ):
         token = hr if mutation is DECIDE else lrn
         answer = (await gql(client, mutation, {"input": variables}, token))["data"]
         assert error_codes(next(iter(answer.values()))) == ["ALREADY_DECIDED"]
@@ -433,8 +538,14 @@ async def test_approval_holds_credits_and_stock_and_refusals_refund_them_by_reve
 async def test_the_feed_carries_rewards_to_everyone_and_redemptions_to_their_employee(client, password_hash):
     company = await make_company(password_hash)
     hr = await token_for(client, company.code, "HR1")
-    created = (await gql(client, CREATE, reward_input(code="MUG", name="纪念马克杯", category="GIFT", cost="2",
-                                                      requiresApproval=False), hr))["data"]["createReward"]["reward"]
+    created = (
+        await gql(
+            client,
+            CREATE,
+            reward_input(code="MUG", name="纪念马克杯", category="GIFT", cost="2", requiresApproval=False),
+            hr,
+        )
+    )["data"]["createReward"]["reward"]
     await give(company, "LRN", "10")
     lrn = await token_for(client, company.code, "LRN")
     result = await redeem(client, lrn, created["id"])
@@ -449,7 +560,11 @@ async def test_the_feed_carries_rewards_to_everyone_and_redemptions_to_their_emp
     assert "affordable" not in row and "myRedemptionCount" not in row
     redemption = mine[("REDEMPTION", result["result"]["redemptionId"])]["data"]
     assert (redemption["rewardId"], redemption["cost"], redemption["status"], redemption["decidedAt"]) == (
-        created["id"], "2.0", "APPROVED", None)
+        created["id"],
+        "2.0",
+        "APPROVED",
+        None,
+    )
     assert redemption["requestedAt"]
     oth = await feed(await token_for(client, company.code, "OTH"))
     assert ("REWARD", created["id"]) in oth

@@ -4,7 +4,7 @@ and the audit log. The check-in secret never shows."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from backend.ids import to_global_id
@@ -46,7 +46,7 @@ query List($first: Int!, $after: String, $filter: SessionFilter) {
 }
 """
 
-START = datetime(2030, 12, 1, 1, 0, tzinfo=timezone.utc)
+START = datetime(2030, 12, 1, 1, 0, tzinfo=UTC)
 
 
 def create_input(company: Company, **changes: Any) -> dict[str, Any]:
@@ -104,8 +104,13 @@ async def test_create_session_role_matrix_and_local_times(client, password_hash)
     own = await create(client, tokens["MGR"], create_input(company))
     assert own["errors"] == [] and own["session"]["instructor"] == {"employeeNo": "MGR"}
     await make_instructor(company, "HR1")
-    assert codes(await create(client, tokens["MGR"], create_input(
-        company, instructorId=to_global_id("Employee", company.employees["HR1"].id)))) == ["FORBIDDEN"]
+    assert codes(
+        await create(
+            client,
+            tokens["MGR"],
+            create_input(company, instructorId=to_global_id("Employee", company.employees["HR1"].id)),
+        )
+    ) == ["FORBIDDEN"]
 
     row = await TrainingSession.get(id=int(_row_id(session["id"])))
     assert len(row.secret) == 64 and int(row.secret, 16) >= 0
@@ -142,7 +147,8 @@ async def test_create_session_validation(client, password_hash):
     # A time without an offset is refused where it enters, by the DateTime scalar.
     body = await gql(client, CREATE, create_input(company, startsAt="2030-12-01T01:00:00"), token=token)
     assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in body["errors"]] == [
-        ("VALIDATION", "input.startsAt")]
+        ("VALIDATION", "input.startsAt")
+    ]
     assert await TrainingSession.filter(tenant_id=company.tenant.id).count() == 0
 
 
@@ -150,8 +156,13 @@ async def test_update_and_cancel_session(client, password_hash):
     company = await make_company(password_hash)
     await make_instructor(company)
     tokens = {no: await token_for(client, company.code, no) for no in ("HR1", "MGR", "LRN", "OTH")}
-    session = (await create(client, tokens["MGR"], create_input(
-        company, courseId=to_global_id("Course", company.courses["A-002"].id), capacity=1)))["session"]
+    session = (
+        await create(
+            client,
+            tokens["MGR"],
+            create_input(company, courseId=to_global_id("Course", company.courses["A-002"].id), capacity=1),
+        )
+    )["session"]
     row = await TrainingSession.get(id=int(_row_id(session["id"])))
     first = await request(client, tokens["LRN"], row)
     second = await request(client, tokens["OTH"], row)
@@ -168,23 +179,30 @@ async def test_update_and_cancel_session(client, password_hash):
     # Capacity below the seats taken is refused; more capacity promotes the waiting list.
     body = await gql(client, UPDATE, {"input": {"sessionId": session["id"], "capacity": 0}}, token=tokens["HR1"])
     assert codes(body["data"]["updateSession"]) == ["VALIDATION"]
-    body = await gql(client, UPDATE, {"input": {"sessionId": session["id"], "capacity": 2, "location": "B 教室"}},
-                     token=tokens["MGR"])
+    body = await gql(
+        client,
+        UPDATE,
+        {"input": {"sessionId": session["id"], "capacity": 2, "location": "B 教室"}},
+        token=tokens["MGR"],
+    )
     updated = body["data"]["updateSession"]
     assert updated["errors"] == [] and updated["session"]["capacity"] == 2
     assert updated["session"]["seatsTaken"] == 2 and updated["session"]["location"] == "B 教室"
-    assert (await Enrollment.get(session_id=row.id, employee_id=company.employees["OTH"].id)).status == \
-        EnrollmentStatus.ENROLLED
-    body = await gql(client, UPDATE, {"input": {"sessionId": session["id"],
-                                                "endsAt": (START - timedelta(hours=1)).isoformat()}},
-                     token=tokens["HR1"])
+    assert (
+        await Enrollment.get(session_id=row.id, employee_id=company.employees["OTH"].id)
+    ).status == EnrollmentStatus.ENROLLED
+    body = await gql(
+        client,
+        UPDATE,
+        {"input": {"sessionId": session["id"], "endsAt": (START - timedelta(hours=1)).isoformat()}},
+        token=tokens["HR1"],
+    )
     assert codes(body["data"]["updateSession"]) == ["VALIDATION"]
 
     # Cancel: the instructor or HR; then requests are refused and learners no longer see it.
     body = await gql(client, CANCEL, {"input": {"sessionId": session["id"]}}, token=tokens["LRN"])
     assert codes(body["data"]["cancelSession"]) == ["FORBIDDEN"]
-    body = await gql(client, CANCEL, {"input": {"sessionId": session["id"], "reason": "讲师出差"}},
-                     token=tokens["HR1"])
+    body = await gql(client, CANCEL, {"input": {"sessionId": session["id"], "reason": "讲师出差"}}, token=tokens["HR1"])
     assert body["data"]["cancelSession"] == {"session": {"id": session["id"], "status": "CANCELLED"}, "errors": []}
     extra = await add_employees(company, password_hash, 1)
     late = await request(client, await token_for(client, company.code, extra[0]), row)
@@ -192,8 +210,11 @@ async def test_update_and_cancel_session(client, password_hash):
     body = await gql(client, UPDATE, {"input": {"sessionId": session["id"], "title": "y"}}, token=tokens["HR1"])
     assert codes(body["data"]["updateSession"]) == ["SESSION_CANCELLED"]
 
-    actions = await AuditEntry.filter(tenant_id=company.tenant.id, entity="TrainingSession").order_by("id").values_list(
-        "action", flat=True)
+    actions = (
+        await AuditEntry.filter(tenant_id=company.tenant.id, entity="TrainingSession")
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
     assert actions == ["session.create", "session.update", "session.cancel"]
     cancel_entry = await AuditEntry.get(tenant_id=company.tenant.id, action="session.cancel")
     assert cancel_entry.details == {"reason": "讲师出差"}
@@ -236,8 +257,12 @@ async def test_upcoming_sessions_list_and_pages(client, password_hash):
         cursor = connection["pageInfo"]["endCursor"]
     assert titles == ["v0", "v1", "v2", "v3"] and pages == 2
 
-    body = await gql(client, LIST, {"first": 10, "filter": {"courseId": to_global_id("Course", company.courses["A-002"].id)}},
-                     token=token)
+    body = await gql(
+        client,
+        LIST,
+        {"first": 10, "filter": {"courseId": to_global_id("Course", company.courses["A-002"].id)}},
+        token=token,
+    )
     nodes = [edge["node"] for edge in body["data"]["sessions"]["edges"]]
     assert [n["title"] for n in nodes] == ["v0", "v1"]
     assert [n["myEnrollment"] for n in nodes] == [None, {"status": "ENROLLED"}]
@@ -246,7 +271,8 @@ async def test_upcoming_sessions_list_and_pages(client, password_hash):
     hr = await token_for(client, company.code, "HR1")
     body = await gql(client, LIST, {"first": 20}, token=hr)
     assert sorted(e["node"]["title"] for e in body["data"]["sessions"]["edges"]) == sorted(
-        ["v0", "v1", "v2", "v3", "h1", "h2", "h3", "h4"])
+        ["v0", "v1", "v2", "v3", "h1", "h2", "h3", "h4"]
+    )
 
     bad = await gql(client, LIST, {"first": 2, "after": "not-a-cursor"}, token=token)
     assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
@@ -266,7 +292,6 @@ async def test_the_secret_is_not_in_the_api():
     sdl = build_schema(Settings()).as_str()
     session_type = sdl.split("type TrainingSession {", 1)[1].split("}", 1)[0]
     assert "secret" not in session_type.lower()
-
 
 
 async def test_check_in_code_rotation_is_configurable_per_session(client, password_hash):

@@ -5,7 +5,7 @@ role matrix and a constant query count), and SKILL_LEVEL feed rows for the emplo
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -74,25 +74,39 @@ async def make_cloud(company):
     company.skills["CLOUD"] = cloud
 
     async def course(code, title, target):
-        row = await Course.create(tenant=tenant, code=code, title=title, summary=f"{title}简介", scenario="IT",
-                                  format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED,
-                                  hours=Decimal("2.0"), credits=Decimal("1.0"))
-        await CourseModule.create(tenant=tenant, course=row, position=1, title="学习", kind=ModuleKind.LESSON,
-                                  credits=Decimal("1.0"))
+        row = await Course.create(
+            tenant=tenant,
+            code=code,
+            title=title,
+            summary=f"{title}简介",
+            scenario="IT",
+            format=CourseFormat.ONLINE,
+            status=CourseStatus.PUBLISHED,
+            hours=Decimal("2.0"),
+            credits=Decimal("1.0"),
+        )
+        await CourseModule.create(
+            tenant=tenant, course=row, position=1, title="学习", kind=ModuleKind.LESSON, credits=Decimal("1.0")
+        )
         await CourseSkill.create(tenant=tenant, course=row, skill=cloud, target_level=target)
         company.courses[code] = row
         return row
 
     basics = await course("C-101", "云计算基础", 85)
     await course("C-102", "云计算入门", 60)
-    module = await CourseModule.create(tenant=tenant, course=basics, position=2, title="云计算测验",
-                                       kind=ModuleKind.QUIZ, credits=Decimal("1.0"))
+    module = await CourseModule.create(
+        tenant=tenant, course=basics, position=2, title="云计算测验", kind=ModuleKind.QUIZ, credits=Decimal("1.0")
+    )
     quiz = await Quiz.create(tenant=tenant, module=module, title="云计算基础测验", pass_mark=60, attempts_allowed=5)
     questions = []
     for position in range(1, 6):
         question = await Question.create(
-            tenant=tenant, course=basics, kind=QuestionKind.SINGLE_CHOICE, prompt=f"第{position}题：云的特征？",
-            options=[{"key": "A", "text": "按需自助"}, {"key": "B", "text": "一次买断"}], answer_key=["A"],
+            tenant=tenant,
+            course=basics,
+            kind=QuestionKind.SINGLE_CHOICE,
+            prompt=f"第{position}题：云的特征？",
+            options=[{"key": "A", "text": "按需自助"}, {"key": "B", "text": "一次买断"}],
+            answer_key=["A"],
             points=Decimal("1"),
         )
         await QuizQuestion.create(tenant=tenant, quiz=quiz, question=question, position=position)
@@ -108,9 +122,19 @@ def right_answers(questions, right: int) -> dict:
 
 
 async def submit(client, token, module, answers, submitted_at, client_id=None):
-    body = await gql(client, SUBMIT, {"input": {
-        "clientId": client_id or str(uuid.uuid4()), "quizId": to_global_id("CourseModule", module.id),
-        "answers": answers, "submittedAt": submitted_at.isoformat()}}, token=token)
+    body = await gql(
+        client,
+        SUBMIT,
+        {
+            "input": {
+                "clientId": client_id or str(uuid.uuid4()),
+                "quizId": to_global_id("CourseModule", module.id),
+                "answers": answers,
+                "submittedAt": submitted_at.isoformat(),
+            }
+        },
+        token=token,
+    )
     assert "errors" not in body and body["data"]["submitQuizAttempt"]["errors"] == [], body
     return body["data"]["submitQuizAttempt"]["result"]
 
@@ -137,12 +161,15 @@ async def test_a_quiz_result_raises_the_level_once_keeps_evidence_and_never_lowe
     before = by_code((await gql(client, MY_SKILLS, token=learner))["data"]["mySkills"])
     assert before["CLOUD"] | {"evidence": None} == {
         "skill": {"id": to_global_id("Skill", company.skills["CLOUD"].id), "code": "CLOUD", "name": "云计算"},
-        "level": 0, "requiredLevel": 80, "gap": 80, "evidence": None,
+        "level": 0,
+        "requiredLevel": 80,
+        "gap": 80,
+        "evidence": None,
     }
     assert before["CLOUD"]["evidence"] == [] and before["NEG"]["gap"] == 60
 
     client_id = str(uuid.uuid4())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     first = await submit(client, learner, module, right_answers(questions, 4), now - 2 * HOUR, client_id)
     assert first["status"] == "ACCEPTED", first
     await submit(client, learner, module, right_answers(questions, 4), now - 2 * HOUR, client_id)  # a retry
@@ -161,7 +188,8 @@ async def test_a_quiz_result_raises_the_level_once_keeps_evidence_and_never_lowe
     cloud = by_code((await gql(client, MY_SKILLS, token=learner))["data"]["mySkills"])["CLOUD"]
     assert cloud["level"] == 68
     assert [(e["scorePercent"], e["levelBefore"], e["levelAfter"]) for e in cloud["evidence"]] == [
-        (40, 68, 68), (80, 0, 68)
+        (40, 68, 68),
+        (80, 0, 68),
     ]  # newest first
     only = await gql(client, MY_SKILLS, {"evidence": 1}, token=learner)
     assert len(by_code(only["data"]["mySkills"])["CLOUD"]["evidence"]) == 1
@@ -170,7 +198,8 @@ async def test_a_quiz_result_raises_the_level_once_keeps_evidence_and_never_lowe
 
     # Largest gap first; skills neither held nor required are absent.
     assert [row["skill"]["code"] for row in (await gql(client, MY_SKILLS, token=learner))["data"]["mySkills"]] == [
-        "NEG", "CLOUD"
+        "NEG",
+        "CLOUD",
     ]
 
 
@@ -180,32 +209,61 @@ async def test_recommendations_rank_by_the_gap_closed_and_drop_completed_courses
     assert "errors" not in body, body
     # NEG's courses: S-001 is completed, S-003 is not open to LRN's grade.
     assert [(r["course"]["code"], r["score"]) for r in body["data"]["recommendedCourses"]] == [
-        ("C-101", 80), ("C-102", 60)
+        ("C-101", 80),
+        ("C-102", 60),
     ]
     assert body["data"]["recommendedCourses"][0]["reasons"] == [
         {"skill": {"code": "CLOUD"}, "currentLevel": 0, "requiredLevel": 80, "targetLevel": 85}
     ]
 
-    await submit(client, learner, company.quiz_module, right_answers(company.questions, 4),
-                 datetime.now(timezone.utc) - HOUR)
+    await submit(client, learner, company.quiz_module, right_answers(company.questions, 4), datetime.now(UTC) - HOUR)
     recommended = (await gql(client, RECOMMENDED, token=learner))["data"]["recommendedCourses"]
     # At 68, a course aiming for 60 closes nothing.
-    assert recommended == [{"course": {"code": "C-101", "title": "云计算基础"}, "score": 12, "reasons": [
-        {"skill": {"code": "CLOUD"}, "currentLevel": 68, "requiredLevel": 80, "targetLevel": 85}]}]
+    assert recommended == [
+        {
+            "course": {"code": "C-101", "title": "云计算基础"},
+            "score": 12,
+            "reasons": [{"skill": {"code": "CLOUD"}, "currentLevel": 68, "requiredLevel": 80, "targetLevel": 85}],
+        }
+    ]
 
     # A course teaching both gaps sums what it closes and goes first; ties go to the larger gap.
-    both = await Course.create(tenant=company.tenant, code="C-900", title="云上谈判", summary="", scenario="IT",
-                               format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED, hours=Decimal("1"),
-                               credits=Decimal("1"))
+    both = await Course.create(
+        tenant=company.tenant,
+        code="C-900",
+        title="云上谈判",
+        summary="",
+        scenario="IT",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+        hours=Decimal("1"),
+        credits=Decimal("1"),
+    )
     await CourseSkill.create(tenant=company.tenant, course=both, skill=company.skills["CLOUD"], target_level=75)
     await CourseSkill.create(tenant=company.tenant, course=both, skill=company.skills["NEG"], target_level=90)
-    draft = await Course.create(tenant=company.tenant, code="C-000", title="草稿", summary="", scenario="IT",
-                                format=CourseFormat.ONLINE, status=CourseStatus.DRAFT, hours=Decimal("1"),
-                                credits=Decimal("1"))
+    draft = await Course.create(
+        tenant=company.tenant,
+        code="C-000",
+        title="草稿",
+        summary="",
+        scenario="IT",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.DRAFT,
+        hours=Decimal("1"),
+        credits=Decimal("1"),
+    )
     await CourseSkill.create(tenant=company.tenant, course=draft, skill=company.skills["NEG"], target_level=100)
-    tie = await Course.create(tenant=company.tenant, code="C-800", title="谈判入门", summary="", scenario="销售",
-                              format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED, hours=Decimal("1"),
-                              credits=Decimal("1"))
+    tie = await Course.create(
+        tenant=company.tenant,
+        code="C-800",
+        title="谈判入门",
+        summary="",
+        scenario="销售",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+        hours=Decimal("1"),
+        credits=Decimal("1"),
+    )
     await CourseSkill.create(tenant=company.tenant, course=tie, skill=company.skills["NEG"], target_level=12)
     recommended = (await gql(client, RECOMMENDED, token=learner))["data"]["recommendedCourses"]
     assert [(r["course"]["code"], r["score"]) for r in recommended] == [("C-900", 67), ("C-800", 12), ("C-101", 12)]
@@ -213,8 +271,12 @@ async def test_recommendations_rank_by_the_gap_closed_and_drop_completed_courses
     assert len((await gql(client, RECOMMENDED, {"first": 1}, token=learner))["data"]["recommendedCourses"]) == 1
     assert error_code(await gql(client, RECOMMENDED, {"first": -1}, token=learner)) == "VALIDATION"
 
-    await CourseCompletion.create(tenant=company.tenant, employee=company.employees["LRN"],
-                                  course=company.courses["C-101"], completed_at=datetime.now(timezone.utc) - HOUR)
+    await CourseCompletion.create(
+        tenant=company.tenant,
+        employee=company.employees["LRN"],
+        course=company.courses["C-101"],
+        completed_at=datetime.now(UTC) - HOUR,
+    )
     recommended = (await gql(client, RECOMMENDED, token=learner))["data"]["recommendedCourses"]
     assert [r["course"]["code"] for r in recommended] == ["C-900", "C-800"]
 
@@ -224,25 +286,33 @@ async def test_recommendations_rank_by_the_gap_closed_and_drop_completed_courses
 
 
 async def _person(company, no, unit, level=None, active=True):
-    employee = await Employee.create(tenant=company.tenant, employee_no=no, name=f"员工{no}", password_hash="x",
-                                     org_unit=company.org_units[unit], is_active=active)
+    employee = await Employee.create(
+        tenant=company.tenant,
+        employee_no=no,
+        name=f"员工{no}",
+        password_hash="x",
+        org_unit=company.org_units[unit],
+        is_active=active,
+    )
     await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
     if level is not None:
-        await EmployeeSkill.create(tenant=company.tenant, employee=employee, skill=company.skills["CLOUD"],
-                                   level=level)
+        await EmployeeSkill.create(tenant=company.tenant, employee=employee, skill=company.skills["CLOUD"], level=level)
     company.employees[no] = employee
     return employee
 
 
 def gap_vars(company, unit="sales", below=80, **extra):
-    return {"unit": to_global_id("OrgUnit", company.org_units[unit].id),
-            "skill": to_global_id("Skill", company.skills["CLOUD"].id), "below": below, **extra}
+    return {
+        "unit": to_global_id("OrgUnit", company.org_units[unit].id),
+        "skill": to_global_id("Skill", company.skills["CLOUD"].id),
+        "below": below,
+        **extra,
+    }
 
 
 async def test_skill_gap_lists_the_subtree_below_the_level_with_the_course_to_take(client, company):
     learner = await token_for(client, company.code, "LRN")
-    await submit(client, learner, company.quiz_module, right_answers(company.questions, 4),
-                 datetime.now(timezone.utc) - HOUR)
+    await submit(client, learner, company.quiz_module, right_answers(company.questions, 4), datetime.now(UTC) - HOUR)
     await _person(company, "S10", "east", 10)
     await _person(company, "S80", "east", 80)
     await _person(company, "S85", "sales", 85)
@@ -253,8 +323,10 @@ async def test_skill_gap_lists_the_subtree_below_the_level_with_the_course_to_ta
     body = await gql(client, SKILL_GAP, gap_vars(company), token=hr)
     assert "errors" not in body, body
     gap = body["data"]["skillGap"]
-    rows = [(e["node"]["employee"]["employeeNo"], e["node"]["level"],
-             [c["title"] for c in e["node"]["recommendedCourses"]]) for e in gap["edges"]]
+    rows = [
+        (e["node"]["employee"]["employeeNo"], e["node"]["level"], [c["title"] for c in e["node"]["recommendedCourses"]])
+        for e in gap["edges"]
+    ]
     assert rows == [("MGR", 0, ["云计算基础"]), ("S10", 10, ["云计算基础"]), ("LRN", 68, ["云计算基础"])]
     assert gap["totalCount"] == 3 and gap["pageInfo"]["hasNextPage"] is False
     lrn = gap["edges"][2]["node"]["employee"]
@@ -264,21 +336,29 @@ async def test_skill_gap_lists_the_subtree_below_the_level_with_the_course_to_ta
     page = (await gql(client, SKILL_GAP, gap_vars(company, first=2), token=hr))["data"]["skillGap"]
     assert [e["node"]["employee"]["employeeNo"] for e in page["edges"]] == ["MGR", "S10"]
     assert page["pageInfo"]["hasNextPage"] is True
-    rest = (await gql(client, SKILL_GAP, gap_vars(company, first=2, after=page["pageInfo"]["endCursor"]),
-                      token=hr))["data"]["skillGap"]
+    rest = (await gql(client, SKILL_GAP, gap_vars(company, first=2, after=page["pageInfo"]["endCursor"]), token=hr))[
+        "data"
+    ]["skillGap"]
     assert [e["node"]["employee"]["employeeNo"] for e in rest["edges"]] == ["LRN"]
     assert rest["pageInfo"]["hasPreviousPage"] is True and rest["pageInfo"]["hasNextPage"] is False
 
     # Below 50 both courses aim high enough: the smallest step over the bar first.
     low = (await gql(client, SKILL_GAP, gap_vars(company, below=50), token=hr))["data"]["skillGap"]
-    assert [(e["node"]["employee"]["employeeNo"], [c["code"] for c in e["node"]["recommendedCourses"]])
-            for e in low["edges"]] == [("MGR", ["C-102", "C-101"]), ("S10", ["C-102", "C-101"])]
+    assert [
+        (e["node"]["employee"]["employeeNo"], [c["code"] for c in e["node"]["recommendedCourses"]])
+        for e in low["edges"]
+    ] == [("MGR", ["C-102", "C-101"]), ("S10", ["C-102", "C-101"])]
     # Below 100: none aims that high, so the highest target is offered; a completed course is not.
-    await CourseCompletion.create(tenant=company.tenant, employee=company.employees["S10"],
-                                  course=company.courses["C-101"], completed_at=datetime.now(timezone.utc) - HOUR)
+    await CourseCompletion.create(
+        tenant=company.tenant,
+        employee=company.employees["S10"],
+        course=company.courses["C-101"],
+        completed_at=datetime.now(UTC) - HOUR,
+    )
     high = (await gql(client, SKILL_GAP, gap_vars(company, below=100), token=hr))["data"]["skillGap"]
-    offered = {e["node"]["employee"]["employeeNo"]: [c["code"] for c in e["node"]["recommendedCourses"]]
-               for e in high["edges"]}
+    offered = {
+        e["node"]["employee"]["employeeNo"]: [c["code"] for c in e["node"]["recommendedCourses"]] for e in high["edges"]
+    }
     assert offered == {"MGR": ["C-101"], "S10": [], "LRN": ["C-101"], "S80": ["C-101"], "S85": []}
     # The whole company from the root; nobody below 0.
     root = (await gql(client, SKILL_GAP, gap_vars(company, unit="root"), token=hr))["data"]["skillGap"]
@@ -291,8 +371,13 @@ async def test_skill_gap_role_matrix_and_validation(client, company, password_ha
     other = await make_company(password_hash)
     tokens = {no: await token_for(client, company.code, no) for no in ("HR1", "MGR", "LRN", "OTH")}
     cases = [
-        ("HR1", "root", None), ("HR1", "plant", None), ("MGR", "sales", None), ("MGR", "east", None),
-        ("MGR", "plant", "FORBIDDEN"), ("MGR", "root", "FORBIDDEN"), ("LRN", "east", "FORBIDDEN"),
+        ("HR1", "root", None),
+        ("HR1", "plant", None),
+        ("MGR", "sales", None),
+        ("MGR", "east", None),
+        ("MGR", "plant", "FORBIDDEN"),
+        ("MGR", "root", "FORBIDDEN"),
+        ("LRN", "east", "FORBIDDEN"),
         ("OTH", "plant", "FORBIDDEN"),
     ]
     for who, unit, expected in cases:
@@ -305,8 +390,12 @@ async def test_skill_gap_role_matrix_and_validation(client, company, password_ha
     foreign_unit = to_global_id("OrgUnit", other.org_units["sales"].id)
     foreign_skill = to_global_id("Skill", other.skills["NEG"].id)
     hr = tokens["HR1"]
-    assert error_code(await gql(client, SKILL_GAP, {**gap_vars(company), "unit": foreign_unit}, token=hr)) == "NOT_FOUND"
-    assert error_code(await gql(client, SKILL_GAP, {**gap_vars(company), "skill": foreign_skill}, token=hr)) == "NOT_FOUND"
+    assert (
+        error_code(await gql(client, SKILL_GAP, {**gap_vars(company), "unit": foreign_unit}, token=hr)) == "NOT_FOUND"
+    )
+    assert (
+        error_code(await gql(client, SKILL_GAP, {**gap_vars(company), "skill": foreign_skill}, token=hr)) == "NOT_FOUND"
+    )
     wrong_type = to_global_id("Course", company.courses["C-101"].id)
     body = await gql(client, SKILL_GAP, {**gap_vars(company), "skill": wrong_type}, token=hr)
     assert error_code(body) == "VALIDATION" and body["errors"][0]["extensions"]["field"] == "skillId"
@@ -328,10 +417,12 @@ async def test_employee_skills_role_matrix(client, company, password_hash):
     for employee in (men, old, leg):
         employee.password_hash = password_hash
         await employee.save(update_fields=["password_hash"])
-    await Mentorship.create(tenant=tenant, mentor=men, mentee=lrn, course=company.courses["C-101"],
-                            starts_on=date(2026, 1, 1))
-    await Mentorship.create(tenant=tenant, mentor=old, mentee=lrn, starts_on=date(2025, 1, 1),
-                            ends_on=date(2025, 12, 31))
+    await Mentorship.create(
+        tenant=tenant, mentor=men, mentee=lrn, course=company.courses["C-101"], starts_on=date(2026, 1, 1)
+    )
+    await Mentorship.create(
+        tenant=tenant, mentor=old, mentee=lrn, starts_on=date(2025, 1, 1), ends_on=date(2025, 12, 31)
+    )
     mentee = await _person(company, "MEE", "sales")
     mentee.mentor = leg
     await mentee.save(update_fields=["mentor_id"])
@@ -339,8 +430,15 @@ async def test_employee_skills_role_matrix(client, company, password_hash):
     other = await make_company(password_hash)
 
     # LEG sees MEE's profile (as the mentor named on it) but mentors MEE in no current mentorship.
-    cases = [("LRN", lrn, None), ("MGR", lrn, None), ("HR1", lrn, None), ("MEN", lrn, None),
-             ("OLD", lrn, "NOT_FOUND"), ("OTH", lrn, "NOT_FOUND"), ("LEG", mentee, "FORBIDDEN")]
+    cases = [
+        ("LRN", lrn, None),
+        ("MGR", lrn, None),
+        ("HR1", lrn, None),
+        ("MEN", lrn, None),
+        ("OLD", lrn, "NOT_FOUND"),
+        ("OTH", lrn, "NOT_FOUND"),
+        ("LEG", mentee, "FORBIDDEN"),
+    ]
     for who, target, expected in cases:
         token = await token_for(client, company.code, who)
         body = await gql(client, EMPLOYEE_SKILLS, {"id": to_global_id("Employee", target.id)}, token=token)
@@ -400,22 +498,27 @@ async def test_the_feed_sends_skill_levels_to_their_employee_only(client, compan
     learner = await token_for(client, company.code, "LRN")
     other = await token_for(client, company.code, "OTH")
     assert await _pull_skill_rows(client, learner) == []
-    await submit(client, learner, company.quiz_module, right_answers(company.questions, 4),
-                 datetime.now(timezone.utc) - HOUR)
+    await submit(client, learner, company.quiz_module, right_answers(company.questions, 4), datetime.now(UTC) - HOUR)
 
     rows = await _pull_skill_rows(client, learner)
     cloud = to_global_id("Skill", company.skills["CLOUD"].id)
     assert len(rows) == 1 and rows[0]["id"] == cloud and rows[0]["op"] == "UPSERT", rows
     data = rows[0]["data"]
     assert {k: data[k] for k in ("id", "skillId", "code", "name", "level", "requiredLevel")} == {
-        "id": cloud, "skillId": cloud, "code": "CLOUD", "name": "云计算", "level": 68, "requiredLevel": 80,
+        "id": cloud,
+        "skillId": cloud,
+        "code": "CLOUD",
+        "name": "云计算",
+        "level": 68,
+        "requiredLevel": 80,
     }
     assert data["updatedAt"]
     assert await _pull_skill_rows(client, other) == []
 
     # Levels loaded in bulk reach their employee after a backfill; OTH's position requires nothing.
-    await EmployeeSkill.create(tenant=company.tenant, employee=company.employees["OTH"],
-                               skill=company.skills["SAFE"], level=45)
+    await EmployeeSkill.create(
+        tenant=company.tenant, employee=company.employees["OTH"], skill=company.skills["SAFE"], level=45
+    )
     await feed.backfill(company.tenant.id)
     rows = await _pull_skill_rows(client, other)
     assert [(r["data"]["code"], r["data"]["level"], r["data"]["requiredLevel"]) for r in rows] == [("SAFE", 45, None)]

@@ -26,9 +26,10 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -146,9 +147,13 @@ def phone(path: Path, company: Company, employee_no: str = "LRN", **options: Any
 
 async def lesson_modules(company: Company) -> list[str]:
     """Global IDs of the LESSON modules of the company's published courses."""
-    ids = await CourseModule.filter(
-        tenant_id=company.tenant.id, kind=ModuleKind.LESSON, course__status=CourseStatus.PUBLISHED
-    ).order_by("id").values_list("id", flat=True)
+    ids = (
+        await CourseModule.filter(
+            tenant_id=company.tenant.id, kind=ModuleKind.LESSON, course__status=CourseStatus.PUBLISHED
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
     return [to_global_id("CourseModule", i) for i in ids]
 
 
@@ -181,9 +186,7 @@ def outbox_rows_on_disk(path: Path) -> int:
 # --- the outbox --------------------------------------------------------------------------------
 
 
-async def test_outbox_is_written_before_sending_and_a_new_client_resends_exactly_once(
-    app, password_hash, tmp_path
-):
+async def test_outbox_is_written_before_sending_and_a_new_client_resends_exactly_once(app, password_hash, tmp_path):
     company = await synced_company(password_hash)
     module = (await lesson_modules(company))[0]
     path = tmp_path / "phone.sqlite3"
@@ -262,14 +265,19 @@ async def test_final_answers_leave_the_outbox_and_are_reported(app, password_has
     assert [(r["id"], r["serverVersion"]) for r in summary.conflicts] == [(stale, {"version": 1, "locale": "en"})]
     outcomes = client.store_items("RECORD_OUTCOME")
     assert {key[1]: value["status"] for key, value in outcomes.items()} == {
-        bad: "REJECTED", good: "ACCEPTED", first: "ACCEPTED", stale: "CONFLICT",
+        bad: "REJECTED",
+        good: "ACCEPTED",
+        first: "ACCEPTED",
+        stale: "CONFLICT",
     }
     profile = next(iter(client.store_items("PROFILE").values()))
     assert profile["settings"] == {"version": 1, "locale": "en"}
     await client.close()
 
 
-async def test_a_body_over_the_server_limit_is_sent_in_smaller_batches(database_url, test_settings, password_hash, tmp_path):
+async def test_a_body_over_the_server_limit_is_sent_in_smaller_batches(
+    database_url, test_settings, password_hash, tmp_path
+):
     settings = test_settings.with_overrides(database_url=database_url, max_body_bytes=4000)
     counting = ScriptedTransport(httpx.ASGITransport(app=create_app(settings, manage_db=False)))
     company = await synced_company(password_hash)
@@ -342,10 +350,12 @@ async def test_cursor_advances_only_after_its_page_is_applied(app, password_hash
         if op != "SyncPull":
             return "ok"
         if n == 3:  # the third page arrives broken in its middle: applying it must fail whole
+
             def corrupt(answer: dict) -> dict:
                 changes = answer["data"]["syncPull"]["changes"]
                 del changes[len(changes) // 2]["entity"]
                 return answer
+
             return corrupt
         return "kill" if n == 4 else "ok"
 
@@ -377,8 +387,9 @@ async def test_cursor_advances_only_after_its_page_is_applied(app, password_hash
     resumed = phone(path, company, transport=httpx.ASGITransport(app=app), pull_limit=5)
     summary = await resumed.pull()
     assert summary.pages >= 2
-    expected = await snapshot(tmp_path / "fresh.sqlite3", company, "LRN", resumed.device_id,
-                              transport=httpx.ASGITransport(app=app))
+    expected = await snapshot(
+        tmp_path / "fresh.sqlite3", company, "LRN", resumed.device_id, transport=httpx.ASGITransport(app=app)
+    )
     assert resumed.store_items() == expected
     assert {entity for entity, _ in expected} >= {"COURSE", "COURSE_MODULE", "PROFILE"}
     await resumed.close()
@@ -392,8 +403,14 @@ async def test_reset_required_rebuilds_the_store_and_keeps_the_outbox(app, passw
     client = phone(tmp_path / "p.sqlite3", company, transport=transport)
 
     # A course the phone syncs, then HR deletes it: a tombstone after the phone's cursor.
-    doomed = await Course.create(tenant_id=tenant_id, code="X-001", title="将删除", scenario="销售",
-                                 format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED)
+    doomed = await Course.create(
+        tenant_id=tenant_id,
+        code="X-001",
+        title="将删除",
+        scenario="销售",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+    )
     changes = ChangeSet(tenant_id)
     changes.touch(Entity.COURSE, doomed.id)
     async with in_transaction() as connection:
@@ -408,7 +425,7 @@ async def test_reset_required_rebuilds_the_store_and_keeps_the_outbox(app, passw
     async with in_transaction() as connection:
         await changes.publish(connection)
     # The phone stays offline longer than tombstones are kept: the deletion is forgotten.
-    assert await purge_tombstones(tenant_id, timedelta(days=30), now=datetime.now(timezone.utc) + timedelta(days=31)) >= 1
+    assert await purge_tombstones(tenant_id, timedelta(days=30), now=datetime.now(UTC) + timedelta(days=31)) >= 1
     ids = [client.record("LESSON_COMPLETED", {"moduleId": module, "secondsSpent": 1}) for _ in range(2)]
 
     summary = await client.pull()
@@ -522,8 +539,13 @@ async def test_a_device_clock_a_month_off_still_gets_its_answers(app, password_h
     company = await synced_company(password_hash)
     module = (await lesson_modules(company))[0]
     skew = timedelta(days=30)
-    client = phone(tmp_path / "p.sqlite3", company, transport=httpx.ASGITransport(app=app), max_attempts=2,
-                   clock=lambda: datetime.now(timezone.utc) + skew)
+    client = phone(
+        tmp_path / "p.sqlite3",
+        company,
+        transport=httpx.ASGITransport(app=app),
+        max_attempts=2,
+        clock=lambda: datetime.now(UTC) + skew,
+    )
     record_id = client.record("LESSON_COMPLETED", {"moduleId": module, "secondsSpent": 1})
     summary = await client.sync()
     assert summary.pushed == 1 and client.outbox_size() == 0
@@ -554,10 +576,11 @@ class Server:
             [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
             env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING", **env},
-            stdout=self._log, stderr=subprocess.STDOUT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -588,8 +611,13 @@ async def add_learners(company: Company, password_hash: str, count: int) -> list
     learners = []
     for i in range(count):
         employee = await Employee.create(
-            tenant=company.tenant, employee_no=f"L{i:04d}", name=f"学员{i}", password_hash=password_hash,
-            org_unit=company.org_units["east"], site=company.sites["hq"], position=position,
+            tenant=company.tenant,
+            employee_no=f"L{i:04d}",
+            name=f"学员{i}",
+            password_hash=password_hash,
+            org_unit=company.org_units["east"],
+            site=company.sites["hq"],
+            position=position,
         )
         await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
         learners.append(employee)
@@ -602,7 +630,11 @@ CONCURRENCY = 10  # devices syncing at the same time
 # Device clocks: most right, some minutes or hours off, some days ahead: 10 days is beyond the 7 the
 # server corrects for, 40 days is an offset beyond 2^31 ms (a GraphQL Int).
 SKEWS = [timedelta(0)] * 5 + [
-    timedelta(minutes=-5), timedelta(hours=3), timedelta(hours=-9), timedelta(days=10), timedelta(days=40),
+    timedelta(minutes=-5),
+    timedelta(hours=3),
+    timedelta(hours=-9),
+    timedelta(days=10),
+    timedelta(days=40),
 ]
 
 
@@ -617,13 +649,19 @@ async def test_fifty_phones_on_a_bad_network_end_up_exactly_consistent(database_
     env = {"XUEFEN_ACCESS_TOKEN_TTL": "4", "XUEFEN_SECRET_KEY": uuid.uuid4().hex}
     with Server(database_url, tmp_path / "server.log", **env) as server:
         proxy = FaultProxy(
-            server.port, seed=20261126, refuse=0.05, drop_request=0.05, drop_response=0.07,
-            truncate=0.05, delay=0.15, stall=0.005, max_delay=0.3, stall_seconds=2.5,
+            server.port,
+            seed=20261126,
+            refuse=0.05,
+            drop_request=0.05,
+            drop_response=0.07,
+            truncate=0.05,
+            delay=0.15,
+            stall=0.005,
+            max_delay=0.3,
+            stall_seconds=2.5,
         )
         async with proxy:
-            result = await asyncio.wait_for(
-                _simulate(proxy.url, company, learners, modules, tmp_path), timeout=110
-            )
+            result = await asyncio.wait_for(_simulate(proxy.url, company, learners, modules, tmp_path), timeout=110)
             faults = dict(proxy.counts)
         elapsed = time.monotonic() - started
 
@@ -665,8 +703,14 @@ async def test_fifty_phones_on_a_bad_network_end_up_exactly_consistent(database_
 
         async def compare(employee_no: str, device_id: str, store: dict) -> None:
             async with semaphore:
-                fresh = SyncClient(tmp_path / f"fresh-{employee_no}.sqlite3", server.url, tenant=company.code,
-                                   employee_no=employee_no, password=TEST_PASSWORD, device_id=device_id)
+                fresh = SyncClient(
+                    tmp_path / f"fresh-{employee_no}.sqlite3",
+                    server.url,
+                    tenant=company.code,
+                    employee_no=employee_no,
+                    password=TEST_PASSWORD,
+                    device_id=device_id,
+                )
                 try:
                     await fresh.pull()
                     assert fresh.store_items() == store, employee_no
@@ -681,7 +725,9 @@ async def test_fifty_phones_on_a_bad_network_end_up_exactly_consistent(database_
     assert "Traceback" not in log, log[-5000:]
     report = {
         "database": "postgres" if database_url.startswith("postgres") else "sqlite",
-        "seconds": round(elapsed, 1), "records": len(rows), "faults": faults,
+        "seconds": round(elapsed, 1),
+        "records": len(rows),
+        "faults": faults,
         **{k: v for k, v in result.items() if k not in ("created", "stores", "skews")},
     }
     print(f"\nbad-network simulation: {json.dumps(report)}")
@@ -706,8 +752,12 @@ async def test_the_fault_proxy_does_what_each_fault_says():
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     expectations = {  # fault: (the client gets the answer, the server saw the request)
-        "pass": (True, True), "delay": (True, True), "refuse": (False, False),
-        "drop_request": (False, False), "drop_response": (False, True), "truncate": (False, True),
+        "pass": (True, True),
+        "delay": (True, True),
+        "refuse": (False, False),
+        "drop_request": (False, False),
+        "drop_response": (False, True),
+        "truncate": (False, True),
         "stall": (False, True),
     }
     try:
@@ -766,12 +816,22 @@ async def _simulate(url: str, company: Company, learners: list[Employee], module
         rng = random.Random(index)
         skew = SKEWS[index % len(SKEWS)]
         skews[employee.employee_no] = skew
-        device_time = datetime.now(timezone.utc) - timedelta(days=3)
+        device_time = datetime.now(UTC) - timedelta(days=3)
         client = SyncClient(
-            tmp_path / f"phone-{index}.sqlite3", url, tenant=company.code, employee_no=employee.employee_no,
-            password=TEST_PASSWORD, http_factory=no_keepalive, clock=lambda: datetime.now(timezone.utc) + skew,
-            rng=rng, batch_size=rng.choice([7, 40, 500]), pull_limit=rng.choice([25, 200]),
-            retry_base=0.05, retry_cap=0.4, max_attempts=4, timeout=2.0,
+            tmp_path / f"phone-{index}.sqlite3",
+            url,
+            tenant=company.code,
+            employee_no=employee.employee_no,
+            password=TEST_PASSWORD,
+            http_factory=no_keepalive,
+            clock=lambda: datetime.now(UTC) + skew,
+            rng=rng,
+            batch_size=rng.choice([7, 40, 500]),
+            pull_limit=rng.choice([25, 200]),
+            retry_base=0.05,
+            retry_cap=0.4,
+            max_attempts=4,
+            timeout=2.0,
         )
         mine: dict[str, str] = {}
         created[employee.employee_no] = mine
@@ -781,7 +841,8 @@ async def _simulate(url: str, company: Company, learners: list[Employee], module
                     module = rng.choice(modules)
                     device_time += timedelta(minutes=rng.randint(1, 30))
                     record_id = client.record(
-                        "LESSON_COMPLETED", {"moduleId": module, "secondsSpent": rng.randint(30, 1800)},
+                        "LESSON_COMPLETED",
+                        {"moduleId": module, "secondsSpent": rng.randint(30, 1800)},
                         occurred_at=device_time + skew,
                     )
                     mine[record_id] = module

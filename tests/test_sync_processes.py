@@ -21,20 +21,40 @@ pytestmark = pytest.mark.postgres_only
 
 async def test_two_processes_apply_each_record_once(database_url, password_hash):
     company = await make_company(password_hash)
-    modules = await CourseModule.filter(course__tenant=company.tenant, kind=ModuleKind.LESSON, course__status="PUBLISHED")
+    modules = await CourseModule.filter(
+        course__tenant=company.tenant, kind=ModuleKind.LESSON, course__status="PUBLISHED"
+    )
     secret = f"processes-{uuid.uuid4().hex}"
     records = [lesson(modules[seq % len(modules)].id, seq) for seq in range(1, 201)]
-    with Served(database_url, XUEFEN_SECRET_KEY=secret) as first, Served(database_url, XUEFEN_SECRET_KEY=secret) as second:
+    with (
+        Served(database_url, XUEFEN_SECRET_KEY=secret) as first,
+        Served(database_url, XUEFEN_SECRET_KEY=secret) as second,
+    ):
         async with httpx.AsyncClient(timeout=60) as http:
-            login = await http.post(f"{first.url}/graphql", json={"query": LOGIN, "variables": {"input": {
-                "tenant": company.code, "employeeNo": "LRN", "password": TEST_PASSWORD, "deviceId": "device-1"}}})
+            login = await http.post(
+                f"{first.url}/graphql",
+                json={
+                    "query": LOGIN,
+                    "variables": {
+                        "input": {
+                            "tenant": company.code,
+                            "employeeNo": "LRN",
+                            "password": TEST_PASSWORD,
+                            "deviceId": "device-1",
+                        }
+                    },
+                },
+            )
             token = login.json()["data"]["login"]["tokens"]["accessToken"]
             headers = {"Authorization": f"Bearer {token}"}
             body = {"query": PUSH, "variables": push_input(records)}
             # Two batches (the first half, then all) sent 4 times to each process at once.
             half = {"query": PUSH, "variables": push_input(records[:100])}
-            sends = [http.post(f"{server.url}/graphql", json=payload, headers=headers)
-                     for server in (first, second) for payload in (half, body, body, half)]
+            sends = [
+                http.post(f"{server.url}/graphql", json=payload, headers=headers)
+                for server in (first, second)
+                for payload in (half, body, body, half)
+            ]
             responses = await asyncio.gather(*sends)
     accepted = Counter()
     for response in responses:

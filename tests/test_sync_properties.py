@@ -49,7 +49,12 @@ async def test_random_interleavings_keep_exactly_once_and_converge(client, share
     company = shared_company
     device = f"prop-{uuid.uuid4().hex[:8]}"
     token = await token_for(client, company.code, "LRN", device_id=device)
-    modules = [m.id for m in await CourseModule.filter(course__tenant=company.tenant, kind=ModuleKind.LESSON, course__status="PUBLISHED").order_by("id")][:4]
+    modules = [
+        m.id
+        for m in await CourseModule.filter(
+            course__tenant=company.tenant, kind=ModuleKind.LESSON, course__status="PUBLISHED"
+        ).order_by("id")
+    ][:4]
     learner = company.employees["LRN"]
     before = Counter(dict(await ModuleProgress.filter(employee=learner).values_list("module_id", "completed_count")))
 
@@ -99,7 +104,11 @@ async def test_random_interleavings_keep_exactly_once_and_converge(client, share
             break
 
     # Exactly once: every record this phone made is on the server once, in its sequence.
-    stored = await ActivityRecord.filter(device__device_uid=device, employee=learner).order_by("device_seq").values_list("id", "device_seq", "status")
+    stored = (
+        await ActivityRecord.filter(device__device_uid=device, employee=learner)
+        .order_by("device_seq")
+        .values_list("id", "device_seq", "status")
+    )
     assert [(str(i), s) for i, s, _ in stored] == [(r["id"], r["seq"]) for r in created]
     assert all(status == "ACCEPTED" for _, _, status in stored)
     after = Counter(dict(await ModuleProgress.filter(employee=learner).values_list("module_id", "completed_count")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise.transactions import in_transaction
@@ -97,12 +97,19 @@ async def test_pushed_records_come_back_as_progress_and_outcomes(client, company
     page = body["data"]["syncPull"]
     assert page["appliedSeq"] == 2 and page["hasMore"] is False
     progress = upserts(page["changes"], "MODULE_PROGRESS")
-    assert list(progress.values()) == [{
-        "id": to_global_id("CourseModule", module.id), "moduleId": to_global_id("CourseModule", module.id),
-        "courseId": to_global_id("Course", company.courses["S-001"].id), "completedCount": 2,
-        "requiredCount": 1, "required": True, "secondsSpent": 75, "completed": True,
-        "lastCompletedAt": progress[to_global_id("CourseModule", module.id)]["lastCompletedAt"],
-    }]
+    assert list(progress.values()) == [
+        {
+            "id": to_global_id("CourseModule", module.id),
+            "moduleId": to_global_id("CourseModule", module.id),
+            "courseId": to_global_id("Course", company.courses["S-001"].id),
+            "completedCount": 2,
+            "requiredCount": 1,
+            "required": True,
+            "secondsSpent": 75,
+            "completed": True,
+            "lastCompletedAt": progress[to_global_id("CourseModule", module.id)]["lastCompletedAt"],
+        }
+    ]
     outcomes = upserts(page["changes"], "RECORD_OUTCOME")
     assert {o["seq"]: o["status"] for o in outcomes.values()} == {1: "ACCEPTED", 2: "ACCEPTED"}
     # Another employee sees none of it.
@@ -153,11 +160,15 @@ async def test_cursors_cannot_be_forged_or_borrowed(client, company, password_ha
         cursor = cursor.rsplit(".", 1)[0] + "."
     elif tamper == "other-employee":
         other = await token_for(client, company.code, "OTH", device_id="d-oth")
-        cursor = (await gql(client, PULL, pull_input(limit=2, device_id="d-oth"), token=other))["data"]["syncPull"]["cursor"]
+        cursor = (await gql(client, PULL, pull_input(limit=2, device_id="d-oth"), token=other))["data"]["syncPull"][
+            "cursor"
+        ]
     else:
         elsewhere = await make_company(password_hash, courses=False)
         other = await token_for(client, elsewhere.code, "LRN", device_id="d-x")
-        cursor = (await gql(client, PULL, pull_input(limit=2, device_id="d-x"), token=other))["data"]["syncPull"]["cursor"]
+        cursor = (await gql(client, PULL, pull_input(limit=2, device_id="d-x"), token=other))["data"]["syncPull"][
+            "cursor"
+        ]
     body = await gql(client, PULL, pull_input(cursor), token=token, language="en")
     payload = body["data"]["syncPull"]
     assert [e["code"] for e in payload["errors"]] == ["CURSOR_INVALID"]
@@ -170,13 +181,20 @@ async def test_old_cursors_must_reset_and_the_reset_snapshot_is_complete(client,
     snapshot, old_cursor, _ = await pull_all(client, learner)
     course_id = to_global_id("Course", company.courses["S-003"].id)
     await gql(client, SET_STATUS, {"input": {"courseId": course_id, "status": "ARCHIVED"}}, token=hr)
-    await gql(client, SET_STATUS, {"input": {"courseId": to_global_id("Course", company.courses["S-003"].id), "status": "ARCHIVED"}}, token=hr)
+    await gql(
+        client,
+        SET_STATUS,
+        {"input": {"courseId": to_global_id("Course", company.courses["S-003"].id), "status": "ARCHIVED"}},
+        token=hr,
+    )
     # ARCHIVED is not a deletion; delete-style tombstones come from rows marked deleted:
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
         changes.touch(Entity.COURSE, company.courses["S-004"].id, deleted=True)
         await changes.publish(connection)
-    purged = await feed.purge_tombstones(company.tenant.id, timedelta(days=30), now=datetime.now(timezone.utc) + timedelta(days=31))
+    purged = await feed.purge_tombstones(
+        company.tenant.id, timedelta(days=30), now=datetime.now(UTC) + timedelta(days=31)
+    )
     assert purged == 1
     body = await gql(client, PULL, pull_input(old_cursor), token=learner)
     assert [e["code"] for e in body["data"]["syncPull"]["errors"]] == ["RESET_REQUIRED"]
@@ -245,7 +263,11 @@ async def test_a_writer_holding_a_feed_number_blocks_later_writers_until_it_comm
     release_t1.set()
     await asyncio.gather(first, second)
     assert order == ["t1-commit", "t2-numbered"]
-    rows = await SyncChange.filter(tenant_id=tenant_id, seq__gt=head_before).order_by("seq").values_list("entity_id", flat=True)
+    rows = (
+        await SyncChange.filter(tenant_id=tenant_id, seq__gt=head_before)
+        .order_by("seq")
+        .values_list("entity_id", flat=True)
+    )
     assert rows == [str(company.courses["S-001"].id), str(company.courses["S-002"].id)]
 
 
@@ -271,7 +293,11 @@ async def test_a_reader_never_skips_changes_of_concurrent_writers(company):
         seen, position = [], start
         while True:
             finished = writers_done.is_set()
-            rows = await SyncChange.filter(tenant_id=tenant_id, seq__gt=position, audience=999_999).order_by("seq").values_list("seq", "entity_id")
+            rows = (
+                await SyncChange.filter(tenant_id=tenant_id, seq__gt=position, audience=999_999)
+                .order_by("seq")
+                .values_list("seq", "entity_id")
+            )
             for seq, entity_id in rows:
                 seen.append((seq, entity_id))
                 position = seq
@@ -285,4 +311,3 @@ async def test_a_reader_never_skips_changes_of_concurrent_writers(company):
     seen = await reading
     assert {name for _, name in seen} == expected
     assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen)
-

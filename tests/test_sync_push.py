@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,8 @@ from backend.models import (
     SyncChange,
     SyncClock,
 )
-from backend.services.records import ingest
 from backend.services.feed import ChangeSet
+from backend.services.records import ingest
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PUSH, lesson, push_input
@@ -98,8 +98,16 @@ async def new_learner(client, password_hash: str) -> Learner:
     return Learner(company, token, await lesson_module(company), practice)
 
 
-async def push(client, token: str, records: list[dict[str, Any]], *, device_id: str = "device-1",
-               sent_at: datetime | None = None, version: int = 1, language: str | None = "en") -> dict[str, Any]:
+async def push(
+    client,
+    token: str,
+    records: list[dict[str, Any]],
+    *,
+    device_id: str = "device-1",
+    sent_at: datetime | None = None,
+    version: int = 1,
+    language: str | None = "en",
+) -> dict[str, Any]:
     """The syncPush payload (the GraphQL request itself must succeed)."""
     body = await gql(client, PUSH, push_input(records, device_id, sent_at, version), token=token, language=language)
     assert "errors" not in body, body
@@ -118,14 +126,15 @@ def statuses(payload: dict[str, Any]) -> list[tuple[str, str | None]]:
     return [(result["status"], result["code"]) for result in payload["results"]]
 
 
-def record(kind: str, seq: int, payload: Any, record_id: str | None = None,
-           occurred_at: datetime | None = None) -> dict[str, Any]:
+def record(
+    kind: str, seq: int, payload: Any, record_id: str | None = None, occurred_at: datetime | None = None
+) -> dict[str, Any]:
     """A record of any kind (``lesson`` builds LESSON_COMPLETED ones)."""
     return {
         "id": record_id or str(uuid.uuid4()),
         "seq": seq,
         "kind": kind,
-        "occurredAt": (occurred_at or datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat(),
+        "occurredAt": (occurred_at or datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
         "payload": payload,
     }
 
@@ -139,8 +148,9 @@ def module_payload(module_id: int, seconds: int = 60) -> dict[str, Any]:
 
 
 async def device_row(company: Company, employee_no: str = "LRN", device_uid: str = "device-1") -> Device:
-    return await Device.get(tenant_id=company.tenant.id, employee_id=company.employees[employee_no].id,
-                            device_uid=device_uid)
+    return await Device.get(
+        tenant_id=company.tenant.id, employee_id=company.employees[employee_no].id, device_uid=device_uid
+    )
 
 
 async def applied_seq(company: Company, employee_no: str = "LRN", device_uid: str = "device-1") -> int:
@@ -178,30 +188,45 @@ async def db_state(company: Company) -> dict[str, Any]:
     """Everything a push may write for a tenant, in a comparable form."""
     tenant_id = company.tenant.id
     return {
-        "records": await ActivityRecord.filter(tenant_id=tenant_id).order_by("id").values_list(
-            "id", "employee_id", "device_id", "device_seq", "kind", "payload", "content_hash",
-            "occurred_at_device", "received_at", "occurred_at", "clock_flags", "status", "error_code", "outcome",
+        "records": await ActivityRecord.filter(tenant_id=tenant_id)
+        .order_by("id")
+        .values_list(
+            "id",
+            "employee_id",
+            "device_id",
+            "device_seq",
+            "kind",
+            "payload",
+            "content_hash",
+            "occurred_at_device",
+            "received_at",
+            "occurred_at",
+            "clock_flags",
+            "status",
+            "error_code",
+            "outcome",
         ),
-        "progress": await ModuleProgress.filter(tenant_id=tenant_id).order_by("id").values_list(
-            "employee_id", "module_id", "completed_count", "seconds_spent", "last_completed_at"
-        ),
+        "progress": await ModuleProgress.filter(tenant_id=tenant_id)
+        .order_by("id")
+        .values_list("employee_id", "module_id", "completed_count", "seconds_spent", "last_completed_at"),
         "devices": await Device.filter(tenant_id=tenant_id).order_by("id").values_list("id", "applied_seq"),
-        "completions": await CourseCompletion.filter(tenant_id=tenant_id).order_by("id").values_list(
-            "employee_id", "course_id", "completed_at"
-        ),
-        "settings": await EmployeeSettings.filter(tenant_id=tenant_id).order_by("id").values_list(
-            "employee_id", "version", "locale"
-        ),
-        "changes": await SyncChange.filter(tenant_id=tenant_id).order_by("entity", "entity_id", "audience").values_list(
-            "entity", "entity_id", "audience", "seq", "deleted"
-        ),
+        "completions": await CourseCompletion.filter(tenant_id=tenant_id)
+        .order_by("id")
+        .values_list("employee_id", "course_id", "completed_at"),
+        "settings": await EmployeeSettings.filter(tenant_id=tenant_id)
+        .order_by("id")
+        .values_list("employee_id", "version", "locale"),
+        "changes": await SyncChange.filter(tenant_id=tenant_id)
+        .order_by("entity", "entity_id", "audience")
+        .values_list("entity", "entity_id", "audience", "seq", "deleted"),
         "clock": await SyncClock.filter(tenant_id=tenant_id).values_list("seq", flat=True),
     }
 
 
 async def change_seq(company: Company, entity: str, entity_id: object, audience: int) -> int | None:
-    row = await SyncChange.get_or_none(tenant_id=company.tenant.id, entity=entity, entity_id=str(entity_id),
-                                       audience=audience)
+    row = await SyncChange.get_or_none(
+        tenant_id=company.tenant.id, entity=entity, entity_id=str(entity_id), audience=audience
+    )
     return row.seq if row else None
 
 
@@ -230,9 +255,18 @@ async def test_accepted_records_add_to_module_progress_and_advance_applied_seq(c
     progress = await course_progress(client, me.token, me.course_id)
     assert progress["totalModules"] == 2 and progress["completedModules"] == 1
     lesson_entry, practice_entry = progress["modules"]
-    assert lesson_entry == {"moduleId": to_global_id("CourseModule", me.lesson.id), "completedCount": 3,
-                            "requiredCount": 1, "secondsSpent": 210, "completed": True}
-    assert (practice_entry["completedCount"], practice_entry["secondsSpent"], practice_entry["completed"]) == (0, 0, False)
+    assert lesson_entry == {
+        "moduleId": to_global_id("CourseModule", me.lesson.id),
+        "completedCount": 3,
+        "requiredCount": 1,
+        "secondsSpent": 210,
+        "completed": True,
+    }
+    assert (practice_entry["completedCount"], practice_entry["secondsSpent"], practice_entry["completed"]) == (
+        0,
+        0,
+        False,
+    )
 
     row = await progress_row(me.company, me.lesson)
     assert (row.completed_count, row.seconds_spent, row.course_id) == (3, 210, me.company.courses["S-001"].id)
@@ -276,8 +310,12 @@ async def test_retried_batch_is_all_duplicate_and_changes_nothing(client, passwo
     ]
     first = await push_ok(client, me.token, batch)
     assert statuses(first) == [
-        ("ACCEPTED", None), ("ACCEPTED", None), ("REJECTED", "UNKNOWN_KIND"), ("REJECTED", "INVALID_PAYLOAD"),
-        ("ACCEPTED", None), ("CONFLICT", "VERSION_CONFLICT"),
+        ("ACCEPTED", None),
+        ("ACCEPTED", None),
+        ("REJECTED", "UNKNOWN_KIND"),
+        ("REJECTED", "INVALID_PAYLOAD"),
+        ("ACCEPTED", None),
+        ("CONFLICT", "VERSION_CONFLICT"),
     ]
     assert first["appliedSeq"] == 6
     before = await db_state(me.company)
@@ -305,9 +343,7 @@ async def test_retried_batch_is_all_duplicate_and_changes_nothing(client, passwo
 
 
 @pytest.mark.parametrize("change", ["payload", "kind", "occurredAt"])
-async def test_same_id_with_different_content_is_id_reused_and_stored_record_unchanged(
-    client, password_hash, change
-):
+async def test_same_id_with_different_content_is_id_reused_and_stored_record_unchanged(client, password_hash, change):
     me = await new_learner(client, password_hash)
     original = lesson(me.lesson.id, 1, 60)
     await push_ok(client, me.token, [original])
@@ -325,10 +361,17 @@ async def test_same_id_with_different_content_is_id_reused_and_stored_record_unc
 
     (result,) = payload["results"]
     assert (result["status"], result["code"], result["retryable"]) == ("REJECTED", "ID_REUSED", False)
-    assert result["originalStatus"] is None and result["message"] == "This record id was already used for different content."
+    assert (
+        result["originalStatus"] is None
+        and result["message"] == "This record id was already used for different content."
+    )
     now = await stored(original["id"])
     assert (now.kind, now.payload, now.occurred_at_device, now.content_hash, now.status) == (
-        kept.kind, kept.payload, kept.occurred_at_device, kept.content_hash, kept.status
+        kept.kind,
+        kept.payload,
+        kept.occurred_at_device,
+        kept.content_hash,
+        kept.status,
     )
     assert await db_state(me.company) == before
     assert await progress_counts(me.company, me.lesson) == (1, 60)
@@ -439,8 +482,12 @@ async def test_shuffled_batch_is_applied_in_seq_order_and_answered_in_input_orde
     me = await new_learner(client, password_hash)
     # Each settings write is based on the previous one: they all succeed only in seq order.
     in_order = [
-        settings_record(1, 0, "en"), settings_record(2, 1, "zh-CN"), settings_record(3, 2, "en"),
-        lesson(me.lesson.id, 4, 10), lesson(me.lesson.id, 5, 20), lesson(me.lesson.id, 6, 30),
+        settings_record(1, 0, "en"),
+        settings_record(2, 1, "zh-CN"),
+        settings_record(3, 2, "en"),
+        lesson(me.lesson.id, 4, 10),
+        lesson(me.lesson.id, 5, 20),
+        lesson(me.lesson.id, 6, 30),
     ]
     shuffled = [in_order[i] for i in (4, 2, 0, 5, 1, 3)]
 
@@ -518,7 +565,9 @@ async def test_invalid_payloads_are_rejected_one_by_one_and_consume_their_seq(cl
     assert statuses(payload)[-1] == ("ACCEPTED", None)
     assert payload["appliedSeq"] == len(cases) + 1 and await applied_seq(me.company) == len(cases) + 1
     rows = await records_of(me.company)
-    assert [(r.status, r.error_code) for r in rows] == [("REJECTED", "INVALID_PAYLOAD")] * len(cases) + [("ACCEPTED", None)]
+    assert [(r.status, r.error_code) for r in rows] == [("REJECTED", "INVALID_PAYLOAD")] * len(cases) + [
+        ("ACCEPTED", None)
+    ]
     assert await progress_counts(me.company, me.lesson) == (1, 86400)
 
 
@@ -535,7 +584,9 @@ async def test_module_the_learner_cannot_see_is_not_found(client, password_hash)
     assert payload["results"][0]["message"] == payload["results"][1]["message"] == "Nothing was found for this request."
     assert payload["appliedSeq"] == 3
     assert [(r.status, r.error_code) for r in await records_of(me.company)] == [
-        ("REJECTED", "NOT_FOUND"), ("REJECTED", "NOT_FOUND"), ("ACCEPTED", None)
+        ("REJECTED", "NOT_FOUND"),
+        ("REJECTED", "NOT_FOUND"),
+        ("ACCEPTED", None),
     ]
     assert await progress_row(me.company, draft) is None
     assert await ModuleProgress.filter(module_id=foreign.id).count() == 0
@@ -567,8 +618,12 @@ async def test_one_bad_record_never_sinks_the_good_ones(client, password_hash):
     payload = await push_ok(client, me.token, records)
 
     assert statuses(payload) == [
-        ("ACCEPTED", None), ("REJECTED", "INVALID_PAYLOAD"), ("ACCEPTED", None), ("REJECTED", "UNKNOWN_KIND"),
-        ("REJECTED", "INVALID_PAYLOAD"), ("ACCEPTED", None),
+        ("ACCEPTED", None),
+        ("REJECTED", "INVALID_PAYLOAD"),
+        ("ACCEPTED", None),
+        ("REJECTED", "UNKNOWN_KIND"),
+        ("REJECTED", "INVALID_PAYLOAD"),
+        ("ACCEPTED", None),
     ]
     assert payload["appliedSeq"] == 6 and await applied_seq(me.company) == 6
     assert await progress_counts(me.company, me.lesson) == (3, 60)
@@ -666,7 +721,7 @@ async def test_another_employees_device_cannot_be_pushed_to(client, password_has
 async def test_skewed_device_clock_is_corrected_and_flagged(client, password_hash, device_offset):
     """device_offset: how far the device clock is off (negative: behind)."""
     me = await new_learner(client, password_hash)
-    device_now = datetime.now(timezone.utc) + device_offset
+    device_now = datetime.now(UTC) + device_offset
     occurred = device_now - timedelta(minutes=10)
     item = lesson(me.lesson.id, 1, occurred_at=occurred)
 
@@ -680,7 +735,7 @@ async def test_skewed_device_clock_is_corrected_and_flagged(client, password_has
     assert row.clock_offset_ms == payload["clockOffsetMs"]
     assert abs(row.occurred_at - (occurred - device_offset)) < timedelta(seconds=5)
     assert abs(row.occurred_at - (occurred + timedelta(milliseconds=row.clock_offset_ms))) < timedelta(milliseconds=2)
-    assert abs(row.occurred_at - (datetime.now(timezone.utc) - timedelta(minutes=10))) < timedelta(seconds=10)
+    assert abs(row.occurred_at - (datetime.now(UTC) - timedelta(minutes=10))) < timedelta(seconds=10)
     assert flags(row) == {"CLOCK_SKEW"}
     assert row.occurred_at <= row.received_at
     assert row.received_at == parse_time(payload["serverTime"])
@@ -688,7 +743,7 @@ async def test_skewed_device_clock_is_corrected_and_flagged(client, password_has
 
 async def test_event_after_sent_at_is_flagged_future_and_capped_at_received_at(client, password_hash):
     me = await new_learner(client, password_hash)
-    sent = datetime.now(timezone.utc)
+    sent = datetime.now(UTC)
     item = lesson(me.lesson.id, 1, occurred_at=sent + timedelta(minutes=10))
 
     payload = await push_ok(client, me.token, [item], sent_at=sent)
@@ -702,7 +757,7 @@ async def test_event_after_sent_at_is_flagged_future_and_capped_at_received_at(c
 
 async def test_offset_beyond_seven_days_is_not_corrected(client, password_hash):
     me = await new_learner(client, password_hash)
-    device_now = datetime.now(timezone.utc) - timedelta(days=30)
+    device_now = datetime.now(UTC) - timedelta(days=30)
     occurred = device_now - timedelta(hours=1)
     item = lesson(me.lesson.id, 1, occurred_at=occurred)
 
@@ -721,7 +776,7 @@ async def test_offset_beyond_seven_days_is_not_corrected(client, password_hash):
 
 async def test_device_clock_far_ahead_is_not_corrected_and_never_after_received_at(client, password_hash):
     me = await new_learner(client, password_hash)
-    device_now = datetime.now(timezone.utc) + timedelta(days=30)
+    device_now = datetime.now(UTC) + timedelta(days=30)
     item = lesson(me.lesson.id, 1, occurred_at=device_now - timedelta(hours=1))
 
     payload = await push_ok(client, me.token, [item], sent_at=device_now)
@@ -736,7 +791,7 @@ async def test_device_clock_far_ahead_is_not_corrected_and_never_after_received_
 
 async def test_correct_clock_gets_no_flags_and_a_small_offset(client, password_hash):
     me = await new_learner(client, password_hash)
-    sent = datetime.now(timezone.utc)
+    sent = datetime.now(UTC)
     occurred = sent - timedelta(minutes=5)
     item = lesson(me.lesson.id, 1, occurred_at=occurred)
 
@@ -756,13 +811,22 @@ async def test_course_is_completed_exactly_once_when_every_module_meets_its_coun
     me = await new_learner(client, password_hash)
     tenant = me.company.tenant
     course = await Course.create(
-        tenant=tenant, code="C-900", title="两课时课程", summary="测试", scenario="销售", format=CourseFormat.ONLINE,
-        status=CourseStatus.PUBLISHED, hours=Decimal("1.0"), credits=Decimal("1.0"),
+        tenant=tenant,
+        code="C-900",
+        title="两课时课程",
+        summary="测试",
+        scenario="销售",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+        hours=Decimal("1.0"),
+        credits=Decimal("1.0"),
     )
-    once = await CourseModule.create(tenant=tenant, course=course, position=1, title="一", kind=ModuleKind.LESSON,
-                                     required_count=1)
-    twice = await CourseModule.create(tenant=tenant, course=course, position=2, title="二", kind=ModuleKind.LESSON,
-                                      required_count=2)
+    once = await CourseModule.create(
+        tenant=tenant, course=course, position=1, title="一", kind=ModuleKind.LESSON, required_count=1
+    )
+    twice = await CourseModule.create(
+        tenant=tenant, course=course, position=2, title="二", kind=ModuleKind.LESSON, required_count=2
+    )
     course_id = to_global_id("Course", course.id)
 
     async def completions() -> list[CourseCompletion]:
@@ -791,12 +855,20 @@ async def test_course_completed_within_one_batch(client, password_hash):
     me = await new_learner(client, password_hash)
     tenant = me.company.tenant
     course = await Course.create(
-        tenant=tenant, code="C-901", title="一次完成", summary="测试", scenario="销售", format=CourseFormat.ONLINE,
-        status=CourseStatus.PUBLISHED, hours=Decimal("1.0"), credits=Decimal("1.0"),
+        tenant=tenant,
+        code="C-901",
+        title="一次完成",
+        summary="测试",
+        scenario="销售",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
+        hours=Decimal("1.0"),
+        credits=Decimal("1.0"),
     )
     once = await CourseModule.create(tenant=tenant, course=course, position=1, title="一", kind=ModuleKind.LESSON)
-    twice = await CourseModule.create(tenant=tenant, course=course, position=2, title="二", kind=ModuleKind.LESSON,
-                                      required_count=2)
+    twice = await CourseModule.create(
+        tenant=tenant, course=course, position=2, title="二", kind=ModuleKind.LESSON, required_count=2
+    )
 
     await push_ok(client, me.token, [lesson(twice.id, 1), lesson(once.id, 2), lesson(twice.id, 3), lesson(once.id, 4)])
 
@@ -840,8 +912,13 @@ async def test_settings_change_by_sync_applies_on_the_current_version_else_confl
 
 
 async def update_settings(client, token: str, base: int, locale: str, client_id: str | None) -> dict[str, Any]:
-    body = await gql(client, UPDATE_SETTINGS, {"input": {"clientId": client_id, "baseVersion": base, "locale": locale}},
-                     token=token, language="en")
+    body = await gql(
+        client,
+        UPDATE_SETTINGS,
+        {"input": {"clientId": client_id, "baseVersion": base, "locale": locale}},
+        token=token,
+        language="en",
+    )
     assert "errors" not in body, body
     payload = body["data"]["updateMySettings"]
     assert payload["errors"] == [], payload
@@ -878,7 +955,9 @@ async def test_update_my_settings_online_follows_the_same_rules(client, password
 # --- the online twin: completeLesson ----------------------------------------------------------
 
 
-async def complete_lesson(client, token: str, module_id: int, seconds: int, client_id: str | None = None) -> dict[str, Any]:
+async def complete_lesson(
+    client, token: str, module_id: int, seconds: int, client_id: str | None = None
+) -> dict[str, Any]:
     variables = {"input": {"moduleId": to_global_id("CourseModule", module_id), "secondsSpent": seconds}}
     if client_id:
         variables["input"]["clientId"] = client_id
@@ -945,13 +1024,21 @@ async def test_synced_record_and_online_mutation_have_the_same_effect(client, pa
     assert (after_online.completed_count, after_online.seconds_spent) == (2, 90)
     assert await change_seq(me.company, "MODULE_PROGRESS", me.lesson.id, me.employee.id) > sync_change
     by_sync, by_mutation = await stored(synced["id"]), await stored(online["id"])
-    assert (by_sync.kind, by_sync.payload, by_sync.status) == (by_mutation.kind, by_mutation.payload, by_mutation.status)
+    assert (by_sync.kind, by_sync.payload, by_sync.status) == (
+        by_mutation.kind,
+        by_mutation.payload,
+        by_mutation.status,
+    )
     # the same checks answer the same way
     draft = await lesson_module(me.company, "S-007")
     for module, code in ((me.practice, "INVALID_PAYLOAD"), (draft, "NOT_FOUND")):
         by_mutation = await complete_lesson(client, me.token, module.id, 10)
-        by_push = (await push_ok(client, me.token, [lesson(module.id, await applied_seq(me.company) + 1, 10)]))["results"][0]
-        assert (by_mutation["status"], by_mutation["code"]) == (by_push["status"], by_push["code"]) == ("REJECTED", code)
+        by_push = (await push_ok(client, me.token, [lesson(module.id, await applied_seq(me.company) + 1, 10)]))[
+            "results"
+        ][0]
+        assert (
+            (by_mutation["status"], by_mutation["code"]) == (by_push["status"], by_push["code"]) == ("REJECTED", code)
+        )
         assert by_mutation["message"] == by_push["message"]
     assert await progress_counts(me.company, me.lesson) == (2, 90)
 
@@ -1021,12 +1108,16 @@ async def test_server_error_rolls_the_whole_batch_back(client, password_hash, mo
 
     async def look_inside(connection) -> None:
         """What the failing transaction itself had written by then."""
-        progress = await ModuleProgress.filter(employee_id=me.employee.id, module_id=me.lesson.id).using_db(
-            connection
-        ).values_list("completed_count", flat=True)
+        progress = (
+            await ModuleProgress.filter(employee_id=me.employee.id, module_id=me.lesson.id)
+            .using_db(connection)
+            .values_list("completed_count", flat=True)
+        )
         records = await ActivityRecord.filter(id__in=[uuid.UUID(r["id"]) for r in batch]).using_db(connection).count()
-        device = await Device.filter(id=(await device_row(me.company)).id).using_db(connection).values_list(
-            "applied_seq", flat=True
+        device = (
+            await Device.filter(id=(await device_row(me.company)).id)
+            .using_db(connection)
+            .values_list("applied_seq", flat=True)
         )
         seen_inside.append((list(progress), records, list(device)))
 
@@ -1042,6 +1133,7 @@ async def test_server_error_rolls_the_whole_batch_back(client, password_hash, mo
         monkeypatch.setattr(handler, "apply", failing_apply)
         expected_inside = ([3], 0, [1])
     else:
+
         async def failing_publish(self, connection, now=None):
             await look_inside(connection)
             raise RuntimeError("simulated failure while publishing the changes")

@@ -5,7 +5,7 @@ flagged like future ones. Through the real ASGI app, on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -66,10 +66,17 @@ async def test_an_overlong_kind_is_rejected_alone(client, password_hash):
     assert payload["appliedSeq"] == 2
 
 
-@pytest.mark.parametrize("sent_at", [
-    "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "2026-11-30T09:00:00",
-    "1e30", "",
-])
+@pytest.mark.parametrize(
+    "sent_at",
+    [
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "2026-11-30T09:00:00",
+        "1e30",
+        "",
+    ],
+)
 async def test_an_impossible_sent_at_is_a_validation_error_and_applies_nothing(client, password_hash, sent_at):
     me = await new_learner(client, password_hash)
     variables = push_input([lesson(me.lesson.id, 1)])
@@ -84,16 +91,19 @@ async def test_an_impossible_sent_at_is_a_validation_error_and_applies_nothing(c
     assert statuses(await push_ok(client, me.token, [lesson(me.lesson.id, 1)])) == [("ACCEPTED", None)]
 
 
-@pytest.mark.parametrize("occurred_at, clock_off", [
-    (datetime(1900, 1, 1, 0, 0, 1, tzinfo=timezone.utc), timedelta(days=-1)),
-    (datetime(1900, 1, 1, 0, 0, 1, tzinfo=timezone.utc), timedelta(days=1)),
-    (datetime(2199, 12, 31, 23, 59, 59, tzinfo=timezone.utc), timedelta(days=1)),
-    (datetime(2199, 12, 31, 23, 59, 59, tzinfo=timezone.utc), timedelta(days=-1)),
-])
+@pytest.mark.parametrize(
+    "occurred_at, clock_off",
+    [
+        (datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC), timedelta(days=-1)),
+        (datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC), timedelta(days=1)),
+        (datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC), timedelta(days=1)),
+        (datetime(2199, 12, 31, 23, 59, 59, tzinfo=UTC), timedelta(days=-1)),
+    ],
+)
 async def test_times_at_the_bounds_from_a_clock_a_day_off_are_answered(client, password_hash, occurred_at, clock_off):
     me = await new_learner(client, password_hash)
     record = lesson(me.lesson.id, 1, occurred_at=occurred_at)
-    payload = await push_ok(client, me.token, [record], sent_at=datetime.now(timezone.utc) + clock_off)
+    payload = await push_ok(client, me.token, [record], sent_at=datetime.now(UTC) + clock_off)
     assert payload["results"][0]["status"] in ("ACCEPTED", "REJECTED"), payload
     stored = await ActivityRecord.get(id=record["id"])
     assert ("STALE" if occurred_at.year == 1900 else "FUTURE") in stored.clock_flags.split(",")
@@ -101,8 +111,8 @@ async def test_times_at_the_bounds_from_a_clock_a_day_off_are_answered(client, p
 
 async def test_stale_times_are_flagged_like_future_ones(client, password_hash):
     me = await new_learner(client, password_hash)
-    old = lesson(me.lesson.id, 1, occurred_at=datetime(1970, 1, 1, tzinfo=timezone.utc))
-    recent = lesson(me.lesson.id, 2, occurred_at=datetime.now(timezone.utc) - timedelta(days=3))
+    old = lesson(me.lesson.id, 1, occurred_at=datetime(1970, 1, 1, tzinfo=UTC))
+    recent = lesson(me.lesson.id, 2, occurred_at=datetime.now(UTC) - timedelta(days=3))
 
     payload = await push_ok(client, me.token, [old, recent])
 
@@ -122,16 +132,27 @@ async def test_text_no_database_can_store_is_rejected_alone(client, password_has
     first = await push_ok(client, me.token, records)
     again = await push_ok(client, me.token, records)
 
-    assert statuses(first) == [("ACCEPTED", None), ("REJECTED", "INVALID_PAYLOAD"), ("REJECTED", "UNKNOWN_KIND"),
-                               ("ACCEPTED", None)]
+    assert statuses(first) == [
+        ("ACCEPTED", None),
+        ("REJECTED", "INVALID_PAYLOAD"),
+        ("REJECTED", "UNKNOWN_KIND"),
+        ("ACCEPTED", None),
+    ]
     assert [r["status"] for r in again["results"]] == ["DUPLICATE"] * 4
     assert first["appliedSeq"] == 4
     stored = await ActivityRecord.get(id=bad_payload["id"])
     assert "\x00" not in str(stored.payload)
 
-    body = await gql(client, "query Q($s: String) { courses(first: 1, filter: {scenario: $s}) { totalCount } }",
-                     {"s": "销售\x00"}, token=me.token)
+    body = await gql(
+        client,
+        "query Q($s: String) { courses(first: 1, filter: {scenario: $s}) { totalCount } }",
+        {"s": "销售\x00"},
+        token=me.token,
+    )
     assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in body["errors"]] == [("VALIDATION", "s")]
-    literal = await gql(client, '{ courses(first: 1, filter: {scenario: "销售\\u0000"}) { totalCount } }', token=me.token)
+    literal = await gql(
+        client, '{ courses(first: 1, filter: {scenario: "销售\\u0000"}) { totalCount } }', token=me.token
+    )
     assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in literal["errors"]] == [
-        ("VALIDATION", "filter.scenario")]
+        ("VALIDATION", "filter.scenario")
+    ]

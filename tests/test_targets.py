@@ -6,27 +6,38 @@ order and paging of who is behind, and the role matrix of every field."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import UTC, date, datetime
 
 from tortoise.transactions import in_transaction
 
 from backend.ids import to_global_id
-from backend.models import AuditEntry, CreditEntryKind, CreditProgram, CreditTarget, Employee, EmployeeRole, Position, Role
-from backend.services.credits import ledger
-from backend.services.credits import targets
+from backend.models import (
+    AuditEntry,
+    CreditEntryKind,
+    CreditProgram,
+    CreditTarget,
+    Employee,
+    EmployeeRole,
+    Position,
+    Role,
+)
+from backend.services.credits import ledger, targets
 from backend.services.feed import ChangeSet
 from backend.services.viewer import Viewer
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
-EARN, REDEEM, REVERSAL, ADJUSTMENT = (CreditEntryKind.EARN, CreditEntryKind.REDEEM, CreditEntryKind.REVERSAL,
-                                      CreditEntryKind.ADJUSTMENT)
+EARN, REDEEM, REVERSAL, ADJUSTMENT = (
+    CreditEntryKind.EARN,
+    CreditEntryKind.REDEEM,
+    CreditEntryKind.REVERSAL,
+    CreditEntryKind.ADJUSTMENT,
+)
 # Periods are calendar years in Asia/Shanghai by default: 2025 is [2024-12-31T16:00Z, 2025-12-31T16:00Z).
-START_2025 = datetime(2024, 12, 31, 16, tzinfo=timezone.utc)
-IN_2025 = datetime(2025, 3, 1, 2, tzinfo=timezone.utc)
-JUST_BEFORE_2025 = datetime(2024, 12, 31, 15, 59, 59, tzinfo=timezone.utc)
-IN_2024 = datetime(2024, 6, 1, tzinfo=timezone.utc)
+START_2025 = datetime(2024, 12, 31, 16, tzinfo=UTC)
+IN_2025 = datetime(2025, 3, 1, 2, tzinfo=UTC)
+JUST_BEFORE_2025 = datetime(2024, 12, 31, 15, 59, 59, tzinfo=UTC)
+IN_2024 = datetime(2024, 6, 1, tzinfo=UTC)
 
 PROGRAM = "query { creditProgram { periodMonths timeZone anonymiseLeaderboards currentPeriodStart currentPeriodEnd } }"
 UPDATE_PROGRAM = """
@@ -62,23 +73,40 @@ def code(body: dict) -> str:
 
 async def give(company, employee: str, kind: CreditEntryKind, amount: int, when: datetime) -> None:
     """Post one ledger entry (tenths) for an employee at a chosen occurred_at."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
-        await ledger.post(connection, changes, company.tenant.id, ledger.Posting(
-            employee_id=company.employees[employee].id, kind=kind, amount=amount,
-            entry_key=f"test:{uuid.uuid4()}", occurred_at=when, reason="测试",
-        ), now)
+        await ledger.post(
+            connection,
+            changes,
+            company.tenant.id,
+            ledger.Posting(
+                employee_id=company.employees[employee].id,
+                kind=kind,
+                amount=amount,
+                entry_key=f"test:{uuid.uuid4()}",
+                occurred_at=when,
+                reason="测试",
+            ),
+            now,
+        )
         await changes.publish(connection, now)
 
 
-async def add_person(company, password_hash, no: str, unit: str, position_code: str, manager: str | None = None,
-                     active: bool = True) -> Employee:
+async def add_person(
+    company, password_hash, no: str, unit: str, position_code: str, manager: str | None = None, active: bool = True
+) -> Employee:
     position = await Position.get(tenant=company.tenant, code=position_code)
     employee = await Employee.create(
-        tenant=company.tenant, employee_no=no, name=f"员工{no}", password_hash=password_hash,
-        org_unit=company.org_units[unit], site=company.sites["hq"], position=position,
-        manager=company.employees[manager] if manager else None, is_active=active,
+        tenant=company.tenant,
+        employee_no=no,
+        name=f"员工{no}",
+        password_hash=password_hash,
+        org_unit=company.org_units[unit],
+        site=company.sites["hq"],
+        position=position,
+        manager=company.employees[manager] if manager else None,
+        is_active=active,
     )
     await EmployeeRole.create(tenant=company.tenant, employee=employee, role=Role.EMPLOYEE)
     company.employees[no] = employee
@@ -86,8 +114,9 @@ async def add_person(company, password_hash, no: str, unit: str, position_code: 
 
 
 async def set_target(client, token, family, grade, credits) -> dict:
-    body = await gql(client, SET_TARGET, {"input": {"positionFamily": family, "grade": grade, "credits": credits}},
-                     token=token)
+    body = await gql(
+        client, SET_TARGET, {"input": {"positionFamily": family, "grade": grade, "credits": credits}}, token=token
+    )
     return body["data"]["setCreditTarget"]
 
 
@@ -99,15 +128,21 @@ async def test_hr_reads_and_changes_the_program_with_validation_and_audit(client
     hr = await token_for(client, company.code, "HR1")
     body = await gql(client, PROGRAM, token=hr)
     program = body["data"]["creditProgram"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     local_year = now.astimezone(targets.ZoneInfo("Asia/Shanghai")).year
-    assert (program["periodMonths"], program["timeZone"], program["anonymiseLeaderboards"]) == (12, "Asia/Shanghai", False)
+    assert (program["periodMonths"], program["timeZone"], program["anonymiseLeaderboards"]) == (
+        12,
+        "Asia/Shanghai",
+        False,
+    )
     assert datetime.fromisoformat(program["currentPeriodStart"]) == datetime(
-        local_year, 1, 1, tzinfo=targets.ZoneInfo("Asia/Shanghai"))
+        local_year, 1, 1, tzinfo=targets.ZoneInfo("Asia/Shanghai")
+    )
     assert not await CreditProgram.filter(tenant=company.tenant).exists()  # defaults until saved
 
-    changed = (await gql(client, UPDATE_PROGRAM, {"input": {"periodMonths": 3, "timeZone": "Asia/Urumqi"}},
-                         token=hr))["data"]["updateCreditProgram"]
+    changed = (await gql(client, UPDATE_PROGRAM, {"input": {"periodMonths": 3, "timeZone": "Asia/Urumqi"}}, token=hr))[
+        "data"
+    ]["updateCreditProgram"]
     assert changed["errors"] == []
     assert (changed["program"]["periodMonths"], changed["program"]["timeZone"]) == (3, "Asia/Urumqi")
     start = datetime.fromisoformat(changed["program"]["currentPeriodStart"])
@@ -117,7 +152,7 @@ async def test_hr_reads_and_changes_the_program_with_validation_and_audit(client
     assert start == datetime(local.year, quarter, 1, tzinfo=targets.ZoneInfo("Asia/Urumqi"))
     assert start <= now < end
 
-    again = (await gql(client, UPDATE_PROGRAM, {"input": {"anonymiseLeaderboards": True}}, token=hr))
+    again = await gql(client, UPDATE_PROGRAM, {"input": {"anonymiseLeaderboards": True}}, token=hr)
     assert again["data"]["updateCreditProgram"]["program"]["periodMonths"] == 3  # left out: kept
     row = await CreditProgram.get(tenant=company.tenant)
     assert (row.period_months, row.time_zone, row.anonymise_leaderboards) == (3, "Asia/Urumqi", True)
@@ -126,13 +161,19 @@ async def test_hr_reads_and_changes_the_program_with_validation_and_audit(client
     assert len(audits) == 2 and audits[0].details["before"]["periodMonths"] == 12
     assert audits[0].details["after"]["timeZone"] == "Asia/Urumqi"
 
-    for bad, field in (({"periodMonths": 5}, "periodMonths"), ({"periodMonths": 0}, "periodMonths"),
-                       ({"periodMonths": 24}, "periodMonths"), ({"timeZone": "Mars/Olympus"}, "timeZone"),
-                       ({"timeZone": ""}, "timeZone"), ({"timeZone": "../../etc/passwd"}, "timeZone"),
-                       ({"timeZone": "北京时间"}, "timeZone")):
+    for bad, field in (
+        ({"periodMonths": 5}, "periodMonths"),
+        ({"periodMonths": 0}, "periodMonths"),
+        ({"periodMonths": 24}, "periodMonths"),
+        ({"timeZone": "Mars/Olympus"}, "timeZone"),
+        ({"timeZone": ""}, "timeZone"),
+        ({"timeZone": "../../etc/passwd"}, "timeZone"),
+        ({"timeZone": "北京时间"}, "timeZone"),
+    ):
         result = (await gql(client, UPDATE_PROGRAM, {"input": bad}, token=hr))["data"]["updateCreditProgram"]
         assert result["program"] is None and [(e["code"], e["field"]) for e in result["errors"]] == [
-            ("VALIDATION", field)], bad
+            ("VALIDATION", field)
+        ], bad
     row = await CreditProgram.get(tenant=company.tenant)
     assert (row.period_months, row.time_zone) == (3, "Asia/Urumqi")
 
@@ -142,7 +183,7 @@ async def test_only_hr_admins_see_or_change_the_program(client, password_hash):
     for who in ("MGR", "LRN", "OTH"):
         token = await token_for(client, company.code, who)
         assert code(await gql(client, PROGRAM, token=token)) == "FORBIDDEN"
-        result = (await gql(client, UPDATE_PROGRAM, {"input": {"periodMonths": 6}}, token=token))
+        result = await gql(client, UPDATE_PROGRAM, {"input": {"periodMonths": 6}}, token=token)
         assert [e["code"] for e in result["data"]["updateCreditProgram"]["errors"]] == ["FORBIDDEN"]
     assert not await CreditProgram.filter(tenant=company.tenant).exists()
     assert code(await gql(client, PROGRAM)) == "UNAUTHENTICATED"
@@ -161,18 +202,27 @@ async def test_targets_are_set_replaced_listed_and_removed_by_hr(client, passwor
     assert replaced["target"]["id"] == first["target"]["id"] and replaced["target"]["credits"] == "30.0"
     await set_target(client, hr, "生产族", 2, "0")
     listed = (await gql(client, TARGETS, token=hr))["data"]["creditTargets"]
-    assert [(t["positionFamily"], t["grade"], t["credits"]) for t in listed] == [("生产族", 2, "0.0"), ("销售族", 1, "30.0")]
+    assert [(t["positionFamily"], t["grade"], t["credits"]) for t in listed] == [
+        ("生产族", 2, "0.0"),
+        ("销售族", 1, "30.0"),
+    ]
     assert (await CreditTarget.get(tenant=company.tenant, position_family="销售族", grade=1)).credits == 300
     audits = await AuditEntry.filter(tenant=company.tenant, action="credits.target.set").order_by("id")
     assert len(audits) == 3 and audits[1].details["before"] == "20.5" and audits[1].details["credits"] == "30.0"
 
-    for family, grade, credits, field in (("销售族", 1, "-1", "credits"), ("销售族", 1, "0.05", "credits"),
-                                          ("", 1, "5", "positionFamily"), ("   ", 1, "5", "positionFamily"),
-                                          ("族" * 65, 1, "5", "positionFamily"), ("销售族", 0, "5", "grade"),
-                                          ("销售族", 1000, "5", "grade")):
+    for family, grade, credits, field in (
+        ("销售族", 1, "-1", "credits"),
+        ("销售族", 1, "0.05", "credits"),
+        ("", 1, "5", "positionFamily"),
+        ("   ", 1, "5", "positionFamily"),
+        ("族" * 65, 1, "5", "positionFamily"),
+        ("销售族", 0, "5", "grade"),
+        ("销售族", 1000, "5", "grade"),
+    ):
         result = await set_target(client, hr, family, grade, credits)
         assert result["target"] is None and [(e["code"], e["field"]) for e in result["errors"]] == [
-            ("VALIDATION", field)], (family, grade, credits)
+            ("VALIDATION", field)
+        ], (family, grade, credits)
 
     removed = (await gql(client, REMOVE_TARGET, {"id": first["target"]["id"]}, token=hr))["data"]["removeCreditTarget"]
     assert removed == {"removedTargetId": first["target"]["id"], "errors": []}
@@ -182,10 +232,12 @@ async def test_targets_are_set_replaced_listed_and_removed_by_hr(client, passwor
     assert await AuditEntry.filter(tenant=company.tenant, action="credits.target.remove").count() == 1
 
     foreign = await CreditTarget.create(tenant=other.tenant, position_family="销售族", grade=1, credits=10)
-    result = (await gql(client, REMOVE_TARGET, {"id": to_global_id("CreditTarget", foreign.id)}, token=hr))
+    result = await gql(client, REMOVE_TARGET, {"id": to_global_id("CreditTarget", foreign.id)}, token=hr)
     assert [e["code"] for e in result["data"]["removeCreditTarget"]["errors"]] == ["NOT_FOUND"]
     assert await CreditTarget.filter(id=foreign.id).exists()
-    bad_id = (await gql(client, REMOVE_TARGET, {"id": to_global_id("Reward", 1)}, token=hr))["data"]["removeCreditTarget"]
+    bad_id = (await gql(client, REMOVE_TARGET, {"id": to_global_id("Reward", 1)}, token=hr))["data"][
+        "removeCreditTarget"
+    ]
     assert [(e["code"], e["field"]) for e in bad_id["errors"]] == [("VALIDATION", "targetId")]
 
 
@@ -216,13 +268,13 @@ async def _earned_history(company) -> None:
     """LRN: 12.0 earned in 2025 (10 + 2), whatever was spent, reversed or taken back; 7.0 just
     before 2025 began and 4.0 earlier in 2024."""
     await give(company, "LRN", EARN, 100, IN_2025)
-    await give(company, "LRN", ADJUSTMENT, 20, datetime(2025, 12, 31, 15, 59, tzinfo=timezone.utc))
+    await give(company, "LRN", ADJUSTMENT, 20, datetime(2025, 12, 31, 15, 59, tzinfo=UTC))
     await give(company, "LRN", EARN, 70, JUST_BEFORE_2025)
     await give(company, "LRN", EARN, 40, IN_2024)
-    await give(company, "LRN", REDEEM, -50, datetime(2025, 4, 1, tzinfo=timezone.utc))
-    await give(company, "LRN", ADJUSTMENT, -10, datetime(2025, 5, 1, tzinfo=timezone.utc))
-    await give(company, "LRN", REVERSAL, -30, datetime(2025, 6, 1, tzinfo=timezone.utc))
-    await give(company, "LRN", EARN, 90, datetime(2025, 12, 31, 16, tzinfo=timezone.utc))  # 2026 already
+    await give(company, "LRN", REDEEM, -50, datetime(2025, 4, 1, tzinfo=UTC))
+    await give(company, "LRN", ADJUSTMENT, -10, datetime(2025, 5, 1, tzinfo=UTC))
+    await give(company, "LRN", REVERSAL, -30, datetime(2025, 6, 1, tzinfo=UTC))
+    await give(company, "LRN", EARN, 90, datetime(2025, 12, 31, 16, tzinfo=UTC))  # 2026 already
 
 
 async def test_team_view_counts_earned_in_the_period_only(client, password_hash):
@@ -237,23 +289,38 @@ async def test_team_view_counts_earned_in_the_period_only(client, password_hash)
     body = await gql(client, TEAM, {"period": "2025-06-15"}, token=mgr)
     team = body["data"]["myTeamCredits"]
     assert datetime.fromisoformat(team["periodStart"]) == START_2025
-    assert datetime.fromisoformat(team["periodEnd"]) == datetime(2025, 12, 31, 16, tzinfo=timezone.utc)
+    assert datetime.fromisoformat(team["periodEnd"]) == datetime(2025, 12, 31, 16, tzinfo=UTC)
     assert team["elapsedPercent"] == "100.0000"  # a past period has fully elapsed
     lrn, new = team["members"]
     assert lrn["employee"]["employeeNo"] == "LRN" and lrn["employee"]["name"] == "李学员"
-    assert (lrn["earned"], lrn["target"], lrn["progressPercent"], lrn["expectedByNow"], lrn["shortfall"],
-            lrn["behind"]) == ("12.0", "20.0", 60, "20.0", "8.0", True)
+    assert (
+        lrn["earned"],
+        lrn["target"],
+        lrn["progressPercent"],
+        lrn["expectedByNow"],
+        lrn["shortfall"],
+        lrn["behind"],
+    ) == ("12.0", "20.0", 60, "20.0", "8.0", True)
     assert new["employee"]["employeeNo"] == "NEW"  # a report without a target: never behind
     assert (new["earned"], new["target"], new["progressPercent"], new["expectedByNow"], new["behind"]) == (
-        "0.0", None, None, None, False)
+        "0.0",
+        None,
+        None,
+        None,
+        False,
+    )
 
     previous = (await gql(client, TEAM, {"period": "2024-12-31"}, token=mgr))["data"]["myTeamCredits"]
     assert previous["members"][0]["earned"] == "11.0"  # 7.0 just before 2025 + 4.0 in June 2024
     assert previous["members"][0]["progressPercent"] == 55
 
     hr = await token_for(client, company.code, "HR1")
-    as_hr = await gql(client, TEAM, {"period": "2025-06-15", "manager": to_global_id("Employee", company.employees["MGR"].id)},
-                      token=hr)
+    as_hr = await gql(
+        client,
+        TEAM,
+        {"period": "2025-06-15", "manager": to_global_id("Employee", company.employees["MGR"].id)},
+        token=hr,
+    )
     assert [m["employee"]["employeeNo"] for m in as_hr["data"]["myTeamCredits"]["members"]] == ["LRN", "NEW"]
     hr_own = await gql(client, TEAM, {"period": "2025-06-15"}, token=hr)
     assert hr_own["data"]["myTeamCredits"]["members"] == []
@@ -266,9 +333,14 @@ async def test_team_view_role_matrix(client, password_hash):
     hr_id = to_global_id("Employee", company.employees["HR1"].id)
     foreign_mgr = to_global_id("Employee", other.employees["MGR"].id)
     cases = (
-        ("LRN", None, "FORBIDDEN"), ("OTH", None, "FORBIDDEN"), ("LRN", mgr_id, "FORBIDDEN"),
-        ("MGR", hr_id, "FORBIDDEN"), ("MGR", mgr_id, None), ("MGR", None, None),
-        ("HR1", mgr_id, None), ("HR1", foreign_mgr, "NOT_FOUND"),
+        ("LRN", None, "FORBIDDEN"),
+        ("OTH", None, "FORBIDDEN"),
+        ("LRN", mgr_id, "FORBIDDEN"),
+        ("MGR", hr_id, "FORBIDDEN"),
+        ("MGR", mgr_id, None),
+        ("MGR", None, None),
+        ("HR1", mgr_id, None),
+        ("HR1", foreign_mgr, "NOT_FOUND"),
     )
     for who, manager, expected in cases:
         token = await token_for(client, company.code, who)
@@ -288,7 +360,7 @@ async def test_expected_by_now_is_the_elapsed_share_of_the_target(password_hash)
     manager = company.employees["MGR"]
     viewer = Viewer(company.tenant.id, manager, frozenset({Role.EMPLOYEE, Role.MANAGER}), uuid.uuid4(), "d")
     # 183 of 365 days of 2025 have passed at Shanghai midnight on 3 July.
-    now = datetime(2025, 7, 2, 16, tzinfo=timezone.utc)
+    now = datetime(2025, 7, 2, 16, tzinfo=UTC)
     team = await targets.team_progress(viewer, None, date(2025, 5, 1), now=now)
     assert team.period.elapsed_millionths == 183 * 1_000_000 // 365 == 501369
     lrn = team.members[0]
@@ -307,11 +379,12 @@ async def test_expected_by_now_is_the_elapsed_share_of_the_target(password_hash)
     # Quarterly periods: 3 July is 2 days into Q3 (92 days).
     await CreditProgram.create(tenant=company.tenant, period_months=3)
     quarter = await targets.team_progress(viewer, None, None, now=now)
-    assert quarter.period.start == datetime(2025, 6, 30, 16, tzinfo=timezone.utc)
+    assert quarter.period.start == datetime(2025, 6, 30, 16, tzinfo=UTC)
     assert quarter.period.elapsed_millionths == 2 * 1_000_000 // 92
-    period, progress = await targets.progress_of(company.tenant.id, [company.employees["LRN"].id],
-                                                 date(2025, 12, 31), now=now)
-    assert period.start == datetime(2025, 9, 30, 16, tzinfo=timezone.utc)
+    period, progress = await targets.progress_of(
+        company.tenant.id, [company.employees["LRN"].id], date(2025, 12, 31), now=now
+    )
+    assert period.start == datetime(2025, 9, 30, 16, tzinfo=UTC)
     assert progress[company.employees["LRN"].id].earned == 20  # the adjustment of 31 December
 
 
@@ -342,15 +415,21 @@ async def test_credits_behind_lists_the_largest_shortfall_first_in_pages(client,
     hr = await token_for(client, company.code, "HR1")
     whole = (await gql(client, BEHIND, {"period": "2025-02-01"}, token=hr))["data"]["creditsBehind"]
     assert whole["totalCount"] == 5
-    assert [(e["node"]["employee"]["employeeNo"], e["node"]["shortfall"], e["node"]["earned"]) for e in whole["edges"]] == [
-        ("P01", "20.0", "0.0"), ("P02", "15.0", "5.0"), ("P03", "15.0", "5.0"), ("OTH", "10.0", "0.0"),
-        ("LRN", "8.0", "12.0")]
+    assert [
+        (e["node"]["employee"]["employeeNo"], e["node"]["shortfall"], e["node"]["earned"]) for e in whole["edges"]
+    ] == [
+        ("P01", "20.0", "0.0"),
+        ("P02", "15.0", "5.0"),
+        ("P03", "15.0", "5.0"),
+        ("OTH", "10.0", "0.0"),
+        ("LRN", "8.0", "12.0"),
+    ]
     assert all(e["node"]["behind"] for e in whole["edges"])
     assert datetime.fromisoformat(whole["periodStart"]) == START_2025
 
     seen, after, pages = [], None, 0
     while True:
-        page = (await gql(client, BEHIND, {"period": "2025-02-01", "first": 2, "after": after}, token=hr))
+        page = await gql(client, BEHIND, {"period": "2025-02-01", "first": 2, "after": after}, token=hr)
         page = page["data"]["creditsBehind"]
         pages += 1
         assert page["pageInfo"]["hasPreviousPage"] is (after is not None)

@@ -139,8 +139,12 @@ async def test_course_list_never_includes_another_tenants_courses(client, passwo
     company_b = await make_company(password_hash)
     unique_title = f"仅B公司可见-{uuid.uuid4().hex[:8]}"
     await Course.create(
-        tenant=company_b.tenant, code="B-001", title=unique_title, scenario="销售",
-        format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED,
+        tenant=company_b.tenant,
+        code="B-001",
+        title=unique_title,
+        scenario="销售",
+        format=CourseFormat.ONLINE,
+        status=CourseStatus.PUBLISHED,
     )
     query = """
     query($search: String) {

@@ -22,20 +22,17 @@ import random
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from backend.demo import credits as demo_credits, ojt as demo_ojt
-from backend.services import feed
+from backend.demo import credits as demo_credits
+from backend.demo import ojt as demo_ojt
 from backend.models import (
     Course,
-    Enrollment,
-    EnrollmentStatus,
-    TrainingSession,
     CourseCompletion,
     CourseEligibilityRule,
     CourseFormat,
@@ -46,6 +43,8 @@ from backend.models import (
     Employee,
     EmployeeRole,
     EmployeeSkill,
+    Enrollment,
+    EnrollmentStatus,
     ModuleKind,
     OrgUnit,
     Position,
@@ -53,7 +52,9 @@ from backend.models import (
     Site,
     Skill,
     Tenant,
+    TrainingSession,
 )
+from backend.services import feed
 
 DEMO_TENANT = "demo"
 DEMO_PASSWORD = "xuefen-demo"
@@ -64,8 +65,8 @@ GRAPHIQL_URL_HINT = "http://127.0.0.1:8000/graphql"
 # The seed of the only randomness in the demo: names, phones, grades, skill levels, completions.
 RANDOM_SEED = 20261126
 # "Today" for the demo: completion dates fall in the six months before it.
-REFERENCE_DATE = datetime(2026, 11, 1, tzinfo=timezone.utc)
-COMPLETIONS_FROM = datetime(2026, 5, 1, tzinfo=timezone.utc)
+REFERENCE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+COMPLETIONS_FROM = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,8 @@ class DemoAccount:
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
-    DemoAccount(
-        "HR001", "林晓梅", ("EMPLOYEE", "HR_ADMIN"), "人力资源管理员，管理人员与课程 / HR admin"
-    ),
-    DemoAccount(
-        "MG001", "王建国", ("EMPLOYEE", "MANAGER"), "销售部经理，E0001 的上级 / Sales manager"
-    ),
+    DemoAccount("HR001", "林晓梅", ("EMPLOYEE", "HR_ADMIN"), "人力资源管理员，管理人员与课程 / HR admin"),
+    DemoAccount("MG001", "王建国", ("EMPLOYEE", "MANAGER"), "销售部经理，E0001 的上级 / Sales manager"),
     DemoAccount(
         "MT001",
         "陈志强",
@@ -206,13 +203,110 @@ INACTIVE_EMPLOYEES = ("E0042", "E0137")  # left the company: shows deactivated a
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程"
 # Common given names (one or two characters): combined with SURNAMES they read like real names,
 # which random character pairs often do not.
-GIVEN_NAMES = (
-    "伟 芳 娜 敏 静 丽 强 磊 军 洋 勇 艳 杰 娟 涛 明 超 霞 平 刚 颖 鑫 倩 璐 丹 亮 宁 睿 瑶 凯 "
-    "秀英 秀兰 桂英 建华 建军 建平 文博 子轩 思雨 雨桐 浩然 欣怡 梓涵 一鸣 嘉怡 俊杰 晓东 海燕 "
-    "志明 永强 春梅 佳琪 宇航 天宇 博文 晨曦 诗涵 雅婷 鹏飞 文静 国栋 红梅 丽娟 晓峰 明辉 海涛 "
-    "玉兰 昊天 子涵 若曦 嘉伟 家豪 思远 梦琪 雪梅 立新 卫东 振华 志远 慧敏 婉婷 泽宇 沐阳 佳慧 "
-    "少华 德明 光辉 晓丽 春华 秋菊 金凤 丽萍 建国 国强 小龙 晓军 晓燕 宏伟 雨萱 欣然 浩宇 一诺"
-).split()
+GIVEN_NAMES = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "平",
+    "刚",
+    "颖",
+    "鑫",
+    "倩",
+    "璐",
+    "丹",
+    "亮",
+    "宁",
+    "睿",
+    "瑶",
+    "凯",
+    "秀英",
+    "秀兰",
+    "桂英",
+    "建华",
+    "建军",
+    "建平",
+    "文博",
+    "子轩",
+    "思雨",
+    "雨桐",
+    "浩然",
+    "欣怡",
+    "梓涵",
+    "一鸣",
+    "嘉怡",
+    "俊杰",
+    "晓东",
+    "海燕",
+    "志明",
+    "永强",
+    "春梅",
+    "佳琪",
+    "宇航",
+    "天宇",
+    "博文",
+    "晨曦",
+    "诗涵",
+    "雅婷",
+    "鹏飞",
+    "文静",
+    "国栋",
+    "红梅",
+    "丽娟",
+    "晓峰",
+    "明辉",
+    "海涛",
+    "玉兰",
+    "昊天",
+    "子涵",
+    "若曦",
+    "嘉伟",
+    "家豪",
+    "思远",
+    "梦琪",
+    "雪梅",
+    "立新",
+    "卫东",
+    "振华",
+    "志远",
+    "慧敏",
+    "婉婷",
+    "泽宇",
+    "沐阳",
+    "佳慧",
+    "少华",
+    "德明",
+    "光辉",
+    "晓丽",
+    "春华",
+    "秋菊",
+    "金凤",
+    "丽萍",
+    "建国",
+    "国强",
+    "小龙",
+    "晓军",
+    "晓燕",
+    "宏伟",
+    "雨萱",
+    "欣然",
+    "浩宇",
+    "一诺",
+]
 GRADE_WEIGHTS = (45, 30, 18, 7)  # grades 1..4: most staff are junior
 
 # --- Skills -------------------------------------------------------------------------------------
@@ -302,149 +396,533 @@ class C(NamedTuple):
 
 
 SALES_COURSES = (
-    C("T-001-01", "新产品知识", "2026 年新产品的定位、核心卖点与竞品对比。", ONLINE, "2.0", "1.0",
-      ("SAL-PROD",), version=3),
-    C("T-001-02", "产品线深度解析", "逐条产品线讲解配置、报价规则与典型应用场景。", ONLINE, "4.0",
-      "2.0", ("SAL-PROD", "SAL-DEMO")),
-    C("T-001-03", "行业解决方案", "面向汽车、电子、新能源行业的整体解决方案与成功案例。", BLENDED,
-      "8.0", "4.0", ("SAL-PROD", "SAL-NEEDS"), rule="sales_g2", version=2),
-    C("T-002-01", "客户拜访实战", "拜访前准备、开场、需求挖掘到拜访后跟进的完整流程。", OJT, "6.0",
-      "3.0", ("SAL-VISIT", "SAL-NEEDS")),
-    C("T-002-02", "大客户拜访策略", "决策链分析与多层级拜访计划，在导师陪同下实战。", OFFLINE, "8.0",
-      "4.0", ("SAL-VISIT", "SAL-NEGO"), approval=True),
-    C("T-003-01", "商务谈判基础", "谈判准备、让步策略与常见僵局的处理方法。", OFFLINE, "4.0", "2.0",
-      ("SAL-NEGO",)),
-    C("T-003-02", "高级谈判技巧", "复杂价格谈判、多方谈判与合同条款博弈。", OFFLINE, "12.0", "6.0",
-      ("SAL-NEGO", "SAL-NEEDS"), rule="sales_g2", approval=True, version=2),
-    C("T-004-01", "CRM 系统操作入门", "客户、商机、拜访记录在 CRM 中的规范录入。", ONLINE, "2.0", "1.0",
-      ("SAL-CRM",)),
-    C("T-004-02", "销售漏斗管理", "用 CRM 数据管理销售漏斗、预测业绩与识别风险商机。", ONLINE, "3.0",
-      "1.5", ("SAL-CRM", "TEC-EXCEL")),
-    C("T-005-01", "客户需求分析方法", "SPIN 提问、需求层次与需求确认的方法和工具。", BLENDED, "6.0",
-      "3.0", ("SAL-NEEDS",)),
-    C("T-005-02", "顾问式销售", "从卖产品到解决问题：顾问式销售的思路与实战演练。", BLENDED, "10.0",
-      "5.0", ("SAL-NEEDS", "SAL-DEMO", "SAL-NEGO"), rule="sales_g2"),
-    C("T-006-01", "招投标流程与合规", "招投标全流程、常见废标原因与合规红线。", ONLINE, "3.0", "1.5",
-      ("SAL-BID",), rule="sales"),
-    C("T-006-02", "标书编写实务", "技术标与商务标的结构、评分点响应与写作规范。", OFFLINE, "8.0",
-      "4.0", ("SAL-BID",), rule="sales_g2", approval=True),
-    C("T-007-01", "产品演示技巧", "演示脚本设计、现场控场与常见问题应答。", OJT, "4.0", "2.0",
-      ("SAL-DEMO",)),
-    C("T-007-02", "Demo Day: Presenting to Executives", "Executive-level product demos in English "
-      "for key accounts.", OFFLINE, "6.0", "3.0", ("SAL-DEMO", "SAL-NEGO"), rule="sales_g2"),
-    C("T-008-01", "合同与回款管理", "合同评审、开票与回款跟踪，降低应收账款风险。", ONLINE, "2.0",
-      "1.0", ("SAL-BID", "SAL-CRM")),
-    C("T-009-01", "销售礼仪与商务形象", "商务着装、会面礼仪与商务宴请规范。", ONLINE, "2.0", "1.0",
-      ("SAL-VISIT",), rule="sales_junior"),
-    C("T-009-02", "电话销售技巧", "电话开场、异议处理与预约拜访话术。", ONLINE, "3.0", "1.5",
-      ("SAL-VISIT", "SAL-NEEDS")),
-    C("T-004-09", "CRM 系统操作（旧版）", "旧版 CRM 的操作说明，已由 T-004-01 取代。", ONLINE, "2.0",
-      "1.0", ("SAL-CRM",), version=2, status=ARCHIVED),
+    C(
+        "T-001-01",
+        "新产品知识",
+        "2026 年新产品的定位、核心卖点与竞品对比。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("SAL-PROD",),
+        version=3,
+    ),
+    C(
+        "T-001-02",
+        "产品线深度解析",
+        "逐条产品线讲解配置、报价规则与典型应用场景。",
+        ONLINE,
+        "4.0",
+        "2.0",
+        ("SAL-PROD", "SAL-DEMO"),
+    ),
+    C(
+        "T-001-03",
+        "行业解决方案",
+        "面向汽车、电子、新能源行业的整体解决方案与成功案例。",
+        BLENDED,
+        "8.0",
+        "4.0",
+        ("SAL-PROD", "SAL-NEEDS"),
+        rule="sales_g2",
+        version=2,
+    ),
+    C(
+        "T-002-01",
+        "客户拜访实战",
+        "拜访前准备、开场、需求挖掘到拜访后跟进的完整流程。",
+        OJT,
+        "6.0",
+        "3.0",
+        ("SAL-VISIT", "SAL-NEEDS"),
+    ),
+    C(
+        "T-002-02",
+        "大客户拜访策略",
+        "决策链分析与多层级拜访计划，在导师陪同下实战。",
+        OFFLINE,
+        "8.0",
+        "4.0",
+        ("SAL-VISIT", "SAL-NEGO"),
+        approval=True,
+    ),
+    C("T-003-01", "商务谈判基础", "谈判准备、让步策略与常见僵局的处理方法。", OFFLINE, "4.0", "2.0", ("SAL-NEGO",)),
+    C(
+        "T-003-02",
+        "高级谈判技巧",
+        "复杂价格谈判、多方谈判与合同条款博弈。",
+        OFFLINE,
+        "12.0",
+        "6.0",
+        ("SAL-NEGO", "SAL-NEEDS"),
+        rule="sales_g2",
+        approval=True,
+        version=2,
+    ),
+    C("T-004-01", "CRM 系统操作入门", "客户、商机、拜访记录在 CRM 中的规范录入。", ONLINE, "2.0", "1.0", ("SAL-CRM",)),
+    C(
+        "T-004-02",
+        "销售漏斗管理",
+        "用 CRM 数据管理销售漏斗、预测业绩与识别风险商机。",
+        ONLINE,
+        "3.0",
+        "1.5",
+        ("SAL-CRM", "TEC-EXCEL"),
+    ),
+    C(
+        "T-005-01",
+        "客户需求分析方法",
+        "SPIN 提问、需求层次与需求确认的方法和工具。",
+        BLENDED,
+        "6.0",
+        "3.0",
+        ("SAL-NEEDS",),
+    ),
+    C(
+        "T-005-02",
+        "顾问式销售",
+        "从卖产品到解决问题：顾问式销售的思路与实战演练。",
+        BLENDED,
+        "10.0",
+        "5.0",
+        ("SAL-NEEDS", "SAL-DEMO", "SAL-NEGO"),
+        rule="sales_g2",
+    ),
+    C(
+        "T-006-01",
+        "招投标流程与合规",
+        "招投标全流程、常见废标原因与合规红线。",
+        ONLINE,
+        "3.0",
+        "1.5",
+        ("SAL-BID",),
+        rule="sales",
+    ),
+    C(
+        "T-006-02",
+        "标书编写实务",
+        "技术标与商务标的结构、评分点响应与写作规范。",
+        OFFLINE,
+        "8.0",
+        "4.0",
+        ("SAL-BID",),
+        rule="sales_g2",
+        approval=True,
+    ),
+    C("T-007-01", "产品演示技巧", "演示脚本设计、现场控场与常见问题应答。", OJT, "4.0", "2.0", ("SAL-DEMO",)),
+    C(
+        "T-007-02",
+        "Demo Day: Presenting to Executives",
+        "Executive-level product demos in English for key accounts.",
+        OFFLINE,
+        "6.0",
+        "3.0",
+        ("SAL-DEMO", "SAL-NEGO"),
+        rule="sales_g2",
+    ),
+    C(
+        "T-008-01",
+        "合同与回款管理",
+        "合同评审、开票与回款跟踪，降低应收账款风险。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("SAL-BID", "SAL-CRM"),
+    ),
+    C(
+        "T-009-01",
+        "销售礼仪与商务形象",
+        "商务着装、会面礼仪与商务宴请规范。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("SAL-VISIT",),
+        rule="sales_junior",
+    ),
+    C(
+        "T-009-02",
+        "电话销售技巧",
+        "电话开场、异议处理与预约拜访话术。",
+        ONLINE,
+        "3.0",
+        "1.5",
+        ("SAL-VISIT", "SAL-NEEDS"),
+    ),
+    C(
+        "T-004-09",
+        "CRM 系统操作（旧版）",
+        "旧版 CRM 的操作说明，已由 T-004-01 取代。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("SAL-CRM",),
+        version=2,
+        status=ARCHIVED,
+    ),
 )
 
 TECH_COURSES = (
-    C("T-010-01", "Python Basics", "Variables, control flow, functions and modules: a first "
-      "Python course.", ONLINE, "8.0", "4.0", ("TEC-PY",), version=2),
-    C("T-010-02", "Python 数据处理", "用 pandas 清洗、汇总生产与销售数据。", ONLINE, "8.0", "4.0",
-      ("TEC-PY", "TEC-EXCEL")),
-    C("T-010-03", "Python 自动化运维脚本", "用 Python 编写巡检、备份与告警脚本。", BLENDED, "12.0",
-      "6.0", ("TEC-PY", "TEC-LINUX"), rule="tech"),
-    C("T-010-04", "Python 机器学习入门", "（编写中）用 scikit-learn 做质量预测。", ONLINE, "16.0",
-      "8.0", ("TEC-PY",), status=DRAFT),
-    C("T-011-01", "Excel 数据分析", "常用函数、条件汇总与数据清洗技巧。", ONLINE, "4.0", "2.0",
-      ("TEC-EXCEL",), version=2),
-    C("T-011-02", "Excel 数据透视与可视化", "数据透视表、动态图表与经营看板制作。", ONLINE, "4.0",
-      "2.0", ("TEC-EXCEL",)),
-    C("T-012-01", "设备故障排查入门", "故障现象识别、排查思路与常用检测工具。", OJT, "6.0", "3.0",
-      ("TEC-TS",)),
-    C("T-012-02", "复杂故障根因分析", "5Why、鱼骨图与故障树在复杂故障中的应用。", OFFLINE, "8.0",
-      "4.0", ("TEC-TS",), rule="tech_g2", approval=True),
-    C("T-013-01", "工单处理规范", "工单受理、分派、处理与关闭的标准流程。", ONLINE, "2.0", "1.0",
-      ("TEC-TICKET",), version=3),
-    C("T-013-02", "SLA 与升级流程", "服务等级协议、超时预警与问题升级机制。", ONLINE, "2.0", "1.0",
-      ("TEC-TICKET", "MGT-COMM")),
-    C("T-014-01", "Linux 基础命令", "文件、进程、权限与日志查看等常用命令。", ONLINE, "6.0", "3.0",
-      ("TEC-LINUX",), rule="tech"),
-    C("T-014-02", "Linux 服务器运维", "服务部署、监控、备份与安全加固实战。", BLENDED, "12.0", "6.0",
-      ("TEC-LINUX", "TEC-NET"), rule="tech"),
-    C("T-015-01", "数据库基础与 SQL", "关系模型、常用 SQL 与简单的数据查询。", ONLINE, "6.0", "3.0",
-      ("TEC-DB",)),
-    C("T-015-02", "数据库性能调优", "索引设计、慢查询分析与执行计划解读。", OFFLINE, "8.0", "4.0",
-      ("TEC-DB",), rule="tech_g2"),
-    C("T-016-01", "企业网络基础", "IP、交换、路由与常见网络故障。", ONLINE, "4.0", "2.0",
-      ("TEC-NET",)),
-    C("T-016-02", "网络安全防护基础", "防火墙、访问控制与常见攻击的防护。", ONLINE, "4.0", "2.0",
-      ("TEC-NET", "TEC-LINUX")),
-    C("T-017-01", "PLC 编程入门", "梯形图基础、常用指令与简单控制程序。", BLENDED, "12.0", "6.0",
-      ("TEC-PLC",), rule="plant_tech"),
-    C("T-017-02", "产线自动化调试", "在产线上完成 PLC 程序下载、联调与故障处理。", OJT, "16.0",
-      "8.0", ("TEC-PLC", "TEC-TS"), rule="plant_tech", approval=True),
-    C("T-018-01", "Git 版本管理", "提交、分支、合并与团队协作流程。", ONLINE, "3.0", "1.5",
-      ("TEC-PY",)),
-    C("T-018-02", "Code Review Best Practices", "How to give and receive useful code reviews.",
-      ONLINE, "2.0", "1.0", ("TEC-PY", "MGT-COACH"), rule="tech"),
-    C("T-019-01", "质量管理与 8D 报告", "质量问题的 8D 分析方法与报告撰写。", BLENDED, "6.0", "3.0",
-      ("TEC-TS", "TEC-EXCEL")),
+    C(
+        "T-010-01",
+        "Python Basics",
+        "Variables, control flow, functions and modules: a first Python course.",
+        ONLINE,
+        "8.0",
+        "4.0",
+        ("TEC-PY",),
+        version=2,
+    ),
+    C(
+        "T-010-02",
+        "Python 数据处理",
+        "用 pandas 清洗、汇总生产与销售数据。",
+        ONLINE,
+        "8.0",
+        "4.0",
+        ("TEC-PY", "TEC-EXCEL"),
+    ),
+    C(
+        "T-010-03",
+        "Python 自动化运维脚本",
+        "用 Python 编写巡检、备份与告警脚本。",
+        BLENDED,
+        "12.0",
+        "6.0",
+        ("TEC-PY", "TEC-LINUX"),
+        rule="tech",
+    ),
+    C(
+        "T-010-04",
+        "Python 机器学习入门",
+        "（编写中）用 scikit-learn 做质量预测。",
+        ONLINE,
+        "16.0",
+        "8.0",
+        ("TEC-PY",),
+        status=DRAFT,
+    ),
+    C(
+        "T-011-01",
+        "Excel 数据分析",
+        "常用函数、条件汇总与数据清洗技巧。",
+        ONLINE,
+        "4.0",
+        "2.0",
+        ("TEC-EXCEL",),
+        version=2,
+    ),
+    C(
+        "T-011-02",
+        "Excel 数据透视与可视化",
+        "数据透视表、动态图表与经营看板制作。",
+        ONLINE,
+        "4.0",
+        "2.0",
+        ("TEC-EXCEL",),
+    ),
+    C("T-012-01", "设备故障排查入门", "故障现象识别、排查思路与常用检测工具。", OJT, "6.0", "3.0", ("TEC-TS",)),
+    C(
+        "T-012-02",
+        "复杂故障根因分析",
+        "5Why、鱼骨图与故障树在复杂故障中的应用。",
+        OFFLINE,
+        "8.0",
+        "4.0",
+        ("TEC-TS",),
+        rule="tech_g2",
+        approval=True,
+    ),
+    C(
+        "T-013-01",
+        "工单处理规范",
+        "工单受理、分派、处理与关闭的标准流程。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("TEC-TICKET",),
+        version=3,
+    ),
+    C(
+        "T-013-02",
+        "SLA 与升级流程",
+        "服务等级协议、超时预警与问题升级机制。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("TEC-TICKET", "MGT-COMM"),
+    ),
+    C(
+        "T-014-01",
+        "Linux 基础命令",
+        "文件、进程、权限与日志查看等常用命令。",
+        ONLINE,
+        "6.0",
+        "3.0",
+        ("TEC-LINUX",),
+        rule="tech",
+    ),
+    C(
+        "T-014-02",
+        "Linux 服务器运维",
+        "服务部署、监控、备份与安全加固实战。",
+        BLENDED,
+        "12.0",
+        "6.0",
+        ("TEC-LINUX", "TEC-NET"),
+        rule="tech",
+    ),
+    C("T-015-01", "数据库基础与 SQL", "关系模型、常用 SQL 与简单的数据查询。", ONLINE, "6.0", "3.0", ("TEC-DB",)),
+    C(
+        "T-015-02",
+        "数据库性能调优",
+        "索引设计、慢查询分析与执行计划解读。",
+        OFFLINE,
+        "8.0",
+        "4.0",
+        ("TEC-DB",),
+        rule="tech_g2",
+    ),
+    C("T-016-01", "企业网络基础", "IP、交换、路由与常见网络故障。", ONLINE, "4.0", "2.0", ("TEC-NET",)),
+    C(
+        "T-016-02",
+        "网络安全防护基础",
+        "防火墙、访问控制与常见攻击的防护。",
+        ONLINE,
+        "4.0",
+        "2.0",
+        ("TEC-NET", "TEC-LINUX"),
+    ),
+    C(
+        "T-017-01",
+        "PLC 编程入门",
+        "梯形图基础、常用指令与简单控制程序。",
+        BLENDED,
+        "12.0",
+        "6.0",
+        ("TEC-PLC",),
+        rule="plant_tech",
+    ),
+    C(
+        "T-017-02",
+        "产线自动化调试",
+        "在产线上完成 PLC 程序下载、联调与故障处理。",
+        OJT,
+        "16.0",
+        "8.0",
+        ("TEC-PLC", "TEC-TS"),
+        rule="plant_tech",
+        approval=True,
+    ),
+    C("T-018-01", "Git 版本管理", "提交、分支、合并与团队协作流程。", ONLINE, "3.0", "1.5", ("TEC-PY",)),
+    C(
+        "T-018-02",
+        "Code Review Best Practices",
+        "How to give and receive useful code reviews.",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("TEC-PY", "MGT-COACH"),
+        rule="tech",
+    ),
+    C(
+        "T-019-01",
+        "质量管理与 8D 报告",
+        "质量问题的 8D 分析方法与报告撰写。",
+        BLENDED,
+        "6.0",
+        "3.0",
+        ("TEC-TS", "TEC-EXCEL"),
+    ),
 )
 
 MANAGEMENT_COURSES = (
-    C("T-030-01", "新任主管必修", "角色转变、团队搭建与基础管理工具。", BLENDED, "12.0", "6.0",
-      ("MGT-TEAM", "MGT-PLAN"), rule="mgmt", version=2),
-    C("T-030-02", "团队目标与计划管理", "目标分解、计划跟踪与复盘。", OFFLINE, "6.0", "3.0",
-      ("MGT-PLAN",), rule="mgmt"),
-    C("T-031-01", "辅导与反馈技巧", "GROW 辅导模型与有效反馈的方法。", OFFLINE, "4.0", "2.0",
-      ("MGT-COACH",)),
-    C("T-031-02", "导师带教实务", "带教计划制定、示范教学与带教效果评估。", OJT, "8.0", "4.0",
-      ("MGT-COACH", "MGT-COMM")),
-    C("T-032-01", "绩效面谈", "绩效面谈的准备、流程与困难对话处理。", OFFLINE, "4.0", "2.0",
-      ("MGT-PERF", "MGT-COACH"), rule="mgmt"),
-    C("T-032-02", "绩效管理体系", "绩效指标设计、校准与结果应用。", BLENDED, "8.0", "4.0",
-      ("MGT-PERF",), rule="mgmt_g2", approval=True),
-    C("T-033-01", "高效跨部门沟通", "跨部门协作中的沟通障碍与应对。", ONLINE, "2.0", "1.0",
-      ("MGT-COMM",)),
-    C("T-033-02", "会议组织与引导", "高效会议的准备、引导与会后跟进。", ONLINE, "2.0", "1.0",
-      ("MGT-COMM", "MGT-PLAN")),
-    C("T-034-01", "时间管理与优先级", "四象限法、任务拆解与专注工作。", ONLINE, "2.0", "1.0",
-      ("MGT-PLAN",)),
-    C("T-035-01", "情境领导力", "根据下属成熟度选择合适的领导风格。", OFFLINE, "8.0", "4.0",
-      ("MGT-TEAM", "MGT-COACH"), rule="mgmt", approval=True),
-    C("T-035-02", "变革管理", "组织变革中的沟通、阻力管理与落地。", OFFLINE, "8.0", "4.0",
-      ("MGT-TEAM", "MGT-COMM"), rule="mgmt_g2", approval=True),
-    C("T-035-03", "战略思维工作坊", "（筹备中）从战略到年度经营计划。", OFFLINE, "16.0", "8.0",
-      ("MGT-PLAN",), rule="mgmt_g2", status=DRAFT),
-    C("T-036-01", "OKR 目标管理", "OKR 的制定、对齐与季度复盘。", ONLINE, "3.0", "1.5",
-      ("MGT-PLAN",)),
+    C(
+        "T-030-01",
+        "新任主管必修",
+        "角色转变、团队搭建与基础管理工具。",
+        BLENDED,
+        "12.0",
+        "6.0",
+        ("MGT-TEAM", "MGT-PLAN"),
+        rule="mgmt",
+        version=2,
+    ),
+    C(
+        "T-030-02",
+        "团队目标与计划管理",
+        "目标分解、计划跟踪与复盘。",
+        OFFLINE,
+        "6.0",
+        "3.0",
+        ("MGT-PLAN",),
+        rule="mgmt",
+    ),
+    C("T-031-01", "辅导与反馈技巧", "GROW 辅导模型与有效反馈的方法。", OFFLINE, "4.0", "2.0", ("MGT-COACH",)),
+    C(
+        "T-031-02",
+        "导师带教实务",
+        "带教计划制定、示范教学与带教效果评估。",
+        OJT,
+        "8.0",
+        "4.0",
+        ("MGT-COACH", "MGT-COMM"),
+    ),
+    C(
+        "T-032-01",
+        "绩效面谈",
+        "绩效面谈的准备、流程与困难对话处理。",
+        OFFLINE,
+        "4.0",
+        "2.0",
+        ("MGT-PERF", "MGT-COACH"),
+        rule="mgmt",
+    ),
+    C(
+        "T-032-02",
+        "绩效管理体系",
+        "绩效指标设计、校准与结果应用。",
+        BLENDED,
+        "8.0",
+        "4.0",
+        ("MGT-PERF",),
+        rule="mgmt_g2",
+        approval=True,
+    ),
+    C("T-033-01", "高效跨部门沟通", "跨部门协作中的沟通障碍与应对。", ONLINE, "2.0", "1.0", ("MGT-COMM",)),
+    C("T-033-02", "会议组织与引导", "高效会议的准备、引导与会后跟进。", ONLINE, "2.0", "1.0", ("MGT-COMM", "MGT-PLAN")),
+    C("T-034-01", "时间管理与优先级", "四象限法、任务拆解与专注工作。", ONLINE, "2.0", "1.0", ("MGT-PLAN",)),
+    C(
+        "T-035-01",
+        "情境领导力",
+        "根据下属成熟度选择合适的领导风格。",
+        OFFLINE,
+        "8.0",
+        "4.0",
+        ("MGT-TEAM", "MGT-COACH"),
+        rule="mgmt",
+        approval=True,
+    ),
+    C(
+        "T-035-02",
+        "变革管理",
+        "组织变革中的沟通、阻力管理与落地。",
+        OFFLINE,
+        "8.0",
+        "4.0",
+        ("MGT-TEAM", "MGT-COMM"),
+        rule="mgmt_g2",
+        approval=True,
+    ),
+    C(
+        "T-035-03",
+        "战略思维工作坊",
+        "（筹备中）从战略到年度经营计划。",
+        OFFLINE,
+        "16.0",
+        "8.0",
+        ("MGT-PLAN",),
+        rule="mgmt_g2",
+        status=DRAFT,
+    ),
+    C("T-036-01", "OKR 目标管理", "OKR 的制定、对齐与季度复盘。", ONLINE, "3.0", "1.5", ("MGT-PLAN",)),
 )
 
 SAFETY_COURSES = (
-    C("T-050-01", "安全生产操作规程", "车间通用安全规程、劳保用品与作业许可。", OFFLINE, "4.0", "2.0",
-      ("SAF-OPS",), rule="plant", version=3),
-    C("T-050-02", "岗位安全操作考核", "在班组长监护下完成岗位规范操作并考核。", OJT, "6.0", "3.0",
-      ("SAF-OPS",), rule="plant"),
-    C("T-051-01", "电气安全基础", "触电原理、安全电压与日常用电安全。", ONLINE, "2.0", "1.0",
-      ("SAF-ELEC",)),
-    C("T-051-02", "高压电气作业安全", "高压作业的停送电流程、验电与挂接地线。", OFFLINE, "16.0",
-      "8.0", ("SAF-ELEC", "SAF-OPS"), rule="plant", approval=True, version=2),
-    C("T-052-01", "消防安全知识", "火灾成因、消防设施识别与报警流程，全员必修。", ONLINE, "2.0",
-      "1.0", ("SAF-FIRE",), version=2),
-    C("T-052-02", "灭火器与疏散演练", "灭火器实操与楼层应急疏散演练。", OFFLINE, "2.0", "1.0",
-      ("SAF-FIRE",)),
-    C("T-053-01", "危险化学品管理", "危化品的储存、领用、泄漏处置与台账管理。", BLENDED, "6.0", "3.0",
-      ("SAF-HAZ",), rule="plant"),
-    C("T-054-01", "急救常识与 CPR", "心肺复苏、AED 使用与常见外伤处理。", OFFLINE, "4.0", "2.0",
-      ("SAF-AID",)),
-    C("T-055-01", "信息安全意识", "密码、钓鱼邮件与移动设备安全。", ONLINE, "2.0", "1.0",
-      ("TEC-NET",)),
-    C("T-055-02", "数据合规与个人信息保护", "个人信息保护法要点与日常数据处理规范。", ONLINE, "2.0",
-      "1.0", ("TEC-DB",)),
-    C("T-056-01", "职业健康与劳动防护", "职业病危害因素识别与个人防护。", ONLINE, "2.0", "1.0",
-      ("SAF-OPS", "SAF-AID")),
-    C("T-057-01", "Workplace Safety Induction", "Safety basics for new joiners and visitors.",
-      ONLINE, "2.0", "1.0", ("SAF-FIRE", "SAF-OPS")),
-    C("T-058-01", "有限空间作业安全", "有限空间作业审批、气体检测与监护要求。", OJT, "8.0", "4.0",
-      ("SAF-OPS", "SAF-HAZ"), rule="plant", approval=True),
-    C("T-059-01", "安全环保法规概览", "安全生产法、环境保护法的主要条款与企业责任。", ONLINE, "3.0",
-      "1.5", ("SAF-OPS",)),
+    C(
+        "T-050-01",
+        "安全生产操作规程",
+        "车间通用安全规程、劳保用品与作业许可。",
+        OFFLINE,
+        "4.0",
+        "2.0",
+        ("SAF-OPS",),
+        rule="plant",
+        version=3,
+    ),
+    C(
+        "T-050-02",
+        "岗位安全操作考核",
+        "在班组长监护下完成岗位规范操作并考核。",
+        OJT,
+        "6.0",
+        "3.0",
+        ("SAF-OPS",),
+        rule="plant",
+    ),
+    C("T-051-01", "电气安全基础", "触电原理、安全电压与日常用电安全。", ONLINE, "2.0", "1.0", ("SAF-ELEC",)),
+    C(
+        "T-051-02",
+        "高压电气作业安全",
+        "高压作业的停送电流程、验电与挂接地线。",
+        OFFLINE,
+        "16.0",
+        "8.0",
+        ("SAF-ELEC", "SAF-OPS"),
+        rule="plant",
+        approval=True,
+        version=2,
+    ),
+    C(
+        "T-052-01",
+        "消防安全知识",
+        "火灾成因、消防设施识别与报警流程，全员必修。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("SAF-FIRE",),
+        version=2,
+    ),
+    C("T-052-02", "灭火器与疏散演练", "灭火器实操与楼层应急疏散演练。", OFFLINE, "2.0", "1.0", ("SAF-FIRE",)),
+    C(
+        "T-053-01",
+        "危险化学品管理",
+        "危化品的储存、领用、泄漏处置与台账管理。",
+        BLENDED,
+        "6.0",
+        "3.0",
+        ("SAF-HAZ",),
+        rule="plant",
+    ),
+    C("T-054-01", "急救常识与 CPR", "心肺复苏、AED 使用与常见外伤处理。", OFFLINE, "4.0", "2.0", ("SAF-AID",)),
+    C("T-055-01", "信息安全意识", "密码、钓鱼邮件与移动设备安全。", ONLINE, "2.0", "1.0", ("TEC-NET",)),
+    C(
+        "T-055-02",
+        "数据合规与个人信息保护",
+        "个人信息保护法要点与日常数据处理规范。",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("TEC-DB",),
+    ),
+    C("T-056-01", "职业健康与劳动防护", "职业病危害因素识别与个人防护。", ONLINE, "2.0", "1.0", ("SAF-OPS", "SAF-AID")),
+    C(
+        "T-057-01",
+        "Workplace Safety Induction",
+        "Safety basics for new joiners and visitors.",
+        ONLINE,
+        "2.0",
+        "1.0",
+        ("SAF-FIRE", "SAF-OPS"),
+    ),
+    C(
+        "T-058-01",
+        "有限空间作业安全",
+        "有限空间作业审批、气体检测与监护要求。",
+        OJT,
+        "8.0",
+        "4.0",
+        ("SAF-OPS", "SAF-HAZ"),
+        rule="plant",
+        approval=True,
+    ),
+    C(
+        "T-059-01",
+        "安全环保法规概览",
+        "安全生产法、环境保护法的主要条款与企业责任。",
+        ONLINE,
+        "3.0",
+        "1.5",
+        ("SAF-OPS",),
+    ),
 )
 
 # scenario (the category learners filter by) -> its courses
@@ -579,15 +1057,22 @@ DEMO_SESSIONS = (
 
 
 async def _create_sessions(tenant, sites, employees, courses) -> None:
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     for code, (lat, lon) in SITE_COORDINATES.items():
         await Site.filter(id=sites[code].id).update(latitude=lat, longitude=lon)
     for site, course, instructor, title, hours, capacity, enrolled in DEMO_SESSIONS:
         starts_at = now + timedelta(hours=hours)
         session = await TrainingSession.create(
-            tenant=tenant, course=courses[course], title=title, instructor=employees[instructor],
-            site=sites[site], location="培训室 A" if site == "HQ" else "会议室", starts_at=starts_at,
-            ends_at=starts_at + timedelta(hours=2), capacity=capacity, seats_taken=len(enrolled),
+            tenant=tenant,
+            course=courses[course],
+            title=title,
+            instructor=employees[instructor],
+            site=sites[site],
+            location="培训室 A" if site == "HQ" else "会议室",
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=2),
+            capacity=capacity,
+            seats_taken=len(enrolled),
             secret=secrets.token_hex(32),
         )
         await Enrollment.bulk_create(
@@ -671,7 +1156,13 @@ def _people(rng: random.Random) -> list[_Person]:
             manager = DEPARTMENT_MANAGERS[_department(org)]
             people.append(
                 _Person(
-                    employee_no, name, org, site, f"{series}-{grade}", manager, mentor,
+                    employee_no,
+                    name,
+                    org,
+                    site,
+                    f"{series}-{grade}",
+                    manager,
+                    mentor,
                     (Role.EMPLOYEE,),
                 )
             )
@@ -739,8 +1230,7 @@ async def _create_employees(
 
 async def _create_skills(tenant: Tenant) -> dict[str, Skill]:
     await Skill.bulk_create(
-        Skill(tenant=tenant, code=code, name=name, category=category)
-        for code, name, category in SKILLS
+        Skill(tenant=tenant, code=code, name=name, category=category) for code, name, category in SKILLS
     )
     return {skill.code: skill for skill in await Skill.filter(tenant=tenant)}
 
@@ -764,14 +1254,11 @@ async def _create_employee_skills(
             pool = SKILL_POOLS[position.code.rsplit("-", 1)[0]]
             chosen = rng.sample(pool, rng.randint(2, min(4, len(pool))))
             # Seniors tend to score higher; the spread keeps the matrix interesting.
-            levels = [
-                (code, min(100, 15 + 15 * position.grade + rng.randrange(0, 26))) for code in chosen
-            ]
+            levels = [(code, min(100, 15 + 15 * position.grade + rng.randrange(0, 26))) for code in chosen]
         else:
             continue
         rows.extend(
-            EmployeeSkill(tenant=tenant, employee=employee, skill=skills[code], level=level)
-            for code, level in levels
+            EmployeeSkill(tenant=tenant, employee=employee, skill=skills[code], level=level) for code, level in levels
         )
     await EmployeeSkill.bulk_create(rows)
 
@@ -798,13 +1285,9 @@ def _modules(course: C, scenario: str, rng: random.Random) -> list[dict]:
         if kind == ModuleKind.LESSON:
             title = LESSON_TITLES[lessons % len(LESSON_TITLES)]
             lessons += 1
-            required, requirement = 1, (
-                "学完全部课件" if course.format == ONLINE else "参加授课并签到"
-            )
+            required, requirement = 1, ("学完全部课件" if course.format == ONLINE else "参加授课并签到")
         elif kind == ModuleKind.PRACTICE:
-            title, required, requirement = practices[
-                (practice_offset + practices_done) % len(practices)
-            ]
+            title, required, requirement = practices[(practice_offset + practices_done) % len(practices)]
             practices_done += 1
         elif kind == ModuleKind.QUIZ:
             title, required, requirement = "随堂测验", 1, "测验成绩不低于 80 分"
@@ -853,8 +1336,7 @@ async def _create_courses(
         for spec in courses:
             course = by_code[spec.code]
             modules += [
-                CourseModule(tenant=tenant, course=course, **module)
-                for module in _modules(spec, scenario, rng)
+                CourseModule(tenant=tenant, course=course, **module) for module in _modules(spec, scenario, rng)
             ]
             # Target levels rise along a series (…-01 basic, …-03 advanced).
             step = int(spec.code[-2:])
@@ -901,15 +1383,13 @@ async def _create_completions(
         for code, spec in specs.items()
         if code.endswith("-01") and spec.rule is None and spec.status == CourseStatus.PUBLISHED
     )
-    follow_ons = {
-        required: course for course, required in PREREQUISITES if specs[course].rule is None
-    }
+    follow_ons = {required: course for course, required in PREREQUISITES if specs[course].rule is None}
 
     done: list[tuple[str, str, datetime]] = []  # (employee_no, course code, completed at)
     for employee_no in sorted(employees):
         if employee_no in FIXED_COMPLETIONS:
             done += [
-                (employee_no, code, datetime(d.year, d.month, d.day, 10, tzinfo=timezone.utc))
+                (employee_no, code, datetime(d.year, d.month, d.day, 10, tzinfo=UTC))
                 for code, d in FIXED_COMPLETIONS[employee_no]
             ]
             continue
@@ -923,9 +1403,7 @@ async def _create_completions(
                 done.append((employee_no, follow_ons[code], later))
 
     await CourseCompletion.bulk_create(
-        CourseCompletion(
-            tenant=tenant, employee=employees[no], course=courses[code], completed_at=finished
-        )
+        CourseCompletion(tenant=tenant, employee=employees[no], course=courses[code], completed_at=finished)
         for no, code, finished in done
     )
 
@@ -945,9 +1423,7 @@ def _pad(text: str, width: int) -> str:
 def format_demo_accounts() -> str:
     """A small table of the demo accounts (Chinese and English) to print after seeding."""
     header = ("工号 No.", "姓名 Name", "角色 Roles", "说明 Description")
-    rows = [header] + [
-        (a.employee_no, a.name, ", ".join(a.roles), a.description) for a in DEMO_ACCOUNTS
-    ]
+    rows = [header] + [(a.employee_no, a.name, ", ".join(a.roles), a.description) for a in DEMO_ACCOUNTS]
     widths = [max(_width(row[i]) for row in rows) for i in range(3)]
     lines = [
         f"演示公司 Demo company: {DEMO_COMPANY_NAME}",

@@ -17,12 +17,8 @@ class AuthSession(TenantModel):
     """
 
     id = fields.UUIDField(primary_key=True)
-    employee = fields.ForeignKeyField(
-        "xuefen.Employee", related_name="auth_sessions", on_delete=fields.CASCADE
-    )
-    device = fields.ForeignKeyField(
-        "xuefen.Device", related_name="auth_sessions", on_delete=fields.CASCADE
-    )
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name="auth_sessions", on_delete=fields.CASCADE)
+    device = fields.ForeignKeyField("xuefen.Device", related_name="auth_sessions", on_delete=fields.CASCADE)
     revoked_at = fields.DatetimeField(null=True)
     revoke_reason = fields.CharField(max_length=32, null=True)
 
@@ -34,9 +30,7 @@ class RefreshToken(TenantModel):
     """One refresh token of a session. Only its SHA-256 is stored, and it works once."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField(
-        "xuefen.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
-    )
+    session = fields.ForeignKeyField("xuefen.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE)
     token_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)

@@ -55,9 +55,7 @@ class Course(TenantModel):
         table = "course"
         unique_together = (("tenant", "code"),)
         indexes = (("tenant_id", "status", "scenario"),)
-        constraints = (
-            CheckConstraint(check="hours >= 0 AND credits >= 0", name="course_non_negative"),
-        )
+        constraints = (CheckConstraint(check="hours >= 0 AND credits >= 0", name="course_non_negative"),)
 
 
 class CourseModule(TenantModel):
@@ -82,9 +80,7 @@ class CourseModule(TenantModel):
         table = "course_module"
         unique_together = (("course", "position"),)
         constraints = (
-            CheckConstraint(
-                check="required_count >= 1 AND credits >= 0", name="course_module_requirement"
-            ),
+            CheckConstraint(check="required_count >= 1 AND credits >= 0", name="course_module_requirement"),
             CheckConstraint(
                 check="pass_score IS NULL OR (pass_score >= 0 AND pass_score <= 100)",
                 name="course_module_pass_score",
@@ -104,9 +100,7 @@ class CourseSkill(TenantModel):
         table = "course_skill"
         unique_together = (("course", "skill"),)
         constraints = (
-            CheckConstraint(
-                check="target_level >= 0 AND target_level <= 100", name="course_skill_level_range"
-            ),
+            CheckConstraint(check="target_level >= 0 AND target_level <= 100", name="course_skill_level_range"),
         )
 
 
@@ -115,9 +109,7 @@ class CourseEligibilityRule(TenantModel):
     rule matches all of its set conditions (family, grade range, org unit subtree)."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField(
-        "xuefen.Course", related_name="eligibility_rules", on_delete=fields.CASCADE
-    )
+    course = fields.ForeignKeyField("xuefen.Course", related_name="eligibility_rules", on_delete=fields.CASCADE)
     position_family = fields.CharField(max_length=64, null=True)
     min_grade = fields.SmallIntField(null=True)
     max_grade = fields.SmallIntField(null=True)
@@ -133,12 +125,8 @@ class CoursePrerequisite(TenantModel):
     """A course that must be completed before this one."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField(
-        "xuefen.Course", related_name="prerequisites", on_delete=fields.CASCADE
-    )
-    required_course = fields.ForeignKeyField(
-        "xuefen.Course", related_name="required_by", on_delete=fields.CASCADE
-    )
+    course = fields.ForeignKeyField("xuefen.Course", related_name="prerequisites", on_delete=fields.CASCADE)
+    required_course = fields.ForeignKeyField("xuefen.Course", related_name="required_by", on_delete=fields.CASCADE)
 
     class Meta:
         table = "course_prerequisite"
@@ -150,12 +138,8 @@ class CourseCompletion(TenantModel):
     demo). Prerequisite checks read it."""
 
     id = fields.IntField(primary_key=True)
-    employee = fields.ForeignKeyField(
-        "xuefen.Employee", related_name="completions", on_delete=fields.CASCADE
-    )
-    course = fields.ForeignKeyField(
-        "xuefen.Course", related_name="completions", on_delete=fields.CASCADE
-    )
+    employee = fields.ForeignKeyField("xuefen.Employee", related_name="completions", on_delete=fields.CASCADE)
+    course = fields.ForeignKeyField("xuefen.Course", related_name="completions", on_delete=fields.CASCADE)
     completed_at = fields.DatetimeField()
 
     class Meta:

@@ -67,9 +67,7 @@ class CreditProgram(TenantModel):
     class Meta:
         table = "credit_program"
         unique_together = (("tenant",),)
-        constraints = (
-            CheckConstraint(check="period_months IN (1, 2, 3, 4, 6, 12)", name="credit_program_period"),
-        )
+        constraints = (CheckConstraint(check="period_months IN (1, 2, 3, 4, 6, 12)", name="credit_program_period"),)
 
 
 class CreditRule(TenantModel):
@@ -213,7 +211,9 @@ class CreditAccount(TenantModel):
     class Meta:
         table = "credit_account"
         constraints = (
-            CheckConstraint(check="balance >= 0 AND lifetime_earned >= 0 AND pending >= 0", name="credit_account_non_negative"),
+            CheckConstraint(
+                check="balance >= 0 AND lifetime_earned >= 0 AND pending >= 0", name="credit_account_non_negative"
+            ),
         )
 
 

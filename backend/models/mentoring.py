@@ -21,9 +21,7 @@ class Mentorship(TenantModel):
     id = fields.IntField(primary_key=True)
     mentor = fields.ForeignKeyField("xuefen.Employee", related_name="mentorships_given", on_delete=fields.CASCADE)
     mentee = fields.ForeignKeyField("xuefen.Employee", related_name="mentorships", on_delete=fields.CASCADE)
-    course = fields.ForeignKeyField(
-        "xuefen.Course", related_name="mentorships", null=True, on_delete=fields.CASCADE
-    )
+    course = fields.ForeignKeyField("xuefen.Course", related_name="mentorships", null=True, on_delete=fields.CASCADE)
     starts_on = fields.DateField()
     ends_on = fields.DateField(null=True)
 
@@ -31,7 +29,10 @@ class Mentorship(TenantModel):
         table = "mentorship"
         indexes = (("tenant_id", "mentee_id"), ("tenant_id", "mentor_id"))
         constraints = (
-            CheckConstraint(check="mentor_id <> mentee_id AND (ends_on IS NULL OR ends_on >= starts_on)", name="mentorship_distinct_dates"),
+            CheckConstraint(
+                check="mentor_id <> mentee_id AND (ends_on IS NULL OR ends_on >= starts_on)",
+                name="mentorship_distinct_dates",
+            ),
         )
 
 
@@ -56,18 +57,14 @@ class PracticeLog(TenantModel):
     note = fields.TextField(default="")
     practiced_at = fields.DatetimeField()
     status = fields.CharEnumField(PracticeStatus, max_length=16, default=PracticeStatus.PENDING)
-    reviewer = fields.ForeignKeyField(
-        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
-    )
+    reviewer = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
     reviewed_at = fields.DatetimeField(null=True)
     review_note = fields.TextField(default="")
 
     class Meta:
         table = "practice_log"
         indexes = (("tenant_id", "employee_id", "module_id"), ("tenant_id", "status"))
-        constraints = (
-            CheckConstraint(check="quantity >= 1 AND quantity <= 100", name="practice_log_quantity"),
-        )
+        constraints = (CheckConstraint(check="quantity >= 1 AND quantity <= 100", name="practice_log_quantity"),)
 
 
 class Rubric(TenantModel):
@@ -100,9 +97,7 @@ class RubricCriterion(TenantModel):
     class Meta:
         table = "rubric_criterion"
         unique_together = (("rubric", "position"),)
-        constraints = (
-            CheckConstraint(check="weight > 0", name="rubric_criterion_weight"),
-        )
+        constraints = (CheckConstraint(check="weight > 0", name="rubric_criterion_weight"),)
 
 
 class EvaluationStatus(StrEnum):
@@ -140,5 +135,7 @@ class MentorEvaluation(TenantModel):
         table = "mentor_evaluation"
         indexes = (("tenant_id", "mentee_id", "module_id"), ("tenant_id", "mentor_id", "status"))
         constraints = (
-            CheckConstraint(check="percent IS NULL OR (percent >= 0 AND percent <= 100)", name="mentor_evaluation_percent"),
+            CheckConstraint(
+                check="percent IS NULL OR (percent >= 0 AND percent <= 100)", name="mentor_evaluation_percent"
+            ),
         )

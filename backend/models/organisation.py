@@ -29,9 +29,7 @@ class OrgUnit(TenantModel):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
-    parent = fields.ForeignKeyField(
-        "xuefen.OrgUnit", related_name="children", null=True, on_delete=fields.RESTRICT
-    )
+    parent = fields.ForeignKeyField("xuefen.OrgUnit", related_name="children", null=True, on_delete=fields.RESTRICT)
     path = fields.CharField(max_length=512, default="")
 
     class Meta:

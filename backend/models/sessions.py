@@ -67,15 +67,11 @@ class Enrollment(TenantModel):
     """An employee's place in a session (one row per employee and session)."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField(
-        "xuefen.TrainingSession", related_name="enrollments", on_delete=fields.CASCADE
-    )
+    session = fields.ForeignKeyField("xuefen.TrainingSession", related_name="enrollments", on_delete=fields.CASCADE)
     employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
     status = fields.CharEnumField(EnrollmentStatus, max_length=16)
     waitlisted_at = fields.DatetimeField(null=True)
-    decided_by = fields.ForeignKeyField(
-        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
-    )
+    decided_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
     decided_at = fields.DatetimeField(null=True)
     reason = fields.CharField(max_length=300, default="")
     version = fields.IntField(default=1)
@@ -96,9 +92,7 @@ class Attendance(TenantModel):
     """One attendance per employee and session (a second check-in changes nothing)."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField(
-        "xuefen.TrainingSession", related_name="attendances", on_delete=fields.CASCADE
-    )
+    session = fields.ForeignKeyField("xuefen.TrainingSession", related_name="attendances", on_delete=fields.CASCADE)
     employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
     status = fields.CharEnumField(AttendanceStatus, max_length=16)
     checked_in_at = fields.DatetimeField(null=True)
@@ -110,9 +104,7 @@ class Attendance(TenantModel):
     latitude = fields.FloatField(null=True)
     longitude = fields.FloatField(null=True)
     manual = fields.BooleanField(default=False)
-    marked_by = fields.ForeignKeyField(
-        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
-    )
+    marked_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
     reason = fields.CharField(max_length=300, default="")
     # Which code was scanned (its time step), and when the scan reached the server: one code used
     # by many people, or a scan that arrived long after it claims to have happened, shows here.

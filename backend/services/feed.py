@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from backend.sql import db_time, insert_many, placeholders
 from backend.models import (
     ActivityRecord,
     Course,
@@ -33,6 +32,7 @@ from backend.models import (
     SyncClock,
     TrainingSession,
 )
+from backend.sql import db_time, insert_many, placeholders
 
 EVERYONE = 0  # audience of rows every employee of the tenant may (subject to visibility) see
 
@@ -70,8 +70,13 @@ class Change:
 
 
 _CHANGE_COLUMNS = {
-    "tenant_id": "int", "seq": "bigint", "entity": "text", "entity_id": "text", "audience": "int",
-    "deleted": "boolean", "changed_at": "timestamptz",
+    "tenant_id": "int",
+    "seq": "bigint",
+    "entity": "text",
+    "entity_id": "text",
+    "audience": "int",
+    "deleted": "boolean",
+    "changed_at": "timestamptz",
 }
 
 
@@ -94,7 +99,7 @@ class ChangeSet:
         wrote them, on its connection. Returns the highest number given (0 if nothing changed)."""
         if not self._changes:
             return 0
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         count = len(self._changes)
         last = await _advance_clock(connection, self.tenant_id, count)
         first = last - count + 1
@@ -133,16 +138,14 @@ async def feed_head(tenant_id: int) -> tuple[int, int]:
 
 async def purge_tombstones(tenant_id: int, older_than: timedelta, now: datetime | None = None) -> int:
     """Forget tombstones older than the window. Cursors from before them must re-snapshot."""
-    cutoff = (now or datetime.now(timezone.utc)) - older_than
+    cutoff = (now or datetime.now(UTC)) - older_than
     async with in_transaction():
         old = SyncChange.filter(tenant_id=tenant_id, deleted=True, changed_at__lt=cutoff)
         newest = await old.order_by("-seq").values_list("seq", flat=True)
         if not newest:
             return 0
         await old.delete()
-        await SyncClock.filter(tenant_id=tenant_id, purged_through__lt=newest[0]).update(
-            purged_through=newest[0]
-        )
+        await SyncClock.filter(tenant_id=tenant_id, purged_through__lt=newest[0]).update(purged_through=newest[0])
         return len(newest)
 
 
@@ -180,13 +183,9 @@ async def backfill(tenant_id: int) -> int:
         changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
     for session_id in await TrainingSession.filter(tenant_id=tenant_id).values_list("id", flat=True):
         changes.touch(Entity.TRAINING_SESSION, session_id)
-    for employee_id, enrollment_id in await Enrollment.filter(tenant_id=tenant_id).values_list(
-        "employee_id", "id"
-    ):
+    for employee_id, enrollment_id in await Enrollment.filter(tenant_id=tenant_id).values_list("employee_id", "id"):
         changes.touch(Entity.ENROLLMENT, enrollment_id, audience=employee_id)
-    for employee_id, record_id in await ActivityRecord.filter(tenant_id=tenant_id).values_list(
-        "employee_id", "id"
-    ):
+    for employee_id, record_id in await ActivityRecord.filter(tenant_id=tenant_id).values_list("employee_id", "id"):
         changes.touch(Entity.RECORD_OUTCOME, record_id, audience=employee_id)
     count = len(changes)
     async with in_transaction() as connection:

@@ -4,7 +4,7 @@ naming the field, with a reason the caller's language can show."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,8 +31,8 @@ def text(value: str | None, field: str, maximum: int, required: bool = True) -> 
 # scalars, the sync record scalar, imports): strict forms and declared bounds, so no later
 # arithmetic (periods, clock correction, tenths) can overflow or meet a value it cannot represent.
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)  # exclusive
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
 EARLIEST_DAY = EARLIEST.date()
 LATEST_DAY = date(2199, 12, 31)
 DECIMAL_DIGITS = 12  # before the point
@@ -45,9 +45,7 @@ _MOMENT = re.compile(
 )
 _LOCAL_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?", re.ASCII)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
-_DECIMAL = re.compile(
-    rf"[+-]?[0-9]{{1,{DECIMAL_DIGITS}}}(\.[0-9]{{1,{DECIMAL_PLACES}}})?", re.ASCII
-)
+_DECIMAL = re.compile(rf"[+-]?[0-9]{{1,{DECIMAL_DIGITS}}}(\.[0-9]{{1,{DECIMAL_PLACES}}})?", re.ASCII)
 
 
 def parse_moment(value: object, field: str = "value") -> datetime:
@@ -62,7 +60,7 @@ def parse_moment(value: object, field: str = "value") -> datetime:
     if fraction and len(fraction.group(1)) > 6:  # the standard library reads microseconds at most
         text = text.replace(fraction.group(0), fraction.group(0)[:7], 1)
     try:
-        moment = datetime.fromisoformat(text).astimezone(timezone.utc)
+        moment = datetime.fromisoformat(text).astimezone(UTC)
     except (ValueError, OverflowError):
         raise invalid(field, "reason.datetime_format") from None
     if not EARLIEST <= moment < LATEST:

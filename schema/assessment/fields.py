@@ -12,10 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from backend.errors import DomainError, ErrorCode
-from backend.services.ojt import assessment
-from backend.services.ojt import rubrics
-from schema.ids import expect_global_id
-from schema.sync.records import RecordPayload, submit_record
+from backend.services.ojt import assessment, rubrics
 from schema.assessment.types import (
     MentorEvaluation,
     MentorEvaluationConnection,
@@ -25,6 +22,8 @@ from schema.assessment.types import (
 )
 from schema.catalog.types import CourseModule
 from schema.common import UserError
+from schema.ids import expect_global_id
+from schema.sync.records import RecordPayload, submit_record
 
 
 @strawberry.input(description="What one score of a new criterion means.")
@@ -80,7 +79,7 @@ class SaveMentorEvaluationInput:
     mentee_id: strawberry.ID = strawberry.field(description="The mentee (Employee).")
     module_id: strawberry.ID = strawberry.field(description="The PRACTICE or ASSESSMENT CourseModule.")
     base_version: int = strawberry.field(description="The version this write is based on; 0 to create.")
-    scores: JSON = strawberry.field(description="{\"<RubricCriterion id>\": score}; a draft may leave some out.")
+    scores: JSON = strawberry.field(description='{"<RubricCriterion id>": score}; a draft may leave some out.')
     comment: str = strawberry.field(default="", description="Comment, at most 2000 characters.")
     submit: bool = strawberry.field(default=False, description="True to submit (final; every criterion needed).")
     evaluated_at: datetime | None = strawberry.field(default=None, description="When; now if omitted.")
@@ -89,7 +88,7 @@ class SaveMentorEvaluationInput:
 @strawberry.input(description="HR's replacement of a submitted evaluation.")
 class SupersedeEvaluationInput:
     evaluation_id: strawberry.ID = strawberry.field(description="The submitted evaluation to replace.")
-    scores: JSON = strawberry.field(description="{\"<RubricCriterion id>\": score} for every criterion.")
+    scores: JSON = strawberry.field(description='{"<RubricCriterion id>": score} for every criterion.')
     comment: str = strawberry.field(default="", description="Comment of the replacement.")
     reason: str = strawberry.field(description="Why it is replaced (required; kept in the audit log).")
 
@@ -111,7 +110,8 @@ def _uid(value: str, field: str) -> uuid.UUID:
 class EvaluationQueries:
     @strawberry.field(description="A rubric of the company by ID; null if missing.")
     async def rubric(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the rubric.")],
     ) -> Rubric | None:
         viewer = await info.context.require_viewer()
@@ -120,7 +120,8 @@ class EvaluationQueries:
 
     @strawberry.field(description="The rubric of a module the viewer may see; null if it has none.")
     async def module_rubric(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         module_id: Annotated[strawberry.ID, strawberry.argument(description="The CourseModule.")],
     ) -> Rubric | None:
         viewer = await info.context.require_viewer()
@@ -132,7 +133,8 @@ class EvaluationQueries:
         "admins see submitted ones. NOT_FOUND otherwise."
     )
     async def evaluation(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The evaluation's UUID.")],
     ) -> MentorEvaluation:
         viewer = await info.context.require_viewer()
@@ -141,7 +143,8 @@ class EvaluationQueries:
 
     @strawberry.field(description="Mentor evaluations the viewer may read, oldest first.")
     async def evaluations(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         mentee_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this mentee's.")] = None,
         module_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this module's.")] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
@@ -152,7 +155,9 @@ class EvaluationQueries:
             viewer,
             expect_global_id(mentee_id, "Employee", "menteeId") if mentee_id else None,
             expect_global_id(module_id, "CourseModule", "moduleId") if module_id else None,
-            first, after, info.context.settings.max_page_size,
+            first,
+            after,
+            info.context.settings.max_page_size,
         )
         return await MentorEvaluationConnection.from_page(page)
 
@@ -161,13 +166,18 @@ class EvaluationQueries:
 class EvaluationMutations:
     @strawberry.mutation(description="Create a rubric (HR admins).")
     async def create_rubric(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CreateRubricInput, strawberry.argument(description="The rubric.")],
     ) -> RubricPayload:
         viewer = await info.context.require_viewer()
         try:
             row = await rubrics.create_rubric(
-                viewer, input.code, input.title, input.scale_min, input.scale_max,
+                viewer,
+                input.code,
+                input.title,
+                input.scale_min,
+                input.scale_max,
                 [
                     rubrics.CriterionSpec(c.title, c.weight, [(d.score, d.text) for d in c.descriptors])
                     for c in input.criteria
@@ -177,34 +187,44 @@ class EvaluationMutations:
             return RubricPayload(rubric=None, errors=[UserError.from_domain(error, info.context.locale)])
         return RubricPayload(rubric=await rubric_of(row), errors=[])
 
-    @strawberry.mutation(description="Set or clear the rubric and pass bar of a PRACTICE or ASSESSMENT module (HR admins).")
+    @strawberry.mutation(
+        description="Set or clear the rubric and pass bar of a PRACTICE or ASSESSMENT module (HR admins)."
+    )
     async def set_module_rubric(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[SetModuleRubricInput, strawberry.argument(description="Module, rubric and bar.")],
     ) -> ModuleRubricPayload:
         viewer = await info.context.require_viewer()
         try:
             module, rubric = await rubrics.set_module_rubric(
-                viewer, expect_global_id(input.module_id, "CourseModule", "moduleId"),
+                viewer,
+                expect_global_id(input.module_id, "CourseModule", "moduleId"),
                 expect_global_id(input.rubric_id, "Rubric", "rubricId") if input.rubric_id else None,
                 input.pass_score,
             )
         except DomainError as error:
-            return ModuleRubricPayload(module=None, rubric=None,
-                                       errors=[UserError.from_domain(error, info.context.locale)])
+            return ModuleRubricPayload(
+                module=None, rubric=None, errors=[UserError.from_domain(error, info.context.locale)]
+            )
         return ModuleRubricPayload(
             module=CourseModule.from_model(module), rubric=await rubric_of(rubric) if rubric else None, errors=[]
         )
 
     @strawberry.mutation(description="Save or submit a mentor evaluation online: the MENTOR_EVALUATION kind.")
     async def save_mentor_evaluation(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[SaveMentorEvaluationInput, strawberry.argument(description="The evaluation.")],
     ) -> RecordPayload:
         payload = {
-            "evaluationId": str(input.evaluation_id), "menteeId": str(input.mentee_id),
-            "moduleId": str(input.module_id), "baseVersion": input.base_version, "scores": input.scores,
-            "comment": input.comment, "submit": input.submit,
+            "evaluationId": str(input.evaluation_id),
+            "menteeId": str(input.mentee_id),
+            "moduleId": str(input.module_id),
+            "baseVersion": input.base_version,
+            "scores": input.scores,
+            "comment": input.comment,
+            "submit": input.submit,
         }
         return await submit_record(info, input.client_id, assessment.MENTOR_EVALUATION, input.evaluated_at, payload)
 
@@ -213,7 +233,8 @@ class EvaluationMutations:
         "SUPERSEDED and the replacement is submitted at once."
     )
     async def supersede_evaluation(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[SupersedeEvaluationInput, strawberry.argument(description="The replacement.")],
     ) -> EvaluationPayload:
         viewer = await info.context.require_viewer()

@@ -12,13 +12,14 @@ from backend import models
 from backend.models import EvaluationStatus as DomainEvaluationStatus
 from backend.services.ojt import assessment
 from backend.services.ojt import rubrics as rubric_service
-from schema.ids import to_global_id
 from schema.catalog.types import CourseModule
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.people.types import Colleague
 
 EvaluationStatus = strawberry.enum(
-    DomainEvaluationStatus, name="EvaluationStatus",
+    DomainEvaluationStatus,
+    name="EvaluationStatus",
     description="DRAFT (mutable, versioned, seen by its mentor only), SUBMITTED (final) or SUPERSEDED "
     "(replaced by HR with a reason).",
 )
@@ -39,9 +40,11 @@ class RubricCriterion:
     descriptors: list[RubricDescriptor] = strawberry.field(description="What the scores mean, lowest first.")
 
     @classmethod
-    def from_model(cls, row: models.RubricCriterion) -> "RubricCriterion":
+    def from_model(cls, row: models.RubricCriterion) -> RubricCriterion:
         return cls(
-            id=strawberry.ID(to_global_id("RubricCriterion", row.id)), position=row.position, title=row.title,
+            id=strawberry.ID(to_global_id("RubricCriterion", row.id)),
+            position=row.position,
+            title=row.title,
             weight=Decimal(str(row.weight)),
             descriptors=[RubricDescriptor(score=s, text=t) for s, t in rubric_service.descriptors_of(row)],
         )
@@ -57,10 +60,13 @@ class Rubric:
     criteria: list[RubricCriterion] = strawberry.field(description="The criteria, in order.")
 
     @classmethod
-    def from_model(cls, row: models.Rubric, criteria: list[models.RubricCriterion]) -> "Rubric":
+    def from_model(cls, row: models.Rubric, criteria: list[models.RubricCriterion]) -> Rubric:
         return cls(
-            id=strawberry.ID(to_global_id("Rubric", row.id)), code=row.code, title=row.title,
-            scale_min=row.scale_min, scale_max=row.scale_max,
+            id=strawberry.ID(to_global_id("Rubric", row.id)),
+            code=row.code,
+            title=row.title,
+            scale_min=row.scale_min,
+            scale_max=row.scale_max,
             criteria=[RubricCriterion.from_model(c) for c in criteria],
         )
 
@@ -93,7 +99,7 @@ class MentorEvaluation:
     _supersedes_uid: strawberry.Private[str | None]
 
     @strawberry.field(description="For a replacement: the evaluation it replaced (null if not visible).")
-    async def supersedes(self, info: strawberry.Info) -> "MentorEvaluation | None":
+    async def supersedes(self, info: strawberry.Info) -> MentorEvaluation | None:
         if not self._supersedes_uid:
             return None
         viewer = await info.context.require_viewer()
@@ -108,35 +114,46 @@ async def evaluations_of(rows: list[models.MentorEvaluation]) -> list[MentorEval
         return []
     tenant_id = rows[0].tenant_id
     employees = {
-        e.id: e for e in await models.Employee.filter(
+        e.id: e
+        for e in await models.Employee.filter(
             tenant_id=tenant_id, id__in=list({r.mentee_id for r in rows} | {r.mentor_id for r in rows})
         )
     }
-    modules = {m.id: m for m in await models.CourseModule.filter(tenant_id=tenant_id, id__in=list({r.module_id for r in rows}))}
+    modules = {
+        m.id: m for m in await models.CourseModule.filter(tenant_id=tenant_id, id__in=list({r.module_id for r in rows}))
+    }
     rubric_ids = list({r.rubric_id for r in rows})
     rubrics = {r.id: r for r in await models.Rubric.filter(tenant_id=tenant_id, id__in=rubric_ids)}
     criteria = await rubric_service.criteria_of(tenant_id, rubric_ids)
     superseded = [r.supersedes_id for r in rows if r.supersedes_id]
-    links = dict(
-        await models.MentorEvaluation.filter(tenant_id=tenant_id, id__in=superseded).values_list("id", "uid")
-    ) if superseded else {}
+    links = (
+        dict(await models.MentorEvaluation.filter(tenant_id=tenant_id, id__in=superseded).values_list("id", "uid"))
+        if superseded
+        else {}
+    )
     shaped = []
     for row in rows:
         scores = row.scores or {}
-        shaped.append(MentorEvaluation(
-            id=strawberry.ID(str(row.uid)),
-            mentee=Colleague.from_model(employees[row.mentee_id]),
-            mentor=Colleague.from_model(employees[row.mentor_id]),
-            module=CourseModule.from_model(modules[row.module_id]),
-            rubric=Rubric.from_model(rubrics[row.rubric_id], criteria[row.rubric_id]),
-            scores=[
-                CriterionScore(criterion=RubricCriterion.from_model(c), score=scores.get(str(c.id)))
-                for c in criteria[row.rubric_id]
-            ],
-            comment=row.comment, version=row.version, status=DomainEvaluationStatus(row.status),
-            percent=row.percent, submitted_at=row.submitted_at, superseded_reason=row.superseded_reason,
-            _supersedes_uid=str(links[row.supersedes_id]) if row.supersedes_id in links else None,
-        ))
+        shaped.append(
+            MentorEvaluation(
+                id=strawberry.ID(str(row.uid)),
+                mentee=Colleague.from_model(employees[row.mentee_id]),
+                mentor=Colleague.from_model(employees[row.mentor_id]),
+                module=CourseModule.from_model(modules[row.module_id]),
+                rubric=Rubric.from_model(rubrics[row.rubric_id], criteria[row.rubric_id]),
+                scores=[
+                    CriterionScore(criterion=RubricCriterion.from_model(c), score=scores.get(str(c.id)))
+                    for c in criteria[row.rubric_id]
+                ],
+                comment=row.comment,
+                version=row.version,
+                status=DomainEvaluationStatus(row.status),
+                percent=row.percent,
+                submitted_at=row.submitted_at,
+                superseded_reason=row.superseded_reason,
+                _supersedes_uid=str(links[row.supersedes_id]) if row.supersedes_id in links else None,
+            )
+        )
     return shaped
 
 
@@ -157,7 +174,7 @@ class MentorEvaluationConnection:
         return await self._page.count_total()
 
     @classmethod
-    async def from_page(cls, page: assessment.EvaluationPage) -> "MentorEvaluationConnection":
+    async def from_page(cls, page: assessment.EvaluationPage) -> MentorEvaluationConnection:
         nodes = await evaluations_of(page.evaluations)
         edges = [
             MentorEvaluationEdge(cursor=assessment.cursor_of(row), node=node)
@@ -166,8 +183,10 @@ class MentorEvaluationConnection:
         return cls(
             edges=edges,
             page_info=PageInfo(
-                has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
             ),
             _page=page,
         )

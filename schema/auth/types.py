@@ -28,20 +28,15 @@ class RefreshTokenInput:
 
 @strawberry.input(description="Sign out. Without a valid access token, give the refresh token.")
 class LogoutInput:
-    refresh_token: str | None = strawberry.field(
-        default=None, description="Refresh token of the session to end."
-    )
+    refresh_token: str | None = strawberry.field(default=None, description="Refresh token of the session to end.")
 
 
 @strawberry.type(description="Tokens for a signed-in device.")
 class AuthTokens:
-    access_token: str = strawberry.field(
-        description="Short-lived bearer token for the Authorization header."
-    )
+    access_token: str = strawberry.field(description="Short-lived bearer token for the Authorization header.")
     access_token_expires_at: datetime = strawberry.field(description="When it expires (UTC).")
     refresh_token: str = strawberry.field(
-        description="Single-use token for refreshToken. Store it securely; using it twice "
-        "signs the device out."
+        description="Single-use token for refreshToken. Store it securely; using it twice signs the device out."
     )
     refresh_token_expires_at: datetime = strawberry.field(description="When it expires (UTC).")
     viewer: Employee = strawberry.field(description="The signed-in employee.")

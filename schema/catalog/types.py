@@ -12,40 +12,32 @@ from backend.models import CourseFormat as DomainCourseFormat
 from backend.models import CourseStatus as DomainCourseStatus
 from backend.models import ModuleKind as DomainModuleKind
 from backend.services.catalog import course_catalog
-from schema.ids import to_global_id
 from schema.common import Node
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.organisation.types import Skill
 from schema.progress.types import CourseProgress, course_progress
 
-CourseFormat = strawberry.enum(
-    DomainCourseFormat, name="CourseFormat", description="How a course is delivered."
-)
+CourseFormat = strawberry.enum(DomainCourseFormat, name="CourseFormat", description="How a course is delivered.")
 CourseStatus = strawberry.enum(
     DomainCourseStatus,
     name="CourseStatus",
     description="Lifecycle of a course; learners only see PUBLISHED ones.",
 )
-ModuleKind = strawberry.enum(
-    DomainModuleKind, name="ModuleKind", description="What a module asks of the learner."
-)
+ModuleKind = strawberry.enum(DomainModuleKind, name="ModuleKind", description="What a module asks of the learner.")
 
 
 @strawberry.enum(description="Why a learner may not take a course.")
 class EligibilityReasonCode(Enum):
     NOT_PUBLISHED = strawberry.enum_value("NOT_PUBLISHED", description="The course is not published.")
-    POSITION_FAMILY = strawberry.enum_value(
-        "POSITION_FAMILY", description="The course is for another position family."
-    )
+    POSITION_FAMILY = strawberry.enum_value("POSITION_FAMILY", description="The course is for another position family.")
     GRADE_TOO_LOW = strawberry.enum_value(
         "GRADE_TOO_LOW", description="The viewer's position grade is below the minimum."
     )
     GRADE_TOO_HIGH = strawberry.enum_value(
         "GRADE_TOO_HIGH", description="The viewer's position grade is above the maximum."
     )
-    ORG_UNIT = strawberry.enum_value(
-        "ORG_UNIT", description="The course is for another part of the organisation."
-    )
+    ORG_UNIT = strawberry.enum_value("ORG_UNIT", description="The course is for another part of the organisation.")
     PREREQUISITE_MISSING = strawberry.enum_value(
         "PREREQUISITE_MISSING", description="A prerequisite course is not completed yet."
     )
@@ -57,9 +49,7 @@ class CourseModule(Node):
     title: str = strawberry.field(description="Title of the module.")
     kind: ModuleKind = strawberry.field(description="Lesson, practice, quiz or assessment.")
     credits: Decimal = strawberry.field(description="Credits this module is worth.")
-    required_count: int = strawberry.field(
-        description="How many times it must be done, e.g. 10 practice sessions."
-    )
+    required_count: int = strawberry.field(description="How many times it must be done, e.g. 10 practice sessions.")
     requirement: str = strawberry.field(description="The requirement in words.")
     is_required: bool = strawberry.field(
         description="Whether the course's completion waits for this module (false: optional)."
@@ -69,7 +59,7 @@ class CourseModule(Node):
     )
 
     @classmethod
-    def from_model(cls, row: models.CourseModule) -> "CourseModule":
+    def from_model(cls, row: models.CourseModule) -> CourseModule:
         return cls(
             id=strawberry.ID(to_global_id("CourseModule", row.id)),
             position=row.position,
@@ -93,7 +83,7 @@ class CourseSkill:
 class EligibilityReason:
     code: EligibilityReasonCode = strawberry.field(description="Stable reason code.")
     message: str = strawberry.field(description="The reason in the viewer's language.")
-    required_course: "Course | None" = strawberry.field(
+    required_course: Course | None = strawberry.field(
         description="For PREREQUISITE_MISSING: the course to complete first."
     )
 
@@ -101,9 +91,7 @@ class EligibilityReason:
 @strawberry.type(description="Whether the viewer may take a course, and why not.")
 class Eligibility:
     eligible: bool = strawberry.field(description="True when nothing stands in the way.")
-    reasons: list[EligibilityReason] = strawberry.field(
-        description="Every reason against; empty when eligible."
-    )
+    reasons: list[EligibilityReason] = strawberry.field(description="Every reason against; empty when eligible.")
 
 
 @strawberry.type(description="A course of the catalog.")
@@ -117,13 +105,11 @@ class Course(Node):
     status: CourseStatus = strawberry.field(description="Draft, published or archived.")
     hours: Decimal = strawberry.field(description="Expected study hours.")
     credits: Decimal = strawberry.field(description="Credits for completing the course.")
-    requires_approval: bool = strawberry.field(
-        description="Whether enrolling needs the manager's approval."
-    )
+    requires_approval: bool = strawberry.field(description="Whether enrolling needs the manager's approval.")
     _row: strawberry.Private[models.Course]
 
     @classmethod
-    def from_model(cls, row: models.Course) -> "Course":
+    def from_model(cls, row: models.Course) -> Course:
         return cls(
             id=strawberry.ID(to_global_id("Course", row.id)),
             code=row.code,
@@ -150,7 +136,7 @@ class Course(Node):
         return [CourseSkill(skill=Skill.from_model(r.skill), target_level=r.target_level) for r in rows]
 
     @strawberry.field(description="Courses to complete before this one.")
-    async def prerequisites(self, info: strawberry.Info) -> list["Course"]:
+    async def prerequisites(self, info: strawberry.Info) -> list[Course]:
         rows = await (await info.context.loaders()).prerequisites_by_course.load(self._row.id)
         return [Course.from_model(row.required_course) for row in rows]
 
@@ -174,9 +160,7 @@ class Course(Node):
                 EligibilityReason(
                     code=EligibilityReasonCode(reason.code),
                     message=info.context.t(f"eligibility.{reason.code}", **reason.params),
-                    required_course=Course.from_model(reason.required_course)
-                    if reason.required_course
-                    else None,
+                    required_course=Course.from_model(reason.required_course) if reason.required_course else None,
                 )
                 for reason in verdict.reasons
             ],
@@ -200,7 +184,7 @@ class CourseConnection:
         return await self._page.count_total()
 
     @classmethod
-    def from_page(cls, page: course_catalog.CoursePage) -> "CourseConnection":
+    def from_page(cls, page: course_catalog.CoursePage) -> CourseConnection:
         edges = [CourseEdge(cursor=page.cursor_of(c), node=Course.from_model(c)) for c in page.courses]
         return cls(
             edges=edges,
@@ -225,11 +209,8 @@ class CourseFilter:
     skill_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only courses teaching this skill (a Skill ID)."
     )
-    eligible_only: bool = strawberry.field(
-        default=False, description="Only courses the viewer is eligible for."
-    )
+    eligible_only: bool = strawberry.field(default=False, description="Only courses the viewer is eligible for.")
     statuses: list[CourseStatus] | None = strawberry.field(
         default=None,
-        description="Statuses to include (HR admins and instructors; learners always see "
-        "published courses only).",
+        description="Statuses to include (HR admins and instructors; learners always see published courses only).",
     )

@@ -12,10 +12,10 @@ from backend.ids import expect_global_id, to_global_id
 from backend.models import AttendanceStatus as DomainAttendanceStatus
 from backend.qr_pages import current_token, projector_path
 from backend.services.sessions import checkin
-from schema.payloads import mutate
-from schema.sync.records import RecordPayload, submit_record
 from schema.common import UserError
+from schema.payloads import mutate
 from schema.people.types import Colleague
+from schema.sync.records import RecordPayload, submit_record
 
 AttendanceStatus = strawberry.enum(
     DomainAttendanceStatus, name="AttendanceStatus", description="How someone attended a session."
@@ -30,7 +30,7 @@ class CheckInKit:
     token_format: str = strawberry.field(
         description="How to build the code for Unix time t: step = floor(t / rotationSeconds); "
         "XF1-<session id base36>-<step base36>-<base32 of the first 10 bytes of "
-        "HMAC-SHA256(secret, \"<tenant id>.<session id>.<step>\")>, upper case."
+        'HMAC-SHA256(secret, "<tenant id>.<session id>.<step>")>, upper case.'
     )
     tenant_key: int = strawberry.field(description="The tenant id used in the MAC input.")
     session_key: int = strawberry.field(description="The session id used in the code and the MAC input.")
@@ -157,7 +157,8 @@ def _entry(info: strawberry.Info, employee, line: checkin.RosterLine) -> RosterE
         reason=attendance.reason if attendance else "",
         code_step=str(attendance.code_step) if attendance and attendance.code_step is not None else None,
         device_tag=checkin.device_tag(info.context.settings.secret_key, employee.tenant_id, line.device_uid)
-        if line.device_uid else None,
+        if line.device_uid
+        else None,
         latitude=attendance.latitude if attendance else None,
         longitude=attendance.longitude if attendance else None,
         risk_flags=line.risk_flags,
@@ -190,7 +191,8 @@ async def _line(info: strawberry.Info, session_id: int, employee_id: int) -> Ros
 class CheckInQueries:
     @strawberry.field(description="The rotating-code kit of a session (its instructor only).")
     async def session_check_in_kit(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         session_id: Annotated[strawberry.ID, strawberry.argument(description="The TrainingSession.")],
     ) -> CheckInKit:
         viewer = await info.context.require_viewer()
@@ -212,7 +214,8 @@ class CheckInQueries:
 
     @strawberry.field(description="Who is in, late or absent (the session's instructor only).")
     async def session_roster(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         session_id: Annotated[strawberry.ID, strawberry.argument(description="The TrainingSession.")],
     ) -> Roster:
         viewer = await info.context.require_viewer()
@@ -235,7 +238,8 @@ class CheckInQueries:
 class CheckInMutations:
     @strawberry.mutation(description="Check in with a scanned code: the CHECK_IN kind, online.")
     async def check_in(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CheckInInput, strawberry.argument(description="The scan.")],
     ) -> RecordPayload:
         payload = {"token": input.token, "latitude": input.latitude, "longitude": input.longitude}
@@ -243,14 +247,18 @@ class CheckInMutations:
 
     @strawberry.mutation(description="Check out of a session: the CHECK_OUT kind, online.")
     async def check_out(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CheckOutInput, strawberry.argument(description="The session.")],
     ) -> RecordPayload:
-        return await submit_record(info, input.client_id, checkin.CHECK_OUT, input.at, {"sessionId": str(input.session_id)})
+        return await submit_record(
+            info, input.client_id, checkin.CHECK_OUT, input.at, {"sessionId": str(input.session_id)}
+        )
 
     @strawberry.mutation(description="Mark someone's attendance by hand, with a reason (audited).")
     async def mark_attendance(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[MarkAttendanceInput, strawberry.argument(description="The mark.")],
     ) -> MarkAttendancePayload:
         async def change(viewer, session_id, employee_id):
@@ -263,7 +271,8 @@ class CheckInMutations:
         "with its credits; refuse marks the employee ABSENT. Once. Audited."
     )
     async def decide_held_check_in(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[DecideHeldCheckInInput, strawberry.argument(description="The decision.")],
     ) -> DecideHeldCheckInPayload:
         async def change(viewer, session_id, employee_id):

@@ -13,16 +13,9 @@ import strawberry
 from backend.errors import DomainError
 from backend.models import CreditActivity as DomainCreditActivity
 from backend.models import Employee as EmployeeModel
-from backend.services.credits import credit_accounts
-from backend.services.credits import credit_expiry
-from backend.services.credits import credit_rules
-from backend.services.credits import ledger
-from schema.payloads import mutate
-from schema.ids import expect_global_id
+from backend.services.credits import credit_accounts, credit_expiry, credit_rules, ledger
 from schema.common import UserError
 from schema.credits.types import (
-    ExpireCreditsInput,
-    ExpireCreditsPayload,
     CreditActivity,
     CreditBalance,
     CreditEntry,
@@ -30,11 +23,15 @@ from schema.credits.types import (
     CreditEntryPayload,
     CreditRule,
     CreditRulePayload,
+    ExpireCreditsInput,
+    ExpireCreditsPayload,
     PendingCredit,
     PendingCreditConnection,
     PendingCreditPayload,
     RecalculateCreditsPayload,
 )
+from schema.ids import expect_global_id
+from schema.payloads import mutate
 from schema.sync.types import utc
 
 
@@ -112,19 +109,29 @@ class RecalculateCreditsInput:
 
 def _rule_input(input: CreateCreditRuleInput) -> credit_rules.RuleInput:
     return credit_rules.RuleInput(
-        name=input.name, activity=DomainCreditActivity(input.activity.value), credits=input.credits,
+        name=input.name,
+        activity=DomainCreditActivity(input.activity.value),
+        credits=input.credits,
         rule_key=input.rule_key,
         course_id=expect_global_id(input.course_id, "Course", "courseId") if input.course_id else None,
         module_id=expect_global_id(input.module_id, "CourseModule", "moduleId") if input.module_id else None,
-        scenario=input.scenario, min_score=input.min_score, every_n=input.every_n,
-        cap_per_day=input.cap_per_day, cap_per_week=input.cap_per_week, cap_per_period=input.cap_per_period,
-        first_time_only=input.first_time_only, requires_approval=input.requires_approval,
+        scenario=input.scenario,
+        min_score=input.min_score,
+        every_n=input.every_n,
+        cap_per_day=input.cap_per_day,
+        cap_per_week=input.cap_per_week,
+        cap_per_period=input.cap_per_period,
+        first_time_only=input.first_time_only,
+        requires_approval=input.requires_approval,
     )
 
 
 async def _rule_payload(info: strawberry.Info, work) -> CreditRulePayload:
-    return await mutate(info, work, lambda row, errors: CreditRulePayload(
-        rule=CreditRule.from_model(row) if row else None, errors=errors))
+    return await mutate(
+        info,
+        work,
+        lambda row, errors: CreditRulePayload(rule=CreditRule.from_model(row) if row else None, errors=errors),
+    )
 
 
 async def _entry(tenant_id: int, row) -> CreditEntry:
@@ -143,8 +150,9 @@ async def _entry_payload(info: strawberry.Info, work) -> CreditEntryPayload:
         row = await work(viewer)
     except DomainError as error:
         return CreditEntryPayload(entry=None, credits=None, errors=[UserError.from_domain(error, info.context.locale)])
-    return CreditEntryPayload(entry=await _entry(viewer.tenant_id, row),
-                              credits=await _account(viewer.tenant_id, row.employee_id), errors=[])
+    return CreditEntryPayload(
+        entry=await _entry(viewer.tenant_id, row), credits=await _account(viewer.tenant_id, row.employee_id), errors=[]
+    )
 
 
 async def _claims(viewer, rows) -> tuple[dict, dict]:
@@ -187,8 +195,11 @@ class CreditQueries:
         whose = expect_global_id(employee_id, "Employee", "employeeId") if employee_id else None
         page = await credit_accounts.ledger_page(viewer, whose, first, after, info.context.settings.max_page_size)
         actor_ids = {item.entry.actor_id for item in page.items if item.entry.actor_id}
-        actors = {e.id: e for e in await EmployeeModel.filter(tenant_id=viewer.tenant_id, id__in=list(actor_ids))} \
-            if actor_ids else {}
+        actors = (
+            {e.id: e for e in await EmployeeModel.filter(tenant_id=viewer.tenant_id, id__in=list(actor_ids))}
+            if actor_ids
+            else {}
+        )
         return CreditEntryConnection.from_page(page, actors)
 
     @strawberry.field(
@@ -214,7 +225,8 @@ class CreditMutations:
         "than the program's ruleApprovalAbove. Audited."
     )
     async def create_credit_rule(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CreateCreditRuleInput, strawberry.argument(description="The rule.")],
     ) -> CreditRulePayload:
         async def work(viewer):
@@ -229,7 +241,8 @@ class CreditMutations:
         "is no longer ACTIVE or another version of the rule waits for approval. Audited."
     )
     async def update_credit_rule(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[UpdateCreditRuleInput, strawberry.argument(description="The new settings.")],
     ) -> CreditRulePayload:
         async def work(viewer):
@@ -247,7 +260,8 @@ class CreditMutations:
         "retired already (of two HR admins deciding at once, one wins)."
     )
     async def decide_credit_rule(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[DecideCreditRuleInput, strawberry.argument(description="The decision.")],
     ) -> CreditRulePayload:
         async def work(viewer):
@@ -263,7 +277,8 @@ class CreditMutations:
         "it. Audited."
     )
     async def retire_credit_rule(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         rule_id: Annotated[strawberry.ID, strawberry.argument(description="The ACTIVE version.")],
         reason: Annotated[str, strawberry.argument(description="Why (required, up to 300 characters).")],
     ) -> CreditRulePayload:
@@ -277,7 +292,8 @@ class CreditMutations:
         "after that) (HR admins). Audited."
     )
     async def decide_pending_credit(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[DecidePendingCreditInput, strawberry.argument(description="The decision.")],
     ) -> PendingCreditPayload:
         viewer = await info.context.require_viewer()
@@ -285,18 +301,23 @@ class CreditMutations:
             claim_id = expect_global_id(input.claim_id, "PendingCredit", "claimId")
             row = await credit_accounts.decide_pending(viewer, claim_id, input.approve, input.reason)
         except DomainError as error:
-            return PendingCreditPayload(claim=None, credits=None,
-                                        errors=[UserError.from_domain(error, info.context.locale)])
+            return PendingCreditPayload(
+                claim=None, credits=None, errors=[UserError.from_domain(error, info.context.locale)]
+            )
         employees, items = await _claims(viewer, [row])
-        return PendingCreditPayload(claim=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)),
-                                    credits=await _account(viewer.tenant_id, row.employee_id), errors=[])
+        return PendingCreditPayload(
+            claim=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)),
+            credits=await _account(viewer.tenant_id, row.employee_id),
+            errors=[],
+        )
 
     @strawberry.mutation(
         description="Add or take away credits with a reason: an ADJUSTMENT entry (HR admins). Taking more than "
         "the balance is INSUFFICIENT_CREDITS. Audited."
     )
     async def adjust_credits(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[AdjustCreditsInput, strawberry.argument(description="The adjustment.")],
     ) -> CreditEntryPayload:
         async def work(viewer):
@@ -311,7 +332,8 @@ class CreditMutations:
         "never below a zero balance (INSUFFICIENT_CREDITS). Audited."
     )
     async def reverse_credit_entry(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[ReverseCreditEntryInput, strawberry.argument(description="The entry and why.")],
     ) -> CreditEntryPayload:
         async def work(viewer):
@@ -325,29 +347,38 @@ class CreditMutations:
         "first, never below zero, once per cut-off; lifetime earned is untouched (HR admins). Audited."
     )
     async def expire_credits(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[ExpireCreditsInput, strawberry.argument(description="The cut-off and why.")],
     ) -> ExpireCreditsPayload:
         async def work(viewer):
             return await credit_expiry.expire(viewer, utc(input.before), input.reason)
 
-        return await mutate(info, work, lambda run, errors: ExpireCreditsPayload(
-            accounts=run.accounts if run else None, expired=ledger.from_tenths(run.expired) if run else None,
-            errors=errors))
+        return await mutate(
+            info,
+            work,
+            lambda run, errors: ExpireCreditsPayload(
+                accounts=run.accounts if run else None,
+                expired=ledger.from_tenths(run.expired) if run else None,
+                errors=errors,
+            ),
+        )
 
     @strawberry.mutation(
         description="Evaluate recorded facts of a time range again against today's rules and add only what is "
         "missing (HR admins); never takes credits back. Audited."
     )
     async def recalculate_credits(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[RecalculateCreditsInput, strawberry.argument(description="What to evaluate again.")],
     ) -> RecalculateCreditsPayload:
         viewer = await info.context.require_viewer()
         try:
             employee_id = expect_global_id(input.employee_id, "Employee", "employeeId") if input.employee_id else None
-            added = await credit_accounts.recalculate(viewer, utc(input.since), utc(input.until), input.rule_key,
-                                                      employee_id)
+            added = await credit_accounts.recalculate(
+                viewer, utc(input.since), utc(input.until), input.rule_key, employee_id
+            )
         except DomainError as error:
             return RecalculateCreditsPayload(added=None, errors=[UserError.from_domain(error, info.context.locale)])
         return RecalculateCreditsPayload(added=ledger.from_tenths(added), errors=[])

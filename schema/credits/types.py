@@ -15,31 +15,35 @@ from backend.models import PendingCreditStatus as DomainPendingCreditStatus
 from backend.services.credits import credit_rules
 from backend.services.credits.credit_accounts import Balance, CreditSummary, LedgerItem, Page
 from backend.services.credits.ledger import from_tenths
-from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
 from schema.common import UserError
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.people.types import Colleague
 
 CreditActivity = strawberry.enum(
-    DomainCreditActivity, name="CreditActivity",
+    DomainCreditActivity,
+    name="CreditActivity",
     description="What a credit rule rewards: a lesson completed, attendance (score 100 on time, 50 late), a quiz "
     "passed (score = percent), confirmed practice, a mentor evaluation (score = percent), a module or a course "
     "completed.",
 )
 CreditEntryKind = strawberry.enum(
-    DomainCreditEntryKind, name="CreditEntryKind",
+    DomainCreditEntryKind,
+    name="CreditEntryKind",
     description="EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes one entry), "
     "ADJUSTMENT (HR, with a reason) or EXPIRY.",
 )
 CreditRuleStatus = strawberry.enum(
-    DomainCreditRuleStatus, name="CreditRuleStatus",
+    DomainCreditRuleStatus,
+    name="CreditRuleStatus",
     description="ACTIVE (evaluated), SUPERSEDED (replaced by a newer version), RETIRED (switched off), "
     "PENDING_APPROVAL (grants more than the program's ruleApprovalAbove: waits for a second HR admin, not "
     "evaluated; the version it would replace stays ACTIVE) or REJECTED (never evaluated).",
 )
 PendingCreditStatus = strawberry.enum(
-    DomainPendingCreditStatus, name="PendingCreditStatus",
+    DomainPendingCreditStatus,
+    name="PendingCreditStatus",
     description="PENDING (waiting for HR), APPROVED (posted) or REJECTED.",
 )
 
@@ -57,15 +61,18 @@ async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleagu
 
 @strawberry.type(description="Who rejected a credit rule version, when and why.")
 class CreditRuleRejection:
-    by: Colleague | None = strawberry.field(description="The HR admin who rejected it (its author withdrawing it, "
-                                            "or another one).")
+    by: Colleague | None = strawberry.field(
+        description="The HR admin who rejected it (its author withdrawing it, or another one)."
+    )
     at: datetime = strawberry.field(description="When.")
     reason: str = strawberry.field(description="Why.")
 
 
 @strawberry.type(description="One version of a credit rule. Conditions left null match anything.")
 class CreditRule:
-    id: strawberry.ID = strawberry.field(description="Global ID of this version (ruleId when editing, deciding or retiring).")
+    id: strawberry.ID = strawberry.field(
+        description="Global ID of this version (ruleId when editing, deciding or retiring)."
+    )
     rule_key: str = strawberry.field(description="Names the rule across versions.")
     version: int = strawberry.field(description="1 for a new rule; each edit adds one.")
     name: str = strawberry.field(description="What people see.")
@@ -112,17 +119,29 @@ class CreditRule:
         return CreditRuleRejection(by=await _colleague(info, found.actor_id), at=found.at, reason=found.reason)
 
     @classmethod
-    def from_model(cls, row: models.CreditRule) -> "CreditRule":
+    def from_model(cls, row: models.CreditRule) -> CreditRule:
         return cls(
-            id=strawberry.ID(to_global_id("CreditRule", row.id)), rule_key=row.rule_key, version=row.version,
-            name=row.name, activity=row.activity,
+            id=strawberry.ID(to_global_id("CreditRule", row.id)),
+            rule_key=row.rule_key,
+            version=row.version,
+            name=row.name,
+            activity=row.activity,
             course_id=strawberry.ID(to_global_id("Course", row.course_id)) if row.course_id else None,
             module_id=strawberry.ID(to_global_id("CourseModule", row.module_id)) if row.module_id else None,
-            scenario=row.scenario, min_score=row.min_score, every_n=row.every_n, credits=from_tenths(row.credits),
-            cap_per_day=_credits(row.cap_per_day), cap_per_week=_credits(row.cap_per_week),
-            cap_per_period=_credits(row.cap_per_period), first_time_only=row.first_time_only,
-            requires_approval=row.requires_approval, status=row.status, created_at=row.created_at,
-            approved_at=row.approved_at, _row_id=row.id, _author_id=row.created_by_id,
+            scenario=row.scenario,
+            min_score=row.min_score,
+            every_n=row.every_n,
+            credits=from_tenths(row.credits),
+            cap_per_day=_credits(row.cap_per_day),
+            cap_per_week=_credits(row.cap_per_week),
+            cap_per_period=_credits(row.cap_per_period),
+            first_time_only=row.first_time_only,
+            requires_approval=row.requires_approval,
+            status=row.status,
+            created_at=row.created_at,
+            approved_at=row.approved_at,
+            _row_id=row.id,
+            _author_id=row.created_by_id,
             _approver_id=row.approved_by_id,
         )
 
@@ -134,13 +153,17 @@ class CreditBalance:
     pending: Decimal = strawberry.field(description="Credits waiting for HR approval (not spendable yet).")
 
     @classmethod
-    def from_balance(cls, row: Balance) -> "CreditBalance":
-        return cls(balance=from_tenths(row.balance), lifetime_earned=from_tenths(row.lifetime_earned),
-                   pending=from_tenths(row.pending))
+    def from_balance(cls, row: Balance) -> CreditBalance:
+        return cls(
+            balance=from_tenths(row.balance),
+            lifetime_earned=from_tenths(row.lifetime_earned),
+            pending=from_tenths(row.pending),
+        )
 
 
-@strawberry.type(name="CreditSummary",
-                 description="An employee's credits: balances, this period's earnings and the period target.")
+@strawberry.type(
+    name="CreditSummary", description="An employee's credits: balances, this period's earnings and the period target."
+)
 class CreditSummaryType:
     balance: Decimal = strawberry.field(description="Spendable credits.")
     lifetime_earned: Decimal = strawberry.field(description="Credits ever earned; never decreases.")
@@ -158,14 +181,17 @@ class CreditSummaryType:
     )
 
     @classmethod
-    def from_summary(cls, row: CreditSummary) -> "CreditSummaryType":
+    def from_summary(cls, row: CreditSummary) -> CreditSummaryType:
         return cls(
-            balance=from_tenths(row.balance), lifetime_earned=from_tenths(row.lifetime_earned),
-            pending=from_tenths(row.pending), period_earned=from_tenths(row.period_earned),
-            period_start=row.period_start, period_end=row.period_end, target=_credits(row.target),
+            balance=from_tenths(row.balance),
+            lifetime_earned=from_tenths(row.lifetime_earned),
+            pending=from_tenths(row.pending),
+            period_earned=from_tenths(row.period_earned),
+            period_start=row.period_start,
+            period_end=row.period_end,
+            target=_credits(row.target),
             progress_percent=row.progress_percent,
         )
-
 
 
 @strawberry.type(description="The rule version behind an entry.")
@@ -192,8 +218,13 @@ class CreditSource:
 def _rule_ref(rule: models.CreditRule | None) -> CreditRuleRef | None:
     if rule is None:
         return None
-    return CreditRuleRef(id=strawberry.ID(to_global_id("CreditRule", rule.id)), rule_key=rule.rule_key,
-                         version=rule.version, name=rule.name, activity=rule.activity)
+    return CreditRuleRef(
+        id=strawberry.ID(to_global_id("CreditRule", rule.id)),
+        rule_key=rule.rule_key,
+        version=rule.version,
+        name=rule.name,
+        activity=rule.activity,
+    )
 
 
 def _source(item: LedgerItem) -> CreditSource | None:
@@ -201,9 +232,12 @@ def _source(item: LedgerItem) -> CreditSource | None:
     if event is None:
         return None
     return CreditSource(
-        activity=event.activity, event_key=event.event_key,
-        record_id=strawberry.ID(str(event.record_id)) if event.record_id else None, occurred_at=event.occurred_at,
-        score=event.score, quantity=event.quantity,
+        activity=event.activity,
+        event_key=event.event_key,
+        record_id=strawberry.ID(str(event.record_id)) if event.record_id else None,
+        occurred_at=event.occurred_at,
+        score=event.score,
+        quantity=event.quantity,
         course=Course.from_model(item.course) if item.course else None,
         module=CourseModule.from_model(item.module) if item.module else None,
     )
@@ -230,17 +264,25 @@ class CreditEntry:
     actor: Colleague | None = strawberry.field(description="Who posted it by hand (HR), if anyone.")
 
     @classmethod
-    def from_item(cls, item: LedgerItem, actor: models.Employee | None = None) -> "CreditEntry":
+    def from_item(cls, item: LedgerItem, actor: models.Employee | None = None) -> CreditEntry:
         entry = item.entry
         return cls(
-            id=strawberry.ID(to_global_id("CreditEntry", entry.id)), kind=entry.kind, amount=from_tenths(entry.amount),
-            occurred_at=entry.occurred_at, posted_at=entry.posted_at, reason=entry.reason, rule=_rule_ref(item.rule),
+            id=strawberry.ID(to_global_id("CreditEntry", entry.id)),
+            kind=entry.kind,
+            amount=from_tenths(entry.amount),
+            occurred_at=entry.occurred_at,
+            posted_at=entry.posted_at,
+            reason=entry.reason,
+            rule=_rule_ref(item.rule),
             source=_source(item),
             reverses=CreditEntryRef(id=strawberry.ID(to_global_id("CreditEntry", entry.reverses_id)))
-            if entry.reverses_id else None,
+            if entry.reverses_id
+            else None,
             redemption_id=strawberry.ID(to_global_id("Redemption", entry.redemption_id))
-            if entry.redemption_id else None,
-            balance_after=_credits(item.balance_after), actor=Colleague.from_model(actor) if actor else None,
+            if entry.redemption_id
+            else None,
+            balance_after=_credits(item.balance_after),
+            actor=Colleague.from_model(actor) if actor else None,
         )
 
 
@@ -256,16 +298,23 @@ class CreditEntryConnection:
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
     @classmethod
-    def from_page(cls, page: Page, actors: dict[int, models.Employee]) -> "CreditEntryConnection":
-        edges = [CreditEntryEdge(cursor=page.cursor_of(item.entry.id),
-                                 node=CreditEntry.from_item(item, actors.get(item.entry.actor_id)))
-                 for item in page.items]
+    def from_page(cls, page: Page, actors: dict[int, models.Employee]) -> CreditEntryConnection:
+        edges = [
+            CreditEntryEdge(
+                cursor=page.cursor_of(item.entry.id), node=CreditEntry.from_item(item, actors.get(item.entry.actor_id))
+            )
+            for item in page.items
+        ]
         return cls(edges=edges, page_info=_page_info(page, edges))
 
 
 def _page_info(page: Page, edges: list) -> PageInfo:
-    return PageInfo(has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-                    start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None)
+    return PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
 
 
 @strawberry.type(description="Credits a rule granted that count only once HR approves them.")
@@ -281,13 +330,17 @@ class PendingCredit:
     source: CreditSource | None = strawberry.field(description="The activity.")
 
     @classmethod
-    def from_model(cls, row: models.PendingCredit, employee: models.Employee,
-                   item: LedgerItem | None) -> "PendingCredit":
+    def from_model(cls, row: models.PendingCredit, employee: models.Employee, item: LedgerItem | None) -> PendingCredit:
         return cls(
-            id=strawberry.ID(to_global_id("PendingCredit", row.id)), employee=Colleague.from_model(employee),
-            amount=from_tenths(row.amount), status=row.status, occurred_at=row.occurred_at,
-            decided_at=row.decided_at, reason=row.reason,
-            rule=_rule_ref(item.rule) if item else None, source=_source(item) if item else None,
+            id=strawberry.ID(to_global_id("PendingCredit", row.id)),
+            employee=Colleague.from_model(employee),
+            amount=from_tenths(row.amount),
+            status=row.status,
+            occurred_at=row.occurred_at,
+            decided_at=row.decided_at,
+            reason=row.reason,
+            rule=_rule_ref(item.rule) if item else None,
+            source=_source(item) if item else None,
         )
 
 
@@ -303,11 +356,16 @@ class PendingCreditConnection:
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
     @classmethod
-    def from_page(cls, page: Page, employees: dict[int, models.Employee],
-                  items: dict[int, LedgerItem]) -> "PendingCreditConnection":
-        edges = [PendingCreditEdge(cursor=page.cursor_of(row.id),
-                                   node=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)))
-                 for row in page.items]
+    def from_page(
+        cls, page: Page, employees: dict[int, models.Employee], items: dict[int, LedgerItem]
+    ) -> PendingCreditConnection:
+        edges = [
+            PendingCreditEdge(
+                cursor=page.cursor_of(row.id),
+                node=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)),
+            )
+            for row in page.items
+        ]
         return cls(edges=edges, page_info=_page_info(page, edges))
 
 

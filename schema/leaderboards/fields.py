@@ -10,11 +10,10 @@ from typing import Annotated
 import strawberry
 
 from backend.errors import DomainError
-from backend.services.credits import leaderboards
-from backend.services.credits import targets
+from backend.services.credits import leaderboards, targets
 from backend.services.credits.ledger import to_tenths
-from schema.ids import expect_global_id
 from schema.common import UserError
+from schema.ids import expect_global_id
 from schema.leaderboards.types import (
     CreditProgram,
     CreditsBehindConnection,
@@ -30,16 +29,15 @@ class UpdateCreditProgramInput:
     period_months: int | None = strawberry.field(
         default=None, description="Period length in months: 1, 2, 3, 4, 6 or 12."
     )
-    time_zone: str | None = strawberry.field(
-        default=None, description="IANA time zone, e.g. Asia/Shanghai."
-    )
+    time_zone: str | None = strawberry.field(default=None, description="IANA time zone, e.g. Asia/Shanghai.")
     anonymise_leaderboards: bool | None = strawberry.field(
         default=None, description="Whether leaderboards hide everyone but the viewer."
     )
     rule_approval_above: Decimal | None = strawberry.field(
-        default=None, description="Credit rule versions granting more credits than this (0 or more, one decimal "
+        default=None,
+        description="Credit rule versions granting more credits than this (0 or more, one decimal "
         "place) need a second HR admin's approval from now on. A value at or below the current one applies at "
-        "once; a higher one is only proposed (proposedRuleApprovalAbove) until another HR admin sets the same value."
+        "once; a higher one is only proposed (proposedRuleApprovalAbove) until another HR admin sets the same value.",
     )
 
 
@@ -118,15 +116,17 @@ class LeaderboardQueries:
         period: Annotated[
             date | None, strawberry.argument(description="Any day of the wanted period; today if omitted.")
         ] = None,
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")
-        ] = 50,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 50,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> CreditsBehindConnection:
         viewer = await info.context.require_viewer()
         page = await targets.credits_behind(
-            viewer, expect_global_id(org_unit_id, "OrgUnit", "orgUnitId") if org_unit_id else None,
-            period, first, after, info.context.settings.max_page_size,
+            viewer,
+            expect_global_id(org_unit_id, "OrgUnit", "orgUnitId") if org_unit_id else None,
+            period,
+            first,
+            after,
+            info.context.settings.max_page_size,
         )
         return CreditsBehindConnection.from_page(page)
 
@@ -141,8 +141,7 @@ class LeaderboardQueries:
         scope_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(
-                description="The OrgUnit (ORG_UNIT) or Site (SITE); the viewer's own if omitted. "
-                "Ignored for COMPANY."
+                description="The OrgUnit (ORG_UNIT) or Site (SITE); the viewer's own if omitted. Ignored for COMPANY."
             ),
         ] = None,
         period: Annotated[
@@ -166,7 +165,13 @@ class LeaderboardQueries:
             type_name = "OrgUnit" if domain_scope == leaderboards.Scope.ORG_UNIT else "Site"
             scope_row_id = expect_global_id(scope_id, type_name, "scopeId")
         board = await leaderboards.leaderboard(
-            viewer, domain_scope, scope_row_id, period, first, around_me, info.context.settings.max_page_size,
+            viewer,
+            domain_scope,
+            scope_row_id,
+            period,
+            first,
+            around_me,
+            info.context.settings.max_page_size,
         )
         return Leaderboard.from_domain(board, info.context.locale)
 
@@ -182,8 +187,12 @@ class LeaderboardMutations:
         viewer = await info.context.require_viewer()
         try:
             settings = await targets.update_program(
-                viewer, input.period_months, input.time_zone, input.anonymise_leaderboards,
-                rule_approval_above=None if input.rule_approval_above is None
+                viewer,
+                input.period_months,
+                input.time_zone,
+                input.anonymise_leaderboards,
+                rule_approval_above=None
+                if input.rule_approval_above is None
                 else to_tenths(input.rule_approval_above, "ruleApprovalAbove"),
             )
         except DomainError as error:
@@ -201,9 +210,7 @@ class LeaderboardMutations:
     ) -> CreditTargetPayload:
         viewer = await info.context.require_viewer()
         try:
-            row = await targets.set_target(
-                viewer, input.position_family, input.grade, input.credits
-            )
+            row = await targets.set_target(viewer, input.position_family, input.grade, input.credits)
         except DomainError as error:
             return CreditTargetPayload(target=None, errors=[UserError.from_domain(error, info.context.locale)])
         return CreditTargetPayload(target=CreditTarget.from_model(row), errors=[])

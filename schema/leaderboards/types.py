@@ -10,12 +10,11 @@ from enum import Enum
 import strawberry
 
 from backend import models
-from backend.services.credits import leaderboards
-from backend.services.credits import targets
+from backend.services.credits import leaderboards, targets
 from backend.services.credits.ledger import from_tenths
-from schema.ids import to_global_id
 from schema.common import Node
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.people.types import Colleague
 
 
@@ -40,8 +39,10 @@ class CreditProgram:
     current_period_end: datetime = strawberry.field(description="End of the current period (exclusive).")
     _proposer_id: strawberry.Private[int | None]
 
-    @strawberry.field(description="The HR admin who proposed proposedRuleApprovalAbove (who cannot confirm it); "
-                      "null when nothing waits.")
+    @strawberry.field(
+        description="The HR admin who proposed proposedRuleApprovalAbove (who cannot confirm it); "
+        "null when nothing waits."
+    )
     async def proposed_by(self, info: strawberry.Info) -> Colleague | None:
         if self._proposer_id is None:
             return None
@@ -49,14 +50,16 @@ class CreditProgram:
         return Colleague.from_model(row) if row else None
 
     @classmethod
-    def from_domain(cls, settings: targets.ProgramSettings) -> "CreditProgram":
+    def from_domain(cls, settings: targets.ProgramSettings) -> CreditProgram:
         proposed = settings.proposed_rule_approval_above
         return cls(
-            period_months=settings.program.period_months, time_zone=settings.program.time_zone,
+            period_months=settings.program.period_months,
+            time_zone=settings.program.time_zone,
             anonymise_leaderboards=settings.program.anonymise_leaderboards,
             rule_approval_above=from_tenths(settings.program.rule_approval_above),
             proposed_rule_approval_above=from_tenths(proposed) if proposed is not None else None,
-            current_period_start=settings.current_start, current_period_end=settings.current_end,
+            current_period_start=settings.current_start,
+            current_period_end=settings.current_end,
             _proposer_id=settings.proposed_by_id,
         )
 
@@ -69,10 +72,13 @@ class CreditTarget(Node):
     updated_at: datetime = strawberry.field(description="When it was last set.")
 
     @classmethod
-    def from_model(cls, row: models.CreditTarget) -> "CreditTarget":
+    def from_model(cls, row: models.CreditTarget) -> CreditTarget:
         return cls(
-            id=strawberry.ID(to_global_id("CreditTarget", row.id)), position_family=row.position_family,
-            grade=row.grade, credits=from_tenths(row.credits), updated_at=row.updated_at,
+            id=strawberry.ID(to_global_id("CreditTarget", row.id)),
+            position_family=row.position_family,
+            grade=row.grade,
+            credits=from_tenths(row.credits),
+            updated_at=row.updated_at,
         )
 
 
@@ -98,18 +104,22 @@ class EmployeeCreditProgress:
     behind: bool = strawberry.field(description="Whether earned is below expected by now.")
 
     @classmethod
-    def from_domain(cls, row: targets.Progress) -> "EmployeeCreditProgress":
+    def from_domain(cls, row: targets.Progress) -> EmployeeCreditProgress:
         def credits_or_none(tenths: int | None) -> Decimal | None:
             return None if tenths is None else from_tenths(tenths)
 
         return cls(
             employee=Colleague(
-                id=strawberry.ID(to_global_id("Employee", row.employee_id)), employee_no=row.employee_no,
+                id=strawberry.ID(to_global_id("Employee", row.employee_id)),
+                employee_no=row.employee_no,
                 name=row.name,
             ),
-            earned=from_tenths(row.earned), target=credits_or_none(row.target),
-            progress_percent=row.progress_percent, expected_by_now=credits_or_none(row.expected_by_now),
-            shortfall=credits_or_none(row.shortfall), behind=row.behind,
+            earned=from_tenths(row.earned),
+            target=credits_or_none(row.target),
+            progress_percent=row.progress_percent,
+            expected_by_now=credits_or_none(row.expected_by_now),
+            shortfall=credits_or_none(row.shortfall),
+            behind=row.behind,
         )
 
 
@@ -120,15 +130,15 @@ class TeamCredits:
     elapsed_percent: Decimal = strawberry.field(
         description="Share of the period passed, in percent (four decimals), that expected by now uses."
     )
-    members: list[EmployeeCreditProgress] = strawberry.field(
-        description="Active direct reports, by employee number."
-    )
+    members: list[EmployeeCreditProgress] = strawberry.field(description="Active direct reports, by employee number.")
 
     @classmethod
-    def from_domain(cls, team: targets.TeamProgress) -> "TeamCredits":
+    def from_domain(cls, team: targets.TeamProgress) -> TeamCredits:
         return cls(
-            period_start=team.period.start, period_end=team.period.end,
-            elapsed_percent=_percent(team.period), members=[EmployeeCreditProgress.from_domain(m) for m in team.members],
+            period_start=team.period.start,
+            period_end=team.period.end,
+            elapsed_percent=_percent(team.period),
+            members=[EmployeeCreditProgress.from_domain(m) for m in team.members],
         )
 
 
@@ -160,17 +170,21 @@ class CreditsBehindConnection:
         return await self._page.count_total()
 
     @classmethod
-    def from_page(cls, page: targets.BehindPage) -> "CreditsBehindConnection":
+    def from_page(cls, page: targets.BehindPage) -> CreditsBehindConnection:
         edges = [
             CreditsBehindEdge(cursor=page.cursor_of(entry), node=EmployeeCreditProgress.from_domain(entry))
             for entry in page.entries
         ]
         return cls(
-            period_start=page.period.start, period_end=page.period.end, elapsed_percent=_percent(page.period),
+            period_start=page.period.start,
+            period_end=page.period.end,
+            elapsed_percent=_percent(page.period),
             edges=edges,
             page_info=PageInfo(
-                has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
             ),
             _page=page,
         )
@@ -225,7 +239,7 @@ class Leaderboard:
     )
 
     @classmethod
-    def from_domain(cls, board: leaderboards.Board, locale: str) -> "Leaderboard":
+    def from_domain(cls, board: leaderboards.Board, locale: str) -> Leaderboard:
         language = "zh-CN" if locale.startswith("zh") else "en"
 
         def entry(row: leaderboards.Standing) -> LeaderboardEntry:
@@ -237,19 +251,35 @@ class Leaderboard:
                 shown = row.name
             employee = None
             if row.employee_id is not None:
-                employee = Colleague(id=strawberry.ID(to_global_id("Employee", row.employee_id)),
-                                     employee_no=row.employee_no or "", name=row.name or "")
-            return LeaderboardEntry(rank=row.rank, employee=employee, display_name=shown,
-                                    earned=from_tenths(row.earned), is_me=row.is_me)
+                employee = Colleague(
+                    id=strawberry.ID(to_global_id("Employee", row.employee_id)),
+                    employee_no=row.employee_no or "",
+                    name=row.name or "",
+                )
+            return LeaderboardEntry(
+                rank=row.rank, employee=employee, display_name=shown, earned=from_tenths(row.earned), is_me=row.is_me
+            )
 
         return cls(
-            scope=LeaderboardScope(board.scope.value), period_start=board.period.start, period_end=board.period.end,
-            anonymised=board.anonymised, size=board.size, entries=[entry(row) for row in board.entries],
+            scope=LeaderboardScope(board.scope.value),
+            period_start=board.period.start,
+            period_end=board.period.end,
+            anonymised=board.anonymised,
+            size=board.size,
+            entries=[entry(row) for row in board.entries],
             me=LeaderboardPlace(rank=board.me.rank, earned=from_tenths(board.me.earned)) if board.me else None,
         )
 
 
 __all__ = [
-    "CreditProgram", "CreditTarget", "CreditsBehindConnection", "CreditsBehindEdge", "EmployeeCreditProgress",
-    "Leaderboard", "LeaderboardEntry", "LeaderboardPlace", "LeaderboardScope", "TeamCredits",
+    "CreditProgram",
+    "CreditTarget",
+    "CreditsBehindConnection",
+    "CreditsBehindEdge",
+    "EmployeeCreditProgress",
+    "Leaderboard",
+    "LeaderboardEntry",
+    "LeaderboardPlace",
+    "LeaderboardScope",
+    "TeamCredits",
 ]

@@ -7,8 +7,8 @@ from typing import Annotated
 import strawberry
 
 from backend import models
-from schema.ids import to_global_id
 from schema.common import Node
+from schema.ids import to_global_id
 
 
 @strawberry.type(description="The company the viewer belongs to.")
@@ -17,7 +17,7 @@ class Tenant:
     name: str = strawberry.field(description="Company name.")
 
     @classmethod
-    def from_model(cls, row: models.Tenant) -> "Tenant":
+    def from_model(cls, row: models.Tenant) -> Tenant:
         return cls(code=row.code, name=row.name)
 
 
@@ -30,14 +30,14 @@ class OrgUnit(Node):
     @strawberry.field(description="The unit above this one; null for the root.")
     async def parent(
         self, info: strawberry.Info
-    ) -> Annotated["OrgUnit", strawberry.lazy("schema.organisation.types")] | None:
+    ) -> Annotated[OrgUnit, strawberry.lazy("schema.organisation.types")] | None:
         if self._row.parent_id is None:
             return None
         row = await (await info.context.loaders()).org_unit.load(self._row.parent_id)
         return OrgUnit.from_model(row) if row else None
 
     @classmethod
-    def from_model(cls, row: models.OrgUnit) -> "OrgUnit":
+    def from_model(cls, row: models.OrgUnit) -> OrgUnit:
         return cls(id=strawberry.ID(to_global_id("OrgUnit", row.id)), code=row.code, name=row.name, _row=row)
 
 
@@ -51,7 +51,7 @@ class Site(Node):
     )
 
     @classmethod
-    def from_model(cls, row: models.Site) -> "Site":
+    def from_model(cls, row: models.Site) -> Site:
         return cls(
             id=strawberry.ID(to_global_id("Site", row.id)),
             code=row.code,
@@ -74,7 +74,7 @@ class Position(Node):
         return f"{self.family}-{self.sequence}-{self.level}"
 
     @classmethod
-    def from_model(cls, row: models.Position) -> "Position":
+    def from_model(cls, row: models.Position) -> Position:
         return cls(
             id=strawberry.ID(to_global_id("Position", row.id)),
             code=row.code,
@@ -92,7 +92,7 @@ class Skill(Node):
     category: str = strawberry.field(description="Category, e.g. 销售.")
 
     @classmethod
-    def from_model(cls, row: models.Skill) -> "Skill":
+    def from_model(cls, row: models.Skill) -> Skill:
         return cls(
             id=strawberry.ID(to_global_id("Skill", row.id)),
             code=row.code,

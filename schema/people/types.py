@@ -8,8 +8,8 @@ import strawberry
 
 from backend import models
 from backend.models import Role as DomainRole
-from schema.ids import to_global_id
 from schema.common import Node
+from schema.ids import to_global_id
 from schema.organisation.types import OrgUnit, Position, Site, Tenant
 
 Role = strawberry.enum(
@@ -29,7 +29,7 @@ class Colleague:
     name: str = strawberry.field(description="Full name.")
 
     @classmethod
-    def from_model(cls, row: models.Employee) -> "Colleague":
+    def from_model(cls, row: models.Employee) -> Colleague:
         return cls(
             id=strawberry.ID(to_global_id("Employee", row.id)),
             employee_no=row.employee_no,
@@ -45,7 +45,7 @@ class Employee(Node):
     _row: strawberry.Private[models.Employee]
 
     @classmethod
-    def from_model(cls, row: models.Employee) -> "Employee":
+    def from_model(cls, row: models.Employee) -> Employee:
         return cls(
             id=strawberry.ID(to_global_id("Employee", row.id)),
             employee_no=row.employee_no,
@@ -93,12 +93,11 @@ class Employee(Node):
         return await _colleague(info, self._row.mentor_id)
 
     @strawberry.field(
-        description="Courses with progress or a completion, most recent first (from the "
-        "employee's activity records)."
+        description="Courses with progress or a completion, most recent first (from the employee's activity records)."
     )
     async def learning(
         self, info: strawberry.Info
-    ) -> list[Annotated["CourseLearning", strawberry.lazy("schema.progress.learning")]]:
+    ) -> list[Annotated[CourseLearning, strawberry.lazy("schema.progress.learning")]]:
         from schema.progress.learning import learning_of
 
         return await learning_of(self._row)
@@ -109,7 +108,7 @@ class Employee(Node):
     )
     async def credits(
         self, info: strawberry.Info
-    ) -> Annotated["CreditSummaryType", strawberry.lazy("schema.credits.types")] | None:
+    ) -> Annotated[CreditSummaryType, strawberry.lazy("schema.credits.types")] | None:
         from backend.services.credits import credit_accounts
         from schema.credits.types import CreditSummaryType
 

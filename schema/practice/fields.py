@@ -9,18 +9,17 @@ from typing import Annotated
 import strawberry
 
 from backend.models import PracticeStatus as DomainPracticeStatus
-from backend.services.ojt import mentoring
-from backend.services.ojt import practice
-from schema.payloads import mutate
-from schema.ids import expect_global_id
-from schema.sync.records import RecordPayload, submit_record
+from backend.services.ojt import mentoring, practice
 from schema.common import UserError
+from schema.ids import expect_global_id
+from schema.payloads import mutate
 from schema.practice.types import (
     Mentorship,
     PracticeDecision,
     PracticeLogConnection,
     PracticeStatus,
 )
+from schema.sync.records import RecordPayload, submit_record
 from schema.sync.types import utc
 
 
@@ -65,8 +64,11 @@ class ReviewPracticeInput:
 
 
 async def _mentorship_payload(info: strawberry.Info, work) -> MentorshipPayload:
-    return await mutate(info, work, lambda row, errors: MentorshipPayload(
-        mentorship=Mentorship.from_model(row) if row else None, errors=errors))
+    return await mutate(
+        info,
+        work,
+        lambda row, errors: MentorshipPayload(mentorship=Mentorship.from_model(row) if row else None, errors=errors),
+    )
 
 
 @strawberry.type
@@ -95,9 +97,7 @@ class PracticeQueries:
         module_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this PRACTICE module's logs.")
         ] = None,
-        status: Annotated[
-            PracticeStatus | None, strawberry.argument(description="Only logs in this status.")
-        ] = None,
+        status: Annotated[PracticeStatus | None, strawberry.argument(description="Only logs in this status.")] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> PracticeLogConnection:

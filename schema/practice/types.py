@@ -11,13 +11,14 @@ from backend import models
 from backend.models import PracticeStatus as DomainPracticeStatus
 from backend.services.catalog import course_catalog
 from backend.services.ojt.practice import PracticePage
-from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.people.types import Colleague
 
 PracticeStatus = strawberry.enum(
-    DomainPracticeStatus, name="PracticeStatus",
+    DomainPracticeStatus,
+    name="PracticeStatus",
     description="Where a practice log stands: PENDING (waiting for the mentor), CONFIRMED (counts "
     "towards the module) or REJECTED (does not count).",
 )
@@ -47,10 +48,13 @@ class Mentorship:
     _row: strawberry.Private[models.Mentorship]
 
     @classmethod
-    def from_model(cls, row: models.Mentorship, pending: int = 0) -> "Mentorship":
+    def from_model(cls, row: models.Mentorship, pending: int = 0) -> Mentorship:
         return cls(
             id=strawberry.ID(to_global_id("Mentorship", row.id)),
-            starts_on=row.starts_on, ends_on=row.ends_on, pending_practice_count=pending, _row=row,
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            pending_practice_count=pending,
+            _row=row,
         )
 
     @strawberry.field(description="The mentor (师傅) (name and number).")
@@ -85,11 +89,15 @@ class PracticeLog:
     _row: strawberry.Private[models.PracticeLog]
 
     @classmethod
-    def from_model(cls, row: models.PracticeLog) -> "PracticeLog":
+    def from_model(cls, row: models.PracticeLog) -> PracticeLog:
         return cls(
             id=strawberry.ID(to_global_id("PracticeLog", row.id)),
-            quantity=row.quantity, note=row.note, practiced_at=row.practiced_at,
-            status=DomainPracticeStatus(row.status), reviewed_at=row.reviewed_at, review_note=row.review_note,
+            quantity=row.quantity,
+            note=row.note,
+            practiced_at=row.practiced_at,
+            status=DomainPracticeStatus(row.status),
+            reviewed_at=row.reviewed_at,
+            review_note=row.review_note,
             _row=row,
         )
 
@@ -127,7 +135,7 @@ class PracticeLogConnection:
         return await self._page.count_total()
 
     @classmethod
-    def from_page(cls, page: PracticePage) -> "PracticeLogConnection":
+    def from_page(cls, page: PracticePage) -> PracticeLogConnection:
         edges = [PracticeLogEdge(cursor=page.cursor_of(log), node=PracticeLog.from_model(log)) for log in page.logs]
         return cls(
             edges=edges,
@@ -142,5 +150,10 @@ class PracticeLogConnection:
 
 
 __all__ = [
-    "Mentorship", "PracticeDecision", "PracticeLog", "PracticeLogConnection", "PracticeLogEdge", "PracticeStatus",
+    "Mentorship",
+    "PracticeDecision",
+    "PracticeLog",
+    "PracticeLogConnection",
+    "PracticeLogEdge",
+    "PracticeStatus",
 ]

@@ -9,7 +9,6 @@ import strawberry
 from backend.ids import to_global_id
 
 
-
 @strawberry.type(description="Progress in one module.")
 class ModuleProgress:
     module_id: strawberry.ID = strawberry.field(description="The CourseModule.")
@@ -29,8 +28,6 @@ class CourseProgress:
     completed: bool = strawberry.field(description="Whether the course is completed.")
     completed_at: datetime | None = strawberry.field(description="When it was completed.")
     modules: list[ModuleProgress] = strawberry.field(description="Per module, in course order.")
-
-
 
 
 def course_progress(modules, done: dict, completion) -> CourseProgress:

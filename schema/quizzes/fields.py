@@ -12,30 +12,31 @@ import strawberry
 from strawberry.scalars import JSON
 
 from backend.models import AttemptStatus as DomainAttemptStatus
-from backend.models import QuestionKind as DomainQuestionKind
 from backend.models import Question, QuizAttempt
+from backend.models import QuestionKind as DomainQuestionKind
 from backend.models import ReviewTiming as DomainReviewTiming
-from backend.services.ojt import quiz_authoring
-from backend.services.ojt import quiz_grading
-from backend.services.ojt import quizzes
-from schema.payloads import mutate as _mutate
-from schema.ids import expect_global_id, to_global_id
-from schema.sync.records import RecordPayload, submit_record
+from backend.services.ojt import quiz_authoring, quiz_grading, quizzes
 from schema.common import UserError
 from schema.connection import PageInfo
+from schema.ids import expect_global_id, to_global_id
+from schema.payloads import mutate as _mutate
+from schema.sync.records import RecordPayload, submit_record
 from schema.sync.types import utc
 
 QuestionKind = strawberry.enum(
-    DomainQuestionKind, name="QuestionKind",
-    description="How a question is answered: SINGLE_CHOICE (\"A\"), MULTIPLE_CHOICE ([\"A\", \"C\"]), "
+    DomainQuestionKind,
+    name="QuestionKind",
+    description='How a question is answered: SINGLE_CHOICE ("A"), MULTIPLE_CHOICE (["A", "C"]), '
     "TRUE_FALSE (true / false) or SHORT_TEXT (a string).",
 )
 AttemptStatus = strawberry.enum(
-    DomainAttemptStatus, name="QuizAttemptStatus",
+    DomainAttemptStatus,
+    name="QuizAttemptStatus",
     description="GRADED, or NEEDS_MANUAL_GRADING while a short answer waits for a person.",
 )
 ReviewTiming = strawberry.enum(
-    DomainReviewTiming, name="QuizReviewTiming",
+    DomainReviewTiming,
+    name="QuizReviewTiming",
     description="When a quiz that allows review shows per-question feedback (right or wrong, points, "
     "explanations): AFTER_EACH_ATTEMPT, or AFTER_FINAL_ATTEMPT (the default): only once the learner has "
     "passed, has no attempt left or the quiz has closed, so a failed attempt does not give the answers "
@@ -45,7 +46,7 @@ ReviewTiming = strawberry.enum(
 
 @strawberry.type(description="One choice of a choice question.")
 class QuizOption:
-    key: str = strawberry.field(description="What to answer to pick it (\"A\").")
+    key: str = strawberry.field(description='What to answer to pick it ("A").')
     text: str = strawberry.field(description="The choice as shown.")
 
 
@@ -81,8 +82,9 @@ class QuizView:
     )
 
 
-@strawberry.type(description="How one question of an attempt went (only when the quiz allows review, at its "
-                 "review timing).")
+@strawberry.type(
+    description="How one question of an attempt went (only when the quiz allows review, at its review timing)."
+)
 class QuizQuestionFeedback:
     question_id: strawberry.ID = strawberry.field(description="The question id.")
     correct: bool | None = strawberry.field(description="Whether it was right; null while it awaits a person.")
@@ -112,7 +114,7 @@ class QuizAttemptView:
 class SubmitQuizAttemptInput:
     client_id: strawberry.ID | None = strawberry.field(default=None, description="UUID for safe retries.")
     quiz_id: strawberry.ID = strawberry.field(description="The QUIZ CourseModule.")
-    answers: JSON = strawberry.field(description="{\"<question id>\": answer}; see QuestionKind for the shapes.")
+    answers: JSON = strawberry.field(description='{"<question id>": answer}; see QuestionKind for the shapes.')
     started_at: datetime | None = strawberry.field(default=None, description="When the learner started.")
     submitted_at: datetime | None = strawberry.field(default=None, description="When it was finished; now if omitted.")
 
@@ -133,8 +135,11 @@ def _view(student: quizzes.StudentQuiz) -> QuizView:
         closes_at=quiz.closes_at,
         questions=[
             QuizQuestionView(
-                id=strawberry.ID(str(q.id)), kind=q.kind, prompt=q.prompt,
-                options=[QuizOption(key=o["key"], text=o["text"]) for o in q.options], points=q.points,
+                id=strawberry.ID(str(q.id)),
+                kind=q.kind,
+                prompt=q.prompt,
+                options=[QuizOption(key=o["key"], text=o["text"]) for o in q.options],
+                points=q.points,
             )
             for q in student.questions
         ],
@@ -175,28 +180,41 @@ class QuizAttemptToGrade:
     answers: list[QuizAnswerToGrade] = strawberry.field(description="Every question of the attempt, in quiz order.")
 
     @classmethod
-    def from_model(cls, attempt: QuizAttempt, questions: dict[int, Question]) -> "QuizAttemptToGrade":
+    def from_model(cls, attempt: QuizAttempt, questions: dict[int, Question]) -> QuizAttemptToGrade:
         given = attempt.answers if isinstance(attempt.answers, dict) else {}
         answers = []
         for item in attempt.feedback if isinstance(attempt.feedback, list) else []:
             question = questions.get(item.get("questionId")) if isinstance(item, dict) else None
             if question is None:
                 continue
-            answers.append(QuizAnswerToGrade(
-                question_id=strawberry.ID(str(question.id)), kind=DomainQuestionKind(question.kind),
-                prompt=question.prompt, answer=given.get(str(question.id)),
-                points=Decimal(str(item.get("maxPoints") or question.points)),
-                points_awarded=Decimal(str(item.get("pointsAwarded", "0"))), correct=item.get("correct"),
-                awaiting_grading=bool(item.get("needsManual")), comment=str(item.get("comment") or ""),
-            ))
+            answers.append(
+                QuizAnswerToGrade(
+                    question_id=strawberry.ID(str(question.id)),
+                    kind=DomainQuestionKind(question.kind),
+                    prompt=question.prompt,
+                    answer=given.get(str(question.id)),
+                    points=Decimal(str(item.get("maxPoints") or question.points)),
+                    points_awarded=Decimal(str(item.get("pointsAwarded", "0"))),
+                    correct=item.get("correct"),
+                    awaiting_grading=bool(item.get("needsManual")),
+                    comment=str(item.get("comment") or ""),
+                )
+            )
         return cls(
             id=strawberry.ID(to_global_id("QuizAttempt", attempt.id)),
             learner_id=strawberry.ID(to_global_id("Employee", attempt.employee_id)),
-            learner_name=attempt.employee.name, employee_no=attempt.employee.employee_no,
+            learner_name=attempt.employee.name,
+            employee_no=attempt.employee.employee_no,
             module_id=strawberry.ID(to_global_id("CourseModule", attempt.quiz.module_id)),
-            quiz_title=attempt.quiz.title, attempt_no=attempt.attempt_no, submitted_at=attempt.submitted_at,
-            score=attempt.score, max_score=attempt.max_score, percent=attempt.percent, passed=attempt.passed,
-            status=DomainAttemptStatus(attempt.status), answers=answers,
+            quiz_title=attempt.quiz.title,
+            attempt_no=attempt.attempt_no,
+            submitted_at=attempt.submitted_at,
+            score=attempt.score,
+            max_score=attempt.max_score,
+            percent=attempt.percent,
+            passed=attempt.passed,
+            status=DomainAttemptStatus(attempt.status),
+            answers=answers,
         )
 
 
@@ -233,7 +251,7 @@ class GradeQuizAnswerPayload:
 
 @strawberry.input(description="One choice of a choice question.")
 class QuizOptionInput:
-    key: str = strawberry.field(description="What a learner answers to pick it (\"A\"), unique in the question.")
+    key: str = strawberry.field(description='What a learner answers to pick it ("A"), unique in the question.')
     text: str = strawberry.field(description="The choice as shown.")
 
 
@@ -247,7 +265,7 @@ class CreateQuestionInput:
     )
     answer_key: JSON | None = strawberry.field(
         default=None,
-        description="SINGLE_CHOICE: one option key (\"A\"); MULTIPLE_CHOICE: option keys ([\"A\", \"C\"], all "
+        description='SINGLE_CHOICE: one option key ("A"); MULTIPLE_CHOICE: option keys (["A", "C"], all '
         "needed); TRUE_FALSE: true or false; SHORT_TEXT: {exact?: [..], keywords?: [..], minKeywords?: n}, "
         "or {} / null when a person grades it.",
     )
@@ -302,12 +320,16 @@ class BankQuestion:
     explanation: str = strawberry.field(description="Why the answer is what it is.")
 
     @classmethod
-    def from_model(cls, row: Question) -> "BankQuestion":
+    def from_model(cls, row: Question) -> BankQuestion:
         return cls(
-            id=strawberry.ID(str(row.id)), course_id=strawberry.ID(to_global_id("Course", row.course_id)),
-            kind=DomainQuestionKind(row.kind), prompt=row.prompt,
+            id=strawberry.ID(str(row.id)),
+            course_id=strawberry.ID(to_global_id("Course", row.course_id)),
+            kind=DomainQuestionKind(row.kind),
+            prompt=row.prompt,
             options=[QuizOption(key=o["key"], text=o["text"]) for o in quizzes.shown_options(row.options)],
-            answer_key=row.answer_key, points=Decimal(str(row.points)), explanation=row.explanation,
+            answer_key=row.answer_key,
+            points=Decimal(str(row.points)),
+            explanation=row.explanation,
         )
 
 
@@ -352,10 +374,16 @@ def _options_given(options: list[QuizOptionInput] | None) -> list[dict[str, str]
 
 async def _authored(quiz) -> AuthoredQuiz:
     return AuthoredQuiz(
-        module_id=strawberry.ID(to_global_id("CourseModule", quiz.module_id)), title=quiz.title,
-        pass_mark=quiz.pass_mark, time_limit_seconds=quiz.time_limit_seconds, attempts_allowed=quiz.attempts_allowed,
-        shuffle=quiz.shuffle, review_allowed=quiz.review_allowed, review_timing=DomainReviewTiming(quiz.review_timing),
-        closes_at=quiz.closes_at, version=quiz.version,
+        module_id=strawberry.ID(to_global_id("CourseModule", quiz.module_id)),
+        title=quiz.title,
+        pass_mark=quiz.pass_mark,
+        time_limit_seconds=quiz.time_limit_seconds,
+        attempts_allowed=quiz.attempts_allowed,
+        shuffle=quiz.shuffle,
+        review_allowed=quiz.review_allowed,
+        review_timing=DomainReviewTiming(quiz.review_timing),
+        closes_at=quiz.closes_at,
+        version=quiz.version,
         questions=[BankQuestion.from_model(q) for q in await quiz_authoring.authored_questions(quiz.id)],
     )
 
@@ -367,7 +395,8 @@ class QuizQueries:
         "the viewer may not take its course (its rules or a missing prerequisite, as for enrolling)."
     )
     async def module_quiz(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         module_id: Annotated[strawberry.ID, strawberry.argument(description="The QUIZ CourseModule.")],
     ) -> QuizView:
         viewer = await info.context.require_viewer()
@@ -375,7 +404,8 @@ class QuizQueries:
 
     @strawberry.field(description="The viewer's attempts at a module's quiz, first first.")
     async def my_quiz_attempts(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         module_id: Annotated[strawberry.ID, strawberry.argument(description="The QUIZ CourseModule.")],
     ) -> list[QuizAttemptView]:
         viewer = await info.context.require_viewer()
@@ -384,12 +414,23 @@ class QuizQueries:
         )
         return [
             QuizAttemptView(
-                id=strawberry.ID(to_global_id("QuizAttempt", a.id)), attempt_no=a.attempt_no, submitted_at=a.submitted_at, score=a.score, max_score=a.max_score,
-                percent=a.percent, passed=a.passed, status=DomainAttemptStatus(a.status),
-                feedback=None if feedback is None else [
+                id=strawberry.ID(to_global_id("QuizAttempt", a.id)),
+                attempt_no=a.attempt_no,
+                submitted_at=a.submitted_at,
+                score=a.score,
+                max_score=a.max_score,
+                percent=a.percent,
+                passed=a.passed,
+                status=DomainAttemptStatus(a.status),
+                feedback=None
+                if feedback is None
+                else [
                     QuizQuestionFeedback(
-                        question_id=strawberry.ID(str(f.question_id)), correct=f.correct,
-                        points_awarded=f.points_awarded, explanation=f.explanation, comment=f.comment,
+                        question_id=strawberry.ID(str(f.question_id)),
+                        correct=f.correct,
+                        points_awarded=f.points_awarded,
+                        explanation=f.explanation,
+                        comment=f.comment,
                     )
                     for f in feedback[a.id]
                 ],
@@ -402,7 +443,8 @@ class QuizQueries:
         "HR admins and instructors, their current mentees' for mentors; FORBIDDEN for anyone else."
     )
     async def quiz_attempts_to_grade(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> QuizAttemptToGradeConnection:
@@ -412,14 +454,20 @@ class QuizQueries:
             QuizAttemptToGradeEdge(cursor=page.cursor_of(a), node=QuizAttemptToGrade.from_model(a, page.questions))
             for a in page.attempts
         ]
-        return QuizAttemptToGradeConnection(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
-        ))
+        return QuizAttemptToGradeConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @strawberry.field(description="A course's question bank with answer keys (HR admins and instructors).")
     async def question_bank(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         course_id: Annotated[strawberry.ID, strawberry.argument(description="The course.")],
     ) -> list[BankQuestion]:
         viewer = await info.context.require_viewer()
@@ -434,7 +482,8 @@ class QuizMutations:
         "viewer may not take the quiz's course)."
     )
     async def submit_quiz_attempt(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[SubmitQuizAttemptInput, strawberry.argument(description="The answers.")],
     ) -> RecordPayload:
         payload = {"quizId": str(input.quiz_id), "answers": input.answers}
@@ -447,13 +496,17 @@ class QuizMutations:
         "current mentor). When none awaits any more the attempt is GRADED; a first pass counts the module."
     )
     async def grade_quiz_answer(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[GradeQuizAnswerInput, strawberry.argument(description="The grade.")],
     ) -> GradeQuizAnswerPayload:
         async def work(viewer):
             attempt = await quiz_grading.grade_answer(
-                viewer, expect_global_id(input.attempt_id, "QuizAttempt", "attemptId"),
-                _question_id(input.question_id, "questionId"), input.points, input.comment,
+                viewer,
+                expect_global_id(input.attempt_id, "QuizAttempt", "attemptId"),
+                _question_id(input.question_id, "questionId"),
+                input.points,
+                input.comment,
             )
             return QuizAttemptToGrade.from_model(attempt, await quiz_grading.grading_questions(viewer, attempt))
 
@@ -461,16 +514,23 @@ class QuizMutations:
 
     @strawberry.mutation(description="Add a question to a course's bank (HR admins and instructors).")
     async def create_question(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CreateQuestionInput, strawberry.argument(description="The question.")],
     ) -> QuestionPayload:
         async def work(viewer):
             draft = quiz_authoring.QuestionDraft(
-                kind=input.kind, prompt=input.prompt, options=_options_given(input.options),
-                answer_key=input.answer_key, answer_key_given=True, points=input.points,
+                kind=input.kind,
+                prompt=input.prompt,
+                options=_options_given(input.options),
+                answer_key=input.answer_key,
+                answer_key_given=True,
+                points=input.points,
                 explanation=input.explanation,
             )
-            row = await quiz_authoring.create_question(viewer, expect_global_id(input.course_id, "Course", "courseId"), draft)
+            row = await quiz_authoring.create_question(
+                viewer, expect_global_id(input.course_id, "Course", "courseId"), draft
+            )
             return BankQuestion.from_model(row)
 
         return await _mutate(info, work, lambda row, errors: QuestionPayload(question=row, errors=errors))
@@ -479,14 +539,19 @@ class QuizMutations:
         description="Change a bank question (HR admins and instructors); quizzes showing it get a new version."
     )
     async def update_question(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[UpdateQuestionInput, strawberry.argument(description="The changes.")],
     ) -> QuestionPayload:
         async def work(viewer):
             given = input.answer_key is not strawberry.UNSET
             draft = quiz_authoring.QuestionDraft(
-                kind=input.kind, prompt=input.prompt, options=_options_given(input.options),
-                answer_key=input.answer_key if given else None, answer_key_given=given, points=input.points,
+                kind=input.kind,
+                prompt=input.prompt,
+                options=_options_given(input.options),
+                answer_key=input.answer_key if given else None,
+                answer_key_given=given,
+                points=input.points,
                 explanation=input.explanation,
             )
             row = await quiz_authoring.update_question(viewer, _question_id(input.question_id, "questionId"), draft)
@@ -499,17 +564,22 @@ class QuizMutations:
         "questions in order. A replaced quiz gets a new version."
     )
     async def set_module_quiz(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[SetModuleQuizInput, strawberry.argument(description="The quiz.")],
     ) -> ModuleQuizPayload:
         async def work(viewer):
             quiz_authoring.require_author(viewer)
             settings = quiz_authoring.QuizSettings(
-                title=input.title, pass_mark=input.pass_mark, attempts_allowed=input.attempts_allowed,
-                shuffle=input.shuffle, review_allowed=input.review_allowed,
+                title=input.title,
+                pass_mark=input.pass_mark,
+                attempts_allowed=input.attempts_allowed,
+                shuffle=input.shuffle,
+                review_allowed=input.review_allowed,
                 review_timing=DomainReviewTiming(input.review_timing),
                 question_ids=[_question_id(q, "questionIds") for q in input.question_ids],
-                time_limit_seconds=input.time_limit_seconds, closes_at=input.closes_at,
+                time_limit_seconds=input.time_limit_seconds,
+                closes_at=input.closes_at,
             )
             quiz = await quiz_authoring.set_module_quiz(
                 viewer, expect_global_id(input.module_id, "CourseModule", "moduleId"), settings

@@ -10,9 +10,8 @@ import strawberry
 from backend.models import RedemptionStatus as DomainRedemptionStatus
 from backend.models import RewardCategory as DomainRewardCategory
 from backend.services.credits import rewards
-from schema.payloads import mutate as _mutate
 from schema.ids import expect_global_id
-from schema.sync.records import RecordPayload, submit_record
+from schema.payloads import mutate as _mutate
 from schema.rewards.types import (
     CancelRedemptionInput,
     CreateRewardInput,
@@ -27,12 +26,20 @@ from schema.rewards.types import (
     RewardPayload,
     UpdateRewardInput,
 )
+from schema.sync.records import RecordPayload, submit_record
 
 # UpdateRewardInput field -> the service's name for it
 _UPDATABLE = {
-    "code": "code", "name": "name", "description": "description", "category": "category", "cost": "cost",
-    "stock": "stock", "per_person_limit": "per_person_limit", "active_from": "active_from",
-    "active_until": "active_until", "requires_approval": "requires_approval",
+    "code": "code",
+    "name": "name",
+    "description": "description",
+    "category": "category",
+    "cost": "cost",
+    "stock": "stock",
+    "per_person_limit": "per_person_limit",
+    "active_from": "active_from",
+    "active_until": "active_until",
+    "requires_approval": "requires_approval",
 }
 # Fields that cannot be null (null for them means "leave as it is")
 _NOT_NULL = {"code", "name", "description", "category", "cost", "requires_approval"}
@@ -49,8 +56,9 @@ def _changes(given: UpdateRewardInput) -> dict[str, Any]:
         value = getattr(given, field)
         if value is strawberry.UNSET or (value is None and field in _NOT_NULL):
             continue
-        changes[name] = DomainRewardCategory(value.value if hasattr(value, "value") else value) \
-            if field == "category" else value
+        changes[name] = (
+            DomainRewardCategory(value.value if hasattr(value, "value") else value) if field == "category" else value
+        )
     return changes
 
 
@@ -62,12 +70,16 @@ class RewardQueries:
         "may ask for every reward, retired and out-of-date ones too (includeRetired)."
     )
     async def rewards(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-        include_retired: Annotated[bool, strawberry.argument(
-            description="Every reward, retired and out-of-date ones too (HR admins; FORBIDDEN otherwise)."
-        )] = False,
+        include_retired: Annotated[
+            bool,
+            strawberry.argument(
+                description="Every reward, retired and out-of-date ones too (HR admins; FORBIDDEN otherwise)."
+            ),
+        ] = False,
     ) -> RewardConnection:
         viewer = await info.context.require_viewer()
         page = await rewards.store(viewer, first, after, info.context.settings.max_page_size, include_retired)
@@ -75,7 +87,8 @@ class RewardQueries:
 
     @strawberry.field(description="A reward by ID; null if missing (or retired, except for HR admins).")
     async def reward(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the reward.")],
     ) -> Reward | None:
         viewer = await info.context.require_viewer()
@@ -84,7 +97,8 @@ class RewardQueries:
 
     @strawberry.field(description="The viewer's redemptions, newest first.")
     async def my_redemptions(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> RedemptionConnection:
@@ -94,10 +108,12 @@ class RewardQueries:
 
     @strawberry.field(description="Every redemption of the company, newest first (HR admins; FORBIDDEN otherwise).")
     async def redemptions(
-        self, info: strawberry.Info,
-        status: Annotated[RedemptionStatus | None, strawberry.argument(
-            description="Only redemptions in this status (PENDING: those awaiting a decision)."
-        )] = None,
+        self,
+        info: strawberry.Info,
+        status: Annotated[
+            RedemptionStatus | None,
+            strawberry.argument(description="Only redemptions in this status (PENDING: those awaiting a decision)."),
+        ] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> RedemptionConnection:
@@ -111,16 +127,23 @@ class RewardQueries:
 class RewardMutations:
     @strawberry.mutation(description="Add a reward to the store (HR admins).")
     async def create_reward(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CreateRewardInput, strawberry.argument(description="The reward.")],
     ) -> RewardPayload:
         async def work(viewer):
             draft = rewards.RewardDraft(
-                code=input.code, name=input.name, description=input.description,
-                category=DomainRewardCategory(input.category.value if hasattr(input.category, "value")
-                                              else input.category),
-                cost=input.cost, stock=input.stock, per_person_limit=input.per_person_limit,
-                active_from=input.active_from, active_until=input.active_until,
+                code=input.code,
+                name=input.name,
+                description=input.description,
+                category=DomainRewardCategory(
+                    input.category.value if hasattr(input.category, "value") else input.category
+                ),
+                cost=input.cost,
+                stock=input.stock,
+                per_person_limit=input.per_person_limit,
+                active_from=input.active_from,
+                active_until=input.active_until,
                 requires_approval=input.requires_approval,
             )
             return await _reward_view(viewer, await rewards.create_reward(viewer, draft))
@@ -132,7 +155,8 @@ class RewardMutations:
         "from now on. The version goes up by one."
     )
     async def update_reward(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[UpdateRewardInput, strawberry.argument(description="The changes.")],
     ) -> RewardPayload:
         async def work(viewer):
@@ -145,7 +169,8 @@ class RewardMutations:
         description="Take a reward out of the store for good (HR admins); redemptions made stay as they are."
     )
     async def retire_reward(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         reward_id: Annotated[strawberry.ID, strawberry.argument(description="The reward.")],
     ) -> RewardPayload:
         async def work(viewer):
@@ -160,7 +185,8 @@ class RewardMutations:
         "OUT_OF_STOCK."
     )
     async def redeem_reward(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[RedeemRewardInput, strawberry.argument(description="The reward.")],
     ) -> RecordPayload:
         payload = {"rewardId": str(input.reward_id)}
@@ -171,7 +197,8 @@ class RewardMutations:
         "entry) and the stock is put back."
     )
     async def cancel_redemption(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[CancelRedemptionInput, strawberry.argument(description="The redemption.")],
     ) -> RedemptionPayload:
         async def work(viewer):
@@ -187,12 +214,15 @@ class RewardMutations:
         "the credits (a reversal entry) and the stock."
     )
     async def decide_redemption(
-        self, info: strawberry.Info,
+        self,
+        info: strawberry.Info,
         input: Annotated[DecideRedemptionInput, strawberry.argument(description="The decision.")],
     ) -> RedemptionPayload:
         async def work(viewer):
             row = await rewards.decide_redemption(
-                viewer, expect_global_id(input.redemption_id, "Redemption", "redemptionId"), input.approve,
+                viewer,
+                expect_global_id(input.redemption_id, "Redemption", "redemptionId"),
+                input.approve,
                 input.reason,
             )
             return Redemption.from_model(row)

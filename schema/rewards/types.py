@@ -12,18 +12,20 @@ from backend.models import RedemptionStatus as DomainRedemptionStatus
 from backend.models import RewardCategory as DomainRewardCategory
 from backend.services.credits import ledger
 from backend.services.credits.rewards import RedemptionPage, StorePage
-from schema.ids import to_global_id
 from schema.common import UserError
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.people.types import Colleague
 
 RewardCategory = strawberry.enum(
-    DomainRewardCategory, name="RewardCategory",
+    DomainRewardCategory,
+    name="RewardCategory",
     description="What a reward is: TRAINING_SUBSIDY (培训补贴), CERTIFICATE (证书), HONOUR (荣誉), "
     "PROMOTION_TRACK (晋升通道机会) or GIFT (礼品).",
 )
 RedemptionStatus = strawberry.enum(
-    DomainRedemptionStatus, name="RedemptionStatus",
+    DomainRedemptionStatus,
+    name="RedemptionStatus",
     description="Where a redemption stands: PENDING (waiting for HR; credits and stock held), APPROVED, "
     "REJECTED or CANCELLED (both refunded by a reversal entry).",
 )
@@ -52,13 +54,23 @@ class Reward:
     affordable: bool = strawberry.field(description="Whether the viewer's spendable balance covers the cost.")
 
     @classmethod
-    def from_model(cls, row: models.Reward, my_count: int = 0, balance: int = 0) -> "Reward":
+    def from_model(cls, row: models.Reward, my_count: int = 0, balance: int = 0) -> Reward:
         return cls(
-            id=strawberry.ID(to_global_id("Reward", row.id)), code=row.code, name=row.name,
-            description=row.description, category=DomainRewardCategory(row.category),
-            cost=ledger.from_tenths(row.cost), stock_left=row.stock, per_person_limit=row.per_person_limit,
-            active_from=row.active_from, active_until=row.active_until, requires_approval=row.requires_approval,
-            retired=row.retired, version=row.version, my_redemption_count=my_count, affordable=balance >= row.cost,
+            id=strawberry.ID(to_global_id("Reward", row.id)),
+            code=row.code,
+            name=row.name,
+            description=row.description,
+            category=DomainRewardCategory(row.category),
+            cost=ledger.from_tenths(row.cost),
+            stock_left=row.stock,
+            per_person_limit=row.per_person_limit,
+            active_from=row.active_from,
+            active_until=row.active_until,
+            requires_approval=row.requires_approval,
+            retired=row.retired,
+            version=row.version,
+            my_redemption_count=my_count,
+            affordable=balance >= row.cost,
         )
 
 
@@ -75,15 +87,21 @@ class RewardConnection:
     balance: Decimal = strawberry.field(description="The viewer's spendable balance, credits.")
 
     @classmethod
-    def from_page(cls, page: StorePage) -> "RewardConnection":
+    def from_page(cls, page: StorePage) -> RewardConnection:
         edges = [
             RewardEdge(cursor=page.cursor_of(r), node=Reward.from_model(r, page.my_counts.get(r.id, 0), page.balance))
             for r in page.rewards
         ]
-        return cls(edges=edges, balance=ledger.from_tenths(page.balance), page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
-        ))
+        return cls(
+            edges=edges,
+            balance=ledger.from_tenths(page.balance),
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
 
 @strawberry.type(description="The reward a redemption is for (as it is now; the cost paid is on the redemption).")
@@ -106,16 +124,21 @@ class Redemption:
     reason: str = strawberry.field(description="Why it was rejected or cancelled (or HR's note on approval).")
 
     @classmethod
-    def from_model(cls, row: models.Redemption) -> "Redemption":
+    def from_model(cls, row: models.Redemption) -> Redemption:
         """``row`` with its reward and employee loaded (select_related)."""
         return cls(
             id=strawberry.ID(to_global_id("Redemption", row.id)),
             reward=RedeemedReward(
-                id=strawberry.ID(to_global_id("Reward", row.reward_id)), code=row.reward.code, name=row.reward.name,
+                id=strawberry.ID(to_global_id("Reward", row.reward_id)),
+                code=row.reward.code,
+                name=row.reward.name,
                 category=DomainRewardCategory(row.reward.category),
             ),
-            employee=Colleague.from_model(row.employee), cost=ledger.from_tenths(row.cost),
-            status=DomainRedemptionStatus(row.status), requested_at=row.requested_at, decided_at=row.decided_at,
+            employee=Colleague.from_model(row.employee),
+            cost=ledger.from_tenths(row.cost),
+            status=DomainRedemptionStatus(row.status),
+            requested_at=row.requested_at,
+            decided_at=row.decided_at,
             reason=row.reason,
         )
 
@@ -132,12 +155,17 @@ class RedemptionConnection:
     page_info: PageInfo = strawberry.field(description="Paging information.")
 
     @classmethod
-    def from_page(cls, page: RedemptionPage) -> "RedemptionConnection":
+    def from_page(cls, page: RedemptionPage) -> RedemptionConnection:
         edges = [RedemptionEdge(cursor=page.cursor_of(r), node=Redemption.from_model(r)) for r in page.redemptions]
-        return cls(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
-        ))
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
 
 @strawberry.input(description="A new reward for the store.")
@@ -169,7 +197,8 @@ class UpdateRewardInput:
         default=strawberry.UNSET, description="New cost (redemptions made keep what they cost)."
     )
     stock: int | None = strawberry.field(
-        default=strawberry.UNSET, description="How many are left from now on (set, not added; at least 0); null: unlimited."
+        default=strawberry.UNSET,
+        description="How many are left from now on (set, not added; at least 0); null: unlimited.",
     )
     per_person_limit: int | None = strawberry.field(
         default=strawberry.UNSET, description="New limit per employee; null for no limit."
@@ -199,9 +228,7 @@ class CancelRedemptionInput:
 class DecideRedemptionInput:
     redemption_id: strawberry.ID = strawberry.field(description="The redemption.")
     approve: bool = strawberry.field(description="True to approve, false to reject (and refund).")
-    reason: str | None = strawberry.field(
-        default=None, description="Why; required to reject (at most 300 characters)."
-    )
+    reason: str | None = strawberry.field(default=None, description="Why; required to reject (at most 300 characters).")
 
 
 @strawberry.type(description="Result of createReward, updateReward and retireReward.")

@@ -12,9 +12,9 @@ import strawberry
 from backend.errors import DomainError
 from backend.services.sessions import enrollment as enrollment_service
 from backend.services.sessions import training_sessions as session_service
-from schema.ids import expect_global_id
 from schema.catalog.types import Course, EligibilityReason, EligibilityReasonCode
 from schema.common import UserError
+from schema.ids import expect_global_id
 from schema.sessions.types import Enrollment, TrainingSession, TrainingSessionConnection
 
 
@@ -35,9 +35,15 @@ class CreateSessionInput:
     starts_at: datetime = strawberry.field(description="Start, with a time zone offset.")
     ends_at: datetime = strawberry.field(description="End, after the start.")
     capacity: int = strawberry.field(description="Seats, at least 1.")
-    check_in_opens_minutes: int = strawberry.field(default=30, description="Check-in opens this many minutes before the start.")
-    late_after_minutes: int = strawberry.field(default=10, description="Check-ins this many minutes after the start are late.")
-    allows_walk_in: bool = strawberry.field(default=False, description="Whether employees without an enrollment may check in.")
+    check_in_opens_minutes: int = strawberry.field(
+        default=30, description="Check-in opens this many minutes before the start."
+    )
+    late_after_minutes: int = strawberry.field(
+        default=10, description="Check-ins this many minutes after the start are late."
+    )
+    allows_walk_in: bool = strawberry.field(
+        default=False, description="Whether employees without an enrollment may check in."
+    )
     check_in_rotation_seconds: int = strawberry.field(
         default=15, description="How often the check-in code changes, 5–300 seconds."
     )
@@ -57,8 +63,12 @@ class UpdateSessionInput:
     capacity: int | None = strawberry.field(
         default=None, description="New capacity; never below the seats taken. More seats promote waiting employees."
     )
-    check_in_opens_minutes: int | None = strawberry.field(default=None, description="New check-in opening, minutes before the start.")
-    late_after_minutes: int | None = strawberry.field(default=None, description="New lateness threshold, minutes after the start.")
+    check_in_opens_minutes: int | None = strawberry.field(
+        default=None, description="New check-in opening, minutes before the start."
+    )
+    late_after_minutes: int | None = strawberry.field(
+        default=None, description="New lateness threshold, minutes after the start."
+    )
     allows_walk_in: bool | None = strawberry.field(default=None, description="Whether walk-ins may check in.")
     check_in_rotation_seconds: int | None = strawberry.field(
         default=None, description="New check-in code rotation, 5–300 seconds."
@@ -179,8 +189,14 @@ class SessionQueries:
             site_id=_id(filter.site_id, "Site", "filter.siteId") if filter else None,
         )
         page = await session_service.list_sessions(
-            viewer, first, after, wanted, info.context.settings.max_page_size,
-            learner=None if session_service.manages_sessions(viewer) else await (await info.context.loaders()).learner(),
+            viewer,
+            first,
+            after,
+            wanted,
+            info.context.settings.max_page_size,
+            learner=None
+            if session_service.manages_sessions(viewer)
+            else await (await info.context.loaders()).learner(),
         )
         mine = await enrollment_service.my_enrollments(viewer, [s.id for s in page.sessions])
         return TrainingSessionConnection.from_page(page, mine)

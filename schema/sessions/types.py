@@ -12,9 +12,9 @@ from backend.models import EnrollmentStatus as DomainEnrollmentStatus
 from backend.models import SessionStatus as DomainSessionStatus
 from backend.services.sessions import training_sessions as session_service
 from backend.services.sessions.training_sessions import SessionPage
-from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.organisation.types import Site
 from schema.people.types import Colleague
 
@@ -53,12 +53,10 @@ class TrainingSession:
     late_after: datetime = strawberry.field(description="Check-ins after this time (UTC) count as late.")
     allows_walk_in: bool = strawberry.field(description="Whether employees without an enrollment may check in.")
     _row: strawberry.Private[models.TrainingSession]
-    _mine: strawberry.Private[models.Enrollment | None | bool]  # False: not known yet
+    _mine: strawberry.Private[models.Enrollment | bool | None]  # False: not known yet
 
     @classmethod
-    def from_model(
-        cls, row: models.TrainingSession, mine: models.Enrollment | None | bool = False
-    ) -> "TrainingSession":
+    def from_model(cls, row: models.TrainingSession, mine: models.Enrollment | bool | None = False) -> TrainingSession:
         zone = row.site.time_zone
         return cls(
             id=strawberry.ID(to_global_id("TrainingSession", row.id)),
@@ -95,7 +93,7 @@ class TrainingSession:
         return Site.from_model(self._row.site)
 
     @strawberry.field(description="The viewer's enrollment in this session, if any.")
-    async def my_enrollment(self, info: strawberry.Info) -> "Enrollment | None":
+    async def my_enrollment(self, info: strawberry.Info) -> Enrollment | None:
         if self._mine is False:
             from backend.services.sessions.enrollment import my_enrollments
 
@@ -115,7 +113,7 @@ class Enrollment:
     _row: strawberry.Private[models.Enrollment]
 
     @classmethod
-    def from_model(cls, row: models.Enrollment) -> "Enrollment":
+    def from_model(cls, row: models.Enrollment) -> Enrollment:
         return cls(
             id=strawberry.ID(to_global_id("Enrollment", row.id)),
             status=row.status,
@@ -129,9 +127,7 @@ class Enrollment:
     @strawberry.field(description="The session.")
     async def session(self, info: strawberry.Info) -> TrainingSession | None:
         viewer = await info.context.require_viewer()
-        row = (await session_service.sessions_by_id(viewer.tenant_id, [self._row.session_id])).get(
-            self._row.session_id
-        )
+        row = (await session_service.sessions_by_id(viewer.tenant_id, [self._row.session_id])).get(self._row.session_id)
         if row is None:
             return None
         mine = self._row if self._row.employee_id == viewer.employee_id else False
@@ -167,7 +163,7 @@ class TrainingSessionConnection:
         return await self._page.count_total()
 
     @classmethod
-    def from_page(cls, page: SessionPage, mine: dict[int, models.Enrollment]) -> "TrainingSessionConnection":
+    def from_page(cls, page: SessionPage, mine: dict[int, models.Enrollment]) -> TrainingSessionConnection:
         edges = [
             TrainingSessionEdge(cursor=page.cursor_of(s), node=TrainingSession.from_model(s, mine.get(s.id)))
             for s in page.sessions
@@ -185,6 +181,10 @@ class TrainingSessionConnection:
 
 
 __all__ = [
-    "Enrollment", "EnrollmentStatus", "SessionStatus", "TrainingSession", "TrainingSessionConnection",
+    "Enrollment",
+    "EnrollmentStatus",
+    "SessionStatus",
+    "TrainingSession",
+    "TrainingSessionConnection",
     "TrainingSessionEdge",
 ]

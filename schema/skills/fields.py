@@ -33,9 +33,7 @@ class SkillQueries:
         employee_id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the employee.")],
     ) -> list[SkillLevel]:
         viewer = await info.context.require_viewer()
-        employee = await skills.employee_for_skills(
-            viewer, expect_global_id(employee_id, "Employee", "employeeId")
-        )
+        employee = await skills.employee_for_skills(viewer, expect_global_id(employee_id, "Employee", "employeeId"))
         rows = await skills.standings(viewer.tenant_id, employee)
         return skill_levels(viewer.tenant_id, employee.id, rows)
 
@@ -47,13 +45,13 @@ class SkillQueries:
     async def recommended_courses(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int, strawberry.argument(description="How many, 0 to the configured maximum (100).")
-        ] = 10,
+        first: Annotated[int, strawberry.argument(description="How many, 0 to the configured maximum (100).")] = 10,
     ) -> list[CourseRecommendation]:
         viewer = await info.context.require_viewer()
         found = await skills.recommended_courses(
-            viewer, first, info.context.settings.max_page_size,
+            viewer,
+            first,
+            info.context.settings.max_page_size,
             learner=await (await info.context.loaders()).learner(),
         )
         return [CourseRecommendation.from_domain(item) for item in found]
@@ -69,19 +67,18 @@ class SkillQueries:
         org_unit_id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the org unit.")],
         skill_id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the skill.")],
         below: Annotated[int, strawberry.argument(description="The level, 0–100, to be below.")],
-        first: Annotated[
-            int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")
-        ] = 50,
-        after: Annotated[
-            str | None, strawberry.argument(description="endCursor of the previous page.")
-        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 50,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
     ) -> SkillGapConnection:
         viewer = await info.context.require_viewer()
         page = await skills.skill_gap(
             viewer,
             expect_global_id(org_unit_id, "OrgUnit", "orgUnitId"),
             expect_global_id(skill_id, "Skill", "skillId"),
-            below, first, after, info.context.settings.max_page_size,
+            below,
+            first,
+            after,
+            info.context.settings.max_page_size,
         )
         return SkillGapConnection.from_page(page)
 

@@ -13,9 +13,9 @@ import strawberry
 from backend import models
 from backend.services.ojt import skills
 from backend.services.pagination import check_page_size
-from schema.ids import to_global_id
 from schema.catalog.types import Course, CourseModule
 from schema.connection import PageInfo
+from schema.ids import to_global_id
 from schema.organisation.types import Skill
 from schema.people.types import Colleague
 
@@ -48,7 +48,7 @@ class SkillEvidence:
     occurred_at: datetime = strawberry.field(description="When the result was achieved.")
 
     @classmethod
-    def from_model(cls, row: models.SkillEvidence) -> "SkillEvidence":
+    def from_model(cls, row: models.SkillEvidence) -> SkillEvidence:
         return cls(
             source_kind=SkillEvidenceSource(row.source_kind),
             source_id=strawberry.ID(row.source_id),
@@ -90,9 +90,7 @@ class SkillLevel:
     async def evidence(
         self,
         info: strawberry.Info,
-        first: Annotated[
-            int, strawberry.argument(description="How many, 0 to the configured maximum (100).")
-        ] = 5,
+        first: Annotated[int, strawberry.argument(description="How many, 0 to the configured maximum (100).")] = 5,
     ) -> list[SkillEvidence]:
         first = check_page_size(first, info.context.settings.max_page_size)
         rows = await self._batch.of(self._skill_id)
@@ -103,8 +101,12 @@ def skill_levels(tenant_id: int, employee_id: int, rows: list[skills.SkillStandi
     batch = _EvidenceBatch(tenant_id, employee_id, [row.skill.id for row in rows])
     return [
         SkillLevel(
-            skill=Skill.from_model(row.skill), level=row.level, required_level=row.required_level,
-            gap=row.gap, _skill_id=row.skill.id, _batch=batch,
+            skill=Skill.from_model(row.skill),
+            level=row.level,
+            required_level=row.required_level,
+            gap=row.gap,
+            _skill_id=row.skill.id,
+            _batch=batch,
         )
         for row in rows
     ]
@@ -124,19 +126,19 @@ class CourseRecommendation:
     score: int = strawberry.field(
         description="Levels it would close: sum over its gap skills of min(target, required) - current."
     )
-    reasons: list[SkillGapReason] = strawberry.field(
-        description="The gaps it closes, the one it closes most first."
-    )
+    reasons: list[SkillGapReason] = strawberry.field(description="The gaps it closes, the one it closes most first.")
 
     @classmethod
-    def from_domain(cls, found: skills.Recommendation) -> "CourseRecommendation":
+    def from_domain(cls, found: skills.Recommendation) -> CourseRecommendation:
         return cls(
             course=Course.from_model(found.course),
             score=found.score,
             reasons=[
                 SkillGapReason(
-                    skill=Skill.from_model(r.skill), current_level=r.current_level,
-                    required_level=r.required_level, target_level=r.target_level,
+                    skill=Skill.from_model(r.skill),
+                    current_level=r.current_level,
+                    required_level=r.required_level,
+                    target_level=r.target_level,
                 )
                 for r in found.reasons
             ],
@@ -174,14 +176,15 @@ class SkillGapConnection:
         return await self._page.count_total()
 
     @classmethod
-    def from_page(cls, page: skills.GapPage) -> "SkillGapConnection":
+    def from_page(cls, page: skills.GapPage) -> SkillGapConnection:
         edges = [
             SkillGapEdge(
                 cursor=page.cursor_of(entry),
                 node=SkillGapEntry(
                     employee=Colleague(
                         id=strawberry.ID(to_global_id("Employee", entry.employee_id)),
-                        employee_no=entry.employee_no, name=entry.name,
+                        employee_no=entry.employee_no,
+                        name=entry.name,
                     ),
                     level=entry.level,
                     recommended_courses=[Course.from_model(course) for course in entry.courses],
@@ -202,6 +205,13 @@ class SkillGapConnection:
 
 
 __all__ = [
-    "CourseRecommendation", "SkillEvidence", "SkillEvidenceSource", "SkillGapConnection", "SkillGapEdge",
-    "SkillGapEntry", "SkillGapReason", "SkillLevel", "skill_levels",
+    "CourseRecommendation",
+    "SkillEvidence",
+    "SkillEvidenceSource",
+    "SkillGapConnection",
+    "SkillGapEdge",
+    "SkillGapEntry",
+    "SkillGapReason",
+    "SkillLevel",
+    "skill_levels",
 ]

@@ -3,22 +3,17 @@ synced record goes through."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
 
-from backend.errors import DomainError, ErrorCode
-from backend.services.records import ingest
-from backend.services.credits import credit_accounts
-from backend.services.records import registry
-from backend.services.records.ingest import IncomingRecord
+from backend.errors import DomainError
+from backend.services.records import ingest, registry
 from mobile_sync import protocol
 from mobile_sync.pull import pull
 from mobile_sync.push import push
 from schema.common import UserError
-from schema.credits.types import CreditBalance
 from schema.sync.records import RecordPayload, submit_record, viewer_credits
 from schema.sync.types import (
     ChangeOp,
@@ -62,12 +57,20 @@ class SyncMutations:
         locale = info.context.locale
         try:
             result = await push(
-                viewer, input.protocol_version, input.device_id, utc(input.sent_at),
-                input.records, info.context.settings,
+                viewer,
+                input.protocol_version,
+                input.device_id,
+                utc(input.sent_at),
+                input.records,
+                info.context.settings,
             )
         except DomainError as error:
             return SyncPushPayload(
-                results=[], applied_seq=0, server_time=None, clock_offset_ms=0, clock_skewed=False,
+                results=[],
+                applied_seq=0,
+                server_time=None,
+                clock_offset_ms=0,
+                clock_skewed=False,
                 errors=[UserError.from_domain(error, locale)],
             )
         return SyncPushPayload(
@@ -87,7 +90,9 @@ class SyncMutations:
         input: Annotated[CompleteLessonInput, strawberry.argument(description="The lesson.")],
     ) -> RecordPayload:
         payload = {"moduleId": str(input.module_id), "secondsSpent": input.seconds_spent}
-        return await submit_record(info, input.client_id, registry.progress.LESSON_COMPLETED, input.completed_at, payload)
+        return await submit_record(
+            info, input.client_id, registry.progress.LESSON_COMPLETED, input.completed_at, payload
+        )
 
     @strawberry.mutation(description="Change app settings online: the SETTINGS_CHANGED kind.")
     async def update_my_settings(
@@ -114,19 +119,27 @@ class SyncQueries:
             )
         except DomainError as error:
             return SyncPullPayload(
-                changes=[], cursor=None, has_more=False, applied_seq=0, server_time=None,
+                changes=[],
+                cursor=None,
+                has_more=False,
+                applied_seq=0,
+                server_time=None,
                 errors=[UserError.from_domain(error, info.context.locale)],
             )
         return SyncPullPayload(
             changes=[
-                SyncChange(entity=item.entity, id=strawberry.ID(item.id),
-                           op=ChangeOp.DELETE if item.deleted else ChangeOp.UPSERT, data=item.data)
+                SyncChange(
+                    entity=item.entity,
+                    id=strawberry.ID(item.id),
+                    op=ChangeOp.DELETE if item.deleted else ChangeOp.UPSERT,
+                    data=item.data,
+                )
                 for item in page.changes
             ],
             cursor=page.cursor,
             has_more=page.has_more,
             applied_seq=page.applied_seq,
-            server_time=datetime.now(timezone.utc),
+            server_time=datetime.now(UTC),
             errors=[],
         )
 

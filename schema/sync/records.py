@@ -4,7 +4,7 @@ through the same ingest path as a phone's outbox (docs/sync-protocol.md)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
@@ -53,9 +53,7 @@ async def submit_record(
     viewer's credits after it."""
 
     async def work(viewer: Viewer) -> tuple[Viewer, ingest.IngestResult]:
-        record = IncomingRecord(
-            client_record_id(client_id), None, kind, utc(occurred_at or datetime.now(timezone.utc)), payload
-        )
+        record = IncomingRecord(client_record_id(client_id), None, kind, utc(occurred_at or datetime.now(UTC)), payload)
         return viewer, await ingest.ingest(viewer, viewer.device_uid, [record], settings=info.context.settings)
 
     async def shape(done: tuple[Viewer, ingest.IngestResult] | None, errors: list[UserError]) -> RecordPayload:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, NewType
 from uuid import UUID
@@ -12,8 +12,8 @@ from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.scalars import JSON
 
 from backend.errors import DomainError, ErrorCode
-from backend.services.records.ingest import MAX_KIND_LENGTH, IncomingRecord, RecordResult
 from backend.services.feed import Entity
+from backend.services.records.ingest import MAX_KIND_LENGTH, IncomingRecord, RecordResult
 from backend.services.validation import parse_moment, storable, storable_copy, storable_json
 from schema.common import UserError
 
@@ -25,9 +25,7 @@ class RecordResultStatus(Enum):
         "DUPLICATE", description="Received before; originalStatus tells the first outcome."
     )
     REJECTED = strawberry.enum_value("REJECTED", description="Refused (see code, retryable).")
-    CONFLICT = strawberry.enum_value(
-        "CONFLICT", description="Stale baseVersion of a mutable thing; see serverVersion."
-    )
+    CONFLICT = strawberry.enum_value("CONFLICT", description="Stale baseVersion of a mutable thing; see serverVersion.")
 
 
 SyncEntity = strawberry.enum(Entity, name="SyncEntity", description="What a feed change is about.")
@@ -36,9 +34,7 @@ SyncEntity = strawberry.enum(Entity, name="SyncEntity", description="What a feed
 @strawberry.enum(description="What a feed change does to the local copy.")
 class ChangeOp(Enum):
     UPSERT = strawberry.enum_value("UPSERT", description="Insert or replace the row with data.")
-    DELETE = strawberry.enum_value(
-        "DELETE", description="Remove the row: deleted, or no longer visible to the viewer."
-    )
+    DELETE = strawberry.enum_value("DELETE", description="Remove the row: deleted, or no longer visible to the viewer.")
 
 
 def _parse_record(value: object) -> IncomingRecord:
@@ -127,7 +123,7 @@ class SyncRecordResult:
     )
 
     @classmethod
-    def from_result(cls, result: RecordResult, locale: str) -> "SyncRecordResult":
+    def from_result(cls, result: RecordResult, locale: str) -> SyncRecordResult:
         code = result.code
         return cls(
             id=strawberry.ID(str(result.id)),
@@ -146,16 +142,14 @@ class SyncRecordResult:
 @strawberry.type(description="Answer to syncPush.")
 class SyncPushPayload:
     results: list[SyncRecordResult] = strawberry.field(description="One result per record, in input order.")
-    applied_seq: int = strawberry.field(
-        description="Highest device sequence with a final outcome on the server."
-    )
+    applied_seq: int = strawberry.field(description="Highest device sequence with a final outcome on the server.")
     server_time: datetime | None = strawberry.field(description="Server receive time.")
     clock_offset_ms: int = strawberry.field(
         description="Server receive time minus sentAt: how far the device clock is behind."
     )
     clock_skewed: bool = strawberry.field(description="True when the offset exceeds 2 minutes.")
     errors: list[UserError] = strawberry.field(description="Whole-request failures; nothing applied.")
-    credits: Annotated["CreditBalance", strawberry.lazy("schema.credits.types")] | None = strawberry.field(
+    credits: Annotated[CreditBalance, strawberry.lazy("schema.credits.types")] | None = strawberry.field(
         default=None, description="The viewer's credit account after the push (null when nothing was applied)."
     )
 
@@ -183,9 +177,7 @@ class SyncPullPayload:
     has_more: bool = strawberry.field(description="Pull again at once when true.")
     applied_seq: int = strawberry.field(description="The server's applied sequence for this device.")
     server_time: datetime | None = strawberry.field(description="Server time of this page.")
-    errors: list[UserError] = strawberry.field(
-        description="RESET_REQUIRED, CURSOR_INVALID, UNSUPPORTED_PROTOCOL, …"
-    )
+    errors: list[UserError] = strawberry.field(description="RESET_REQUIRED, CURSOR_INVALID, UNSUPPORTED_PROTOCOL, …")
 
 
 @strawberry.type(description="What this server speaks and allows.")
@@ -201,4 +193,4 @@ class SyncInfo:
 def utc(moment: datetime) -> datetime:
     """A time in the standard library's UTC zone. DateTime inputs already arrive so (the scalar
     refuses times without an offset); this keeps later arithmetic off other tzinfo classes."""
-    return moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)

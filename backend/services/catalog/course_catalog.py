@@ -33,12 +33,31 @@ from backend.services.viewer import Viewer
 CURSOR_KIND = "course"
 # Lists read only what they show: skipping the audit timestamps saves parsing two datetimes a row.
 COURSE_FIELDS = (
-    "id", "tenant_id", "code", "title", "summary", "scenario", "format", "version", "status",
-    "hours", "credits", "requires_approval",
+    "id",
+    "tenant_id",
+    "code",
+    "title",
+    "summary",
+    "scenario",
+    "format",
+    "version",
+    "status",
+    "hours",
+    "credits",
+    "requires_approval",
 )
 MODULE_FIELDS = (
-    "id", "course_id", "position", "title", "kind", "credits", "required_count", "requirement",
-    "is_required", "pass_score", "rubric_id",
+    "id",
+    "course_id",
+    "position",
+    "title",
+    "kind",
+    "credits",
+    "required_count",
+    "requirement",
+    "is_required",
+    "pass_score",
+    "rubric_id",
 )
 MAX_SEARCH_LENGTH = 100
 
@@ -131,9 +150,9 @@ async def list_courses(
     if course_filter.format:
         query = query.filter(format=course_filter.format)
     if course_filter.skill_id is not None:
-        skill_courses = CourseSkill.filter(
-            tenant_id=viewer.tenant_id, skill_id=course_filter.skill_id
-        ).values("course_id")
+        skill_courses = CourseSkill.filter(tenant_id=viewer.tenant_id, skill_id=course_filter.skill_id).values(
+            "course_id"
+        )
         # A bare ValuesQuery is not a valid ``__in`` value (TypeError); Subquery makes it SQL.
         query = query.filter(id__in=Subquery(skill_courses))
     if course_filter.eligible_only:
@@ -168,16 +187,20 @@ def _group(rows: Iterable, key: str) -> dict[int, list]:
 
 
 async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseModule]]:
-    rows = await CourseModule.filter(tenant_id=tenant_id, course_id__in=course_ids).order_by(
-        "course_id", "position"
-    ).only(*MODULE_FIELDS)
+    rows = (
+        await CourseModule.filter(tenant_id=tenant_id, course_id__in=course_ids)
+        .order_by("course_id", "position")
+        .only(*MODULE_FIELDS)
+    )
     return _group(rows, "course_id")
 
 
 async def skills_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseSkill]]:
-    rows = await CourseSkill.filter(tenant_id=tenant_id, course_id__in=course_ids).select_related(
-        "skill"
-    ).order_by("course_id", "skill__code")
+    rows = (
+        await CourseSkill.filter(tenant_id=tenant_id, course_id__in=course_ids)
+        .select_related("skill")
+        .order_by("course_id", "skill__code")
+    )
     return _group(rows, "course_id")
 
 
@@ -227,9 +250,7 @@ def _rule_failures(rule: CourseEligibilityRule, learner: LearnerProfile) -> list
         failures.append(EligibilityReason("GRADE_TOO_LOW", {"min_grade": rule.min_grade}))
     if rule.max_grade is not None and (learner.grade is None or learner.grade > rule.max_grade):
         failures.append(EligibilityReason("GRADE_TOO_HIGH", {"max_grade": rule.max_grade}))
-    if rule.org_unit is not None and not (
-        learner.org_path and learner.org_path.startswith(rule.org_unit.path)
-    ):
+    if rule.org_unit is not None and not (learner.org_path and learner.org_path.startswith(rule.org_unit.path)):
         failures.append(EligibilityReason("ORG_UNIT", {"org_unit": rule.org_unit.name}))
     return failures
 
@@ -276,10 +297,20 @@ async def eligibility_for(
     if not by_id:
         return {}
     learner = learner or await learner_profile(viewer, connection)
-    rules = _group(await CourseEligibilityRule.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
-                   .select_related("org_unit").order_by("id").using_db(connection), "course_id")
-    prerequisites = _group(await CoursePrerequisite.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
-                           .select_related("required_course").order_by("id").using_db(connection), "course_id")
+    rules = _group(
+        await CourseEligibilityRule.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
+        .select_related("org_unit")
+        .order_by("id")
+        .using_db(connection),
+        "course_id",
+    )
+    prerequisites = _group(
+        await CoursePrerequisite.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
+        .select_related("required_course")
+        .order_by("id")
+        .using_db(connection),
+        "course_id",
+    )
     return {
         course_id: judge_eligibility(course, rules.get(course_id, []), prerequisites.get(course_id, []), learner)
         for course_id, course in by_id.items()
@@ -325,8 +356,8 @@ async def set_course_status(viewer: Viewer, course_id: int, status: CourseStatus
             await course.save(update_fields=["status", "updated_at"], using_db=connection)
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.COURSE, course.id)
-            for module_id, kind in await CourseModule.filter(course_id=course.id).using_db(connection).values_list(
-                "id", "kind"
+            for module_id, kind in (
+                await CourseModule.filter(course_id=course.id).using_db(connection).values_list("id", "kind")
             ):
                 changes.touch(Entity.COURSE_MODULE, module_id)
                 if kind == "QUIZ":  # the QUIZ feed row (keyed by module) shows only with its course

@@ -30,8 +30,8 @@ from backend.models import (
     Role,
 )
 from backend.services.credits import credit_engine
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
 from backend.services.feed import Entity
+from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
@@ -89,10 +89,18 @@ class LessonCompleted:
             total[0] += 1
             total[1] += seconds
             total[2] = max(total[2], parsed.occurred_at) if total[2] else parsed.occurred_at
-            credit_engine.note(context, credit_engine.Creditable(
-                viewer.employee_id, CreditActivity.LESSON_COMPLETED, f"lesson:{parsed.record.id}",
-                parsed.occurred_at, parsed.record.id, module.course_id, module.id,
-            ))
+            credit_engine.note(
+                context,
+                credit_engine.Creditable(
+                    viewer.employee_id,
+                    CreditActivity.LESSON_COMPLETED,
+                    f"lesson:{parsed.record.id}",
+                    parsed.occurred_at,
+                    parsed.record.id,
+                    module.course_id,
+                    module.id,
+                ),
+            )
             outcomes.append(Outcome(RecordStatus.ACCEPTED))
         if totals:
             await _add_progress(context, {m: modules[m] for m in totals}, totals)
@@ -100,7 +108,9 @@ class LessonCompleted:
 
 
 async def _add_progress(
-    context: ApplyContext, modules: dict[int, CourseModule], totals: dict[int, list],
+    context: ApplyContext,
+    modules: dict[int, CourseModule],
+    totals: dict[int, list],
     employee_id: int | None = None,
 ) -> None:
     """Add completions to modules of the viewer, or of ``employee_id`` (a mentee whose practice
@@ -119,51 +129,76 @@ async def _add_progress(
         "THEN excluded.last_completed_at ELSE module_progress.last_completed_at END, "
         "updated_at = excluded.updated_at",
         [
-            [viewer.tenant_id, employee_id, module_id, modules[module_id].course_id, count, seconds,
-             db_time(connection, last), db_time(connection, now), db_time(connection, now)]
+            [
+                viewer.tenant_id,
+                employee_id,
+                module_id,
+                modules[module_id].course_id,
+                count,
+                seconds,
+                db_time(connection, last),
+                db_time(connection, now),
+                db_time(connection, now),
+            ]
             for module_id, (count, seconds, last) in totals.items()
         ],
     )
     for module_id in totals:
         context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
     # Completing a module is a creditable fact of its own, once per employee and module.
-    for module_id, count, required in await ModuleProgress.filter(
-        tenant_id=viewer.tenant_id, employee_id=employee_id, module_id__in=list(totals)
-    ).using_db(connection).values_list("module_id", "completed_count", "module__required_count"):
+    for module_id, count, required in (
+        await ModuleProgress.filter(tenant_id=viewer.tenant_id, employee_id=employee_id, module_id__in=list(totals))
+        .using_db(connection)
+        .values_list("module_id", "completed_count", "module__required_count")
+    ):
         if count >= required:
-            credit_engine.note(context, credit_engine.Creditable(
-                employee_id, CreditActivity.MODULE_COMPLETED, f"module:{employee_id}:{module_id}",
-                totals[module_id][2] or now, None, modules[module_id].course_id, module_id,
-            ))
+            credit_engine.note(
+                context,
+                credit_engine.Creditable(
+                    employee_id,
+                    CreditActivity.MODULE_COMPLETED,
+                    f"module:{employee_id}:{module_id}",
+                    totals[module_id][2] or now,
+                    None,
+                    modules[module_id].course_id,
+                    module_id,
+                ),
+            )
     await _complete_courses(context, {module.course_id for module in modules.values()}, employee_id)
 
 
 async def _complete_courses(context: ApplyContext, course_ids: set[int], employee_id: int) -> None:
     """Mark courses whose every required module has met its required count as completed (once)."""
     viewer, connection = context.viewer, context.connection
-    required = await CourseModule.filter(
-        tenant_id=viewer.tenant_id, course_id__in=list(course_ids), is_required=True
-    ).using_db(connection).values_list("id", "course_id", "required_count")
+    required = (
+        await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=list(course_ids), is_required=True)
+        .using_db(connection)
+        .values_list("id", "course_id", "required_count")
+    )
     done = dict(
-        await ModuleProgress.filter(
-            tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=list(course_ids)
-        ).using_db(connection).values_list("module_id", "completed_count")
+        await ModuleProgress.filter(tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=list(course_ids))
+        .using_db(connection)
+        .values_list("module_id", "completed_count")
     )
     unmet = {course_id for module_id, course_id, count in required if done.get(module_id, 0) < count}
     completed = [course_id for course_id in course_ids if course_id not in unmet]
     if not completed:
         return
     already = set(
-        await CourseCompletion.filter(
-            tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=completed
-        ).using_db(connection).values_list("course_id", flat=True)
+        await CourseCompletion.filter(tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=completed)
+        .using_db(connection)
+        .values_list("course_id", flat=True)
     )
     fresh = [course_id for course_id in completed if course_id not in already]
     if fresh:
         await CourseCompletion.bulk_create(
             [
-                CourseCompletion(tenant_id=viewer.tenant_id, employee_id=employee_id,
-                                 course_id=course_id, completed_at=context.received_at)
+                CourseCompletion(
+                    tenant_id=viewer.tenant_id,
+                    employee_id=employee_id,
+                    course_id=course_id,
+                    completed_at=context.received_at,
+                )
                 for course_id in fresh
             ],
             using_db=connection,
@@ -171,17 +206,31 @@ async def _complete_courses(context: ApplyContext, course_ids: set[int], employe
         )
         for course_id in fresh:
             context.changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
-            credit_engine.note(context, credit_engine.Creditable(
-                employee_id, CreditActivity.COURSE_COMPLETED, f"course:{employee_id}:{course_id}",
-                context.received_at, None, course_id,
-            ))
+            credit_engine.note(
+                context,
+                credit_engine.Creditable(
+                    employee_id,
+                    CreditActivity.COURSE_COMPLETED,
+                    f"course:{employee_id}:{course_id}",
+                    context.received_at,
+                    None,
+                    course_id,
+                ),
+            )
         # Quizzes of courses that needed these may now be taken: their QUIZ feed rows (withheld
         # from ineligible learners) go to this employee again.
-        for module_id in await Quiz.filter(
-            tenant_id=viewer.tenant_id,
-            module__course_id__in=Subquery(CoursePrerequisite.filter(
-                tenant_id=viewer.tenant_id, required_course_id__in=fresh).values("course_id")),
-        ).using_db(connection).values_list("module_id", flat=True):
+        for module_id in (
+            await Quiz.filter(
+                tenant_id=viewer.tenant_id,
+                module__course_id__in=Subquery(
+                    CoursePrerequisite.filter(tenant_id=viewer.tenant_id, required_course_id__in=fresh).values(
+                        "course_id"
+                    )
+                ),
+            )
+            .using_db(connection)
+            .values_list("module_id", flat=True)
+        ):
             context.changes.touch(Entity.QUIZ, module_id, audience=employee_id)
 
 
@@ -206,13 +255,14 @@ async def completions_by_course(viewer: Viewer, course_ids: list[int]) -> dict[i
     return {row.course_id: row for row in rows}
 
 
-async def learning_of(tenant_id: int, employee_id: int) -> list[tuple[Course, list[CourseModule], dict, CourseCompletion | None]]:
+async def learning_of(
+    tenant_id: int, employee_id: int
+) -> list[tuple[Course, list[CourseModule], dict, CourseCompletion | None]]:
     """The courses an employee has progress or a completion in, most recent first, with what a
     progress view needs (the caller has checked that the viewer may see this employee)."""
     progress_rows = await ModuleProgress.filter(tenant_id=tenant_id, employee_id=employee_id)
     completions = {
-        row.course_id: row
-        for row in await CourseCompletion.filter(tenant_id=tenant_id, employee_id=employee_id)
+        row.course_id: row for row in await CourseCompletion.filter(tenant_id=tenant_id, employee_id=employee_id)
     }
     course_ids = {row.course_id for row in progress_rows} | set(completions)
     if not course_ids:

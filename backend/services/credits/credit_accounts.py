@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -32,13 +32,12 @@ from backend.models import (
     Position,
     Role,
 )
-from backend.services.validation import invalid as _invalid
-from backend.services.validation import text
-from backend.services.credits import credit_engine
-from backend.services.credits import ledger
 from backend.services.audit import audit
+from backend.services.credits import credit_engine, ledger
 from backend.services.feed import ChangeSet
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 
 MAX_REASON = 300
@@ -111,12 +110,13 @@ async def earned_between(tenant_id: int, employee_ids: list[int], start: datetim
     """Credits (tenths) earned in [start, end) by employee: EARN entries and positive
     adjustments by when they happened (what targets and leaderboards count)."""
     totals: dict[int, int] = {}
-    base = CreditEntry.filter(tenant_id=tenant_id, employee_id__in=employee_ids, occurred_at__gte=start,
-                              occurred_at__lt=end)
-    for query in (base.filter(kind=CreditEntryKind.EARN),
-                  base.filter(kind=CreditEntryKind.ADJUSTMENT, amount__gt=0)):
-        for employee_id, total in await query.annotate(total=Sum("amount")).group_by("employee_id").values_list(
-                "employee_id", "total"):
+    base = CreditEntry.filter(
+        tenant_id=tenant_id, employee_id__in=employee_ids, occurred_at__gte=start, occurred_at__lt=end
+    )
+    for query in (base.filter(kind=CreditEntryKind.EARN), base.filter(kind=CreditEntryKind.ADJUSTMENT, amount__gt=0)):
+        for employee_id, total in (
+            await query.annotate(total=Sum("amount")).group_by("employee_id").values_list("employee_id", "total")
+        ):
             totals[employee_id] = totals.get(employee_id, 0) + int(total or 0)
     return totals
 
@@ -128,8 +128,9 @@ async def target_of(tenant_id: int, employee: Employee) -> int | None:
     position = await Position.filter(tenant_id=tenant_id, id=employee.position_id).first()
     if position is None:
         return None
-    target = await CreditTarget.filter(tenant_id=tenant_id, position_family=position.family,
-                                       grade=position.grade).first()
+    target = await CreditTarget.filter(
+        tenant_id=tenant_id, position_family=position.family, grade=position.grade
+    ).first()
     return target.credits if target else None
 
 
@@ -137,7 +138,7 @@ async def summary(viewer: Viewer, employee: Employee, now: datetime | None = Non
     """An employee's credits for themself or an HR admin; None for anyone else."""
     if employee.tenant_id != viewer.tenant_id or not may_see_credits(viewer, employee.id):
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     program = await credit_engine.program_of(viewer.tenant_id)
     start, end = program.period_of(now)
     account = await balance_of(viewer.tenant_id, employee.id)
@@ -145,8 +146,9 @@ async def summary(viewer: Viewer, employee: Employee, now: datetime | None = Non
     target = await target_of(viewer.tenant_id, employee)
     # A target of 0 is met (100%), as in the team views; no target at all has no progress.
     progress = ledger.percent_of(earned, target)
-    return CreditSummary(account.balance, account.lifetime_earned, account.pending, earned, start, end, target,
-                         progress)
+    return CreditSummary(
+        account.balance, account.lifetime_earned, account.pending, earned, start, end, target, progress
+    )
 
 
 # --- the ledger -----------------------------------------------------------------------------
@@ -183,27 +185,34 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
     rule_ids = {e.rule_id for e in entries if e.rule_id}
     event_ids = {e.event_id for e in entries if e.event_id}
     rules = {r.id: r for r in await CreditRule.filter(tenant_id=tenant_id, id__in=list(rule_ids))} if rule_ids else {}
-    events = {e.id: e for e in await CreditEvent.filter(tenant_id=tenant_id, id__in=list(event_ids))} \
-        if event_ids else {}
+    events = (
+        {e.id: e for e in await CreditEvent.filter(tenant_id=tenant_id, id__in=list(event_ids))} if event_ids else {}
+    )
     course_ids = {e.course_id for e in events.values() if e.course_id}
     module_ids = {e.module_id for e in events.values() if e.module_id}
-    courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))} \
-        if course_ids else {}
-    modules = {m.id: m for m in await CourseModule.filter(tenant_id=tenant_id, id__in=list(module_ids))} \
-        if module_ids else {}
+    courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))} if course_ids else {}
+    modules = (
+        {m.id: m for m in await CourseModule.filter(tenant_id=tenant_id, id__in=list(module_ids))} if module_ids else {}
+    )
     items = []
     for entry in entries:
         event = events.get(entry.event_id) if entry.event_id else None
-        items.append(LedgerItem(
-            entry, rules.get(entry.rule_id) if entry.rule_id else None, event,
-            courses.get(event.course_id) if event and event.course_id else None,
-            modules.get(event.module_id) if event and event.module_id else None, None,
-        ))
+        items.append(
+            LedgerItem(
+                entry,
+                rules.get(entry.rule_id) if entry.rule_id else None,
+                event,
+                courses.get(event.course_id) if event and event.course_id else None,
+                modules.get(event.module_id) if event and event.module_id else None,
+                None,
+            )
+        )
     return items
 
 
-async def ledger_page(viewer: Viewer, employee_id: int | None, first: int, after: str | None,
-                      max_page_size: int) -> Page:
+async def ledger_page(
+    viewer: Viewer, employee_id: int | None, first: int, after: str | None, max_page_size: int
+) -> Page:
     """Posted entries of the viewer (or, for HR admins, of ``employee_id``), newest first, each
     explained and with the balance after it."""
     first = check_page_size(first, max_page_size)
@@ -218,9 +227,11 @@ async def ledger_page(viewer: Viewer, employee_id: int | None, first: int, after
     items = await explain(viewer.tenant_id, rows[:first])
     if items:
         # The balance after the newest entry of the page; older ones follow by subtracting.
-        total = await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose,
-                                         id__lte=items[0].entry.id).annotate(total=Sum("amount")).values_list(
-            "total", flat=True)
+        total = (
+            await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose, id__lte=items[0].entry.id)
+            .annotate(total=Sum("amount"))
+            .values_list("total", flat=True)
+        )
         running = int(total[0] or 0)
         for item in items:
             item.balance_after = running
@@ -243,9 +254,20 @@ async def pending_page(viewer: Viewer, first: int, after: str | None, max_page_s
 
 async def explain_claims(tenant_id: int, claims: list[PendingCredit]) -> dict[int, LedgerItem]:
     """Each claim's rule, event, course and module (keyed by claim id)."""
-    shells = [CreditEntry(id=c.id, tenant_id=tenant_id, employee_id=c.employee_id, kind=CreditEntryKind.EARN,
-                          amount=c.amount, entry_key=c.entry_key, rule_id=c.rule_id, event_id=c.event_id,
-                          occurred_at=c.occurred_at) for c in claims]
+    shells = [
+        CreditEntry(
+            id=c.id,
+            tenant_id=tenant_id,
+            employee_id=c.employee_id,
+            kind=CreditEntryKind.EARN,
+            amount=c.amount,
+            entry_key=c.entry_key,
+            rule_id=c.rule_id,
+            event_id=c.event_id,
+            occurred_at=c.occurred_at,
+        )
+        for c in claims
+    ]
     return {item.entry.id: item for item in await explain(tenant_id, shells)}
 
 
@@ -263,7 +285,7 @@ async def decide_pending(viewer: Viewer, claim_id: int, approve: bool, reason: s
     reason is required), once: ALREADY_DECIDED after that (HR admins). Audited."""
     viewer.require_role(Role.HR_ADMIN)
     text = _reason(reason, required=not approve)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         changes = ChangeSet(viewer.tenant_id)
         claim = await PendingCredit.filter(tenant_id=viewer.tenant_id, id=claim_id).using_db(connection).first()
@@ -271,11 +293,18 @@ async def decide_pending(viewer: Viewer, claim_id: int, approve: bool, reason: s
             raise DomainError(ErrorCode.NOT_FOUND)
         _not_own(viewer, claim.employee_id)
         await ledger.lock_account(connection, viewer.tenant_id, claim.employee_id, now)
-        decided = await ledger.settle_pending(connection, changes, viewer.tenant_id, claim.id, approve,
-                                              viewer.employee_id, text, now)
-        await audit(connection, viewer, viewer.tenant_id, "credits.approve" if approve else "credits.reject",
-                    "PendingCredit", claim.id, {"employeeId": claim.employee_id,
-                                                "amount": str(ledger.from_tenths(claim.amount)), "reason": text})
+        decided = await ledger.settle_pending(
+            connection, changes, viewer.tenant_id, claim.id, approve, viewer.employee_id, text, now
+        )
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credits.approve" if approve else "credits.reject",
+            "PendingCredit",
+            claim.id,
+            {"employeeId": claim.employee_id, "amount": str(ledger.from_tenths(claim.amount)), "reason": text},
+        )
         await changes.publish(connection, now)
     return decided
 
@@ -289,16 +318,34 @@ async def adjust(viewer: Viewer, employee_id: int, amount: int, reason: str | No
     text = _reason(reason)
     employee = await _employee(viewer, employee_id)
     _not_own(viewer, employee.id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         changes = ChangeSet(viewer.tenant_id)
         await ledger.lock_account(connection, viewer.tenant_id, employee.id, now)
-        entry_id = await ledger.post(connection, changes, viewer.tenant_id, ledger.Posting(
-            employee_id=employee.id, kind=CreditEntryKind.ADJUSTMENT, amount=amount,
-            entry_key=f"adjust:{uuid.uuid4()}", occurred_at=now, reason=text, actor_id=viewer.employee_id,
-        ), now)
-        await audit(connection, viewer, viewer.tenant_id, "credits.adjust", "CreditEntry", entry_id,
-                    {"employeeId": employee.id, "amount": str(ledger.from_tenths(amount)), "reason": text})
+        entry_id = await ledger.post(
+            connection,
+            changes,
+            viewer.tenant_id,
+            ledger.Posting(
+                employee_id=employee.id,
+                kind=CreditEntryKind.ADJUSTMENT,
+                amount=amount,
+                entry_key=f"adjust:{uuid.uuid4()}",
+                occurred_at=now,
+                reason=text,
+                actor_id=viewer.employee_id,
+            ),
+            now,
+        )
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credits.adjust",
+            "CreditEntry",
+            entry_id,
+            {"employeeId": employee.id, "amount": str(ledger.from_tenths(amount)), "reason": text},
+        )
         await changes.publish(connection, now)
         return await CreditEntry.get(id=entry_id).using_db(connection)
 
@@ -309,7 +356,7 @@ async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEn
     spend is refunded by rejecting or cancelling the redemption instead (VALIDATION). Audited."""
     viewer.require_role(Role.HR_ADMIN)
     text = _reason(reason)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         changes = ChangeSet(viewer.tenant_id)
         entry = await CreditEntry.filter(tenant_id=viewer.tenant_id, id=entry_id).using_db(connection).first()
@@ -323,15 +370,27 @@ async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEn
         if await CreditEntry.filter(tenant_id=viewer.tenant_id, reverses_id=entry.id).using_db(connection).exists():
             raise DomainError(ErrorCode.ALREADY_REVERSED)
         reversal_id = await ledger.reverse(connection, changes, viewer.tenant_id, entry, text, viewer.employee_id, now)
-        await audit(connection, viewer, viewer.tenant_id, "credits.reverse", "CreditEntry", entry.id,
-                    {"employeeId": entry.employee_id, "amount": str(ledger.from_tenths(-entry.amount)),
-                     "reversal": reversal_id, "reason": text})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credits.reverse",
+            "CreditEntry",
+            entry.id,
+            {
+                "employeeId": entry.employee_id,
+                "amount": str(ledger.from_tenths(-entry.amount)),
+                "reversal": reversal_id,
+                "reason": text,
+            },
+        )
         await changes.publish(connection, now)
         return await CreditEntry.get(id=reversal_id).using_db(connection)
 
 
-async def recalculate(viewer: Viewer, since: datetime, until: datetime, rule_key: str | None,
-                      employee_id: int | None) -> int:
+async def recalculate(
+    viewer: Viewer, since: datetime, until: datetime, rule_key: str | None, employee_id: int | None
+) -> int:
     """Evaluate recorded events of [since, until) again against the active rules and add only
     what is missing (HR admins; audited). Returns the credits (tenths) added."""
     viewer.require_role(Role.HR_ADMIN)
@@ -364,6 +423,7 @@ async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
     """Every account compared with the sums of its entries and claims: balance = all entries,
     lifetime earned = EARN + positive ADJUSTMENT, pending = PENDING claims; plus employees with
     entries or claims but no account. Empty when everything agrees."""
+
     def scoped(query):
         return query.filter(tenant_id=tenant_id) if tenant_id is not None else query
 
@@ -373,26 +433,55 @@ async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
         for tenant, employee, total in rows:
             actual.setdefault((tenant, employee), [0, 0, 0])[index] += int(total or 0)
 
-    add(await scoped(CreditEntry.all()).annotate(total=Sum("amount")).group_by("tenant_id", "employee_id")
-        .values_list("tenant_id", "employee_id", "total"), 0)
-    add(await scoped(CreditEntry.filter(kind=CreditEntryKind.EARN)).annotate(total=Sum("amount"))
-        .group_by("tenant_id", "employee_id").values_list("tenant_id", "employee_id", "total"), 1)
-    add(await scoped(CreditEntry.filter(kind=CreditEntryKind.ADJUSTMENT, amount__gt=0)).annotate(total=Sum("amount"))
-        .group_by("tenant_id", "employee_id").values_list("tenant_id", "employee_id", "total"), 1)
-    add(await scoped(PendingCredit.filter(status=PendingCreditStatus.PENDING)).annotate(total=Sum("amount"))
-        .group_by("tenant_id", "employee_id").values_list("tenant_id", "employee_id", "total"), 2)
+    add(
+        await scoped(CreditEntry.all())
+        .annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id")
+        .values_list("tenant_id", "employee_id", "total"),
+        0,
+    )
+    add(
+        await scoped(CreditEntry.filter(kind=CreditEntryKind.EARN))
+        .annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id")
+        .values_list("tenant_id", "employee_id", "total"),
+        1,
+    )
+    add(
+        await scoped(CreditEntry.filter(kind=CreditEntryKind.ADJUSTMENT, amount__gt=0))
+        .annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id")
+        .values_list("tenant_id", "employee_id", "total"),
+        1,
+    )
+    add(
+        await scoped(PendingCredit.filter(status=PendingCreditStatus.PENDING))
+        .annotate(total=Sum("amount"))
+        .group_by("tenant_id", "employee_id")
+        .values_list("tenant_id", "employee_id", "total"),
+        2,
+    )
     cached = {
         (tenant, employee): (balance, lifetime, pending)
         for tenant, employee, balance, lifetime, pending in await scoped(CreditAccount.all()).values_list(
-            "tenant_id", "employee_id", "balance", "lifetime_earned", "pending")
+            "tenant_id", "employee_id", "balance", "lifetime_earned", "pending"
+        )
     }
     wrong = []
     for key in sorted(set(actual) | set(cached)):
         sums = tuple(actual.get(key, [0, 0, 0]))
         if cached.get(key) != sums and not (key not in cached and sums == (0, 0, 0)):
             wrong.append(key)
-    numbers = dict(await Employee.filter(id__in=[e for _, e in wrong]).values_list("id", "employee_no")) \
-        if wrong else {}
-    return [Difference(tenant, employee, numbers.get(employee, "?"), cached.get((tenant, employee)),
-                       tuple(actual.get((tenant, employee), [0, 0, 0])))
-            for tenant, employee in wrong]
+    numbers = (
+        dict(await Employee.filter(id__in=[e for _, e in wrong]).values_list("id", "employee_no")) if wrong else {}
+    )
+    return [
+        Difference(
+            tenant,
+            employee,
+            numbers.get(employee, "?"),
+            cached.get((tenant, employee)),
+            tuple(actual.get((tenant, employee), [0, 0, 0])),
+        )
+        for tenant, employee in wrong
+    ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -95,7 +95,7 @@ class Program:
         start = datetime(local.year, first_month, 1, tzinfo=self.zone)
         month = first_month - 1 + self.period_months
         end = datetime(local.year + month // 12, month % 12 + 1, 1, tzinfo=self.zone)
-        return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        return start.astimezone(UTC), end.astimezone(UTC)
 
     def day_of(self, moment: datetime) -> tuple[datetime, datetime]:
         local = moment.astimezone(self.zone).date()
@@ -107,8 +107,10 @@ class Program:
         return self._span(monday, monday + timedelta(days=7))
 
     def _span(self, first: date, after: date) -> tuple[datetime, datetime]:
-        return (datetime.combine(first, time(), self.zone).astimezone(timezone.utc),
-                datetime.combine(after, time(), self.zone).astimezone(timezone.utc))
+        return (
+            datetime.combine(first, time(), self.zone).astimezone(UTC),
+            datetime.combine(after, time(), self.zone).astimezone(UTC),
+        )
 
 
 async def program_of(tenant_id: int, connection: BaseDBAsyncClient | None = None) -> Program:
@@ -139,8 +141,9 @@ async def settle(context) -> None:
     rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
     if not rules:
         return
-    engine = _Engine(connection, context.changes, tenant_id, await program_of(tenant_id, connection),
-                     context.received_at)
+    engine = _Engine(
+        connection, context.changes, tenant_id, await program_of(tenant_id, connection), context.received_at
+    )
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
 
 
@@ -175,9 +178,18 @@ class StoredEvent:
 Event = StoredEvent | CreditEvent  # fresh events from a push, stored ones in a recalculation
 
 _EVENT_COLUMNS = {
-    "tenant_id": "int", "employee_id": "int", "activity": "text", "event_key": "text", "record_id": "uuid",
-    "course_id": "int", "module_id": "int", "score": "smallint", "quantity": "smallint",
-    "occurred_at": "timestamptz", "created_at": "timestamptz", "updated_at": "timestamptz",
+    "tenant_id": "int",
+    "employee_id": "int",
+    "activity": "text",
+    "event_key": "text",
+    "record_id": "uuid",
+    "course_id": "int",
+    "module_id": "int",
+    "score": "smallint",
+    "quantity": "smallint",
+    "occurred_at": "timestamptz",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
 }
 
 
@@ -190,29 +202,64 @@ async def _new_events(
     for item in noted:
         unique.setdefault(item.event_key, item)
     stamp = db_time(connection, now)
-    inserted = await insert_many(connection, "credit_event", _EVENT_COLUMNS, [
-        (tenant_id, item.employee_id, item.activity.value, key,
-         db_uuid(connection, item.record_id) if item.record_id else None, item.course_id, item.module_id,
-         item.score, item.quantity, db_time(connection, item.occurred_at.astimezone(timezone.utc)), stamp, stamp)
-        for key, item in unique.items()
-    ], on_conflict="ON CONFLICT (tenant_id, event_key) DO NOTHING", returning="id, event_key")
+    inserted = await insert_many(
+        connection,
+        "credit_event",
+        _EVENT_COLUMNS,
+        [
+            (
+                tenant_id,
+                item.employee_id,
+                item.activity.value,
+                key,
+                db_uuid(connection, item.record_id) if item.record_id else None,
+                item.course_id,
+                item.module_id,
+                item.score,
+                item.quantity,
+                db_time(connection, item.occurred_at.astimezone(UTC)),
+                stamp,
+                stamp,
+            )
+            for key, item in unique.items()
+        ],
+        on_conflict="ON CONFLICT (tenant_id, event_key) DO NOTHING",
+        returning="id, event_key",
+    )
     ids = {row["event_key"]: int(row["id"]) for row in inserted}
     fresh = []
     for key, item in unique.items():  # in the order noted: "every N" counts in that order
         if key in ids:
-            fresh.append((StoredEvent(
-                ids[key], item.employee_id, item.activity, key, item.course_id, item.module_id, item.score,
-                item.quantity, item.occurred_at, now,
-            ), item))
+            fresh.append(
+                (
+                    StoredEvent(
+                        ids[key],
+                        item.employee_id,
+                        item.activity,
+                        key,
+                        item.course_id,
+                        item.module_id,
+                        item.score,
+                        item.quantity,
+                        item.occurred_at,
+                        now,
+                    ),
+                    item,
+                )
+            )
     return fresh
 
 
 async def _active_rules(
     connection: BaseDBAsyncClient, tenant_id: int, activities: set[CreditActivity]
 ) -> list[CreditRule]:
-    return await CreditRule.filter(
-        tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE, activity__in=[a.value for a in activities]
-    ).order_by("rule_key").using_db(connection)
+    return (
+        await CreditRule.filter(
+            tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE, activity__in=[a.value for a in activities]
+        )
+        .order_by("rule_key")
+        .using_db(connection)
+    )
 
 
 class _Engine:
@@ -231,16 +278,23 @@ class _Engine:
         self._used: dict[tuple[str, int, datetime | None, datetime | None], int] = {}
         self._practised: dict[tuple[int, int], int] = {}
 
-    async def credit(self, events: list[tuple[Event, Creditable | None]], rules: list[CreditRule],
-                     recalculating: bool = False) -> int:
+    async def credit(
+        self, events: list[tuple[Event, Creditable | None]], rules: list[CreditRule], recalculating: bool = False
+    ) -> int:
         """Post what ``rules`` grant for ``events``; returns the credits (tenths) posted or claimed."""
         course_ids = {event.course_id for event, _ in events if event.course_id}
         if course_ids and any(rule.scenario for rule in rules):
-            self._scenarios = dict(await Course.filter(tenant_id=self.tenant_id, id__in=list(course_ids)).using_db(
-                self.connection).values_list("id", "scenario"))
+            self._scenarios = dict(
+                await Course.filter(tenant_id=self.tenant_id, id__in=list(course_ids))
+                .using_db(self.connection)
+                .values_list("id", "scenario")
+            )
         keys = {rule.rule_key for rule in rules}
-        for rule_id, key in await CreditRule.filter(tenant_id=self.tenant_id, rule_key__in=list(keys)).using_db(
-                self.connection).values_list("id", "rule_key"):
+        for rule_id, key in (
+            await CreditRule.filter(tenant_id=self.tenant_id, rule_key__in=list(keys))
+            .using_db(self.connection)
+            .values_list("id", "rule_key")
+        ):
             self._versions.setdefault(key, []).append(rule_id)
         total = 0
         by_employee: dict[int, list[Event]] = defaultdict(list)
@@ -282,28 +336,34 @@ class _Engine:
             return 0
         amount -= already
         when = credit_time(event.occurred_at, event.created_at)
-        for cap, window in ((rule.cap_per_day, self.program.day_of), (rule.cap_per_week, self.program.week_of),
-                            (rule.cap_per_period, self.program.period_of)):
+        for cap, window in (
+            (rule.cap_per_day, self.program.day_of),
+            (rule.cap_per_week, self.program.week_of),
+            (rule.cap_per_period, self.program.period_of),
+        ):
             if cap is not None and amount > 0:
                 amount = min(amount, cap - await self._used_in(rule, event.employee_id, window(when)))
         if amount <= 0:
             return 0
         posting = ledger.Posting(
-            employee_id=event.employee_id, kind=CreditEntryKind.EARN, amount=amount,
-            entry_key=f"rule:{rule.rule_key}@{rule.version}:{event.event_key}", occurred_at=when,
-            rule_id=rule.id, event_id=event.id,
+            employee_id=event.employee_id,
+            kind=CreditEntryKind.EARN,
+            amount=amount,
+            entry_key=f"rule:{rule.rule_key}@{rule.version}:{event.event_key}",
+            occurred_at=when,
+            rule_id=rule.id,
+            event_id=event.id,
         )
         if rule.requires_approval:
             made = await ledger.add_pending(self.connection, self.changes, self.tenant_id, posting, self.now)
         else:
-            made = await ledger.post(self.connection, self.changes, self.tenant_id, posting, self.now,
-                                     account_locked=True)
+            made = await ledger.post(
+                self.connection, self.changes, self.tenant_id, posting, self.now, account_locked=True
+            )
         if not made:
             return 0
-        for (key, employee_id, start, end) in self._used:
-            if key == rule.rule_key and employee_id == event.employee_id and (
-                start is None or start <= when < end
-            ):
+        for key, employee_id, start, end in self._used:
+            if key == rule.rule_key and employee_id == event.employee_id and (start is None or start <= when < end):
                 self._used[(key, employee_id, start, end)] += amount
         return amount
 
@@ -316,8 +376,13 @@ class _Engine:
             self._used[key] = await self._granted(versions, employee_id=employee_id, between=window)
         return self._used[key]
 
-    async def _granted(self, rule_ids: list[int], employee_id: int | None = None, event_id: int | None = None,
-                       between: tuple[datetime, datetime] | None = None) -> int:
+    async def _granted(
+        self,
+        rule_ids: list[int],
+        employee_id: int | None = None,
+        event_id: int | None = None,
+        between: tuple[datetime, datetime] | None = None,
+    ) -> int:
         """Credits (tenths) these rule versions granted: posted EARN entries plus claims still
         pending (an approved claim is a posted entry by then, a rejected one granted nothing)."""
         filters: dict = {"tenant_id": self.tenant_id, "rule_id__in": rule_ids}
@@ -327,25 +392,41 @@ class _Engine:
             filters["event_id"] = event_id
         if between is not None:
             filters["occurred_at__gte"], filters["occurred_at__lt"] = between
-        posted = await CreditEntry.filter(kind=CreditEntryKind.EARN, **filters).using_db(self.connection).annotate(
-            total=Sum("amount")).values_list("total", flat=True)
-        claimed = await PendingCredit.filter(status=PendingCreditStatus.PENDING, **filters).using_db(
-            self.connection).annotate(total=Sum("amount")).values_list("total", flat=True)
+        posted = (
+            await CreditEntry.filter(kind=CreditEntryKind.EARN, **filters)
+            .using_db(self.connection)
+            .annotate(total=Sum("amount"))
+            .values_list("total", flat=True)
+        )
+        claimed = (
+            await PendingCredit.filter(status=PendingCreditStatus.PENDING, **filters)
+            .using_db(self.connection)
+            .annotate(total=Sum("amount"))
+            .values_list("total", flat=True)
+        )
         return int(posted[0] or 0) + int(claimed[0] or 0)
 
     async def _multiples_crossed(self, rule: CreditRule, event: Event) -> int:
         """How many multiples of every_n the confirmed quantity in the rule's scope passed with
         this event (events count in the order they were recorded)."""
-        scope = {"tenant_id": self.tenant_id, "employee_id": event.employee_id, "activity": event.activity,
-                 "id__lt": event.id}
+        scope = {
+            "tenant_id": self.tenant_id,
+            "employee_id": event.employee_id,
+            "activity": event.activity,
+            "id__lt": event.id,
+        }
         if rule.course_id:
             scope["course_id"] = rule.course_id
         if rule.module_id:
             scope["module_id"] = rule.module_id
         key = (rule.id, event.employee_id)
         if key not in self._practised:
-            before = await CreditEvent.filter(**scope).using_db(self.connection).annotate(
-                total=Sum("quantity")).values_list("total", flat=True)
+            before = (
+                await CreditEvent.filter(**scope)
+                .using_db(self.connection)
+                .annotate(total=Sum("quantity"))
+                .values_list("total", flat=True)
+            )
             self._practised[key] = int(before[0] or 0)
         done = self._practised[key]
         self._practised[key] = done + event.quantity
@@ -356,7 +437,11 @@ class _Engine:
 
 
 async def recalculate(
-    viewer, since: datetime, until: datetime, rule_key: str | None = None, employee_id: int | None = None,
+    viewer,
+    since: datetime,
+    until: datetime,
+    rule_key: str | None = None,
+    employee_id: int | None = None,
 ) -> int:
     """Evaluate stored events in [since, until) again against today's active rules (HR admins),
     audited. Only what is missing is added: an event an older version already credited gets the
@@ -369,23 +454,38 @@ async def recalculate(
 
     viewer.require_role(Role.HR_ADMIN)
     tenant_id = viewer.tenant_id
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         rules = await CreditRule.filter(tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE).using_db(connection)
         if rule_key is not None:
             rules = [rule for rule in rules if rule.rule_key == rule_key]
-        query = CreditEvent.filter(tenant_id=tenant_id, occurred_at__gte=since, occurred_at__lt=until,
-                                   activity__in=list({rule.activity.value for rule in rules}))
+        query = CreditEvent.filter(
+            tenant_id=tenant_id,
+            occurred_at__gte=since,
+            occurred_at__lt=until,
+            activity__in=list({rule.activity.value for rule in rules}),
+        )
         if employee_id is not None:
             query = query.filter(employee_id=employee_id)
         events = await query.order_by("id").using_db(connection) if rules else []
         changes = ChangeSet(tenant_id)
         engine = _Engine(connection, changes, tenant_id, await program_of(tenant_id, connection), now)
         added = await engine.credit([(event, None) for event in events], rules, recalculating=True)
-        await audit(connection, viewer, tenant_id, "credits.recalculate", "CreditRule", rule_key or "*", {
-            "since": since.isoformat(), "until": until.isoformat(), "employeeId": employee_id,
-            "events": len(events), "added": str(ledger.from_tenths(added)),
-        })
+        await audit(
+            connection,
+            viewer,
+            tenant_id,
+            "credits.recalculate",
+            "CreditRule",
+            rule_key or "*",
+            {
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "employeeId": employee_id,
+                "events": len(events),
+                "added": str(ledger.from_tenths(added)),
+            },
+        )
         await changes.publish(connection, now)
     return added
 

@@ -12,14 +12,14 @@ earned stays earned for ranking, it just can no longer be spent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
 from backend.models import CreditEntry, CreditEntryKind, Role
-from backend.services.credits import ledger
 from backend.services.audit import audit
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
@@ -43,41 +43,76 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
     audited; idempotent per cut-off)."""
     viewer.require_role(Role.HR_ADMIN)
     reason = text(reason, "reason", 300)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if before > now:
         raise invalid("before")
-    tenant_id, cut_off = viewer.tenant_id, before.astimezone(timezone.utc)
+    tenant_id, cut_off = viewer.tenant_id, before.astimezone(UTC)
     expired = accounts = 0
     async with in_transaction() as connection:
         changes = ChangeSet(tenant_id)
-        earners = await CreditEntry.filter(
-            tenant_id=tenant_id, occurred_at__lt=cut_off, amount__gt=0,
-            kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
-        ).using_db(connection).distinct().values_list("employee_id", flat=True)
+        earners = (
+            await CreditEntry.filter(
+                tenant_id=tenant_id,
+                occurred_at__lt=cut_off,
+                amount__gt=0,
+                kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+            )
+            .using_db(connection)
+            .distinct()
+            .values_list("employee_id", flat=True)
+        )
         for employee_id in sorted(set(earners)):
             # Everything below is read with the account locked: a spend committing meanwhile
             # is either fully seen or waits for us.
             account = await ledger.lock_account(connection, tenant_id, employee_id, now)
-            earned = await CreditEntry.filter(
-                tenant_id=tenant_id, employee_id=employee_id, occurred_at__lt=cut_off, amount__gt=0,
-                kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
-            ).using_db(connection).annotate(total=Sum("amount")).values_list("total", flat=True)
+            earned = (
+                await CreditEntry.filter(
+                    tenant_id=tenant_id,
+                    employee_id=employee_id,
+                    occurred_at__lt=cut_off,
+                    amount__gt=0,
+                    kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+                )
+                .using_db(connection)
+                .annotate(total=Sum("amount"))
+                .values_list("total", flat=True)
+            )
             # What has left the balance, net of refunds: lifetime earned minus what remains.
             gone = account.lifetime_earned - account.balance
             lapsing = _lapsing(int(earned[0] or 0), gone, account.balance)
             if lapsing <= 0:
                 continue
-            posted = await ledger.post(connection, changes, tenant_id, ledger.Posting(
-                employee_id=employee_id, kind=CreditEntryKind.EXPIRY, amount=-lapsing,
-                entry_key=f"expire:{cut_off.isoformat()}:{employee_id}", occurred_at=now, reason=reason,
-                actor_id=viewer.employee_id,
-            ), now, account_locked=True)
+            posted = await ledger.post(
+                connection,
+                changes,
+                tenant_id,
+                ledger.Posting(
+                    employee_id=employee_id,
+                    kind=CreditEntryKind.EXPIRY,
+                    amount=-lapsing,
+                    entry_key=f"expire:{cut_off.isoformat()}:{employee_id}",
+                    occurred_at=now,
+                    reason=reason,
+                    actor_id=viewer.employee_id,
+                ),
+                now,
+                account_locked=True,
+            )
             if posted is not None:
                 accounts, expired = accounts + 1, expired + lapsing
-        await audit(connection, viewer, tenant_id, "credits.expire", "CreditAccount", "*", {
-            "before": cut_off.isoformat(), "reason": reason, "accounts": accounts,
-            "expired": str(ledger.from_tenths(expired)),
-        })
+        await audit(
+            connection,
+            viewer,
+            tenant_id,
+            "credits.expire",
+            "CreditAccount",
+            "*",
+            {
+                "before": cut_off.isoformat(),
+                "reason": reason,
+                "accounts": accounts,
+                "expired": str(ledger.from_tenths(expired)),
+            },
+        )
         await changes.publish(connection, now)
     return ExpiryRun(accounts, expired)
-

@@ -23,18 +23,18 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuditEntry, Course, CourseModule, CreditActivity, CreditRule, CreditRuleStatus, Role
-from backend.services.validation import invalid as _invalid
-from backend.services.validation import text
+from backend.services.audit import audit
 from backend.services.credits import credit_engine as credit_engine
 from backend.services.credits import ledger
-from backend.services.audit import audit
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
@@ -78,31 +78,46 @@ async def _validated(connection, tenant_id: int, rule: RuleInput) -> dict:
     if credits <= 0:
         raise _invalid("credits")
     caps = {}
-    for field, value in (("capPerDay", rule.cap_per_day), ("capPerWeek", rule.cap_per_week),
-                         ("capPerPeriod", rule.cap_per_period)):
+    for field, value in (
+        ("capPerDay", rule.cap_per_day),
+        ("capPerWeek", rule.cap_per_week),
+        ("capPerPeriod", rule.cap_per_period),
+    ):
         caps[field] = None if value is None else ledger.to_tenths(value, field)
         if caps[field] is not None and caps[field] < 1:
             raise _invalid(field)
     if rule.min_score is not None and (rule.activity not in SCORED or not 0 <= rule.min_score <= 100):
         raise _invalid("minScore")
-    if rule.every_n is not None and (rule.activity != CreditActivity.PRACTICE_CONFIRMED
-                                     or not 1 <= rule.every_n <= 10000):
+    if rule.every_n is not None and (
+        rule.activity != CreditActivity.PRACTICE_CONFIRMED or not 1 <= rule.every_n <= 10000
+    ):
         raise _invalid("everyN")
     scenario = (rule.scenario or "").strip() or None
     if scenario is not None and len(scenario) > MAX_SCENARIO:
         raise _invalid("scenario", "reason.too_long", max=MAX_SCENARIO)
-    if rule.course_id is not None and not await Course.filter(tenant_id=tenant_id, id=rule.course_id).using_db(
-            connection).exists():
+    if (
+        rule.course_id is not None
+        and not await Course.filter(tenant_id=tenant_id, id=rule.course_id).using_db(connection).exists()
+    ):
         raise _invalid("courseId")
     if rule.module_id is not None:
         module = await CourseModule.filter(tenant_id=tenant_id, id=rule.module_id).using_db(connection).first()
         if module is None or (rule.course_id is not None and module.course_id != rule.course_id):
             raise _invalid("moduleId")
     return {
-        "name": name, "activity": rule.activity.value, "course_id": rule.course_id, "module_id": rule.module_id,
-        "scenario": scenario, "min_score": rule.min_score, "every_n": rule.every_n, "credits": credits,
-        "cap_per_day": caps["capPerDay"], "cap_per_week": caps["capPerWeek"], "cap_per_period": caps["capPerPeriod"],
-        "first_time_only": bool(rule.first_time_only), "requires_approval": bool(rule.requires_approval),
+        "name": name,
+        "activity": rule.activity.value,
+        "course_id": rule.course_id,
+        "module_id": rule.module_id,
+        "scenario": scenario,
+        "min_score": rule.min_score,
+        "every_n": rule.every_n,
+        "credits": credits,
+        "cap_per_day": caps["capPerDay"],
+        "cap_per_week": caps["capPerWeek"],
+        "cap_per_period": caps["capPerPeriod"],
+        "first_time_only": bool(rule.first_time_only),
+        "requires_approval": bool(rule.requires_approval),
     }
 
 
@@ -114,14 +129,38 @@ def _details(values: dict) -> dict:
     return shown
 
 
-async def _insert(connection, tenant_id: int, rule_key: str, version: int, values: dict, actor_id: int,
-                  now: datetime, status: CreditRuleStatus = CreditRuleStatus.ACTIVE) -> int | None:
+async def _insert(
+    connection,
+    tenant_id: int,
+    rule_key: str,
+    version: int,
+    values: dict,
+    actor_id: int,
+    now: datetime,
+    status: CreditRuleStatus = CreditRuleStatus.ACTIVE,
+) -> int | None:
     """Insert one version; None when (rule_key, version) exists already (no error inside the
     transaction, which PostgreSQL would abort)."""
-    columns = ["tenant_id", "rule_key", "version", "status", "created_by_id", "created_at", "updated_at",
-               *values.keys()]
-    params = [tenant_id, rule_key, version, status.value, actor_id, db_time(connection, now),
-              db_time(connection, now), *values.values()]
+    columns = [
+        "tenant_id",
+        "rule_key",
+        "version",
+        "status",
+        "created_by_id",
+        "created_at",
+        "updated_at",
+        *values.keys(),
+    ]
+    params = [
+        tenant_id,
+        rule_key,
+        version,
+        status.value,
+        actor_id,
+        db_time(connection, now),
+        db_time(connection, now),
+        *values.values(),
+    ]
     rows = await connection.execute_query_dict(
         f"INSERT INTO credit_rule ({', '.join(columns)}) VALUES ({placeholders(connection, len(columns))})"
         " ON CONFLICT (tenant_id, rule_key, version) DO NOTHING RETURNING id",
@@ -138,8 +177,12 @@ async def _status_for(connection, tenant_id: int, values: dict) -> CreditRuleSta
 
 async def _locked_versions(connection, tenant_id: int, rule_key: str) -> list[CreditRule]:
     """Every version of a rule, locked in id order (one order: no deadlocks between writers)."""
-    return await CreditRule.filter(tenant_id=tenant_id, rule_key=rule_key).order_by("id").select_for_update().using_db(
-        connection)
+    return (
+        await CreditRule.filter(tenant_id=tenant_id, rule_key=rule_key)
+        .order_by("id")
+        .select_for_update()
+        .using_db(connection)
+    )
 
 
 async def _locked_version(connection, tenant_id: int, rule_id: int) -> tuple[CreditRule, list[CreditRule]]:
@@ -159,7 +202,7 @@ async def create_rule(viewer: Viewer, rule: RuleInput) -> CreditRule:
     rule_key = (rule.rule_key or "").strip() or f"R-{uuid.uuid4().hex[:12].upper()}"
     if not RULE_KEY.match(rule_key):
         raise _invalid("ruleKey")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         values = await _validated(connection, viewer.tenant_id, rule)
         if await CreditRule.filter(tenant_id=viewer.tenant_id, rule_key=rule_key).using_db(connection).exists():
@@ -168,8 +211,15 @@ async def create_rule(viewer: Viewer, rule: RuleInput) -> CreditRule:
         rule_id = await _insert(connection, viewer.tenant_id, rule_key, 1, values, viewer.employee_id, now, status)
         if rule_id is None:
             raise _invalid("ruleKey")
-        await audit(connection, viewer, viewer.tenant_id, "credit_rule.create", "CreditRule", rule_id,
-                    {"ruleKey": rule_key, "version": 1, "status": status.value, **_details(values)})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credit_rule.create",
+            "CreditRule",
+            rule_id,
+            {"ruleKey": rule_key, "version": 1, "status": status.value, **_details(values)},
+        )
         return await CreditRule.get(id=rule_id).using_db(connection)
 
 
@@ -180,7 +230,7 @@ async def update_rule(viewer: Viewer, rule_id: int, rule: RuleInput) -> CreditRu
     Editing a version that is no longer ACTIVE (edited or retired meanwhile), or a rule with a
     version waiting for approval, is VERSION_CONFLICT."""
     viewer.require_role(Role.HR_ADMIN)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         current = await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule_id).using_db(connection).first()
         if current is None:
@@ -193,23 +243,40 @@ async def update_rule(viewer: Viewer, rule_id: int, rule: RuleInput) -> CreditRu
             raise DomainError(ErrorCode.VERSION_CONFLICT)
         status = await _status_for(connection, viewer.tenant_id, values)
         if status == CreditRuleStatus.ACTIVE:
-            superseded = await CreditRule.filter(
-                tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE
-            ).using_db(connection).update(status=CreditRuleStatus.SUPERSEDED, updated_at=now)
+            superseded = (
+                await CreditRule.filter(tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE)
+                .using_db(connection)
+                .update(status=CreditRuleStatus.SUPERSEDED, updated_at=now)
+            )
         else:
-            superseded = await CreditRule.filter(
-                tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE
-            ).using_db(connection).count()
+            superseded = (
+                await CreditRule.filter(tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE)
+                .using_db(connection)
+                .count()
+            )
         if superseded != 1:
             raise DomainError(ErrorCode.VERSION_CONFLICT)
         version = max(v.version for v in versions) + 1  # a rejected version keeps its number
-        new_id = await _insert(connection, viewer.tenant_id, current.rule_key, version, values,
-                               viewer.employee_id, now, status)
+        new_id = await _insert(
+            connection, viewer.tenant_id, current.rule_key, version, values, viewer.employee_id, now, status
+        )
         if new_id is None:
             raise DomainError(ErrorCode.VERSION_CONFLICT)
-        await audit(connection, viewer, viewer.tenant_id, "credit_rule.update", "CreditRule", new_id,
-                    {"ruleKey": current.rule_key, "version": version, "replaces": current.id,
-                     "status": status.value, **_details(values)})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credit_rule.update",
+            "CreditRule",
+            new_id,
+            {
+                "ruleKey": current.rule_key,
+                "version": version,
+                "replaces": current.id,
+                "status": status.value,
+                **_details(values),
+            },
+        )
         return await CreditRule.get(id=new_id).using_db(connection)
 
 
@@ -220,7 +287,7 @@ async def approve_rule(viewer: Viewer, rule_id: int, reason: str | None = None) 
     rejected, replaced or retired is ALREADY_DECIDED. Audited (with the reason, if one is given)."""
     viewer.require_role(Role.HR_ADMIN)
     reason = text(reason, "reason", MAX_REASON, required=False)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         rule, versions = await _locked_version(connection, viewer.tenant_id, rule_id)
         if rule.created_by_id == viewer.employee_id:
@@ -228,27 +295,49 @@ async def approve_rule(viewer: Viewer, rule_id: int, reason: str | None = None) 
         approval = {"approved_by_id": viewer.employee_id, "approved_at": now, "updated_at": now}
         replaced: list[int] = []
         if rule.status == CreditRuleStatus.PENDING_APPROVAL:
-            written = await CreditRule.filter(
-                tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.PENDING_APPROVAL
-            ).using_db(connection).update(status=CreditRuleStatus.ACTIVE, **approval)
+            written = (
+                await CreditRule.filter(
+                    tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.PENDING_APPROVAL
+                )
+                .using_db(connection)
+                .update(status=CreditRuleStatus.ACTIVE, **approval)
+            )
             replaced = [v.id for v in versions if v.status == CreditRuleStatus.ACTIVE and v.id != rule.id]
             if written == 1 and replaced:
-                await CreditRule.filter(
-                    tenant_id=viewer.tenant_id, id__in=replaced, status=CreditRuleStatus.ACTIVE
-                ).using_db(connection).update(status=CreditRuleStatus.SUPERSEDED, updated_at=now)
+                await (
+                    CreditRule.filter(tenant_id=viewer.tenant_id, id__in=replaced, status=CreditRuleStatus.ACTIVE)
+                    .using_db(connection)
+                    .update(status=CreditRuleStatus.SUPERSEDED, updated_at=now)
+                )
         elif rule.status == CreditRuleStatus.ACTIVE and rule.approved_by_id is None:
-            written = await CreditRule.filter(
-                tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.ACTIVE, approved_by_id=None
-            ).using_db(connection).update(**approval)
+            written = (
+                await CreditRule.filter(
+                    tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.ACTIVE, approved_by_id=None
+                )
+                .using_db(connection)
+                .update(**approval)
+            )
         else:
             written = 0
         if written != 1:
             raise DomainError(ErrorCode.ALREADY_DECIDED, status=CreditRuleStatus(rule.status).value)
-        await audit(connection, viewer, viewer.tenant_id, "credit_rule.approve", "CreditRule", rule.id, {
-            "ruleKey": rule.rule_key, "version": rule.version, "authorId": rule.created_by_id,
-            "activated": rule.status == CreditRuleStatus.PENDING_APPROVAL, "supersedes": replaced,
-            "credits": str(ledger.from_tenths(rule.credits)), "reason": reason,
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credit_rule.approve",
+            "CreditRule",
+            rule.id,
+            {
+                "ruleKey": rule.rule_key,
+                "version": rule.version,
+                "authorId": rule.created_by_id,
+                "activated": rule.status == CreditRuleStatus.PENDING_APPROVAL,
+                "supersedes": replaced,
+                "credits": str(ledger.from_tenths(rule.credits)),
+                "reason": reason,
+            },
+        )
         return await CreditRule.get(id=rule.id).using_db(connection)
 
 
@@ -258,17 +347,30 @@ async def reject_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
     waiting is ALREADY_DECIDED. Audited (the reason is kept there)."""
     viewer.require_role(Role.HR_ADMIN)
     reason = text(reason, "reason", MAX_REASON)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         rule, _ = await _locked_version(connection, viewer.tenant_id, rule_id)
-        written = await CreditRule.filter(
-            tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.PENDING_APPROVAL
-        ).using_db(connection).update(status=CreditRuleStatus.REJECTED, updated_at=now)
+        written = (
+            await CreditRule.filter(tenant_id=viewer.tenant_id, id=rule.id, status=CreditRuleStatus.PENDING_APPROVAL)
+            .using_db(connection)
+            .update(status=CreditRuleStatus.REJECTED, updated_at=now)
+        )
         if written != 1:
             raise DomainError(ErrorCode.ALREADY_DECIDED, status=CreditRuleStatus(rule.status).value)
-        await audit(connection, viewer, viewer.tenant_id, REJECT_ACTION, "CreditRule", rule.id, {
-            "ruleKey": rule.rule_key, "version": rule.version, "authorId": rule.created_by_id, "reason": reason,
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            REJECT_ACTION,
+            "CreditRule",
+            rule.id,
+            {
+                "ruleKey": rule.rule_key,
+                "version": rule.version,
+                "authorId": rule.created_by_id,
+                "reason": reason,
+            },
+        )
         return await CreditRule.get(id=rule.id).using_db(connection)
 
 
@@ -283,8 +385,11 @@ class Rejection:
 
 async def rejection_of(tenant_id: int, rule_id: int) -> Rejection | None:
     """The rejection of a REJECTED rule version, as the audit log keeps it."""
-    entry = await AuditEntry.filter(tenant_id=tenant_id, entity="CreditRule", entity_id=str(rule_id),
-                                    action=REJECT_ACTION).order_by("-id").first()
+    entry = (
+        await AuditEntry.filter(tenant_id=tenant_id, entity="CreditRule", entity_id=str(rule_id), action=REJECT_ACTION)
+        .order_by("-id")
+        .first()
+    )
     if entry is None:
         return None
     details = entry.details if isinstance(entry.details, dict) else {}
@@ -296,27 +401,53 @@ async def retire_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
     A version that is not ACTIVE is VERSION_CONFLICT."""
     viewer.require_role(Role.HR_ADMIN)
     reason = text(reason, "reason", MAX_REASON)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with in_transaction() as connection:
         current, versions = await _locked_version(connection, viewer.tenant_id, rule_id)
-        retired = await CreditRule.filter(
-            tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE
-        ).using_db(connection).update(status=CreditRuleStatus.RETIRED, updated_at=now)
+        retired = (
+            await CreditRule.filter(tenant_id=viewer.tenant_id, id=current.id, status=CreditRuleStatus.ACTIVE)
+            .using_db(connection)
+            .update(status=CreditRuleStatus.RETIRED, updated_at=now)
+        )
         if retired != 1:
             raise DomainError(ErrorCode.VERSION_CONFLICT)
         # A version waiting to replace it would bring the rule back: it is rejected with the rule.
         waiting = [v for v in versions if v.status == CreditRuleStatus.PENDING_APPROVAL]
         for version in waiting:
-            await CreditRule.filter(
-                tenant_id=viewer.tenant_id, id=version.id, status=CreditRuleStatus.PENDING_APPROVAL
-            ).using_db(connection).update(status=CreditRuleStatus.REJECTED, updated_at=now)
-            await audit(connection, viewer, viewer.tenant_id, REJECT_ACTION, "CreditRule", version.id, {
-                "ruleKey": version.rule_key, "version": version.version, "authorId": version.created_by_id,
-                "reason": reason, "retired": True,
-            })
-        await audit(connection, viewer, viewer.tenant_id, "credit_rule.retire", "CreditRule", current.id,
-                    {"ruleKey": current.rule_key, "version": current.version, "reason": reason,
-                     "rejectedWaiting": [v.id for v in waiting]})
+            await (
+                CreditRule.filter(tenant_id=viewer.tenant_id, id=version.id, status=CreditRuleStatus.PENDING_APPROVAL)
+                .using_db(connection)
+                .update(status=CreditRuleStatus.REJECTED, updated_at=now)
+            )
+            await audit(
+                connection,
+                viewer,
+                viewer.tenant_id,
+                REJECT_ACTION,
+                "CreditRule",
+                version.id,
+                {
+                    "ruleKey": version.rule_key,
+                    "version": version.version,
+                    "authorId": version.created_by_id,
+                    "reason": reason,
+                    "retired": True,
+                },
+            )
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credit_rule.retire",
+            "CreditRule",
+            current.id,
+            {
+                "ruleKey": current.rule_key,
+                "version": current.version,
+                "reason": reason,
+                "rejectedWaiting": [v.id for v in waiting],
+            },
+        )
         return await CreditRule.get(id=current.id).using_db(connection)
 
 

@@ -15,7 +15,7 @@ employee (no id, no name); ``around_me`` shows only the viewer's neighbours.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -24,10 +24,10 @@ from tortoise import connections
 from backend.errors import DomainError, ErrorCode
 from backend.models import OrgUnit, Site
 from backend.services.credits import credit_engine
-from backend.services.pagination import check_page_size
 from backend.services.credits.targets import Period, earned_sql, period_for
-from backend.sql import Params
+from backend.services.pagination import check_page_size
 from backend.services.viewer import Viewer
+from backend.sql import Params
 
 MAX_AROUND = 50
 
@@ -87,8 +87,14 @@ async def _scope_filter(viewer: Viewer, scope: Scope, scope_id: int | None) -> t
 
 
 async def leaderboard(
-    viewer: Viewer, scope: Scope, scope_id: int | None = None, day: date | None = None, first: int = 20,
-    around_me: int | None = None, max_page_size: int = 100, now: datetime | None = None,
+    viewer: Viewer,
+    scope: Scope,
+    scope_id: int | None = None,
+    day: date | None = None,
+    first: int = 20,
+    around_me: int | None = None,
+    max_page_size: int = 100,
+    now: datetime | None = None,
 ) -> Board:
     """The board of ``scope`` (the viewer's own org unit or site when ``scope_id`` is None) for the
     period holding ``day`` (today when None): the top ``first``, or with ``around_me`` only the
@@ -99,7 +105,7 @@ async def leaderboard(
         raise DomainError(ErrorCode.VALIDATION, field="aroundMe", reason_key="reason.page_size", max=MAX_AROUND)
     narrowing = await _scope_filter(viewer, scope, scope_id)
     tenant_id = viewer.tenant_id
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     program = await credit_engine.program_of(tenant_id)
     period = period_for(program, day, now)
 
@@ -118,17 +124,22 @@ async def leaderboard(
     )
     if narrowing is not None and narrowing[0] == "path":
         # The path prefix is the subtree (paths hold only digits and dots: no LIKE escaping).
-        sql += (f" AND e.org_unit_id IN (SELECT u.id FROM org_unit u WHERE u.tenant_id = {p(tenant_id)}"
-                f" AND u.path LIKE {p(narrowing[1] + '%')})")
+        sql += (
+            f" AND e.org_unit_id IN (SELECT u.id FROM org_unit u WHERE u.tenant_id = {p(tenant_id)}"
+            f" AND u.path LIKE {p(narrowing[1] + '%')})"
+        )
     elif narrowing is not None:
         sql += f" AND e.site_id = {p(narrowing[1])}"
     # Joined onto the board's size so that even an empty selection answers how many it ranks.
-    sql += (") SELECT c.size AS size, b.id AS id, b.employee_no AS employee_no, b.name AS name,"
-            " b.earned AS earned, b.standing AS standing, b.seq AS seq"
-            f" FROM (SELECT COUNT(*) AS size FROM board) c LEFT JOIN board b ON (b.id = {p(viewer.employee_id)}")
+    sql += (
+        ") SELECT c.size AS size, b.id AS id, b.employee_no AS employee_no, b.name AS name,"
+        " b.earned AS earned, b.standing AS standing, b.seq AS seq"
+        f" FROM (SELECT COUNT(*) AS size FROM board) c LEFT JOIN board b ON (b.id = {p(viewer.employee_id)}"
+    )
     if around_me is None:
         sql += f" OR b.seq <= {p(first)})"
     else:
+
         def mine() -> str:  # each use its own placeholder: SQLite binds them by position
             return f"(SELECT m.seq FROM board m WHERE m.id = {p(viewer.employee_id)})"
 
@@ -150,14 +161,19 @@ async def leaderboard(
         is_me = int(row["id"]) == viewer.employee_id
         hidden = anonymised and not is_me
         return Standing(
-            rank=int(row["standing"]), earned=int(row["earned"]), is_me=is_me,
+            rank=int(row["standing"]),
+            earned=int(row["earned"]),
+            is_me=is_me,
             employee_id=None if hidden else int(row["id"]),
             employee_no=None if hidden else row["employee_no"],
             name=None if hidden else row["name"],
         )
 
     return Board(
-        scope=scope, period=period, entries=[standing(row) for row in shown],
+        scope=scope,
+        period=period,
+        entries=[standing(row) for row in shown],
         me=standing(me_row) if me_row is not None else None,
-        size=size, anonymised=anonymised,
+        size=size,
+        anonymised=anonymised,
     )

@@ -16,7 +16,7 @@ Account sums, kept equal to the ledger (``verify`` proves it):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -81,16 +81,17 @@ async def ensure_account(connection: BaseDBAsyncClient, tenant_id: int, employee
     )
 
 
-async def lock_account(
-    connection: BaseDBAsyncClient, tenant_id: int, employee_id: int, now: datetime
-) -> CreditAccount:
+async def lock_account(connection: BaseDBAsyncClient, tenant_id: int, employee_id: int, now: datetime) -> CreditAccount:
     """The employee's account, locked until the transaction ends (PostgreSQL; SQLite has one
     writer). Hold it while deciding anything that depends on the employee's credits: caps,
     first-time rules, per-person limits."""
     await ensure_account(connection, tenant_id, employee_id, now)
-    return await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).select_for_update().using_db(
-        connection
-    ).get()
+    return (
+        await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id)
+        .select_for_update()
+        .using_db(connection)
+        .get()
+    )
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,11 @@ class Posting:
 
 
 async def post(
-    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, posting: Posting, now: datetime,
+    connection: BaseDBAsyncClient,
+    changes: ChangeSet,
+    tenant_id: int,
+    posting: Posting,
+    now: datetime,
     account_locked: bool = False,
 ) -> int | None:
     """Post one entry and update the account: the new entry's id, or None when its key was
@@ -127,9 +132,7 @@ async def post(
     earned = amount if counts_as_earned(posting.kind, amount) else ZERO
     account = CreditAccount.filter(tenant_id=tenant_id, employee_id=posting.employee_id).using_db(connection)
     if amount < 0:
-        changed = await account.filter(balance__gte=-amount).update(
-            balance=F("balance") + amount, updated_at=now
-        )
+        changed = await account.filter(balance__gte=-amount).update(balance=F("balance") + amount, updated_at=now)
         if changed != 1:
             available = (await account.get()).balance
             raise DomainError(
@@ -139,10 +142,23 @@ async def post(
         "INSERT INTO credit_entry (tenant_id, employee_id, kind, amount, entry_key, rule_id, event_id,"
         " redemption_id, reverses_id, reason, actor_id, occurred_at, posted_at, created_at, updated_at)"
         f" VALUES ({placeholders(connection, 15)}) ON CONFLICT (tenant_id, entry_key) DO NOTHING RETURNING id",
-        [tenant_id, posting.employee_id, posting.kind.value, amount, posting.entry_key, posting.rule_id,
-         posting.event_id, posting.redemption_id, posting.reverses_id, posting.reason[:300], posting.actor_id,
-         db_time(connection, posting.occurred_at.astimezone(timezone.utc)), db_time(connection, now), db_time(connection, now),
-         db_time(connection, now)],
+        [
+            tenant_id,
+            posting.employee_id,
+            posting.kind.value,
+            amount,
+            posting.entry_key,
+            posting.rule_id,
+            posting.event_id,
+            posting.redemption_id,
+            posting.reverses_id,
+            posting.reason[:300],
+            posting.actor_id,
+            db_time(connection, posting.occurred_at.astimezone(UTC)),
+            db_time(connection, now),
+            db_time(connection, now),
+            db_time(connection, now),
+        ],
     )
     if not rows:
         if amount < 0:  # posted before: give back what the conditional update took
@@ -161,18 +177,37 @@ async def post(
 
 
 async def reverse(
-    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, entry: CreditEntry, reason: str,
-    actor_id: int | None, now: datetime,
+    connection: BaseDBAsyncClient,
+    changes: ChangeSet,
+    tenant_id: int,
+    entry: CreditEntry,
+    reason: str,
+    actor_id: int | None,
+    now: datetime,
 ) -> int:
     """Post the reversal of ``entry`` (a refund of a spend, or taking back an earn while the
     balance allows it). Each entry is reversed at most once (ALREADY_REVERSED)."""
     if entry.kind == CreditEntryKind.REVERSAL:
         raise DomainError(ErrorCode.ALREADY_REVERSED)
-    entry_id = await post(connection, changes, tenant_id, Posting(
-        employee_id=entry.employee_id, kind=CreditEntryKind.REVERSAL, amount=-entry.amount,
-        entry_key=f"reverse:{entry.id}", occurred_at=now, rule_id=entry.rule_id, event_id=entry.event_id,
-        redemption_id=entry.redemption_id, reverses_id=entry.id, reason=reason, actor_id=actor_id,
-    ), now)
+    entry_id = await post(
+        connection,
+        changes,
+        tenant_id,
+        Posting(
+            employee_id=entry.employee_id,
+            kind=CreditEntryKind.REVERSAL,
+            amount=-entry.amount,
+            entry_key=f"reverse:{entry.id}",
+            occurred_at=now,
+            rule_id=entry.rule_id,
+            event_id=entry.event_id,
+            redemption_id=entry.redemption_id,
+            reverses_id=entry.id,
+            reason=reason,
+            actor_id=actor_id,
+        ),
+        now,
+    )
     if entry_id is None:
         raise DomainError(ErrorCode.ALREADY_REVERSED)
     return entry_id
@@ -187,23 +222,41 @@ async def add_pending(
         "INSERT INTO pending_credit (tenant_id, employee_id, rule_id, event_id, amount, entry_key, status,"
         " occurred_at, reason, created_at, updated_at)"
         f" VALUES ({placeholders(connection, 11)}) ON CONFLICT (tenant_id, entry_key) DO NOTHING RETURNING id",
-        [tenant_id, posting.employee_id, posting.rule_id, posting.event_id, posting.amount, posting.entry_key,
-         PendingCreditStatus.PENDING.value, db_time(connection, posting.occurred_at.astimezone(timezone.utc)), "",
-         db_time(connection, now), db_time(connection, now)],
+        [
+            tenant_id,
+            posting.employee_id,
+            posting.rule_id,
+            posting.event_id,
+            posting.amount,
+            posting.entry_key,
+            PendingCreditStatus.PENDING.value,
+            db_time(connection, posting.occurred_at.astimezone(UTC)),
+            "",
+            db_time(connection, now),
+            db_time(connection, now),
+        ],
     )
     if not rows:
         return None
     await ensure_account(connection, tenant_id, posting.employee_id, now)
-    await CreditAccount.filter(tenant_id=tenant_id, employee_id=posting.employee_id).using_db(connection).update(
-        pending=F("pending") + posting.amount, updated_at=now
+    await (
+        CreditAccount.filter(tenant_id=tenant_id, employee_id=posting.employee_id)
+        .using_db(connection)
+        .update(pending=F("pending") + posting.amount, updated_at=now)
     )
     changes.touch(Entity.CREDIT_ACCOUNT, posting.employee_id, audience=posting.employee_id)
     return int(rows[0]["id"])
 
 
 async def settle_pending(
-    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, claim_id: int, approve: bool,
-    actor_id: int, reason: str, now: datetime,
+    connection: BaseDBAsyncClient,
+    changes: ChangeSet,
+    tenant_id: int,
+    claim_id: int,
+    approve: bool,
+    actor_id: int,
+    reason: str,
+    now: datetime,
 ) -> PendingCredit:
     """Approve (post it as an EARN entry under its key) or reject a pending claim, once: a claim
     decided before answers ALREADY_DECIDED."""
@@ -211,20 +264,36 @@ async def settle_pending(
     if claim is None:
         raise DomainError(ErrorCode.NOT_FOUND)
     status = PendingCreditStatus.APPROVED if approve else PendingCreditStatus.REJECTED
-    decided = await PendingCredit.filter(id=claim.id, status=PendingCreditStatus.PENDING).using_db(connection).update(
-        status=status, decided_by_id=actor_id, decided_at=now, reason=reason[:300], updated_at=now
+    decided = (
+        await PendingCredit.filter(id=claim.id, status=PendingCreditStatus.PENDING)
+        .using_db(connection)
+        .update(status=status, decided_by_id=actor_id, decided_at=now, reason=reason[:300], updated_at=now)
     )
     if decided != 1:
         current = await PendingCredit.get(id=claim.id).using_db(connection)
         raise DomainError(ErrorCode.ALREADY_DECIDED, status=current.status.value)
-    await CreditAccount.filter(tenant_id=tenant_id, employee_id=claim.employee_id).using_db(connection).update(
-        pending=F("pending") - claim.amount, updated_at=now
+    await (
+        CreditAccount.filter(tenant_id=tenant_id, employee_id=claim.employee_id)
+        .using_db(connection)
+        .update(pending=F("pending") - claim.amount, updated_at=now)
     )
     changes.touch(Entity.CREDIT_ACCOUNT, claim.employee_id, audience=claim.employee_id)
     if approve:
-        await post(connection, changes, tenant_id, Posting(
-            employee_id=claim.employee_id, kind=CreditEntryKind.EARN, amount=claim.amount,
-            entry_key=claim.entry_key, occurred_at=claim.occurred_at, rule_id=claim.rule_id,
-            event_id=claim.event_id, reason=reason, actor_id=actor_id,
-        ), now)
+        await post(
+            connection,
+            changes,
+            tenant_id,
+            Posting(
+                employee_id=claim.employee_id,
+                kind=CreditEntryKind.EARN,
+                amount=claim.amount,
+                entry_key=claim.entry_key,
+                occurred_at=claim.occurred_at,
+                rule_id=claim.rule_id,
+                event_id=claim.event_id,
+                reason=reason,
+                actor_id=actor_id,
+            ),
+            now,
+        )
     return await PendingCredit.get(id=claim.id).using_db(connection)

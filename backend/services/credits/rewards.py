@@ -20,7 +20,7 @@ Credit amounts are tenths of a credit (see backend/models/credits.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import F, Q
@@ -40,14 +40,14 @@ from backend.models import (
     RewardCategory,
     Role,
 )
-from backend.services.validation import invalid as _invalid
-from backend.services.validation import text as _text
 from backend.services import feed
-from backend.services.credits import ledger
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
 from backend.services.audit import audit
+from backend.services.credits import ledger
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
+from backend.services.validation import invalid as _invalid
+from backend.services.validation import text as _text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -70,7 +70,7 @@ def _moment(value: datetime | None, field: str) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise _invalid(field, "reason.timezone_required")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _reason(reason: str | None) -> str:
@@ -161,14 +161,22 @@ async def create_reward(viewer: Viewer, draft: RewardDraft, now: datetime | None
     """A new reward in the store (HR admins). Codes are unique per company (VALIDATION on
     ``code``); cost is more than 0 with at most one decimal place; stock null is unlimited."""
     viewer.require_role(Role.HR_ADMIN)
-    values = _checked({
-        "code": draft.code, "name": draft.name, "description": draft.description, "category": draft.category,
-        "cost": draft.cost, "stock": draft.stock, "per_person_limit": draft.per_person_limit,
-        "active_from": draft.active_from, "active_until": draft.active_until,
-        "requires_approval": draft.requires_approval,
-    })
+    values = _checked(
+        {
+            "code": draft.code,
+            "name": draft.name,
+            "description": draft.description,
+            "category": draft.category,
+            "cost": draft.cost,
+            "stock": draft.stock,
+            "per_person_limit": draft.per_person_limit,
+            "active_from": draft.active_from,
+            "active_until": draft.active_until,
+            "requires_approval": draft.requires_approval,
+        }
+    )
     _check_dates(values["active_from"], values["active_until"])
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         stamp = db_time(connection, now)
         # ON CONFLICT, not try/except: a failed INSERT would abort a PostgreSQL transaction.
@@ -176,50 +184,76 @@ async def create_reward(viewer: Viewer, draft: RewardDraft, now: datetime | None
             "INSERT INTO reward (tenant_id, code, name, description, category, cost, stock, per_person_limit,"
             " active_from, active_until, requires_approval, retired, version, created_at, updated_at)"
             f" VALUES ({placeholders(connection, 15)}) ON CONFLICT (tenant_id, code) DO NOTHING RETURNING id",
-            [viewer.tenant_id, values["code"], values["name"], values["description"], values["category"].value,
-             values["cost"], values["stock"], values["per_person_limit"],
-             db_time(connection, values["active_from"]), db_time(connection, values["active_until"]),
-             values["requires_approval"], False, 1, stamp, stamp],
+            [
+                viewer.tenant_id,
+                values["code"],
+                values["name"],
+                values["description"],
+                values["category"].value,
+                values["cost"],
+                values["stock"],
+                values["per_person_limit"],
+                db_time(connection, values["active_from"]),
+                db_time(connection, values["active_until"]),
+                values["requires_approval"],
+                False,
+                1,
+                stamp,
+                stamp,
+            ],
         )
         if not rows:
             raise _invalid("code")
         reward_id = int(rows[0]["id"])
-        await audit(connection, viewer, viewer.tenant_id, "reward.create", "Reward", reward_id,
-                    _audit_values(values))
+        await audit(connection, viewer, viewer.tenant_id, "reward.create", "Reward", reward_id, _audit_values(values))
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.REWARD, reward_id)
         await changes.publish(connection, now)
         return await Reward.get(id=reward_id).using_db(connection)
 
 
-async def update_reward(
-    viewer: Viewer, reward_id: int, given: dict[str, Any], now: datetime | None = None
-) -> Reward:
+async def update_reward(viewer: Viewer, reward_id: int, given: dict[str, Any], now: datetime | None = None) -> Reward:
     """Change some fields of a reward (HR admins); ``given`` maps field names (as in
     ``RewardDraft``) to new values. A stock given is the new number left (set, not added), at least
     0. The version goes up by one when anything changed. Redemptions made keep their cost."""
     viewer.require_role(Role.HR_ADMIN)
     values = _checked(given)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
-        reward = await Reward.filter(tenant_id=viewer.tenant_id, id=reward_id).select_for_update().using_db(
-            connection
-        ).first()
+        reward = (
+            await Reward.filter(tenant_id=viewer.tenant_id, id=reward_id)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         if reward is None:
             raise DomainError(ErrorCode.NOT_FOUND)
         _check_dates(values.get("active_from", reward.active_from), values.get("active_until", reward.active_until))
         changed = {name: value for name, value in values.items() if getattr(reward, name) != value}
-        if "code" in changed and await Reward.filter(tenant_id=viewer.tenant_id, code=changed["code"]).exclude(
-            id=reward.id
-        ).using_db(connection).exists():
+        if (
+            "code" in changed
+            and await Reward.filter(tenant_id=viewer.tenant_id, code=changed["code"])
+            .exclude(id=reward.id)
+            .using_db(connection)
+            .exists()
+        ):
             raise _invalid("code")
         if changed:
             before = {name: getattr(reward, name) for name in changed}
-            await Reward.filter(id=reward.id).using_db(connection).update(
-                **changed, version=F("version") + 1, updated_at=now
+            await (
+                Reward.filter(id=reward.id)
+                .using_db(connection)
+                .update(**changed, version=F("version") + 1, updated_at=now)
             )
-            await audit(connection, viewer, viewer.tenant_id, "reward.update", "Reward", reward.id,
-                        {"changes": _audit_values(changed), "before": _audit_values(before)})
+            await audit(
+                connection,
+                viewer,
+                viewer.tenant_id,
+                "reward.update",
+                "Reward",
+                reward.id,
+                {"changes": _audit_values(changed), "before": _audit_values(before)},
+            )
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.REWARD, reward.id)
             await changes.publish(connection, now)
@@ -230,17 +264,20 @@ async def retire_reward(viewer: Viewer, reward_id: int, now: datetime | None = N
     """Take a reward out of the store for good (HR admins). Redemptions made stay as they are
     (pending ones can still be decided); retiring twice changes nothing."""
     viewer.require_role(Role.HR_ADMIN)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         reward = await Reward.filter(tenant_id=viewer.tenant_id, id=reward_id).using_db(connection).first()
         if reward is None:
             raise DomainError(ErrorCode.NOT_FOUND)
-        retired = await Reward.filter(id=reward.id, retired=False).using_db(connection).update(
-            retired=True, version=F("version") + 1, updated_at=now
+        retired = (
+            await Reward.filter(id=reward.id, retired=False)
+            .using_db(connection)
+            .update(retired=True, version=F("version") + 1, updated_at=now)
         )
         if retired:
-            await audit(connection, viewer, viewer.tenant_id, "reward.retire", "Reward", reward.id,
-                        {"code": reward.code})
+            await audit(
+                connection, viewer, viewer.tenant_id, "reward.retire", "Reward", reward.id, {"code": reward.code}
+            )
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.REWARD, reward.id)
             await changes.publish(connection, now)
@@ -283,7 +320,11 @@ def _after_id(cursor_kind: str, after: str | None) -> int | None:
 
 
 async def store(
-    viewer: Viewer, first: int, after: str | None, max_page_size: int, include_retired: bool = False,
+    viewer: Viewer,
+    first: int,
+    after: str | None,
+    max_page_size: int,
+    include_retired: bool = False,
     now: datetime | None = None,
 ) -> StorePage:
     """The rewards the viewer can redeem now (not retired, inside their dates), in the order HR
@@ -292,7 +333,7 @@ async def store(
     check_page_size(first, max_page_size)
     if include_retired:
         viewer.require_role(Role.HR_ADMIN)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     query = Reward.filter(tenant_id=viewer.tenant_id)
     if not include_retired:
         query = query.filter(
@@ -306,17 +347,23 @@ async def store(
     rows = await query.order_by("id").limit(first + 1)
     rewards = rows[:first]
     counts = await my_redemption_counts(viewer, [r.id for r in rewards])
-    return StorePage(rewards, counts, await balance_of(viewer.tenant_id, viewer.employee_id), len(rows) > first,
-                     after is not None)
+    return StorePage(
+        rewards, counts, await balance_of(viewer.tenant_id, viewer.employee_id), len(rows) > first, after is not None
+    )
 
 
 async def my_redemption_counts(viewer: Viewer, reward_ids: list[int]) -> dict[int, int]:
     """How many PENDING or APPROVED redemptions the viewer has of each reward (one query)."""
     if not reward_ids:
         return {}
-    rows = await Redemption.filter(
-        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, reward_id__in=reward_ids, status__in=HOLDING
-    ).annotate(n=Count("id")).group_by("reward_id").values_list("reward_id", "n")
+    rows = (
+        await Redemption.filter(
+            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, reward_id__in=reward_ids, status__in=HOLDING
+        )
+        .annotate(n=Count("id"))
+        .group_by("reward_id")
+        .values_list("reward_id", "n")
+    )
     return {int(reward_id): int(n) for reward_id, n in rows}
 
 
@@ -385,18 +432,27 @@ async def _redeem(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
     if not (is_available(reward, parsed.occurred_at) and is_available(reward, now)):
         raise DomainError(ErrorCode.REWARD_NOT_AVAILABLE)
     if reward.per_person_limit is not None:
-        made = await Redemption.filter(
-            tenant_id=tenant_id, employee_id=employee_id, reward_id=reward.id, status__in=HOLDING
-        ).using_db(connection).count()
+        made = (
+            await Redemption.filter(
+                tenant_id=tenant_id, employee_id=employee_id, reward_id=reward.id, status__in=HOLDING
+            )
+            .using_db(connection)
+            .count()
+        )
         if made >= reward.per_person_limit:
             raise DomainError(ErrorCode.REDEMPTION_LIMIT_REACHED, limit=reward.per_person_limit)
     if account.balance < reward.cost:
-        raise DomainError(ErrorCode.INSUFFICIENT_CREDITS, needed=str(ledger.from_tenths(reward.cost)),
-                          available=str(ledger.from_tenths(account.balance)))
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_CREDITS,
+            needed=str(ledger.from_tenths(reward.cost)),
+            available=str(ledger.from_tenths(account.balance)),
+        )
     # NULL - 1 stays NULL: an unlimited reward goes through the same statement (and row lock).
-    taken = await Reward.filter(
-        Q(stock__isnull=True) | Q(stock__gte=1), tenant_id=tenant_id, id=reward.id
-    ).using_db(connection).update(stock=F("stock") - 1, updated_at=now)
+    taken = (
+        await Reward.filter(Q(stock__isnull=True) | Q(stock__gte=1), tenant_id=tenant_id, id=reward.id)
+        .using_db(connection)
+        .update(stock=F("stock") - 1, updated_at=now)
+    )
     if taken != 1:
         raise DomainError(ErrorCode.OUT_OF_STOCK)
     status = RedemptionStatus.PENDING if reward.requires_approval else RedemptionStatus.APPROVED
@@ -405,23 +461,47 @@ async def _redeem(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
         "INSERT INTO redemption (tenant_id, record_id, employee_id, reward_id, cost, status, requested_at,"
         f" reason, created_at, updated_at) VALUES ({placeholders(connection, 10)})"
         " ON CONFLICT (record_id) DO NOTHING RETURNING id",
-        [tenant_id, db_uuid(connection, parsed.record.id), employee_id, reward.id, reward.cost, status.value,
-         db_time(connection, parsed.occurred_at), "", stamp, stamp],
+        [
+            tenant_id,
+            db_uuid(connection, parsed.record.id),
+            employee_id,
+            reward.id,
+            reward.cost,
+            status.value,
+            db_time(connection, parsed.occurred_at),
+            "",
+            stamp,
+            stamp,
+        ],
     )
     if not rows:  # the same record arriving twice at once (two devices): the other one counts
         await Reward.filter(id=reward.id, stock__isnull=False).using_db(connection).update(stock=F("stock") + 1)
         raise DomainError(ErrorCode.ID_REUSED)
     redemption_id = int(rows[0]["id"])
-    await ledger.post(connection, context.changes, tenant_id, ledger.Posting(
-        employee_id=employee_id, kind=CreditEntryKind.REDEEM, amount=-reward.cost,
-        entry_key=f"redeem:{redemption_id}", occurred_at=parsed.occurred_at, redemption_id=redemption_id,
-        reason=reward.name,
-    ), now)
+    await ledger.post(
+        connection,
+        context.changes,
+        tenant_id,
+        ledger.Posting(
+            employee_id=employee_id,
+            kind=CreditEntryKind.REDEEM,
+            amount=-reward.cost,
+            entry_key=f"redeem:{redemption_id}",
+            occurred_at=parsed.occurred_at,
+            redemption_id=redemption_id,
+            reason=reward.name,
+        ),
+        now,
+    )
     context.changes.touch(Entity.REDEMPTION, redemption_id, audience=employee_id)
     context.changes.touch(Entity.REWARD, reward.id)
-    return Outcome(RecordStatus.ACCEPTED, result={
-        "redemptionId": to_global_id("Redemption", redemption_id), "status": status.value,
-    })
+    return Outcome(
+        RecordStatus.ACCEPTED,
+        result={
+            "redemptionId": to_global_id("Redemption", redemption_id),
+            "status": status.value,
+        },
+    )
 
 
 class RewardRedeemed:
@@ -453,45 +533,66 @@ register(RewardRedeemed())
 
 
 async def _settle(
-    viewer: Viewer, redemption_id: int, status: RedemptionStatus, reason: str, now: datetime, may,
+    viewer: Viewer,
+    redemption_id: int,
+    status: RedemptionStatus,
+    reason: str,
+    now: datetime,
+    may,
 ) -> Redemption:
     """Move a PENDING redemption to ``status`` once (ALREADY_DECIDED otherwise), refunding it
     unless approved; ``may(redemption)`` raises when the viewer may not."""
     async with in_transaction() as connection:
-        redemption = await Redemption.filter(tenant_id=viewer.tenant_id, id=redemption_id).using_db(
-            connection
-        ).first()
+        redemption = await Redemption.filter(tenant_id=viewer.tenant_id, id=redemption_id).using_db(connection).first()
         if redemption is None:
             raise DomainError(ErrorCode.NOT_FOUND)
         may(redemption)
         # Conditional: two decisions at once (or a cancel and a decision) cannot both happen.
-        moved = await Redemption.filter(id=redemption.id, status=RedemptionStatus.PENDING).using_db(
-            connection
-        ).update(status=status, decided_by_id=viewer.employee_id, decided_at=now, reason=reason, updated_at=now)
+        moved = (
+            await Redemption.filter(id=redemption.id, status=RedemptionStatus.PENDING)
+            .using_db(connection)
+            .update(status=status, decided_by_id=viewer.employee_id, decided_at=now, reason=reason, updated_at=now)
+        )
         if moved != 1:
             current = await Redemption.get(id=redemption.id).using_db(connection)
             raise DomainError(ErrorCode.ALREADY_DECIDED, status=RedemptionStatus(current.status).value)
         changes = ChangeSet(viewer.tenant_id)
         if status != RedemptionStatus.APPROVED:
-            spend = await CreditEntry.filter(
-                tenant_id=viewer.tenant_id, redemption_id=redemption.id, kind=CreditEntryKind.REDEEM
-            ).using_db(connection).first()
+            spend = (
+                await CreditEntry.filter(
+                    tenant_id=viewer.tenant_id, redemption_id=redemption.id, kind=CreditEntryKind.REDEEM
+                )
+                .using_db(connection)
+                .first()
+            )
             if spend is not None:
-                await ledger.reverse(connection, changes, viewer.tenant_id, spend, reason or status.value,
-                                     viewer.employee_id, now)
+                await ledger.reverse(
+                    connection, changes, viewer.tenant_id, spend, reason or status.value, viewer.employee_id, now
+                )
             # Account first, reward second: the order a redemption takes them in.
-            await Reward.filter(id=redemption.reward_id, stock__isnull=False).using_db(connection).update(
-                stock=F("stock") + 1, updated_at=now
+            await (
+                Reward.filter(id=redemption.reward_id, stock__isnull=False)
+                .using_db(connection)
+                .update(stock=F("stock") + 1, updated_at=now)
             )
             changes.touch(Entity.REWARD, redemption.reward_id)
         changes.touch(Entity.REDEMPTION, redemption.id, audience=redemption.employee_id)
-        await audit(connection, viewer, viewer.tenant_id, f"redemption.{status.value.lower()}", "Redemption",
-                    redemption.id, {"reason": reason, "employeeId": redemption.employee_id,
-                                    "rewardId": redemption.reward_id, "cost": str(ledger.from_tenths(redemption.cost))})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            f"redemption.{status.value.lower()}",
+            "Redemption",
+            redemption.id,
+            {
+                "reason": reason,
+                "employeeId": redemption.employee_id,
+                "rewardId": redemption.reward_id,
+                "cost": str(ledger.from_tenths(redemption.cost)),
+            },
+        )
         await changes.publish(connection, now)
-        return await Redemption.filter(id=redemption.id).select_related("reward", "employee").using_db(
-            connection
-        ).get()
+        return await Redemption.filter(id=redemption.id).select_related("reward", "employee").using_db(connection).get()
 
 
 async def cancel_redemption(
@@ -505,8 +606,7 @@ async def cancel_redemption(
         if redemption.employee_id != viewer.employee_id:
             raise DomainError(ErrorCode.FORBIDDEN)
 
-    return await _settle(viewer, redemption_id, RedemptionStatus.CANCELLED, reason,
-                         now or datetime.now(timezone.utc), may)
+    return await _settle(viewer, redemption_id, RedemptionStatus.CANCELLED, reason, now or datetime.now(UTC), may)
 
 
 async def decide_redemption(
@@ -524,7 +624,7 @@ async def decide_redemption(
             raise DomainError(ErrorCode.FORBIDDEN)
 
     status = RedemptionStatus.APPROVED if approve else RedemptionStatus.REJECTED
-    return await _settle(viewer, redemption_id, status, reason, now or datetime.now(timezone.utc), may)
+    return await _settle(viewer, redemption_id, status, reason, now or datetime.now(UTC), may)
 
 
 # --- feed rows ----------------------------------------------------------------------------------
@@ -533,13 +633,18 @@ async def decide_redemption(
 def reward_row(reward: Reward) -> dict[str, Any]:
     """A reward as the store shows it to everyone (the REWARD feed row)."""
     return {
-        "id": to_global_id("Reward", reward.id), "code": reward.code, "name": reward.name,
-        "description": reward.description, "category": RewardCategory(reward.category).value,
-        "cost": str(ledger.from_tenths(reward.cost)), "stockLeft": reward.stock,
+        "id": to_global_id("Reward", reward.id),
+        "code": reward.code,
+        "name": reward.name,
+        "description": reward.description,
+        "category": RewardCategory(reward.category).value,
+        "cost": str(ledger.from_tenths(reward.cost)),
+        "stockLeft": reward.stock,
         "perPersonLimit": reward.per_person_limit,
         "activeFrom": reward.active_from.isoformat() if reward.active_from else None,
         "activeUntil": reward.active_until.isoformat() if reward.active_until else None,
-        "requiresApproval": reward.requires_approval, "version": reward.version,
+        "requiresApproval": reward.requires_approval,
+        "version": reward.version,
     }
 
 
@@ -557,10 +662,14 @@ async def redemptions_for_feed(viewer: Viewer, redemption_ids: list[int]) -> dic
     ).select_related("reward")
     return {
         r.id: {
-            "id": to_global_id("Redemption", r.id), "rewardId": to_global_id("Reward", r.reward_id),
-            "rewardName": r.reward.name, "cost": str(ledger.from_tenths(r.cost)),
-            "status": RedemptionStatus(r.status).value, "requestedAt": r.requested_at.isoformat(),
-            "decidedAt": r.decided_at.isoformat() if r.decided_at else None, "reason": r.reason,
+            "id": to_global_id("Redemption", r.id),
+            "rewardId": to_global_id("Reward", r.reward_id),
+            "rewardName": r.reward.name,
+            "cost": str(ledger.from_tenths(r.cost)),
+            "status": RedemptionStatus(r.status).value,
+            "requestedAt": r.requested_at.isoformat(),
+            "decidedAt": r.decided_at.isoformat() if r.decided_at else None,
+            "reason": r.reason,
         }
         for r in rows
     }

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +25,8 @@ from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import CreditEntryKind, CreditProgram, CreditTarget, Employee, OrgUnit, Role
-from backend.services.credits import credit_engine
 from backend.services.audit import audit
+from backend.services.credits import credit_engine
 from backend.services.credits.ledger import from_tenths, percent_of, to_tenths
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.viewer import Viewer
@@ -118,7 +118,7 @@ async def program_settings(viewer: Viewer, now: datetime | None = None) -> Progr
     never saved."""
     viewer.require_role(Role.HR_ADMIN)
     row = await CreditProgram.filter(tenant_id=viewer.tenant_id).first()
-    return _settings(_program_of_row(row), now or datetime.now(timezone.utc), row)
+    return _settings(_program_of_row(row), now or datetime.now(UTC), row)
 
 
 def _valid_time_zone(name: str) -> bool:
@@ -132,8 +132,11 @@ def _valid_time_zone(name: str) -> bool:
 
 
 async def update_program(
-    viewer: Viewer, period_months: int | None = None, time_zone: str | None = None,
-    anonymise_leaderboards: bool | None = None, now: datetime | None = None,
+    viewer: Viewer,
+    period_months: int | None = None,
+    time_zone: str | None = None,
+    anonymise_leaderboards: bool | None = None,
+    now: datetime | None = None,
     rule_approval_above: int | None = None,
 ) -> ProgramSettings:
     """Change the credit program (HR admins), creating its row on first use; fields left None
@@ -149,12 +152,13 @@ async def update_program(
     replaces the proposal with theirs. The row is locked for the whole change, so two HR admins at
     once are applied one after the other."""
     viewer.require_role(Role.HR_ADMIN)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if period_months is not None and period_months not in PERIOD_MONTHS:
         raise DomainError(ErrorCode.VALIDATION, field="periodMonths", reason_key="reason.field", name="periodMonths")
     if rule_approval_above is not None and not 0 <= rule_approval_above <= MAX_RULE_APPROVAL_ABOVE:
-        raise DomainError(ErrorCode.VALIDATION, field="ruleApprovalAbove", reason_key="reason.field",
-                          name="ruleApprovalAbove")
+        raise DomainError(
+            ErrorCode.VALIDATION, field="ruleApprovalAbove", reason_key="reason.field", name="ruleApprovalAbove"
+        )
     if time_zone is not None and not _valid_time_zone(time_zone):
         raise DomainError(ErrorCode.VALIDATION, field="timeZone", reason_key="reason.field", name="timeZone")
     tenant_id = viewer.tenant_id
@@ -188,27 +192,48 @@ async def update_program(
             anonymise_leaderboards if anonymise_leaderboards is not None else before.anonymise_leaderboards,
             threshold,
         )
-        await CreditProgram.filter(id=row.id).using_db(connection).update(
-            period_months=after.period_months, time_zone=after.time_zone,
-            anonymise_leaderboards=after.anonymise_leaderboards, rule_approval_above=after.rule_approval_above,
-            proposed_rule_approval_above=proposal[0], proposed_by_id=proposal[1], updated_at=now,
+        await (
+            CreditProgram.filter(id=row.id)
+            .using_db(connection)
+            .update(
+                period_months=after.period_months,
+                time_zone=after.time_zone,
+                anonymise_leaderboards=after.anonymise_leaderboards,
+                rule_approval_above=after.rule_approval_above,
+                proposed_rule_approval_above=proposal[0],
+                proposed_by_id=proposal[1],
+                updated_at=now,
+            )
         )
-        await audit(connection, viewer, tenant_id, "credits.program.update", "CreditProgram", tenant_id, {
-            "before": _program_dict(before, before_proposal), "after": _program_dict(after, proposal),
-            "ruleApprovalAboveRequested": None if rule_approval_above is None
-            else str(from_tenths(rule_approval_above)),
-            "ruleApprovalAboveOutcome": outcome,  # APPLIED, PROPOSED, or None when not asked
-        })
+        await audit(
+            connection,
+            viewer,
+            tenant_id,
+            "credits.program.update",
+            "CreditProgram",
+            tenant_id,
+            {
+                "before": _program_dict(before, before_proposal),
+                "after": _program_dict(after, proposal),
+                "ruleApprovalAboveRequested": None
+                if rule_approval_above is None
+                else str(from_tenths(rule_approval_above)),
+                "ruleApprovalAboveOutcome": outcome,  # APPLIED, PROPOSED, or None when not asked
+            },
+        )
     row.proposed_rule_approval_above, row.proposed_by_id = proposal
     return _settings(after, now, row)
 
 
 def _program_dict(program: credit_engine.Program, proposal: tuple[int | None, int | None]) -> dict[str, Any]:
-    return {"periodMonths": program.period_months, "timeZone": program.time_zone,
-            "anonymiseLeaderboards": program.anonymise_leaderboards,
-            "ruleApprovalAbove": str(from_tenths(program.rule_approval_above)),
-            "proposedRuleApprovalAbove": None if proposal[0] is None else str(from_tenths(proposal[0])),
-            "proposedBy": proposal[1]}
+    return {
+        "periodMonths": program.period_months,
+        "timeZone": program.time_zone,
+        "anonymiseLeaderboards": program.anonymise_leaderboards,
+        "ruleApprovalAbove": str(from_tenths(program.rule_approval_above)),
+        "proposedRuleApprovalAbove": None if proposal[0] is None else str(from_tenths(proposal[0])),
+        "proposedBy": proposal[1],
+    }
 
 
 # --- targets ----------------------------------------------------------------------------------
@@ -220,12 +245,13 @@ async def list_targets(viewer: Viewer) -> list[CreditTarget]:
     return await CreditTarget.filter(tenant_id=viewer.tenant_id).order_by("position_family", "grade", "id")
 
 
-async def set_target(viewer: Viewer, position_family: str, grade: int, credits_per_period: Decimal,
-                     now: datetime | None = None) -> CreditTarget:
+async def set_target(
+    viewer: Viewer, position_family: str, grade: int, credits_per_period: Decimal, now: datetime | None = None
+) -> CreditTarget:
     """Set what a position family and level should earn per period (HR admins): creates the
     target or replaces its credits. Audited."""
     viewer.require_role(Role.HR_ADMIN)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     family = (position_family or "").strip()
     if not family:
         raise DomainError(ErrorCode.VALIDATION, field="positionFamily", reason_key="reason.required")
@@ -238,8 +264,11 @@ async def set_target(viewer: Viewer, position_family: str, grade: int, credits_p
         raise DomainError(ErrorCode.VALIDATION, field="credits", reason_key="reason.field", name="credits")
     tenant_id = viewer.tenant_id
     async with in_transaction() as connection:
-        before = await CreditTarget.filter(tenant_id=tenant_id, position_family=family, grade=grade).using_db(
-            connection).first()
+        before = (
+            await CreditTarget.filter(tenant_id=tenant_id, position_family=family, grade=grade)
+            .using_db(connection)
+            .first()
+        )
         p = Params(connection)
         rows = await connection.execute_query_dict(
             "INSERT INTO credit_target (tenant_id, position_family, grade, credits, created_at, updated_at)"
@@ -249,10 +278,20 @@ async def set_target(viewer: Viewer, position_family: str, grade: int, credits_p
             p.values,
         )
         target_id = int(rows[0]["id"])
-        await audit(connection, viewer, tenant_id, "credits.target.set", "CreditTarget", target_id, {
-            "positionFamily": family, "grade": grade, "credits": str(from_tenths(credits_tenths)),
-            "before": str(from_tenths(before.credits)) if before else None,
-        })
+        await audit(
+            connection,
+            viewer,
+            tenant_id,
+            "credits.target.set",
+            "CreditTarget",
+            target_id,
+            {
+                "positionFamily": family,
+                "grade": grade,
+                "credits": str(from_tenths(credits_tenths)),
+                "before": str(from_tenths(before.credits)) if before else None,
+            },
+        )
         return await CreditTarget.get(id=target_id).using_db(connection)
 
 
@@ -266,10 +305,19 @@ async def remove_target(viewer: Viewer, target_id: int) -> None:
         deleted = await CreditTarget.filter(tenant_id=viewer.tenant_id, id=target_id).using_db(connection).delete()
         if not deleted:  # removed meanwhile by someone else
             raise DomainError(ErrorCode.NOT_FOUND)
-        await audit(connection, viewer, viewer.tenant_id, "credits.target.remove", "CreditTarget", target_id, {
-            "positionFamily": target.position_family, "grade": target.grade,
-            "credits": str(from_tenths(target.credits)),
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "credits.target.remove",
+            "CreditTarget",
+            target_id,
+            {
+                "positionFamily": target.position_family,
+                "grade": target.grade,
+                "credits": str(from_tenths(target.credits)),
+            },
+        )
 
 
 # --- progress ---------------------------------------------------------------------------------
@@ -329,17 +377,24 @@ def _progress_select(p: Params, tenant_id: int, period: Period) -> str:
 def _progress(row: dict[str, Any]) -> Progress:
     target = None if row["target"] is None else int(row["target"])
     return Progress(
-        employee_id=int(row["id"]), employee_no=row["employee_no"], name=row["name"], earned=int(row["earned"]),
-        target=target, expected_by_now=None if target is None else int(row["expected"]),
+        employee_id=int(row["id"]),
+        employee_no=row["employee_no"],
+        name=row["name"],
+        earned=int(row["earned"]),
+        target=target,
+        expected_by_now=None if target is None else int(row["expected"]),
     )
 
 
 async def progress_of(
-    tenant_id: int, employee_ids: list[int], day: date | None = None, now: datetime | None = None,
+    tenant_id: int,
+    employee_ids: list[int],
+    day: date | None = None,
+    now: datetime | None = None,
 ) -> tuple[Period, dict[int, Progress]]:
     """Progress of some active employees in the period holding ``day`` (today when None), in one
     statement; for ``me.credits`` and team views. No authorisation: callers decide who may see."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     period = period_for(await credit_engine.program_of(tenant_id), day, now)
     if not employee_ids:
         return period, {}
@@ -352,7 +407,10 @@ async def progress_of(
 
 
 async def team_progress(
-    viewer: Viewer, manager_id: int | None = None, day: date | None = None, now: datetime | None = None,
+    viewer: Viewer,
+    manager_id: int | None = None,
+    day: date | None = None,
+    now: datetime | None = None,
 ) -> TeamProgress:
     """A manager's direct reports (active), each with earned in the period holding ``day``, target
     and whether they are behind, by employee number. Managers see their own team, HR admins any
@@ -364,7 +422,7 @@ async def team_progress(
         viewer.require_role(Role.HR_ADMIN)
         if not await Employee.filter(tenant_id=viewer.tenant_id, id=manager_id).exists():
             raise DomainError(ErrorCode.NOT_FOUND)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tenant_id = viewer.tenant_id
     period = period_for(await credit_engine.program_of(tenant_id), day, now)
     connection = connections.get("default")
@@ -390,8 +448,13 @@ class BehindPage:
 
 
 async def credits_behind(
-    viewer: Viewer, org_unit_id: int | None, day: date | None, first: int, after: str | None,
-    max_page_size: int, now: datetime | None = None,
+    viewer: Viewer,
+    org_unit_id: int | None,
+    day: date | None,
+    first: int,
+    after: str | None,
+    max_page_size: int,
+    now: datetime | None = None,
 ) -> BehindPage:
     """Active employees with a target who earned less than expected by now in the period holding
     ``day``, in an org unit's subtree (or the whole company), largest shortfall first, then by
@@ -407,7 +470,7 @@ async def credits_behind(
         unit = await OrgUnit.filter(tenant_id=tenant_id, id=org_unit_id).first()
         if unit is None:
             raise DomainError(ErrorCode.NOT_FOUND)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     period = period_for(await credit_engine.program_of(tenant_id), day, now)
     connection = connections.get("default")
 
@@ -415,15 +478,18 @@ async def credits_behind(
         sql = _progress_select(p, tenant_id, period) + " AND t.id IS NOT NULL"
         if unit is not None:
             # The path prefix is the subtree (paths hold only digits and dots: no LIKE escaping).
-            sql += (f" AND e.org_unit_id IN (SELECT u.id FROM org_unit u WHERE u.tenant_id = {p(tenant_id)}"
-                    f" AND u.path LIKE {p(unit.path + '%')})")
+            sql += (
+                f" AND e.org_unit_id IN (SELECT u.id FROM org_unit u WHERE u.tenant_id = {p(tenant_id)}"
+                f" AND u.path LIKE {p(unit.path + '%')})"
+            )
         return f"SELECT * FROM (SELECT b.*, b.expected - b.earned AS shortfall FROM ({sql}) b) s WHERE s.shortfall > 0"
 
     p = Params(connection)
     sql = behind_sql(p)
     if cursor is not None:
-        sql += (f" AND (s.shortfall < {p(cursor[0])} OR (s.shortfall = {p(cursor[0])}"
-                f" AND s.employee_no > {p(cursor[1])}))")
+        sql += (
+            f" AND (s.shortfall < {p(cursor[0])} OR (s.shortfall = {p(cursor[0])} AND s.employee_no > {p(cursor[1])}))"
+        )
     sql += f" ORDER BY s.shortfall DESC, s.employee_no LIMIT {p(first + 1)}"
     rows = await connection.execute_query_dict(sql, p.values)
 
@@ -435,6 +501,9 @@ async def credits_behind(
         return int(counted[0]["n"])
 
     return BehindPage(
-        period=period, entries=[_progress(row) for row in rows[:first]], has_next_page=len(rows) > first,
-        has_previous_page=after is not None, count_total=count_total,
+        period=period,
+        entries=[_progress(row) for row in rows[:first]],
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        count_total=count_total,
     )

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F, Q
@@ -41,11 +42,14 @@ from backend.models import (
     Rubric,
     RubricCriterion,
 )
-from backend.services.credits import credit_engine
 from backend.services import feed
-from backend.services.ojt import mentoring
+from backend.services.audit import audit
 from backend.services.catalog import progress
-from backend.services.ojt import skills
+from backend.services.credits import credit_engine
+from backend.services.feed import ChangeSet, Entity
+from backend.services.ojt import mentoring, skills
+from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS
+from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.records.ingest import (
     ApplyContext,
     Outcome,
@@ -54,10 +58,6 @@ from backend.services.records.ingest import (
     payload_id,
     register,
 )
-from backend.services.audit import audit
-from backend.services.feed import ChangeSet, Entity
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -86,7 +86,10 @@ def percent_of(rubric: Rubric, criteria: list[RubricCriterion], scores: dict[int
 
 
 def check_scores(
-    rubric: Rubric, criteria: list[RubricCriterion], scores: dict[int, int], complete: bool,
+    rubric: Rubric,
+    criteria: list[RubricCriterion],
+    scores: dict[int, int],
+    complete: bool,
     error: Callable[[str], DomainError],
 ) -> None:
     """Scores must be for criteria of the rubric and on its scale; ``complete``: one for each
@@ -119,14 +122,17 @@ def parse_scores(value: Any, error: Callable[[str], DomainError]) -> dict[int, i
 def evaluation_copy(evaluation: MentorEvaluation) -> dict[str, Any]:
     """An evaluation as the phone keeps it: the feed row, and the server copy of a CONFLICT."""
     return {
-        "id": str(evaluation.uid), "evaluationId": str(evaluation.uid),
+        "id": str(evaluation.uid),
+        "evaluationId": str(evaluation.uid),
         "menteeId": to_global_id("Employee", evaluation.mentee_id),
         "mentorId": to_global_id("Employee", evaluation.mentor_id),
         "moduleId": to_global_id("CourseModule", evaluation.module_id),
         "rubricId": to_global_id("Rubric", evaluation.rubric_id),
-        "version": evaluation.version, "status": EvaluationStatus(evaluation.status).value,
+        "version": evaluation.version,
+        "status": EvaluationStatus(evaluation.status).value,
         "scores": {to_global_id("RubricCriterion", int(k)): v for k, v in sorted((evaluation.scores or {}).items())},
-        "comment": evaluation.comment, "percent": evaluation.percent,
+        "comment": evaluation.comment,
+        "percent": evaluation.percent,
         "submittedAt": evaluation.submitted_at.isoformat() if evaluation.submitted_at else None,
         "supersedesId": None,  # the superseded uid: filled by callers that looked it up
         "supersededReason": evaluation.superseded_reason,
@@ -147,10 +153,22 @@ def _stored_scores(scores: dict[int, int]) -> dict[str, int]:
 
 
 async def _insert_evaluation(
-    connection: BaseDBAsyncClient, tenant_id: int, uid: uuid.UUID, mentor_id: int, mentee_id: int,
-    module_id: int, rubric_id: int, scores: dict[int, int], comment: str, status: EvaluationStatus,
-    percent: int | None, submitted_at: datetime | None, record_id: uuid.UUID | None, now: datetime,
-    supersedes_id: int | None = None, reason: str = "",
+    connection: BaseDBAsyncClient,
+    tenant_id: int,
+    uid: uuid.UUID,
+    mentor_id: int,
+    mentee_id: int,
+    module_id: int,
+    rubric_id: int,
+    scores: dict[int, int],
+    comment: str,
+    status: EvaluationStatus,
+    percent: int | None,
+    submitted_at: datetime | None,
+    record_id: uuid.UUID | None,
+    now: datetime,
+    supersedes_id: int | None = None,
+    reason: str = "",
 ) -> int | None:
     """Insert version 1 of an evaluation; None when the uid exists already (another device's
     write of the same draft got there first: the caller treats this one as an update)."""
@@ -160,44 +178,87 @@ async def _insert_evaluation(
         " comment, version, status, percent, submitted_at, last_record_id, supersedes_id, superseded_reason,"
         f" created_at, updated_at) VALUES ({placeholders(connection, 17)})"
         " ON CONFLICT (uid) DO NOTHING RETURNING id",
-        [tenant_id, db_uuid(connection, uid), mentor_id, mentee_id, module_id, rubric_id,
-         json.dumps(_stored_scores(scores), ensure_ascii=False), comment, 1, status.value, percent,
-         db_time(connection, submitted_at), db_uuid(connection, record_id) if record_id else None,
-         supersedes_id, reason, stamp, stamp],
+        [
+            tenant_id,
+            db_uuid(connection, uid),
+            mentor_id,
+            mentee_id,
+            module_id,
+            rubric_id,
+            json.dumps(_stored_scores(scores), ensure_ascii=False),
+            comment,
+            1,
+            status.value,
+            percent,
+            db_time(connection, submitted_at),
+            db_uuid(connection, record_id) if record_id else None,
+            supersedes_id,
+            reason,
+            stamp,
+            stamp,
+        ],
     )
     return int(rows[0]["id"]) if rows else None
 
 
 async def _after_submit(
-    context: ApplyContext, evaluation: MentorEvaluation, module: CourseModule, record_id: uuid.UUID | None,
+    context: ApplyContext,
+    evaluation: MentorEvaluation,
+    module: CourseModule,
+    record_id: uuid.UUID | None,
     occurred_at: datetime,
 ) -> None:
     """Skill evidence, and (ASSESSMENT at or above the bar, the first such) the module done."""
     connection = context.connection
     await skills.record_evidence(
-        context, evaluation.mentee_id, module, skills.MENTOR_EVALUATION, str(evaluation.uid), record_id,
-        evaluation.percent, occurred_at,
+        context,
+        evaluation.mentee_id,
+        module,
+        skills.MENTOR_EVALUATION,
+        str(evaluation.uid),
+        record_id,
+        evaluation.percent,
+        occurred_at,
     )
     # One creditable evaluation per mentee and module: a superseding evaluation, or a mentor
     # submitting fresh evaluations of the same module, is not a new fact to credit.
-    credit_engine.note(context, credit_engine.Creditable(
-        evaluation.mentee_id, CreditActivity.EVALUATION_SCORED,
-        f"evaluation:{evaluation.mentee_id}:{module.id}", occurred_at, record_id, module.course_id, module.id,
-        evaluation.percent,
-    ))
+    credit_engine.note(
+        context,
+        credit_engine.Creditable(
+            evaluation.mentee_id,
+            CreditActivity.EVALUATION_SCORED,
+            f"evaluation:{evaluation.mentee_id}:{module.id}",
+            occurred_at,
+            record_id,
+            module.course_id,
+            module.id,
+            evaluation.percent,
+        ),
+    )
     bar = module.pass_score if module.pass_score is not None else DEFAULT_PASS_SCORE
     if module.kind != ModuleKind.ASSESSMENT or evaluation.percent < bar:
         return
     # Concurrent passing evaluations of one mentee queue on the mentee's row, so the later one
     # sees the earlier (committed) and the module is counted once. A superseded evaluation that
     # passed was counted when it was submitted.
-    await Employee.filter(tenant_id=evaluation.tenant_id, id=evaluation.mentee_id).select_for_update().using_db(
-        connection
-    ).values_list("id", flat=True)
-    passed_before = await MentorEvaluation.filter(
-        tenant_id=evaluation.tenant_id, mentee_id=evaluation.mentee_id, module_id=module.id,
-        status__in=list(FINISHED), percent__gte=bar,
-    ).exclude(id=evaluation.id).using_db(connection).exists()
+    await (
+        Employee.filter(tenant_id=evaluation.tenant_id, id=evaluation.mentee_id)
+        .select_for_update()
+        .using_db(connection)
+        .values_list("id", flat=True)
+    )
+    passed_before = (
+        await MentorEvaluation.filter(
+            tenant_id=evaluation.tenant_id,
+            mentee_id=evaluation.mentee_id,
+            module_id=module.id,
+            status__in=list(FINISHED),
+            percent__gte=bar,
+        )
+        .exclude(id=evaluation.id)
+        .using_db(connection)
+        .exists()
+    )
     if not passed_before:
         await progress._add_progress(
             context, {module.id: module}, {module.id: [1, 0, occurred_at]}, employee_id=evaluation.mentee_id
@@ -262,21 +323,31 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
     viewer, connection = context.viewer, context.connection
     write: EvaluationWrite = parsed.payload
     tenant_id = viewer.tenant_id
-    module = await CourseModule.filter(tenant_id=tenant_id, id=write.module_id).select_related(
-        "course"
-    ).using_db(connection).first()
+    module = (
+        await CourseModule.filter(tenant_id=tenant_id, id=write.module_id)
+        .select_related("course")
+        .using_db(connection)
+        .first()
+    )
     if module is None or module.course.status != CourseStatus.PUBLISHED:
         raise DomainError(ErrorCode.NOT_FOUND)
     if module.kind not in SCORED_KINDS or module.rubric_id is None:
         raise DomainError(ErrorCode.NO_RUBRIC)
-    mentee = await Employee.filter(tenant_id=tenant_id, id=write.mentee_id).select_related(
-        "site"
-    ).using_db(connection).first()
+    mentee = (
+        await Employee.filter(tenant_id=tenant_id, id=write.mentee_id)
+        .select_related("site")
+        .using_db(connection)
+        .first()
+    )
     if mentee is None:
         raise DomainError(ErrorCode.NOT_YOUR_MENTEE)
     zone = mentee.site.time_zone if mentee.site else None
     await mentoring.require_current_mentor(
-        tenant_id, viewer.employee_id, mentee.id, module.course_id, mentoring.local_day(parsed.occurred_at, zone),
+        tenant_id,
+        viewer.employee_id,
+        mentee.id,
+        module.course_id,
+        mentoring.local_day(parsed.occurred_at, zone),
         connection,
     )
     existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
@@ -292,8 +363,20 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
         if write.base_version != 0:
             return await _conflict(connection, None)
         new_id = await _insert_evaluation(
-            connection, tenant_id, write.uid, viewer.employee_id, mentee.id, module.id, rubric_id, write.scores,
-            write.comment, status, percent, submitted_at, parsed.record.id, context.received_at,
+            connection,
+            tenant_id,
+            write.uid,
+            viewer.employee_id,
+            mentee.id,
+            module.id,
+            rubric_id,
+            write.scores,
+            write.comment,
+            status,
+            percent,
+            submitted_at,
+            parsed.record.id,
+            context.received_at,
         )
         if new_id is None:  # the uid exists: someone else's tenant, or a concurrent write of ours
             existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
@@ -315,12 +398,19 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
         if existing.status != EvaluationStatus.DRAFT:
             raise DomainError(ErrorCode.EVALUATION_FINAL)
         # Conditional: of two writers based on the same version only one finds it still current.
-        updated = await MentorEvaluation.filter(
-            id=existing.id, version=write.base_version, status=EvaluationStatus.DRAFT
-        ).using_db(connection).update(
-            scores=_stored_scores(write.scores), comment=write.comment, status=status, percent=percent,
-            submitted_at=submitted_at, last_record_id=parsed.record.id, version=F("version") + 1,
-            updated_at=context.received_at,
+        updated = (
+            await MentorEvaluation.filter(id=existing.id, version=write.base_version, status=EvaluationStatus.DRAFT)
+            .using_db(connection)
+            .update(
+                scores=_stored_scores(write.scores),
+                comment=write.comment,
+                status=status,
+                percent=percent,
+                submitted_at=submitted_at,
+                last_record_id=parsed.record.id,
+                version=F("version") + 1,
+                updated_at=context.received_at,
+            )
         )
         if updated != 1:
             return await _conflict(connection, await MentorEvaluation.get(id=existing.id).using_db(connection))
@@ -348,7 +438,11 @@ register(MentorEvaluated())
 
 
 async def supersede_evaluation(
-    viewer: Viewer, evaluation_uid: uuid.UUID, scores_input: Any, comment: str, reason: str,
+    viewer: Viewer,
+    evaluation_uid: uuid.UUID,
+    scores_input: Any,
+    comment: str,
+    reason: str,
     now: datetime | None = None,
 ) -> MentorEvaluation:
     """Replace a submitted evaluation (HR admins, with a reason): the old one becomes SUPERSEDED,
@@ -368,11 +462,14 @@ async def supersede_evaluation(
         return DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field)
 
     scores = parse_scores(scores_input, error)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
-        old = await MentorEvaluation.filter(tenant_id=viewer.tenant_id, uid=evaluation_uid).select_for_update().using_db(
-            connection
-        ).first()
+        old = (
+            await MentorEvaluation.filter(tenant_id=viewer.tenant_id, uid=evaluation_uid)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         if old is None or old.status == EvaluationStatus.DRAFT:
             raise DomainError(ErrorCode.NOT_FOUND)  # a draft is its mentor's alone
         if old.status != EvaluationStatus.SUBMITTED:
@@ -381,23 +478,50 @@ async def supersede_evaluation(
         criteria = await RubricCriterion.filter(rubric_id=rubric.id).order_by("position").using_db(connection)
         check_scores(rubric, criteria, scores, True, error)
         percent = percent_of(rubric, criteria, scores)
-        updated = await MentorEvaluation.filter(id=old.id, status=EvaluationStatus.SUBMITTED).using_db(
-            connection
-        ).update(status=EvaluationStatus.SUPERSEDED, version=F("version") + 1, updated_at=now)
+        updated = (
+            await MentorEvaluation.filter(id=old.id, status=EvaluationStatus.SUBMITTED)
+            .using_db(connection)
+            .update(status=EvaluationStatus.SUPERSEDED, version=F("version") + 1, updated_at=now)
+        )
         if updated != 1:  # SQLite has no row locks: another supersede got there first
             raise DomainError(ErrorCode.EVALUATION_FINAL)
         new_uid = uuid.uuid4()
         new_id = await _insert_evaluation(
-            connection, viewer.tenant_id, new_uid, viewer.employee_id, old.mentee_id, old.module_id, rubric.id,
-            scores, comment, EvaluationStatus.SUBMITTED, percent, now, None, now, supersedes_id=old.id,
+            connection,
+            viewer.tenant_id,
+            new_uid,
+            viewer.employee_id,
+            old.mentee_id,
+            old.module_id,
+            rubric.id,
+            scores,
+            comment,
+            EvaluationStatus.SUBMITTED,
+            percent,
+            now,
+            None,
+            now,
+            supersedes_id=old.id,
             reason=reason,
         )
         new = await MentorEvaluation.get(id=new_id).using_db(connection)
         module = await CourseModule.get(id=old.module_id).using_db(connection)
-        await audit(connection, viewer, viewer.tenant_id, "evaluation.supersede", "MentorEvaluation", old.uid, {
-            "reason": reason, "oldPercent": old.percent, "newPercent": percent, "newEvaluationId": str(new_uid),
-            "menteeId": old.mentee_id, "moduleId": old.module_id,
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "evaluation.supersede",
+            "MentorEvaluation",
+            old.uid,
+            {
+                "reason": reason,
+                "oldPercent": old.percent,
+                "newPercent": percent,
+                "newEvaluationId": str(new_uid),
+                "menteeId": old.mentee_id,
+                "moduleId": old.module_id,
+            },
+        )
         changes = ChangeSet(viewer.tenant_id)
         context = ApplyContext(viewer, None, connection, changes, now)  # type: ignore[arg-type]
         for evaluation in (old, new):
@@ -446,7 +570,11 @@ class EvaluationPage:
 
 
 async def list_evaluations(
-    viewer: Viewer, mentee_id: int | None, module_id: int | None, first: int, after: str | None,
+    viewer: Viewer,
+    mentee_id: int | None,
+    module_id: int | None,
+    first: int,
+    after: str | None,
     max_page_size: int,
 ) -> EvaluationPage:
     """Evaluations the viewer may read, oldest first, optionally of one mentee and/or module."""
@@ -480,9 +608,13 @@ async def feed_rows(viewer: Viewer, ids: list[str]) -> dict[str, dict[str, Any] 
             continue
     found = await readable_evaluations(viewer, list(uids.values()))
     superseded = {e.supersedes_id for e in found.values() if e.supersedes_id}
-    links = dict(
-        await MentorEvaluation.filter(tenant_id=viewer.tenant_id, id__in=list(superseded)).values_list("id", "uid")
-    ) if superseded else {}
+    links = (
+        dict(
+            await MentorEvaluation.filter(tenant_id=viewer.tenant_id, id__in=list(superseded)).values_list("id", "uid")
+        )
+        if superseded
+        else {}
+    )
     result: dict[str, dict[str, Any] | None] = {}
     for i in ids:
         evaluation = found.get(uids.get(i))  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ them, since that follows from the mentorship changing.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,7 +43,9 @@ async def current_mentor_ids(
     query = Mentorship.filter(
         Q(course_id=course_id) | Q(course_id=None),
         Q(ends_on=None) | Q(ends_on__gte=on),
-        tenant_id=tenant_id, mentee_id=mentee_id, starts_on__lte=on,
+        tenant_id=tenant_id,
+        mentee_id=mentee_id,
+        starts_on__lte=on,
     )
     if connection is not None:
         query = query.using_db(connection)
@@ -51,7 +53,11 @@ async def current_mentor_ids(
 
 
 async def require_current_mentor(
-    tenant_id: int, mentor_id: int, mentee_id: int, course_id: int, on: date,
+    tenant_id: int,
+    mentor_id: int,
+    mentee_id: int,
+    course_id: int,
+    on: date,
     connection: BaseDBAsyncClient | None = None,
 ) -> None:
     """NOT_YOUR_MENTEE unless ``mentor_id`` is a current mentor of the mentee for the course."""
@@ -118,9 +124,7 @@ async def _active_employee(connection: BaseDBAsyncClient, tenant_id: int, employ
     return employee
 
 
-async def _touch_mentorship(
-    connection: BaseDBAsyncClient, changes: ChangeSet, mentorship: Mentorship
-) -> None:
+async def _touch_mentorship(connection: BaseDBAsyncClient, changes: ChangeSet, mentorship: Mentorship) -> None:
     """Send the mentorship to both people, and the mentee's practice logs in its scope to the
     mentor (who gains or loses sight of them)."""
     changes.touch(Entity.MENTORSHIP, mentorship.id, audience=mentorship.mentor_id)
@@ -133,8 +137,13 @@ async def _touch_mentorship(
 
 
 async def create_mentorship(
-    viewer: Viewer, mentor_id: int, mentee_id: int, course_id: int | None, starts_on: date,
-    ends_on: date | None = None, now: datetime | None = None,
+    viewer: Viewer,
+    mentor_id: int,
+    mentee_id: int,
+    course_id: int | None,
+    starts_on: date,
+    ends_on: date | None = None,
+    now: datetime | None = None,
 ) -> Mentorship:
     """Make ``mentor_id`` the mentor of ``mentee_id`` for a course (None: every course) from
     ``starts_on`` to ``ends_on`` (None: open-ended). HR admins only; audited."""
@@ -143,39 +152,57 @@ async def create_mentorship(
         raise DomainError(ErrorCode.VALIDATION, field="menteeId", reason_key="reason.self_mentoring")
     if ends_on is not None and ends_on < starts_on:
         raise DomainError(ErrorCode.VALIDATION, field="endsOn", reason_key="reason.ends_before_start")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         await _active_employee(connection, viewer.tenant_id, mentor_id, "mentorId")
         await _active_employee(connection, viewer.tenant_id, mentee_id, "menteeId")
-        if course_id is not None and not await Course.filter(
-            tenant_id=viewer.tenant_id, id=course_id
-        ).using_db(connection).exists():
+        if (
+            course_id is not None
+            and not await Course.filter(tenant_id=viewer.tenant_id, id=course_id).using_db(connection).exists()
+        ):
             raise DomainError(ErrorCode.NOT_FOUND, field="courseId")
         mentorship = await Mentorship.create(
-            tenant_id=viewer.tenant_id, mentor_id=mentor_id, mentee_id=mentee_id, course_id=course_id,
-            starts_on=starts_on, ends_on=ends_on, using_db=connection,
+            tenant_id=viewer.tenant_id,
+            mentor_id=mentor_id,
+            mentee_id=mentee_id,
+            course_id=course_id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            using_db=connection,
         )
-        await audit(connection, viewer, viewer.tenant_id, "mentorship.create", "Mentorship", mentorship.id, {
-            "mentorId": mentor_id, "menteeId": mentee_id, "courseId": course_id,
-            "startsOn": starts_on.isoformat(), "endsOn": ends_on.isoformat() if ends_on else None,
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "mentorship.create",
+            "Mentorship",
+            mentorship.id,
+            {
+                "mentorId": mentor_id,
+                "menteeId": mentee_id,
+                "courseId": course_id,
+                "startsOn": starts_on.isoformat(),
+                "endsOn": ends_on.isoformat() if ends_on else None,
+            },
+        )
         changes = ChangeSet(viewer.tenant_id)
         await _touch_mentorship(connection, changes, mentorship)
         await changes.publish(connection, now)
     return mentorship
 
 
-async def end_mentorship(
-    viewer: Viewer, mentorship_id: int, ends_on: date, now: datetime | None = None
-) -> Mentorship:
+async def end_mentorship(viewer: Viewer, mentorship_id: int, ends_on: date, now: datetime | None = None) -> Mentorship:
     """Set the last day of a mentorship (earlier or later than before, never before its start).
     HR admins only; audited."""
     viewer.require_role(Role.HR_ADMIN)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
-        mentorship = await Mentorship.filter(
-            tenant_id=viewer.tenant_id, id=mentorship_id
-        ).select_for_update().using_db(connection).first()
+        mentorship = (
+            await Mentorship.filter(tenant_id=viewer.tenant_id, id=mentorship_id)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         if mentorship is None:
             raise DomainError(ErrorCode.NOT_FOUND, field="mentorshipId")
         if ends_on < mentorship.starts_on:
@@ -183,9 +210,18 @@ async def end_mentorship(
         previous = mentorship.ends_on
         await Mentorship.filter(id=mentorship.id).using_db(connection).update(ends_on=ends_on, updated_at=now)
         mentorship.ends_on = ends_on
-        await audit(connection, viewer, viewer.tenant_id, "mentorship.end", "Mentorship", mentorship.id, {
-            "previousEndsOn": previous.isoformat() if previous else None, "endsOn": ends_on.isoformat(),
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "mentorship.end",
+            "Mentorship",
+            mentorship.id,
+            {
+                "previousEndsOn": previous.isoformat() if previous else None,
+                "endsOn": ends_on.isoformat(),
+            },
+        )
         changes = ChangeSet(viewer.tenant_id)
         await _touch_mentorship(connection, changes, mentorship)
         await changes.publish(connection, now)
@@ -196,16 +232,23 @@ async def pending_counts(tenant_id: int, mentorships: list[Mentorship]) -> dict[
     """PENDING practice logs in each mentorship's scope (its mentee, its course or all)."""
     if not mentorships:
         return {}
-    rows = await PracticeLog.filter(
-        tenant_id=tenant_id, status=PracticeStatus.PENDING,
-        employee_id__in=list({m.mentee_id for m in mentorships}),
-    ).annotate(count=Count("id")).group_by("employee_id", "course_id").values_list("employee_id", "course_id", "count")
+    rows = (
+        await PracticeLog.filter(
+            tenant_id=tenant_id,
+            status=PracticeStatus.PENDING,
+            employee_id__in=list({m.mentee_id for m in mentorships}),
+        )
+        .annotate(count=Count("id"))
+        .group_by("employee_id", "course_id")
+        .values_list("employee_id", "course_id", "count")
+    )
     by_mentee: dict[int, dict[int, int]] = defaultdict(dict)
     for employee_id, course_id, count in rows:
         by_mentee[employee_id][course_id] = count
     return {
         m.id: sum(
-            count for course_id, count in by_mentee[m.mentee_id].items()
+            count
+            for course_id, count in by_mentee[m.mentee_id].items()
             if m.course_id is None or course_id == m.course_id
         )
         for m in mentorships
@@ -214,18 +257,14 @@ async def pending_counts(tenant_id: int, mentorships: list[Mentorship]) -> dict[
 
 async def my_mentees(viewer: Viewer, now: datetime | None = None) -> list[tuple[Mentorship, int]]:
     """The viewer's mentorships as mentor in force today, with each one's PENDING practice count."""
-    rows = await current_mentorships(
-        viewer.tenant_id, now or datetime.now(timezone.utc), mentor_id=viewer.employee_id
-    )
+    rows = await current_mentorships(viewer.tenant_id, now or datetime.now(UTC), mentor_id=viewer.employee_id)
     counts = await pending_counts(viewer.tenant_id, rows)
     return [(row, counts[row.id]) for row in rows]
 
 
 async def my_mentors(viewer: Viewer, now: datetime | None = None) -> list[tuple[Mentorship, int]]:
     """The viewer's mentorships as mentee in force today, with their PENDING practice count."""
-    rows = await current_mentorships(
-        viewer.tenant_id, now or datetime.now(timezone.utc), mentee_id=viewer.employee_id
-    )
+    rows = await current_mentorships(viewer.tenant_id, now or datetime.now(UTC), mentee_id=viewer.employee_id)
     counts = await pending_counts(viewer.tenant_id, rows)
     return [(row, counts[row.id]) for row in rows]
 
@@ -233,7 +272,9 @@ async def my_mentors(viewer: Viewer, now: datetime | None = None) -> list[tuple[
 async def mentorships_of(viewer: Viewer, ids: list[int]) -> dict[int, Mentorship]:
     """Mentorships the viewer is the mentor or the mentee of, by id (the feed's rows)."""
     rows = await Mentorship.filter(
-        Q(mentor_id=viewer.employee_id) | Q(mentee_id=viewer.employee_id), tenant_id=viewer.tenant_id, id__in=ids,
+        Q(mentor_id=viewer.employee_id) | Q(mentee_id=viewer.employee_id),
+        tenant_id=viewer.tenant_id,
+        id__in=ids,
     ).select_related("mentor", "mentee")
     return {row.id: row for row in rows}
 

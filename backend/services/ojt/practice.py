@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.expressions import Q
@@ -35,9 +35,8 @@ from backend.models import (
     RecordStatus,
     Role,
 )
-from backend.services.credits import credit_engine
 from backend.services.catalog import progress
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id, register
+from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity, register_backfill
 from backend.services.ojt.mentoring import (
     current_mentor_ids,
@@ -47,6 +46,7 @@ from backend.services.ojt.mentoring import (
     time_zones,
 )
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id, register
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, insert_many
 
@@ -76,7 +76,11 @@ class PracticeEntry:
 
 
 async def _touch_log(
-    context: ApplyContext, log_id: int, employee_id: int, course_id: int, zone: str | None,
+    context: ApplyContext,
+    log_id: int,
+    employee_id: int,
+    course_id: int,
+    zone: str | None,
     mentors: dict | None = None,
 ) -> None:
     """Send a log to its employee and to their current mentors for its course. ``mentors``
@@ -93,9 +97,18 @@ async def _touch_log(
 
 
 _LOG_COLUMNS = {
-    "tenant_id": "int", "record_id": "uuid", "employee_id": "int", "module_id": "int", "course_id": "int",
-    "quantity": "smallint", "note": "text", "practiced_at": "timestamptz", "status": "text",
-    "review_note": "text", "created_at": "timestamptz", "updated_at": "timestamptz",
+    "tenant_id": "int",
+    "record_id": "uuid",
+    "employee_id": "int",
+    "module_id": "int",
+    "course_id": "int",
+    "quantity": "smallint",
+    "note": "text",
+    "practiced_at": "timestamptz",
+    "status": "text",
+    "review_note": "text",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
 }
 
 
@@ -119,7 +132,9 @@ class PracticeLogged:
             module.id: module
             for module in await CourseModule.filter(
                 tenant_id=viewer.tenant_id, id__in=list({parsed.payload.module_id for parsed in records})
-            ).select_related("course").using_db(connection)
+            )
+            .select_related("course")
+            .using_db(connection)
         }
         zone = (await time_zones(viewer.tenant_id, [viewer.employee_id], connection)).get(viewer.employee_id)
         now = db_time(connection, context.received_at)
@@ -133,14 +148,33 @@ class PracticeLogged:
             if module.kind != ModuleKind.PRACTICE:
                 outcomes.append(Outcome.rejected(invalid_payload("moduleId")))
                 continue
-            rows.append((viewer.tenant_id, db_uuid(connection, parsed.record.id), viewer.employee_id, module.id,
-                         module.course_id, entry.quantity, entry.note, db_time(connection, parsed.occurred_at),
-                         PracticeStatus.PENDING.value, "", now, now))
+            rows.append(
+                (
+                    viewer.tenant_id,
+                    db_uuid(connection, parsed.record.id),
+                    viewer.employee_id,
+                    module.id,
+                    module.course_id,
+                    entry.quantity,
+                    entry.note,
+                    db_time(connection, parsed.occurred_at),
+                    PracticeStatus.PENDING.value,
+                    "",
+                    now,
+                    now,
+                )
+            )
             outcomes.append(Outcome(RecordStatus.ACCEPTED))
         # One statement for the batch; ON CONFLICT, not try/except: a failed INSERT would abort
         # the batch's transaction.
-        inserted = await insert_many(connection, "practice_log", _LOG_COLUMNS, rows,
-                                     on_conflict="ON CONFLICT (record_id) DO NOTHING", returning="id, course_id")
+        inserted = await insert_many(
+            connection,
+            "practice_log",
+            _LOG_COLUMNS,
+            rows,
+            on_conflict="ON CONFLICT (record_id) DO NOTHING",
+            returning="id, course_id",
+        )
         mentors: dict = {}
         for row in inserted:
             await _touch_log(context, int(row["id"]), viewer.employee_id, int(row["course_id"]), zone, mentors)
@@ -184,7 +218,9 @@ class PracticeReviewed:
             log.id: log
             for log in await PracticeLog.filter(
                 tenant_id=viewer.tenant_id, id__in=list({parsed.payload.practice_id for parsed in records})
-            ).select_related("module").using_db(connection)
+            )
+            .select_related("module")
+            .using_db(connection)
         }
         zones = await time_zones(viewer.tenant_id, {log.employee_id for log in logs.values()}, connection)
         outcomes = []
@@ -197,8 +233,12 @@ class PracticeReviewed:
                     raise DomainError(ErrorCode.NOT_FOUND)
                 zone = zones.get(log.employee_id)
                 await require_current_mentor(
-                    viewer.tenant_id, viewer.employee_id, log.employee_id, log.course_id,
-                    local_day(parsed.occurred_at, zone), connection,
+                    viewer.tenant_id,
+                    viewer.employee_id,
+                    log.employee_id,
+                    log.course_id,
+                    local_day(parsed.occurred_at, zone),
+                    connection,
                 )
                 await self._decide(context, log, review, parsed.occurred_at)
             except DomainError as error:
@@ -214,11 +254,16 @@ class PracticeReviewed:
         connection = context.connection
         # The condition is the guard: on PostgreSQL a concurrent review waits for our row lock,
         # then re-checks status and updates nothing.
-        updated = await PracticeLog.filter(
-            tenant_id=log.tenant_id, id=log.id, status=PracticeStatus.PENDING
-        ).using_db(connection).update(
-            status=review.decision, reviewer_id=context.viewer.employee_id, reviewed_at=reviewed_at,
-            review_note=review.note, updated_at=context.received_at,
+        updated = (
+            await PracticeLog.filter(tenant_id=log.tenant_id, id=log.id, status=PracticeStatus.PENDING)
+            .using_db(connection)
+            .update(
+                status=review.decision,
+                reviewer_id=context.viewer.employee_id,
+                reviewed_at=reviewed_at,
+                review_note=review.note,
+                updated_at=context.received_at,
+            )
         )
         if updated != 1:
             status = await PracticeLog.filter(id=log.id).using_db(connection).values_list("status", flat=True)
@@ -226,13 +271,24 @@ class PracticeReviewed:
         log.status = review.decision
         if review.decision == PracticeStatus.CONFIRMED:
             await progress._add_progress(
-                context, {log.module_id: log.module}, {log.module_id: [log.quantity, 0, log.practiced_at]},
+                context,
+                {log.module_id: log.module},
+                {log.module_id: [log.quantity, 0, log.practiced_at]},
                 employee_id=log.employee_id,
             )
-            credit_engine.note(context, credit_engine.Creditable(
-                log.employee_id, CreditActivity.PRACTICE_CONFIRMED, f"practice:{log.id}", log.practiced_at,
-                log.record_id, log.course_id, log.module_id, quantity=log.quantity,
-            ))
+            credit_engine.note(
+                context,
+                credit_engine.Creditable(
+                    log.employee_id,
+                    CreditActivity.PRACTICE_CONFIRMED,
+                    f"practice:{log.id}",
+                    log.practiced_at,
+                    log.record_id,
+                    log.course_id,
+                    log.module_id,
+                    quantity=log.quantity,
+                ),
+            )
 
 
 register(PracticeReviewed())
@@ -291,9 +347,7 @@ async def _readable(viewer: Viewer, employee_id: int, now: datetime) -> Q | None
         raise DomainError(ErrorCode.NOT_FOUND)
     if manager[0] == viewer.employee_id:
         return None
-    mentorships = await current_mentorships(
-        viewer.tenant_id, now, mentor_id=viewer.employee_id, mentee_id=employee_id
-    )
+    mentorships = await current_mentorships(viewer.tenant_id, now, mentor_id=viewer.employee_id, mentee_id=employee_id)
     scope = _scope(mentorships)
     if scope is None:
         raise DomainError(ErrorCode.NOT_FOUND)
@@ -317,13 +371,20 @@ async def _page(query, first: int, after: str | None, newest_first: bool) -> Pra
     order = ("-practiced_at", "-id") if newest_first else ("practiced_at", "id")
     rows = await query.select_related("module").order_by(*order).limit(first + 1)
     return PracticePage(
-        logs=list(rows[:first]), has_next_page=len(rows) > first, has_previous_page=after is not None,
-        count_total=filtered.count, newest_first=newest_first,
+        logs=list(rows[:first]),
+        has_next_page=len(rows) > first,
+        has_previous_page=after is not None,
+        count_total=filtered.count,
+        newest_first=newest_first,
     )
 
 
 async def practice_logs(
-    viewer: Viewer, wanted: PracticeFilter, first: int, after: str | None, max_page_size: int,
+    viewer: Viewer,
+    wanted: PracticeFilter,
+    first: int,
+    after: str | None,
+    max_page_size: int,
     now: datetime | None = None,
 ) -> PracticePage:
     """An employee's practice logs (the viewer's own by default), newest first. Another
@@ -331,7 +392,7 @@ async def practice_logs(
     only the courses mentored); otherwise NOT_FOUND."""
     first = check_page_size(first, max_page_size)
     employee_id = wanted.employee_id or viewer.employee_id
-    scope = await _readable(viewer, employee_id, now or datetime.now(timezone.utc))
+    scope = await _readable(viewer, employee_id, now or datetime.now(UTC))
     query = PracticeLog.filter(tenant_id=viewer.tenant_id, employee_id=employee_id)
     if scope is not None:
         query = query.filter(scope)
@@ -347,9 +408,7 @@ async def pending_reviews(
 ) -> PracticePage:
     """PENDING logs the viewer may decide as a current mentor today, oldest first."""
     first = check_page_size(first, max_page_size)
-    mentorships = await current_mentorships(
-        viewer.tenant_id, now or datetime.now(timezone.utc), mentor_id=viewer.employee_id
-    )
+    mentorships = await current_mentorships(viewer.tenant_id, now or datetime.now(UTC), mentor_id=viewer.employee_id)
     scope = _scope(mentorships)
     query = PracticeLog.filter(tenant_id=viewer.tenant_id, status=PracticeStatus.PENDING)
     query = query.filter(scope) if scope is not None else query.filter(id=0)
@@ -361,10 +420,16 @@ async def practice_logs_for_feed(viewer: Viewer, ids: list[int], now: datetime |
     courses mentored. Loaded with module and reviewer."""
     rows = await PracticeLog.filter(tenant_id=viewer.tenant_id, id__in=ids).select_related("module", "employee")
     others = {row.employee_id for row in rows if row.employee_id != viewer.employee_id}
-    mentorships = await current_mentorships(
-        viewer.tenant_id, now or datetime.now(timezone.utc), mentor_id=viewer.employee_id,
-        mentee_id__in=list(others),
-    ) if others else []
+    mentorships = (
+        await current_mentorships(
+            viewer.tenant_id,
+            now or datetime.now(UTC),
+            mentor_id=viewer.employee_id,
+            mentee_id__in=list(others),
+        )
+        if others
+        else []
+    )
     by_mentee: dict[int, list[Mentorship]] = defaultdict(list)
     for mentorship in mentorships:
         by_mentee[mentorship.mentee_id].append(mentorship)
@@ -380,7 +445,7 @@ async def practice_logs_for_feed(viewer: Viewer, ids: list[int], now: datetime |
 
 
 async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     by_mentee: dict[int, list[Mentorship]] = defaultdict(list)
     for mentorship in await current_mentorships(tenant_id, now):
         by_mentee[mentorship.mentee_id].append(mentorship)

@@ -10,7 +10,7 @@ CONFLICT`` so two authors creating it at once make one quiz.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -124,8 +124,12 @@ def _clean_answer_key(kind: QuestionKind, key: Any, options: list[dict[str, str]
             cleaned["keywords"] = [k.strip() for k in keywords]
     wanted = key.get("minKeywords")
     if wanted is not None:
-        if isinstance(wanted, bool) or not isinstance(wanted, int) or not cleaned.get("keywords") \
-                or not 1 <= wanted <= len(cleaned["keywords"]):
+        if (
+            isinstance(wanted, bool)
+            or not isinstance(wanted, int)
+            or not cleaned.get("keywords")
+            or not 1 <= wanted <= len(cleaned["keywords"])
+        ):
             raise _invalid("answerKey")
         cleaned["minKeywords"] = wanted
     return cleaned
@@ -164,9 +168,11 @@ async def _course(viewer: Viewer, course_id: int, connection) -> Course:
 async def _touch_quizzes_of(connection, changes: ChangeSet, question_id: int, now: datetime) -> None:
     """A changed question changes every quiz showing it: a new version phones fetch again."""
     tenant_id = changes.tenant_id
-    quiz_ids = list(await QuizQuestion.filter(tenant_id=tenant_id, question_id=question_id).using_db(
-        connection
-    ).values_list("quiz_id", flat=True))
+    quiz_ids = list(
+        await QuizQuestion.filter(tenant_id=tenant_id, question_id=question_id)
+        .using_db(connection)
+        .values_list("quiz_id", flat=True)
+    )
     if not quiz_ids:
         return
     quizzes_ = Quiz.filter(tenant_id=tenant_id, id__in=quiz_ids).using_db(connection)
@@ -175,12 +181,14 @@ async def _touch_quizzes_of(connection, changes: ChangeSet, question_id: int, no
         changes.touch(Entity.QUIZ, module_id)
 
 
-async def create_question(viewer: Viewer, course_id: int, draft: QuestionDraft, now: datetime | None = None) -> Question:
+async def create_question(
+    viewer: Viewer, course_id: int, draft: QuestionDraft, now: datetime | None = None
+) -> Question:
     """Add a question to a course's bank (HR admins, instructors). The answer key must suit the
     kind: option keys for choices (exactly one for SINGLE_CHOICE), a boolean for TRUE_FALSE,
     {exact?, keywords?, minKeywords?} for SHORT_TEXT (empty: graded by a person)."""
     require_author(viewer)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if draft.kind is None:
         raise DomainError(ErrorCode.VALIDATION, field="kind", reason_key="reason.required")
     kind = QuestionKind(draft.kind)
@@ -192,23 +200,42 @@ async def create_question(viewer: Viewer, course_id: int, draft: QuestionDraft, 
     async with in_transaction() as connection:
         await _course(viewer, course_id, connection)
         question = await Question.create(
-            tenant_id=viewer.tenant_id, course_id=course_id, kind=kind, prompt=prompt, options=options,
-            answer_key=answer_key, points=points, explanation=explanation, using_db=connection,
+            tenant_id=viewer.tenant_id,
+            course_id=course_id,
+            kind=kind,
+            prompt=prompt,
+            options=options,
+            answer_key=answer_key,
+            points=points,
+            explanation=explanation,
+            using_db=connection,
         )
-        await audit(connection, viewer, viewer.tenant_id, "question.create", "Question", question.id,
-                    {"courseId": course_id, "kind": kind.value})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "question.create",
+            "Question",
+            question.id,
+            {"courseId": course_id, "kind": kind.value},
+        )
     return question
 
 
-async def update_question(viewer: Viewer, question_id: int, draft: QuestionDraft, now: datetime | None = None) -> Question:
+async def update_question(
+    viewer: Viewer, question_id: int, draft: QuestionDraft, now: datetime | None = None
+) -> Question:
     """Change a bank question (HR admins, instructors); omitted fields stay. The result is checked
     as a whole (a new kind needs a key that suits it). Quizzes showing it get a new version."""
     require_author(viewer)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
-        question = await Question.filter(tenant_id=viewer.tenant_id, id=question_id).select_for_update().using_db(
-            connection
-        ).first()
+        question = (
+            await Question.filter(tenant_id=viewer.tenant_id, id=question_id)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         if question is None:
             raise DomainError(ErrorCode.NOT_FOUND, field="questionId")
         kind = QuestionKind(draft.kind if draft.kind is not None else question.kind)
@@ -217,16 +244,36 @@ async def update_question(viewer: Viewer, question_id: int, draft: QuestionDraft
         key = draft.answer_key if draft.answer_key_given else question.answer_key
         answer_key = _clean_answer_key(kind, key, options)
         points = _clean_points(draft.points if draft.points is not None else question.points)
-        explanation = _clean_text(draft.explanation if draft.explanation is not None else question.explanation,
-                                  "explanation", MAX_EXPLANATION, required=False)
-        await Question.filter(tenant_id=viewer.tenant_id, id=question.id).using_db(connection).update(
-            kind=kind, prompt=prompt, options=options, answer_key=answer_key, points=points,
-            explanation=explanation, updated_at=now,
+        explanation = _clean_text(
+            draft.explanation if draft.explanation is not None else question.explanation,
+            "explanation",
+            MAX_EXPLANATION,
+            required=False,
+        )
+        await (
+            Question.filter(tenant_id=viewer.tenant_id, id=question.id)
+            .using_db(connection)
+            .update(
+                kind=kind,
+                prompt=prompt,
+                options=options,
+                answer_key=answer_key,
+                points=points,
+                explanation=explanation,
+                updated_at=now,
+            )
         )
         changes = ChangeSet(viewer.tenant_id)
         await _touch_quizzes_of(connection, changes, question.id, now)
-        await audit(connection, viewer, viewer.tenant_id, "question.update", "Question", question.id,
-                    {"courseId": question.course_id, "kind": kind.value})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "question.update",
+            "Question",
+            question.id,
+            {"courseId": question.course_id, "kind": kind.value},
+        )
         await changes.publish(connection, now)
         return await Question.get(id=question.id).using_db(connection)
 
@@ -276,7 +323,7 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
     """Create or replace the quiz of a QUIZ module (HR admins, instructors): its settings and its
     questions in order, all from the module's course. A replaced quiz gets version + 1."""
     require_author(viewer)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     title = _check_settings(settings)
     async with in_transaction() as connection:
         module = await CourseModule.filter(tenant_id=viewer.tenant_id, id=module_id).using_db(connection).first()
@@ -284,15 +331,21 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
             raise DomainError(ErrorCode.NOT_FOUND, field="moduleId")
         if module.kind != ModuleKind.QUIZ:
             raise _invalid("moduleId")
-        found = set(await Question.filter(
-            tenant_id=viewer.tenant_id, course_id=module.course_id, id__in=settings.question_ids
-        ).using_db(connection).values_list("id", flat=True))
+        found = set(
+            await Question.filter(tenant_id=viewer.tenant_id, course_id=module.course_id, id__in=settings.question_ids)
+            .using_db(connection)
+            .values_list("id", flat=True)
+        )
         if found != set(settings.question_ids):
             raise _invalid("questionIds")
         values = {
-            "title": title, "pass_mark": settings.pass_mark, "time_limit_seconds": settings.time_limit_seconds,
-            "attempts_allowed": settings.attempts_allowed, "shuffle": settings.shuffle,
-            "review_allowed": settings.review_allowed, "closes_at": settings.closes_at,
+            "title": title,
+            "pass_mark": settings.pass_mark,
+            "time_limit_seconds": settings.time_limit_seconds,
+            "attempts_allowed": settings.attempts_allowed,
+            "shuffle": settings.shuffle,
+            "review_allowed": settings.review_allowed,
+            "closes_at": settings.closes_at,
             "review_timing": ReviewTiming(settings.review_timing),
         }
         stamp = db_time(connection, now)
@@ -302,19 +355,41 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
             f" review_allowed, review_timing, closes_at, version, created_at, updated_at)"
             f" VALUES ({placeholders(connection, 13)})"
             " ON CONFLICT (module_id) DO NOTHING RETURNING id",
-            [viewer.tenant_id, module.id, title, settings.pass_mark, settings.time_limit_seconds,
-             settings.attempts_allowed, settings.shuffle, settings.review_allowed,
-             ReviewTiming(settings.review_timing).value, db_time(connection, settings.closes_at), 1, stamp, stamp],
+            [
+                viewer.tenant_id,
+                module.id,
+                title,
+                settings.pass_mark,
+                settings.time_limit_seconds,
+                settings.attempts_allowed,
+                settings.shuffle,
+                settings.review_allowed,
+                ReviewTiming(settings.review_timing).value,
+                db_time(connection, settings.closes_at),
+                1,
+                stamp,
+                stamp,
+            ],
         )
         created = bool(rows)
-        quiz = await Quiz.filter(tenant_id=viewer.tenant_id, module_id=module.id).select_for_update().using_db(connection).first()
+        quiz = (
+            await Quiz.filter(tenant_id=viewer.tenant_id, module_id=module.id)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         if not created:
-            await Quiz.filter(tenant_id=viewer.tenant_id, id=quiz.id).using_db(connection).update(**values, version=F("version") + 1,
-                                                                       updated_at=now)
+            await (
+                Quiz.filter(tenant_id=viewer.tenant_id, id=quiz.id)
+                .using_db(connection)
+                .update(**values, version=F("version") + 1, updated_at=now)
+            )
         await QuizQuestion.filter(tenant_id=viewer.tenant_id, quiz_id=quiz.id).using_db(connection).delete()
         await QuizQuestion.bulk_create(
-            [QuizQuestion(tenant_id=viewer.tenant_id, quiz_id=quiz.id, question_id=question_id, position=position)
-             for position, question_id in enumerate(settings.question_ids, start=1)],
+            [
+                QuizQuestion(tenant_id=viewer.tenant_id, quiz_id=quiz.id, question_id=question_id, position=position)
+                for position, question_id in enumerate(settings.question_ids, start=1)
+            ],
             using_db=connection,
         )
         changes = ChangeSet(viewer.tenant_id)
@@ -327,17 +402,35 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
         ):
             # Whether attempt rows show feedback depends on these (quizzes.shows_feedback): phones
             # must fetch them again.
-            for attempt_id, employee_id in await QuizAttempt.filter(tenant_id=viewer.tenant_id, quiz_id=quiz.id).using_db(
-                connection
-            ).values_list("id", "employee_id"):
+            for attempt_id, employee_id in (
+                await QuizAttempt.filter(tenant_id=viewer.tenant_id, quiz_id=quiz.id)
+                .using_db(connection)
+                .values_list("id", "employee_id")
+            ):
                 changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=employee_id)
-        await audit(connection, viewer, viewer.tenant_id, "quiz.create" if created else "quiz.update", "Quiz",
-                    quiz.id, {"moduleId": module.id, "questionIds": settings.question_ids,
-                              "passMark": settings.pass_mark, "attemptsAllowed": settings.attempts_allowed,
-                              "reviewAllowed": settings.review_allowed,
-                              "reviewTiming": ReviewTiming(settings.review_timing).value})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "quiz.create" if created else "quiz.update",
+            "Quiz",
+            quiz.id,
+            {
+                "moduleId": module.id,
+                "questionIds": settings.question_ids,
+                "passMark": settings.pass_mark,
+                "attemptsAllowed": settings.attempts_allowed,
+                "reviewAllowed": settings.review_allowed,
+                "reviewTiming": ReviewTiming(settings.review_timing).value,
+            },
+        )
         await changes.publish(connection, now)
-        return await Quiz.filter(tenant_id=viewer.tenant_id, id=quiz.id).select_related("module").using_db(connection).first()
+        return (
+            await Quiz.filter(tenant_id=viewer.tenant_id, id=quiz.id)
+            .select_related("module")
+            .using_db(connection)
+            .first()
+        )
 
 
 async def authored_questions(quiz_id: int) -> list[Question]:

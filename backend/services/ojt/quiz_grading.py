@@ -11,7 +11,7 @@ Kept apart from ``quizzes`` because it is a grader's workflow, not the learner's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,15 +20,14 @@ from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import AttemptStatus, Question, Quiz, QuizAttempt, Role
-from backend.services.credits import credit_engine
-from backend.services.ojt import mentoring
-from backend.services.catalog import progress
-from backend.services.ojt import skills
-from backend.services.records.ingest import ApplyContext
 from backend.services.audit import audit
+from backend.services.catalog import progress
+from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.ojt import mentoring, skills
 from backend.services.ojt.quizzes import feedback_items, points_text, quiz_passed, whole_percent
+from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.records.ingest import ApplyContext
 from backend.services.viewer import Viewer
 
 MAX_COMMENT = 500
@@ -62,14 +61,18 @@ def _points_given(points: Any, most: Decimal) -> Decimal:
 
 
 async def grade_answer(
-    viewer: Viewer, attempt_id: int, question_id: int, points: Any, comment: str = "",
+    viewer: Viewer,
+    attempt_id: int,
+    question_id: int,
+    points: Any,
+    comment: str = "",
     now: datetime | None = None,
 ) -> QuizAttempt:
     """Give points to one open answer awaiting a person. The score, percent and pass are worked
     out again; when no answer awaits any more the attempt is GRADED (and counts as skill
     evidence); a first pass of the quiz counts the module once. ALREADY_GRADED when the answer
     does not await grading (a concurrent grader took it)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
         raise DomainError(ErrorCode.VALIDATION, field="comment", reason_key="reason.too_long", max=MAX_COMMENT)
@@ -77,16 +80,22 @@ async def grade_answer(
         found = await QuizAttempt.filter(tenant_id=viewer.tenant_id, id=attempt_id).using_db(connection).first()
         if found is None:
             raise DomainError(ErrorCode.NOT_FOUND)
-        quiz = await Quiz.filter(tenant_id=viewer.tenant_id, id=found.quiz_id).select_related("module").using_db(connection).first()
+        quiz = (
+            await Quiz.filter(tenant_id=viewer.tenant_id, id=found.quiz_id)
+            .select_related("module")
+            .using_db(connection)
+            .first()
+        )
         module = quiz.module
         await _require_grader(viewer, found.employee_id, module.course_id, now, connection)
         # Every attempt of the learner at this quiz, locked in id order: two graders finishing two
         # attempts at once must not both see "no other pass" and count the module twice.
-        locked = await QuizAttempt.filter(
-            tenant_id=viewer.tenant_id, quiz_id=quiz.id, employee_id=found.employee_id
-        ).order_by(
-            "id"
-        ).select_for_update().using_db(connection)
+        locked = (
+            await QuizAttempt.filter(tenant_id=viewer.tenant_id, quiz_id=quiz.id, employee_id=found.employee_id)
+            .order_by("id")
+            .select_for_update()
+            .using_db(connection)
+        )
         attempt = next(a for a in locked if a.id == attempt_id)
         feedback = [dict(item) for item in feedback_items(attempt.feedback)]
         item = next((f for f in feedback if f["questionId"] == question_id), None)
@@ -96,12 +105,21 @@ async def grade_answer(
             raise DomainError(ErrorCode.ALREADY_GRADED)
         most = item.get("maxPoints")
         if most is None:  # attempts from before the per-question maximum was kept
-            most = await Question.filter(tenant_id=viewer.tenant_id, id=question_id).using_db(connection).values_list("points", flat=True)
+            most = (
+                await Question.filter(tenant_id=viewer.tenant_id, id=question_id)
+                .using_db(connection)
+                .values_list("points", flat=True)
+            )
             most = most[0] if most else 0
         most = Decimal(str(most))
         given = _points_given(points, most)
-        item.update(pointsAwarded=points_text(given), correct=given >= most, needsManual=False,
-                    gradedBy=viewer.employee_id, comment=comment)
+        item.update(
+            pointsAwarded=points_text(given),
+            correct=given >= most,
+            needsManual=False,
+            gradedBy=viewer.employee_id,
+            comment=comment,
+        )
         score = sum((Decimal(str(f.get("pointsAwarded", "0"))) for f in feedback), Decimal(0))
         max_score = Decimal(str(attempt.max_score))
         percent = whole_percent(score, max_score)
@@ -111,9 +129,16 @@ async def grade_answer(
         changes = {"feedback": feedback, "score": score, "percent": percent, "passed": passed, "updated_at": now}
         if done:
             changes.update(status=AttemptStatus.GRADED, graded_by_id=viewer.employee_id, graded_at=now)
-        written = await QuizAttempt.filter(
-            tenant_id=viewer.tenant_id, id=attempt.id, status=AttemptStatus.NEEDS_MANUAL_GRADING, passed=attempt.passed
-        ).using_db(connection).update(**changes)
+        written = (
+            await QuizAttempt.filter(
+                tenant_id=viewer.tenant_id,
+                id=attempt.id,
+                status=AttemptStatus.NEEDS_MANUAL_GRADING,
+                passed=attempt.passed,
+            )
+            .using_db(connection)
+            .update(**changes)
+        )
         if written != 1:
             raise DomainError(ErrorCode.ALREADY_GRADED)
         change_set = ChangeSet(viewer.tenant_id)
@@ -121,16 +146,25 @@ async def grade_answer(
         others_passed = any(a.passed for a in locked if a.id != attempt.id)
         if passed and not attempt.passed and not others_passed:
             await progress._add_progress(
-                context, {module.id: module}, {module.id: [1, 0, attempt.submitted_at]},
+                context,
+                {module.id: module},
+                {module.id: [1, 0, attempt.submitted_at]},
                 employee_id=attempt.employee_id,
             )
         if done and passed:  # credited with the final score, once per quiz (the fact's key)
-            credit_engine.note(context, quiz_passed(attempt.employee_id, quiz, percent, attempt.submitted_at,
-                                              attempt.record_id))
+            credit_engine.note(
+                context, quiz_passed(attempt.employee_id, quiz, percent, attempt.submitted_at, attempt.record_id)
+            )
         if done:
             await skills.record_evidence(
-                context, attempt.employee_id, module, skills.QUIZ_ATTEMPT, str(attempt.id), attempt.record_id,
-                percent, attempt.submitted_at,
+                context,
+                attempt.employee_id,
+                module,
+                skills.QUIZ_ATTEMPT,
+                str(attempt.id),
+                attempt.record_id,
+                percent,
+                attempt.submitted_at,
             )
         change_set.touch(Entity.QUIZ_ATTEMPT, attempt.id, audience=attempt.employee_id)
         if passed and not attempt.passed and not others_passed:
@@ -138,13 +172,28 @@ async def grade_answer(
             # learner's other attempts show their feedback from now on.
             for other in locked:
                 change_set.touch(Entity.QUIZ_ATTEMPT, other.id, audience=attempt.employee_id)
-        await audit(connection, viewer, viewer.tenant_id, "quiz.grade_answer", "QuizAttempt", attempt.id,
-                    {"questionId": question_id, "points": points_text(given), "comment": comment,
-                     "employeeId": attempt.employee_id, "status": "GRADED" if done else "NEEDS_MANUAL_GRADING"})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "quiz.grade_answer",
+            "QuizAttempt",
+            attempt.id,
+            {
+                "questionId": question_id,
+                "points": points_text(given),
+                "comment": comment,
+                "employeeId": attempt.employee_id,
+                "status": "GRADED" if done else "NEEDS_MANUAL_GRADING",
+            },
+        )
         await context.finish()
-        return await QuizAttempt.filter(tenant_id=viewer.tenant_id, id=attempt.id).select_related("quiz__module", "employee").using_db(
-            connection
-        ).first()
+        return (
+            await QuizAttempt.filter(tenant_id=viewer.tenant_id, id=attempt.id)
+            .select_related("quiz__module", "employee")
+            .using_db(connection)
+            .first()
+        )
 
 
 @dataclass
@@ -174,15 +223,20 @@ async def attempts_to_grade(
         mentees = [
             (m.mentee_id, m.course_id)
             for m in await mentoring.current_mentorships(
-                viewer.tenant_id, now or datetime.now(timezone.utc), mentor_id=viewer.employee_id
+                viewer.tenant_id, now or datetime.now(UTC), mentor_id=viewer.employee_id
             )
         ]
         if not mentees:
             raise DomainError(ErrorCode.FORBIDDEN)
-        query = query.filter(Q(*[
-            Q(employee_id=mentee) if course is None else Q(employee_id=mentee, quiz__module__course_id=course)
-            for mentee, course in mentees
-        ], join_type="OR"))
+        query = query.filter(
+            Q(
+                *[
+                    Q(employee_id=mentee) if course is None else Q(employee_id=mentee, quiz__module__course_id=course)
+                    for mentee, course in mentees
+                ],
+                join_type="OR",
+            )
+        )
     if after:
         (last_id,) = decode_cursor(GRADING_CURSOR, after, 1)
         if not isinstance(last_id, int):

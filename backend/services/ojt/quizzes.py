@@ -28,7 +28,7 @@ import json
 import random
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -48,10 +48,10 @@ from backend.models import (
     RecordStatus,
     ReviewTiming,
 )
-from backend.services.catalog import course_catalog
-from backend.services.credits import credit_engine
 from backend.services import feed
-from backend.services.catalog import progress
+from backend.services.catalog import course_catalog, progress
+from backend.services.credits import credit_engine
+from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import skills
 from backend.services.records.ingest import (
     ApplyContext,
@@ -62,7 +62,6 @@ from backend.services.records.ingest import (
     register,
 )
 from backend.services.sessions.enrollment import NotEligible
-from backend.services.feed import ChangeSet, Entity
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -142,9 +141,7 @@ class StudentQuiz:
 
 def _visible(quiz: Quiz | None) -> bool:
     return (
-        quiz is not None
-        and quiz.module.kind == ModuleKind.QUIZ
-        and quiz.module.course.status == CourseStatus.PUBLISHED
+        quiz is not None and quiz.module.kind == ModuleKind.QUIZ and quiz.module.course.status == CourseStatus.PUBLISHED
     )
 
 
@@ -188,8 +185,13 @@ async def quiz_for_student(viewer: Viewer, module_id: int) -> StudentQuiz:
     if quiz.shuffle:
         attempt_no = used + 1
         questions = [
-            StudentQuestion(q.id, q.kind, q.prompt, shuffled(q.options, quiz.id, viewer.employee_id, attempt_no,
-                                                             f"q{q.id}"), q.points)
+            StudentQuestion(
+                q.id,
+                q.kind,
+                q.prompt,
+                shuffled(q.options, quiz.id, viewer.employee_id, attempt_no, f"q{q.id}"),
+                q.points,
+            )
             for q in shuffled(questions, quiz.id, viewer.employee_id, attempt_no)
         ]
     return StudentQuiz(quiz, used, questions)
@@ -205,10 +207,15 @@ async def student_questions_of(quiz_ids: list[int]) -> dict[int, list[StudentQue
     found: dict[int, list[StudentQuestion]] = {}
     links = await QuizQuestion.filter(quiz_id__in=quiz_ids).select_related("question").order_by("position", "id")
     for link in links:
-        found.setdefault(link.quiz_id, []).append(StudentQuestion(
-            link.question.id, QuestionKind(link.question.kind), link.question.prompt,
-            shown_options(link.question.options), Decimal(str(link.question.points)),
-        ))
+        found.setdefault(link.quiz_id, []).append(
+            StudentQuestion(
+                link.question.id,
+                QuestionKind(link.question.kind),
+                link.question.prompt,
+                shown_options(link.question.options),
+                Decimal(str(link.question.points)),
+            )
+        )
     return found
 
 
@@ -224,7 +231,8 @@ class AttemptFeedback:
 def feedback_items(feedback: Any) -> list[dict[str, Any]]:
     """The well-formed per-question items of an attempt's stored feedback."""
     return [
-        item for item in (feedback if isinstance(feedback, list) else [])
+        item
+        for item in (feedback if isinstance(feedback, list) else [])
         if isinstance(item, dict) and isinstance(item.get("questionId"), int)
     ]
 
@@ -241,8 +249,13 @@ async def explanations_of(tenant_id: int, feedbacks: list[Any], connection=None)
 def attempt_feedback(feedback: Any, explanations: dict[int, str]) -> list[AttemptFeedback]:
     """An attempt's per-question feedback as its learner may review it."""
     return [
-        AttemptFeedback(item["questionId"], item.get("correct"), Decimal(str(item.get("pointsAwarded", "0"))),
-                        explanations.get(item["questionId"], ""), str(item.get("comment") or ""))
+        AttemptFeedback(
+            item["questionId"],
+            item.get("correct"),
+            Decimal(str(item.get("pointsAwarded", "0"))),
+            explanations.get(item["questionId"], ""),
+            str(item.get("comment") or ""),
+        )
         for item in feedback_items(feedback)
     ]
 
@@ -251,8 +264,12 @@ def feedback_json(feedback: Any, explanations: dict[int, str], with_comment: boo
     """Per-question feedback as JSON (the push result, the feed): never an answer key."""
     shown = []
     for f in attempt_feedback(feedback, explanations):
-        row = {"questionId": str(f.question_id), "correct": f.correct, "pointsAwarded": points_text(f.points_awarded),
-               "explanation": f.explanation}
+        row = {
+            "questionId": str(f.question_id),
+            "correct": f.correct,
+            "pointsAwarded": points_text(f.points_awarded),
+            "explanation": f.explanation,
+        }
         if with_comment:
             row["comment"] = f.comment
         shown.append(row)
@@ -275,7 +292,7 @@ def shows_feedback(quiz: Quiz, attempts_used: int, passed: bool) -> bool:
 
 async def _attempt_states(pairs: set[tuple[int, int]], connection=None) -> dict[tuple[int, int], tuple[int, bool]]:
     """(attempts used, passed once) per (quiz id, employee id), in one query."""
-    states: dict[tuple[int, int], tuple[int, bool]] = {pair: (0, False) for pair in pairs}
+    states: dict[tuple[int, int], tuple[int, bool]] = dict.fromkeys(pairs, (0, False))
     if not pairs:
         return states
     query = QuizAttempt.filter(quiz_id__in=list({q for q, _ in pairs}), employee_id__in=list({e for _, e in pairs}))
@@ -288,7 +305,9 @@ async def _attempt_states(pairs: set[tuple[int, int]], connection=None) -> dict[
     return states
 
 
-async def my_attempts(viewer: Viewer, module_id: int) -> tuple[Quiz, list[QuizAttempt], dict[int, list[AttemptFeedback]] | None]:
+async def my_attempts(
+    viewer: Viewer, module_id: int
+) -> tuple[Quiz, list[QuizAttempt], dict[int, list[AttemptFeedback]] | None]:
     """The viewer's attempts at a module's quiz, first first, with per-question feedback (and
     explanations) only when ``shows_feedback`` says so (None otherwise)."""
     quiz = await _quiz_of_module(viewer, module_id)
@@ -325,8 +344,14 @@ def quiz_passed(employee_id: int, quiz: Quiz, percent: int, at: datetime, record
     """Passing a quiz, for the credit rules: once per employee and quiz (a second pass is the
     same fact), with the score of the pass."""
     return credit_engine.Creditable(
-        employee_id, CreditActivity.QUIZ_PASSED, f"quiz:{employee_id}:{quiz.id}", at, record_id,
-        quiz.module.course_id, quiz.module_id, percent,
+        employee_id,
+        CreditActivity.QUIZ_PASSED,
+        f"quiz:{employee_id}:{quiz.id}",
+        at,
+        record_id,
+        quiz.module.course_id,
+        quiz.module_id,
+        percent,
     )
 
 
@@ -352,7 +377,7 @@ class QuizSubmitted:
             except ValueError as error:
                 raise invalid_payload("startedAt") from error
             if started_at.tzinfo is None:
-                started_at = started_at.replace(tzinfo=timezone.utc)
+                started_at = started_at.replace(tzinfo=UTC)
         return Submission(module_id, answers, started_at)
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
@@ -365,16 +390,21 @@ class QuizSubmitted:
             .using_db(connection)
         }
         questions: dict[int, list[Question]] = {}
-        for link in await QuizQuestion.filter(quiz_id__in=[q.id for q in quizzes.values()]).select_related(
-            "question"
-        ).order_by("position", "id").using_db(connection):
+        for link in (
+            await QuizQuestion.filter(quiz_id__in=[q.id for q in quizzes.values()])
+            .select_related("question")
+            .order_by("position", "id")
+            .using_db(connection)
+        ):
             questions.setdefault(link.quiz_id, []).append(link.question)
         # Eligibility, and who has passed what, for the whole batch at once (not per record).
         courses = {q.module.course_id: q.module.course for q in quizzes.values() if _visible(q)}
         eligibility = await course_catalog.eligibility_for(viewer, courses.values(), connection)
         passed_before = {
-            quiz_id: passed for (quiz_id, _), (_, passed) in (await _attempt_states(
-                {(q.id, viewer.employee_id) for q in quizzes.values()}, connection)).items()
+            quiz_id: passed
+            for (quiz_id, _), (_, passed) in (
+                await _attempt_states({(q.id, viewer.employee_id) for q in quizzes.values()}, connection)
+            ).items()
         }
         totals: dict[int, list] = {}
         modules: dict[int, CourseModule] = {}
@@ -411,19 +441,31 @@ class QuizSubmitted:
             context.changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=viewer.employee_id)
             if attempt["status"] == AttemptStatus.GRADED:
                 await skills.record_evidence(
-                    context, viewer.employee_id, quiz.module, skills.QUIZ_ATTEMPT, str(attempt_id),
-                    parsed.record.id, attempt["percent"], parsed.occurred_at,
+                    context,
+                    viewer.employee_id,
+                    quiz.module,
+                    skills.QUIZ_ATTEMPT,
+                    str(attempt_id),
+                    parsed.record.id,
+                    attempt["percent"],
+                    parsed.occurred_at,
                 )
             # Asked after the insert: a concurrent attempt that took a number first has committed
             # by now (ours waited for it), so two passes never both count the module.
-            if attempt["passed"] and not await QuizAttempt.filter(
-                quiz_id=quiz.id, employee_id=viewer.employee_id, passed=True
-            ).exclude(id=attempt_id).using_db(connection).exists():
+            if (
+                attempt["passed"]
+                and not await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id, passed=True)
+                .exclude(id=attempt_id)
+                .using_db(connection)
+                .exists()
+            ):
                 modules[quiz.module_id] = quiz.module
                 totals[quiz.module_id] = [1, attempt["seconds"], parsed.occurred_at]
                 if attempt["status"] == AttemptStatus.GRADED:  # else when a person has graded it
-                    credit_engine.note(context, quiz_passed(viewer.employee_id, quiz, attempt["percent"],
-                                                      parsed.occurred_at, parsed.record.id))
+                    credit_engine.note(
+                        context,
+                        quiz_passed(viewer.employee_id, quiz, attempt["percent"], parsed.occurred_at, parsed.record.id),
+                    )
             explanations = {q.id: q.explanation for q in questions.get(quiz.id, [])}
             # The attempt's number is a lower bound of the attempts used (another device may have
             # taken a later one meanwhile): feedback is never shown too early.
@@ -432,19 +474,33 @@ class QuizSubmitted:
             shown = shows_feedback(quiz, attempt_no, passed_before[quiz.id])
             if shown and not was_released:
                 # This attempt releases the review: the earlier attempts' rows show it from now on.
-                for earlier_id in await QuizAttempt.filter(
-                    quiz_id=quiz.id, employee_id=viewer.employee_id
-                ).exclude(id=attempt_id).using_db(connection).values_list("id", flat=True):
+                for earlier_id in (
+                    await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id)
+                    .exclude(id=attempt_id)
+                    .using_db(connection)
+                    .values_list("id", flat=True)
+                ):
                     context.changes.touch(Entity.QUIZ_ATTEMPT, earlier_id, audience=viewer.employee_id)
-            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={
-                "score": points_text(attempt["score"]), "maxScore": points_text(attempt["max_score"]),
-                "percent": attempt["percent"], "passed": attempt["passed"],
-            }, result={
-                "attemptNo": attempt_no, "score": points_text(attempt["score"]),
-                "maxScore": points_text(attempt["max_score"]), "percent": attempt["percent"],
-                "passed": attempt["passed"], "status": attempt["status"].value,
-                "feedback": feedback_json(attempt["feedback"], explanations) if shown else None,
-            }))
+            outcomes.append(
+                Outcome(
+                    RecordStatus.ACCEPTED,
+                    params={
+                        "score": points_text(attempt["score"]),
+                        "maxScore": points_text(attempt["max_score"]),
+                        "percent": attempt["percent"],
+                        "passed": attempt["passed"],
+                    },
+                    result={
+                        "attemptNo": attempt_no,
+                        "score": points_text(attempt["score"]),
+                        "maxScore": points_text(attempt["max_score"]),
+                        "percent": attempt["percent"],
+                        "passed": attempt["passed"],
+                        "status": attempt["status"].value,
+                        "feedback": feedback_json(attempt["feedback"], explanations) if shown else None,
+                    },
+                )
+            )
         if totals:
             await progress._add_progress(context, modules, totals)
         return outcomes
@@ -460,8 +516,15 @@ def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict
         score += awarded
         max_score += Decimal(str(question.points))
         manual = manual or needs_manual
-        feedback.append({"questionId": question.id, "correct": correct, "pointsAwarded": points_text(awarded),
-                         "needsManual": needs_manual, "maxPoints": points_text(Decimal(str(question.points)))})
+        feedback.append(
+            {
+                "questionId": question.id,
+                "correct": correct,
+                "pointsAwarded": points_text(awarded),
+                "needsManual": needs_manual,
+                "maxPoints": points_text(Decimal(str(question.points))),
+            }
+        )
     percent = whole_percent(score, max_score)
     flags = list(parsed.flags)
     elapsed = None
@@ -474,11 +537,15 @@ def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict
             flags.append("OVER_TIME_LIMIT")
     seconds = 0 if elapsed is None else int(min(max(elapsed.total_seconds(), 0), MAX_SECONDS))
     return {
-        "score": score, "max_score": max_score, "percent": percent,
+        "score": score,
+        "max_score": max_score,
+        "percent": percent,
         # Manual grading can only add points: a pass now stays a pass.
         "passed": max_score > 0 and percent >= quiz.pass_mark,
         "status": AttemptStatus.NEEDS_MANUAL_GRADING if manual else AttemptStatus.GRADED,
-        "feedback": feedback, "flags": flags, "seconds": seconds,
+        "feedback": feedback,
+        "flags": flags,
+        "seconds": seconds,
         "started_at": None if elapsed is None else parsed.occurred_at - elapsed,
     }
 
@@ -495,11 +562,23 @@ async def _insert_attempt(
     flags = ",".join(sorted(set(attempt["flags"])))[:200]
     for attempt_no in range(used + 1, quiz.attempts_allowed + 1):
         values = [
-            viewer.tenant_id, quiz.id, viewer.employee_id, attempt_no, db_uuid(connection, parsed.record.id),
-            db_time(connection, attempt["started_at"]), db_time(connection, parsed.occurred_at),
-            json.dumps(parsed.payload.answers, ensure_ascii=False), attempt["score"], attempt["max_score"],
-            attempt["percent"], attempt["passed"], attempt["status"].value,
-            json.dumps(attempt["feedback"], ensure_ascii=False), flags, now, now,
+            viewer.tenant_id,
+            quiz.id,
+            viewer.employee_id,
+            attempt_no,
+            db_uuid(connection, parsed.record.id),
+            db_time(connection, attempt["started_at"]),
+            db_time(connection, parsed.occurred_at),
+            json.dumps(parsed.payload.answers, ensure_ascii=False),
+            attempt["score"],
+            attempt["max_score"],
+            attempt["percent"],
+            attempt["passed"],
+            attempt["status"].value,
+            json.dumps(attempt["feedback"], ensure_ascii=False),
+            flags,
+            now,
+            now,
         ]
         rows = await connection.execute_query_dict(
             "INSERT INTO quiz_attempt (tenant_id, quiz_id, employee_id, attempt_no, record_id, started_at,"
@@ -519,11 +598,15 @@ register(QuizSubmitted())
 def _attempt_json(attempt: QuizAttempt, quiz: Quiz, explanations: dict[int, str], shown: bool) -> dict[str, Any]:
     """An attempt as its learner sees it (the QUIZ_ATTEMPT feed row); ``shown``: with feedback."""
     return {
-        "id": to_global_id("QuizAttempt", attempt.id), "moduleId": to_global_id("CourseModule", quiz.module_id),
+        "id": to_global_id("QuizAttempt", attempt.id),
+        "moduleId": to_global_id("CourseModule", quiz.module_id),
         "attemptNo": attempt.attempt_no,
         "submittedAt": attempt.submitted_at.isoformat() if attempt.submitted_at else None,
-        "score": points_text(Decimal(str(attempt.score))), "maxScore": points_text(Decimal(str(attempt.max_score))),
-        "percent": attempt.percent, "passed": attempt.passed, "status": AttemptStatus(attempt.status).value,
+        "score": points_text(Decimal(str(attempt.score))),
+        "maxScore": points_text(Decimal(str(attempt.max_score))),
+        "percent": attempt.percent,
+        "passed": attempt.passed,
+        "status": AttemptStatus(attempt.status).value,
         "feedback": feedback_json(attempt.feedback, explanations, with_comment=True) if shown else None,
     }
 
@@ -532,8 +615,7 @@ async def _showing(attempts: list[QuizAttempt]) -> dict[int, bool]:
     """Whether each attempt (with its quiz loaded) may show its feedback now, by attempt id."""
     states = await _attempt_states({(a.quiz_id, a.employee_id) for a in attempts if a.quiz.review_allowed})
     return {
-        a.id: a.quiz.review_allowed and shows_feedback(a.quiz, *states[(a.quiz_id, a.employee_id)])
-        for a in attempts
+        a.id: a.quiz.review_allowed and shows_feedback(a.quiz, *states[(a.quiz_id, a.employee_id)]) for a in attempts
     }
 
 

@@ -9,7 +9,7 @@ Scoring with a rubric (mentor evaluations) is ``assessment``; it builds on this 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +18,10 @@ from tortoise.transactions import in_transaction
 from backend.errors import DomainError, ErrorCode
 from backend.ids import to_global_id
 from backend.models import CourseModule, ModuleKind, Role, Rubric, RubricCriterion
-from backend.services.validation import invalid as _invalid
 from backend.services import feed
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
+from backend.services.validation import invalid as _invalid
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
@@ -71,13 +71,18 @@ def _check_rubric(code: str, title: str, scale_min: int, scale_max: int, criteri
 
 
 async def create_rubric(
-    viewer: Viewer, code: str, title: str, scale_min: int, scale_max: int, criteria: list[CriterionSpec],
+    viewer: Viewer,
+    code: str,
+    title: str,
+    scale_min: int,
+    scale_max: int,
+    criteria: list[CriterionSpec],
     now: datetime | None = None,
 ) -> Rubric:
     """A new rubric (HR admins). Codes are unique per company (VALIDATION on ``code``)."""
     viewer.require_role(Role.HR_ADMIN)
     code, title, checked = _check_rubric(code, title, scale_min, scale_max, criteria)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         stamp = db_time(connection, now)
         # ON CONFLICT, not try/except: a failed INSERT would abort a PostgreSQL transaction.
@@ -91,8 +96,14 @@ async def create_rubric(
         rubric_id = int(rows[0]["id"])
         await RubricCriterion.bulk_create(
             [
-                RubricCriterion(tenant_id=viewer.tenant_id, rubric_id=rubric_id, position=position,
-                                title=criterion_title, weight=weight, descriptors=descriptors)
+                RubricCriterion(
+                    tenant_id=viewer.tenant_id,
+                    rubric_id=rubric_id,
+                    position=position,
+                    title=criterion_title,
+                    weight=weight,
+                    descriptors=descriptors,
+                )
                 for position, (criterion_title, weight, descriptors) in enumerate(checked, start=1)
             ],
             using_db=connection,
@@ -112,7 +123,7 @@ async def set_module_rubric(
     viewer.require_role(Role.HR_ADMIN)
     if pass_score is not None and not 0 <= pass_score <= 100:
         raise _invalid("passScore")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         module = await CourseModule.filter(tenant_id=viewer.tenant_id, id=module_id).using_db(connection).first()
         if module is None:
@@ -125,12 +136,24 @@ async def set_module_rubric(
             if rubric is None:
                 raise DomainError(ErrorCode.VALIDATION, field="rubricId", reason_key="reason.bad_id")
         if module.rubric_id != rubric_id or module.pass_score != pass_score:
-            await CourseModule.filter(id=module.id).using_db(connection).update(
-                rubric_id=rubric_id, pass_score=pass_score, updated_at=now
+            await (
+                CourseModule.filter(id=module.id)
+                .using_db(connection)
+                .update(rubric_id=rubric_id, pass_score=pass_score, updated_at=now)
             )
-            await audit(connection, viewer, viewer.tenant_id, "module.rubric", "CourseModule", module.id,
-                        {"rubricId": rubric_id, "passScore": pass_score,
-                         "before": {"rubricId": module.rubric_id, "passScore": module.pass_score}})
+            await audit(
+                connection,
+                viewer,
+                viewer.tenant_id,
+                "module.rubric",
+                "CourseModule",
+                module.id,
+                {
+                    "rubricId": rubric_id,
+                    "passScore": pass_score,
+                    "before": {"rubricId": module.rubric_id, "passScore": module.pass_score},
+                },
+            )
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.COURSE_MODULE, module.id)
             await changes.publish(connection, now)
@@ -180,12 +203,19 @@ async def rubric_rows(tenant_id: int, rubric_ids: list[int]) -> dict[int, dict[s
     criteria = await criteria_of(tenant_id, [r.id for r in rubrics])
     return {
         r.id: {
-            "id": to_global_id("Rubric", r.id), "code": r.code, "title": r.title,
-            "scaleMin": r.scale_min, "scaleMax": r.scale_max,
+            "id": to_global_id("Rubric", r.id),
+            "code": r.code,
+            "title": r.title,
+            "scaleMin": r.scale_min,
+            "scaleMax": r.scale_max,
             "criteria": [
-                {"id": to_global_id("RubricCriterion", c.id), "position": c.position, "title": c.title,
-                 "weight": str(c.weight),
-                 "descriptors": [{"score": s, "text": t} for s, t in descriptors_of(c)]}
+                {
+                    "id": to_global_id("RubricCriterion", c.id),
+                    "position": c.position,
+                    "title": c.title,
+                    "weight": str(c.weight),
+                    "descriptors": [{"score": s, "text": t} for s, t in descriptors_of(c)],
+                }
                 for c in criteria[r.id]
             ],
         }

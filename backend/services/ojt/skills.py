@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 from tortoise import connections
@@ -33,12 +33,12 @@ from backend.models import (
     Skill,
     SkillEvidence,
 )
-from backend.services.ojt import mentoring
-from backend.services.records.ingest import ApplyContext
 from backend.services.catalog.course_catalog import LearnerProfile, ineligible_course_ids, learner_profile
 from backend.services.feed import ChangeSet, Entity, register_backfill
+from backend.services.ojt import mentoring
 from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
 from backend.services.people.directory import can_view_employee
+from backend.services.records.ingest import ApplyContext
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -52,21 +52,29 @@ def demonstrated_level(target_level: int, percent: int) -> int:
 
 
 async def record_evidence(
-    context: ApplyContext, employee_id: int, module: CourseModule, source_kind: str, source_id: str,
-    record_id: UUID | None, percent: int, occurred_at: datetime,
+    context: ApplyContext,
+    employee_id: int,
+    module: CourseModule,
+    source_kind: str,
+    source_id: str,
+    record_id: UUID | None,
+    percent: int,
+    occurred_at: datetime,
 ) -> None:
     """Raise the employee's levels in the skills of ``module``'s course as ``percent`` shows,
     keeping the evidence; in the caller's transaction. Idempotent per source."""
     connection, tenant_id = context.connection, context.viewer.tenant_id
-    targets = await CourseSkill.filter(tenant_id=tenant_id, course_id=module.course_id).using_db(
-        connection
-    ).values_list("skill_id", "target_level")
+    targets = (
+        await CourseSkill.filter(tenant_id=tenant_id, course_id=module.course_id)
+        .using_db(connection)
+        .values_list("skill_id", "target_level")
+    )
     if not targets:
         return
     current = dict(
-        await EmployeeSkill.filter(
-            tenant_id=tenant_id, employee_id=employee_id, skill_id__in=[s for s, _ in targets]
-        ).using_db(connection).values_list("skill_id", "level")
+        await EmployeeSkill.filter(tenant_id=tenant_id, employee_id=employee_id, skill_id__in=[s for s, _ in targets])
+        .using_db(connection)
+        .values_list("skill_id", "level")
     )
     now = db_time(connection, context.received_at)
     for skill_id, target in targets:
@@ -77,9 +85,21 @@ async def record_evidence(
             " module_id, score_percent, level_before, level_after, occurred_at, created_at, updated_at)"
             f" VALUES ({placeholders(connection, 13)})"
             " ON CONFLICT (employee_id, skill_id, source_kind, source_id) DO NOTHING RETURNING id",
-            [tenant_id, employee_id, skill_id, source_kind, source_id,
-             db_uuid(connection, record_id) if record_id else None, module.id, percent, before, after,
-             db_time(connection, occurred_at), now, now],
+            [
+                tenant_id,
+                employee_id,
+                skill_id,
+                source_kind,
+                source_id,
+                db_uuid(connection, record_id) if record_id else None,
+                module.id,
+                percent,
+                before,
+                after,
+                db_time(connection, occurred_at),
+                now,
+                now,
+            ],
         )
         if not inserted or after <= before:
             continue
@@ -162,9 +182,9 @@ class GapPage:
 
 async def _mentors_now(tenant_id: int, mentor_id: int, mentee_id: int) -> bool:
     """Whether ``mentor_id`` mentors ``mentee_id`` (any course) on the mentee's local day today."""
-    return bool(await mentoring.current_mentorships(
-        tenant_id, datetime.now(timezone.utc), mentor_id=mentor_id, mentee_id=mentee_id
-    ))
+    return bool(
+        await mentoring.current_mentorships(tenant_id, datetime.now(UTC), mentor_id=mentor_id, mentee_id=mentee_id)
+    )
 
 
 async def employee_for_skills(viewer: Viewer, employee_id: int) -> Employee:
@@ -191,9 +211,9 @@ async def standings(tenant_id: int, employee: Employee) -> list[SkillStanding]:
     (then by skill code). Two queries."""
     required: dict[int, tuple[Skill, int]] = {}
     if employee.position_id is not None:
-        for row in await PositionSkill.filter(
-            tenant_id=tenant_id, position_id=employee.position_id
-        ).select_related("skill"):
+        for row in await PositionSkill.filter(tenant_id=tenant_id, position_id=employee.position_id).select_related(
+            "skill"
+        ):
             required[row.skill_id] = (row.skill, row.required_level)
     levels: dict[int, tuple[Skill, int]] = {
         row.skill_id: (row.skill, row.level)
@@ -202,25 +222,27 @@ async def standings(tenant_id: int, employee: Employee) -> list[SkillStanding]:
     result = []
     for skill_id in required.keys() | levels.keys():
         skill = (levels.get(skill_id) or required[skill_id])[0]
-        result.append(SkillStanding(
-            skill=skill,
-            level=levels[skill_id][1] if skill_id in levels else 0,
-            required_level=required[skill_id][1] if skill_id in required else None,
-        ))
+        result.append(
+            SkillStanding(
+                skill=skill,
+                level=levels[skill_id][1] if skill_id in levels else 0,
+                required_level=required[skill_id][1] if skill_id in required else None,
+            )
+        )
     result.sort(key=lambda s: (-s.gap, s.skill.code))
     return result
 
 
-async def evidence_by_skill(
-    tenant_id: int, employee_id: int, skill_ids: list[int]
-) -> dict[int, list[SkillEvidence]]:
+async def evidence_by_skill(tenant_id: int, employee_id: int, skill_ids: list[int]) -> dict[int, list[SkillEvidence]]:
     """The employee's evidence for each skill, newest first, modules included (one query)."""
     grouped: dict[int, list[SkillEvidence]] = {}
     if not skill_ids:
         return grouped
-    rows = await SkillEvidence.filter(
-        tenant_id=tenant_id, employee_id=employee_id, skill_id__in=skill_ids
-    ).select_related("module").order_by("-occurred_at", "-id")
+    rows = (
+        await SkillEvidence.filter(tenant_id=tenant_id, employee_id=employee_id, skill_id__in=skill_ids)
+        .select_related("module")
+        .order_by("-occurred_at", "-id")
+    )
     for row in rows:
         grouped.setdefault(row.skill_id, []).append(row)
     return grouped
@@ -242,14 +264,18 @@ async def recommended_courses(
     if first == 0 or employee.position_id is None:
         return []
     tenant_id = viewer.tenant_id
-    required = dict(await PositionSkill.filter(
-        tenant_id=tenant_id, position_id=employee.position_id
-    ).values_list("skill_id", "required_level"))
+    required = dict(
+        await PositionSkill.filter(tenant_id=tenant_id, position_id=employee.position_id).values_list(
+            "skill_id", "required_level"
+        )
+    )
     if not required:
         return []
-    levels = dict(await EmployeeSkill.filter(
-        tenant_id=tenant_id, employee_id=employee.id, skill_id__in=list(required)
-    ).values_list("skill_id", "level"))
+    levels = dict(
+        await EmployeeSkill.filter(
+            tenant_id=tenant_id, employee_id=employee.id, skill_id__in=list(required)
+        ).values_list("skill_id", "level")
+    )
     gaps = {
         skill_id: (levels.get(skill_id, 0), level)
         for skill_id, level in required.items()
@@ -269,9 +295,7 @@ async def recommended_courses(
         if row.course_id in excluded or row.target_level <= current:
             continue
         courses[row.course_id] = row.course
-        reasons.setdefault(row.course_id, []).append(
-            GapReason(row.skill, current, needed, row.target_level)
-        )
+        reasons.setdefault(row.course_id, []).append(GapReason(row.skill, current, needed, row.target_level))
 
     def closes(reason: GapReason) -> int:
         return min(reason.target_level, reason.required_level) - reason.current_level
@@ -281,8 +305,14 @@ async def recommended_courses(
         course_reasons.sort(key=lambda r: (-closes(r), r.skill.code))
         score = sum(closes(r) for r in course_reasons)
         largest = max(r.required_level - r.current_level for r in course_reasons)
-        ranked.append((-score, -largest, courses[course_id].code,
-                       Recommendation(courses[course_id], score, tuple(course_reasons))))
+        ranked.append(
+            (
+                -score,
+                -largest,
+                courses[course_id].code,
+                Recommendation(courses[course_id], score, tuple(course_reasons)),
+            )
+        )
     ranked.sort(key=lambda entry: entry[:3])
     return [entry[3] for entry in ranked[:first]]
 
@@ -292,7 +322,12 @@ def _marks(connection: BaseDBAsyncClient, count: int) -> list[str]:
 
 
 async def skill_gap(
-    viewer: Viewer, org_unit_id: int, skill_id: int, below: int, first: int, after: str | None,
+    viewer: Viewer,
+    org_unit_id: int,
+    skill_id: int,
+    below: int,
+    first: int,
+    after: str | None,
     max_page_size: int,
 ) -> GapPage:
     """Active employees of an org unit's subtree whose level in a skill is below ``below`` (no
@@ -317,8 +352,11 @@ async def skill_gap(
     if unit is None or skill is None:
         raise DomainError(ErrorCode.NOT_FOUND)
     if not viewer.has_role(Role.HR_ADMIN):
-        own = await OrgUnit.filter(tenant_id=tenant_id, id=viewer.employee.org_unit_id).first() \
-            if viewer.employee.org_unit_id else None
+        own = (
+            await OrgUnit.filter(tenant_id=tenant_id, id=viewer.employee.org_unit_id).first()
+            if viewer.employee.org_unit_id
+            else None
+        )
         if own is None or not unit.path.startswith(own.path):
             raise DomainError(ErrorCode.FORBIDDEN)
 
@@ -349,24 +387,34 @@ async def skill_gap(
     )
     page, has_next = rows[:first], len(rows) > first
 
-    teaching = await CourseSkill.filter(
-        tenant_id=tenant_id, skill_id=skill.id, course__status=CourseStatus.PUBLISHED
-    ).select_related("course").order_by("-target_level", "course__code")
-    reaching = sorted((row for row in teaching if row.target_level >= below),
-                      key=lambda row: (row.target_level, row.course.code))
+    teaching = (
+        await CourseSkill.filter(tenant_id=tenant_id, skill_id=skill.id, course__status=CourseStatus.PUBLISHED)
+        .select_related("course")
+        .order_by("-target_level", "course__code")
+    )
+    reaching = sorted(
+        (row for row in teaching if row.target_level >= below), key=lambda row: (row.target_level, row.course.code)
+    )
     if not reaching and teaching:
         reaching = [row for row in teaching if row.target_level == teaching[0].target_level]
     completed: set[tuple[int, int]] = set()
     if page and reaching:
-        completed = set(await CourseCompletion.filter(
-            tenant_id=tenant_id, employee_id__in=[r["id"] for r in page],
-            course_id__in=[row.course_id for row in reaching],
-        ).values_list("employee_id", "course_id"))
+        completed = set(
+            await CourseCompletion.filter(
+                tenant_id=tenant_id,
+                employee_id__in=[r["id"] for r in page],
+                course_id__in=[row.course_id for row in reaching],
+            ).values_list("employee_id", "course_id")
+        )
     entries = [
         GapEntry(
-            employee_id=r["id"], employee_no=r["employee_no"], name=r["name"], level=int(r["level"]),
+            employee_id=r["id"],
+            employee_no=r["employee_no"],
+            name=r["name"],
+            level=int(r["level"]),
             courses=tuple(
-                row.course for row in reaching
+                row.course
+                for row in reaching
                 if row.target_level > int(r["level"]) and (r["id"], row.course_id) not in completed
             ),
         )
@@ -377,14 +425,13 @@ async def skill_gap(
         counted = await connection.execute_query_dict(f"SELECT COUNT(*) AS n{base}", base_params)
         return int(counted[0]["n"])
 
-    return GapPage(entries=entries, has_next_page=has_next, has_previous_page=after is not None,
-                   count_total=count_total)
+    return GapPage(
+        entries=entries, has_next_page=has_next, has_previous_page=after is not None, count_total=count_total
+    )
 
 
 @register_backfill
 async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
     """Every level row goes to its employee's phone."""
-    for employee_id, skill_id in await EmployeeSkill.filter(tenant_id=tenant_id).values_list(
-        "employee_id", "skill_id"
-    ):
+    for employee_id, skill_id in await EmployeeSkill.filter(tenant_id=tenant_id).values_list("employee_id", "skill_id"):
         changes.touch(Entity.SKILL_LEVEL, skill_id, audience=employee_id)

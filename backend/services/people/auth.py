@@ -28,7 +28,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import jwt
@@ -65,7 +65,7 @@ class IssuedTokens:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @lru_cache(maxsize=4)
@@ -105,9 +105,7 @@ def _require_text(field: str, value: str) -> str:
     if not value:
         raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.required")
     if len(value) > MAX_FIELD_LENGTH:
-        raise DomainError(
-            ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=MAX_FIELD_LENGTH
-        )
+        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=MAX_FIELD_LENGTH)
     return value
 
 
@@ -179,12 +177,17 @@ def _limits(
 ) -> list[_Limit]:
     """The limits a login is held to, most specific first; a limit of 0 is off."""
     if familiar:
-        limits = [_Limit("device", _device_key(tenant_code, employee_no, device_uid),
-                         settings.login_max_failures, True)]
+        limits = [
+            _Limit("device", _device_key(tenant_code, employee_no, device_uid), settings.login_max_failures, True)
+        ]
     else:
         limits = [
-            _Limit("account_source", _account_source_key(tenant_code, employee_no, source),
-                   settings.login_max_failures, True),
+            _Limit(
+                "account_source",
+                _account_source_key(tenant_code, employee_no, source),
+                settings.login_max_failures,
+                True,
+            ),
             _Limit("account", _throttle_key(tenant_code, employee_no), settings.login_account_max_failures, True),
         ]
         if source:  # an unknown address cannot be told apart from others: no per-source limit
@@ -200,9 +203,9 @@ async def _check_throttle(limits: list[_Limit], now: datetime) -> None:
     """Refuse at once, without writing, while any limit is locked (the longest wait is told)."""
     if not limits:
         return
-    locks = await LoginThrottle.filter(
-        key_hash__in=[limit.key for limit in limits], locked_until__gt=now
-    ).values_list("locked_until", flat=True)
+    locks = await LoginThrottle.filter(key_hash__in=[limit.key for limit in limits], locked_until__gt=now).values_list(
+        "locked_until", flat=True
+    )
     if locks:
         raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=_retry_after(max(locks), now))
 
@@ -214,8 +217,12 @@ async def _count_attempt(settings: Settings, limit: _Limit, now: datetime) -> bo
     login between a read and a write cannot be mistaken for a full counter."""
     connection = connections.get("default")
     p = Params(connection)
-    key, now_, window_start, most = p(limit.key), p(now), p(now - timedelta(seconds=settings.login_failure_window_seconds)), \
-        p(limit.max_failures)
+    key, now_, window_start, most = (
+        p(limit.key),
+        p(now),
+        p(now - timedelta(seconds=settings.login_failure_window_seconds)),
+        p(limit.max_failures),
+    )
     stale = f"(login_throttle.window_started_at < {window_start} OR login_throttle.locked_until <= {now_})"
     rows = await connection.execute_query_dict(
         "INSERT INTO login_throttle (key_hash, failures, window_started_at, locked_until) "
@@ -296,9 +303,7 @@ async def _clear_after_success(limits: list[_Limit]) -> None:
 # --- tokens -----------------------------------------------------------------------------------
 
 
-def _encode_access_token(
-    settings: Settings, viewer: Viewer, tenant_code: str, now: datetime
-) -> tuple[str, datetime]:
+def _encode_access_token(settings: Settings, viewer: Viewer, tenant_code: str, now: datetime) -> tuple[str, datetime]:
     expires_at = now + timedelta(seconds=settings.access_token_ttl_seconds)
     claims = {
         "iss": JWT_ISSUER,
@@ -322,9 +327,7 @@ def _successor_token(settings: Settings, refresh_token: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
 
-async def _store_refresh_token(
-    settings: Settings, session: AuthSession, token: str, now: datetime
-) -> datetime:
+async def _store_refresh_token(settings: Settings, session: AuthSession, token: str, now: datetime) -> datetime:
     expires_at = now + timedelta(seconds=settings.refresh_token_ttl_seconds)
     await RefreshToken.create(
         tenant_id=session.tenant_id,
@@ -417,10 +420,14 @@ async def login(
     # Compared as stored (lower / upper case); case mapping may lengthen text ("ß" → "SS"), and a
     # value longer than its column cannot match (the ORM refuses to compare it at all).
     tenant_code, employee_no = tenant_code.lower(), employee_no.upper()
-    for field, value, model_field in (("tenant", tenant_code, Tenant._meta.fields_map["code"]),
-                                      ("employeeNo", employee_no, Employee._meta.fields_map["employee_no"])):
+    for field, value, model_field in (
+        ("tenant", tenant_code, Tenant._meta.fields_map["code"]),
+        ("employeeNo", employee_no, Employee._meta.fields_map["employee_no"]),
+    ):
         if len(value) > model_field.max_length:
-            raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=model_field.max_length)
+            raise DomainError(
+                ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=model_field.max_length
+            )
     employee = await Employee.filter(tenant__code=tenant_code, employee_no=employee_no).first()
     # Has this device signed in to this account before? The same query runs when there is no such
     # employee (matching nothing), so the work done does not tell whether the account exists.
@@ -461,23 +468,26 @@ async def login(
         issued = await _issue(settings, session, employee, device_uid, now)
     log.info(
         "login: tenant %s employee %s session %s%s",
-        employee.tenant_id, employee.id, session.id, "" if familiar else " (new device)",
+        employee.tenant_id,
+        employee.id,
+        session.id,
+        "" if familiar else " (new device)",
     )
     return issued
 
 
-async def refresh(
-    settings: Settings, refresh_token: str, device_uid: str, now: datetime | None = None
-) -> IssuedTokens:
+async def refresh(settings: Settings, refresh_token: str, device_uid: str, now: datetime | None = None) -> IssuedTokens:
     """Trade a refresh token for a new pair. The old token stops working; presenting it again
     revokes the whole session (``REFRESH_TOKEN_REUSED``), unless it is the same device retrying
     within ``refresh_retry_seconds`` before using the new pair: then it gets that pair again."""
     now = now or utcnow()
     refresh_token = _require_text("refreshToken", refresh_token)
     device_uid = _require_text("deviceId", device_uid)
-    row = await RefreshToken.filter(token_hash=_sha256(refresh_token)).select_related(
-        "session", "session__device", "session__employee"
-    ).first()
+    row = (
+        await RefreshToken.filter(token_hash=_sha256(refresh_token))
+        .select_related("session", "session__device", "session__employee")
+        .first()
+    )
     if row is None or row.session.revoked_at is not None:
         raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN)
     session = row.session
@@ -548,9 +558,9 @@ async def deactivate_employee(tenant_id: int, employee_id: int) -> None:
     """Deactivate an employee and end all their sessions (used by HR tooling and tests)."""
     async with in_transaction():
         await Employee.filter(tenant_id=tenant_id, id=employee_id).update(is_active=False)
-        await AuthSession.filter(
-            tenant_id=tenant_id, employee_id=employee_id, revoked_at__isnull=True
-        ).update(revoked_at=utcnow(), revoke_reason="DEACTIVATED")
+        await AuthSession.filter(tenant_id=tenant_id, employee_id=employee_id, revoked_at__isnull=True).update(
+            revoked_at=utcnow(), revoke_reason="DEACTIVATED"
+        )
 
 
 async def authenticate(settings: Settings, access_token: str) -> Viewer:
@@ -571,13 +581,17 @@ async def authenticate(settings: Settings, access_token: str) -> Viewer:
         raise DomainError(ErrorCode.TOKEN_EXPIRED) from exc
     except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
         raise DomainError(ErrorCode.UNAUTHENTICATED) from exc
-    session = await AuthSession.filter(
-        id=session_id,
-        tenant_id=tenant_id,
-        employee_id=employee_id,
-        revoked_at__isnull=True,
-        employee__is_active=True,
-    ).select_related("employee", "device").first()
+    session = (
+        await AuthSession.filter(
+            id=session_id,
+            tenant_id=tenant_id,
+            employee_id=employee_id,
+            revoked_at__isnull=True,
+            employee__is_active=True,
+        )
+        .select_related("employee", "device")
+        .first()
+    )
     if session is None:
         raise DomainError(ErrorCode.UNAUTHENTICATED)
     return Viewer(

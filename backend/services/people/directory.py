@@ -54,9 +54,7 @@ async def rows_by_id(model: type[Model], tenant_id: int, ids: Iterable[int]) -> 
 
 async def roles_by_employee(tenant_id: int, employee_ids: Iterable[int]) -> dict[int, list[Role]]:
     result: dict[int, list[Role]] = {}
-    rows = await EmployeeRole.filter(
-        tenant_id=tenant_id, employee_id__in=list(set(employee_ids))
-    ).order_by("role")
+    rows = await EmployeeRole.filter(tenant_id=tenant_id, employee_id__in=list(set(employee_ids))).order_by("role")
     for row in rows:
         result.setdefault(row.employee_id, []).append(Role(row.role))
     return result

@@ -15,8 +15,8 @@ from tortoise.expressions import F
 from backend.errors import ErrorCode
 from backend.i18n import SUPPORTED_LOCALES
 from backend.models import EmployeeSettings, RecordStatus
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
 from backend.services.feed import Entity
+from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
 from backend.sql import db_time, placeholders
 
 SETTINGS_CHANGED = "SETTINGS_CHANGED"
@@ -73,9 +73,11 @@ async def _write_if_version(context: ApplyContext, base: int, locale: str) -> bo
             [viewer.tenant_id, viewer.employee_id, locale, 1, now, now],
         )
         return bool(rows)
-    updated = await EmployeeSettings.filter(
-        tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, version=base
-    ).using_db(connection).update(locale=locale, version=F("version") + 1)
+    updated = (
+        await EmployeeSettings.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, version=base)
+        .using_db(connection)
+        .update(locale=locale, version=F("version") + 1)
+    )
     return updated == 1
 
 

@@ -13,12 +13,11 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
 import orjson
-
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -67,10 +66,12 @@ class IncomingRecord:
         if self.occurred_at is None:
             when = self.occurred_at_text
         else:
-            when = self.occurred_at.astimezone(timezone.utc).isoformat() if self.seq is not None else None
+            when = self.occurred_at.astimezone(UTC).isoformat() if self.seq is not None else None
         canonical = json.dumps(
             [self.kind, when, self.payload],
-            sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -95,7 +96,7 @@ class Outcome:
     result: dict[str, Any] | None = None
 
     @classmethod
-    def rejected(cls, error: DomainError) -> "Outcome":
+    def rejected(cls, error: DomainError) -> Outcome:
         return cls(RecordStatus.REJECTED, error.code, dict(error.params))
 
 
@@ -139,13 +140,13 @@ class ApplyContext:
     settings: Settings = field(default_factory=Settings)
     # How this request's device times were read, and the corrected time of every record of the
     # batch by sequence number: evidence a handler may weigh (check-in corroborates scan times).
-    clock: "Clock | None" = None
+    clock: Clock | None = None
     batch_times: dict[int, datetime] = field(default_factory=dict)
 
     async def finish(self) -> None:
         """Credit what the handlers noted and publish the feed changes: the last steps of every
         transaction that applied records (or did the same work online, such as manual grading)."""
-        from backend.services.credits import credit_engine# late: credits builds on this module
+        from backend.services.credits import credit_engine  # late: credits builds on this module
 
         await credit_engine.settle(self)
         await self.changes.publish(self.connection, self.received_at)
@@ -236,13 +237,16 @@ async def ingest(
     if device_uid != viewer.device_uid:
         raise DomainError(ErrorCode.DEVICE_MISMATCH)
     settings = settings or Settings()
-    received_at = now or datetime.now(timezone.utc)
+    received_at = now or datetime.now(UTC)
     clock = Clock(sent_at, received_at, timedelta(days=settings.sync_stale_days))
     results: dict[int, RecordResult] = {}
     async with in_transaction() as connection:
-        device = await Device.filter(
-            tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_uid
-        ).select_for_update().using_db(connection).first()
+        device = (
+            await Device.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_uid)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         if device is None:
             raise DomainError(ErrorCode.DEVICE_MISMATCH)
         existing = await _stored_outcomes(connection, [r.id for r in records])
@@ -251,15 +255,28 @@ async def ingest(
         )
         changes = ChangeSet(viewer.tenant_id)
         context = ApplyContext(
-            viewer, device, connection, changes, received_at, _offset_ms(clock), settings=settings, clock=clock,
+            viewer,
+            device,
+            connection,
+            changes,
+            received_at,
+            _offset_ms(clock),
+            settings=settings,
+            clock=clock,
         )
         outcomes = await _apply(context, clock, to_apply)
         rows = []
         for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):
             rows.append(_stored(connection, viewer, device, record, outcome, corrected, flags, clock))
             results[index] = RecordResult(
-                record.id, record.seq, outcome.status.value, outcome.code, outcome.params,
-                server_version=outcome.server_version, received_at=received_at, result=outcome.result,
+                record.id,
+                record.seq,
+                outcome.status.value,
+                outcome.code,
+                outcome.params,
+                server_version=outcome.server_version,
+                received_at=received_at,
+                result=outcome.result,
             )
             changes.touch(Entity.RECORD_OUTCOME, record.id, audience=viewer.employee_id)
         # One statement for the batch: building ORM objects would cost more than the insert.
@@ -311,7 +328,11 @@ async def _stored_outcomes(connection: BaseDBAsyncClient, ids: list[UUID]) -> di
         outcome = row["outcome"]
         received = row["received_at"]
         found[UUID(str(row["id"]))] = StoredOutcome(
-            row["tenant_id"], row["employee_id"], row["content_hash"], row["status"], row["error_code"],
+            row["tenant_id"],
+            row["employee_id"],
+            row["content_hash"],
+            row["status"],
+            row["error_code"],
             json.loads(outcome) if isinstance(outcome, str) else outcome,
             datetime.fromisoformat(received) if isinstance(received, str) else received,
         )
@@ -339,8 +360,12 @@ def _sort_out(
         if record.seq is not None and record.seq > next_seq:
             # Before anything else: even a final answer (ID_REUSED) would leave a hole here.
             results[index] = RecordResult(
-                record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.SEQUENCE_GAP,
-                {"expected": next_seq}, retryable=True,
+                record.id,
+                record.seq,
+                RecordStatus.REJECTED.value,
+                ErrorCode.SEQUENCE_GAP,
+                {"expected": next_seq},
+                retryable=True,
             )
         elif stored is not None:
             mine = stored.tenant_id == viewer_key[0] and stored.employee_id == viewer_key[1]
@@ -349,7 +374,9 @@ def _sort_out(
             else:
                 outcome = stored.outcome or {}
                 results[index] = RecordResult(
-                    record.id, record.seq, DUPLICATE,
+                    record.id,
+                    record.seq,
+                    DUPLICATE,
                     ErrorCode(stored.error_code) if stored.error_code else None,
                     dict(outcome.get("params") or {}),
                     original_status=RecordStatus(stored.status),
@@ -364,8 +391,12 @@ def _sort_out(
         elif record.seq < next_seq:
             # Not stored: a phone restored from an old backup renumbers after appliedSeq and resends.
             results[index] = RecordResult(
-                record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.SEQUENCE_REUSED,
-                {"applied": next_seq - 1}, retryable=True,
+                record.id,
+                record.seq,
+                RecordStatus.REJECTED.value,
+                ErrorCode.SEQUENCE_REUSED,
+                {"applied": next_seq - 1},
+                retryable=True,
             )
         else:
             to_apply.append((index, record))
@@ -382,8 +413,11 @@ async def _apply(
     for position, (_, record) in enumerate(to_apply):
         if record.occurred_at is None or record.rejection is not None:
             flags = [] if record.occurred_at is not None else [UNREADABLE_TIME]
-            decided[position] = (Outcome.rejected(record.rejection or invalid_payload("occurredAt")),
-                                 clock.received_at, flags)
+            decided[position] = (
+                Outcome.rejected(record.rejection or invalid_payload("occurredAt")),
+                clock.received_at,
+                flags,
+            )
             continue
         corrected, flags = clock.correct(record.occurred_at)
         if record.seq is not None:
@@ -411,11 +445,25 @@ def _offset_ms(clock: Clock) -> int:
 
 
 _RECORD_COLUMNS = {
-    "id": "uuid", "tenant_id": "int", "employee_id": "int", "device_id": "int", "device_seq": "bigint",
-    "kind": "text", "payload": "jsonb", "content_hash": "text", "occurred_at_device": "timestamptz",
-    "sent_at_device": "timestamptz", "received_at": "timestamptz", "occurred_at": "timestamptz",
-    "clock_offset_ms": "bigint", "clock_flags": "text", "status": "text", "error_code": "text",
-    "outcome": "jsonb", "created_at": "timestamptz", "updated_at": "timestamptz",
+    "id": "uuid",
+    "tenant_id": "int",
+    "employee_id": "int",
+    "device_id": "int",
+    "device_seq": "bigint",
+    "kind": "text",
+    "payload": "jsonb",
+    "content_hash": "text",
+    "occurred_at_device": "timestamptz",
+    "sent_at_device": "timestamptz",
+    "received_at": "timestamptz",
+    "occurred_at": "timestamptz",
+    "clock_offset_ms": "bigint",
+    "clock_flags": "text",
+    "status": "text",
+    "error_code": "text",
+    "outcome": "jsonb",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
 }
 
 
@@ -478,7 +526,13 @@ def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dic
             results[index] = first
         else:
             results[index] = RecordResult(
-                record.id, record.seq, DUPLICATE, first.code, first.params,
+                record.id,
+                record.seq,
+                DUPLICATE,
+                first.code,
+                first.params,
                 original_status=RecordStatus(first.status) if first.status in RecordStatus.__members__ else None,
-                server_version=first.server_version, received_at=first.received_at, result=first.result,
+                server_version=first.server_version,
+                received_at=first.received_at,
+                result=first.result,
             )

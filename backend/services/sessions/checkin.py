@@ -22,7 +22,7 @@ import hmac
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -40,8 +40,9 @@ from backend.models import (
     SessionStatus,
     TrainingSession,
 )
+from backend.services.audit import audit
 from backend.services.credits import credit_engine
-from backend.services.sessions import qr
+from backend.services.feed import ChangeSet
 from backend.services.records.ingest import (
     UNREADABLE_TIME,
     ApplyContext,
@@ -51,8 +52,7 @@ from backend.services.records.ingest import (
     payload_id,
     register,
 )
-from backend.services.audit import audit
-from backend.services.feed import ChangeSet
+from backend.services.sessions import qr
 from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import Params, db_time, db_uuid, placeholders
@@ -207,9 +207,13 @@ class CheckIn:
         }
         enrolled = set(
             await Enrollment.filter(
-                tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, session_id__in=list(sessions),
+                tenant_id=viewer.tenant_id,
+                employee_id=viewer.employee_id,
+                session_id__in=list(sessions),
                 status=EnrollmentStatus.ENROLLED,
-            ).using_db(connection).values_list("session_id", flat=True)
+            )
+            .using_db(connection)
+            .values_list("session_id", flat=True)
         )
         outcomes = []
         for parsed in records:
@@ -218,7 +222,7 @@ class CheckIn:
                 if session is None:  # another tenant's or a made-up session: just invalid
                     raise DomainError(ErrorCode.QR_INVALID)
                 step = verified_step(session, viewer.tenant_id, parsed.payload.token)
-                step_start = datetime.fromtimestamp(step * session.rotation_seconds, timezone.utc)
+                step_start = datetime.fromtimestamp(step * session.rotation_seconds, UTC)
                 when = await scan_time(context, parsed, step_start)
                 status = judge_scan(session, step, when.at)
                 if session.id not in enrolled and not session.allows_walk_in:
@@ -229,10 +233,16 @@ class CheckIn:
             flags = list(parsed.flags) + _location_flags(session, parsed.payload)
             counted = await _record_attendance(context, session, status, parsed, when, step, flags)
             if counted:
-                credit_engine.note(context, attendance_creditable(viewer.employee_id, session, status, when.at,
-                                                            parsed.record.id))
-            outcomes.append(Outcome(RecordStatus.ACCEPTED, params={"status": status.value},
-                                    result={"status": status.value, "held": when.hold_reason or None}))
+                credit_engine.note(
+                    context, attendance_creditable(viewer.employee_id, session, status, when.at, parsed.record.id)
+                )
+            outcomes.append(
+                Outcome(
+                    RecordStatus.ACCEPTED,
+                    params={"status": status.value},
+                    result={"status": status.value, "held": when.hold_reason or None},
+                )
+            )
         return outcomes
 
 
@@ -246,24 +256,43 @@ def _location_flags(session: TrainingSession, scan: Scan) -> list[str]:
     return ["FAR_FROM_SITE"] if distance > FAR_FROM_SITE_METRES else []
 
 
-async def _record_attendance(context: ApplyContext, session, status, parsed: ParsedRecord, when: ScanTime,
-                             step: int, flags) -> bool:
+async def _record_attendance(
+    context: ApplyContext, session, status, parsed: ParsedRecord, when: ScanTime, step: int, flags
+) -> bool:
     """Insert the attendance unless there is one already (the first scan counts), or replace a
     held, scanned one with a scan that is not held. True when this scan now counts."""
     connection, viewer = context.connection, context.viewer
     now = db_time(connection, context.received_at)
     values = [
-        viewer.tenant_id, session.id, viewer.employee_id, status.value,
-        db_time(connection, when.at), db_uuid(connection, parsed.record.id), context.device.id,
-        context.clock_offset_ms, ",".join(sorted(set(flags))),
-        parsed.payload.latitude, parsed.payload.longitude, False, "", when.hold_reason, step, now, now, now,
+        viewer.tenant_id,
+        session.id,
+        viewer.employee_id,
+        status.value,
+        db_time(connection, when.at),
+        db_uuid(connection, parsed.record.id),
+        context.device.id,
+        context.clock_offset_ms,
+        ",".join(sorted(set(flags))),
+        parsed.payload.latitude,
+        parsed.payload.longitude,
+        False,
+        "",
+        when.hold_reason,
+        step,
+        now,
+        now,
+        now,
     ]
-    replace = "" if when.hold_reason else (
-        " DO UPDATE SET status = excluded.status, checked_in_at = excluded.checked_in_at,"
-        " record_id = excluded.record_id, device_id = excluded.device_id, clock_offset_ms = excluded.clock_offset_ms,"
-        " risk_flags = excluded.risk_flags, latitude = excluded.latitude, longitude = excluded.longitude,"
-        " hold_reason = '', code_step = excluded.code_step, received_at = excluded.received_at,"
-        " updated_at = excluded.updated_at WHERE attendance.hold_reason <> '' AND attendance.manual = false"
+    replace = (
+        ""
+        if when.hold_reason
+        else (
+            " DO UPDATE SET status = excluded.status, checked_in_at = excluded.checked_in_at,"
+            " record_id = excluded.record_id, device_id = excluded.device_id, clock_offset_ms = excluded.clock_offset_ms,"
+            " risk_flags = excluded.risk_flags, latitude = excluded.latitude, longitude = excluded.longitude,"
+            " hold_reason = '', code_step = excluded.code_step, received_at = excluded.received_at,"
+            " updated_at = excluded.updated_at WHERE attendance.hold_reason <> '' AND attendance.manual = false"
+        )
     )
     rows = await connection.execute_query_dict(
         "INSERT INTO attendance (tenant_id, session_id, employee_id, status, checked_in_at, record_id,"
@@ -288,10 +317,16 @@ class CheckOut:
         viewer, connection = context.viewer, context.connection
         outcomes = []
         for parsed in records:
-            updated = await Attendance.filter(
-                tenant_id=viewer.tenant_id, session_id=parsed.payload, employee_id=viewer.employee_id,
-                checked_in_at__lte=parsed.occurred_at,
-            ).using_db(connection).update(checked_out_at=parsed.occurred_at)
+            updated = (
+                await Attendance.filter(
+                    tenant_id=viewer.tenant_id,
+                    session_id=parsed.payload,
+                    employee_id=viewer.employee_id,
+                    checked_in_at__lte=parsed.occurred_at,
+                )
+                .using_db(connection)
+                .update(checked_out_at=parsed.occurred_at)
+            )
             outcomes.append(
                 Outcome(RecordStatus.ACCEPTED) if updated else Outcome.rejected(DomainError(ErrorCode.NOT_CHECKED_IN))
             )
@@ -327,16 +362,27 @@ async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list
     too). SHARED_CODE marks scans of a code used by more people than ``checkin_shared_code``
     (settings); SHARED_DEVICE scans made on a phone that checked in someone else too."""
     session = await session_for_instructor(viewer, session_id, hr_too=True)
-    enrolled = set(await Enrollment.filter(
-        tenant_id=viewer.tenant_id, session_id=session.id, status=EnrollmentStatus.ENROLLED,
-    ).values_list("employee_id", flat=True))
+    enrolled = set(
+        await Enrollment.filter(
+            tenant_id=viewer.tenant_id,
+            session_id=session.id,
+            status=EnrollmentStatus.ENROLLED,
+        ).values_list("employee_id", flat=True)
+    )
     attendances = {a.employee_id: a for a in await Attendance.filter(tenant_id=viewer.tenant_id, session_id=session.id)}
-    devices = dict(await Device.filter(
-        tenant_id=viewer.tenant_id, id__in=[a.device_id for a in attendances.values() if a.device_id],
-    ).values_list("id", "device_uid"))
+    devices = dict(
+        await Device.filter(
+            tenant_id=viewer.tenant_id,
+            id__in=[a.device_id for a in attendances.values() if a.device_id],
+        ).values_list("id", "device_uid")
+    )
     return session, [
-        RosterLine(employee_id, employee_id in enrolled, attendances.get(employee_id),
-                   devices.get(attendances[employee_id].device_id) if employee_id in attendances else None)
+        RosterLine(
+            employee_id,
+            employee_id in enrolled,
+            attendances.get(employee_id),
+            devices.get(attendances[employee_id].device_id) if employee_id in attendances else None,
+        )
         for employee_id in sorted(enrolled | set(attendances))
     ]
 
@@ -364,21 +410,35 @@ def flag_shared(lines: list[RosterLine], shared_code: int) -> list[RosterLine]:
     return lines
 
 
-def attendance_creditable(employee_id: int, session: TrainingSession, status: AttendanceStatus,
-                          at: datetime, record_id=None) -> credit_engine.Creditable:
+def attendance_creditable(
+    employee_id: int, session: TrainingSession, status: AttendanceStatus, at: datetime, record_id=None
+) -> credit_engine.Creditable:
     """Attending a session, for the credit rules: one fact per employee and session (a second
     scan or a manual correction is the same fact). Score 100 on time, 50 late, so a rule with
     minScore 100 credits punctual attendance only."""
     return credit_engine.Creditable(
-        employee_id, CreditActivity.ATTENDANCE, f"attendance:{employee_id}:{session.id}", at, record_id,
-        session.course_id, session.module_id, 100 if status == AttendanceStatus.PRESENT else 50,
+        employee_id,
+        CreditActivity.ATTENDANCE,
+        f"attendance:{employee_id}:{session.id}",
+        at,
+        record_id,
+        session.course_id,
+        session.module_id,
+        100 if status == AttendanceStatus.PRESENT else 50,
     )
 
 
-async def _credit(viewer: Viewer, connection, session: TrainingSession, employee_id: int,
-                  status: AttendanceStatus, at: datetime, record_id=None) -> None:
+async def _credit(
+    viewer: Viewer,
+    connection,
+    session: TrainingSession,
+    employee_id: int,
+    status: AttendanceStatus,
+    at: datetime,
+    record_id=None,
+) -> None:
     """Credit an attendance decided by a person (a manual mark, a held scan let through)."""
-    context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), datetime.now(timezone.utc))  # type: ignore[arg-type]
+    context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), datetime.now(UTC))  # type: ignore[arg-type]
     credit_engine.note(context, attendance_creditable(employee_id, session, status, at, record_id))
     await context.finish()
 
@@ -390,17 +450,32 @@ async def mark_attendance(
     reason; audited. It also decides a held scan."""
     reason = text(reason, "reason", 300)
     session = await session_for_instructor(viewer, session_id, hr_too=True)
-    if not await Enrollment.filter(session_id=session.id, employee_id=employee_id).exists() and not session.allows_walk_in:
+    if (
+        not await Enrollment.filter(session_id=session.id, employee_id=employee_id).exists()
+        and not session.allows_walk_in
+    ):
         raise DomainError(ErrorCode.NOT_ENROLLED)
     async with in_transaction() as connection:
         attendance, _ = await Attendance.update_or_create(
-            tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
-            defaults={"status": status, "manual": True, "marked_by_id": viewer.employee_id, "reason": reason,
-                      "hold_reason": ""},
+            tenant_id=viewer.tenant_id,
+            session_id=session.id,
+            employee_id=employee_id,
+            defaults={
+                "status": status,
+                "manual": True,
+                "marked_by_id": viewer.employee_id,
+                "reason": reason,
+                "hold_reason": "",
+            },
             using_db=connection,
         )
         await audit(
-            connection, viewer, viewer.tenant_id, "ATTENDANCE_MARKED", "Attendance", attendance.id,
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "ATTENDANCE_MARKED",
+            "Attendance",
+            attendance.id,
             {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
         )
         if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
@@ -408,16 +483,24 @@ async def mark_attendance(
     return attendance
 
 
-async def decide_held(viewer: Viewer, session_id: int, employee_id: int, approve: bool, reason: str | None) -> Attendance:
+async def decide_held(
+    viewer: Viewer, session_id: int, employee_id: int, approve: bool, reason: str | None
+) -> Attendance:
     """Let a held scan count as it was judged (PRESENT or LATE, credited) or refuse it (ABSENT,
     with a reason); once (ALREADY_DECIDED after that, or when nothing is held); the instructor
     or HR; audited."""
     session = await session_for_instructor(viewer, session_id, hr_too=True)
     reason = text(reason, "reason", 300, required=not approve)
     async with in_transaction() as connection:
-        held = await Attendance.filter(
-            tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id,
-        ).using_db(connection).first()
+        held = (
+            await Attendance.filter(
+                tenant_id=viewer.tenant_id,
+                session_id=session.id,
+                employee_id=employee_id,
+            )
+            .using_db(connection)
+            .first()
+        )
         if held is None:
             raise DomainError(ErrorCode.NOT_FOUND)
         changes: dict[str, Any] = {"hold_reason": "", "marked_by_id": viewer.employee_id, "reason": reason}
@@ -426,10 +509,22 @@ async def decide_held(viewer: Viewer, session_id: int, employee_id: int, approve
         # Conditional on still being held: of two people deciding at once, one decides.
         if not await Attendance.filter(id=held.id).exclude(hold_reason="").using_db(connection).update(**changes):
             raise DomainError(ErrorCode.ALREADY_DECIDED, status=held.status.value)
-        await audit(connection, viewer, viewer.tenant_id, "CHECK_IN_HELD_DECIDED", "Attendance", held.id, {
-            "session": session.id, "employee": employee_id, "held": held.hold_reason, "approve": approve,
-            "status": held.status.value if approve else AttendanceStatus.ABSENT.value, "reason": reason,
-        })
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "CHECK_IN_HELD_DECIDED",
+            "Attendance",
+            held.id,
+            {
+                "session": session.id,
+                "employee": employee_id,
+                "held": held.hold_reason,
+                "approve": approve,
+                "status": held.status.value if approve else AttendanceStatus.ABSENT.value,
+                "reason": reason,
+            },
+        )
         if approve and held.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
             await _credit(viewer, connection, session, employee_id, held.status, held.checked_in_at, held.record_id)
         await held.refresh_from_db(using_db=connection)

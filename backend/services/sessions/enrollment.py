@@ -16,7 +16,7 @@ WAITLISTED row, which nothing holding a session row ever waits for in the other 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -34,7 +34,7 @@ from backend.models import (
     SessionStatus,
     TrainingSession,
 )
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
+from backend.services.audit import audit
 from backend.services.catalog.course_catalog import (
     EligibilityReason,
     judge_eligibility,
@@ -43,7 +43,7 @@ from backend.services.catalog.course_catalog import (
     rules_by_course,
 )
 from backend.services.feed import ChangeSet, Entity
-from backend.services.audit import audit
+from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
 from backend.services.sessions.training_sessions import manages_sessions
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
@@ -68,15 +68,19 @@ class NotEligible(DomainError):
 
 
 async def _take_seat(connection: BaseDBAsyncClient, session_id: int) -> bool:
-    updated = await TrainingSession.filter(
-        id=session_id, seats_taken__lt=F("capacity")
-    ).using_db(connection).update(seats_taken=F("seats_taken") + 1)
+    updated = (
+        await TrainingSession.filter(id=session_id, seats_taken__lt=F("capacity"))
+        .using_db(connection)
+        .update(seats_taken=F("seats_taken") + 1)
+    )
     return updated == 1
 
 
 async def _free_seat(connection: BaseDBAsyncClient, session_id: int) -> None:
-    await TrainingSession.filter(id=session_id, seats_taken__gt=0).using_db(connection).update(
-        seats_taken=F("seats_taken") - 1
+    await (
+        TrainingSession.filter(id=session_id, seats_taken__gt=0)
+        .using_db(connection)
+        .update(seats_taken=F("seats_taken") - 1)
     )
 
 
@@ -85,9 +89,12 @@ async def promote_waitlist(
 ) -> list[Enrollment]:
     """Fill free seats from the waiting list, earliest first; returns who was promoted. Promoted
     employees go to PENDING when the course needs approval, else ENROLLED."""
-    session = await TrainingSession.filter(tenant_id=tenant_id, id=session_id).select_related(
-        "course"
-    ).using_db(connection).first()
+    session = (
+        await TrainingSession.filter(tenant_id=tenant_id, id=session_id)
+        .select_related("course")
+        .using_db(connection)
+        .first()
+    )
     if session is None or session.status == SessionStatus.CANCELLED:
         return []
     promoted_status = EnrollmentStatus.PENDING if session.course.requires_approval else EnrollmentStatus.ENROLLED
@@ -100,9 +107,11 @@ async def promote_waitlist(
         candidate = await query.order_by("waitlisted_at", "id").using_db(connection).first()
         if candidate is None or not await _take_seat(connection, session_id):
             break
-        updated = await Enrollment.filter(
-            id=candidate.id, status=EnrollmentStatus.WAITLISTED
-        ).using_db(connection).update(status=promoted_status, version=F("version") + 1, updated_at=now)
+        updated = (
+            await Enrollment.filter(id=candidate.id, status=EnrollmentStatus.WAITLISTED)
+            .using_db(connection)
+            .update(status=promoted_status, version=F("version") + 1, updated_at=now)
+        )
         if updated != 1:  # cancelled or promoted meanwhile: give the seat back, try the next one
             await _free_seat(connection, session_id)
             passed_over.append(candidate.id)
@@ -123,18 +132,21 @@ async def request_in(
 ) -> Enrollment:
     """Request a place in a session inside the caller's transaction (the online mutation's, or the
     sync batch's). Every check comes before any write, so a refusal leaves nothing behind."""
-    session = await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id).select_related(
-        "course"
-    ).using_db(connection).first()
+    session = (
+        await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id)
+        .select_related("course")
+        .using_db(connection)
+        .first()
+    )
     if session is None or (session.course.status != CourseStatus.PUBLISHED and not manages_sessions(viewer)):
         raise DomainError(ErrorCode.NOT_FOUND)
     if session.status == SessionStatus.CANCELLED:
         raise DomainError(ErrorCode.SESSION_CANCELLED)
     if session.status == SessionStatus.CLOSED or session.ends_at <= now:
         raise DomainError(ErrorCode.SESSION_ENDED)
-    existing = await Enrollment.filter(session_id=session.id, employee_id=viewer.employee_id).using_db(
-        connection
-    ).first()
+    existing = (
+        await Enrollment.filter(session_id=session.id, employee_id=viewer.employee_id).using_db(connection).first()
+    )
     if existing is not None and existing.status in ACTIVE:
         raise DomainError(ErrorCode.ALREADY_ENROLLED, status=existing.status.value)
     if existing is not None and existing.status == EnrollmentStatus.REJECTED:
@@ -154,10 +166,19 @@ async def request_in(
     waitlisted_at = None if seated else now
     if existing is not None:  # cancelled before: the same row comes back
         enrollment_id = existing.id
-        written = await Enrollment.filter(id=existing.id, status=EnrollmentStatus.CANCELLED).using_db(
-            connection
-        ).update(status=status, waitlisted_at=waitlisted_at, decided_by_id=None, decided_at=None, reason="",
-                 version=F("version") + 1, updated_at=now)
+        written = (
+            await Enrollment.filter(id=existing.id, status=EnrollmentStatus.CANCELLED)
+            .using_db(connection)
+            .update(
+                status=status,
+                waitlisted_at=waitlisted_at,
+                decided_by_id=None,
+                decided_at=None,
+                reason="",
+                version=F("version") + 1,
+                updated_at=now,
+            )
+        )
     else:
         # ON CONFLICT DO NOTHING, not try/except: a failed INSERT would abort a sync batch's
         # transaction. execute_query_dict returns the RETURNING rows on both engines.
@@ -166,8 +187,17 @@ async def request_in(
             "INSERT INTO enrollment (tenant_id, session_id, employee_id, status, waitlisted_at, reason, version,"
             f" created_at, updated_at) VALUES ({placeholders(connection, 9)})"
             " ON CONFLICT (session_id, employee_id) DO NOTHING RETURNING id",
-            [viewer.tenant_id, session.id, viewer.employee_id, status.value, db_time(connection, waitlisted_at),
-             "", 1, stamp, stamp],
+            [
+                viewer.tenant_id,
+                session.id,
+                viewer.employee_id,
+                status.value,
+                db_time(connection, waitlisted_at),
+                "",
+                1,
+                stamp,
+                stamp,
+            ],
         )
         written = len(rows)
         enrollment_id = int(rows[0]["id"]) if rows else 0
@@ -183,7 +213,7 @@ async def request_in(
 
 async def request_enrollment(viewer: Viewer, session_id: int, now: datetime | None = None) -> Enrollment:
     """The online twin of ENROLLMENT_REQUESTED: the same rules, in a transaction of its own."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         changes = ChangeSet(viewer.tenant_id)
         enrollment = await request_in(connection, changes, viewer, session_id, now)
@@ -204,8 +234,9 @@ class EnrollmentRequested:
         outcomes = []
         for parsed in records:  # in sequence order: a second request for a session is a duplicate
             try:
-                await request_in(context.connection, context.changes, context.viewer, parsed.payload,
-                                 context.received_at)
+                await request_in(
+                    context.connection, context.changes, context.viewer, parsed.payload, context.received_at
+                )
             except DomainError as error:
                 outcomes.append(Outcome.rejected(error))
                 continue
@@ -220,9 +251,12 @@ register(EnrollmentRequested())
 
 
 async def _locked(connection: BaseDBAsyncClient, viewer: Viewer, enrollment_id: int) -> Enrollment:
-    enrollment = await Enrollment.filter(tenant_id=viewer.tenant_id, id=enrollment_id).select_for_update().using_db(
-        connection
-    ).first()
+    enrollment = (
+        await Enrollment.filter(tenant_id=viewer.tenant_id, id=enrollment_id)
+        .select_for_update()
+        .using_db(connection)
+        .first()
+    )
     if enrollment is None:
         raise DomainError(ErrorCode.NOT_FOUND)
     return enrollment
@@ -241,7 +275,7 @@ async def decide_enrollment(
 ) -> Enrollment:
     """Approve or reject a PENDING request: the employee's manager, or an HR admin. A rejection
     needs a reason, frees the seat and promotes the waiting list."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
         raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.too_long", max=MAX_REASON)
@@ -255,16 +289,31 @@ async def decide_enrollment(
         if enrollment.status != EnrollmentStatus.PENDING:
             raise DomainError(ErrorCode.NOT_PENDING, status=enrollment.status.value)
         status = EnrollmentStatus.ENROLLED if approve else EnrollmentStatus.REJECTED
-        await Enrollment.filter(id=enrollment.id, status=EnrollmentStatus.PENDING).using_db(connection).update(
-            status=status, decided_by_id=viewer.employee_id, decided_at=now, reason=reason,
-            version=F("version") + 1, updated_at=now,
+        await (
+            Enrollment.filter(id=enrollment.id, status=EnrollmentStatus.PENDING)
+            .using_db(connection)
+            .update(
+                status=status,
+                decided_by_id=viewer.employee_id,
+                decided_at=now,
+                reason=reason,
+                version=F("version") + 1,
+                updated_at=now,
+            )
         )
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.ENROLLMENT, enrollment.id, audience=enrollment.employee_id)
         if not approve:
             await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
-        await audit(connection, viewer, viewer.tenant_id, "enrollment.approve" if approve else "enrollment.reject",
-                    "Enrollment", enrollment.id, {"reason": reason, "employeeId": enrollment.employee_id})
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "enrollment.approve" if approve else "enrollment.reject",
+            "Enrollment",
+            enrollment.id,
+            {"reason": reason, "employeeId": enrollment.employee_id},
+        )
         await changes.publish(connection, now)
         return await Enrollment.get(id=enrollment.id).using_db(connection)
 
@@ -272,15 +321,17 @@ async def decide_enrollment(
 async def cancel_enrollment(viewer: Viewer, enrollment_id: int, now: datetime | None = None) -> Enrollment:
     """The employee gives up their place (or leaves the waiting list). A held seat goes to the
     earliest waiting employee in the same transaction."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         enrollment = await _locked(connection, viewer, enrollment_id)
         if enrollment.employee_id != viewer.employee_id:
             raise DomainError(ErrorCode.FORBIDDEN)
         if enrollment.status not in ACTIVE:
             raise DomainError(ErrorCode.ENROLLMENT_NOT_ACTIVE)
-        updated = await Enrollment.filter(id=enrollment.id, status=enrollment.status).using_db(connection).update(
-            status=EnrollmentStatus.CANCELLED, version=F("version") + 1, updated_at=now
+        updated = (
+            await Enrollment.filter(id=enrollment.id, status=enrollment.status)
+            .using_db(connection)
+            .update(status=EnrollmentStatus.CANCELLED, version=F("version") + 1, updated_at=now)
         )
         if updated != 1:  # SQLite has no row locks; the status moved under us
             raise DomainError(ErrorCode.ENROLLMENT_NOT_ACTIVE)

@@ -10,9 +10,9 @@ module (the instructor's kit is elsewhere).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -76,7 +76,7 @@ class SessionPage:
     count_total: Callable[[], Awaitable[int]]
 
     def cursor_of(self, session: TrainingSession) -> str:
-        return encode_cursor(CURSOR_KIND, [session.starts_at.astimezone(timezone.utc).isoformat(), session.id])
+        return encode_cursor(CURSOR_KIND, [session.starts_at.astimezone(UTC).isoformat(), session.id])
 
 
 def manages_sessions(viewer: Viewer) -> bool:
@@ -94,7 +94,7 @@ def may_edit(viewer: Viewer, session: TrainingSession) -> bool:
 def _utc(moment: datetime, name: str) -> datetime:
     if moment.tzinfo is None:
         raise DomainError(ErrorCode.VALIDATION, field=name, reason_key="reason.timezone_required")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _text(value: str, name: str, maximum: int, required: bool) -> str:
@@ -121,19 +121,25 @@ async def _check_refs(viewer: Viewer, given: SessionInput, course_id: int, conne
             raise DomainError(ErrorCode.VALIDATION, field="courseId", reason_key="reason.bad_id")
         values["course_id"] = given.course_id
     if given.module_id is not None:
-        if not await CourseModule.filter(
-            tenant_id=tenant_id, id=given.module_id, course_id=course_id
-        ).using_db(connection).exists():
+        if (
+            not await CourseModule.filter(tenant_id=tenant_id, id=given.module_id, course_id=course_id)
+            .using_db(connection)
+            .exists()
+        ):
             raise DomainError(ErrorCode.VALIDATION, field="moduleId", reason_key="reason.bad_id")
         values["module_id"] = given.module_id
     if given.instructor_id is not None:
-        if not await Employee.filter(
-            tenant_id=tenant_id, id=given.instructor_id, is_active=True
-        ).using_db(connection).exists():
+        if (
+            not await Employee.filter(tenant_id=tenant_id, id=given.instructor_id, is_active=True)
+            .using_db(connection)
+            .exists()
+        ):
             raise DomainError(ErrorCode.VALIDATION, field="instructorId", reason_key="reason.bad_id")
-        if not await EmployeeRole.filter(
-            employee_id=given.instructor_id, role=Role.INSTRUCTOR
-        ).using_db(connection).exists():
+        if (
+            not await EmployeeRole.filter(employee_id=given.instructor_id, role=Role.INSTRUCTOR)
+            .using_db(connection)
+            .exists()
+        ):
             raise DomainError(ErrorCode.VALIDATION, field="instructorId", reason_key="reason.not_instructor")
         if not viewer.has_role(Role.HR_ADMIN) and given.instructor_id != viewer.employee_id:
             raise DomainError(ErrorCode.FORBIDDEN)  # instructors schedule their own sessions
@@ -167,8 +173,12 @@ def _plain_values(given: SessionInput) -> dict[str, Any]:
         values["allows_walk_in"] = given.allows_walk_in
     if given.rotation_seconds is not None:
         if not 5 <= given.rotation_seconds <= 300:
-            raise DomainError(ErrorCode.VALIDATION, field="checkInRotationSeconds", reason_key="reason.field",
-                              name="checkInRotationSeconds")
+            raise DomainError(
+                ErrorCode.VALIDATION,
+                field="checkInRotationSeconds",
+                reason_key="reason.field",
+                name="checkInRotationSeconds",
+            )
         values["rotation_seconds"] = given.rotation_seconds
     return values
 
@@ -180,9 +190,15 @@ def _audit_details(values: dict[str, Any]) -> dict[str, Any]:
 async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession:
     """Schedule a session (HR admins, or instructors for themselves)."""
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
-    for name, value in (("courseId", given.course_id), ("title", given.title), ("instructorId", given.instructor_id),
-                        ("siteId", given.site_id), ("startsAt", given.starts_at), ("endsAt", given.ends_at),
-                        ("capacity", given.capacity)):
+    for name, value in (
+        ("courseId", given.course_id),
+        ("title", given.title),
+        ("instructorId", given.instructor_id),
+        ("siteId", given.site_id),
+        ("startsAt", given.starts_at),
+        ("endsAt", given.ends_at),
+        ("capacity", given.capacity),
+    ):
         if value is None:
             raise DomainError(ErrorCode.VALIDATION, field=name, reason_key="reason.required")
     values = _plain_values(given)
@@ -191,11 +207,21 @@ async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession
     async with in_transaction() as connection:
         values.update(await _check_refs(viewer, given, given.course_id, connection))
         session = await TrainingSession.create(
-            tenant_id=viewer.tenant_id, secret=secrets.token_hex(32), status=SessionStatus.SCHEDULED,
-            using_db=connection, **values,
+            tenant_id=viewer.tenant_id,
+            secret=secrets.token_hex(32),
+            status=SessionStatus.SCHEDULED,
+            using_db=connection,
+            **values,
         )
-        await audit(connection, viewer, viewer.tenant_id, "session.create", "TrainingSession", session.id,
-                    _audit_details(values))
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "session.create",
+            "TrainingSession",
+            session.id,
+            _audit_details(values),
+        )
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.TRAINING_SESSION, session.id)
         await changes.publish(connection)
@@ -204,9 +230,12 @@ async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession
 
 async def _locked_for_edit(viewer: Viewer, session_id: int, connection: BaseDBAsyncClient) -> TrainingSession:
     """The session row, locked for this transaction, if the viewer may edit it."""
-    session = await TrainingSession.filter(
-        tenant_id=viewer.tenant_id, id=session_id
-    ).select_for_update().using_db(connection).first()
+    session = (
+        await TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id)
+        .select_for_update()
+        .using_db(connection)
+        .first()
+    )
     if session is None:
         raise DomainError(ErrorCode.NOT_FOUND)
     if not may_edit(viewer, session):
@@ -236,19 +265,28 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
             raise DomainError(ErrorCode.VALIDATION, field="endsAt", reason_key="reason.ends_before_start")
         capacity = values.pop("capacity", None)
         if capacity is not None:
-            updated = await TrainingSession.filter(
-                id=session.id, seats_taken__lte=capacity
-            ).using_db(connection).update(capacity=capacity)
+            updated = (
+                await TrainingSession.filter(id=session.id, seats_taken__lte=capacity)
+                .using_db(connection)
+                .update(capacity=capacity)
+            )
             if updated != 1:
                 raise DomainError(ErrorCode.VALIDATION, field="capacity", reason_key="reason.capacity_below_taken")
         if values:
             await TrainingSession.filter(id=session.id).using_db(connection).update(**values)
         changes = ChangeSet(viewer.tenant_id)
         if capacity is not None:
-            await promote_waitlist(connection, changes, viewer.tenant_id, session.id, datetime.now(timezone.utc))
+            await promote_waitlist(connection, changes, viewer.tenant_id, session.id, datetime.now(UTC))
             values["capacity"] = capacity
-        await audit(connection, viewer, viewer.tenant_id, "session.update", "TrainingSession", session.id,
-                    _audit_details(values))
+        await audit(
+            connection,
+            viewer,
+            viewer.tenant_id,
+            "session.update",
+            "TrainingSession",
+            session.id,
+            _audit_details(values),
+        )
         changes.touch(Entity.TRAINING_SESSION, session.id)
         await changes.publish(connection)
         session = await TrainingSession.get(id=session.id).using_db(connection)
@@ -265,8 +303,15 @@ async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> T
         if session.status != SessionStatus.CANCELLED:
             session.status = SessionStatus.CANCELLED
             await session.save(update_fields=["status", "updated_at"], using_db=connection)
-            await audit(connection, viewer, viewer.tenant_id, "session.cancel", "TrainingSession", session.id,
-                        {"reason": reason})
+            await audit(
+                connection,
+                viewer,
+                viewer.tenant_id,
+                "session.cancel",
+                "TrainingSession",
+                session.id,
+                {"reason": reason},
+            )
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.TRAINING_SESSION, session.id)
             await changes.publish(connection)
@@ -303,7 +348,7 @@ async def list_sessions(
     Employees see the sessions they may attend: published course, eligible, not cancelled. HR
     admins and instructors see every upcoming session."""
     first = check_page_size(first, max_page_size)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     query = TrainingSession.filter(tenant_id=viewer.tenant_id, ends_at__gt=now)
     if not manages_sessions(viewer):
         query = query.filter(course__status=CourseStatus.PUBLISHED).exclude(status=SessionStatus.CANCELLED)
@@ -348,6 +393,15 @@ def late_after(session: TrainingSession) -> datetime:
 
 
 __all__ = [
-    "SessionFilter", "SessionInput", "SessionPage", "audit", "cancel_session", "create_session",
-    "get_session", "list_sessions", "manages_sessions", "may_edit", "update_session",
+    "SessionFilter",
+    "SessionInput",
+    "SessionPage",
+    "audit",
+    "cancel_session",
+    "create_session",
+    "get_session",
+    "list_sessions",
+    "manages_sessions",
+    "may_edit",
+    "update_session",
 ]
