@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install schema check-schema migrate serve bench clean
+.PHONY: demo test lint format install schema check-schema migrate serve bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Xuefen needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -22,6 +22,16 @@ demo: $(STAMP)
 ## make test: the whole suite (SQLite unless XUEFEN_TEST_DATABASE_URL names a PostgreSQL server)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make lint: ruff (lint and format check) and mypy, as CI runs them; make format rewrites the layout
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 serve: $(STAMP)
 	$(BIN)/xuefen serve

@@ -52,7 +52,7 @@ async def _purge_tombstones(settings: Settings) -> int:
     await db.init_db(settings)
     try:
         window = timedelta(days=settings.sync_tombstone_days)
-        return sum([await feed.purge_tombstones(t, window) for t in await Tenant.all().values_list("id", flat=True)])
+        return sum([await feed.purge_tombstones(t, window) for (t,) in await Tenant.all().values_list("id")])
     finally:
         await db.close_db()
 
@@ -90,12 +90,14 @@ async def _verify_credits(settings: Settings, tenant_code: str | None) -> int:
 
 
 def schema_sdl() -> str:
-    """The GraphQL contract as SDL, sorted so diffs stay small, as `xuefen export-schema` writes it."""
+    """The GraphQL contract as SDL, sorted so diffs stay small, as `xuefen export-schema` writes it
+    (strawberry prints the schema in declaration order; graphql-core reads it back and sorts it)."""
+    from graphql import build_schema as read_sdl
     from graphql import lexicographic_sort_schema, print_schema
 
     from schema import build_schema
 
-    return print_schema(lexicographic_sort_schema(build_schema(Settings())._schema)) + "\n"
+    return print_schema(lexicographic_sort_schema(read_sdl(build_schema(Settings()).as_str()))) + "\n"
 
 
 def _export_schema(check: bool, path: Path) -> int:

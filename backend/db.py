@@ -11,6 +11,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.migrations.api import migrate as run_migrations
 
 from backend.config import Settings
 
@@ -51,8 +52,6 @@ async def close_db() -> None:
 
 async def migrate(settings: Settings) -> None:
     """Apply every pending migration (``xuefen migrate``)."""
-    from tortoise.migrations.api import migrate as run_migrations
-
     await run_migrations(config=tortoise_config(settings.database_url, settings.db_pool_max))
     await connections.close_all()
 

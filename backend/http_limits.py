@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,7 +40,7 @@ class RequestBodyMiddleware:
         declared_bytes = int(declared) if declared.isdigit() else None
         expects_continue = headers.get(b"expect", b"").lower() == b"100-continue"
 
-        async def refuse(status: int, code: ErrorCode, *, read: int | None, **params) -> None:
+        async def refuse(status: int, code: ErrorCode, *, read: int | None, **params: Any) -> None:
             """Answer once the rest of the body is read and dropped. ``read``: bytes read so far
             (None when the body has been read to its end; 0 before anything was read)."""
             too_long = declared_bytes is not None and declared_bytes > self.drain_bytes
@@ -54,49 +55,69 @@ class RequestBodyMiddleware:
         if declared_bytes is not None and encoding == "identity" and declared_bytes > self.max_bytes:
             await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=0, max=self.max_bytes)
             return
-        inflater = zlib.decompressobj(wbits=31) if encoding == "gzip" else None
-        body = bytearray()
-        received = 0  # bytes on the wire (compressed), for the drain bound
-        more = True
+        body = _Body(receive, self.max_bytes, gzip=encoding == "gzip")
         try:
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                chunk = message.get("body", b"")
-                received += len(chunk)
-                more = message.get("more_body", False)
-                if inflater is not None:
-                    chunk = inflater.decompress(chunk, self.max_bytes + 1 - len(body))
-                    if inflater.unconsumed_tail:
-                        raise OverflowError
-                body += chunk
-                if len(body) > self.max_bytes:
-                    raise OverflowError
-            if inflater is not None and not inflater.eof:
-                raise zlib.error("truncated gzip body")
+            if not await body.read():
+                return  # the client went away
         except OverflowError:
-            await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=received if more else None, max=self.max_bytes)
+            await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=body.read_so_far, max=self.max_bytes)
             return
         except zlib.error:
-            await refuse(
-                400, ErrorCode.VALIDATION, read=received if more else None, reason_key="reason.field", name="gzip body"
-            )
+            await refuse(400, ErrorCode.VALIDATION, read=body.read_so_far, reason_key="reason.field", name="gzip body")
             return
 
         replaced = [
             (name, value) for name, value in scope["headers"] if name not in (b"content-encoding", b"content-length")
-        ] + [(b"content-length", str(len(body)).encode())]
+        ] + [(b"content-length", str(len(body.data)).encode())]
         delivered = False
 
         async def replay() -> Message:
             nonlocal delivered
             if not delivered:
                 delivered = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
+                return {"type": "http.request", "body": bytes(body.data), "more_body": False}
             return await receive()
 
         await self.app({**scope, "headers": replaced}, replay, send)
+
+
+class _Body:
+    """A request body read to its end, gzip inflated on the way, never held past ``max_bytes``
+    (decompressed)."""
+
+    def __init__(self, receive: Receive, max_bytes: int, gzip: bool) -> None:
+        self.receive = receive
+        self.max_bytes = max_bytes
+        self.inflater = zlib.decompressobj(wbits=31) if gzip else None
+        self.data = bytearray()
+        self.received = 0  # bytes on the wire (compressed), for the drain bound
+        self.more = True
+
+    async def read(self) -> bool:
+        """Read the rest; False when the client went away. Raises OverflowError past
+        ``max_bytes``, zlib.error for a corrupt or truncated gzip body."""
+        while self.more:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                return False
+            chunk = message.get("body", b"")
+            self.received += len(chunk)
+            self.more = message.get("more_body", False)
+            if self.inflater is not None:
+                chunk = self.inflater.decompress(chunk, self.max_bytes + 1 - len(self.data))
+                if self.inflater.unconsumed_tail:
+                    raise OverflowError
+            self.data += chunk
+            if len(self.data) > self.max_bytes:
+                raise OverflowError
+        if self.inflater is not None and not self.inflater.eof:
+            raise zlib.error("truncated gzip body")
+        return True
+
+    @property
+    def read_so_far(self) -> int | None:
+        """Bytes read while the body goes on, None once it was read to its end (see ``refuse``)."""
+        return self.received if self.more else None
 
 
 async def _drain(receive: Receive, read: int, bound: int) -> None:
@@ -110,7 +131,7 @@ async def _drain(receive: Receive, read: int, bound: int) -> None:
             return
 
 
-async def _refuse(send: Send, status: int, code: ErrorCode, locale: str, **params) -> None:
+async def _refuse(send: Send, status: int, code: ErrorCode, locale: str, **params: Any) -> None:
     error = DomainError(code, **params)
     body = json.dumps(
         {"data": None, "errors": [{"message": error.message(locale), "extensions": {"code": code.value}}]},

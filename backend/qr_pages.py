@@ -16,15 +16,14 @@ a bearer secret: whoever holds it sees the live check-in codes without signing i
   the app. A page that could trade its key for a newer one would let a leaked link live as long
   as the login (weeks, with refresh tokens) instead of minutes, so renewing needs the instructor's
   sign-in: fetching the kit again.
+
+Codes and keys are made and checked in backend/services/sessions/qr.py; this module serves them.
 """
 
 from __future__ import annotations
 
 import html
 import io
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import qrcode
 import qrcode.image.svg
@@ -34,68 +33,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale, translate
-from backend.models import AuthSession, TrainingSession
+from backend.models import TrainingSession
 from backend.services.people import auth
 from backend.services.sessions import qr
 from backend.services.sessions.checkin import session_for_instructor
-from backend.services.viewer import Viewer
-from backend.signing import sign, unsign
 
-LINK_KIND = "p1"
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-@dataclass(frozen=True)
-class DisplayKey:
-    """What a projector link's key says (once its signature is checked)."""
-
-    session_id: int
-    tenant_id: int
-    auth_session_id: uuid.UUID
-    expires_at: int  # Unix seconds
-
-
-def sign_display_key(secret: str, session_id: int, tenant_id: int, auth_session_id: uuid.UUID, expires_at: int) -> str:
-    """The key of a projector link (backend/signing.py, kind ``p1``): URL-safe, about 90 characters."""
-    return sign(secret, LINK_KIND, [session_id, tenant_id, auth_session_id.hex, expires_at])
-
-
-def read_display_key(secret: str, key: str) -> DisplayKey:
-    """The claims of a key we signed; ``UNAUTHENTICATED`` for anything else."""
-    try:
-        session_id, tenant_id, auth_session_id, expires_at = unsign(secret, LINK_KIND, key)
-        return DisplayKey(int(session_id), int(tenant_id), uuid.UUID(hex=auth_session_id), int(expires_at))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid") from exc
-
-
-def projector_path(
-    settings: Settings, session: TrainingSession, viewer: Viewer, now: datetime | None = None
-) -> tuple[str, datetime]:
-    """A fresh projector link for the instructor ``viewer`` (bound to their login) and its expiry."""
-    now = now or datetime.now(UTC)
-    expires_at = int(now.timestamp()) + settings.projector_link_ttl_seconds
-    key = sign_display_key(settings.secret_key, session.id, session.tenant_id, viewer.session_id, expires_at)
-    return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, UTC)
-
-
-async def _session_by_key(settings: Settings, session_id: int, key: str) -> tuple[TrainingSession, DisplayKey]:
-    claims = read_display_key(settings.secret_key, key)
-    if claims.session_id != session_id:
-        raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.other_session")
-    if claims.expires_at <= datetime.now(UTC).timestamp():
-        raise DomainError(ErrorCode.TOKEN_EXPIRED, link_message="projector.expired")
-    login = await AuthSession.filter(
-        id=claims.auth_session_id, tenant_id=claims.tenant_id, revoked_at__isnull=True, employee__is_active=True
-    ).first()
-    if login is None:
-        raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid")
-    session = await TrainingSession.filter(id=session_id, tenant_id=claims.tenant_id).first()
-    if session is None:
-        raise DomainError(ErrorCode.NOT_FOUND)
-    if session.instructor_id != login.employee_id:
-        raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.not_instructor")
-    return session, claims
 
 
 async def _session(request: Request, settings: Settings) -> tuple[TrainingSession, str, int]:
@@ -103,20 +46,15 @@ async def _session(request: Request, settings: Settings) -> tuple[TrainingSessio
     session_id = request.path_params["session_id"]
     key = request.query_params.get("key")
     if key:
-        session, claims = await _session_by_key(settings, session_id, key)
+        session, claims = await qr.session_by_display_key(settings, session_id, key)
         return session, key, claims.expires_at
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise DomainError(ErrorCode.UNAUTHENTICATED)
     viewer = await auth.authenticate(settings, token.strip())
     session = await session_for_instructor(viewer, session_id)
-    path, expires = projector_path(settings, session, viewer)
+    path, expires = qr.projector_path(settings, session, viewer)
     return session, path.partition("?key=")[2], int(expires.timestamp())
-
-
-def current_token(session: TrainingSession, now: datetime | None = None) -> str:
-    step = qr.step_at(now or datetime.now(UTC), session.rotation_seconds)
-    return qr.token_for(session.secret, session.tenant_id, session.id, step)
 
 
 _STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.TOKEN_EXPIRED: 401, ErrorCode.FORBIDDEN: 403}
@@ -160,7 +98,7 @@ def qr_endpoints(settings: Settings):
             session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
-        image = qrcode.make(current_token(session), image_factory=qrcode.image.svg.SvgPathImage, box_size=20)
+        image = qrcode.make(qr.current_token(session), image_factory=qrcode.image.svg.SvgPathImage, box_size=20)
         buffer = io.BytesIO()
         image.save(buffer)
         return Response(buffer.getvalue(), media_type="image/svg+xml", headers=_NO_STORE)
@@ -170,7 +108,7 @@ def qr_endpoints(settings: Settings):
             session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
-        image = qrcode.make(current_token(session), box_size=12, border=4)
+        image = qrcode.make(qr.current_token(session), box_size=12, border=4)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png", headers=_NO_STORE)

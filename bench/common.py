@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import asyncpg
 import httpx
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
@@ -32,7 +33,8 @@ class Statements(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if isinstance(record.args, tuple) and len(record.args) == 2:
-            self.captured.append((str(record.args[0]), list(record.args[1] or [])))
+            sql, values = record.args
+            self.captured.append((str(sql), list(values) if isinstance(values, list | tuple) else []))
 
 
 async def timed(fn, rounds: int) -> float:
@@ -71,8 +73,6 @@ async def demo_api(database: str | None, employee_no: str = "E0001"):
     settings = Settings(password_time_cost=1, password_memory_cost_kib=8 * 1024)
     dropped: str | None = None
     if database and database.startswith("postgres"):
-        import asyncpg
-
         name = f"xuefen_bench_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(database)
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -100,8 +100,6 @@ async def demo_api(database: str | None, employee_no: str = "E0001"):
     finally:
         await connections.close_all()
         if dropped:
-            import asyncpg
-
             admin = await asyncpg.connect(database)
             await admin.execute(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)')
             await admin.close()

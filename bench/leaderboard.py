@@ -47,7 +47,7 @@ async def _busy_ledger(per_employee: int) -> int:
     tenant = await Tenant.get(code="demo")
     db = connections.get("default")
     now = datetime.now(UTC)
-    employees = await Employee.filter(tenant=tenant).order_by("id").values_list("id", flat=True)
+    employees = [employee.id for employee in await Employee.filter(tenant=tenant).order_by("id").only("id")]
     rows = [
         (
             tenant.id,

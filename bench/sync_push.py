@@ -17,7 +17,6 @@ import gzip
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -118,21 +117,29 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     url = urlunparse(urlparse(server_url)._replace(path=f"/{name}"))
-    process = None
+    process: asyncio.subprocess.Process | None = None
     try:
         await migrate(config=tortoise_config(url))
         await connections.close_all()
         await Tortoise.init(config=tortoise_config(url))
         settings = Settings(password_time_cost=1, password_memory_cost_kib=8 * 1024)
         await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD))
-        modules = await CourseModule.filter(
-            tenant__code="demo", kind=ModuleKind.LESSON, course__status=CourseStatus.PUBLISHED
-        ).values_list("id", flat=True)
+        modules = [
+            module.id
+            for module in await CourseModule.filter(
+                tenant__code="demo", kind=ModuleKind.LESSON, course__status=CourseStatus.PUBLISHED
+            ).only("id")
+        ]
         await connections.close_all()
 
         port = _port()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(port)],
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "serve",
+            "--port",
+            str(port),
             cwd=ROOT,
             env={
                 **os.environ,
@@ -140,8 +147,8 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
                 "XUEFEN_SECRET_KEY": uuid.uuid4().hex,
                 "XUEFEN_LOG_LEVEL": "WARNING",
             },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=120) as http:
@@ -152,7 +159,7 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
                 except httpx.TransportError:
                     await asyncio.sleep(0.2)
 
-            async def phone(employee_no: str, count: int) -> dict[str, str]:
+            async def phone(employee_no: str, count: int) -> tuple[dict[str, str], list[dict]]:
                 login = await http.post(
                     "/graphql",
                     json={
@@ -251,7 +258,7 @@ async def run(server_url: str, records_count: int, devices: int) -> None:
     finally:
         if process:
             process.terminate()
-            process.wait(timeout=10)
+            await asyncio.wait_for(process.wait(), 10)
         await connections.close_all()
         admin = await asyncpg.connect(server_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

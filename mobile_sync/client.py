@@ -26,6 +26,8 @@ Local transactions never contain an ``await``: an asyncio cancellation or an exc
 happen between them, so the SQLite file is consistent at every point. A new ``SyncClient`` on the
 same file resumes exactly where the previous one stopped.
 
+It needs httpx, which the server does not: install it with ``pip install 'xuefen[client]'``.
+
 Usage::
 
     client = SyncClient("phone.sqlite3", "https://xuefen.example.com",
@@ -173,6 +175,47 @@ class SyncSummary:
     pending: int = 0  # outbox rows still waiting (retryable refusals), to be sent next time
 
 
+@dataclass
+class _BatchAnswer:
+    """What the server's answer to one syncPush batch means for each outbox row."""
+
+    final: list[str] = field(default_factory=list)  # ids with a final answer: they leave the outbox
+    waiting: list[dict[str, Any]] = field(default_factory=list)  # retryable refusals (seq not consumed)
+    gap: dict[str, Any] | None = None  # the first SEQUENCE_GAP refusal
+    reused: bool = False  # a SEQUENCE_REUSED refusal: the outbox must be renumbered
+
+    @classmethod
+    def of(cls, batch: list[sqlite3.Row], results: list[dict[str, Any]], summary: SyncSummary) -> _BatchAnswer:
+        """Sort the batch by the results; final refusals and conflicts go to ``summary``."""
+        answer = cls()
+        by_id = {str(r["id"]).lower(): r for r in results}
+        for row in batch:
+            result = by_id.get(row["id"])
+            if result is None:
+                answer.waiting.append({"id": row["id"], "seq": row["seq"], "code": None})
+                continue
+            status = result["status"]
+            if status == "REJECTED" and result.get("code") == SEQUENCE_REUSED:
+                # The server already used this seq for another record and did NOT store this
+                # one. Dropping it would lose a fact; it happens when the app's data was
+                # restored from an old backup. Keep it and renumber.
+                answer.reused = True
+                continue
+            if status == "REJECTED" and result.get("retryable"):
+                if result.get("code") == SEQUENCE_GAP:
+                    answer.gap = answer.gap or result
+                else:
+                    answer.waiting.append(result)
+                continue
+            # ACCEPTED, DUPLICATE, CONFLICT and final REJECTED are all final answers.
+            answer.final.append(row["id"])
+            if status == "REJECTED" or (status == "DUPLICATE" and result.get("originalStatus") == "REJECTED"):
+                summary.rejected.append(result)
+            elif status == "CONFLICT" or (status == "DUPLICATE" and result.get("originalStatus") == "CONFLICT"):
+                summary.conflicts.append(result)
+        return answer
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -254,6 +297,7 @@ class SyncClient:
         self.retries = 0  # running total of retried requests (sync() reports its share)
         self._auth_lock = asyncio.Lock()  # single flight for login and refresh
         self._sync_lock = asyncio.Lock()  # one sync() at a time per client
+        self.device_id: str  # this installation's, read from (or first written to) the file
 
         self._db = sqlite3.connect(str(db_path), isolation_level=None)  # we issue BEGIN/COMMIT
         self._db.row_factory = sqlite3.Row
@@ -277,7 +321,8 @@ class SyncClient:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             stored_device = self._get(db, "device_id")
             if stored_device is None:
-                self._put(db, "device_id", device_id or f"dev-{uuid.uuid4().hex}")
+                self.device_id = device_id or f"dev-{uuid.uuid4().hex}"
+                self._put(db, "device_id", self.device_id)
                 self._put(db, "next_seq", "1")
                 self._put(db, "applied_seq", "0")
                 self._put(db, "tenant", tenant)
@@ -289,7 +334,7 @@ class SyncClient:
                 if owner != (tenant, employee_no.upper()):
                     # The outbox holds another employee's records: never send them as this one.
                     raise ValueError(f"{db_path} belongs to {owner[1]} of {owner[0]}")
-        self.device_id: str = self._meta("device_id")  # type: ignore[assignment]
+                self.device_id = stored_device
 
     # --- local database ------------------------------------------------------------------------
 
@@ -455,35 +500,8 @@ class SyncClient:
                     continue
                 raise SyncProtocolError(f"syncPush refused: {payload['errors']}", codes[0])
 
-            by_id = {str(r["id"]).lower(): r for r in payload["results"]}
-            final: list[str] = []
-            waiting: list[dict[str, Any]] = []  # retryable refusals (their seq is not consumed)
-            gap: dict[str, Any] | None = None
-            reused = False
-            for row in batch:
-                result = by_id.get(row["id"])
-                if result is None:
-                    waiting.append({"id": row["id"], "seq": row["seq"], "code": None})
-                    continue
-                status = result["status"]
-                if status == "REJECTED" and result.get("code") == SEQUENCE_REUSED:
-                    # The server already used this seq for another record and did NOT store this
-                    # one. Dropping it would lose a fact; it happens when the app's data was
-                    # restored from an old backup. Keep it and renumber (below).
-                    reused = True
-                    continue
-                if status == "REJECTED" and result.get("retryable"):
-                    if result.get("code") == SEQUENCE_GAP:
-                        gap = gap or result
-                    else:
-                        waiting.append(result)
-                    continue
-                # ACCEPTED, DUPLICATE, CONFLICT and final REJECTED are all final answers.
-                final.append(row["id"])
-                if status == "REJECTED" or (status == "DUPLICATE" and result.get("originalStatus") == "REJECTED"):
-                    summary.rejected.append(result)
-                elif status == "CONFLICT" or (status == "DUPLICATE" and result.get("originalStatus") == "CONFLICT"):
-                    summary.conflicts.append(result)
+            answer = _BatchAnswer.of(batch, payload["results"], summary)
+            final, waiting, gap = answer.final, answer.waiting, answer.gap
 
             # Drop what is final and remember the server's high-water mark, in one transaction.
             applied_seq = int(payload["appliedSeq"])
@@ -492,7 +510,7 @@ class SyncClient:
                 self._put(db, "applied_seq", str(applied_seq))
             summary.pushed += len(final)
 
-            if reused:
+            if answer.reused:
                 renumbered += 1
                 if renumbered > 3:
                     raise SyncProtocolError("sequence numbers keep colliding", SEQUENCE_REUSED)
@@ -618,7 +636,10 @@ class SyncClient:
         async with self._auth_lock:
             if not self._meta("access_token"):
                 await self._login_locked()
-        return self._meta("access_token")  # type: ignore[return-value]
+        token = self._meta("access_token")
+        if token is None:  # a login stores a pair or raises: only a broken local file gets here
+            raise SyncAuthError("signed in, but no access token was stored", UNAUTHENTICATED)
+        return token
 
     async def _renew(self, stale_token: str, code: str) -> None:
         """After ``TOKEN_EXPIRED`` (refresh) or ``UNAUTHENTICATED`` (login again) for a request

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from backend.ids import to_global_id
 from backend.models import (
@@ -171,7 +172,7 @@ async def _outcomes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
         [r.id for r in rows if r.kind == quizzes.QUIZ_SUBMISSION and (results[r.id] or {}).get("feedback")],
     )
     for record_id in hidden:
-        results[record_id]["feedback"] = None
+        results[record_id] = {**(results[record_id] or {}), "feedback": None}
     found = {
         str(r.id): {
             "id": str(r.id),
@@ -189,8 +190,6 @@ async def _outcomes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
 
 async def _sessions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     """Sessions of courses the viewer may see; never the check-in secret."""
-    from zoneinfo import ZoneInfo
-
     rows = await TrainingSession.filter(tenant_id=viewer.tenant_id, id__in=_ints(ids)).select_related(
         "course", "site", "instructor"
     )

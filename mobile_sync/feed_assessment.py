@@ -2,24 +2,71 @@
 
 RUBRIC rows (audience everyone) carry the criteria and their descriptors: a mentor scores offline.
 MENTOR_EVALUATION rows are keyed by the evaluation uid the phone chose; their visibility is the
-same as reading one (drafts only to their mentor).
+same as reading one (drafts only to their mentor), and a row is the server copy a CONFLICT answers
+with (``assessment.evaluation_copy``), so the phone keeps one shape.
 """
 
 from __future__ import annotations
 
+import uuid
+
+from backend.ids import to_global_id
+from backend.models import Rubric, RubricCriterion
 from backend.services.feed import Entity
 from backend.services.ojt import assessment, rubrics
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints
 
 
+def _criterion(criterion: RubricCriterion) -> Row:
+    return {
+        "id": to_global_id("RubricCriterion", criterion.id),
+        "position": criterion.position,
+        "title": criterion.title,
+        "weight": str(criterion.weight),
+        "descriptors": [{"score": s, "text": t} for s, t in rubrics.descriptors_of(criterion)],
+    }
+
+
+def _rubric(rubric: Rubric, criteria: list[RubricCriterion]) -> Row:
+    return {
+        "id": to_global_id("Rubric", rubric.id),
+        "code": rubric.code,
+        "title": rubric.title,
+        "scaleMin": rubric.scale_min,
+        "scaleMax": rubric.scale_max,
+        "criteria": [_criterion(c) for c in criteria],
+    }
+
+
 async def _rubrics(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    found = await rubrics.rubric_rows(viewer.tenant_id, ints(ids))
+    found = {
+        rubric.id: _rubric(rubric, criteria)
+        for rubric, criteria in await rubrics.with_criteria(viewer.tenant_id, ints(ids))
+    }
     return {i: found.get(int(i)) if i.isdigit() else None for i in ids}
 
 
+def _uid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 async def _evaluations(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    return await assessment.feed_rows(viewer, ids)
+    uids = {i: uid for i in ids if (uid := _uid(i)) is not None}
+    found = await assessment.readable_evaluations(viewer, list(uids.values()))
+    links = await assessment.superseded_uids(viewer.tenant_id, found.values())
+    rows: dict[str, Row | None] = {}
+    for i in ids:
+        evaluation = found.get(uids[i]) if i in uids else None
+        if evaluation is None:
+            rows[i] = None
+        else:
+            supersedes = links.get(evaluation.supersedes_id) if evaluation.supersedes_id else None
+            rows[i] = assessment.evaluation_copy(evaluation, supersedes)
+    return rows
 
 
 LOADERS: dict[Entity, Loader] = {

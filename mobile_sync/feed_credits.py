@@ -11,17 +11,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from backend.ids import to_global_id
-from backend.models import CreditAccount, CreditEntry
 from backend.services.credits import credit_accounts, credit_engine
 from backend.services.credits.ledger import from_tenths
 from backend.services.feed import Entity
+from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
 
 
-async def _accounts(viewer, ids: list[str]) -> dict[str, Row | None]:
+async def _accounts(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     found: dict[str, Row | None] = {}
     if str(viewer.employee_id) in ids:
-        account = await CreditAccount.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id).first()
+        account = await credit_accounts.account_of(viewer.tenant_id, viewer.employee_id)
         if account is not None:
             start, end = (await credit_engine.program_of(viewer.tenant_id)).period_of(datetime.now(UTC))
             earned = await credit_accounts.earned_between(viewer.tenant_id, [viewer.employee_id], start, end)
@@ -84,9 +84,8 @@ def entry_row(item: credit_accounts.LedgerItem) -> Row:
     }
 
 
-async def _entries(viewer, ids: list[str]) -> dict[str, Row | None]:
-    rows = await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=ints(ids))
-    found = {str(item.entry.id): entry_row(item) for item in await credit_accounts.explain(viewer.tenant_id, rows)}
+async def _entries(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
+    found = {str(item.entry.id): entry_row(item) for item in await credit_accounts.my_entries(viewer, ints(ids))}
     return {i: found.get(i) for i in ids}
 
 

@@ -8,62 +8,69 @@ QUIZ_ATTEMPT rows go to their learner only.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from backend.ids import to_global_id
-from backend.models import CourseStatus, ModuleKind, Quiz
-from backend.services.catalog import course_catalog
-from backend.services.catalog.course_catalog import sees_all_statuses
+from backend.models import AttemptStatus, Quiz
 from backend.services.feed import Entity
 from backend.services.ojt import quizzes
+from backend.services.ojt.question_kinds import StudentQuestion
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
 
 
+def _quiz_row(quiz: Quiz, questions: list[StudentQuestion]) -> Row:
+    return {
+        "id": to_global_id("CourseModule", quiz.module_id),
+        "moduleId": to_global_id("CourseModule", quiz.module_id),
+        "courseId": to_global_id("Course", quiz.module.course_id),
+        "title": quiz.title,
+        "passMark": quiz.pass_mark,
+        "timeLimitSeconds": quiz.time_limit_seconds,
+        "attemptsAllowed": quiz.attempts_allowed,
+        "shuffle": quiz.shuffle,
+        "reviewAllowed": quiz.review_allowed,
+        "reviewTiming": quiz.review_timing.value,
+        "closesAt": iso(quiz.closes_at),
+        "version": quiz.version,
+        "questions": [
+            {"id": str(q.id), "kind": q.kind.value, "prompt": q.prompt, "options": q.options, "points": dec(q.points)}
+            for q in questions
+        ],
+    }
+
+
 async def _quizzes(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    """Quizzes of QUIZ modules of courses the viewer may see and (learners) take; never an answer
-    key or explanation. HR admins and instructors, who author quizzes, get every one."""
-    rows = await Quiz.filter(tenant_id=viewer.tenant_id, module_id__in=ints(ids)).select_related("module__course")
-    drafts_too = sees_all_statuses(viewer)
-    if not drafts_too:
-        rows = [
-            q for q in rows if q.module.kind == ModuleKind.QUIZ and q.module.course.status == CourseStatus.PUBLISHED
-        ]
-        eligibility = await course_catalog.eligibility_for(viewer, [q.module.course for q in rows])
-        rows = [q for q in rows if eligibility[q.module.course_id].eligible]
-    questions_of = await quizzes.student_questions_of([quiz.id for quiz in rows])
-    found: dict[str, Row | None] = {}
-    for quiz in rows:
-        if quiz.module.kind != ModuleKind.QUIZ:
-            continue
-        found[str(quiz.module_id)] = {
-            "id": to_global_id("CourseModule", quiz.module_id),
-            "moduleId": to_global_id("CourseModule", quiz.module_id),
-            "courseId": to_global_id("Course", quiz.module.course_id),
-            "title": quiz.title,
-            "passMark": quiz.pass_mark,
-            "timeLimitSeconds": quiz.time_limit_seconds,
-            "attemptsAllowed": quiz.attempts_allowed,
-            "shuffle": quiz.shuffle,
-            "reviewAllowed": quiz.review_allowed,
-            "reviewTiming": quiz.review_timing.value,
-            "closesAt": iso(quiz.closes_at),
-            "version": quiz.version,
-            "questions": [
-                {
-                    "id": str(q.id),
-                    "kind": q.kind.value,
-                    "prompt": q.prompt,
-                    "options": q.options,
-                    "points": dec(q.points),
-                }
-                for q in questions_of.get(quiz.id, [])
-            ],
-        }
+    """Quizzes the viewer may download (``quizzes.downloadable_quizzes``); never an answer key or
+    explanation."""
+    found = {
+        str(quiz.module_id): _quiz_row(quiz, questions)
+        for quiz, questions in await quizzes.downloadable_quizzes(viewer, ints(ids))
+    }
     return {i: found.get(i) for i in ids}
 
 
+def _attempt_row(seen: quizzes.LearnerAttempt) -> Row:
+    """An attempt as its learner sees it; feedback (with explanations and the grader's comment)
+    only once ``quizzes.shows_feedback`` releases it."""
+    attempt = seen.attempt
+    return {
+        "id": to_global_id("QuizAttempt", attempt.id),
+        "moduleId": to_global_id("CourseModule", attempt.quiz.module_id),
+        "attemptNo": attempt.attempt_no,
+        "submittedAt": iso(attempt.submitted_at),
+        "score": quizzes.points_text(Decimal(str(attempt.score))),
+        "maxScore": quizzes.points_text(Decimal(str(attempt.max_score))),
+        "percent": attempt.percent,
+        "passed": attempt.passed,
+        "status": AttemptStatus(attempt.status).value,
+        "feedback": None if seen.feedback is None else quizzes.feedback_json(seen.feedback, with_comment=True),
+    }
+
+
 async def _attempts(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    """The viewer's own attempts; feedback (with explanations) only when ``quizzes.shows_feedback``."""
-    found = await quizzes.attempts_for_feed(viewer, ints(ids))
+    """The viewer's own attempts."""
+    found = {seen.attempt.id: _attempt_row(seen) for seen in await quizzes.learner_attempts(viewer, ints(ids))}
     return {i: found.get(int(i)) if i.isdigit() else None for i in ids}
 
 

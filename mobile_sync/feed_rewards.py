@@ -8,19 +8,54 @@ the employee who redeemed.
 
 from __future__ import annotations
 
+from backend.ids import to_global_id
+from backend.models import Redemption, RedemptionStatus, Reward, RewardCategory
 from backend.services.credits import rewards
+from backend.services.credits.ledger import from_tenths
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
-from mobile_sync.entities_base import Loader, Row, ints
+from mobile_sync.entities_base import Loader, Row, dec, ints, iso
+
+
+def reward_row(reward: Reward) -> Row:
+    """A reward as the store shows it to everyone (the REWARD feed row)."""
+    return {
+        "id": to_global_id("Reward", reward.id),
+        "code": reward.code,
+        "name": reward.name,
+        "description": reward.description,
+        "category": RewardCategory(reward.category).value,
+        "cost": dec(from_tenths(reward.cost)),
+        "stockLeft": reward.stock,
+        "perPersonLimit": reward.per_person_limit,
+        "activeFrom": iso(reward.active_from),
+        "activeUntil": iso(reward.active_until),
+        "requiresApproval": reward.requires_approval,
+        "version": reward.version,
+    }
+
+
+def redemption_row(redemption: Redemption) -> Row:
+    """A redemption (its reward loaded) as the employee who made it sees it (the REDEMPTION row)."""
+    return {
+        "id": to_global_id("Redemption", redemption.id),
+        "rewardId": to_global_id("Reward", redemption.reward_id),
+        "rewardName": redemption.reward.name,
+        "cost": dec(from_tenths(redemption.cost)),
+        "status": RedemptionStatus(redemption.status).value,
+        "requestedAt": iso(redemption.requested_at),
+        "decidedAt": iso(redemption.decided_at),
+        "reason": redemption.reason,
+    }
 
 
 async def _rewards(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    found = await rewards.rewards_for_feed(viewer, ints(ids))
+    found = {reward.id: reward_row(reward) for reward in await rewards.rewards_by_id(viewer, ints(ids))}
     return {i: found.get(int(i)) if i.isdigit() else None for i in ids}
 
 
 async def _redemptions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
-    found = await rewards.redemptions_for_feed(viewer, ints(ids))
+    found = {r.id: redemption_row(r) for r in await rewards.my_redemptions_by_id(viewer, ints(ids))}
     return {i: found.get(int(i)) if i.isdigit() else None for i in ids}
 
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.services.records import ingest
-from backend.services.records.ingest import IncomingRecord, IngestResult
+from backend.services.records.handler import IncomingRecord
+from backend.services.records.ingest import IngestResult
 from backend.services.viewer import Viewer
 from mobile_sync.protocol import MAX_PUSH_RECORDS, check_version
 

@@ -16,7 +16,7 @@ import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, Visitor, parse, visit
 from graphql.language import ArgumentNode, ListValueNode, ObjectFieldNode, ValueNode
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -46,7 +46,7 @@ from schema.catalog.types import Course, CourseModule
 from schema.context import Context
 from schema.mutation import Mutation
 from schema.organisation.types import OrgUnit, Position, Site, Skill
-from schema.people.types import Employee
+from schema.people.employee import Employee
 from schema.query import Query
 from schema.scalars import SCALAR_OVERRIDES
 from schema.sync.types import SYNC_RECORD_SCALAR, SyncRecord
@@ -85,7 +85,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=[Course, CourseModule, Employee, OrgUnit, Position, Site, Skill],
         extensions=extensions,
-        scalar_overrides=SCALAR_OVERRIDES,
+        scalar_overrides=dict(SCALAR_OVERRIDES.items()),  # a copy, typed as strawberry reads it
         config=StrawberryConfig(
             # Not sort_schema: it rebuilds the runtime schema with plain graphql-core enums that
             # cannot serialize strawberry enum members. The exported contract is sorted instead.
@@ -106,7 +106,7 @@ class RequestRefused(HTTPException):
         self.params = params
 
 
-class GraphQLView(GraphQL):
+class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with Xuefen's context and error shaping.
 
     Requests are parsed here, strictly: one JSON object per POST (batches are not supported) or
@@ -192,7 +192,7 @@ class GraphQLView(GraphQL):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
-    async def get_context(self, request: Request, response: Response | None = None) -> Context:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         return Context(
             request=request,
             response=response,
@@ -313,9 +313,9 @@ def _literal_path(error: GraphQLError) -> str | None:
     return found[0] if found and found[0] else None
 
 
-def _locale(request: Request) -> str:
+def _locale(request: HTTPConnection) -> str:
     return negotiate_locale(request.headers.get("accept-language"))
 
 
-def _request_id(request: Request) -> str:
+def _request_id(request: HTTPConnection) -> str:
     return getattr(request.state, "request_id", "-")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from backend.errors import DomainError
-from backend.errors import ErrorCode as DomainErrorCode
+from backend.errors import DomainError, ErrorCode
 
-ErrorCode = strawberry.enum(
-    DomainErrorCode,
+# Registered in place, as every domain enum is: the GraphQL enum is the domain's own.
+strawberry.enum(
+    ErrorCode,
     name="ErrorCode",
     description="Stable codes of expected failures. The app branches on these, never on messages.",
 )
@@ -27,6 +27,9 @@ class UserError:
     retry_after_seconds: int | None = strawberry.field(
         description="For TOO_MANY_ATTEMPTS: seconds to wait before trying again."
     )
+    # The service's refusal itself, for a payload that shows more of it than the code (the typed
+    # reasons of NOT_ELIGIBLE); never sent as such.
+    cause: strawberry.Private[DomainError | None] = None
 
     @classmethod
     def from_domain(cls, error: DomainError, locale: str) -> UserError:
@@ -36,4 +39,5 @@ class UserError:
             message=error.message(locale),
             field=error.field,
             retry_after_seconds=int(retry_after) if retry_after is not None else None,
+            cause=error,
         )

@@ -7,7 +7,7 @@ fields of its own subclasses it (``class CreditsBehindConnection(Connection[...]
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import strawberry
 
@@ -39,6 +39,9 @@ class Connection(Generic[NodeT]):
     edges: list[Edge[NodeT]] = strawberry.field(description="The items of this page, in order.")
     page_info: PageInfo = strawberry.field(description="Paging information.")
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+    # A connection whose edge type keeps an older name than the generic one (``SkillGapEdge``, not
+    # ``SkillGapEntryEdge``) declares that subclass of Edge here and as the type of its ``edges``.
+    edge_type: ClassVar[type[Edge[Any]]] = Edge
 
     @strawberry.field(description="Number of items in the whole list, across all pages (counted only when asked).")
     async def total_count(self) -> int:
@@ -48,7 +51,7 @@ class Connection(Generic[NodeT]):
     def from_page(cls, page: Page[Any], node: Callable[[Any], NodeT], **extra: Any) -> Any:
         """The connection of ``page``, each item shaped by ``node``; ``extra`` fills a subclass's
         own fields."""
-        edges = [Edge(cursor=page.cursor_of(item), node=node(item)) for item in page.items]
+        edges = [cls.edge_type(cursor=page.cursor_of(item), node=node(item)) for item in page.items]
         return cls(
             edges=edges,
             page_info=PageInfo(

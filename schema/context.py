@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
@@ -21,8 +22,8 @@ from schema.loaders import Loaders
 class Context:
     """What every resolver gets as ``info.context``."""
 
-    request: Request
-    response: Response | None
+    request: HTTPConnection  # the HTTP request (or a WebSocket's opening request)
+    response: Response | WebSocket | None
     settings: Settings
     locale: str
     request_id: str

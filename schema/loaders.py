@@ -34,7 +34,17 @@ def _rows(model: type, tenant_id: int) -> DataLoader[int, Any]:
     return DataLoader(load_fn=load)
 
 
-def _viewer_dicts(fetch, viewer: Viewer, missing: Any) -> DataLoader[int, Any]:
+def _by_id(fetch: Callable[[list[int]], Awaitable[dict[int, Any]]]) -> DataLoader[int, Any]:
+    async def load(keys: Sequence[int]) -> list[Any]:
+        found = await fetch(list(keys))
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _viewer_dicts(
+    fetch: Callable[[Viewer, list[int]], Awaitable[dict[int, Any]]], viewer: Viewer, missing: Any
+) -> DataLoader[int, Any]:
     async def load(keys: Sequence[int]) -> list[Any]:
         found = await fetch(viewer, list(keys))
         return [found.get(key, missing) for key in keys]
@@ -57,6 +67,7 @@ class Loaders:
         self.position = _rows(Position, tenant_id)
         self.skill = _rows(Skill, tenant_id)
         self.employee = _rows(Employee, tenant_id)
+        self.tenant = _by_id(directory.tenants_by_id)
         self.roles_by_employee = _batched_lists(directory.roles_by_employee, tenant_id)
         self.progress_by_course = _viewer_dicts(progress.progress_by_course, viewer, {})
         self.completion_by_course = _viewer_dicts(progress.completions_by_course, viewer, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import strawberry
 
@@ -21,9 +21,29 @@ from schema.common import UserError
 Payload = TypeVar("Payload")
 
 
+@overload
 async def mutate(
     info: strawberry.Info,
-    work: Callable[[Viewer], Awaitable[Any]] | Callable[[None], Awaitable[Any]],
+    work: Callable[[Viewer], Awaitable[Any]],
+    payload: Callable[[Any, list[UserError]], Payload | Awaitable[Payload]],
+    *,
+    anonymous: Literal[False] = False,
+) -> Payload: ...
+
+
+@overload
+async def mutate(
+    info: strawberry.Info,
+    work: Callable[[None], Awaitable[Any]],
+    payload: Callable[[Any, list[UserError]], Payload | Awaitable[Payload]],
+    *,
+    anonymous: Literal[True],
+) -> Payload: ...
+
+
+async def mutate(
+    info: strawberry.Info,
+    work: Callable[[Any], Awaitable[Any]],
     payload: Callable[[Any, list[UserError]], Payload | Awaitable[Payload]],
     *,
     anonymous: bool = False,

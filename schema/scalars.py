@@ -14,7 +14,7 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLID, GraphQLString
+from graphql import GraphQLID, GraphQLString, value_from_ast_untyped
 from strawberry.scalars import JSON
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition, DecimalDefinition
 from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
@@ -58,6 +58,18 @@ DECIMAL = ScalarDefinition(
 _JSON_DEFINITION = DEFAULT_SCALAR_REGISTRY[JSON]
 
 
+def _json_value(value: Any) -> Any:
+    parse = _JSON_DEFINITION.parse_value
+    return _storable_json(parse(value) if parse else value)
+
+
+def _json_literal(node: Any, variables: dict[str, Any] | None = None) -> Any:
+    # strawberry's JSON has no literal reader of its own: graphql-core's untyped reading is its
+    # default, so literals and variables reach the same check.
+    parse = _JSON_DEFINITION.parse_literal
+    return _storable_json(parse(node, variables) if parse else value_from_ast_untyped(node, variables))
+
+
 def _storable_json(value: Any) -> Any:
     if not storable_json(value):
         raise invalid("value", "reason.text_chars")
@@ -69,8 +81,8 @@ JSON_VALUE = ScalarDefinition(
     description=f"{_JSON_DEFINITION.description} Its strings hold no U+0000 or lone surrogates.",
     specified_by_url=_JSON_DEFINITION.specified_by_url,
     serialize=_JSON_DEFINITION.serialize,
-    parse_value=lambda value: _storable_json(_JSON_DEFINITION.parse_value(value)),
-    parse_literal=lambda node, variables=None: _storable_json(_JSON_DEFINITION.parse_literal(node, variables)),
+    parse_value=_json_value,
+    parse_literal=_json_literal,
     origin=JSON,
 )
 

@@ -30,7 +30,7 @@ from backend.models import (
     Skill,
     Tenant,
 )
-from backend.services import feed
+from backend.services.records import registry
 
 TEST_PASSWORD = "correct horse 电池 staple"
 
@@ -128,7 +128,7 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
             descriptors={"1": "未做到", "3": "基本做到", "5": "熟练做到"},
         )
     if not courses:
-        await feed.backfill(tenant.id)
+        await registry.backfill(tenant.id)
         return company
 
     for code, name, category in (("NEG", "谈判技巧", "销售"), ("SAFE", "消防安全", "安全")):
@@ -192,5 +192,5 @@ async def make_company(password_hash: str, *, courses: bool = True) -> Company:
         course=s1,
         completed_at=datetime(2026, 10, 1, tzinfo=UTC),
     )
-    await feed.backfill(tenant.id)
+    await registry.backfill(tenant.id)
     return company

@@ -23,6 +23,7 @@ Only loopback addresses are used. ``counts`` says how often each fault was chose
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import struct
@@ -30,6 +31,8 @@ from collections import Counter
 
 FAULTS = ("refuse", "drop_request", "drop_response", "truncate", "delay", "stall")
 LOOPBACK = "127.0.0.1"
+READ_WAIT = 1.0  # seconds drop_request waits for the request
+RESPONSE_WAIT = 2.0  # seconds truncate waits for the whole response
 
 
 class FaultProxy:
@@ -166,40 +169,41 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     """Close with an RST (SO_LINGER 0), like a refused or reset connection."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
 
 
-async def _read_some(reader: asyncio.StreamReader, timeout: float = 1.0) -> bytes:
+async def _read_some(reader: asyncio.StreamReader) -> bytes:
+    """What the client sends within READ_WAIT seconds (b"" when nothing came)."""
     try:
-        return await asyncio.wait_for(reader.read(65536), timeout)
+        async with asyncio.timeout(READ_WAIT):
+            return await reader.read(65536)
     except TimeoutError:
         return b""
 
 
-async def _read_response(reader: asyncio.StreamReader, first: bytes, timeout: float = 2.0) -> bytes:
-    """Collect one whole HTTP response (headers + Content-Length body) starting with ``first``."""
+async def _read_response(reader: asyncio.StreamReader, first: bytes) -> bytes:
+    """Collect one whole HTTP response (headers + Content-Length body) starting with ``first``:
+    what arrived within RESPONSE_WAIT seconds, or before the server closed."""
     data = bytearray(first)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        head_end = data.find(b"\r\n\r\n")
-        if head_end >= 0:
-            length = _content_length(bytes(data[:head_end]))
-            if length is None or len(data) >= head_end + 4 + length:
-                return bytes(data)
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            return bytes(data)
-        try:
-            chunk = await asyncio.wait_for(reader.read(65536), remaining)
-        except TimeoutError:
-            return bytes(data)
-        if not chunk:
-            return bytes(data)
-        data += chunk
+    try:
+        async with asyncio.timeout(RESPONSE_WAIT):
+            while not _complete(data):
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except TimeoutError:
+        pass
+    return bytes(data)
+
+
+def _complete(data: bytearray) -> bool:
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0:
+        return False
+    length = _content_length(bytes(data[:head_end]))
+    return length is None or len(data) >= head_end + 4 + length
 
 
 def _content_length(head: bytes) -> int | None:

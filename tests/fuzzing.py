@@ -49,12 +49,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import graphql
 import httpx
+import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from schemathesis.core.result import Err
+from tortoise.queryset import QuerySet
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = ("backend", "schema", "mobile_sync")
@@ -82,8 +84,7 @@ async def seed_fuzz_company(password_hash: str) -> str:
     from backend import demo
 
     code = f"fz{uuid.uuid4().hex[:10]}"
-    with mock.patch.object(demo, "DEMO_TENANT", code):
-        await demo.seed_demo(password_hash)
+    await demo.seed_demo(password_hash, tenant_code=code)
     return code
 
 
@@ -104,12 +105,16 @@ class Pools:
         return [to_global_id(type_name, row_id) for row_id in self.ids.get(type_name, [])]
 
 
+async def _column(query: QuerySet[Any], name: str) -> list[Any]:
+    """One column of the rows (tortoise types ``values_list(flat=True)`` as a list of tuples)."""
+    return list(await query.values_list(name, flat=True))
+
+
 async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int = 40) -> Pools:
     """Row ids of every node type (spread over the table), a few UUIDs and the sessions' secrets."""
     from backend import models
     from backend.ids import NODE_TYPES
-    from backend.services.records import registry  # noqa: F401 - fills the record kind registry
-    from backend.services.records.ingest import REGISTRY
+    from backend.services.records import registry
 
     tenant = await models.Tenant.get(code=tenant_code)
     ids: dict[str, list[int]] = {}
@@ -120,15 +125,9 @@ async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int =
         all_ids = await model.filter(tenant_id=tenant.id).order_by("id").values_list("id", flat=True)
         step = max(1, len(all_ids) // per_type)
         ids[type_name] = list(all_ids[::step][:per_type])
-    people_ids = await models.Employee.filter(tenant_id=tenant.id, employee_no__in=list(people)).values_list(
-        "id", flat=True
-    )
-    leads = (
-        await models.Employee.filter(tenant_id=tenant.id).exclude(manager_id=None).values_list("manager_id", flat=True)
-    )
-    mentors = (
-        await models.Employee.filter(tenant_id=tenant.id).exclude(mentor_id=None).values_list("mentor_id", flat=True)
-    )
+    people_ids = await _column(models.Employee.filter(tenant_id=tenant.id, employee_no__in=list(people)), "id")
+    leads = await _column(models.Employee.filter(tenant_id=tenant.id).exclude(manager_id=None), "manager_id")
+    mentors = await _column(models.Employee.filter(tenant_id=tenant.id).exclude(mentor_id=None), "mentor_id")
     ids["Employee"] = sorted(set(ids.get("Employee", [])) | set(people_ids) | set(leads) | set(mentors))
     evaluations = [
         str(u)
@@ -154,7 +153,7 @@ async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int =
         uuids=evaluations + records,
         evaluations=evaluations,
         sessions=sessions,
-        kinds=sorted(REGISTRY),
+        kinds=sorted(registry.KINDS),
     )
 
 
@@ -180,7 +179,8 @@ def literal_node(value: Any) -> graphql.ValueNode | None:
         return graphql.StringValueNode(value=value)
     if isinstance(value, list):
         items = [literal_node(item) for item in value]
-        return None if any(item is None for item in items) else graphql.ListValueNode(values=tuple(items))
+        nodes = tuple(node for node in items if node is not None)
+        return graphql.ListValueNode(values=nodes) if len(nodes) == len(items) else None
     if isinstance(value, dict):
         fields = []
         for key, item in value.items():
@@ -697,7 +697,7 @@ class Case:
 
 # What an ID argument names, from its name ("sessionId", "menteeIds") or, for a plain "id", from
 # the field it belongs to ("retireReward", "session"). Keys are lower case without "Id".
-ID_ALIASES = {
+ID_ALIASES: dict[str, str | tuple[str, ...]] = {
     "session": "TrainingSession",
     "module": "CourseModule",
     "quiz": "CourseModule",
@@ -737,7 +737,7 @@ def id_type(name: str, root_field: str) -> str | tuple[str, ...] | None:
     types = {type_name.lower(): type_name for type_name in NODE_TYPES} | ID_ALIASES
     if name in ("id", "ids"):
         base = _VERB.sub("", root_field).lower()
-    elif name.endswith("Id") or name.endswith("Ids"):
+    elif name.endswith(("Id", "Ids")):
         base = name[: -2 if name.endswith("Id") else -3].lower()
     else:
         return None
@@ -777,13 +777,23 @@ def _rewrite_arguments(
 ERROR_FIELDS = {"errors": "fuzzErrors", "results": "fuzzResults", "result": "fuzzResult"}
 
 
+def _selection(text: str) -> graphql.SelectionNode:
+    """The first field selected by the query ``text`` (``{ alias: field { … } }``)."""
+    operation = graphql.parse(text).definitions[0]
+    assert isinstance(operation, graphql.OperationDefinitionNode)
+    return operation.selection_set.selections[0]
+
+
 def _with_error_fields(document: graphql.DocumentNode, root: graphql.GraphQLObjectType) -> graphql.DocumentNode:
     operation = next(d for d in document.definitions if isinstance(d, graphql.OperationDefinitionNode))
-    selections = []
+    selections: list[graphql.SelectionNode] = []
     for selection in operation.selection_set.selections:
-        field_def = root.fields.get(selection.name.value) if isinstance(selection, graphql.FieldNode) else None
+        if not isinstance(selection, graphql.FieldNode) or selection.selection_set is None:
+            selections.append(selection)
+            continue
+        field_def = root.fields.get(selection.name.value)
         payload = graphql.get_named_type(field_def.type) if field_def else None
-        if not isinstance(payload, graphql.GraphQLObjectType) or selection.selection_set is None:
+        if not isinstance(payload, graphql.GraphQLObjectType):
             selections.append(selection)
             continue
         extra = []
@@ -792,11 +802,9 @@ def _with_error_fields(document: graphql.DocumentNode, root: graphql.GraphQLObje
             item_type = graphql.get_named_type(item.type) if item else None
             if isinstance(item_type, graphql.GraphQLObjectType) and "code" in item_type.fields:
                 wanted = "code field" if "field" in item_type.fields else "code"
-                extra.append(
-                    graphql.parse(f"{{ {alias}: {name} {{ {wanted} }} }}").definitions[0].selection_set.selections[0]
-                )
+                extra.append(_selection(f"{{ {alias}: {name} {{ {wanted} }} }}"))
         if "appliedSeq" in payload.fields:  # the device's sequence, so the next push can continue it
-            extra.append(graphql.parse("{ fuzzAppliedSeq: appliedSeq }").definitions[0].selection_set.selections[0])
+            extra.append(_selection("{ fuzzAppliedSeq: appliedSeq }"))
         selections.append(
             graphql.FieldNode(
                 alias=selection.alias,
@@ -873,6 +881,9 @@ def to_request(
     return graphql.print_ast(graphql.DocumentNode(definitions=(operation,))), variables
 
 
+NO_EXTRAS = st.none()
+
+
 def generate(
     operation: Any,
     root: graphql.GraphQLObjectType,
@@ -880,7 +891,7 @@ def generate(
     examples: int,
     seed_value: int,
     rewriter: Callable[[Any, Any], Callable[[str, str, str], Any]],
-    extras: st.SearchStrategy[Any] = st.none(),
+    extras: st.SearchStrategy[Any] = NO_EXTRAS,
 ) -> list[tuple[str, dict[str, Any] | None]]:
     """``examples`` distinct requests for one schemathesis operation, the same ones for the same
     seed. ``rewriter(random, extra)`` gives the argument rewrite of one case (see
@@ -1120,8 +1131,7 @@ class Report:
             lines.append(
                 f"  scalars without a dedicated strategy (got a generic one): {', '.join(self.guessed_scalars)}"
             )
-        for error in self.generation_errors:
-            lines.append(f"  could not generate: {error}")
+        lines.extend(f"  could not generate: {error}" for error in self.generation_errors)
         internal = sum(1 for f in self.failures)
         lines.append(f"  INTERNAL / 5xx   : {internal} answers, {len(self.causes)} distinct causes")
         return "\n".join(lines)
@@ -1147,7 +1157,7 @@ class Report:
 
     def details(self, examples_per_operation: int = 1, tracebacks: bool = True) -> str:
         out = []
-        for number, ((exc_type, cause), failures) in enumerate(self.causes.items(), 1):
+        for number, ((_, cause), failures) in enumerate(self.causes.items(), 1):
             first = failures[0]
             by_op = Counter(f"{f.case.label} (as {f.case.role})" for f in failures)
             out.append(
@@ -1174,9 +1184,11 @@ def _codes(body: Any) -> list[str]:
     found: list[str] = []
     if not isinstance(body, dict):
         return found
-    for error in body.get("errors") or []:
-        if isinstance(error, dict):
-            found.append(str((error.get("extensions") or {}).get("code", "NO_CODE")))
+    found.extend(
+        str((error.get("extensions") or {}).get("code", "NO_CODE"))
+        for error in body.get("errors") or []
+        if isinstance(error, dict)
+    )
 
     def walk(node: Any) -> None:
         if isinstance(node, list):
@@ -1289,8 +1301,6 @@ async def fuzz(
     """Fuzz every query and mutation of ``app`` as each (role, employee number) of ``people`` of
     the company ``tenant`` (already seeded, Tortoise open). ``operations`` limits it to some labels
     ("Query.leaderboard"). Returns the report; raises nothing for what it finds."""
-    import schemathesis
-
     people = list(people)
     report = Report(engine=engine, seed=seed_value, examples=examples)
     recorder = _ExceptionRecorder(app)
@@ -1307,28 +1317,12 @@ async def fuzz(
         report.sign_ins += len(tokens)
         pools = await collect_pools(tenant, [person for _, person in people])
 
-        answer = await own.post(
-            "/graphql",
-            json={"query": graphql.get_introspection_query()},
-            headers={"Authorization": f"Bearer {next(iter(tokens.values()))}"},
-        )
-        introspection = answer.json()
-        if "errors" in introspection:
-            raise RuntimeError(f"introspection refused: {introspection['errors']}")
-        schema = schemathesis.graphql.from_dict(introspection["data"])
-        client_schema = schema.client_schema
-        custom = [
-            name
-            for name, type_ in client_schema.type_map.items()
-            if isinstance(type_, graphql.GraphQLScalarType)
-            and not name.startswith("__")
-            and name not in ("String", "Int", "Float", "Boolean", "ID")
-        ]
         values = Values(pools)
-        strategies, report.guessed_scalars = scalar_strategies(values, custom)
-        for name, strategy in strategies.items():
-            schemathesis.graphql.scalar(name, strategy)
-        roots = {"Query": client_schema.query_type, "Mutation": client_schema.mutation_type}
+        schema, report.guessed_scalars = await _load_schema(own, next(iter(tokens.values())), values)
+        client_schema = schema.client_schema
+        roots = {
+            root.name: root for root in (client_schema.query_type, client_schema.mutation_type) if root is not None
+        }
         wanted = set(operations) if operations else None
 
         started = time.perf_counter()
@@ -1340,6 +1334,8 @@ async def fuzz(
                 return make_rewrite(rng, pools, device, records)
 
             for result in schema.get_all_operations():
+                if isinstance(result, Err):
+                    raise result.err()
                 operation = result.ok()
                 if wanted is not None and operation.label not in wanted:
                     continue
@@ -1392,6 +1388,31 @@ async def fuzz(
                     )
         report.seconds = time.perf_counter() - started
     return report
+
+
+async def _load_schema(own: httpx.AsyncClient, token: str, values: Values) -> tuple[Any, list[str]]:
+    """The app's schema as schemathesis reads it from the app's own introspection answer, with a
+    strategy registered for every custom scalar; and the scalars that got a generic one."""
+    answer = await own.post(
+        "/graphql",
+        json={"query": graphql.get_introspection_query()},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    introspection = answer.json()
+    if "errors" in introspection:
+        raise RuntimeError(f"introspection refused: {introspection['errors']}")
+    schema = schemathesis.graphql.from_dict(introspection["data"])
+    custom = [
+        name
+        for name, type_ in schema.client_schema.type_map.items()
+        if isinstance(type_, graphql.GraphQLScalarType)
+        and not name.startswith("__")
+        and name not in ("String", "Int", "Float", "Boolean", "ID")
+    ]
+    strategies, guessed = scalar_strategies(values, custom)
+    for name, strategy in strategies.items():
+        schemathesis.graphql.scalar(name, strategy)
+    return schema, guessed
 
 
 async def _send(

@@ -28,17 +28,20 @@ class Served:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # Output goes to a file, not a pipe nobody reads (a chatty server would block on it).
-        self.log = tempfile.NamedTemporaryFile(prefix="xuefen-serve-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
-            cwd=ROOT,
-            env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING", **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        log, self.log_path = tempfile.mkstemp(prefix="xuefen-serve-", suffix=".log")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
+                cwd=ROOT,
+                env={**os.environ, "XUEFEN_DATABASE_URL": database_url, "XUEFEN_LOG_LEVEL": "WARNING", **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            os.close(log)  # the server writes through its own copy
 
     def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
+        return Path(self.log_path).read_text(errors="replace")
 
     def __enter__(self) -> Served:
         deadline = time.monotonic() + 30
@@ -59,5 +62,4 @@ class Served:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        self.log.close()
-        os.unlink(self.log.name)
+        os.unlink(self.log_path)

@@ -383,7 +383,7 @@ async def test_hr_admin_sees_every_status_without_a_filter(client, password_hash
     page = await list_courses(client, token)
 
     assert page["totalCount"] == 9
-    assert codes(page) == sorted(PUBLISHED + ["S-007"])
+    assert codes(page) == sorted([*PUBLISHED, "S-007"])
 
 
 async def test_draft_course_is_not_eligible(client, password_hash):

@@ -140,6 +140,37 @@ async def test_forged_or_foreign_codes_are_invalid(client, company, password_has
     assert (result["status"], result["code"]) == expected
 
 
+async def test_each_scan_of_a_pushed_batch_gets_its_own_answer(client, company):
+    """A code is read once, when the record is parsed: unreadable codes are refused before the
+    batch is applied (QR_INVALID, or INVALID_PAYLOAD for a bad place, which is checked first) and
+    do not stop the genuine scan beside them."""
+    session = await make_session(company)
+    learner = await signed_in_long_ago(client, company)
+    scanned = datetime.now(UTC) - timedelta(seconds=20)
+    genuine = token_at(session, scanned)
+    forged = genuine[:-1] + ("A" if genuine[-1] != "A" else "B")
+    payloads = [
+        {"token": "not-a-code"},
+        {"token": "not-a-code", "latitude": 91},
+        {"token": forged},
+        {"token": genuine, "latitude": 31.2304, "longitude": 121.4737},
+    ]
+    records = [
+        {"id": str(uuid.uuid4()), "seq": seq, "kind": "CHECK_IN", "occurredAt": scanned.isoformat(), "payload": payload}
+        for seq, payload in enumerate(payloads, start=1)
+    ]
+    body = await gql(client, PUSH, push_input(records), token=learner)
+    answers = [(r["status"], r["code"]) for r in body["data"]["syncPush"]["results"]]
+    assert answers == [
+        ("REJECTED", "QR_INVALID"),
+        ("REJECTED", "INVALID_PAYLOAD"),
+        ("REJECTED", "QR_INVALID"),
+        ("ACCEPTED", None),
+    ]
+    attendance = await Attendance.get(session=session)
+    assert (attendance.status, attendance.hold_reason) == ("PRESENT", "")
+
+
 async def test_another_sessions_code_checks_into_that_session_only_if_enrolled(client, company):
     await make_session(company)
     other = await make_session(company, enrolled=())

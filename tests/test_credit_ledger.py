@@ -113,6 +113,7 @@ async def test_ledger_pages_newest_first_with_explanations(client, company):
     assert page["pageInfo"]["hasNextPage"]
     rest = (await lrn.gql(LEDGER, {"first": 2, "after": page["pageInfo"]["endCursor"]}))["data"]["creditLedger"]
     assert not rest["pageInfo"]["hasNextPage"]
+    assert page["totalCount"] == rest["totalCount"] == 3
     entries = [e["node"] for e in page["edges"] + rest["edges"]]
     assert [e["source"]["recordId"] for e in entries] == record_ids[::-1]
     assert [e["balanceAfter"] for e in entries] == ["4.5", "3.0", "1.5"]
@@ -134,7 +135,7 @@ async def test_ledger_pages_newest_first_with_explanations(client, company):
 
 
 async def test_adjustments_and_reversals(client, company):
-    hr, mgr, lrn = await people(client, company)
+    hr, _mgr, lrn = await people(client, company)
     lrn_id = gid("Employee", company.employees["LRN"])
     a1 = await module_of(company, "A-001")
     await create_rule(hr, ruleKey="A1", moduleId=gid("CourseModule", a1), credits="3")

@@ -19,6 +19,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
 
 from backend.models import (
     CreditAccount,
@@ -145,8 +146,6 @@ class Sequence:
         assert payload["errors"] == [] and (result["status"] == "ACCEPTED" or result["code"] in ALLOWED), payload
 
     async def _spend(self, phone: Phone, cost: int) -> None:
-        from tortoise.transactions import in_transaction
-
         employee_id = self.company.employees[phone.employee_no].id
         try:
             async with in_transaction() as connection:

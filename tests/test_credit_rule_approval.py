@@ -7,6 +7,7 @@ for a second HR admin too; lowering it applies at once."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -406,7 +407,7 @@ async def test_hr_admins_changing_the_threshold_at_once_keep_four_eyes(client, c
     audits = await threshold_audits(company)
     raises = [
         (before, after)
-        for before, after in zip(audits, audits[1:])
+        for before, after in itertools.pairwise(audits)
         if after[1] == "APPLIED" and Decimal(after[3]) > Decimal(after[2])
     ]
     assert 3 * 2 <= len(raises) <= 3 * 3, audits  # per round 2, and 1 more when the confirmation won the race

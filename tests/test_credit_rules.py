@@ -49,13 +49,20 @@ mutation R($id: ID!, $reason: String!) {{
 }}
 """
 RULES = f"query L($h: Boolean) {{ creditRules(includeHistory: $h) {{ {RULE_FIELDS} }} }}"
+RULE_PAGE = """
+query P($h: Boolean, $first: Int, $after: String) {
+  creditRuleConnection(includeHistory: $h, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { id ruleKey version status } }
+  }
+}
+"""
 ME = """
 query { me { credits { balance lifetimeEarned pending periodEarned periodStart periodEnd target progressPercent } } }
 """
 LEDGER = """
 query G($first: Int, $after: String, $employeeId: ID) {
   creditLedger(first: $first, after: $after, employeeId: $employeeId) {
-    pageInfo { hasNextPage endCursor }
+    totalCount pageInfo { hasNextPage endCursor }
     edges { node { id kind amount occurredAt postedAt reason balanceAfter
       rule { ruleKey version name activity }
       source { activity eventKey recordId score quantity course { code } module { id position } }
@@ -239,7 +246,7 @@ async def make_quiz(company, course: str, questions: int = 5) -> CourseModule:
             points=Decimal(1),
         )
         await QuizQuestion.create(tenant=tenant, quiz=quiz, question=question, position=position)
-    module.questions = [q for q in await QuizQuestion.filter(quiz=quiz).order_by("position")]
+    module.questions = list(await QuizQuestion.filter(quiz=quiz).order_by("position"))
     return module
 
 
@@ -524,6 +531,33 @@ async def test_editing_changes_future_credits_only_and_one_concurrent_edit_wins(
     await lrn.lessons(a1.id, YESTERDAY)
     assert await lrn.balance() == Decimal("4.0") + Decimal(winners[0]["rule"]["credits"])
     assert await AuditEntry.filter(tenant=company.tenant, action="credit_rule.update").count() == 2
+
+
+async def test_rule_pages_list_what_the_deprecated_list_does(client, company):
+    hr, _, lrn = await people(client, company)
+    first = await create_rule(hr, ruleKey="B-RULE", credits="1")
+    await update_rule(hr, first, credits="2")
+    await create_rule(hr, ruleKey="A-RULE", credits="1")
+    await create_rule(hr, ruleKey="C-RULE", credits="1")
+    pages = {}
+    for history in (False, True):
+        listed = [(r["ruleKey"], r["version"]) for r in (await hr.gql(RULES, {"h": history}))["data"]["creditRules"]]
+        paged, after = [], None
+        while True:
+            body = await hr.gql(RULE_PAGE, {"h": history, "first": 1, "after": after})
+            assert "errors" not in body, body
+            page = body["data"]["creditRuleConnection"]
+            assert page["totalCount"] == len(listed) and page["pageInfo"]["hasPreviousPage"] == (after is not None)
+            paged += [(e["node"]["ruleKey"], e["node"]["version"]) for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert paged == listed  # by rule key, newest version first
+        pages[history] = paged
+    assert ("B-RULE", 1) in pages[True] and ("B-RULE", 1) not in pages[False]
+    bad = await hr.gql(RULE_PAGE, {"after": "xf1-not-a-cursor"})
+    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
+    assert (await lrn.gql(RULE_PAGE))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_retiring_stops_credits(client, company):

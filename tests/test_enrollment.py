@@ -13,7 +13,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     AuditEntry,
@@ -265,6 +264,56 @@ async def test_approval_paths_and_role_matrix(client, password_hash):
         await AuditEntry.filter(tenant_id=company.tenant.id, entity="Enrollment").values_list("action", flat=True)
     )
     assert actions == ["enrollment.approve", "enrollment.reject"]
+
+
+PENDING_PAGE = """
+query P($first: Int!, $after: String) {
+  pendingEnrollmentConnection(first: $first, after: $after) {
+    totalCount edges { cursor node { status employee { employeeNo } } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+  }
+}
+"""
+
+
+async def test_pending_requests_page_through_a_connection(client, password_hash):
+    company = await make_company(password_hash)
+    await Course.filter(id=company.courses["A-001"].id).update(requires_approval=True)
+    session = await make_session(company, "A-001", capacity=10)
+    extra = await add_employees(company, password_hash, 4)  # E00..E03, reporting to MGR
+    for number in ("OTH", *extra):  # OTH has no manager: HR decides
+        assert (await request(client, await token_for(client, company.code, number), session))["errors"] == []
+
+    async def pages(no: str, first: int) -> list[dict[str, Any]]:
+        token, after, seen = await token_for(client, company.code, no), None, []
+        while True:
+            body = await gql(client, PENDING_PAGE, {"first": first, "after": after}, token=token)
+            assert "errors" not in body, body
+            seen.append(page := body["data"]["pendingEnrollmentConnection"])
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    def numbers(seen: list[dict[str, Any]]) -> list[str]:
+        return [edge["node"]["employee"]["employeeNo"] for page in seen for edge in page["edges"]]
+
+    # Oldest first, the same as the (deprecated) list; every page counts the whole list.
+    hr_pages = await pages("HR1", 2)
+    assert [len(page["edges"]) for page in hr_pages] == [2, 2, 1]
+    assert {page["totalCount"] for page in hr_pages} == {5}
+    assert [page["pageInfo"]["hasPreviousPage"] for page in hr_pages] == [False, True, True]
+    listed = await gql(client, PENDING, token=await token_for(client, company.code, "HR1"))
+    assert numbers(hr_pages) == [e["employee"]["employeeNo"] for e in listed["data"]["pendingEnrollments"]]
+    assert sorted(numbers(hr_pages)) == sorted(["OTH", *extra])
+    # A manager pages through their direct reports' requests only.
+    assert numbers(await pages("MGR", 3)) == [n for n in numbers(hr_pages) if n != "OTH"]
+    assert numbers(await pages("LRN", 3)) == []
+
+    token = await token_for(client, company.code, "HR1")
+    bad = await gql(client, PENDING_PAGE, {"first": 2, "after": "not-a-cursor"}, token=token)
+    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
+    too_many = await gql(client, PENDING_PAGE, {"first": 101}, token=token)
+    assert too_many["errors"][0]["extensions"]["code"] == "VALIDATION"
 
 
 async def test_cancel_frees_the_seat_and_promotes_in_order(client, password_hash):

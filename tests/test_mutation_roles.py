@@ -18,6 +18,7 @@ from graphql import (
     GraphQLScalarType,
     get_named_type,
 )
+from graphql import build_schema as read_sdl
 
 from backend.models import Role
 from schema.api import build_schema
@@ -25,7 +26,7 @@ from schema.permissions import MUTATION_ROLES
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
-SCHEMA = build_schema()._schema
+SCHEMA = read_sdl(build_schema().as_str())
 MUTATIONS = SCHEMA.mutation_type.fields
 SCALAR_SAMPLES: dict[str, Any] = {
     "ID": "bm90LWFuLWlk",

@@ -14,7 +14,7 @@ import pytest
 from backend.app import create_app
 from backend.ids import to_global_id
 from backend.models import CourseModule, CourseSkill, ModuleKind, ModuleProgress, QuizQuestion, RubricCriterion
-from backend.services.feed import backfill
+from backend.services.records.registry import backfill
 from mobile_sync.client import SyncClient
 from tests.factories import TEST_PASSWORD, make_company
 from tests.test_quizzes import EXPLANATION_MARKER, KEY_MARKER, answers, make_quiz

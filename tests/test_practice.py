@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from backend.ids import to_global_id
+from backend.ids import from_global_id, to_global_id
 from backend.models import AuditEntry, CourseModule, Mentorship, ModuleProgress, PracticeLog
 from backend.services.ojt.mentoring import local_day
+from backend.services.pagination import encode_cursor
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input
@@ -178,6 +179,13 @@ async def test_practice_is_logged_online_and_offline_and_a_retried_push_applies_
     assert page["pageInfo"]["hasNextPage"] and page["edges"][0]["node"]["id"] == online_id
     rest = await gql(client, LOGS, {"first": 1, "after": page["pageInfo"]["endCursor"]}, token=learner)
     assert [e["node"]["id"] for e in rest["data"]["practiceLogs"]["edges"]] == [older["id"]]
+    # Cursors are written as before (the log's time and id), so those issued earlier read on.
+    row = await PracticeLog.get(id=from_global_id(online_id)[1])
+    assert page["pageInfo"]["endCursor"] == encode_cursor("practice", [row.practiced_at.isoformat(), row.id])
+    bad = await gql(
+        client, LOGS, {"after": encode_cursor("practice", [row.practiced_at.isoformat(), "1"])}, token=learner
+    )
+    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
 
 
 async def test_only_practice_modules_of_published_courses_take_practice(client, company):

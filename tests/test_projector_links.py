@@ -151,7 +151,7 @@ async def test_forged_and_old_style_keys_are_refused(client, test_settings, comp
     tokens = await _instructor(client, company)
     key = _key(await _link(client, session, tokens["accessToken"]))
     # The same key signed with another secret, and a tampered one.
-    from backend.qr_pages import sign_display_key
+    from backend.services.sessions.qr import sign_display_key
 
     auth_session = await AuthSession.filter(tenant_id=company.tenant.id).first()
     far = int(time.time()) + 3600
@@ -181,7 +181,7 @@ async def test_forged_and_old_style_keys_are_refused(client, test_settings, comp
 async def test_a_link_keeps_to_the_tenant_of_its_login(client, test_settings, password_hash, company):
     """Even a key signed with the real secret opens a session only in the tenant of the login it
     names, and only for that login's employee as the session's instructor."""
-    from backend.qr_pages import sign_display_key
+    from backend.services.sessions.qr import sign_display_key
 
     other = await make_company(password_hash)
     theirs = await make_session(other)

@@ -40,6 +40,15 @@ mutation S($input: SetModuleQuizInput!) {
 }
 """
 BANK = "query B($id: ID!) { questionBank(courseId: $id) { id kind prompt answerKey explanation } }"
+BANK_PAGE = """
+query B($id: ID!, $first: Int, $after: String) {
+  questionBankConnection(courseId: $id, first: $first, after: $after) {
+    edges { cursor node { id prompt answerKey } }
+    pageInfo { hasNextPage hasPreviousPage endCursor }
+    totalCount
+  }
+}
+"""
 MODULE_QUIZ = """
 query Q($id: ID!) { moduleQuiz(moduleId: $id) { title version shuffle questions { id prompt options { key } } } }
 """
@@ -330,3 +339,50 @@ async def test_unknown_courses_and_modules_are_not_found(client, company):
         token=hr,
     )
     assert body["data"]["setModuleQuiz"]["errors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_the_question_bank_comes_a_page_at_a_time_oldest_first_with_its_total(client, company):
+    hr = await token_for(client, company.code, "HR1")
+    made = [(await create(client, hr, company, prompt=f"问题{n}"))["question"]["id"] for n in range(3)]
+    await create(client, hr, company, course="A-001")  # another course's bank
+    course_id = to_global_id("Course", company.courses["A-002"].id)
+    page = (await gql(client, BANK_PAGE, {"id": course_id, "first": 2}, token=hr))["data"]["questionBankConnection"]
+    assert [e["node"]["id"] for e in page["edges"]] == made[:2]
+    assert page["edges"][0]["node"]["answerKey"] == ["A"]
+    assert (page["pageInfo"]["hasNextPage"], page["pageInfo"]["hasPreviousPage"], page["totalCount"]) == (
+        True,
+        False,
+        3,
+    )
+    after = page["pageInfo"]["endCursor"]
+    rest = (await gql(client, BANK_PAGE, {"id": course_id, "after": after}, token=hr))["data"]["questionBankConnection"]
+    assert [e["node"]["id"] for e in rest["edges"]] == made[2:]
+    assert (rest["pageInfo"]["hasNextPage"], rest["pageInfo"]["hasPreviousPage"]) == (False, True)
+    # The same rules as the whole bank: authors only, a course of the company.
+    learner = await token_for(client, company.code, "LRN")
+    denied = await gql(client, BANK_PAGE, {"id": course_id}, token=learner)
+    assert denied["data"] is None and denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    bad = await gql(client, BANK_PAGE, {"id": course_id, "after": "nonsense"}, token=hr)
+    assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+async def test_a_json_answer_key_reads_the_same_as_a_literal_and_as_a_variable(client, company):
+    """JSON arguments written into the query text go through the same reading (and the same
+    refusal of unstorable text) as variables: strawberry's JSON scalar has no literal reader."""
+    token = await token_for(client, company.code, "HR1")
+    course_id = to_global_id("Course", company.courses["A-002"].id)
+    fields = 'kind: MULTIPLE_CHOICE, prompt: "哪些可以灭电器火？", points: "2"'
+    options = ", ".join(f'{{key: "{o["key"]}", text: "{o["text"]}"}}' for o in ABCD)
+
+    def literal(key: str) -> str:
+        return (
+            f'mutation {{ createQuestion(input: {{courseId: "{course_id}", {fields}, options: [{options}], '
+            f"answerKey: {key}}}) {{ question {{ answerKey }} errors {{ code field }} }} }}"
+        )
+
+    body = await gql(client, literal('["A", "C"]'), {}, token=token)
+    assert body["data"]["createQuestion"] == {"question": {"answerKey": ["A", "C"]}, "errors": []}
+    as_variable = await create(client, token, company, kind="MULTIPLE_CHOICE", answerKey=["A", "C"])
+    assert as_variable["question"]["answerKey"] == ["A", "C"]
+    refused = await gql(client, literal('["A\\u0000"]'), {}, token=token)
+    assert refused["errors"][0]["extensions"]["code"] == "VALIDATION", refused

@@ -106,10 +106,10 @@ async def test_a_quiz_of_a_course_the_learner_may_not_take_is_refused_everywhere
     S-002 needs S-001, which LRN has: its quiz is taken as before."""
     missing, missing_quiz, missing_questions = await make_quiz(company, course="S-006")
     ruled, ruled_quiz, ruled_questions = await make_quiz(company, course="S-003")
-    open_, open_quiz, open_questions = await make_quiz(company, course="S-002")
-    from backend.services import feed
+    open_, _open_quiz, open_questions = await make_quiz(company, course="S-002")
+    from backend.services.records import registry
 
-    await feed.backfill(company.tenant.id)
+    await registry.backfill(company.tenant.id)
     learner = await token_for(client, company.code, "LRN")
     for seq, (module, questions, reason) in enumerate(
         ((missing, missing_questions, "PREREQUISITE_MISSING"), (ruled, ruled_questions, "GRADE_TOO_LOW")), start=1
@@ -129,7 +129,7 @@ async def test_a_quiz_of_a_course_the_learner_may_not_take_is_refused_everywhere
     assert (await online(client, learner, open_, answers(open_questions)))["status"] == "ACCEPTED"
     # The feed gives the learner no QUIZ row of a course they may not take; HR (who author
     # quizzes) still get every one.
-    changes, bodies = await pull_all(client, learner)
+    changes, _bodies = await pull_all(client, learner)
     assert latest(changes, "QUIZ", to_global_id("CourseModule", missing.id))["op"] == "DELETE"
     assert latest(changes, "QUIZ", to_global_id("CourseModule", ruled.id))["op"] == "DELETE"
     assert latest(changes, "QUIZ", to_global_id("CourseModule", open_.id))["op"] == "UPSERT"
@@ -146,9 +146,9 @@ async def test_a_prerequisite_completed_earlier_in_the_same_push_lets_the_next_q
     first_module, _, first_questions = await make_quiz(company, course="P-001")
     await course_with_lesson(company, "P-002", requires=first)
     second_module, second_quiz, second_questions = await make_quiz(company, course="P-002")
-    from backend.services import feed
+    from backend.services.records import registry
 
-    await feed.backfill(company.tenant.id)
+    await registry.backfill(company.tenant.id)
     learner = await token_for(client, company.code, "OTH", device_id="oth-phone")
     changes, _ = await pull_all(client, learner, device_id="oth-phone")
     second_id = to_global_id("CourseModule", second_module.id)

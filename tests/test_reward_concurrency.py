@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     CreditAccount,

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     AuditEntry,
@@ -46,7 +45,7 @@ UPDATE = f"""mutation U($input: UpdateRewardInput!) {{
 RETIRE = f"""mutation R($id: ID!) {{ retireReward(rewardId: $id) {{ reward {{ {REWARD_FIELDS} }} {ERRORS} }} }}"""
 STORE = f"""query S($first: Int!, $after: String, $all: Boolean!) {{
   rewards(first: $first, after: $after, includeRetired: $all) {{
-    balance pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {REWARD_FIELDS} }} }} }} }}"""
+    balance totalCount pageInfo {{ hasNextPage endCursor }} edges {{ node {{ {REWARD_FIELDS} }} }} }} }}"""
 REDEMPTION_FIELDS = (
     "id reward { id code name category } employee { employeeNo } cost status requestedAt decidedAt reason"
 )
@@ -339,6 +338,7 @@ async def test_the_store_shows_what_is_on_sale_with_the_viewers_counts_in_a_fixe
         ("DEAR", False, 0)
     ]
     assert not rest["pageInfo"]["hasNextPage"]
+    assert first["totalCount"] == rest["totalCount"] == 2
 
     # No N+1: the same number of statements for 2 rewards as for 8.
     with count_queries() as few:

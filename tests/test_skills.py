@@ -31,7 +31,7 @@ from backend.models import (
     Role,
     Skill,
 )
-from backend.services import feed
+from backend.services.records import registry
 from tests.conftest import count_queries
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
@@ -519,7 +519,7 @@ async def test_the_feed_sends_skill_levels_to_their_employee_only(client, compan
     await EmployeeSkill.create(
         tenant=company.tenant, employee=company.employees["OTH"], skill=company.skills["SAFE"], level=45
     )
-    await feed.backfill(company.tenant.id)
+    await registry.backfill(company.tenant.id)
     rows = await _pull_skill_rows(client, other)
     assert [(r["data"]["code"], r["data"]["level"], r["data"]["requiredLevel"]) for r in rows] == [("SAFE", 45, None)]
     assert [r["data"]["code"] for r in await _pull_skill_rows(client, learner)] == ["CLOUD"]

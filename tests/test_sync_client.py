@@ -49,7 +49,8 @@ from backend.models import (
     Position,
     Role,
 )
-from backend.services.feed import ChangeSet, Entity, backfill, purge_tombstones
+from backend.services.feed import ChangeSet, Entity, purge_tombstones
+from backend.services.records.registry import backfill
 from mobile_sync.client import (
     SYNC_PULL,
     SequenceGapError,
@@ -571,7 +572,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115  (closed in __exit__: it outlives this call)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
@@ -764,13 +765,15 @@ async def test_the_fault_proxy_does_what_each_fault_says():
         for fault, (answered, reached) in expectations.items():
             before = arrived
             odds = {fault: 1.0} if fault != "pass" else {}
-            async with FaultProxy(port, seed=1, stall_seconds=1.0, **odds) as proxy:
-                async with httpx.AsyncClient(timeout=0.5) as http:
-                    try:
-                        response = await http.get(f"{proxy.url}/x")
-                        got = response.status_code == 200 and len(response.content) == 5000
-                    except httpx.HTTPError:
-                        got = False
+            async with (
+                FaultProxy(port, seed=1, stall_seconds=1.0, **odds) as proxy,
+                httpx.AsyncClient(timeout=0.5) as http,
+            ):
+                try:
+                    response = await http.get(f"{proxy.url}/x")
+                    got = response.status_code == 200 and len(response.content) == 5000
+                except httpx.HTTPError:
+                    got = False
             assert (got, arrived > before) == (answered, reached), fault
             assert proxy.counts[fault] == 1, proxy.counts
     finally:

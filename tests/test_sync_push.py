@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-import backend.services.records.registry  # noqa: F401  (fills the record kind registry)
 from backend.ids import to_global_id
 from backend.models import (
     ActivityRecord,
@@ -35,7 +34,7 @@ from backend.models import (
     SyncClock,
 )
 from backend.services.feed import ChangeSet
-from backend.services.records import ingest
+from backend.services.records import registry
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PUSH, lesson, push_input
@@ -557,7 +556,7 @@ async def test_invalid_payloads_are_rejected_one_by_one_and_consume_their_seq(cl
     records = [record("LESSON_COMPLETED", seq, case) for seq, (case, _) in enumerate(cases, start=1)]
     good = lesson(me.lesson.id, len(cases) + 1, 86400)  # the upper bound itself is fine
 
-    payload = await push_ok(client, me.token, records + [good])
+    payload = await push_ok(client, me.token, [*records, good])
 
     for result, (case, field) in zip(payload["results"], cases):
         assert (result["status"], result["code"], result["retryable"]) == ("REJECTED", "INVALID_PAYLOAD", False), case
@@ -697,7 +696,7 @@ async def test_exactly_500_records_are_accepted(client, password_hash):
 
     payload = await push_ok(client, me.token, [lesson(me.lesson.id, seq, 1) for seq in range(1, 501)])
 
-    assert {status for status in statuses(payload)} == {("ACCEPTED", None)}
+    assert set(statuses(payload)) == {("ACCEPTED", None)}
     assert payload["appliedSeq"] == 500
     assert await progress_counts(me.company, me.lesson) == (500, 500)
 
@@ -1122,7 +1121,7 @@ async def test_server_error_rolls_the_whole_batch_back(client, password_hash, mo
         seen_inside.append((list(progress), records, list(device)))
 
     if failure == "apply":
-        handler = ingest.REGISTRY["LESSON_COMPLETED"]
+        handler = registry.KINDS["LESSON_COMPLETED"]
         original_apply = handler.apply
 
         async def failing_apply(context, records):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import secrets
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -54,7 +55,7 @@ from backend.models import (
     Tenant,
     TrainingSession,
 )
-from backend.services import feed
+from backend.services.records import registry
 
 DEMO_TENANT = "demo"
 DEMO_PASSWORD = "xuefen-demo"
@@ -998,33 +999,34 @@ PRACTICES = {
 # --- Loading ------------------------------------------------------------------------------------
 
 
-async def seed_demo(password_hash: str) -> bool:
+async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT) -> bool:
     """Load the demo company if it is not there yet.
 
     Returns True if it created it, False if it already existed (a second call changes nothing).
-    ``password_hash`` (a hash of DEMO_PASSWORD) is shared by every demo employee.
+    ``password_hash`` (a hash of DEMO_PASSWORD) is shared by every demo employee. Another
+    ``tenant_code`` loads a copy beside it (the fuzzer's, so other tests' ``demo`` stays as is).
     """
-    if await Tenant.exists(code=DEMO_TENANT):
+    if await Tenant.exists(code=tenant_code):
         return False
     try:
         # One transaction: a failure part-way leaves no half-built company behind.
         async with in_transaction():
-            await _load(password_hash)
+            await _load(password_hash, tenant_code)
     except IntegrityError:
         # Another process loaded the demo between our check and our insert.
-        if await Tenant.exists(code=DEMO_TENANT):
+        if await Tenant.exists(code=tenant_code):
             return False
         raise
     # Recorded afterwards, through the same ingest path (and transactions) as phones' records.
-    tenant = await Tenant.get(code=DEMO_TENANT)
+    tenant = await Tenant.get(code=tenant_code)
     await demo_ojt.load_history(tenant.id)
     await demo_credits.load_history(tenant.id)
     return True
 
 
-async def _load(password_hash: str) -> None:
+async def _load(password_hash: str, tenant_code: str) -> None:
     rng = random.Random(RANDOM_SEED)
-    tenant = await Tenant.create(code=DEMO_TENANT, name=DEMO_COMPANY_NAME, default_locale="zh-CN")
+    tenant = await Tenant.create(code=tenant_code, name=DEMO_COMPANY_NAME, default_locale="zh-CN")
     org_units = await _create_org_units(tenant)
     sites = await _create_sites(tenant)
     positions = await _create_positions(tenant)
@@ -1036,7 +1038,7 @@ async def _load(password_hash: str) -> None:
     await _create_sessions(tenant, sites, employees, courses)
     await demo_ojt.load_setup(tenant, random.Random(RANDOM_SEED + 1))
     await demo_credits.load_setup(tenant)
-    await feed.backfill(tenant.id)  # so a phone's first sync finds every row
+    await registry.backfill(tenant.id)  # so a phone's first sync finds every row
 
 
 # Where the sites are (check-in flags scans far from the session's site).
@@ -1130,7 +1132,7 @@ class _Person(NamedTuple):
 
 def _department(org_code: str) -> str:
     """The top-level department (child of ROOT) an org unit belongs to."""
-    parents = {code: parent for code, _, parent in ORG_UNITS}
+    parents = {code: parent for code, _, parent in ORG_UNITS if parent is not None}
     while parents[org_code] != "ROOT":
         org_code = parents[org_code]
     return org_code
@@ -1243,13 +1245,15 @@ async def _create_employee_skills(
     skills: dict[str, Skill],
 ) -> None:
     position_by_id = {position.id: position for position in positions.values()}
-    rows = []
+    rows: list[EmployeeSkill] = []
     # Sorted by employee_no: the same people get the same levels whatever order the DB returned.
     for employee_no in sorted(employees):
         employee = employees[employee_no]
+        levels: Sequence[tuple[str, int]]
         if employee_no in FIXED_SKILLS:
             levels = FIXED_SKILLS[employee_no]
         elif rng.random() < SKILLED_SHARE:
+            assert employee.position_id is not None  # every demo employee has a position
             position = position_by_id[employee.position_id]
             pool = SKILL_POOLS[position.code.rsplit("-", 1)[0]]
             chosen = rng.sample(pool, rng.randint(2, min(4, len(pool))))
@@ -1294,14 +1298,14 @@ def _modules(course: C, scenario: str, rng: random.Random) -> list[dict]:
         else:
             title, required, requirement = "结业考核", 1, "通过讲师或导师的结业考核（不低于 80 分）"
         modules.append(
-            dict(
-                position=position,
-                title=title,
-                kind=kind,
-                credits=credit,
-                required_count=required,
-                requirement=requirement,
-            )
+            {
+                "position": position,
+                "title": title,
+                "kind": kind,
+                "credits": credit,
+                "required_count": required,
+                "requirement": requirement,
+            }
         )
     return modules
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from backend.demo.ojt import _answers, _phone
 from backend.ids import to_global_id
@@ -16,6 +17,7 @@ from backend.models import (
     Course,
     CourseModule,
     CourseStatus,
+    CreditAccount,
     CreditActivity,
     CreditProgram,
     CreditRule,
@@ -26,6 +28,7 @@ from backend.models import (
     ModuleKind,
     Position,
     PracticeLog,
+    Question,
     Quiz,
     QuizQuestion,
     Reward,
@@ -37,8 +40,8 @@ from backend.models import (
 from backend.services.catalog import course_catalog
 from backend.services.sessions import qr
 
-# (rule key, name, activity, credits, other settings); credits in tenths are set below.
-RULES = (
+# (rule key, name, activity, credits, other CreditRule fields); credits in tenths are set below.
+RULES: tuple[tuple[str, str, CreditActivity, str, dict[str, Any]], ...] = (
     ("LESSON", "完成一节课", CreditActivity.LESSON_COMPLETED, "0.5", {"cap_per_day": "2"}),
     ("ATTEND", "准时参加面授培训", CreditActivity.ATTENDANCE, "1", {"min_score": 100}),
     ("QUIZ-80", "测验成绩 80 分以上", CreditActivity.QUIZ_PASSED, "2", {"min_score": 80}),
@@ -89,7 +92,7 @@ async def load_setup(tenant: Tenant) -> None:
     await CreditProgram.create(tenant=tenant, period_months=12, time_zone="Asia/Shanghai")
     hr = await Employee.get(tenant=tenant, employee_no="HR001")
     for key, name, activity, credits, extra in RULES:
-        settings = {k: (_tenths(v) if k.startswith("cap_") else v) for k, v in extra.items()}
+        settings: dict[str, Any] = {k: (_tenths(v) if k.startswith("cap_") else v) for k, v in extra.items()}
         await CreditRule.create(
             tenant=tenant,
             rule_key=key,
@@ -135,11 +138,11 @@ async def load_history(tenant_id: int, now: datetime | None = None) -> None:
         .limit(LEARNERS)
     )
     online = await Course.filter(tenant_id=tenant_id, status=CourseStatus.PUBLISHED, format="ONLINE").order_by("code")
-    modules = {}
+    modules: dict[int, list[CourseModule]] = {}
     for module in await CourseModule.filter(course_id__in=[c.id for c in online]).order_by("position"):
         modules.setdefault(module.course_id, []).append(module)
     quizzes = {q.module_id: q for q in await Quiz.filter(module_id__in=[m.id for ms in modules.values() for m in ms])}
-    questions = {}
+    questions: dict[int, list[Question]] = {}
     for link in (
         await QuizQuestion.filter(quiz_id__in=[q.id for q in quizzes.values()])
         .select_related("question")
@@ -262,8 +265,6 @@ async def _practice(tenant_id: int, now: datetime, rng: random.Random) -> None:
 
 async def _redemptions(tenant_id: int, now: datetime, rng: random.Random) -> None:
     """The richest learners have spent some credits in the store."""
-    from backend.models import CreditAccount
-
     rewards = {r.code: r for r in await Reward.filter(tenant_id=tenant_id)}
     accounts = await CreditAccount.filter(tenant_id=tenant_id).order_by("-balance", "employee_id").limit(12)
     for account in accounts:

@@ -40,7 +40,8 @@ from backend.models import (
     Skill,
     Tenant,
 )
-from backend.services.records.ingest import IncomingRecord, ingest
+from backend.services.records.handler import IncomingRecord
+from backend.services.records.ingest import ingest
 from backend.services.viewer import Viewer
 
 CLOUD = ("TEC-CLOUD", "云计算", "技术")
@@ -357,7 +358,7 @@ async def _phone(tenant_id: int, employee_no: str, which: str = "") -> tuple[_Ph
     """The employee's demo phone (``which`` names a second one), signed in for a year already: the
     check-in rules do not believe scans from before a phone was first signed in."""
     employee = await Employee.get(tenant_id=tenant_id, employee_no=employee_no)
-    roles = frozenset(await EmployeeRole.filter(employee=employee).values_list("role", flat=True))
+    roles = frozenset(row.role for row in await EmployeeRole.filter(employee=employee))
     device_uid = f"demo-{employee_no.lower()}{which}"
     device, created = await Device.get_or_create(tenant_id=tenant_id, employee=employee, device_uid=device_uid)
     if created:
@@ -463,7 +464,7 @@ async def load_history(tenant_id: int, now: datetime | None = None) -> None:
         )
 
     # E0002 passed T-002-01's final assessment with MT001 (submitted, final).
-    e0002_phone, e0002 = await _phone(tenant_id, "E0002")
+    _, e0002 = await _phone(tenant_id, "E0002")
     final = next(m for m in modules if m.kind == ModuleKind.ASSESSMENT)
     final_criteria = await RubricCriterion.filter(rubric_id=final.rubric_id).order_by("position")
     await mentor.send(

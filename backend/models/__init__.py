@@ -1,7 +1,15 @@
 """The data model. Every row belongs to a tenant (tenant_id), and every query starts there.
 
 Split by domain: organisation (tenants, org units, sites, positions), people (employees, roles,
-devices, skills), auth (sessions, refresh tokens, login throttling) and the course catalog.
+devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
+sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
+rubrics, evaluations), credits (rules, ledger, accounts, rewards) and activity (records, module
+progress, the sync change log).
+
+Type checks see the relations: every foreign key is annotated ``fields.ForeignKeyRelation[X]``
+(``ForeignKeyNullableRelation`` when null=True, ``OneToOneRelation`` for one-to-one) with its
+column declared beside it (``x_id: int``, ``int | None`` when nullable), and JSON fields name
+their shape (``fields.JSONField[dict[str, Any]]``). Annotations change no migration.
 """
 
 from backend.models.activity import ActivityRecord, ModuleProgress, RecordStatus, SyncChange, SyncClock

@@ -4,11 +4,17 @@ the sync feed reads."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.catalog import Course, CourseModule
+    from backend.models.organisation import Tenant
+    from backend.models.people import Device, Employee
 
 
 class RecordStatus(StrEnum):
@@ -27,11 +33,17 @@ class ActivityRecord(TenantModel):
     """
 
     id = fields.UUIDField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
-    device = fields.ForeignKeyField("xuefen.Device", related_name=False, on_delete=fields.CASCADE)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "xuefen.Device", related_name=False, on_delete=fields.CASCADE
+    )
+    device_id: int
     device_seq = fields.BigIntField(null=True)
     kind = fields.CharField(max_length=32)
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField()
     content_hash = fields.CharField(max_length=64)
     occurred_at_device = fields.DatetimeField()
     sent_at_device = fields.DatetimeField(null=True)
@@ -41,7 +53,7 @@ class ActivityRecord(TenantModel):
     clock_flags = fields.CharField(max_length=64, default="")
     status = fields.CharEnumField(RecordStatus, max_length=16)
     error_code = fields.CharField(max_length=32, null=True)
-    outcome = fields.JSONField(null=True)
+    outcome: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
 
     class Meta:
         table = "activity_record"
@@ -53,9 +65,18 @@ class ModuleProgress(TenantModel):
     """How far an employee got in one module, derived from their records."""
 
     id = fields.IntField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
-    module = fields.ForeignKeyField("xuefen.CourseModule", related_name=False, on_delete=fields.CASCADE)
-    course = fields.ForeignKeyField("xuefen.Course", related_name=False, on_delete=fields.CASCADE)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
+    module: fields.ForeignKeyRelation[CourseModule] = fields.ForeignKeyField(
+        "xuefen.CourseModule", related_name=False, on_delete=fields.CASCADE
+    )
+    module_id: int
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name=False, on_delete=fields.CASCADE
+    )
+    course_id: int
     completed_count = fields.IntField(default=0)
     seconds_spent = fields.BigIntField(default=0)
     last_completed_at = fields.DatetimeField(null=True)
@@ -70,7 +91,10 @@ class SyncClock(Model):
     orders feed sequence numbers by commit (see docs/sync-protocol.md)."""
 
     id = fields.IntField(primary_key=True)
-    tenant = fields.OneToOneField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
+    tenant: fields.OneToOneRelation[Tenant] = fields.OneToOneField(
+        "xuefen.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
     seq = fields.BigIntField(default=0)
     purged_through = fields.BigIntField(default=0)
 
@@ -86,7 +110,10 @@ class SyncChange(Model):
     """
 
     id = fields.BigIntField(primary_key=True)
-    tenant = fields.ForeignKeyField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "xuefen.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
     seq = fields.BigIntField()
     entity = fields.CharField(max_length=32)
     entity_id = fields.CharField(max_length=64)

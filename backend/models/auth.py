@@ -3,10 +3,16 @@ throttling. All of it lives in the database so it holds across server processes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from uuid import UUID
+
 from tortoise import fields
 from tortoise.models import Model
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.people import Device, Employee
 
 
 class AuthSession(TenantModel):
@@ -17,8 +23,14 @@ class AuthSession(TenantModel):
     """
 
     id = fields.UUIDField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name="auth_sessions", on_delete=fields.CASCADE)
-    device = fields.ForeignKeyField("xuefen.Device", related_name="auth_sessions", on_delete=fields.CASCADE)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="auth_sessions", on_delete=fields.CASCADE
+    )
+    employee_id: int
+    device: fields.ForeignKeyRelation[Device] = fields.ForeignKeyField(
+        "xuefen.Device", related_name="auth_sessions", on_delete=fields.CASCADE
+    )
+    device_id: int
     revoked_at = fields.DatetimeField(null=True)
     revoke_reason = fields.CharField(max_length=32, null=True)
 
@@ -30,7 +42,10 @@ class RefreshToken(TenantModel):
     """One refresh token of a session. Only its SHA-256 is stored, and it works once."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField("xuefen.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE)
+    session: fields.ForeignKeyRelation[AuthSession] = fields.ForeignKeyField(
+        "xuefen.AuthSession", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    session_id: UUID
     token_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)

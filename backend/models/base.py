@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from backend.models.organisation import Tenant
 
 
 class TimestampedModel(Model):
@@ -17,7 +22,10 @@ class TimestampedModel(Model):
 class TenantModel(TimestampedModel):
     """A row owned by one tenant. tenant_id is the first filter of every query."""
 
-    tenant = fields.ForeignKeyField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "xuefen.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
 
     class Meta:
         abstract = True

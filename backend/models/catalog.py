@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.mentoring import Rubric
+    from backend.models.organisation import OrgUnit
+    from backend.models.people import Employee, Skill
 
 
 class CourseFormat(StrEnum):
@@ -62,7 +68,10 @@ class CourseModule(TenantModel):
     """One step of a course, in order. required_count says e.g. "10 practice sessions"."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="modules", on_delete=fields.CASCADE)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="modules", on_delete=fields.CASCADE
+    )
+    course_id: int
     position = fields.SmallIntField()
     title = fields.CharField(max_length=200)
     kind = fields.CharEnumField(ModuleKind, max_length=16)
@@ -73,7 +82,10 @@ class CourseModule(TenantModel):
     is_required = fields.BooleanField(default=True)
     # PRACTICE / ASSESSMENT modules: the rubric mentors score with and the bar (percent) an
     # evaluation must reach for an ASSESSMENT module to count.
-    rubric = fields.ForeignKeyField("xuefen.Rubric", related_name="modules", null=True, on_delete=fields.SET_NULL)
+    rubric: fields.ForeignKeyNullableRelation[Rubric] = fields.ForeignKeyField(
+        "xuefen.Rubric", related_name="modules", null=True, on_delete=fields.SET_NULL
+    )
+    rubric_id: int | None
     pass_score = fields.SmallIntField(null=True)
 
     class Meta:
@@ -92,8 +104,14 @@ class CourseSkill(TenantModel):
     """A skill a course teaches, and the level (0–100) it aims to bring a learner to."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="skills", on_delete=fields.CASCADE)
-    skill = fields.ForeignKeyField("xuefen.Skill", related_name="courses", on_delete=fields.CASCADE)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="skills", on_delete=fields.CASCADE
+    )
+    course_id: int
+    skill: fields.ForeignKeyRelation[Skill] = fields.ForeignKeyField(
+        "xuefen.Skill", related_name="courses", on_delete=fields.CASCADE
+    )
+    skill_id: int
     target_level = fields.SmallIntField()
 
     class Meta:
@@ -109,13 +127,17 @@ class CourseEligibilityRule(TenantModel):
     rule matches all of its set conditions (family, grade range, org unit subtree)."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="eligibility_rules", on_delete=fields.CASCADE)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="eligibility_rules", on_delete=fields.CASCADE
+    )
+    course_id: int
     position_family = fields.CharField(max_length=64, null=True)
     min_grade = fields.SmallIntField(null=True)
     max_grade = fields.SmallIntField(null=True)
-    org_unit = fields.ForeignKeyField(
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
         "xuefen.OrgUnit", related_name="course_rules", null=True, on_delete=fields.CASCADE
     )
+    org_unit_id: int | None
 
     class Meta:
         table = "course_eligibility_rule"
@@ -125,8 +147,14 @@ class CoursePrerequisite(TenantModel):
     """A course that must be completed before this one."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="prerequisites", on_delete=fields.CASCADE)
-    required_course = fields.ForeignKeyField("xuefen.Course", related_name="required_by", on_delete=fields.CASCADE)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="prerequisites", on_delete=fields.CASCADE
+    )
+    course_id: int
+    required_course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="required_by", on_delete=fields.CASCADE
+    )
+    required_course_id: int
 
     class Meta:
         table = "course_prerequisite"
@@ -138,8 +166,14 @@ class CourseCompletion(TenantModel):
     demo). Prerequisite checks read it."""
 
     id = fields.IntField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name="completions", on_delete=fields.CASCADE)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="completions", on_delete=fields.CASCADE)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="completions", on_delete=fields.CASCADE
+    )
+    employee_id: int
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="completions", on_delete=fields.CASCADE
+    )
+    course_id: int
     completed_at = fields.DatetimeField()
 
     class Meta:

@@ -14,11 +14,16 @@ and is written in the same transaction as each entry; `xuefen credits verify` pr
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.catalog import Course, CourseModule
+    from backend.models.people import Employee
 
 
 class CreditActivity(StrEnum):
@@ -62,7 +67,10 @@ class CreditProgram(TenantModel):
     rule_approval_above = fields.BigIntField(default=DEFAULT_RULE_APPROVAL_ABOVE)
     # A raise of that threshold waits for a second HR admin too: the proposed value and its author.
     proposed_rule_approval_above = fields.BigIntField(null=True)
-    proposed_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    proposed_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    proposed_by_id: int | None
 
     class Meta:
         table = "credit_program"
@@ -79,8 +87,14 @@ class CreditRule(TenantModel):
     version = fields.IntField(default=1)
     name = fields.CharField(max_length=200)
     activity = fields.CharEnumField(CreditActivity, max_length=32)
-    course = fields.ForeignKeyField("xuefen.Course", related_name=False, null=True, on_delete=fields.RESTRICT)
-    module = fields.ForeignKeyField("xuefen.CourseModule", related_name=False, null=True, on_delete=fields.RESTRICT)
+    course: fields.ForeignKeyNullableRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    course_id: int | None
+    module: fields.ForeignKeyNullableRelation[CourseModule] = fields.ForeignKeyField(
+        "xuefen.CourseModule", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    module_id: int | None
     scenario = fields.CharField(max_length=64, null=True)
     min_score = fields.SmallIntField(null=True)
     every_n = fields.SmallIntField(null=True)
@@ -91,8 +105,14 @@ class CreditRule(TenantModel):
     first_time_only = fields.BooleanField(default=False)
     requires_approval = fields.BooleanField(default=False)
     status = fields.CharEnumField(CreditRuleStatus, max_length=16, default=CreditRuleStatus.ACTIVE)
-    created_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
-    approved_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    created_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int | None
+    approved_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    approved_by_id: int | None
     approved_at = fields.DatetimeField(null=True)
 
     class Meta:
@@ -114,12 +134,21 @@ class CreditEvent(TenantModel):
     (tenant, event_key) is unique: the same fact is one event however often it is reported."""
 
     id = fields.IntField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
     activity = fields.CharEnumField(CreditActivity, max_length=32)
     event_key = fields.CharField(max_length=128)
     record_id = fields.UUIDField(null=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name=False, null=True, on_delete=fields.SET_NULL)
-    module = fields.ForeignKeyField("xuefen.CourseModule", related_name=False, null=True, on_delete=fields.SET_NULL)
+    course: fields.ForeignKeyNullableRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    course_id: int | None
+    module: fields.ForeignKeyNullableRelation[CourseModule] = fields.ForeignKeyField(
+        "xuefen.CourseModule", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    module_id: int | None
     score = fields.SmallIntField(null=True)
     quantity = fields.SmallIntField(default=1)
     occurred_at = fields.DatetimeField()
@@ -146,16 +175,34 @@ class CreditEntry(TenantModel):
     entry_key says what caused it and is unique per tenant."""
 
     id = fields.BigIntField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.RESTRICT)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.RESTRICT
+    )
+    employee_id: int
     kind = fields.CharEnumField(CreditEntryKind, max_length=16)
     amount = fields.BigIntField()
     entry_key = fields.CharField(max_length=160)
-    rule = fields.ForeignKeyField("xuefen.CreditRule", related_name=False, null=True, on_delete=fields.RESTRICT)
-    event = fields.ForeignKeyField("xuefen.CreditEvent", related_name=False, null=True, on_delete=fields.RESTRICT)
-    redemption = fields.ForeignKeyField("xuefen.Redemption", related_name=False, null=True, on_delete=fields.RESTRICT)
-    reverses = fields.ForeignKeyField("xuefen.CreditEntry", related_name=False, null=True, on_delete=fields.RESTRICT)
+    rule: fields.ForeignKeyNullableRelation[CreditRule] = fields.ForeignKeyField(
+        "xuefen.CreditRule", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    rule_id: int | None
+    event: fields.ForeignKeyNullableRelation[CreditEvent] = fields.ForeignKeyField(
+        "xuefen.CreditEvent", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    event_id: int | None
+    redemption: fields.ForeignKeyNullableRelation[Redemption] = fields.ForeignKeyField(
+        "xuefen.Redemption", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    redemption_id: int | None
+    reverses: fields.ForeignKeyNullableRelation[CreditEntry] = fields.ForeignKeyField(
+        "xuefen.CreditEntry", related_name=False, null=True, on_delete=fields.RESTRICT
+    )
+    reverses_id: int | None
     reason = fields.CharField(max_length=300, default="")
-    actor = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    actor: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    actor_id: int | None
     occurred_at = fields.DatetimeField()
     posted_at = fields.DatetimeField()
 
@@ -179,14 +226,26 @@ class PendingCredit(TenantModel):
     entry_key is the key the EARN entry gets when approved."""
 
     id = fields.IntField(primary_key=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
-    rule = fields.ForeignKeyField("xuefen.CreditRule", related_name=False, on_delete=fields.RESTRICT)
-    event = fields.ForeignKeyField("xuefen.CreditEvent", related_name=False, on_delete=fields.RESTRICT)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
+    rule: fields.ForeignKeyRelation[CreditRule] = fields.ForeignKeyField(
+        "xuefen.CreditRule", related_name=False, on_delete=fields.RESTRICT
+    )
+    rule_id: int
+    event: fields.ForeignKeyRelation[CreditEvent] = fields.ForeignKeyField(
+        "xuefen.CreditEvent", related_name=False, on_delete=fields.RESTRICT
+    )
+    event_id: int
     amount = fields.BigIntField()
     entry_key = fields.CharField(max_length=160)
     status = fields.CharEnumField(PendingCreditStatus, max_length=16, default=PendingCreditStatus.PENDING)
     occurred_at = fields.DatetimeField()
-    decided_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    decided_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    decided_by_id: int | None
     decided_at = fields.DatetimeField(null=True)
     reason = fields.CharField(max_length=300, default="")
 
@@ -203,7 +262,10 @@ class CreditAccount(TenantModel):
     awaiting approval). Written in the transaction of each entry."""
 
     id = fields.IntField(primary_key=True)
-    employee = fields.OneToOneField("xuefen.Employee", related_name="credit_account", on_delete=fields.RESTRICT)
+    employee: fields.OneToOneRelation[Employee] = fields.OneToOneField(
+        "xuefen.Employee", related_name="credit_account", on_delete=fields.RESTRICT
+    )
+    employee_id: int
     balance = fields.BigIntField(default=0)
     lifetime_earned = fields.BigIntField(default=0)
     pending = fields.BigIntField(default=0)
@@ -285,12 +347,21 @@ class Redemption(TenantModel):
 
     id = fields.IntField(primary_key=True)
     record_id = fields.UUIDField(unique=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.RESTRICT)
-    reward = fields.ForeignKeyField("xuefen.Reward", related_name="redemptions", on_delete=fields.RESTRICT)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.RESTRICT
+    )
+    employee_id: int
+    reward: fields.ForeignKeyRelation[Reward] = fields.ForeignKeyField(
+        "xuefen.Reward", related_name="redemptions", on_delete=fields.RESTRICT
+    )
+    reward_id: int
     cost = fields.BigIntField()
     status = fields.CharEnumField(RedemptionStatus, max_length=16)
     requested_at = fields.DatetimeField()
-    decided_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    decided_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    decided_by_id: int | None
     decided_at = fields.DatetimeField(null=True)
     reason = fields.CharField(max_length=300, default="")
 

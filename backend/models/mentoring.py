@@ -7,11 +7,16 @@ alone: only the mentee's current mentor may confirm practice or score them.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.catalog import Course, CourseModule
+    from backend.models.people import Employee
 
 
 class Mentorship(TenantModel):
@@ -19,9 +24,18 @@ class Mentorship(TenantModel):
     course null means every course of the mentee, ends_on null means open-ended."""
 
     id = fields.IntField(primary_key=True)
-    mentor = fields.ForeignKeyField("xuefen.Employee", related_name="mentorships_given", on_delete=fields.CASCADE)
-    mentee = fields.ForeignKeyField("xuefen.Employee", related_name="mentorships", on_delete=fields.CASCADE)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="mentorships", null=True, on_delete=fields.CASCADE)
+    mentor: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="mentorships_given", on_delete=fields.CASCADE
+    )
+    mentor_id: int
+    mentee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="mentorships", on_delete=fields.CASCADE
+    )
+    mentee_id: int
+    course: fields.ForeignKeyNullableRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="mentorships", null=True, on_delete=fields.CASCADE
+    )
+    course_id: int | None
     starts_on = fields.DateField()
     ends_on = fields.DateField(null=True)
 
@@ -50,14 +64,26 @@ class PracticeLog(TenantModel):
 
     id = fields.IntField(primary_key=True)
     record_id = fields.UUIDField(unique=True)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name="practice_logs", on_delete=fields.CASCADE)
-    module = fields.ForeignKeyField("xuefen.CourseModule", related_name="practice_logs", on_delete=fields.CASCADE)
-    course = fields.ForeignKeyField("xuefen.Course", related_name=False, on_delete=fields.CASCADE)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="practice_logs", on_delete=fields.CASCADE
+    )
+    employee_id: int
+    module: fields.ForeignKeyRelation[CourseModule] = fields.ForeignKeyField(
+        "xuefen.CourseModule", related_name="practice_logs", on_delete=fields.CASCADE
+    )
+    module_id: int
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name=False, on_delete=fields.CASCADE
+    )
+    course_id: int
     quantity = fields.SmallIntField(default=1)
     note = fields.TextField(default="")
     practiced_at = fields.DatetimeField()
     status = fields.CharEnumField(PracticeStatus, max_length=16, default=PracticeStatus.PENDING)
-    reviewer = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    reviewer: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    reviewer_id: int | None
     reviewed_at = fields.DatetimeField(null=True)
     review_note = fields.TextField(default="")
 
@@ -88,11 +114,14 @@ class RubricCriterion(TenantModel):
     """One weighted criterion of a rubric. descriptors: {"1": "…", "5": "…"}, what each score means."""
 
     id = fields.IntField(primary_key=True)
-    rubric = fields.ForeignKeyField("xuefen.Rubric", related_name="criteria", on_delete=fields.CASCADE)
+    rubric: fields.ForeignKeyRelation[Rubric] = fields.ForeignKeyField(
+        "xuefen.Rubric", related_name="criteria", on_delete=fields.CASCADE
+    )
+    rubric_id: int
     position = fields.SmallIntField()
     title = fields.CharField(max_length=200)
     weight = fields.DecimalField(max_digits=6, decimal_places=2, default=1)
-    descriptors = fields.JSONField(default=dict)
+    descriptors: fields.JSONField[dict[str, str]] = fields.JSONField(default=dict)
 
     class Meta:
         table = "rubric_criterion"
@@ -115,20 +144,33 @@ class MentorEvaluation(TenantModel):
 
     id = fields.IntField(primary_key=True)
     uid = fields.UUIDField(unique=True)
-    mentor = fields.ForeignKeyField("xuefen.Employee", related_name="evaluations_given", on_delete=fields.CASCADE)
-    mentee = fields.ForeignKeyField("xuefen.Employee", related_name="evaluations", on_delete=fields.CASCADE)
-    module = fields.ForeignKeyField("xuefen.CourseModule", related_name="evaluations", on_delete=fields.CASCADE)
-    rubric = fields.ForeignKeyField("xuefen.Rubric", related_name=False, on_delete=fields.RESTRICT)
-    scores = fields.JSONField(default=dict)
+    mentor: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="evaluations_given", on_delete=fields.CASCADE
+    )
+    mentor_id: int
+    mentee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="evaluations", on_delete=fields.CASCADE
+    )
+    mentee_id: int
+    module: fields.ForeignKeyRelation[CourseModule] = fields.ForeignKeyField(
+        "xuefen.CourseModule", related_name="evaluations", on_delete=fields.CASCADE
+    )
+    module_id: int
+    rubric: fields.ForeignKeyRelation[Rubric] = fields.ForeignKeyField(
+        "xuefen.Rubric", related_name=False, on_delete=fields.RESTRICT
+    )
+    rubric_id: int
+    scores: fields.JSONField[dict[str, int]] = fields.JSONField(default=dict)
     comment = fields.TextField(default="")
     version = fields.IntField(default=1)
     status = fields.CharEnumField(EvaluationStatus, max_length=16, default=EvaluationStatus.DRAFT)
     percent = fields.SmallIntField(null=True)
     submitted_at = fields.DatetimeField(null=True)
     last_record_id = fields.UUIDField(null=True)
-    supersedes = fields.ForeignKeyField(
+    supersedes: fields.ForeignKeyNullableRelation[MentorEvaluation] = fields.ForeignKeyField(
         "xuefen.MentorEvaluation", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    supersedes_id: int | None
     superseded_reason = fields.TextField(default="")
 
     class Meta:

@@ -29,7 +29,10 @@ class OrgUnit(TenantModel):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=64)
     name = fields.CharField(max_length=200)
-    parent = fields.ForeignKeyField("xuefen.OrgUnit", related_name="children", null=True, on_delete=fields.RESTRICT)
+    parent: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "xuefen.OrgUnit", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    parent_id: int | None
     path = fields.CharField(max_length=512, default="")
 
     class Meta:

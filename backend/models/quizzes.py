@@ -7,10 +7,15 @@ sync feed read questions through services that drop them.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.catalog import Course, CourseModule
+    from backend.models.people import Employee
 
 
 class QuestionKind(StrEnum):
@@ -25,11 +30,14 @@ class Question(TenantModel):
     keys, a boolean, or {"exact": [...], "keywords": [...], "minKeywords": n} for short text."""
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="questions", on_delete=fields.CASCADE)
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="questions", on_delete=fields.CASCADE
+    )
+    course_id: int
     kind = fields.CharEnumField(QuestionKind, max_length=16)
     prompt = fields.TextField()
-    options = fields.JSONField(default=list)
-    answer_key = fields.JSONField()
+    options: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
+    answer_key: fields.JSONField[Any] = fields.JSONField()
     points = fields.DecimalField(max_digits=6, decimal_places=1, default=1)
     explanation = fields.TextField(default="")
 
@@ -50,7 +58,10 @@ class Quiz(TenantModel):
     """The quiz of a QUIZ module: pass mark (percent), time limit, attempts, shuffling, review."""
 
     id = fields.IntField(primary_key=True)
-    module = fields.OneToOneField("xuefen.CourseModule", related_name="quiz", on_delete=fields.CASCADE)
+    module: fields.OneToOneRelation[CourseModule] = fields.OneToOneField(
+        "xuefen.CourseModule", related_name="quiz", on_delete=fields.CASCADE
+    )
+    module_id: int
     title = fields.CharField(max_length=200)
     pass_mark = fields.SmallIntField(default=60)
     time_limit_seconds = fields.IntField(null=True)
@@ -69,8 +80,14 @@ class QuizQuestion(TenantModel):
     """A question on a quiz, in order."""
 
     id = fields.IntField(primary_key=True)
-    quiz = fields.ForeignKeyField("xuefen.Quiz", related_name="questions", on_delete=fields.CASCADE)
-    question = fields.ForeignKeyField("xuefen.Question", related_name=False, on_delete=fields.CASCADE)
+    quiz: fields.ForeignKeyRelation[Quiz] = fields.ForeignKeyField(
+        "xuefen.Quiz", related_name="questions", on_delete=fields.CASCADE
+    )
+    quiz_id: int
+    question: fields.ForeignKeyRelation[Question] = fields.ForeignKeyField(
+        "xuefen.Question", related_name=False, on_delete=fields.CASCADE
+    )
+    question_id: int
     position = fields.SmallIntField()
 
     class Meta:
@@ -88,22 +105,31 @@ class QuizAttempt(TenantModel):
     so concurrent offline submissions can never exceed the allowance."""
 
     id = fields.IntField(primary_key=True)
-    quiz = fields.ForeignKeyField("xuefen.Quiz", related_name="attempts", on_delete=fields.CASCADE)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    quiz: fields.ForeignKeyRelation[Quiz] = fields.ForeignKeyField(
+        "xuefen.Quiz", related_name="attempts", on_delete=fields.CASCADE
+    )
+    quiz_id: int
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
     attempt_no = fields.SmallIntField()
     record_id = fields.UUIDField(unique=True)
     started_at = fields.DatetimeField(null=True)
     submitted_at = fields.DatetimeField()
-    answers = fields.JSONField()
+    answers: fields.JSONField[dict[str, Any]] = fields.JSONField()
     score = fields.DecimalField(max_digits=7, decimal_places=1)
     max_score = fields.DecimalField(max_digits=7, decimal_places=1)
     percent = fields.SmallIntField()
     passed = fields.BooleanField()
     status = fields.CharEnumField(AttemptStatus, max_length=24)
-    feedback = fields.JSONField(default=list)
+    feedback: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     risk_flags = fields.CharField(max_length=200, default="")
     # Who graded the short answers by hand, and when (NEEDS_MANUAL_GRADING -> GRADED).
-    graded_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    graded_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    graded_by_id: int | None
     graded_at = fields.DatetimeField(null=True)
 
     class Meta:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from backend.models.base import TenantModel
+
+if TYPE_CHECKING:
+    from backend.models.catalog import Course, CourseModule
+    from backend.models.organisation import Site, Tenant
+    from backend.models.people import Device, Employee
 
 
 class SessionStatus(StrEnum):
@@ -27,15 +33,23 @@ class TrainingSession(TenantModel):
     """
 
     id = fields.IntField(primary_key=True)
-    course = fields.ForeignKeyField("xuefen.Course", related_name="sessions", on_delete=fields.CASCADE)
-    module = fields.ForeignKeyField(
+    course: fields.ForeignKeyRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="sessions", on_delete=fields.CASCADE
+    )
+    course_id: int
+    module: fields.ForeignKeyNullableRelation[CourseModule] = fields.ForeignKeyField(
         "xuefen.CourseModule", related_name="sessions", null=True, on_delete=fields.SET_NULL
     )
+    module_id: int | None
     title = fields.CharField(max_length=200)
-    instructor = fields.ForeignKeyField(
+    instructor: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
         "xuefen.Employee", related_name="instructed_sessions", on_delete=fields.RESTRICT
     )
-    site = fields.ForeignKeyField("xuefen.Site", related_name="sessions", on_delete=fields.RESTRICT)
+    instructor_id: int
+    site: fields.ForeignKeyRelation[Site] = fields.ForeignKeyField(
+        "xuefen.Site", related_name="sessions", on_delete=fields.RESTRICT
+    )
+    site_id: int
     location = fields.CharField(max_length=200, default="")
     starts_at = fields.DatetimeField()
     ends_at = fields.DatetimeField()
@@ -67,11 +81,20 @@ class Enrollment(TenantModel):
     """An employee's place in a session (one row per employee and session)."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField("xuefen.TrainingSession", related_name="enrollments", on_delete=fields.CASCADE)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    session: fields.ForeignKeyRelation[TrainingSession] = fields.ForeignKeyField(
+        "xuefen.TrainingSession", related_name="enrollments", on_delete=fields.CASCADE
+    )
+    session_id: int
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
     status = fields.CharEnumField(EnrollmentStatus, max_length=16)
     waitlisted_at = fields.DatetimeField(null=True)
-    decided_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    decided_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    decided_by_id: int | None
     decided_at = fields.DatetimeField(null=True)
     reason = fields.CharField(max_length=300, default="")
     version = fields.IntField(default=1)
@@ -92,19 +115,31 @@ class Attendance(TenantModel):
     """One attendance per employee and session (a second check-in changes nothing)."""
 
     id = fields.IntField(primary_key=True)
-    session = fields.ForeignKeyField("xuefen.TrainingSession", related_name="attendances", on_delete=fields.CASCADE)
-    employee = fields.ForeignKeyField("xuefen.Employee", related_name=False, on_delete=fields.CASCADE)
+    session: fields.ForeignKeyRelation[TrainingSession] = fields.ForeignKeyField(
+        "xuefen.TrainingSession", related_name="attendances", on_delete=fields.CASCADE
+    )
+    session_id: int
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
     status = fields.CharEnumField(AttendanceStatus, max_length=16)
     checked_in_at = fields.DatetimeField(null=True)
     checked_out_at = fields.DatetimeField(null=True)
     record_id = fields.UUIDField(null=True)
-    device = fields.ForeignKeyField("xuefen.Device", related_name=False, null=True, on_delete=fields.SET_NULL)
+    device: fields.ForeignKeyNullableRelation[Device] = fields.ForeignKeyField(
+        "xuefen.Device", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    device_id: int | None
     clock_offset_ms = fields.BigIntField(default=0)
     risk_flags = fields.CharField(max_length=200, default="")
     latitude = fields.FloatField(null=True)
     longitude = fields.FloatField(null=True)
     manual = fields.BooleanField(default=False)
-    marked_by = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    marked_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    marked_by_id: int | None
     reason = fields.CharField(max_length=300, default="")
     # Which code was scanned (its time step), and when the scan reached the server: one code used
     # by many people, or a scan that arrived long after it claims to have happened, shows here.
@@ -122,12 +157,18 @@ class AuditEntry(Model):
     """An HR-visible change: who did what to which row, when, and why. Append-only."""
 
     id = fields.BigIntField(primary_key=True)
-    tenant = fields.ForeignKeyField("xuefen.Tenant", related_name=False, on_delete=fields.CASCADE)
-    actor = fields.ForeignKeyField("xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "xuefen.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
+    actor: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    actor_id: int | None
     action = fields.CharField(max_length=64)
     entity = fields.CharField(max_length=32)
     entity_id = fields.CharField(max_length=64)
-    details = fields.JSONField(default=dict)
+    details: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

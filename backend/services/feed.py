@@ -149,29 +149,18 @@ async def purge_tombstones(tenant_id: int, older_than: timedelta, now: datetime 
         return len(newest)
 
 
+# Marks a domain's synced rows in a ChangeSet; records.registry lists them all and runs them.
 Backfiller = Callable[[int, ChangeSet], Awaitable[None]]
-BACKFILLERS: list[Backfiller] = []
 
 
-def register_backfill(backfiller: Backfiller) -> Backfiller:
-    """Let a domain mark its own synced rows in ``backfill`` (register at import)."""
-    BACKFILLERS.append(backfiller)
-    return backfiller
-
-
-async def backfill(tenant_id: int) -> int:
-    """Mark every synced row of a tenant (after a bulk load such as the demo company), so a first
-    sync finds them. Idempotent."""
-    import backend.services.records.registry  # noqa: F401  (domains register their backfillers at import)
-
-    changes = ChangeSet(tenant_id)
-    for backfiller in BACKFILLERS:
-        await backfiller(tenant_id, changes)
+async def mark_shared_rows(tenant_id: int, changes: ChangeSet) -> None:
+    """The backfiller of the rows the feed has carried from the start (courses, modules, profiles,
+    progress, completions, sessions, enrollments, record outcomes)."""
     for course_id in await Course.filter(tenant_id=tenant_id).values_list("id", flat=True):
         changes.touch(Entity.COURSE, course_id)
     for module_id in await CourseModule.filter(tenant_id=tenant_id).values_list("id", flat=True):
         changes.touch(Entity.COURSE_MODULE, module_id)
-    for employee_id in await Employee.filter(tenant_id=tenant_id).values_list("id", flat=True):
+    for (employee_id,) in await Employee.filter(tenant_id=tenant_id).values_list("id"):
         changes.touch(Entity.PROFILE, employee_id, audience=employee_id)
     for employee_id, module_id in await ModuleProgress.filter(tenant_id=tenant_id).values_list(
         "employee_id", "module_id"
@@ -187,7 +176,3 @@ async def backfill(tenant_id: int) -> int:
         changes.touch(Entity.ENROLLMENT, enrollment_id, audience=employee_id)
     for employee_id, record_id in await ActivityRecord.filter(tenant_id=tenant_id).values_list("employee_id", "id"):
         changes.touch(Entity.RECORD_OUTCOME, record_id, audience=employee_id)
-    count = len(changes)
-    async with in_transaction() as connection:
-        await changes.publish(connection)
-    return count

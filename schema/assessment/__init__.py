@@ -1,0 +1,1 @@
+"""GraphQL of mentor evaluations (backend/services/ojt/assessment.py): drafts, submissions, superseding."""

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from schema.common import UserError
-from schema.people.types import Employee
+from schema.people.employee import Employee
 
 
 @strawberry.input(description="Credentials and the device signing in.")

@@ -1,4 +1,4 @@
-"""Course catalog types: courses, modules, skills taught, eligibility, the course connection."""
+"""Course catalog types: courses, modules, skills taught, eligibility, the course filter."""
 
 from __future__ import annotations
 
@@ -8,23 +8,21 @@ from enum import Enum
 import strawberry
 
 from backend import models
-from backend.models import CourseFormat as DomainCourseFormat
-from backend.models import CourseStatus as DomainCourseStatus
-from backend.models import ModuleKind as DomainModuleKind
 from backend.services.catalog import course_catalog
 from schema.common import Node
-from schema.connection import PageInfo
 from schema.ids import to_global_id
 from schema.organisation.types import Skill
 from schema.progress.types import CourseProgress, course_progress
 
-CourseFormat = strawberry.enum(DomainCourseFormat, name="CourseFormat", description="How a course is delivered.")
-CourseStatus = strawberry.enum(
-    DomainCourseStatus,
-    name="CourseStatus",
-    description="Lifecycle of a course; learners only see PUBLISHED ones.",
+# The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
+CourseFormat = models.CourseFormat
+CourseStatus = models.CourseStatus
+ModuleKind = models.ModuleKind
+strawberry.enum(CourseFormat, name="CourseFormat", description="How a course is delivered.")
+strawberry.enum(
+    CourseStatus, name="CourseStatus", description="Lifecycle of a course; learners only see PUBLISHED ones."
 )
-ModuleKind = strawberry.enum(DomainModuleKind, name="ModuleKind", description="What a module asks of the learner.")
+strawberry.enum(ModuleKind, name="ModuleKind", description="What a module asks of the learner.")
 
 
 @strawberry.enum(description="Why a learner may not take a course.")
@@ -86,6 +84,15 @@ class EligibilityReason:
     required_course: Course | None = strawberry.field(
         description="For PREREQUISITE_MISSING: the course to complete first."
     )
+
+    @classmethod
+    def from_domain(cls, reason: course_catalog.EligibilityReason, info: strawberry.Info) -> EligibilityReason:
+        """The reason, its message in the viewer's language."""
+        return cls(
+            code=EligibilityReasonCode(reason.code),
+            message=info.context.t(f"eligibility.{reason.code}", **reason.params),
+            required_course=Course.from_model(reason.required_course) if reason.required_course else None,
+        )
 
 
 @strawberry.type(description="Whether the viewer may take a course, and why not.")
@@ -156,45 +163,7 @@ class Course(Node):
         verdict = course_catalog.judge_eligibility(self._row, rules, prerequisites, await loaders.learner())
         return Eligibility(
             eligible=verdict.eligible,
-            reasons=[
-                EligibilityReason(
-                    code=EligibilityReasonCode(reason.code),
-                    message=info.context.t(f"eligibility.{reason.code}", **reason.params),
-                    required_course=Course.from_model(reason.required_course) if reason.required_course else None,
-                )
-                for reason in verdict.reasons
-            ],
-        )
-
-
-@strawberry.type(description="A course in a connection, with its cursor.")
-class CourseEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this course.")
-    node: Course = strawberry.field(description="The course.")
-
-
-@strawberry.type(description="A page of courses (Relay connection).")
-class CourseConnection:
-    edges: list[CourseEdge] = strawberry.field(description="Courses of this page, in code order.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-    _page: strawberry.Private[course_catalog.CoursePage]
-
-    @strawberry.field(description="Number of courses matching the filter, across all pages.")
-    async def total_count(self) -> int:
-        return await self._page.count_total()
-
-    @classmethod
-    def from_page(cls, page: course_catalog.CoursePage) -> CourseConnection:
-        edges = [CourseEdge(cursor=page.cursor_of(c), node=Course.from_model(c)) for c in page.courses]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            _page=page,
+            reasons=[EligibilityReason.from_domain(reason, info) for reason in verdict.reasons],
         )
 
 

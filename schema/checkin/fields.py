@@ -3,96 +3,19 @@ CHECK_IN and CHECK_OUT record kinds (the same service as a synced scan)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
 
 import strawberry
 
-from backend.ids import expect_global_id, to_global_id
-from backend.models import AttendanceStatus as DomainAttendanceStatus
-from backend.qr_pages import current_token, projector_path
+from backend.ids import expect_global_id
 from backend.services.sessions import checkin
+from backend.services.viewer import Viewer
+from schema.checkin.types import AttendanceStatus, CheckInKit, Roster, RosterEntry
 from schema.common import UserError
 from schema.payloads import mutate
-from schema.people.types import Colleague
 from schema.sync.records import RecordPayload, submit_record
-
-AttendanceStatus = strawberry.enum(
-    DomainAttendanceStatus, name="AttendanceStatus", description="How someone attended a session."
-)
-
-
-@strawberry.type(description="What an instructor's app needs to show rotating check-in codes offline.")
-class CheckInKit:
-    session_id: strawberry.ID = strawberry.field(description="The TrainingSession.")
-    secret: str = strawberry.field(description="Hex HMAC key of the session. Keep it on the instructor's device only.")
-    rotation_seconds: int = strawberry.field(description="A new code every this many seconds.")
-    token_format: str = strawberry.field(
-        description="How to build the code for Unix time t: step = floor(t / rotationSeconds); "
-        "XF1-<session id base36>-<step base36>-<base32 of the first 10 bytes of "
-        'HMAC-SHA256(secret, "<tenant id>.<session id>.<step>")>, upper case.'
-    )
-    tenant_key: int = strawberry.field(description="The tenant id used in the MAC input.")
-    session_key: int = strawberry.field(description="The session id used in the code and the MAC input.")
-    current_token: str = strawberry.field(description="The code right now (to check an implementation).")
-    check_in_opens_at: datetime = strawberry.field(description="Check-in opens (UTC).")
-    ends_at: datetime = strawberry.field(description="The session ends; codes stop working for scans after it.")
-    projector_path: str = strawberry.field(
-        description="Path of a full-screen page showing the rotating code (for a projector or a browser). "
-        "Its key is a bearer secret bound to this sign-in: it stops working at projectorExpiresAt "
-        "(15 minutes by default) or when this device signs out, whichever comes first. Each kit gives a "
-        "fresh link; the page does not renew itself."
-    )
-    projector_expires_at: datetime = strawberry.field(description="When projectorPath stops working (UTC).")
-
-
-@strawberry.type(description="One line of a session's roster.")
-class RosterEntry:
-    employee: Colleague = strawberry.field(description="Who.")
-    enrolled: bool = strawberry.field(description="Whether they are enrolled (or came as walk-ins).")
-    status: AttendanceStatus = strawberry.field(
-        description="PRESENT, LATE, ABSENT (no check-in yet) or EXCUSED; a held scan shows how it was judged."
-    )
-    held: str | None = strawberry.field(
-        description="Why the scan is held for the instructor or HR instead of counted (decideHeldCheckIn): "
-        "CLOCK_UNTRUSTED (the phone's clock could not be believed), LATE_SYNC (arrived long after it happened), "
-        "SIGNED_IN_AFTER (the phone first signed in after the scan time), OUT_OF_ORDER (older than the phone's "
-        "earlier records), ONLINE_SINCE (the phone was in touch with the server after the scan time without it); "
-        "null when it counts."
-    )
-    checked_in_at: datetime | None = strawberry.field(description="Scan time as judged (UTC).")
-    received_at: datetime | None = strawberry.field(description="When the scan reached the server.")
-    checked_out_at: datetime | None = strawberry.field(description="Check-out time, if any.")
-    duration_minutes: int | None = strawberry.field(description="Minutes between check-in and check-out.")
-    manual: bool = strawberry.field(
-        description="Marked by hand by the instructor or HR rather than scanned (a held scan they let through "
-        "stays a scan)."
-    )
-    reason: str = strawberry.field(description="The reason of a manual mark or of a decision on a held scan.")
-    code_step: str | None = strawberry.field(
-        description="Which code was scanned: its time step (the same for everyone who scanned one code)."
-    )
-    device_tag: str | None = strawberry.field(
-        description="The phone that scanned, as a short stable tag (the same phone, the same tag; its device id "
-        "itself stays private)."
-    )
-    latitude: float | None = strawberry.field(description="Where the phone was, if it said.")
-    longitude: float | None = strawberry.field(description="Where the phone was, if it said.")
-    risk_flags: list[str] = strawberry.field(
-        description="Integrity signals: CLOCK_SKEW, FUTURE, STALE, NO_LOCATION, FAR_FROM_SITE; and, from the whole "
-        "roster, SHARED_CODE (one code used by more people than a room plausibly scans at once) and SHARED_DEVICE "
-        "(one phone checked in several people)."
-    )
-
-
-@strawberry.type(description="Who is in, late or absent.")
-class Roster:
-    session_id: strawberry.ID = strawberry.field(description="The TrainingSession.")
-    present: int = strawberry.field(description="Present on time (counted).")
-    late: int = strawberry.field(description="Checked in late (counted).")
-    held: int = strawberry.field(description="Scans held for a decision (not counted yet).")
-    absent: int = strawberry.field(description="Enrolled without a check-in.")
-    entries: list[RosterEntry] = strawberry.field(description="Everyone enrolled or checked in.")
 
 
 @strawberry.type(description="Result of markAttendance.")
@@ -139,52 +62,36 @@ class DecideHeldCheckInInput:
     reason: str | None = strawberry.field(default=None, description="Why; required to refuse (up to 300).")
 
 
-def _entry(info: strawberry.Info, employee, line: checkin.RosterLine) -> RosterEntry:
-    attendance = line.attendance
-    duration = None
-    if attendance and attendance.checked_in_at and attendance.checked_out_at:
-        duration = int((attendance.checked_out_at - attendance.checked_in_at).total_seconds() // 60)
-    return RosterEntry(
-        employee=Colleague.from_model(employee),
-        enrolled=line.enrolled,
-        status=attendance.status if attendance else DomainAttendanceStatus.ABSENT,
-        held=(attendance.hold_reason or None) if attendance else None,
-        checked_in_at=attendance.checked_in_at if attendance else None,
-        received_at=attendance.received_at if attendance else None,
-        checked_out_at=attendance.checked_out_at if attendance else None,
-        duration_minutes=duration,
-        manual=attendance.manual if attendance else False,
-        reason=attendance.reason if attendance else "",
-        code_step=str(attendance.code_step) if attendance and attendance.code_step is not None else None,
-        device_tag=checkin.device_tag(info.context.settings.secret_key, employee.tenant_id, line.device_uid)
-        if line.device_uid
-        else None,
-        latitude=attendance.latitude if attendance else None,
-        longitude=attendance.longitude if attendance else None,
-        risk_flags=line.risk_flags,
-    )
-
-
-async def _attendance_change(info: strawberry.Info, input, change, payload):
+async def _attendance_change(
+    info: strawberry.Info,
+    input: MarkAttendanceInput | DecideHeldCheckInInput,
+    change: Callable[[Viewer, int, int], Awaitable[Any]],
+    payload: type[MarkAttendancePayload] | type[DecideHeldCheckInPayload],
+) -> Any:
     """Run ``change(viewer, session id, employee id)`` on one roster line of ``input`` and answer
     ``payload`` with the line as the roster now shows it."""
 
-    async def work(viewer):
+    async def work(viewer: Viewer) -> RosterEntry:
         session_id = expect_global_id(input.session_id, "TrainingSession", "sessionId")
         employee_id = expect_global_id(input.employee_id, "Employee", "employeeId")
         await change(viewer, session_id, employee_id)
-        return await _line(info, session_id, employee_id)
+        _, entries = await _roster(info, viewer, session_id)
+        return next(entry for entry, line in entries if line.employee_id == employee_id)
 
     return await mutate(info, work, lambda entry, errors: payload(entry=entry, errors=errors))
 
 
-async def _line(info: strawberry.Info, session_id: int, employee_id: int) -> RosterEntry:
-    """One roster line, as the roster shows it (with the roster-wide flags)."""
-    viewer = await info.context.require_viewer()
-    _, lines = await checkin.roster(viewer, session_id)
+async def _roster(
+    info: strawberry.Info, viewer: Viewer, session_id: int
+) -> tuple[Any, list[tuple[RosterEntry, checkin.RosterLine]]]:
+    """The session and its roster lines as the roster shows them (with the roster-wide flags)."""
+    session, lines = await checkin.roster(viewer, session_id)
     checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
-    line = next(line for line in lines if line.employee_id == employee_id)
-    return _entry(info, await (await info.context.loaders()).employee.load(employee_id), line)
+    employees = await (await info.context.loaders()).employee.load_many([line.employee_id for line in lines])
+    secret_key = info.context.settings.secret_key
+    return session, [
+        (RosterEntry.from_line(employee, line, secret_key), line) for employee, line in zip(employees, lines)
+    ]
 
 
 @strawberry.type
@@ -197,20 +104,7 @@ class CheckInQueries:
     ) -> CheckInKit:
         viewer = await info.context.require_viewer()
         session = await checkin.session_for_instructor(viewer, expect_global_id(session_id, "TrainingSession"))
-        path, path_expires_at = projector_path(info.context.settings, session, viewer)
-        return CheckInKit(
-            session_id=strawberry.ID(to_global_id("TrainingSession", session.id)),
-            secret=session.secret,
-            rotation_seconds=session.rotation_seconds,
-            token_format="XF1",
-            tenant_key=session.tenant_id,
-            session_key=session.id,
-            current_token=current_token(session),
-            check_in_opens_at=session.starts_at - timedelta(minutes=session.checkin_opens_minutes),
-            ends_at=session.ends_at,
-            projector_path=path,
-            projector_expires_at=path_expires_at,
-        )
+        return CheckInKit.of(session, viewer, info.context.settings)
 
     @strawberry.field(description="Who is in, late or absent (the session's instructor only).")
     async def session_roster(
@@ -219,19 +113,8 @@ class CheckInQueries:
         session_id: Annotated[strawberry.ID, strawberry.argument(description="The TrainingSession.")],
     ) -> Roster:
         viewer = await info.context.require_viewer()
-        session, lines = await checkin.roster(viewer, expect_global_id(session_id, "TrainingSession"))
-        checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
-        loaders = await info.context.loaders()
-        entries = [_entry(info, await loaders.employee.load(line.employee_id), line) for line in lines]
-        counted = [e for e in entries if e.held is None]
-        return Roster(
-            session_id=strawberry.ID(to_global_id("TrainingSession", session.id)),
-            present=sum(e.status == DomainAttendanceStatus.PRESENT for e in counted),
-            late=sum(e.status == DomainAttendanceStatus.LATE for e in counted),
-            held=len(entries) - len(counted),
-            absent=sum(e.status == DomainAttendanceStatus.ABSENT for e in entries),
-            entries=entries,
-        )
+        session, entries = await _roster(info, viewer, expect_global_id(session_id, "TrainingSession"))
+        return Roster.of(session, [entry for entry, _ in entries])
 
 
 @strawberry.type
@@ -261,7 +144,7 @@ class CheckInMutations:
         info: strawberry.Info,
         input: Annotated[MarkAttendanceInput, strawberry.argument(description="The mark.")],
     ) -> MarkAttendancePayload:
-        async def change(viewer, session_id, employee_id):
+        async def change(viewer: Viewer, session_id: int, employee_id: int) -> None:
             await checkin.mark_attendance(viewer, session_id, employee_id, input.status, input.reason)
 
         return await _attendance_change(info, input, change, MarkAttendancePayload)
@@ -275,7 +158,7 @@ class CheckInMutations:
         info: strawberry.Info,
         input: Annotated[DecideHeldCheckInInput, strawberry.argument(description="The decision.")],
     ) -> DecideHeldCheckInPayload:
-        async def change(viewer, session_id, employee_id):
+        async def change(viewer: Viewer, session_id: int, employee_id: int) -> None:
             await checkin.decide_held(viewer, session_id, employee_id, input.approve, input.reason)
 
         return await _attendance_change(info, input, change, DecideHeldCheckInPayload)

@@ -1,6 +1,6 @@
-"""Credit fields: rules (HR), the viewer's credits and ledger, approvals, adjustments,
-reversals and recalculation. Thin: the rules live in backend/services/credits/credit_rules.py and
-credit_accounts.py."""
+"""Credit fields: rules (HR), the viewer's ledger, claims waiting for HR, approvals, adjustments,
+reversals, expiry and recalculation. Thin: the rules live in backend/services/credits/credit_rules.py,
+credit_accounts.py and credit_expiry.py."""
 
 from __future__ import annotations
 
@@ -10,29 +10,33 @@ from typing import Annotated
 
 import strawberry
 
-from backend.errors import DomainError
-from backend.models import CreditActivity as DomainCreditActivity
-from backend.models import Employee as EmployeeModel
+from backend import models
+from backend.models import CreditActivity
 from backend.services.credits import credit_accounts, credit_expiry, credit_rules, ledger
-from schema.common import UserError
+from backend.services.viewer import Viewer
+from schema.connection import Connection
 from schema.credits.types import (
-    CreditActivity,
-    CreditBalance,
     CreditEntry,
-    CreditEntryConnection,
     CreditEntryPayload,
     CreditRule,
     CreditRulePayload,
     ExpireCreditsInput,
     ExpireCreditsPayload,
     PendingCredit,
-    PendingCreditConnection,
     PendingCreditPayload,
     RecalculateCreditsPayload,
 )
 from schema.ids import expect_global_id
 from schema.payloads import mutate
 from schema.sync.types import utc
+
+# Shared by creditRules and creditRuleConnection.
+INCLUDE_HISTORY = "Also list the versions that were replaced."
+RULES = (
+    "by rule key, newest version first: every version not SUPERSEDED (ACTIVE or RETIRED, PENDING_APPROVAL waiting "
+    "for a second HR admin, REJECTED), each with its author and approver; includeHistory adds every SUPERSEDED "
+    "version."
+)
 
 
 @strawberry.input(description="A new credit rule. Conditions left null match anything.")
@@ -110,7 +114,7 @@ class RecalculateCreditsInput:
 def _rule_input(input: CreateCreditRuleInput) -> credit_rules.RuleInput:
     return credit_rules.RuleInput(
         name=input.name,
-        activity=DomainCreditActivity(input.activity.value),
+        activity=input.activity,
         credits=input.credits,
         rule_key=input.rule_key,
         course_id=expect_global_id(input.course_id, "Course", "courseId") if input.course_id else None,
@@ -126,57 +130,31 @@ def _rule_input(input: CreateCreditRuleInput) -> credit_rules.RuleInput:
     )
 
 
-async def _rule_payload(info: strawberry.Info, work) -> CreditRulePayload:
-    return await mutate(
-        info,
-        work,
-        lambda row, errors: CreditRulePayload(rule=CreditRule.from_model(row) if row else None, errors=errors),
-    )
-
-
-async def _entry(tenant_id: int, row) -> CreditEntry:
-    (item,) = await credit_accounts.explain(tenant_id, [row])
-    actor = await EmployeeModel.filter(tenant_id=tenant_id, id=row.actor_id).first() if row.actor_id else None
-    return CreditEntry.from_item(item, actor)
-
-
-async def _account(tenant_id: int, employee_id: int) -> CreditBalance:
-    return CreditBalance.from_balance(await credit_accounts.balance_of(tenant_id, employee_id))
-
-
-async def _entry_payload(info: strawberry.Info, work) -> CreditEntryPayload:
-    viewer = await info.context.require_viewer()
-    try:
-        row = await work(viewer)
-    except DomainError as error:
-        return CreditEntryPayload(entry=None, credits=None, errors=[UserError.from_domain(error, info.context.locale)])
-    return CreditEntryPayload(
-        entry=await _entry(viewer.tenant_id, row), credits=await _account(viewer.tenant_id, row.employee_id), errors=[]
-    )
-
-
-async def _claims(viewer, rows) -> tuple[dict, dict]:
-    employee_ids = {row.employee_id for row in rows}
-    employees = {e.id: e for e in await EmployeeModel.filter(tenant_id=viewer.tenant_id, id__in=list(employee_ids))}
-    return employees, await credit_accounts.explain_claims(viewer.tenant_id, list(rows))
-
-
 @strawberry.type
 class CreditQueries:
     @strawberry.field(
-        description="The tenant's credit rules (HR admins; FORBIDDEN otherwise), by rule key, newest version "
-        "first: every version not SUPERSEDED (ACTIVE or RETIRED, PENDING_APPROVAL waiting for a second HR admin, "
-        "REJECTED), each with its author and approver; includeHistory adds every SUPERSEDED version."
+        description=f"The tenant's credit rules (HR admins; FORBIDDEN otherwise), {RULES}",
+        deprecation_reason="Use creditRuleConnection (pages, totalCount).",
     )
     async def credit_rules(
         self,
         info: strawberry.Info,
-        include_history: Annotated[
-            bool, strawberry.argument(description="Also list the versions that were replaced.")
-        ] = False,
+        include_history: Annotated[bool, strawberry.argument(description=INCLUDE_HISTORY)] = False,
     ) -> list[CreditRule]:
         viewer = await info.context.require_viewer()
         return [CreditRule.from_model(row) for row in await credit_rules.list_rules(viewer, include_history)]
+
+    @strawberry.field(description=f"A page of the tenant's credit rules (HR admins; FORBIDDEN otherwise), {RULES}")
+    async def credit_rule_connection(
+        self,
+        info: strawberry.Info,
+        include_history: Annotated[bool, strawberry.argument(description=INCLUDE_HISTORY)] = False,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+    ) -> Connection[CreditRule]:
+        viewer = await info.context.require_viewer()
+        page = await credit_rules.rule_page(viewer, include_history, first, after, info.context.settings.max_page_size)
+        return Connection[CreditRule].from_page(page, CreditRule.from_model)
 
     @strawberry.field(
         description="Posted ledger entries, newest first, each explained (rule, record, when): the viewer's; "
@@ -190,17 +168,11 @@ class CreditQueries:
         employee_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Another employee (HR admins).")
         ] = None,
-    ) -> CreditEntryConnection:
+    ) -> Connection[CreditEntry]:
         viewer = await info.context.require_viewer()
         whose = expect_global_id(employee_id, "Employee", "employeeId") if employee_id else None
         page = await credit_accounts.ledger_page(viewer, whose, first, after, info.context.settings.max_page_size)
-        actor_ids = {item.entry.actor_id for item in page.items if item.entry.actor_id}
-        actors = (
-            {e.id: e for e in await EmployeeModel.filter(tenant_id=viewer.tenant_id, id__in=list(actor_ids))}
-            if actor_ids
-            else {}
-        )
-        return CreditEntryConnection.from_page(page, actors)
+        return Connection[CreditEntry].from_page(page, CreditEntry.from_item)
 
     @strawberry.field(
         description="Credits waiting for HR approval, oldest first: every claim for HR admins, the viewer's own "
@@ -211,11 +183,11 @@ class CreditQueries:
         info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-    ) -> PendingCreditConnection:
+    ) -> Connection[PendingCredit]:
         viewer = await info.context.require_viewer()
         page = await credit_accounts.pending_page(viewer, first, after, info.context.settings.max_page_size)
-        employees, items = await _claims(viewer, page.items)
-        return PendingCreditConnection.from_page(page, employees, items)
+        items = await credit_accounts.explain_claims(viewer.tenant_id, page.items)
+        return Connection[PendingCredit].from_page(page, lambda row: PendingCredit.from_model(row, items.get(row.id)))
 
 
 @strawberry.type
@@ -229,10 +201,10 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[CreateCreditRuleInput, strawberry.argument(description="The rule.")],
     ) -> CreditRulePayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.CreditRule:
             return await credit_rules.create_rule(viewer, _rule_input(input))
 
-        return await _rule_payload(info, work)
+        return await mutate(info, work, CreditRulePayload.of)
 
     @strawberry.mutation(
         description="Edit a rule: a new ACTIVE version replaces the edited one (SUPERSEDED); above the program's "
@@ -245,11 +217,11 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[UpdateCreditRuleInput, strawberry.argument(description="The new settings.")],
     ) -> CreditRulePayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.CreditRule:
             rule_id = expect_global_id(input.rule_id, "CreditRule", "ruleId")
             return await credit_rules.update_rule(viewer, rule_id, _rule_input(input))
 
-        return await _rule_payload(info, work)
+        return await mutate(info, work, CreditRulePayload.of)
 
     @strawberry.mutation(
         description="A second HR admin decides on a rule version (HR admins; audited). Approve: PENDING_APPROVAL "
@@ -264,13 +236,13 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[DecideCreditRuleInput, strawberry.argument(description="The decision.")],
     ) -> CreditRulePayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.CreditRule:
             rule_id = expect_global_id(input.rule_id, "CreditRule", "ruleId")
             if input.approve:
                 return await credit_rules.approve_rule(viewer, rule_id, input.reason)
             return await credit_rules.reject_rule(viewer, rule_id, input.reason or "")
 
-        return await _rule_payload(info, work)
+        return await mutate(info, work, CreditRulePayload.of)
 
     @strawberry.mutation(
         description="Switch a rule off from now on (HR admins); a version waiting to replace it is rejected with "
@@ -282,10 +254,10 @@ class CreditMutations:
         rule_id: Annotated[strawberry.ID, strawberry.argument(description="The ACTIVE version.")],
         reason: Annotated[str, strawberry.argument(description="Why (required, up to 300 characters).")],
     ) -> CreditRulePayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.CreditRule:
             return await credit_rules.retire_rule(viewer, expect_global_id(rule_id, "CreditRule", "ruleId"), reason)
 
-        return await _rule_payload(info, work)
+        return await mutate(info, work, CreditRulePayload.of)
 
     @strawberry.mutation(
         description="Approve (posted, counts from now) or reject credits waiting for HR, once (ALREADY_DECIDED "
@@ -296,20 +268,11 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[DecidePendingCreditInput, strawberry.argument(description="The decision.")],
     ) -> PendingCreditPayload:
-        viewer = await info.context.require_viewer()
-        try:
+        async def work(viewer: Viewer) -> models.PendingCredit:
             claim_id = expect_global_id(input.claim_id, "PendingCredit", "claimId")
-            row = await credit_accounts.decide_pending(viewer, claim_id, input.approve, input.reason)
-        except DomainError as error:
-            return PendingCreditPayload(
-                claim=None, credits=None, errors=[UserError.from_domain(error, info.context.locale)]
-            )
-        employees, items = await _claims(viewer, [row])
-        return PendingCreditPayload(
-            claim=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)),
-            credits=await _account(viewer.tenant_id, row.employee_id),
-            errors=[],
-        )
+            return await credit_accounts.decide_pending(viewer, claim_id, input.approve, input.reason)
+
+        return await mutate(info, work, PendingCreditPayload.of)
 
     @strawberry.mutation(
         description="Add or take away credits with a reason: an ADJUSTMENT entry (HR admins). Taking more than "
@@ -320,12 +283,12 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[AdjustCreditsInput, strawberry.argument(description="The adjustment.")],
     ) -> CreditEntryPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.CreditEntry:
             employee_id = expect_global_id(input.employee_id, "Employee", "employeeId")
             amount = ledger.to_tenths(input.amount, "amount")
             return await credit_accounts.adjust(viewer, employee_id, amount, input.reason)
 
-        return await _entry_payload(info, work)
+        return await mutate(info, work, CreditEntryPayload.of)
 
     @strawberry.mutation(
         description="Undo a ledger entry by a REVERSAL entry (HR admins): once per entry (ALREADY_REVERSED), "
@@ -336,11 +299,11 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[ReverseCreditEntryInput, strawberry.argument(description="The entry and why.")],
     ) -> CreditEntryPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.CreditEntry:
             entry_id = expect_global_id(input.entry_id, "CreditEntry", "entryId")
             return await credit_accounts.reverse(viewer, entry_id, input.reason)
 
-        return await _entry_payload(info, work)
+        return await mutate(info, work, CreditEntryPayload.of)
 
     @strawberry.mutation(
         description="Let unspent credits earned before a cut-off lapse: EXPIRY entries, oldest credits spent "
@@ -351,18 +314,10 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[ExpireCreditsInput, strawberry.argument(description="The cut-off and why.")],
     ) -> ExpireCreditsPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> credit_expiry.ExpiryRun:
             return await credit_expiry.expire(viewer, utc(input.before), input.reason)
 
-        return await mutate(
-            info,
-            work,
-            lambda run, errors: ExpireCreditsPayload(
-                accounts=run.accounts if run else None,
-                expired=ledger.from_tenths(run.expired) if run else None,
-                errors=errors,
-            ),
-        )
+        return await mutate(info, work, ExpireCreditsPayload.of)
 
     @strawberry.mutation(
         description="Evaluate recorded facts of a time range again against today's rules and add only what is "
@@ -373,12 +328,10 @@ class CreditMutations:
         info: strawberry.Info,
         input: Annotated[RecalculateCreditsInput, strawberry.argument(description="What to evaluate again.")],
     ) -> RecalculateCreditsPayload:
-        viewer = await info.context.require_viewer()
-        try:
+        async def work(viewer: Viewer) -> int:
             employee_id = expect_global_id(input.employee_id, "Employee", "employeeId") if input.employee_id else None
-            added = await credit_accounts.recalculate(
+            return await credit_accounts.recalculate(
                 viewer, utc(input.since), utc(input.until), input.rule_key, employee_id
             )
-        except DomainError as error:
-            return RecalculateCreditsPayload(added=None, errors=[UserError.from_domain(error, info.context.locale)])
-        return RecalculateCreditsPayload(added=ledger.from_tenths(added), errors=[])
+
+        return await mutate(info, work, RecalculateCreditsPayload.of)

@@ -8,41 +8,38 @@ from decimal import Decimal
 import strawberry
 
 from backend import models
-from backend.models import CreditActivity as DomainCreditActivity
-from backend.models import CreditEntryKind as DomainCreditEntryKind
-from backend.models import CreditRuleStatus as DomainCreditRuleStatus
-from backend.models import PendingCreditStatus as DomainPendingCreditStatus
-from backend.services.credits import credit_rules
-from backend.services.credits.credit_accounts import Balance, CreditSummary, LedgerItem, Page
+from backend.models import CreditActivity, CreditEntryKind, CreditRuleStatus, PendingCreditStatus
+from backend.services.credits import credit_accounts, credit_expiry, credit_rules
+from backend.services.credits.credit_accounts import Balance, CreditSummary, LedgerItem
 from backend.services.credits.ledger import from_tenths
 from schema.catalog.types import Course, CourseModule
 from schema.common import UserError
-from schema.connection import PageInfo
 from schema.ids import to_global_id
 from schema.people.types import Colleague
 
-CreditActivity = strawberry.enum(
-    DomainCreditActivity,
+# The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
+strawberry.enum(
+    CreditActivity,
     name="CreditActivity",
     description="What a credit rule rewards: a lesson completed, attendance (score 100 on time, 50 late), a quiz "
     "passed (score = percent), confirmed practice, a mentor evaluation (score = percent), a module or a course "
     "completed.",
 )
-CreditEntryKind = strawberry.enum(
-    DomainCreditEntryKind,
+strawberry.enum(
+    CreditEntryKind,
     name="CreditEntryKind",
     description="EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes one entry), "
     "ADJUSTMENT (HR, with a reason) or EXPIRY.",
 )
-CreditRuleStatus = strawberry.enum(
-    DomainCreditRuleStatus,
+strawberry.enum(
+    CreditRuleStatus,
     name="CreditRuleStatus",
     description="ACTIVE (evaluated), SUPERSEDED (replaced by a newer version), RETIRED (switched off), "
     "PENDING_APPROVAL (grants more than the program's ruleApprovalAbove: waits for a second HR admin, not "
     "evaluated; the version it would replace stays ACTIVE) or REJECTED (never evaluated).",
 )
-PendingCreditStatus = strawberry.enum(
-    DomainPendingCreditStatus,
+strawberry.enum(
+    PendingCreditStatus,
     name="PendingCreditStatus",
     description="PENDING (waiting for HR), APPROVED (posted) or REJECTED.",
 )
@@ -110,7 +107,7 @@ class CreditRule:
 
     @strawberry.field(description="For REJECTED: who rejected it, when and why; null otherwise.")
     async def rejection(self, info: strawberry.Info) -> CreditRuleRejection | None:
-        if self.status != DomainCreditRuleStatus.REJECTED:
+        if self.status != CreditRuleStatus.REJECTED:
             return None
         viewer = await info.context.require_viewer()
         found = await credit_rules.rejection_of(viewer.tenant_id, self._row_id)
@@ -159,6 +156,11 @@ class CreditBalance:
             lifetime_earned=from_tenths(row.lifetime_earned),
             pending=from_tenths(row.pending),
         )
+
+    @classmethod
+    async def of_account(cls, tenant_id: int, employee_id: int) -> CreditBalance:
+        """The employee's account as it is now."""
+        return cls.from_balance(await credit_accounts.balance_of(tenant_id, employee_id))
 
 
 @strawberry.type(
@@ -261,10 +263,14 @@ class CreditEntry:
     reverses: CreditEntryRef | None = strawberry.field(description="The entry this one undoes (REVERSAL).")
     redemption_id: strawberry.ID | None = strawberry.field(description="The store redemption (REDEEM, refunds).")
     balance_after: Decimal | None = strawberry.field(description="The spendable balance right after this entry.")
-    actor: Colleague | None = strawberry.field(description="Who posted it by hand (HR), if anyone.")
+    _actor_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Who posted it by hand (HR), if anyone.")
+    async def actor(self, info: strawberry.Info) -> Colleague | None:
+        return await _colleague(info, self._actor_id)
 
     @classmethod
-    def from_item(cls, item: LedgerItem, actor: models.Employee | None = None) -> CreditEntry:
+    def from_item(cls, item: LedgerItem) -> CreditEntry:
         entry = item.entry
         return cls(
             id=strawberry.ID(to_global_id("CreditEntry", entry.id)),
@@ -282,45 +288,13 @@ class CreditEntry:
             if entry.redemption_id
             else None,
             balance_after=_credits(item.balance_after),
-            actor=Colleague.from_model(actor) if actor else None,
+            _actor_id=entry.actor_id,
         )
-
-
-@strawberry.type(description="A ledger entry in a connection, with its cursor.")
-class CreditEntryEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this entry.")
-    node: CreditEntry = strawberry.field(description="The entry.")
-
-
-@strawberry.type(description="A page of ledger entries, newest first (Relay connection).")
-class CreditEntryConnection:
-    edges: list[CreditEntryEdge] = strawberry.field(description="Entries of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-
-    @classmethod
-    def from_page(cls, page: Page, actors: dict[int, models.Employee]) -> CreditEntryConnection:
-        edges = [
-            CreditEntryEdge(
-                cursor=page.cursor_of(item.entry.id), node=CreditEntry.from_item(item, actors.get(item.entry.actor_id))
-            )
-            for item in page.items
-        ]
-        return cls(edges=edges, page_info=_page_info(page, edges))
-
-
-def _page_info(page: Page, edges: list) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
 
 
 @strawberry.type(description="Credits a rule granted that count only once HR approves them.")
 class PendingCredit:
     id: strawberry.ID = strawberry.field(description="Global ID of the claim (claimId when deciding).")
-    employee: Colleague = strawberry.field(description="Who would get the credits.")
     amount: Decimal = strawberry.field(description="Credits claimed.")
     status: PendingCreditStatus = strawberry.field(description="PENDING, APPROVED or REJECTED.")
     occurred_at: datetime = strawberry.field(description="When the activity happened.")
@@ -328,12 +302,19 @@ class PendingCredit:
     reason: str = strawberry.field(description="HR's reason, if any.")
     rule: CreditRuleRef | None = strawberry.field(description="The rule version.")
     source: CreditSource | None = strawberry.field(description="The activity.")
+    _employee_id: strawberry.Private[int]
+
+    @strawberry.field(description="Who would get the credits.")
+    async def employee(self, info: strawberry.Info) -> Colleague:
+        colleague = await _colleague(info, self._employee_id)
+        assert colleague is not None, "a claim's employee is a row of its tenant"
+        return colleague
 
     @classmethod
-    def from_model(cls, row: models.PendingCredit, employee: models.Employee, item: LedgerItem | None) -> PendingCredit:
+    def from_model(cls, row: models.PendingCredit, item: LedgerItem | None) -> PendingCredit:
+        """``row`` with its explanation (``credit_accounts.explain_claims``)."""
         return cls(
             id=strawberry.ID(to_global_id("PendingCredit", row.id)),
-            employee=Colleague.from_model(employee),
             amount=from_tenths(row.amount),
             status=row.status,
             occurred_at=row.occurred_at,
@@ -341,38 +322,18 @@ class PendingCredit:
             reason=row.reason,
             rule=_rule_ref(item.rule) if item else None,
             source=_source(item) if item else None,
+            _employee_id=row.employee_id,
         )
-
-
-@strawberry.type(description="A pending claim in a connection, with its cursor.")
-class PendingCreditEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this claim.")
-    node: PendingCredit = strawberry.field(description="The claim.")
-
-
-@strawberry.type(description="A page of claims waiting for HR, oldest first (Relay connection).")
-class PendingCreditConnection:
-    edges: list[PendingCreditEdge] = strawberry.field(description="Claims of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-
-    @classmethod
-    def from_page(
-        cls, page: Page, employees: dict[int, models.Employee], items: dict[int, LedgerItem]
-    ) -> PendingCreditConnection:
-        edges = [
-            PendingCreditEdge(
-                cursor=page.cursor_of(row.id),
-                node=PendingCredit.from_model(row, employees[row.employee_id], items.get(row.id)),
-            )
-            for row in page.items
-        ]
-        return cls(edges=edges, page_info=_page_info(page, edges))
 
 
 @strawberry.type(description="Result of createCreditRule, updateCreditRule, decideCreditRule and retireCreditRule.")
 class CreditRulePayload:
     rule: CreditRule | None = strawberry.field(description="The rule version after the change.")
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+    @classmethod
+    def of(cls, row: models.CreditRule | None, errors: list[UserError]) -> CreditRulePayload:
+        return cls(rule=CreditRule.from_model(row) if row else None, errors=errors)
 
 
 @strawberry.type(description="Result of decidePendingCredit.")
@@ -381,12 +342,31 @@ class PendingCreditPayload:
     credits: CreditBalance | None = strawberry.field(description="The employee's account after it.")
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
 
+    @classmethod
+    async def of(cls, row: models.PendingCredit | None, errors: list[UserError]) -> PendingCreditPayload:
+        if row is None:
+            return cls(claim=None, credits=None, errors=errors)
+        items = await credit_accounts.explain_claims(row.tenant_id, [row])
+        claim = PendingCredit.from_model(row, items.get(row.id))
+        return cls(claim=claim, credits=await CreditBalance.of_account(row.tenant_id, row.employee_id), errors=errors)
+
 
 @strawberry.type(description="Result of adjustCredits and reverseCreditEntry.")
 class CreditEntryPayload:
     entry: CreditEntry | None = strawberry.field(description="The entry posted.")
     credits: CreditBalance | None = strawberry.field(description="The employee's account after it.")
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+    @classmethod
+    async def of(cls, row: models.CreditEntry | None, errors: list[UserError]) -> CreditEntryPayload:
+        if row is None:
+            return cls(entry=None, credits=None, errors=errors)
+        (item,) = await credit_accounts.explain(row.tenant_id, [row])
+        return cls(
+            entry=CreditEntry.from_item(item),
+            credits=await CreditBalance.of_account(row.tenant_id, row.employee_id),
+            errors=errors,
+        )
 
 
 @strawberry.input(description="Let unspent credits earned before a date lapse.")
@@ -401,6 +381,12 @@ class ExpireCreditsPayload:
     expired: Decimal | None = strawberry.field(description="Credits expired in all.")
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
 
+    @classmethod
+    def of(cls, run: credit_expiry.ExpiryRun | None, errors: list[UserError]) -> ExpireCreditsPayload:
+        if run is None:
+            return cls(accounts=None, expired=None, errors=errors)
+        return cls(accounts=run.accounts, expired=from_tenths(run.expired), errors=errors)
+
 
 @strawberry.type(description="Result of recalculateCredits.")
 class RecalculateCreditsPayload:
@@ -408,3 +394,7 @@ class RecalculateCreditsPayload:
         description="Credits added (posted, or pending approval); 0 when nothing was missing."
     )
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+    @classmethod
+    def of(cls, added: int | None, errors: list[UserError]) -> RecalculateCreditsPayload:
+        return cls(added=None if added is None else from_tenths(added), errors=errors)

@@ -1,0 +1,1 @@
+"""GraphQL of leaderboards (backend/services/credits/leaderboards.py)."""

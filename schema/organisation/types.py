@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from backend import models
@@ -28,9 +26,7 @@ class OrgUnit(Node):
     _row: strawberry.Private[models.OrgUnit]
 
     @strawberry.field(description="The unit above this one; null for the root.")
-    async def parent(
-        self, info: strawberry.Info
-    ) -> Annotated[OrgUnit, strawberry.lazy("schema.organisation.types")] | None:
+    async def parent(self, info: strawberry.Info) -> OrgUnit | None:
         if self._row.parent_id is None:
             return None
         row = await (await info.context.loaders()).org_unit.load(self._row.parent_id)

@@ -1,0 +1,1 @@
+"""GraphQL of employees and colleagues, and the viewer (`me`) (backend/services/people/directory.py)."""

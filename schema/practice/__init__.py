@@ -1,0 +1,1 @@
+"""GraphQL of practice logs and their reviews (backend/services/ojt/practice.py)."""

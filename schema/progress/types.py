@@ -1,12 +1,19 @@
-"""The viewer's learning progress, derived from their activity records."""
+"""Learning progress, derived from activity records: per module, per course (Course.progress) and
+across courses (Employee.learning)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from backend import models
 from backend.ids import to_global_id
+
+if TYPE_CHECKING:  # the catalog shows progress (Course.progress), so Course is a lazy reference here
+    from schema.catalog.types import Course
 
 
 @strawberry.type(description="Progress in one module.")
@@ -30,7 +37,17 @@ class CourseProgress:
     modules: list[ModuleProgress] = strawberry.field(description="Per module, in course order.")
 
 
-def course_progress(modules, done: dict, completion) -> CourseProgress:
+@strawberry.type(description="A course and the employee's progress in it.")
+class CourseLearning:
+    course: Annotated[Course, strawberry.lazy("schema.catalog.types")] = strawberry.field(description="The course.")
+    progress: CourseProgress = strawberry.field(description="Progress, per module.")
+
+
+def course_progress(
+    modules: Iterable[models.CourseModule],
+    done: Mapping[int, models.ModuleProgress],
+    completion: models.CourseCompletion | None,
+) -> CourseProgress:
     """Progress in one course from its modules (in order), the learner's module progress rows by
     module id, and their completion (or None)."""
     entries = []
@@ -43,7 +60,7 @@ def course_progress(modules, done: dict, completion) -> CourseProgress:
                 required_count=module.required_count,
                 required=module.is_required,
                 seconds_spent=row.seconds_spent if row else 0,
-                completed=bool(row) and row.completed_count >= module.required_count,
+                completed=row is not None and row.completed_count >= module.required_count,
                 last_completed_at=row.last_completed_at if row else None,
             )
         )

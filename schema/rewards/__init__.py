@@ -1,0 +1,1 @@
+"""GraphQL of the rewards store and redemptions (backend/services/credits/rewards.py)."""

@@ -7,20 +7,20 @@ from typing import Annotated, Any
 
 import strawberry
 
-from backend.models import RedemptionStatus as DomainRedemptionStatus
-from backend.models import RewardCategory as DomainRewardCategory
+from backend import models
+from backend.models import RedemptionStatus
 from backend.services.credits import rewards
+from backend.services.viewer import Viewer
+from schema.connection import Connection
 from schema.ids import expect_global_id
-from schema.payloads import mutate as _mutate
+from schema.payloads import mutate
 from schema.rewards.types import (
     CancelRedemptionInput,
     CreateRewardInput,
     DecideRedemptionInput,
     RedeemRewardInput,
     Redemption,
-    RedemptionConnection,
     RedemptionPayload,
-    RedemptionStatus,
     Reward,
     RewardConnection,
     RewardPayload,
@@ -28,37 +28,36 @@ from schema.rewards.types import (
 )
 from schema.sync.records import RecordPayload, submit_record
 
-# UpdateRewardInput field -> the service's name for it
-_UPDATABLE = {
-    "code": "code",
-    "name": "name",
-    "description": "description",
-    "category": "category",
-    "cost": "cost",
-    "stock": "stock",
-    "per_person_limit": "per_person_limit",
-    "active_from": "active_from",
-    "active_until": "active_until",
-    "requires_approval": "requires_approval",
-}
+# UpdateRewardInput fields, named as the service (``rewards.update_reward``) names them
+_UPDATABLE = (
+    "code",
+    "name",
+    "description",
+    "category",
+    "cost",
+    "stock",
+    "per_person_limit",
+    "active_from",
+    "active_until",
+    "requires_approval",
+)
 # Fields that cannot be null (null for them means "leave as it is")
 _NOT_NULL = {"code", "name", "description", "category", "cost", "requires_approval"}
 
 
-async def _reward_view(viewer, row) -> Reward:
+async def _reward_view(viewer: Viewer, row: models.Reward) -> Reward:
+    """The reward with the viewer's redemption count and whether they can afford it."""
     counts = await rewards.my_redemption_counts(viewer, [row.id])
     return Reward.from_model(row, counts.get(row.id, 0), await rewards.balance_of(viewer.tenant_id, viewer.employee_id))
 
 
 def _changes(given: UpdateRewardInput) -> dict[str, Any]:
     changes = {}
-    for field, name in _UPDATABLE.items():
+    for field in _UPDATABLE:
         value = getattr(given, field)
         if value is strawberry.UNSET or (value is None and field in _NOT_NULL):
             continue
-        changes[name] = (
-            DomainRewardCategory(value.value if hasattr(value, "value") else value) if field == "category" else value
-        )
+        changes[field] = value
     return changes
 
 
@@ -82,8 +81,8 @@ class RewardQueries:
         ] = False,
     ) -> RewardConnection:
         viewer = await info.context.require_viewer()
-        page = await rewards.store(viewer, first, after, info.context.settings.max_page_size, include_retired)
-        return RewardConnection.from_page(page)
+        store = await rewards.store(viewer, first, after, info.context.settings.max_page_size, include_retired)
+        return RewardConnection.from_store(store)
 
     @strawberry.field(description="A reward by ID; null if missing (or retired, except for HR admins).")
     async def reward(
@@ -101,10 +100,10 @@ class RewardQueries:
         info: strawberry.Info,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-    ) -> RedemptionConnection:
+    ) -> Connection[Redemption]:
         viewer = await info.context.require_viewer()
         page = await rewards.my_redemptions(viewer, first, after, info.context.settings.max_page_size)
-        return RedemptionConnection.from_page(page)
+        return Connection[Redemption].from_page(page, Redemption.from_model)
 
     @strawberry.field(description="Every redemption of the company, newest first (HR admins; FORBIDDEN otherwise).")
     async def redemptions(
@@ -116,11 +115,10 @@ class RewardQueries:
         ] = None,
         first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
         after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
-    ) -> RedemptionConnection:
+    ) -> Connection[Redemption]:
         viewer = await info.context.require_viewer()
-        wanted = DomainRedemptionStatus(status.value if hasattr(status, "value") else status) if status else None
-        page = await rewards.redemptions(viewer, wanted, first, after, info.context.settings.max_page_size)
-        return RedemptionConnection.from_page(page)
+        page = await rewards.redemptions(viewer, status, first, after, info.context.settings.max_page_size)
+        return Connection[Redemption].from_page(page, Redemption.from_model)
 
 
 @strawberry.type
@@ -131,14 +129,12 @@ class RewardMutations:
         info: strawberry.Info,
         input: Annotated[CreateRewardInput, strawberry.argument(description="The reward.")],
     ) -> RewardPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> Reward:
             draft = rewards.RewardDraft(
                 code=input.code,
                 name=input.name,
                 description=input.description,
-                category=DomainRewardCategory(
-                    input.category.value if hasattr(input.category, "value") else input.category
-                ),
+                category=input.category,
                 cost=input.cost,
                 stock=input.stock,
                 per_person_limit=input.per_person_limit,
@@ -148,7 +144,7 @@ class RewardMutations:
             )
             return await _reward_view(viewer, await rewards.create_reward(viewer, draft))
 
-        return await _mutate(info, work, lambda row, errors: RewardPayload(reward=row, errors=errors))
+        return await mutate(info, work, RewardPayload.of)
 
     @strawberry.mutation(
         description="Change a reward (HR admins): only the fields given. A stock given is how many are left "
@@ -159,11 +155,11 @@ class RewardMutations:
         info: strawberry.Info,
         input: Annotated[UpdateRewardInput, strawberry.argument(description="The changes.")],
     ) -> RewardPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> Reward:
             reward_id = expect_global_id(input.reward_id, "Reward", "rewardId")
             return await _reward_view(viewer, await rewards.update_reward(viewer, reward_id, _changes(input)))
 
-        return await _mutate(info, work, lambda row, errors: RewardPayload(reward=row, errors=errors))
+        return await mutate(info, work, RewardPayload.of)
 
     @strawberry.mutation(
         description="Take a reward out of the store for good (HR admins); redemptions made stay as they are."
@@ -173,11 +169,11 @@ class RewardMutations:
         info: strawberry.Info,
         reward_id: Annotated[strawberry.ID, strawberry.argument(description="The reward.")],
     ) -> RewardPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> Reward:
             row = await rewards.retire_reward(viewer, expect_global_id(reward_id, "Reward", "rewardId"))
             return await _reward_view(viewer, row)
 
-        return await _mutate(info, work, lambda row, errors: RewardPayload(reward=row, errors=errors))
+        return await mutate(info, work, RewardPayload.of)
 
     @strawberry.mutation(
         description="Redeem a reward online: the REWARD_REDEEMED kind. ACCEPTED with result {redemptionId, "
@@ -201,13 +197,11 @@ class RewardMutations:
         info: strawberry.Info,
         input: Annotated[CancelRedemptionInput, strawberry.argument(description="The redemption.")],
     ) -> RedemptionPayload:
-        async def work(viewer):
-            row = await rewards.cancel_redemption(
-                viewer, expect_global_id(input.redemption_id, "Redemption", "redemptionId"), input.reason
-            )
-            return Redemption.from_model(row)
+        async def work(viewer: Viewer) -> models.Redemption:
+            redemption_id = expect_global_id(input.redemption_id, "Redemption", "redemptionId")
+            return await rewards.cancel_redemption(viewer, redemption_id, input.reason)
 
-        return await _mutate(info, work, lambda row, errors: RedemptionPayload(redemption=row, errors=errors))
+        return await mutate(info, work, RedemptionPayload.of)
 
     @strawberry.mutation(
         description="Approve or reject a pending redemption (HR admins). Rejecting needs a reason and refunds "
@@ -218,13 +212,8 @@ class RewardMutations:
         info: strawberry.Info,
         input: Annotated[DecideRedemptionInput, strawberry.argument(description="The decision.")],
     ) -> RedemptionPayload:
-        async def work(viewer):
-            row = await rewards.decide_redemption(
-                viewer,
-                expect_global_id(input.redemption_id, "Redemption", "redemptionId"),
-                input.approve,
-                input.reason,
-            )
-            return Redemption.from_model(row)
+        async def work(viewer: Viewer) -> models.Redemption:
+            redemption_id = expect_global_id(input.redemption_id, "Redemption", "redemptionId")
+            return await rewards.decide_redemption(viewer, redemption_id, input.approve, input.reason)
 
-        return await _mutate(info, work, lambda row, errors: RedemptionPayload(redemption=row, errors=errors))
+        return await mutate(info, work, RedemptionPayload.of)

@@ -8,23 +8,22 @@ from decimal import Decimal
 import strawberry
 
 from backend import models
-from backend.models import RedemptionStatus as DomainRedemptionStatus
-from backend.models import RewardCategory as DomainRewardCategory
-from backend.services.credits import ledger
-from backend.services.credits.rewards import RedemptionPage, StorePage
+from backend.models import RedemptionStatus, RewardCategory
+from backend.services.credits import ledger, rewards
 from schema.common import UserError
-from schema.connection import PageInfo
+from schema.connection import Connection
 from schema.ids import to_global_id
 from schema.people.types import Colleague
 
-RewardCategory = strawberry.enum(
-    DomainRewardCategory,
+# The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
+strawberry.enum(
+    RewardCategory,
     name="RewardCategory",
     description="What a reward is: TRAINING_SUBSIDY (培训补贴), CERTIFICATE (证书), HONOUR (荣誉), "
     "PROMOTION_TRACK (晋升通道机会) or GIFT (礼品).",
 )
-RedemptionStatus = strawberry.enum(
-    DomainRedemptionStatus,
+strawberry.enum(
+    RedemptionStatus,
     name="RedemptionStatus",
     description="Where a redemption stands: PENDING (waiting for HR; credits and stock held), APPROVED, "
     "REJECTED or CANCELLED (both refunded by a reversal entry).",
@@ -60,7 +59,7 @@ class Reward:
             code=row.code,
             name=row.name,
             description=row.description,
-            category=DomainRewardCategory(row.category),
+            category=RewardCategory(row.category),
             cost=ledger.from_tenths(row.cost),
             stock_left=row.stock,
             per_person_limit=row.per_person_limit,
@@ -74,34 +73,19 @@ class Reward:
         )
 
 
-@strawberry.type(description="A reward in a page of rewards.")
-class RewardEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this reward.")
-    node: Reward = strawberry.field(description="The reward.")
-
-
-@strawberry.type(description="A page of the rewards store, in the order HR created them (Relay connection).")
-class RewardConnection:
-    edges: list[RewardEdge] = strawberry.field(description="Rewards of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
+@strawberry.type(
+    name="RewardConnection",
+    description="A page of the rewards store, in the order HR created them (Relay connection).",
+)
+class RewardConnection(Connection[Reward]):
     balance: Decimal = strawberry.field(description="The viewer's spendable balance, credits.")
 
     @classmethod
-    def from_page(cls, page: StorePage) -> RewardConnection:
-        edges = [
-            RewardEdge(cursor=page.cursor_of(r), node=Reward.from_model(r, page.my_counts.get(r.id, 0), page.balance))
-            for r in page.rewards
-        ]
-        return cls(
-            edges=edges,
-            balance=ledger.from_tenths(page.balance),
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+    def from_store(cls, store: rewards.Store) -> RewardConnection:
+        def reward(row: models.Reward) -> Reward:
+            return Reward.from_model(row, store.my_counts.get(row.id, 0), store.balance)
+
+        return cls.from_page(store.page, reward, balance=ledger.from_tenths(store.balance))
 
 
 @strawberry.type(description="The reward a redemption is for (as it is now; the cost paid is on the redemption).")
@@ -132,39 +116,14 @@ class Redemption:
                 id=strawberry.ID(to_global_id("Reward", row.reward_id)),
                 code=row.reward.code,
                 name=row.reward.name,
-                category=DomainRewardCategory(row.reward.category),
+                category=RewardCategory(row.reward.category),
             ),
             employee=Colleague.from_model(row.employee),
             cost=ledger.from_tenths(row.cost),
-            status=DomainRedemptionStatus(row.status),
+            status=RedemptionStatus(row.status),
             requested_at=row.requested_at,
             decided_at=row.decided_at,
             reason=row.reason,
-        )
-
-
-@strawberry.type(description="A redemption in a page of redemptions.")
-class RedemptionEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this redemption.")
-    node: Redemption = strawberry.field(description="The redemption.")
-
-
-@strawberry.type(description="A page of redemptions, newest first (Relay connection).")
-class RedemptionConnection:
-    edges: list[RedemptionEdge] = strawberry.field(description="Redemptions of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-
-    @classmethod
-    def from_page(cls, page: RedemptionPage) -> RedemptionConnection:
-        edges = [RedemptionEdge(cursor=page.cursor_of(r), node=Redemption.from_model(r)) for r in page.redemptions]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
         )
 
 
@@ -236,6 +195,10 @@ class RewardPayload:
     reward: Reward | None = strawberry.field(description="The reward after the change.")
     errors: list[UserError] = strawberry.field(description="FORBIDDEN, NOT_FOUND, VALIDATION; empty on success.")
 
+    @classmethod
+    def of(cls, reward: Reward | None, errors: list[UserError]) -> RewardPayload:
+        return cls(reward=reward, errors=errors)
+
 
 @strawberry.type(description="Result of cancelRedemption and decideRedemption.")
 class RedemptionPayload:
@@ -243,3 +206,8 @@ class RedemptionPayload:
     errors: list[UserError] = strawberry.field(
         description="FORBIDDEN, NOT_FOUND, ALREADY_DECIDED, VALIDATION; empty on success."
     )
+
+    @classmethod
+    def of(cls, row: models.Redemption | None, errors: list[UserError]) -> RedemptionPayload:
+        """``row`` with its reward and employee loaded."""
+        return cls(redemption=Redemption.from_model(row) if row else None, errors=errors)

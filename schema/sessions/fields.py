@@ -1,21 +1,25 @@
-"""Session scheduling and enrollment fields. Thin: each calls backend.services.sessions.training_sessions or
-backend.services.sessions.enrollment (requestEnrollment runs the same code as the ENROLLMENT_REQUESTED
-record kind)."""
+"""Session scheduling and enrollment fields. Thin: each calls backend.services.sessions.training_sessions
+or backend.services.sessions.enrollment (requestEnrollment runs the same code as the
+ENROLLMENT_REQUESTED record kind)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
-from backend.errors import DomainError
+from backend import models
 from backend.services.sessions import enrollment as enrollment_service
 from backend.services.sessions import training_sessions as session_service
-from schema.catalog.types import Course, EligibilityReason, EligibilityReasonCode
+from backend.services.viewer import Viewer
+from schema.catalog.types import EligibilityReason
 from schema.common import UserError
+from schema.connection import Connection
 from schema.ids import expect_global_id
-from schema.sessions.types import Enrollment, TrainingSession, TrainingSessionConnection
+from schema.payloads import mutate
+from schema.sessions.types import Enrollment, TrainingSession
 
 
 @strawberry.input(description="Narrows the session list. All given conditions must hold.")
@@ -135,37 +139,26 @@ def _session_input(given: CreateSessionInput | UpdateSessionInput) -> session_se
     )
 
 
-async def _session_payload(info: strawberry.Info, work) -> SessionPayload:
-    viewer = await info.context.require_viewer()
-    try:
-        row = await work(viewer)
-    except DomainError as error:
-        return SessionPayload(session=None, errors=[UserError.from_domain(error, info.context.locale)])
-    fresh = await session_service.sessions_by_id(viewer.tenant_id, [row.id])
-    return SessionPayload(session=TrainingSession.from_model(fresh[row.id]), errors=[])
+def _session_payload(row: models.TrainingSession | None, errors: list[UserError]) -> SessionPayload:
+    return SessionPayload(session=TrainingSession.from_model(row) if row else None, errors=errors)
 
 
-async def _enrollment_payload(info: strawberry.Info, work) -> EnrollmentPayload:
-    viewer = await info.context.require_viewer()
-    try:
-        row = await work(viewer)
-    except enrollment_service.NotEligible as error:
-        reasons = [
-            EligibilityReason(
-                code=EligibilityReasonCode(reason.code),
-                message=info.context.t(f"eligibility.{reason.code}", **reason.params),
-                required_course=Course.from_model(reason.required_course) if reason.required_course else None,
-            )
-            for reason in error.reasons
-        ]
+def _enrollment_payload(
+    info: strawberry.Info,
+) -> Callable[[models.Enrollment | None, list[UserError]], EnrollmentPayload]:
+    """Shapes an EnrollmentPayload, listing the reasons of a NOT_ELIGIBLE refusal beside it."""
+
+    def shape(row: models.Enrollment | None, errors: list[UserError]) -> EnrollmentPayload:
+        refusals = [error.cause for error in errors if isinstance(error.cause, enrollment_service.NotEligible)]
         return EnrollmentPayload(
-            enrollment=None, ineligible_reasons=reasons, errors=[UserError.from_domain(error, info.context.locale)]
+            enrollment=Enrollment.from_model(row) if row else None,
+            ineligible_reasons=[
+                EligibilityReason.from_domain(r, info) for refusal in refusals for r in refusal.reasons
+            ],
+            errors=errors,
         )
-    except DomainError as error:
-        return EnrollmentPayload(
-            enrollment=None, ineligible_reasons=[], errors=[UserError.from_domain(error, info.context.locale)]
-        )
-    return EnrollmentPayload(enrollment=Enrollment.from_model(row), ineligible_reasons=[], errors=[])
+
+    return shape
 
 
 @strawberry.type
@@ -182,7 +175,7 @@ class SessionQueries:
         filter: Annotated[
             SessionFilter | None, strawberry.argument(description="Conditions to narrow the list.")
         ] = None,
-    ) -> TrainingSessionConnection:
+    ) -> Connection[TrainingSession]:
         viewer = await info.context.require_viewer()
         wanted = session_service.SessionFilter(
             course_id=_id(filter.course_id, "Course", "filter.courseId") if filter else None,
@@ -198,8 +191,8 @@ class SessionQueries:
             if session_service.manages_sessions(viewer)
             else await (await info.context.loaders()).learner(),
         )
-        mine = await enrollment_service.my_enrollments(viewer, [s.id for s in page.sessions])
-        return TrainingSessionConnection.from_page(page, mine)
+        mine = await enrollment_service.my_enrollments(viewer, [s.id for s in page.items])
+        return Connection[TrainingSession].from_page(page, lambda s: TrainingSession.from_model(s, mine.get(s.id)))
 
     @strawberry.field(description="A session by ID; null if missing or not visible.")
     async def session(
@@ -213,11 +206,28 @@ class SessionQueries:
 
     @strawberry.field(
         description="Enrollment requests awaiting a decision: the viewer's direct reports' (managers), "
-        "or the whole company's (HR admins). Oldest first."
+        "or the whole company's (HR admins). Oldest first; the first 500 only.",
+        deprecation_reason="Use pendingEnrollmentConnection (pages, totalCount).",
     )
     async def pending_enrollments(self, info: strawberry.Info) -> list[Enrollment]:
         viewer = await info.context.require_viewer()
         return [Enrollment.from_model(row) for row in await enrollment_service.pending_enrollments(viewer)]
+
+    @strawberry.field(
+        description="Enrollment requests awaiting a decision: the viewer's direct reports' (managers), "
+        "or the whole company's (HR admins). Oldest first, as a Relay connection."
+    )
+    async def pending_enrollment_connection(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+    ) -> Connection[Enrollment]:
+        viewer = await info.context.require_viewer()
+        page = await enrollment_service.pending_enrollment_page(
+            viewer, first, after, info.context.settings.max_page_size
+        )
+        return Connection[Enrollment].from_page(page, Enrollment.from_model)
 
 
 @strawberry.type
@@ -228,10 +238,10 @@ class SessionMutations:
         info: strawberry.Info,
         input: Annotated[CreateSessionInput, strawberry.argument(description="The session.")],
     ) -> SessionPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.TrainingSession:
             return await session_service.create_session(viewer, _session_input(input))
 
-        return await _session_payload(info, work)
+        return await mutate(info, work, _session_payload)
 
     @strawberry.mutation(description="Change a session (HR admins, or its instructor).")
     async def update_session(
@@ -239,11 +249,11 @@ class SessionMutations:
         info: strawberry.Info,
         input: Annotated[UpdateSessionInput, strawberry.argument(description="The changes.")],
     ) -> SessionPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.TrainingSession:
             session_id = expect_global_id(input.session_id, "TrainingSession", "sessionId")
             return await session_service.update_session(viewer, session_id, _session_input(input))
 
-        return await _session_payload(info, work)
+        return await mutate(info, work, _session_payload)
 
     @strawberry.mutation(description="Cancel a session (HR admins, or its instructor).")
     async def cancel_session(
@@ -251,11 +261,11 @@ class SessionMutations:
         info: strawberry.Info,
         input: Annotated[CancelSessionInput, strawberry.argument(description="The session.")],
     ) -> SessionPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.TrainingSession:
             session_id = expect_global_id(input.session_id, "TrainingSession", "sessionId")
             return await session_service.cancel_session(viewer, session_id, input.reason)
 
-        return await _session_payload(info, work)
+        return await mutate(info, work, _session_payload)
 
     @strawberry.mutation(
         description="Ask for a place: ENROLLED, PENDING (the course needs the manager's approval) or "
@@ -267,11 +277,11 @@ class SessionMutations:
         info: strawberry.Info,
         input: Annotated[RequestEnrollmentInput, strawberry.argument(description="The session.")],
     ) -> EnrollmentPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.Enrollment:
             session_id = expect_global_id(input.session_id, "TrainingSession", "sessionId")
             return await enrollment_service.request_enrollment(viewer, session_id)
 
-        return await _enrollment_payload(info, work)
+        return await mutate(info, work, _enrollment_payload(info))
 
     @strawberry.mutation(description="Approve or reject a pending request (the employee's manager, or HR admins).")
     async def decide_enrollment(
@@ -279,11 +289,11 @@ class SessionMutations:
         info: strawberry.Info,
         input: Annotated[DecideEnrollmentInput, strawberry.argument(description="The decision.")],
     ) -> EnrollmentPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.Enrollment:
             enrollment_id = expect_global_id(input.enrollment_id, "Enrollment", "enrollmentId")
             return await enrollment_service.decide_enrollment(viewer, enrollment_id, input.approve, input.reason)
 
-        return await _enrollment_payload(info, work)
+        return await mutate(info, work, _enrollment_payload(info))
 
     @strawberry.mutation(description="Give up a place (its seat goes to the first waiting employee).")
     async def cancel_enrollment(
@@ -291,8 +301,8 @@ class SessionMutations:
         info: strawberry.Info,
         input: Annotated[CancelEnrollmentInput, strawberry.argument(description="The enrollment.")],
     ) -> EnrollmentPayload:
-        async def work(viewer):
+        async def work(viewer: Viewer) -> models.Enrollment:
             enrollment_id = expect_global_id(input.enrollment_id, "Enrollment", "enrollmentId")
             return await enrollment_service.cancel_enrollment(viewer, enrollment_id)
 
-        return await _enrollment_payload(info, work)
+        return await mutate(info, work, _enrollment_payload(info))

@@ -8,23 +8,23 @@ from zoneinfo import ZoneInfo
 import strawberry
 
 from backend import models
-from backend.models import EnrollmentStatus as DomainEnrollmentStatus
-from backend.models import SessionStatus as DomainSessionStatus
+from backend.services.sessions import enrollment as enrollment_service
 from backend.services.sessions import training_sessions as session_service
-from backend.services.sessions.training_sessions import SessionPage
 from schema.catalog.types import Course, CourseModule
-from schema.connection import PageInfo
 from schema.ids import to_global_id
 from schema.organisation.types import Site
 from schema.people.types import Colleague
 
-SessionStatus = strawberry.enum(
-    DomainSessionStatus,
+# The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
+SessionStatus = models.SessionStatus
+EnrollmentStatus = models.EnrollmentStatus
+strawberry.enum(
+    SessionStatus,
     name="SessionStatus",
     description="Lifecycle of a session: SCHEDULED, OPEN (check-in running), CLOSED or CANCELLED.",
 )
-EnrollmentStatus = strawberry.enum(
-    DomainEnrollmentStatus,
+strawberry.enum(
+    EnrollmentStatus,
     name="EnrollmentStatus",
     description="Where an enrollment stands; PENDING and ENROLLED hold a seat, WAITLISTED waits "
     "for one and is promoted in order when one frees.",
@@ -82,7 +82,8 @@ class TrainingSession:
 
     @strawberry.field(description="The module of the course taught, if only one.")
     def module(self) -> CourseModule | None:
-        return CourseModule.from_model(self._row.module) if self._row.module_id else None
+        module = self._row.module if self._row.module_id else None  # the relation is read only when set
+        return CourseModule.from_model(module) if module else None
 
     @strawberry.field(description="Who teaches it (name and number).")
     def instructor(self) -> Colleague:
@@ -95,11 +96,9 @@ class TrainingSession:
     @strawberry.field(description="The viewer's enrollment in this session, if any.")
     async def my_enrollment(self, info: strawberry.Info) -> Enrollment | None:
         if self._mine is False:
-            from backend.services.sessions.enrollment import my_enrollments
-
             viewer = await info.context.require_viewer()
-            self._mine = (await my_enrollments(viewer, [self._row.id])).get(self._row.id)
-        return Enrollment.from_model(self._mine) if self._mine else None
+            self._mine = (await enrollment_service.my_enrollments(viewer, [self._row.id])).get(self._row.id)
+        return Enrollment.from_model(self._mine) if isinstance(self._mine, models.Enrollment) else None
 
 
 @strawberry.type(description="An employee's place in a session.")
@@ -146,45 +145,9 @@ class Enrollment:
         return Colleague.from_model(row) if row else None
 
 
-@strawberry.type(description="A session in a connection, with its cursor.")
-class TrainingSessionEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this session.")
-    node: TrainingSession = strawberry.field(description="The session.")
-
-
-@strawberry.type(description="A page of sessions in start-time order (Relay connection).")
-class TrainingSessionConnection:
-    edges: list[TrainingSessionEdge] = strawberry.field(description="Sessions of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-    _page: strawberry.Private[SessionPage]
-
-    @strawberry.field(description="Number of sessions matching the filter, across all pages.")
-    async def total_count(self) -> int:
-        return await self._page.count_total()
-
-    @classmethod
-    def from_page(cls, page: SessionPage, mine: dict[int, models.Enrollment]) -> TrainingSessionConnection:
-        edges = [
-            TrainingSessionEdge(cursor=page.cursor_of(s), node=TrainingSession.from_model(s, mine.get(s.id)))
-            for s in page.sessions
-        ]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            _page=page,
-        )
-
-
 __all__ = [
     "Enrollment",
     "EnrollmentStatus",
     "SessionStatus",
     "TrainingSession",
-    "TrainingSessionConnection",
-    "TrainingSessionEdge",
 ]

@@ -9,7 +9,7 @@ import strawberry
 
 from backend.services.ojt import skills
 from schema.ids import expect_global_id
-from schema.skills.types import CourseRecommendation, SkillGapConnection, SkillLevel, skill_levels
+from schema.skills.types import CourseRecommendation, SkillGapConnection, SkillGapEntry, SkillLevel, skill_levels
 
 
 @strawberry.type
@@ -80,9 +80,4 @@ class SkillQueries:
             after,
             info.context.settings.max_page_size,
         )
-        return SkillGapConnection.from_page(page)
-
-
-@strawberry.type
-class SkillMutations:
-    pass
+        return SkillGapConnection.from_page(page, SkillGapEntry.from_entry)

@@ -14,7 +14,7 @@ from backend import models
 from backend.services.ojt import skills
 from backend.services.pagination import check_page_size
 from schema.catalog.types import Course, CourseModule
-from schema.connection import PageInfo
+from schema.connection import Connection, Edge
 from schema.ids import to_global_id
 from schema.organisation.types import Skill
 from schema.people.types import Colleague
@@ -156,52 +156,35 @@ class SkillGapEntry:
         "none does, those aiming highest), best target first; not ones already completed."
     )
 
+    @classmethod
+    def from_entry(cls, entry: skills.GapEntry) -> SkillGapEntry:
+        return cls(
+            employee=Colleague(
+                id=strawberry.ID(to_global_id("Employee", entry.employee_id)),
+                employee_no=entry.employee_no,
+                name=entry.name,
+            ),
+            level=entry.level,
+            recommended_courses=[Course.from_model(course) for course in entry.courses],
+        )
 
-@strawberry.type(description="An employee in a skill gap connection, with its cursor.")
-class SkillGapEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this entry.")
-    node: SkillGapEntry = strawberry.field(description="The employee and their level.")
+
+@strawberry.type(name="SkillGapEdge", description="An employee in a skill gap connection, with its cursor.")
+class SkillGapEdge(Edge[SkillGapEntry]):
+    pass
 
 
-@strawberry.type(description="A page of employees below a level in a skill (Relay connection).")
-class SkillGapConnection:
-    edges: list[SkillGapEdge] = strawberry.field(
+@strawberry.type(
+    name="SkillGapConnection",
+    description="A page of employees below a level in a skill (Relay connection), lowest level first, "
+    "then by employee number.",
+)
+class SkillGapConnection(Connection[SkillGapEntry]):
+    # Named as before (not SkillGapEntryEdge).
+    edge_type = SkillGapEdge
+    edges: list[SkillGapEdge] = strawberry.field(  # type: ignore[assignment]  # a list of the subclass
         description="Employees of this page, lowest level first, then by employee number."
     )
-    page_info: PageInfo = strawberry.field(description="Paging information.")
-    _page: strawberry.Private[skills.GapPage]
-
-    @strawberry.field(description="Number of employees below the level, across all pages.")
-    async def total_count(self) -> int:
-        return await self._page.count_total()
-
-    @classmethod
-    def from_page(cls, page: skills.GapPage) -> SkillGapConnection:
-        edges = [
-            SkillGapEdge(
-                cursor=page.cursor_of(entry),
-                node=SkillGapEntry(
-                    employee=Colleague(
-                        id=strawberry.ID(to_global_id("Employee", entry.employee_id)),
-                        employee_no=entry.employee_no,
-                        name=entry.name,
-                    ),
-                    level=entry.level,
-                    recommended_courses=[Course.from_model(course) for course in entry.courses],
-                ),
-            )
-            for entry in page.entries
-        ]
-        return cls(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            _page=page,
-        )
 
 
 __all__ = [

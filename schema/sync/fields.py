@@ -7,13 +7,19 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.scalars import JSON
 
 from backend.errors import DomainError
-from backend.services.records import ingest, registry
+from backend.services.catalog import progress
+from backend.services.people import profile_settings
+from backend.services.records import registry
+from backend.services.records.ingest import IngestResult
+from backend.services.viewer import Viewer
 from mobile_sync import protocol
 from mobile_sync.pull import pull
 from mobile_sync.push import push
 from schema.common import UserError
+from schema.payloads import mutate
 from schema.sync.records import RecordPayload, submit_record, viewer_credits
 from schema.sync.types import (
     ChangeOp,
@@ -53,35 +59,30 @@ class SyncMutations:
         info: strawberry.Info,
         input: Annotated[SyncPushInput, strawberry.argument(description="The batch.")],
     ) -> SyncPushPayload:
-        viewer = await info.context.require_viewer()
         locale = info.context.locale
-        try:
-            result = await push(
-                viewer,
-                input.protocol_version,
-                input.device_id,
-                utc(input.sent_at),
-                input.records,
-                info.context.settings,
-            )
-        except DomainError as error:
+
+        async def work(viewer: Viewer) -> tuple[Viewer, IngestResult]:
+            settings = info.context.settings
+            sent_at = utc(input.sent_at)
+            return viewer, await push(viewer, input.protocol_version, input.device_id, sent_at, input.records, settings)
+
+        async def shape(done: tuple[Viewer, IngestResult] | None, errors: list[UserError]) -> SyncPushPayload:
+            if done is None:
+                return SyncPushPayload(
+                    results=[], applied_seq=0, server_time=None, clock_offset_ms=0, clock_skewed=False, errors=errors
+                )
+            viewer, result = done
             return SyncPushPayload(
-                results=[],
-                applied_seq=0,
-                server_time=None,
-                clock_offset_ms=0,
-                clock_skewed=False,
-                errors=[UserError.from_domain(error, locale)],
+                results=[SyncRecordResult.from_result(r, locale) for r in result.results],
+                applied_seq=result.applied_seq,
+                server_time=result.received_at,
+                clock_offset_ms=result.clock_offset_ms,
+                clock_skewed=result.clock_skewed,
+                errors=[],
+                credits=await viewer_credits(viewer),
             )
-        return SyncPushPayload(
-            results=[SyncRecordResult.from_result(r, locale) for r in result.results],
-            applied_seq=result.applied_seq,
-            server_time=result.received_at,
-            clock_offset_ms=result.clock_offset_ms,
-            clock_skewed=result.clock_skewed,
-            errors=[],
-            credits=await viewer_credits(viewer),
-        )
+
+        return await mutate(info, work, shape)
 
     @strawberry.mutation(description="Record a finished lesson online: the LESSON_COMPLETED kind.")
     async def complete_lesson(
@@ -90,9 +91,7 @@ class SyncMutations:
         input: Annotated[CompleteLessonInput, strawberry.argument(description="The lesson.")],
     ) -> RecordPayload:
         payload = {"moduleId": str(input.module_id), "secondsSpent": input.seconds_spent}
-        return await submit_record(
-            info, input.client_id, registry.progress.LESSON_COMPLETED, input.completed_at, payload
-        )
+        return await submit_record(info, input.client_id, progress.LESSON_COMPLETED, input.completed_at, payload)
 
     @strawberry.mutation(description="Change app settings online: the SETTINGS_CHANGED kind.")
     async def update_my_settings(
@@ -101,7 +100,7 @@ class SyncMutations:
         input: Annotated[UpdateMySettingsInput, strawberry.argument(description="The change.")],
     ) -> RecordPayload:
         payload = {"baseVersion": input.base_version, "locale": input.locale}
-        return await submit_record(info, input.client_id, registry.profile_settings.SETTINGS_CHANGED, None, payload)
+        return await submit_record(info, input.client_id, profile_settings.SETTINGS_CHANGED, None, payload)
 
 
 @strawberry.type
@@ -132,7 +131,7 @@ class SyncQueries:
                     entity=item.entity,
                     id=strawberry.ID(item.id),
                     op=ChangeOp.DELETE if item.deleted else ChangeOp.UPSERT,
-                    data=item.data,
+                    data=JSON(item.data),
                 )
                 for item in page.changes
             ],
@@ -152,5 +151,5 @@ class SyncQueries:
             max_pull_limit=protocol.MAX_PULL_LIMIT,
             max_body_bytes=settings.max_body_bytes,
             tombstone_days=settings.sync_tombstone_days,
-            record_kinds=sorted(ingest.REGISTRY),
+            record_kinds=sorted(registry.KINDS),
         )

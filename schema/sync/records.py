@@ -12,7 +12,7 @@ import strawberry
 from backend.errors import DomainError, ErrorCode
 from backend.services.credits import credit_accounts
 from backend.services.records import ingest
-from backend.services.records.ingest import IncomingRecord
+from backend.services.records.handler import IncomingRecord
 from backend.services.viewer import Viewer
 from schema.common import UserError
 from schema.credits.types import CreditBalance

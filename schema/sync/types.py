@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated, NewType
+from typing import NewType
 from uuid import UUID
 
 import strawberry
@@ -13,9 +13,11 @@ from strawberry.scalars import JSON
 
 from backend.errors import DomainError, ErrorCode
 from backend.services.feed import Entity
-from backend.services.records.ingest import MAX_KIND_LENGTH, IncomingRecord, RecordResult
+from backend.services.records.handler import IncomingRecord
+from backend.services.records.ingest import MAX_KIND_LENGTH, RecordResult
 from backend.services.validation import parse_moment, storable, storable_copy, storable_json
 from schema.common import UserError
+from schema.credits.types import CreditBalance
 
 
 @strawberry.enum(description="The result of one pushed record.")
@@ -28,6 +30,8 @@ class RecordResultStatus(Enum):
     CONFLICT = strawberry.enum_value("CONFLICT", description="Stale baseVersion of a mutable thing; see serverVersion.")
 
 
+# Registers the feed's own enum under its GraphQL name (strawberry.enum returns the same class,
+# which fields below name as ``Entity`` so type checkers see an enum).
 SyncEntity = strawberry.enum(Entity, name="SyncEntity", description="What a feed change is about.")
 
 
@@ -67,18 +71,20 @@ def _parse_record(value: object) -> IncomingRecord:
     try:
         moment: datetime | None = parse_moment(occurred_at, "occurredAt")
         rejection = None
-    except DomainError as error:
+    except DomainError as unreadable:
         moment = None
-        rejection = DomainError(ErrorCode.INVALID_PAYLOAD, reason_key=error.params["reason_key"], name="occurredAt")
+        rejection = DomainError(
+            ErrorCode.INVALID_PAYLOAD, reason_key=unreadable.params["reason_key"], name="occurredAt"
+        )
     if len(kind) > MAX_KIND_LENGTH or not storable(kind):
-        kind = storable_copy(kind)[:MAX_KIND_LENGTH]
+        kind = str(storable_copy(kind))[:MAX_KIND_LENGTH]  # a str stays a str
         rejection = rejection or DomainError(ErrorCode.UNKNOWN_KIND, kind=kind)
     if not storable_json(payload):
         rejection = rejection or DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.text_chars", name="payload")
     return IncomingRecord(record_id, seq, kind, moment, payload, occurred_at if moment is None else None, rejection)
 
 
-SyncRecord = NewType("SyncRecord", object)
+SyncRecord = NewType("SyncRecord", IncomingRecord)  # the scalar parses straight into the service form
 SYNC_RECORD_SCALAR = strawberry.scalar(
     name="SyncRecord",
     description="One activity record from a phone's outbox: an object "
@@ -133,9 +139,9 @@ class SyncRecordResult:
             message=DomainError(code, **result.params).message(locale) if code else None,
             retryable=result.retryable,
             original_status=RecordResultStatus(result.original_status.value) if result.original_status else None,
-            server_version=result.server_version,
+            server_version=JSON(result.server_version),
             received_at=result.received_at,
-            result=result.result,
+            result=JSON(result.result),
         )
 
 
@@ -149,7 +155,7 @@ class SyncPushPayload:
     )
     clock_skewed: bool = strawberry.field(description="True when the offset exceeds 2 minutes.")
     errors: list[UserError] = strawberry.field(description="Whole-request failures; nothing applied.")
-    credits: Annotated[CreditBalance, strawberry.lazy("schema.credits.types")] | None = strawberry.field(
+    credits: CreditBalance | None = strawberry.field(
         default=None, description="The viewer's credit account after the push (null when nothing was applied)."
     )
 
@@ -164,7 +170,7 @@ class SyncPullInput:
 
 @strawberry.type(description="One change of the feed.")
 class SyncChange:
-    entity: SyncEntity = strawberry.field(description="What the row is.")
+    entity: Entity = strawberry.field(description="What the row is.")
     id: strawberry.ID = strawberry.field(description="The row's ID (global ID, or record UUID).")
     op: ChangeOp = strawberry.field(description="Upsert or delete.")
     data: JSON | None = strawberry.field(description="The whole current row for UPSERT; null for DELETE.")

@@ -8,7 +8,7 @@ filter (``eligible_only``), the per-course answer and later enrollment checks ag
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q, Subquery
@@ -27,10 +27,11 @@ from backend.models import (
     Role,
 )
 from backend.services.feed import ChangeSet, Entity
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
 
-CURSOR_KIND = "course"
+# Courses in code order (codes are unique in a tenant); the cursor is the code.
+COURSE_ORDER: Keyset[Course] = Keyset("course", ("code",), (str,))
 # Lists read only what they show: skipping the audit timestamps saves parsing two datetimes a row.
 COURSE_FIELDS = (
     "id",
@@ -72,19 +73,6 @@ class CourseFilter:
     skill_id: int | None = None
     eligible_only: bool = False
     statuses: tuple[CourseStatus, ...] | None = None
-
-
-@dataclass
-class CoursePage:
-    """One page of courses in code order, with what a Relay connection needs."""
-
-    courses: list[Course]
-    has_next_page: bool
-    has_previous_page: bool
-    count_total: Callable[[], Awaitable[int]]
-
-    def cursor_of(self, course: Course) -> str:
-        return encode_cursor(CURSOR_KIND, [course.code])
 
 
 @dataclass(frozen=True)
@@ -137,7 +125,7 @@ async def list_courses(
     course_filter: CourseFilter,
     max_page_size: int,
     learner: LearnerProfile | None = None,
-) -> CoursePage:
+) -> Page[Course]:
     """A page of courses in code order, after the ``after`` cursor, narrowed by the filter."""
     first = check_page_size(first, max_page_size)
     query = _visible(viewer, course_filter.statuses)
@@ -160,20 +148,7 @@ async def list_courses(
         ineligible = await ineligible_course_ids(viewer.tenant_id, learner)
         if ineligible:
             query = query.filter(id__not_in=sorted(ineligible))
-
-    filtered = query
-    if after:
-        (code,) = decode_cursor(CURSOR_KIND, after, 1)
-        if not isinstance(code, str):
-            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
-        query = query.filter(code__gt=code)
-    rows = await query.order_by("code").limit(first + 1).only(*COURSE_FIELDS)
-    return CoursePage(
-        courses=list(rows[:first]),
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-        count_total=filtered.count,
-    )
+    return await COURSE_ORDER.fetch(query.only(*COURSE_FIELDS), first, after)
 
 
 # --- batched lookups (the GraphQL loaders call these with many course ids at once) -------------
@@ -231,14 +206,12 @@ async def learner_profile(viewer: Viewer, connection=None) -> LearnerProfile:
     employee = viewer.employee
     await employee.fetch_related("position", "org_unit")
     completions = CourseCompletion.filter(tenant_id=viewer.tenant_id, employee_id=employee.id)
-    completed = await (completions.using_db(connection) if connection else completions).values_list(
-        "course_id", flat=True
-    )
+    completed = await completions.using_db(connection).values_list("course_id")
     return LearnerProfile(
         position_family=employee.position.family if employee.position else None,
         grade=employee.position.grade if employee.position else None,
         org_path=employee.org_unit.path if employee.org_unit else None,
-        completed_course_ids=frozenset(completed),
+        completed_course_ids=frozenset(course_id for (course_id,) in completed),
     )
 
 

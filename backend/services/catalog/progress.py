@@ -31,7 +31,8 @@ from backend.models import (
 )
 from backend.services.credits import credit_engine
 from backend.services.feed import Entity
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
+from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
@@ -39,9 +40,7 @@ LESSON_COMPLETED = "LESSON_COMPLETED"
 MAX_SECONDS = 24 * 3600
 
 
-def _visible_module(viewer: Viewer, module: CourseModule | None) -> bool:
-    if module is None:
-        return False
+def _visible_module(viewer: Viewer, module: CourseModule) -> bool:
     return module.course.status == CourseStatus.PUBLISHED or viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
 
 
@@ -79,7 +78,7 @@ class LessonCompleted:
         for parsed in records:
             module_id, seconds = parsed.payload
             module = modules.get(module_id)
-            if not _visible_module(viewer, module):
+            if module is None or not _visible_module(viewer, module):
                 outcomes.append(Outcome.rejected(DomainError(ErrorCode.NOT_FOUND)))
                 continue
             if module.kind != ModuleKind.LESSON:
@@ -103,12 +102,12 @@ class LessonCompleted:
             )
             outcomes.append(Outcome(RecordStatus.ACCEPTED))
         if totals:
-            await _add_progress(context, {m: modules[m] for m in totals}, totals)
+            await add_progress(context, {m: modules[m] for m in totals}, totals)
         return outcomes
 
 
-async def _add_progress(
-    context: ApplyContext,
+async def add_progress(
+    context: UnitOfWork,
     modules: dict[int, CourseModule],
     totals: dict[int, list],
     employee_id: int | None = None,
@@ -167,7 +166,7 @@ async def _add_progress(
     await _complete_courses(context, {module.course_id for module in modules.values()}, employee_id)
 
 
-async def _complete_courses(context: ApplyContext, course_ids: set[int], employee_id: int) -> None:
+async def _complete_courses(context: UnitOfWork, course_ids: set[int], employee_id: int) -> None:
     """Mark courses whose every required module has met its required count as completed (once)."""
     viewer, connection = context.viewer, context.connection
     required = (
@@ -232,9 +231,6 @@ async def _complete_courses(context: ApplyContext, course_ids: set[int], employe
             .values_list("module_id", flat=True)
         ):
             context.changes.touch(Entity.QUIZ, module_id, audience=employee_id)
-
-
-register(LessonCompleted())
 
 
 async def progress_by_course(viewer: Viewer, course_ids: list[int]) -> dict[int, dict[int, ModuleProgress]]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.functions import Sum
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
@@ -35,14 +37,15 @@ from backend.models import (
 from backend.services.audit import audit
 from backend.services.credits import credit_engine, ledger
 from backend.services.feed import ChangeSet
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text
 from backend.services.viewer import Viewer
 
 MAX_REASON = 300
-LEDGER_CURSOR = "credit-ledger"
-PENDING_CURSOR = "credit-pending"
+# Posted entries newest first; claims waiting for HR oldest first.
+LEDGER: Keyset[CreditEntry] = Keyset("credit-ledger", ("id",), (int,), descending=True)
+PENDING: Keyset[PendingCredit] = Keyset("credit-pending", ("id",), (int,))
 
 
 def _reason(reason: str | None, required: bool = True) -> str:
@@ -84,9 +87,14 @@ class Balance:
     updated_at: datetime | None = None
 
 
+async def account_of(tenant_id: int, employee_id: int) -> CreditAccount | None:
+    """The employee's account row; None for an employee who never had an entry."""
+    return await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).first()
+
+
 async def balance_of(tenant_id: int, employee_id: int) -> Balance:
     """The account's sums (zeros for an employee who never had an entry)."""
-    row = await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).first()
+    row = await account_of(tenant_id, employee_id)
     if row is None:
         return Balance(0, 0, 0)
     return Balance(row.balance, row.lifetime_earned, row.pending, row.updated_at)
@@ -167,19 +175,6 @@ class LedgerItem:
     balance_after: int | None
 
 
-@dataclass
-class Page:
-    """A keyset page of rows (entries or claims)."""
-
-    items: list
-    has_next_page: bool
-    has_previous_page: bool
-    cursor_kind: str
-
-    def cursor_of(self, row_id: int) -> str:
-        return encode_cursor(self.cursor_kind, [row_id])
-
-
 async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem]:
     """Entries with their rule, event, course and module, loaded in a few batched queries."""
     rule_ids = {e.rule_id for e in entries if e.rule_id}
@@ -210,46 +205,52 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
     return items
 
 
+async def my_entries(viewer: Viewer, entry_ids: list[int]) -> list[LedgerItem]:
+    """The viewer's own entries among ``entry_ids``, explained (without the balance after them)."""
+    rows = await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=entry_ids)
+    return await explain(viewer.tenant_id, rows)
+
+
 async def ledger_page(
     viewer: Viewer, employee_id: int | None, first: int, after: str | None, max_page_size: int
-) -> Page:
+) -> Page[LedgerItem]:
     """Posted entries of the viewer (or, for HR admins, of ``employee_id``), newest first, each
     explained and with the balance after it."""
     first = check_page_size(first, max_page_size)
     whose = _whose(viewer, employee_id)
     if whose != viewer.employee_id:
         await _employee(viewer, whose)
-    query = CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose)
-    if after:
-        (last_id,) = decode_cursor(LEDGER_CURSOR, after, 1)
-        query = query.filter(id__lt=int(last_id))
-    rows = await query.order_by("-id").limit(first + 1)
-    items = await explain(viewer.tenant_id, rows[:first])
+    entries = await LEDGER.fetch(
+        CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose), first, after or None
+    )
+    items = await explain(viewer.tenant_id, entries.items)
     if items:
         # The balance after the newest entry of the page; older ones follow by subtracting.
         total = (
             await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose, id__lte=items[0].entry.id)
             .annotate(total=Sum("amount"))
-            .values_list("total", flat=True)
+            .values("total")
         )
-        running = int(total[0] or 0)
+        running = int(total[0]["total"] or 0)
         for item in items:
             item.balance_after = running
             running -= item.entry.amount
-    return Page(items, len(rows) > first, bool(after), LEDGER_CURSOR)
+    return Page(
+        items,
+        entries.has_next_page,
+        entries.has_previous_page,
+        lambda item: LEDGER.cursor_of(item.entry),
+        entries.count_total,
+    )
 
 
-async def pending_page(viewer: Viewer, first: int, after: str | None, max_page_size: int) -> Page:
+async def pending_page(viewer: Viewer, first: int, after: str | None, max_page_size: int) -> Page[PendingCredit]:
     """Claims waiting for HR, oldest first: every one for HR admins, the viewer's own otherwise."""
     first = check_page_size(first, max_page_size)
     query = PendingCredit.filter(tenant_id=viewer.tenant_id, status=PendingCreditStatus.PENDING)
     if not viewer.has_role(Role.HR_ADMIN):
         query = query.filter(employee_id=viewer.employee_id)
-    if after:
-        (last_id,) = decode_cursor(PENDING_CURSOR, after, 1)
-        query = query.filter(id__gt=int(last_id))
-    rows = await query.order_by("id").limit(first + 1)
-    return Page(rows[:first], len(rows) > first, bool(after), PENDING_CURSOR)
+    return await PENDING.fetch(query, first, after or None)
 
 
 async def explain_claims(tenant_id: int, claims: list[PendingCredit]) -> dict[int, LedgerItem]:
@@ -347,7 +348,7 @@ async def adjust(viewer: Viewer, employee_id: int, amount: int, reason: str | No
             {"employeeId": employee.id, "amount": str(ledger.from_tenths(amount)), "reason": text},
         )
         await changes.publish(connection, now)
-        return await CreditEntry.get(id=entry_id).using_db(connection)
+        return await CreditEntry.get(id=entry_id, using_db=connection)
 
 
 async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEntry:
@@ -385,7 +386,7 @@ async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEn
             },
         )
         await changes.publish(connection, now)
-        return await CreditEntry.get(id=reversal_id).using_db(connection)
+        return await CreditEntry.get(id=reversal_id, using_db=connection)
 
 
 async def recalculate(
@@ -424,14 +425,18 @@ async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
     lifetime earned = EARN + positive ADJUSTMENT, pending = PENDING claims; plus employees with
     entries or claims but no account. Empty when everything agrees."""
 
-    def scoped(query):
+    def scoped(query: QuerySet[Any]) -> QuerySet[Any]:
         return query.filter(tenant_id=tenant_id) if tenant_id is not None else query
 
     actual: dict[tuple[int, int], list[int]] = {}
 
-    def add(rows, index):
+    def add(rows: list[Any], index: int) -> None:
         for tenant, employee, total in rows:
             actual.setdefault((tenant, employee), [0, 0, 0])[index] += int(total or 0)
+
+    def sums_of(key: tuple[int, int]) -> tuple[int, int, int]:
+        balance, earned, pending = actual.get(key, [0, 0, 0])
+        return balance, earned, pending
 
     add(
         await scoped(CreditEntry.all())
@@ -469,7 +474,7 @@ async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
     }
     wrong = []
     for key in sorted(set(actual) | set(cached)):
-        sums = tuple(actual.get(key, [0, 0, 0]))
+        sums = sums_of(key)
         if cached.get(key) != sums and not (key not in cached and sums == (0, 0, 0)):
             wrong.append(key)
     numbers = (
@@ -481,7 +486,7 @@ async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
             employee,
             numbers.get(employee, "?"),
             cached.get((tenant, employee)),
-            tuple(actual.get((tenant, employee), [0, 0, 0])),
+            sums_of((tenant, employee)),
         )
         for tenant, employee in wrong
     ]

@@ -2,7 +2,7 @@
 
 Domain services ``note`` what an accepted record achieved (a lesson done, a quiz passed, a
 practice confirmed, an attendance, an evaluation, a module or course completed) as a
-``Creditable``; ``settle`` runs as the last step of the same transaction (``ApplyContext.finish``)
+``Creditable``; ``settle`` runs as the last step of the same transaction (``UnitOfWork.finish``)
 for synced records and online mutations alike. A client never sends an amount.
 
 Each creditable becomes one ``credit_event`` row, keyed by what it is (``quiz:<employee>:<quiz>``:
@@ -24,11 +24,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
 
 from backend.models import (
     Course,
@@ -42,11 +44,16 @@ from backend.models import (
     CreditRuleStatus,
     PendingCredit,
     PendingCreditStatus,
+    Role,
 )
 from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
+from backend.services.audit import audit
 from backend.services.credits import ledger
-from backend.services.feed import ChangeSet, Entity, register_backfill
+from backend.services.feed import ChangeSet, Entity
 from backend.sql import db_time, db_uuid, insert_many
+
+if TYPE_CHECKING:  # the unit of work settles through this module: a type, not an import, goes back
+    from backend.services.records.work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -65,9 +72,9 @@ class Creditable:
     quantity: int = 1
 
 
-def note(context, creditable: Creditable) -> None:
-    """Remember a creditable fact; it is credited when the transaction finishes."""
-    context.creditables.append(creditable)
+def note(work: UnitOfWork, creditable: Creditable) -> None:
+    """Remember a creditable fact; it is credited when the unit of work finishes."""
+    work.creditables.append(creditable)
 
 
 # --- periods --------------------------------------------------------------------------------
@@ -124,26 +131,24 @@ async def program_of(tenant_id: int, connection: BaseDBAsyncClient | None = None
 # --- settling -------------------------------------------------------------------------------
 
 
-async def settle(context) -> None:
-    """Record the noted facts as events and credit the new ones (in the caller's transaction)."""
-    noted: list[Creditable] = context.creditables
+async def settle(work: UnitOfWork) -> None:
+    """Record the noted facts as events and credit the new ones (in the unit of work's transaction)."""
+    noted = work.creditables
     if not noted:
         return
-    context.creditables = []
-    connection, tenant_id = context.connection, context.viewer.tenant_id
+    work.creditables = []
+    connection, tenant_id = work.connection, work.viewer.tenant_id
     # Lock first: events get their ids (which "every N" counts by) one employee's transaction at a
     # time, so two concurrent confirmations can never both count the same multiple.
     for employee_id in sorted({item.employee_id for item in noted}):
-        await ledger.lock_account(connection, tenant_id, employee_id, context.received_at)
-    fresh = await _new_events(connection, tenant_id, noted, context.received_at)
+        await ledger.lock_account(connection, tenant_id, employee_id, work.received_at)
+    fresh = await _new_events(connection, tenant_id, noted, work.received_at)
     if not fresh:
         return
     rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
     if not rules:
         return
-    engine = _Engine(
-        connection, context.changes, tenant_id, await program_of(tenant_id, connection), context.received_at
-    )
+    engine = _Engine(connection, work.changes, tenant_id, await program_of(tenant_id, connection), work.received_at)
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
 
 
@@ -275,7 +280,8 @@ class _Engine:
         self.program, self.now = program, now
         self._scenarios: dict[int, str] = {}
         self._versions: dict[str, list[int]] = {}
-        self._used: dict[tuple[str, int, datetime | None, datetime | None], int] = {}
+        # Granted so far by (rule key, employee, window); a window of None means ever.
+        self._used: dict[tuple[str, int, tuple[datetime, datetime] | None], int] = {}
         self._practised: dict[tuple[int, int], int] = {}
 
     async def credit(
@@ -362,15 +368,18 @@ class _Engine:
             )
         if not made:
             return 0
-        for key, employee_id, start, end in self._used:
-            if key == rule.rule_key and employee_id == event.employee_id and (start is None or start <= when < end):
-                self._used[(key, employee_id, start, end)] += amount
+        for key, employee_id, span in self._used:
+            if (
+                key == rule.rule_key
+                and employee_id == event.employee_id
+                and (span is None or span[0] <= when < span[1])
+            ):
+                self._used[(key, employee_id, span)] += amount
         return amount
 
     async def _used_in(self, rule: CreditRule, employee_id: int, window: tuple[datetime, datetime] | None) -> int:
         """What the rule (all its versions) granted the employee in a window (None: ever)."""
-        start, end = window or (None, None)
-        key = (rule.rule_key, employee_id, start, end)
+        key = (rule.rule_key, employee_id, window)
         if key not in self._used:
             versions = self._versions.get(rule.rule_key, [rule.id])
             self._used[key] = await self._granted(versions, employee_id=employee_id, between=window)
@@ -396,15 +405,16 @@ class _Engine:
             await CreditEntry.filter(kind=CreditEntryKind.EARN, **filters)
             .using_db(self.connection)
             .annotate(total=Sum("amount"))
-            .values_list("total", flat=True)
+            .values_list("total")
         )
         claimed = (
             await PendingCredit.filter(status=PendingCreditStatus.PENDING, **filters)
             .using_db(self.connection)
             .annotate(total=Sum("amount"))
-            .values_list("total", flat=True)
+            .values_list("total")
         )
-        return int(posted[0] or 0) + int(claimed[0] or 0)
+        # Not flat: the ORM's types read a flat values_list as tuples.
+        return int(posted[0][0] or 0) + int(claimed[0][0] or 0)
 
     async def _multiples_crossed(self, rule: CreditRule, event: Event) -> int:
         """How many multiples of every_n the confirmed quantity in the rule's scope passed with
@@ -425,9 +435,9 @@ class _Engine:
                 await CreditEvent.filter(**scope)
                 .using_db(self.connection)
                 .annotate(total=Sum("quantity"))
-                .values_list("total", flat=True)
+                .values_list("total")
             )
-            self._practised[key] = int(before[0] or 0)
+            self._practised[key] = int(before[0][0] or 0)
         done = self._practised[key]
         self._practised[key] = done + event.quantity
         return (done + event.quantity) // rule.every_n - done // rule.every_n
@@ -447,11 +457,6 @@ async def recalculate(
     audited. Only what is missing is added: an event an older version already credited gets the
     difference, never a second full amount, and nothing is ever taken back (HR reverses or
     adjusts explicitly). Returns the credits (tenths) added, posted or pending."""
-    from tortoise.transactions import in_transaction
-
-    from backend.models import Role
-    from backend.services.audit import audit
-
     viewer.require_role(Role.HR_ADMIN)
     tenant_id = viewer.tenant_id
     now = datetime.now(UTC)
@@ -493,12 +498,9 @@ async def recalculate(
 # --- feed backfill --------------------------------------------------------------------------
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     """Mark every account and entry for its employee's phone (after a bulk load)."""
-    for employee_id in await CreditAccount.filter(tenant_id=tenant_id).values_list("employee_id", flat=True):
+    for (employee_id,) in await CreditAccount.filter(tenant_id=tenant_id).values_list("employee_id"):
         changes.touch(Entity.CREDIT_ACCOUNT, employee_id, audience=employee_id)
     for entry_id, employee_id in await CreditEntry.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
         changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=employee_id)
-
-
-register_backfill(_backfill)

@@ -59,9 +59,9 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
             )
             .using_db(connection)
             .distinct()
-            .values_list("employee_id", flat=True)
+            .values("employee_id")
         )
-        for employee_id in sorted(set(earners)):
+        for employee_id in sorted({int(row["employee_id"]) for row in earners}):
             # Everything below is read with the account locked: a spend committing meanwhile
             # is either fully seen or waits for us.
             account = await ledger.lock_account(connection, tenant_id, employee_id, now)
@@ -75,11 +75,11 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
                 )
                 .using_db(connection)
                 .annotate(total=Sum("amount"))
-                .values_list("total", flat=True)
+                .values("total")
             )
             # What has left the balance, net of refunds: lifetime earned minus what remains.
             gone = account.lifetime_earned - account.balance
-            lapsing = _lapsing(int(earned[0] or 0), gone, account.balance)
+            lapsing = _lapsing(int(earned[0]["total"] or 0), gone, account.balance)
             if lapsing <= 0:
                 continue
             posted = await ledger.post(

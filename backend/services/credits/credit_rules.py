@@ -25,14 +25,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuditEntry, Course, CourseModule, CreditActivity, CreditRule, CreditRuleStatus, Role
 from backend.services.audit import audit
-from backend.services.credits import credit_engine as credit_engine
-from backend.services.credits import ledger
+from backend.services.credits import credit_engine, ledger
+from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -67,7 +71,7 @@ class RuleInput:
     requires_approval: bool = False
 
 
-async def _validated(connection, tenant_id: int, rule: RuleInput) -> dict:
+async def _validated(connection: BaseDBAsyncClient, tenant_id: int, rule: RuleInput) -> dict[str, Any]:
     """The rule's column values, or VALIDATION naming the first field at fault."""
     name = (rule.name or "").strip()
     if not name:
@@ -77,15 +81,16 @@ async def _validated(connection, tenant_id: int, rule: RuleInput) -> dict:
     credits = ledger.to_tenths(rule.credits, "credits")
     if credits <= 0:
         raise _invalid("credits")
-    caps = {}
+    caps: dict[str, int | None] = {}
     for field, value in (
         ("capPerDay", rule.cap_per_day),
         ("capPerWeek", rule.cap_per_week),
         ("capPerPeriod", rule.cap_per_period),
     ):
-        caps[field] = None if value is None else ledger.to_tenths(value, field)
-        if caps[field] is not None and caps[field] < 1:
+        cap = None if value is None else ledger.to_tenths(value, field)
+        if cap is not None and cap < 1:
             raise _invalid(field)
+        caps[field] = cap
     if rule.min_score is not None and (rule.activity not in SCORED or not 0 <= rule.min_score <= 100):
         raise _invalid("minScore")
     if rule.every_n is not None and (
@@ -121,7 +126,7 @@ async def _validated(connection, tenant_id: int, rule: RuleInput) -> dict:
     }
 
 
-def _details(values: dict) -> dict:
+def _details(values: dict[str, Any]) -> dict[str, Any]:
     shown = dict(values)
     for key in ("credits", "cap_per_day", "cap_per_week", "cap_per_period"):
         if shown.get(key) is not None:
@@ -130,11 +135,11 @@ def _details(values: dict) -> dict:
 
 
 async def _insert(
-    connection,
+    connection: BaseDBAsyncClient,
     tenant_id: int,
     rule_key: str,
     version: int,
-    values: dict,
+    values: dict[str, Any],
     actor_id: int,
     now: datetime,
     status: CreditRuleStatus = CreditRuleStatus.ACTIVE,
@@ -169,13 +174,13 @@ async def _insert(
     return int(rows[0]["id"]) if rows else None
 
 
-async def _status_for(connection, tenant_id: int, values: dict) -> CreditRuleStatus:
+async def _status_for(connection: BaseDBAsyncClient, tenant_id: int, values: dict[str, Any]) -> CreditRuleStatus:
     """PENDING_APPROVAL for a version granting more than the program's threshold, else ACTIVE."""
     threshold = (await credit_engine.program_of(tenant_id, connection)).rule_approval_above
     return CreditRuleStatus.PENDING_APPROVAL if values["credits"] > threshold else CreditRuleStatus.ACTIVE
 
 
-async def _locked_versions(connection, tenant_id: int, rule_key: str) -> list[CreditRule]:
+async def _locked_versions(connection: BaseDBAsyncClient, tenant_id: int, rule_key: str) -> list[CreditRule]:
     """Every version of a rule, locked in id order (one order: no deadlocks between writers)."""
     return (
         await CreditRule.filter(tenant_id=tenant_id, rule_key=rule_key)
@@ -185,7 +190,9 @@ async def _locked_versions(connection, tenant_id: int, rule_key: str) -> list[Cr
     )
 
 
-async def _locked_version(connection, tenant_id: int, rule_id: int) -> tuple[CreditRule, list[CreditRule]]:
+async def _locked_version(
+    connection: BaseDBAsyncClient, tenant_id: int, rule_id: int
+) -> tuple[CreditRule, list[CreditRule]]:
     """The version ``rule_id`` as it is once every version of its rule is locked, and those
     versions; NOT_FOUND outside the tenant."""
     found = await CreditRule.filter(tenant_id=tenant_id, id=rule_id).using_db(connection).first()
@@ -220,7 +227,7 @@ async def create_rule(viewer: Viewer, rule: RuleInput) -> CreditRule:
             rule_id,
             {"ruleKey": rule_key, "version": 1, "status": status.value, **_details(values)},
         )
-        return await CreditRule.get(id=rule_id).using_db(connection)
+        return await CreditRule.get(id=rule_id, using_db=connection)
 
 
 async def update_rule(viewer: Viewer, rule_id: int, rule: RuleInput) -> CreditRule:
@@ -277,7 +284,7 @@ async def update_rule(viewer: Viewer, rule_id: int, rule: RuleInput) -> CreditRu
                 **_details(values),
             },
         )
-        return await CreditRule.get(id=new_id).using_db(connection)
+        return await CreditRule.get(id=new_id, using_db=connection)
 
 
 async def approve_rule(viewer: Viewer, rule_id: int, reason: str | None = None) -> CreditRule:
@@ -338,7 +345,7 @@ async def approve_rule(viewer: Viewer, rule_id: int, reason: str | None = None) 
                 "reason": reason,
             },
         )
-        return await CreditRule.get(id=rule.id).using_db(connection)
+        return await CreditRule.get(id=rule.id, using_db=connection)
 
 
 async def reject_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
@@ -371,7 +378,7 @@ async def reject_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
                 "reason": reason,
             },
         )
-        return await CreditRule.get(id=rule.id).using_db(connection)
+        return await CreditRule.get(id=rule.id, using_db=connection)
 
 
 @dataclass(frozen=True)
@@ -448,15 +455,42 @@ async def retire_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
                 "rejectedWaiting": [v.id for v in waiting],
             },
         )
-        return await CreditRule.get(id=current.id).using_db(connection)
+        return await CreditRule.get(id=current.id, using_db=connection)
 
 
-async def list_rules(viewer: Viewer, include_history: bool = False) -> list[CreditRule]:
-    """The tenant's rules (HR admins), by rule key then newest version first: every version that
-    is not SUPERSEDED (ACTIVE or RETIRED, versions waiting for approval, rejected ones); with
-    include_history also every SUPERSEDED version."""
+class _RuleOrder(Keyset[CreditRule]):
+    """By rule key, then newest version first: two directions, so the condition and the order are
+    written here (a plain ``Keyset`` sorts every field one way)."""
+
+    def after(self, after: str) -> Q:
+        rule_key, version = self.decode(after)
+        return Q(rule_key__gt=rule_key) | Q(rule_key=rule_key, version__lt=version)
+
+    def order_by(self) -> list[str]:
+        return ["rule_key", "-version"]
+
+
+RULES = _RuleOrder("credit-rules", ("rule_key", "version"), (str, int))
+
+
+def _rules(viewer: Viewer, include_history: bool) -> QuerySet[CreditRule]:
+    """The rules query (HR admins): every version that is not SUPERSEDED (ACTIVE or RETIRED,
+    versions waiting for approval, rejected ones); with include_history also every SUPERSEDED one."""
     viewer.require_role(Role.HR_ADMIN)
     query = CreditRule.filter(tenant_id=viewer.tenant_id)
     if not include_history:
         query = query.exclude(status=CreditRuleStatus.SUPERSEDED)
-    return await query.order_by("rule_key", "-version")
+    return query
+
+
+async def list_rules(viewer: Viewer, include_history: bool = False) -> list[CreditRule]:
+    """The tenant's rules (see ``_rules``), by rule key then newest version first, all at once."""
+    return await _rules(viewer, include_history).order_by(*RULES.order_by())
+
+
+async def rule_page(
+    viewer: Viewer, include_history: bool, first: int, after: str | None, max_page_size: int
+) -> Page[CreditRule]:
+    """A page of the tenant's rules (see ``_rules``), by rule key then newest version first."""
+    first = check_page_size(first, max_page_size)
+    return await RULES.fetch(_rules(viewer, include_history), first, after)

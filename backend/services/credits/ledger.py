@@ -270,7 +270,7 @@ async def settle_pending(
         .update(status=status, decided_by_id=actor_id, decided_at=now, reason=reason[:300], updated_at=now)
     )
     if decided != 1:
-        current = await PendingCredit.get(id=claim.id).using_db(connection)
+        current = await PendingCredit.get(id=claim.id, using_db=connection)
         raise DomainError(ErrorCode.ALREADY_DECIDED, status=current.status.value)
     await (
         CreditAccount.filter(tenant_id=tenant_id, employee_id=claim.employee_id)
@@ -296,4 +296,4 @@ async def settle_pending(
             ),
             now,
         )
-    return await PendingCredit.get(id=claim.id).using_db(connection)
+    return await PendingCredit.get(id=claim.id, using_db=connection)

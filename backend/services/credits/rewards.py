@@ -19,6 +19,7 @@ Credit amounts are tenths of a credit (see backend/models/credits.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,12 +41,11 @@ from backend.models import (
     RewardCategory,
     Role,
 )
-from backend.services import feed
 from backend.services.audit import audit
 from backend.services.credits import ledger
 from backend.services.feed import ChangeSet, Entity
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text as _text
 from backend.services.viewer import Viewer
@@ -60,9 +60,10 @@ MAX_DESCRIPTION = 2000
 MAX_REASON = 300
 MAX_STOCK = 2**31 - 1
 MAX_LIMIT = 32767
-STORE_CURSOR = "rewards"
-MY_CURSOR = "my-redemptions"
-ALL_CURSOR = "redemptions"
+# The store in the order HR created the rewards; redemptions newest first.
+STORE: Keyset[Reward] = Keyset("rewards", ("id",), (int,))
+MY_REDEMPTIONS: Keyset[Redemption] = Keyset("my-redemptions", ("id",), (int,), descending=True)
+REDEMPTIONS: Keyset[Redemption] = Keyset("redemptions", ("id",), (int,), descending=True)
 
 
 def _moment(value: datetime | None, field: str) -> datetime | None:
@@ -209,7 +210,7 @@ async def create_reward(viewer: Viewer, draft: RewardDraft, now: datetime | None
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.REWARD, reward_id)
         await changes.publish(connection, now)
-        return await Reward.get(id=reward_id).using_db(connection)
+        return await Reward.get(id=reward_id, using_db=connection)
 
 
 async def update_reward(viewer: Viewer, reward_id: int, given: dict[str, Any], now: datetime | None = None) -> Reward:
@@ -257,7 +258,7 @@ async def update_reward(viewer: Viewer, reward_id: int, given: dict[str, Any], n
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.REWARD, reward.id)
             await changes.publish(connection, now)
-        return await Reward.get(id=reward.id).using_db(connection)
+        return await Reward.get(id=reward.id, using_db=connection)
 
 
 async def retire_reward(viewer: Viewer, reward_id: int, now: datetime | None = None) -> Reward:
@@ -281,42 +282,26 @@ async def retire_reward(viewer: Viewer, reward_id: int, now: datetime | None = N
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.REWARD, reward.id)
             await changes.publish(connection, now)
-        return await Reward.get(id=reward.id).using_db(connection)
+        return await Reward.get(id=reward.id, using_db=connection)
 
 
 # --- the store ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class StorePage:
+class Store:
     """A page of rewards with what the viewer needs to know about each: how often they redeemed
     it (PENDING or APPROVED, what the per-person limit counts) and their spendable balance."""
 
-    rewards: list[Reward]
+    page: Page[Reward]
     my_counts: dict[int, int]
     balance: int
-    has_next_page: bool
-    has_previous_page: bool
-
-    def cursor_of(self, reward: Reward) -> str:
-        return encode_cursor(STORE_CURSOR, [reward.id])
 
 
 async def balance_of(tenant_id: int, employee_id: int) -> int:
     """An employee's spendable balance in tenths (0 without an account)."""
-    balances = await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).values_list(
-        "balance", flat=True
-    )
-    return int(balances[0]) if balances else 0
-
-
-def _after_id(cursor_kind: str, after: str | None) -> int | None:
-    if not after:
-        return None
-    (last_id,) = decode_cursor(cursor_kind, after, 1)
-    if not isinstance(last_id, int) or isinstance(last_id, bool):
-        raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
-    return last_id
+    balances = await CreditAccount.filter(tenant_id=tenant_id, employee_id=employee_id).values("balance")
+    return int(balances[0]["balance"]) if balances else 0
 
 
 async def store(
@@ -326,7 +311,7 @@ async def store(
     max_page_size: int,
     include_retired: bool = False,
     now: datetime | None = None,
-) -> StorePage:
+) -> Store:
     """The rewards the viewer can redeem now (not retired, inside their dates), in the order HR
     created them. ``include_retired`` (HR admins only, FORBIDDEN otherwise) lists every reward,
     retired and out-of-date ones too. Three queries whatever the page size."""
@@ -341,15 +326,9 @@ async def store(
             Q(active_until__isnull=True) | Q(active_until__gt=now),
             retired=False,
         )
-    last_id = _after_id(STORE_CURSOR, after)
-    if last_id is not None:
-        query = query.filter(id__gt=last_id)
-    rows = await query.order_by("id").limit(first + 1)
-    rewards = rows[:first]
-    counts = await my_redemption_counts(viewer, [r.id for r in rewards])
-    return StorePage(
-        rewards, counts, await balance_of(viewer.tenant_id, viewer.employee_id), len(rows) > first, after is not None
-    )
+    page = await STORE.fetch(query, first, after)
+    counts = await my_redemption_counts(viewer, [r.id for r in page.items])
+    return Store(page, counts, await balance_of(viewer.tenant_id, viewer.employee_id))
 
 
 async def my_redemption_counts(viewer: Viewer, reward_ids: list[int]) -> dict[int, int]:
@@ -375,45 +354,25 @@ async def get_reward(viewer: Viewer, reward_id: int) -> Reward | None:
     return reward
 
 
-@dataclass(frozen=True)
-class RedemptionPage:
-    """A page of redemptions, newest first, with their rewards and employees loaded."""
-
-    redemptions: list[Redemption]
-    has_next_page: bool
-    has_previous_page: bool
-    cursor_kind: str
-
-    def cursor_of(self, redemption: Redemption) -> str:
-        return encode_cursor(self.cursor_kind, [redemption.id])
-
-
-async def _redemption_page(query, cursor_kind: str, first: int, after: str | None) -> RedemptionPage:
-    last_id = _after_id(cursor_kind, after)
-    if last_id is not None:
-        query = query.filter(id__lt=last_id)
-    rows = await query.order_by("-id").limit(first + 1).select_related("reward", "employee")
-    return RedemptionPage(rows[:first], len(rows) > first, after is not None, cursor_kind)
-
-
-async def my_redemptions(viewer: Viewer, first: int, after: str | None, max_page_size: int) -> RedemptionPage:
-    """The viewer's own redemptions, newest first."""
+async def my_redemptions(viewer: Viewer, first: int, after: str | None, max_page_size: int) -> Page[Redemption]:
+    """The viewer's own redemptions, newest first, with their rewards and employees loaded."""
     check_page_size(first, max_page_size)
     query = Redemption.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id)
-    return await _redemption_page(query, MY_CURSOR, first, after)
+    return await MY_REDEMPTIONS.fetch(query.select_related("reward", "employee"), first, after)
 
 
 async def redemptions(
     viewer: Viewer, status: RedemptionStatus | None, first: int, after: str | None, max_page_size: int
-) -> RedemptionPage:
+) -> Page[Redemption]:
     """Every redemption of the company (HR admins; FORBIDDEN otherwise), newest first, optionally
-    only those in one status (PENDING: what awaits a decision)."""
+    only those in one status (PENDING: what awaits a decision), with their rewards and employees
+    loaded."""
     viewer.require_role(Role.HR_ADMIN)
     check_page_size(first, max_page_size)
     query = Redemption.filter(tenant_id=viewer.tenant_id)
     if status is not None:
         query = query.filter(status=status)
-    return await _redemption_page(query, ALL_CURSOR, first, after)
+    return await REDEMPTIONS.fetch(query.select_related("reward", "employee"), first, after)
 
 
 # --- redeeming: the REWARD_REDEEMED record kind -------------------------------------------------
@@ -526,9 +485,6 @@ class RewardRedeemed:
         return outcomes
 
 
-register(RewardRedeemed())
-
-
 # --- cancelling and deciding --------------------------------------------------------------------
 
 
@@ -538,7 +494,7 @@ async def _settle(
     status: RedemptionStatus,
     reason: str,
     now: datetime,
-    may,
+    may: Callable[[Redemption], None],
 ) -> Redemption:
     """Move a PENDING redemption to ``status`` once (ALREADY_DECIDED otherwise), refunding it
     unless approved; ``may(redemption)`` raises when the viewer may not."""
@@ -554,7 +510,7 @@ async def _settle(
             .update(status=status, decided_by_id=viewer.employee_id, decided_at=now, reason=reason, updated_at=now)
         )
         if moved != 1:
-            current = await Redemption.get(id=redemption.id).using_db(connection)
+            current = await Redemption.get(id=redemption.id, using_db=connection)
             raise DomainError(ErrorCode.ALREADY_DECIDED, status=RedemptionStatus(current.status).value)
         changes = ChangeSet(viewer.tenant_id)
         if status != RedemptionStatus.APPROVED:
@@ -627,59 +583,23 @@ async def decide_redemption(
     return await _settle(viewer, redemption_id, status, reason, now or datetime.now(UTC), may)
 
 
-# --- feed rows ----------------------------------------------------------------------------------
+# --- what the pull feed sends ---------------------------------------------------------------------
 
 
-def reward_row(reward: Reward) -> dict[str, Any]:
-    """A reward as the store shows it to everyone (the REWARD feed row)."""
-    return {
-        "id": to_global_id("Reward", reward.id),
-        "code": reward.code,
-        "name": reward.name,
-        "description": reward.description,
-        "category": RewardCategory(reward.category).value,
-        "cost": str(ledger.from_tenths(reward.cost)),
-        "stockLeft": reward.stock,
-        "perPersonLimit": reward.per_person_limit,
-        "activeFrom": reward.active_from.isoformat() if reward.active_from else None,
-        "activeUntil": reward.active_until.isoformat() if reward.active_until else None,
-        "requiresApproval": reward.requires_approval,
-        "version": reward.version,
-    }
+async def rewards_by_id(viewer: Viewer, reward_ids: list[int]) -> list[Reward]:
+    """The rewards among ``reward_ids`` still in the store (not retired) of the viewer's company."""
+    return await Reward.filter(tenant_id=viewer.tenant_id, id__in=reward_ids, retired=False)
 
 
-async def rewards_for_feed(viewer: Viewer, reward_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Rewards not retired among ``reward_ids`` as REWARD feed rows (a retired one is left out:
-    the feed sends a tombstone)."""
-    rows = await Reward.filter(tenant_id=viewer.tenant_id, id__in=reward_ids, retired=False)
-    return {reward.id: reward_row(reward) for reward in rows}
-
-
-async def redemptions_for_feed(viewer: Viewer, redemption_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The viewer's own redemptions among ``redemption_ids`` as REDEMPTION feed rows."""
-    rows = await Redemption.filter(
+async def my_redemptions_by_id(viewer: Viewer, redemption_ids: list[int]) -> list[Redemption]:
+    """The viewer's own redemptions among ``redemption_ids``, with their rewards loaded."""
+    return await Redemption.filter(
         tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=redemption_ids
     ).select_related("reward")
-    return {
-        r.id: {
-            "id": to_global_id("Redemption", r.id),
-            "rewardId": to_global_id("Reward", r.reward_id),
-            "rewardName": r.reward.name,
-            "cost": str(ledger.from_tenths(r.cost)),
-            "status": RedemptionStatus(r.status).value,
-            "requestedAt": r.requested_at.isoformat(),
-            "decidedAt": r.decided_at.isoformat() if r.decided_at else None,
-            "reason": r.reason,
-        }
-        for r in rows
-    }
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     for reward_id in await Reward.filter(tenant_id=tenant_id, retired=False).values_list("id", flat=True):
         changes.touch(Entity.REWARD, reward_id)
     for redemption_id, employee_id in await Redemption.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
         changes.touch(Entity.REDEMPTION, redemption_id, audience=employee_id)
-
-
-feed.register_backfill(_backfill)

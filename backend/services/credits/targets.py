@@ -13,7 +13,6 @@ to the last tenth and "behind" (earned below expected by now) can be filtered an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -28,7 +27,7 @@ from backend.models import CreditEntryKind, CreditProgram, CreditTarget, Employe
 from backend.services.audit import audit
 from backend.services.credits import credit_engine
 from backend.services.credits.ledger import from_tenths, percent_of, to_tenths
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
@@ -37,7 +36,6 @@ MAX_RULE_APPROVAL_ABOVE = 10_000_000  # tenths: a million credits
 MILLION = 1_000_000
 MAX_FAMILY = 64
 MAX_GRADE = 999
-BEHIND_CURSOR = "credits-behind"
 
 
 # --- SQL helpers ------------------------------------------------------------------------------
@@ -292,7 +290,7 @@ async def set_target(
                 "before": str(from_tenths(before.credits)) if before else None,
             },
         )
-        return await CreditTarget.get(id=target_id).using_db(connection)
+        return await CreditTarget.get(id=target_id, using_db=connection)
 
 
 async def remove_target(viewer: Viewer, target_id: int) -> None:
@@ -432,19 +430,17 @@ async def team_progress(
     return TeamProgress(period, [_progress(row) for row in rows])
 
 
-@dataclass
-class BehindPage:
-    """One page of ``credits_behind``, largest shortfall first, with what a connection needs."""
+# Largest shortfall first, then by employee number: two directions, so the SQL of
+# ``credits_behind`` writes the condition and the order itself; the keyset reads and writes cursors.
+BEHIND: Keyset[Progress] = Keyset("credits-behind", ("shortfall", "employee_no"), (int, str))
+
+
+@dataclass(frozen=True)
+class Behind:
+    """One page of ``credits_behind`` and the period it is about."""
 
     period: Period
-    entries: list[Progress]
-    has_next_page: bool
-    has_previous_page: bool
-    count_total: Callable[[], Awaitable[int]]
-
-    @staticmethod
-    def cursor_of(entry: Progress) -> str:
-        return encode_cursor(BEHIND_CURSOR, [entry.shortfall, entry.employee_no])
+    page: Page[Progress]
 
 
 async def credits_behind(
@@ -455,14 +451,12 @@ async def credits_behind(
     after: str | None,
     max_page_size: int,
     now: datetime | None = None,
-) -> BehindPage:
+) -> Behind:
     """Active employees with a target who earned less than expected by now in the period holding
     ``day``, in an org unit's subtree (or the whole company), largest shortfall first, then by
     employee number (HR admins). A page is one statement however deep it is."""
     first = check_page_size(first, max_page_size)
-    cursor = decode_cursor(BEHIND_CURSOR, after, 2) if after else None
-    if cursor is not None and not (isinstance(cursor[0], int) and isinstance(cursor[1], str)):
-        raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
+    cursor = BEHIND.decode(after) if after else None
     viewer.require_role(Role.HR_ADMIN)
     tenant_id = viewer.tenant_id
     unit = None
@@ -500,10 +494,4 @@ async def credits_behind(
         )
         return int(counted[0]["n"])
 
-    return BehindPage(
-        period=period,
-        entries=[_progress(row) for row in rows[:first]],
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-        count_total=count_total,
-    )
+    return Behind(period, BEHIND.page([_progress(row) for row in rows], first, after, count_total))

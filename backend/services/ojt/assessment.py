@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -42,22 +42,15 @@ from backend.models import (
     Rubric,
     RubricCriterion,
 )
-from backend.services import feed
 from backend.services.audit import audit
 from backend.services.catalog import progress
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import mentoring, skills
-from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.services.records.ingest import (
-    ApplyContext,
-    Outcome,
-    ParsedRecord,
-    invalid_payload,
-    payload_id,
-    register,
-)
+from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS, criteria_of
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -66,7 +59,6 @@ DEFAULT_PASS_SCORE = 60
 MAX_COMMENT = 2000
 MAX_REASON = 2000
 FINISHED = (EvaluationStatus.SUBMITTED, EvaluationStatus.SUPERSEDED)
-CURSOR_KIND = "evaluations"
 
 
 # --- scores ---------------------------------------------------------------------------------
@@ -119,8 +111,10 @@ def parse_scores(value: Any, error: Callable[[str], DomainError]) -> dict[int, i
     return scores
 
 
-def evaluation_copy(evaluation: MentorEvaluation) -> dict[str, Any]:
-    """An evaluation as the phone keeps it: the feed row, and the server copy of a CONFLICT."""
+def evaluation_copy(evaluation: MentorEvaluation, supersedes_uid: uuid.UUID | str | None = None) -> dict[str, Any]:
+    """The server copy of an evaluation as the phone keeps it: the answer to a CONFLICT, and (sent
+    by mobile_sync) its feed row, so the two never differ. ``supersedes_uid``: the evaluation it
+    replaced."""
     return {
         "id": str(evaluation.uid),
         "evaluationId": str(evaluation.uid),
@@ -134,18 +128,18 @@ def evaluation_copy(evaluation: MentorEvaluation) -> dict[str, Any]:
         "comment": evaluation.comment,
         "percent": evaluation.percent,
         "submittedAt": evaluation.submitted_at.isoformat() if evaluation.submitted_at else None,
-        "supersedesId": None,  # the superseded uid: filled by callers that looked it up
+        "supersedesId": str(supersedes_uid) if supersedes_uid else None,
         "supersededReason": evaluation.superseded_reason,
     }
 
 
-async def _copy(connection: BaseDBAsyncClient | None, evaluation: MentorEvaluation) -> dict[str, Any]:
-    row = evaluation_copy(evaluation)
+async def _copy(connection: BaseDBAsyncClient, evaluation: MentorEvaluation) -> dict[str, Any]:
+    supersedes = None
     if evaluation.supersedes_id:
-        query = MentorEvaluation.filter(id=evaluation.supersedes_id)
-        uids = await (query.using_db(connection) if connection else query).values_list("uid", flat=True)
-        row["supersedesId"] = str(uids[0]) if uids else None
-    return row
+        query = MentorEvaluation.filter(id=evaluation.supersedes_id).using_db(connection)
+        rows = await query.values_list("uid")
+        supersedes = rows[0][0] if rows else None
+    return evaluation_copy(evaluation, supersedes)
 
 
 def _stored_scores(scores: dict[int, int]) -> dict[str, int]:
@@ -202,7 +196,7 @@ async def _insert_evaluation(
 
 
 async def _after_submit(
-    context: ApplyContext,
+    context: UnitOfWork,
     evaluation: MentorEvaluation,
     module: CourseModule,
     record_id: uuid.UUID | None,
@@ -260,7 +254,7 @@ async def _after_submit(
         .exists()
     )
     if not passed_before:
-        await progress._add_progress(
+        await progress.add_progress(
             context, {module.id: module}, {module.id: [1, 0, occurred_at]}, employee_id=evaluation.mentee_id
         )
 
@@ -319,12 +313,14 @@ class MentorEvaluated:
         return outcomes
 
 
-async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
+async def _scored_module(
+    context: ApplyContext, write: EvaluationWrite, occurred_at: datetime
+) -> tuple[CourseModule, int]:
+    """The published module ``write`` scores and its rubric's id, once the viewer is shown to be the
+    mentee's current mentor for its course on the mentee's local day at ``occurred_at``."""
     viewer, connection = context.viewer, context.connection
-    write: EvaluationWrite = parsed.payload
-    tenant_id = viewer.tenant_id
     module = (
-        await CourseModule.filter(tenant_id=tenant_id, id=write.module_id)
+        await CourseModule.filter(tenant_id=viewer.tenant_id, id=write.module_id)
         .select_related("course")
         .using_db(connection)
         .first()
@@ -334,7 +330,7 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
     if module.kind not in SCORED_KINDS or module.rubric_id is None:
         raise DomainError(ErrorCode.NO_RUBRIC)
     mentee = (
-        await Employee.filter(tenant_id=tenant_id, id=write.mentee_id)
+        await Employee.filter(tenant_id=viewer.tenant_id, id=write.mentee_id)
         .select_related("site")
         .using_db(connection)
         .first()
@@ -343,16 +339,24 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
         raise DomainError(ErrorCode.NOT_YOUR_MENTEE)
     zone = mentee.site.time_zone if mentee.site else None
     await mentoring.require_current_mentor(
-        tenant_id,
+        viewer.tenant_id,
         viewer.employee_id,
         mentee.id,
         module.course_id,
-        mentoring.local_day(parsed.occurred_at, zone),
+        mentoring.local_day(occurred_at, zone),
         connection,
     )
+    return module, module.rubric_id
+
+
+async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
+    viewer, connection = context.viewer, context.connection
+    write: EvaluationWrite = parsed.payload
+    tenant_id = viewer.tenant_id
+    module, module_rubric_id = await _scored_module(context, write, parsed.occurred_at)
     existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
-    rubric_id = existing.rubric_id if existing else module.rubric_id
-    rubric = await Rubric.get(id=rubric_id).using_db(connection)
+    rubric_id = existing.rubric_id if existing else module_rubric_id
+    rubric = await Rubric.get(id=rubric_id, using_db=connection)
     criteria = await RubricCriterion.filter(rubric_id=rubric_id).order_by("position").using_db(connection)
     check_scores(rubric, criteria, write.scores, write.submit, invalid_payload)
     percent = percent_of(rubric, criteria, write.scores) if write.submit else None
@@ -367,7 +371,7 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
             tenant_id,
             write.uid,
             viewer.employee_id,
-            mentee.id,
+            write.mentee_id,
             module.id,
             rubric_id,
             write.scores,
@@ -382,12 +386,10 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
             existing = await MentorEvaluation.filter(tenant_id=tenant_id, uid=write.uid).using_db(connection).first()
             if existing is None:
                 raise invalid_payload("evaluationId")
-    else:
-        new_id = None
     if existing is not None:
         if existing.mentor_id != viewer.employee_id:
             raise DomainError(ErrorCode.NOT_YOUR_MENTEE)
-        if existing.mentee_id != mentee.id:
+        if existing.mentee_id != write.mentee_id:
             raise invalid_payload("menteeId")
         if existing.module_id != module.id:
             raise invalid_payload("moduleId")
@@ -413,9 +415,9 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
             )
         )
         if updated != 1:
-            return await _conflict(connection, await MentorEvaluation.get(id=existing.id).using_db(connection))
+            return await _conflict(connection, await MentorEvaluation.get(id=existing.id, using_db=connection))
         new_id = existing.id
-    evaluation = await MentorEvaluation.get(id=new_id).using_db(connection)
+    evaluation = await MentorEvaluation.get(id=new_id, using_db=connection)
     context.changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
     params: dict[str, Any] = {"version": evaluation.version}
     if write.submit:
@@ -429,9 +431,6 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
 async def _conflict(connection: BaseDBAsyncClient, current: MentorEvaluation | None) -> Outcome:
     copy = await _copy(connection, current) if current else {"version": 0}
     return Outcome(RecordStatus.CONFLICT, ErrorCode.VERSION_CONFLICT, server_version=copy)
-
-
-register(MentorEvaluated())
 
 
 # --- HR supersede ---------------------------------------------------------------------------
@@ -474,7 +473,7 @@ async def supersede_evaluation(
             raise DomainError(ErrorCode.NOT_FOUND)  # a draft is its mentor's alone
         if old.status != EvaluationStatus.SUBMITTED:
             raise DomainError(ErrorCode.EVALUATION_FINAL)
-        rubric = await Rubric.get(id=old.rubric_id).using_db(connection)
+        rubric = await Rubric.get(id=old.rubric_id, using_db=connection)
         criteria = await RubricCriterion.filter(rubric_id=rubric.id).order_by("position").using_db(connection)
         check_scores(rubric, criteria, scores, True, error)
         percent = percent_of(rubric, criteria, scores)
@@ -504,8 +503,8 @@ async def supersede_evaluation(
             supersedes_id=old.id,
             reason=reason,
         )
-        new = await MentorEvaluation.get(id=new_id).using_db(connection)
-        module = await CourseModule.get(id=old.module_id).using_db(connection)
+        new = await MentorEvaluation.get(id=new_id, using_db=connection)
+        module = await CourseModule.get(id=old.module_id, using_db=connection)
         await audit(
             connection,
             viewer,
@@ -523,7 +522,7 @@ async def supersede_evaluation(
             },
         )
         changes = ChangeSet(viewer.tenant_id)
-        context = ApplyContext(viewer, None, connection, changes, now)  # type: ignore[arg-type]
+        context = UnitOfWork(viewer, connection, changes, now)
         for evaluation in (old, new):
             changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
             changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentee_id)
@@ -561,12 +560,7 @@ async def get_evaluation(viewer: Viewer, uid: uuid.UUID) -> MentorEvaluation:
     return row
 
 
-@dataclass
-class EvaluationPage:
-    evaluations: list[MentorEvaluation]
-    has_next_page: bool
-    has_previous_page: bool
-    count_total: Callable
+EVALUATIONS: Keyset[MentorEvaluation] = Keyset("evaluations", ("id",), (int,))
 
 
 async def list_evaluations(
@@ -576,7 +570,7 @@ async def list_evaluations(
     first: int,
     after: str | None,
     max_page_size: int,
-) -> EvaluationPage:
+) -> Page[MentorEvaluation]:
     """Evaluations the viewer may read, oldest first, optionally of one mentee and/or module."""
     first = check_page_size(first, max_page_size)
     query = MentorEvaluation.filter(tenant_id=viewer.tenant_id).filter(_readable(viewer))
@@ -584,60 +578,67 @@ async def list_evaluations(
         query = query.filter(mentee_id=mentee_id)
     if module_id is not None:
         query = query.filter(module_id=module_id)
-    filtered = query
-    if after:
-        (last_id,) = decode_cursor(CURSOR_KIND, after, 1)
-        if isinstance(last_id, bool) or not isinstance(last_id, int):
-            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
-        query = query.filter(id__gt=last_id)
-    rows = await query.order_by("id").limit(first + 1)
-    return EvaluationPage(list(rows[:first]), len(rows) > first, after is not None, filtered.count)
+    return await EVALUATIONS.fetch(query, first, after)
 
 
-def cursor_of(evaluation: MentorEvaluation) -> str:
-    return encode_cursor(CURSOR_KIND, [evaluation.id])
+async def superseded_uids(tenant_id: int, evaluations: Iterable[MentorEvaluation]) -> dict[int, uuid.UUID]:
+    """The uid of each evaluation some of ``evaluations`` replaced, by its id (one query)."""
+    ids = list({e.supersedes_id for e in evaluations if e.supersedes_id})
+    if not ids:
+        return {}
+    rows = await MentorEvaluation.filter(tenant_id=tenant_id, id__in=ids).values_list("id", "uid")
+    return {int(row_id): uid if isinstance(uid, uuid.UUID) else uuid.UUID(str(uid)) for row_id, uid in rows}
 
 
-async def feed_rows(viewer: Viewer, ids: list[str]) -> dict[str, dict[str, Any] | None]:
-    """MENTOR_EVALUATION feed rows (the same visibility as reading), by uid string."""
-    uids = {}
-    for i in ids:
-        try:
-            uids[i] = uuid.UUID(i)
-        except ValueError:
-            continue
-    found = await readable_evaluations(viewer, list(uids.values()))
-    superseded = {e.supersedes_id for e in found.values() if e.supersedes_id}
-    links = (
-        dict(
-            await MentorEvaluation.filter(tenant_id=viewer.tenant_id, id__in=list(superseded)).values_list("id", "uid")
+@dataclass(frozen=True)
+class EvaluationDetail:
+    """An evaluation with what showing it takes: both people, the module, the rubric with its
+    criteria in order, and the uid of the evaluation it replaced (if any)."""
+
+    evaluation: MentorEvaluation
+    mentee: Employee
+    mentor: Employee
+    module: CourseModule
+    rubric: Rubric
+    criteria: list[RubricCriterion]
+    supersedes_uid: uuid.UUID | None
+
+
+async def with_details(evaluations: list[MentorEvaluation]) -> list[EvaluationDetail]:
+    """``evaluations`` (of one company) with their details, in a fixed number of queries however
+    many there are."""
+    if not evaluations:
+        return []
+    tenant_id = evaluations[0].tenant_id
+    people = {e.mentee_id for e in evaluations} | {e.mentor_id for e in evaluations}
+    employees = {e.id: e for e in await Employee.filter(tenant_id=tenant_id, id__in=list(people))}
+    module_ids = list({e.module_id for e in evaluations})
+    modules = {m.id: m for m in await CourseModule.filter(tenant_id=tenant_id, id__in=module_ids)}
+    rubric_ids = list({e.rubric_id for e in evaluations})
+    found_rubrics = {r.id: r for r in await Rubric.filter(tenant_id=tenant_id, id__in=rubric_ids)}
+    criteria = await criteria_of(tenant_id, rubric_ids)
+    links = await superseded_uids(tenant_id, evaluations)
+    return [
+        EvaluationDetail(
+            evaluation=e,
+            mentee=employees[e.mentee_id],
+            mentor=employees[e.mentor_id],
+            module=modules[e.module_id],
+            rubric=found_rubrics[e.rubric_id],
+            criteria=criteria[e.rubric_id],
+            supersedes_uid=links.get(e.supersedes_id) if e.supersedes_id else None,
         )
-        if superseded
-        else {}
-    )
-    result: dict[str, dict[str, Any] | None] = {}
-    for i in ids:
-        evaluation = found.get(uids.get(i))  # type: ignore[arg-type]
-        if evaluation is None:
-            result[i] = None
-            continue
-        row = evaluation_copy(evaluation)
-        if evaluation.supersedes_id in links:
-            row["supersedesId"] = str(links[evaluation.supersedes_id])
-        result[i] = row
-    return result
+        for e in evaluations
+    ]
 
 
 # --- backfill -------------------------------------------------------------------------------
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     for uid, mentor_id, mentee_id, status in await MentorEvaluation.filter(tenant_id=tenant_id).values_list(
         "uid", "mentor_id", "mentee_id", "status"
     ):
         changes.touch(Entity.MENTOR_EVALUATION, uid, audience=mentor_id)
         if status != EvaluationStatus.DRAFT:
             changes.touch(Entity.MENTOR_EVALUATION, uid, audience=mentee_id)
-
-
-feed.register_backfill(_backfill)

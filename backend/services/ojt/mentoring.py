@@ -27,7 +27,7 @@ from tortoise.transactions import in_transaction
 from backend.errors import DomainError, ErrorCode
 from backend.models import Course, Employee, Mentorship, PracticeLog, PracticeStatus, Role
 from backend.services.audit import audit
-from backend.services.feed import ChangeSet, Entity, register_backfill
+from backend.services.feed import ChangeSet, Entity
 from backend.services.viewer import Viewer
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
@@ -49,7 +49,7 @@ async def current_mentor_ids(
     )
     if connection is not None:
         query = query.using_db(connection)
-    return set(await query.values_list("mentor_id", flat=True))
+    return {mentor_id for (mentor_id,) in await query.values_list("mentor_id")}
 
 
 async def require_current_mentor(
@@ -282,12 +282,9 @@ async def mentorships_of(viewer: Viewer, ids: list[int]) -> dict[int, Mentorship
 # --- feed backfill ------------------------------------------------------------------------------
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     for mentorship_id, mentor_id, mentee_id in await Mentorship.filter(tenant_id=tenant_id).values_list(
         "id", "mentor_id", "mentee_id"
     ):
         changes.touch(Entity.MENTORSHIP, mentorship_id, audience=mentor_id)
         changes.touch(Entity.MENTORSHIP, mentorship_id, audience=mentee_id)
-
-
-register_backfill(_backfill)

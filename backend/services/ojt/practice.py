@@ -37,7 +37,7 @@ from backend.models import (
 )
 from backend.services.catalog import progress
 from backend.services.credits import credit_engine
-from backend.services.feed import ChangeSet, Entity, register_backfill
+from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt.mentoring import (
     current_mentor_ids,
     current_mentorships,
@@ -45,8 +45,8 @@ from backend.services.ojt.mentoring import (
     require_current_mentor,
     time_zones,
 )
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id, register
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, insert_many
 
@@ -181,9 +181,6 @@ class PracticeLogged:
         return outcomes
 
 
-register(PracticeLogged())
-
-
 # --- the PRACTICE_REVIEW record kind ------------------------------------------------------------
 
 
@@ -270,7 +267,7 @@ class PracticeReviewed:
             raise DomainError(ErrorCode.ALREADY_REVIEWED, status=str(status[0]) if status else "")
         log.status = review.decision
         if review.decision == PracticeStatus.CONFIRMED:
-            await progress._add_progress(
+            await progress.add_progress(
                 context,
                 {log.module_id: log.module},
                 {log.module_id: [log.quantity, 0, log.practiced_at]},
@@ -291,26 +288,11 @@ class PracticeReviewed:
             )
 
 
-register(PracticeReviewed())
-
-
 # --- reading practice logs ----------------------------------------------------------------------
 
-CURSOR_KIND = "practice"
-
-
-@dataclass
-class PracticePage:
-    """One page of practice logs; ``count_total`` counts every page (awaited only if asked)."""
-
-    logs: list[PracticeLog]
-    has_next_page: bool
-    has_previous_page: bool
-    count_total: Any
-    newest_first: bool
-
-    def cursor_of(self, log: PracticeLog) -> str:
-        return encode_cursor(CURSOR_KIND, [log.practiced_at.isoformat(), log.id])
+# One cursor kind for both orders (a cursor is a log's sort key, whichever way the list runs).
+NEWEST_FIRST: Keyset[PracticeLog] = Keyset("practice", ("practiced_at", "id"), (datetime, int), descending=True)
+OLDEST_FIRST: Keyset[PracticeLog] = Keyset("practice", ("practiced_at", "id"), (datetime, int))
 
 
 @dataclass(frozen=True)
@@ -354,31 +336,6 @@ async def _readable(viewer: Viewer, employee_id: int, now: datetime) -> Q | None
     return scope
 
 
-async def _page(query, first: int, after: str | None, newest_first: bool) -> PracticePage:
-    filtered = query
-    if after:
-        practiced_raw, last_id = decode_cursor(CURSOR_KIND, after, 2)
-        try:
-            practiced = datetime.fromisoformat(practiced_raw)
-            if practiced.tzinfo is None or isinstance(last_id, bool) or not isinstance(last_id, int):
-                raise ValueError(after)
-        except (TypeError, ValueError) as exc:
-            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor") from exc
-        if newest_first:
-            query = query.filter(Q(practiced_at__lt=practiced) | Q(practiced_at=practiced, id__lt=last_id))
-        else:
-            query = query.filter(Q(practiced_at__gt=practiced) | Q(practiced_at=practiced, id__gt=last_id))
-    order = ("-practiced_at", "-id") if newest_first else ("practiced_at", "id")
-    rows = await query.select_related("module").order_by(*order).limit(first + 1)
-    return PracticePage(
-        logs=list(rows[:first]),
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-        count_total=filtered.count,
-        newest_first=newest_first,
-    )
-
-
 async def practice_logs(
     viewer: Viewer,
     wanted: PracticeFilter,
@@ -386,7 +343,7 @@ async def practice_logs(
     after: str | None,
     max_page_size: int,
     now: datetime | None = None,
-) -> PracticePage:
+) -> Page[PracticeLog]:
     """An employee's practice logs (the viewer's own by default), newest first. Another
     employee's need the viewer to be their manager, an HR admin or their current mentor (then
     only the courses mentored); otherwise NOT_FOUND."""
@@ -400,19 +357,19 @@ async def practice_logs(
         query = query.filter(module_id=wanted.module_id)
     if wanted.status is not None:
         query = query.filter(status=wanted.status)
-    return await _page(query, first, after, newest_first=True)
+    return await NEWEST_FIRST.fetch(query.select_related("module"), first, after)
 
 
 async def pending_reviews(
     viewer: Viewer, first: int, after: str | None, max_page_size: int, now: datetime | None = None
-) -> PracticePage:
+) -> Page[PracticeLog]:
     """PENDING logs the viewer may decide as a current mentor today, oldest first."""
     first = check_page_size(first, max_page_size)
     mentorships = await current_mentorships(viewer.tenant_id, now or datetime.now(UTC), mentor_id=viewer.employee_id)
     scope = _scope(mentorships)
     query = PracticeLog.filter(tenant_id=viewer.tenant_id, status=PracticeStatus.PENDING)
     query = query.filter(scope) if scope is not None else query.filter(id=0)
-    return await _page(query, first, after, newest_first=False)
+    return await OLDEST_FIRST.fetch(query.select_related("module"), first, after)
 
 
 async def practice_logs_for_feed(viewer: Viewer, ids: list[int], now: datetime | None = None) -> dict[int, PracticeLog]:
@@ -444,7 +401,7 @@ async def practice_logs_for_feed(viewer: Viewer, ids: list[int], now: datetime |
 # --- feed backfill ------------------------------------------------------------------------------
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     now = datetime.now(UTC)
     by_mentee: dict[int, list[Mentorship]] = defaultdict(list)
     for mentorship in await current_mentorships(tenant_id, now):
@@ -456,6 +413,3 @@ async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
         for mentorship in by_mentee[employee_id]:
             if mentorship.course_id is None or mentorship.course_id == course_id:
                 changes.touch(Entity.PRACTICE_LOG, log_id, audience=mentorship.mentor_id)
-
-
-register_backfill(_backfill)

@@ -1,10 +1,10 @@
-"""Authoring of question banks and quizzes (HR admins, instructors), and the validation of answer
-keys: the only views that show keys.
+"""Authoring of question banks and quizzes (HR admins, instructors): the only views that show
+answer keys.
 
-Every answer key is checked against its question's kind when written, in the form ``quizzes.grade``
-reads, so grading never meets a key it cannot use. A changed question gives every quiz showing it a
-new version (phones fetch it again); ``set_module_quiz`` creates a quiz with ``INSERT … ON
-CONFLICT`` so two authors creating it at once make one quiz.
+Every question is checked by its kind when written (``question_kinds``: its options and its answer
+key, in the form grading reads, so grading never meets a key it cannot use). A changed question
+gives every quiz showing it a new version (phones fetch it again); ``set_module_quiz`` creates a
+quiz with ``INSERT … ON CONFLICT`` so two authors creating it at once make one quiz.
 """
 
 from __future__ import annotations
@@ -32,20 +32,19 @@ from backend.models import (
 )
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
-from backend.services.ojt.quizzes import MAX_SECONDS, choice_key, normalise_text
+from backend.services.ojt.question_kinds import kind_of
+from backend.services.ojt.quizzes import MAX_SECONDS
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
 MAX_PROMPT = 2000
 MAX_EXPLANATION = 2000
-MAX_OPTIONS = 10
-MAX_OPTION_TEXT = 500
 MAX_QUESTIONS = 200
 MAX_POINTS = Decimal("1000")
-
-
-def _invalid(field: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.field", name=field)
+# A course's questions, oldest first.
+BANK_ORDER: Keyset[Question] = Keyset("question-bank", ("id",), (int,))
 
 
 def require_author(viewer: Viewer) -> None:
@@ -53,95 +52,13 @@ def require_author(viewer: Viewer) -> None:
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
 
 
-def _clean_text(value: Any, field: str, most: int, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise _invalid(field)
-    text = value.strip()
-    if required and not text:
-        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.required")
-    if len(text) > most:
-        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=most)
-    return text
-
-
-def _clean_options(kind: QuestionKind, options: Any) -> list[dict[str, str]]:
-    options = options or []
-    if not isinstance(options, list):
-        raise _invalid("options")
-    if kind in (QuestionKind.TRUE_FALSE, QuestionKind.SHORT_TEXT):
-        if options:
-            raise _invalid("options")  # nothing to choose from: answered with a boolean or text
-        return []
-    if not 2 <= len(options) <= MAX_OPTIONS:
-        raise _invalid("options")
-    cleaned, seen = [], set()
-    for option in options:
-        key = option.get("key") if isinstance(option, dict) else None
-        text = option.get("text") if isinstance(option, dict) else None
-        if not isinstance(key, str) or not key.strip() or len(key.strip()) > 8 or choice_key(key) in seen:
-            raise _invalid("options")
-        seen.add(choice_key(key))
-        cleaned.append({"key": key.strip(), "text": _clean_text(text, "options", MAX_OPTION_TEXT)})
-    return cleaned
-
-
-def _clean_answer_key(kind: QuestionKind, key: Any, options: list[dict[str, str]]) -> Any:
-    """The answer key in the form ``grade`` reads, or VALIDATION naming answerKey."""
-    keys = {choice_key(o["key"]): o["key"] for o in options}
-    if kind == QuestionKind.SINGLE_CHOICE:
-        chosen = key[0] if isinstance(key, list) and len(key) == 1 else key
-        if choice_key(chosen) not in keys:
-            raise _invalid("answerKey")
-        return [keys[choice_key(chosen)]]  # a list: a bare JSON string does not survive the JSON column
-    if kind == QuestionKind.MULTIPLE_CHOICE:
-        if not isinstance(key, list) or not key or any(choice_key(k) not in keys for k in key):
-            raise _invalid("answerKey")
-        if len({choice_key(k) for k in key}) != len(key):
-            raise _invalid("answerKey")
-        return [keys[choice_key(k)] for k in key]
-    if kind == QuestionKind.TRUE_FALSE:
-        if not isinstance(key, bool):
-            raise _invalid("answerKey")
-        return key
-    # SHORT_TEXT: exact answers and/or keywords; nothing at all means a person grades it.
-    if key is None:
-        return {}
-    if not isinstance(key, dict) or set(key) - {"exact", "keywords", "minKeywords"}:
-        raise _invalid("answerKey")
-    cleaned: dict[str, Any] = {}
-    exact = key.get("exact")
-    if exact is not None:
-        exact = [exact] if isinstance(exact, str) else exact
-        if not isinstance(exact, list) or any(not isinstance(e, str) or not normalise_text(e) for e in exact):
-            raise _invalid("answerKey")
-        if exact:
-            cleaned["exact"] = [e.strip() for e in exact]
-    keywords = key.get("keywords")
-    if keywords is not None:
-        if not isinstance(keywords, list) or any(not isinstance(k, str) or not normalise_text(k) for k in keywords):
-            raise _invalid("answerKey")
-        if keywords:
-            cleaned["keywords"] = [k.strip() for k in keywords]
-    wanted = key.get("minKeywords")
-    if wanted is not None:
-        if (
-            isinstance(wanted, bool)
-            or not isinstance(wanted, int)
-            or not cleaned.get("keywords")
-            or not 1 <= wanted <= len(cleaned["keywords"])
-        ):
-            raise _invalid("answerKey")
-        cleaned["minKeywords"] = wanted
-    return cleaned
-
-
 def _clean_points(points: Any) -> Decimal:
     try:
         value = Decimal(str(points))
     except ArithmeticError as error:
-        raise _invalid("points") from error
+        raise invalid("points") from error
     if not value.is_finite() or value <= 0 or value > MAX_POINTS or value != value.quantize(Decimal("0.1")):
-        raise _invalid("points")
+        raise invalid("points")
     return value
 
 
@@ -190,13 +107,14 @@ async def create_question(
     require_author(viewer)
     now = now or datetime.now(UTC)
     if draft.kind is None:
-        raise DomainError(ErrorCode.VALIDATION, field="kind", reason_key="reason.required")
+        raise invalid("kind", "reason.required")
     kind = QuestionKind(draft.kind)
-    prompt = _clean_text(draft.prompt, "prompt", MAX_PROMPT)
-    options = _clean_options(kind, draft.options)
-    answer_key = _clean_answer_key(kind, draft.answer_key, options)
+    prompt = text(draft.prompt, "prompt", MAX_PROMPT)
+    rules = kind_of(kind)
+    options = rules.clean_options(draft.options)
+    answer_key = rules.clean_key(draft.answer_key, options)
     points = _clean_points(draft.points if draft.points is not None else 1)
-    explanation = _clean_text(draft.explanation or "", "explanation", MAX_EXPLANATION, required=False)
+    explanation = text(draft.explanation, "explanation", MAX_EXPLANATION, required=False)
     async with in_transaction() as connection:
         await _course(viewer, course_id, connection)
         question = await Question.create(
@@ -239,12 +157,13 @@ async def update_question(
         if question is None:
             raise DomainError(ErrorCode.NOT_FOUND, field="questionId")
         kind = QuestionKind(draft.kind if draft.kind is not None else question.kind)
-        prompt = _clean_text(draft.prompt if draft.prompt is not None else question.prompt, "prompt", MAX_PROMPT)
-        options = _clean_options(kind, draft.options if draft.options is not None else question.options)
+        prompt = text(draft.prompt if draft.prompt is not None else question.prompt, "prompt", MAX_PROMPT)
+        rules = kind_of(kind)
+        options = rules.clean_options(draft.options if draft.options is not None else question.options)
         key = draft.answer_key if draft.answer_key_given else question.answer_key
-        answer_key = _clean_answer_key(kind, key, options)
+        answer_key = rules.clean_key(key, options)
         points = _clean_points(draft.points if draft.points is not None else question.points)
-        explanation = _clean_text(
+        explanation = text(
             draft.explanation if draft.explanation is not None else question.explanation,
             "explanation",
             MAX_EXPLANATION,
@@ -275,7 +194,7 @@ async def update_question(
             {"courseId": question.course_id, "kind": kind.value},
         )
         await changes.publish(connection, now)
-        return await Question.get(id=question.id).using_db(connection)
+        return await Question.filter(id=question.id).using_db(connection).get()
 
 
 async def question_bank(viewer: Viewer, course_id: int) -> list[Question]:
@@ -283,6 +202,16 @@ async def question_bank(viewer: Viewer, course_id: int) -> list[Question]:
     require_author(viewer)
     await _course(viewer, course_id, None)
     return await Question.filter(tenant_id=viewer.tenant_id, course_id=course_id).order_by("id")
+
+
+async def question_bank_page(
+    viewer: Viewer, course_id: int, first: int, after: str | None, max_page_size: int
+) -> Page[Question]:
+    """A page of ``question_bank``."""
+    require_author(viewer)
+    check_page_size(first, max_page_size)
+    await _course(viewer, course_id, None)
+    return await BANK_ORDER.fetch(Question.filter(tenant_id=viewer.tenant_id, course_id=course_id), first, after)
 
 
 @dataclass(frozen=True)
@@ -302,20 +231,20 @@ class QuizSettings:
 
 
 def _check_settings(settings: QuizSettings) -> str:
-    title = _clean_text(settings.title, "title", 200)
+    title = text(settings.title, "title", 200)
     if not 0 <= settings.pass_mark <= 100:
-        raise _invalid("passMark")
+        raise invalid("passMark")
     if not 1 <= settings.attempts_allowed <= 100:
-        raise _invalid("attemptsAllowed")
+        raise invalid("attemptsAllowed")
     if settings.time_limit_seconds is not None and not 1 <= settings.time_limit_seconds <= MAX_SECONDS:
-        raise _invalid("timeLimitSeconds")
+        raise invalid("timeLimitSeconds")
     if settings.closes_at is not None and settings.closes_at.tzinfo is None:
-        raise DomainError(ErrorCode.VALIDATION, field="closesAt", reason_key="reason.timezone_required")
+        raise invalid("closesAt", "reason.timezone_required")
     ids = settings.question_ids
     if not ids:
-        raise DomainError(ErrorCode.VALIDATION, field="questionIds", reason_key="reason.required")
+        raise invalid("questionIds", "reason.required")
     if len(ids) > MAX_QUESTIONS or len(set(ids)) != len(ids):
-        raise _invalid("questionIds")
+        raise invalid("questionIds")
     return title
 
 
@@ -330,14 +259,14 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
         if module is None:
             raise DomainError(ErrorCode.NOT_FOUND, field="moduleId")
         if module.kind != ModuleKind.QUIZ:
-            raise _invalid("moduleId")
+            raise invalid("moduleId")
         found = set(
             await Question.filter(tenant_id=viewer.tenant_id, course_id=module.course_id, id__in=settings.question_ids)
             .using_db(connection)
             .values_list("id", flat=True)
         )
         if found != set(settings.question_ids):
-            raise _invalid("questionIds")
+            raise invalid("questionIds")
         values = {
             "title": title,
             "pass_mark": settings.pass_mark,
@@ -376,7 +305,7 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
             await Quiz.filter(tenant_id=viewer.tenant_id, module_id=module.id)
             .select_for_update()
             .using_db(connection)
-            .first()
+            .get()
         )
         if not created:
             await (
@@ -429,7 +358,7 @@ async def set_module_quiz(viewer: Viewer, module_id: int, settings: QuizSettings
             await Quiz.filter(tenant_id=viewer.tenant_id, id=quiz.id)
             .select_related("module")
             .using_db(connection)
-            .first()
+            .get()
         )
 
 

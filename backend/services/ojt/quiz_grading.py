@@ -26,12 +26,31 @@ from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import mentoring, skills
 from backend.services.ojt.quizzes import feedback_items, points_text, quiz_passed, whole_percent
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
-from backend.services.records.ingest import ApplyContext
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.records.work import UnitOfWork
+from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
 
 MAX_COMMENT = 500
-GRADING_CURSOR = "quiz-attempt-to-grade"
+# Attempts to grade, oldest first (the cursor kind and key of every cursor issued so far).
+GRADING_ORDER: Keyset[QuizAttempt] = Keyset("quiz-attempt-to-grade", ("id",), (int,))
+
+
+@dataclass(frozen=True)
+class AttemptToGrade:
+    """An attempt (with its quiz, module and learner) as a grader sees it, with the questions its
+    feedback names, by id."""
+
+    attempt: QuizAttempt
+    questions: dict[int, Question]
+
+
+async def _with_questions(tenant_id: int, attempts: list[QuizAttempt], connection=None) -> list[AttemptToGrade]:
+    """``attempts`` with the questions their feedback names, in one query."""
+    ids = list({item["questionId"] for attempt in attempts for item in feedback_items(attempt.feedback)})
+    query = Question.filter(tenant_id=tenant_id, id__in=ids)
+    questions = {q.id: q for q in await (query.using_db(connection) if connection else query)}
+    return [AttemptToGrade(attempt, questions) for attempt in attempts]
 
 
 def _authors(viewer: Viewer) -> bool:
@@ -54,9 +73,9 @@ def _points_given(points: Any, most: Decimal) -> Decimal:
     try:
         given = Decimal(str(points))
     except ArithmeticError as error:
-        raise DomainError(ErrorCode.VALIDATION, field="points", reason_key="reason.field", name="points") from error
+        raise invalid("points") from error
     if not given.is_finite() or given < 0 or given > most or given != given.quantize(Decimal("0.1")):
-        raise DomainError(ErrorCode.VALIDATION, field="points", reason_key="reason.field", name="points")
+        raise invalid("points")
     return given
 
 
@@ -67,15 +86,13 @@ async def grade_answer(
     points: Any,
     comment: str = "",
     now: datetime | None = None,
-) -> QuizAttempt:
+) -> AttemptToGrade:
     """Give points to one open answer awaiting a person. The score, percent and pass are worked
     out again; when no answer awaits any more the attempt is GRADED (and counts as skill
     evidence); a first pass of the quiz counts the module once. ALREADY_GRADED when the answer
     does not await grading (a concurrent grader took it)."""
     now = now or datetime.now(UTC)
-    comment = (comment or "").strip()
-    if len(comment) > MAX_COMMENT:
-        raise DomainError(ErrorCode.VALIDATION, field="comment", reason_key="reason.too_long", max=MAX_COMMENT)
+    comment = text(comment, "comment", MAX_COMMENT, required=False)
     async with in_transaction() as connection:
         found = await QuizAttempt.filter(tenant_id=viewer.tenant_id, id=attempt_id).using_db(connection).first()
         if found is None:
@@ -84,7 +101,7 @@ async def grade_answer(
             await Quiz.filter(tenant_id=viewer.tenant_id, id=found.quiz_id)
             .select_related("module")
             .using_db(connection)
-            .first()
+            .get()
         )
         module = quiz.module
         await _require_grader(viewer, found.employee_id, module.course_id, now, connection)
@@ -142,10 +159,10 @@ async def grade_answer(
         if written != 1:
             raise DomainError(ErrorCode.ALREADY_GRADED)
         change_set = ChangeSet(viewer.tenant_id)
-        context = ApplyContext(viewer, None, connection, change_set, now)
+        context = UnitOfWork(viewer, connection, change_set, now)
         others_passed = any(a.passed for a in locked if a.id != attempt.id)
         if passed and not attempt.passed and not others_passed:
-            await progress._add_progress(
+            await progress.add_progress(
                 context,
                 {module.id: module},
                 {module.id: [1, 0, attempt.submitted_at]},
@@ -188,33 +205,21 @@ async def grade_answer(
             },
         )
         await context.finish()
-        return (
+        graded = (
             await QuizAttempt.filter(tenant_id=viewer.tenant_id, id=attempt.id)
             .select_related("quiz__module", "employee")
             .using_db(connection)
-            .first()
+            .get()
         )
-
-
-@dataclass
-class GradingPage:
-    """Attempts awaiting a person, oldest first, with what a Relay connection needs."""
-
-    attempts: list[QuizAttempt]
-    questions: dict[int, Question]
-    has_next_page: bool
-    has_previous_page: bool
-
-    @staticmethod
-    def cursor_of(attempt: QuizAttempt) -> str:
-        return encode_cursor(GRADING_CURSOR, [attempt.id])
+        (shown,) = await _with_questions(viewer.tenant_id, [graded], connection)
+        return shown
 
 
 async def attempts_to_grade(
     viewer: Viewer, first: int, after: str | None, max_page_size: int, now: datetime | None = None
-) -> GradingPage:
-    """Attempts with open answers the viewer may grade: every one of the company (HR admins,
-    instructors) or their current mentees' (mentors); FORBIDDEN for anyone else."""
+) -> Page[AttemptToGrade]:
+    """Attempts with open answers the viewer may grade, oldest first: every one of the company (HR
+    admins, instructors) or their current mentees' (mentors); FORBIDDEN for anyone else."""
     check_page_size(first, max_page_size)
     query = QuizAttempt.filter(tenant_id=viewer.tenant_id, status=AttemptStatus.NEEDS_MANUAL_GRADING).exclude(
         employee_id=viewer.employee_id
@@ -237,19 +242,11 @@ async def attempts_to_grade(
                 join_type="OR",
             )
         )
-    if after:
-        (last_id,) = decode_cursor(GRADING_CURSOR, after, 1)
-        if not isinstance(last_id, int):
-            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
-        query = query.filter(id__gt=last_id)
-    rows = await query.order_by("id").limit(first + 1).select_related("quiz__module", "employee")
-    attempts = rows[:first]
-    question_ids = {item["questionId"] for a in attempts for item in feedback_items(a.feedback)}
-    questions = {q.id: q for q in await Question.filter(tenant_id=viewer.tenant_id, id__in=list(question_ids))}
-    return GradingPage(attempts, questions, len(rows) > first, after is not None)
-
-
-async def grading_questions(viewer: Viewer, attempt: QuizAttempt) -> dict[int, Question]:
-    """The questions an attempt's feedback names (for a grader's view)."""
-    ids = [item["questionId"] for item in feedback_items(attempt.feedback)]
-    return {q.id: q for q in await Question.filter(tenant_id=viewer.tenant_id, id__in=ids)}
+    page = await GRADING_ORDER.fetch(query.select_related("quiz__module", "employee"), first, after)
+    return Page(
+        await _with_questions(viewer.tenant_id, page.items),
+        page.has_next_page,
+        page.has_previous_page,
+        lambda item: GRADING_ORDER.cursor_of(item.attempt),
+        page.count_total,
+    )

@@ -1,5 +1,6 @@
-"""Quizzes: grading, the learner's view of a quiz and their attempts, and the QUIZ_SUBMISSION
-record kind (with the QUIZ and QUIZ_ATTEMPT feed rows it touches).
+"""Quizzes: grading an attempt, the learner's view of a quiz and of their attempts, and the
+QUIZ_SUBMISSION record kind (with the QUIZ and QUIZ_ATTEMPT feed rows it touches; their shape is
+``mobile_sync.feed_quizzes``).
 
 Answer keys and explanations never leave this module except as grading results: the learner's
 view (``quiz_for_student``) carries prompts, options and points only, and an attempt's feedback
@@ -17,8 +18,9 @@ Attempts are numbered by the database: (quiz, employee, attempt_no) is unique an
 inserted with ``ON CONFLICT DO NOTHING``, so concurrent submissions from several devices can never
 exceed the allowance.
 
-A person grading open answers is ``quiz_grading``; writing question banks and quizzes (the only
-views with answer keys) is ``quiz_authoring``. Both build on the helpers here.
+What each kind of question asks, and how one answer is judged, is ``question_kinds``; a person
+grading open answers is ``quiz_grading``; writing question banks and quizzes (the only views with
+answer keys) is ``quiz_authoring``. Both build on the helpers here.
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from backend.errors import DomainError, ErrorCode
-from backend.ids import to_global_id
 from backend.models import (
     AttemptStatus,
     CourseModule,
@@ -41,26 +41,18 @@ from backend.models import (
     CreditActivity,
     ModuleKind,
     Question,
-    QuestionKind,
     Quiz,
     QuizAttempt,
     QuizQuestion,
     RecordStatus,
     ReviewTiming,
 )
-from backend.services import feed
 from backend.services.catalog import course_catalog, progress
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import skills
-from backend.services.records.ingest import (
-    ApplyContext,
-    Outcome,
-    ParsedRecord,
-    invalid_payload,
-    payload_id,
-    register,
-)
+from backend.services.ojt.question_kinds import StudentQuestion, grade, learner_view
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.sessions.enrollment import NotEligible
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
@@ -71,65 +63,7 @@ MAX_ANSWERS = 500
 MAX_SECONDS = 24 * 3600
 
 
-# --- grading -------------------------------------------------------------------------------
-
-
-def normalise_text(value: str) -> str:
-    """NFKC (full-width to half-width, compatibility forms), case-folded, trimmed, inner
-    whitespace collapsed: "  客户需求分析 " and "客户需求分析" match, as do "ＡＢＣ" and "abc"."""
-    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
-
-
-def choice_key(value: Any) -> str | None:
-    """An option key as answers and keys are compared (" a" is "A"); None if not a string."""
-    return value.strip().upper() if isinstance(value, str) else None
-
-
-def grade(question: Question, answer: Any) -> tuple[Decimal, bool | None, bool]:
-    """(points awarded, correct — None while it needs a person —, needs manual grading)."""
-    points = Decimal(str(question.points))
-    key = question.answer_key
-    kind = QuestionKind(question.kind)
-    if kind == QuestionKind.SHORT_TEXT:
-        key = key if isinstance(key, dict) else {}
-        exact = key.get("exact") or []
-        exact = [exact] if isinstance(exact, str) else [e for e in exact if isinstance(e, str)]
-        keywords = [k for k in key.get("keywords") or [] if isinstance(k, str) and normalise_text(k)]
-        if not isinstance(answer, str) or not normalise_text(answer):
-            return Decimal(0), False, False  # nothing written is wrong, whoever would grade it
-        if not exact and not keywords:
-            return Decimal(0), None, True
-        given = normalise_text(answer)
-        correct = given in {normalise_text(e) for e in exact}
-        if not correct and keywords:
-            wanted = key.get("minKeywords")
-            wanted = len(keywords) if isinstance(wanted, bool) or not isinstance(wanted, int) else wanted
-            found = sum(normalise_text(k) in given for k in keywords)
-            correct = found >= max(1, min(wanted, len(keywords)))
-    elif kind == QuestionKind.TRUE_FALSE:
-        correct = isinstance(answer, bool) and isinstance(key, bool) and answer == key
-    elif kind == QuestionKind.MULTIPLE_CHOICE:
-        keys = {choice_key(k) for k in (key if isinstance(key, list) else [key])}
-        given = [choice_key(a) for a in answer] if isinstance(answer, list) else None
-        correct = given is not None and None not in given and set(given) == keys  # all or nothing
-    else:  # SINGLE_CHOICE: "A" or ["A"] as the key
-        expected = key[0] if isinstance(key, list) and len(key) == 1 else key
-        correct = choice_key(answer) is not None and choice_key(answer) == choice_key(expected)
-    return (points if correct else Decimal(0)), correct, False
-
-
 # --- the learner's view --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StudentQuestion:
-    """A question as a learner sees it: no answer key, no explanation."""
-
-    id: int
-    kind: QuestionKind
-    prompt: str
-    options: list[dict[str, str]]
-    points: Decimal
 
 
 @dataclass(frozen=True)
@@ -139,27 +73,16 @@ class StudentQuiz:
     questions: list[StudentQuestion]
 
 
-def _visible(quiz: Quiz | None) -> bool:
-    return (
-        quiz is not None and quiz.module.kind == ModuleKind.QUIZ and quiz.module.course.status == CourseStatus.PUBLISHED
-    )
+def _visible(quiz: Quiz) -> bool:
+    """Whether learners see ``quiz`` (with its module and course): a QUIZ module of a published course."""
+    return quiz.module.kind == ModuleKind.QUIZ and quiz.module.course.status == CourseStatus.PUBLISHED
 
 
-async def _quiz_of_module(viewer: Viewer, module_id: int, connection=None) -> Quiz:
-    query = Quiz.filter(tenant_id=viewer.tenant_id, module_id=module_id).select_related("module__course")
-    quiz = await (query.using_db(connection) if connection else query).first()
-    if not _visible(quiz):
+async def _quiz_of_module(viewer: Viewer, module_id: int) -> Quiz:
+    quiz = await Quiz.filter(tenant_id=viewer.tenant_id, module_id=module_id).select_related("module__course").first()
+    if quiz is None or not _visible(quiz):
         raise DomainError(ErrorCode.NOT_FOUND)
     return quiz
-
-
-def shown_options(options: Any) -> list[dict[str, str]]:
-    """A question's options as anyone may see them: key and text only."""
-    shown = []
-    for option in options if isinstance(options, list) else []:
-        if isinstance(option, dict):
-            shown.append({"key": str(option.get("key", "")), "text": str(option.get("text", ""))})
-    return shown
 
 
 def shuffled(items: list, quiz_id: int, employee_id: int, attempt_no: int, salt: str = "") -> list:
@@ -185,13 +108,7 @@ async def quiz_for_student(viewer: Viewer, module_id: int) -> StudentQuiz:
     if quiz.shuffle:
         attempt_no = used + 1
         questions = [
-            StudentQuestion(
-                q.id,
-                q.kind,
-                q.prompt,
-                shuffled(q.options, quiz.id, viewer.employee_id, attempt_no, f"q{q.id}"),
-                q.points,
-            )
+            replace(q, options=shuffled(q.options, quiz.id, viewer.employee_id, attempt_no, f"q{q.id}"))
             for q in shuffled(questions, quiz.id, viewer.employee_id, attempt_no)
         ]
     return StudentQuiz(quiz, used, questions)
@@ -207,16 +124,23 @@ async def student_questions_of(quiz_ids: list[int]) -> dict[int, list[StudentQue
     found: dict[int, list[StudentQuestion]] = {}
     links = await QuizQuestion.filter(quiz_id__in=quiz_ids).select_related("question").order_by("position", "id")
     for link in links:
-        found.setdefault(link.quiz_id, []).append(
-            StudentQuestion(
-                link.question.id,
-                QuestionKind(link.question.kind),
-                link.question.prompt,
-                shown_options(link.question.options),
-                Decimal(str(link.question.points)),
-            )
-        )
+        found.setdefault(link.quiz_id, []).append(learner_view(link.question))
     return found
+
+
+async def downloadable_quizzes(viewer: Viewer, module_ids: list[int]) -> list[tuple[Quiz, list[StudentQuestion]]]:
+    """The quizzes of the QUIZ modules among ``module_ids`` the viewer may download (module and
+    course loaded), each with its questions in canonical order as a learner sees them: a learner
+    gets those of published courses they may take; HR admins and instructors, who author quizzes,
+    every one."""
+    quizzes = await Quiz.filter(tenant_id=viewer.tenant_id, module_id__in=module_ids).select_related("module__course")
+    if not course_catalog.sees_all_statuses(viewer):
+        quizzes = [quiz for quiz in quizzes if _visible(quiz)]
+        eligibility = await course_catalog.eligibility_for(viewer, [quiz.module.course for quiz in quizzes])
+        quizzes = [quiz for quiz in quizzes if eligibility[quiz.module.course_id].eligible]
+    quizzes = [quiz for quiz in quizzes if quiz.module.kind == ModuleKind.QUIZ]
+    questions_of = await student_questions_of([quiz.id for quiz in quizzes])
+    return [(quiz, questions_of.get(quiz.id, [])) for quiz in quizzes]
 
 
 @dataclass(frozen=True)
@@ -260,11 +184,11 @@ def attempt_feedback(feedback: Any, explanations: dict[int, str]) -> list[Attemp
     ]
 
 
-def feedback_json(feedback: Any, explanations: dict[int, str], with_comment: bool = False) -> list[dict[str, Any]]:
+def feedback_json(feedback: list[AttemptFeedback], with_comment: bool = False) -> list[dict[str, Any]]:
     """Per-question feedback as JSON (the push result, the feed): never an answer key."""
     shown = []
-    for f in attempt_feedback(feedback, explanations):
-        row = {
+    for f in feedback:
+        row: dict[str, Any] = {
             "questionId": str(f.question_id),
             "correct": f.correct,
             "pointsAwarded": points_text(f.points_awarded),
@@ -305,17 +229,28 @@ async def _attempt_states(pairs: set[tuple[int, int]], connection=None) -> dict[
     return states
 
 
-async def my_attempts(
-    viewer: Viewer, module_id: int
-) -> tuple[Quiz, list[QuizAttempt], dict[int, list[AttemptFeedback]] | None]:
-    """The viewer's attempts at a module's quiz, first first, with per-question feedback (and
-    explanations) only when ``shows_feedback`` says so (None otherwise)."""
+@dataclass(frozen=True)
+class LearnerAttempt:
+    """An attempt as its learner sees it: its per-question feedback (with explanations) once
+    ``shows_feedback`` releases it, None before."""
+
+    attempt: QuizAttempt
+    feedback: list[AttemptFeedback] | None
+
+
+async def _with_feedback_if_shown(
+    tenant_id: int, attempts: list[QuizAttempt], showing: dict[int, bool]
+) -> list[LearnerAttempt]:
+    explanations = await explanations_of(tenant_id, [a.feedback for a in attempts if showing[a.id]])
+    return [LearnerAttempt(a, attempt_feedback(a.feedback, explanations) if showing[a.id] else None) for a in attempts]
+
+
+async def my_attempts(viewer: Viewer, module_id: int) -> list[LearnerAttempt]:
+    """The viewer's attempts at a module's quiz, first first, as they may see them."""
     quiz = await _quiz_of_module(viewer, module_id)
     attempts = await QuizAttempt.filter(quiz_id=quiz.id, employee_id=viewer.employee_id).order_by("attempt_no")
-    if not shows_feedback(quiz, len(attempts), any(a.passed for a in attempts)):
-        return quiz, attempts, None
-    explanations = await explanations_of(viewer.tenant_id, [a.feedback for a in attempts])
-    return quiz, attempts, {attempt.id: attempt_feedback(attempt.feedback, explanations) for attempt in attempts}
+    shown = shows_feedback(quiz, len(attempts), any(a.passed for a in attempts))
+    return await _with_feedback_if_shown(viewer.tenant_id, attempts, dict.fromkeys((a.id for a in attempts), shown))
 
 
 # --- the QUIZ_SUBMISSION record kind -------------------------------------------------------
@@ -412,13 +347,13 @@ class QuizSubmitted:
         for parsed in records:
             quiz = quizzes.get(parsed.payload.module_id)
             try:
-                if not _visible(quiz):
+                if quiz is None or not _visible(quiz):
                     raise DomainError(ErrorCode.NOT_FOUND)
                 verdict = eligibility[quiz.module.course_id]
                 if not verdict.eligible and totals and any(r.code == "PREREQUISITE_MISSING" for r in verdict.reasons):
                     # A pass earlier in this batch may have completed the missing course: count
                     # the passes so far, then judge again.
-                    await progress._add_progress(context, modules, totals)
+                    await progress.add_progress(context, modules, totals)
                     totals, modules = {}, {}
                     eligibility = await course_catalog.eligibility_for(viewer, courses.values(), connection)
                     verdict = eligibility[quiz.module.course_id]
@@ -497,12 +432,14 @@ class QuizSubmitted:
                         "percent": attempt["percent"],
                         "passed": attempt["passed"],
                         "status": attempt["status"].value,
-                        "feedback": feedback_json(attempt["feedback"], explanations) if shown else None,
+                        "feedback": feedback_json(attempt_feedback(attempt["feedback"], explanations))
+                        if shown
+                        else None,
                     },
                 )
             )
         if totals:
-            await progress._add_progress(context, modules, totals)
+            await progress.add_progress(context, modules, totals)
         return outcomes
 
 
@@ -528,9 +465,10 @@ def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict
     percent = whole_percent(score, max_score)
     flags = list(parsed.flags)
     elapsed = None
-    if submission.started_at is not None:
+    finished = parsed.record.occurred_at  # a record without a readable time never reaches a handler
+    if submission.started_at is not None and finished is not None:
         # Both ends on the device's clock: the difference does not depend on its skew.
-        elapsed = parsed.record.occurred_at - submission.started_at
+        elapsed = finished - submission.started_at
         if elapsed < timedelta(seconds=SECONDS_PER_QUESTION_AT_LEAST * len(questions)):
             flags.append("TOO_FAST")
         if quiz.time_limit_seconds and elapsed > timedelta(seconds=quiz.time_limit_seconds):
@@ -592,25 +530,6 @@ async def _insert_attempt(
     return None
 
 
-register(QuizSubmitted())
-
-
-def _attempt_json(attempt: QuizAttempt, quiz: Quiz, explanations: dict[int, str], shown: bool) -> dict[str, Any]:
-    """An attempt as its learner sees it (the QUIZ_ATTEMPT feed row); ``shown``: with feedback."""
-    return {
-        "id": to_global_id("QuizAttempt", attempt.id),
-        "moduleId": to_global_id("CourseModule", quiz.module_id),
-        "attemptNo": attempt.attempt_no,
-        "submittedAt": attempt.submitted_at.isoformat() if attempt.submitted_at else None,
-        "score": points_text(Decimal(str(attempt.score))),
-        "maxScore": points_text(Decimal(str(attempt.max_score))),
-        "percent": attempt.percent,
-        "passed": attempt.passed,
-        "status": AttemptStatus(attempt.status).value,
-        "feedback": feedback_json(attempt.feedback, explanations, with_comment=True) if shown else None,
-    }
-
-
 async def _showing(attempts: list[QuizAttempt]) -> dict[int, bool]:
     """Whether each attempt (with its quiz loaded) may show its feedback now, by attempt id."""
     states = await _attempt_states({(a.quiz_id, a.employee_id) for a in attempts if a.quiz.review_allowed})
@@ -619,14 +538,12 @@ async def _showing(attempts: list[QuizAttempt]) -> dict[int, bool]:
     }
 
 
-async def attempts_for_feed(viewer: Viewer, attempt_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The viewer's own attempts among ``attempt_ids`` as QUIZ_ATTEMPT feed rows."""
+async def learner_attempts(viewer: Viewer, attempt_ids: list[int]) -> list[LearnerAttempt]:
+    """The viewer's own attempts among ``attempt_ids`` (with their quiz), as they may see them."""
     attempts = await QuizAttempt.filter(
         tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, id__in=attempt_ids
     ).select_related("quiz")
-    showing = await _showing(attempts)
-    explanations = await explanations_of(viewer.tenant_id, [a.feedback for a in attempts if showing[a.id]])
-    return {a.id: _attempt_json(a, a.quiz, explanations, showing[a.id]) for a in attempts}
+    return await _with_feedback_if_shown(viewer.tenant_id, attempts, await _showing(attempts))
 
 
 async def unreviewable_records(tenant_id: int, record_ids: list) -> set:
@@ -641,11 +558,8 @@ async def unreviewable_records(tenant_id: int, record_ids: list) -> set:
     return {a.record_id for a in attempts if not showing[a.id]}
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     for module_id in await Quiz.filter(tenant_id=tenant_id).values_list("module_id", flat=True):
         changes.touch(Entity.QUIZ, module_id)
     for attempt_id, employee_id in await QuizAttempt.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
         changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=employee_id)
-
-
-feed.register_backfill(_backfill)

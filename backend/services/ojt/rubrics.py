@@ -11,17 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
-from backend.ids import to_global_id
 from backend.models import CourseModule, ModuleKind, Role, Rubric, RubricCriterion
-from backend.services import feed
 from backend.services.audit import audit
+from backend.services.catalog.course_catalog import get_module
 from backend.services.feed import ChangeSet, Entity
-from backend.services.validation import invalid as _invalid
+from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
@@ -39,33 +37,24 @@ class CriterionSpec:
     descriptors: list[tuple[int, str]]
 
 
-def _text(value: str | None, field: str, maximum: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise _invalid(field, "reason.required")
-    if len(value) > maximum:
-        raise _invalid(field, "reason.too_long", max=maximum)
-    return value
-
-
 def _check_rubric(code: str, title: str, scale_min: int, scale_max: int, criteria: list[CriterionSpec]):
-    code, title = _text(code, "code", 64), _text(title, "title", 200)
+    code, title = text(code, "code", 64), text(title, "title", 200)
     if not 0 <= scale_min < scale_max <= 100:
-        raise _invalid("scaleMax" if scale_min >= 0 else "scaleMin")
+        raise invalid("scaleMax" if scale_min >= 0 else "scaleMin")
     if not criteria or len(criteria) > MAX_CRITERIA:
-        raise _invalid("criteria")
+        raise invalid("criteria")
     checked = []
     for index, criterion in enumerate(criteria):
         where = f"criteria[{index}]"
-        criterion_title = _text(criterion.title, f"{where}.title", 200)
+        criterion_title = text(criterion.title, f"{where}.title", 200)
         weight = criterion.weight
         if not weight.is_finite() or weight <= 0 or weight > MAX_WEIGHT or weight != weight.quantize(Decimal("0.01")):
-            raise _invalid(f"{where}.weight")
+            raise invalid(f"{where}.weight")
         descriptors: dict[str, str] = {}
-        for score, text in criterion.descriptors:
+        for score, meaning in criterion.descriptors:
             if not scale_min <= score <= scale_max or str(score) in descriptors:
-                raise _invalid(f"{where}.descriptors")
-            descriptors[str(score)] = _text(text, f"{where}.descriptors", 500)
+                raise invalid(f"{where}.descriptors")
+            descriptors[str(score)] = text(meaning, f"{where}.descriptors", 500)
         checked.append((criterion_title, weight, descriptors))
     return code, title, checked
 
@@ -92,7 +81,7 @@ async def create_rubric(
             [viewer.tenant_id, code, title, scale_min, scale_max, stamp, stamp],
         )
         if not rows:
-            raise _invalid("code")
+            raise invalid("code")
         rubric_id = int(rows[0]["id"])
         await RubricCriterion.bulk_create(
             [
@@ -112,7 +101,7 @@ async def create_rubric(
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.RUBRIC, rubric_id)
         await changes.publish(connection, now)
-        return await Rubric.get(id=rubric_id).using_db(connection)
+        return await Rubric.get(id=rubric_id, using_db=connection)
 
 
 async def set_module_rubric(
@@ -122,14 +111,14 @@ async def set_module_rubric(
     (HR admins). Evaluations already begun keep the rubric they started with."""
     viewer.require_role(Role.HR_ADMIN)
     if pass_score is not None and not 0 <= pass_score <= 100:
-        raise _invalid("passScore")
+        raise invalid("passScore")
     now = now or datetime.now(UTC)
     async with in_transaction() as connection:
         module = await CourseModule.filter(tenant_id=viewer.tenant_id, id=module_id).using_db(connection).first()
         if module is None:
             raise DomainError(ErrorCode.NOT_FOUND)
         if module.kind not in SCORED_KINDS:
-            raise _invalid("moduleId")
+            raise invalid("moduleId")
         rubric = None
         if rubric_id is not None:
             rubric = await Rubric.filter(tenant_id=viewer.tenant_id, id=rubric_id).using_db(connection).first()
@@ -157,7 +146,7 @@ async def set_module_rubric(
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.COURSE_MODULE, module.id)
             await changes.publish(connection, now)
-        module = await CourseModule.get(id=module.id).using_db(connection)
+        module = await CourseModule.get(id=module.id, using_db=connection)
     return module, rubric
 
 
@@ -168,8 +157,6 @@ async def get_rubric(viewer: Viewer, rubric_id: int) -> Rubric | None:
 
 async def module_rubric(viewer: Viewer, module_id: int) -> Rubric | None:
     """The rubric of a module the viewer may see, or None."""
-    from backend.services.catalog.course_catalog import get_module
-
     module = await get_module(viewer, module_id)
     if module is None or module.rubric_id is None:
         return None
@@ -189,46 +176,24 @@ async def criteria_of(tenant_id: int, rubric_ids: list[int]) -> dict[int, list[R
 def descriptors_of(criterion: RubricCriterion) -> list[tuple[int, str]]:
     """(score, what it means) of a criterion, lowest score first."""
     pairs = []
-    for score, text in (criterion.descriptors or {}).items():
+    for score, meaning in (criterion.descriptors or {}).items():
         try:
-            pairs.append((int(score), str(text)))
+            pairs.append((int(score), str(meaning)))
         except (TypeError, ValueError):
             continue
     return sorted(pairs)
 
 
-async def rubric_rows(tenant_id: int, rubric_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Rubrics as the feed (and the phone, offline) sees them, by id."""
-    rubrics = await Rubric.filter(tenant_id=tenant_id, id__in=rubric_ids)
-    criteria = await criteria_of(tenant_id, [r.id for r in rubrics])
-    return {
-        r.id: {
-            "id": to_global_id("Rubric", r.id),
-            "code": r.code,
-            "title": r.title,
-            "scaleMin": r.scale_min,
-            "scaleMax": r.scale_max,
-            "criteria": [
-                {
-                    "id": to_global_id("RubricCriterion", c.id),
-                    "position": c.position,
-                    "title": c.title,
-                    "weight": str(c.weight),
-                    "descriptors": [{"score": s, "text": t} for s, t in descriptors_of(c)],
-                }
-                for c in criteria[r.id]
-            ],
-        }
-        for r in rubrics
-    }
+async def with_criteria(tenant_id: int, rubric_ids: list[int]) -> list[tuple[Rubric, list[RubricCriterion]]]:
+    """Rubrics of a company with their criteria in position order (two queries)."""
+    found = await Rubric.filter(tenant_id=tenant_id, id__in=rubric_ids)
+    criteria = await criteria_of(tenant_id, [r.id for r in found])
+    return [(rubric, criteria[rubric.id]) for rubric in found]
 
 
 # --- backfill -------------------------------------------------------------------------------
 
 
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     for rubric_id in await Rubric.filter(tenant_id=tenant_id).values_list("id", flat=True):
         changes.touch(Entity.RUBRIC, rubric_id)
-
-
-feed.register_backfill(_backfill)

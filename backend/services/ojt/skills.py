@@ -10,7 +10,6 @@ A weaker later result never lowers a level.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -34,11 +33,11 @@ from backend.models import (
     SkillEvidence,
 )
 from backend.services.catalog.course_catalog import LearnerProfile, ineligible_course_ids, learner_profile
-from backend.services.feed import ChangeSet, Entity, register_backfill
+from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import mentoring
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.people.directory import can_view_employee
-from backend.services.records.ingest import ApplyContext
+from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
 
@@ -52,7 +51,7 @@ def demonstrated_level(target_level: int, percent: int) -> int:
 
 
 async def record_evidence(
-    context: ApplyContext,
+    context: UnitOfWork,
     employee_id: int,
     module: CourseModule,
     source_kind: str,
@@ -120,8 +119,6 @@ async def record_evidence(
 # course) and HR admins. Recommendations are the viewer's own. The "who is below level L" list is
 # for HR admins (any org unit) and managers (their own unit's subtree).
 
-SKILL_GAP_CURSOR = "skill-gap"
-
 
 @dataclass(frozen=True)
 class SkillStanding:
@@ -167,17 +164,8 @@ class GapEntry:
     courses: tuple[Course, ...]
 
 
-@dataclass
-class GapPage:
-    """One page of ``skill_gap``, lowest level first, with what a Relay connection needs."""
-
-    entries: list[GapEntry]
-    has_next_page: bool
-    has_previous_page: bool
-    count_total: Callable[[], Awaitable[int]]
-
-    def cursor_of(self, entry: GapEntry) -> str:
-        return encode_cursor(SKILL_GAP_CURSOR, [entry.level, entry.employee_no])
+# Lowest level first, then by employee number (unique in a company).
+SKILL_GAP: Keyset[GapEntry] = Keyset("skill-gap", ("level", "employee_no"), (int, str))
 
 
 async def _mentors_now(tenant_id: int, mentor_id: int, mentee_id: int) -> bool:
@@ -329,7 +317,7 @@ async def skill_gap(
     first: int,
     after: str | None,
     max_page_size: int,
-) -> GapPage:
+) -> Page[GapEntry]:
     """Active employees of an org unit's subtree whose level in a skill is below ``below`` (no
     level counts as 0), lowest level first, then by employee number, each with the published
     courses that would raise them: those aiming at ``below`` or more, the smallest step over the
@@ -342,9 +330,7 @@ async def skill_gap(
     first = check_page_size(first, max_page_size)
     if not 0 <= below <= 100:
         raise DomainError(ErrorCode.VALIDATION, field="below", reason_key="reason.field", name="below")
-    cursor = decode_cursor(SKILL_GAP_CURSOR, after, 2) if after else None
-    if cursor is not None and not (isinstance(cursor[0], int) and isinstance(cursor[1], str)):
-        raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor")
+    cursor = SKILL_GAP.decode(after) if after else None
     viewer.require_role(Role.HR_ADMIN, Role.MANAGER)
     tenant_id = viewer.tenant_id
     unit = await OrgUnit.filter(tenant_id=tenant_id, id=org_unit_id).first()
@@ -385,7 +371,7 @@ async def skill_gap(
         f"{base}{where_after} ORDER BY level, e.employee_no LIMIT {limit_mark}",
         params,
     )
-    page, has_next = rows[:first], len(rows) > first
+    page = rows[:first]
 
     teaching = (
         await CourseSkill.filter(tenant_id=tenant_id, skill_id=skill.id, course__status=CourseStatus.PUBLISHED)
@@ -425,13 +411,11 @@ async def skill_gap(
         counted = await connection.execute_query_dict(f"SELECT COUNT(*) AS n{base}", base_params)
         return int(counted[0]["n"])
 
-    return GapPage(
-        entries=entries, has_next_page=has_next, has_previous_page=after is not None, count_total=count_total
-    )
+    # ``entries`` holds only the page; one more row in ``rows`` says another page follows.
+    return Page(entries, len(rows) > first, after is not None, SKILL_GAP.cursor_of, count_total)
 
 
-@register_backfill
-async def _backfill(tenant_id: int, changes: ChangeSet) -> None:
+async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     """Every level row goes to its employee's phone."""
     for employee_id, skill_id in await EmployeeSkill.filter(tenant_id=tenant_id).values_list("employee_id", "skill_id"):
         changes.touch(Entity.SKILL_LEVEL, skill_id, audience=employee_id)

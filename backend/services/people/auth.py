@@ -30,12 +30,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import cast
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise import connections
 from tortoise.expressions import F, Q
+from tortoise.fields import CharField
 from tortoise.transactions import in_transaction
 
 from backend.config import Settings
@@ -204,10 +206,10 @@ async def _check_throttle(limits: list[_Limit], now: datetime) -> None:
     if not limits:
         return
     locks = await LoginThrottle.filter(key_hash__in=[limit.key for limit in limits], locked_until__gt=now).values_list(
-        "locked_until", flat=True
+        "locked_until"
     )
     if locks:
-        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=_retry_after(max(locks), now))
+        raise DomainError(ErrorCode.TOO_MANY_ATTEMPTS, retry_after=_retry_after(max(until for (until,) in locks), now))
 
 
 async def _count_attempt(settings: Settings, limit: _Limit, now: datetime) -> bool:
@@ -339,10 +341,8 @@ async def _store_refresh_token(settings: Settings, session: AuthSession, token: 
 
 
 async def _roles_of(employee: Employee) -> frozenset[Role]:
-    rows = await EmployeeRole.filter(tenant_id=employee.tenant_id, employee_id=employee.id).values_list(
-        "role", flat=True
-    )
-    return frozenset(Role(role) for role in rows)
+    rows = await EmployeeRole.filter(tenant_id=employee.tenant_id, employee_id=employee.id).values_list("role")
+    return frozenset(Role(role) for (role,) in rows)
 
 
 def _viewer_of(session: AuthSession, employee: Employee, roles: frozenset[Role], device_uid: str) -> Viewer:
@@ -421,8 +421,8 @@ async def login(
     # value longer than its column cannot match (the ORM refuses to compare it at all).
     tenant_code, employee_no = tenant_code.lower(), employee_no.upper()
     for field, value, model_field in (
-        ("tenant", tenant_code, Tenant._meta.fields_map["code"]),
-        ("employeeNo", employee_no, Employee._meta.fields_map["employee_no"]),
+        ("tenant", tenant_code, cast(CharField, Tenant._meta.fields_map["code"])),
+        ("employeeNo", employee_no, cast(CharField, Employee._meta.fields_map["employee_no"])),
     ):
         if len(value) > model_field.max_length:
             raise DomainError(
@@ -515,7 +515,8 @@ async def refresh(settings: Settings, refresh_token: str, device_uid: str, now: 
                 )
         # Another request with this token won the claim (on PostgreSQL our update waited for its
         # commit): a retry racing its original gets the winner's pair, like a retry that came later.
-        row.used_at = await RefreshToken.filter(id=row.id).first().values_list("used_at", flat=True)
+        fresh = await RefreshToken.filter(id=row.id).first().values_list("used_at")
+        row.used_at = fresh[0] if fresh else None
         if row.used_at is not None:
             return await _reissue_or_revoke(settings, row, refresh_token, device_uid, now)
         # Unused again: the winner's transaction rolled back. Claim it ourselves.

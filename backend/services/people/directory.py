@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from tortoise.models import Model
 
-from backend.models import Employee, EmployeeRole, OrgUnit, Position, Role, Site, Skill
+from backend.models import Employee, EmployeeRole, OrgUnit, Position, Role, Site, Skill, Tenant
 from backend.services.viewer import Viewer
 
 
@@ -49,7 +49,12 @@ async def get_tenant_row(viewer: Viewer, kind: str, row_id: int) -> Model | None
 async def rows_by_id(model: type[Model], tenant_id: int, ids: Iterable[int]) -> dict[int, Model]:
     """Tenant rows by id in one query (for loaders)."""
     rows = await model.filter(tenant_id=tenant_id, id__in=list(set(ids)))
-    return {row.id: row for row in rows}
+    return {row.pk: row for row in rows}
+
+
+async def tenants_by_id(ids: Iterable[int]) -> dict[int, Tenant]:
+    """Companies by id in one query (for loaders: an employee's company is the viewer's)."""
+    return {row.id: row for row in await Tenant.filter(id__in=list(set(ids)))}
 
 
 async def roles_by_employee(tenant_id: int, employee_ids: Iterable[int]) -> dict[int, list[Role]]:

@@ -16,7 +16,7 @@ from backend.errors import ErrorCode
 from backend.i18n import SUPPORTED_LOCALES
 from backend.models import EmployeeSettings, RecordStatus
 from backend.services.feed import Entity
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, invalid_payload, register
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
 from backend.sql import db_time, placeholders
 
 SETTINGS_CHANGED = "SETTINGS_CHANGED"
@@ -53,7 +53,7 @@ class SettingsChanged:
                 outcomes.append(Outcome(RecordStatus.ACCEPTED))
                 context.changes.touch(Entity.PROFILE, viewer.employee_id, audience=viewer.employee_id)
             else:
-                current = await EmployeeSettings.get_or_none(employee_id=viewer.employee_id).using_db(connection)
+                current = await EmployeeSettings.get_or_none(employee_id=viewer.employee_id, using_db=connection)
                 outcomes.append(
                     Outcome(RecordStatus.CONFLICT, ErrorCode.VERSION_CONFLICT, server_version=settings_copy(current))
                 )
@@ -79,6 +79,3 @@ async def _write_if_version(context: ApplyContext, base: int, locale: str) -> bo
         .update(locale=locale, version=F("version") + 1)
     )
     return updated == 1
-
-
-register(SettingsChanged())

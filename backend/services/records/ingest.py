@@ -3,18 +3,18 @@
 ``ingest`` takes a batch of records from one device and gives each a final outcome, exactly once:
 the record id is the primary key, (device, seq) is unique, and the device's applied sequence, the
 records and every effect are written in one transaction after locking the device row. Kinds are
-handled by ``RecordHandler``s in one registry, so an online mutation and a synced record of the
-same kind run the same code.
+handled by the ``RecordHandler``s listed in ``records.registry``, so an online mutation and a
+synced record of the same kind run the same code. This module owns the batch: sorting records out
+(duplicates, sequence), the clock, storing each record with its answer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -23,57 +23,18 @@ from tortoise.transactions import in_transaction
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
-from backend.ids import expect_global_id
 from backend.models import Device, RecordStatus
 from backend.services.feed import ChangeSet, Entity
+from backend.services.records import registry
+from backend.services.records.clock import UNREADABLE_TIME, Clock
+from backend.services.records.handler import ApplyContext, IncomingRecord, Outcome, ParsedRecord, invalid_payload
 from backend.services.validation import storable_copy
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, insert_many
 
 DUPLICATE = "DUPLICATE"  # a result status, never stored: the record's stored status is final
-SKEW_FLAG_AFTER = timedelta(minutes=2)
-FUTURE_TOLERANCE = timedelta(minutes=1)
-MAX_CORRECTION = timedelta(days=7)
-# A record that happened longer than this before it arrived is flagged STALE (a phone offline for
-# a month is possible; a record from 1970 is a clock or a client that cannot be believed).
-STALE_AFTER = timedelta(days=30)
 MAX_REPORTED_OFFSET_MS = 2**31 - 1  # clockOffsetMs is a GraphQL Int (32-bit); stored in full
 MAX_KIND_LENGTH = 32
-# The clock flag of a record refused because its time could not be read: its stored corrected time
-# is the receive time, which says nothing about when it happened.
-UNREADABLE_TIME = "UNREADABLE_TIME"
-
-
-@dataclass(frozen=True)
-class IncomingRecord:
-    """A record as the client sent it."""
-
-    id: UUID
-    seq: int | None  # None for online mutations, which have no outbox
-    kind: str
-    occurred_at: datetime | None  # None when the phone's time could not be read (see rejection)
-    payload: dict[str, Any]
-    # As sent, when it could not be read: part of what the record says, so a retry must match it.
-    occurred_at_text: str | None = None
-    # Why the record is refused before any handler sees it (a time out of bounds or without an
-    # offset, an overlong kind): it still gets its own final answer, like any refused record.
-    rejection: DomainError | None = None
-
-    @property
-    def content_hash(self) -> str:
-        # An online record (no seq) takes the server's clock when the caller gives no time, so its
-        # time is not part of what it says: a retry with the same client id must match.
-        if self.occurred_at is None:
-            when = self.occurred_at_text
-        else:
-            when = self.occurred_at.astimezone(UTC).isoformat() if self.seq is not None else None
-        canonical = json.dumps(
-            [self.kind, when, self.payload],
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _json(value: Any, sort_keys: bool = False) -> bytes:
@@ -82,22 +43,6 @@ def _json(value: Any, sort_keys: bool = False) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else None)
     except TypeError:
         return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-@dataclass
-class Outcome:
-    """What applying one record decided; ``params`` fill the message of ``code``; ``result`` is
-    what the server decided for kinds that have an answer (a quiz's score), JSON-ready."""
-
-    status: RecordStatus
-    code: ErrorCode | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    server_version: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-
-    @classmethod
-    def rejected(cls, error: DomainError) -> Outcome:
-        return cls(RecordStatus.REJECTED, error.code, dict(error.params))
 
 
 @dataclass
@@ -125,104 +70,6 @@ class IngestResult:
     received_at: datetime
 
 
-@dataclass
-class ApplyContext:
-    """What a handler needs while applying records: who, where, and the transaction."""
-
-    viewer: Viewer
-    device: Device
-    connection: BaseDBAsyncClient
-    changes: ChangeSet
-    received_at: datetime
-    clock_offset_ms: int = 0
-    # Creditable facts the handlers noted (services.credits.note); credited before the commit.
-    creditables: list = field(default_factory=list)
-    settings: Settings = field(default_factory=Settings)
-    # How this request's device times were read, and the corrected time of every record of the
-    # batch by sequence number: evidence a handler may weigh (check-in corroborates scan times).
-    clock: Clock | None = None
-    batch_times: dict[int, datetime] = field(default_factory=dict)
-
-    async def finish(self) -> None:
-        """Credit what the handlers noted and publish the feed changes: the last steps of every
-        transaction that applied records (or did the same work online, such as manual grading)."""
-        from backend.services.credits import credit_engine  # late: credits builds on this module
-
-        await credit_engine.settle(self)
-        await self.changes.publish(self.connection, self.received_at)
-
-
-@dataclass(frozen=True)
-class ParsedRecord:
-    record: IncomingRecord
-    payload: Any  # the handler's parsed form
-    occurred_at: datetime  # corrected time
-    flags: list[str] = field(default_factory=list)
-
-
-class RecordHandler(Protocol):
-    """One record kind. ``parse`` checks shape (no database); ``apply`` decides and writes the
-    effects of a batch of records of this kind, in order, with batched queries."""
-
-    kind: str
-
-    def parse(self, payload: dict[str, Any]) -> Any: ...
-
-    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]: ...
-
-
-REGISTRY: dict[str, RecordHandler] = {}
-
-
-def register(handler: RecordHandler) -> RecordHandler:
-    """Add a kind to the registry (each domain module registers its kinds at import)."""
-    REGISTRY[handler.kind] = handler
-    return handler
-
-
-def invalid_payload(name: str) -> DomainError:
-    return DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.field", name=name)
-
-
-def payload_id(payload: Any, name: str, type_name: str) -> int:
-    """The row id of a global ID in ``payload[name]`` that must name a ``type_name``."""
-    if not isinstance(payload, dict) or not isinstance(payload.get(name), str):
-        raise invalid_payload(name)
-    try:
-        return expect_global_id(payload[name], type_name, name)
-    except DomainError as error:
-        raise invalid_payload(name) from error
-
-
-class Clock:
-    """How to read one request's device times (worked out once per batch)."""
-
-    def __init__(self, sent_at: datetime | None, received_at: datetime, stale_after: timedelta = STALE_AFTER) -> None:
-        self.sent_at = sent_at
-        self.received_at = received_at
-        self.stale_after = stale_after
-        self.offset = received_at - sent_at if sent_at else timedelta(0)
-        self.skewed = abs(self.offset) > SKEW_FLAG_AFTER
-        # Offsets beyond a week are not trusted to correct anything.
-        self._shift = self.offset if abs(self.offset) <= MAX_CORRECTION else timedelta(0)
-        self._latest_plausible = (sent_at or received_at) + FUTURE_TOLERANCE
-
-    @property
-    def trusted(self) -> bool:
-        """Whether device times of this request can be corrected into server time (the offset
-        was measured and is within the bound)."""
-        return self.sent_at is not None and abs(self.offset) <= MAX_CORRECTION
-
-    def correct(self, occurred_at: datetime) -> tuple[datetime, list[str]]:
-        flags = ["CLOCK_SKEW"] if self.skewed else []
-        corrected = occurred_at + self._shift
-        if occurred_at > self._latest_plausible or corrected > self.received_at + FUTURE_TOLERANCE:
-            flags.append("FUTURE")
-        if corrected < self.received_at - self.stale_after:
-            flags.append("STALE")
-        return min(corrected, self.received_at), flags
-
-
 async def ingest(
     viewer: Viewer,
     device_uid: str,
@@ -232,8 +79,6 @@ async def ingest(
     settings: Settings | None = None,
 ) -> IngestResult:
     """Apply a batch of records from the viewer's device; see docs/sync-protocol.md."""
-    import backend.services.records.registry  # noqa: F401  (fills REGISTRY; imported late: kinds import us)
-
     if device_uid != viewer.device_uid:
         raise DomainError(ErrorCode.DEVICE_MISMATCH)
     settings = settings or Settings()
@@ -254,16 +99,7 @@ async def ingest(
             (viewer.tenant_id, viewer.employee_id), records, existing, device.applied_seq, results
         )
         changes = ChangeSet(viewer.tenant_id)
-        context = ApplyContext(
-            viewer,
-            device,
-            connection,
-            changes,
-            received_at,
-            _offset_ms(clock),
-            settings=settings,
-            clock=clock,
-        )
+        context = ApplyContext(viewer, connection, changes, received_at, settings, device=device, clock=clock)
         outcomes = await _apply(context, clock, to_apply)
         rows = []
         for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):
@@ -288,7 +124,7 @@ async def ingest(
     return IngestResult(
         results=[results[i] for i in range(len(records))],
         applied_seq=next_seq - 1,
-        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, _offset_ms(clock))),
+        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, clock.offset_ms)),
         clock_skewed=clock.skewed,
         received_at=received_at,
     )
@@ -422,7 +258,7 @@ async def _apply(
         corrected, flags = clock.correct(record.occurred_at)
         if record.seq is not None:
             context.batch_times[record.seq] = corrected
-        handler = REGISTRY.get(record.kind)
+        handler = registry.KINDS.get(record.kind)
         if handler is None:
             outcome = Outcome.rejected(DomainError(ErrorCode.UNKNOWN_KIND, kind=record.kind[:MAX_KIND_LENGTH]))
             decided[position] = (outcome, corrected, flags)
@@ -434,14 +270,10 @@ async def _apply(
             continue
         by_kind.setdefault(record.kind, []).append((position, ParsedRecord(record, parsed, corrected, flags)))
     for kind, items in by_kind.items():
-        outcomes = await REGISTRY[kind].apply(context, [parsed for _, parsed in items])
+        outcomes = await registry.KINDS[kind].apply(context, [parsed for _, parsed in items])
         for (position, parsed), outcome in zip(items, outcomes):
             decided[position] = (outcome, parsed.occurred_at, parsed.flags)
     return [entry for entry in decided if entry is not None]
-
-
-def _offset_ms(clock: Clock) -> int:
-    return int(clock.offset.total_seconds() * 1000)
 
 
 _RECORD_COLUMNS = {
@@ -499,7 +331,7 @@ def _stored(connection, viewer, device, record, outcome, corrected, flags, clock
         db_time(connection, clock.sent_at),
         now,
         db_time(connection, corrected),
-        int(clock.offset.total_seconds() * 1000),
+        clock.offset_ms,
         ",".join(flags),
         outcome.status.value,
         outcome.code.value if outcome.code else None,

@@ -1,24 +1,60 @@
-"""Every record kind Xuefen knows, and every domain that marks its rows in a feed backfill.
+"""Every record kind Xuefen knows and every domain's feed backfiller, listed here and nowhere else.
 
-Importing this module fills the registry in ``backend.services.records.ingest`` and the backfillers in
-``backend.services.feed``; add a domain here when it registers either."""
+A record kind is a ``RecordHandler`` (records.handler) in its domain module, listed in ``HANDLERS``;
+ingest looks kinds up in ``KINDS``. A domain whose synced rows a bulk load can create without a
+``ChangeSet`` lists its backfiller in ``BACKFILLERS``, which ``backfill`` runs. Nothing registers
+itself at import; tests/test_registries.py fails when a handler is defined but not listed here.
+"""
 
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from backend.services import feed
 from backend.services.catalog import progress
-from backend.services.credits import rewards
+from backend.services.credits import credit_engine, rewards
+from backend.services.feed import Backfiller, ChangeSet
 from backend.services.ojt import assessment, mentoring, practice, quizzes, rubrics, skills
 from backend.services.people import profile_settings
+from backend.services.records.handler import RecordHandler
 from backend.services.sessions import checkin, enrollment
 
-__all__ = [
-    "assessment",
-    "checkin",
-    "enrollment",
-    "mentoring",
-    "practice",
-    "profile_settings",
-    "progress",
-    "quizzes",
-    "rewards",
-    "rubrics",
-    "skills",
-]
+HANDLERS: tuple[RecordHandler, ...] = (
+    progress.LessonCompleted(),
+    enrollment.EnrollmentRequested(),
+    profile_settings.SettingsChanged(),
+    checkin.CheckIn(),
+    checkin.CheckOut(),
+    quizzes.QuizSubmitted(),
+    practice.PracticeLogged(),
+    practice.PracticeReviewed(),
+    assessment.MentorEvaluated(),
+    rewards.RewardRedeemed(),
+)
+
+KINDS: dict[str, RecordHandler] = {handler.kind: handler for handler in HANDLERS}
+
+# In this order (it decides the feed numbers a backfill gives): the domains', then the shared rows.
+BACKFILLERS: tuple[Backfiller, ...] = (
+    credit_engine.mark_feed_rows,
+    rewards.mark_feed_rows,
+    mentoring.mark_feed_rows,
+    skills.mark_feed_rows,
+    rubrics.mark_feed_rows,
+    assessment.mark_feed_rows,
+    practice.mark_feed_rows,
+    quizzes.mark_feed_rows,
+    feed.mark_shared_rows,
+)
+
+
+async def backfill(tenant_id: int) -> int:
+    """Mark every synced row of a tenant (after a bulk load such as the demo company), so a first
+    sync finds them. Idempotent. Returns how many rows were marked."""
+    changes = ChangeSet(tenant_id)
+    for backfiller in BACKFILLERS:
+        await backfiller(tenant_id, changes)
+    count = len(changes)
+    async with in_transaction() as connection:
+        await changes.publish(connection)
+    return count

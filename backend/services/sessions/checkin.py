@@ -43,15 +43,9 @@ from backend.models import (
 from backend.services.audit import audit
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet
-from backend.services.records.ingest import (
-    UNREADABLE_TIME,
-    ApplyContext,
-    Outcome,
-    ParsedRecord,
-    invalid_payload,
-    payload_id,
-    register,
-)
+from backend.services.records.clock import UNREADABLE_TIME
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.work import UnitOfWork
 from backend.services.sessions import qr
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -64,7 +58,11 @@ FAR_FROM_SITE_METRES = 1000
 
 @dataclass(frozen=True)
 class Scan:
-    token: str
+    """A CHECK_IN payload, read once: the scanned code's parts (``qr.parse``) and the place."""
+
+    session_id: int
+    step: int
+    mac: str
     latitude: float | None
     longitude: float | None
 
@@ -99,13 +97,17 @@ DRAINING = timedelta(minutes=10)
 EARLIER_RECORDS = 20  # how many of the device's previous records testify
 
 
-def verified_step(session: TrainingSession, tenant_id: int, token: str) -> int:
-    """The time step of a genuine code of ``session``; QR_INVALID for anything else (checked
-    before the step is used for anything: a forged one may name any step)."""
-    session_id, step, mac = qr.parse(token)
-    if session.id != session_id or not qr.mac_matches(session.secret, tenant_id, session_id, step, mac):
+def verify_scan(session: TrainingSession | None, tenant_id: int, scan: Scan) -> TrainingSession:
+    """``session`` if ``scan`` is a genuine code of it; QR_INVALID for anything else, a missing
+    session included (another tenant's or a made-up one). Checked before the step is used for
+    anything: a forged code may name any step."""
+    if (
+        session is None
+        or session.id != scan.session_id
+        or not qr.mac_matches(session.secret, tenant_id, scan.session_id, scan.step, scan.mac)
+    ):
         raise DomainError(ErrorCode.QR_INVALID)
-    return step
+    return session
 
 
 def judge_scan(session: TrainingSession, step: int, scanned_at: datetime) -> AttendanceStatus:
@@ -187,18 +189,17 @@ class CheckIn:
     kind = CHECK_IN
 
     def parse(self, payload: dict[str, Any]) -> Scan:
+        """The scan; INVALID_PAYLOAD for a malformed payload, QR_INVALID for a token that is not
+        a code of ours."""
         if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
             raise invalid_payload("token")
-        return Scan(payload["token"][:64], _coordinate(payload, "latitude", 90), _coordinate(payload, "longitude", 180))
+        latitude, longitude = _coordinate(payload, "latitude", 90), _coordinate(payload, "longitude", 180)
+        session_id, step, mac = qr.parse(payload["token"][:64])
+        return Scan(session_id, step, mac, latitude, longitude)
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
         viewer, connection = context.viewer, context.connection
-        session_ids = set()
-        for parsed in records:
-            try:
-                session_ids.add(qr.parse(parsed.payload.token)[0])
-            except DomainError:
-                pass
+        session_ids = {parsed.payload.session_id for parsed in records}
         sessions = {
             s.id: s
             for s in await TrainingSession.filter(tenant_id=viewer.tenant_id, id__in=list(session_ids))
@@ -218,10 +219,9 @@ class CheckIn:
         outcomes = []
         for parsed in records:
             try:
-                session = sessions.get(qr.parse(parsed.payload.token)[0])
-                if session is None:  # another tenant's or a made-up session: just invalid
-                    raise DomainError(ErrorCode.QR_INVALID)
-                step = verified_step(session, viewer.tenant_id, parsed.payload.token)
+                scan: Scan = parsed.payload
+                session = verify_scan(sessions.get(scan.session_id), viewer.tenant_id, scan)
+                step = scan.step
                 step_start = datetime.fromtimestamp(step * session.rotation_seconds, UTC)
                 when = await scan_time(context, parsed, step_start)
                 status = judge_scan(session, step, when.at)
@@ -362,13 +362,14 @@ async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list
     too). SHARED_CODE marks scans of a code used by more people than ``checkin_shared_code``
     (settings); SHARED_DEVICE scans made on a phone that checked in someone else too."""
     session = await session_for_instructor(viewer, session_id, hr_too=True)
-    enrolled = set(
-        await Enrollment.filter(
+    enrolled: set[int] = {
+        employee_id
+        for (employee_id,) in await Enrollment.filter(
             tenant_id=viewer.tenant_id,
             session_id=session.id,
             status=EnrollmentStatus.ENROLLED,
-        ).values_list("employee_id", flat=True)
-    )
+        ).values_list("employee_id")
+    }
     attendances = {a.employee_id: a for a in await Attendance.filter(tenant_id=viewer.tenant_id, session_id=session.id)}
     devices = dict(
         await Device.filter(
@@ -396,15 +397,15 @@ def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
 
 def flag_shared(lines: list[RosterLine], shared_code: int) -> list[RosterLine]:
     """Add the roster-wide signals to each line's stored flags (see ``roster``)."""
-    scanned = [line for line in lines if line.attendance and line.attendance.code_step is not None]
-    per_code = Counter(line.attendance.code_step for line in scanned)
-    per_device = Counter(line.device_uid for line in scanned if line.device_uid)
-    for line in lines:
+    steps = [line.attendance.code_step if line.attendance else None for line in lines]  # None: not scanned
+    per_code = Counter(step for step in steps if step is not None)
+    per_device = Counter(line.device_uid for line, step in zip(lines, steps) if step is not None and line.device_uid)
+    for line, step in zip(lines, steps):
         stored = [f for f in (line.attendance.risk_flags if line.attendance else "").split(",") if f]
         derived = []
-        if line in scanned and per_code[line.attendance.code_step] > shared_code:
+        if step is not None and per_code[step] > shared_code:
             derived.append("SHARED_CODE")
-        if line in scanned and line.device_uid and per_device[line.device_uid] > 1:
+        if step is not None and line.device_uid and per_device[line.device_uid] > 1:
             derived.append("SHARED_DEVICE")
         line.risk_flags = stored + derived
     return lines
@@ -438,7 +439,7 @@ async def _credit(
     record_id=None,
 ) -> None:
     """Credit an attendance decided by a person (a manual mark, a held scan let through)."""
-    context = ApplyContext(viewer, None, connection, ChangeSet(viewer.tenant_id), datetime.now(UTC))  # type: ignore[arg-type]
+    context = UnitOfWork(viewer, connection, ChangeSet(viewer.tenant_id), datetime.now(UTC))
     credit_engine.note(context, attendance_creditable(employee_id, session, status, at, record_id))
     await context.finish()
 
@@ -526,10 +527,7 @@ async def decide_held(
             },
         )
         if approve and held.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
+            assert held.checked_in_at is not None  # a held attendance is a scan, which has its time
             await _credit(viewer, connection, session, employee_id, held.status, held.checked_in_at, held.record_id)
         await held.refresh_from_db(using_db=connection)
     return held
-
-
-register(CheckIn())
-register(CheckOut())

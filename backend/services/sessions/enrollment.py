@@ -1,14 +1,10 @@
 """Enrollment in training sessions: requests (online, or the ENROLLMENT_REQUESTED record kind from
 a phone's outbox), manager approval, cancellation and the waiting list.
 
-Seats are counted in ``training_session.seats_taken``. A seat is taken by ONE conditional UPDATE
-(``seats_taken = seats_taken + 1 WHERE id = ? AND seats_taken < capacity``) whose row count says
-whether it worked, so concurrent requests never overfill a session, on PostgreSQL (the UPDATE
-re-checks its condition after waiting for the row lock) as on SQLite (one writer). A full session
-waitlists the request. When a seat frees (cancellation, rejection, a larger capacity) the earliest
-waiting employee is promoted in the same transaction, each promotion being a conditional UPDATE of
-the seat counter and of the waiting row, so concurrent cancellations never promote more employees
-than seats were freed. Only PENDING and ENROLLED hold a seat.
+A request takes a seat (``seats``: one conditional UPDATE, so concurrent requests never overfill a
+session) or, when the session is full, waits for one; a cancellation or rejection frees the seat
+and promotes the earliest waiting employee in the same transaction. Only PENDING and ENROLLED hold
+a seat.
 
 Lock order (PostgreSQL): enrollment row, then session row; promotion takes the session row, then a
 WAITLISTED row, which nothing holding a session row ever waits for in the other order.
@@ -21,6 +17,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
@@ -43,7 +40,9 @@ from backend.services.catalog.course_catalog import (
     rules_by_course,
 )
 from backend.services.feed import ChangeSet, Entity
-from backend.services.records.ingest import ApplyContext, Outcome, ParsedRecord, payload_id, register
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
+from backend.services.sessions.seats import free_seat, promote_waitlist, take_seat
 from backend.services.sessions.training_sessions import manages_sessions
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
@@ -62,66 +61,6 @@ class NotEligible(DomainError):
     def __init__(self, reasons: tuple[EligibilityReason, ...]) -> None:
         super().__init__(ErrorCode.NOT_ELIGIBLE, reasons=",".join(r.code for r in reasons))
         self.reasons = reasons
-
-
-# --- seats ----------------------------------------------------------------------------------------
-
-
-async def _take_seat(connection: BaseDBAsyncClient, session_id: int) -> bool:
-    updated = (
-        await TrainingSession.filter(id=session_id, seats_taken__lt=F("capacity"))
-        .using_db(connection)
-        .update(seats_taken=F("seats_taken") + 1)
-    )
-    return updated == 1
-
-
-async def _free_seat(connection: BaseDBAsyncClient, session_id: int) -> None:
-    await (
-        TrainingSession.filter(id=session_id, seats_taken__gt=0)
-        .using_db(connection)
-        .update(seats_taken=F("seats_taken") - 1)
-    )
-
-
-async def promote_waitlist(
-    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, session_id: int, now: datetime
-) -> list[Enrollment]:
-    """Fill free seats from the waiting list, earliest first; returns who was promoted. Promoted
-    employees go to PENDING when the course needs approval, else ENROLLED."""
-    session = (
-        await TrainingSession.filter(tenant_id=tenant_id, id=session_id)
-        .select_related("course")
-        .using_db(connection)
-        .first()
-    )
-    if session is None or session.status == SessionStatus.CANCELLED:
-        return []
-    promoted_status = EnrollmentStatus.PENDING if session.course.requires_approval else EnrollmentStatus.ENROLLED
-    promoted: list[Enrollment] = []
-    passed_over: list[int] = []
-    while True:
-        query = Enrollment.filter(session_id=session_id, status=EnrollmentStatus.WAITLISTED)
-        if passed_over:
-            query = query.exclude(id__in=passed_over)
-        candidate = await query.order_by("waitlisted_at", "id").using_db(connection).first()
-        if candidate is None or not await _take_seat(connection, session_id):
-            break
-        updated = (
-            await Enrollment.filter(id=candidate.id, status=EnrollmentStatus.WAITLISTED)
-            .using_db(connection)
-            .update(status=promoted_status, version=F("version") + 1, updated_at=now)
-        )
-        if updated != 1:  # cancelled or promoted meanwhile: give the seat back, try the next one
-            await _free_seat(connection, session_id)
-            passed_over.append(candidate.id)
-            continue
-        candidate.status = promoted_status
-        promoted.append(candidate)
-        changes.touch(Entity.ENROLLMENT, candidate.id, audience=candidate.employee_id)
-    if promoted:
-        changes.touch(Entity.TRAINING_SESSION, session_id)
-    return promoted
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -158,7 +97,7 @@ async def request_in(
     if not verdict.eligible:
         raise NotEligible(verdict.reasons)
 
-    seated = await _take_seat(connection, session.id)
+    seated = await take_seat(connection, session.id)
     if seated:
         status = EnrollmentStatus.PENDING if course.requires_approval else EnrollmentStatus.ENROLLED
     else:
@@ -203,12 +142,12 @@ async def request_in(
         enrollment_id = int(rows[0]["id"]) if rows else 0
     if written != 1:  # the same employee asked twice at once: the other request won
         if seated:
-            await _free_seat(connection, session.id)
+            await free_seat(connection, session.id)
         raise DomainError(ErrorCode.ALREADY_ENROLLED, status=EnrollmentStatus.PENDING.value)
     changes.touch(Entity.ENROLLMENT, enrollment_id, audience=viewer.employee_id)
     if seated:
         changes.touch(Entity.TRAINING_SESSION, session.id)
-    return await Enrollment.get(id=enrollment_id).using_db(connection)
+    return await Enrollment.get(id=enrollment_id, using_db=connection)
 
 
 async def request_enrollment(viewer: Viewer, session_id: int, now: datetime | None = None) -> Enrollment:
@@ -244,9 +183,6 @@ class EnrollmentRequested:
         return outcomes
 
 
-register(EnrollmentRequested())
-
-
 # --- decisions and cancellations ----------------------------------------------------------------
 
 
@@ -265,7 +201,7 @@ async def _locked(connection: BaseDBAsyncClient, viewer: Viewer, enrollment_id: 
 async def _release(
     connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, session_id: int, now: datetime
 ) -> None:
-    await _free_seat(connection, session_id)
+    await free_seat(connection, session_id)
     changes.touch(Entity.TRAINING_SESSION, session_id)
     await promote_waitlist(connection, changes, tenant_id, session_id, now)
 
@@ -283,7 +219,7 @@ async def decide_enrollment(
         raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
     async with in_transaction() as connection:
         enrollment = await _locked(connection, viewer, enrollment_id)
-        employee = await Employee.get(id=enrollment.employee_id).using_db(connection)
+        employee = await Employee.get(id=enrollment.employee_id, using_db=connection)
         if not (viewer.has_role(Role.HR_ADMIN) or employee.manager_id == viewer.employee_id):
             raise DomainError(ErrorCode.FORBIDDEN)
         if enrollment.status != EnrollmentStatus.PENDING:
@@ -315,7 +251,7 @@ async def decide_enrollment(
             {"reason": reason, "employeeId": enrollment.employee_id},
         )
         await changes.publish(connection, now)
-        return await Enrollment.get(id=enrollment.id).using_db(connection)
+        return await Enrollment.get(id=enrollment.id, using_db=connection)
 
 
 async def cancel_enrollment(viewer: Viewer, enrollment_id: int, now: datetime | None = None) -> Enrollment:
@@ -340,19 +276,35 @@ async def cancel_enrollment(viewer: Viewer, enrollment_id: int, now: datetime | 
         if enrollment.status in SEAT_HOLDING:
             await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
         await changes.publish(connection, now)
-        return await Enrollment.get(id=enrollment.id).using_db(connection)
+        return await Enrollment.get(id=enrollment.id, using_db=connection)
 
 
 # --- reading ------------------------------------------------------------------------------------
 
 
-async def pending_enrollments(viewer: Viewer) -> list[Enrollment]:
+PENDING_ORDER: Keyset[Enrollment] = Keyset("pending_enrollment", ("created_at", "id"), (datetime, int))
+
+
+def _pending(viewer: Viewer) -> QuerySet[Enrollment]:
     """Requests awaiting a decision the viewer may take: their direct reports' (managers), or
-    every one of the company (HR admins). Oldest first."""
+    every one of the company (HR admins)."""
     query = Enrollment.filter(tenant_id=viewer.tenant_id, status=EnrollmentStatus.PENDING)
     if not viewer.has_role(Role.HR_ADMIN):
         query = query.filter(employee__manager_id=viewer.employee_id)
-    return await query.order_by("created_at", "id").limit(MAX_PENDING)
+    return query
+
+
+async def pending_enrollments(viewer: Viewer) -> list[Enrollment]:
+    """The first ``MAX_PENDING`` requests awaiting the viewer's decision, oldest first (the
+    deprecated plain list; ``pending_enrollment_page`` reads them all, page by page)."""
+    return await _pending(viewer).order_by(*PENDING_ORDER.order_by()).limit(MAX_PENDING)
+
+
+async def pending_enrollment_page(
+    viewer: Viewer, first: int, after: str | None, max_page_size: int
+) -> Page[Enrollment]:
+    """A page of the requests awaiting the viewer's decision, oldest first."""
+    return await PENDING_ORDER.fetch(_pending(viewer), check_page_size(first, max_page_size), after)
 
 
 async def get_enrollment(viewer: Viewer, enrollment_id: int) -> Enrollment | None:

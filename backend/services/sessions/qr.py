@@ -6,6 +6,12 @@ digits and "-" only, so a QR code can use its dense alphanumeric mode (version 3
 the back of a room). The instructor's app computes the same tokens offline from the kit; the
 server checks them against the corrected scan time, so a code copied into a chat expires with its
 step, and a phone that scanned offline is judged by when it scanned.
+
+Projector links (``/sessions/{id}/projector?key=…``, served by backend/qr_pages.py) show the
+current code on a screen without a sign-in, so their key is a bearer secret: signed
+(backend/signing.py, as its own kind of value) over the session, its tenant, the instructor's login
+and an expiry, and checked on every load against the database (the login still live, its employee
+still the session's instructor). See backend/qr_pages.py for why a link never renews itself.
 """
 
 from __future__ import annotations
@@ -13,11 +19,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
+from backend.models import AuthSession, TrainingSession
+from backend.services.viewer import Viewer
+from backend.signing import sign, unsign
 
 PREFIX = "XF1"
+LINK_KIND = "p1"
 MAC_BYTES = 10
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -59,3 +72,68 @@ def parse(token: str) -> tuple[int, int, str]:
 
 def mac_matches(secret: str, tenant_id: int, session_id: int, step: int, mac: str) -> bool:
     return hmac.compare_digest(_mac(secret, tenant_id, session_id, step), mac)
+
+
+def current_token(session: TrainingSession, now: datetime | None = None) -> str:
+    """The code ``session`` shows now."""
+    step = step_at(now or datetime.now(UTC), session.rotation_seconds)
+    return token_for(session.secret, session.tenant_id, session.id, step)
+
+
+# --- projector links ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DisplayKey:
+    """What a projector link's key says (once its signature is checked)."""
+
+    session_id: int
+    tenant_id: int
+    auth_session_id: uuid.UUID
+    expires_at: int  # Unix seconds
+
+
+def sign_display_key(secret: str, session_id: int, tenant_id: int, auth_session_id: uuid.UUID, expires_at: int) -> str:
+    """The key of a projector link (backend/signing.py, kind ``p1``): URL-safe, about 90 characters."""
+    return sign(secret, LINK_KIND, [session_id, tenant_id, auth_session_id.hex, expires_at])
+
+
+def read_display_key(secret: str, key: str) -> DisplayKey:
+    """The claims of a key we signed; ``UNAUTHENTICATED`` for anything else."""
+    try:
+        session_id, tenant_id, auth_session_id, expires_at = unsign(secret, LINK_KIND, key)
+        return DisplayKey(int(session_id), int(tenant_id), uuid.UUID(hex=auth_session_id), int(expires_at))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid") from exc
+
+
+def projector_path(
+    settings: Settings, session: TrainingSession, viewer: Viewer, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """A fresh projector link for the instructor ``viewer`` (bound to their login) and its expiry."""
+    now = now or datetime.now(UTC)
+    expires_at = int(now.timestamp()) + settings.projector_link_ttl_seconds
+    key = sign_display_key(settings.secret_key, session.id, session.tenant_id, viewer.session_id, expires_at)
+    return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, UTC)
+
+
+async def session_by_display_key(settings: Settings, session_id: int, key: str) -> tuple[TrainingSession, DisplayKey]:
+    """The session a projector link shows and the link's claims, if the key is ours, for this
+    session, unexpired, its login live and its employee the session's instructor; else the
+    refusal (``link_message`` says which, for the page)."""
+    claims = read_display_key(settings.secret_key, key)
+    if claims.session_id != session_id:
+        raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.other_session")
+    if claims.expires_at <= datetime.now(UTC).timestamp():
+        raise DomainError(ErrorCode.TOKEN_EXPIRED, link_message="projector.expired")
+    login = await AuthSession.filter(
+        id=claims.auth_session_id, tenant_id=claims.tenant_id, revoked_at__isnull=True, employee__is_active=True
+    ).first()
+    if login is None:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="projector.invalid")
+    session = await TrainingSession.filter(id=session_id, tenant_id=claims.tenant_id).first()
+    if session is None:
+        raise DomainError(ErrorCode.NOT_FOUND)
+    if session.instructor_id != login.employee_id:
+        raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.not_instructor")
+    return session, claims

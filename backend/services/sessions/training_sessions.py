@@ -10,13 +10,11 @@ module (the instructor's kit is elsewhere).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
@@ -34,10 +32,13 @@ from backend.models import (
 from backend.services.audit import audit
 from backend.services.catalog.course_catalog import LearnerProfile, ineligible_course_ids, learner_profile
 from backend.services.feed import ChangeSet, Entity
-from backend.services.pagination import check_page_size, decode_cursor, encode_cursor
+from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.sessions.seats import promote_waitlist
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 
-CURSOR_KIND = "session"
+# Upcoming sessions in start-time order; the cursor is (start in UTC, id).
+SESSION_ORDER: Keyset[TrainingSession] = Keyset("session", ("starts_at", "id"), (datetime, int))
 MAX_TITLE = 200
 MAX_LOCATION = 200
 MAX_MINUTES = 24 * 60
@@ -68,17 +69,6 @@ class SessionFilter:
     site_id: int | None = None
 
 
-@dataclass
-class SessionPage:
-    sessions: list[TrainingSession]
-    has_next_page: bool
-    has_previous_page: bool
-    count_total: Callable[[], Awaitable[int]]
-
-    def cursor_of(self, session: TrainingSession) -> str:
-        return encode_cursor(CURSOR_KIND, [session.starts_at.astimezone(UTC).isoformat(), session.id])
-
-
 def manages_sessions(viewer: Viewer) -> bool:
     """HR admins and instructors see every session (any course status, cancelled ones too)."""
     return viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
@@ -97,22 +87,15 @@ def _utc(moment: datetime, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _text(value: str, name: str, maximum: int, required: bool) -> str:
-    value = value.strip()
-    if required and not value:
-        raise DomainError(ErrorCode.VALIDATION, field=name, reason_key="reason.required")
-    if len(value) > maximum:
-        raise DomainError(ErrorCode.VALIDATION, field=name, reason_key="reason.too_long", max=maximum)
-    return value
-
-
 def _minutes(value: int, name: str) -> int:
     if not 0 <= value <= MAX_MINUTES:
         raise DomainError(ErrorCode.VALIDATION, field=name, reason_key="reason.minutes", max=MAX_MINUTES)
     return value
 
 
-async def _check_refs(viewer: Viewer, given: SessionInput, course_id: int, connection) -> dict[str, Any]:
+async def _check_refs(
+    viewer: Viewer, given: SessionInput, course_id: int, connection: BaseDBAsyncClient
+) -> dict[str, Any]:
     """Resolve and check the foreign keys named in ``given`` (all inside the viewer's tenant)."""
     tenant_id = viewer.tenant_id
     values: dict[str, Any] = {}
@@ -154,9 +137,9 @@ async def _check_refs(viewer: Viewer, given: SessionInput, course_id: int, conne
 def _plain_values(given: SessionInput) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if given.title is not None:
-        values["title"] = _text(given.title, "title", MAX_TITLE, required=True)
+        values["title"] = text(given.title, "title", MAX_TITLE)
     if given.location is not None:
-        values["location"] = _text(given.location, "location", MAX_LOCATION, required=False)
+        values["location"] = text(given.location, "location", MAX_LOCATION, required=False)
     if given.starts_at is not None:
         values["starts_at"] = _utc(given.starts_at, "startsAt")
     if given.ends_at is not None:
@@ -188,7 +171,8 @@ def _audit_details(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession:
-    """Schedule a session (HR admins, or instructors for themselves)."""
+    """Schedule a session (HR admins, or instructors for themselves). Like every write here, it
+    answers the session as it now is, with its course, module, site and instructor."""
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
     for name, value in (
         ("courseId", given.course_id),
@@ -201,6 +185,7 @@ async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession
     ):
         if value is None:
             raise DomainError(ErrorCode.VALIDATION, field=name, reason_key="reason.required")
+    assert given.course_id is not None  # checked just above
     values = _plain_values(given)
     if values["ends_at"] <= values["starts_at"]:
         raise DomainError(ErrorCode.VALIDATION, field="endsAt", reason_key="reason.ends_before_start")
@@ -225,7 +210,7 @@ async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.TRAINING_SESSION, session.id)
         await changes.publish(connection)
-    return session
+    return await _shown(viewer, session.id)
 
 
 async def _locked_for_edit(viewer: Viewer, session_id: int, connection: BaseDBAsyncClient) -> TrainingSession:
@@ -247,8 +232,6 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
     """Change a session. A larger capacity promotes waiting employees at once; a capacity below the
     seats already taken is refused (checked in the same UPDATE, so a concurrent request cannot
     slip in between)."""
-    from backend.services.sessions.enrollment import promote_waitlist  # enrollment imports this module
-
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
     values = _plain_values(given)
     async with in_transaction() as connection:
@@ -289,15 +272,14 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
         )
         changes.touch(Entity.TRAINING_SESSION, session.id)
         await changes.publish(connection)
-        session = await TrainingSession.get(id=session.id).using_db(connection)
-    return session
+    return await _shown(viewer, session.id)
 
 
 async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> TrainingSession:
     """Cancel a session (HR admins, or its instructor). Enrollments stay as they are; check-in and
     new requests are refused from now on."""
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
-    reason = _text(reason or "", "reason", 300, required=False)
+    reason = text(reason, "reason", 300, required=False)
     async with in_transaction() as connection:
         session = await _locked_for_edit(viewer, session_id, connection)
         if session.status != SessionStatus.CANCELLED:
@@ -315,7 +297,7 @@ async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> T
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.TRAINING_SESSION, session.id)
             await changes.publish(connection)
-    return session
+    return await _shown(viewer, session.id)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -342,7 +324,7 @@ async def list_sessions(
     max_page_size: int,
     learner: LearnerProfile | None = None,
     now: datetime | None = None,
-) -> SessionPage:
+) -> Page[TrainingSession]:
     """Upcoming sessions (not yet ended) in (start time, id) order.
 
     Employees see the sessions they may attend: published course, eligible, not cancelled. HR
@@ -360,28 +342,17 @@ async def list_sessions(
         query = query.filter(course_id=session_filter.course_id)
     if session_filter.site_id is not None:
         query = query.filter(site_id=session_filter.site_id)
-    filtered = query
-    if after:
-        starts_raw, last_id = decode_cursor(CURSOR_KIND, after, 2)
-        try:
-            starts = datetime.fromisoformat(starts_raw)
-            if starts.tzinfo is None or isinstance(last_id, bool) or not isinstance(last_id, int):
-                raise ValueError(after)
-        except (TypeError, ValueError) as exc:
-            raise DomainError(ErrorCode.VALIDATION, field="after", reason_key="reason.bad_cursor") from exc
-        query = query.filter(Q(starts_at__gt=starts) | Q(starts_at=starts, id__gt=last_id))
-    rows = await _related(query).order_by("starts_at", "id").limit(first + 1)
-    return SessionPage(
-        sessions=list(rows[:first]),
-        has_next_page=len(rows) > first,
-        has_previous_page=after is not None,
-        count_total=filtered.count,
-    )
+    return await SESSION_ORDER.fetch(_related(query), first, after)
 
 
 async def sessions_by_id(tenant_id: int, ids: list[int]) -> dict[int, TrainingSession]:
     rows = await _related(TrainingSession.filter(tenant_id=tenant_id, id__in=ids))
     return {row.id: row for row in rows}
+
+
+async def _shown(viewer: Viewer, session_id: int) -> TrainingSession:
+    """A session just written, as it now is, with the relations every answer shows."""
+    return await _related(TrainingSession.filter(tenant_id=viewer.tenant_id, id=session_id)).get()
 
 
 def check_in_opens_at(session: TrainingSession) -> datetime:
@@ -395,7 +366,6 @@ def late_after(session: TrainingSession) -> datetime:
 __all__ = [
     "SessionFilter",
     "SessionInput",
-    "SessionPage",
     "audit",
     "cancel_session",
     "create_session",

@@ -1,0 +1,118 @@
+"""The contract of a record kind: a ``RecordHandler`` parses a record's payload and applies a batch
+of records in an ``ApplyContext``, answering an ``Outcome`` for each.
+
+Domain modules build their kinds on this module (and records.work, records.clock), which import no
+domain; ``records.registry`` lists the handlers and ``records.ingest`` runs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from backend.errors import DomainError, ErrorCode
+from backend.ids import expect_global_id
+from backend.models import Device, RecordStatus
+from backend.services.records.clock import Clock
+from backend.services.records.work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """A record as the client sent it."""
+
+    id: UUID
+    seq: int | None  # None for online mutations, which have no outbox
+    kind: str
+    occurred_at: datetime | None  # None when the phone's time could not be read (see rejection)
+    payload: dict[str, Any]
+    # As sent, when it could not be read: part of what the record says, so a retry must match it.
+    occurred_at_text: str | None = None
+    # Why the record is refused before any handler sees it (a time out of bounds or without an
+    # offset, an overlong kind): it still gets its own final answer, like any refused record.
+    rejection: DomainError | None = None
+
+    @property
+    def content_hash(self) -> str:
+        # An online record (no seq) takes the server's clock when the caller gives no time, so its
+        # time is not part of what it says: a retry with the same client id must match.
+        if self.occurred_at is None:
+            when = self.occurred_at_text
+        else:
+            when = self.occurred_at.astimezone(UTC).isoformat() if self.seq is not None else None
+        canonical = json.dumps(
+            [self.kind, when, self.payload],
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParsedRecord:
+    record: IncomingRecord
+    payload: Any  # the handler's parsed form
+    occurred_at: datetime  # corrected time
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What applying one record decided; ``params`` fill the message of ``code``; ``result`` is
+    what the server decided for kinds that have an answer (a quiz's score), JSON-ready."""
+
+    status: RecordStatus
+    code: ErrorCode | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    server_version: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def rejected(cls, error: DomainError) -> Outcome:
+        return cls(RecordStatus.REJECTED, error.code, dict(error.params))
+
+
+@dataclass(kw_only=True)
+class ApplyContext(UnitOfWork):
+    """A unit of work applying records from one device: the device row (locked) and how its
+    clock reads, evidence a handler may weigh (check-in corroborates scan times)."""
+
+    device: Device
+    clock: Clock
+    # The corrected time of every record of the batch, by sequence number.
+    batch_times: dict[int, datetime] = field(default_factory=dict)
+
+    @property
+    def clock_offset_ms(self) -> int:
+        return self.clock.offset_ms
+
+
+class RecordHandler(Protocol):
+    """One record kind. ``parse`` checks shape (no database); ``apply`` decides and writes the
+    effects of a batch of records of this kind, in order, with batched queries. Every handler is
+    listed in ``records.registry.HANDLERS``."""
+
+    kind: str
+
+    def parse(self, payload: dict[str, Any]) -> Any: ...
+
+    async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]: ...
+
+
+def invalid_payload(name: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.field", name=name)
+
+
+def payload_id(payload: Any, name: str, type_name: str) -> int:
+    """The row id of a global ID in ``payload[name]`` that must name a ``type_name``."""
+    if not isinstance(payload, dict) or not isinstance(payload.get(name), str):
+        raise invalid_payload(name)
+    try:
+        return expect_global_id(payload[name], type_name, name)
+    except DomainError as error:
+        raise invalid_payload(name) from error

@@ -1,0 +1,81 @@
+"""Seats of a training session and its waiting list.
+
+Seats are counted in ``training_session.seats_taken``. A seat is taken by ONE conditional UPDATE
+(``seats_taken = seats_taken + 1 WHERE id = ? AND seats_taken < capacity``) whose row count says
+whether it worked, so concurrent requests never overfill a session, on PostgreSQL (the UPDATE
+re-checks its condition after waiting for the row lock) as on SQLite (one writer). When a seat frees
+(a cancellation, a rejection, a larger capacity) the earliest waiting employee is promoted in the
+same transaction, each promotion being a conditional UPDATE of the seat counter and of the waiting
+row, so concurrent cancellations never promote more employees than seats were freed.
+
+Both scheduling (``training_sessions``: a larger capacity) and enrollment free seats, so this sits
+below both of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import F
+
+from backend.models import Enrollment, EnrollmentStatus, SessionStatus, TrainingSession
+from backend.services.feed import ChangeSet, Entity
+
+
+async def take_seat(connection: BaseDBAsyncClient, session_id: int) -> bool:
+    """Take one seat if one is free; whether it worked."""
+    updated = (
+        await TrainingSession.filter(id=session_id, seats_taken__lt=F("capacity"))
+        .using_db(connection)
+        .update(seats_taken=F("seats_taken") + 1)
+    )
+    return updated == 1
+
+
+async def free_seat(connection: BaseDBAsyncClient, session_id: int) -> None:
+    await (
+        TrainingSession.filter(id=session_id, seats_taken__gt=0)
+        .using_db(connection)
+        .update(seats_taken=F("seats_taken") - 1)
+    )
+
+
+async def promote_waitlist(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, session_id: int, now: datetime
+) -> list[Enrollment]:
+    """Fill free seats from the waiting list, earliest first; returns who was promoted. Promoted
+    employees go to PENDING when the course needs approval, else ENROLLED."""
+    session = (
+        await TrainingSession.filter(tenant_id=tenant_id, id=session_id)
+        .select_related("course")
+        .using_db(connection)
+        .first()
+    )
+    if session is None or session.status == SessionStatus.CANCELLED:
+        return []
+    promoted_status = EnrollmentStatus.PENDING if session.course.requires_approval else EnrollmentStatus.ENROLLED
+    promoted: list[Enrollment] = []
+    passed_over: list[int] = []
+    while True:
+        query = Enrollment.filter(session_id=session_id, status=EnrollmentStatus.WAITLISTED)
+        if passed_over:
+            query = query.exclude(id__in=passed_over)
+        candidate = await query.order_by("waitlisted_at", "id").using_db(connection).first()
+        if candidate is None or not await take_seat(connection, session_id):
+            break
+        updated = (
+            await Enrollment.filter(id=candidate.id, status=EnrollmentStatus.WAITLISTED)
+            .using_db(connection)
+            .update(status=promoted_status, version=F("version") + 1, updated_at=now)
+        )
+        if updated != 1:  # cancelled or promoted meanwhile: give the seat back, try the next one
+            await free_seat(connection, session_id)
+            passed_over.append(candidate.id)
+            continue
+        candidate.status = promoted_status
+        promoted.append(candidate)
+        changes.touch(Entity.ENROLLMENT, candidate.id, audience=candidate.employee_id)
+    if promoted:
+        changes.touch(Entity.TRAINING_SESSION, session_id)
+    return promoted

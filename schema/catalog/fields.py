@@ -1,0 +1,96 @@
+"""Course catalog fields: the course list and a course by ID, and setCourseStatus (HR admins).
+Thin: each calls backend.services.catalog.course_catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from backend import models
+from backend.services.catalog import course_catalog
+from backend.services.viewer import Viewer
+from schema.catalog.types import Course, CourseFilter, CourseStatus
+from schema.common import UserError
+from schema.connection import Connection
+from schema.ids import expect_global_id
+from schema.payloads import mutate
+
+
+@strawberry.input(description="A new lifecycle status for a course.")
+class SetCourseStatusInput:
+    course_id: strawberry.ID = strawberry.field(description="The course.")
+    status: CourseStatus = strawberry.field(description="DRAFT, PUBLISHED or ARCHIVED.")
+
+
+@strawberry.type(description="Result of setCourseStatus.")
+class CoursePayload:
+    course: Course | None = strawberry.field(description="The course after the change.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
+
+
+def _course_filter(given: CourseFilter | None) -> course_catalog.CourseFilter:
+    if given is None:
+        return course_catalog.CourseFilter()
+    skill_id = expect_global_id(given.skill_id, "Skill", "filter.skillId") if given.skill_id else None
+    return course_catalog.CourseFilter(
+        search=given.search,
+        scenario=given.scenario,
+        format=given.format,
+        skill_id=skill_id,
+        eligible_only=given.eligible_only,
+        statuses=tuple(given.statuses) if given.statuses else None,
+    )
+
+
+@strawberry.type
+class CatalogQueries:
+    @strawberry.field(description="Courses the viewer may see, in code order, as a Relay connection.")
+    async def courses(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 0 to the configured maximum (100).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="endCursor of the previous page.")] = None,
+        filter: Annotated[
+            CourseFilter | None, strawberry.argument(description="Conditions to narrow the list.")
+        ] = None,
+    ) -> Connection[Course]:
+        viewer = await info.context.require_viewer()
+        page = await course_catalog.list_courses(
+            viewer,
+            first,
+            after,
+            _course_filter(filter),
+            info.context.settings.max_page_size,
+            learner=await (await info.context.loaders()).learner() if filter and filter.eligible_only else None,
+        )
+        return Connection[Course].from_page(page, Course.from_model)
+
+    @strawberry.field(description="A course by ID; null if missing or not visible.")
+    async def course(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="Global ID of the course.")],
+    ) -> Course | None:
+        viewer = await info.context.require_viewer()
+        row = await course_catalog.get_course(viewer, expect_global_id(id, "Course"))
+        return Course.from_model(row) if row else None
+
+
+@strawberry.type
+class CatalogMutations:
+    @strawberry.mutation(description="Publish, unpublish or archive a course (HR admins).")
+    async def set_course_status(
+        self,
+        info: strawberry.Info,
+        input: Annotated[SetCourseStatusInput, strawberry.argument(description="Course and status.")],
+    ) -> CoursePayload:
+        async def work(viewer: Viewer) -> models.Course:
+            course_id = expect_global_id(input.course_id, "Course", "courseId")
+            return await course_catalog.set_course_status(viewer, course_id, input.status)
+
+        return await mutate(
+            info,
+            work,
+            lambda row, errors: CoursePayload(course=Course.from_model(row) if row else None, errors=errors),
+        )
