@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from strawberry.dataloader import DataLoader
@@ -13,6 +14,7 @@ from backend.models import Employee, OrgUnit, Position, Site, Skill
 from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
 from backend.services.people import directory
+from backend.services.sessions import enrollment, training_sessions
 from backend.services.viewer import Viewer
 
 
@@ -34,22 +36,22 @@ def _rows(model: type, tenant_id: int) -> DataLoader[int, Any]:
     return DataLoader(load_fn=load)
 
 
-def _by_id(fetch: Callable[[list[int]], Awaitable[dict[int, Any]]]) -> DataLoader[int, Any]:
+def _by_id(fetch: Callable[[list[int]], Awaitable[dict[int, Any]]], *, cache: bool = True) -> DataLoader[int, Any]:
     async def load(keys: Sequence[int]) -> list[Any]:
         found = await fetch(list(keys))
         return [found.get(key) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, cache=cache)
 
 
 def _viewer_dicts(
-    fetch: Callable[[Viewer, list[int]], Awaitable[dict[int, Any]]], viewer: Viewer, missing: Any
+    fetch: Callable[[Viewer, list[int]], Awaitable[dict[int, Any]]], viewer: Viewer, missing: Any, *, cache: bool = True
 ) -> DataLoader[int, Any]:
     async def load(keys: Sequence[int]) -> list[Any]:
         found = await fetch(viewer, list(keys))
         return [found.get(key, missing) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return DataLoader(load_fn=load, cache=cache)
 
 
 class Loaders:
@@ -71,6 +73,10 @@ class Loaders:
         self.roles_by_employee = _batched_lists(directory.roles_by_employee, tenant_id)
         self.progress_by_course = _viewer_dicts(progress.progress_by_course, viewer, {})
         self.completion_by_course = _viewer_dicts(progress.completions_by_course, viewer, None)
+        # Rows the mutations of a document change (seats, enrollments): batched, never cached, so
+        # each mutation's answer shows them as they are after it.
+        self.session = _by_id(partial(training_sessions.sessions_by_id, tenant_id), cache=False)
+        self.my_enrollment_by_session = _viewer_dicts(enrollment.my_enrollments, viewer, None, cache=False)
         self._learner: asyncio.Future[LearnerProfile] | None = None
 
     async def learner(self) -> LearnerProfile:

@@ -25,6 +25,7 @@ from backend.models import (
     SessionStatus,
     TrainingSession,
 )
+from tests.conftest import count_queries
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input
@@ -314,6 +315,64 @@ async def test_pending_requests_page_through_a_connection(client, password_hash)
     assert bad["errors"][0]["extensions"]["code"] == "VALIDATION"
     too_many = await gql(client, PENDING_PAGE, {"first": 101}, token=token)
     assert too_many["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+PENDING_WITH_SESSIONS = """
+query P($first: Int!) {
+  pendingEnrollmentConnection(first: $first) {
+    edges { node { employee { employeeNo } session { title site { code } myEnrollment { status } } } }
+  }
+}
+"""
+
+
+async def test_a_page_of_pending_requests_costs_the_same_however_many_sessions_it_shows(client, password_hash):
+    """Each request's session (and the viewer's own enrollment in it) comes through a batched
+    loader, not one read per request."""
+    company = await make_company(password_hash)
+    await Course.filter(id=company.courses["A-001"].id).update(requires_approval=True)
+    extra = await add_employees(company, password_hash, 8)
+    for n, number in enumerate(extra):
+        session = await make_session(company, "A-001", title=f"场次{n}")
+        assert (await request(client, await token_for(client, company.code, number), session))["errors"] == []
+    token = await token_for(client, company.code, "MGR")
+
+    async def statements(first: int) -> int:
+        with count_queries() as sent:
+            body = await gql(client, PENDING_WITH_SESSIONS, {"first": first}, token=token)
+        assert "errors" not in body, body
+        edges = body["data"]["pendingEnrollmentConnection"]["edges"]
+        assert len(edges) == first and all(e["node"]["session"]["site"]["code"] == "HQ" for e in edges)
+        assert {e["node"]["session"]["myEnrollment"] for e in edges} == {None}  # the manager's own: none
+        return len(sent)
+
+    assert await statements(2) == await statements(8)
+
+
+async def test_mutations_of_one_document_each_show_the_session_as_it_is_after_them(client, password_hash):
+    """Sessions are batched, not cached across a document: a second mutation shows the seats the
+    first one freed."""
+    company = await make_company(password_hash)
+    await Course.filter(id=company.courses["A-001"].id).update(requires_approval=True)
+    session = await make_session(company, "A-001", capacity=5)
+    extra = await add_employees(company, password_hash, 2)
+    ids = []
+    for number in extra:
+        payload = await request(client, await token_for(client, company.code, number), session)
+        ids.append(payload["enrollment"]["id"])
+    document = """
+    mutation Two($a: DecideEnrollmentInput!, $b: DecideEnrollmentInput!) {
+      a: decideEnrollment(input: $a) { enrollment { session { seatsTaken } } errors { code } }
+      b: decideEnrollment(input: $b) { enrollment { session { seatsTaken } } errors { code } }
+    }
+    """
+    decisions = {
+        key: {"enrollmentId": enrollment_id, "approve": False, "reason": "名额调整"}
+        for key, enrollment_id in zip("ab", ids)
+    }
+    body = await gql(client, document, decisions, token=await token_for(client, company.code, "HR1"))
+    assert "errors" not in body, body
+    assert [body["data"][key]["enrollment"]["session"]["seatsTaken"] for key in "ab"] == [1, 0]
 
 
 async def test_cancel_frees_the_seat_and_promotes_in_order(client, password_hash):

@@ -15,12 +15,13 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
+from backend.services.validation import EARLIEST, LATEST, parse_decimal, storable
 
 _PREFIX = "xf1:"
 
@@ -74,24 +75,33 @@ class Page(Generic[T]):
     count_total: Callable[[], Awaitable[int]]
 
 
+class BigInt(int):
+    """The type of a sort field held in a 64-bit column (``BigIntField``); plain ``int`` is a 32-bit
+    one. Only the bound a cursor is read with differs."""
+
+
+_INT_BITS = {int: 32, BigInt: 64}
+
+
 def _read(value: Any, kind: type) -> Any:
-    """One element of a decoded key, checked against the type the list sorts by."""
+    """One element of a decoded key, checked against the type the list sorts by and against what
+    its column can hold: a cursor is client input, and a key no row can have (an id beyond the
+    column, a text with U+0000, a time outside 1900–2199) would fail in the database instead."""
     if kind is datetime:
         if not isinstance(value, str):
             raise ValueError(value)
         moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
+        if moment.tzinfo is None or not EARLIEST <= moment < LATEST:
             raise ValueError(value)
         return moment
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    if kind in _INT_BITS:
+        limit = 2 ** (_INT_BITS[kind] - 1)
+        if isinstance(value, bool) or not isinstance(value, int) or not -limit <= value < limit:
             raise ValueError(value)
         return value
     if kind is Decimal:
-        if not isinstance(value, str):
-            raise ValueError(value)
-        return Decimal(value)
-    if not isinstance(value, kind):
+        return parse_decimal(value if isinstance(value, str) else None, "after")
+    if not isinstance(value, kind) or (isinstance(value, str) and not storable(value)):
         raise ValueError(value)
     return value
 
@@ -106,7 +116,8 @@ def _write(value: Any) -> Any:
 
 class Keyset(Generic[T]):
     """How one list is ordered: its cursor kind, the fields of its sort key (unique together, the
-    last one usually the id), their Python types and the direction.
+    last one usually the id), their Python types (``int`` for a 32-bit column, ``BigInt`` for a
+    64-bit one: a cursor is read within what the column holds) and the direction.
 
     ``key`` reads an item's sort key; by default the fields as attributes of the item."""
 
@@ -134,7 +145,7 @@ class Keyset(Generic[T]):
         raw = decode_cursor(self.kind, after, len(self.fields))
         try:
             return [_read(value, kind) for value, kind in zip(raw, self.types)]
-        except (ValueError, TypeError, InvalidOperation) as exc:
+        except (ValueError, TypeError, OverflowError, DomainError) as exc:
             raise bad_cursor() from exc
 
     def after(self, after: str) -> Q:

@@ -1,4 +1,5 @@
-"""Practice log types: practice an employee logged and their mentor's decision, and their connection."""
+"""Practice log types: practice an employee logged and their mentor's decision (pages of them are
+``Connection[PracticeLog]``)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import strawberry
 
 from backend import models
-from backend.services.sessions import enrollment as enrollment_service
 from backend.services.sessions import training_sessions as session_service
 from schema.catalog.types import Course, CourseModule
 from schema.ids import to_global_id
@@ -96,8 +95,7 @@ class TrainingSession:
     @strawberry.field(description="The viewer's enrollment in this session, if any.")
     async def my_enrollment(self, info: strawberry.Info) -> Enrollment | None:
         if self._mine is False:
-            viewer = await info.context.require_viewer()
-            self._mine = (await enrollment_service.my_enrollments(viewer, [self._row.id])).get(self._row.id)
+            self._mine = await (await info.context.loaders()).my_enrollment_by_session.load(self._row.id)
         return Enrollment.from_model(self._mine) if isinstance(self._mine, models.Enrollment) else None
 
 
@@ -125,11 +123,11 @@ class Enrollment:
 
     @strawberry.field(description="The session.")
     async def session(self, info: strawberry.Info) -> TrainingSession | None:
-        viewer = await info.context.require_viewer()
-        row = (await session_service.sessions_by_id(viewer.tenant_id, [self._row.session_id])).get(self._row.session_id)
+        loaders = await info.context.loaders()
+        row = await loaders.session.load(self._row.session_id)
         if row is None:
             return None
-        mine = self._row if self._row.employee_id == viewer.employee_id else False
+        mine = self._row if self._row.employee_id == loaders.viewer.employee_id else False
         return TrainingSession.from_model(row, mine)
 
     @strawberry.field(description="The employee enrolled (name and number).")

@@ -37,14 +37,14 @@ from backend.models import (
 from backend.services.audit import audit
 from backend.services.credits import credit_engine, ledger
 from backend.services.feed import ChangeSet
-from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.pagination import BigInt, Keyset, Page, check_page_size
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text
 from backend.services.viewer import Viewer
 
 MAX_REASON = 300
-# Posted entries newest first; claims waiting for HR oldest first.
-LEDGER: Keyset[CreditEntry] = Keyset("credit-ledger", ("id",), (int,), descending=True)
+# Posted entries newest first (their ids are 64-bit); claims waiting for HR oldest first.
+LEDGER: Keyset[CreditEntry] = Keyset("credit-ledger", ("id",), (BigInt,), descending=True)
 PENDING: Keyset[PendingCredit] = Keyset("credit-pending", ("id",), (int,))
 
 

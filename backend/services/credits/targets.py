@@ -27,7 +27,7 @@ from backend.models import CreditEntryKind, CreditProgram, CreditTarget, Employe
 from backend.services.audit import audit
 from backend.services.credits import credit_engine
 from backend.services.credits.ledger import from_tenths, percent_of, to_tenths
-from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.pagination import BigInt, Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
@@ -431,8 +431,9 @@ async def team_progress(
 
 
 # Largest shortfall first, then by employee number: two directions, so the SQL of
-# ``credits_behind`` writes the condition and the order itself; the keyset reads and writes cursors.
-BEHIND: Keyset[Progress] = Keyset("credits-behind", ("shortfall", "employee_no"), (int, str))
+# ``credits_behind`` writes the condition and the order itself; the keyset reads and writes cursors
+# (a shortfall is in tenths of 64-bit credit sums).
+BEHIND: Keyset[Progress] = Keyset("credits-behind", ("shortfall", "employee_no"), (BigInt, str))
 
 
 @dataclass(frozen=True)
