@@ -4,6 +4,7 @@ of queries instead of N per relation."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -13,6 +14,8 @@ from strawberry.dataloader import DataLoader
 from backend.models import Employee, OrgUnit, Position, Site, Skill
 from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
+from backend.services.credits import credit_rules
+from backend.services.ojt import assessment
 from backend.services.people import directory
 from backend.services.sessions import enrollment, training_sessions
 from backend.services.viewer import Viewer
@@ -54,6 +57,11 @@ def _viewer_dicts(
     return DataLoader(load_fn=load, cache=cache)
 
 
+async def _in_order(found: Awaitable[dict[Any, Any]], keys: Sequence[Any]) -> list[Any]:
+    by_key = await found
+    return [by_key.get(key) for key in keys]
+
+
 class Loaders:
     """The request's loaders. Every one of them is bound to the viewer's tenant."""
 
@@ -70,6 +78,12 @@ class Loaders:
         self.skill = _rows(Skill, tenant_id)
         self.employee = _rows(Employee, tenant_id)
         self.tenant = _by_id(directory.tenants_by_id)
+        self.rule_rejection = _by_id(lambda ids: credit_rules.rejections_of(tenant_id, ids))
+        self.visible_course = _by_id(lambda ids: course_catalog.visible_courses(viewer, ids))
+        # Evaluations by uid, with their details, as the viewer may read them (superseded ones).
+        self.readable_evaluation: DataLoader[uuid.UUID, Any] = DataLoader(
+            load_fn=lambda uids: _in_order(assessment.readable_details(viewer, uids), uids)
+        )
         self.roles_by_employee = _batched_lists(directory.roles_by_employee, tenant_id)
         self.progress_by_course = _viewer_dicts(progress.progress_by_course, viewer, {})
         self.completion_by_course = _viewer_dicts(progress.completions_by_course, viewer, None)

@@ -12,7 +12,7 @@ from schema.catalog.fields import CatalogMutations
 from schema.checkin.fields import CheckInMutations
 from schema.credits.fields import CreditMutations
 from schema.mentoring.fields import MentoringMutations
-from schema.permissions import guard
+from schema.permissions import MUTATION_ROLES, guard
 from schema.practice.fields import PracticeMutations
 from schema.quizzes.fields import QuizMutations
 from schema.rewards.fields import RewardMutations
@@ -41,4 +41,4 @@ class Mutation(
     pass
 
 
-guard(Mutation)
+guard(Mutation, MUTATION_ROLES)

@@ -1,12 +1,13 @@
-"""Who may call each mutation at all: the first check every mutation makes, before any of its input
-is read by a service (so an employee probing an HR mutation learns FORBIDDEN, never how the input
+"""Who may call each mutation and query at all: the first check each makes, before any of its input
+is read by a service (so an employee probing an HR field learns FORBIDDEN, never how the input
 would have been judged). Only the scalars come earlier (schema/scalars.py): GraphQL reads them
 while it reads the request, and their answer depends on the value alone.
 
-``MUTATION_ROLES`` is the one list, complete by test (tests/test_mutation_roles.py fails when a
-mutation is missing). It holds the roles a caller needs to hold; finer checks that depend on the
-row (the instructor *of this session*, the mentor *of this mentee*, the manager *of this
-employee*) stay in the services, which every path (GraphQL, sync, CLI) goes through.
+``MUTATION_ROLES`` and ``QUERY_ROLES`` are the lists, complete by test
+(tests/test_mutation_roles.py fails when a field is missing). They hold the roles a caller needs
+to hold; finer checks that depend on the row (the instructor *of this session*, the mentor *of
+this mentee*, the manager *of this employee*) stay in the services, which every path (GraphQL,
+sync, CLI) goes through.
 """
 
 from __future__ import annotations
@@ -86,20 +87,81 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
 }
 
 
+QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
+    # The protocol's limits and version, asked before signing in
+    "syncInfo": PUBLIC,
+    # Anyone signed in; the service scopes what they see (their own rows, their reports', …)
+    **dict.fromkeys(
+        (
+            "me",
+            "node",
+            "course",
+            "courses",
+            "session",
+            "sessions",
+            "pendingEnrollments",
+            "pendingEnrollmentConnection",
+            "moduleQuiz",
+            "myQuizAttempts",
+            "quizAttemptsToGrade",
+            "practiceLogs",
+            "pendingPracticeReviews",
+            "myMentees",
+            "myMentors",
+            "rubric",
+            "moduleRubric",
+            "evaluation",
+            "evaluations",
+            "mySkills",
+            "employeeSkills",
+            "recommendedCourses",
+            "creditLedger",
+            "pendingCredits",
+            "leaderboard",
+            "rewards",
+            "reward",
+            "myRedemptions",
+            "syncPull",
+        ),
+        SIGNED_IN,
+    ),
+    # The instructor of the session (instructors hold the role) or HR: kit, roster; authors: banks
+    "sessionCheckInKit": AUTHORS,
+    "sessionRoster": AUTHORS,
+    "questionBank": AUTHORS,
+    "questionBankConnection": AUTHORS,
+    # Managers (their own team or unit) and HR admins
+    "myTeamCredits": (Role.HR_ADMIN, Role.MANAGER),
+    "creditTargets": (Role.HR_ADMIN, Role.MANAGER),
+    "skillGap": (Role.HR_ADMIN, Role.MANAGER),
+    # HR admins
+    "creditProgram": HR,
+    "creditRules": HR,
+    "creditRuleConnection": HR,
+    "creditsBehind": HR,
+    "redemptions": HR,
+}
+
+
 class RequireRoles(FieldExtension):
-    """Answers the mutation's payload with FORBIDDEN (in ``errors``, like every expected failure)
-    unless the signed-in caller holds one of ``roles``; UNAUTHENTICATED without a sign-in."""
+    """FORBIDDEN unless the signed-in caller holds one of ``roles`` (UNAUTHENTICATED without a
+    sign-in): a mutation answers its payload with the error in ``errors``, like every expected
+    failure; a query answers the error itself."""
 
     def __init__(self, roles: tuple[Role, ...]) -> None:
         self.roles = roles
         self.payload: type | None = None
 
     def apply(self, field: StrawberryField) -> None:
-        self.payload = field.type  # type: ignore[assignment]
+        definition = get_object_definition(field.type)
+        if definition is not None and any(f.python_name == "errors" for f in definition.fields):
+            self.payload = field.type  # type: ignore[assignment]
 
     async def resolve_async(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
         viewer = await info.context.require_viewer()
         if self.roles and not viewer.has_role(*self.roles):
+            if self.payload is None:
+                raise DomainError(ErrorCode.FORBIDDEN)
             return forbidden(self.payload, info.context.locale)
         return await next_(source, info, **kwargs)
 
@@ -116,14 +178,15 @@ def forbidden(payload: Any, locale: str) -> Any:
     return payload(**values)
 
 
-def mutation_name(field: StrawberryField) -> str:
+def field_name(field: StrawberryField) -> str:
     return field.graphql_name or to_camel_case(field.python_name)
 
 
-def guard(mutation_type: type) -> type:
-    """Put the role check in front of every mutation of ``mutation_type`` that needs one."""
-    for field in get_object_definition(mutation_type, strict=True).fields:
-        roles = MUTATION_ROLES.get(mutation_name(field))
+def guard(root_type: type, registry: dict[str, tuple[Role, ...] | None]) -> type:
+    """Put the role check in front of every field of ``root_type`` (Query or Mutation) that needs
+    one, as ``registry`` says."""
+    for field in get_object_definition(root_type, strict=True).fields:
+        roles = registry.get(field_name(field))
         if roles is not None:
             field.extensions.append(RequireRoles(roles))
-    return mutation_type
+    return root_type

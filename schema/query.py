@@ -22,6 +22,7 @@ from schema.mentoring.fields import MentoringQueries
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
 from schema.people.fields import PeopleQueries
+from schema.permissions import QUERY_ROLES, guard
 from schema.practice.fields import PracticeQueries
 from schema.quizzes.fields import QuizQueries
 from schema.rewards.fields import RewardQueries
@@ -80,3 +81,6 @@ class Query(
             return None
         found = await directory.get_tenant_row(viewer, type_name, row_id)
         return _ROW_TYPES[type_name](found) if found else None
+
+
+guard(Query, QUERY_ROLES)

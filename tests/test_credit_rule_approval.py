@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from backend.models import AuditEntry, CreditProgram, CreditRule, Employee, EmployeeRole, Role
+from tests.conftest import count_queries
 from tests.factories import make_company
 from tests.test_credit_rules import (
     YESTERDAY,
@@ -413,3 +414,29 @@ async def test_hr_admins_changing_the_threshold_at_once_keep_four_eyes(client, c
     assert 3 * 2 <= len(raises) <= 3 * 3, audits  # per round 2, and 1 more when the confirmation won the race
     for before, after in raises:
         assert before[1] == "PROPOSED" and before[4] == after[3] and before[0] != after[0], (before, after)
+
+
+async def test_a_page_of_rules_costs_the_same_however_many_were_rejected(client, company):
+    """Each rejected version's rejection (who, when, why) comes from one batched read of the audit
+    log, not a query per rule."""
+    hr1, hr2 = await sign_in(client, company, "HR1", "HR2")
+    a2 = gid("CourseModule", await module_of(company, "A-002"))
+
+    async def reject_one(key: str) -> None:
+        small = await create_rule(hr1, ruleKey=key, moduleId=a2, credits="1")
+        waiting = (await update_rule(hr1, small, credits="50"))["rule"]
+        assert (await decide(hr2, REJECT, waiting, reason=f"{key} 过高"))["errors"] == []
+
+    async def statements() -> int:
+        with count_queries() as sent:
+            rules = await listed(hr1)
+        rejected = [r for r in rules.values() if r["status"] == "REJECTED"]
+        assert rejected and all(r["rejection"]["by"] == {"employeeNo": "HR2"} for r in rejected)
+        assert {r["rejection"]["reason"] for r in rejected} == {f"{r['ruleKey']} 过高" for r in rejected}
+        return len(sent)
+
+    await reject_one("R1")
+    one = await statements()
+    for key in ("R2", "R3", "R4"):
+        await reject_one(key)
+    assert await statements() == one

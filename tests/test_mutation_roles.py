@@ -1,8 +1,9 @@
-"""Every mutation checks the caller's role before it reads its input (issue 11, finding 4): the role
-registry (schema/permissions.py) is complete, and each role-gated mutation answers FORBIDDEN to
+"""Every mutation and query checks the caller's role before it reads its input (issue 11, finding 4;
+queries since issue 12): the role registries (schema/permissions.py) are complete, and each
+role-gated field answers FORBIDDEN to
 callers without the role even when every argument is malformed in a way a service would refuse
 (an ID of nothing, 5,000-character strings, an amount with two decimal places). Arguments are
-generated from the schema itself, so a new mutation is covered the day it is added."""
+generated from the schema itself, so a new field is covered the day it is added."""
 
 from __future__ import annotations
 
@@ -17,17 +18,21 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
     get_named_type,
+    is_composite_type,
 )
 from graphql import build_schema as read_sdl
 
 from backend.models import Role
 from schema.api import build_schema
-from schema.permissions import MUTATION_ROLES
+from schema.permissions import MUTATION_ROLES, QUERY_ROLES
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
 SCHEMA = read_sdl(build_schema().as_str())
 MUTATIONS = SCHEMA.mutation_type.fields
+QUERIES = SCHEMA.query_type.fields
+# The roles each caller of the test company holds (tests/factories.py).
+HOLDS = {"LRN": {Role.EMPLOYEE}, "MGR": {Role.EMPLOYEE, Role.MANAGER, Role.MENTOR}}
 SCALAR_SAMPLES: dict[str, Any] = {
     "ID": "bm90LWFuLWlk",
     "String": "x" * 5000,
@@ -70,6 +75,16 @@ def call(name: str) -> tuple[str, dict[str, Any]]:
     return document, {arg: sample(arg_def.type) for arg, arg_def in field.args.items()}
 
 
+def query_call(name: str) -> tuple[str, dict[str, Any]]:
+    """A document reading query ``name`` with every argument as a variable, and the variables."""
+    field = QUERIES[name]
+    declared = ", ".join(f"${arg}: {arg_def.type}" for arg, arg_def in field.args.items())
+    passed = ", ".join(f"{arg}: ${arg}" for arg in field.args)
+    selection = " { __typename }" if is_composite_type(get_named_type(field.type)) else ""
+    document = f"query Q{f'({declared})' if declared else ''} {{ {name}{f'({passed})' if passed else ''}{selection} }}"
+    return document, {arg: sample(arg_def.type) for arg, arg_def in field.args.items()}
+
+
 def gated(*allowed: tuple[Role, ...]) -> list[str]:
     return sorted(name for name, roles in MUTATION_ROLES.items() if roles in allowed)
 
@@ -82,6 +97,10 @@ def codes(body: dict[str, Any], name: str) -> list[str]:
 
 def test_every_mutation_has_a_role_entry():
     assert set(MUTATION_ROLES) == set(MUTATIONS)
+
+
+def test_every_query_has_a_role_entry():
+    assert set(QUERY_ROLES) == set(QUERIES)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +128,27 @@ async def test_without_a_sign_in_a_gated_mutation_is_unauthenticated(client):
     document, variables = call("adjustCredits")
     body = await gql(client, document, variables)
     assert codes(body, "adjustCredits") == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("name", sorted(name for name, roles in QUERY_ROLES.items() if roles))
+async def test_queries_answer_forbidden_before_their_input_is_read(client, company, name):
+    document, variables = query_call(name)
+    callers = [who for who, roles in HOLDS.items() if not roles & set(QUERY_ROLES[name] or ())]
+    assert callers, name
+    for employee_no in callers:
+        body = await gql(client, document, variables, token=await token_for(client, company.code, employee_no))
+        assert [e["extensions"]["code"] for e in body.get("errors", [])] == ["FORBIDDEN"], (employee_no, body)
+    hr = await gql(client, document, variables, token=await token_for(client, company.code, "HR1"))
+    assert "FORBIDDEN" not in str(hr) and "INTERNAL" not in str(hr), hr
+
+
+@pytest.mark.parametrize("name", sorted(name for name, roles in QUERY_ROLES.items() if roles is not None))
+async def test_queries_need_a_sign_in_before_their_input_is_read(client, name):
+    """Every query but the protocol's limits (syncInfo) answers UNAUTHENTICATED to a caller
+    without a token, however malformed its arguments."""
+    document, variables = query_call(name)
+    body = await gql(client, document, variables)
+    errors = body.get("errors") or []
+    payload = (body.get("data") or {}).get(name) or {}
+    found = [e["extensions"]["code"] for e in errors] or [e["code"] for e in payload.get("errors", [])]
+    assert found == ["UNAUTHENTICATED"], body

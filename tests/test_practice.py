@@ -16,6 +16,7 @@ from backend.ids import from_global_id, to_global_id
 from backend.models import AuditEntry, CourseModule, Mentorship, ModuleProgress, PracticeLog
 from backend.services.ojt.mentoring import local_day
 from backend.services.pagination import encode_cursor
+from tests.conftest import count_queries
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input
@@ -530,3 +531,38 @@ async def test_the_feed_sends_practice_logs_to_the_employee_and_their_mentor_onl
     body = await gql(client, PULL, pull_input(cursor), token=mentor)
     assert [(r["id"], r["op"]) for r in _rows(body, "PRACTICE_LOG")] == [(practice_id, "DELETE")]
     assert _rows(body, "MENTORSHIP")[0]["data"]["endsOn"] == yesterday
+
+
+async def test_a_mentor_s_mentees_cost_the_same_however_many_courses_they_show(client, company):
+    """Each mentorship's course comes through one batched, visibility-checked read."""
+    mentor = company.employees["MGR"]
+    token = await token_for(client, company.code, "MGR")
+
+    async def statements() -> int:
+        with count_queries() as sent:
+            body = await gql(client, MENTEES, token=token)
+        assert "errors" not in body, body
+        return len(sent)
+
+    courses = [c for code, c in sorted(company.courses.items()) if c.status == "PUBLISHED"]
+    assert len(courses) >= 3
+    await Mentorship.create(
+        tenant=company.tenant,
+        mentor=mentor,
+        mentee=company.employees["OTH"],
+        course=courses[0],
+        starts_on=date(2026, 1, 1),
+    )
+    one = await statements()
+    for course in courses[1:3]:
+        await Mentorship.create(
+            tenant=company.tenant,
+            mentor=mentor,
+            mentee=company.employees["OTH"],
+            course=course,
+            starts_on=date(2026, 1, 1),
+        )
+    body = await gql(client, MENTEES, token=token)
+    shown = sorted(m["course"]["code"] for m in body["data"]["myMentees"] if m["course"])
+    assert shown == sorted(c.code for c in courses[:3])
+    assert await statements() == one

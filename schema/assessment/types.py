@@ -76,10 +76,8 @@ class MentorEvaluation:
     async def supersedes(self, info: strawberry.Info) -> MentorEvaluation | None:
         if not self._supersedes_uid:
             return None
-        viewer = await info.context.require_viewer()
-        rows = await assessment.readable_evaluations(viewer, [self._supersedes_uid])
-        shaped = await MentorEvaluation.load(list(rows.values()))
-        return shaped[0] if shaped else None
+        detail = await (await info.context.loaders()).readable_evaluation.load(self._supersedes_uid)
+        return MentorEvaluation.from_detail(detail) if detail else None
 
 
 __all__ = ["CriterionScore", "EvaluationStatus", "MentorEvaluation"]

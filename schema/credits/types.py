@@ -9,7 +9,7 @@ import strawberry
 
 from backend import models
 from backend.models import CreditActivity, CreditEntryKind, CreditRuleStatus, PendingCreditStatus
-from backend.services.credits import credit_accounts, credit_expiry, credit_rules
+from backend.services.credits import credit_accounts, credit_expiry
 from backend.services.credits.credit_accounts import Balance, CreditSummary, LedgerItem
 from backend.services.credits.ledger import from_tenths
 from schema.catalog.types import Course, CourseModule
@@ -109,8 +109,7 @@ class CreditRule:
     async def rejection(self, info: strawberry.Info) -> CreditRuleRejection | None:
         if self.status != CreditRuleStatus.REJECTED:
             return None
-        viewer = await info.context.require_viewer()
-        found = await credit_rules.rejection_of(viewer.tenant_id, self._row_id)
+        found = await (await info.context.loaders()).rule_rejection.load(self._row_id)
         if found is None:
             return None
         return CreditRuleRejection(by=await _colleague(info, found.actor_id), at=found.at, reason=found.reason)

@@ -7,7 +7,6 @@ from datetime import date
 import strawberry
 
 from backend import models
-from backend.services.catalog import course_catalog
 from schema.catalog.types import Course
 from schema.ids import to_global_id
 from schema.people.types import Colleague
@@ -53,7 +52,7 @@ class Mentorship:
     async def course(self, info: strawberry.Info) -> Course | None:
         if self._row.course_id is None:
             return None
-        row = await course_catalog.get_course(await info.context.require_viewer(), self._row.course_id)
+        row = await (await info.context.loaders()).visible_course.load(self._row.course_id)
         return Course.from_model(row) if row else None
 
     @strawberry.field(description="Whether the mentorship covers every course of the mentee.")

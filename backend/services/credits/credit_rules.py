@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -73,11 +74,7 @@ class RuleInput:
 
 async def _validated(connection: BaseDBAsyncClient, tenant_id: int, rule: RuleInput) -> dict[str, Any]:
     """The rule's column values, or VALIDATION naming the first field at fault."""
-    name = (rule.name or "").strip()
-    if not name:
-        raise _invalid("name", "reason.required")
-    if len(name) > MAX_NAME:
-        raise _invalid("name", "reason.too_long", max=MAX_NAME)
+    name = text(rule.name, "name", MAX_NAME)
     credits = ledger.to_tenths(rule.credits, "credits")
     if credits <= 0:
         raise _invalid("credits")
@@ -392,15 +389,22 @@ class Rejection:
 
 async def rejection_of(tenant_id: int, rule_id: int) -> Rejection | None:
     """The rejection of a REJECTED rule version, as the audit log keeps it."""
-    entry = (
-        await AuditEntry.filter(tenant_id=tenant_id, entity="CreditRule", entity_id=str(rule_id), action=REJECT_ACTION)
-        .order_by("-id")
-        .first()
-    )
-    if entry is None:
-        return None
-    details = entry.details if isinstance(entry.details, dict) else {}
-    return Rejection(entry.actor_id, entry.at, str(details.get("reason") or ""))
+    return (await rejections_of(tenant_id, [rule_id])).get(rule_id)
+
+
+async def rejections_of(tenant_id: int, rule_ids: Sequence[int]) -> dict[int, Rejection]:
+    """The rejections of REJECTED rule versions by rule id, in one query (a page of rules)."""
+    entries = await AuditEntry.filter(
+        tenant_id=tenant_id,
+        entity="CreditRule",
+        entity_id__in=[str(rule_id) for rule_id in rule_ids],
+        action=REJECT_ACTION,
+    ).order_by("id")
+    found = {}
+    for entry in entries:  # the latest wins, as it would alone
+        details = entry.details if isinstance(entry.details, dict) else {}
+        found[int(entry.entity_id)] = Rejection(entry.actor_id, entry.at, str(details.get("reason") or ""))
+    return found
 
 
 async def retire_rule(viewer: Viewer, rule_id: int, reason: str) -> CreditRule:
@@ -492,5 +496,5 @@ async def rule_page(
     viewer: Viewer, include_history: bool, first: int, after: str | None, max_page_size: int
 ) -> Page[CreditRule]:
     """A page of the tenant's rules (see ``_rules``), by rule key then newest version first."""
-    first = check_page_size(first, max_page_size)
-    return await RULES.fetch(_rules(viewer, include_history), first, after)
+    rules = _rules(viewer, include_history)  # the role first: input is checked for those who may ask
+    return await RULES.fetch(rules, check_page_size(first, max_page_size), after)

@@ -28,6 +28,7 @@ from backend.services.audit import audit
 from backend.services.credits import credit_engine
 from backend.services.credits.ledger import from_tenths, percent_of, to_tenths
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
@@ -250,11 +251,7 @@ async def set_target(
     target or replaces its credits. Audited."""
     viewer.require_role(Role.HR_ADMIN)
     now = now or datetime.now(UTC)
-    family = (position_family or "").strip()
-    if not family:
-        raise DomainError(ErrorCode.VALIDATION, field="positionFamily", reason_key="reason.required")
-    if len(family) > MAX_FAMILY:
-        raise DomainError(ErrorCode.VALIDATION, field="positionFamily", reason_key="reason.too_long", max=MAX_FAMILY)
+    family = text(position_family, "positionFamily", MAX_FAMILY)
     if not 1 <= grade <= MAX_GRADE:
         raise DomainError(ErrorCode.VALIDATION, field="grade", reason_key="reason.field", name="grade")
     credits_tenths = to_tenths(credits_per_period, "credits")
@@ -456,9 +453,9 @@ async def credits_behind(
     """Active employees with a target who earned less than expected by now in the period holding
     ``day``, in an org unit's subtree (or the whole company), largest shortfall first, then by
     employee number (HR admins). A page is one statement however deep it is."""
+    viewer.require_role(Role.HR_ADMIN)  # before any input is read
     first = check_page_size(first, max_page_size)
     cursor = BEHIND.decode(after) if after else None
-    viewer.require_role(Role.HR_ADMIN)
     tenant_id = viewer.tenant_id
     unit = None
     if org_unit_id is not None:

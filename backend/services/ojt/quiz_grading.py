@@ -220,7 +220,6 @@ async def attempts_to_grade(
 ) -> Page[AttemptToGrade]:
     """Attempts with open answers the viewer may grade, oldest first: every one of the company (HR
     admins, instructors) or their current mentees' (mentors); FORBIDDEN for anyone else."""
-    check_page_size(first, max_page_size)
     query = QuizAttempt.filter(tenant_id=viewer.tenant_id, status=AttemptStatus.NEEDS_MANUAL_GRADING).exclude(
         employee_id=viewer.employee_id
     )
@@ -242,6 +241,8 @@ async def attempts_to_grade(
                 join_type="OR",
             )
         )
+    # Input is checked once the viewer is known to be a grader (FORBIDDEN comes first).
+    check_page_size(first, max_page_size)
     page = await GRADING_ORDER.fetch(query.select_related("quiz__module", "employee"), first, after)
     return Page(
         await _with_questions(viewer.tenant_id, page.items),

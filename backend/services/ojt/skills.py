@@ -327,11 +327,11 @@ async def skill_gap(
     HR admins may ask about any org unit, managers about their own unit's subtree. A page costs
     the same number of queries however large it is.
     """
+    viewer.require_role(Role.HR_ADMIN, Role.MANAGER)  # before any input is read
     first = check_page_size(first, max_page_size)
     if not 0 <= below <= 100:
         raise DomainError(ErrorCode.VALIDATION, field="below", reason_key="reason.field", name="below")
     cursor = SKILL_GAP.decode(after) if after else None
-    viewer.require_role(Role.HR_ADMIN, Role.MANAGER)
     tenant_id = viewer.tenant_id
     unit = await OrgUnit.filter(tenant_id=tenant_id, id=org_unit_id).first()
     skill = await Skill.filter(tenant_id=tenant_id, id=skill_id).first()

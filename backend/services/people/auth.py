@@ -43,6 +43,7 @@ from tortoise.transactions import in_transaction
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuthSession, Device, Employee, EmployeeRole, LoginThrottle, RefreshToken, Role, Tenant
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
@@ -103,12 +104,7 @@ def _sha256(value: str) -> str:
 
 
 def _require_text(field: str, value: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.required")
-    if len(value) > MAX_FIELD_LENGTH:
-        raise DomainError(ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=MAX_FIELD_LENGTH)
-    return value
+    return text(value, field, MAX_FIELD_LENGTH)
 
 
 # --- throttling -------------------------------------------------------------------------------

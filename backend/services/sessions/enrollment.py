@@ -44,6 +44,7 @@ from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
 from backend.services.sessions.seats import free_seat, promote_waitlist, take_seat
 from backend.services.sessions.training_sessions import manages_sessions
+from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, placeholders
 
@@ -212,11 +213,7 @@ async def decide_enrollment(
     """Approve or reject a PENDING request: the employee's manager, or an HR admin. A rejection
     needs a reason, frees the seat and promotes the waiting list."""
     now = now or datetime.now(UTC)
-    reason = (reason or "").strip()
-    if len(reason) > MAX_REASON:
-        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.too_long", max=MAX_REASON)
-    if not approve and not reason:
-        raise DomainError(ErrorCode.VALIDATION, field="reason", reason_key="reason.required")
+    reason = text(reason, "reason", MAX_REASON, required=not approve)
     async with in_transaction() as connection:
         enrollment = await _locked(connection, viewer, enrollment_id)
         employee = await Employee.get(id=enrollment.employee_id, using_db=connection)
