@@ -1,4 +1,5 @@
-"""The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify.
+"""The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, tenant create,
+tenant activation-code.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from backend.config import Settings
@@ -89,6 +92,60 @@ async def _verify_credits(settings: Settings, tenant_code: str | None) -> int:
     return 1
 
 
+def _cli_locale() -> str:
+    """zh-CN when the shell's language is Chinese, else en."""
+    language = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "zh-CN" if language.lower().startswith("zh") else "en"
+
+
+def _print_code(tenant_code: str, employee_no: str, code: str, expires_at: datetime) -> None:
+    print(f"Activation code: {code}")
+    print(f"  works once, until {expires_at:%Y-%m-%d %H:%M} UTC; shown only now, never stored or shown again.")
+    print(
+        f"  In the Xuefen app (activateAccount): company {tenant_code}, employee number {employee_no}, "
+        "this code and a new password."
+    )
+
+
+async def _tenant_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``tenant create`` and ``tenant activation-code``: 0, or 1 with one line on stderr."""
+    from tortoise.exceptions import OperationalError
+
+    from backend import db
+    from backend.errors import DomainError, ErrorCode
+    from backend.services.people import accounts
+    from backend.services.records import registry
+
+    await db.init_db(settings)
+    try:
+        if args.tenant_command == "create":
+            created = await accounts.create_tenant(
+                settings, args.code, args.name, args.time_zone, args.admin, args.admin_name
+            )
+            await registry.backfill(created.tenant.id)
+            tenant, admin = created.tenant, created.admin
+            print(f"Created company {tenant.code} ({tenant.name}), time zone {tenant.time_zone}.")
+            print(f"First HR admin: employee number {admin.employee_no} ({admin.name}), no password yet.")
+            _print_code(tenant.code, admin.employee_no, created.activation.code, created.activation.expires_at)
+        else:
+            issued = await accounts.issue_code_by_number(settings, args.code, args.employee_no)
+            tenant_code = args.code.strip().lower()
+            _print_code(tenant_code, issued.employee.employee_no, issued.code, issued.expires_at)
+            print("  Older unused codes of this employee no longer work.")
+        return 0
+    except DomainError as error:
+        if error.code == ErrorCode.NOT_FOUND:  # activation-code: say what was looked for
+            print(f"xuefen: no active employee {args.employee_no} in company {args.code}.", file=sys.stderr)
+        else:
+            print(f"xuefen: {error.message(_cli_locale())}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(f"xuefen: the database is not ready (run `xuefen migrate` first): {error}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close_db()
+
+
 def schema_sdl() -> str:
     """The GraphQL contract as SDL, sorted so diffs stay small, as `xuefen export-schema` writes it
     (strawberry prints the schema in declaration order; graphql-core reads it back and sorts it)."""
@@ -133,6 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         "verify", help="check every credit account equals the sum of its entries (exit 1 and list them if not)"
     )
     verify.add_argument("--tenant", default=None, help="only this company code")
+    tenant_cmd = commands.add_parser("tenant", help="companies: create one with its first HR admin; activation codes")
+    tenant_commands = tenant_cmd.add_subparsers(dest="tenant_command", required=True)
+    create = tenant_commands.add_parser(
+        "create", help="create a company and its first HR admin; print the admin's one-time activation code"
+    )
+    create.add_argument("code", help="company code typed at sign-in (stored lower-case: letters, digits, hyphens)")
+    create.add_argument("--name", required=True, help="the company's name")
+    create.add_argument("--time-zone", required=True, help="IANA time zone, e.g. Asia/Shanghai")
+    create.add_argument("--admin", required=True, metavar="EMPLOYEE_NO", help="the first HR admin's employee number")
+    create.add_argument("--admin-name", default=None, help="the first HR admin's name")
+    code_cmd = tenant_commands.add_parser(
+        "activation-code",
+        help="print a new one-time activation code for an employee (e.g. when the first admin's expired)",
+    )
+    code_cmd.add_argument("code", help="company code")
+    code_cmd.add_argument("employee_no", metavar="EMPLOYEE_NO", help="employee number")
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
@@ -145,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         _migrate(settings)
         return 0
+    if args.command == "tenant":
+        return asyncio.run(_tenant_command(settings, args))
     if args.command == "credits":
         return asyncio.run(_verify_credits(settings, args.tenant))
     if args.command == "purge-tombstones":

@@ -98,6 +98,8 @@ class Settings:
     checkin_shared_code: int = 20
     # How long a projector link (/sessions/{id}/projector?key=...) works; the kit gives a fresh one.
     projector_link_ttl_seconds: int = 15 * 60
+    # How long a one-time activation code (new account, forgotten password) works.
+    activation_code_hours: int = 72
     # "development" or "production"; production refuses the development secret (see __post_init__).
     environment: str = "development"
 
@@ -165,6 +167,7 @@ class Settings:
             checkin_online_grace_seconds=_int(env, "XUEFEN_CHECKIN_ONLINE_GRACE", 60),
             checkin_shared_code=_int(env, "XUEFEN_CHECKIN_SHARED_CODE", 20),
             projector_link_ttl_seconds=_int(env, "XUEFEN_PROJECTOR_LINK_TTL", 15 * 60),
+            activation_code_hours=_int(env, "XUEFEN_ACTIVATION_CODE_HOURS", 72),
         )
 
     def with_overrides(self, **changes) -> Settings:

@@ -37,6 +37,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "账号已停用，请联系人力资源部门。",
         "en": "This account is disabled. Please contact HR.",
     },
+    "error.ACTIVATION_CODE_INVALID": {
+        "zh-CN": "企业代码、工号或激活码不正确，或激活码已使用、已过期。请向人力资源部门索取新的激活码。",
+        "en": "The company code, employee number or activation code is wrong, or the code was used or has "
+        "expired. Ask HR for a new code.",
+    },
     "error.FORBIDDEN": {
         "zh-CN": "您没有执行此操作的权限。",
         "en": "You are not allowed to do this.",
@@ -263,6 +268,48 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the mentor and the mentee must be different people",
     },
     "reason.inactive_employee": {"zh-CN": "该员工已停用", "en": "this employee is inactive"},
+    # Passwords, their policy and new companies (backend/services/people/accounts.py).
+    "reason.password_too_short": {
+        "zh-CN": "密码至少需要 {min} 个字符",
+        "en": "the password must be at least {min} characters long",
+    },
+    "reason.password_common": {
+        "zh-CN": "该密码过于常见，容易被猜到，请换一个",
+        "en": "this password is too common and easy to guess; choose another",
+    },
+    "reason.password_identifier": {
+        "zh-CN": "密码不能与工号或企业代码相同",
+        "en": "the password must not be the employee number or the company code",
+    },
+    "reason.password_letters_digits": {
+        "zh-CN": "密码须同时包含字母和数字",
+        "en": "the password must contain both letters and digits",
+    },
+    "reason.password_unchanged": {
+        "zh-CN": "新密码不能与当前密码相同",
+        "en": "the new password must differ from the current one",
+    },
+    "reason.password_policy_length": {
+        "zh-CN": "最短密码长度须在 {min} 到 {max} 之间",
+        "en": "the minimum password length must be between {min} and {max}",
+    },
+    "reason.tenant_code_format": {
+        "zh-CN": "企业代码须为 2 到 64 个小写字母、数字或连字符，并以字母或数字开头",
+        "en": "the company code must be 2 to 64 lower-case letters, digits or hyphens, starting with a letter or digit",
+    },
+    "reason.tenant_code_taken": {
+        "zh-CN": "企业代码 {tenant_code} 已被使用",
+        "en": "the company code {tenant_code} is already taken",
+    },
+    "reason.time_zone": {
+        "zh-CN": "时区须为 IANA 时区名称，例如 Asia/Shanghai",
+        "en": "the time zone must be an IANA time zone name such as Asia/Shanghai",
+    },
+    "reason.employee_no_format": {
+        "zh-CN": "工号须为 1 到 32 个字母、数字、点、下划线或连字符，并以字母或数字开头",
+        "en": "the employee number must be 1 to 32 letters, digits, dots, underscores or hyphens, "
+        "starting with a letter or digit",
+    },
     # Malformed GraphQL-over-HTTP requests (schema/api.py).
     "reason.body_not_json": {
         "zh-CN": "请求内容不是有效的 UTF-8 JSON",

@@ -16,7 +16,7 @@ from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
 from backend.services.credits import credit_rules
 from backend.services.ojt import assessment
-from backend.services.people import directory
+from backend.services.people import directory, organisation
 from backend.services.sessions import enrollment, training_sessions
 from backend.services.viewer import Viewer
 
@@ -73,6 +73,7 @@ class Loaders:
         self.rules_by_course = _batched_lists(course_catalog.rules_by_course, tenant_id)
         self.prerequisites_by_course = _batched_lists(course_catalog.prerequisites_by_course, tenant_id)
         self.org_unit = _rows(OrgUnit, tenant_id)
+        self.org_unit_child_count = _by_id(partial(organisation.child_counts, tenant_id))
         self.site = _rows(Site, tenant_id)
         self.position = _rows(Position, tenant_id)
         self.skill = _rows(Skill, tenant_id)

@@ -11,6 +11,7 @@ from schema.auth.fields import AuthMutations
 from schema.catalog.fields import CatalogMutations
 from schema.checkin.fields import CheckInMutations
 from schema.credits.fields import CreditMutations
+from schema.devices.fields import DeviceMutations
 from schema.mentoring.fields import MentoringMutations
 from schema.permissions import MUTATION_ROLES, guard
 from schema.practice.fields import PracticeMutations
@@ -29,6 +30,7 @@ class Mutation(
     CatalogMutations,
     CheckInMutations,
     CreditMutations,
+    DeviceMutations,
     MentoringMutations,
     PracticeMutations,
     QuizMutations,

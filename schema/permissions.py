@@ -35,6 +35,10 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "login": PUBLIC,
     "refreshToken": PUBLIC,
     "logout": PUBLIC,
+    "activateAccount": PUBLIC,  # a one-time code instead of a password
+    "changePassword": SIGNED_IN,
+    # One's own devices; HR admins anyone's of the company (the service checks employeeId)
+    "revokeDevice": SIGNED_IN,
     # A learner's own records (the online twins of synced kinds) and requests
     "syncPush": SIGNED_IN,
     "completeLesson": SIGNED_IN,
@@ -62,6 +66,8 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "updateQuestion": AUTHORS,
     "setModuleQuiz": AUTHORS,
     # HR admins
+    "issueActivationCode": HR,
+    "updatePasswordPolicy": HR,
     "setCourseStatus": HR,
     "createRubric": HR,
     "setModuleRubric": HR,
@@ -94,6 +100,8 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     **dict.fromkeys(
         (
             "me",
+            "passwordPolicy",
+            "myDevices",
             "node",
             "course",
             "courses",
@@ -122,6 +130,11 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
             "reward",
             "myRedemptions",
             "syncPull",
+            # The company's structure, to fill forms and pick IDs (backend/services/people/organisation.py)
+            "orgUnits",
+            "sites",
+            "positions",
+            "skills",
         ),
         SIGNED_IN,
     ),
@@ -134,12 +147,15 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "myTeamCredits": (Role.HR_ADMIN, Role.MANAGER),
     "creditTargets": (Role.HR_ADMIN, Role.MANAGER),
     "skillGap": (Role.HR_ADMIN, Role.MANAGER),
+    "employees": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
     # HR admins
+    "employeeDevices": HR,
     "creditProgram": HR,
     "creditRules": HR,
     "creditRuleConnection": HR,
     "creditsBehind": HR,
     "redemptions": HR,
+    "auditLog": HR,
 }
 
 

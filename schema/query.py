@@ -11,14 +11,18 @@ import strawberry
 from backend.services.catalog import course_catalog
 from backend.services.people import directory
 from schema.assessment.fields import AssessmentQueries
+from schema.audit.fields import AuditQueries
+from schema.auth.fields import AuthQueries
 from schema.catalog.fields import CatalogQueries
 from schema.catalog.types import Course, CourseModule
 from schema.checkin.fields import CheckInQueries
 from schema.common import Node
 from schema.credits.fields import CreditQueries
+from schema.devices.fields import DeviceQueries
 from schema.ids import from_global_id
 from schema.leaderboards.fields import LeaderboardQueries
 from schema.mentoring.fields import MentoringQueries
+from schema.organisation.fields import OrganisationQueries
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
 from schema.people.fields import PeopleQueries
@@ -44,11 +48,15 @@ _ROW_TYPES: dict[str, Callable[[Any], Node]] = {
 @strawberry.type(description="Read access to Xuefen. Everything requires a signed-in viewer.")
 class Query(
     AssessmentQueries,
+    AuditQueries,
+    AuthQueries,
     CatalogQueries,
     CheckInQueries,
     CreditQueries,
+    DeviceQueries,
     LeaderboardQueries,
     MentoringQueries,
+    OrganisationQueries,
     PeopleQueries,
     PracticeQueries,
     QuizQueries,

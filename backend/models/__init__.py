@@ -13,7 +13,7 @@ their shape (``fields.JSONField[dict[str, Any]]``). Annotations change no migrat
 """
 
 from backend.models.activity import ActivityRecord, ModuleProgress, RecordStatus, SyncChange, SyncClock
-from backend.models.auth import AuthSession, LoginThrottle, RefreshToken
+from backend.models.auth import ActivationCode, AuthSession, LoginThrottle, RefreshToken
 from backend.models.catalog import (
     Course,
     CourseCompletion,
@@ -83,6 +83,7 @@ from backend.models.sessions import (
 )
 
 __all__ = [
+    "ActivationCode",
     "ActivityRecord",
     "AttemptStatus",
     "Attendance",

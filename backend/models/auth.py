@@ -1,5 +1,6 @@
-"""Sign-in state: one AuthSession per device login, its rotating refresh tokens, and login
-throttling. All of it lives in the database so it holds across server processes."""
+"""Sign-in state: one AuthSession per device login, its rotating refresh tokens, login
+throttling, and the one-time activation codes that let an employee set a password. All of it
+lives in the database so it holds across server processes."""
 
 from __future__ import annotations
 
@@ -69,3 +70,31 @@ class LoginThrottle(Model):
 
     class Meta:
         table = "login_throttle"
+
+
+class ActivationCode(TenantModel):
+    """A one-time code with which an employee sets a password (a new account or a forgotten one).
+
+    Only a keyed SHA-256 (HMAC with the server's secret key) of the code is stored. A code works
+    once (used_at, claimed by a conditional update), until expires_at, and only while it is the
+    employee's newest: issuing a new code voids the older unused ones (voided_at).
+    """
+
+    id = fields.IntField(primary_key=True)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="activation_codes", on_delete=fields.CASCADE
+    )
+    employee_id: int
+    code_hash = fields.CharField(max_length=64)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    voided_at = fields.DatetimeField(null=True)
+    # Who issued it: an HR admin, or nobody (the `xuefen tenant` command, run by IT).
+    issued_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    issued_by_id: int | None
+
+    class Meta:
+        table = "activation_code"
+        indexes = (("tenant_id", "employee_id"),)

@@ -16,6 +16,16 @@ class Tenant(TimestampedModel):
     code = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=200)
     default_locale = fields.CharField(max_length=16, default="zh-CN")
+    # The company's time zone (IANA name): its credit program starts in it (`xuefen tenant create`),
+    # and it is the one to default to where a time zone is not given (new sites).
+    # (A database default too, db_default, for the rows that existed before the column: SQLite adds a
+    # NOT NULL column only with one.)
+    time_zone = fields.CharField(max_length=64, default="Asia/Shanghai", db_default="Asia/Shanghai")
+    # Password policy (backend/services/people/accounts.py): the shortest password allowed, and
+    # whether a password needs both a letter and a digit. Common passwords, the company code and
+    # the employee's own number are always refused.
+    password_min_length = fields.SmallIntField(default=10, db_default=10)
+    password_letters_and_digits = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "tenant"

@@ -10,6 +10,7 @@ import strawberry
 from backend import models
 from backend.config import Settings
 from backend.ids import to_global_id
+from backend.services.people import devices
 from backend.services.sessions import checkin, qr
 from backend.services.sessions.training_sessions import check_in_opens_at
 from backend.services.viewer import Viewer
@@ -120,7 +121,7 @@ class RosterEntry:
             manual=attendance.manual if attendance else False,
             reason=attendance.reason if attendance else "",
             code_step=str(attendance.code_step) if attendance and attendance.code_step is not None else None,
-            device_tag=checkin.device_tag(secret_key, employee.tenant_id, line.device_uid) if line.device_uid else None,
+            device_tag=devices.device_tag(secret_key, employee.tenant_id, line.device_uid) if line.device_uid else None,
             latitude=attendance.latitude if attendance else None,
             longitude=attendance.longitude if attendance else None,
             risk_flags=line.risk_flags,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from backend import models
+from backend.services.people.organisation import depth_of
 from schema.common import Node
 from schema.ids import to_global_id
 
@@ -32,6 +33,14 @@ class OrgUnit(Node):
         row = await (await info.context.loaders()).org_unit.load(self._row.parent_id)
         return OrgUnit.from_model(row) if row else None
 
+    @strawberry.field(description="How far below a root the unit is: 0 for a root, 1 for the units under it, ….")
+    def depth(self) -> int:
+        return depth_of(self._row)
+
+    @strawberry.field(description="Number of units directly below this one.")
+    async def child_count(self, info: strawberry.Info) -> int:
+        return await (await info.context.loaders()).org_unit_child_count.load(self._row.id) or 0
+
     @classmethod
     def from_model(cls, row: models.OrgUnit) -> OrgUnit:
         return cls(id=strawberry.ID(to_global_id("OrgUnit", row.id)), code=row.code, name=row.name, _row=row)
@@ -45,6 +54,9 @@ class Site(Node):
     time_zone: str = strawberry.field(
         description="IANA time zone of the site, e.g. Asia/Shanghai; local times are shown in it."
     )
+    address: str = strawberry.field(description="Postal address (empty when not recorded).")
+    latitude: float | None = strawberry.field(description="Latitude in degrees (WGS 84), if recorded.")
+    longitude: float | None = strawberry.field(description="Longitude in degrees (WGS 84), if recorded.")
 
     @classmethod
     def from_model(cls, row: models.Site) -> Site:
@@ -54,6 +66,9 @@ class Site(Node):
             name=row.name,
             is_headquarters=row.is_headquarters,
             time_zone=row.time_zone,
+            address=row.address,
+            latitude=row.latitude,
+            longitude=row.longitude,
         )
 
 

@@ -15,6 +15,9 @@
   client address lock that address (per account, and across accounts), failures from everywhere
   lock the account only for devices that never signed in to it. So strangers cannot lock an
   employee out of the phone they already use.
+- ``find_account``, ``begin_attempt`` (an ``Attempt`` counted by the throttle), ``verify_password``
+  and ``start_session`` are shared with ``accounts`` (activation codes and password changes), so
+  every secret of an account is checked under the same counters and signs in the same way.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from tortoise.transactions import in_transaction
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuthSession, Device, Employee, EmployeeRole, LoginThrottle, RefreshToken, Role, Tenant
+from backend.services.people import devices
 from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import Params
@@ -94,9 +98,16 @@ def _verify(settings: Settings, password_hash: str | None, password: str) -> boo
     hasher = password_hasher(settings)
     target = password_hash or _dummy_hash(settings.password_time_cost, settings.password_memory_cost_kib)
     try:
-        return hasher.verify(target, password) and password_hash is not None
+        # An account without a password (a new hire waiting for activation) never signs in with one.
+        return hasher.verify(target, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def verify_password(settings: Settings, password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the account's (never for an account without one); blocking (argon2):
+    run it in a thread."""
+    return _verify(settings, password_hash, password[:1024])
 
 
 def _sha256(value: str) -> str:
@@ -271,9 +282,10 @@ async def _reserve_attempts(settings: Settings, limits: list[_Limit], now: datet
         raise
 
 
-async def _lock_if_exhausted(settings: Settings, limits: list[_Limit], now: datetime) -> None:
-    """After a failed attempt (already counted): lock each limit that is now reached."""
+async def _lock_if_exhausted(settings: Settings, limits: list[_Limit], now: datetime) -> list[str]:
+    """After a failed attempt (already counted): lock each limit that is now reached (their kinds)."""
     locked_until = now + timedelta(seconds=settings.login_lock_seconds)
+    kinds: list[str] = []
     for limit in limits:
         locked = await LoginThrottle.filter(
             Q(locked_until__isnull=True) | Q(locked_until__lte=now),
@@ -281,7 +293,9 @@ async def _lock_if_exhausted(settings: Settings, limits: list[_Limit], now: date
             failures__gte=limit.max_failures,
         ).update(locked_until=locked_until)
         if locked:
+            kinds.append(limit.kind)
             log.warning("login throttle: %s limit reached, locked for %ss", limit.kind, settings.login_lock_seconds)
+    return kinds
 
 
 async def _refund_attempts(limits: list[_Limit]) -> None:
@@ -296,6 +310,73 @@ async def _clear_after_success(limits: list[_Limit]) -> None:
     if account_keys:
         await LoginThrottle.filter(key_hash__in=account_keys).delete()
     await _refund_attempts([limit for limit in limits if not limit.account])
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at an account's secret (its password, an activation code), already counted by the
+    throttle: ``failed`` after a wrong secret, ``succeeded`` after a right one, ``give_back`` when
+    the secret was right but the account refused (disabled)."""
+
+    settings: Settings
+    limits: list[_Limit]
+    now: datetime
+    familiar: bool  # the device has signed in to this account before
+
+    async def failed(self) -> list[str]:
+        """Lock each limit this failure exhausted; the kinds locked (for logs and audit)."""
+        return await _lock_if_exhausted(self.settings, self.limits, self.now)
+
+    async def succeeded(self) -> None:
+        await _clear_after_success(self.limits)
+
+    async def give_back(self) -> None:
+        await _refund_attempts(self.limits)
+
+
+async def find_account(tenant_code: str, employee_no: str) -> tuple[str, str, Employee | None]:
+    """The typed company code and employee number as stored (lower / upper case) and the employee
+    they name, if any. VALIDATION when either is empty or longer than its column."""
+    tenant_code = _require_text("tenant", tenant_code)
+    employee_no = _require_text("employeeNo", employee_no)
+    # Compared as stored (lower / upper case); case mapping may lengthen text ("ß" → "SS"), and a
+    # value longer than its column cannot match (the ORM refuses to compare it at all).
+    tenant_code, employee_no = tenant_code.lower(), employee_no.upper()
+    for field, value, model_field in (
+        ("tenant", tenant_code, cast(CharField, Tenant._meta.fields_map["code"])),
+        ("employeeNo", employee_no, cast(CharField, Employee._meta.fields_map["employee_no"])),
+    ):
+        if len(value) > model_field.max_length:
+            raise DomainError(
+                ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=model_field.max_length
+            )
+    employee = await Employee.filter(tenant__code=tenant_code, employee_no=employee_no).first()
+    return tenant_code, employee_no, employee
+
+
+async def begin_attempt(
+    settings: Settings,
+    tenant_code: str,
+    employee_no: str,
+    employee: Employee | None,
+    device_uid: str,
+    source: str | None,
+    now: datetime,
+) -> Attempt:
+    """Count a try at the account's secret against every limit that applies (TOO_MANY_ATTEMPTS
+    while one is locked), before the secret is checked. ``tenant_code`` and ``employee_no`` as
+    ``find_account`` returns them; ``employee`` None when there is no such account."""
+    # Has this device signed in to this account before? The same query runs when there is no such
+    # employee (matching nothing), so the work done does not tell whether the account exists.
+    familiar = await Device.filter(
+        tenant_id=employee.tenant_id if employee else 0,
+        employee_id=employee.id if employee else 0,
+        device_uid=device_uid,
+    ).exists()
+    limits = _limits(settings, tenant_code, employee_no, device_uid, client_source(source), familiar)
+    await _check_throttle(limits, now)
+    await _reserve_attempts(settings, limits, now)
+    return Attempt(settings, limits, now, familiar)
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -412,43 +493,44 @@ async def login(
     device_uid = _require_text("deviceId", device_uid)
     if not password:
         raise DomainError(ErrorCode.VALIDATION, field="password", reason_key="reason.required")
-
-    # Compared as stored (lower / upper case); case mapping may lengthen text ("ß" → "SS"), and a
-    # value longer than its column cannot match (the ORM refuses to compare it at all).
-    tenant_code, employee_no = tenant_code.lower(), employee_no.upper()
-    for field, value, model_field in (
-        ("tenant", tenant_code, cast(CharField, Tenant._meta.fields_map["code"])),
-        ("employeeNo", employee_no, cast(CharField, Employee._meta.fields_map["employee_no"])),
-    ):
-        if len(value) > model_field.max_length:
-            raise DomainError(
-                ErrorCode.VALIDATION, field=field, reason_key="reason.too_long", max=model_field.max_length
-            )
-    employee = await Employee.filter(tenant__code=tenant_code, employee_no=employee_no).first()
-    # Has this device signed in to this account before? The same query runs when there is no such
-    # employee (matching nothing), so the work done does not tell whether the account exists.
-    familiar = await Device.filter(
-        tenant_id=employee.tenant_id if employee else 0,
-        employee_id=employee.id if employee else 0,
-        device_uid=device_uid,
-    ).exists()
-    limits = _limits(settings, tenant_code, employee_no, device_uid, client_source(source), familiar)
-    await _check_throttle(limits, now)
-    await _reserve_attempts(settings, limits, now)
+    tenant_code, employee_no, employee = await find_account(tenant_code, employee_no)
+    attempt = await begin_attempt(settings, tenant_code, employee_no, employee, device_uid, source, now)
 
     password_ok = await asyncio.to_thread(
         _verify, settings, employee.password_hash if employee else None, password[:1024]
     )
     if employee is None or not password_ok:
-        await _lock_if_exhausted(settings, limits, now)
+        locked = await attempt.failed()
         log.info("login failed: INVALID_CREDENTIALS")
+        if employee is not None:  # unknown accounts write nothing: the log must not tell them apart
+            await devices.audit_sign_in_failure(
+                settings, employee, ErrorCode.INVALID_CREDENTIALS, device_uid, attempt.familiar, source, locked
+            )
         raise DomainError(ErrorCode.INVALID_CREDENTIALS)
     if not employee.is_active:
-        await _refund_attempts(limits)
+        await attempt.give_back()
         log.info("login refused: ACCOUNT_DISABLED (employee %s)", employee.id)
+        await devices.audit_sign_in_failure(
+            settings, employee, ErrorCode.ACCOUNT_DISABLED, device_uid, attempt.familiar, source
+        )
         raise DomainError(ErrorCode.ACCOUNT_DISABLED)
 
-    await _clear_after_success(limits)
+    await attempt.succeeded()
+    issued = await start_session(settings, employee, device_uid, now)
+    await devices.audit_sign_in(settings, employee, device_uid, not attempt.familiar, source)
+    log.info(
+        "login: tenant %s employee %s session %s%s",
+        employee.tenant_id,
+        employee.id,
+        issued.viewer.session_id,
+        "" if attempt.familiar else " (new device)",
+    )
+    return issued
+
+
+async def start_session(settings: Settings, employee: Employee, device_uid: str, now: datetime) -> IssuedTokens:
+    """Sign ``employee`` in on ``device_uid`` (whose secret was just checked): the device row, a
+    new session and its first token pair, in one transaction (a savepoint inside the caller's)."""
     async with in_transaction():
         device, created = await Device.get_or_create(
             tenant_id=employee.tenant_id,
@@ -461,15 +543,7 @@ async def login(
         session = await AuthSession.create(
             id=uuid.uuid4(), tenant_id=employee.tenant_id, employee=employee, device=device
         )
-        issued = await _issue(settings, session, employee, device_uid, now)
-    log.info(
-        "login: tenant %s employee %s session %s%s",
-        employee.tenant_id,
-        employee.id,
-        session.id,
-        "" if familiar else " (new device)",
-    )
-    return issued
+        return await _issue(settings, session, employee, device_uid, now)
 
 
 async def refresh(settings: Settings, refresh_token: str, device_uid: str, now: datetime | None = None) -> IssuedTokens:
@@ -492,6 +566,7 @@ async def refresh(settings: Settings, refresh_token: str, device_uid: str, now: 
     if session.device.device_uid != device_uid:
         # A token carried to another device is treated as stolen.
         await revoke_session(session.id, "DEVICE_MISMATCH", now)
+        await devices.audit_refresh_refused(settings, session, "auth.refresh_device_mismatch", device_uid)
         log.warning("refresh from another device: session %s revoked", session.id)
         raise DomainError(ErrorCode.INVALID_REFRESH_TOKEN)
     if row.expires_at <= now:
@@ -527,6 +602,7 @@ async def _reissue_or_revoke(
     if reissued is not None:
         return reissued
     await revoke_session(row.session.id, "REUSE", now)
+    await devices.audit_refresh_refused(settings, row.session, "auth.refresh_reused")
     log.warning("refresh token reuse: session %s revoked", row.session.id)
     raise DomainError(ErrorCode.REFRESH_TOKEN_REUSED)
 

@@ -17,8 +17,6 @@ when it arrived, so one code used by many people shows on the roster.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -386,13 +384,6 @@ async def roster(viewer: Viewer, session_id: int) -> tuple[TrainingSession, list
         )
         for employee_id in sorted(enrolled | set(attendances))
     ]
-
-
-def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
-    """A short, stable label of a phone for rosters: a keyed hash, so the same phone shows the same
-    tag while its id, which signs it in as a known device, stays private."""
-    digest = hmac.new(secret.encode(), f"device-tag:{tenant_id}:{device_uid}".encode(), hashlib.sha256)
-    return digest.hexdigest()[:12]
 
 
 def flag_shared(lines: list[RosterLine], shared_code: int) -> list[RosterLine]:

@@ -1,0 +1,1 @@
+"""GraphQL for the devices an employee signs in on (backend.services.people.devices)."""
