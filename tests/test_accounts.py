@@ -281,6 +281,20 @@ async def test_wrong_codes_count_as_failed_logins_and_look_alike(client, passwor
     assert codes(await login(client, company.code, "NEW", "whatever-password-1")) == ["TOO_MANY_ATTEMPTS"]
 
 
+async def test_wrong_codes_are_audited_like_failed_logins_with_the_lock_they_set(client, password_hash):
+    company = await company_with_new_hire(password_hash)
+    code = await issue_code(client, company, "NEW")
+    wrong = "2222-2222" if code != "2222-2222" else "3333-3333"
+    await activate(client, company, "NOBODY", wrong)  # no such employee: nothing written
+    for _ in range(3):  # login_max_failures (3): the third locks the account for this address
+        await activate(client, company, "NEW", wrong)
+    rows = await audit_rows(company, "auth.login_failed")
+    assert [row.entity_id for row in rows] == [str(company.employees["NEW"].id)] * 3
+    assert {row.details["reason"] for row in rows} == {"ACTIVATION_CODE_INVALID"}
+    assert [row.details["locked"] for row in rows][:2] == [[], []] and "account_source" in rows[2].details["locked"]
+    assert_no_secrets(rows, code, wrong)
+
+
 async def test_a_right_code_for_a_deactivated_employee_is_account_disabled(client, password_hash):
     company = await company_with_new_hire(password_hash)
     code = await issue_code(client, company, "NEW")

@@ -54,7 +54,7 @@ from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import ActivationCode, AuthSession, CreditProgram, Employee, EmployeeRole, Role, Tenant
 from backend.services.audit import audit
-from backend.services.people import auth
+from backend.services.people import auth, devices
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
 
@@ -344,8 +344,12 @@ async def activate_account(
         expires_at__gt=now,
     ).first()
     if employee is None or row is None:
-        await attempt.failed()
+        locked = await attempt.failed()
         log.info("activation failed: ACTIVATION_CODE_INVALID")
+        if employee is not None:  # as a failed login: HR sees code guessing and the locks it set
+            await devices.audit_sign_in_failure(
+                settings, employee, ErrorCode.ACTIVATION_CODE_INVALID, device_uid, attempt.familiar, source, locked
+            )
         raise DomainError(ErrorCode.ACTIVATION_CODE_INVALID)
     if not employee.is_active:
         await attempt.give_back()

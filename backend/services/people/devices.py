@@ -16,8 +16,8 @@ sign-ins.
   it), so it stays a known device for throttling. Employees revoke their own devices (the current
   one signs them out); HR admins any employee's of their tenant. Audited (``device.revoke``).
 - Sign-ins are audited with the employee as entity: ``auth.login`` (the actor is the employee),
-  ``auth.login_failed`` for an existing employee (``INVALID_CREDENTIALS`` or ``ACCOUNT_DISABLED``,
-  and which throttle limits that failure locked), ``auth.refresh_reused`` and
+  ``auth.login_failed`` for an existing employee (``INVALID_CREDENTIALS``, ``ACCOUNT_DISABLED``, or
+  ``ACTIVATION_CODE_INVALID`` from ``activateAccount``, and which throttle limits that failure locked), ``auth.refresh_reused`` and
   ``auth.refresh_device_mismatch`` (a copied refresh token; its session was revoked). Details hold
   the device tag and the client's network prefix (IPv4 /24, IPv6 /48), never the address, what was
   typed, a password or a token. Nothing is written for unknown companies or employee numbers (no
