@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from backend.models import Employee, OrgUnit, Position, Site, Skill
 from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
-from backend.services.credits import credit_rules
+from backend.services.credits import credit_accounts, credit_rules
 from backend.services.ojt import assessment
 from backend.services.people import directory, organisation
 from backend.services.sessions import enrollment, training_sessions
@@ -80,6 +80,13 @@ class Loaders:
         self.employee = _rows(Employee, tenant_id)
         self.tenant = _by_id(directory.tenants_by_id)
         self.rule_rejection = _by_id(lambda ids: credit_rules.rejections_of(tenant_id, ids))
+        # An employee's learning and credit summary, for a page of employees at once. Not cached:
+        # a mutation's answer shows them as they are after it.
+        self.learning = _by_id(lambda ids: progress.learnings_of(tenant_id, ids), cache=False)
+        self.credit_summary: DataLoader[Any, Any] = DataLoader(
+            load_fn=lambda rows: _in_order(credit_accounts.summaries(viewer, rows), [row.id for row in rows]),
+            cache=False,
+        )
         self.visible_course = _by_id(lambda ids: course_catalog.visible_courses(viewer, ids))
         # Evaluations by uid, with their details, as the viewer may read them (superseded ones).
         self.readable_evaluation: DataLoader[uuid.UUID, Any] = DataLoader(

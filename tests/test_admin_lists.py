@@ -59,6 +59,11 @@ query Employees($first: Int!, $after: String, $filter: EmployeeFilter) {{
   }}
 }}
 """
+# The same page with what costs a read per employee unless batched: learning and credits.
+EMPLOYEES_IN_DEPTH = EMPLOYEES.replace(
+    "mentor {{ employeeNo }}".replace("{{", "{").replace("}}", "}"),
+    "mentor { employeeNo } learning { course { code } } credits { balance periodEarned target progressPercent }",
+)
 AUDIT_LOG = f"""
 query Audit($first: Int!, $after: String, $filter: AuditLogFilter) {{
   auditLog(first: $first, after: $after, filter: $filter) {{
@@ -578,3 +583,9 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(client, two_co
     for field, query in {**LISTS, "employees": EMPLOYEES, "auditLog": AUDIT_LOG}.items():
         small, large = await statements(query, field, 2), await statements(query, field, 10)
         assert small == large, (field, small, large)
+    assert "learning" in EMPLOYEES_IN_DEPTH
+    small, large = (
+        await statements(EMPLOYEES_IN_DEPTH, "employees", 2),
+        await statements(EMPLOYEES_IN_DEPTH, "employees", 10),
+    )
+    assert small == large, ("employees with learning and credits", small, large)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import strawberry
 
 from backend import models
-from backend.services.catalog import progress
-from backend.services.credits import credit_accounts
 from schema.catalog.types import Course
 from schema.common import Node
 from schema.credits.types import CreditSummaryType
@@ -78,7 +76,7 @@ class Employee(Node):
     async def learning(self, info: strawberry.Info) -> list[CourseLearning]:
         return [
             CourseLearning(course=Course.from_model(course), progress=course_progress(modules, done, completion))
-            for course, modules, done, completion in await progress.learning_of(self._row.tenant_id, self._row.id)
+            for course, modules, done, completion in await (await info.context.loaders()).learning.load(self._row.id)
         ]
 
     @strawberry.field(
@@ -86,7 +84,7 @@ class Employee(Node):
         "and to HR admins (null otherwise)."
     )
     async def credits(self, info: strawberry.Info) -> CreditSummaryType | None:
-        summary = await credit_accounts.summary(await info.context.require_viewer(), self._row)
+        summary = await (await info.context.loaders()).credit_summary.load(self._row)
         return CreditSummaryType.from_summary(summary) if summary else None
 
     @strawberry.field(description="Mobile phone; shown only to the employee and to HR admins.")

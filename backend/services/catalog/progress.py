@@ -9,6 +9,7 @@ devices at once both count.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -251,28 +252,44 @@ async def completions_by_course(viewer: Viewer, course_ids: list[int]) -> dict[i
     return {row.course_id: row for row in rows}
 
 
-async def learning_of(
-    tenant_id: int, employee_id: int
-) -> list[tuple[Course, list[CourseModule], dict, CourseCompletion | None]]:
+Learning = list[tuple[Course, list[CourseModule], dict, CourseCompletion | None]]
+
+
+async def learning_of(tenant_id: int, employee_id: int) -> Learning:
     """The courses an employee has progress or a completion in, most recent first, with what a
     progress view needs (the caller has checked that the viewer may see this employee)."""
-    progress_rows = await ModuleProgress.filter(tenant_id=tenant_id, employee_id=employee_id)
-    completions = {
-        row.course_id: row for row in await CourseCompletion.filter(tenant_id=tenant_id, employee_id=employee_id)
-    }
-    course_ids = {row.course_id for row in progress_rows} | set(completions)
-    if not course_ids:
-        return []
-    courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))}
-    modules: dict[int, list[CourseModule]] = defaultdict(list)
-    for module in await CourseModule.filter(tenant_id=tenant_id, course_id__in=list(course_ids)).order_by("position"):
-        modules[module.course_id].append(module)
-    done: dict[int, dict[int, ModuleProgress]] = defaultdict(dict)
-    latest: dict[int, datetime] = {}
+    return (await learnings_of(tenant_id, [employee_id]))[employee_id]
+
+
+async def learnings_of(tenant_id: int, employee_ids: Sequence[int]) -> dict[int, Learning]:
+    """``learning_of`` for many employees at once (a page of them), in a fixed number of queries."""
+    ids = list(employee_ids)
+    progress_rows = await ModuleProgress.filter(tenant_id=tenant_id, employee_id__in=ids)
+    completion_rows = await CourseCompletion.filter(tenant_id=tenant_id, employee_id__in=ids)
+    course_ids = {row.course_id for row in progress_rows} | {row.course_id for row in completion_rows}
+    courses, modules = {}, defaultdict(list)
+    if course_ids:
+        courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))}
+        for module in await CourseModule.filter(tenant_id=tenant_id, course_id__in=list(course_ids)).order_by(
+            "position"
+        ):
+            modules[module.course_id].append(module)
+    progress_by_employee: dict[int, list[ModuleProgress]] = defaultdict(list)
     for row in progress_rows:
-        done[row.course_id][row.module_id] = row
-        latest[row.course_id] = max(latest.get(row.course_id, row.updated_at), row.updated_at)
-    for course_id, completion in completions.items():
-        latest[course_id] = max(latest.get(course_id, completion.completed_at), completion.completed_at)
-    ordered = sorted(course_ids, key=lambda c: (latest[c], c), reverse=True)
-    return [(courses[c], modules[c], done[c], completions.get(c)) for c in ordered if c in courses]
+        progress_by_employee[row.employee_id].append(row)
+    completions_by_employee: dict[int, dict[int, CourseCompletion]] = defaultdict(dict)
+    for completion in completion_rows:
+        completions_by_employee[completion.employee_id][completion.course_id] = completion
+    found: dict[int, Learning] = {}
+    for employee_id in ids:
+        completions = completions_by_employee[employee_id]
+        done: dict[int, dict[int, ModuleProgress]] = defaultdict(dict)
+        latest: dict[int, datetime] = {}
+        for row in progress_by_employee[employee_id]:
+            done[row.course_id][row.module_id] = row
+            latest[row.course_id] = max(latest.get(row.course_id, row.updated_at), row.updated_at)
+        for course_id, completion in completions.items():
+            latest[course_id] = max(latest.get(course_id, completion.completed_at), completion.completed_at)
+        ordered = sorted(latest, key=lambda c: (latest[c], c), reverse=True)
+        found[employee_id] = [(courses[c], modules[c], done[c], completions.get(c)) for c in ordered if c in courses]
+    return found

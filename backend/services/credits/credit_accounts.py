@@ -10,6 +10,7 @@ is audited.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -144,19 +145,60 @@ async def target_of(tenant_id: int, employee: Employee) -> int | None:
 
 async def summary(viewer: Viewer, employee: Employee, now: datetime | None = None) -> CreditSummary | None:
     """An employee's credits for themself or an HR admin; None for anyone else."""
-    if employee.tenant_id != viewer.tenant_id or not may_see_credits(viewer, employee.id):
-        return None
-    now = now or datetime.now(UTC)
-    program = await credit_engine.program_of(viewer.tenant_id)
-    start, end = program.period_of(now)
-    account = await balance_of(viewer.tenant_id, employee.id)
-    earned = (await earned_between(viewer.tenant_id, [employee.id], start, end)).get(employee.id, 0)
-    target = await target_of(viewer.tenant_id, employee)
-    # A target of 0 is met (100%), as in the team views; no target at all has no progress.
-    progress = ledger.percent_of(earned, target)
-    return CreditSummary(
-        account.balance, account.lifetime_earned, account.pending, earned, start, end, target, progress
-    )
+    return (await summaries(viewer, [employee], now)).get(employee.id)
+
+
+async def summaries(
+    viewer: Viewer, employees: Sequence[Employee], now: datetime | None = None
+) -> dict[int, CreditSummary]:
+    """``summary`` of many employees at once (a page of them), by employee id, in a fixed number of
+    queries; those whose credits the viewer may not see are left out."""
+    shown = [e for e in employees if e.tenant_id == viewer.tenant_id and may_see_credits(viewer, e.id)]
+    if not shown:
+        return {}
+    tenant_id = viewer.tenant_id
+    ids = [e.id for e in shown]
+    program = await credit_engine.program_of(tenant_id)
+    start, end = program.period_of(now or datetime.now(UTC))
+    accounts = {row.employee_id: row for row in await CreditAccount.filter(tenant_id=tenant_id, employee_id__in=ids)}
+    earned = await earned_between(tenant_id, ids, start, end)
+    targets = await _targets_of(tenant_id, shown)
+    found = {}
+    for employee in shown:
+        account = accounts.get(employee.id)
+        target = targets.get(employee.id)
+        got = earned.get(employee.id, 0)
+        found[employee.id] = CreditSummary(
+            account.balance if account else 0,
+            account.lifetime_earned if account else 0,
+            account.pending if account else 0,
+            got,
+            start,
+            end,
+            target,
+            # A target of 0 is met (100%), as in the team views; no target at all has no progress.
+            ledger.percent_of(got, target),
+        )
+    return found
+
+
+async def _targets_of(tenant_id: int, employees: Sequence[Employee]) -> dict[int, int]:
+    """``target_of`` for many employees: their positions, then the targets of those positions."""
+    position_ids = list({e.position_id for e in employees if e.position_id is not None})
+    if not position_ids:
+        return {}
+    positions = {p.id: p for p in await Position.filter(tenant_id=tenant_id, id__in=position_ids)}
+    families = list({p.family for p in positions.values()})
+    targets = {
+        (t.position_family, t.grade): t.credits
+        for t in await CreditTarget.filter(tenant_id=tenant_id, position_family__in=families)
+    }
+    found = {}
+    for employee in employees:
+        position = positions.get(employee.position_id) if employee.position_id is not None else None
+        if position is not None and (position.family, position.grade) in targets:
+            found[employee.id] = targets[(position.family, position.grade)]
+    return found
 
 
 # --- the ledger -----------------------------------------------------------------------------
