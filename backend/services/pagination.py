@@ -59,10 +59,6 @@ def check_page_size(first: int, maximum: int) -> int:
     return first
 
 
-async def _no_count() -> int:
-    raise NotImplementedError
-
-
 @dataclass
 class Page(Generic[T]):
     """One page of a list, with what a Relay connection needs. ``count_total`` counts every page
@@ -169,7 +165,7 @@ class Keyset(Generic[T]):
         rows: Sequence[T],
         first: int,
         after: str | None,
-        count_total: Callable[[], Awaitable[int]] = _no_count,
+        count_total: Callable[[], Awaitable[int]],
     ) -> Page[T]:
         """The page from ``first + 1`` rows fetched after ``after`` (the extra row says whether
         another page follows)."""
@@ -182,18 +178,3 @@ class Keyset(Generic[T]):
             query = query.filter(self.after(after))
         rows = await query.order_by(*self.order_by()).limit(first + 1)
         return self.page(rows, first, after, filtered.count)
-
-    def slice(self, items: Sequence[T], first: int, after: str | None) -> Page[T]:
-        """One page of a list computed in memory (already in this order)."""
-        start = 0
-        if after:
-            key = self.decode(after)
-            bigger = (lambda a, b: a < b) if self.descending else (lambda a, b: a > b)
-            start = next((i for i, item in enumerate(items) if bigger(list(self._key(item)), key)), len(items))
-        chosen = list(items[start : start + first + 1])
-        total = len(items)
-
-        async def count() -> int:
-            return total
-
-        return self.page(chosen, first, after, count)
