@@ -73,6 +73,12 @@ class ErrorCode(StrEnum):
     REWARD_NOT_AVAILABLE = "REWARD_NOT_AVAILABLE"
     ALREADY_REVERSED = "ALREADY_REVERSED"
     ALREADY_DECIDED = "ALREADY_DECIDED"
+    # Administration (org structure, people, courses) and imports
+    ALREADY_EXISTS = "ALREADY_EXISTS"  # a code or number another row of the company already has
+    WOULD_CREATE_CYCLE = "WOULD_CREATE_CYCLE"  # org tree, manager chain, course prerequisites
+    STILL_IN_USE = "STILL_IN_USE"  # e.g. closing an org unit that still has people or open children
+    INVALID_STATUS_CHANGE = "INVALID_STATUS_CHANGE"  # e.g. a retired course published again
+    IMPORT_FILE_UNREADABLE = "IMPORT_FILE_UNREADABLE"  # not CSV/XLSX, unknown encoding, no header
 
 
 class DomainError(Exception):
@@ -87,6 +93,12 @@ class DomainError(Exception):
 
     def message(self, locale: str) -> str:
         params = dict(self.params)
+        # A parameter named ``x_key`` is a message key: ``x`` is its text in the caller's language
+        # (``what_key="subject.employee_no"`` gives {what} = 工号 / employee number); the reason
+        # last, as its text may use the others.
+        for name, value in self.params.items():
+            if name.endswith("_key") and name != "reason_key":
+                params[name.removesuffix("_key")] = translate(str(value), locale)
         if "reason_key" in params:
             params["reason"] = translate(params["reason_key"], locale, **params)
         return translate(f"error.{self.code.value}", locale, **params)

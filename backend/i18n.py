@@ -215,7 +215,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该申请已处理（当前状态：{status}）。",
         "en": "This request has already been decided (status {status}).",
     },
+    "error.ALREADY_EXISTS": {
+        "zh-CN": "{what} {value} 已存在。",
+        "en": "{what} {value} already exists.",
+    },
+    "error.WOULD_CREATE_CYCLE": {
+        "zh-CN": "此更改会形成循环（{what}）。",
+        "en": "This change would create a cycle ({what}).",
+    },
+    "error.STILL_IN_USE": {
+        "zh-CN": "仍在使用中：{reason}。",
+        "en": "Still in use: {reason}.",
+    },
+    "error.INVALID_STATUS_CHANGE": {
+        "zh-CN": "不能从状态 {status} 变更为 {to}。",
+        "en": "Cannot change from status {status} to {to}.",
+    },
+    "error.IMPORT_FILE_UNREADABLE": {
+        "zh-CN": "无法读取导入文件：{reason}。",
+        "en": "The import file cannot be read: {reason}.",
+    },
+    # What a message is about ({what}, {standard}: passed as what_key=/standard_key=).
+    "subject.employee_no": {"zh-CN": "工号", "en": "employee number"},
+    "subject.position_code": {"zh-CN": "岗位编码", "en": "position code"},
+    "subject.course_code": {"zh-CN": "课程编码", "en": "course code"},
     # Reasons for validation errors; {reason} above is filled with one of these.
+    "reason.code_format": {
+        "zh-CN": "{standard}须符合企业数据标准 {pattern}，例如 {example}",
+        "en": "{standard} must follow the company's data standard {pattern}, e.g. {example}",
+    },
+    "reason.standard_pattern": {
+        "zh-CN": "数据标准须为有效的正则表达式，且示例须符合它",
+        "en": "a data standard must be a valid regular expression that its example matches",
+    },
     "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
     "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},
     "reason.capacity_below_taken": {

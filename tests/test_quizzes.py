@@ -377,7 +377,7 @@ async def test_course_status_is_checked_at_submission(client, company):
     module, _, questions = await make_quiz(company)
     learner = await token_for(client, company.code, "LRN")
     course = company.courses["A-002"]
-    course.status = CourseStatus.ARCHIVED
+    course.status = CourseStatus.RETIRED
     await course.save()
     result = await submit(client, learner, module, answers(questions))
     assert result["code"] == "NOT_FOUND"

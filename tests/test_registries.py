@@ -173,8 +173,8 @@ def test_every_reason_key_used_has_a_message() -> None:
     for path in python_files("backend", "schema", "mobile_sync"):
         if path == ROOT / "backend" / "i18n.py":
             continue  # where the messages are, not where they are used
-        for key in re.findall(r"[\"'](reason\.[a-z_]+)[\"']", path.read_text(encoding="utf-8")):
+        for key in re.findall(r"[\"']((?:reason|subject)\.[a-z_]+)[\"']", path.read_text(encoding="utf-8")):
             used.setdefault(key, str(path.relative_to(ROOT)))
     assert len(used) > 10, used
     missing = {key: where for key, where in used.items() if key not in MESSAGES}
-    assert not missing, f"add these reason messages (zh-CN and en) to backend/i18n.py: {missing}"
+    assert not missing, f"add these reason/subject messages (zh-CN and en) to backend/i18n.py: {missing}"

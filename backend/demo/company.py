@@ -41,6 +41,8 @@ from backend.models import (
     CoursePrerequisite,
     CourseSkill,
     CourseStatus,
+    DataStandard,
+    DataStandardSubject,
     Employee,
     EmployeeRole,
     EmployeeSkill,
@@ -363,7 +365,7 @@ ONLINE, OFFLINE, OJT, BLENDED = (
     CourseFormat.OJT,
     CourseFormat.BLENDED,
 )
-DRAFT, ARCHIVED = CourseStatus.DRAFT, CourseStatus.ARCHIVED
+DRAFT, RETIRED = CourseStatus.DRAFT, CourseStatus.RETIRED
 
 # Eligibility rules by name: a tuple of rules, any one of which admits a learner.
 # Each rule is (position family, min grade, max grade, org unit code); None means "any".
@@ -557,7 +559,7 @@ SALES_COURSES = (
         "1.0",
         ("SAL-CRM",),
         version=2,
-        status=ARCHIVED,
+        status=RETIRED,
     ),
 )
 
@@ -1024,9 +1026,17 @@ async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT) -> bool:
     return True
 
 
+DEMO_EMPLOYEE_NO = r"[A-Z]{1,3}[0-9]{3,4}"
+
+
 async def _load(password_hash: str, tenant_code: str) -> None:
     rng = random.Random(RANDOM_SEED)
     tenant = await Tenant.create(code=tenant_code, name=DEMO_COMPANY_NAME, default_locale="zh-CN")
+    # The demo numbers its people by role (E0001, MT001, HR001) rather than 工号+部门编码: its own
+    # data standard, as a company that kept its numbering would set one.
+    await DataStandard.create(
+        tenant=tenant, subject=DataStandardSubject.EMPLOYEE_NO, pattern=DEMO_EMPLOYEE_NO, example="E0001"
+    )
     org_units = await _create_org_units(tenant)
     sites = await _create_sites(tenant)
     positions = await _create_positions(tenant)

@@ -3,8 +3,8 @@
 Split by domain: organisation (tenants, org units, sites, positions), people (employees, roles,
 devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
 sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
-rubrics, evaluations), credits (rules, ledger, accounts, rewards) and activity (records, module
-progress, the sync change log).
+rubrics, evaluations), credits (rules, ledger, accounts, rewards), activity (records, module
+progress, the sync change log) and imports (import jobs).
 
 Type checks see the relations: every foreign key is annotated ``fields.ForeignKeyRelation[X]``
 (``ForeignKeyNullableRelation`` when null=True, ``OneToOneRelation`` for one-to-one) with its
@@ -42,6 +42,7 @@ from backend.models.credits import (
     Reward,
     RewardCategory,
 )
+from backend.models.imports import ImportJob, ImportStatus
 from backend.models.mentoring import (
     EvaluationStatus,
     MentorEvaluation,
@@ -51,10 +52,12 @@ from backend.models.mentoring import (
     Rubric,
     RubricCriterion,
 )
-from backend.models.organisation import OrgUnit, Position, Site, Tenant
+from backend.models.organisation import DataStandard, DataStandardSubject, OrgUnit, Position, Site, Tenant
 from backend.models.people import (
+    AssignmentKind,
     Device,
     Employee,
+    EmployeeAssignment,
     EmployeeRole,
     EmployeeSettings,
     EmployeeSkill,
@@ -85,6 +88,7 @@ from backend.models.sessions import (
 __all__ = [
     "ActivationCode",
     "ActivityRecord",
+    "AssignmentKind",
     "AttemptStatus",
     "Attendance",
     "AttendanceStatus",
@@ -107,14 +111,19 @@ __all__ = [
     "CreditRule",
     "CreditRuleStatus",
     "CreditTarget",
+    "DataStandard",
+    "DataStandardSubject",
     "Device",
     "Employee",
+    "EmployeeAssignment",
     "EmployeeRole",
     "EmployeeSettings",
     "EmployeeSkill",
     "Enrollment",
     "EnrollmentStatus",
     "EvaluationStatus",
+    "ImportJob",
+    "ImportStatus",
     "LoginThrottle",
     "MentorEvaluation",
     "Mentorship",

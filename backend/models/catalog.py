@@ -12,7 +12,7 @@ from backend.models.base import TenantModel
 
 if TYPE_CHECKING:
     from backend.models.mentoring import Rubric
-    from backend.models.organisation import OrgUnit
+    from backend.models.organisation import OrgUnit, Position
     from backend.models.people import Employee, Skill
 
 
@@ -26,11 +26,13 @@ class CourseFormat(StrEnum):
 
 
 class CourseStatus(StrEnum):
-    """Only published courses are visible to learners."""
+    """A course's life: DRAFT (being written) → PUBLISHED (learners see it) → RETIRED (kept for
+    history, no new learners). Only published courses are visible to learners. (RETIRED was called
+    ARCHIVED before migration 0011, which renamed the rows; the API still reads the old name.)"""
 
     DRAFT = "DRAFT"
     PUBLISHED = "PUBLISHED"
-    ARCHIVED = "ARCHIVED"
+    RETIRED = "RETIRED"
 
 
 class ModuleKind(StrEnum):
@@ -56,6 +58,12 @@ class Course(TenantModel):
     hours = fields.DecimalField(max_digits=6, decimal_places=1, default=0)
     credits = fields.DecimalField(max_digits=6, decimal_places=1, default=0)
     requires_approval = fields.BooleanField(default=False)
+    # The version this one replaces (a new version is a new course row, so every completion,
+    # progress and credit of the old one stays where it was earned).
+    previous_version: fields.ForeignKeyNullableRelation[Course] = fields.ForeignKeyField(
+        "xuefen.Course", related_name="next_versions", null=True, on_delete=fields.RESTRICT
+    )
+    previous_version_id: int | None
 
     class Meta:
         table = "course"
@@ -132,6 +140,11 @@ class CourseEligibilityRule(TenantModel):
     )
     course_id: int
     position_family = fields.CharField(max_length=64, null=True)
+    # One position exactly (beside or instead of a family and grade range).
+    position: fields.ForeignKeyNullableRelation[Position] = fields.ForeignKeyField(
+        "xuefen.Position", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    position_id: int | None
     min_grade = fields.SmallIntField(null=True)
     max_grade = fields.SmallIntField(null=True)
     org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(

@@ -161,13 +161,15 @@ class CreditEvent(TenantModel):
 
 class CreditEntryKind(StrEnum):
     """Ledger entry kinds: EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes
-    one entry, e.g. a refund), ADJUSTMENT (HR, with a reason) and EXPIRY."""
+    one entry, e.g. a refund), ADJUSTMENT (HR, with a reason), EXPIRY, and OPENING_BALANCE (the
+    balance a company brings from its earlier system, imported once per employee with its source)."""
 
     EARN = "EARN"
     REDEEM = "REDEEM"
     REVERSAL = "REVERSAL"
     ADJUSTMENT = "ADJUSTMENT"
     EXPIRY = "EXPIRY"
+    OPENING_BALANCE = "OPENING_BALANCE"
 
 
 class CreditEntry(TenantModel):

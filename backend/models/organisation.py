@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
@@ -44,6 +46,9 @@ class OrgUnit(TenantModel):
     )
     parent_id: int | None
     path = fields.CharField(max_length=512, default="")
+    # A closed unit stays in the tree for history (past moves and reports name it) but takes no
+    # new people or children; it closes only once it has no open children and no active employees.
+    closed_on = fields.DateField(null=True)
 
     class Meta:
         table = "org_unit"
@@ -87,4 +92,28 @@ class Position(TenantModel):
         unique_together = (("tenant", "code"),)
 
 
-__all__ = ["Model", "OrgUnit", "Position", "Site", "Tenant"]
+class DataStandardSubject(StrEnum):
+    """What a company's data standard governs: the format of one kind of code."""
+
+    EMPLOYEE_NO = "EMPLOYEE_NO"
+    POSITION_CODE = "POSITION_CODE"
+    COURSE_CODE = "COURSE_CODE"
+
+
+class DataStandard(TenantModel):
+    """A company's own format for one kind of code, replacing the default of
+    ``backend/services/people/standards.py`` (the source articles' 工号+部门编码, 族-序列-层级,
+    类型-名称-版本). pattern is a regular expression a whole code must match; example is what the
+    refusal shows people."""
+
+    id = fields.IntField(primary_key=True)
+    subject = fields.CharEnumField(DataStandardSubject, max_length=16)
+    pattern = fields.CharField(max_length=200)
+    example = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "data_standard"
+        unique_together = (("tenant", "subject"),)
+
+
+__all__ = ["DataStandard", "DataStandardSubject", "Model", "OrgUnit", "Position", "Site", "Tenant"]

@@ -56,17 +56,69 @@ class Employee(TenantModel):
     )
     mentor_id: int | None
     hired_on = fields.DateField(null=True)
+    # Set when the employee leaves (is_active then false); the day they left, in the company's time.
+    left_on = fields.DateField(null=True)
     is_active = fields.BooleanField(default=True)
     locale = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "employee"
         unique_together = (("tenant", "employee_no"),)
+        # A manager's team in employee-number order (team progress, the directory).
+        indexes = (("tenant_id", "manager_id", "employee_no"),)
         # Login matches employee numbers case-insensitively by storing them upper-case.
         constraints = (CheckConstraint(check="employee_no = UPPER(employee_no)", name="employee_no_upper"),)
 
     def __str__(self) -> str:  # never the phone or e-mail
         return f"Employee#{self.id}"
+
+
+class AssignmentKind(StrEnum):
+    """Why an employee's place changed: joined, moved (or was corrected), left, came back."""
+
+    HIRE = "HIRE"
+    TRANSFER = "TRANSFER"
+    LEAVE = "LEAVE"
+    REHIRE = "REHIRE"
+
+
+class EmployeeAssignment(TenantModel):
+    """One step of an employee's history: from effective_on, where they worked (org unit,
+    position, manager, site: the state after the step). Append-only; the employee row holds the
+    latest step, so the history of moves is these rows in (effective_on, id) order."""
+
+    id = fields.IntField(primary_key=True)
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name="assignments", on_delete=fields.CASCADE
+    )
+    employee_id: int
+    kind = fields.CharEnumField(AssignmentKind, max_length=16)
+    effective_on = fields.DateField()
+    org_unit: fields.ForeignKeyNullableRelation[OrgUnit] = fields.ForeignKeyField(
+        "xuefen.OrgUnit", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    org_unit_id: int | None
+    position: fields.ForeignKeyNullableRelation[Position] = fields.ForeignKeyField(
+        "xuefen.Position", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    position_id: int | None
+    manager: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    manager_id: int | None
+    site: fields.ForeignKeyNullableRelation[Site] = fields.ForeignKeyField(
+        "xuefen.Site", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    site_id: int | None
+    reason = fields.CharField(max_length=300, default="")
+    recorded_by: fields.ForeignKeyNullableRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    recorded_by_id: int | None
+
+    class Meta:
+        table = "employee_assignment"
+        indexes = (("tenant_id", "employee_id", "effective_on"),)
 
 
 class EmployeeRole(TenantModel):

@@ -173,4 +173,5 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_entry"
-        indexes = (("tenant_id", "entity", "entity_id"),)
+        # One row's history; the audit log in time order, all of it or one actor's.
+        indexes = (("tenant_id", "entity", "entity_id"), ("tenant_id", "at", "id"), ("tenant_id", "actor_id", "at"))
