@@ -22,6 +22,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from backend.config import Settings
 from backend.db import tortoise_config
+from backend.downloads import download_endpoints
 from backend.http_limits import RequestBodyMiddleware
 from backend.qr_pages import qr_endpoints
 from schema.api import GraphQLView
@@ -83,12 +84,15 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             yield
 
     qr_svg, qr_png, projector = qr_endpoints(settings)
+    import_template, export = download_endpoints(settings)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/sessions/{session_id:int}/qr.svg", qr_svg),
             Route("/sessions/{session_id:int}/qr.png", qr_png),
             Route("/sessions/{session_id:int}/projector", projector),
+            Route("/imports/templates/{kind}.{format}", import_template),
+            Route("/exports/{kind}.{format}", export),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
@@ -96,7 +100,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Middleware(RequestIdMiddleware),
             Middleware(GZipMiddleware, minimum_size=1024),
             Middleware(
-                RequestBodyMiddleware, max_bytes=settings.max_body_bytes, drain_bytes=settings.max_body_drain_bytes
+                RequestBodyMiddleware,
+                max_bytes=settings.max_body_bytes,
+                drain_bytes=settings.max_body_drain_bytes,
+                # File uploads (startImport): streamed, up to the import limit plus the form's fields.
+                upload_bytes=settings.import_max_bytes + 1024 * 1024,
+                upload_paths=frozenset({"/graphql"}),
             ),
         ],
         lifespan=lifespan,

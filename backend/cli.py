@@ -1,5 +1,5 @@
 """The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, tenant create,
-tenant activation-code.
+tenant activation-code, import (and import template), export.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -12,6 +12,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from backend.config import Settings
 from backend.logs import configure_logging
@@ -127,6 +128,8 @@ async def _tenant_command(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Created company {tenant.code} ({tenant.name}), time zone {tenant.time_zone}.")
             print(f"First HR admin: employee number {admin.employee_no} ({admin.name}), no password yet.")
             _print_code(tenant.code, admin.employee_no, created.activation.code, created.activation.expires_at)
+        elif args.tenant_command == "activation-codes":
+            return await _write_activation_codes(settings, args)
         else:
             issued = await accounts.issue_code_by_number(settings, args.code, args.employee_no)
             tenant_code = args.code.strip().lower()
@@ -134,7 +137,14 @@ async def _tenant_command(settings: Settings, args: argparse.Namespace) -> int:
             print("  Older unused codes of this employee no longer work.")
         return 0
     except DomainError as error:
-        if error.code == ErrorCode.NOT_FOUND:  # activation-code: say what was looked for
+        if error.code == ErrorCode.NOT_FOUND and args.tenant_command == "activation-codes":
+            what = (
+                f"org unit {args.org_unit} in company {args.code}"
+                if error.field == "orgUnit"
+                else f"company {args.code}"
+            )
+            print(f"xuefen: no {what}.", file=sys.stderr)
+        elif error.code == ErrorCode.NOT_FOUND:  # activation-code: say what was looked for
             print(f"xuefen: no active employee {args.employee_no} in company {args.code}.", file=sys.stderr)
         else:
             print(f"xuefen: {error.message(_cli_locale())}", file=sys.stderr)
@@ -144,6 +154,83 @@ async def _tenant_command(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         await db.close_db()
+
+
+async def _write_activation_codes(settings: Settings, args: argparse.Namespace) -> int:
+    """``tenant activation-codes``: a file of codes for HR to hand out (0600: it holds secrets)."""
+    from zoneinfo import ZoneInfo
+
+    from backend.models import OrgUnit, Tenant
+    from backend.services.imports.files import FileFormat, TableWriter
+    from backend.services.people.activation_batches import issue_codes_for_new_accounts
+
+    issued = await issue_codes_for_new_accounts(settings, args.code, args.org_unit)
+    if not issued:
+        print("No active employee without a password: no codes written.")
+        return 0
+    tenant = await Tenant.get(id=issued[0].employee.tenant_id)
+    units = dict(await OrgUnit.filter(tenant_id=tenant.id).values_list("id", "name"))
+    zone = ZoneInfo(tenant.time_zone)
+    en = _cli_locale() == "en"
+    args.output.touch(mode=0o600, exist_ok=True)
+    args.output.chmod(0o600)
+    writer = TableWriter(args.output, FileFormat(args.format), "activation codes" if en else "激活码")
+    headers = (
+        ("Employee no", "Name", "Org unit", "Activation code", "Valid until")
+        if en
+        else ("工号", "姓名", "组织单元", "激活码", "有效期至")
+    )
+    writer.header(headers, (14, 12, 20, 16, 20))
+    for one in issued:
+        until = one.expires_at.astimezone(zone).replace(tzinfo=None)
+        employee = one.employee
+        writer.row([employee.employee_no, employee.name, units.get(employee.org_unit_id or 0, ""), one.code, until])
+    writer.close()
+    print(
+        f"Wrote {len(issued)} activation codes to {args.output} (valid until {issued[0].expires_at:%Y-%m-%d %H:%M} UTC)."
+    )
+    print("  Each works once; older unused codes of these employees no longer work. The file holds secrets:")
+    print("  hand each person their own code, then delete the file.")
+    return 0
+
+
+def _import_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """``import KIND FILE`` / ``import template KIND`` and ``export KIND`` (backend/import_commands.py)."""
+    importing = commands.add_parser(
+        "import",
+        help="import a CSV or XLSX file of one kind (skills, sites, …); `import template KIND` writes an empty one",
+        usage="xuefen import KIND FILE [--dry-run] [--partial] [--tenant CODE] [--locale zh-CN|en] [--report FILE]\n"
+        "       xuefen import template KIND [--format xlsx|csv] [--output FILE] [--locale zh-CN|en]",
+    )
+    importing.add_argument("kind", metavar="KIND", help="what the file holds (skills, sites, …), or `template`")
+    importing.add_argument(
+        "file", metavar="FILE", nargs="?", help="the CSV (UTF-8 or GBK) or XLSX file; for `template`, the KIND"
+    )
+    importing.add_argument("--dry-run", action="store_true", help="check everything, write nothing")
+    importing.add_argument("--partial", action="store_true", help="write the good rows, skip the ones with problems")
+    importing.add_argument("--report", type=Path, default=None, help="write every problem to this CSV file")
+    exporting = commands.add_parser("export", help="write a company's rows of one kind in its import columns")
+    exporting.add_argument("kind", metavar="KIND", help="skills, sites, …")
+    exporting.add_argument("--output", type=Path, required=True, help="the file to write")
+    for command in (importing, exporting):
+        command.add_argument("--tenant", default=None, help="company code (needed when there are several)")
+        command.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)")
+        command.add_argument("--locale", choices=("zh-CN", "en"), default=None, help="language of headers and messages")
+    importing.add_argument("--output", type=Path, default=None, help="for `template`: the file to write")
+    return importing, exporting
+
+
+def _import_command(settings: Settings, args: argparse.Namespace, importing: argparse.ArgumentParser) -> int:
+    from backend import import_commands
+
+    locale = args.locale or _cli_locale()
+    if args.command == "export":
+        return asyncio.run(import_commands.export(settings, args, locale))
+    if args.file is None:
+        importing.error("FILE is required (or: xuefen import template KIND)")
+    if args.kind == "template":
+        return import_commands.template(args, locale)
+    return asyncio.run(import_commands.import_file(settings, args, locale))
 
 
 def schema_sdl() -> str:
@@ -206,6 +293,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     code_cmd.add_argument("code", help="company code")
     code_cmd.add_argument("employee_no", metavar="EMPLOYEE_NO", help="employee number")
+    codes_cmd = tenant_commands.add_parser(
+        "activation-codes",
+        help="write a one-time activation code for every active employee without a password (after an import)",
+    )
+    codes_cmd.add_argument("code", help="company code")
+    codes_cmd.add_argument(
+        "--output", type=Path, required=True, help="the XLSX or CSV file to write (readable by you only)"
+    )
+    codes_cmd.add_argument("--org-unit", default=None, metavar="CODE", help="only this org unit and the units under it")
+    codes_cmd.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)")
+    importing, _ = _import_parsers(commands)
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
@@ -220,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "tenant":
         return asyncio.run(_tenant_command(settings, args))
+    if args.command in ("import", "export"):
+        return _import_command(settings, args, importing)
     if args.command == "credits":
         return asyncio.run(_verify_credits(settings, args.tenant))
     if args.command == "purge-tombstones":

@@ -100,6 +100,10 @@ class Settings:
     projector_link_ttl_seconds: int = 15 * 60
     # How long a one-time activation code (new account, forgotten password) works.
     activation_code_hours: int = 72
+    # Where the server keeps files while it works on them (an uploaded import file, only while its
+    # job runs), and the largest import file HR may upload (bytes; the CLI reads local files).
+    data_dir: str = "xuefen-data"
+    import_max_bytes: int = 256 * 1024 * 1024
     # "development" or "production"; production refuses the development secret (see __post_init__).
     environment: str = "development"
 
@@ -168,6 +172,8 @@ class Settings:
             checkin_shared_code=_int(env, "XUEFEN_CHECKIN_SHARED_CODE", 20),
             projector_link_ttl_seconds=_int(env, "XUEFEN_PROJECTOR_LINK_TTL", 15 * 60),
             activation_code_hours=_int(env, "XUEFEN_ACTIVATION_CODE_HOURS", 72),
+            data_dir=env.get("XUEFEN_DATA_DIR") or "xuefen-data",
+            import_max_bytes=_int(env, "XUEFEN_IMPORT_MAX_BYTES", 256 * 1024 * 1024),
         )
 
     def with_overrides(self, **changes) -> Settings:

@@ -20,14 +20,31 @@ from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale
 
 
+class UploadTooLarge(Exception):
+    """An upload's body went past its limit while the app was reading it."""
+
+
 class RequestBodyMiddleware:
     """Reads the body once: 413 past ``max_bytes`` (after decompression), 400 for a corrupt gzip
-    body; the app then sees a plain body with the Content-Encoding removed."""
+    body; the app then sees a plain body with the Content-Encoding removed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, drain_bytes: int | None = None) -> None:
+    File uploads (``multipart/form-data`` to one of ``upload_paths``, not compressed) are not read
+    here but streamed to the app, which checks who sends them before it reads them and spools
+    their files to disk; they may be up to ``upload_bytes`` long (413 past it)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        drain_bytes: int | None = None,
+        upload_bytes: int = 0,
+        upload_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.drain_bytes = 4 * max_bytes if drain_bytes is None else drain_bytes
+        self.upload_bytes = upload_bytes
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -51,6 +68,24 @@ class RequestBodyMiddleware:
 
         if encoding not in ("identity", "gzip"):
             await refuse(415, ErrorCode.VALIDATION, read=0, reason_key="reason.field", name="Content-Encoding")
+            return
+        content_type = headers.get(b"content-type", b"").decode("latin-1").split(";", 1)[0].strip().lower()
+        if (
+            self.upload_bytes
+            and encoding == "identity"
+            and content_type == "multipart/form-data"
+            and scope["path"] in self.upload_paths
+        ):
+            if declared_bytes is not None and declared_bytes > self.upload_bytes:
+                await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=0, max=self.upload_bytes)
+                return
+            upload = _Upload(receive, self.upload_bytes)
+            try:
+                await self.app(scope, upload.receive, upload.sending(send, self.drain_bytes))
+            except UploadTooLarge:
+                if upload.answered:
+                    raise
+                await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=upload.received, max=self.upload_bytes)
             return
         if declared_bytes is not None and encoding == "identity" and declared_bytes > self.max_bytes:
             await refuse(413, ErrorCode.PAYLOAD_TOO_LARGE, read=0, max=self.max_bytes)
@@ -118,6 +153,40 @@ class _Body:
     def read_so_far(self) -> int | None:
         """Bytes read while the body goes on, None once it was read to its end (see ``refuse``)."""
         return self.received if self.more else None
+
+
+class _Upload:
+    """An upload's body as the app reads it: counted (UploadTooLarge past ``limit``), and read to
+    its end (up to the drain bound) before an answer that did not read it all goes out."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.received = 0
+        self.more = True
+        self.answered = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.more = message.get("more_body", False)
+            if self.received > self.limit:
+                raise UploadTooLarge
+        else:
+            self.more = False
+        return message
+
+    def sending(self, send: Send, drain_bytes: int) -> Send:
+        async def send_after_body(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.answered = True
+                if self.more:  # refused before the file was read: read and drop it first
+                    self.more = False
+                    await _drain(self._receive, self.received, drain_bytes)
+            await send(message)
+
+        return send_after_body
 
 
 async def _drain(receive: Receive, read: int, bound: int) -> None:

@@ -239,6 +239,127 @@ MESSAGES: dict[str, dict[str, str]] = {
     "subject.employee_no": {"zh-CN": "工号", "en": "employee number"},
     "subject.position_code": {"zh-CN": "岗位编码", "en": "position code"},
     "subject.course_code": {"zh-CN": "课程编码", "en": "course code"},
+    # Course authoring (backend/services/catalog/course_authoring.py, course_modules.py,
+    # course_requirements.py, course_versions.py).
+    "subject.course_version": {"zh-CN": "课程新版本", "en": "the course's next version"},
+    "subject.course_prerequisites": {"zh-CN": "先修课程", "en": "course prerequisites"},
+    "reason.amount_range": {
+        "zh-CN": "{name} 须在 0 到 {max} 之间，最多 1 位小数",
+        "en": "{name} must be from 0 to {max} with at most one decimal place",
+    },
+    "reason.count_range": {
+        "zh-CN": "{name} 须为 {min} 到 {max} 之间的整数（半角数字）",
+        "en": "{name} must be a whole number from {min} to {max} (ASCII digits)",
+    },
+    "reason.yes_no_value": {
+        "zh-CN": "{name} 须为是或否（true/false、是/否）",
+        "en": "{name} must be yes or no (true/false)",
+    },
+    "reason.choice": {"zh-CN": "{name} 须为以下之一：{choices}", "en": "{name} must be one of: {choices}"},
+    "reason.list_too_long": {"zh-CN": "{name} 最多 {max} 项", "en": "{name} may hold at most {max} items"},
+    "reason.duplicates": {"zh-CN": "{name} 中有重复项", "en": "{name} lists an item twice"},
+    "reason.module_count": {
+        "zh-CN": "一门课程最多 {max} 个模块",
+        "en": "a course may have at most {max} modules",
+    },
+    "reason.module_order": {
+        "zh-CN": "须按新顺序列出该课程的全部模块，每个一次",
+        "en": "list every module of the course once, in the new order",
+    },
+    "reason.module_has_records": {
+        "zh-CN": "学员已有该模块的学习记录；如需调整课程结构，请创建课程的新版本",
+        "en": "learners have records on this module; to change the course's structure, make a new version of it",
+    },
+    "reason.module_in_credit_rule": {
+        "zh-CN": "有学分规则引用该模块；请先修改或停用该规则",
+        "en": "a credit rule names this module; change or retire the rule first",
+    },
+    "reason.module_in_session": {
+        "zh-CN": "有培训场次安排在该模块；请先调整这些场次",
+        "en": "training sessions are scheduled for this module; change them first",
+    },
+    "reason.module_has_quiz": {
+        "zh-CN": "该模块已设置测验，不能更改类型",
+        "en": "this module has a quiz, so its kind cannot change",
+    },
+    "reason.course_without_modules": {
+        "zh-CN": "课程至少需要一个模块才能发布",
+        "en": "a course needs at least one module to be published",
+    },
+    "reason.course_without_required_module": {
+        "zh-CN": "课程至少需要一个必修模块才能发布",
+        "en": "a course needs at least one required module to be published",
+    },
+    "reason.course_has_learners": {
+        "zh-CN": "已有学员开始学习该课程；请停用它或创建新版本",
+        "en": "learners have started this course; retire it or make a new version instead",
+    },
+    "reason.course_replaced": {
+        "zh-CN": "该课程已被新版本 {newer} 取代，不能再次发布",
+        "en": "a newer version ({newer}) replaces this course, so it cannot be published again",
+    },
+    "reason.course_retired": {
+        "zh-CN": "课程已停用，模块仅保留历史；如需调整请创建课程的新版本",
+        "en": "the course is retired and its modules are kept as history; make a new version to change them",
+    },
+    "reason.published_needs_required_module": {
+        "zh-CN": "已发布的课程须保留至少一个必修模块",
+        "en": "a published course must keep at least one required module",
+    },
+    "reason.version_of_draft": {
+        "zh-CN": "草稿课程请直接修改，无需创建新版本",
+        "en": "a draft course is edited as it is; new versions are made of published or retired courses",
+    },
+    "reason.version_code_needed": {
+        "zh-CN": "无法由 {old_code} 自动得到可用的新版本编码，请填写新版本的课程编码",
+        "en": "no free code for the new version follows from {old_code}; give the new version's code",
+    },
+    "reason.rule_empty": {
+        "zh-CN": "每条适用规则至少需要一个条件（没有规则即面向所有人）",
+        "en": "each eligibility rule needs at least one condition (no rules means open to everyone)",
+    },
+    "reason.grade_order": {
+        "zh-CN": "最高职级不能低于最低职级",
+        "en": "the maximum grade must not be below the minimum grade",
+    },
+    # Org structure administration (backend/services/people/org_units.py, sites.py, positions.py,
+    # skill_catalog.py).
+    "subject.org_unit": {"zh-CN": "组织", "en": "org unit"},
+    "subject.site": {"zh-CN": "地点", "en": "site"},
+    "subject.position": {"zh-CN": "岗位", "en": "position"},
+    "subject.skill": {"zh-CN": "技能", "en": "skill"},
+    "subject.position_skill": {"zh-CN": "岗位技能要求", "en": "position skill requirement"},
+    "reason.code_chars": {
+        "zh-CN": "编码须为 1 到 64 个大写字母、数字或连字符，并以字母或数字开头（{pattern}）",
+        "en": "the code must be 1 to 64 upper-case letters, digits or hyphens, starting with a letter or digit "
+        "({pattern})",
+    },
+    "reason.whole_range": {
+        "zh-CN": "须为 {min} 到 {max} 之间的整数",
+        "en": "must be a whole number from {min} to {max}",
+    },
+    "reason.latitude": {"zh-CN": "纬度须为 -90 到 90 之间的数字", "en": "the latitude must be a number from -90 to 90"},
+    "reason.longitude": {
+        "zh-CN": "经度须为 -180 到 180 之间的数字",
+        "en": "the longitude must be a number from -180 to 180",
+    },
+    "reason.coordinates_pair": {
+        "zh-CN": "纬度和经度须同时填写或同时留空",
+        "en": "give both the latitude and the longitude, or neither",
+    },
+    "reason.yes_no": {"zh-CN": "须为是或否", "en": "must be yes or no"},
+    "reason.org_unit_closed": {"zh-CN": "该组织已关闭", "en": "the org unit is closed"},
+    "reason.org_unit_open": {"zh-CN": "该组织未关闭", "en": "the org unit is not closed"},
+    "reason.org_tree_depth": {
+        "zh-CN": "组织层级过深，无法再向下添加",
+        "en": "the org tree would be too deep here",
+    },
+    "reason.open_children": {
+        "zh-CN": "该组织下还有未关闭的下级组织",
+        "en": "the org unit has open units below it",
+    },
+    "reason.active_employees": {"zh-CN": "该组织还有在职员工", "en": "the org unit has active employees"},
+    "reason.parent_closed": {"zh-CN": "上级组织已关闭", "en": "the unit above it is closed"},
     # Reasons for validation errors; {reason} above is filled with one of these.
     "reason.code_format": {
         "zh-CN": "{standard}须符合企业数据标准 {pattern}，例如 {example}",
@@ -247,6 +368,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.standard_pattern": {
         "zh-CN": "数据标准须为有效的正则表达式，且示例须符合它",
         "en": "a data standard must be a valid regular expression that its example matches",
+    },
+    "reason.standard_upper_case": {
+        "zh-CN": "工号按大写保存，示例转为大写后也须符合该标准（例如用 [A-Z] 而不是 [a-z]）",
+        "en": "employee numbers are stored upper-case: the example in upper case must match too (use [A-Z], not [a-z])",
     },
     "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
     "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},
@@ -300,6 +425,89 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the mentor and the mentee must be different people",
     },
     "reason.inactive_employee": {"zh-CN": "该员工已停用", "en": "this employee is inactive"},
+    # Historical training records and opening balances (backend/services/imports/history_*.py,
+    # backend/services/credits/ledger.py) and the import device (backend/services/people/devices.py).
+    "reason.reserved_device": {
+        "zh-CN": "以 {prefix} 开头的设备 ID 为系统保留，请使用应用生成的设备 ID",
+        "en": "device ids starting with {prefix} are reserved for the server; use the id the app generated",
+    },
+    "reason.history_activity_name": {
+        "zh-CN": "{name} 须为 LESSON、ATTENDANCE、QUIZ、PRACTICE 或 EVALUATION",
+        "en": "{name} must be LESSON, ATTENDANCE, QUIZ, PRACTICE or EVALUATION",
+    },
+    "reason.history_activity": {
+        "zh-CN": "{activity} 不适用于该模块（{kind} 模块，{format} 课程）",
+        "en": "{activity} does not fit this module (a {kind} module of a {format} course)",
+    },
+    "reason.score_range": {"zh-CN": "{name} 须为 0 到 100 的整数", "en": "{name} must be a whole number from 0 to 100"},
+    "reason.score_not_used": {
+        "zh-CN": "只有 QUIZ 和 EVALUATION 记录分数，{activity} 不填 {name}",
+        "en": "only QUIZ and EVALUATION have a score: leave {name} empty for {activity}",
+    },
+    "reason.history_count": {
+        "zh-CN": "{name} 须为 1 到 {max} 的整数（QUIZ 和 EVALUATION 每行一次成绩，只能为 1）",
+        "en": "{name} must be a whole number from 1 to {max} (a QUIZ or EVALUATION row is one result: 1)",
+    },
+    "reason.in_future": {"zh-CN": "{name} 不能晚于当前时间", "en": "{name} must not be in the future"},
+    "reason.opening_amount": {
+        "zh-CN": "{name} 须大于 0 且不超过 {max}，最多 1 位小数",
+        "en": "{name} must be more than 0 and at most {max}, with at most one decimal place",
+    },
+    "reason.opening_balance_posted": {
+        "zh-CN": "该员工的期初余额已导入（{amount}）；如需更正请使用学分调整（adjustCredits）",
+        "en": "this employee's opening balance was already posted ({amount}); correct it with adjustCredits",
+    },
+    "reason.history_changed": {
+        "zh-CN": "该记录已导入，成绩 {score}、次数 {count}；导入不会修改已有的历史记录",
+        "en": "this result was imported before with score {score} and count {count}; an import does not change history",
+    },
+    # Employees: hiring, moves and leaving (backend/services/people/employment*.py).
+    "subject.manager_chain": {"zh-CN": "汇报关系", "en": "manager chain"},
+    "reason.phone_format": {
+        "zh-CN": "{name} 须为电话号码：数字，可含开头的 +、空格、连字符和括号",
+        "en": "{name} must be a phone number: digits, with an optional leading +, spaces, hyphens or parentheses",
+    },
+    "reason.email_format": {"zh-CN": "{name} 须为有效的电子邮箱地址", "en": "{name} must be a valid e-mail address"},
+    "reason.locale": {"zh-CN": "{name} 须为 zh-CN 或 en", "en": "{name} must be zh-CN or en"},
+    "reason.role": {
+        "zh-CN": "{name} 只能是 EMPLOYEE、MENTOR、INSTRUCTOR、MANAGER 或 HR_ADMIN",
+        "en": "{name} may only be EMPLOYEE, MENTOR, INSTRUCTOR, MANAGER or HR_ADMIN",
+    },
+    "reason.future_date": {
+        "zh-CN": "{name} 不能晚于 {latest}（按公司时区；暂不支持预约生效的变动）",
+        "en": "{name} must not be after {latest} (in the company's time zone; changes cannot be scheduled ahead)",
+    },
+    "reason.before_latest_change": {
+        "zh-CN": "{name} 不能早于该员工最近一次变动的生效日期 {earliest}",
+        "en": "{name} must not be before {earliest}, the date of the employee's latest change",
+    },
+    "reason.nothing_to_change": {
+        "zh-CN": "没有需要变更的内容：请至少更改组织、岗位、上级或地点中的一项",
+        "en": "nothing would change: change at least one of org unit, position, manager or site",
+    },
+    "reason.reports_to_unused": {
+        "zh-CN": "只有员工调离所在组织时，才需要为其下属指定新的上级",
+        "en": "a new manager for the reports is only needed when the employee leaves their org unit",
+    },
+    "reason.reports_to_self": {
+        "zh-CN": "下属的新上级不能是调离的员工本人",
+        "en": "the reports' new manager must be someone other than the employee who leaves the team",
+    },
+    "reason.already_left": {"zh-CN": "该员工已离职", "en": "this employee has already left"},
+    "reason.not_left": {"zh-CN": "该员工仍在职", "en": "this employee has not left"},
+    "reason.last_hr_admin": {
+        "zh-CN": "公司至少需要一位在职的人力资源管理员",
+        "en": "the company needs at least one active HR admin",
+    },
+    # The reason written on a report's history step when their manager moves or leaves.
+    "history.manager_moved": {
+        "zh-CN": "原上级 {employee_no} {name} 调离，汇报关系随之调整",
+        "en": "Former manager {employee_no} {name} moved; reporting line changed",
+    },
+    "history.manager_left": {
+        "zh-CN": "原上级 {employee_no} {name} 离职，汇报关系随之调整",
+        "en": "Former manager {employee_no} {name} left; reporting line changed",
+    },
     # Passwords, their policy and new companies (backend/services/people/accounts.py).
     "reason.password_too_short": {
         "zh-CN": "密码至少需要 {min} 个字符",
@@ -371,6 +579,171 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "the Content-Type must be application/json",
     },
     "reason.bad_request": {"zh-CN": "请求无效（{detail}）", "en": "bad request ({detail})"},
+    # Imports and exports (backend/services/imports/, the `xuefen import` / `export` commands).
+    "reason.import_empty": {"zh-CN": "文件是空的", "en": "the file is empty"},
+    "reason.import_xls": {
+        "zh-CN": "这是旧版 Excel（.xls）文件，请另存为 .xlsx 或 CSV 后再导入",
+        "en": "this is an old Excel (.xls) file; save it as .xlsx or CSV and import that",
+    },
+    "reason.import_not_table": {
+        "zh-CN": "文件既不是 CSV 也不是 XLSX 表格",
+        "en": "the file is neither a CSV nor an XLSX table",
+    },
+    "reason.import_encoding": {
+        "zh-CN": "无法识别文件的编码，请将 CSV 保存为 UTF-8 或 GBK 编码",
+        "en": "the file's encoding is neither UTF-8 nor GBK/GB18030; save the CSV as UTF-8",
+    },
+    "reason.import_encoding_at": {
+        "zh-CN": "第 {row} 行附近的文字编码与文件其余部分不一致，请将 CSV 保存为 UTF-8 编码",
+        "en": "the text near row {row} is not in the file's encoding; save the CSV as UTF-8",
+    },
+    "reason.import_bad_csv": {
+        "zh-CN": "第 {row} 行附近的 CSV 格式有误（引号不成对或单元格过长）",
+        "en": "the CSV is malformed near row {row} (an unmatched quote or a cell too long)",
+    },
+    "reason.import_bad_xlsx": {
+        "zh-CN": "XLSX 文件已损坏或无法读取",
+        "en": "the XLSX file is damaged or cannot be read",
+    },
+    "reason.import_not_xlsx": {
+        "zh-CN": "该压缩文件不是 Excel 工作簿（.xlsx）",
+        "en": "the zip file is not an Excel workbook (.xlsx)",
+    },
+    "reason.import_too_large": {"zh-CN": "文件解压后过大", "en": "the file is too large once unpacked"},
+    "reason.import_no_header": {
+        "zh-CN": "第一行须为列名，例如 {expected}",
+        "en": "the first row must name the columns, e.g. {expected}",
+    },
+    "reason.import_kind": {
+        "zh-CN": "{name} 须为以下导入类型之一：{kinds}",
+        "en": "{name} must be one of the import kinds: {kinds}",
+    },
+    "reason.import_format": {"zh-CN": "{name} 须为 xlsx 或 csv", "en": "{name} must be xlsx or csv"},
+    "reason.upload_file": {
+        "zh-CN": "{name} 须为上传的文件（以 GraphQL multipart 请求发送）",
+        "en": "{name} must be an uploaded file (send a GraphQL multipart request)",
+    },
+    "reason.upload_preflight": {
+        "zh-CN": "上传文件的请求须带 GraphQL-Preflight: 1 请求头",
+        "en": "a file upload must carry the header GraphQL-Preflight: 1",
+    },
+    "reason.upload_operation": {
+        "zh-CN": "上传文件的请求只能执行一个变更：{fields}",
+        "en": "a file upload may only run one mutation of: {fields}",
+    },
+    "import.problem.UNKNOWN_COLUMN": {
+        "zh-CN": "不认识的列「{column}」，已忽略（可用的列：{expected}）",
+        "en": "unknown column “{column}”, ignored (the columns are: {expected})",
+    },
+    "import.problem.MISSING_COLUMN": {
+        "zh-CN": "缺少必填列「{column}」",
+        "en": "the required column “{column}” is missing",
+    },
+    "import.problem.DUPLICATE_COLUMN": {
+        "zh-CN": "列「{column}」出现了不止一次，后面的已忽略",
+        "en": "the column “{column}” appears twice; the later one is ignored",
+    },
+    "import.problem.DUPLICATE_KEY": {
+        "zh-CN": "{value} 与第 {first_row} 行重复",
+        "en": "{value} repeats row {first_row}",
+    },
+    "import.problem.UNKNOWN_REFERENCE": {
+        "zh-CN": "{value} 既不在文件中，也不在公司现有数据中",
+        "en": "{value} is neither in the file nor in the company",
+    },
+    "import.problem.CYCLE": {"zh-CN": "{value} 会形成循环（{what}）", "en": "{value} would create a cycle ({what})"},
+    "import.problem.FUTURE_DATE": {"zh-CN": "日期 {value} 晚于今天", "en": "the date {value} is after today"},
+    "import.problem.BAD_NUMBER": {
+        "zh-CN": "「{value}」不是有效的数字：请用半角数字书写，如 12.5，不用科学计数法",
+        "en": "“{value}” is not a number: write it in ASCII digits, e.g. 12.5, without an exponent",
+    },
+    "import.problem.BAD_DATE": {
+        "zh-CN": "「{value}」不是有效的日期：请写成 YYYY-MM-DD，如 2026-03-01",
+        "en": "“{value}” is not a date: write it YYYY-MM-DD, e.g. 2026-03-01",
+    },
+    "import.problem.DEPENDS_ON_BAD_ROW": {
+        "zh-CN": "{value} 所在的第 {first_row} 行有问题，本行随之跳过",
+        "en": "{value} is on row {first_row}, which has problems; this row goes with it",
+    },
+    "import.problem.DUPLICATE_HEADQUARTERS": {
+        "zh-CN": "公司只能有一个总部，第 {first_row} 行已是总部",
+        "en": "a company has one headquarters, and row {first_row} names it",
+    },
+    "import.problem.STILL_MANAGES": {
+        "zh-CN": "{value} 离职后仍有在职下属（如 {example}）未在本文件中指定新上级：请在文件中为其下属填写新的上级",
+        "en": "{value} leaves but still manages active employees (e.g. {example}): give them a new manager in this file",
+    },
+    "import.problem.HIRED_ON_CHANGED": {
+        "zh-CN": "公司记录的入职日期为 {value}，导入不能修改入职日期",
+        "en": "the hire date on record is {value}; an import does not change it",
+    },
+    "import.problem.ROWS_DISAGREE": {
+        "zh-CN": "{value}：同一{what}的各行须一致，本列与第 {first_row} 行不同",
+        "en": "{value}: every row of one {what} must agree, and this column differs from row {first_row}",
+    },
+    "import.problem.MODULE_GAP": {
+        "zh-CN": "{value}：模块须从 1 起连续编号，缺少第 {missing} 个（导入不会删除模块）",
+        "en": "{value}: modules are numbered from 1 without gaps, and {missing} is missing (an import removes none)",
+    },
+    "import.problem.BAD_SKILL_LEVEL": {
+        "zh-CN": "「{value}」不是“技能编码:目标等级”，请写成如 NEG-01:60;CRM-01:40",
+        "en": "“{value}” is not skill code:target level; write e.g. NEG-01:60;CRM-01:40",
+    },
+    "history.imported": {"zh-CN": "批量导入（任务 {job}）", "en": "Import (job {job})"},
+    "import.problem.INTERRUPTED": {
+        "zh-CN": "导入中断（服务器进程已停止），未写入任何数据，请重新导入",
+        "en": "the import was interrupted (its server process stopped); nothing was written; import the file again",
+    },
+    "import.problem.CONCURRENT_CHANGE": {
+        "zh-CN": "导入期间另有更改写入了相同的编码，本次未写入任何数据，请重新导入",
+        "en": "another change wrote the same codes while the import ran; nothing was written; import the file again",
+    },
+    "import.problem.FAILED": {
+        "zh-CN": "导入因意外错误而停止，未写入任何数据（任务 {job}）",
+        "en": "the import stopped on an unexpected error; nothing was written (job {job})",
+    },
+    "import.yes": {"zh-CN": "是", "en": "yes"},
+    "import.no": {"zh-CN": "否", "en": "no"},
+    "import.notes.title": {"zh-CN": "填写说明", "en": "Columns"},
+    "import.notes.column": {"zh-CN": "列", "en": "Column"},
+    "import.notes.required": {"zh-CN": "必填", "en": "Required"},
+    "import.notes.description": {"zh-CN": "说明", "en": "Description"},
+    "import.cli.counts": {
+        "zh-CN": "{kind}：共 {total} 行；新建 {created}，更新 {updated}，未变 {unchanged}，跳过 {skipped}",
+        "en": "{kind}: {total} rows; {created} created, {updated} updated, {unchanged} unchanged, {skipped} skipped",
+    },
+    "import.cli.dry_run": {
+        "zh-CN": "试运行：已检查全部内容，未写入任何数据。",
+        "en": "Dry run: everything was checked, nothing was written.",
+    },
+    "import.cli.written": {"zh-CN": "已写入（任务 {job}）。", "en": "Written (job {job})."},
+    "import.cli.refused": {
+        "zh-CN": "发现问题，未写入任何数据：修正后重新导入，或用 --partial 跳过有问题的行。",
+        "en": "Problems found, nothing was written: fix them and import again, or skip the bad rows with --partial.",
+    },
+    "import.cli.no_change": {
+        "zh-CN": "文件与公司现有数据一致，没有任何更改。",
+        "en": "Nothing changed: the file matches the company's data.",
+    },
+    "import.cli.problems": {"zh-CN": "问题（共 {count} 个）：", "en": "Problems ({count}):"},
+    "import.cli.more": {
+        "zh-CN": "…… 另有 {count} 个（完整清单：--report 文件.csv）",
+        "en": "… and {count} more (the full list: --report FILE.csv)",
+    },
+    "import.cli.report": {"zh-CN": "问题清单已写入 {path}", "en": "Problems written to {path}"},
+    "import.cli.row": {"zh-CN": "行", "en": "Row"},
+    "import.cli.column": {"zh-CN": "列", "en": "Column"},
+    "import.cli.code": {"zh-CN": "代码", "en": "Code"},
+    "import.cli.message": {"zh-CN": "说明", "en": "Message"},
+    "import.cli.checking": {"zh-CN": "检查", "en": "Checking"},
+    "import.cli.writing": {"zh-CN": "写入", "en": "Writing"},
+    "import.cli.tenant_required": {
+        "zh-CN": "有多家公司，请用 --tenant 指定公司代码",
+        "en": "there are several companies: name one with --tenant CODE",
+    },
+    "import.cli.no_tenant": {"zh-CN": "没有代码为 {code} 的公司", "en": "no company has the code {code}"},
+    "import.cli.template": {"zh-CN": "模板已写入 {path}", "en": "Template written to {path}"},
+    "import.cli.exported": {"zh-CN": "已导出 {count} 行到 {path}", "en": "Exported {count} rows to {path}"},
     # Projector links (backend/qr_pages.py).
     "projector.expired": {
         "zh-CN": "投影链接已过期，请在学分 App 的签到工具中重新打开投影页面。",
@@ -409,6 +782,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "eligibility.ORG_UNIT": {
         "zh-CN": "课程仅面向{org_unit}的员工。",
         "en": "The course is only for employees of {org_unit}.",
+    },
+    "eligibility.POSITION": {
+        "zh-CN": "课程面向{position}岗位。",
+        "en": "The course is for the position {position}.",
     },
     "eligibility.NO_POSITION": {
         "zh-CN": "您的档案中没有岗位信息。",

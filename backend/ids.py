@@ -20,6 +20,7 @@ NODE_TYPES = (
     "CreditTarget",
     "Employee",
     "Enrollment",
+    "ImportJob",
     "Mentorship",
     "OrgUnit",
     "PendingCredit",

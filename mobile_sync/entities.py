@@ -26,7 +26,15 @@ from backend.services.feed import Entity
 from backend.services.ojt import quizzes
 from backend.services.people.profile_settings import settings_copy
 from backend.services.viewer import Viewer
-from mobile_sync import feed_assessment, feed_credits, feed_mentoring, feed_quizzes, feed_rewards, feed_skills
+from mobile_sync import (
+    feed_assessment,
+    feed_credits,
+    feed_mentoring,
+    feed_quizzes,
+    feed_rewards,
+    feed_skills,
+    feed_team,
+)
 from mobile_sync.entities_base import Loader, Row
 from mobile_sync.entities_base import dec as _dec
 from mobile_sync.entities_base import ints as _ints
@@ -256,6 +264,7 @@ LOADERS: dict[Entity, Loader] = {
     **feed_skills.LOADERS,
     **feed_credits.LOADERS,
     **feed_rewards.LOADERS,
+    **feed_team.LOADERS,
 }
 
 GLOBAL_TYPES = {
@@ -272,6 +281,7 @@ GLOBAL_TYPES = {
     **feed_skills.GLOBAL_TYPES,
     **feed_credits.GLOBAL_TYPES,
     **feed_rewards.GLOBAL_TYPES,
+    **feed_team.GLOBAL_TYPES,
 }
 
 

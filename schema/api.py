@@ -15,7 +15,15 @@ import orjson
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, Visitor, parse, visit
-from graphql.language import ArgumentNode, ListValueNode, ObjectFieldNode, ValueNode
+from graphql.language import (
+    ArgumentNode,
+    FieldNode,
+    ListValueNode,
+    ObjectFieldNode,
+    OperationDefinitionNode,
+    OperationType,
+    ValueNode,
+)
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -42,6 +50,7 @@ from tortoise.exceptions import ValidationError
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale, translate
+from backend.models import Role
 from schema.catalog.types import Course, CourseModule
 from schema.context import Context
 from schema.mutation import Mutation
@@ -106,16 +115,47 @@ class RequestRefused(HTTPException):
         self.params = params
 
 
+class UploadRefused(HTTPException):
+    """A file upload refused before its body is read: ``error`` (UNAUTHENTICATED, FORBIDDEN) with
+    ``status``."""
+
+    def __init__(self, status: int, error: DomainError) -> None:
+        super().__init__(status, error.code.value)
+        self.error = error
+
+
+# What a multipart request (a file upload) may run: the root fields that take an Upload.
+UPLOAD_FIELDS = frozenset({"startImport"})
+# A multipart POST is a "simple" request a page of another site could send with a form; one of
+# these headers (which a form cannot set) forces the browser to ask first (CORS preflight).
+_PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-apollo-operation-name")
+
+
+def _is_upload(request: Any) -> bool:
+    if not isinstance(request, Request) or request.method != "POST":
+        return False
+    content_type, _ = parse_content_type(request.headers.get("content-type") or "")
+    return content_type == "multipart/form-data"
+
+
 class GraphQLView(GraphQL[Context, None]):
     """Strawberry's ASGI view with Xuefen's context and error shaping.
 
     Requests are parsed here, strictly: one JSON object per POST (batches are not supported) or
     the query string of a GET, each parameter type-checked, so no body can reach the executor in
     a shape it does not expect. Every refusal is JSON (``_refusal``), never strawberry's plain text.
+
+    File uploads (the GraphQL multipart request spec) serve ``UPLOAD_FIELDS`` only: the request
+    must carry a preflight header (``GraphQL-Preflight: 1``, so no cross-site form can send it),
+    and its sender's sign-in and role are checked before its body is read.
     """
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            multipart_uploads_enabled=True,
+        )
         self.settings = settings
 
     def decode_json(self, data: str | bytes) -> object:
@@ -135,9 +175,12 @@ class GraphQLView(GraphQL[Context, None]):
             data = {name: value for name, value in data.items() if value != ""}
         else:
             content_type, _ = parse_content_type(request.content_type or "")
-            if "application/json" not in content_type:
+            if content_type == "multipart/form-data":
+                data = await self._upload_body(request)  # run() has checked the sender first
+            elif "application/json" not in content_type:
                 raise RequestRefused(415, "reason.content_type")
-            data = self.parse_json(await request.get_body())
+            else:
+                data = self.parse_json(await request.get_body())
         if not isinstance(data, dict):
             raise RequestRefused(400, "reason.body_not_object")
         for name in ("query", "operationName"):
@@ -152,6 +195,37 @@ class GraphQLView(GraphQL[Context, None]):
             operation_name=data.get("operationName"),
             extensions=data.get("extensions"),
         )
+
+    async def _upload_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        """The operations of a multipart request with its files in place; only a mutation of
+        ``UPLOAD_FIELDS`` may take files."""
+        data: Any = await self.parse_multipart(request)
+        query = data.get("query") if isinstance(data, dict) else None
+        try:
+            document = parse(query) if isinstance(query, str) else None
+        except GraphQLError:
+            document = None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)] if document else []
+        if len(operations) != 1 or operations[0].operation != OperationType.MUTATION:
+            raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
+        fields = operations[0].selection_set.selections
+        if not all(isinstance(f, FieldNode) and f.name.value in UPLOAD_FIELDS for f in fields):
+            raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
+        return data
+
+    async def _upload_context(self, request: Request) -> Context:
+        """The context of a file upload, once its sender is known to be an HR admin: before its
+        body (the file) is read."""
+        if not any(request.headers.get(name, "").strip() for name in _PREFLIGHT_HEADERS):
+            raise RequestRefused(400, "reason.upload_preflight")
+        context = await self.get_context(request)
+        try:
+            viewer = await context.require_viewer()
+        except DomainError as error:
+            raise UploadRefused(401, error) from None
+        if not viewer.has_role(Role.HR_ADMIN):
+            raise UploadRefused(403, DomainError(ErrorCode.FORBIDDEN))
+        return context
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:
@@ -170,6 +244,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         try:
+            if _is_upload(request):
+                context = await self._upload_context(request)
             return await super().run(request, context, root_value)
         except HTTPException as exc:
             if isinstance(request, WebSocket):
@@ -181,6 +257,8 @@ class GraphQLView(GraphQL[Context, None]):
         code = "GRAPHQL_VALIDATION"
         if isinstance(exc, RequestRefused):
             error = DomainError(ErrorCode.VALIDATION, reason_key=exc.reason_key, **exc.params)
+        elif isinstance(exc, UploadRefused):
+            error, code = exc.error, exc.error.code.value
         elif exc.status_code == 404:  # GET without a query from a browser while GraphiQL is off
             error, code = DomainError(ErrorCode.NOT_FOUND), ErrorCode.NOT_FOUND.value
         else:  # anything else strawberry refuses; its English reason as the detail

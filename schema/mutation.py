@@ -8,17 +8,22 @@ import strawberry
 
 from schema.assessment.fields import AssessmentMutations
 from schema.auth.fields import AuthMutations
+from schema.catalog.authoring import CourseAuthoringMutations
 from schema.catalog.fields import CatalogMutations
 from schema.checkin.fields import CheckInMutations
 from schema.credits.fields import CreditMutations
 from schema.devices.fields import DeviceMutations
+from schema.imports.fields import ImportMutations
 from schema.mentoring.fields import MentoringMutations
+from schema.organisation.admin import OrganisationMutations
+from schema.people.employment import EmploymentMutations
 from schema.permissions import MUTATION_ROLES, guard
 from schema.practice.fields import PracticeMutations
 from schema.quizzes.fields import QuizMutations
 from schema.rewards.fields import RewardMutations
 from schema.rubrics.fields import RubricMutations
 from schema.sessions.fields import SessionMutations
+from schema.standards.fields import StandardMutations
 from schema.sync.fields import SyncMutations
 from schema.targets.fields import TargetMutations
 
@@ -28,15 +33,20 @@ class Mutation(
     AssessmentMutations,
     AuthMutations,
     CatalogMutations,
+    CourseAuthoringMutations,
     CheckInMutations,
     CreditMutations,
     DeviceMutations,
+    ImportMutations,
+    EmploymentMutations,
     MentoringMutations,
+    OrganisationMutations,
     PracticeMutations,
     QuizMutations,
     RubricMutations,
     RewardMutations,
     SessionMutations,
+    StandardMutations,
     SyncMutations,
     TargetMutations,
 ):

@@ -69,6 +69,20 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "issueActivationCode": HR,
     "updatePasswordPolicy": HR,
     "setCourseStatus": HR,
+    # Course authoring (backend/services/catalog/course_authoring.py and its neighbours)
+    "createCourse": HR,
+    "updateCourse": HR,
+    "addModule": HR,
+    "updateModule": HR,
+    "moveModule": HR,
+    "reorderModules": HR,
+    "removeModule": HR,
+    "setCourseEligibility": HR,
+    "setCoursePrerequisites": HR,
+    "setCourseSkills": HR,
+    "publishCourse": HR,
+    "retireCourse": HR,
+    "createCourseVersion": HR,
     "createRubric": HR,
     "setModuleRubric": HR,
     "createMentorship": HR,
@@ -90,6 +104,30 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "updateReward": HR,
     "retireReward": HR,
     "decideRedemption": HR,
+    # Imports (backend/services/imports/uploads.py)
+    "startImport": HR,
+    # Employees: hiring, moves, leaving, roles (backend/services/people/employment*.py)
+    "hireEmployee": HR,
+    "updateEmployee": HR,
+    "transferEmployee": HR,
+    "leaveEmployee": HR,
+    "rehireEmployee": HR,
+    "setEmployeeRoles": HR,
+    # The company's structure and data standards (backend/services/people/org_units.py, …)
+    "setDataStandard": HR,
+    "createOrgUnit": HR,
+    "updateOrgUnit": HR,
+    "moveOrgUnit": HR,
+    "closeOrgUnit": HR,
+    "reopenOrgUnit": HR,
+    "createSite": HR,
+    "updateSite": HR,
+    "createPosition": HR,
+    "updatePosition": HR,
+    "setPositionSkillRequirement": HR,
+    "removePositionSkillRequirement": HR,
+    "createSkill": HR,
+    "updateSkill": HR,
 }
 
 
@@ -135,6 +173,7 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
             "sites",
             "positions",
             "skills",
+            "dataStandards",  # forms show the expected format of each code
         ),
         SIGNED_IN,
     ),
@@ -148,6 +187,7 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "creditTargets": (Role.HR_ADMIN, Role.MANAGER),
     "skillGap": (Role.HR_ADMIN, Role.MANAGER),
     "employees": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
+    "employeeHistory": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
     # HR admins
     "employeeDevices": HR,
     "creditProgram": HR,
@@ -156,6 +196,9 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "creditsBehind": HR,
     "redemptions": HR,
     "auditLog": HR,
+    "importJob": HR,
+    "importJobs": HR,
+    "importKinds": HR,
 }
 
 

@@ -20,11 +20,13 @@ from schema.common import Node
 from schema.credits.fields import CreditQueries
 from schema.devices.fields import DeviceQueries
 from schema.ids import from_global_id
+from schema.imports.fields import ImportQueries
 from schema.leaderboards.fields import LeaderboardQueries
 from schema.mentoring.fields import MentoringQueries
 from schema.organisation.fields import OrganisationQueries
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
+from schema.people.employment import EmploymentQueries
 from schema.people.fields import PeopleQueries
 from schema.permissions import QUERY_ROLES, guard
 from schema.practice.fields import PracticeQueries
@@ -33,6 +35,7 @@ from schema.rewards.fields import RewardQueries
 from schema.rubrics.fields import RubricQueries
 from schema.sessions.fields import SessionQueries
 from schema.skills.fields import SkillQueries
+from schema.standards.fields import StandardQueries
 from schema.sync.fields import SyncQueries
 from schema.targets.fields import TargetQueries
 
@@ -54,6 +57,8 @@ class Query(
     CheckInQueries,
     CreditQueries,
     DeviceQueries,
+    ImportQueries,
+    EmploymentQueries,
     LeaderboardQueries,
     MentoringQueries,
     OrganisationQueries,
@@ -64,6 +69,7 @@ class Query(
     RewardQueries,
     SessionQueries,
     SkillQueries,
+    StandardQueries,
     SyncQueries,
     TargetQueries,
 ):

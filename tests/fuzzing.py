@@ -1285,6 +1285,27 @@ async def _sign_in(http: httpx.AsyncClient, tenant: str, person: str, password: 
     return payload["tokens"]["accessToken"]
 
 
+async def _sign_in_again(
+    http: httpx.AsyncClient, tenant: str, person: str, password: str, devices: dict[str, str]
+) -> str:
+    """Sign a fuzzing person in again. The fuzzer's HR admin may have let them leave, taken them
+    back (a return clears the password) or cleared their password: that is the API working, so the
+    harness puts the person back as seeded (active, the known password) and signs in."""
+    try:
+        return await _sign_in(http, tenant, person, password, devices[person])
+    except RuntimeError:
+        from backend import models
+        from backend.config import Settings
+        from backend.services.people.auth import hash_password
+
+        company = await models.Tenant.get(code=tenant)
+        await models.Employee.filter(tenant_id=company.id, employee_no=person).update(
+            is_active=True, left_on=None, password_hash=hash_password(Settings(), password)
+        )
+        await models.LoginThrottle.filter().delete()
+        return await _sign_in(http, tenant, person, password, devices[person])
+
+
 async def fuzz(
     app: Any,
     tenant: str,
@@ -1377,7 +1398,7 @@ async def fuzz(
                     codes = await _send(http, recorder, logs, case, tokens, pools, applied, report)
                     if SIGNED_OUT & set(codes) or case.label == "Mutation.logout":
                         # Signed out by the fuzzer (logout) or by time: sign in again.
-                        tokens[case.person] = await _sign_in(own, tenant, case.person, password, devices[case.person])
+                        tokens[case.person] = await _sign_in_again(own, tenant, case.person, password, devices)
                         report.sign_ins += 1
                 if report.budget_hit:
                     break

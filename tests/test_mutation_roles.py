@@ -43,6 +43,7 @@ SCALAR_SAMPLES: dict[str, Any] = {
     "DateTime": "2026-01-01T00:00:00Z",
     "Date": "2026-01-01",
     "JSON": {"not": "what anyone expects"},
+    "Upload": "not a file",  # a JSON request has no files (startImport answers VALIDATION)
 }
 
 

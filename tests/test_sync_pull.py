@@ -180,14 +180,14 @@ async def test_old_cursors_must_reset_and_the_reset_snapshot_is_complete(client,
     hr = await token_for(client, company.code, "HR1", device_id="hr-desk")
     snapshot, old_cursor, _ = await pull_all(client, learner)
     course_id = to_global_id("Course", company.courses["S-003"].id)
-    await gql(client, SET_STATUS, {"input": {"courseId": course_id, "status": "ARCHIVED"}}, token=hr)
+    await gql(client, SET_STATUS, {"input": {"courseId": course_id, "status": "RETIRED"}}, token=hr)
     await gql(
         client,
         SET_STATUS,
-        {"input": {"courseId": to_global_id("Course", company.courses["S-003"].id), "status": "ARCHIVED"}},
+        {"input": {"courseId": to_global_id("Course", company.courses["S-003"].id), "status": "RETIRED"}},
         token=hr,
     )
-    # ARCHIVED is not a deletion; delete-style tombstones come from rows marked deleted:
+    # RETIRED is not a deletion; delete-style tombstones come from rows marked deleted:
     async with in_transaction() as connection:
         changes = ChangeSet(company.tenant.id)
         changes.touch(Entity.COURSE, company.courses["S-004"].id, deleted=True)

@@ -12,7 +12,8 @@ import uuid
 from typing import Any
 
 from backend.config import Settings
-from backend.models import ActivationCode, AuditEntry, CreditProgram, Employee, EmployeeRole, Tenant
+from backend.models import ActivationCode, AuditEntry, CreditProgram, Employee, EmployeeRole, OrgUnit, Tenant
+from backend.services.imports.files import read_table
 from tests.graphql_client import gql, login
 
 ADMIN_PASSWORD = "首位管理员-Secure-2026"
@@ -181,3 +182,59 @@ async def test_activation_code_command_gives_a_new_code_and_voids_the_old(client
 
     missing = xuefen(database_url, test_settings, "tenant", "activation-code", code, "nobody")
     assert missing.returncode == 1 and missing.stderr == f"xuefen: no active employee nobody in company {code}.\n"
+
+
+async def test_activation_codes_for_everyone_imported_come_in_one_file(client, database_url, test_settings, tmp_path):
+    """After an import nobody has a password: one command writes a code for each (readable by its
+    owner only), each code activates its own account once, and older codes stop working."""
+    code = new_code()
+    admin_code = printed_code(create(database_url, test_settings, code))
+    tenant = await Tenant.get(code=code)
+    unit = await OrgUnit.create(tenant=tenant, code="SALES", name="销售部", path="")
+    unit.path = f"{unit.id}."
+    await unit.save()
+    other = await OrgUnit.create(tenant=tenant, code="PLANT", name="生产部", path="")
+    other.path = f"{other.id}."
+    await other.save()
+    for number, place in (("001-01", unit), ("002-01", unit), ("003-02", other)):
+        await Employee.create(tenant=tenant, employee_no=number, name=f"员工{number}", password_hash="", org_unit=place)
+    await Employee.create(tenant=tenant, employee_no="004-02", name="已离职", password_hash="", is_active=False)
+
+    output = tmp_path / "codes.xlsx"
+    done = xuefen(
+        database_url,
+        test_settings,
+        "tenant",
+        "activation-codes",
+        code,
+        "--output",
+        str(output),
+        "--org-unit",
+        "SALES",
+        language="zh_CN.UTF-8",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Wrote 2 activation codes" in done.stdout and oct(output.stat().st_mode & 0o777) == "0o600"
+    rows = [row for _, row in read_table(output)]
+    assert rows[0][:4] == ["工号", "姓名", "组织单元", "激活码"]
+    assert [row[0] for row in rows[1:]] == ["001-01", "002-01"] and rows[1][2] == "销售部"
+
+    done = xuefen(
+        database_url, test_settings, "tenant", "activation-codes", code, "--output", str(output), "--format", "csv"
+    )
+    assert "Wrote 4 activation codes" in done.stdout  # the admin, the three active employees; not the leaver
+    codes = {row[0]: row[3] for _, row in list(read_table(output))[1:]}
+    assert set(codes) == {"A-0001", "001-01", "002-01", "003-02"}
+    assert (await activate(client, code, "A-0001", admin_code))["errors"][0]["code"] == "ACTIVATION_CODE_INVALID"
+    assert (await activate(client, code, "001-01", codes["001-01"], "phone-1"))["errors"] == []
+    again = await activate(client, code, "001-01", codes["001-01"], "phone-2")
+    assert again["errors"][0]["code"] == "ACTIVATION_CODE_INVALID"
+    issued = await AuditEntry.filter(tenant_id=tenant.id, action="account.activation_code.issue").count()
+    assert issued == 1 + 2 + 4
+    details = str(await AuditEntry.filter(tenant_id=tenant.id).values_list("details", flat=True))
+    assert codes["002-01"] not in details
+
+    missing = xuefen(
+        database_url, test_settings, "tenant", "activation-codes", code, "--output", str(output), "--org-unit", "NOPE"
+    )
+    assert missing.returncode == 1 and missing.stderr == f"xuefen: no org unit NOPE in company {code}.\n"

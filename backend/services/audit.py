@@ -3,6 +3,8 @@ admins page by page, newest first."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +16,7 @@ from backend.models import AuditEntry, Employee, Role
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size
 from backend.services.validation import text
 from backend.services.viewer import Viewer
+from backend.sql import db_time, insert_many
 
 
 async def audit(
@@ -34,6 +37,38 @@ async def audit(
         entity_id=str(entity_id),
         details=details or {},
         using_db=connection,
+    )
+
+
+AUDIT_COLUMNS = {
+    "tenant_id": "int",
+    "actor_id": "int",
+    "action": "text",
+    "entity": "text",
+    "entity_id": "text",
+    "details": "jsonb",
+    "at": "timestamptz",
+}
+
+
+async def audit_many(
+    connection: BaseDBAsyncClient,
+    tenant_id: int,
+    actor_id: int | None,
+    entries: Sequence[tuple[str, str, object, dict[str, Any]]],
+    now: datetime,
+) -> None:
+    """Append many entries ``(action, entity, entity id, details)`` in one statement: what ``audit``
+    writes one at a time, for bulk writes (imports, batches of activation codes)."""
+    at = db_time(connection, now)
+    await insert_many(
+        connection,
+        "audit_entry",
+        AUDIT_COLUMNS,
+        [
+            (tenant_id, actor_id, action, entity, str(entity_id), json.dumps(details, ensure_ascii=False), at)
+            for action, entity, entity_id, details in entries
+        ],
     )
 
 

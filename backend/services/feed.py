@@ -59,6 +59,7 @@ class Entity(StrEnum):
     CREDIT_ENTRY = "CREDIT_ENTRY"
     REWARD = "REWARD"
     REDEMPTION = "REDEMPTION"
+    TEAM_MEMBER = "TEAM_MEMBER"
 
 
 @dataclass(frozen=True)

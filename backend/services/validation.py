@@ -16,13 +16,21 @@ def invalid(field: str, reason_key: str = "reason.field", **params: Any) -> Doma
     return DomainError(ErrorCode.VALIDATION, field=field, reason_key=reason_key, name=field, **params)
 
 
-def text(value: str | None, field: str, maximum: int, required: bool = True) -> str:
-    """``value`` trimmed; VALIDATION when required and empty, or longer than ``maximum``."""
-    value = (value or "").strip()
+def text(value: object, field: str, maximum: int, required: bool = True) -> str:
+    """``value`` trimmed; VALIDATION naming ``field`` when it is not text, empty while required,
+    longer than ``maximum``, or holds a character no database stores (U+0000, a lone surrogate:
+    a spreadsheet cell may, where the GraphQL scalars already refused them)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise invalid(field)
+    value = value.strip()
     if required and not value:
         raise invalid(field, "reason.required")
     if len(value) > maximum:
         raise invalid(field, "reason.too_long", max=maximum)
+    if not storable(value):
+        raise invalid(field, "reason.text_chars")
     return value
 
 

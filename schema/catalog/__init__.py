@@ -1,1 +1,2 @@
-"""GraphQL of courses, their modules, skills and eligibility (backend/services/catalog/course_catalog.py)."""
+"""GraphQL of courses, their modules, skills and eligibility (backend/services/catalog/course_catalog.py), and
+their authoring by HR admins (authoring.py: course_authoring, course_modules, course_requirements, course_versions)."""

@@ -1,5 +1,5 @@
 """Course catalog fields: the course list and a course by ID, and setCourseStatus (HR admins).
-Thin: each calls backend.services.catalog.course_catalog."""
+Thin: each calls backend.services.catalog.course_catalog (course_versions for the status)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Annotated
 import strawberry
 
 from backend import models
-from backend.services.catalog import course_catalog
+from backend.services.catalog import course_catalog, course_versions
 from backend.services.viewer import Viewer
-from schema.catalog.types import Course, CourseFilter, CourseStatus
+from schema.catalog.types import Course, CourseFilter, CourseStatus, course_status
 from schema.common import UserError
 from schema.connection import Connection
 from schema.ids import expect_global_id
@@ -20,10 +20,12 @@ from schema.payloads import mutate
 @strawberry.input(description="A new lifecycle status for a course.")
 class SetCourseStatusInput:
     course_id: strawberry.ID = strawberry.field(description="The course.")
-    status: CourseStatus = strawberry.field(description="DRAFT, PUBLISHED or ARCHIVED.")
+    status: CourseStatus = strawberry.field(
+        description="DRAFT, PUBLISHED or RETIRED (ARCHIVED, the old name, reads as RETIRED)."
+    )
 
 
-@strawberry.type(description="Result of setCourseStatus.")
+@strawberry.type(description="Result of a change to a course (setCourseStatus and the course authoring mutations).")
 class CoursePayload:
     course: Course | None = strawberry.field(description="The course after the change.")
     errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
@@ -39,7 +41,7 @@ def _course_filter(given: CourseFilter | None) -> course_catalog.CourseFilter:
         format=given.format,
         skill_id=skill_id,
         eligible_only=given.eligible_only,
-        statuses=tuple(given.statuses) if given.statuses else None,
+        statuses=tuple(course_status(status) for status in given.statuses) if given.statuses else None,
     )
 
 
@@ -79,7 +81,11 @@ class CatalogQueries:
 
 @strawberry.type
 class CatalogMutations:
-    @strawberry.mutation(description="Publish, unpublish or archive a course (HR admins).")
+    @strawberry.mutation(
+        description="Move a course through its life (HR admins), by the rules of publishCourse and retireCourse; "
+        "back to DRAFT only from PUBLISHED while nobody has started it (STILL_IN_USE). Any other change is "
+        "INVALID_STATUS_CHANGE; the status it already has changes nothing."
+    )
     async def set_course_status(
         self,
         info: strawberry.Info,
@@ -87,7 +93,7 @@ class CatalogMutations:
     ) -> CoursePayload:
         async def work(viewer: Viewer) -> models.Course:
             course_id = expect_global_id(input.course_id, "Course", "courseId")
-            return await course_catalog.set_course_status(viewer, course_id, input.status)
+            return await course_versions.change_status(viewer, course_id, course_status(input.status))
 
         return await mutate(
             info,

@@ -2,27 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
+from weakref import WeakKeyDictionary
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from backend import models
 from backend.services.catalog import course_catalog
 from schema.common import Node
 from schema.ids import to_global_id
-from schema.organisation.types import Skill
+from schema.loaders import Loaders
+from schema.organisation.types import OrgUnit, Position, Skill
 from schema.progress.types import CourseProgress, course_progress
 
 # The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
 CourseFormat = models.CourseFormat
-CourseStatus = models.CourseStatus
 ModuleKind = models.ModuleKind
 strawberry.enum(CourseFormat, name="CourseFormat", description="How a course is delivered.")
-strawberry.enum(
-    CourseStatus, name="CourseStatus", description="Lifecycle of a course; learners only see PUBLISHED ones."
-)
 strawberry.enum(ModuleKind, name="ModuleKind", description="What a module asks of the learner.")
+
+
+@strawberry.enum(
+    name="CourseStatus",
+    description="Lifecycle of a course: DRAFT → PUBLISHED → RETIRED; learners only see PUBLISHED ones.",
+)
+class CourseStatus(Enum):
+    """The API's own enum, not the model's: the contract only grows, so ARCHIVED (the name of
+    RETIRED before migration 0011) stays readable and reads as RETIRED (``course_status``)."""
+
+    DRAFT = strawberry.enum_value("DRAFT", description="Being written; only HR admins and instructors see it.")
+    PUBLISHED = strawberry.enum_value("PUBLISHED", description="Open to learners.")
+    RETIRED = strawberry.enum_value(
+        "RETIRED", description="Kept for history (completions, progress, credits stay); no new learners."
+    )
+    ARCHIVED = strawberry.enum_value(
+        "ARCHIVED",
+        description="The old name of RETIRED; sent by a client it reads as RETIRED, and answers never use it.",
+        deprecation_reason="Use RETIRED.",
+    )
+
+    @classmethod
+    def of(cls, status: models.CourseStatus) -> CourseStatus:
+        """The API value of a stored status."""
+        return cls(models.CourseStatus(status).value)
+
+
+def course_status(status: CourseStatus) -> models.CourseStatus:
+    """The stored status a client's value means (ARCHIVED is RETIRED)."""
+    return models.CourseStatus.RETIRED if status is CourseStatus.ARCHIVED else models.CourseStatus(status.value)
 
 
 @strawberry.enum(description="Why a learner may not take a course.")
@@ -36,6 +66,7 @@ class EligibilityReasonCode(Enum):
         "GRADE_TOO_HIGH", description="The viewer's position grade is above the maximum."
     )
     ORG_UNIT = strawberry.enum_value("ORG_UNIT", description="The course is for another part of the organisation.")
+    POSITION = strawberry.enum_value("POSITION", description="The course is for another position.")
     PREREQUISITE_MISSING = strawberry.enum_value(
         "PREREQUISITE_MISSING", description="A prerequisite course is not completed yet."
     )
@@ -95,6 +126,44 @@ class EligibilityReason:
         )
 
 
+# The next version of each course, batched per request (a page of courses costs one query). Kept
+# beside the request's Loaders, not cached: a mutation's answer shows the version it just made.
+_NEXT_VERSIONS: WeakKeyDictionary[Loaders, DataLoader[int, models.Course | None]] = WeakKeyDictionary()
+
+
+async def _next_version(info: strawberry.Info, course_id: int) -> models.Course | None:
+    loaders = await info.context.loaders()
+    loader = _NEXT_VERSIONS.get(loaders)
+    if loader is None:
+        viewer = loaders.viewer
+
+        async def load(keys: Sequence[int]) -> list[models.Course | None]:
+            found = await course_catalog.next_versions(viewer, list(keys))
+            return [found.get(key) for key in keys]
+
+        loader = _NEXT_VERSIONS[loaders] = DataLoader(load_fn=load, cache=False)
+    return await loader.load(course_id)
+
+
+@strawberry.type(description="One eligibility rule of a course: it matches a learner when every condition set holds.")
+class CourseEligibilityRule:
+    position: Position | None = strawberry.field(description="Only this position, if set.")
+    position_family: str | None = strawberry.field(description="Only this position family, e.g. 销售族, if set.")
+    min_grade: int | None = strawberry.field(description="Lowest position grade, if set.")
+    max_grade: int | None = strawberry.field(description="Highest position grade, if set.")
+    org_unit: OrgUnit | None = strawberry.field(description="Only employees of this unit and those below it, if set.")
+
+    @classmethod
+    def from_model(cls, row: models.CourseEligibilityRule) -> CourseEligibilityRule:
+        return cls(
+            position=Position.from_model(row.position) if row.position is not None else None,
+            position_family=row.position_family,
+            min_grade=row.min_grade,
+            max_grade=row.max_grade,
+            org_unit=OrgUnit.from_model(row.org_unit) if row.org_unit is not None else None,
+        )
+
+
 @strawberry.type(description="Whether the viewer may take a course, and why not.")
 class Eligibility:
     eligible: bool = strawberry.field(description="True when nothing stands in the way.")
@@ -108,8 +177,10 @@ class Course(Node):
     summary: str = strawberry.field(description="What the course is about.")
     scenario: str = strawberry.field(description="Scenario or category, e.g. 销售, 安全.")
     format: CourseFormat = strawberry.field(description="Online, offline, OJT or blended.")
-    version: int = strawberry.field(description="Content version; rises when content changes.")
-    status: CourseStatus = strawberry.field(description="Draft, published or archived.")
+    version: int = strawberry.field(
+        description="Version number, from 1; a new version is a new course (see previousVersion, nextVersion)."
+    )
+    status: CourseStatus = strawberry.field(description="Draft, published or retired.")
     hours: Decimal = strawberry.field(description="Expected study hours.")
     credits: Decimal = strawberry.field(description="Credits for completing the course.")
     requires_approval: bool = strawberry.field(description="Whether enrolling needs the manager's approval.")
@@ -125,7 +196,7 @@ class Course(Node):
             scenario=row.scenario,
             format=row.format,
             version=row.version,
-            status=row.status,
+            status=CourseStatus.of(row.status),
             hours=row.hours,
             credits=row.credits,
             requires_approval=row.requires_approval,
@@ -146,6 +217,28 @@ class Course(Node):
     async def prerequisites(self, info: strawberry.Info) -> list[Course]:
         rows = await (await info.context.loaders()).prerequisites_by_course.load(self._row.id)
         return [Course.from_model(row.required_course) for row in rows]
+
+    @strawberry.field(
+        description="Who may take the course: alternatives, one matching rule is enough; empty: everyone."
+    )
+    async def eligibility_rules(self, info: strawberry.Info) -> list[CourseEligibilityRule]:
+        rows = await (await info.context.loaders()).rules_by_course.load(self._row.id)
+        return [CourseEligibilityRule.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="The version this one replaces (its completions, progress and credits stay on it); null for "
+        "a first version or one the viewer may not see."
+    )
+    async def previous_version(self, info: strawberry.Info) -> Course | None:
+        if self._row.previous_version_id is None:
+            return None
+        row = await (await info.context.loaders()).visible_course.load(self._row.previous_version_id)
+        return Course.from_model(row) if row else None
+
+    @strawberry.field(description="The version that replaces this one; null when none (or not visible to the viewer).")
+    async def next_version(self, info: strawberry.Info) -> Course | None:
+        row = await _next_version(info, self._row.id)
+        return Course.from_model(row) if row else None
 
     @strawberry.field(description="The viewer's progress in this course.")
     async def progress(self, info: strawberry.Info) -> CourseProgress:

@@ -29,7 +29,8 @@ strawberry.enum(
     CreditEntryKind,
     name="CreditEntryKind",
     description="EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes one entry), "
-    "ADJUSTMENT (HR, with a reason) or EXPIRY.",
+    "ADJUSTMENT (HR, with a reason), EXPIRY, or OPENING_BALANCE (the balance brought from an earlier system, "
+    "imported once per employee with its source).",
 )
 strawberry.enum(
     CreditRuleStatus,

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from weakref import WeakKeyDictionary
+
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from backend import models
+from backend.services.people import positions
 from backend.services.people.organisation import depth_of
 from schema.common import Node
 from schema.ids import to_global_id
+from schema.loaders import Loaders
+
+# A position's skill requirements, batched per request (a page of positions costs one query).
+# Kept beside the request's Loaders rather than in them: not cached, as a mutation's answer shows
+# them as they are after it.
+_REQUIREMENTS: WeakKeyDictionary[Loaders, DataLoader[int, list[Any]]] = WeakKeyDictionary()
+
+
+async def _requirements(info: strawberry.Info, position_id: int) -> list[Any]:
+    loaders = await info.context.loaders()
+    loader = _REQUIREMENTS.get(loaders)
+    if loader is None:
+        tenant_id = loaders.viewer.tenant_id
+
+        async def load(keys: Sequence[int]) -> list[list[Any]]:
+            grouped = await positions.requirements_by_position(tenant_id, list(keys))
+            return [grouped.get(key, []) for key in keys]
+
+        loader = _REQUIREMENTS[loaders] = DataLoader(load_fn=load, cache=False)
+    return await loader.load(position_id)
 
 
 @strawberry.type(description="The company the viewer belongs to.")
@@ -24,6 +51,9 @@ class Tenant:
 class OrgUnit(Node):
     code: str = strawberry.field(description="Code of the unit, unique in the company.")
     name: str = strawberry.field(description="Name, e.g. 销售部.")
+    closed_on: date | None = strawberry.field(
+        description="The day the unit closed (it then takes no new people or units); null while open."
+    )
     _row: strawberry.Private[models.OrgUnit]
 
     @strawberry.field(description="The unit above this one; null for the root.")
@@ -43,7 +73,13 @@ class OrgUnit(Node):
 
     @classmethod
     def from_model(cls, row: models.OrgUnit) -> OrgUnit:
-        return cls(id=strawberry.ID(to_global_id("OrgUnit", row.id)), code=row.code, name=row.name, _row=row)
+        return cls(
+            id=strawberry.ID(to_global_id("OrgUnit", row.id)),
+            code=row.code,
+            name=row.name,
+            closed_on=row.closed_on,
+            _row=row,
+        )
 
 
 @strawberry.type(description="A place of work: the headquarters or a remote office.")
@@ -79,10 +115,16 @@ class Position(Node):
     sequence: str = strawberry.field(description="Sequence within the family, e.g. 客户经理序列.")
     level: str = strawberry.field(description="Level name, e.g. 初级.")
     grade: int = strawberry.field(description="Numeric grade of the level, 1 being the most junior.")
+    _row_id: strawberry.Private[int]
 
     @strawberry.field(description="The full name: family-sequence-level.")
     def title(self) -> str:
         return f"{self.family}-{self.sequence}-{self.level}"
+
+    @strawberry.field(description="The levels the position requires in skills, by skill code.")
+    async def skill_requirements(self, info: strawberry.Info) -> list[SkillRequirement]:
+        rows = await _requirements(info, self._row_id)
+        return [SkillRequirement(skill=Skill.from_model(row.skill), required_level=row.required_level) for row in rows]
 
     @classmethod
     def from_model(cls, row: models.Position) -> Position:
@@ -93,6 +135,7 @@ class Position(Node):
             sequence=row.sequence,
             level=row.level,
             grade=row.grade,
+            _row_id=row.id,
         )
 
 
@@ -110,3 +153,9 @@ class Skill(Node):
             name=row.name,
             category=row.category,
         )
+
+
+@strawberry.type(description="The level (0–100) a position requires in a skill.")
+class SkillRequirement:
+    skill: Skill = strawberry.field(description="The skill.")
+    required_level: int = strawberry.field(description="The level required, 0 to 100.")

@@ -12,9 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tortoise.expressions import Q, Subquery
-from tortoise.transactions import in_transaction
 
-from backend.errors import DomainError, ErrorCode
 from backend.models import (
     Course,
     CourseCompletion,
@@ -24,9 +22,9 @@ from backend.models import (
     CoursePrerequisite,
     CourseSkill,
     CourseStatus,
+    Position,
     Role,
 )
-from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
 
@@ -46,6 +44,7 @@ COURSE_FIELDS = (
     "hours",
     "credits",
     "requires_approval",
+    "previous_version_id",
 )
 MODULE_FIELDS = (
     "id",
@@ -77,12 +76,21 @@ class CourseFilter:
 
 @dataclass(frozen=True)
 class LearnerProfile:
-    """What eligibility looks at: position family and grade, org unit path, completed courses."""
+    """What eligibility looks at: position family and grade, org unit path, completed courses.
+
+    ``completed_versions``: every version of each course completed (its lineage through
+    ``Course.previous_version``), so a prerequisite is met by completing any version of it."""
 
     position_family: str | None
     grade: int | None
     org_path: str | None
     completed_course_ids: frozenset[int] = field(default_factory=frozenset)
+    position_id: int | None = None
+    completed_versions: frozenset[int] = field(default_factory=frozenset)
+
+    def has_completed(self, course_id: int) -> bool:
+        """Whether the learner completed ``course_id`` or another version of it."""
+        return course_id in self.completed_course_ids or course_id in self.completed_versions
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,12 @@ async def get_course(viewer: Viewer, course_id: int) -> Course | None:
 async def visible_courses(viewer: Viewer, course_ids: list[int]) -> dict[int, Course]:
     """``get_course`` for many at once, by id (those the viewer may not see are left out)."""
     return {course.id: course for course in await _visible(viewer, None).filter(id__in=course_ids)}
+
+
+async def next_versions(viewer: Viewer, course_ids: list[int]) -> dict[int, Course]:
+    """The version replacing each course the viewer may see, by the replaced course's id."""
+    rows = await _visible(viewer, None).filter(previous_version_id__in=course_ids)
+    return {row.previous_version_id: row for row in rows if row.previous_version_id is not None}
 
 
 async def list_courses(
@@ -190,7 +204,7 @@ async def rules_by_course(
     query = CourseEligibilityRule.filter(tenant_id=tenant_id)
     if course_ids is not None:
         query = query.filter(course_id__in=course_ids)
-    return _group(await query.select_related("org_unit").order_by("id"), "course_id")
+    return _group(await query.select_related("org_unit", "position").order_by("id"), "course_id")
 
 
 async def prerequisites_by_course(
@@ -205,23 +219,54 @@ async def prerequisites_by_course(
 # --- eligibility -------------------------------------------------------------------------------
 
 
+async def lineage_roots(tenant_id: int, connection=None) -> dict[int, int]:
+    """For every course that has another version: course id -> the id of its lineage's first
+    version (courses with one version are left out). One query over the links."""
+    query = Course.filter(tenant_id=tenant_id, previous_version_id__isnull=False)
+    links: dict[int, int] = dict(await query.using_db(connection).values_list("id", "previous_version_id"))
+    roots: dict[int, int] = {}
+    for course_id in links:
+        root, seen = course_id, {course_id}
+        while root in links and links[root] not in seen:
+            root = links[root]
+            seen.add(root)
+        roots[course_id] = roots[root] = root
+    return roots
+
+
+def versions_of(course_ids: Iterable[int], roots: dict[int, int]) -> set[int]:
+    """``course_ids`` and every other version of each of them (``roots`` from ``lineage_roots``)."""
+    wanted = {roots.get(course_id, course_id) for course_id in course_ids}
+    return set(course_ids) | {course_id for course_id, root in roots.items() if root in wanted}
+
+
 async def learner_profile(viewer: Viewer, connection=None) -> LearnerProfile:
-    """The viewer's position, org unit and completed courses (two queries). ``connection``: read
+    """The viewer's position, org unit and completed courses (three queries). ``connection``: read
     completions in the caller's transaction (a sync batch sees what its earlier records completed)."""
     employee = viewer.employee
     await employee.fetch_related("position", "org_unit")
     completions = CourseCompletion.filter(tenant_id=viewer.tenant_id, employee_id=employee.id)
-    completed = await completions.using_db(connection).values_list("course_id")
+    completed = frozenset(course_id for (course_id,) in await completions.using_db(connection).values_list("course_id"))
+    roots = await lineage_roots(viewer.tenant_id, connection) if completed else {}
     return LearnerProfile(
         position_family=employee.position.family if employee.position else None,
         grade=employee.position.grade if employee.position else None,
         org_path=employee.org_unit.path if employee.org_unit else None,
-        completed_course_ids=frozenset(course_id for (course_id,) in completed),
+        completed_course_ids=completed,
+        position_id=employee.position_id,
+        completed_versions=frozenset(versions_of(completed, roots)),
     )
+
+
+def position_label(position: Position) -> str:
+    """A position as people read it: 销售族-客户经理序列-初级."""
+    return f"{position.family}-{position.sequence}-{position.level}"
 
 
 def _rule_failures(rule: CourseEligibilityRule, learner: LearnerProfile) -> list[EligibilityReason]:
     failures: list[EligibilityReason] = []
+    if rule.position is not None and learner.position_id != rule.position_id:
+        failures.append(EligibilityReason("POSITION", {"position": position_label(rule.position)}))
     if rule.position_family is not None and learner.position_family != rule.position_family:
         failures.append(EligibilityReason("POSITION_FAMILY", {"family": rule.position_family}))
     if rule.min_grade is not None and (learner.grade is None or learner.grade < rule.min_grade):
@@ -241,7 +286,8 @@ def judge_eligibility(
 ) -> Eligibility:
     """Whether ``learner`` may take ``course``, and every reason if not.
 
-    Rules are alternatives: one matching rule is enough. When none matches, the reasons are those
+    Rules are alternatives: one matching rule is enough; a rule matches when all its set conditions
+    hold (position, position family, grade range, org unit subtree). When none matches, the reasons are those
     of the closest rule (fewest unmet conditions), which tells the learner what would change it.
     Prerequisites must all be completed.
     """
@@ -253,7 +299,7 @@ def judge_eligibility(
         closest = min(failures_per_rule, key=len)
         reasons.extend(closest)
     for prerequisite in prerequisites:
-        if prerequisite.required_course_id not in learner.completed_course_ids:
+        if not learner.has_completed(prerequisite.required_course_id):
             required = prerequisite.required_course
             reasons.append(
                 EligibilityReason(
@@ -277,7 +323,7 @@ async def eligibility_for(
     learner = learner or await learner_profile(viewer, connection)
     rules = _group(
         await CourseEligibilityRule.filter(tenant_id=viewer.tenant_id, course_id__in=list(by_id))
-        .select_related("org_unit")
+        .select_related("org_unit", "position")
         .order_by("id")
         .using_db(connection),
         "course_id",
@@ -308,7 +354,7 @@ async def ineligible_course_ids(tenant_id: int, learner: LearnerProfile) -> set[
         if all(_rule_failures(rule, learner) for rule in course_rules):
             excluded.add(course_id)
     for course_id, course_prerequisites in prerequisites.items():
-        if any(p.required_course_id not in learner.completed_course_ids for p in course_prerequisites):
+        if any(not learner.has_completed(p.required_course_id) for p in course_prerequisites):
             excluded.add(course_id)
     return excluded
 
@@ -319,26 +365,3 @@ async def get_module(viewer: Viewer, module_id: int) -> CourseModule | None:
     if module is None or await get_course(viewer, module.course_id) is None:
         return None
     return module
-
-
-async def set_course_status(viewer: Viewer, course_id: int, status: CourseStatus) -> Course:
-    """Publish, unpublish or archive a course (HR admins). Phones learn of it through the feed:
-    learners get the course and its modules when it is published, tombstones when it is not."""
-    viewer.require_role(Role.HR_ADMIN)
-    async with in_transaction() as connection:
-        course = await Course.filter(tenant_id=viewer.tenant_id, id=course_id).using_db(connection).first()
-        if course is None:
-            raise DomainError(ErrorCode.NOT_FOUND)
-        if course.status != status:
-            course.status = status
-            await course.save(update_fields=["status", "updated_at"], using_db=connection)
-            changes = ChangeSet(viewer.tenant_id)
-            changes.touch(Entity.COURSE, course.id)
-            for module_id, kind in (
-                await CourseModule.filter(course_id=course.id).using_db(connection).values_list("id", "kind")
-            ):
-                changes.touch(Entity.COURSE_MODULE, module_id)
-                if kind == "QUIZ":  # the QUIZ feed row (keyed by module) shows only with its course
-                    changes.touch(Entity.QUIZ, module_id)
-            await changes.publish(connection)
-    return course

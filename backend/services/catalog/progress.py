@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import Subquery
-
 from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
 from backend.models import (
@@ -30,12 +28,13 @@ from backend.models import (
     RecordStatus,
     Role,
 )
+from backend.services.catalog import course_catalog
 from backend.services.credits import credit_engine
 from backend.services.feed import Entity
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
 from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
-from backend.sql import db_time, placeholders
+from backend.sql import db_time, insert_many
 
 LESSON_COMPLETED = "LESSON_COMPLETED"
 MAX_SECONDS = 24 * 3600
@@ -115,21 +114,27 @@ async def add_progress(
 ) -> None:
     """Add completions to modules of the viewer, or of ``employee_id`` (a mentee whose practice
     their mentor confirmed): totals maps module id -> [count, seconds, last completed at]."""
+    await add_progress_of(context, modules, {employee_id or context.viewer.employee_id: totals})
+
+
+async def add_progress_of(
+    context: UnitOfWork,
+    modules: dict[int, CourseModule],
+    totals_of: dict[int, dict[int, list]],
+    as_happened: bool = False,
+) -> None:
+    """``add_progress`` for many employees at once (an import of history), in the same few
+    statements: totals_of maps employee id -> module id -> [count, seconds, last completed at].
+    ``as_happened``: a course completed now was completed when its last required module was
+    done (history arriving long after), not when the work arrived."""
     viewer, connection = context.viewer, context.connection
-    employee_id = employee_id or viewer.employee_id
-    now = context.received_at
-    await connection.execute_many(
-        "INSERT INTO module_progress (tenant_id, employee_id, module_id, course_id, completed_count,"
-        " seconds_spent, last_completed_at, created_at, updated_at) "
-        f"VALUES ({placeholders(connection, 9)}) ON CONFLICT (employee_id, module_id) DO UPDATE SET "
-        "completed_count = module_progress.completed_count + excluded.completed_count, "
-        "seconds_spent = module_progress.seconds_spent + excluded.seconds_spent, "
-        "last_completed_at = CASE WHEN module_progress.last_completed_at IS NULL "
-        "OR module_progress.last_completed_at < excluded.last_completed_at "
-        "THEN excluded.last_completed_at ELSE module_progress.last_completed_at END, "
-        "updated_at = excluded.updated_at",
+    now = db_time(connection, context.received_at)
+    await insert_many(
+        connection,
+        "module_progress",
+        _PROGRESS_COLUMNS,
         [
-            [
+            (
                 viewer.tenant_id,
                 employee_id,
                 module_id,
@@ -137,74 +142,128 @@ async def add_progress(
                 count,
                 seconds,
                 db_time(connection, last),
-                db_time(connection, now),
-                db_time(connection, now),
-            ]
+                now,
+                now,
+            )
+            for employee_id, totals in totals_of.items()
             for module_id, (count, seconds, last) in totals.items()
         ],
+        on_conflict="ON CONFLICT (employee_id, module_id) DO UPDATE SET "
+        "completed_count = module_progress.completed_count + excluded.completed_count, "
+        "seconds_spent = module_progress.seconds_spent + excluded.seconds_spent, "
+        "last_completed_at = CASE WHEN module_progress.last_completed_at IS NULL "
+        "OR module_progress.last_completed_at < excluded.last_completed_at "
+        "THEN excluded.last_completed_at ELSE module_progress.last_completed_at END, "
+        "updated_at = excluded.updated_at",
     )
-    for module_id in totals:
-        context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
+    for employee_id, totals in totals_of.items():
+        for module_id in totals:
+            context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
     # Completing a module is a creditable fact of its own, once per employee and module.
-    for module_id, count, required in (
-        await ModuleProgress.filter(tenant_id=viewer.tenant_id, employee_id=employee_id, module_id__in=list(totals))
+    for employee_id, module_id, count, required in (
+        await ModuleProgress.filter(
+            tenant_id=viewer.tenant_id,
+            employee_id__in=list(totals_of),
+            module_id__in=list({m for totals in totals_of.values() for m in totals}),
+        )
         .using_db(connection)
-        .values_list("module_id", "completed_count", "module__required_count")
+        .values_list("employee_id", "module_id", "completed_count", "module__required_count")
     ):
-        if count >= required:
+        totals = totals_of[employee_id]
+        if module_id in totals and count >= required:
             credit_engine.note(
                 context,
                 credit_engine.Creditable(
                     employee_id,
                     CreditActivity.MODULE_COMPLETED,
                     f"module:{employee_id}:{module_id}",
-                    totals[module_id][2] or now,
+                    totals[module_id][2] or context.received_at,
                     None,
                     modules[module_id].course_id,
                     module_id,
                 ),
             )
-    await _complete_courses(context, {module.course_id for module in modules.values()}, employee_id)
+    courses_of = {
+        employee_id: {modules[module_id].course_id for module_id in totals} for employee_id, totals in totals_of.items()
+    }
+    await _complete_courses(context, courses_of, as_happened)
 
 
-async def _complete_courses(context: UnitOfWork, course_ids: set[int], employee_id: int) -> None:
-    """Mark courses whose every required module has met its required count as completed (once)."""
+_PROGRESS_COLUMNS = {
+    "tenant_id": "int",
+    "employee_id": "int",
+    "module_id": "int",
+    "course_id": "int",
+    "completed_count": "int",
+    "seconds_spent": "bigint",
+    "last_completed_at": "timestamptz",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+
+
+async def _complete_courses(context: UnitOfWork, courses_of: dict[int, set[int]], as_happened: bool) -> None:
+    """Mark courses (employee id -> course ids) whose every required module has met its required
+    count as completed (once), dated now or, ``as_happened``, when the last of them was done."""
     viewer, connection = context.viewer, context.connection
+    course_ids = list({course_id for courses in courses_of.values() for course_id in courses})
     required = (
-        await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=list(course_ids), is_required=True)
+        await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=course_ids, is_required=True)
         .using_db(connection)
         .values_list("id", "course_id", "required_count")
     )
-    done = dict(
-        await ModuleProgress.filter(tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=list(course_ids))
+    done: dict[tuple[int, int], tuple[int, datetime | None, int]] = {}  # (employee, module) -> count, last, course
+    for employee_id, module_id, count, last, course_id in (
+        await ModuleProgress.filter(
+            tenant_id=viewer.tenant_id, employee_id__in=list(courses_of), course_id__in=course_ids
+        )
         .using_db(connection)
-        .values_list("module_id", "completed_count")
-    )
-    unmet = {course_id for module_id, course_id, count in required if done.get(module_id, 0) < count}
-    completed = [course_id for course_id in course_ids if course_id not in unmet]
-    if not completed:
+        .values_list("employee_id", "module_id", "completed_count", "last_completed_at", "course_id")
+    ):
+        done[(employee_id, module_id)] = (count, last, course_id)
+    completed: dict[int, list[int]] = {}
+    for employee_id, courses in courses_of.items():
+        unmet = {
+            course_id
+            for module_id, course_id, count in required
+            if course_id in courses and done.get((employee_id, module_id), (0,))[0] < count
+        }
+        completed[employee_id] = [course_id for course_id in courses if course_id not in unmet]
+    if not any(completed.values()):
         return
     already = set(
-        await CourseCompletion.filter(tenant_id=viewer.tenant_id, employee_id=employee_id, course_id__in=completed)
-        .using_db(connection)
-        .values_list("course_id", flat=True)
-    )
-    fresh = [course_id for course_id in completed if course_id not in already]
-    if fresh:
-        await CourseCompletion.bulk_create(
-            [
-                CourseCompletion(
-                    tenant_id=viewer.tenant_id,
-                    employee_id=employee_id,
-                    course_id=course_id,
-                    completed_at=context.received_at,
-                )
-                for course_id in fresh
-            ],
-            using_db=connection,
-            ignore_conflicts=True,  # another device of the same employee may complete it too
+        await CourseCompletion.filter(
+            tenant_id=viewer.tenant_id,
+            employee_id__in=[e for e, done_courses in completed.items() if done_courses],
+            course_id__in=list({c for done_courses in completed.values() for c in done_courses}),
         )
-        for course_id in fresh:
+        .using_db(connection)
+        .values_list("employee_id", "course_id")
+    )
+    fresh = {
+        employee_id: [course_id for course_id in done_courses if (employee_id, course_id) not in already]
+        for employee_id, done_courses in completed.items()
+    }
+    fresh = {employee_id: new_courses for employee_id, new_courses in fresh.items() if new_courses}
+    if not fresh:
+        return
+    when = _completion_times(context, fresh, done, {m for m, _, _ in required}) if as_happened else {}
+    await CourseCompletion.bulk_create(
+        [
+            CourseCompletion(
+                tenant_id=viewer.tenant_id,
+                employee_id=employee_id,
+                course_id=course_id,
+                completed_at=when.get((employee_id, course_id), context.received_at),
+            )
+            for employee_id, new_courses in fresh.items()
+            for course_id in new_courses
+        ],
+        using_db=connection,
+        ignore_conflicts=True,  # another device of the same employee may complete it too
+    )
+    for employee_id, new_courses in fresh.items():
+        for course_id in new_courses:
             context.changes.touch(Entity.COURSE_COMPLETION, course_id, audience=employee_id)
             credit_engine.note(
                 context,
@@ -212,26 +271,60 @@ async def _complete_courses(context: UnitOfWork, course_ids: set[int], employee_
                     employee_id,
                     CreditActivity.COURSE_COMPLETED,
                     f"course:{employee_id}:{course_id}",
-                    context.received_at,
+                    when.get((employee_id, course_id), context.received_at),
                     None,
                     course_id,
                 ),
             )
-        # Quizzes of courses that needed these may now be taken: their QUIZ feed rows (withheld
-        # from ineligible learners) go to this employee again.
-        for module_id in (
-            await Quiz.filter(
-                tenant_id=viewer.tenant_id,
-                module__course_id__in=Subquery(
-                    CoursePrerequisite.filter(tenant_id=viewer.tenant_id, required_course_id__in=fresh).values(
-                        "course_id"
-                    )
-                ),
-            )
-            .using_db(connection)
-            .values_list("module_id", flat=True)
-        ):
-            context.changes.touch(Entity.QUIZ, module_id, audience=employee_id)
+    # Quizzes of courses that needed these may now be taken: their QUIZ feed rows (withheld
+    # from ineligible learners) go to this employee again. Completing any version of a course
+    # meets a prerequisite on another version of it (course_catalog.LearnerProfile.has_completed).
+    roots = await course_catalog.lineage_roots(viewer.tenant_id, connection)
+    needed = {employee_id: course_catalog.versions_of(new_courses, roots) for employee_id, new_courses in fresh.items()}
+    unlocked: dict[int, set[int]] = {}  # required course -> courses it unlocks
+    for course_id, required_id in (
+        await CoursePrerequisite.filter(
+            tenant_id=viewer.tenant_id, required_course_id__in=list(set().union(*needed.values()))
+        )
+        .using_db(connection)
+        .values_list("course_id", "required_course_id")
+    ):
+        unlocked.setdefault(required_id, set()).add(course_id)
+    if not unlocked:
+        return
+    quizzes: dict[int, list[int]] = {}  # course -> its quiz modules
+    for module_id, course_id in (
+        await Quiz.filter(tenant_id=viewer.tenant_id, module__course_id__in=list(set().union(*unlocked.values())))
+        .using_db(connection)
+        .values_list("module_id", "module__course_id")
+    ):
+        quizzes.setdefault(course_id, []).append(module_id)
+    for employee_id, versions in needed.items():
+        for course_id in {c for required_id in versions for c in unlocked.get(required_id, ())}:
+            for module_id in quizzes.get(course_id, ()):
+                context.changes.touch(Entity.QUIZ, module_id, audience=employee_id)
+
+
+def _completion_times(
+    context: UnitOfWork,
+    fresh: dict[int, list[int]],
+    done: dict[tuple[int, int], tuple[int, datetime | None, int]],
+    required: set[int],
+) -> dict[tuple[int, int], datetime]:
+    """When each fresh completion happened: the latest time one of the course's required modules
+    was done (any module's, for a course with none required), never after the work arrived."""
+    latest: dict[tuple[int, int, bool], datetime] = {}
+    for (employee_id, module_id), (_, last, course_id) in done.items():
+        key = (employee_id, course_id, module_id in required)
+        if last is not None and (key not in latest or last > latest[key]):
+            latest[key] = last
+    times = {}
+    for employee_id, courses in fresh.items():
+        for course_id in courses:
+            at = latest.get((employee_id, course_id, True)) or latest.get((employee_id, course_id, False))
+            if at is not None:
+                times[(employee_id, course_id)] = min(at, context.received_at)
+    return times
 
 
 async def progress_by_course(viewer: Viewer, course_ids: list[int]) -> dict[int, dict[int, ModuleProgress]]:

@@ -163,6 +163,32 @@ def credit_time(occurred_at: datetime, received_at: datetime) -> datetime:
     return max(occurred_at, received_at - BACKDATING_ALLOWED)
 
 
+async def settle_as_happened(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, noted: list[Creditable], now: datetime
+) -> None:
+    """Credit facts of many employees that happened long ago (an import of a company's history)
+    as if each had arrived when it happened: each employee's facts in time order, each judged by
+    caps, periods and first-time rules at its own time (its event's arrival is its time), by the
+    same rules engine as ``settle``. Set-based for thousands of facts of hundreds of employees:
+    accounts locked together, events inserted together, what the rules granted before read once
+    per employee and the entries written together at the end."""
+    if not noted:
+        return
+    ordered = sorted(noted, key=lambda item: (item.employee_id, item.occurred_at))  # stable: noted order in a tie
+    accounts = await ledger.lock_accounts(connection, tenant_id, [item.employee_id for item in ordered], now)
+    fresh = await _new_events(connection, tenant_id, ordered, now, as_happened=True)
+    if not fresh:
+        return
+    rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
+    if not rules:
+        return
+    program = await program_of(tenant_id, connection)
+    engine = _Engine(connection, changes, tenant_id, program, now, batched=True)
+    # Accounts that never earned nor claimed anything: no rule granted these employees anything before.
+    engine.credited = {employee_id for employee_id, (earned, pending) in accounts.items() if earned or pending}
+    await engine.credit([(event, creditable) for event, creditable in fresh], rules)
+
+
 @dataclass(frozen=True)
 class StoredEvent:
     """An event as the engine reads it (a light stand-in for a CreditEvent row: building ORM
@@ -199,10 +225,10 @@ _EVENT_COLUMNS = {
 
 
 async def _new_events(
-    connection: BaseDBAsyncClient, tenant_id: int, noted: list[Creditable], now: datetime
+    connection: BaseDBAsyncClient, tenant_id: int, noted: list[Creditable], now: datetime, as_happened: bool = False
 ) -> list[tuple[StoredEvent, Creditable]]:
     """Insert the events in one statement; those that already existed (a fact reported again)
-    are left out."""
+    are left out. ``as_happened``: each event arrived when it happened (history)."""
     unique: dict[str, Creditable] = {}
     for item in noted:
         unique.setdefault(item.event_key, item)
@@ -223,7 +249,7 @@ async def _new_events(
                 item.score,
                 item.quantity,
                 db_time(connection, item.occurred_at.astimezone(UTC)),
-                stamp,
+                db_time(connection, item.occurred_at.astimezone(UTC)) if as_happened else stamp,
                 stamp,
             )
             for key, item in unique.items()
@@ -247,7 +273,7 @@ async def _new_events(
                         item.score,
                         item.quantity,
                         item.occurred_at,
-                        now,
+                        item.occurred_at if as_happened else now,
                     ),
                     item,
                 )
@@ -273,16 +299,29 @@ class _Engine:
     What a rule already granted an employee (per cap window, in all) and how much practice they
     have confirmed are read from the database once per transaction and then kept up to date in
     memory: the account lock makes that safe, and a 500-record push costs a few queries, not
-    a few per record."""
+    a few per record. ``batched`` (history, thousands of events of many employees): the
+    accounts are locked by the caller, what the rules granted each employee before and the
+    practice they confirmed are read for all of them up front, and the entries and claims are
+    written together at the end; every decision is the same."""
 
-    def __init__(self, connection, changes, tenant_id: int, program: Program, now: datetime) -> None:
+    def __init__(
+        self, connection, changes, tenant_id: int, program: Program, now: datetime, batched: bool = False
+    ) -> None:
         self.connection, self.changes, self.tenant_id = connection, changes, tenant_id
         self.program, self.now = program, now
         self._scenarios: dict[int, str] = {}
         self._versions: dict[str, list[int]] = {}
-        # Granted so far by (rule key, employee, window); a window of None means ever.
-        self._used: dict[tuple[str, int, tuple[datetime, datetime] | None], int] = {}
+        # Granted so far by (rule key, employee), then by window; a window of None means ever.
+        self._used: dict[tuple[str, int], dict[tuple[datetime, datetime] | None, int]] = {}
         self._practised: dict[tuple[int, int], int] = {}
+        self._batched = batched
+        # Batched: (rule key, employee) -> (time, amount) of everything granted, before and now.
+        self._granted_list: dict[tuple[str, int], list[tuple[datetime, int]]] = defaultdict(list)
+        # Batched: employee -> (activity, course, module, quantity) of events before these.
+        self._confirmed: dict[int, list[tuple[str, int | None, int | None, int]]] = defaultdict(list)
+        self._postings: list[ledger.Posting] = []
+        self._claims: list[ledger.Posting] = []
+        self.credited: set[int] | None = None  # batched: the employees rules may have granted before (None: any)
 
     async def credit(
         self, events: list[tuple[Event, Creditable | None]], rules: list[CreditRule], recalculating: bool = False
@@ -306,13 +345,109 @@ class _Engine:
         by_employee: dict[int, list[Event]] = defaultdict(list)
         for event, _ in events:
             by_employee[event.employee_id].append(event)
+        if self._batched:
+            await self._read_before(sorted(by_employee), rules, min(event.id for event, _ in events))
+        of_activity: dict[CreditActivity, list[CreditRule]] = defaultdict(list)
+        for rule in rules:  # in rule order: a rule only ever matches events of its activity
+            of_activity[rule.activity].append(rule)
         for employee_id in sorted(by_employee):  # one lock order: no deadlocks between transactions
-            await ledger.lock_account(self.connection, self.tenant_id, employee_id, self.now)
+            if not self._batched:
+                await ledger.lock_account(self.connection, self.tenant_id, employee_id, self.now)
             for event in by_employee[employee_id]:
-                for rule in rules:
+                for rule in of_activity.get(event.activity, ()):
                     if self._matches(rule, event) and self._may_pay(rule, event.employee_id):
                         total += await self._apply(rule, event, recalculating)
+        if self._batched:
+            await self._write_postings()
         return total
+
+    async def _read_before(self, employee_ids: list[int], rules: list[CreditRule], first_event: int) -> None:
+        """Batched: what the rules with caps or a first-time limit granted these employees before
+        (entries and pending claims), and the quantities of the events before ``first_event`` in
+        the scopes of "every N" rules, a few queries for all of them. On PostgreSQL each employee
+        is looked up by their own index entries (``LATERAL``): the tables an import grows have
+        no statistics for it yet, and a plan guessed from none could read every row it wrote."""
+        limited = {
+            rule.rule_key
+            for rule in rules
+            if rule.first_time_only or (rule.cap_per_day, rule.cap_per_week, rule.cap_per_period) != (None, None, None)
+        }
+        key_of = {rule_id: key for key in limited for rule_id in self._versions.get(key, [])}
+        credited = [e for e in employee_ids if self.credited is None or e in self.credited]
+        counted = sorted({rule.activity.value for rule in rules if rule.every_n})
+        postgres = self.connection.capabilities.dialect == "postgres"
+        for start in range(0, len(credited) if key_of else 0, 1000):
+            chunk = credited[start : start + 1000]
+            if postgres:
+                granted = await self.connection.execute_query_dict(
+                    "SELECT e.id AS employee_id, x.rule_id, x.occurred_at, x.amount, x.kind FROM unnest($1::int[]) AS e(id)"
+                    " CROSS JOIN LATERAL (SELECT rule_id, occurred_at, amount, kind FROM credit_entry"
+                    " WHERE tenant_id = $2 AND employee_id = e.id AND rule_id = ANY($3::int[])) AS x",
+                    [chunk, self.tenant_id, list(key_of)],
+                )
+                rows = [
+                    (r["rule_id"], r["employee_id"], r["occurred_at"], r["amount"])
+                    for r in granted
+                    if r["kind"] == CreditEntryKind.EARN.value
+                ]
+            else:
+                rows = list(
+                    await CreditEntry.filter(
+                        tenant_id=self.tenant_id,
+                        rule_id__in=list(key_of),
+                        employee_id__in=chunk,
+                        kind=CreditEntryKind.EARN,
+                    )
+                    .using_db(self.connection)
+                    .values_list("rule_id", "employee_id", "occurred_at", "amount")
+                )
+            rows += await (
+                PendingCredit.filter(
+                    tenant_id=self.tenant_id,
+                    status=PendingCreditStatus.PENDING,
+                    rule_id__in=list(key_of),
+                    employee_id__in=chunk,
+                )
+                .using_db(self.connection)
+                .values_list("rule_id", "employee_id", "occurred_at", "amount")
+            )
+            for rule_id, employee_id, occurred_at, amount in rows:
+                self._granted_list[(key_of[rule_id], employee_id)].append((occurred_at, int(amount)))
+        for start in range(0, len(employee_ids) if counted else 0, 1000):
+            chunk = employee_ids[start : start + 1000]
+            if postgres:
+                found = [
+                    (r["employee_id"], r["activity"], r["course_id"], r["module_id"], r["total"])
+                    for r in await self.connection.execute_query_dict(
+                        "SELECT e.id AS employee_id, x.* FROM unnest($1::int[]) AS e(id) CROSS JOIN LATERAL"
+                        " (SELECT activity, course_id, module_id, SUM(quantity) AS total FROM credit_event"
+                        " WHERE tenant_id = $2 AND employee_id = e.id AND activity = ANY($3::text[]) AND id < $4"
+                        " GROUP BY activity, course_id, module_id) AS x",
+                        [chunk, self.tenant_id, counted, first_event],
+                    )
+                ]
+            else:
+                found = list(
+                    await CreditEvent.filter(
+                        tenant_id=self.tenant_id, employee_id__in=chunk, activity__in=counted, id__lt=first_event
+                    )
+                    .annotate(total=Sum("quantity"))
+                    .group_by("employee_id", "activity", "course_id", "module_id")
+                    .using_db(self.connection)
+                    .values_list("employee_id", "activity", "course_id", "module_id", "total")
+                )
+            for employee_id, activity, course_id, module_id, quantity in found:
+                self._confirmed[employee_id].append((str(activity), course_id, module_id, int(quantity or 0)))
+
+    async def _write_postings(self) -> None:
+        """Batched: the entries and claims decided, in two statements each."""
+        for postings, write in ((self._postings, ledger.post_many), (self._claims, ledger.add_pending_many)):
+            if postings and await write(self.connection, self.changes, self.tenant_id, postings, self.now) != len(
+                postings
+            ):
+                # Every key names an event inserted by this transaction: none can have been posted.
+                raise RuntimeError("a credit for a new event was posted before")
+            postings.clear()
 
     @staticmethod
     def _may_pay(rule: CreditRule, employee_id: int) -> bool:
@@ -360,30 +495,37 @@ class _Engine:
             rule_id=rule.id,
             event_id=event.id,
         )
-        if rule.requires_approval:
-            made = await ledger.add_pending(self.connection, self.changes, self.tenant_id, posting, self.now)
-        else:
-            made = await ledger.post(
-                self.connection, self.changes, self.tenant_id, posting, self.now, account_locked=True
-            )
-        if not made:
+        if self._batched:
+            # Every posting is new here (its event is): written together at the end.
+            (self._claims if rule.requires_approval else self._postings).append(posting)
+            self._granted_list[(rule.rule_key, event.employee_id)].append((when, amount))
+        elif rule.requires_approval:
+            if not await ledger.add_pending(self.connection, self.changes, self.tenant_id, posting, self.now):
+                return 0
+        elif not await ledger.post(
+            self.connection, self.changes, self.tenant_id, posting, self.now, account_locked=True
+        ):
             return 0
-        for key, employee_id, span in self._used:
-            if (
-                key == rule.rule_key
-                and employee_id == event.employee_id
-                and (span is None or span[0] <= when < span[1])
-            ):
-                self._used[(key, employee_id, span)] += amount
+        windows = self._used.get((rule.rule_key, event.employee_id), {})
+        for span in windows:
+            if span is None or span[0] <= when < span[1]:
+                windows[span] += amount
         return amount
 
     async def _used_in(self, rule: CreditRule, employee_id: int, window: tuple[datetime, datetime] | None) -> int:
         """What the rule (all its versions) granted the employee in a window (None: ever)."""
-        key = (rule.rule_key, employee_id, window)
-        if key not in self._used:
-            versions = self._versions.get(rule.rule_key, [rule.id])
-            self._used[key] = await self._granted(versions, employee_id=employee_id, between=window)
-        return self._used[key]
+        windows = self._used.setdefault((rule.rule_key, employee_id), {})
+        if window not in windows:
+            if self._batched:
+                windows[window] = sum(
+                    amount
+                    for at, amount in self._granted_list.get((rule.rule_key, employee_id), ())
+                    if window is None or window[0] <= at < window[1]
+                )
+            else:
+                versions = self._versions.get(rule.rule_key, [rule.id])
+                windows[window] = await self._granted(versions, employee_id=employee_id, between=window)
+        return windows[window]
 
     async def _granted(
         self,
@@ -430,6 +572,14 @@ class _Engine:
         if rule.module_id:
             scope["module_id"] = rule.module_id
         key = (rule.id, event.employee_id)
+        if key not in self._practised and self._batched:
+            self._practised[key] = sum(
+                quantity
+                for activity, course_id, module_id, quantity in self._confirmed.get(event.employee_id, ())
+                if activity == event.activity.value
+                and (not rule.course_id or course_id == rule.course_id)
+                and (not rule.module_id or module_id == rule.module_id)
+            )
         if key not in self._practised:
             before = (
                 await CreditEvent.filter(**scope)

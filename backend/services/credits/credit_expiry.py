@@ -2,8 +2,12 @@
 
 Spending is taken to use the oldest credits first (FIFO, as stores and airline miles do), so the
 part of an employee's credits that can lapse at a cut-off is what they earned before it minus
-everything that has left their balance, net of refunds (lifetime earned minus balance: spends,
-negative adjustments and reversals, earlier expiries), and never more than their balance. Each run is keyed by its cut-off
+everything that has left their balance, net of refunds (everything credited minus balance: spends,
+negative adjustments and reversals, earlier expiries), and never more than their balance.
+
+An opening balance (OPENING_BALANCE, brought from an earlier system) is credits earned before its
+as-of day: it lapses like credits earned that day, and counts among what was credited (it is not
+in lifetime earned, which only counts what was earned here). Each run is keyed by its cut-off
 (``expire:<cut-off>:<employee>``), so running it twice for the same date changes nothing, and a
 later cut-off expires only what the earlier ones did not. Lifetime earned is untouched: what was
 earned stays earned for ranking, it just can no longer be spent.
@@ -23,6 +27,9 @@ from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
+
+# Entries that bring credits in (positive amounts): what can lapse, once old enough.
+INFLOWS = (CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT, CreditEntryKind.OPENING_BALANCE)
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,7 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
     async with in_transaction() as connection:
         changes = ChangeSet(tenant_id)
         earners = (
-            await CreditEntry.filter(
-                tenant_id=tenant_id,
-                occurred_at__lt=cut_off,
-                amount__gt=0,
-                kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
-            )
+            await CreditEntry.filter(tenant_id=tenant_id, occurred_at__lt=cut_off, amount__gt=0, kind__in=INFLOWS)
             .using_db(connection)
             .distinct()
             .values("employee_id")
@@ -71,14 +73,22 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
                     employee_id=employee_id,
                     occurred_at__lt=cut_off,
                     amount__gt=0,
-                    kind__in=[CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT],
+                    kind__in=INFLOWS,
                 )
                 .using_db(connection)
                 .annotate(total=Sum("amount"))
                 .values("total")
             )
-            # What has left the balance, net of refunds: lifetime earned minus what remains.
-            gone = account.lifetime_earned - account.balance
+            opening = (
+                await CreditEntry.filter(
+                    tenant_id=tenant_id, employee_id=employee_id, kind=CreditEntryKind.OPENING_BALANCE
+                )
+                .using_db(connection)
+                .annotate(total=Sum("amount"))
+                .values("total")
+            )
+            # What has left the balance, net of refunds: everything credited minus what remains.
+            gone = account.lifetime_earned + int(opening[0]["total"] or 0) - account.balance
             lapsing = _lapsing(int(earned[0]["total"] or 0), gone, account.balance)
             if lapsing <= 0:
                 continue

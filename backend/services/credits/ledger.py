@@ -11,10 +11,14 @@ Account sums, kept equal to the ledger (``verify`` proves it):
 - lifetime_earned: EARN entries plus positive ADJUSTMENTs (never decreases: reversals and spends
   change the balance, not what was earned);
 - pending: PENDING claims.
+
+An OPENING_BALANCE entry (``post_opening_balances``) is a balance brought from an earlier system:
+spendable, never earned here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -31,7 +35,7 @@ from backend.models import (
     PendingCreditStatus,
 )
 from backend.services.feed import ChangeSet, Entity
-from backend.sql import db_time, placeholders
+from backend.sql import db_time, insert_many, placeholders
 
 ZERO = 0
 TENTH = Decimal("0.1")
@@ -92,6 +96,41 @@ async def lock_account(connection: BaseDBAsyncClient, tenant_id: int, employee_i
         .using_db(connection)
         .get()
     )
+
+
+async def lock_accounts(
+    connection: BaseDBAsyncClient, tenant_id: int, employee_ids: Sequence[int], now: datetime
+) -> dict[int, tuple[int, int]]:
+    """``lock_account`` for many employees at once (an import of history): their accounts,
+    created when missing, locked in employee order (the order every writer locks them in).
+    Returns each one's (lifetime earned, pending)."""
+    ids = sorted(set(employee_ids))
+    stamp = db_time(connection, now)
+    await insert_many(
+        connection,
+        "credit_account",
+        _ACCOUNT_COLUMNS,
+        [(tenant_id, employee_id, ZERO, ZERO, ZERO, stamp, stamp) for employee_id in ids],
+        on_conflict="ON CONFLICT (employee_id) DO NOTHING",
+    )
+    found: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        if connection.capabilities.dialect == "postgres":
+            rows = await connection.execute_query_dict(
+                "SELECT employee_id, lifetime_earned, pending FROM credit_account"
+                " WHERE tenant_id = $1 AND employee_id = ANY($2::int[]) ORDER BY employee_id FOR UPDATE",
+                [tenant_id, chunk],
+            )
+        else:  # SQLite has one writer: the transaction holds everything already
+            rows = await (
+                CreditAccount.filter(tenant_id=tenant_id, employee_id__in=chunk)
+                .using_db(connection)
+                .values("employee_id", "lifetime_earned", "pending")
+            )
+        for row in rows:
+            found[int(row["employee_id"])] = (int(row["lifetime_earned"]), int(row["pending"]))
+    return found
 
 
 @dataclass(frozen=True)
@@ -174,6 +213,122 @@ async def post(
     changes.touch(Entity.CREDIT_ACCOUNT, posting.employee_id, audience=posting.employee_id)
     changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=posting.employee_id)
     return entry_id
+
+
+async def post_many(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, postings: Sequence[Posting], now: datetime
+) -> int:
+    """``post`` for many entries that add credits (amount > 0, accounts locked by the caller with
+    ``lock_accounts``), in two statements whatever the count: the entries, then every account's
+    sums. Keys posted before are left out; returns how many entries were posted."""
+    inserted = await insert_many(
+        connection,
+        "credit_entry",
+        _ENTRY_COLUMNS,
+        [_entry_row(connection, tenant_id, posting, now) for posting in postings if posting.amount > 0],
+        on_conflict="ON CONFLICT (tenant_id, entry_key) DO NOTHING",
+        returning="id, employee_id, kind, amount",
+    )
+    sums: dict[int, list[int]] = {}
+    for row in inserted:
+        employee_id, amount = int(row["employee_id"]), int(row["amount"])
+        earned = amount if counts_as_earned(CreditEntryKind(row["kind"]), amount) else ZERO
+        account = sums.setdefault(employee_id, [0, 0, 0])
+        account[0] += amount
+        account[1] += earned
+        changes.touch(Entity.CREDIT_ENTRY, int(row["id"]), audience=employee_id)
+    await _add_to_accounts(connection, tenant_id, sums, now)
+    return len(inserted)
+
+
+async def add_pending_many(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, postings: Sequence[Posting], now: datetime
+) -> int:
+    """``add_pending`` for many claims (accounts locked by the caller), in two statements; keys
+    claimed before are left out. Returns how many claims were added."""
+    stamp = db_time(connection, now)
+    inserted = await insert_many(
+        connection,
+        "pending_credit",
+        _PENDING_COLUMNS,
+        [
+            (
+                tenant_id,
+                posting.employee_id,
+                posting.rule_id,
+                posting.event_id,
+                posting.amount,
+                posting.entry_key,
+                PendingCreditStatus.PENDING.value,
+                db_time(connection, posting.occurred_at.astimezone(UTC)),
+                "",
+                stamp,
+                stamp,
+            )
+            for posting in postings
+        ],
+        on_conflict="ON CONFLICT (tenant_id, entry_key) DO NOTHING",
+        returning="employee_id, amount",
+    )
+    sums: dict[int, list[int]] = {}
+    for row in inserted:
+        sums.setdefault(int(row["employee_id"]), [0, 0, 0])[2] += int(row["amount"])
+    await _add_to_accounts(connection, tenant_id, sums, now)
+    return len(inserted)
+
+
+def _entry_row(connection: BaseDBAsyncClient, tenant_id: int, posting: Posting, now: datetime) -> tuple:
+    stamp = db_time(connection, now)
+    return (
+        tenant_id,
+        posting.employee_id,
+        posting.kind.value,
+        posting.amount,
+        posting.entry_key,
+        posting.rule_id,
+        posting.event_id,
+        posting.redemption_id,
+        posting.reverses_id,
+        posting.reason[:300],
+        posting.actor_id,
+        db_time(connection, posting.occurred_at.astimezone(UTC)),
+        stamp,
+        stamp,
+        stamp,
+    )
+
+
+_CHUNK = 1000  # ids per statement where a list of ids is sent
+_ENTRY_COLUMNS = {
+    "tenant_id": "int",
+    "employee_id": "int",
+    "kind": "text",
+    "amount": "bigint",
+    "entry_key": "text",
+    "rule_id": "int",
+    "event_id": "bigint",
+    "redemption_id": "int",
+    "reverses_id": "bigint",
+    "reason": "text",
+    "actor_id": "int",
+    "occurred_at": "timestamptz",
+    "posted_at": "timestamptz",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+_PENDING_COLUMNS = {
+    "tenant_id": "int",
+    "employee_id": "int",
+    "rule_id": "int",
+    "event_id": "bigint",
+    "amount": "bigint",
+    "entry_key": "text",
+    "status": "text",
+    "occurred_at": "timestamptz",
+    "reason": "text",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
 
 
 async def reverse(
@@ -297,3 +452,157 @@ async def settle_pending(
             now,
         )
     return await PendingCredit.get(id=claim.id, using_db=connection)
+
+
+# --- opening balances -----------------------------------------------------------------------
+#
+# A company that brings its people's credit balances from an earlier system posts each one as one
+# OPENING_BALANCE entry, explained like any other entry: its reason names the source and the day
+# the balance was taken, its occurred_at is that day. It adds to the spendable balance, not to
+# lifetime earned (it was earned elsewhere, so targets, leaderboards and rules never count it).
+# Keyed ``opening:<employee id>``: posted at most once per employee.
+
+MAX_OPENING_BALANCE = 1_000_000  # credits: far above any real balance, far below what a column holds
+
+_ACCOUNT_COLUMNS = {
+    "tenant_id": "int",
+    "employee_id": "int",
+    "balance": "bigint",
+    "lifetime_earned": "bigint",
+    "pending": "bigint",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+_OPENING_COLUMNS = {
+    "tenant_id": "int",
+    "employee_id": "int",
+    "kind": "text",
+    "amount": "bigint",
+    "entry_key": "text",
+    "reason": "text",
+    "actor_id": "int",
+    "occurred_at": "timestamptz",
+    "posted_at": "timestamptz",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
+
+
+@dataclass(frozen=True)
+class OpeningBalance:
+    """One employee's balance from an earlier system: ``amount`` in tenths (> 0), taken at
+    ``as_of``, from ``source`` (e.g. "Excel 2023"), posted by ``actor_id`` (None: the CLI)."""
+
+    employee_id: int
+    amount: int
+    as_of: datetime
+    source: str
+    actor_id: int | None = None
+
+
+def opening_key(employee_id: int) -> str:
+    return f"opening:{employee_id}"
+
+
+def opening_reason(source: str, as_of: datetime) -> str:
+    """What the entry says about itself: where the balance came from and when it was taken."""
+    return f"{source} · {as_of.date().isoformat()}"[:300]
+
+
+async def post_opening_balances(
+    connection: BaseDBAsyncClient,
+    changes: ChangeSet,
+    tenant_id: int,
+    openings: Sequence[OpeningBalance],
+    now: datetime,
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Post each employee's OPENING_BALANCE entry unless one was posted before, in a few
+    statements whatever the count (employees once each, of ``tenant_id``: the caller checked).
+    Returns the ids of the entries posted now and the amounts (tenths) posted before, by employee:
+    the same amount again is nothing to do, a different one is the caller's to refuse."""
+    if not openings:
+        return {}, {}
+    stamp = db_time(connection, now)
+    inserted = await insert_many(
+        connection,
+        "credit_entry",
+        _OPENING_COLUMNS,
+        [
+            (
+                tenant_id,
+                opening.employee_id,
+                CreditEntryKind.OPENING_BALANCE.value,
+                opening.amount,
+                opening_key(opening.employee_id),
+                opening_reason(opening.source, opening.as_of),
+                opening.actor_id,
+                db_time(connection, opening.as_of.astimezone(UTC)),
+                stamp,
+                stamp,
+                stamp,
+            )
+            for opening in openings
+        ],
+        on_conflict="ON CONFLICT (tenant_id, entry_key) DO NOTHING",
+        returning="id, employee_id",
+    )
+    posted = {int(row["employee_id"]): int(row["id"]) for row in inserted}
+    amounts = {opening.employee_id: opening.amount for opening in openings}
+    if posted:
+        await insert_many(
+            connection,
+            "credit_account",
+            _ACCOUNT_COLUMNS,
+            [(tenant_id, employee_id, ZERO, ZERO, ZERO, stamp, stamp) for employee_id in sorted(posted)],
+            on_conflict="ON CONFLICT (employee_id) DO NOTHING",
+        )
+        # In employee order: the lock order of settle and of other imports.
+        await _add_to_accounts(connection, tenant_id, {e: [amounts[e], 0, 0] for e in sorted(posted)}, now)
+        for employee_id, entry_id in posted.items():
+            changes.touch(Entity.CREDIT_ACCOUNT, employee_id, audience=employee_id)
+            changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=employee_id)
+    before = [employee_id for employee_id in amounts if employee_id not in posted]
+    if not before:
+        return posted, {}
+    earlier: dict[int, int] = {}
+    for start in range(0, len(before), 1000):  # keys per IN (…)
+        for employee_id, amount in (
+            await CreditEntry.filter(
+                tenant_id=tenant_id, entry_key__in=[opening_key(e) for e in before[start : start + 1000]]
+            )
+            .using_db(connection)
+            .values_list("employee_id", "amount")
+        ):
+            earlier[int(employee_id)] = int(amount)
+    return posted, earlier
+
+
+async def _add_to_accounts(
+    connection: BaseDBAsyncClient, tenant_id: int, sums: dict[int, list[int]], now: datetime
+) -> None:
+    """Add to each employee's account (the accounts exist): sums maps employee id -> [balance,
+    lifetime earned, pending]; one statement on PostgreSQL, in employee order (the lock order)."""
+    if not sums:
+        return
+    ordered = sorted(sums)
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query(
+            "UPDATE credit_account AS a SET balance = a.balance + u.balance,"
+            " lifetime_earned = a.lifetime_earned + u.earned, pending = a.pending + u.pending, updated_at = $5"
+            " FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(employee_id, balance, earned, pending)"
+            " WHERE a.employee_id = u.employee_id AND a.tenant_id = $6",
+            [
+                ordered,
+                [sums[e][0] for e in ordered],
+                [sums[e][1] for e in ordered],
+                [sums[e][2] for e in ordered],
+                now,
+                tenant_id,
+            ],
+        )
+        return
+    await connection.execute_many(
+        "UPDATE credit_account SET balance = balance + ?, lifetime_earned = lifetime_earned + ?,"
+        " pending = pending + ?, updated_at = ? WHERE employee_id = ? AND tenant_id = ?",
+        [[*sums[e], db_time(connection, now), e, tenant_id] for e in ordered],
+    )

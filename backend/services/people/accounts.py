@@ -328,7 +328,7 @@ async def activate_account(
     of the employee. Audited."""
     now = now or auth.utcnow()
     typed = normalise_code(text(code, "code", MAX_CODE_INPUT))
-    device_uid = text(device_uid, "deviceId", auth.MAX_FIELD_LENGTH)
+    device_uid = auth.checked_device_uid(device_uid)
     if not new_password:
         raise invalid("newPassword", "reason.required")
     tenant_code, employee_no, employee = await auth.find_account(tenant_code, employee_no)

@@ -118,6 +118,18 @@ def _require_text(field: str, value: str) -> str:
     return text(value, field, MAX_FIELD_LENGTH)
 
 
+def checked_device_uid(value: str) -> str:
+    """The app's ``deviceId`` for a sign-in: VALIDATION when empty, too long, or one of the server's
+    own ids (``xuefen-…``, such as the import device history is written through): no phone may
+    pose as the importer."""
+    device_uid = _require_text("deviceId", value)
+    if devices.is_reserved(device_uid):
+        raise DomainError(
+            ErrorCode.VALIDATION, field="deviceId", reason_key="reason.reserved_device", prefix=devices.RESERVED_PREFIX
+        )
+    return device_uid
+
+
 # --- throttling -------------------------------------------------------------------------------
 #
 # Every limit is a row of login_throttle keyed by a SHA-256 of what it counts, so the table holds
@@ -490,7 +502,7 @@ async def login(
     now = now or utcnow()
     tenant_code = _require_text("tenant", tenant_code)
     employee_no = _require_text("employeeNo", employee_no)
-    device_uid = _require_text("deviceId", device_uid)
+    device_uid = checked_device_uid(device_uid)
     if not password:
         raise DomainError(ErrorCode.VALIDATION, field="password", reason_key="reason.required")
     tenant_code, employee_no, employee = await find_account(tenant_code, employee_no)
@@ -531,6 +543,7 @@ async def login(
 async def start_session(settings: Settings, employee: Employee, device_uid: str, now: datetime) -> IssuedTokens:
     """Sign ``employee`` in on ``device_uid`` (whose secret was just checked): the device row, a
     new session and its first token pair, in one transaction (a savepoint inside the caller's)."""
+    device_uid = checked_device_uid(device_uid)  # every way in (login, activation) ends here
     async with in_transaction():
         device, created = await Device.get_or_create(
             tenant_id=employee.tenant_id,

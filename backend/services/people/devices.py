@@ -25,6 +25,10 @@ sign-ins.
   while a throttle limit is locked: they cost an attacker nothing, so writing a row for each would
   let anyone fill the audit log, and a fast refusal that writes only for real accounts would say
   which accounts exist. The lock itself is audited, once, on the failure that set it.
+- Device ids starting with ``xuefen-`` are the server's own: an import of training history writes
+  each employee's records through their ``IMPORT_DEVICE_UID`` device (created on demand), which
+  the ``HISTORY_RESULT`` record kind demands. No phone can sign in with such an id, and device
+  lists leave them out (they are not phones).
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
@@ -43,6 +49,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import AuditEntry, AuthSession, Device, Employee, Role
 from backend.services.audit import audit
 from backend.services.viewer import Viewer
+from backend.sql import db_time, insert_many
 
 
 def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
@@ -54,6 +61,57 @@ def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
 
 REVOKE_REASON = "DEVICE_REVOKED"
 MAX_TAG_LENGTH = 64
+# The server's own devices: no phone may use an id starting with this (sign-in refuses it).
+RESERVED_PREFIX = "xuefen-"
+# The device an import of history writes each employee's records through (HISTORY_RESULT).
+IMPORT_DEVICE_UID = RESERVED_PREFIX + "import"
+
+
+def is_reserved(device_uid: str) -> bool:
+    """Whether ``device_uid`` is, or could pass for, one of the server's own device ids (in any
+    case, with spaces around it)."""
+    return device_uid.strip().lower().startswith(RESERVED_PREFIX)
+
+
+async def import_devices(
+    connection: BaseDBAsyncClient, tenant_id: int, employee_ids: Sequence[int]
+) -> dict[int, Device]:
+    """Each employee's import device, created when missing and locked until the transaction ends
+    (ingest locks the device a batch is applied through), by employee id. Employees must be of
+    ``tenant_id`` (the caller checked)."""
+    ids = sorted(set(employee_ids))
+    now = db_time(connection, datetime.now(UTC))
+    await insert_many(
+        connection,
+        "device",
+        _DEVICE_COLUMNS,
+        [(tenant_id, employee_id, IMPORT_DEVICE_UID, now, 0, now, now) for employee_id in ids],
+        on_conflict="ON CONFLICT (tenant_id, employee_id, device_uid) DO NOTHING",
+    )
+    found: dict[int, Device] = {}
+    for start in range(0, len(ids), _LOCK_CHUNK):
+        for device in (
+            await Device.filter(
+                tenant_id=tenant_id, device_uid=IMPORT_DEVICE_UID, employee_id__in=ids[start : start + _LOCK_CHUNK]
+            )
+            .order_by("id")  # one lock order: two imports at once cannot deadlock
+            .select_for_update()
+            .using_db(connection)
+        ):
+            found[device.employee_id] = device
+    return found
+
+
+_LOCK_CHUNK = 1000  # ids per IN (…)
+_DEVICE_COLUMNS = {
+    "tenant_id": "int",
+    "employee_id": "int",
+    "device_uid": "text",
+    "first_seen_at": "timestamptz",
+    "applied_seq": "bigint",
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+}
 
 
 @dataclass(frozen=True)
@@ -102,7 +160,13 @@ async def _states(
 ) -> list[DeviceState]:
     """The employee's devices (or just ``only``), most recently seen first: three queries."""
     tenant_id = viewer.tenant_id
-    devices = [only] if only else await Device.filter(tenant_id=tenant_id, employee_id=employee_id)
+    devices = (
+        [only]
+        if only
+        else await Device.filter(tenant_id=tenant_id, employee_id=employee_id).exclude(
+            device_uid__startswith=RESERVED_PREFIX
+        )
+    )
     if not devices:
         return []
     device_ids = [device.id for device in devices]
@@ -175,7 +239,11 @@ async def revoke_device(
     if not tag or len(tag) > MAX_TAG_LENGTH:
         raise DomainError(ErrorCode.NOT_FOUND, field="deviceTag")
     async with in_transaction() as connection:
-        devices = await Device.filter(tenant_id=viewer.tenant_id, employee_id=target).using_db(connection)
+        devices = (
+            await Device.filter(tenant_id=viewer.tenant_id, employee_id=target)
+            .exclude(device_uid__startswith=RESERVED_PREFIX)
+            .using_db(connection)
+        )
         device = next(
             (row for row in devices if device_tag(settings.secret_key, viewer.tenant_id, row.device_uid) == tag), None
         )

@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError
-from backend.models import DataStandard, DataStandardSubject, Role
+from backend.models import DataStandard, DataStandardSubject, Role, Tenant
 from backend.services.audit import audit
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
@@ -109,6 +109,14 @@ async def standards_of(tenant_id: int, connection: BaseDBAsyncClient | None = No
     return Standards(found)
 
 
+def _near_misses(example: str) -> list[str]:
+    """Long strings that almost match, where a backtracking pattern takes longest: the example
+    repeated, and each of its characters repeated (``(A|AA)+-…`` meets ``AAAA…!``)."""
+    probes = [example * 8 + "!", "a" * 64 + "!"]
+    probes += [char * 64 + "!" for char in dict.fromkeys(example)][:16]
+    return probes
+
+
 def _checked_pattern(pattern: str, example: str) -> tuple[str, str]:
     pattern = text(pattern, "pattern", MAX_PATTERN)
     example = text(example, "example", MAX_EXAMPLE)
@@ -121,8 +129,8 @@ def _checked_pattern(pattern: str, example: str) -> tuple[str, str]:
         # backtracks without end fails here, not on someone's request later).
         if compiled.fullmatch(example, timeout=MATCH_SECONDS) is None:
             raise invalid("example", "reason.standard_pattern")
-        compiled.fullmatch(example * 8 + "!", timeout=MATCH_SECONDS)
-        compiled.fullmatch("a" * 64 + "!", timeout=MATCH_SECONDS)
+        for probe in _near_misses(example):
+            compiled.fullmatch(probe, timeout=MATCH_SECONDS)
     except TimeoutError:
         raise invalid("pattern", "reason.standard_pattern") from None
     return pattern, example
@@ -136,7 +144,14 @@ async def set_standard(
     viewer.require_role(Role.HR_ADMIN)
     tenant_id = viewer.tenant_id
     checked = None if pattern is None else _checked_pattern(pattern, example or "")
+    # Employee numbers are upper-cased before they are checked (people type them in any case), so
+    # a standard only lower-case numbers follow would refuse every number, the example included.
+    if checked and subject is DataStandardSubject.EMPLOYEE_NO and not matches(checked[0], checked[1].upper()):
+        raise invalid("example", "reason.standard_upper_case")
     async with in_transaction() as connection:
+        # Two HR admins setting one standard at once: the second waits for the first (else both
+        # delete nothing and the second insert breaks the (tenant, subject) unique constraint).
+        await Tenant.filter(id=tenant_id).select_for_update(no_key=True).using_db(connection).first()
         before = (await standards_of(tenant_id, connection))[subject]
         await DataStandard.filter(tenant_id=tenant_id, subject=subject).using_db(connection).delete()
         after = DEFAULTS[subject]

@@ -5,7 +5,10 @@ the record id is the primary key, (device, seq) is unique, and the device's appl
 records and every effect are written in one transaction after locking the device row. Kinds are
 handled by the ``RecordHandler``s listed in ``records.registry``, so an online mutation and a
 synced record of the same kind run the same code. This module owns the batch: sorting records out
-(duplicates, sequence), the clock, storing each record with its answer.
+(duplicates, sequence), the clock, storing each record with its answer. ``apply_batch`` is that
+batch on a transaction the caller holds, and ``apply_batches`` the batches of many employees at
+once: an import of history applies thousands of records of hundreds of employees in a few
+statements, all in one transaction (backend/services/imports/history_records.py).
 """
 
 from __future__ import annotations
@@ -84,7 +87,6 @@ async def ingest(
     settings = settings or Settings()
     received_at = now or datetime.now(UTC)
     clock = Clock(sent_at, received_at, timedelta(days=settings.sync_stale_days))
-    results: dict[int, RecordResult] = {}
     async with in_transaction() as connection:
         device = (
             await Device.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_uid)
@@ -94,16 +96,56 @@ async def ingest(
         )
         if device is None:
             raise DomainError(ErrorCode.DEVICE_MISMATCH)
-        existing = await _stored_outcomes(connection, [r.id for r in records])
+        changes = ChangeSet(viewer.tenant_id)
+        context = ApplyContext(viewer, connection, changes, received_at, settings, device=device, clock=clock)
+        results, applied_seq = await apply_batch(context, records)
+        await context.finish()
+    return IngestResult(
+        results=results,
+        applied_seq=applied_seq,
+        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, clock.offset_ms)),
+        clock_skewed=clock.skewed,
+        received_at=received_at,
+    )
+
+
+async def apply_batch(
+    context: ApplyContext, records: Sequence[IncomingRecord], announce_outcomes: bool = True
+) -> tuple[list[RecordResult], int]:
+    """The batch itself, on the caller's transaction: sort the records out, apply the new ones,
+    store every one with its answer and move the device's applied sequence. ``context.device``
+    must be locked by the caller. Does not finish the unit of work: the caller credits and
+    publishes (``context.finish()``) before it commits. ``announce_outcomes``: mark each record's
+    outcome for its employee's phone (an import has no phone waiting for one). Returns each
+    record's answer, in order, and the applied sequence."""
+    return (await apply_batches([(context, records)], announce_outcomes))[0]
+
+
+async def apply_batches(
+    batches: Sequence[tuple[ApplyContext, Sequence[IncomingRecord]]], announce_outcomes: bool = True
+) -> list[tuple[list[RecordResult], int]]:
+    """``apply_batch`` for the batches of many units of work on one connection (an import of many
+    employees' history, in one transaction): one lookup of the records received before, each
+    kind's records of every batch applied in one go (a handler's ``apply_many`` when it has one,
+    else its ``apply`` per batch), one insert of every record. Each batch's answers, in order."""
+    if not batches:
+        return []
+    connection = batches[0][0].connection
+    existing = await _stored_outcomes(connection, [r.id for _, records in batches for r in records])
+    sorted_out = []
+    for context, records in batches:
+        results: dict[int, RecordResult] = {}
+        viewer, device = context.viewer, context.device
         to_apply, next_seq = _sort_out(
             (viewer.tenant_id, viewer.employee_id), records, existing, device.applied_seq, results
         )
-        changes = ChangeSet(viewer.tenant_id)
-        context = ApplyContext(viewer, connection, changes, received_at, settings, device=device, clock=clock)
-        outcomes = await _apply(context, clock, to_apply)
-        rows = []
+        sorted_out.append((results, to_apply, next_seq))
+    decided = await _apply([(context, to_apply) for (context, _), (_, to_apply, _) in zip(batches, sorted_out)])
+    rows = []
+    for (context, _), (results, to_apply, _), outcomes in zip(batches, sorted_out, decided):
+        viewer, clock = context.viewer, context.clock
         for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):
-            rows.append(_stored(connection, viewer, device, record, outcome, corrected, flags, clock))
+            rows.append(_stored(connection, viewer, context.device, record, outcome, corrected, flags, clock))
             results[index] = RecordResult(
                 record.id,
                 record.seq,
@@ -111,23 +153,21 @@ async def ingest(
                 outcome.code,
                 outcome.params,
                 server_version=outcome.server_version,
-                received_at=received_at,
+                received_at=clock.received_at,
                 result=outcome.result,
             )
-            changes.touch(Entity.RECORD_OUTCOME, record.id, audience=viewer.employee_id)
-        # One statement for the batch: building ORM objects would cost more than the insert.
-        await insert_many(connection, "activity_record", _RECORD_COLUMNS, rows)
+            if announce_outcomes:
+                context.changes.touch(Entity.RECORD_OUTCOME, record.id, audience=viewer.employee_id)
+    # One statement for the batches: building ORM objects would cost more than the insert.
+    await insert_many(connection, "activity_record", _RECORD_COLUMNS, rows)
+    answers = []
+    for (context, records), (results, _, next_seq) in zip(batches, sorted_out):
+        device = context.device
         if next_seq - 1 != device.applied_seq:
             await Device.filter(id=device.id).using_db(connection).update(applied_seq=next_seq - 1)
-        await context.finish()
-    _resolve_in_batch_duplicates(records, results)
-    return IngestResult(
-        results=[results[i] for i in range(len(records))],
-        applied_seq=next_seq - 1,
-        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, clock.offset_ms)),
-        clock_skewed=clock.skewed,
-        received_at=received_at,
-    )
+        _resolve_in_batch_duplicates(records, results)
+        answers.append(([results[i] for i in range(len(records))], next_seq - 1))
+    return answers
 
 
 @dataclass(frozen=True)
@@ -241,39 +281,56 @@ def _sort_out(
 
 
 async def _apply(
-    context: ApplyContext, clock: Clock, to_apply: list[tuple[int, IncomingRecord]]
-) -> list[tuple[Outcome, datetime, list[str]]]:
-    """Parse every record, then let each kind's handler apply its records in one go."""
-    decided: list[tuple[Outcome, datetime, list[str]] | None] = [None] * len(to_apply)
-    by_kind: dict[str, list[tuple[int, ParsedRecord]]] = {}
-    for position, (_, record) in enumerate(to_apply):
-        if record.occurred_at is None or record.rejection is not None:
-            flags = [] if record.occurred_at is not None else [UNREADABLE_TIME]
-            decided[position] = (
-                Outcome.rejected(record.rejection or invalid_payload("occurredAt")),
-                clock.received_at,
-                flags,
+    batches: list[tuple[ApplyContext, list[tuple[int, IncomingRecord]]]],
+) -> list[list[tuple[Outcome, datetime, list[str]]]]:
+    """Parse every record, then let each kind's handler apply its records in one go (of every
+    batch at once when the handler has ``apply_many``)."""
+    decided: list[list[tuple[Outcome, datetime, list[str]] | None]] = [
+        [None] * len(to_apply) for _, to_apply in batches
+    ]
+    by_kind: dict[str, dict[int, list[tuple[int, ParsedRecord]]]] = {}  # kind -> batch -> parsed records
+    for batch, (context, to_apply) in enumerate(batches):
+        clock = context.clock
+        for position, (_, record) in enumerate(to_apply):
+            if record.occurred_at is None or record.rejection is not None:
+                flags = [] if record.occurred_at is not None else [UNREADABLE_TIME]
+                decided[batch][position] = (
+                    Outcome.rejected(record.rejection or invalid_payload("occurredAt")),
+                    clock.received_at,
+                    flags,
+                )
+                continue
+            corrected, flags = clock.correct(record.occurred_at)
+            if record.seq is not None:
+                context.batch_times[record.seq] = corrected
+            handler = registry.KINDS.get(record.kind)
+            if handler is None:
+                outcome = Outcome.rejected(DomainError(ErrorCode.UNKNOWN_KIND, kind=record.kind[:MAX_KIND_LENGTH]))
+                decided[batch][position] = (outcome, corrected, flags)
+                continue
+            try:
+                parsed = handler.parse(record.payload)
+            except DomainError as error:
+                decided[batch][position] = (Outcome.rejected(error), corrected, flags)
+                continue
+            parsed_record = ParsedRecord(record, parsed, corrected, flags)
+            by_kind.setdefault(record.kind, {}).setdefault(batch, []).append((position, parsed_record))
+    for kind, of_batch in by_kind.items():
+        handler = registry.KINDS[kind]
+        apply_many = getattr(handler, "apply_many", None)
+        if apply_many is not None:
+            outcome_lists = await apply_many(
+                [(batches[batch][0], [parsed for _, parsed in items]) for batch, items in of_batch.items()]
             )
-            continue
-        corrected, flags = clock.correct(record.occurred_at)
-        if record.seq is not None:
-            context.batch_times[record.seq] = corrected
-        handler = registry.KINDS.get(record.kind)
-        if handler is None:
-            outcome = Outcome.rejected(DomainError(ErrorCode.UNKNOWN_KIND, kind=record.kind[:MAX_KIND_LENGTH]))
-            decided[position] = (outcome, corrected, flags)
-            continue
-        try:
-            parsed = handler.parse(record.payload)
-        except DomainError as error:
-            decided[position] = (Outcome.rejected(error), corrected, flags)
-            continue
-        by_kind.setdefault(record.kind, []).append((position, ParsedRecord(record, parsed, corrected, flags)))
-    for kind, items in by_kind.items():
-        outcomes = await registry.KINDS[kind].apply(context, [parsed for _, parsed in items])
-        for (position, parsed), outcome in zip(items, outcomes):
-            decided[position] = (outcome, parsed.occurred_at, parsed.flags)
-    return [entry for entry in decided if entry is not None]
+        else:
+            outcome_lists = [
+                await handler.apply(batches[batch][0], [parsed for _, parsed in items])
+                for batch, items in of_batch.items()
+            ]
+        for (batch, items), outcomes in zip(of_batch.items(), outcome_lists):
+            for (position, parsed), outcome in zip(items, outcomes):
+                decided[batch][position] = (outcome, parsed.occurred_at, parsed.flags)
+    return [[entry for entry in entries if entry is not None] for entries in decided]
 
 
 _RECORD_COLUMNS = {

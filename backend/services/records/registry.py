@@ -14,8 +14,9 @@ from backend.services import feed
 from backend.services.catalog import progress
 from backend.services.credits import credit_engine, rewards
 from backend.services.feed import Backfiller, ChangeSet
+from backend.services.imports import history_kind
 from backend.services.ojt import assessment, mentoring, practice, quizzes, rubrics, skills
-from backend.services.people import profile_settings
+from backend.services.people import employment, profile_settings
 from backend.services.records.handler import RecordHandler
 from backend.services.sessions import checkin, enrollment
 
@@ -30,6 +31,7 @@ HANDLERS: tuple[RecordHandler, ...] = (
     practice.PracticeReviewed(),
     assessment.MentorEvaluated(),
     rewards.RewardRedeemed(),
+    history_kind.HistoryResult(),
 )
 
 KINDS: dict[str, RecordHandler] = {handler.kind: handler for handler in HANDLERS}
@@ -44,6 +46,7 @@ BACKFILLERS: tuple[Backfiller, ...] = (
     assessment.mark_feed_rows,
     practice.mark_feed_rows,
     quizzes.mark_feed_rows,
+    employment.mark_feed_rows,
     feed.mark_shared_rows,
 )
 

@@ -1,0 +1,1 @@
+"""GraphQL of the company's data standards (backend/services/people/standards.py)."""
