@@ -182,7 +182,7 @@ async def _write_activation_codes(settings: Settings, args: argparse.Namespace) 
     )
     writer.header(headers, (14, 12, 20, 16, 20))
     for one in issued:
-        until = one.expires_at.astimezone(zone).replace(tzinfo=None)
+        until = one.expires_at.astimezone(zone).replace(tzinfo=None, microsecond=0)
         employee = one.employee
         writer.row([employee.employee_no, employee.name, units.get(employee.org_unit_id or 0, ""), one.code, until])
     writer.close()

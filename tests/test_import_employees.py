@@ -398,6 +398,10 @@ async def test_managers_and_mentors_must_be_active_and_known(company, tmp_path):
 
 
 async def test_export_then_import_changes_nothing(company, tmp_path):
+    # The company's first HR admin has no org unit (xuefen tenant create): exported as they are.
+    admin = await Employee.create(tenant=company.tenant, employee_no="A0001", name="首位管理员", password_hash="")
+    for role in (Role.EMPLOYEE, Role.HR_ADMIN):
+        await EmployeeRole.create(tenant=company.tenant, employee=admin, role=role)
     await run(
         company,
         tmp_path,
@@ -426,3 +430,9 @@ async def test_the_cli_imports_employees(company, database_url, test_settings, t
     assert audit.actor_id is None and audit.details["via"] == "cli"
     assert [s[0] for s in await steps(hired)] == [AssignmentKind.HIRE]
     assert await roles(hired) == [Role.EMPLOYEE]
+
+
+async def test_a_new_employee_needs_an_org_unit_and_nobody_is_moved_into_none(company, tmp_path):
+    job = await run(company, tmp_path, ["600-01,无组织,,,,,,,,2022-02-02,,", "LRN,学员,,,,,,,,,,"])
+    assert sorted(found(job)) == [(2, "Org unit code", "REQUIRED"), (3, "Org unit code", "REQUIRED")]
+    assert counts(job) == (0, 0, 0, 2) and not await Employee.filter(employee_no="600-01").exists()

@@ -283,7 +283,8 @@ def plan_row(
         "name": row.name,
         "phone": row.phone if given("phone") else before.phone if before else None,
         "email": row.email if given("email") else before.email if before else None,
-        "org_unit_id": places.org_units[row.org_unit][0],
+        # Empty only for someone the company already has without one (the first HR admin).
+        "org_unit_id": places.org_units[row.org_unit][0] if row.org_unit else None,
         "position_id": places.positions.get(row.position or "") if given("position") else _of(before, "position_id"),
         "site_id": places.sites.get(row.site or "") if given("site") else _of(before, "site_id"),
         "hired_on": (before.hired_on or row.hired_on) if before else (row.hired_on or row.left_on or today),

@@ -139,8 +139,8 @@ class EmployeesKind(ImportKind[EmployeeRow]):
             "组织编码",
             "Org unit code",
             True,
-            "公司已有的组织（先导入组织），在职员工的组织须未关闭",
-            "an org unit of the company (import org units first), open for active employees",
+            "公司已有的组织（先导入组织）；新员工必填，在职员工的组织须未关闭",
+            "an org unit of the company (import org units first); required for new employees, open for active ones",
         ),
         Column("position", "岗位编码", "Position code", False, "公司已有的岗位；可空", "a position of the company"),
         Column("site", "地点编码", "Site code", False, "公司已有的地点；可空", "a site of the company"),
@@ -196,7 +196,7 @@ class EmployeesKind(ImportKind[EmployeeRow]):
         number = check_employee_no(_ANY_NUMBER, cells.text("employee_no"), "employee_no")
         name = check_name(cells.text("name"), "name")
         phone, email = check_phone(cells.text("phone"), "phone"), check_email(cells.text("email"), "email")
-        org_unit = _code(cells, "org_unit", required=True) or ""
+        org_unit = _code(cells, "org_unit") or ""  # required of new people: see _row_problems
         position, site = _code(cells, "position"), _code(cells, "site")
         manager, mentor = _named(cells, "manager"), _named(cells, "mentor")
         roles = check_roles(role_names(cells.text("roles")), "roles")
@@ -286,6 +286,10 @@ class EmployeesKind(ImportKind[EmployeeRow]):
             except DomainError as error:
                 yield error
         yield from _unknown_places(places, row)
+        if not row.org_unit and (person is None or person.org_unit_id is not None):
+            # A hire needs an org unit, and nobody is moved out of theirs into none; someone the
+            # company has without one (its first HR admin) comes back from an export as they are.
+            yield invalid("org_unit", "reason.required")
         if person is not None and person.hired_on and row.hired_on and person.hired_on != row.hired_on:
             yield "hired_on", ProblemCode.HIRED_ON_CHANGED, {"value": person.hired_on.isoformat()}
         if person is not None and not person.is_active:
@@ -446,7 +450,7 @@ def _unknown_places(places: Places, row: EmployeeRow) -> Iterable[Issue]:
         ("site", row.site, places.sites),
     )
     for column, code, codes in known:
-        if code is not None and code not in codes:
+        if code and code not in codes:
             yield column, ProblemCode.UNKNOWN_REFERENCE, {"value": code}
 
 
