@@ -483,3 +483,97 @@ async def test_an_opening_balance_lapses_like_credits_earned_on_its_as_of_day(cl
     account = await CreditAccount.get(employee=lrn)
     assert (account.balance, account.lifetime_earned) == (200, 700)  # earned stays earned
     assert await verify_accounts(company.tenant.id) == []
+
+
+async def test_a_course_is_completed_when_its_last_requirement_was_met_not_at_a_later_repeat(password_hash):
+    """Second reader: LRN did A-002's lesson at T1, its ten practices at T2 (the course is done then,
+    as live), and the lesson once more at T3. The module and the course were completed at T1 and
+    T2, not at the repeat."""
+    company = await make_company(password_hash)
+    await rule(company, "MODULE", "MODULE_COMPLETED", 5)
+    await rule(company, "COURSE", "COURSE_COMPLETED", 30)
+    lesson_module = await module(company, "A-002", ModuleKind.LESSON)
+    practice = await module(company, "A-002", ModuleKind.PRACTICE)  # required 10 times
+
+    outcomes = await run(
+        company,
+        row(company, "LRN", lesson_module, "LESSON", T1),
+        row(company, "LRN", practice, "PRACTICE", T2, count=10),
+        row(company, "LRN", lesson_module, "LESSON", T3),
+    )
+
+    assert [o.status for o in outcomes] == [RowStatus.CREATED] * 3
+    completion = await CourseCompletion.get(employee=company.employees["LRN"], course=company.courses["A-002"])
+    assert completion.completed_at == T2
+    events = await events_of(company, "LRN")
+    assert ("COURSE_COMPLETED", None, 1, T2) in events
+    assert sorted(e[3] for e in events if e[0] == "MODULE_COMPLETED") == [T1, T2]
+    assert await earned(company, "LRN") == [(5, T1), (5, T2), (30, T2)]
+
+
+async def test_a_phone_on_a_lookalike_of_the_import_device_cannot_write_history(client, password_hash):
+    """Second reader: a device id that only looks like the import device's (fullwidth letters, a
+    zero-width space) is not it: HISTORY_RESULT stays FORBIDDEN."""
+    company = await make_company(password_hash)
+    target = await module(company, "A-002", ModuleKind.LESSON)
+    payload = {"moduleId": to_global_id("CourseModule", target.id), "activity": "LESSON", "count": 1}
+    for n, device_id in enumerate(("ｘｕｅｆｅｎ-import", "\u200bxuefen-import", "xuefen\u2010import")):
+        phone = await token_for(client, company.code, "LRN", device_id=device_id)
+        record = {
+            "id": f"0b2f0a42-5d6c-4e0e-9b7e-7f6d8f1e2b0{n}",
+            "seq": 1,
+            "kind": "HISTORY_RESULT",
+            "occurredAt": T1.isoformat(),
+            "payload": payload,
+        }
+        pushed = await gql(client, PUSH, push_input([record], device_id=device_id), token=phone)
+        assert [(r["status"], r["code"]) for r in pushed["data"]["syncPush"]["results"]] == [
+            ("REJECTED", "FORBIDDEN")
+        ], device_id
+    assert await progress_of(company, "LRN", target) == 0
+
+
+async def test_caps_first_time_rules_and_every_n_count_what_earlier_imports_granted(password_hash):
+    """Second reader: a second import (another call, as a later job) is judged with what the
+    first one granted, as live: the day's cap and the first-time rule are used up, "every N"
+    goes on counting."""
+    company = await make_company(password_hash)
+    await rule(company, "LESSON", "LESSON_COMPLETED", 10, cap_per_day=15)
+    await rule(company, "FIRST", "LESSON_COMPLETED", 7, first_time_only=True)
+    await rule(company, "PRACTICE", "PRACTICE_CONFIRMED", 20, every_n=5)
+    target = await module(company, "A-002", ModuleKind.LESSON)
+    practice = await module(company, "A-002", ModuleKind.PRACTICE)
+
+    await run(
+        company, row(company, "LRN", target, "LESSON", T1), row(company, "LRN", practice, "PRACTICE", T1, count=4)
+    )
+    later = T1 + timedelta(hours=2)  # the same day
+    outcomes = await run(
+        company,
+        replace(row(company, "LRN", target, "LESSON", later, count=2), source="Excel 2024"),
+        row(company, "LRN", target, "LESSON", T2),
+        row(company, "LRN", practice, "PRACTICE", T2, count=3),
+    )
+
+    assert [o.status for o in outcomes] == [RowStatus.CREATED] * 3
+    assert await earned(company, "LRN") == [(5, later), (7, T1), (10, T1), (10, T2), (20, T2)]
+    assert await verify_accounts(company.tenant.id) == []
+
+
+async def test_a_phone_gets_the_balance_history_credited(client, password_hash):
+    """Second reader: credits posted by an import reach the phone with the account (its balance),
+    as a live credit does, not only the entries."""
+    company = await make_company(password_hash)
+    await rule(company, "LESSON", "LESSON_COMPLETED", 10)
+    target = await module(company, "A-002", ModuleKind.LESSON)
+    token = await token_for(client, company.code, "LRN", device_id="lrn-phone")
+    cursor, more = None, True
+    while more:
+        page = (await gql(client, PULL, pull_input(cursor, device_id="lrn-phone"), token=token))["data"]["syncPull"]
+        cursor, more = page["cursor"], page["hasMore"]
+
+    await run(company, row(company, "LRN", target, "LESSON", T1))
+
+    page = (await gql(client, PULL, pull_input(cursor, device_id="lrn-phone"), token=token))["data"]["syncPull"]
+    entities = {change["entity"] for change in page["changes"]}
+    assert {"CREDIT_ENTRY", "CREDIT_ACCOUNT", "MODULE_PROGRESS"} <= entities

@@ -435,4 +435,5 @@ async def test_the_cli_imports_employees(company, database_url, test_settings, t
 async def test_a_new_employee_needs_an_org_unit_and_nobody_is_moved_into_none(company, tmp_path):
     job = await run(company, tmp_path, ["600-01,无组织,,,,,,,,2022-02-02,,", "LRN,学员,,,,,,,,,,"])
     assert sorted(found(job)) == [(2, "Org unit code", "REQUIRED"), (3, "Org unit code", "REQUIRED")]
-    assert counts(job) == (0, 0, 0, 2) and not await Employee.filter(employee_no="600-01").exists()
+    assert counts(job) == (0, 0, 0, 2)
+    assert not await Employee.filter(tenant_id=company.tenant.id, employee_no="600-01").exists()

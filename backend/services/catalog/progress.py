@@ -121,12 +121,14 @@ async def add_progress_of(
     context: UnitOfWork,
     modules: dict[int, CourseModule],
     totals_of: dict[int, dict[int, list]],
-    as_happened: bool = False,
+    as_happened: dict[tuple[int, int], list[tuple[datetime, int]]] | None = None,
 ) -> None:
     """``add_progress`` for many employees at once (an import of history), in the same few
     statements: totals_of maps employee id -> module id -> [count, seconds, last completed at].
-    ``as_happened``: a course completed now was completed when its last required module was
-    done (history arriving long after), not when the work arrived."""
+    ``as_happened`` (history arriving long after it happened): when each (employee, module)'s
+    completions were done, as (time, count); a module is then completed when it reached its
+    required count, and a course when the last of its required modules was, not at a later
+    repeat nor when the work arrived."""
     viewer, connection = context.viewer, context.connection
     now = db_time(connection, context.received_at)
     await insert_many(
@@ -160,6 +162,7 @@ async def add_progress_of(
         for module_id in totals:
             context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
     # Completing a module is a creditable fact of its own, once per employee and module.
+    met_at: dict[tuple[int, int], datetime] = {}  # as_happened: when a module reached its required count
     for employee_id, module_id, count, required in (
         await ModuleProgress.filter(
             tenant_id=viewer.tenant_id,
@@ -171,13 +174,17 @@ async def add_progress_of(
     ):
         totals = totals_of[employee_id]
         if module_id in totals and count >= required:
+            if as_happened is not None:
+                met = _met_at(count - totals[module_id][0], required, as_happened.get((employee_id, module_id), []))
+                if met is not None:
+                    met_at[(employee_id, module_id)] = met
             credit_engine.note(
                 context,
                 credit_engine.Creditable(
                     employee_id,
                     CreditActivity.MODULE_COMPLETED,
                     f"module:{employee_id}:{module_id}",
-                    totals[module_id][2] or context.received_at,
+                    met_at.get((employee_id, module_id)) or totals[module_id][2] or context.received_at,
                     None,
                     modules[module_id].course_id,
                     module_id,
@@ -186,7 +193,20 @@ async def add_progress_of(
     courses_of = {
         employee_id: {modules[module_id].course_id for module_id in totals} for employee_id, totals in totals_of.items()
     }
-    await _complete_courses(context, courses_of, as_happened)
+    await _complete_courses(context, courses_of, met_at if as_happened is not None else None)
+
+
+def _met_at(before: int, required: int, steps: list[tuple[datetime, int]]) -> datetime | None:
+    """When completions ``steps`` (time, count) added to ``before`` first reached ``required``
+    (None: reached before them)."""
+    if before >= required:
+        return None
+    done = before
+    for at, count in sorted(steps, key=lambda step: step[0]):
+        done += count
+        if done >= required:
+            return at
+    return None
 
 
 _PROGRESS_COLUMNS = {
@@ -202,9 +222,12 @@ _PROGRESS_COLUMNS = {
 }
 
 
-async def _complete_courses(context: UnitOfWork, courses_of: dict[int, set[int]], as_happened: bool) -> None:
+async def _complete_courses(
+    context: UnitOfWork, courses_of: dict[int, set[int]], met_at: dict[tuple[int, int], datetime] | None
+) -> None:
     """Mark courses (employee id -> course ids) whose every required module has met its required
-    count as completed (once), dated now or, ``as_happened``, when the last of them was done."""
+    count as completed (once), dated now or, with ``met_at`` (history: when modules reached their
+    required count now), when the last of them was met."""
     viewer, connection = context.viewer, context.connection
     course_ids = list({course_id for courses in courses_of.values() for course_id in courses})
     required = (
@@ -247,7 +270,7 @@ async def _complete_courses(context: UnitOfWork, courses_of: dict[int, set[int]]
     fresh = {employee_id: new_courses for employee_id, new_courses in fresh.items() if new_courses}
     if not fresh:
         return
-    when = _completion_times(context, fresh, done, {m for m, _, _ in required}) if as_happened else {}
+    when = _completion_times(context, fresh, done, {m for m, _, _ in required}, met_at) if met_at is not None else {}
     await CourseCompletion.bulk_create(
         [
             CourseCompletion(
@@ -310,11 +333,14 @@ def _completion_times(
     fresh: dict[int, list[int]],
     done: dict[tuple[int, int], tuple[int, datetime | None, int]],
     required: set[int],
+    met_at: dict[tuple[int, int], datetime],
 ) -> dict[tuple[int, int], datetime]:
     """When each fresh completion happened: the latest time one of the course's required modules
-    was done (any module's, for a course with none required), never after the work arrived."""
+    met its required count (``met_at``; else, met before, when it was last done; any module's,
+    for a course with none required), never after the work arrived."""
     latest: dict[tuple[int, int, bool], datetime] = {}
     for (employee_id, module_id), (_, last, course_id) in done.items():
+        last = met_at.get((employee_id, module_id), last)
         key = (employee_id, course_id, module_id in required)
         if last is not None and (key not in latest or last > latest[key]):
             latest[key] = last

@@ -237,6 +237,8 @@ async def post_many(
         account[0] += amount
         account[1] += earned
         changes.touch(Entity.CREDIT_ENTRY, int(row["id"]), audience=employee_id)
+    for employee_id in sums:  # the balance a phone shows, as ``post`` marks it
+        changes.touch(Entity.CREDIT_ACCOUNT, employee_id, audience=employee_id)
     await _add_to_accounts(connection, tenant_id, sums, now)
     return len(inserted)
 
@@ -273,6 +275,8 @@ async def add_pending_many(
     sums: dict[int, list[int]] = {}
     for row in inserted:
         sums.setdefault(int(row["employee_id"]), [0, 0, 0])[2] += int(row["amount"])
+    for employee_id in sums:  # the pending sum a phone shows, as ``add_pending`` marks it
+        changes.touch(Entity.CREDIT_ACCOUNT, employee_id, audience=employee_id)
     await _add_to_accounts(connection, tenant_id, sums, now)
     return len(inserted)
 
@@ -541,7 +545,9 @@ async def post_opening_balances(
                 stamp,
                 stamp,
             )
-            for opening in openings
+            # In employee order: two imports of overlapping balances wait on each other's first
+            # shared key instead of deadlocking on keys taken in opposite orders.
+            for opening in sorted(openings, key=lambda opening: opening.employee_id)
         ],
         on_conflict="ON CONFLICT (tenant_id, entry_key) DO NOTHING",
         returning="id, employee_id",

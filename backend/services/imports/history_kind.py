@@ -18,8 +18,8 @@ What each activity derives, as the live path derives it:
 | EVALUATION | ASSESSMENT or PRACTICE | + 1 at the first ASSESSMENT pass (score ≥ passScore, 60 unset) | EVALUATION_SCORED with the score (``evaluation:<employee>:<module>``, as live) | the score |
 
 Course completion follows from progress exactly as live (``progress.add_progress_of``, for every
-employee of a call at once), dated at the latest time its required modules were done (from the
-history) rather than at the import.
+employee of a call at once), dated when the last of its required modules reached its required
+count (from the history; a later repeat does not move it) rather than at the import.
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ class HistoryResult:
             # Facts of every employee are noted in the first batch's unit of work: each names its employee.
             first = decided[0]
             modules = {module_id: first.job.modules[module_id] for totals in totals_of.values() for module_id in totals}
-            await progress.add_progress_of(first.context, modules, totals_of, as_happened=True)
+            steps = {key: done for batch in decided for key, done in batch.steps.items()}
+            await progress.add_progress_of(first.context, modules, totals_of, as_happened=steps)
         return answers
 
 
@@ -196,6 +197,8 @@ class _Batch:
         self.context, self.job = context, job
         self.employee_id = context.viewer.employee_id
         self.totals: dict[int, list] = {}  # module id -> [count, seconds, last done], as add_progress takes
+        # (employee, module) -> (time, count) of each completion: when a module met its required count.
+        self.steps: dict[tuple[int, int], list[tuple[datetime, int]]] = {}
         self.evidence: list[Evidence] = []
 
     def add(self, parsed: ParsedRecord) -> Outcome:
@@ -250,6 +253,7 @@ class _Batch:
         total = self.totals.setdefault(module.id, [0, 0, at])
         total[0] += count
         total[2] = max(total[2], at)
+        self.steps.setdefault((self.employee_id, module.id), []).append((at, count))
 
     def _first_pass(self, module: CourseModule, at: datetime) -> None:
         """A pass counts the module once, as the live quiz and assessment paths do."""
