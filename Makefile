@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format install schema check-schema migrate serve bench clean
+.PHONY: demo test lint format install schema check-schema migrate serve bench bench-import clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Xuefen needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -53,6 +53,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.leaderboard
 	$(BIN)/python -m bench.leaderboard --database "$(BENCH_POSTGRES_URL)"
 	$(BIN)/python -m bench.sync_push --database "$(BENCH_POSTGRES_URL)"
+
+## make bench-import: a generated company of 20,000 employees and 1,000,000 history records imported (≈ 10 min)
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.import_company --database "$(BENCH_POSTGRES_URL)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

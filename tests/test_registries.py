@@ -178,3 +178,10 @@ def test_every_reason_key_used_has_a_message() -> None:
     assert len(used) > 10, used
     missing = {key: where for key, where in used.items() if key not in MESSAGES}
     assert not missing, f"add these reason/subject messages (zh-CN and en) to backend/i18n.py: {missing}"
+
+
+def test_phones_are_told_every_kind_but_the_importers() -> None:
+    from backend.services.records import registry
+
+    assert "HISTORY_RESULT" in registry.KINDS and "HISTORY_RESULT" not in registry.PHONE_KINDS
+    assert set(registry.PHONE_KINDS) == set(registry.KINDS) - {"HISTORY_RESULT"}

@@ -151,5 +151,5 @@ class SyncQueries:
             max_pull_limit=protocol.MAX_PULL_LIMIT,
             max_body_bytes=settings.max_body_bytes,
             tombstone_days=settings.sync_tombstone_days,
-            record_kinds=sorted(registry.KINDS),
+            record_kinds=list(registry.PHONE_KINDS),
         )

@@ -193,7 +193,7 @@ class SyncInfo:
     max_pull_limit: int = strawberry.field(description="Largest pull limit.")
     max_body_bytes: int = strawberry.field(description="Largest request body, after decompression.")
     tombstone_days: int = strawberry.field(description="How long deletions stay in the feed.")
-    record_kinds: list[str] = strawberry.field(description="Record kinds accepted.")
+    record_kinds: list[str] = strawberry.field(description="Record kinds a phone may send.")
 
 
 def utc(moment: datetime) -> datetime:

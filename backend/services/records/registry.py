@@ -35,6 +35,9 @@ HANDLERS: tuple[RecordHandler, ...] = (
 )
 
 KINDS: dict[str, RecordHandler] = {handler.kind: handler for handler in HANDLERS}
+# The kinds a phone may send (what syncInfo advertises): all but the history an import writes
+# through each employee's reserved import device.
+PHONE_KINDS: tuple[str, ...] = tuple(sorted(kind for kind in KINDS if kind != history_kind.HISTORY_RESULT))
 
 # In this order (it decides the feed numbers a backfill gives): the domains', then the shared rows.
 BACKFILLERS: tuple[Backfiller, ...] = (
