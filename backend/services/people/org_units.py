@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
@@ -142,10 +143,14 @@ async def open_org_unit(
     return unit
 
 
-async def _code_taken(connection: BaseDBAsyncClient, tenant_id: int, code: str, unit_id: int | None = None) -> bool:
-    query = OrgUnit.filter(tenant_id=tenant_id, code=code).using_db(connection)
-    if unit_id is not None:
-        query = query.exclude(id=unit_id)
+async def code_taken(
+    connection: BaseDBAsyncClient, model: type[Model], tenant_id: int, code: str, other_than: int | None = None
+) -> bool:
+    """Whether another row of ``model`` in the company has ``code`` (org units, sites, positions,
+    skills: unique per company); the unique constraint still decides a race."""
+    query = model.filter(tenant_id=tenant_id, code=code).using_db(connection)
+    if other_than is not None:
+        query = query.exclude(id=other_than)
     return await query.exists()
 
 
@@ -158,7 +163,7 @@ async def create_org_unit(viewer: Viewer, code: object, name: object, parent_id:
         async with in_transaction() as connection:
             await lock_structure(connection, tenant_id)
             parent = None if parent_id is None else await open_org_unit(connection, tenant_id, parent_id, "parentId")
-            if await _code_taken(connection, tenant_id, fields.code):
+            if await code_taken(connection, OrgUnit, tenant_id, fields.code):
                 raise already_exists("subject.org_unit", fields.code)
             unit = await OrgUnit.create(
                 tenant_id=tenant_id, code=fields.code, name=fields.name, parent_id=parent_id, using_db=connection
@@ -196,7 +201,7 @@ async def update_org_unit(viewer: Viewer, unit_id: int, code: object = None, nam
             # A code is judged when it changes; one that predates today's rules stays.
             if code is not None and not (isinstance(code, str) and code.strip() == unit.code):
                 new_code = check_code(code, "code")
-                if await _code_taken(connection, tenant_id, new_code, unit.id):
+                if await code_taken(connection, OrgUnit, tenant_id, new_code, unit.id):
                     raise already_exists("subject.org_unit", new_code)
                 unit.code = new_code
             renamed = False

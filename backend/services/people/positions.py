@@ -22,7 +22,13 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import DataStandardSubject, EmployeeSkill, Position, PositionSkill, Role, Skill
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
-from backend.services.people.org_units import already_exists, check_text, touch_profiles, touch_ruled_quizzes
+from backend.services.people.org_units import (
+    already_exists,
+    check_text,
+    code_taken,
+    touch_profiles,
+    touch_ruled_quizzes,
+)
 from backend.services.people.standards import Standards, standards_of
 from backend.services.validation import invalid
 from backend.services.viewer import Viewer
@@ -123,13 +129,6 @@ def requirement_snapshot(position_id: int, skill_id: int, required_level: int | 
     return {"positionId": position_id, "skillId": skill_id, "requiredLevel": required_level}
 
 
-async def _code_taken(connection: BaseDBAsyncClient, tenant_id: int, code: str, position_id: int | None = None) -> bool:
-    query = Position.filter(tenant_id=tenant_id, code=code).using_db(connection)
-    if position_id is not None:
-        query = query.exclude(id=position_id)
-    return await query.exists()
-
-
 async def create_position(
     viewer: Viewer, code: object, family: object, sequence: object, level: object, grade: object
 ) -> Position:
@@ -139,7 +138,7 @@ async def create_position(
     fields = check_position(await standards_of(tenant_id), code, family, sequence, level, grade)
     try:
         async with in_transaction() as connection:
-            if await _code_taken(connection, tenant_id, fields.code):
+            if await code_taken(connection, Position, tenant_id, fields.code):
                 raise already_exists("subject.position", fields.code)
             position = await Position.create(tenant_id=tenant_id, **asdict(fields), using_db=connection)
             await audit(
@@ -187,7 +186,7 @@ async def update_position(viewer: Viewer, position_id: int, changes: dict[str, o
                 code = standards.check(
                     DataStandardSubject.POSITION_CODE, check_text(current["code"], "code", MAX_CODE), "code"
                 )
-                if await _code_taken(connection, tenant_id, code, position.id):
+                if await code_taken(connection, Position, tenant_id, code, position.id):
                     raise already_exists("subject.position", code)
             fields = _with_parts(code, current["family"], current["sequence"], current["level"], current["grade"])
             for column, value in asdict(fields).items():

@@ -23,7 +23,14 @@ from backend.models import Role, Site, Tenant, TrainingSession
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
 from backend.services.people.accounts import valid_time_zone
-from backend.services.people.org_units import already_exists, check_code, check_text, lock_structure, touch_profiles
+from backend.services.people.org_units import (
+    already_exists,
+    check_code,
+    check_text,
+    code_taken,
+    lock_structure,
+    touch_profiles,
+)
 from backend.services.validation import invalid
 from backend.services.viewer import Viewer
 
@@ -171,13 +178,6 @@ async def _default_time_zone(connection: BaseDBAsyncClient | None, tenant_id: in
     return tenant.time_zone if tenant else "Asia/Shanghai"
 
 
-async def _code_taken(connection: BaseDBAsyncClient, tenant_id: int, code: str, site_id: int | None = None) -> bool:
-    query = Site.filter(tenant_id=tenant_id, code=code).using_db(connection)
-    if site_id is not None:
-        query = query.exclude(id=site_id)
-    return await query.exists()
-
-
 async def _only_headquarters(connection: BaseDBAsyncClient, tenant_id: int, site: Site, viewer: Viewer) -> None:
     """Make ``site`` the company's one headquarters: the former one stops being it (audited)."""
     former = await Site.filter(tenant_id=tenant_id, is_headquarters=True).exclude(id=site.id).using_db(connection)
@@ -210,7 +210,7 @@ async def create_site(
         async with in_transaction() as connection:
             if fields.is_headquarters:
                 await lock_structure(connection, tenant_id)  # two new headquarters at once: one wins
-            if await _code_taken(connection, tenant_id, fields.code):
+            if await code_taken(connection, Site, tenant_id, fields.code):
                 raise already_exists("subject.site", fields.code)
             site = await Site.create(tenant_id=tenant_id, **_columns(fields), using_db=connection)
             if fields.is_headquarters:
@@ -269,7 +269,7 @@ async def update_site(viewer: Viewer, site_id: int, changes: dict[str, object]) 
                 current["is_headquarters"],
             )
             code = fields.code
-            if fields.code != site.code and await _code_taken(connection, tenant_id, fields.code, site.id):
+            if fields.code != site.code and await code_taken(connection, Site, tenant_id, fields.code, site.id):
                 raise already_exists("subject.site", fields.code)
             for column, value in _columns(fields).items():
                 setattr(site, column, value)

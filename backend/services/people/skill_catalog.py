@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -17,7 +16,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import EmployeeSkill, Role, Skill
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
-from backend.services.people.org_units import already_exists, check_code, check_text
+from backend.services.people.org_units import already_exists, check_code, check_text, code_taken
 from backend.services.viewer import Viewer
 
 MAX_NAME = 200  # Skill.name
@@ -52,13 +51,6 @@ def snapshot(skill: Skill) -> dict[str, Any]:
     return {"code": skill.code, "name": skill.name, "category": skill.category}
 
 
-async def _code_taken(connection: BaseDBAsyncClient, tenant_id: int, code: str, skill_id: int | None = None) -> bool:
-    query = Skill.filter(tenant_id=tenant_id, code=code).using_db(connection)
-    if skill_id is not None:
-        query = query.exclude(id=skill_id)
-    return await query.exists()
-
-
 async def create_skill(viewer: Viewer, code: object, name: object, category: object = None) -> Skill:
     """A new skill of the company's catalog (HR admins); audited."""
     viewer.require_role(Role.HR_ADMIN)
@@ -66,7 +58,7 @@ async def create_skill(viewer: Viewer, code: object, name: object, category: obj
     tenant_id = viewer.tenant_id
     try:
         async with in_transaction() as connection:
-            if await _code_taken(connection, tenant_id, fields.code):
+            if await code_taken(connection, Skill, tenant_id, fields.code):
                 raise already_exists("subject.skill", fields.code)
             skill = await Skill.create(tenant_id=tenant_id, **asdict(fields), using_db=connection)
             await audit(
@@ -106,7 +98,7 @@ async def update_skill(viewer: Viewer, skill_id: int, changes: dict[str, object]
             code = skill.code
             if not (isinstance(current["code"], str) and current["code"].strip() == skill.code):
                 code = check_code(current["code"], "code")
-                if await _code_taken(connection, tenant_id, code, skill.id):
+                if await code_taken(connection, Skill, tenant_id, code, skill.id):
                     raise already_exists("subject.skill", code)
             skill.code = code
             skill.name = check_text(current["name"], "name", MAX_NAME)
