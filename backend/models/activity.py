@@ -58,7 +58,9 @@ class ActivityRecord(TenantModel):
     class Meta:
         table = "activity_record"
         unique_together = (("device", "device_seq"),)
-        indexes = (("tenant_id", "employee_id", "received_at"),)
+        # An employee's records by when they happened: what reports and the history import's
+        # "imported before with another score" check read (nothing reads by arrival time).
+        indexes = (("tenant_id", "employee_id", "occurred_at"),)
 
 
 class ModuleProgress(TenantModel):

@@ -244,14 +244,17 @@ async def _complete_courses(
         .values_list("employee_id", "module_id", "completed_count", "last_completed_at", "course_id")
     ):
         done[(employee_id, module_id)] = (count, last, course_id)
-    completed: dict[int, list[int]] = {}
-    for employee_id, courses in courses_of.items():
-        unmet = {
+    required_of: dict[int, list[tuple[int, int]]] = {}  # course -> its required (module, count)
+    for module_id, course_id, count in required:
+        required_of.setdefault(course_id, []).append((module_id, count))
+    completed = {
+        employee_id: [
             course_id
-            for module_id, course_id, count in required
-            if course_id in courses and done.get((employee_id, module_id), (0,))[0] < count
-        }
-        completed[employee_id] = [course_id for course_id in courses if course_id not in unmet]
+            for course_id in courses
+            if all(done.get((employee_id, module_id), (0,))[0] >= count for module_id, count in required_of.get(course_id, ()))
+        ]
+        for employee_id, courses in courses_of.items()
+    }
     if not any(completed.values()):
         return
     already = set(
