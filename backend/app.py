@@ -6,6 +6,7 @@ This is the one module that imports every layer (it mounts the GraphQL schema on
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -53,6 +54,17 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+def _settle_garbage_collector() -> None:
+    """Once the server has started: move everything alive (modules, the schema, ORM metadata)
+    out of the collector's sight, and collect young objects less often. A request allocates
+    thousands of short-lived objects; with the default threshold (700) the collector ran several
+    times per request, each time walking the whole start-up heap (measured: +18% on a course
+    page). Reference cycles are still collected, just in larger batches."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 async def healthz(request: Request) -> JSONResponse:
     """The process is alive (no dependencies checked)."""
     return JSONResponse({"status": "ok"})
@@ -81,6 +93,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             yield
             return
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url, settings.db_pool_max)):
+            _settle_garbage_collector()
             yield
 
     qr_svg, qr_png, projector = qr_endpoints(settings)

@@ -20,12 +20,24 @@ from backend.logs import configure_logging
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int | None) -> None:
+    """uvicorn on ``host:port`` with ``workers`` processes (default: one per core in production,
+    one in development). Each worker builds its own app from the same environment, with its own
+    database pool: with SQLite, one writer at a time still holds for all of them."""
     import uvicorn
 
-    from backend.app import create_app
-
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    if workers is None:
+        workers = (os.cpu_count() or 1) if settings.environment == "production" else 1
+    if workers < 1:
+        raise SystemExit("xuefen serve: --workers must be at least 1")
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
 
 
 async def _seed_demo(settings: Settings) -> bool:
@@ -266,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     for command in (serve, demo_cmd):
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
+        command.add_argument(
+            "--workers", type=int, default=None, help="server processes (default: one per core in production, else 1)"
+        )
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("seed-demo", help="load the demo company (idempotent)")
     commands.add_parser(
@@ -336,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "seed-demo":
             return 0
         print(f"Serving http://{args.host}:{args.port}/graphql (Ctrl-C to stop)")
-    _serve(settings, args.host, args.port)
+    _serve(settings, args.host, args.port, args.workers)
     return 0
 
 

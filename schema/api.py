@@ -53,6 +53,7 @@ from backend.i18n import negotiate_locale, translate
 from backend.models import Role
 from schema.catalog.types import Course, CourseModule
 from schema.context import Context
+from schema.execution import Executor
 from schema.mutation import Mutation
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
@@ -94,6 +95,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=[Course, CourseModule, Employee, OrgUnit, Position, Site, Skill],
         extensions=extensions,
+        execution_context_class=Executor,
         scalar_overrides=dict(SCALAR_OVERRIDES.items()),  # a copy, typed as strawberry reads it
         config=StrawberryConfig(
             # Not sort_schema: it rebuilds the runtime schema with plain graphql-core enums that

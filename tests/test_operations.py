@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -82,6 +83,20 @@ def test_serve_migrate_and_health_checks_end_to_end(tmp_path):
         assert ready.status_code == 200 and ready.json()["database"] == "ok"
         graphiql = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+
+
+def test_serve_runs_the_workers_asked_for(tmp_path):
+    url = f"sqlite://{tmp_path / 'workers.sqlite3'}"
+    assert _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url}).returncode == 0
+    with Served(url, workers=2) as server:
+        deadline = time.monotonic() + 30
+        while len(server.workers()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(server.workers()) == 2
+        for _ in range(4):  # whichever worker answers has its own working database pool
+            assert httpx.get(f"{server.url}/readyz").json()["database"] == "ok"
+    refused = _xuefen("serve", "--workers", "0", env={"XUEFEN_DATABASE_URL": url})
+    assert refused.returncode != 0 and "--workers" in refused.stderr
 
 
 def test_readyz_reports_an_unreachable_database(tmp_path):
@@ -220,3 +235,22 @@ def test_a_valid_production_configuration_serves(database_url):
             f"{server.url}/graphql", json={"query": "{ me { name } }"}, headers={"Authorization": f"Bearer {forged}"}
         ).json()
         assert answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_the_code_keeps_no_session_state_on_pooled_connections():
+    """backend/db.py hands connections back to the pool without asyncpg's reset query; that is
+    only right while no code leaves session state on a connection (advisory locks, LISTEN,
+    cursors, session SET): this fails when some code starts to."""
+    # SQL here is written in capitals (prose "Set …" is not a statement).
+    session_state = re.compile(
+        r"(?i:pg_advisory_(?!xact))|\bUNLISTEN\b|[\"']\s*LISTEN\b|\bDECLARE\s+\w+\s+(?:\w+\s+)*CURSOR|[\"']\s*SET\s+(?!LOCAL\b)"
+    )
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("backend", "schema", "mobile_sync")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.name != "db.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if session_state.search(line)
+    ]
+    assert found == []

@@ -1,5 +1,5 @@
 """Exactly once across server processes: two `xuefen serve` processes on one PostgreSQL receive
-the same batches at the same time."""
+the same batches at the same time (the first with two workers of its own)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def test_two_processes_apply_each_record_once(database_url, password_hash)
     secret = f"processes-{uuid.uuid4().hex}"
     records = [lesson(modules[seq % len(modules)].id, seq) for seq in range(1, 201)]
     with (
-        Served(database_url, XUEFEN_SECRET_KEY=secret) as first,
+        Served(database_url, workers=2, XUEFEN_SECRET_KEY=secret) as first,
         Served(database_url, XUEFEN_SECRET_KEY=secret) as second,
     ):
         async with httpx.AsyncClient(timeout=60) as http:

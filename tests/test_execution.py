@@ -1,0 +1,116 @@
+"""The executor's short path for plain fields (schema/execution.py) answers exactly what
+graphql-core's own execution answers: the same data, and the same errors at the same paths for
+values a plain field cannot return."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.execution import Executor
+from tests.factories import make_company
+from tests.graphql_client import token_for
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "RED"
+
+
+@strawberry.type
+class Thing:
+    name: str
+    nickname: str | None
+    count: int
+    amount: Decimal
+    colour: Colour
+    tags: list[str]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def things(self) -> list[Thing | None]:
+        good = Thing(name="甲", nickname=None, count=1, amount=Decimal("1.50"), colour=Colour.RED, tags=["a"])
+        no_name = Thing(name=None, nickname="x", count=2, amount=Decimal(0), colour=Colour.RED, tags=[])  # type: ignore[arg-type]
+        too_big = Thing(name="乙", nickname=None, count=2**40, amount=Decimal(1), colour=Colour.RED, tags=[])
+        not_a_colour = Thing(name="丙", nickname=None, count=3, amount=Decimal(1), colour="BLUE", tags=[])  # type: ignore[arg-type]
+        return [good, no_name, too_big, not_a_colour]
+
+
+QUERY = "{ things { name nickname count amount colour tags alias: name __typename } }"
+
+
+def _answer(execution_context_class: type) -> dict[str, Any]:
+    schema = strawberry.Schema(query=Query, execution_context_class=execution_context_class)
+    result = schema.execute_sync(QUERY)
+    return {
+        "data": result.data,
+        "errors": sorted((tuple(error.path or ()), error.message) for error in result.errors or []),
+    }
+
+
+def test_plain_fields_answer_as_graphql_core_does_including_errors():
+    ours, theirs = _answer(Executor), _answer(StrawberryGraphQLCoreExecutionContext)
+    assert ours == theirs
+    assert ours["data"]["things"][0] == {
+        "name": "甲",
+        "nickname": None,
+        "count": 1,
+        "amount": "1.50",
+        "colour": "RED",
+        "tags": ["a"],
+        "alias": "甲",
+        "__typename": "Thing",
+    }
+    # A null name, an Int out of range and a value no enum member has: each nulls its item.
+    assert ours["data"]["things"][1:] == [None, None, None]
+    assert [path for path, _ in ours["errors"]] == [
+        ("things", 1, "name"),
+        ("things", 2, "count"),
+        ("things", 3, "colour"),
+    ]
+
+
+PAGE = """
+query Page {
+  courses(first: 50) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id code title summary credits hours status format requiresApproval
+      modules { id position title kind credits requiredCount requirement isRequired passScore }
+      skills { skill { id code name } targetLevel }
+      prerequisites { code }
+      eligibility { eligible reasons { code message } }
+      progress { completedModules totalModules completed } } }
+  }
+  me { employeeNo name roles }
+}
+"""
+
+
+async def test_a_page_of_courses_is_the_same_bytes_with_either_executor(client, password_hash):
+    company = await make_company(password_hash)
+    token = await token_for(client, company.code, "LRN")
+    view = client._transport.app.routes[0].endpoint  # the GraphQLView the app mounts at /graphql
+    assert view.schema.execution_context_class is Executor
+
+    async def page() -> bytes:
+        response = await client.post(
+            "/graphql", json={"query": PAGE}, headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+        )
+        assert response.status_code == 200 and b'"errors"' not in response.content, response.text
+        return response.content
+
+    ours = await page()
+    view.schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    try:
+        theirs = await page()
+    finally:
+        view.schema.execution_context_class = Executor
+    assert ours == theirs
+    assert ours.count(b'"position"') >= 8  # the page did carry modules
