@@ -218,18 +218,20 @@ class LedgerItem:
 
 
 async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem]:
-    """Entries with their rule, event, course and module, loaded in a few batched queries."""
+    """Entries with their rule, event, course and module: two queries (the rules; the events
+    joined to their course and module), whatever the number of entries."""
     rule_ids = {e.rule_id for e in entries if e.rule_id}
     event_ids = {e.event_id for e in entries if e.event_id}
     rules = {r.id: r for r in await CreditRule.filter(tenant_id=tenant_id, id__in=list(rule_ids))} if rule_ids else {}
     events = (
-        {e.id: e for e in await CreditEvent.filter(tenant_id=tenant_id, id__in=list(event_ids))} if event_ids else {}
-    )
-    course_ids = {e.course_id for e in events.values() if e.course_id}
-    module_ids = {e.module_id for e in events.values() if e.module_id}
-    courses = {c.id: c for c in await Course.filter(tenant_id=tenant_id, id__in=list(course_ids))} if course_ids else {}
-    modules = (
-        {m.id: m for m in await CourseModule.filter(tenant_id=tenant_id, id__in=list(module_ids))} if module_ids else {}
+        {
+            e.id: e
+            for e in await CreditEvent.filter(tenant_id=tenant_id, id__in=list(event_ids)).select_related(
+                "course", "module"
+            )
+        }
+        if event_ids
+        else {}
     )
     items = []
     for entry in entries:
@@ -239,8 +241,8 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
                 entry,
                 rules.get(entry.rule_id) if entry.rule_id else None,
                 event,
-                courses.get(event.course_id) if event and event.course_id else None,
-                modules.get(event.module_id) if event and event.module_id else None,
+                event.course if event and event.course_id else None,
+                event.module if event and event.module_id else None,
                 None,
             )
         )
