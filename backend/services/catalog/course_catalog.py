@@ -24,6 +24,7 @@ from backend.models import (
     CourseStatus,
     Position,
     Role,
+    Skill,
 )
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
@@ -189,13 +190,34 @@ async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, 
     return _group(rows, "course_id")
 
 
-async def skills_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseSkill]]:
+@dataclass(frozen=True)
+class TaughtSkill:
+    """A skill a course teaches and the level it aims for."""
+
+    course_id: int
+    skill: Skill  # id, code, name and category only
+    target_level: int
+
+
+async def skills_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[TaughtSkill]]:
+    # Only the columns shown: a page's skills as model objects with every timestamp parsed cost
+    # more than the rest of the page's rows together.
     rows = (
         await CourseSkill.filter(tenant_id=tenant_id, course_id__in=course_ids)
-        .select_related("skill")
         .order_by("course_id", "skill__code")
+        .values_list("course_id", "target_level", "skill_id", "skill__code", "skill__name", "skill__category")
     )
-    return _group(rows, "course_id")
+    return _group(
+        (
+            TaughtSkill(
+                course_id,
+                Skill._init_from_db(id=skill_id, tenant_id=tenant_id, code=code, name=name, category=category),
+                target_level,
+            )
+            for course_id, target_level, skill_id, code, name, category in rows
+        ),
+        "course_id",
+    )
 
 
 async def rules_by_course(
