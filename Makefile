@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.leaderboard
 	$(BIN)/python -m bench.leaderboard --database "$(BENCH_POSTGRES_URL)"
 	$(BIN)/python -m bench.sync_push --database "$(BENCH_POSTGRES_URL)"
+	$(BIN)/python -m bench.read_path --database "$(BENCH_POSTGRES_URL)"
+	$(BIN)/python -m bench.read_path --database "$(BENCH_POSTGRES_URL)" --workers 2
 
 ## make bench-import: a generated company of 20,000 employees and 1,000,000 history records imported (≈ 10 min)
 bench-import: $(STAMP)
