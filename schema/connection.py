@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from backend.services.pagination import Page
 
@@ -63,3 +64,20 @@ class Connection(Generic[NodeT]):
             count_total=page.count_total,
             **extra,
         )
+
+
+def selects(info: strawberry.Info, *path: str) -> bool:
+    """Whether the operation asks, below the current field, for the field at ``path`` (names,
+    e.g. ``"edges", "node", "modules"``), through fragments too. ``@include``/``@skip`` are not
+    evaluated: a field may be read for nothing, never missed."""
+
+    def asks(selections: list[Selection], names: tuple[str, ...]) -> bool:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                if selection.name == names[0] and (len(names) == 1 or asks(selection.selections, names[1:])):
+                    return True
+            elif asks(selection.selections, names):  # a fragment: its fields are this level's
+                return True
+        return False
+
+    return any(asks(field.selections, path) for field in info.selected_fields if isinstance(field, SelectedField))

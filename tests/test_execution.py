@@ -11,7 +11,10 @@ from typing import Any
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from backend.models import Course
 from schema.execution import Executor
+from schema.ids import to_global_id
+from tests.conftest import count_queries
 from tests.factories import make_company
 from tests.graphql_client import token_for
 
@@ -114,3 +117,47 @@ async def test_a_page_of_courses_is_the_same_bytes_with_either_executor(client, 
         view.schema.execution_context_class = Executor
     assert ours == theirs
     assert ours.count(b'"position"') >= 8  # the page did carry modules
+
+
+FRAGMENTS = """
+query Page {
+  courses(first: 50) { edges { node { ...Course } } }
+  one: course(id: $id) { code steps: modules { position } skills { targetLevel } }
+}
+fragment Course on Course { code ... on Course { steps: modules { position } } skills { targetLevel } }
+"""
+PLAIN = "{ courses(first: 50) { edges { node { code steps: modules { position } skills { targetLevel } } } } }"
+
+
+async def test_a_page_reads_its_modules_and_skills_once_however_they_are_asked_for(client, password_hash):
+    company = await make_company(password_hash)
+    token = await token_for(client, company.code, "LRN")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def ask(query: str, variables: dict | None = None) -> tuple[dict, list[str]]:
+        with count_queries() as sent:
+            response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"], list(sent)
+
+    plain, plain_sent = await ask(PLAIN)
+    first = plain["courses"]["edges"][0]["node"]
+    assert first["steps"] and all(node["node"]["skills"] is not None for node in plain["courses"]["edges"])
+    course_id = to_global_id(
+        "Course", await Course.get(tenant_id=company.tenant.id, code=first["code"]).values_list("id", flat=True)
+    )
+    fragments, fragments_sent = await ask(
+        FRAGMENTS.replace("query Page {", "query Page($id: ID!) {"), {"id": course_id}
+    )
+    assert fragments["courses"] == plain["courses"]
+    assert fragments["one"] == first  # one course alone: the same modules and skills, through the loaders
+
+    # The page's modules: one statement for all its courses, however the page asked for them (the
+    # single course reads its own through the loader).
+    def module_reads(sent: list[str]) -> list[int]:
+        reads = [sql for sql in sent if '"course_module"' in sql.split("WHERE")[0]]
+        return sorted(sql.split('"course_id" IN (')[1].split(")")[0].count("?") for sql in reads)
+
+    assert module_reads(plain_sent) == [len(plain["courses"]["edges"])]
+    assert module_reads(fragments_sent) in ([1, len(plain["courses"]["edges"])], [len(plain["courses"]["edges"])])

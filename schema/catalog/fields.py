@@ -12,7 +12,7 @@ from backend.services.catalog import course_catalog, course_versions
 from backend.services.viewer import Viewer
 from schema.catalog.types import Course, CourseFilter, CourseStatus, course_status
 from schema.common import UserError
-from schema.connection import Connection
+from schema.connection import Connection, selects
 from schema.ids import expect_global_id
 from schema.payloads import mutate
 
@@ -58,15 +58,25 @@ class CatalogQueries:
         ] = None,
     ) -> Connection[Course]:
         viewer = await info.context.require_viewer()
+        loaders = await info.context.loaders()
         page = await course_catalog.list_courses(
             viewer,
             first,
             after,
             _course_filter(filter),
             info.context.settings.max_page_size,
-            learner=await (await info.context.loaders()).learner() if filter and filter.eligible_only else None,
+            learner=await loaders.learner() if filter and filter.eligible_only else None,
         )
-        return Connection[Course].from_page(page, Course.from_model)
+        # The page's modules and skills in one statement each, when asked for: its courses then
+        # answer them without a loader call each (the loader keeps them for progress).
+        ids = [row.id for row in page.items]
+        modules = skills = None
+        if ids and selects(info, "edges", "node", "modules"):
+            modules = await course_catalog.modules_by_course(viewer.tenant_id, ids)
+            loaders.modules_by_course.prime_many({course_id: modules.get(course_id, []) for course_id in ids})
+        if ids and selects(info, "edges", "node", "skills"):
+            skills = await course_catalog.skills_by_course(viewer.tenant_id, ids)
+        return Connection[Course].from_page(page, lambda row: Course.from_model(row, modules, skills))
 
     @strawberry.field(description="A course by ID; null if missing or not visible.")
     async def course(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import strawberry
@@ -185,9 +186,20 @@ class Course(Node):
     credits: Decimal = strawberry.field(description="Credits for completing the course.")
     requires_approval: bool = strawberry.field(description="Whether enrolling needs the manager's approval.")
     _row: strawberry.Private[models.Course]
+    # Its modules and skills when the page that lists it read them for all its courses at once
+    # (``courses`` does when the operation asks): then these fields need no loader call each.
+    _modules: strawberry.Private[list[models.CourseModule] | None] = None
+    _skills: strawberry.Private[list[course_catalog.TaughtSkill] | None] = None
 
     @classmethod
-    def from_model(cls, row: models.Course) -> Course:
+    def from_model(
+        cls,
+        row: models.Course,
+        modules: dict[int, list[models.CourseModule]] | None = None,
+        skills: dict[int, list[course_catalog.TaughtSkill]] | None = None,
+    ) -> Course:
+        """The course of ``row``; ``modules`` and ``skills`` (by course id), when given, are
+        those of every course of its page."""
         return cls(
             id=strawberry.ID(to_global_id("Course", row.id)),
             code=row.code,
@@ -201,17 +213,31 @@ class Course(Node):
             credits=row.credits,
             requires_approval=row.requires_approval,
             _row=row,
+            _modules=modules.get(row.id, []) if modules is not None else None,
+            _skills=skills.get(row.id, []) if skills is not None else None,
         )
 
-    @strawberry.field(description="Modules in order.")
-    async def modules(self, info: strawberry.Info) -> list[CourseModule]:
+    # modules and skills answer at once when the page brought them (no coroutine, no loader, per
+    # course), else through the request's loader: hence a plain function that may return an
+    # awaitable, which the executor awaits.
+    @strawberry.field(description="Modules in order.", graphql_type=list[CourseModule])
+    def modules(self, info: strawberry.Info) -> Any:
+        if self._modules is not None:
+            return [CourseModule.from_model(row) for row in self._modules]
+        return self._load_modules(info)
+
+    async def _load_modules(self, info: strawberry.Info) -> list[CourseModule]:
         rows = await (await info.context.loaders()).modules_by_course.load(self._row.id)
         return [CourseModule.from_model(row) for row in rows]
 
-    @strawberry.field(description="Skills taught, with target levels.")
-    async def skills(self, info: strawberry.Info) -> list[CourseSkill]:
-        rows = await (await info.context.loaders()).skills_by_course.load(self._row.id)
-        return [CourseSkill(skill=Skill.from_model(r.skill), target_level=r.target_level) for r in rows]
+    @strawberry.field(description="Skills taught, with target levels.", graphql_type=list[CourseSkill])
+    def skills(self, info: strawberry.Info) -> Any:
+        if self._skills is not None:
+            return _course_skills(self._skills)
+        return self._load_skills(info)
+
+    async def _load_skills(self, info: strawberry.Info) -> list[CourseSkill]:
+        return _course_skills(await (await info.context.loaders()).skills_by_course.load(self._row.id))
 
     @strawberry.field(description="Courses to complete before this one.")
     async def prerequisites(self, info: strawberry.Info) -> list[Course]:
@@ -258,6 +284,10 @@ class Course(Node):
             eligible=verdict.eligible,
             reasons=[EligibilityReason.from_domain(reason, info) for reason in verdict.reasons],
         )
+
+
+def _course_skills(rows: list[course_catalog.TaughtSkill]) -> list[CourseSkill]:
+    return [CourseSkill(skill=Skill.from_model(row.skill), target_level=row.target_level) for row in rows]
 
 
 @strawberry.input(description="Narrows the course list. All given conditions must hold.")
