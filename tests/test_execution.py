@@ -144,9 +144,7 @@ async def test_a_page_reads_its_modules_and_skills_once_however_they_are_asked_f
     plain, plain_sent = await ask(PLAIN)
     first = plain["courses"]["edges"][0]["node"]
     assert first["steps"] and all(node["node"]["skills"] is not None for node in plain["courses"]["edges"])
-    course_id = to_global_id(
-        "Course", await Course.get(tenant_id=company.tenant.id, code=first["code"]).values_list("id", flat=True)
-    )
+    course_id = to_global_id("Course", (await Course.get(tenant_id=company.tenant.id, code=first["code"])).id)
     fragments, fragments_sent = await ask(
         FRAGMENTS.replace("query Page {", "query Page($id: ID!) {"), {"id": course_id}
     )
