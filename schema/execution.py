@@ -17,20 +17,25 @@ from graphql.execution.executor import gather_with_cancel
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# For each field of the schema (by identity: the schema lives as long as the process), its leaf
-# type and whether it is non-null when it is plain, else None.
-_PLAIN: dict[int, tuple[GraphQLLeafType, bool] | None] = {}
+_UNKNOWN = object()
 
 
 def _plain(field_def: GraphQLField) -> tuple[GraphQLLeafType, bool] | None:
-    """A field is plain when strawberry resolves it by reading an attribute (no resolver of ours,
-    no arguments) and it returns a scalar or an enum."""
-    if field_def.args or not getattr(field_def.resolve, "_is_default", False):
-        return None
-    kind, non_null = field_def.type, False
-    if isinstance(kind, GraphQLNonNull):
-        kind, non_null = kind.of_type, True
-    return (kind, non_null) if is_leaf_type(kind) else None
+    """A field is plain when strawberry resolves it by reading an attribute (its basic-field
+    resolver: no resolver of ours, no extensions, no arguments) and it returns a scalar or an
+    enum. Kept on the field itself, which lives exactly as long as its schema."""
+    known = field_def.__dict__.get("_xuefen_plain", _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known
+    resolve = field_def.resolve
+    plain: tuple[GraphQLLeafType, bool] | None = None
+    if not field_def.args and getattr(resolve, "__name__", "") == "_get_basic_result":
+        kind, non_null = field_def.type, False
+        if isinstance(kind, GraphQLNonNull):
+            kind, non_null = kind.of_type, True
+        plain = (kind, non_null) if is_leaf_type(kind) else None
+    field_def.__dict__["_xuefen_plain"] = plain
+    return plain
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
@@ -55,8 +60,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             for response_name, field_details_list in grouped_field_set.items():
                 field_def = fields.get(field_details_list[0].node.name.value)
                 if field_def is not None:
-                    key = id(field_def)
-                    plain = _PLAIN[key] if key in _PLAIN else _PLAIN.setdefault(key, _plain(field_def))
+                    plain = _plain(field_def)
                     if plain is not None:
                         value = _plain_value(plain, field_def, source_value)
                         if value is not Undefined:
@@ -94,11 +98,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 def _plain_value(plain: tuple[GraphQLLeafType, bool], field_def: GraphQLField, source: Any) -> Any:
     """The serialized value of a plain field, or Undefined when the normal path must report on
     it (a null in a non-null field, a value its scalar refuses)."""
-    value = field_def.resolve(source, None)  # type: ignore[misc]  # strawberry's attribute read
-    if value is None:
-        return Undefined if plain[1] else None
     try:
+        value = field_def.resolve(source, None)  # type: ignore[misc]  # strawberry's attribute read
+        if value is None:
+            return Undefined if plain[1] else None
         coerced = plain[0].coerce_output_value(value)
-    except Exception:  # the normal path reports it
+    except Exception:  # the normal path reports it, at the field's own path
         return Undefined
     return Undefined if coerced is None else coerced

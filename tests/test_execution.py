@@ -159,3 +159,59 @@ async def test_a_page_reads_its_modules_and_skills_once_however_they_are_asked_f
 
     assert module_reads(plain_sent) == [len(plain["courses"]["edges"])]
     assert module_reads(fragments_sent) in ([1, len(plain["courses"]["edges"])], [len(plain["courses"]["edges"])])
+
+
+@strawberry.type
+class ResolvedQuery:
+    @strawberry.field
+    def value(self) -> int:
+        return 42
+
+
+@strawberry.type
+class PlainQuery:
+    value: int = 1
+
+
+def test_what_makes_a_field_plain_belongs_to_its_schema():
+    """Schemas built and dropped in one process (tests do; their fields' memory is reused) must
+    not answer with another schema's idea of a field: a field with a resolver of its own is never
+    read as an attribute, a plain one never resolved."""
+    for round in range(600):
+        query = ResolvedQuery if round % 2 else PlainQuery
+        schema = strawberry.Schema(query=query, execution_context_class=Executor)
+        result = schema.execute_sync("{ value }", root_value=query())
+        assert result.errors is None and result.data == {"value": 42 if round % 2 else 1}, round
+
+
+class _Dodgy:
+    """An object whose label cannot be read."""
+
+    n = 1
+
+    @property
+    def label(self) -> str:
+        raise ValueError("cannot read")
+
+
+@strawberry.type
+class Labelled:
+    n: int
+    label: str | None
+
+
+@strawberry.type
+class LabelledQuery:
+    @strawberry.field
+    def items(self) -> list[Labelled | None]:
+        return [_Dodgy()]  # type: ignore[list-item]
+
+
+def test_a_plain_field_that_raises_is_reported_at_its_own_path():
+    def answer(execution_context_class: type) -> tuple[Any, list]:
+        schema = strawberry.Schema(query=LabelledQuery, execution_context_class=execution_context_class)
+        result = schema.execute_sync("{ items { n label } }")
+        return result.data, [e.path for e in result.errors or []]
+
+    assert answer(Executor) == answer(StrawberryGraphQLCoreExecutionContext)
+    assert answer(Executor) == ({"items": [{"n": 1, "label": None}]}, [["items", 0, "label"]])

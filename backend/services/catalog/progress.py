@@ -251,7 +251,10 @@ async def _complete_courses(
         employee_id: [
             course_id
             for course_id in courses
-            if all(done.get((employee_id, module_id), (0,))[0] >= count for module_id, count in required_of.get(course_id, ()))
+            if all(
+                done.get((employee_id, module_id), (0,))[0] >= count
+                for module_id, count in required_of.get(course_id, ())
+            )
         ]
         for employee_id, courses in courses_of.items()
     }

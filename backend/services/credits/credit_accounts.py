@@ -241,8 +241,9 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
                 entry,
                 rules.get(entry.rule_id) if entry.rule_id else None,
                 event,
-                event.course if event and event.course_id else None,
-                event.module if event and event.module_id else None,
+                # The joined rows are the event's tenant's by construction; checked all the same.
+                event.course if event and event.course_id and event.course.tenant_id == tenant_id else None,
+                event.module if event and event.module_id and event.module.tenant_id == tenant_id else None,
                 None,
             )
         )
