@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.functions import Sum
 from tortoise.queryset import QuerySet
@@ -242,12 +242,19 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
                 rules.get(entry.rule_id) if entry.rule_id else None,
                 event,
                 # The joined rows are the event's tenant's by construction; checked all the same.
-                event.course if event and event.course_id and event.course.tenant_id == tenant_id else None,
-                event.module if event and event.module_id and event.module.tenant_id == tenant_id else None,
+                _own(event.course if event and event.course_id else None, tenant_id),
+                _own(event.module if event and event.module_id else None, tenant_id),
                 None,
             )
         )
     return items
+
+
+RowT = TypeVar("RowT", Course, CourseModule)
+
+
+def _own(row: RowT | None, tenant_id: int) -> RowT | None:
+    return row if row is not None and row.tenant_id == tenant_id else None
 
 
 async def my_entries(viewer: Viewer, entry_ids: list[int]) -> list[LedgerItem]:
