@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 
@@ -39,6 +42,23 @@ class Params:
         # Numbered on both engines (SQLite reads ?NNN), so a placeholder may be used twice.
         return f"${len(self.values)}" if self._postgres else f"?{len(self.values)}"
 
+    def among(self, values: Sequence[Any], kind: str) -> str:
+        """``IN (…)`` of ``values`` (PostgreSQL type ``kind``): ``= ANY($n::kind[])``, one
+        parameter, on PostgreSQL (one statement text whatever the count, so it is prepared once);
+        ``IN (?n, …)`` on SQLite."""
+        if self._postgres:
+            return f"= ANY({self(list(values))}::{kind}[])"
+        return f"IN ({', '.join(self(value) for value in values)})"
+
+    def rows(self, rows: Sequence[tuple], kinds: Sequence[str]) -> str:
+        """A table of ``rows`` (at least one; columns of PostgreSQL types ``kinds``) for ``WITH t(a, b) AS (…)``:
+        ``SELECT * FROM unnest($n::kind[], …)`` on PostgreSQL, ``VALUES (?n, …), …`` on SQLite."""
+        if self._postgres:
+            columns = zip(*rows, strict=True)
+            arrays = ", ".join(f"{self(list(column))}::{kind}[]" for column, kind in zip(columns, kinds, strict=True))
+            return f"SELECT * FROM unnest({arrays})"
+        return "VALUES " + ", ".join("(" + ", ".join(self(value) for value in row) + ")" for row in rows)
+
 
 def db_uuid(connection: BaseDBAsyncClient, value: UUID) -> object:
     """A UUID parameter: native on PostgreSQL, text (as Tortoise stores it) on SQLite."""
@@ -53,8 +73,12 @@ async def insert_many(
     on_conflict: str = "",
     returning: str = "",
 ) -> list[dict]:
-    """Insert many rows in one statement on PostgreSQL (``INSERT … SELECT FROM unnest(arrays)``,
-    several times faster than executemany for hot batches), executemany on SQLite.
+    """Insert many rows in one statement on PostgreSQL, executemany on SQLite.
+
+    On PostgreSQL the rows travel as one JSON array of arrays, read back column by column
+    (``INSERT … SELECT (r->>0)::int, … FROM jsonb_array_elements($1)``): orjson writes it several
+    times faster than asyncpg encodes one typed array per column (``unnest``), which showed in a
+    500-record push, and the server reads it as fast.
 
     ``columns`` maps each column to its PostgreSQL type; ``jsonb`` columns take JSON text. With
     ``returning`` (a column list) the inserted rows' columns come back, on both engines.
@@ -81,17 +105,34 @@ async def insert_many(
                 [value for row in chunk for value in row],
             )
         return found
-    arrays = ", ".join(
-        f"${i}::{'text' if kind == 'jsonb' else kind}[]" for i, kind in enumerate(columns.values(), start=1)
-    )
-    selected = ", ".join(f"{name}::jsonb" if kind == "jsonb" else name for name, kind in columns.items())
+    selected = ", ".join(_read_json_column(index, kind) for index, kind in enumerate(columns.values()))
     statement = (
         f"INSERT INTO {table} ({', '.join(names)}) SELECT {selected} "
-        f"FROM unnest({arrays}) AS u({', '.join(names)}) {on_conflict}"
+        f"FROM jsonb_array_elements($1::jsonb) AS r {on_conflict}"
     )
-    parameters = [list(column) for column in zip(*rows)]
+    parameters = [json_rows(rows)]
     if returning:
         # execute_query_dict: Tortoise's asyncpg execute_query drops the rows of … RETURNING.
         return await connection.execute_query_dict(f"{statement} RETURNING {returning}", parameters)
     await connection.execute_query(statement, parameters)
     return []
+
+
+def json_rows(rows: list[tuple] | list[list]) -> str:
+    """Rows as one JSON array of arrays, for ``jsonb_array_elements`` (see ``insert_many``):
+    times in RFC 3339 (a time without a zone is UTC, as Tortoise stores it), UUIDs and decimals
+    as text (read back exactly by their casts), JSON columns as their text."""
+    return orjson.dumps(rows, default=_json_default, option=orjson.OPT_NAIVE_UTC).decode()
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, (Decimal, UUID)):  # UUID: asyncpg's own subclass, read from a row
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def _read_json_column(index: int, kind: str) -> str:
+    """Column ``index`` of a row ``r`` of ``json_rows``, as the column's type (JSON null is NULL)."""
+    if kind == "text":
+        return f"r->>{index}"
+    return f"(r->>{index})::{kind}"

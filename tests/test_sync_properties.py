@@ -4,6 +4,7 @@ what the server says it may see."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from backend.ids import from_global_id
 from backend.models import ActivityRecord, CourseModule, ModuleKind, ModuleProgress
+from backend.services.records.handler import canonical_json
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, lesson, pull_input, push_input
@@ -124,3 +126,38 @@ async def test_random_interleavings_keep_exactly_once_and_converge(client, share
         if not page["hasMore"]:
             break
     assert store == fresh
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(JSON_VALUES)
+@settings(max_examples=300, deadline=None)
+def test_record_hashes_are_written_as_the_standard_library_writes_them(value):
+    """Stored content hashes must keep matching retries forever: the fast writer gives the very
+    bytes ``json.dumps(sort_keys, ensure_ascii=False, compact)`` gives, for any JSON value
+    (floats, huge integers and non-BMP text included), or the same error."""
+    expected: bytes | type[Exception]
+    try:
+        expected = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate: refused the same way
+        expected = type(error)
+    try:
+        assert canonical_json(value) == expected
+    except UnicodeEncodeError as error:
+        assert expected is type(error)
+
+
+def test_record_hashes_of_deep_values_are_the_standard_librarys():
+    deep: list = []
+    for _ in range(300):  # deeper than orjson writes
+        deep = [deep]
+    assert canonical_json(deep) == json.dumps(deep, separators=(",", ":")).encode()

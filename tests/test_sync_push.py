@@ -25,6 +25,10 @@ from backend.models import (
     CourseFormat,
     CourseModule,
     CourseStatus,
+    CreditAccount,
+    CreditActivity,
+    CreditEntry,
+    CreditRule,
     Device,
     Employee,
     EmployeeSettings,
@@ -35,6 +39,7 @@ from backend.models import (
 )
 from backend.services.feed import ChangeSet
 from backend.services.records import registry
+from tests.conftest import count_queries, is_postgres_run
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PUSH, lesson, push_input
@@ -1040,6 +1045,51 @@ async def test_synced_record_and_online_mutation_have_the_same_effect(client, pa
         )
         assert by_mutation["message"] == by_push["message"]
     assert await progress_counts(me.company, me.lesson) == (2, 90)
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+
+async def test_a_push_costs_the_same_few_statements_whatever_its_size(client, password_hash):
+    """A batch's ingest, progress, course completion check, credits (events, a rule per record,
+    a capped rule, the ledger) and feed take a fixed number of SQL statements, whatever the batch
+    holds: one record or many across eight courses. (SQLite writes RETURNING inserts in chunks of
+    fewer parameters: its batches stay within one chunk here.)"""
+    me = await new_learner(client, password_hash)
+    tenant = me.company.tenant
+    for key, activity, cap in (
+        ("LESSON", CreditActivity.LESSON_COMPLETED, None),
+        ("LESSON-DAY", CreditActivity.LESSON_COMPLETED, 20),
+        ("MODULE", CreditActivity.MODULE_COMPLETED, None),
+    ):
+        await CreditRule.create(tenant=tenant, rule_key=key, name=key, activity=activity, credits=5, cap_per_day=cap)
+    codes = ("S-001", "S-002", "S-003", "S-004", "S-005", "S-006", "A-001", "A-002")
+    modules = [(await lesson_module(me.company, code)).id for code in codes]
+    numbers = iter(range(1, 10_000))
+
+    def batch(size: int) -> list[dict[str, Any]]:
+        return [lesson(modules[i % len(modules)], next(numbers), 30) for i in range(size)]
+
+    await push_ok(client, me.token, batch(len(modules)))  # every module done once: its progress row exists
+
+    async def statements(size: int) -> list[str]:
+        with count_queries() as sent:
+            payload = await push_ok(client, me.token, batch(size))
+        assert set(statuses(payload)) == {("ACCEPTED", None)}
+        return sent
+
+    one = await statements(1)
+    many = await statements(500 if is_postgres_run() else 50)
+    # Sign-in; the device (locked); records seen before; the modules; progress (the new counts
+    # return); courses newly met; the records; the applied sequence; the account (locked); the
+    # events; the rules; the program; the capped rule's day; the entries; the accounts' sums; the
+    # feed clock and rows; the balance answered.
+    assert len(one) == len(many) == 18, "\n".join(many)
+    lessons = 1 + len(modules) + (500 if is_postgres_run() else 50)
+    employee = me.employee.id
+    assert await CreditEntry.filter(employee_id=employee, rule__rule_key="LESSON").count() == lessons
+    assert await CreditEntry.filter(employee_id=employee, rule__rule_key="LESSON-DAY").count() == 4  # capped
+    assert (await CreditAccount.get(employee_id=employee)).balance == 5 * (lessons + 4 + len(modules))
 
 
 # --- exactly once under concurrency -----------------------------------------------------------

@@ -13,7 +13,6 @@ from zero is therefore a snapshot, and the log never outgrows the data plus rece
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -62,14 +61,6 @@ class Entity(StrEnum):
     TEAM_MEMBER = "TEAM_MEMBER"
 
 
-@dataclass(frozen=True)
-class Change:
-    entity: Entity
-    entity_id: str
-    audience: int = EVERYONE
-    deleted: bool = False
-
-
 _CHANGE_COLUMNS = {
     "tenant_id": "int",
     "seq": "bigint",
@@ -86,11 +77,11 @@ class ChangeSet:
 
     def __init__(self, tenant_id: int) -> None:
         self.tenant_id = tenant_id
-        self._changes: dict[tuple[Entity, str, int], Change] = {}
+        # (entity, id, audience) -> deleted: one change per row and audience, the last one marked.
+        self._changes: dict[tuple[Entity, str, int], bool] = {}
 
     def touch(self, entity: Entity, entity_id: object, audience: int = EVERYONE, deleted: bool = False) -> None:
-        change = Change(entity, str(entity_id), audience, deleted)
-        self._changes[(change.entity, change.entity_id, change.audience)] = change
+        self._changes[(entity, str(entity_id), audience)] = deleted
 
     def __len__(self) -> int:
         return len(self._changes)
@@ -110,8 +101,8 @@ class ChangeSet:
             "sync_change",
             _CHANGE_COLUMNS,
             [
-                (self.tenant_id, first + i, c.entity.value, c.entity_id, c.audience, c.deleted, changed_at)
-                for i, c in enumerate(self._changes.values())
+                (self.tenant_id, first + i, entity.value, entity_id, audience, deleted, changed_at)
+                for i, ((entity, entity_id, audience), deleted) in enumerate(self._changes.items())
             ],
             on_conflict="ON CONFLICT (tenant_id, entity, entity_id, audience) DO UPDATE SET "
             "seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at",

@@ -9,9 +9,12 @@ devices at once both count.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
@@ -34,14 +37,32 @@ from backend.services.feed import Entity
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
 from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
-from backend.sql import db_time, insert_many
+from backend.sql import Params, db_time, insert_many
 
 LESSON_COMPLETED = "LESSON_COMPLETED"
 MAX_SECONDS = 24 * 3600
 
 
-def _visible_module(viewer: Viewer, module: CourseModule) -> bool:
-    return module.course.status == CourseStatus.PUBLISHED or viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
+@dataclass(frozen=True)
+class _Lesson:
+    """What a LESSON_COMPLETED record is judged by: its module, read without building models."""
+
+    id: int
+    kind: str
+    course_id: int
+    published: bool  # the module's course is PUBLISHED
+
+
+async def _lessons(context: ApplyContext, module_ids: set[int]) -> dict[int, _Lesson]:
+    """The tenant's modules among ``module_ids`` (any other id stays missing), in one statement."""
+    p = Params(context.connection)
+    rows = await context.connection.execute_query_dict(
+        "SELECT m.id, m.kind, m.course_id, c.status FROM course_module m JOIN course c ON c.id = m.course_id"
+        f" WHERE m.tenant_id = {p(context.viewer.tenant_id)} AND m.id {p.among(sorted(module_ids), 'int')}",
+        p.values,
+    )
+    published = CourseStatus.PUBLISHED.value
+    return {row["id"]: _Lesson(row["id"], row["kind"], row["course_id"], row["status"] == published) for row in rows}
 
 
 class LessonCompleted:
@@ -66,22 +87,20 @@ class LessonCompleted:
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
         viewer = context.viewer
-        module_ids = {parsed.payload[0] for parsed in records}
-        modules = {
-            module.id: module
-            for module in await CourseModule.filter(tenant_id=viewer.tenant_id, id__in=list(module_ids))
-            .select_related("course")
-            .using_db(context.connection)
-        }
+        modules = await _lessons(context, {parsed.payload[0] for parsed in records})
+        # Unpublished courses are visible to the people who build and teach them.
+        sees_drafts = viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
+        lesson = ModuleKind.LESSON.value
         totals: dict[int, list] = defaultdict(lambda: [0, 0, None])
+        accepted = Outcome(RecordStatus.ACCEPTED)  # outcomes are read, never changed: one serves all
         outcomes = []
         for parsed in records:
             module_id, seconds = parsed.payload
             module = modules.get(module_id)
-            if module is None or not _visible_module(viewer, module):
+            if module is None or not (module.published or sees_drafts):
                 outcomes.append(Outcome.rejected(DomainError(ErrorCode.NOT_FOUND)))
                 continue
-            if module.kind != ModuleKind.LESSON:
+            if module.kind != lesson:
                 outcomes.append(Outcome.rejected(invalid_payload("moduleId")))
                 continue
             total = totals[module_id]
@@ -100,15 +119,22 @@ class LessonCompleted:
                     module.id,
                 ),
             )
-            outcomes.append(Outcome(RecordStatus.ACCEPTED))
+            outcomes.append(accepted)
         if totals:
             await add_progress(context, {m: modules[m] for m in totals}, totals)
         return outcomes
 
 
+class InCourse(Protocol):
+    """A module as progress needs it: which course it belongs to."""
+
+    @property
+    def course_id(self) -> int: ...
+
+
 async def add_progress(
     context: UnitOfWork,
-    modules: dict[int, CourseModule],
+    modules: Mapping[int, InCourse],
     totals: dict[int, list],
     employee_id: int | None = None,
 ) -> None:
@@ -119,7 +145,7 @@ async def add_progress(
 
 async def add_progress_of(
     context: UnitOfWork,
-    modules: dict[int, CourseModule],
+    modules: Mapping[int, InCourse],
     totals_of: dict[int, dict[int, list]],
     as_happened: dict[tuple[int, int], list[tuple[datetime, int]]] | None = None,
 ) -> None:
@@ -131,7 +157,9 @@ async def add_progress_of(
     repeat nor when the work arrived."""
     viewer, connection = context.viewer, context.connection
     now = db_time(connection, context.received_at)
-    await insert_many(
+    # The new counts come back with the upsert (with each module's required count), so no
+    # second read decides which modules were completed.
+    written = await insert_many(
         connection,
         "module_progress",
         _PROGRESS_COLUMNS,
@@ -157,39 +185,39 @@ async def add_progress_of(
         "OR module_progress.last_completed_at < excluded.last_completed_at "
         "THEN excluded.last_completed_at ELSE module_progress.last_completed_at END, "
         "updated_at = excluded.updated_at",
+        returning="employee_id, module_id, completed_count, "
+        "(SELECT m.required_count FROM course_module m WHERE m.id = module_progress.module_id) AS required_count",
     )
     for employee_id, totals in totals_of.items():
         for module_id in totals:
             context.changes.touch(Entity.MODULE_PROGRESS, module_id, audience=employee_id)
     # Completing a module is a creditable fact of its own, once per employee and module.
     met_at: dict[tuple[int, int], datetime] = {}  # as_happened: when a module reached its required count
-    for employee_id, module_id, count, required in (
-        await ModuleProgress.filter(
-            tenant_id=viewer.tenant_id,
-            employee_id__in=list(totals_of),
-            module_id__in=list({m for totals in totals_of.values() for m in totals}),
+    counts = {
+        (row["employee_id"], row["module_id"]): (row["completed_count"], row["required_count"]) for row in written
+    }
+    # In employee and module order: one order on both engines (caps credit the first ones).
+    for employee_id, module_id in sorted(counts):
+        count, required = counts[(employee_id, module_id)]
+        if count < required:
+            continue
+        added, _, last = totals_of[employee_id][module_id]
+        if as_happened is not None:
+            met = _met_at(count - added, required, as_happened.get((employee_id, module_id), []))
+            if met is not None:
+                met_at[(employee_id, module_id)] = met
+        credit_engine.note(
+            context,
+            credit_engine.Creditable(
+                employee_id,
+                CreditActivity.MODULE_COMPLETED,
+                f"module:{employee_id}:{module_id}",
+                met_at.get((employee_id, module_id)) or last or context.received_at,
+                None,
+                modules[module_id].course_id,
+                module_id,
+            ),
         )
-        .using_db(connection)
-        .values_list("employee_id", "module_id", "completed_count", "module__required_count")
-    ):
-        totals = totals_of[employee_id]
-        if module_id in totals and count >= required:
-            if as_happened is not None:
-                met = _met_at(count - totals[module_id][0], required, as_happened.get((employee_id, module_id), []))
-                if met is not None:
-                    met_at[(employee_id, module_id)] = met
-            credit_engine.note(
-                context,
-                credit_engine.Creditable(
-                    employee_id,
-                    CreditActivity.MODULE_COMPLETED,
-                    f"module:{employee_id}:{module_id}",
-                    met_at.get((employee_id, module_id)) or totals[module_id][2] or context.received_at,
-                    None,
-                    modules[module_id].course_id,
-                    module_id,
-                ),
-            )
     courses_of = {
         employee_id: {modules[module_id].course_id for module_id in totals} for employee_id, totals in totals_of.items()
     }
@@ -222,6 +250,31 @@ _PROGRESS_COLUMNS = {
 }
 
 
+_PAIRS_PER_STATEMENT = 1000  # (employee, course) pairs per statement (SQLite's parameter limit)
+
+
+async def _newly_met(
+    connection: BaseDBAsyncClient, tenant_id: int, pairs: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The (employee, course) pairs whose course is not completed yet and whose every required
+    module has reached its required count (a course with no required module: at once), in one
+    statement: most batches complete nothing, and three reads to learn that showed in a push."""
+    p = Params(connection)
+    tenant = p(tenant_id)
+    rows = await connection.execute_query_dict(
+        f"WITH asked(employee_id, course_id) AS ({p.rows(pairs, ('int', 'int'))})"
+        " SELECT a.employee_id, a.course_id FROM asked a"
+        " WHERE NOT EXISTS (SELECT 1 FROM course_completion d"
+        f" WHERE d.tenant_id = {tenant} AND d.employee_id = a.employee_id AND d.course_id = a.course_id)"
+        " AND NOT EXISTS (SELECT 1 FROM course_module m LEFT JOIN module_progress g"
+        f" ON g.tenant_id = {tenant} AND g.employee_id = a.employee_id AND g.module_id = m.id"
+        f" WHERE m.tenant_id = {tenant} AND m.course_id = a.course_id AND m.is_required"
+        " AND COALESCE(g.completed_count, 0) < m.required_count)",
+        p.values,
+    )
+    return [(row["employee_id"], row["course_id"]) for row in rows]
+
+
 async def _complete_courses(
     context: UnitOfWork, courses_of: dict[int, set[int]], met_at: dict[tuple[int, int], datetime] | None
 ) -> None:
@@ -229,54 +282,16 @@ async def _complete_courses(
     count as completed (once), dated now or, with ``met_at`` (history: when modules reached their
     required count now), when the last of them was met."""
     viewer, connection = context.viewer, context.connection
-    course_ids = list({course_id for courses in courses_of.values() for course_id in courses})
-    required = (
-        await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=course_ids, is_required=True)
-        .using_db(connection)
-        .values_list("id", "course_id", "required_count")
-    )
-    done: dict[tuple[int, int], tuple[int, datetime | None, int]] = {}  # (employee, module) -> count, last, course
-    for employee_id, module_id, count, last, course_id in (
-        await ModuleProgress.filter(
-            tenant_id=viewer.tenant_id, employee_id__in=list(courses_of), course_id__in=course_ids
-        )
-        .using_db(connection)
-        .values_list("employee_id", "module_id", "completed_count", "last_completed_at", "course_id")
-    ):
-        done[(employee_id, module_id)] = (count, last, course_id)
-    required_of: dict[int, list[tuple[int, int]]] = {}  # course -> its required (module, count)
-    for module_id, course_id, count in required:
-        required_of.setdefault(course_id, []).append((module_id, count))
-    completed = {
-        employee_id: [
-            course_id
-            for course_id in courses
-            if all(
-                done.get((employee_id, module_id), (0,))[0] >= count
-                for module_id, count in required_of.get(course_id, ())
-            )
-        ]
-        for employee_id, courses in courses_of.items()
-    }
-    if not any(completed.values()):
-        return
-    already = set(
-        await CourseCompletion.filter(
-            tenant_id=viewer.tenant_id,
-            employee_id__in=[e for e, done_courses in completed.items() if done_courses],
-            course_id__in=list({c for done_courses in completed.values() for c in done_courses}),
-        )
-        .using_db(connection)
-        .values_list("employee_id", "course_id")
-    )
-    fresh = {
-        employee_id: [course_id for course_id in done_courses if (employee_id, course_id) not in already]
-        for employee_id, done_courses in completed.items()
-    }
-    fresh = {employee_id: new_courses for employee_id, new_courses in fresh.items() if new_courses}
+    fresh: dict[int, list[int]] = {}
+    pairs = [(employee_id, course_id) for employee_id, courses in courses_of.items() for course_id in sorted(courses)]
+    for start in range(0, len(pairs), _PAIRS_PER_STATEMENT):
+        for employee_id, course_id in await _newly_met(
+            connection, viewer.tenant_id, pairs[start : start + _PAIRS_PER_STATEMENT]
+        ):
+            fresh.setdefault(employee_id, []).append(course_id)
     if not fresh:
         return
-    when = _completion_times(context, fresh, done, {m for m, _, _ in required}, met_at) if met_at is not None else {}
+    when = await _completion_times(context, fresh, met_at) if met_at is not None else {}
     await CourseCompletion.bulk_create(
         [
             CourseCompletion(
@@ -334,18 +349,28 @@ async def _complete_courses(
                 context.changes.touch(Entity.QUIZ, module_id, audience=employee_id)
 
 
-def _completion_times(
-    context: UnitOfWork,
-    fresh: dict[int, list[int]],
-    done: dict[tuple[int, int], tuple[int, datetime | None, int]],
-    required: set[int],
-    met_at: dict[tuple[int, int], datetime],
+async def _completion_times(
+    context: UnitOfWork, fresh: dict[int, list[int]], met_at: dict[tuple[int, int], datetime]
 ) -> dict[tuple[int, int], datetime]:
     """When each fresh completion happened: the latest time one of the course's required modules
     met its required count (``met_at``; else, met before, when it was last done; any module's,
     for a course with none required), never after the work arrived."""
+    viewer, connection = context.viewer, context.connection
+    course_ids = list({course_id for courses in fresh.values() for course_id in courses})
+    required = set(
+        await CourseModule.filter(tenant_id=viewer.tenant_id, course_id__in=course_ids, is_required=True)
+        .using_db(connection)
+        .values_list("id", flat=True)
+    )
+    done: dict[tuple[int, int], tuple[datetime | None, int]] = {}  # (employee, module) -> last done, course
+    for employee_id, module_id, last, course_id in (
+        await ModuleProgress.filter(tenant_id=viewer.tenant_id, employee_id__in=list(fresh), course_id__in=course_ids)
+        .using_db(connection)
+        .values_list("employee_id", "module_id", "last_completed_at", "course_id")
+    ):
+        done[(employee_id, module_id)] = (last, course_id)
     latest: dict[tuple[int, int, bool], datetime] = {}
-    for (employee_id, module_id), (_, last, course_id) in done.items():
+    for (employee_id, module_id), (last, course_id) in done.items():
         last = met_at.get((employee_id, module_id), last)
         key = (employee_id, course_id, module_id in required)
         if last is not None and (key not in latest or last > latest[key]):

@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
@@ -39,8 +41,6 @@ from backend.models import (
     CreditEntry,
     CreditEntryKind,
     CreditEvent,
-    CreditProgram,
-    CreditRule,
     CreditRuleStatus,
     PendingCredit,
     PendingCreditStatus,
@@ -50,7 +50,7 @@ from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
 from backend.services.audit import audit
 from backend.services.credits import ledger
 from backend.services.feed import ChangeSet, Entity
-from backend.sql import db_time, db_uuid, insert_many
+from backend.sql import Params, db_time, db_uuid, insert_many
 
 if TYPE_CHECKING:  # the unit of work settles through this module: a type, not an import, goes back
     from backend.services.records.work import UnitOfWork
@@ -106,26 +106,38 @@ class Program:
 
     def day_of(self, moment: datetime) -> tuple[datetime, datetime]:
         local = moment.astimezone(self.zone).date()
-        return self._span(local, local + timedelta(days=1))
+        return _local_span(self.time_zone, local, 1)
 
     def week_of(self, moment: datetime) -> tuple[datetime, datetime]:
         local = moment.astimezone(self.zone).date()
-        monday = local - timedelta(days=local.weekday())
-        return self._span(monday, monday + timedelta(days=7))
+        return _local_span(self.time_zone, local - timedelta(days=local.weekday()), 7)
 
-    def _span(self, first: date, after: date) -> tuple[datetime, datetime]:
-        return (
-            datetime.combine(first, time(), self.zone).astimezone(UTC),
-            datetime.combine(after, time(), self.zone).astimezone(UTC),
-        )
+
+@lru_cache(maxsize=4096)
+def _local_span(time_zone: str, first: date, days: int) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of ``days`` local days from ``first``. Cached: a batch of records asks
+    for the same few days once per record."""
+    zone = ZoneInfo(time_zone)
+    return (
+        datetime.combine(first, time(), zone).astimezone(UTC),
+        datetime.combine(first + timedelta(days=days), time(), zone).astimezone(UTC),
+    )
 
 
 async def program_of(tenant_id: int, connection: BaseDBAsyncClient | None = None) -> Program:
-    query = CreditProgram.filter(tenant_id=tenant_id)
-    row = await (query.using_db(connection) if connection else query).first()
-    if row is None:
+    connection = connection or connections.get("default")
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        "SELECT period_months, time_zone, anonymise_leaderboards, rule_approval_above FROM credit_program"
+        f" WHERE tenant_id = {p(tenant_id)}",
+        p.values,
+    )
+    if not rows:
         return Program()
-    return Program(row.period_months, row.time_zone, row.anonymise_leaderboards, row.rule_approval_above)
+    row = rows[0]
+    return Program(
+        row["period_months"], row["time_zone"], bool(row["anonymise_leaderboards"]), row["rule_approval_above"]
+    )
 
 
 # --- settling -------------------------------------------------------------------------------
@@ -140,15 +152,15 @@ async def settle(work: UnitOfWork) -> None:
     connection, tenant_id = work.connection, work.viewer.tenant_id
     # Lock first: events get their ids (which "every N" counts by) one employee's transaction at a
     # time, so two concurrent confirmations can never both count the same multiple.
-    for employee_id in sorted({item.employee_id for item in noted}):
-        await ledger.lock_account(connection, tenant_id, employee_id, work.received_at)
+    await ledger.lock_accounts(connection, tenant_id, [item.employee_id for item in noted], work.received_at)
     fresh = await _new_events(connection, tenant_id, noted, work.received_at)
     if not fresh:
         return
     rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
     if not rules:
         return
-    engine = _Engine(connection, work.changes, tenant_id, await program_of(tenant_id, connection), work.received_at)
+    program = await program_of(tenant_id, connection)
+    engine = _Engine(connection, work.changes, tenant_id, program, work.received_at, accounts_locked=True)
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
 
 
@@ -183,7 +195,7 @@ async def settle_as_happened(
     if not rules:
         return
     program = await program_of(tenant_id, connection)
-    engine = _Engine(connection, changes, tenant_id, program, now, batched=True)
+    engine = _Engine(connection, changes, tenant_id, program, now, batched=True, accounts_locked=True)
     # Accounts that never earned nor claimed anything: no rule granted these employees anything before.
     engine.credited = {employee_id for employee_id, (earned, pending) in accounts.items() if earned or pending}
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
@@ -233,27 +245,31 @@ async def _new_events(
     for item in noted:
         unique.setdefault(item.event_key, item)
     stamp = db_time(connection, now)
-    inserted = await insert_many(
-        connection,
-        "credit_event",
-        _EVENT_COLUMNS,
-        [
+    rows = []
+    for key, item in unique.items():
+        occurred = db_time(connection, item.occurred_at.astimezone(UTC))
+        record_id = db_uuid(connection, item.record_id) if item.record_id else None
+        rows.append(
             (
                 tenant_id,
                 item.employee_id,
                 item.activity.value,
                 key,
-                db_uuid(connection, item.record_id) if item.record_id else None,
+                record_id,
                 item.course_id,
                 item.module_id,
                 item.score,
                 item.quantity,
-                db_time(connection, item.occurred_at.astimezone(UTC)),
-                db_time(connection, item.occurred_at.astimezone(UTC)) if as_happened else stamp,
+                occurred,
+                occurred if as_happened else stamp,
                 stamp,
             )
-            for key, item in unique.items()
-        ],
+        )
+    inserted = await insert_many(
+        connection,
+        "credit_event",
+        _EVENT_COLUMNS,
+        rows,
         on_conflict="ON CONFLICT (tenant_id, event_key) DO NOTHING",
         returning="id, event_key",
     )
@@ -281,16 +297,75 @@ async def _new_events(
     return fresh
 
 
+@dataclass(frozen=True)
+class Rule:
+    """An active rule version as the engine reads it (plain values, not an ORM object), with the
+    ids of every version of its key: what older versions granted counts against its caps."""
+
+    id: int
+    rule_key: str
+    version: int
+    activity: CreditActivity
+    course_id: int | None
+    module_id: int | None
+    scenario: str | None
+    min_score: int | None
+    every_n: int | None
+    credits: int
+    cap_per_day: int | None
+    cap_per_week: int | None
+    cap_per_period: int | None
+    first_time_only: bool
+    requires_approval: bool
+    created_by_id: int | None
+    approved_by_id: int | None
+    versions: tuple[int, ...]
+
+
 async def _active_rules(
-    connection: BaseDBAsyncClient, tenant_id: int, activities: set[CreditActivity]
-) -> list[CreditRule]:
-    return (
-        await CreditRule.filter(
-            tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE, activity__in=[a.value for a in activities]
-        )
-        .order_by("rule_key")
-        .using_db(connection)
+    connection: BaseDBAsyncClient, tenant_id: int, activities: set[CreditActivity] | None = None
+) -> list[Rule]:
+    """The tenant's active rules (of ``activities``; None: all) in rule key order, each with the
+    ids of its key's versions, in one statement."""
+    p = Params(connection)
+    among = f" AND r.activity {p.among(sorted(a.value for a in activities), 'text')}" if activities is not None else ""
+    rows = await connection.execute_query_dict(
+        "SELECT r.id, r.rule_key, r.version, r.activity, r.course_id, r.module_id, r.scenario, r.min_score,"
+        " r.every_n, r.credits, r.cap_per_day, r.cap_per_week, r.cap_per_period, r.first_time_only,"
+        " r.requires_approval, r.created_by_id, r.approved_by_id, v.id AS version_id"
+        " FROM credit_rule r JOIN credit_rule v ON v.tenant_id = r.tenant_id AND v.rule_key = r.rule_key"
+        f" WHERE r.tenant_id = {p(tenant_id)} AND r.status = {p(CreditRuleStatus.ACTIVE.value)}{among}"
+        " ORDER BY r.rule_key, r.id, v.id",
+        p.values,
     )
+    versions: dict[int, list[int]] = defaultdict(list)
+    first_rows: dict[int, dict] = {}
+    for row in rows:
+        versions[row["id"]].append(row["version_id"])
+        first_rows.setdefault(row["id"], row)
+    return [
+        Rule(
+            id=row["id"],
+            rule_key=row["rule_key"],
+            version=row["version"],
+            activity=CreditActivity(row["activity"]),
+            course_id=row["course_id"],
+            module_id=row["module_id"],
+            scenario=row["scenario"],
+            min_score=row["min_score"],
+            every_n=row["every_n"],
+            credits=row["credits"],
+            cap_per_day=row["cap_per_day"],
+            cap_per_week=row["cap_per_week"],
+            cap_per_period=row["cap_per_period"],
+            first_time_only=bool(row["first_time_only"]),
+            requires_approval=bool(row["requires_approval"]),
+            created_by_id=row["created_by_id"],
+            approved_by_id=row["approved_by_id"],
+            versions=tuple(versions[rule_id]),
+        )
+        for rule_id, row in first_rows.items()
+    ]
 
 
 class _Engine:
@@ -299,23 +374,33 @@ class _Engine:
     What a rule already granted an employee (per cap window, in all) and how much practice they
     have confirmed are read from the database once per transaction and then kept up to date in
     memory: the account lock makes that safe, and a 500-record push costs a few queries, not
-    a few per record. ``batched`` (history, thousands of events of many employees): the
-    accounts are locked by the caller, what the rules granted each employee before and the
-    practice they confirmed are read for all of them up front, and the entries and claims are
-    written together at the end; every decision is the same."""
+    a few per record. Credits for new events (all but a recalculation's) are written together at
+    the end, entries and claims in two statements each: no key of a new event can have been
+    posted before. ``batched`` (history, thousands of events of many employees): the accounts
+    are locked by the caller, and what the rules granted each employee before and the practice
+    they confirmed are read for all of them up front; every decision is the same."""
 
     def __init__(
-        self, connection, changes, tenant_id: int, program: Program, now: datetime, batched: bool = False
+        self,
+        connection,
+        changes,
+        tenant_id: int,
+        program: Program,
+        now: datetime,
+        batched: bool = False,
+        accounts_locked: bool = False,
     ) -> None:
         self.connection, self.changes, self.tenant_id = connection, changes, tenant_id
         self.program, self.now = program, now
+        self._accounts_locked = accounts_locked  # by the caller, of every employee of the events
         self._scenarios: dict[int, str] = {}
         self._versions: dict[str, list[int]] = {}
         # Granted so far by (rule key, employee), then by window; a window of None means ever.
         self._used: dict[tuple[str, int], dict[tuple[datetime, datetime] | None, int]] = {}
         self._practised: dict[tuple[int, int], int] = {}
         self._batched = batched
-        # Batched: (rule key, employee) -> (time, amount) of everything granted, before and now.
+        # (rule key, employee) -> (time, amount) of what this transaction granted (written at the
+        # end) and, batched, of everything granted before.
         self._granted_list: dict[tuple[str, int], list[tuple[datetime, int]]] = defaultdict(list)
         # Batched: employee -> (activity, course, module, quantity) of events before these.
         self._confirmed: dict[int, list[tuple[str, int | None, int | None, int]]] = defaultdict(list)
@@ -324,7 +409,7 @@ class _Engine:
         self.credited: set[int] | None = None  # batched: the employees rules may have granted before (None: any)
 
     async def credit(
-        self, events: list[tuple[Event, Creditable | None]], rules: list[CreditRule], recalculating: bool = False
+        self, events: list[tuple[Event, Creditable | None]], rules: list[Rule], recalculating: bool = False
     ) -> int:
         """Post what ``rules`` grant for ``events``; returns the credits (tenths) posted or claimed."""
         course_ids = {event.course_id for event, _ in events if event.course_id}
@@ -334,34 +419,27 @@ class _Engine:
                 .using_db(self.connection)
                 .values_list("id", "scenario")
             )
-        keys = {rule.rule_key for rule in rules}
-        for rule_id, key in (
-            await CreditRule.filter(tenant_id=self.tenant_id, rule_key__in=list(keys))
-            .using_db(self.connection)
-            .values_list("id", "rule_key")
-        ):
-            self._versions.setdefault(key, []).append(rule_id)
+        self._versions = {rule.rule_key: list(rule.versions) for rule in rules}
         total = 0
         by_employee: dict[int, list[Event]] = defaultdict(list)
         for event, _ in events:
             by_employee[event.employee_id].append(event)
         if self._batched:
             await self._read_before(sorted(by_employee), rules, min(event.id for event, _ in events))
-        of_activity: dict[CreditActivity, list[CreditRule]] = defaultdict(list)
+        of_activity: dict[CreditActivity, list[Rule]] = defaultdict(list)
         for rule in rules:  # in rule order: a rule only ever matches events of its activity
             of_activity[rule.activity].append(rule)
         for employee_id in sorted(by_employee):  # one lock order: no deadlocks between transactions
-            if not self._batched:
+            if not self._accounts_locked:
                 await ledger.lock_account(self.connection, self.tenant_id, employee_id, self.now)
             for event in by_employee[employee_id]:
                 for rule in of_activity.get(event.activity, ()):
                     if self._matches(rule, event) and self._may_pay(rule, event.employee_id):
                         total += await self._apply(rule, event, recalculating)
-        if self._batched:
-            await self._write_postings()
+        await self._write_postings()
         return total
 
-    async def _read_before(self, employee_ids: list[int], rules: list[CreditRule], first_event: int) -> None:
+    async def _read_before(self, employee_ids: list[int], rules: list[Rule], first_event: int) -> None:
         """Batched: what the rules with caps or a first-time limit granted these employees before
         (entries and pending claims), and the quantities of the events before ``first_event`` in
         the scopes of "every N" rules, a few queries for all of them. On PostgreSQL each employee
@@ -440,7 +518,7 @@ class _Engine:
                 self._confirmed[employee_id].append((str(activity), course_id, module_id, int(quantity or 0)))
 
     async def _write_postings(self) -> None:
-        """Batched: the entries and claims decided, in two statements each."""
+        """The entries and claims decided for new events, in two statements each."""
         for postings, write in ((self._postings, ledger.post_many), (self._claims, ledger.add_pending_many)):
             if postings and await write(self.connection, self.changes, self.tenant_id, postings, self.now) != len(
                 postings
@@ -450,11 +528,11 @@ class _Engine:
             postings.clear()
 
     @staticmethod
-    def _may_pay(rule: CreditRule, employee_id: int) -> bool:
+    def _may_pay(rule: Rule, employee_id: int) -> bool:
         """Four eyes: the author of a version nobody else approved gets nothing from it."""
         return rule.created_by_id != employee_id or rule.approved_by_id is not None
 
-    def _matches(self, rule: CreditRule, event: Event) -> bool:
+    def _matches(self, rule: Rule, event: Event) -> bool:
         return (
             rule.activity == event.activity
             and (rule.course_id is None or rule.course_id == event.course_id)
@@ -463,10 +541,10 @@ class _Engine:
             and (rule.min_score is None or (event.score is not None and event.score >= rule.min_score))
         )
 
-    async def _apply(self, rule: CreditRule, event: Event, recalculating: bool) -> int:
+    async def _apply(self, rule: Rule, event: Event, recalculating: bool) -> int:
         amount = rule.credits
         if rule.every_n:
-            amount = rule.credits * await self._multiples_crossed(rule, event)
+            amount = rule.credits * await self._multiples_crossed(rule, rule.every_n, event)
         if amount <= 0:
             return 0
         versions = self._versions.get(rule.rule_key, [rule.id])
@@ -495,7 +573,7 @@ class _Engine:
             rule_id=rule.id,
             event_id=event.id,
         )
-        if self._batched:
+        if not recalculating:
             # Every posting is new here (its event is): written together at the end.
             (self._claims if rule.requires_approval else self._postings).append(posting)
             self._granted_list[(rule.rule_key, event.employee_id)].append((when, amount))
@@ -512,19 +590,21 @@ class _Engine:
                 windows[span] += amount
         return amount
 
-    async def _used_in(self, rule: CreditRule, employee_id: int, window: tuple[datetime, datetime] | None) -> int:
+    async def _used_in(self, rule: Rule, employee_id: int, window: tuple[datetime, datetime] | None) -> int:
         """What the rule (all its versions) granted the employee in a window (None: ever)."""
         windows = self._used.setdefault((rule.rule_key, employee_id), {})
         if window not in windows:
-            if self._batched:
-                windows[window] = sum(
-                    amount
-                    for at, amount in self._granted_list.get((rule.rule_key, employee_id), ())
-                    if window is None or window[0] <= at < window[1]
-                )
-            else:
+            # Batched, the list holds what was granted before too; else the database does, and the
+            # list what this transaction granted and has not written yet.
+            used = sum(
+                amount
+                for at, amount in self._granted_list.get((rule.rule_key, employee_id), ())
+                if window is None or window[0] <= at < window[1]
+            )
+            if not self._batched:
                 versions = self._versions.get(rule.rule_key, [rule.id])
-                windows[window] = await self._granted(versions, employee_id=employee_id, between=window)
+                used += await self._granted(versions, employee_id=employee_id, between=window)
+            windows[window] = used
         return windows[window]
 
     async def _granted(
@@ -535,32 +615,28 @@ class _Engine:
         between: tuple[datetime, datetime] | None = None,
     ) -> int:
         """Credits (tenths) these rule versions granted: posted EARN entries plus claims still
-        pending (an approved claim is a posted entry by then, a rejected one granted nothing)."""
-        filters: dict = {"tenant_id": self.tenant_id, "rule_id__in": rule_ids}
+        pending (an approved claim is a posted entry by then, a rejected one granted nothing), in
+        one statement."""
+        p = Params(self.connection)
+        scope = f"tenant_id = {p(self.tenant_id)} AND rule_id {p.among(rule_ids, 'int')}"
         if employee_id is not None:
-            filters["employee_id"] = employee_id
+            scope += f" AND employee_id = {p(employee_id)}"
         if event_id is not None:
-            filters["event_id"] = event_id
+            scope += f" AND event_id = {p(event_id)}"
         if between is not None:
-            filters["occurred_at__gte"], filters["occurred_at__lt"] = between
-        posted = (
-            await CreditEntry.filter(kind=CreditEntryKind.EARN, **filters)
-            .using_db(self.connection)
-            .annotate(total=Sum("amount"))
-            .values_list("total")
+            scope += f" AND occurred_at >= {p(between[0])} AND occurred_at < {p(between[1])}"
+        rows = await self.connection.execute_query_dict(
+            f"SELECT (SELECT COALESCE(SUM(amount), 0) FROM credit_entry WHERE {scope}"
+            f" AND kind = {p(CreditEntryKind.EARN.value)})"
+            f" + (SELECT COALESCE(SUM(amount), 0) FROM pending_credit WHERE {scope}"
+            f" AND status = {p(PendingCreditStatus.PENDING.value)}) AS total",
+            p.values,
         )
-        claimed = (
-            await PendingCredit.filter(status=PendingCreditStatus.PENDING, **filters)
-            .using_db(self.connection)
-            .annotate(total=Sum("amount"))
-            .values_list("total")
-        )
-        # Not flat: the ORM's types read a flat values_list as tuples.
-        return int(posted[0][0] or 0) + int(claimed[0][0] or 0)
+        return int(rows[0]["total"])
 
-    async def _multiples_crossed(self, rule: CreditRule, event: Event) -> int:
-        """How many multiples of every_n the confirmed quantity in the rule's scope passed with
-        this event (events count in the order they were recorded)."""
+    async def _multiples_crossed(self, rule: Rule, every_n: int, event: Event) -> int:
+        """How many multiples of ``every_n`` (the rule's) the confirmed quantity in the rule's
+        scope passed with this event (events count in the order they were recorded)."""
         scope = {
             "tenant_id": self.tenant_id,
             "employee_id": event.employee_id,
@@ -590,7 +666,7 @@ class _Engine:
             self._practised[key] = int(before[0][0] or 0)
         done = self._practised[key]
         self._practised[key] = done + event.quantity
-        return (done + event.quantity) // rule.every_n - done // rule.every_n
+        return (done + event.quantity) // every_n - done // every_n
 
 
 # --- recalculation --------------------------------------------------------------------------
@@ -611,7 +687,7 @@ async def recalculate(
     tenant_id = viewer.tenant_id
     now = datetime.now(UTC)
     async with in_transaction() as connection:
-        rules = await CreditRule.filter(tenant_id=tenant_id, status=CreditRuleStatus.ACTIVE).using_db(connection)
+        rules = await _active_rules(connection, tenant_id)
         if rule_key is not None:
             rules = [rule for rule in rules if rule.rule_key == rule_key]
         query = CreditEvent.filter(

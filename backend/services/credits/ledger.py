@@ -101,36 +101,23 @@ async def lock_account(connection: BaseDBAsyncClient, tenant_id: int, employee_i
 async def lock_accounts(
     connection: BaseDBAsyncClient, tenant_id: int, employee_ids: Sequence[int], now: datetime
 ) -> dict[int, tuple[int, int]]:
-    """``lock_account`` for many employees at once (an import of history): their accounts,
-    created when missing, locked in employee order (the order every writer locks them in).
-    Returns each one's (lifetime earned, pending)."""
+    """``lock_account`` for many employees at once (an import of history, a batch of records):
+    their accounts, created when missing, locked in employee order (the order every writer locks
+    them in), in one statement. Returns each one's (lifetime earned, pending)."""
     ids = sorted(set(employee_ids))
     stamp = db_time(connection, now)
-    await insert_many(
+    # The update changes nothing: it locks an existing row, as FOR UPDATE would, in the same pass
+    # that creates a missing one (SQLite has one writer: the transaction holds everything already).
+    rows = await insert_many(
         connection,
         "credit_account",
         _ACCOUNT_COLUMNS,
         [(tenant_id, employee_id, ZERO, ZERO, ZERO, stamp, stamp) for employee_id in ids],
-        on_conflict="ON CONFLICT (employee_id) DO NOTHING",
+        on_conflict="ON CONFLICT (employee_id) DO UPDATE SET updated_at = credit_account.updated_at"
+        " WHERE credit_account.tenant_id = excluded.tenant_id",
+        returning="employee_id, lifetime_earned, pending",
     )
-    found: dict[int, tuple[int, int]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        if connection.capabilities.dialect == "postgres":
-            rows = await connection.execute_query_dict(
-                "SELECT employee_id, lifetime_earned, pending FROM credit_account"
-                " WHERE tenant_id = $1 AND employee_id = ANY($2::int[]) ORDER BY employee_id FOR UPDATE",
-                [tenant_id, chunk],
-            )
-        else:  # SQLite has one writer: the transaction holds everything already
-            rows = await (
-                CreditAccount.filter(tenant_id=tenant_id, employee_id__in=chunk)
-                .using_db(connection)
-                .values("employee_id", "lifetime_earned", "pending")
-            )
-        for row in rows:
-            found[int(row["employee_id"])] = (int(row["lifetime_earned"]), int(row["pending"]))
-    return found
+    return {int(row["employee_id"]): (int(row["lifetime_earned"]), int(row["pending"])) for row in rows}
 
 
 @dataclass(frozen=True)
@@ -302,7 +289,6 @@ def _entry_row(connection: BaseDBAsyncClient, tenant_id: int, posting: Posting, 
     )
 
 
-_CHUNK = 1000  # ids per statement where a list of ids is sent
 _ENTRY_COLUMNS = {
     "tenant_id": "int",
     "employee_id": "int",

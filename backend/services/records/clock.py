@@ -30,6 +30,8 @@ class Clock:
         # Offsets beyond a week are not trusted to correct anything.
         self._shift = self.offset if abs(self.offset) <= MAX_CORRECTION else timedelta(0)
         self._latest_plausible = (sent_at or received_at) + FUTURE_TOLERANCE
+        self._latest_corrected = received_at + FUTURE_TOLERANCE
+        self._stale_before = received_at - stale_after
 
     @property
     def offset_ms(self) -> int:
@@ -45,8 +47,8 @@ class Clock:
     def correct(self, occurred_at: datetime) -> tuple[datetime, list[str]]:
         flags = ["CLOCK_SKEW"] if self.skewed else []
         corrected = occurred_at + self._shift
-        if occurred_at > self._latest_plausible or corrected > self.received_at + FUTURE_TOLERANCE:
+        if occurred_at > self._latest_plausible or corrected > self._latest_corrected:
             flags.append("FUTURE")
-        if corrected < self.received_at - self.stale_after:
+        if corrected < self._stale_before:
             flags.append("STALE")
         return min(corrected, self.received_at), flags

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
+
 from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
 from backend.models import Device, RecordStatus
@@ -37,20 +39,47 @@ class IncomingRecord:
     rejection: DomainError | None = None
 
     @property
-    def content_hash(self) -> str:
+    def content_hash(self) -> str:  # read once per record on the hot path: not worth caching
         # An online record (no seq) takes the server's clock when the caller gives no time, so its
         # time is not part of what it says: a retry with the same client id must match.
         if self.occurred_at is None:
             when = self.occurred_at_text
         else:
             when = self.occurred_at.astimezone(UTC).isoformat() if self.seq is not None else None
-        canonical = json.dumps(
-            [self.kind, when, self.payload],
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return hashlib.sha256(canonical_json([self.kind, when, self.payload])).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """The JSON text records are hashed by, forever (stored hashes must keep matching their
+    retries): ``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`` in
+    UTF-8. Written by orjson (5× faster, the same bytes) when the value holds only what orjson
+    writes identically: strings, integers within 64 bits, booleans, null, lists and objects with
+    string keys. Anything else (a float: orjson writes ``1e16`` where json writes ``1e+16``), and
+    what orjson refuses, takes the standard library (which answers as it always did)."""
+    if _plain(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # a lone surrogate, say
+            pass
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_ORJSON_DEPTH = 254  # orjson refuses deeper values: no need to look further down
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -(2**63) <= value < 2**64
+    if depth >= _ORJSON_DEPTH:
+        return False
+    if kind is list:
+        return all(_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _plain(item, depth + 1) for key, item in value.items())
+    return False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ statements, all in one transaction (backend/services/imports/history_records.py)
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from backend.services.records.clock import UNREADABLE_TIME, Clock
 from backend.services.records.handler import ApplyContext, IncomingRecord, Outcome, ParsedRecord, invalid_payload
 from backend.services.validation import storable_copy
 from backend.services.viewer import Viewer
-from backend.sql import db_time, db_uuid, insert_many
+from backend.sql import Params, db_time, insert_many
 
 DUPLICATE = "DUPLICATE"  # a result status, never stored: the record's stored status is final
 MAX_REPORTED_OFFSET_MS = 2**31 - 1  # clockOffsetMs is a GraphQL Int (32-bit); stored in full
@@ -144,8 +144,9 @@ async def apply_batches(
     rows = []
     for (context, _), (results, to_apply, _), outcomes in zip(batches, sorted_out, decided):
         viewer, clock = context.viewer, context.clock
+        stored = _record_rows(context)
         for (index, record), (outcome, corrected, flags) in zip(to_apply, outcomes):
-            rows.append(_stored(connection, viewer, context.device, record, outcome, corrected, flags, clock))
+            rows.append(stored(record, outcome, corrected, flags))
             results[index] = RecordResult(
                 record.id,
                 record.seq,
@@ -164,7 +165,10 @@ async def apply_batches(
     for (context, records), (results, _, next_seq) in zip(batches, sorted_out):
         device = context.device
         if next_seq - 1 != device.applied_seq:
-            await Device.filter(id=device.id).using_db(connection).update(applied_seq=next_seq - 1)
+            p = Params(connection)
+            await connection.execute_query(
+                f"UPDATE device SET applied_seq = {p(next_seq - 1)} WHERE id = {p(device.id)}", p.values
+            )
         _resolve_in_batch_duplicates(records, results)
         answers.append(([results[i] for i in range(len(records))], next_seq - 1))
     return answers
@@ -186,18 +190,21 @@ class StoredOutcome:
 async def _stored_outcomes(connection: BaseDBAsyncClient, ids: list[UUID]) -> dict[UUID, StoredOutcome]:
     """Records already received, by id alone (ids are global: someone else's is never new).
     Plain SQL with one array parameter: the ORM builds a query term per id, which showed in a
-    500-record push."""
+    500-record push. On PostgreSQL each id is looked up in the primary key (a join with the
+    array): ``id = ANY(…)`` was planned as a scan of the whole table while its statistics were
+    young, which grew with every push."""
     if not ids:
         return {}
-    columns = "id, tenant_id, employee_id, content_hash, status, error_code, outcome, received_at"
+    columns = "r.id, r.tenant_id, r.employee_id, r.content_hash, r.status, r.error_code, r.outcome, r.received_at"
     if connection.capabilities.dialect == "postgres":
         rows = await connection.execute_query_dict(
-            f"SELECT {columns} FROM activity_record WHERE id = ANY($1::uuid[])", [list(set(ids))]
+            f"SELECT {columns} FROM unnest($1::uuid[]) AS u(id) JOIN activity_record r ON r.id = u.id",
+            [list(set(ids))],
         )
     else:
         unique = list({str(i) for i in ids})
         rows = await connection.execute_query_dict(
-            f"SELECT {columns} FROM activity_record WHERE id IN ({', '.join('?' * len(unique))})", unique
+            f"SELECT {columns} FROM activity_record r WHERE r.id IN ({', '.join('?' * len(unique))})", unique
         )
     found = {}
     for row in rows:
@@ -370,32 +377,41 @@ def _outcome_json(outcome: Outcome) -> str | None:
     return json.dumps(kept, ensure_ascii=False) if kept else None
 
 
-def _stored(connection, viewer, device, record, outcome, corrected, flags, clock) -> tuple:
-    now = db_time(connection, clock.received_at)
-    return (
-        db_uuid(connection, record.id),
-        viewer.tenant_id,
-        viewer.employee_id,
-        device.id,
-        record.seq,
-        record.kind[:MAX_KIND_LENGTH],
-        # A refused record keeps what of its payload can be stored (its hash keeps the original).
-        _json(storable_copy(record.payload) if record.rejection else record.payload).decode(),
-        record.content_hash,
-        # A time that could not be read is kept as sent in the payload's answer; the column holds
-        # the receive time (a refused record's times drive nothing).
-        db_time(connection, record.occurred_at or clock.received_at),
-        db_time(connection, clock.sent_at),
-        now,
-        db_time(connection, corrected),
-        clock.offset_ms,
-        ",".join(flags),
-        outcome.status.value,
-        outcome.code.value if outcome.code else None,
-        _outcome_json(outcome),
-        now,
-        now,
-    )
+def _record_rows(context: ApplyContext) -> Callable[[IncomingRecord, Outcome, datetime, list[str]], tuple]:
+    """The activity_record row of each record of a batch (columns as ``_RECORD_COLUMNS``), with
+    what the batch's rows share worked out once."""
+    connection, viewer, device, clock = context.connection, context.viewer, context.device, context.clock
+    postgres = connection.capabilities.dialect == "postgres"
+    received, sent = db_time(connection, clock.received_at), db_time(connection, clock.sent_at)
+    offset_ms = clock.offset_ms
+
+    def row(record: IncomingRecord, outcome: Outcome, corrected: datetime, flags: list[str]) -> tuple:
+        return (
+            record.id if postgres else str(record.id),
+            viewer.tenant_id,
+            viewer.employee_id,
+            device.id,
+            record.seq,
+            record.kind[:MAX_KIND_LENGTH],
+            # A refused record keeps what of its payload can be stored (its hash keeps the original).
+            _json(storable_copy(record.payload) if record.rejection else record.payload).decode(),
+            record.content_hash,
+            # A time that could not be read is kept as sent in the payload's answer; the column
+            # holds the receive time (a refused record's times drive nothing).
+            db_time(connection, record.occurred_at) if record.occurred_at else received,
+            sent,
+            received,
+            db_time(connection, corrected),
+            offset_ms,
+            ",".join(flags),
+            outcome.status.value,
+            outcome.code.value if outcome.code else None,
+            _outcome_json(outcome),
+            received,
+            received,
+        )
+
+    return row
 
 
 def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dict[int, RecordResult]) -> None:
