@@ -7,9 +7,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from backend.models.base import TenantModel
+from backend.models.base import TenantModel, XuefenModel
 
 if TYPE_CHECKING:
     from backend.models.catalog import Course, CourseModule
@@ -88,7 +87,7 @@ class ModuleProgress(TenantModel):
         unique_together = (("employee", "module"),)
 
 
-class SyncClock(Model):
+class SyncClock(XuefenModel):
     """Per-tenant feed counter. Taken as the last statement of a writing transaction, its row lock
     orders feed sequence numbers by commit (see docs/sync-protocol.md)."""
 
@@ -104,7 +103,7 @@ class SyncClock(Model):
         table = "sync_clock"
 
 
-class SyncChange(Model):
+class SyncChange(XuefenModel):
     """The latest change of one synced row for one audience (0 = everyone in the tenant).
 
     One row per (entity, id, audience), moved forward on every change, so a pull from zero is a

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from tortoise import fields
-from tortoise.models import Model
 
-from backend.models.base import TenantModel
+from backend.models.base import TenantModel, XuefenModel
 
 if TYPE_CHECKING:
     from backend.models.people import Device, Employee
@@ -55,7 +54,7 @@ class RefreshToken(TenantModel):
         table = "refresh_token"
 
 
-class LoginThrottle(Model):
+class LoginThrottle(XuefenModel):
     """Failed logins per typed (tenant, employee number), keyed by a hash of what was typed.
 
     Not tenant-owned on purpose: it must behave the same for tenants and employees that do not

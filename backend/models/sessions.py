@@ -6,9 +6,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
-from tortoise.models import Model
 
-from backend.models.base import TenantModel
+from backend.models.base import TenantModel, XuefenModel
 
 if TYPE_CHECKING:
     from backend.models.catalog import Course, CourseModule
@@ -153,7 +152,7 @@ class Attendance(TenantModel):
         unique_together = (("session", "employee"),)
 
 
-class AuditEntry(Model):
+class AuditEntry(XuefenModel):
     """An HR-visible change: who did what to which row, when, and why. Append-only."""
 
     id = fields.BigIntField(primary_key=True)
