@@ -89,7 +89,7 @@ class CourseModule(Node):
     )
 
     @classmethod
-    def from_model(cls, row: models.CourseModule) -> CourseModule:
+    def from_model(cls, row: models.CourseModule | course_catalog.ModuleSummary) -> CourseModule:
         return cls(
             id=strawberry.ID(to_global_id("CourseModule", row.id)),
             position=row.position,
@@ -188,14 +188,14 @@ class Course(Node):
     _row: strawberry.Private[models.Course]
     # Its modules and skills when the page that lists it read them for all its courses at once
     # (``courses`` does when the operation asks): then these fields need no loader call each.
-    _modules: strawberry.Private[list[models.CourseModule] | None] = None
+    _modules: strawberry.Private[list[course_catalog.ModuleSummary] | None] = None
     _skills: strawberry.Private[list[course_catalog.TaughtSkill] | None] = None
 
     @classmethod
     def from_model(
         cls,
         row: models.Course,
-        modules: dict[int, list[models.CourseModule]] | None = None,
+        modules: dict[int, list[course_catalog.ModuleSummary]] | None = None,
         skills: dict[int, list[course_catalog.TaughtSkill]] | None = None,
     ) -> Course:
         """The course of ``row``; ``modules`` and ``skills`` (by course id), when given, are

@@ -11,6 +11,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from backend import models
+from backend.services.catalog.course_catalog import SkillSummary
 from backend.services.people import positions
 from backend.services.people.organisation import depth_of
 from schema.common import Node
@@ -146,7 +147,7 @@ class Skill(Node):
     category: str = strawberry.field(description="Category, e.g. 销售.")
 
     @classmethod
-    def from_model(cls, row: models.Skill) -> Skill:
+    def from_model(cls, row: models.Skill | SkillSummary) -> Skill:
         return cls(
             id=strawberry.ID(to_global_id("Skill", row.id)),
             code=row.code,

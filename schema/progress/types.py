@@ -11,6 +11,7 @@ import strawberry
 
 from backend import models
 from backend.ids import to_global_id
+from backend.services.catalog.course_catalog import ModuleSummary
 
 if TYPE_CHECKING:  # the catalog shows progress (Course.progress), so Course is a lazy reference here
     from schema.catalog.types import Course
@@ -44,7 +45,7 @@ class CourseLearning:
 
 
 def course_progress(
-    modules: Iterable[models.CourseModule],
+    modules: Iterable[models.CourseModule | ModuleSummary],
     done: Mapping[int, models.ModuleProgress],
     completion: models.CourseCompletion | None,
 ) -> CourseProgress:

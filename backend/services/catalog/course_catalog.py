@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from tortoise.expressions import Q, Subquery
 
@@ -22,9 +23,9 @@ from backend.models import (
     CoursePrerequisite,
     CourseSkill,
     CourseStatus,
+    ModuleKind,
     Position,
     Role,
-    Skill,
 )
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
@@ -181,21 +182,49 @@ def _group(rows: Iterable, key: str) -> dict[int, list]:
     return grouped
 
 
-async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[CourseModule]]:
+@dataclass(frozen=True, slots=True)
+class ModuleSummary:
+    """A module as its course shows it (the columns of MODULE_FIELDS, in order): read as values,
+    not as a model object, since a page of courses reads a few hundred."""
+
+    id: int
+    course_id: int
+    position: int
+    title: str
+    kind: ModuleKind
+    credits: Decimal
+    required_count: int
+    requirement: str
+    is_required: bool
+    pass_score: int | None
+    rubric_id: int | None
+
+
+async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, list[ModuleSummary]]:
     rows = (
         await CourseModule.filter(tenant_id=tenant_id, course_id__in=course_ids)
         .order_by("course_id", "position")
-        .only(*MODULE_FIELDS)
+        .values_list(*MODULE_FIELDS)
     )
-    return _group(rows, "course_id")
+    return _group((ModuleSummary(*row) for row in rows), "course_id")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class SkillSummary:
+    """A skill as a course shows it, read as values (not a model object)."""
+
+    id: int
+    code: str
+    name: str
+    category: str
+
+
+@dataclass(frozen=True, slots=True)
 class TaughtSkill:
     """A skill a course teaches and the level it aims for."""
 
     course_id: int
-    skill: Skill  # id, code, name and category only
+    skill: SkillSummary
     target_level: int
 
 
@@ -209,11 +238,7 @@ async def skills_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, l
     )
     return _group(
         (
-            TaughtSkill(
-                course_id,
-                Skill._init_from_db(id=skill_id, tenant_id=tenant_id, code=code, name=name, category=category),
-                target_level,
-            )
+            TaughtSkill(course_id, SkillSummary(skill_id, code, name, category), target_level)
             for course_id, target_level, skill_id, code, name, category in rows
         ),
         "course_id",
