@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from tortoise.exceptions import DoesNotExist
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
@@ -183,3 +184,21 @@ async def test_concurrent_spends_never_overdraw(password_hash):
         == 0
         == 50 + sum(e.amount for e in await CreditEntry.filter(kind="REDEEM", employee=company.employees["LRN"]))
     )
+
+
+async def test_accounts_of_another_tenants_employees_are_never_locked_for_this_one(password_hash):
+    """Locking many accounts at once refuses an employee of another tenant (whose account exists)
+    instead of leaving them out, so nothing is ever posted across tenants."""
+    ours, theirs = await make_company(password_hash), await make_company(password_hash)
+    now = datetime.now(UTC)
+    async with in_transaction() as connection:
+        await ledger.lock_account(connection, theirs.tenant.id, theirs.employees["LRN"].id, now)
+    with pytest.raises(DoesNotExist):
+        async with in_transaction() as connection:
+            await ledger.lock_accounts(
+                connection, ours.tenant.id, [ours.employees["LRN"].id, theirs.employees["LRN"].id], now
+            )
+    assert not await CreditAccount.filter(employee_id=ours.employees["LRN"].id).exists()  # rolled back
+    async with in_transaction() as connection:
+        found = await ledger.lock_accounts(connection, ours.tenant.id, [ours.employees["LRN"].id], now)
+    assert found == {ours.employees["LRN"].id: (0, 0)}

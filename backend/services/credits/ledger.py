@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import DoesNotExist
 from tortoise.expressions import F
 
 from backend.errors import DomainError, ErrorCode
@@ -117,7 +118,10 @@ async def lock_accounts(
         " WHERE credit_account.tenant_id = excluded.tenant_id",
         returning="employee_id, lifetime_earned, pending",
     )
-    return {int(row["employee_id"]): (int(row["lifetime_earned"]), int(row["pending"])) for row in rows}
+    found = {int(row["employee_id"]): (int(row["lifetime_earned"]), int(row["pending"])) for row in rows}
+    if len(found) != len(ids):  # an account of another tenant's employee: never credit across tenants
+        raise DoesNotExist(CreditAccount)
+    return found
 
 
 @dataclass(frozen=True)
