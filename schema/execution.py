@@ -1,45 +1,123 @@
-"""How the schema executes: graphql-core's executor, with a short path for plain fields.
+"""How the schema executes: graphql-core's executor, with short paths for plain fields.
 
 Most of a page's fields are plain: a scalar or enum read off an object already built (a course's
 ``title``, a module's ``position``). graphql-core gives each of them the full treatment — a
 resolve-info object, a resolver call through strawberry's wrapper, awaitable checks, a recursive
 completion — which made field execution the largest cost of a page of courses. Here a plain field
-is read and serialized directly. The answer is the same: anything unusual (a null in a non-null
-field, a value the scalar refuses) goes the normal way, which reports it exactly as before.
+is read and serialized directly, and a value whose whole selection is plain (a course's modules
+with their fields, an entry's rule) is completed by a function compiled once per request for that
+selection: no resolve-info, path or completion call per item and field. The answer is the same:
+anything unusual (a null in a non-null field, a value the scalar refuses, an object of the wrong
+type) makes the short path give up, and graphql-core completes that value again from the start
+(plain fields only read attributes), reporting it exactly as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, is_leaf_type
+from graphql import (
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    is_leaf_type,
+)
 from graphql.execution.executor import gather_with_cancel
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-_UNKNOWN = object()
+_GIVE_UP = object()  # a compiled completion met something only graphql-core may report on
+Completion = Callable[[Any], Any]  # a resolved value -> its completed answer, or _GIVE_UP
 
 
-def _plain(field_def: GraphQLField) -> tuple[GraphQLLeafType, bool] | None:
-    """A field is plain when strawberry resolves it by reading an attribute (its basic-field
-    resolver: no resolver of ours, no extensions, no arguments) and it returns a scalar or an
-    enum. Kept on the field itself, which lives exactly as long as its schema."""
-    known = field_def.__dict__.get("_xuefen_plain", _UNKNOWN)
-    if known is not _UNKNOWN:
-        return known
-    resolve = field_def.resolve
-    plain: tuple[GraphQLLeafType, bool] | None = None
-    if not field_def.args and getattr(resolve, "__name__", "") == "_get_basic_result":
-        kind, non_null = field_def.type, False
-        if isinstance(kind, GraphQLNonNull):
-            kind, non_null = kind.of_type, True
-        plain = (kind, non_null) if is_leaf_type(kind) else None
-    field_def.__dict__["_xuefen_plain"] = plain
-    return plain
+def _basic(field_def: GraphQLField) -> bool:
+    """strawberry reads the field as an attribute of its object (its basic-field resolver: no
+    resolver of ours, no extensions, no arguments). Kept on the field itself, which lives exactly
+    as long as its schema."""
+    known = field_def.__dict__.get("_xuefen_basic")
+    if known is None:
+        known = not field_def.args and getattr(field_def.resolve, "__name__", "") == "_get_basic_result"
+        field_def.__dict__["_xuefen_basic"] = known
+    return known
+
+
+def _strawberry_is_type_of(check: Callable) -> bool:
+    """strawberry's own ``is_type_of`` (an isinstance test that ignores its info argument)."""
+    return "_get_is_type_of" in getattr(check, "__qualname__", "")
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
-    """strawberry's execution context, with plain fields read and serialized in one step."""
+    """strawberry's execution context, with plain fields read and serialized in one step and
+    plain selections completed by compiled functions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (type, selection) -> (the selection, kept alive so its id is not reused; its completion)
+        self._completions: dict[tuple[Any, int], tuple[Any, Completion | None]] = {}
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's ``complete_value``, by a compiled completion when the selection is plain."""
+        middleware = self.middleware_manager
+        if middleware is None or not middleware.middlewares:
+            completion = self._completion(return_type, field_details_list)
+            if completion is not None:
+                completed = completion(result)
+                if completed is not _GIVE_UP:
+                    return completed
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    def _completion(self, return_type: GraphQLOutputType, field_details_list: Any) -> Completion | None:
+        """The compiled completion of ``return_type`` for this selection (None: not plain),
+        memoized per request on the selection's identity as graphql-core memoizes its subfields
+        (the list is kept alive beside it, so its id is not reused)."""
+        memo = self._completions
+        key = (return_type, id(field_details_list))
+        known = memo.get(key)
+        if known is None:
+            known = memo[key] = (field_details_list, self._compile(return_type, field_details_list))
+        return known[1]
+
+    def _compile(self, return_type: GraphQLOutputType, field_details_list: Any) -> Completion | None:
+        """graphql-core's completion rules for a non-null, list, leaf or object type whose
+        selected fields are all basic, as one function; None for anything else (abstract types,
+        fields with resolvers or arguments, ``__typename``, deferred fragments)."""
+        if isinstance(return_type, GraphQLNonNull):
+            return _non_null(self._compile(return_type.of_type, field_details_list))
+        if isinstance(return_type, GraphQLList):
+            return _list_of(self._compile(return_type.of_type, field_details_list))
+        if is_leaf_type(return_type):
+            return _leaf(return_type)
+        if not isinstance(return_type, GraphQLObjectType):
+            return None
+        is_type_of = return_type.is_type_of
+        if is_type_of is not None and not _strawberry_is_type_of(is_type_of):
+            return None
+        grouped_field_set, defer_usages, _ = self.collect_subfields(return_type, field_details_list)
+        if defer_usages:
+            return None
+        steps = []
+        for response_name, sub_details in grouped_field_set.items():
+            node = sub_details[0].node
+            field_def = return_type.fields.get(node.name.value)
+            if field_def is None or node.arguments or not _basic(field_def):
+                return None
+            completion = self._compile(field_def.type, sub_details)
+            if completion is None:
+                return None
+            steps.append((response_name, field_def.resolve, completion))
+        return _object(is_type_of, tuple(steps))
 
     def execute_fields(
         self,
@@ -49,7 +127,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """graphql-core's ``execute_fields``, where a plain field costs a read and a serialize."""
+        """graphql-core's ``execute_fields``, where a basic field with a plain selection costs a
+        read and its compiled completion."""
         middleware = self.middleware_manager  # strawberry passes one, empty unless an extension resolves
         if middleware is not None and middleware.middlewares:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
@@ -59,13 +138,18 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         try:
             for response_name, field_details_list in grouped_field_set.items():
                 field_def = fields.get(field_details_list[0].node.name.value)
-                if field_def is not None:
-                    plain = _plain(field_def)
-                    if plain is not None:
-                        value = _plain_value(plain, field_def, source_value)
-                        if value is not Undefined:
-                            results[response_name] = value
-                            continue
+                if field_def is not None and _basic(field_def):
+                    completion = self._completion(field_def.type, field_details_list)
+                    if completion is not None:
+                        try:
+                            value = field_def.resolve(source_value, None)  # an attribute read
+                        except Exception:  # reported by the normal path, at the field's own path
+                            value = _GIVE_UP
+                        if value is not _GIVE_UP:
+                            value = completion(value)
+                            if value is not _GIVE_UP:
+                                results[response_name] = value
+                                continue
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -95,14 +179,79 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return get_results()
 
 
-def _plain_value(plain: tuple[GraphQLLeafType, bool], field_def: GraphQLField, source: Any) -> Any:
-    """The serialized value of a plain field, or Undefined when the normal path must report on
-    it (a null in a non-null field, a value its scalar refuses)."""
-    try:
-        value = field_def.resolve(source, None)  # type: ignore[misc]  # strawberry's attribute read
+# Compiled completions: each returns the completed value as graphql-core's ``complete_value``
+# would, or _GIVE_UP where graphql-core would report an error (or might: an Exception as a value,
+# Undefined, an iterable other than a list or tuple).
+
+
+def _non_null(inner: Completion | None) -> Completion | None:
+    if inner is None:
+        return None
+
+    def complete(value: Any) -> Any:
         if value is None:
-            return Undefined if plain[1] else None
-        coerced = plain[0].coerce_output_value(value)
-    except Exception:  # the normal path reports it, at the field's own path
-        return Undefined
-    return Undefined if coerced is None else coerced
+            return _GIVE_UP
+        completed = inner(value)
+        return _GIVE_UP if completed is None else completed
+
+    return complete
+
+
+def _list_of(item: Completion | None) -> Completion | None:
+    if item is None:
+        return None
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is not list and type(value) is not tuple:
+            return _GIVE_UP
+        completed = []
+        for element in value:
+            done = item(element)
+            if done is _GIVE_UP:
+                return _GIVE_UP
+            completed.append(done)
+        return completed
+
+    return complete
+
+
+def _leaf(leaf_type: GraphQLLeafType) -> Completion:
+    coerce = leaf_type.coerce_output_value
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if value is Undefined or isinstance(value, Exception):
+            return _GIVE_UP
+        try:
+            coerced = coerce(value)
+        except Exception:
+            return _GIVE_UP
+        return _GIVE_UP if coerced is None or coerced is Undefined else coerced
+
+    return complete
+
+
+def _object(is_type_of: Callable | None, steps: tuple[tuple[str, Callable, Completion], ...]) -> Completion:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if value is Undefined or isinstance(value, Exception):
+            return _GIVE_UP
+        if is_type_of is not None and is_type_of(value, None) is not True:
+            return _GIVE_UP
+        completed = {}
+        for response_name, resolve, completion in steps:
+            try:
+                field_value = resolve(value, None)
+            except Exception:
+                return _GIVE_UP
+            done = completion(field_value)
+            if done is _GIVE_UP:
+                return _GIVE_UP
+            completed[response_name] = done
+        return completed
+
+    return complete

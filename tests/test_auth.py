@@ -686,6 +686,20 @@ async def test_expired_access_token_is_token_expired(client, password_hash, test
     assert await bearer_error_code(client, expired) == "TOKEN_EXPIRED"
 
 
+async def test_a_token_that_worked_expires_on_time(client, password_hash, test_settings):
+    """Tokens verified once are not verified again (authenticate keeps them), but their expiry is
+    still checked on every request."""
+    company = await new_company(password_hash)
+    tokens = await sign_in(client, company)
+    expires = int(time.time()) + 2
+    short = resign(tokens["accessToken"], test_settings.secret_key, exp=expires)
+    response = await client.post("/graphql", json={"query": ME}, headers={"Authorization": f"Bearer {short}"})
+    assert response.json()["data"]["me"] is not None, response.text  # verified, and kept
+    await asyncio.sleep(max(expires - time.time(), 0) + 0.05)
+    assert await bearer_error_code(client, short) == "TOKEN_EXPIRED"
+    assert await bearer_error_code(client, short + "x") == "UNAUTHENTICATED"  # another text: verified afresh
+
+
 async def test_token_signed_with_another_key_is_unauthenticated(client, password_hash):
     company = await new_company(password_hash)
     tokens = await sign_in(client, company)

@@ -215,3 +215,114 @@ def test_a_plain_field_that_raises_is_reported_at_its_own_path():
 
     assert answer(Executor) == answer(StrawberryGraphQLCoreExecutionContext)
     assert answer(Executor) == ({"items": [{"n": 1, "label": None}]}, [["items", 0, "label"]])
+
+
+# --- compiled completions of plain selections ---------------------------------------------------
+
+
+@strawberry.type
+class Leaf:
+    n: int
+    word: str | None
+    colour: Colour | None
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Box(Named):
+    leaves: list[Leaf]
+    maybe: Leaf | None
+    must: Leaf
+    tags: list[str] | None
+
+
+def _leaf(n: Any = 1, word: Any = "字", colour: Any = Colour.RED) -> Leaf:
+    return Leaf(n=n, word=word, colour=colour)
+
+
+def _box(name: Any = "盒", **changes: Any) -> Box:
+    fields: dict[str, Any] = {"leaves": [_leaf(), _leaf(2, None, None)], "maybe": None, "must": _leaf(3), "tags": ["t"]}
+    fields.update(changes)
+    return Box(name=name, **fields)
+
+
+class _LooksLikeABox:
+    def __init__(self) -> None:
+        self.__dict__.update(vars(_box()))
+
+
+def _boxes() -> list[Any]:
+    return [
+        _box(),  # all well: compiled
+        _box(leaves=[_leaf(), _leaf(n=None)]),  # a null deep in a non-null list item
+        _box(must=_leaf(n=2**40)),  # an Int out of range in a non-null object
+        _box(maybe=_leaf(colour="BLUE")),  # no such enum value, in a nullable object
+        _box(leaves=(leaf for leaf in [_leaf()])),  # an iterable that is not a list
+        _leaf(),  # not a Box at all (is_type_of says no)
+        _LooksLikeABox(),  # every field a Box has, but not a Box (is_type_of says no)
+        _box(tags=[None]),  # a null in a list of non-null strings
+        _box(name=None),  # a null at the object's own level
+        None,
+    ]
+
+
+@strawberry.type
+class BoxQuery:
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return _boxes()  # afresh: one holds a generator, read once
+
+    @strawberry.field
+    def strict(self) -> list[Box] | None:  # a failure nulls the whole list
+        return [_box(), _box(must=_leaf(n=None))]
+
+    @strawberry.field
+    def good(self) -> list[Box]:
+        return [_box(), _box(maybe=_leaf(4))]
+
+
+BOX_QUERY = """{
+  boxes { name leaves { n word colour } maybe { n colour } must { n } tags again: name }
+  strict { name must { n } }
+  good { ... on Box { name leaves { n } } maybe { ...L } must { ...L } }
+}
+fragment L on Leaf { n word colour }"""
+
+
+class _Recording(Executor):
+    made: list[Executor] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _Recording.made.append(self)
+
+
+def test_plain_selections_complete_as_graphql_core_completes_them_including_errors():
+    def answer(execution_context_class: type) -> tuple[Any, list]:
+        schema = strawberry.Schema(query=BoxQuery, execution_context_class=execution_context_class)
+        result = schema.execute_sync(BOX_QUERY)
+        return result.data, sorted((tuple(e.path or ()), e.message) for e in result.errors or [])
+
+    ours, theirs = answer(_Recording), answer(StrawberryGraphQLCoreExecutionContext)
+    assert ours == theirs
+    data, errors = ours
+    assert data["boxes"][0] == {
+        "name": "盒",
+        "leaves": [{"n": 1, "word": "字", "colour": "RED"}, {"n": 2, "word": None, "colour": None}],
+        "maybe": None,
+        "must": {"n": 3},
+        "tags": ["t"],
+        "again": "盒",
+    }
+    assert data["boxes"][3]["maybe"] == {"n": 1, "colour": None} and data["boxes"][4]["leaves"] == [
+        {"n": 1, "word": "字", "colour": "RED"}
+    ]
+    assert data["strict"] is None and data["good"][1]["maybe"] == {"n": 4, "word": "字", "colour": "RED"}
+    assert len(errors) == 8
+    # The plain selections were compiled (not only left to graphql-core).
+    compiled = [c for _, c in _Recording.made[-1]._completions.values() if c is not None]
+    assert len(compiled) >= 3

@@ -649,12 +649,27 @@ async def deactivate_employee(tenant_id: int, employee_id: int) -> None:
         )
 
 
-async def authenticate(settings: Settings, access_token: str) -> Viewer:
-    """The viewer behind a bearer token, checked against the live session and employee."""
+# Access tokens verified before: (secret, token) -> (session, employee, tenant, expiry). The
+# signature of the same text under the same key verifies the same every time, so a phone's
+# repeated requests skip it; only the expiry moves, and it is checked on every use. Whether the
+# session is still live is the database's answer, every request (authenticate).
+_VERIFIED: dict[tuple[str, str], tuple[uuid.UUID, int, int, float]] = {}
+_VERIFIED_LIMIT = 10_000  # tokens kept (each a few hundred bytes); emptied when full
+
+
+def _token_claims(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, int]:
+    """(session, employee, tenant) of a valid, unexpired access token; TOKEN_EXPIRED or
+    UNAUTHENTICATED otherwise."""
+    key = (secret_key, access_token)
+    known = _VERIFIED.get(key)
+    if known is not None:
+        if known[3] <= datetime.now(UTC).timestamp():  # as PyJWT: expired from its exp second on
+            raise DomainError(ErrorCode.TOKEN_EXPIRED)
+        return known[0], known[1], known[2]
     try:
         claims = jwt.decode(
             access_token,
-            settings.secret_key,
+            secret_key,
             algorithms=[JWT_ALGORITHM],
             audience=JWT_AUDIENCE,
             issuer=JWT_ISSUER,
@@ -663,10 +678,20 @@ async def authenticate(settings: Settings, access_token: str) -> Viewer:
         session_id = uuid.UUID(claims["sid"])
         employee_id = int(claims["sub"])
         tenant_id = int(claims["tid"])
+        expires = float(claims["exp"])
     except jwt.ExpiredSignatureError as exc:
         raise DomainError(ErrorCode.TOKEN_EXPIRED) from exc
-    except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
+    except (jwt.InvalidTokenError, ValueError, TypeError, KeyError, OverflowError) as exc:
         raise DomainError(ErrorCode.UNAUTHENTICATED) from exc
+    if len(_VERIFIED) >= _VERIFIED_LIMIT:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (session_id, employee_id, tenant_id, expires)
+    return session_id, employee_id, tenant_id
+
+
+async def authenticate(settings: Settings, access_token: str) -> Viewer:
+    """The viewer behind a bearer token, checked against the live session and employee."""
+    session_id, employee_id, tenant_id = _token_claims(settings.secret_key, access_token)
     connection = connections.get("default")
     p = Params(connection)
     # One statement per request, the hottest in the API: the live session, its active employee
