@@ -70,14 +70,16 @@ def selects(info: strawberry.Info, *path: str) -> bool:
     """Whether the operation asks, below the current field, for the field at ``path`` (names,
     e.g. ``"edges", "node", "modules"``), through fragments too. ``@include``/``@skip`` are not
     evaluated: a field may be read for nothing, never missed."""
+    return any(_asks(field.selections, path) for field in info.selected_fields if isinstance(field, SelectedField))
 
-    def asks(selections: list[Selection], names: tuple[str, ...]) -> bool:
-        for selection in selections:
-            if isinstance(selection, SelectedField):
-                if selection.name == names[0] and (len(names) == 1 or asks(selection.selections, names[1:])):
-                    return True
-            elif asks(selection.selections, names):  # a fragment: its fields are this level's
+
+def _asks(selections: list[Selection], names: tuple[str, ...]) -> bool:
+    # A module-level function, not a closure: a closure calling itself is a reference cycle,
+    # garbage the collector would have to find after every request.
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == names[0] and (len(names) == 1 or _asks(selection.selections, names[1:])):
                 return True
-        return False
-
-    return any(asks(field.selections, path) for field in info.selected_fields if isinstance(field, SelectedField))
+        elif _asks(selection.selections, names):  # a fragment: its fields are this level's
+            return True
+    return False
