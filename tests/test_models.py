@@ -38,6 +38,14 @@ async def test_every_model_reads_rows_as_tortoise_does(password_hash):
             ):
                 ours, theirs = model._init_from_db(**kwargs), TORTOISE_INIT_FROM_DB(model, **kwargs)
                 assert _state(ours) == _state(theirs), (model.__name__, list(kwargs))
+            # Values read by plain SQL: converted as the objects' attributes are.
+            named = tuple(reversed(columns))
+            attributes = [model._meta.fields_db_projection_reverse.get(c, c) for c in named]
+            expected = TORTOISE_INIT_FROM_DB(model, **row)
+            values = model.values_of(named)(row)
+            assert [(type(v), v) for v in values] == [
+                (type(getattr(expected, a)), getattr(expected, a)) for a in attributes
+            ]
     assert covered >= 15  # the company's rows: tenant, people, org, courses, modules, skills…
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from tortoise import fields
@@ -45,6 +45,26 @@ class XuefenModel(Model):
                 value = convert(value)
             _setattr(self, attribute, value)
         return self
+
+    @classmethod
+    def values_of(cls, columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple]:
+        """A reader of the values of ``columns`` (the model's own) from a row read by plain SQL,
+        in that order, converted as the ORM converts them on this engine (an enum column to its
+        enum, a decimal, a boolean from SQLite's integer)."""
+        steps = {column: (convert, of_none) for column, _, convert, of_none in _plan(cls, columns)[2]}
+        missing = set(columns) - set(steps)
+        if missing:
+            raise ValueError(f"{cls.__name__} has no columns {sorted(missing)}")
+        plan = [(column, *steps[column]) for column in columns]
+
+        def values(row: Mapping[str, Any]) -> tuple:
+            return tuple(
+                convert(value) if convert is not None and (of_none or value is not None) else value
+                for column, convert, of_none in plan
+                for value in (row[column],)
+            )
+
+        return values
 
 
 def _plan(cls: type[Model], columns: tuple[str, ...]) -> _Plan:
