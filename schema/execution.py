@@ -19,12 +19,16 @@ from typing import Any
 
 from graphql import (
     ExecutionResult,
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     is_leaf_type,
 )
 from graphql.execution.executor import gather_with_cancel
@@ -228,12 +232,25 @@ def _list_of(item: Completion | None) -> Completion | None:
     return complete
 
 
+# Values graphql-core's own scalars answer as they are: a str for String and ID, a bool for
+# Boolean, an int in range for Int (most of a page's leaves).
+_AS_THEY_ARE: dict[GraphQLLeafType, Callable[[Any], bool]] = {
+    GraphQLString: lambda value: type(value) is str,
+    GraphQLID: lambda value: type(value) is str,
+    GraphQLBoolean: lambda value: type(value) is bool,
+    GraphQLInt: lambda value: type(value) is int and -(2**31) <= value < 2**31,
+}
+
+
 def _leaf(leaf_type: GraphQLLeafType) -> Completion:
     coerce = leaf_type.coerce_output_value
+    as_it_is = _AS_THEY_ARE.get(leaf_type)
 
     def complete(value: Any) -> Any:
         if value is None:
             return None
+        if as_it_is is not None and as_it_is(value):
+            return value
         if value is Undefined or isinstance(value, Exception):
             return _GIVE_UP
         try:

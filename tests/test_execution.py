@@ -260,6 +260,10 @@ def _box(name: Any = "盒", **changes: Any) -> Box:
     return Box(name=name, **fields)
 
 
+class _Word(str):
+    """Text that is not exactly a str."""
+
+
 class _LooksLikeABox:
     def __init__(self) -> None:
         self.__dict__.update(vars(_box()))
@@ -270,6 +274,7 @@ def _boxes() -> list[Any]:
         _box(),  # all well: compiled
         _box(leaves=[_leaf(), _leaf(n=None)]),  # a null deep in a non-null list item
         _box(must=_leaf(n=2**40)),  # an Int out of range in a non-null object
+        _box(must=_leaf(n=True), leaves=[_leaf(word=_Word("词"))]),  # a bool as an Int (1), a str subclass as a String
         _box(maybe=_leaf(colour="BLUE")),  # no such enum value, in a nullable object
         _box(leaves=(leaf for leaf in [_leaf()])),  # an iterable that is not a list
         _leaf(),  # not a Box at all (is_type_of says no)
@@ -328,9 +333,10 @@ def test_plain_selections_complete_as_graphql_core_completes_them_including_erro
         "tags": ["t"],
         "again": "盒",
     }
-    assert data["boxes"][3]["maybe"] == {"n": 1, "colour": None} and data["boxes"][4]["leaves"] == [
+    assert data["boxes"][4]["maybe"] == {"n": 1, "colour": None} and data["boxes"][5]["leaves"] == [
         {"n": 1, "word": "字", "colour": "RED"}
     ]
+    assert data["boxes"][3]["must"] == {"n": 1} and data["boxes"][3]["leaves"][0]["word"] == "词"
     assert data["strict"] is None and data["good"][1]["maybe"] == {"n": 4, "word": "字", "colour": "RED"}
     assert len(errors) == 8
     # The plain selections were compiled (not only left to graphql-core).
