@@ -15,6 +15,7 @@ type) makes the short path give up, and graphql-core completes that value again 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -34,7 +35,9 @@ from graphql import (
 from graphql.execution.executor import gather_with_cancel
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+_UNKNOWN = object()
 _GIVE_UP = object()  # a compiled completion met something only graphql-core may report on
 Completion = Callable[[Any], Any]  # a resolved value -> its completed answer, or _GIVE_UP
 
@@ -48,6 +51,50 @@ def _basic(field_def: GraphQLField) -> bool:
         known = not field_def.args and getattr(field_def.resolve, "__name__", "") == "_get_basic_result"
         field_def.__dict__["_xuefen_basic"] = known
     return known
+
+
+def answered_by(attribute: str) -> Callable[[Callable], Callable]:
+    """Marks a resolver whose answer, whenever its object holds one in ``attribute`` (not None),
+    is exactly that value (a page that read the answers for all its objects at once stores them
+    there). The executor may then read the attribute instead of calling the resolver, and
+    complete the field with the object's other plain fields; the resolver itself must return
+    that same value in that case (it does whenever the executor does not take the short path)."""
+
+    def mark(resolver: Callable) -> Callable:
+        resolver._xuefen_answered_by = attribute  # type: ignore[attr-defined]
+        return resolver
+
+    return mark
+
+
+def _reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
+    """How a plain field's value is read off its object (None: the field is not plain): a basic
+    field through strawberry's attribute read; an ``answered_by`` field (no arguments, no
+    extensions) from its attribute, _GIVE_UP while that holds no answer. Kept on the field, which
+    lives exactly as long as its schema."""
+    known = field_def.__dict__.get("_xuefen_reader", _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known
+    reader: Callable[[Any], Any] | None = None
+    if _basic(field_def):
+        resolve = field_def.resolve
+
+        def reader(source: Any) -> Any:
+            return resolve(source, None)  # type: ignore[misc]  # strawberry's attribute read
+
+    elif not field_def.args:
+        definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        resolver = getattr(definition, "base_resolver", None)
+        attribute = getattr(getattr(resolver, "wrapped_func", None), "_xuefen_answered_by", None)
+        if attribute is not None and definition is not None and not definition.extensions:
+            read = attrgetter(attribute)
+
+            def reader(source: Any) -> Any:
+                answer = read(source)
+                return _GIVE_UP if answer is None else answer
+
+    field_def.__dict__["_xuefen_reader"] = reader
+    return reader
 
 
 def _strawberry_is_type_of(check: Callable) -> bool:
@@ -126,12 +173,13 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         for response_name, sub_details in grouped_field_set.items():
             node = sub_details[0].node
             field_def = return_type.fields.get(node.name.value)
-            if field_def is None or node.arguments or not _basic(field_def):
+            read = _reader(field_def) if field_def is not None and not node.arguments else None
+            if read is None:
                 return None
             completion = self._compile(field_def.type, sub_details)
             if completion is None:
                 return None
-            steps.append((response_name, field_def.resolve, completion))
+            steps.append((response_name, read, completion))
         return _object(is_type_of, tuple(steps))
 
     def execute_fields(
@@ -153,11 +201,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         try:
             for response_name, field_details_list in grouped_field_set.items():
                 field_def = fields.get(field_details_list[0].node.name.value)
-                if field_def is not None and _basic(field_def):
+                read = _reader(field_def) if field_def is not None else None
+                if read is not None:
                     completion = self._completion(field_def.type, field_details_list)
                     if completion is not None:
                         try:
-                            value = field_def.resolve(source_value, None)  # an attribute read
+                            value = read(source_value)
                         except Exception:  # reported by the normal path, at the field's own path
                             value = _GIVE_UP
                         if value is not _GIVE_UP:
@@ -271,10 +320,12 @@ def _object(is_type_of: Callable | None, steps: tuple[tuple[str, Callable, Compl
         if is_type_of is not None and is_type_of(value, None) is not True:
             return _GIVE_UP
         completed = {}
-        for response_name, resolve, completion in steps:
+        for response_name, read, completion in steps:
             try:
-                field_value = resolve(value, None)
+                field_value = read(value)
             except Exception:
+                return _GIVE_UP
+            if field_value is _GIVE_UP:
                 return _GIVE_UP
             done = completion(field_value)
             if done is _GIVE_UP:

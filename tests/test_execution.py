@@ -15,7 +15,7 @@ import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from backend.models import Course
-from schema.execution import Executor
+from schema.execution import Executor, answered_by
 from schema.ids import to_global_id
 from tests.conftest import count_queries
 from tests.factories import make_company
@@ -386,3 +386,54 @@ def _garbage_not_from_the_test_client(garbage: list) -> list[str]:
         reached.add(id(item))
         todo.extend(r for r in gc.get_referents(item) if id(r) in inside)
     return sorted({f"{type(o).__module__}.{type(o).__qualname__}" for o in garbage if id(o) not in reached})
+
+
+@strawberry.type
+class Shelf:
+    label: str
+    _answer: strawberry.Private[list[Leaf] | None] = None
+    _first: strawberry.Private[Leaf | None] = None
+
+    @strawberry.field
+    @answered_by("_answer")
+    def leaves(self) -> list[Leaf]:
+        Shelf.calls += 1  # type: ignore[attr-defined]
+        return self._answer if self._answer is not None else [_leaf(9)]
+
+    @strawberry.field
+    @answered_by("_first")
+    def first(self) -> Leaf | None:  # nullable: a None held means "not read", never null
+        return self._first if self._first is not None else _leaf(8)
+
+
+@strawberry.type
+class ShelfQuery:
+    @strawberry.field
+    def shelves(self) -> list[Shelf | None]:
+        return [
+            Shelf(label="甲", _answer=[_leaf(1)], _first=_leaf(2)),
+            Shelf(label="乙"),
+            Shelf(label="丙", _answer=[_leaf(n=None)]),
+        ]
+
+
+def test_answers_held_by_the_object_are_read_as_the_resolver_would_return_them():
+    """An ``answered_by`` field is read off its object when the object holds the answer, else
+    (or when the answer needs graphql-core to report an error) its resolver runs."""
+
+    def answer(execution_context_class: type) -> tuple[Any, list, int]:
+        Shelf.calls = 0  # type: ignore[attr-defined]
+        schema = strawberry.Schema(query=ShelfQuery, execution_context_class=execution_context_class)
+        result = schema.execute_sync("{ shelves { label leaves { n word } first { n } } }")
+        return result.data, sorted((tuple(e.path or ()), e.message) for e in result.errors or []), Shelf.calls  # type: ignore[attr-defined]
+
+    ours, theirs = answer(Executor), answer(StrawberryGraphQLCoreExecutionContext)
+    assert ours[:2] == theirs[:2]
+    assert ours[0] == {
+        "shelves": [
+            {"label": "甲", "leaves": [{"n": 1, "word": "字"}], "first": {"n": 2}},
+            {"label": "乙", "leaves": [{"n": 9, "word": "字"}], "first": {"n": 8}},  # nothing held: resolved
+            None,  # a null n in a held answer: reported by graphql-core, which resolves it
+        ]
+    }
+    assert theirs[2] == 3 and ours[2] < 3  # the held answers were read without calling the resolver

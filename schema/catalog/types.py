@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from backend import models
 from backend.services.catalog import course_catalog
 from schema.common import Node
+from schema.execution import answered_by
 from schema.ids import to_global_id
 from schema.loaders import Loaders
 from schema.organisation.types import OrgUnit, Position, Skill
@@ -187,9 +188,11 @@ class Course(Node):
     requires_approval: bool = strawberry.field(description="Whether enrolling needs the manager's approval.")
     _row: strawberry.Private[models.Course]
     # Its modules and skills when the page that lists it read them for all its courses at once
-    # (``courses`` does when the operation asks): then these fields need no loader call each.
-    _modules: strawberry.Private[list[course_catalog.ModuleSummary] | None] = None
-    _skills: strawberry.Private[list[course_catalog.TaughtSkill] | None] = None
+    # (``courses`` does when the operation asks): then these fields are plain answers, which the
+    # executor completes with the course's other fields (answered_by), with no resolver call or
+    # loader each.
+    _modules: strawberry.Private[list[CourseModule] | None] = None
+    _skills: strawberry.Private[list[CourseSkill] | None] = None
 
     @classmethod
     def from_model(
@@ -213,17 +216,18 @@ class Course(Node):
             credits=row.credits,
             requires_approval=row.requires_approval,
             _row=row,
-            _modules=modules.get(row.id, []) if modules is not None else None,
-            _skills=skills.get(row.id, []) if skills is not None else None,
+            _modules=[CourseModule.from_model(m) for m in modules.get(row.id, ())] if modules is not None else None,
+            _skills=_course_skills(skills.get(row.id, [])) if skills is not None else None,
         )
 
     # modules and skills answer at once when the page brought them (no coroutine, no loader, per
     # course), else through the request's loader: hence a plain function that may return an
     # awaitable, which the executor awaits.
     @strawberry.field(description="Modules in order.", graphql_type=list[CourseModule])
+    @answered_by("_modules")
     def modules(self, info: strawberry.Info) -> Any:
         if self._modules is not None:
-            return [CourseModule.from_model(row) for row in self._modules]
+            return self._modules
         return self._load_modules(info)
 
     async def _load_modules(self, info: strawberry.Info) -> list[CourseModule]:
@@ -231,9 +235,10 @@ class Course(Node):
         return [CourseModule.from_model(row) for row in rows]
 
     @strawberry.field(description="Skills taught, with target levels.", graphql_type=list[CourseSkill])
+    @answered_by("_skills")
     def skills(self, info: strawberry.Info) -> Any:
         if self._skills is not None:
-            return _course_skills(self._skills)
+            return self._skills
         return self._load_skills(info)
 
     async def _load_skills(self, info: strawberry.Info) -> list[CourseSkill]:
