@@ -53,15 +53,19 @@ def _basic(field_def: GraphQLField) -> bool:
     return known
 
 
-def answered_by(attribute: str) -> Callable[[Callable], Callable]:
-    """Marks a resolver whose answer, whenever its object holds one in ``attribute`` (not None),
-    is exactly that value (a page that read the answers for all its objects at once stores them
-    there). The executor may then read the attribute instead of calling the resolver, and
-    complete the field with the object's other plain fields; the resolver itself must return
-    that same value in that case (it does whenever the executor does not take the short path)."""
+NOT_READ = object()  # an answered_by attribute's value while the answer was not read (see there)
+
+
+def answered_by(attribute: str, missing: object = None) -> Callable[[Callable], Callable]:
+    """Marks a resolver whose answer, whenever its object holds one in ``attribute`` (anything
+    but ``missing``: None by default; NOT_READ where None is an answer), is exactly that value (a
+    page that read the answers for all its objects at once stores them there). The executor may
+    then read the attribute instead of calling the resolver, and complete the field with the
+    object's other plain fields; the resolver itself must return that same value in that case
+    (it does whenever the executor does not take the short path)."""
 
     def mark(resolver: Callable) -> Callable:
-        resolver._xuefen_answered_by = attribute  # type: ignore[attr-defined]
+        resolver._xuefen_answered_by = (attribute, missing)  # type: ignore[attr-defined]
         return resolver
 
     return mark
@@ -85,13 +89,13 @@ def _reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
     elif not field_def.args:
         definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
         resolver = getattr(definition, "base_resolver", None)
-        attribute = getattr(getattr(resolver, "wrapped_func", None), "_xuefen_answered_by", None)
-        if attribute is not None and definition is not None and not definition.extensions:
-            read = attrgetter(attribute)
+        marked = getattr(getattr(resolver, "wrapped_func", None), "_xuefen_answered_by", None)
+        if marked is not None and definition is not None and not definition.extensions:
+            read, missing = attrgetter(marked[0]), marked[1]
 
             def reader(source: Any) -> Any:
                 answer = read(source)
-                return _GIVE_UP if answer is None else answer
+                return _GIVE_UP if answer is missing else answer
 
     field_def.__dict__["_xuefen_reader"] = reader
     return reader

@@ -14,12 +14,13 @@ from typing import Any
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from backend.models import Course
+from backend.models import Course, CourseModule, CreditActivity, CreditRule, ModuleKind
 from schema.execution import Executor, answered_by
 from schema.ids import to_global_id
 from tests.conftest import count_queries
 from tests.factories import make_company
-from tests.graphql_client import token_for
+from tests.graphql_client import gql, token_for
+from tests.sync_helpers import PUSH, lesson, push_input
 
 
 @strawberry.enum
@@ -97,6 +98,50 @@ query Page {
   me { employeeNo name roles }
 }
 """
+
+
+LEDGER_PAGE = """{ creditLedger(first: 50) { totalCount pageInfo { hasNextPage endCursor }
+  edges { cursor node { id kind amount balanceAfter occurredAt reason reverses { id }
+    actor { employeeNo name } rule { id ruleKey version name activity }
+    source { activity eventKey recordId occurredAt score quantity course { id code title } module { id position } } } } } }"""
+ADJUST = """mutation A($input: AdjustCreditsInput!) { adjustCredits(input: $input) { errors { code } } }"""
+
+
+async def test_a_ledger_page_is_the_same_bytes_with_either_executor(client, password_hash):
+    """Entries a rule posted (no actor: answered at once) and entries HR posted by hand (their
+    actor through the loader) answer the same bytes as graphql-core's own execution."""
+    company = await make_company(password_hash)
+    await CreditRule.create(
+        tenant=company.tenant, rule_key="L", name="课时", activity=CreditActivity.LESSON_COMPLETED, credits=5
+    )
+    module = await CourseModule.filter(tenant_id=company.tenant.id, kind=ModuleKind.LESSON).first()
+    token = await token_for(client, company.code, "LRN")
+    pushed = await gql(client, PUSH, push_input([lesson(module.id, seq) for seq in (1, 2, 3)]), token=token)
+    assert [r["status"] for r in pushed["data"]["syncPush"]["results"]] == ["ACCEPTED"] * 3, pushed
+    hr = await token_for(client, company.code, "HR1", device_id="hr-desk")
+    learner = to_global_id("Employee", company.employees["LRN"].id)
+    for amount in ("2", "-1"):
+        body = await gql(
+            client, ADJUST, {"input": {"employeeId": learner, "amount": amount, "reason": "调整"}}, token=hr
+        )
+        assert body["data"]["adjustCredits"]["errors"] == [], body
+    view = client._transport.app.routes[0].endpoint
+
+    async def page() -> bytes:
+        response = await client.post(
+            "/graphql", json={"query": LEDGER_PAGE}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200 and b'"errors"' not in response.content, response.text
+        return response.content
+
+    ours = await page()
+    view.schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    try:
+        theirs = await page()
+    finally:
+        view.schema.execution_context_class = Executor
+    assert ours == theirs
+    assert ours.count(b'"actor":null') == 3 and ours.count(b'"employeeNo":"HR1"') == 2
 
 
 async def test_a_page_of_courses_is_the_same_bytes_with_either_executor(client, password_hash):

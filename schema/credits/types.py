@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
@@ -14,6 +15,7 @@ from backend.services.credits.credit_accounts import Balance, CreditSummary, Led
 from backend.services.credits.ledger import from_tenths
 from schema.catalog.types import Course, CourseModule
 from schema.common import UserError
+from schema.execution import NOT_READ, answered_by
 from schema.ids import to_global_id
 from schema.people.types import Colleague
 
@@ -264,10 +266,16 @@ class CreditEntry:
     redemption_id: strawberry.ID | None = strawberry.field(description="The store redemption (REDEEM, refunds).")
     balance_after: Decimal | None = strawberry.field(description="The spendable balance right after this entry.")
     _actor_id: strawberry.Private[int | None]
+    # Who posted it, when known without a loader: nobody (most entries: a rule posted them), or
+    # the colleague a page read for all its entries; NOT_READ otherwise.
+    _actor: strawberry.Private[Colleague | object | None] = NOT_READ
 
-    @strawberry.field(description="Who posted it by hand (HR), if anyone.")
-    async def actor(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._actor_id)
+    @strawberry.field(description="Who posted it by hand (HR), if anyone.", graphql_type=Colleague | None)
+    @answered_by("_actor", missing=NOT_READ)
+    def actor(self, info: strawberry.Info) -> Any:
+        if self._actor is not NOT_READ:
+            return self._actor
+        return _colleague(info, self._actor_id)
 
     @classmethod
     def from_item(cls, item: LedgerItem) -> CreditEntry:
@@ -289,6 +297,7 @@ class CreditEntry:
             else None,
             balance_after=_credits(item.balance_after),
             _actor_id=entry.actor_id,
+            _actor=None if entry.actor_id is None else NOT_READ,
         )
 
 
