@@ -125,21 +125,7 @@ async def test_a_ledger_page_is_the_same_bytes_with_either_executor(client, pass
             client, ADJUST, {"input": {"employeeId": learner, "amount": amount, "reason": "调整"}}, token=hr
         )
         assert body["data"]["adjustCredits"]["errors"] == [], body
-    view = client._transport.app.routes[0].endpoint
-
-    async def page() -> bytes:
-        response = await client.post(
-            "/graphql", json={"query": LEDGER_PAGE}, headers={"Authorization": f"Bearer {token}"}
-        )
-        assert response.status_code == 200 and b'"errors"' not in response.content, response.text
-        return response.content
-
-    ours = await page()
-    view.schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
-    try:
-        theirs = await page()
-    finally:
-        view.schema.execution_context_class = Executor
+    ours, theirs = await _with_either_executor(client, LEDGER_PAGE, {"Authorization": f"Bearer {token}"})
     assert ours == theirs
     assert ours.count(b'"actor":null') == 3 and ours.count(b'"employeeNo":"HR1"') == 2
 
@@ -147,24 +133,28 @@ async def test_a_ledger_page_is_the_same_bytes_with_either_executor(client, pass
 async def test_a_page_of_courses_is_the_same_bytes_with_either_executor(client, password_hash):
     company = await make_company(password_hash)
     token = await token_for(client, company.code, "LRN")
+    headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
+    ours, theirs = await _with_either_executor(client, PAGE, headers)
+    assert ours == theirs
+    assert ours.count(b'"position"') >= 8  # the page did carry modules
+
+
+async def _with_either_executor(client, query: str, headers: dict[str, str]) -> tuple[bytes, bytes]:
+    """The answer's bytes with the app's executor, then with graphql-core's own."""
     view = client._transport.app.routes[0].endpoint  # the GraphQLView the app mounts at /graphql
     assert view.schema.execution_context_class is Executor
 
-    async def page() -> bytes:
-        response = await client.post(
-            "/graphql", json={"query": PAGE}, headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"}
-        )
+    async def answer() -> bytes:
+        response = await client.post("/graphql", json={"query": query}, headers=headers)
         assert response.status_code == 200 and b'"errors"' not in response.content, response.text
         return response.content
 
-    ours = await page()
+    ours = await answer()
     view.schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
     try:
-        theirs = await page()
+        return ours, await answer()
     finally:
         view.schema.execution_context_class = Executor
-    assert ours == theirs
-    assert ours.count(b'"position"') >= 8  # the page did carry modules
 
 
 FRAGMENTS = """
