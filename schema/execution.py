@@ -33,7 +33,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.executor import gather_with_cancel
-from graphql.pyutils import Path, Undefined
+from graphql.pyutils import Path, Undefined, is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -170,7 +170,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         is_type_of = return_type.is_type_of
         if is_type_of is not None and not _strawberry_is_type_of(is_type_of):
             return None
-        grouped_field_set, defer_usages, _ = self.collect_subfields(return_type, field_details_list)
+        try:  # applying @include/@skip may fail (a null variable): graphql-core reports it where it occurs
+            grouped_field_set, defer_usages, _ = self.collect_subfields(return_type, field_details_list)
+        except Exception:
+            return None
         if defer_usages:
             return None
         steps = []
@@ -304,7 +307,7 @@ def _leaf(leaf_type: GraphQLLeafType) -> Completion:
             return None
         if as_it_is is not None and as_it_is(value):
             return value
-        if value is Undefined or isinstance(value, Exception):
+        if value is Undefined or isinstance(value, Exception) or is_awaitable(value):  # graphql-core awaits it
             return _GIVE_UP
         try:
             coerced = coerce(value)
@@ -319,7 +322,7 @@ def _object(is_type_of: Callable | None, steps: tuple[tuple[str, Callable, Compl
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if value is Undefined or isinstance(value, Exception):
+        if value is Undefined or isinstance(value, Exception) or is_awaitable(value):
             return _GIVE_UP
         if is_type_of is not None and is_type_of(value, None) is not True:
             return _GIVE_UP

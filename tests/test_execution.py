@@ -5,6 +5,7 @@ values a plain field cannot return."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import gc
 import re
 from decimal import Decimal
@@ -472,3 +473,67 @@ def test_answers_held_by_the_object_are_read_as_the_resolver_would_return_them()
         ]
     }
     assert theirs[2] == 3 and ours[2] < 3  # the held answers were read without calling the resolver
+
+
+# --- what compiled completions must leave to graphql-core ---------------------------------------
+
+
+async def _later(value: Any) -> Any:
+    return value
+
+
+@strawberry.type
+class Parcel:
+    amount: Decimal
+    name: str
+    names: list[str]
+
+
+@strawberry.type
+class Twig:
+    a: str
+
+
+@strawberry.type
+class Branch:
+    other: str
+    twigs: list[Twig]
+    single: Twig | None
+
+
+@strawberry.type
+class LeftQuery:
+    @strawberry.field
+    async def parcel(self) -> Parcel:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        ready.set_result("a")
+        return Parcel(amount=_later(Decimal("1.5")), name=_later("x"), names=[ready])  # type: ignore[arg-type]
+
+    @strawberry.field
+    def branches(self) -> list[Branch | None]:
+        return [Branch(other="o", twigs=[], single=None), Branch(other="p", twigs=[Twig(a="1")], single=Twig(a="2"))]
+
+
+async def test_what_only_graphql_core_answers_is_left_to_it():
+    """Awaitables held as attribute values (graphql-core awaits them; a scalar would write their
+    text) and selections whose @include/@skip cannot be applied (a null variable: graphql-core
+    reports it where the selection is reached, and not where it is not)."""
+
+    async def answer(execution_context_class: type, query: str, variables: dict | None = None) -> tuple:
+        schema = strawberry.Schema(query=LeftQuery, execution_context_class=execution_context_class)
+        result = await schema.execute(query, variable_values=variables)
+        return result.data, sorted((tuple(e.path or ()), e.message) for e in result.errors or [])
+
+    for query, variables in (
+        ("{ parcel { amount name names } }", None),
+        (
+            "query($x: Boolean = true) { branches { other twigs { a @include(if: $x) } single { a @skip(if: $x) } } }",
+            {"x": None},
+        ),
+    ):
+        ours = await answer(Executor, query, variables)
+        assert ours == await answer(StrawberryGraphQLCoreExecutionContext, query, variables), query
+    assert (await answer(Executor, "{ parcel { amount name names } }"))[0] == {
+        "parcel": {"amount": "1.5", "name": "x", "names": ["a"]}
+    }

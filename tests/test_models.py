@@ -9,7 +9,7 @@ from tortoise import Tortoise, connections
 from tortoise.models import Model
 
 from backend.models import Course, CourseModule
-from backend.models.base import XuefenModel
+from backend.models.base import XuefenModel, _plan_of
 from tests.factories import make_company
 
 TORTOISE_INIT_FROM_DB = Model.__dict__["_init_from_db"].__func__
@@ -60,3 +60,14 @@ async def test_partial_rows_through_the_orm_are_the_same_objects(password_hash):
     assert all(c._partial for c in fast) and not any(c._partial for c in full)
     module = (await CourseModule.filter(tenant_id=tenant).only("id", "kind").first()).kind
     assert type(module).__name__ == "ModuleKind"  # an enum column still becomes the enum
+
+
+async def test_row_plans_are_made_again_after_tortoise_is_initialised_again(client):
+    """Which columns need converting depends on the engine Tortoise was initialised for: a plan
+    made before a new initialisation (its field lists are then new) is not used after it."""
+    columns = ("id", "kind", "credits")
+    first = _plan_of(CourseModule, columns)
+    assert _plan_of(CourseModule, columns) is first
+    CourseModule._meta._generate_db_fields()  # what Tortoise.init does for every model
+    again = _plan_of(CourseModule, columns)
+    assert again is not first and again == first

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 # How to read a row of given columns into a model: (column, attribute, conversion, also of None).
 _Plan = tuple[bool, bool, tuple[tuple[str, str, Callable[[Any], Any] | None, bool], ...]]
-_PLANS: dict[tuple[type, tuple[str, ...]], _Plan] = {}
+_PLANS: dict[tuple[type, tuple[str, ...]], tuple[object, _Plan]] = {}  # with the anchor it was made for
 
 
 class XuefenModel(Model):
@@ -28,11 +28,7 @@ class XuefenModel(Model):
 
     @classmethod
     def _init_from_db(cls, **kwargs: Any) -> Self:
-        columns = tuple(kwargs)
-        plan = _PLANS.get((cls, columns))
-        if plan is None:
-            plan = _PLANS[(cls, columns)] = _plan(cls, columns)
-        partial, custom_pk, steps = plan
+        partial, custom_pk, steps = _plan_of(cls, tuple(kwargs))
         self = cls.__new__(cls)
         _setattr = object.__setattr__  # as Tortoise: its __setattr__ checks relations, not needed here
         _setattr(self, "_partial", partial)
@@ -50,8 +46,9 @@ class XuefenModel(Model):
     def values_of(cls, columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple]:
         """A reader of the values of ``columns`` (the model's own) from a row read by plain SQL,
         in that order, converted as the ORM converts them on this engine (an enum column to its
-        enum, a decimal, a boolean from SQLite's integer)."""
-        steps = {column: (convert, of_none) for column, _, convert, of_none in _plan(cls, columns)[2]}
+        enum, a decimal, a boolean from SQLite's integer). Ask for it per use: the conversions
+        are the engine's of the moment."""
+        steps = {column: (convert, of_none) for column, _, convert, of_none in _plan_of(cls, columns)[2]}
         missing = set(columns) - set(steps)
         if missing:
             raise ValueError(f"{cls.__name__} has no columns {sorted(missing)}")
@@ -65,6 +62,17 @@ class XuefenModel(Model):
             )
 
         return values
+
+
+def _plan_of(cls: type[Model], columns: tuple[str, ...]) -> _Plan:
+    """The plan for these columns, made again when Tortoise was initialised anew (on another
+    engine its conversions differ): its field lists are then new, so their first entry is too."""
+    meta = cls._meta
+    anchor = (meta.db_native_fields or meta.db_default_fields or meta.db_complex_fields)[0]
+    known = _PLANS.get((cls, columns))
+    if known is None or known[0] is not anchor:
+        known = _PLANS[(cls, columns)] = (anchor, _plan(cls, columns))
+    return known[1]
 
 
 def _plan(cls: type[Model], columns: tuple[str, ...]) -> _Plan:

@@ -8,11 +8,10 @@ filter (``eligible_only``), the per-course answer and later enrollment checks ag
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
 from tortoise import connections
 from tortoise.expressions import Q, Subquery
@@ -228,13 +227,8 @@ async def modules_by_course(tenant_id: int, course_ids: list[int]) -> dict[int, 
         f" AND course_id {p.among(course_ids, 'int')} ORDER BY course_id, position",
         p.values,
     )
-    values = _module_values()
+    values = CourseModule.values_of(MODULE_FIELDS)
     return _group((ModuleSummary(*values(row)) for row in rows), "course_id")
-
-
-@lru_cache(maxsize=1)
-def _module_values() -> Callable[[Mapping[str, Any]], tuple]:
-    return CourseModule.values_of(MODULE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
