@@ -279,13 +279,24 @@ async def _events_with_course_and_module(
         p.values,
     )
     found: dict[int, tuple[CreditEvent, Course | None, CourseModule | None]] = {}
+    # A page's events mostly share a few courses and modules: each is built once.
+    courses: dict[int, Course] = {}
+    modules: dict[int, CourseModule] = {}
     for row in rows:
         event = CreditEvent._init_from_db(**{name: row[name] for name in _EVENT_COLUMNS})
         course = module = None
-        if row["c__id"] is not None:
-            course = Course._init_from_db(**{name: row[f"c__{name}"] for name in COURSE_FIELDS})
-        if row["m__id"] is not None:
-            module = CourseModule._init_from_db(**{name: row[f"m__{name}"] for name in _JOINED[1][1]})
+        if (course_id := row["c__id"]) is not None:
+            course = courses.get(course_id)
+            if course is None:
+                course = courses[course_id] = Course._init_from_db(
+                    **{name: row[f"c__{name}"] for name in COURSE_FIELDS}
+                )
+        if (module_id := row["m__id"]) is not None:
+            module = modules.get(module_id)
+            if module is None:
+                module = modules[module_id] = CourseModule._init_from_db(
+                    **{name: row[f"m__{name}"] for name in _JOINED[1][1]}
+                )
         found[event.id] = (event, course, module)
     return found
 
