@@ -244,6 +244,7 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
     return items
 
 
+RowT = TypeVar("RowT", Course, CourseModule)
 _EVENT_COLUMNS = (
     "id",
     "tenant_id",
@@ -278,30 +279,28 @@ async def _events_with_course_and_module(
         f" WHERE e.tenant_id = {p(tenant_id)} AND e.id {p.among(event_ids, 'int')}",
         p.values,
     )
-    found: dict[int, tuple[CreditEvent, Course | None, CourseModule | None]] = {}
     # A page's events mostly share a few courses and modules: each is built once.
     courses: dict[int, Course] = {}
     modules: dict[int, CourseModule] = {}
+    found: dict[int, tuple[CreditEvent, Course | None, CourseModule | None]] = {}
     for row in rows:
         event = CreditEvent._init_from_db(**{name: row[name] for name in _EVENT_COLUMNS})
-        course = module = None
-        if (course_id := row["c__id"]) is not None:
-            course = courses.get(course_id)
-            if course is None:
-                course = courses[course_id] = Course._init_from_db(
-                    **{name: row[f"c__{name}"] for name in COURSE_FIELDS}
-                )
-        if (module_id := row["m__id"]) is not None:
-            module = modules.get(module_id)
-            if module is None:
-                module = modules[module_id] = CourseModule._init_from_db(
-                    **{name: row[f"m__{name}"] for name in _JOINED[1][1]}
-                )
-        found[event.id] = (event, course, module)
+        found[event.id] = (
+            event,
+            _joined(Course, courses, row, *_JOINED[0]),
+            _joined(CourseModule, modules, row, *_JOINED[1]),
+        )
     return found
 
 
-RowT = TypeVar("RowT", Course, CourseModule)
+def _joined(model: type[RowT], built: dict[int, RowT], row: dict, alias: str, names: tuple[str, ...]) -> RowT | None:
+    """The ``alias`` row joined to ``row`` (None when there is none), built once per id."""
+    row_id = row[f"{alias}__id"]
+    if row_id is None:
+        return None
+    if row_id not in built:
+        built[row_id] = model._init_from_db(**{name: row[f"{alias}__{name}"] for name in names})
+    return built[row_id]
 
 
 def _own(row: RowT | None, tenant_id: int) -> RowT | None:
