@@ -13,6 +13,7 @@ import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
 from backend.services.pagination import Page
+from schema.execution import answered_by
 
 NodeT = TypeVar("NodeT")
 
@@ -31,8 +32,20 @@ class PageInfo:
 
 @strawberry.type(description="An item of a page with its cursor.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(description="Opaque cursor of this item; pass it as `after` to read on from it.")
+    # The cursor is written when it is asked for (pages mostly ask for pageInfo's end cursor only):
+    # an answer held by the edge, read off ``_cursor`` by the executor like a plain field.
+    @strawberry.field(description="Opaque cursor of this item; pass it as `after` to read on from it.")
+    @answered_by("_cursor")
+    def cursor(self) -> str:
+        return self._cursor
+
     node: NodeT = strawberry.field(description="The item.")
+    _item: strawberry.Private[Any] = None
+    _cursor_of: strawberry.Private[Callable[[Any], str]] = str
+
+    @property
+    def _cursor(self) -> str:
+        return self._cursor_of(self._item)
 
 
 @strawberry.type(description="A page of a list (Relay connection), in the list's order.")
@@ -52,14 +65,14 @@ class Connection(Generic[NodeT]):
     def from_page(cls, page: Page[Any], node: Callable[[Any], NodeT], **extra: Any) -> Any:
         """The connection of ``page``, each item shaped by ``node``; ``extra`` fills a subclass's
         own fields."""
-        edges = [cls.edge_type(cursor=page.cursor_of(item), node=node(item)) for item in page.items]
+        items, cursor_of, edge = page.items, page.cursor_of, cls.edge_type
         return cls(
-            edges=edges,
+            edges=[edge(node=node(item), _item=item, _cursor_of=cursor_of) for item in items],
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+                start_cursor=cursor_of(items[0]) if items else None,
+                end_cursor=cursor_of(items[-1]) if items else None,
             ),
             count_total=page.count_total,
             **extra,

@@ -310,6 +310,8 @@ def _boxes() -> list[Any]:
         _box(),  # all well: compiled
         _box(leaves=[_leaf(), _leaf(n=None)]),  # a null deep in a non-null list item
         _box(must=_leaf(n=2**40)),  # an Int out of range in a non-null object
+        _box(must=_leaf(n=2**31 - 1), maybe=_leaf(n=-(2**31), colour="RED")),  # Int's bounds; an enum's value
+        _box(must=_leaf(n=2**31)),  # just beyond them
         _box(must=_leaf(n=True), leaves=[_leaf(word=_Word("词"))]),  # a bool as an Int (1), a str subclass as a String
         _box(maybe=_leaf(colour="BLUE")),  # no such enum value, in a nullable object
         _box(leaves=(leaf for leaf in [_leaf()])),  # an iterable that is not a list
@@ -369,12 +371,16 @@ def test_plain_selections_complete_as_graphql_core_completes_them_including_erro
         "tags": ["t"],
         "again": "盒",
     }
-    assert data["boxes"][4]["maybe"] == {"n": 1, "colour": None} and data["boxes"][5]["leaves"] == [
+    assert data["boxes"][6]["maybe"] == {"n": 1, "colour": None} and data["boxes"][7]["leaves"] == [
         {"n": 1, "word": "字", "colour": "RED"}
     ]
-    assert data["boxes"][3]["must"] == {"n": 1} and data["boxes"][3]["leaves"][0]["word"] == "词"
+    assert data["boxes"][5]["must"] == {"n": 1} and data["boxes"][5]["leaves"][0]["word"] == "词"
     assert data["strict"] is None and data["good"][1]["maybe"] == {"n": 4, "word": "字", "colour": "RED"}
-    assert len(errors) == 8
+    assert data["boxes"][3]["must"] == {"n": 2**31 - 1} and data["boxes"][3]["maybe"] == {
+        "n": -(2**31),
+        "colour": "RED",
+    }
+    assert len(errors) == 9
     # The plain selections were compiled (not only left to graphql-core).
     compiled = [c for _, c in _Recording.made[-1]._completions.values() if c is not None]
     assert len(compiled) >= 3

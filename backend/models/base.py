@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from tortoise import fields
 from tortoise.models import Model
+
+from backend.compiled import factory
 
 if TYPE_CHECKING:
     from backend.models.organisation import Tenant
 
 # How to read a row of given columns into a model: (column, attribute, conversion, also of None).
 _Plan = tuple[bool, bool, tuple[tuple[str, str, Callable[[Any], Any] | None, bool], ...]]
-_PLANS: dict[tuple[type, tuple[str, ...]], tuple[object, _Plan]] = {}  # with the anchor it was made for
+_PLANS: dict[tuple[type, tuple[str, ...]], tuple[object, _Compiled]] = {}  # with the anchor it was made for
 
 
 class XuefenModel(Model):
@@ -28,19 +31,7 @@ class XuefenModel(Model):
 
     @classmethod
     def _init_from_db(cls, **kwargs: Any) -> Self:
-        partial, custom_pk, steps = _plan_of(cls, tuple(kwargs))
-        self = cls.__new__(cls)
-        _setattr = object.__setattr__  # as Tortoise: its __setattr__ checks relations, not needed here
-        _setattr(self, "_partial", partial)
-        _setattr(self, "_saved_in_db", True)
-        _setattr(self, "_custom_generated_pk", custom_pk)
-        _setattr(self, "_await_when_save", {})
-        for column, attribute, convert, of_none in steps:
-            value = kwargs[column]
-            if convert is not None and (of_none or value is not None):
-                value = convert(value)
-            _setattr(self, attribute, value)
-        return self
+        return _compiled(cls, tuple(kwargs)).init(cls, kwargs)
 
     @classmethod
     def values_of(cls, columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple]:
@@ -52,27 +43,81 @@ class XuefenModel(Model):
         missing = set(columns) - set(steps)
         if missing:
             raise ValueError(f"{cls.__name__} has no columns {sorted(missing)}")
-        plan = [(column, *steps[column]) for column in columns]
+        names: dict[str, Any] = {}
+        values = ", ".join(_converted(column, *steps[column], names) for column in columns)
+        return factory(f"def make({', '.join(names)}):\n    return lambda row: ({values},)\n")(**names)
 
-        def values(row: Mapping[str, Any]) -> tuple:
-            return tuple(
-                convert(value) if convert is not None and (of_none or value is not None) else value
-                for column, convert, of_none in plan
-                for value in (row[column],)
-            )
 
-        return values
+class _Compiled(NamedTuple):
+    plan: _Plan
+    init: Callable[[type[Model], dict[str, Any]], Any]  # (model, row) -> the object
 
 
 def _plan_of(cls: type[Model], columns: tuple[str, ...]) -> _Plan:
-    """The plan for these columns, made again when Tortoise was initialised anew (on another
-    engine its conversions differ): its field lists are then new, so their first entry is too."""
+    return _compiled(cls, columns).plan
+
+
+def _compiled(cls: type[Model], columns: tuple[str, ...]) -> _Compiled:
+    """The plan for these columns and its object builder, made again when Tortoise was
+    initialised anew (on another engine its conversions differ): its field lists are then new,
+    so their first entry is too."""
     meta = cls._meta
     anchor = (meta.db_native_fields or meta.db_default_fields or meta.db_complex_fields)[0]
     known = _PLANS.get((cls, columns))
     if known is None or known[0] is not anchor:
-        known = _PLANS[(cls, columns)] = (anchor, _plan(cls, columns))
+        plan = _plan(cls, columns)
+        known = _PLANS[(cls, columns)] = (anchor, _Compiled(plan, _builder(cls, plan)))
     return known[1]
+
+
+def _converted(column: str, convert: Callable[[Any], Any] | None, of_none: bool, names: dict[str, Any]) -> str:
+    """Source of ``column``'s value from ``row`` after its conversion (bound in ``names``)."""
+    if convert is None:
+        return f"row[{column!r}]"
+    name = f"c{len(names)}"
+    names[name] = convert
+    if of_none:
+        return f"{name}(row[{column!r}])"
+    return f"(None if (v := row[{column!r}]) is None else {name}(v))"
+
+
+def _builder(cls: type[Model], plan: _Plan) -> Callable[[type[Model], dict[str, Any]], Any]:
+    """Tortoise's ``_init_from_db`` for this plan as one function: the object's state written in
+    one step, as Tortoise writes it attribute by attribute with ``object.__setattr__`` (the same
+    when no attribute is a descriptor; if one is, each is set as Tortoise sets it)."""
+    partial, custom_pk, steps = plan
+    state = {"_partial": partial, "_saved_in_db": True, "_custom_generated_pk": custom_pk, "_await_when_save": {}}
+    if any(hasattr(inspect.getattr_static(cls, name, None), "__set__") for name in [*state, *(s[1] for s in steps)]):
+        return _builder_by_attribute(plan)
+    names: dict[str, Any] = {}
+    items = [f"{name!r}: {value!r}" for name, value in state.items()]
+    items += [
+        f"{attribute!r}: {_converted(column, convert, of_none, names)}" for column, attribute, convert, of_none in steps
+    ]
+    body = ", ".join(items)
+    source = f"def make({', '.join(names)}):\n    def init(cls, row):\n        self = cls.__new__(cls)\n"
+    source += f"        self.__dict__.update({{{body}}})\n        return self\n    return init\n"
+    return factory(source)(**names)
+
+
+def _builder_by_attribute(plan: _Plan) -> Callable[[type[Model], dict[str, Any]], Any]:
+    partial, custom_pk, steps = plan
+
+    def init(cls: type[Model], row: dict[str, Any]) -> Any:
+        self = cls.__new__(cls)
+        _setattr = object.__setattr__  # as Tortoise: its __setattr__ checks relations, not needed here
+        _setattr(self, "_partial", partial)
+        _setattr(self, "_saved_in_db", True)
+        _setattr(self, "_custom_generated_pk", custom_pk)
+        _setattr(self, "_await_when_save", {})
+        for column, attribute, convert, of_none in steps:
+            value = row[column]
+            if convert is not None and (of_none or value is not None):
+                value = convert(value)
+            _setattr(self, attribute, value)
+        return self
+
+    return init
 
 
 def _plan(cls: type[Model], columns: tuple[str, ...]) -> _Plan:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+import orjson
 from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
@@ -30,7 +31,10 @@ T = TypeVar("T")
 
 def encode_cursor(kind: str, key: list[Any]) -> str:
     """An opaque cursor for the row with sort key ``key`` in list ``kind``."""
-    raw = json.dumps([kind, key], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        raw = orjson.dumps([kind, key])  # compact UTF-8, as json.dumps below (a cursor is on every page)
+    except TypeError:  # beyond orjson: an int over 64 bits, a lone surrogate
+        raw = json.dumps([kind, key], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return base64.urlsafe_b64encode(_PREFIX.encode() + raw).decode("ascii").rstrip("=")
 
 
