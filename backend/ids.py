@@ -38,8 +38,14 @@ NODE_TYPES = (
 )
 
 
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
+@lru_cache(maxsize=65_536)  # a page names the same courses and modules on every request
 def to_global_id(type_name: str, row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{row_id}".encode()).decode().rstrip("=")
+    """URL-safe base64 of ``Type:id`` without padding."""
+    raw = binascii.b2a_base64(f"{type_name}:{row_id}".encode(), newline=False)
+    return raw.translate(_URL_SAFE).rstrip(b"=").decode("ascii")
 
 
 @lru_cache(maxsize=4096)  # a sync batch names the same few modules hundreds of times

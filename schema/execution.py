@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from graphql import (
+    BREAK,
     ExecutionResult,
     GraphQLBoolean,
     GraphQLEnumType,
@@ -33,8 +34,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLString,
+    OperationDefinitionNode,
+    Visitor,
     is_leaf_type,
+    visit,
 )
+from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.executor import gather_with_cancel
 from graphql.pyutils import Path, Undefined, is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -106,6 +111,34 @@ def _reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
     return reader
 
 
+_SHARED_LIMIT = 4096  # selections; a server's clients send a few dozen documents
+# (return type, *ids of the field nodes) -> (the nodes, kept alive; their compiled completion)
+_SHARED_COMPLETIONS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Completion | None]] = {}
+# id of an operation -> (the operation, kept alive; whether neither it nor its fragments has a directive)
+_DIRECTIVE_FREE: dict[int, tuple[Any, bool]] = {}
+
+
+class _FindDirective(Visitor):
+    found = False
+
+    def enter_directive(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
+
+
+def _directive_free(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> bool:
+    """Whether the operation and the fragments of its document carry no directive at all."""
+    known = _DIRECTIVE_FREE.get(id(operation))
+    if known is None:  # an operation node belongs to one document: its fragments are that document's
+        finder = _FindDirective()
+        for node in (operation, *(fragment.definition for fragment in fragments.values())):
+            visit(node, finder)
+        if len(_DIRECTIVE_FREE) >= _SHARED_LIMIT:
+            _DIRECTIVE_FREE.clear()
+        known = _DIRECTIVE_FREE[id(operation)] = (operation, not finder.found)
+    return known[1]
+
+
 def _strawberry_is_type_of(check: Callable) -> bool:
     """strawberry's own ``is_type_of`` (an isinstance test that ignores its info argument)."""
     return "_get_is_type_of" in getattr(check, "__qualname__", "")
@@ -157,7 +190,24 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         key = (return_type, id(field_details_list))
         known = memo.get(key)
         if known is None:
-            known = memo[key] = (field_details_list, self._compile(return_type, field_details_list))
+            known = memo[key] = (field_details_list, self._shared_completion(return_type, field_details_list))
+        return known[1]
+
+    def _shared_completion(self, return_type: GraphQLOutputType, field_details_list: Any) -> Completion | None:
+        """The compiled completion, shared by every request of the same document when its
+        operation and fragments carry no directive (no @include/@skip whose variables could make
+        two requests' selections differ): strawberry's ParserCache hands each of them the same
+        document, so the same field nodes make the same selection. The cache keeps the nodes it
+        is keyed by alive, so their ids are not reused."""
+        if not _directive_free(self.operation, self.fragments):
+            return self._compile(return_type, field_details_list)
+        nodes = tuple(details.node for details in field_details_list)
+        key = (return_type, *map(id, nodes))
+        known = _SHARED_COMPLETIONS.get(key)
+        if known is None:
+            if len(_SHARED_COMPLETIONS) >= _SHARED_LIMIT:
+                _SHARED_COMPLETIONS.clear()
+            known = _SHARED_COMPLETIONS[key] = (nodes, self._compile(return_type, field_details_list))
         return known[1]
 
     def _compile(self, return_type: GraphQLOutputType, field_details_list: Any) -> Completion | None:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from backend.models import Course, CourseModule, CreditActivity, CreditRule, ModuleKind
@@ -543,3 +544,32 @@ async def test_what_only_graphql_core_answers_is_left_to_it():
     assert (await answer(Executor, "{ parcel { amount name names } }"))[0] == {
         "parcel": {"amount": "1.5", "name": "x", "names": ["a"]}
     }
+
+
+class _Counting(Executor):
+    compiled = 0
+
+    def _compile(self, *args: Any) -> Any:
+        _Counting.compiled += 1
+        return super()._compile(*args)
+
+
+def test_a_document_without_directives_is_compiled_once_for_all_requests_and_one_with_them_each_time():
+    schema = strawberry.Schema(
+        query=BoxQuery, execution_context_class=_Counting, extensions=[lambda: ParserCache(maxsize=8)]
+    )
+    first = schema.execute_sync(BOX_QUERY)
+    after_first = _Counting.compiled
+    assert after_first > 0
+    again = schema.execute_sync(BOX_QUERY)
+    assert _Counting.compiled == after_first and again.data == first.data  # the same parsed document
+    assert [e.message for e in again.errors or []] == [e.message for e in first.errors or []]
+
+    # With @include, the variables decide the selection: compiled per request, each answer its own.
+    query = "query Q($on: Boolean!) { good { name leaves @include(if: $on) { n } } }"
+    shown = schema.execute_sync(query, variable_values={"on": True})
+    before = _Counting.compiled
+    hidden = schema.execute_sync(query, variable_values={"on": False})
+    assert _Counting.compiled > before
+    assert shown.data == {"good": [{"name": "盒", "leaves": [{"n": 1}, {"n": 2}]}] * 2}
+    assert hidden.data == {"good": [{"name": "盒"}] * 2}
