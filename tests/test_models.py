@@ -38,6 +38,11 @@ async def test_every_model_reads_rows_as_tortoise_does(password_hash):
             ):
                 ours, theirs = model._init_from_db(**kwargs), TORTOISE_INIT_FROM_DB(model, **kwargs)
                 assert _state(ours) == _state(theirs), (model.__name__, list(kwargs))
+            # Objects read by plain SQL from a joined table's aliased columns: the same objects.
+            aliased = {f"j__{column}": value for column, value in row.items()}
+            for named in (tuple(columns), tuple(columns[::2])):
+                expected_object = TORTOISE_INIT_FROM_DB(model, **{column: row[column] for column in named})
+                assert _state(model.reader(named, "j__")(aliased)) == _state(expected_object), model.__name__
             # Values read by plain SQL: converted as the objects' attributes are.
             named = tuple(reversed(columns))
             attributes = [model._meta.fields_db_projection_reverse.get(c, c) for c in named]

@@ -12,11 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tortoise import connections
 
 from backend.errors import DomainError, ErrorCode
+from backend.models import Course
 from backend.services.credits.credit_accounts import LEDGER
 from backend.services.credits.targets import BEHIND
 from backend.services.pagination import BigInt, Keyset, encode_cursor
+from backend.sql import Params
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
@@ -98,3 +101,29 @@ async def test_crafted_cursors_are_refused_by_the_lists(client, password_hash) -
     # Ledger entries have 64-bit ids: a cursor past 2**31 is one the ledger can issue.
     query = f'{{ creditLedger(first: 2, after: "{encode_cursor("credit-ledger", [2**40])}") {{ totalCount }} }}'
     assert "errors" not in await gql(client, query, token=learner)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+async def test_a_cursor_narrows_plain_sql_as_it_narrows_the_orm(password_hash, descending: bool) -> None:
+    """``sql_after``/``sql_order`` (lists read by plain SQL, e.g. the ledger page) page exactly as
+    ``after``/``order_by`` do through the ORM, ties on the first field included."""
+    company = await make_company(password_hash)
+    tenant = company.tenant.id
+    keyset: Keyset[Course] = Keyset("by-credits", ("credits", "id"), (Decimal, int), descending=descending)
+    courses = await Course.filter(tenant_id=tenant).order_by(*keyset.order_by())
+    assert len({c.credits for c in courses}) < len(courses)  # ties to break by id
+    connection = connections.get("default")
+    for course in courses:
+        after = keyset.cursor_of(course)
+        orm = [
+            c.id for c in await Course.filter(tenant_id=tenant).filter(keyset.after(after)).order_by(*keyset.order_by())
+        ]
+        p = Params(connection)
+        rows = await connection.execute_query_dict(
+            f"SELECT c.id FROM course c WHERE c.tenant_id = {p(tenant)} AND {keyset.sql_after(p, after, 'c.')}"
+            f" ORDER BY {keyset.sql_order('c.')}",
+            p.values,
+        )
+        assert [row["id"] for row in rows] == orm
+    with pytest.raises(DomainError):
+        keyset.sql_after(Params(connection), "garbage")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from tortoise import fields
 from tortoise.models import Model
@@ -31,7 +31,14 @@ class XuefenModel(Model):
 
     @classmethod
     def _init_from_db(cls, **kwargs: Any) -> Self:
-        return _compiled(cls, tuple(kwargs)).init(cls, kwargs)
+        return _compiled(cls, tuple(kwargs)).reader("")(kwargs)
+
+    @classmethod
+    def reader(cls, columns: tuple[str, ...], prefix: str = "") -> Callable[[Mapping[str, Any]], Self]:
+        """A builder of objects from rows read by plain SQL, each column (the model's own) read
+        from ``prefix + column`` (a joined table's columns, aliased): the objects
+        ``_init_from_db`` builds from the same columns. Ask for it per use, as ``values_of``."""
+        return _compiled(cls, columns).reader(prefix)
 
     @classmethod
     def values_of(cls, columns: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple]:
@@ -48,9 +55,18 @@ class XuefenModel(Model):
         return factory(f"def make({', '.join(names)}):\n    return lambda row: ({values},)\n")(**names)
 
 
-class _Compiled(NamedTuple):
-    plan: _Plan
-    init: Callable[[type[Model], dict[str, Any]], Any]  # (model, row) -> the object
+class _Compiled:
+    """A plan and its object builders, one per column prefix (made when first asked for)."""
+
+    def __init__(self, cls: type[Model], plan: _Plan) -> None:
+        self.cls, self.plan = cls, plan
+        self._readers: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+    def reader(self, prefix: str) -> Callable[[Mapping[str, Any]], Any]:
+        known = self._readers.get(prefix)
+        if known is None:
+            known = self._readers[prefix] = _builder(self.cls, self.plan, prefix)
+        return known
 
 
 def _plan_of(cls: type[Model], columns: tuple[str, ...]) -> _Plan:
@@ -66,44 +82,48 @@ def _compiled(cls: type[Model], columns: tuple[str, ...]) -> _Compiled:
     known = _PLANS.get((cls, columns))
     if known is None or known[0] is not anchor:
         plan = _plan(cls, columns)
-        known = _PLANS[(cls, columns)] = (anchor, _Compiled(plan, _builder(cls, plan)))
+        known = _PLANS[(cls, columns)] = (anchor, _Compiled(cls, plan))
     return known[1]
 
 
-def _converted(column: str, convert: Callable[[Any], Any] | None, of_none: bool, names: dict[str, Any]) -> str:
-    """Source of ``column``'s value from ``row`` after its conversion (bound in ``names``)."""
+def _converted(
+    column: str, convert: Callable[[Any], Any] | None, of_none: bool, names: dict[str, Any], prefix: str = ""
+) -> str:
+    """Source of ``column``'s value from ``row`` (its key ``prefix + column``) after its conversion
+    (bound in ``names``)."""
+    key = repr(prefix + column)
     if convert is None:
-        return f"row[{column!r}]"
+        return f"row[{key}]"
     name = f"c{len(names)}"
     names[name] = convert
     if of_none:
-        return f"{name}(row[{column!r}])"
-    return f"(None if (v := row[{column!r}]) is None else {name}(v))"
+        return f"{name}(row[{key}])"
+    return f"(None if (v := row[{key}]) is None else {name}(v))"
 
 
-def _builder(cls: type[Model], plan: _Plan) -> Callable[[type[Model], dict[str, Any]], Any]:
-    """Tortoise's ``_init_from_db`` for this plan as one function: the object's state written in
-    one step, as Tortoise writes it attribute by attribute with ``object.__setattr__`` (the same
-    when no attribute is a descriptor; if one is, each is set as Tortoise sets it)."""
+def _builder(cls: type[Model], plan: _Plan, prefix: str) -> Callable[[Mapping[str, Any]], Any]:
+    """Tortoise's ``_init_from_db`` for this plan as one function of a row: the object's state
+    written in one step, as Tortoise writes it attribute by attribute with ``object.__setattr__``
+    (the same when no attribute is a descriptor; if one is, each is set as Tortoise sets it)."""
     partial, custom_pk, steps = plan
     state = {"_partial": partial, "_saved_in_db": True, "_custom_generated_pk": custom_pk, "_await_when_save": {}}
     if any(hasattr(inspect.getattr_static(cls, name, None), "__set__") for name in [*state, *(s[1] for s in steps)]):
-        return _builder_by_attribute(plan)
-    names: dict[str, Any] = {}
+        return _builder_by_attribute(cls, plan, prefix)
+    names: dict[str, Any] = {"model": cls}
     items = [f"{name!r}: {value!r}" for name, value in state.items()]
     items += [
-        f"{attribute!r}: {_converted(column, convert, of_none, names)}" for column, attribute, convert, of_none in steps
+        f"{attribute!r}: {_converted(column, convert, of_none, names, prefix)}"
+        for column, attribute, convert, of_none in steps
     ]
-    body = ", ".join(items)
-    source = f"def make({', '.join(names)}):\n    def init(cls, row):\n        self = cls.__new__(cls)\n"
-    source += f"        self.__dict__.update({{{body}}})\n        return self\n    return init\n"
+    source = f"def make({', '.join(names)}):\n    def init(row):\n        self = model.__new__(model)\n"
+    source += f"        self.__dict__.update({{{', '.join(items)}}})\n        return self\n    return init\n"
     return factory(source)(**names)
 
 
-def _builder_by_attribute(plan: _Plan) -> Callable[[type[Model], dict[str, Any]], Any]:
+def _builder_by_attribute(cls: type[Model], plan: _Plan, prefix: str) -> Callable[[Mapping[str, Any]], Any]:
     partial, custom_pk, steps = plan
 
-    def init(cls: type[Model], row: dict[str, Any]) -> Any:
+    def init(row: Mapping[str, Any]) -> Any:
         self = cls.__new__(cls)
         _setattr = object.__setattr__  # as Tortoise: its __setattr__ checks relations, not needed here
         _setattr(self, "_partial", partial)
@@ -111,7 +131,7 @@ def _builder_by_attribute(plan: _Plan) -> Callable[[type[Model], dict[str, Any]]
         _setattr(self, "_custom_generated_pk", custom_pk)
         _setattr(self, "_await_when_save", {})
         for column, attribute, convert, of_none in steps:
-            value = row[column]
+            value = row[prefix + column]
             if convert is not None and (of_none or value is not None):
                 value = convert(value)
             _setattr(self, attribute, value)

@@ -23,6 +23,7 @@ from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
 from backend.services.validation import EARLIEST, LATEST, parse_decimal, storable
+from backend.sql import Params
 
 _PREFIX = "xf1:"
 
@@ -160,6 +161,25 @@ class Keyset(Generic[T]):
             condition = here
         assert condition is not None
         return condition
+
+    def sql_after(self, p: Params, after: str, alias: str = "") -> str:
+        """``after`` as a condition of plain SQL on the sort fields as columns of ``alias``,
+        exactly as ``after`` writes it for the ORM; else ``VALIDATION``."""
+        key = self.decode(after)
+        step = "<" if self.descending else ">"
+        condition = ""
+        for index in range(len(self.fields) - 1, -1, -1):
+            column = f"{alias}{self.fields[index]}"
+            here = f"{column} {step} {p(key[index])}"
+            if condition:
+                here = f"({here} OR ({column} = {p(key[index])} AND {condition}))"
+            condition = here
+        return condition
+
+    def sql_order(self, alias: str = "") -> str:
+        """The list's order as an ORDER BY list of plain SQL."""
+        direction = " DESC" if self.descending else ""
+        return ", ".join(f"{alias}{name}{direction}" for name in self.fields)
 
     def order_by(self) -> list[str]:
         return [f"-{name}" if self.descending else name for name in self.fields]

@@ -10,13 +10,14 @@ is audited.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.functions import Sum
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -244,7 +245,7 @@ async def explain(tenant_id: int, entries: list[CreditEntry]) -> list[LedgerItem
     return items
 
 
-RowT = TypeVar("RowT", Course, CourseModule)
+RowT = TypeVar("RowT", Course, CourseModule, CreditRule)
 _EVENT_COLUMNS = (
     "id",
     "tenant_id",
@@ -258,7 +259,52 @@ _EVENT_COLUMNS = (
     "quantity",
     "occurred_at",
 )
-_JOINED = (("c", COURSE_FIELDS), ("m", ("tenant_id", *MODULE_FIELDS)))
+_COURSE_COLUMNS = COURSE_FIELDS
+_MODULE_COLUMNS = ("tenant_id", *MODULE_FIELDS)
+# An event's course and module, joined by alias in the statements below (their columns are read
+# as ``<alias>__<column>``).
+_COURSE_AND_MODULE_JOINS = (
+    " LEFT JOIN course c ON c.id = ev.course_id AND c.tenant_id = ev.tenant_id"
+    " LEFT JOIN course_module m ON m.id = ev.module_id AND m.tenant_id = ev.tenant_id"
+)
+
+
+def _all_columns(model: type[Model]) -> tuple[str, ...]:
+    """Every column of ``model``'s table, as the ORM reads a whole row (known once Tortoise is
+    initialised: foreign keys' columns are added then)."""
+    return tuple(model._meta.fields_db_projection.values())
+
+
+def _aliased(alias: str, columns: tuple[str, ...]) -> list[str]:
+    return [f"{alias}.{name} AS {alias}__{name}" for name in columns]
+
+
+class _Joined:
+    """Builds the rows a statement joined (a page's entries share a few rules, courses and
+    modules: each is built once, by id)."""
+
+    def __init__(self) -> None:
+        self.course_of = Course.reader(_COURSE_COLUMNS, "c__")
+        self.module_of = CourseModule.reader(_MODULE_COLUMNS, "m__")
+        self.courses: dict[int, Course] = {}
+        self.modules: dict[int, CourseModule] = {}
+        self.rules: dict[int, CreditRule] = {}
+
+    def course(self, row: dict) -> Course | None:
+        return _once(self.courses, row["c__id"], self.course_of, row)
+
+    def module(self, row: dict) -> CourseModule | None:
+        return _once(self.modules, row["m__id"], self.module_of, row)
+
+
+def _once(built: dict[int, RowT], row_id: int | None, read: Any, row: dict) -> RowT | None:
+    """The joined object of ``row_id`` (None when the join found none), built once per id."""
+    if row_id is None:
+        return None
+    found = built.get(row_id)
+    if found is None:
+        found = built[row_id] = read(row)
+    return found
 
 
 async def _events_with_course_and_module(
@@ -269,38 +315,16 @@ async def _events_with_course_and_module(
     objects through its slowest path, most of a ledger page's cost."""
     connection = connections.get("default")
     p = Params(connection)
-    columns = [f"e.{name}" for name in _EVENT_COLUMNS] + [
-        f"{alias}.{name} AS {alias}__{name}" for alias, names in _JOINED for name in names
-    ]
+    columns = (
+        [f"ev.{name}" for name in _EVENT_COLUMNS] + _aliased("c", _COURSE_COLUMNS) + _aliased("m", _MODULE_COLUMNS)
+    )
     rows = await connection.execute_query_dict(
-        f"SELECT {', '.join(columns)} FROM credit_event e"
-        " LEFT JOIN course c ON c.id = e.course_id AND c.tenant_id = e.tenant_id"
-        " LEFT JOIN course_module m ON m.id = e.module_id AND m.tenant_id = e.tenant_id"
-        f" WHERE e.tenant_id = {p(tenant_id)} AND e.id {p.among(event_ids, 'int')}",
+        f"SELECT {', '.join(columns)} FROM credit_event ev{_COURSE_AND_MODULE_JOINS}"
+        f" WHERE ev.tenant_id = {p(tenant_id)} AND ev.id {p.among(event_ids, 'int')}",
         p.values,
     )
-    # A page's events mostly share a few courses and modules: each is built once.
-    courses: dict[int, Course] = {}
-    modules: dict[int, CourseModule] = {}
-    found: dict[int, tuple[CreditEvent, Course | None, CourseModule | None]] = {}
-    for row in rows:
-        event = CreditEvent._init_from_db(**{name: row[name] for name in _EVENT_COLUMNS})
-        found[event.id] = (
-            event,
-            _joined(Course, courses, row, *_JOINED[0]),
-            _joined(CourseModule, modules, row, *_JOINED[1]),
-        )
-    return found
-
-
-def _joined(model: type[RowT], built: dict[int, RowT], row: dict, alias: str, names: tuple[str, ...]) -> RowT | None:
-    """The ``alias`` row joined to ``row`` (None when there is none), built once per id."""
-    row_id = row[f"{alias}__id"]
-    if row_id is None:
-        return None
-    if row_id not in built:
-        built[row_id] = model._init_from_db(**{name: row[f"{alias}__{name}"] for name in names})
-    return built[row_id]
+    event_of, joined = CreditEvent.reader(_EVENT_COLUMNS), _Joined()
+    return {row["id"]: (event_of(row), joined.course(row), joined.module(row)) for row in rows}
 
 
 def _own(row: RowT | None, tenant_id: int) -> RowT | None:
@@ -322,28 +346,74 @@ async def ledger_page(
     whose = _whose(viewer, employee_id)
     if whose != viewer.employee_id:
         await _employee(viewer, whose)
-    entries = await LEDGER.fetch(
-        CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose), first, after or None
+    connection = connections.get("default")
+    p = Params(connection)
+    tenant, employee = p(viewer.tenant_id), p(whose)
+    where = f"e.tenant_id = {tenant} AND e.employee_id = {employee}"
+    up_to = f"s.tenant_id = {tenant} AND s.employee_id = {employee}"
+    if after:
+        where += f" AND {LEDGER.sql_after(p, after, 'e.')}"
+        up_to += f" AND {LEDGER.sql_after(p, after, 's.')}"
+    entry_columns, rule_columns = _all_columns(CreditEntry), _all_columns(CreditRule)
+    columns = (
+        [f"e.{name}" for name in entry_columns]
+        + _aliased("r", rule_columns)
+        + _aliased("ev", _EVENT_COLUMNS)
+        + _aliased("c", _COURSE_COLUMNS)
+        + _aliased("m", _MODULE_COLUMNS)
     )
-    items = await explain(viewer.tenant_id, entries.items)
-    if items:
-        # The balance after the newest entry of the page; older ones follow by subtracting.
-        total = (
-            await CreditEntry.filter(tenant_id=viewer.tenant_id, employee_id=whose, id__lte=items[0].entry.id)
-            .annotate(total=Sum("amount"))
-            .values("total")
+    # One statement, one snapshot: the page, each entry's rule, event, course and module, and the
+    # balance after the page's newest entry (the sum of the entries up to it: all before the cursor).
+    rows = await connection.execute_query_dict(
+        f"SELECT {', '.join(columns)},"
+        f" (SELECT COALESCE(SUM(s.amount), 0) FROM credit_entry s WHERE {up_to}) AS balance_top"
+        " FROM credit_entry e"
+        " LEFT JOIN credit_rule r ON r.id = e.rule_id AND r.tenant_id = e.tenant_id"
+        f" LEFT JOIN credit_event ev ON ev.id = e.event_id AND ev.tenant_id = e.tenant_id{_COURSE_AND_MODULE_JOINS}"
+        f" WHERE {where} ORDER BY {LEDGER.sql_order('e.')} LIMIT {p(first + 1)}",
+        p.values,
+    )
+    entry_of, rule_of, event_of = (
+        CreditEntry.reader(entry_columns),
+        CreditRule.reader(rule_columns, "r__"),
+        CreditEvent.reader(_EVENT_COLUMNS, "ev__"),
+    )
+    joined, items = _Joined(), []
+    running = int(rows[0]["balance_top"]) if rows else 0
+    for row in rows[:first]:
+        entry = entry_of(row)
+        has_event = row["ev__id"] is not None
+        items.append(
+            LedgerItem(
+                entry,
+                _once(joined.rules, row["r__id"], rule_of, row),
+                event_of(row) if has_event else None,
+                joined.course(row) if has_event else None,
+                joined.module(row) if has_event else None,
+                running,
+            )
         )
-        running = int(total[0]["total"] or 0)
-        for item in items:
-            item.balance_after = running
-            running -= item.entry.amount
-    return Page(
-        items,
-        entries.has_next_page,
-        entries.has_previous_page,
-        lambda item: LEDGER.cursor_of(item.entry),
-        entries.count_total,
-    )
+        running -= entry.amount
+    return Page(items, len(rows) > first, after is not None, _ledger_cursor, _ledger_count(viewer.tenant_id, whose))
+
+
+def _ledger_cursor(item: LedgerItem) -> str:
+    return LEDGER.cursor_of(item.entry)
+
+
+def _ledger_count(tenant_id: int, employee_id: int) -> Callable[[], Awaitable[int]]:
+    """The number of the employee's entries, counted when asked for."""
+
+    async def count() -> int:
+        connection = connections.get("default")
+        p = Params(connection)
+        rows = await connection.execute_query_dict(
+            f"SELECT COUNT(*) AS n FROM credit_entry WHERE tenant_id = {p(tenant_id)} AND employee_id = {p(employee_id)}",
+            p.values,
+        )
+        return int(rows[0]["n"])
+
+    return count
 
 
 async def pending_page(viewer: Viewer, first: int, after: str | None, max_page_size: int) -> Page[PendingCredit]:
