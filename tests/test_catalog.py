@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from tortoise.expressions import Q, Subquery
 
 from backend.models import (
     Course,
@@ -24,8 +27,11 @@ from backend.models import (
     CourseStatus,
     ModuleKind,
     Position,
+    Role,
     Skill,
 )
+from backend.services.catalog import course_catalog
+from backend.services.viewer import Viewer
 from schema.ids import to_global_id
 from tests.conftest import count_queries
 from tests.factories import make_company
@@ -727,3 +733,68 @@ async def test_node_of_a_type_with_its_own_field_is_null_not_an_error(client, pa
     token = await token_for(client, company.code, "LRN")
     body = await gql(client, NODE, {"id": b64(f"{kind}:1")}, token=token)
     assert body == {"data": {"node": None}}
+
+
+def _orm_list(viewer: Viewer, course_filter: course_catalog.CourseFilter, ineligible: set[int]) -> Any:
+    """The course list's conditions through the ORM, as list_courses wrote them before it wrote
+    plain SQL: the reference its statement must agree with."""
+    query = Course.filter(tenant_id=viewer.tenant_id)
+    if not course_catalog.sees_all_statuses(viewer):
+        query = query.filter(status=CourseStatus.PUBLISHED)
+    elif course_filter.statuses:
+        query = query.filter(status__in=list(course_filter.statuses))
+    for term in (course_filter.search or "").strip()[: course_catalog.MAX_SEARCH_LENGTH].split():
+        query = query.filter(Q(code__icontains=term) | Q(title__icontains=term))
+    if course_filter.scenario:
+        query = query.filter(scenario=course_filter.scenario)
+    if course_filter.format:
+        query = query.filter(format=course_filter.format)
+    if course_filter.skill_id is not None:
+        taught = CourseSkill.filter(tenant_id=viewer.tenant_id, skill_id=course_filter.skill_id).values("course_id")
+        query = query.filter(id__in=Subquery(taught))
+    if course_filter.eligible_only and ineligible:
+        query = query.filter(id__not_in=sorted(ineligible))
+    return query.order_by("code")
+
+
+async def test_the_course_list_selects_what_the_orm_would_for_every_filter(password_hash):
+    """list_courses writes its statement by hand; for every kind of filter, as HR and as a learner,
+    page after page, it lists and counts exactly the courses the ORM's conditions select —
+    LIKE's wildcards and the escape character in a search term matching only themselves."""
+    company = await make_company(password_hash)
+    tenant = company.tenant
+    for code, title in (("X-%1", "100%达标"), ("X_2", "a_b 课程"), ("X\\3", "反斜杠\\课"), ("X-4", "xa1b")):
+        await Course.create(
+            tenant=tenant, code=code, title=title, format=CourseFormat.ONLINE, status=CourseStatus.PUBLISHED
+        )
+    skill = next(iter(company.skills.values()))
+    filters = [
+        course_catalog.CourseFilter(),
+        *(
+            course_catalog.CourseFilter(search=term)
+            for term in ("s-00", "S-00 3", "%", "_", "\\", "1%", "a_b", "安全", "x-", "  ", "不存在")
+        ),
+        course_catalog.CourseFilter(scenario="安全"),
+        course_catalog.CourseFilter(format=CourseFormat.ONLINE),
+        course_catalog.CourseFilter(skill_id=skill.id),
+        course_catalog.CourseFilter(statuses=(CourseStatus.DRAFT,)),
+        course_catalog.CourseFilter(statuses=(CourseStatus.DRAFT, CourseStatus.PUBLISHED), search="s"),
+        course_catalog.CourseFilter(eligible_only=True),
+        course_catalog.CourseFilter(eligible_only=True, search="S", format=CourseFormat.OJT),
+    ]
+    roles = {"HR1": frozenset({Role.HR_ADMIN, Role.EMPLOYEE}), "LRN": frozenset({Role.EMPLOYEE})}
+    for who, held in roles.items():
+        viewer = Viewer(tenant.id, company.employees[who], held, uuid.uuid4(), "device-1")
+        learner = await course_catalog.learner_profile(viewer)
+        ineligible = await course_catalog.ineligible_course_ids(tenant.id, learner)
+        for course_filter in filters:
+            expected = [c.code for c in await _orm_list(viewer, course_filter, ineligible)]
+            listed, after = [], None
+            while True:
+                page = await course_catalog.list_courses(viewer, 3, after, course_filter, 100, learner)
+                listed += [c.code for c in page.items]
+                assert await page.count_total() == len(expected), (who, course_filter)
+                if not page.has_next_page:
+                    break
+                after = page.cursor_of(page.items[-1])
+            assert listed == expected, (who, course_filter)
