@@ -4,9 +4,10 @@ out as straight-line code they cost a fraction of the general loop (no per-colum
 no call per field), and they do exactly what the loop does (each user's tests compare the two).
 
 A user writes the source of ``def make(<names>): … return <function>`` from names it controls
-(identifiers it checked, constants through ``repr``), never from request input, and calls
-``factory(source)(**values)``: the source is compiled once per distinct text, the values (the
-conversions, the completions of the moment) are bound on each call.
+(identifiers it checked) and constants written with ``repr`` (a client's GraphQL aliases are such
+constants: never code), and calls ``factory(source)(**values)``: the source is compiled once per
+distinct text (the cache is bounded: a client inventing aliases costs compiling, not memory), the
+values (the conversions, the completions of the moment) are bound on each call.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ class Edge(Generic[NodeT]):
         return self._cursor
 
     node: NodeT = strawberry.field(description="The item.")
-    _item: strawberry.Private[Any] = None
-    _cursor_of: strawberry.Private[Callable[[Any], str]] = str
+    _item: strawberry.Private[Any]  # the page's item, and how its cursor is written
+    _cursor_of: strawberry.Private[Callable[[Any], str]]
 
     @property
     def _cursor(self) -> str:

@@ -30,6 +30,7 @@ from backend.models import (
     Role,
 )
 from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.validation import invalid
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
@@ -167,6 +168,10 @@ async def list_courses(
 ) -> Page[Course]:
     """A page of courses in code order, after the ``after`` cursor, narrowed by the filter."""
     first = check_page_size(first, max_page_size)
+    scenario_max = Course._meta.fields_map["scenario"].max_length
+    if course_filter.scenario is not None and len(course_filter.scenario) > scenario_max:
+        # No course has a scenario longer than its column: the client's input, not a question.
+        raise invalid("scenario", "reason.too_long", max=scenario_max)
     ineligible: list[int] = []
     if course_filter.eligible_only:
         learner = learner or await learner_profile(viewer)
