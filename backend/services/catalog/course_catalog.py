@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from tortoise import connections
+from tortoise.fields import CharField
 from tortoise.filters import escape_like
 
 from backend.models import (
@@ -168,7 +169,7 @@ async def list_courses(
 ) -> Page[Course]:
     """A page of courses in code order, after the ``after`` cursor, narrowed by the filter."""
     first = check_page_size(first, max_page_size)
-    scenario_max = Course._meta.fields_map["scenario"].max_length
+    scenario_max = cast(CharField, Course._meta.fields_map["scenario"]).max_length
     if course_filter.scenario is not None and len(course_filter.scenario) > scenario_max:
         # No course has a scenario longer than its column: the client's input, not a question.
         raise invalid("scenario", "reason.too_long", max=scenario_max)
