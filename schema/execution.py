@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import keyword
+import weakref
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -111,11 +112,11 @@ def _reader(field_def: GraphQLField) -> Callable[[Any], Any] | None:
     return reader
 
 
-_SHARED_LIMIT = 4096  # selections; a server's clients send a few dozen documents
-# (return type, *ids of the field nodes) -> (the nodes, kept alive; their compiled completion)
-_SHARED_COMPLETIONS: dict[tuple[Any, ...], tuple[tuple[Any, ...], Completion | None]] = {}
-# id of an operation -> (the operation, kept alive; whether neither it nor its fragments has a directive)
-_DIRECTIVE_FREE: dict[int, tuple[Any, bool]] = {}
+# id of an operation node -> (a weak reference to it; its shared completions by (return type, *ids
+# of the field nodes) -> (those nodes, kept alive so their ids are not reused; the completion), or
+# None when the operation or its fragments carry a directive). An entry lives exactly as long as its
+# operation, which lives as long as ParserCache keeps its document (or a request runs it).
+_SHARED: dict[int, tuple[weakref.ref, dict[tuple[Any, ...], tuple[tuple[Any, ...], Completion | None]] | None]] = {}
 
 
 class _FindDirective(Visitor):
@@ -126,17 +127,26 @@ class _FindDirective(Visitor):
         return BREAK
 
 
-def _directive_free(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> bool:
-    """Whether the operation and the fragments of its document carry no directive at all."""
-    known = _DIRECTIVE_FREE.get(id(operation))
-    if known is None:  # an operation node belongs to one document: its fragments are that document's
-        finder = _FindDirective()
-        for node in (operation, *(fragment.definition for fragment in fragments.values())):
-            visit(node, finder)
-        if len(_DIRECTIVE_FREE) >= _SHARED_LIMIT:
-            _DIRECTIVE_FREE.clear()
-        known = _DIRECTIVE_FREE[id(operation)] = (operation, not finder.found)
-    return known[1]
+def _shared_by(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]
+) -> dict[tuple[Any, ...], tuple[tuple[Any, ...], Completion | None]] | None:
+    """The completions every request of ``operation`` shares; None when it or its document's
+    fragments carry a directive (an operation node belongs to one document)."""
+    key = id(operation)
+    known = _SHARED.get(key)
+    if known is not None and known[0]() is operation:
+        return known[1]
+    finder = _FindDirective()
+    for node in (operation, *(fragment.definition for fragment in fragments.values())):
+        visit(node, finder)
+
+    def forget(reference: weakref.ref, key: int = key) -> None:
+        if _SHARED.get(key, (None,))[0] is reference:
+            del _SHARED[key]
+
+    shared: dict[tuple[Any, ...], tuple[tuple[Any, ...], Completion | None]] | None = None if finder.found else {}
+    _SHARED[key] = (weakref.ref(operation, forget), shared)
+    return shared
 
 
 def _strawberry_is_type_of(check: Callable) -> bool:
@@ -197,17 +207,16 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         """The compiled completion, shared by every request of the same document when its
         operation and fragments carry no directive (no @include/@skip whose variables could make
         two requests' selections differ): strawberry's ParserCache hands each of them the same
-        document, so the same field nodes make the same selection. The cache keeps the nodes it
-        is keyed by alive, so their ids are not reused."""
-        if not _directive_free(self.operation, self.fragments):
+        document, so the same field nodes make the same selection. What is shared lives as long as
+        the operation does (see _SHARED)."""
+        shared = _shared_by(self.operation, self.fragments)
+        if shared is None:
             return self._compile(return_type, field_details_list)
         nodes = tuple(details.node for details in field_details_list)
         key = (return_type, *map(id, nodes))
-        known = _SHARED_COMPLETIONS.get(key)
+        known = shared.get(key)
         if known is None:
-            if len(_SHARED_COMPLETIONS) >= _SHARED_LIMIT:
-                _SHARED_COMPLETIONS.clear()
-            known = _SHARED_COMPLETIONS[key] = (nodes, self._compile(return_type, field_details_list))
+            known = shared[key] = (nodes, self._compile(return_type, field_details_list))
         return known[1]
 
     def _compile(self, return_type: GraphQLOutputType, field_details_list: Any) -> Completion | None:
@@ -400,7 +409,8 @@ def _object(is_type_of: Callable | None, steps: list[_Step]) -> Completion:
     ]
     if is_type_of is not None:
         body += ["        if is_type_of(value, None) is not True:", "            return GIVE_UP"]
-    body.append("        try:")
+    if steps:  # all of a selection's fields may be skipped: its answer is then {}
+        body.append("        try:")
     for n, step in enumerate(steps):
         names[f"C{n}"] = step.complete
         attribute = _attribute(step.field_def)
@@ -409,7 +419,8 @@ def _object(is_type_of: Callable | None, steps: list[_Step]) -> Completion:
         else:
             names[f"R{n}"] = step.read
             body.append(f"            f{n} = R{n}(value)")
-    body += ["        except Exception:", "            return GIVE_UP"]
+    if steps:
+        body += ["        except Exception:", "            return GIVE_UP"]
     for n, step in enumerate(steps):
         if _attribute(step.field_def) is None:  # a reader may answer _GIVE_UP
             body += [f"        if f{n} is GIVE_UP:", "            return GIVE_UP"]

@@ -76,3 +76,7 @@ async def test_row_plans_are_made_again_after_tortoise_is_initialised_again(clie
     CourseModule._meta._generate_db_fields()  # what Tortoise.init does for every model
     again = _plan_of(CourseModule, columns)
     assert again is not first and again == first
+
+
+def test_no_columns_read_as_no_values():
+    assert CourseModule.values_of(())({"id": 1}) == ()

@@ -103,6 +103,22 @@ async def test_crafted_cursors_are_refused_by_the_lists(client, password_hash) -
     assert "errors" not in await gql(client, query, token=learner)
 
 
+async def test_an_empty_cursor_is_no_cursor_on_every_list(client, password_hash) -> None:
+    """``after: ""`` reads the first page, which has no previous page, whether a list is read
+    through the ORM or by plain SQL."""
+    company = await make_company(password_hash)
+    learner = await token_for(client, company.code, "LRN")
+    for field in ("courses", "creditLedger", "sessions", "rewards", "myRedemptions"):
+        pages = []
+        for after in ("", None):
+            argument = ', after: ""' if after is not None else ""
+            query = f"{{ {field}(first: 2{argument}) {{ totalCount pageInfo {{ hasPreviousPage endCursor }} }} }}"
+            body = await gql(client, query, token=learner)
+            assert "errors" not in body, (field, body)
+            pages.append(body["data"][field])
+        assert pages[0] == pages[1] and pages[0]["pageInfo"]["hasPreviousPage"] is False, (field, pages)
+
+
 @pytest.mark.parametrize("descending", [False, True])
 async def test_a_cursor_narrows_plain_sql_as_it_narrows_the_orm(password_hash, descending: bool) -> None:
     """``sql_after``/``sql_order`` (lists read by plain SQL, e.g. the ledger page) page exactly as

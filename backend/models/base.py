@@ -50,6 +50,8 @@ class XuefenModel(Model):
         missing = set(columns) - set(steps)
         if missing:
             raise ValueError(f"{cls.__name__} has no columns {sorted(missing)}")
+        if not columns:
+            return lambda row: ()
         names: dict[str, Any] = {}
         values = ", ".join(_converted(column, *steps[column], names) for column in columns)
         return factory(f"def make({', '.join(names)}):\n    return lambda row: ({values},)\n")(**names)

@@ -193,7 +193,7 @@ class Keyset(Generic[T]):
     ) -> Page[T]:
         """The page from ``first + 1`` rows fetched after ``after`` (the extra row says whether
         another page follows)."""
-        return Page(list(rows[:first]), len(rows) > first, after is not None, self.cursor_of, count_total)
+        return Page(list(rows[:first]), len(rows) > first, bool(after), self.cursor_of, count_total)
 
     async def fetch(self, query: Any, first: int, after: str | None) -> Page[T]:
         """One page of an ORM query in this order; ``totalCount`` counts the query as given."""

@@ -343,6 +343,7 @@ async def ledger_page(
     """Posted entries of the viewer (or, for HR admins, of ``employee_id``), newest first, each
     explained and with the balance after it."""
     first = check_page_size(first, max_page_size)
+    after = after or None  # an empty cursor is no cursor, as on every list
     whose = _whose(viewer, employee_id)
     if whose != viewer.employee_id:
         await _employee(viewer, whose)
@@ -394,7 +395,7 @@ async def ledger_page(
             )
         )
         running -= entry.amount
-    return Page(items, len(rows) > first, after is not None, _ledger_cursor, _ledger_count(viewer.tenant_id, whose))
+    return Page(items, len(rows) > first, bool(after), _ledger_cursor, _ledger_count(viewer.tenant_id, whose))
 
 
 def _ledger_cursor(item: LedgerItem) -> str:

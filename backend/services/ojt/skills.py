@@ -412,7 +412,7 @@ async def skill_gap(
         return int(counted[0]["n"])
 
     # ``entries`` holds only the page; one more row in ``rows`` says another page follows.
-    return Page(entries, len(rows) > first, after is not None, SKILL_GAP.cursor_of, count_total)
+    return Page(entries, len(rows) > first, bool(after), SKILL_GAP.cursor_of, count_total)
 
 
 async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
