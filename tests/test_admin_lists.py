@@ -578,7 +578,8 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(client, two_co
             body = await gql(client, query, {"first": first}, token=token)
         assert "errors" not in body, body
         assert len(body["data"][field]["edges"]) == first
-        return len(sent)
+        # totalCount's count is left out: a page that is the whole list knows it without one.
+        return len([statement for statement in sent if "COUNT(" not in statement.upper()])
 
     for field, query in {**LISTS, "employees": EMPLOYEES, "auditLog": AUDIT_LOG}.items():
         small, large = await statements(query, field, 2), await statements(query, field, 10)

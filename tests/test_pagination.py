@@ -20,6 +20,7 @@ from backend.services.credits.credit_accounts import LEDGER
 from backend.services.credits.targets import BEHIND
 from backend.services.pagination import BigInt, Keyset, encode_cursor
 from backend.sql import Params
+from tests.conftest import count_queries
 from tests.factories import make_company
 from tests.graphql_client import gql, token_for
 
@@ -143,3 +144,21 @@ async def test_a_cursor_narrows_plain_sql_as_it_narrows_the_orm(password_hash, d
         assert [row["id"] for row in rows] == orm
     with pytest.raises(DomainError):
         keyset.sql_after(Params(connection), "garbage")
+
+
+async def test_a_page_that_is_the_whole_list_counts_it_without_a_statement(client, password_hash) -> None:
+    """``totalCount`` of a first page with no next page is the page's length; otherwise a count."""
+    company = await make_company(password_hash)
+    learner = await token_for(client, company.code, "LRN")
+    totals = {}
+    for first in (100, 2):
+        query = f"{{ courses(first: {first}) {{ totalCount pageInfo {{ hasNextPage }} edges {{ node {{ id }} }} }} }}"
+        with count_queries() as statements:
+            body = await gql(client, query, token=learner)
+        page = body["data"]["courses"]
+        counted = [s for s in statements if "COUNT(" in s.upper()]
+        assert bool(counted) == page["pageInfo"]["hasNextPage"], (first, counted)
+        totals[first] = page["totalCount"]
+        if first == 100:
+            assert totals[first] == len(page["edges"])
+    assert totals[100] == totals[2] > 2

@@ -76,6 +76,21 @@ class Page(Generic[T]):
     count_total: Callable[[], Awaitable[int]]
 
 
+def whole_list_count(
+    after: str | None, has_next_page: bool, items: list[Any], count_total: Callable[[], Awaitable[int]]
+) -> Callable[[], Awaitable[int]]:
+    """``count_total``, or, when the page is the whole list (no cursor, no next page), its own
+    length: the count is then known without a statement (a small catalog, a new employee's ledger)."""
+    if after or has_next_page:
+        return count_total
+    count = len(items)
+
+    async def known() -> int:
+        return count
+
+    return known
+
+
 class BigInt(int):
     """The type of a sort field held in a 64-bit column (``BigIntField``); plain ``int`` is a 32-bit
     one. Only the bound a cursor is read with differs."""
@@ -193,7 +208,8 @@ class Keyset(Generic[T]):
     ) -> Page[T]:
         """The page from ``first + 1`` rows fetched after ``after`` (the extra row says whether
         another page follows)."""
-        return Page(list(rows[:first]), len(rows) > first, bool(after), self.cursor_of, count_total)
+        items, has_next = list(rows[:first]), len(rows) > first
+        return Page(items, has_next, bool(after), self.cursor_of, whole_list_count(after, has_next, items, count_total))
 
     async def fetch(self, query: Any, first: int, after: str | None) -> Page[T]:
         """One page of an ORM query in this order; ``totalCount`` counts the query as given."""

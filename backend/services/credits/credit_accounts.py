@@ -41,7 +41,7 @@ from backend.services.audit import audit
 from backend.services.catalog.course_catalog import COURSE_FIELDS, MODULE_FIELDS
 from backend.services.credits import credit_engine, ledger
 from backend.services.feed import ChangeSet
-from backend.services.pagination import BigInt, Keyset, Page, check_page_size
+from backend.services.pagination import BigInt, Keyset, Page, check_page_size, whole_list_count
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -395,7 +395,9 @@ async def ledger_page(
             )
         )
         running -= entry.amount
-    return Page(items, len(rows) > first, bool(after), _ledger_cursor, _ledger_count(viewer.tenant_id, whose))
+    has_next = len(rows) > first
+    count = whole_list_count(after, has_next, items, _ledger_count(viewer.tenant_id, whose))
+    return Page(items, has_next, bool(after), _ledger_cursor, count)
 
 
 def _ledger_cursor(item: LedgerItem) -> str:

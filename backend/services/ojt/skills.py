@@ -35,7 +35,7 @@ from backend.models import (
 from backend.services.catalog.course_catalog import LearnerProfile, ineligible_course_ids, learner_profile
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import mentoring
-from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.pagination import Keyset, Page, check_page_size, whole_list_count
 from backend.services.people.directory import can_view_employee
 from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
@@ -412,7 +412,10 @@ async def skill_gap(
         return int(counted[0]["n"])
 
     # ``entries`` holds only the page; one more row in ``rows`` says another page follows.
-    return Page(entries, len(rows) > first, bool(after), SKILL_GAP.cursor_of, count_total)
+    has_next = len(rows) > first
+    return Page(
+        entries, has_next, bool(after), SKILL_GAP.cursor_of, whole_list_count(after, has_next, entries, count_total)
+    )
 
 
 async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
