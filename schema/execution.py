@@ -409,11 +409,11 @@ def _object(is_type_of: Callable | None, steps: list[_Step]) -> Completion:
     ]
     if is_type_of is not None:
         body += ["        if is_type_of(value, None) is not True:", "            return GIVE_UP"]
+    attributes = [_attribute(step.field_def) for step in steps]
     if steps:  # all of a selection's fields may be skipped: its answer is then {}
         body.append("        try:")
-    for n, step in enumerate(steps):
+    for n, (step, attribute) in enumerate(zip(steps, attributes, strict=True)):
         names[f"C{n}"] = step.complete
-        attribute = _attribute(step.field_def)
         if attribute is not None:
             body.append(f"            f{n} = value.{attribute}")
         else:
@@ -421,10 +421,10 @@ def _object(is_type_of: Callable | None, steps: list[_Step]) -> Completion:
             body.append(f"            f{n} = R{n}(value)")
     if steps:
         body += ["        except Exception:", "            return GIVE_UP"]
-    for n, step in enumerate(steps):
-        if _attribute(step.field_def) is None:  # a reader may answer _GIVE_UP
+    for n, (step, attribute) in enumerate(zip(steps, attributes, strict=True)):
+        if attribute is None:  # a reader may answer _GIVE_UP
             body += [f"        if f{n} is GIVE_UP:", "            return GIVE_UP"]
-        body += ["    " + line for line in _inline_leaf(n, step.field_def.type, names)]
+        body += ["        " + line for line in _inline_leaf(n, step.field_def.type, names)]
     answer = ", ".join(f"{step.response_name!r}: f{n}" for n, step in enumerate(steps))
     body += [f"        return {{{answer}}}", "    return complete"]
     return factory(f"def make({', '.join(names)}):\n" + "\n".join(body))(**names)
@@ -451,26 +451,28 @@ _INLINE_AS_IT_IS: dict[GraphQLLeafType, str] = {
 
 
 def _inline_leaf(n: int, field_type: GraphQLOutputType, names: dict[str, Any]) -> list[str]:
-    """Source completing field ``n``'s value ``f{n}`` with its completion ``C{n}``: inline for a
-    (non-null) String, ID, Boolean, Int or strawberry enum whose value is already its answer or an
-    enum member, by calling C{n} otherwise."""
-    var, call = f"f{n}", [f"        f{n} = C{n}(f{n})", f"        if f{n} is GIVE_UP:", "            return GIVE_UP"]
-    non_null = isinstance(field_type, GraphQLNonNull)
+    """Source lines (unindented) completing field ``n``'s value ``f{n}`` with its completion
+    ``C{n}``: inline for a (non-null) String, ID, Boolean, Int or strawberry enum whose value is
+    already its answer or an enum member, by calling C{n} otherwise."""
+    var = f"f{n}"
+    call = [f"{var} = C{n}({var})", f"if {var} is GIVE_UP:", "    return GIVE_UP"]
+    nested = ["    " + line for line in call]
     leaf: Any = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    nullable = "" if non_null else f"{var} is not None and "
+    present = "" if isinstance(field_type, GraphQLNonNull) else f"{var} is not None and "  # None is null
     check = _INLINE_AS_IT_IS.get(leaf)
     if check is not None:
-        return [f"    if {nullable}not {check.format(var, var)}:", *call]
+        return [f"if {present}not {check.format(var, var)}:", *nested]
     wrapped = getattr(leaf, "wrapped_cls", None)  # strawberry's enum types
     if isinstance(leaf, GraphQLEnumType) and isinstance(wrapped, type) and issubclass(wrapped, enum.Enum):
         names[f"W{n}"], names[f"M{n}"] = wrapped, _enum_answers(leaf, wrapped)
+        otherwise = f"elif {var} is not None:" if present else "else:"
         return [
-            f"    if {nullable}{var}.__class__ is W{n} and {var} in M{n}:",
-            f"        {var} = M{n}[{var}]",
-            f"    elif {nullable.replace(' and ', '')}:" if nullable else "    else:",
-            *call,
+            f"if {present}{var}.__class__ is W{n} and {var} in M{n}:",
+            f"    {var} = M{n}[{var}]",
+            otherwise,
+            *nested,
         ]
-    return [line[4:] for line in call]
+    return call
 
 
 def _enum_answers(enum_type: GraphQLEnumType, wrapped: type[enum.Enum]) -> dict[enum.Enum, Any]:

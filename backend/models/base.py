@@ -106,11 +106,13 @@ def _converted(
 def _builder(cls: type[Model], plan: _Plan, prefix: str) -> Callable[[Mapping[str, Any]], Any]:
     """Tortoise's ``_init_from_db`` for this plan as one function of a row: the object's state
     written in one step, as Tortoise writes it attribute by attribute with ``object.__setattr__``
-    (the same when no attribute is a descriptor; if one is, each is set as Tortoise sets it)."""
+    (the same as long as no attribute is a descriptor, which no model has: one that did would
+    be refused here, loudly, by tests/test_models.py reading every model)."""
     partial, custom_pk, steps = plan
     state = {"_partial": partial, "_saved_in_db": True, "_custom_generated_pk": custom_pk, "_await_when_save": {}}
-    if any(hasattr(inspect.getattr_static(cls, name, None), "__set__") for name in [*state, *(s[1] for s in steps)]):
-        return _builder_by_attribute(cls, plan, prefix)
+    for name in [*state, *(step[1] for step in steps)]:
+        if hasattr(inspect.getattr_static(cls, name, None), "__set__"):
+            raise TypeError(f"{cls.__name__}.{name} is a descriptor: rows cannot be read into its __dict__")
     names: dict[str, Any] = {"model": cls}
     items = [f"{name!r}: {value!r}" for name, value in state.items()]
     items += [
@@ -120,26 +122,6 @@ def _builder(cls: type[Model], plan: _Plan, prefix: str) -> Callable[[Mapping[st
     source = f"def make({', '.join(names)}):\n    def init(row):\n        self = model.__new__(model)\n"
     source += f"        self.__dict__.update({{{', '.join(items)}}})\n        return self\n    return init\n"
     return factory(source)(**names)
-
-
-def _builder_by_attribute(cls: type[Model], plan: _Plan, prefix: str) -> Callable[[Mapping[str, Any]], Any]:
-    partial, custom_pk, steps = plan
-
-    def init(row: Mapping[str, Any]) -> Any:
-        self = cls.__new__(cls)
-        _setattr = object.__setattr__  # as Tortoise: its __setattr__ checks relations, not needed here
-        _setattr(self, "_partial", partial)
-        _setattr(self, "_saved_in_db", True)
-        _setattr(self, "_custom_generated_pk", custom_pk)
-        _setattr(self, "_await_when_save", {})
-        for column, attribute, convert, of_none in steps:
-            value = row[prefix + column]
-            if convert is not None and (of_none or value is not None):
-                value = convert(value)
-            _setattr(self, attribute, value)
-        return self
-
-    return init
 
 
 def _plan(cls: type[Model], columns: tuple[str, ...]) -> _Plan:

@@ -128,17 +128,25 @@ def _visible(viewer: Viewer, statuses: tuple[CourseStatus, ...] | None):
     return query
 
 
+def _visible_where(p: Params, viewer: Viewer, statuses: tuple[CourseStatus, ...] | None = None) -> list[str]:
+    """``_visible`` in plain SQL: the viewer's tenant and the statuses they may see (or asked for)."""
+    conditions = [f"tenant_id = {p(viewer.tenant_id)}"]
+    if not sees_all_statuses(viewer):
+        conditions.append(f"status = {p(CourseStatus.PUBLISHED.value)}")
+    elif statuses:
+        conditions.append(f"status {p.among([status.value for status in statuses], 'varchar')}")
+    return conditions
+
+
 async def get_course(viewer: Viewer, course_id: int) -> Course | None:
     """A course the viewer may see, or None (another tenant's course looks exactly missing). One
     fixed statement: building it through the ORM cost more than running it, on the API's most
     common small read."""
     connection = connections.get("default")
     p = Params(connection)
-    visible = "" if sees_all_statuses(viewer) else f" AND status = {p(CourseStatus.PUBLISHED.value)}"
+    visible = " AND ".join(_visible_where(p, viewer))
     rows = await connection.execute_query_dict(
-        f"SELECT {_course_columns()} FROM course"
-        f" WHERE tenant_id = {p(viewer.tenant_id)} AND id = {p(course_id)}{visible}",
-        p.values,
+        f"SELECT {_course_columns()} FROM course WHERE {visible} AND id = {p(course_id)}", p.values
     )
     return Course._init_from_db(**rows[0]) if rows else None
 
@@ -206,11 +214,7 @@ def _list_where(p: Params, viewer: Viewer, course_filter: CourseFilter, ineligib
     statuses they may see (or asked for), each search term in the code or the title (any case;
     LIKE's wildcards in a term match themselves), the scenario, format and skill asked for, and
     not the courses the learner is not eligible for."""
-    conditions = [f"tenant_id = {p(viewer.tenant_id)}"]
-    if not sees_all_statuses(viewer):
-        conditions.append(f"status = {p(CourseStatus.PUBLISHED.value)}")
-    elif course_filter.statuses:
-        conditions.append(f"status {p.among([status.value for status in course_filter.statuses], 'varchar')}")
+    conditions = _visible_where(p, viewer, course_filter.statuses)
     if course_filter.search:
         for term in course_filter.search.strip()[:MAX_SEARCH_LENGTH].split():
             pattern = p(f"%{escape_like(term)}%")

@@ -286,6 +286,7 @@ class _Joined:
     def __init__(self) -> None:
         self.course_of = Course.reader(_COURSE_COLUMNS, "c__")
         self.module_of = CourseModule.reader(_MODULE_COLUMNS, "m__")
+        self.rule_of = CreditRule.reader(_all_columns(CreditRule), "r__")
         self.courses: dict[int, Course] = {}
         self.modules: dict[int, CourseModule] = {}
         self.rules: dict[int, CreditRule] = {}
@@ -295,6 +296,9 @@ class _Joined:
 
     def module(self, row: dict) -> CourseModule | None:
         return _once(self.modules, row["m__id"], self.module_of, row)
+
+    def rule(self, row: dict) -> CreditRule | None:
+        return _once(self.rules, row["r__id"], self.rule_of, row)
 
 
 def _once(built: dict[int, RowT], row_id: int | None, read: Any, row: dict) -> RowT | None:
@@ -355,10 +359,10 @@ async def ledger_page(
     if after:
         where += f" AND {LEDGER.sql_after(p, after, 'e.')}"
         up_to += f" AND {LEDGER.sql_after(p, after, 's.')}"
-    entry_columns, rule_columns = _all_columns(CreditEntry), _all_columns(CreditRule)
+    entry_columns = _all_columns(CreditEntry)
     columns = (
         [f"e.{name}" for name in entry_columns]
-        + _aliased("r", rule_columns)
+        + _aliased("r", _all_columns(CreditRule))
         + _aliased("ev", _EVENT_COLUMNS)
         + _aliased("c", _COURSE_COLUMNS)
         + _aliased("m", _MODULE_COLUMNS)
@@ -374,11 +378,7 @@ async def ledger_page(
         f" WHERE {where} ORDER BY {LEDGER.sql_order('e.')} LIMIT {p(first + 1)}",
         p.values,
     )
-    entry_of, rule_of, event_of = (
-        CreditEntry.reader(entry_columns),
-        CreditRule.reader(rule_columns, "r__"),
-        CreditEvent.reader(_EVENT_COLUMNS, "ev__"),
-    )
+    entry_of, event_of = CreditEntry.reader(entry_columns), CreditEvent.reader(_EVENT_COLUMNS, "ev__")
     joined, items = _Joined(), []
     running = int(rows[0]["balance_top"]) if rows else 0
     for row in rows[:first]:
@@ -387,7 +387,7 @@ async def ledger_page(
         items.append(
             LedgerItem(
                 entry,
-                _once(joined.rules, row["r__id"], rule_of, row),
+                joined.rule(row),
                 event_of(row) if has_event else None,
                 joined.course(row) if has_event else None,
                 joined.module(row) if has_event else None,
