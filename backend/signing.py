@@ -11,6 +11,8 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
+from datetime import datetime
 from typing import Any
 
 
@@ -21,6 +23,12 @@ def _b64(raw: bytes) -> str:
 def _mac(secret: str, kind: str, payload: str) -> str:
     digest = hmac.new(secret.encode(), f"{kind}.{payload}".encode(), hashlib.sha256).digest()
     return _b64(digest[:16])
+
+
+def expiry(now: datetime, ttl_seconds: int) -> int:
+    """The Unix second a value signed at ``now`` expires: rounded up, so a value lives at least
+    ``ttl_seconds`` (rounding down would cut up to a second off, all of a one-second lifetime)."""
+    return math.ceil(now.timestamp()) + ttl_seconds
 
 
 def sign(secret: str, kind: str, fields: list[Any]) -> str:

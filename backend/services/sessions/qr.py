@@ -27,7 +27,7 @@ from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuthSession, TrainingSession
 from backend.services.viewer import Viewer
-from backend.signing import sign, unsign
+from backend.signing import expiry, sign, unsign
 
 PREFIX = "XF1"
 LINK_KIND = "p1"
@@ -112,7 +112,7 @@ def projector_path(
 ) -> tuple[str, datetime]:
     """A fresh projector link for the instructor ``viewer`` (bound to their login) and its expiry."""
     now = now or datetime.now(UTC)
-    expires_at = int(now.timestamp()) + settings.projector_link_ttl_seconds
+    expires_at = expiry(now, settings.projector_link_ttl_seconds)
     key = sign_display_key(settings.secret_key, session.id, session.tenant_id, viewer.session_id, expires_at)
     return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, UTC)
 
