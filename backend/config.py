@@ -104,6 +104,21 @@ class Settings:
     # job runs), and the largest import file HR may upload (bytes; the CLI reads local files).
     data_dir: str = "xuefen-data"
     import_max_bytes: int = 256 * 1024 * 1024
+    # Lesson content and evidence (backend/services/content). Files are stored by sha256 under
+    # media_dir, or in an S3-compatible bucket when media_s3_bucket is set (credentials from the
+    # usual AWS_* variables; media_s3_endpoint for MinIO, Ceph, OSS, COS...). Media links
+    # (/media/...) work for media_url_ttl_seconds; content files up to media_max_bytes, evidence
+    # up to evidence_max_bytes, sent in chunks of up to evidence_chunk_max_bytes.
+    media_dir: str = "xuefen-media"
+    media_s3_bucket: str = ""
+    media_s3_endpoint: str = ""
+    media_s3_region: str = ""
+    media_url_ttl_seconds: int = 6 * 3600
+    media_max_bytes: int = 2 * 1024 * 1024 * 1024
+    evidence_max_bytes: int = 100 * 1024 * 1024
+    evidence_chunk_max_bytes: int = 4 * 1024 * 1024
+    # Low-bitrate video renditions are made when ffmpeg is found (this name on PATH, or a path).
+    ffmpeg: str = "ffmpeg"
     # "development" or "production"; production refuses the development secret (see __post_init__).
     environment: str = "development"
 
@@ -174,6 +189,15 @@ class Settings:
             activation_code_hours=_int(env, "XUEFEN_ACTIVATION_CODE_HOURS", 72),
             data_dir=env.get("XUEFEN_DATA_DIR") or "xuefen-data",
             import_max_bytes=_int(env, "XUEFEN_IMPORT_MAX_BYTES", 256 * 1024 * 1024),
+            media_dir=env.get("XUEFEN_MEDIA_DIR") or "xuefen-media",
+            media_s3_bucket=env.get("XUEFEN_MEDIA_S3_BUCKET", ""),
+            media_s3_endpoint=env.get("XUEFEN_MEDIA_S3_ENDPOINT", ""),
+            media_s3_region=env.get("XUEFEN_MEDIA_S3_REGION", ""),
+            media_url_ttl_seconds=_int(env, "XUEFEN_MEDIA_URL_TTL", 6 * 3600),
+            media_max_bytes=_int(env, "XUEFEN_MEDIA_MAX_BYTES", 2 * 1024 * 1024 * 1024),
+            evidence_max_bytes=_int(env, "XUEFEN_EVIDENCE_MAX_BYTES", 100 * 1024 * 1024),
+            evidence_chunk_max_bytes=_int(env, "XUEFEN_EVIDENCE_CHUNK_MAX_BYTES", 4 * 1024 * 1024),
+            ffmpeg=env.get("XUEFEN_FFMPEG") or "ffmpeg",
         )
 
     def with_overrides(self, **changes) -> Settings:

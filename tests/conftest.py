@@ -67,9 +67,11 @@ async def _pg_admin(url: str, sql: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def test_settings() -> Settings:
-    """Settings for the suite: cheap password hashing, small throttle numbers."""
+def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the suite: cheap password hashing, small throttle numbers, media in a
+    temporary directory."""
     return Settings(
+        media_dir=str(tmp_path_factory.mktemp("media")),
         database_url="unused",
         secret_key="test-secret-" + uuid.uuid4().hex,
         password_time_cost=1,

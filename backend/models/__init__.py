@@ -3,7 +3,7 @@
 Split by domain: organisation (tenants, org units, sites, positions), people (employees, roles,
 devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
 sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
-rubrics, evaluations), credits (rules, ledger, accounts, rewards), activity (records, module
+rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), activity (records, module
 progress, the sync change log) and imports (import jobs).
 
 Type checks see the relations: every foreign key is annotated ``fields.ForeignKeyRelation[X]``
@@ -24,6 +24,18 @@ from backend.models.catalog import (
     CourseSkill,
     CourseStatus,
     ModuleKind,
+)
+from backend.models.content import (
+    ContentProgress,
+    EvidenceAttachment,
+    EvidenceChunk,
+    EvidenceStatus,
+    LessonContent,
+    LessonFile,
+    MediaKind,
+    MediaObject,
+    MediaRendition,
+    RenditionStatus,
 )
 from backend.models.credits import (
     CreditAccount,
@@ -94,6 +106,7 @@ __all__ = [
     "AttendanceStatus",
     "AuditEntry",
     "AuthSession",
+    "ContentProgress",
     "Course",
     "CourseCompletion",
     "CourseEligibilityRule",
@@ -122,9 +135,17 @@ __all__ = [
     "Enrollment",
     "EnrollmentStatus",
     "EvaluationStatus",
+    "EvidenceAttachment",
+    "EvidenceChunk",
+    "EvidenceStatus",
     "ImportJob",
     "ImportStatus",
+    "LessonContent",
+    "LessonFile",
     "LoginThrottle",
+    "MediaKind",
+    "MediaObject",
+    "MediaRendition",
     "MentorEvaluation",
     "Mentorship",
     "ModuleKind",
@@ -145,6 +166,7 @@ __all__ = [
     "Redemption",
     "RedemptionStatus",
     "RefreshToken",
+    "RenditionStatus",
     "ReviewTiming",
     "Reward",
     "RewardCategory",

@@ -95,6 +95,9 @@ class CourseModule(TenantModel):
     )
     rubric_id: int | None
     pass_score = fields.SmallIntField(null=True)
+    # LESSON modules with video, audio or PDF content: the share (percent) of each such file an
+    # employee must have studied (CONTENT_PROGRESS) before LESSON_COMPLETED counts; null: no bar.
+    required_study_percent = fields.SmallIntField(null=True)
 
     class Meta:
         table = "course_module"

@@ -28,6 +28,8 @@ class Tenant(TimestampedModel):
     # the employee's own number are always refused.
     password_min_length = fields.SmallIntField(default=10, db_default=10)
     password_letters_and_digits = fields.BooleanField(default=False, db_default=False)
+    # Evidence photos are re-encoded on arrival; their GPS metadata is kept only when this is on.
+    keep_photo_location = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "tenant"

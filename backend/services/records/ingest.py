@@ -322,7 +322,10 @@ async def _apply(
                 continue
             parsed_record = ParsedRecord(record, parsed, corrected, flags)
             by_kind.setdefault(record.kind, {}).setdefault(batch, []).append((position, parsed_record))
-    for kind, of_batch in by_kind.items():
+    # Kinds apply in the registry's order, not the batch's: a kind judged by another's effects
+    # (LESSON_COMPLETED by the CONTENT_PROGRESS before it) is listed after it.
+    for kind in sorted(by_kind, key=registry.ORDER.__getitem__):
+        of_batch = by_kind[kind]
         handler = registry.KINDS[kind]
         apply_many = getattr(handler, "apply_many", None)
         if apply_many is not None:

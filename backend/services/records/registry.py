@@ -35,6 +35,8 @@ HANDLERS: tuple[RecordHandler, ...] = (
 )
 
 KINDS: dict[str, RecordHandler] = {handler.kind: handler for handler in HANDLERS}
+# The order kinds of one push apply in (ingest): a kind judged by another kind's effects comes after it.
+ORDER: dict[str, int] = {handler.kind: position for position, handler in enumerate(HANDLERS)}
 # The kinds a phone may send (what syncInfo advertises): all but the history an import writes
 # through each employee's reserved import device.
 PHONE_KINDS: tuple[str, ...] = tuple(sorted(kind for kind in KINDS if kind != history_kind.HISTORY_RESULT))
