@@ -24,8 +24,12 @@ from tortoise.contrib.starlette import RegisterTortoise
 from backend.config import Settings
 from backend.db import tortoise_config
 from backend.downloads import download_endpoints
+from backend.evidence_uploads import evidence_endpoints
 from backend.http_limits import RequestBodyMiddleware
+from backend.logs import redact_access_log
+from backend.media_route import MediaRoute
 from backend.qr_pages import qr_endpoints
+from backend.services.content import lessons, renditions
 from schema.api import GraphQLView
 
 log = logging.getLogger("xuefen.app")
@@ -85,6 +89,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     tests that manage connections themselves pass False."""
     settings = settings or Settings.from_env()
     settings.warn_if_unsafe()
+    redact_access_log()
     graphql = GraphQLView(settings)
 
     @contextlib.asynccontextmanager
@@ -94,7 +99,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             return
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url, settings.db_pool_max)):
             _settle_garbage_collector()
+            # Video copies a stopped process left pending (their lease run out) are made again.
+            renditions.start(settings, on_ready=lessons.rendition_ready)
             yield
+            await renditions.stop()
 
     qr_svg, qr_png, projector = qr_endpoints(settings)
     import_template, export = download_endpoints(settings)
@@ -106,18 +114,24 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/sessions/{session_id:int}/projector", projector),
             Route("/imports/templates/{kind}.{format}", import_template),
             Route("/exports/{kind}.{format}", export),
+            # Evidence uploads (tus): OPTIONS, HEAD, PATCH.
+            Route("/evidence/{attachment_id}", evidence_endpoints(settings), methods=["OPTIONS", "HEAD", "PATCH"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            # /media/… (lesson files for phones) is answered here, above compression: never gzipped.
+            Middleware(MediaRoute, settings=settings),
             Middleware(GZipMiddleware, minimum_size=1024),
             Middleware(
                 RequestBodyMiddleware,
                 max_bytes=settings.max_body_bytes,
                 drain_bytes=settings.max_body_drain_bytes,
-                # File uploads (startImport): streamed, up to the import limit plus the form's fields.
-                upload_bytes=settings.import_max_bytes + 1024 * 1024,
+                # File uploads (startImport, addLessonFiles): streamed, up to the larger of the import
+                # and media limits plus the form's fields; each mutation holds its files to its own
+                # limit while it spools them. Ordinary JSON requests keep max_body_bytes.
+                upload_bytes=max(settings.import_max_bytes, settings.media_max_bytes) + 1024 * 1024,
                 upload_paths=frozenset({"/graphql"}),
             ),
         ],

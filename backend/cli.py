@@ -1,5 +1,5 @@
 """The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, tenant create,
-tenant activation-code, import (and import template), export.
+tenant activation-code, import (and import template), export, content add.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -20,6 +20,11 @@ from backend.logs import configure_logging
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
+# Media files go out by the kernel's sendfile (backend/sendfile.py), which needs asyncio's loop:
+# uvloop has no loop.sendfile. Measured on GraphQL (bench/read_path.py): see docs/architecture.md.
+SERVER_PROTOCOL: dict[str, Any] = {"loop": "asyncio", "http": "backend.sendfile:SendfileProtocol"}
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int | None) -> None:
     """uvicorn on ``host:port`` with ``workers`` processes (default: one per core in production,
     one in development). Each worker builds its own app from the same environment, with its own
@@ -37,6 +42,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> Non
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        **SERVER_PROTOCOL,
     )
 
 
@@ -46,7 +52,7 @@ async def _seed_demo(settings: Settings) -> bool:
 
     await db.init_db(settings)
     try:
-        return await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD))
+        return await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD), settings=settings)
     finally:
         await db.close_db()
 
@@ -319,6 +325,25 @@ def main(argv: list[str] | None = None) -> int:
     codes_cmd.add_argument("--org-unit", default=None, metavar="CODE", help="only this org unit and the units under it")
     codes_cmd.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)")
     importing, _ = _import_parsers(commands)
+    content_cmd = commands.add_parser("content", help="lesson content: add files and text to a module")
+    content_actions = content_cmd.add_subparsers(dest="content_command", required=True)
+    content_add = content_actions.add_parser(
+        "add",
+        help="add files (and optionally the text) to a module's lesson",
+        usage="xuefen content add COURSE MODULE [FILE ...] [--tenant CODE] [--title T] [--text FILE.md] "
+        "[--locale zh-CN|en]",
+    )
+    content_add.add_argument("course", metavar="COURSE", help="the course's code")
+    content_add.add_argument("module", metavar="MODULE", help="the module's position (1 = first) or title")
+    content_add.add_argument("files", metavar="FILE", nargs="*", help="files to add, in order")
+    content_add.add_argument("--tenant", default=None, help="company code (needed when there are several)")
+    content_add.add_argument("--title", default=None, help="title of the first file (default: its name)")
+    content_add.add_argument("--text", default=None, metavar="FILE.md", help="set the lesson text from a Markdown file")
+    content_add.add_argument("--locale", choices=("zh-CN", "en"), default=None, help="language of messages")
+    content_actions.add_parser(
+        "renditions",
+        help="make the pending low-bitrate copies of lesson videos (needs ffmpeg; for a worker or cron)",
+    )
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     export.add_argument("--path", type=Path, default=SCHEMA_FILE)
@@ -335,6 +360,16 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_tenant_command(settings, args))
     if args.command in ("import", "export"):
         return _import_command(settings, args, importing)
+    if args.command == "content" and args.content_command == "renditions":
+        from backend import content_commands
+
+        return asyncio.run(content_commands.make_renditions(settings))
+    if args.command == "content" and args.content_command == "add":
+        from backend import content_commands
+
+        if not args.files and not args.text:
+            content_add.error("give FILE(s) to add, --text FILE.md, or both")
+        return asyncio.run(content_commands.add(settings, args, args.locale or _cli_locale()))
     if args.command == "credits":
         return asyncio.run(_verify_credits(settings, args.tenant))
     if args.command == "purge-tombstones":

@@ -60,6 +60,8 @@ class ErrorCode(StrEnum):
     ATTEMPTS_EXHAUSTED = "ATTEMPTS_EXHAUSTED"
     QUIZ_CLOSED = "QUIZ_CLOSED"
     ALREADY_GRADED = "ALREADY_GRADED"
+    # Lesson content: a completion below the module's study bar (required_study_percent)
+    STUDY_INCOMPLETE = "STUDY_INCOMPLETE"
     # Practice and mentor scoring
     NOT_YOUR_MENTEE = "NOT_YOUR_MENTEE"
     ALREADY_REVIEWED = "ALREADY_REVIEWED"
@@ -79,6 +81,15 @@ class ErrorCode(StrEnum):
     STILL_IN_USE = "STILL_IN_USE"  # e.g. closing an org unit that still has people or open children
     INVALID_STATUS_CHANGE = "INVALID_STATUS_CHANGE"  # e.g. a retired course published again
     IMPORT_FILE_UNREADABLE = "IMPORT_FILE_UNREADABLE"  # not CSV/XLSX, unknown encoding, no header
+    # Evidence from the field (attachments of records and their uploads)
+    ATTACHMENT_TAKEN = "ATTACHMENT_TAKEN"  # the attachment id belongs to another record
+    EVIDENCE_HASH_MISMATCH = "EVIDENCE_HASH_MISMATCH"  # the finished upload's sha256 is not the declared one
+    EVIDENCE_UNREADABLE = "EVIDENCE_UNREADABLE"  # the bytes are not the file their type says (a photo that is no image)
+    UPLOAD_OFFSET_MISMATCH = "UPLOAD_OFFSET_MISMATCH"  # a chunk not at the upload's current offset (tus 409)
+    CHUNK_CHECKSUM_MISMATCH = "CHUNK_CHECKSUM_MISMATCH"  # a chunk whose Upload-Checksum differs (tus 460)
+    # Lesson content uploads (HR, instructors): the file's bytes decide, never its name or MIME
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"  # a type lessons do not take (an .exe, a type of another kind)
+    CORRUPT_FILE = "CORRUPT_FILE"  # the bytes claim a type but cannot be read as it (a broken PDF or image)
 
 
 class DomainError(Exception):

@@ -171,6 +171,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该作答已评分，无需人工评分。",
         "en": "This attempt is already graded and needs no manual grading.",
     },
+    "error.STUDY_INCOMPLETE": {
+        "zh-CN": "学习未达要求：{file} 看了 {percent}%，需要 {required}%。",
+        "en": "Not studied enough yet: {percent}% of {file} studied, {required}% needed.",
+    },
     "error.NOT_YOUR_MENTEE": {
         "zh-CN": "只有该学员当前的带教导师才能确认练习或评分。",
         "en": "Only the mentee's current mentor may confirm practice or score them.",
@@ -235,6 +239,35 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "无法读取导入文件：{reason}。",
         "en": "The import file cannot be read: {reason}.",
     },
+    "error.ATTACHMENT_TAKEN": {
+        "zh-CN": "附件编号 {id} 已属于另一条记录，请为新附件生成新的编号。",
+        "en": "Attachment id {id} already belongs to another record; give a new attachment a new id.",
+    },
+    "error.EVIDENCE_HASH_MISMATCH": {
+        "zh-CN": "上传的文件与记录中的校验值（sha256）不一致，已清除，请从头重新上传。",
+        "en": "The uploaded file does not match the sha256 the record declared; it was discarded. "
+        "Upload it again from the start.",
+    },
+    "error.EVIDENCE_UNREADABLE": {
+        "zh-CN": "无法读取上传的文件（不是有效的 {kind} 文件），已清除。",
+        "en": "The uploaded file cannot be read (not a valid {kind} file); it was discarded.",
+    },
+    "error.UPLOAD_OFFSET_MISMATCH": {
+        "zh-CN": "上传位置不符：服务器已收到 {offset} 字节，请从该位置继续。",
+        "en": "Wrong upload offset: the server has {offset} bytes; continue from there.",
+    },
+    "error.CHUNK_CHECKSUM_MISMATCH": {
+        "zh-CN": "数据块校验失败，未保存，请重新发送该数据块。",
+        "en": "The chunk's checksum does not match; nothing was stored. Send the chunk again.",
+    },
+    "error.UNSUPPORTED_MEDIA_TYPE": {
+        "zh-CN": "不支持的文件类型（{type}）。课程文件可以是：{allowed}。",
+        "en": "Unsupported file type ({type}). Lesson files may be: {allowed}.",
+    },
+    "error.CORRUPT_FILE": {
+        "zh-CN": "文件已损坏或无法读取（{type}），未保存。",
+        "en": "The file is corrupt or cannot be read ({type}); nothing was stored.",
+    },
     # What a message is about ({what}, {standard}: passed as what_key=/standard_key=).
     "subject.employee_no": {"zh-CN": "工号", "en": "employee number"},
     "subject.position_code": {"zh-CN": "岗位编码", "en": "position code"},
@@ -297,6 +330,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.course_replaced": {
         "zh-CN": "该课程已被新版本 {newer} 取代，不能再次发布",
         "en": "a newer version ({newer}) replaces this course, so it cannot be published again",
+    },
+    "reason.study_bar_lesson_only": {
+        "zh-CN": "只有课时（LESSON）模块可以设置学习要求",
+        "en": "only a LESSON module can require a share studied",
     },
     "reason.course_retired": {
         "zh-CN": "课程已停用，模块仅保留历史；如需调整请创建课程的新版本",
@@ -729,6 +766,21 @@ MESSAGES: dict[str, dict[str, str]] = {
     "import.cli.more": {
         "zh-CN": "…… 另有 {count} 个（完整清单：--report 文件.csv）",
         "en": "… and {count} more (the full list: --report FILE.csv)",
+    },
+    "content.cli.no_file": {"zh-CN": "找不到文件 {path}", "en": "No file {path}"},
+    "content.cli.not_utf8": {"zh-CN": "{path} 不是 UTF-8 文本", "en": "{path} is not UTF-8 text"},
+    "content.cli.no_course": {"zh-CN": "该公司没有课程 {code}", "en": "The company has no course {code}"},
+    "content.cli.no_module": {
+        "zh-CN": "课程 {code} 没有模块 {module}（填序号，从 1 开始，或模块标题）",
+        "en": "Course {code} has no module {module} (give its position, from 1, or its title)",
+    },
+    "content.cli.text": {
+        "zh-CN": "已保存课文（{chars} 字），内容版本 {version}",
+        "en": "Lesson text stored ({chars} characters), content version {version}",
+    },
+    "content.cli.stored": {
+        "zh-CN": "已保存 {file}：{title}，{kind}，{size} 字节，sha256 {sha256}，内容版本 {version}",
+        "en": "Stored {file}: {title}, {kind}, {size} bytes, sha256 {sha256}, content version {version}",
     },
     "import.cli.report": {"zh-CN": "问题清单已写入 {path}", "en": "Problems written to {path}"},
     "import.cli.row": {"zh-CN": "行", "en": "Row"},

@@ -21,6 +21,7 @@ NODE_TYPES = (
     "Employee",
     "Enrollment",
     "ImportJob",
+    "LessonFile",
     "Mentorship",
     "OrgUnit",
     "PendingCredit",

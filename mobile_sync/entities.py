@@ -28,11 +28,13 @@ from backend.services.people.profile_settings import settings_copy
 from backend.services.viewer import Viewer
 from mobile_sync import (
     feed_assessment,
+    feed_content,
     feed_credits,
     feed_mentoring,
     feed_quizzes,
     feed_rewards,
     feed_skills,
+    feed_study,
     feed_team,
 )
 from mobile_sync.entities_base import Loader, Row
@@ -265,6 +267,8 @@ LOADERS: dict[Entity, Loader] = {
     **feed_credits.LOADERS,
     **feed_rewards.LOADERS,
     **feed_team.LOADERS,
+    **feed_study.LOADERS,
+    **feed_content.LOADERS,
 }
 
 GLOBAL_TYPES = {
@@ -282,6 +286,8 @@ GLOBAL_TYPES = {
     **feed_credits.GLOBAL_TYPES,
     **feed_rewards.GLOBAL_TYPES,
     **feed_team.GLOBAL_TYPES,
+    **feed_study.GLOBAL_TYPES,
+    **feed_content.GLOBAL_TYPES,
 }
 
 

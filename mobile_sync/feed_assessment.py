@@ -3,7 +3,8 @@
 RUBRIC rows (audience everyone) carry the criteria and their descriptors: a mentor scores offline.
 MENTOR_EVALUATION rows are keyed by the evaluation uid the phone chose; their visibility is the
 same as reading one (drafts only to their mentor), and a row is the server copy a CONFLICT answers
-with (``assessment.evaluation_copy``), so the phone keeps one shape.
+with (``assessment.evaluation_copy``), so the phone keeps one shape, plus ``evidence`` (the
+attachments of every write; a CONFLICT's copy leaves it out: the phone keeps the list it has).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import uuid
 
 from backend.ids import to_global_id
 from backend.models import Rubric, RubricCriterion
+from backend.services.content import evidence
 from backend.services.feed import Entity
 from backend.services.ojt import assessment, rubrics
 from backend.services.viewer import Viewer
@@ -58,6 +60,9 @@ async def _evaluations(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     uids = {i: uid for i in ids if (uid := _uid(i)) is not None}
     found = await assessment.readable_evaluations(viewer, list(uids.values()))
     links = await assessment.superseded_uids(viewer.tenant_id, found.values())
+    attached = await evidence.by_owner(
+        viewer.tenant_id, evidence.MENTOR_EVALUATION, {e.mentor_id for e in found.values()}
+    )
     rows: dict[str, Row | None] = {}
     for i in ids:
         evaluation = found.get(uids[i]) if i in uids else None
@@ -65,7 +70,11 @@ async def _evaluations(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
             rows[i] = None
         else:
             supersedes = links.get(evaluation.supersedes_id) if evaluation.supersedes_id else None
-            rows[i] = assessment.evaluation_copy(evaluation, supersedes)
+            attachments = attached.get((evaluation.mentor_id, str(evaluation.uid)), [])
+            rows[i] = {
+                **assessment.evaluation_copy(evaluation, supersedes),
+                "evidence": evidence.feed_copy(attachments),
+            }
     return rows
 
 

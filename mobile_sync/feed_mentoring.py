@@ -2,13 +2,15 @@
 
 MENTORSHIP goes to its mentor and its mentee (ended ones too: the app shows the dates).
 PRACTICE_LOG goes to the employee who practised and to their current mentors for its course; a
-mentor whose mentorship has ended gets a tombstone.
+mentor whose mentorship has ended gets a tombstone. Its ``evidence`` lists the attachments (PENDING
+until their bytes arrive, when the row is sent again).
 """
 
 from __future__ import annotations
 
 from backend.ids import to_global_id
 from backend.models import Employee, PracticeStatus
+from backend.services.content import evidence
 from backend.services.feed import Entity
 from backend.services.ojt import mentoring, practice
 from mobile_sync.entities_base import Loader, Row, ints, iso
@@ -42,6 +44,7 @@ async def _practice_logs(viewer, ids: list[str]) -> dict[str, Row | None]:
         if reviewer_ids
         else {}
     )
+    attached = await evidence.by_record(viewer.tenant_id, [log.record_id for log in logs.values()])
     found = {
         str(log.id): {
             "id": to_global_id("PracticeLog", log.id),
@@ -55,6 +58,7 @@ async def _practice_logs(viewer, ids: list[str]) -> dict[str, Row | None]:
             "reviewedAt": iso(log.reviewed_at),
             "reviewNote": log.review_note,
             "reviewer": _person(reviewers[log.reviewer_id]) if log.reviewer_id in reviewers else None,
+            "evidence": evidence.feed_copy(attached.get(evidence.record_key(log.record_id), [])),
         }
         for log in logs.values()
     }

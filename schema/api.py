@@ -24,6 +24,7 @@ from graphql.language import (
     OperationType,
     ValueNode,
 )
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -50,13 +51,13 @@ from tortoise.exceptions import ValidationError
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale, translate
-from backend.models import Role
 from schema.catalog.types import Course, CourseModule
 from schema.context import Context
 from schema.execution import Executor
 from schema.mutation import Mutation
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
+from schema.permissions import MUTATION_ROLES
 from schema.query import Query
 from schema.scalars import SCALAR_OVERRIDES
 from schema.sync.types import SYNC_RECORD_SCALAR, SyncRecord
@@ -127,10 +128,55 @@ class UploadRefused(HTTPException):
 
 
 # What a multipart request (a file upload) may run: the root fields that take an Upload.
-UPLOAD_FIELDS = frozenset({"startImport"})
+UPLOAD_FIELDS = frozenset({"startImport", "addLessonFiles"})
+# Who may send a file at all: anyone holding a role one of the upload fields needs (the field the
+# request runs is checked against its own roles once its operations are read, before its files).
+_UPLOAD_ROLES = tuple({role for name in UPLOAD_FIELDS for role in MUTATION_ROLES[name] or ()})
 # A multipart POST is a "simple" request a page of another site could send with a form; one of
 # these headers (which a form cannot set) forces the browser to ask first (CORS preflight).
 _PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-apollo-operation-name")
+
+
+def _upload_fields(query: object) -> list[str]:
+    """The root fields of a multipart request's operation: one mutation of ``UPLOAD_FIELDS`` only
+    (400 otherwise)."""
+    try:
+        document = parse(query) if isinstance(query, str) else None
+    except GraphQLError:
+        document = None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)] if document else []
+    if len(operations) != 1 or operations[0].operation != OperationType.MUTATION:
+        raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
+    fields = operations[0].selection_set.selections
+    names = [f.name.value for f in fields if isinstance(f, FieldNode)]
+    if len(names) != len(fields) or not set(names) <= UPLOAD_FIELDS:
+        raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
+    return names
+
+
+class _CheckedUpload(MultiPartParser):
+    """Starlette's multipart parser, stopping at the first file unless the request's ``operations``
+    (the spec sends them first) run fields the sender may run: their files are never read
+    otherwise."""
+
+    def __init__(self, request: Request, viewer: Any) -> None:
+        super().__init__(request.headers, request.stream())
+        self.viewer = viewer
+        self.checked = False
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        if self._current_part.file is None or self.checked:
+            return
+        operations = next((value for name, value in self.items if name == "operations"), None)
+        try:
+            query = orjson.loads(operations).get("query") if isinstance(operations, str) else None
+        except (ValueError, AttributeError):
+            query = None
+        for name in _upload_fields(query):
+            if not self.viewer.has_role(*(MUTATION_ROLES[name] or ())):
+                raise UploadRefused(403, DomainError(ErrorCode.FORBIDDEN))
+        self.checked = True
 
 
 def _is_upload(request: Any) -> bool:
@@ -149,7 +195,8 @@ class GraphQLView(GraphQL[Context, None]):
 
     File uploads (the GraphQL multipart request spec) serve ``UPLOAD_FIELDS`` only: the request
     must carry a preflight header (``GraphQL-Preflight: 1``, so no cross-site form can send it),
-    and its sender's sign-in and role are checked before its body is read.
+    its sender's sign-in is checked before its body is read, and the roles of the fields it runs
+    (``MUTATION_ROLES``) once its operations are read, before its first file.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -202,22 +249,13 @@ class GraphQLView(GraphQL[Context, None]):
         """The operations of a multipart request with its files in place; only a mutation of
         ``UPLOAD_FIELDS`` may take files."""
         data: Any = await self.parse_multipart(request)
-        query = data.get("query") if isinstance(data, dict) else None
-        try:
-            document = parse(query) if isinstance(query, str) else None
-        except GraphQLError:
-            document = None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)] if document else []
-        if len(operations) != 1 or operations[0].operation != OperationType.MUTATION:
-            raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
-        fields = operations[0].selection_set.selections
-        if not all(isinstance(f, FieldNode) and f.name.value in UPLOAD_FIELDS for f in fields):
-            raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
+        _upload_fields(data.get("query") if isinstance(data, dict) else None)
         return data
 
     async def _upload_context(self, request: Request) -> Context:
-        """The context of a file upload, once its sender is known to be an HR admin: before its
-        body (the file) is read."""
+        """The context of a file upload, once its sender is known to hold a role some upload field
+        needs (``MUTATION_ROLES``: HR admins, instructors): before its body (the file) is read.
+        Which field it runs is in the body; the field's own role check runs again before it."""
         if not any(request.headers.get(name, "").strip() for name in _PREFLIGHT_HEADERS):
             raise RequestRefused(400, "reason.upload_preflight")
         context = await self.get_context(request)
@@ -225,8 +263,14 @@ class GraphQLView(GraphQL[Context, None]):
             viewer = await context.require_viewer()
         except DomainError as error:
             raise UploadRefused(401, error) from None
-        if not viewer.has_role(Role.HR_ADMIN):
+        if not viewer.has_role(*_UPLOAD_ROLES):
             raise UploadRefused(403, DomainError(ErrorCode.FORBIDDEN))
+        try:
+            # Read here, the operations first, so that a file goes unread for a sender who may not
+            # run the field it is sent to; strawberry then reads the form Starlette keeps.
+            request._form = await _CheckedUpload(request, viewer).parse()
+        except MultiPartException as exc:
+            raise RequestRefused(400, "reason.bad_request", detail=exc.message) from None
         return context
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from backend.models import Employee, OrgUnit, Position, Site, Skill
 from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
+from backend.services.content import evidence
 from backend.services.credits import credit_accounts, credit_rules
 from backend.services.ojt import assessment
 from backend.services.people import directory, organisation
@@ -62,6 +63,24 @@ async def _in_order(found: Awaitable[dict[Any, Any]], keys: Sequence[Any]) -> li
     return [by_key.get(key) for key in keys]
 
 
+async def _lists_in_order(found: Awaitable[dict[Any, list[Any]]], keys: Sequence[Any]) -> list[list[Any]]:
+    by_key = await found
+    return [by_key.get(key, []) for key in keys]
+
+
+async def _flags(found: Awaitable[set[Any]], keys: Sequence[Any]) -> list[bool]:
+    members = await found
+    return [key in members for key in keys]
+
+
+async def _evidence_of_owners(tenant_id: int, keys: Sequence[tuple[str, int, str]]) -> list[list[Any]]:
+    """Evidence by (record kind, employee, owner id): one lookup per kind among the keys."""
+    grouped: dict[str, dict[tuple[int, str], list[Any]]] = {}
+    for kind in {kind for kind, _, _ in keys}:
+        grouped[kind] = await evidence.by_owner(tenant_id, kind, [e for k, e, _ in keys if k == kind])
+    return [grouped[kind].get((employee_id, owner), []) for kind, employee_id, owner in keys]
+
+
 class Loaders:
     """The request's loaders. Every one of them is bound to the viewer's tenant."""
 
@@ -99,6 +118,17 @@ class Loaders:
         # each mutation's answer shows them as they are after it.
         self.session = _by_id(partial(training_sessions.sessions_by_id, tenant_id), cache=False)
         self.my_enrollment_by_session = _viewer_dicts(enrollment.my_enrollments, viewer, None, cache=False)
+        # Evidence of a page of practice logs (by record id), evaluations and check-outs (by kind,
+        # employee and owner id), and whether the viewer mentors an (employee, course) today.
+        self.evidence_by_record: DataLoader[uuid.UUID, list[Any]] = DataLoader(
+            load_fn=lambda ids: _lists_in_order(evidence.by_record(tenant_id, ids), ids)
+        )
+        self.evidence_by_owner: DataLoader[tuple[str, int, str], list[Any]] = DataLoader(
+            load_fn=lambda keys: _evidence_of_owners(tenant_id, keys)
+        )
+        self.mentors_today: DataLoader[tuple[int, int], bool] = DataLoader(
+            load_fn=lambda pairs: _flags(evidence.mentored(viewer, pairs), pairs)
+        )
         self._learner: asyncio.Future[LearnerProfile] | None = None
 
     async def learner(self) -> LearnerProfile:

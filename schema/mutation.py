@@ -11,6 +11,7 @@ from schema.auth.fields import AuthMutations
 from schema.catalog.authoring import CourseAuthoringMutations
 from schema.catalog.fields import CatalogMutations
 from schema.checkin.fields import CheckInMutations
+from schema.content.fields import ContentMutations
 from schema.credits.fields import CreditMutations
 from schema.devices.fields import DeviceMutations
 from schema.imports.fields import ImportMutations
@@ -24,6 +25,7 @@ from schema.rewards.fields import RewardMutations
 from schema.rubrics.fields import RubricMutations
 from schema.sessions.fields import SessionMutations
 from schema.standards.fields import StandardMutations
+from schema.study.fields import StudyMutations
 from schema.sync.fields import SyncMutations
 from schema.targets.fields import TargetMutations
 
@@ -35,6 +37,7 @@ class Mutation(
     CatalogMutations,
     CourseAuthoringMutations,
     CheckInMutations,
+    ContentMutations,
     CreditMutations,
     DeviceMutations,
     ImportMutations,
@@ -47,6 +50,7 @@ class Mutation(
     RewardMutations,
     SessionMutations,
     StandardMutations,
+    StudyMutations,
     SyncMutations,
     TargetMutations,
 ):

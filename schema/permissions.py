@@ -42,6 +42,7 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     # A learner's own records (the online twins of synced kinds) and requests
     "syncPush": SIGNED_IN,
     "completeLesson": SIGNED_IN,
+    "recordContentProgress": SIGNED_IN,
     "updateMySettings": SIGNED_IN,
     "checkIn": SIGNED_IN,
     "checkOut": SIGNED_IN,
@@ -65,6 +66,13 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "createQuestion": AUTHORS,
     "updateQuestion": AUTHORS,
     "setModuleQuiz": AUTHORS,
+    # Lesson content: HR admins and the course's instructors (backend/services/content/lessons.py)
+    "updateLessonText": AUTHORS,
+    "addLessonFiles": AUTHORS,
+    "removeLessonFile": AUTHORS,
+    "moveLessonFile": AUTHORS,
+    "renameLessonFile": AUTHORS,
+    "setStudyRequirement": AUTHORS,
     # HR admins
     "issueActivationCode": HR,
     "updatePasswordPolicy": HR,
@@ -168,6 +176,9 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
             "reward",
             "myRedemptions",
             "syncPull",
+            "studyProgress",  # the viewer's own study of a module they may see
+            "lessonContent",  # of a module whose course the viewer may see
+            "courseDownload",  # of a course the viewer may see
             # The company's structure, to fill forms and pick IDs (backend/services/people/organisation.py)
             "orgUnits",
             "sites",

@@ -17,6 +17,7 @@ from schema.catalog.fields import CatalogQueries
 from schema.catalog.types import Course, CourseModule
 from schema.checkin.fields import CheckInQueries
 from schema.common import Node
+from schema.content.fields import ContentQueries
 from schema.credits.fields import CreditQueries
 from schema.devices.fields import DeviceQueries
 from schema.ids import from_global_id
@@ -36,6 +37,7 @@ from schema.rubrics.fields import RubricQueries
 from schema.sessions.fields import SessionQueries
 from schema.skills.fields import SkillQueries
 from schema.standards.fields import StandardQueries
+from schema.study.fields import StudyQueries
 from schema.sync.fields import SyncQueries
 from schema.targets.fields import TargetQueries
 
@@ -55,6 +57,7 @@ class Query(
     AuthQueries,
     CatalogQueries,
     CheckInQueries,
+    ContentQueries,
     CreditQueries,
     DeviceQueries,
     ImportQueries,
@@ -70,6 +73,7 @@ class Query(
     SessionQueries,
     SkillQueries,
     StandardQueries,
+    StudyQueries,
     SyncQueries,
     TargetQueries,
 ):

@@ -11,6 +11,9 @@ For every accepted connection a seeded ``random.Random`` picks one fault:
 - ``delay``: wait up to ``max_delay`` seconds, then forward untouched;
 - ``stall``: forward the request, then hold the answer for ``stall_seconds`` (longer than the
   client's timeout, so the client gives up although the server committed), then close.
+- ``cut``: forward both ways, streaming, but pass back only a random number of bytes (0 …
+  ``cut_bytes``, the same for any number of requests on the connection), then close or reset: a
+  download dropped at a random byte.
 
 Faults are per connection; a client that wants one decision per request disables keep-alive.
 Only loopback addresses are used. ``counts`` says how often each fault was chosen.
@@ -29,7 +32,7 @@ import socket
 import struct
 from collections import Counter
 
-FAULTS = ("refuse", "drop_request", "drop_response", "truncate", "delay", "stall")
+FAULTS = ("refuse", "drop_request", "drop_response", "truncate", "delay", "stall", "cut")
 LOOPBACK = "127.0.0.1"
 READ_WAIT = 1.0  # seconds drop_request waits for the request
 RESPONSE_WAIT = 2.0  # seconds truncate waits for the whole response
@@ -47,13 +50,16 @@ class FaultProxy:
         truncate: float = 0.0,
         delay: float = 0.0,
         stall: float = 0.0,
+        cut: float = 0.0,
         max_delay: float = 0.3,
         stall_seconds: float = 1.5,
+        cut_bytes: int = 1 << 20,
     ) -> None:
         self.target_port = target_port
         self.rng = random.Random(seed)
         self.max_delay = min(max_delay, 0.3)  # bounded: the suite must stay fast
         self.stall_seconds = stall_seconds
+        self.cut_bytes = cut_bytes
         self.counts: Counter[str] = Counter()
         self.enabled = True
         self.set_probabilities(
@@ -63,6 +69,7 @@ class FaultProxy:
             truncate=truncate,
             delay=delay,
             stall=stall,
+            cut=cut,
         )
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -138,6 +145,9 @@ class FaultProxy:
             upstream_reader, upstream_writer = await asyncio.open_connection(LOOPBACK, self.target_port)
             if fault in ("pass", "delay"):
                 await _pipe_both(client_reader, client_writer, upstream_reader, upstream_writer)
+                return
+            if fault == "cut":
+                await _cut(client_reader, client_writer, upstream_reader, upstream_writer, self.rng, self.cut_bytes)
                 return
             # The remaining faults forward the request and spoil the answer.
             forward = asyncio.create_task(_pipe(client_reader, upstream_writer))
@@ -230,6 +240,30 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
                 writer.write_eof()
         except (OSError, RuntimeError):
             pass
+
+
+async def _cut(
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+    upstream_reader: asyncio.StreamReader,
+    upstream_writer: asyncio.StreamWriter,
+    rng: random.Random,
+    most: int,
+) -> None:
+    """Forward both ways, streaming, until a random number of answer bytes went; then close, or
+    reset (a coin toss)."""
+    budget, reset = rng.randint(0, most), rng.random() < 0.5
+    to_server = asyncio.create_task(_pipe(client_reader, upstream_writer))
+    try:
+        while budget > 0 and (chunk := await upstream_reader.read(min(65536, budget))):
+            client_writer.write(chunk)
+            budget -= len(chunk)
+            await client_writer.drain()
+        if reset:
+            _reset(client_writer)
+    finally:
+        to_server.cancel()
+        await asyncio.gather(to_server, return_exceptions=True)
 
 
 async def _pipe_both(

@@ -406,7 +406,10 @@ async def test_unknown_kind_and_unreadable_files_are_refused_at_once_without_a_j
 
 
 async def test_uploads_past_the_limit_are_refused(database_url, test_settings, tmp_path, company):
-    settings = test_settings.with_overrides(database_url=database_url, data_dir=str(tmp_path), import_max_bytes=1000)
+    # The request bound is the larger of the import and media limits (+ 1 MiB): both small here.
+    settings = test_settings.with_overrides(
+        database_url=database_url, data_dir=str(tmp_path), import_max_bytes=1000, media_max_bytes=1000
+    )
     transport = httpx.ASGITransport(app=create_app(settings, manage_db=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://x") as small:
         token = await token_for(small, company.code, "HR1")

@@ -50,7 +50,9 @@ async def _stored(settings, tenant_id: int, path: Path, kind: MediaKind = MediaK
     return await keep(store, tenant_id, spooled, "产品演示.mp4", MediaFacts("video/mp4", kind, duration_ms=2000))
 
 
-async def test_a_video_gets_one_360p_copy_however_many_processes_try(test_settings, database_url, password_hash, tmp_path):
+async def test_a_video_gets_one_360p_copy_however_many_processes_try(
+    test_settings, database_url, password_hash, tmp_path
+):
     company = await make_company(password_hash, courses=False)
     _video(tmp_path / "lesson.mp4")
     media = await _stored(test_settings, company.tenant.id, tmp_path / "lesson.mp4")
@@ -82,7 +84,9 @@ async def test_a_video_gets_one_360p_copy_however_many_processes_try(test_settin
     assert await renditions.make_pending(test_settings) == 0  # nothing left
 
 
-async def test_a_small_video_is_not_upscaled_and_other_kinds_get_none(test_settings, database_url, password_hash, tmp_path):
+async def test_a_small_video_is_not_upscaled_and_other_kinds_get_none(
+    test_settings, database_url, password_hash, tmp_path
+):
     company = await make_company(password_hash, courses=False)
     _video(tmp_path / "small.mp4", seconds=1, size="320x240")
     small = await _stored(test_settings, company.tenant.id, tmp_path / "small.mp4")
@@ -101,7 +105,9 @@ async def test_a_small_video_is_not_upscaled_and_other_kinds_get_none(test_setti
     assert video["height"] == 240
 
 
-async def test_a_video_ffmpeg_cannot_read_fails_after_its_attempts(test_settings, database_url, password_hash, tmp_path):
+async def test_a_video_ffmpeg_cannot_read_fails_after_its_attempts(
+    test_settings, database_url, password_hash, tmp_path
+):
     company = await make_company(password_hash, courses=False)
     (tmp_path / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not really a video" * 100)
     broken = await _stored(test_settings, company.tenant.id, tmp_path / "broken.mp4")
@@ -113,7 +119,10 @@ async def test_a_video_ffmpeg_cannot_read_fails_after_its_attempts(test_settings
         assert row.status == (RenditionStatus.FAILED if attempt == renditions.MAX_ATTEMPTS else RenditionStatus.PENDING)
         # A failure waits before its next try (no spinning), until it is given up on.
         assert (row.claimed_until is None) == (attempt == renditions.MAX_ATTEMPTS)
-        assert await renditions.make_pending(test_settings) == 0 and (await MediaRendition.get(id=row.id)).attempts == attempt
+        assert (
+            await renditions.make_pending(test_settings) == 0
+            and (await MediaRendition.get(id=row.id)).attempts == attempt
+        )
         await MediaRendition.filter(id=row.id).update(claimed_until=None)  # as if the wait were over
     assert row.media_id is None
 

@@ -128,14 +128,17 @@ async def test_unpublished_courses_leave_and_republished_ones_return(client, com
     done = await gql(client, SET_STATUS, {"input": {"courseId": course_id, "status": "DRAFT"}}, token=hr)
     assert done["data"]["setCourseStatus"] == {"course": {"code": "S-002", "status": "DRAFT"}, "errors": []}
     changes, cursor, _ = await pull_all(client, learner, cursor)
-    assert {(c["entity"], c["op"]) for c in changes} == {("COURSE", "DELETE"), ("COURSE_MODULE", "DELETE")}
-    assert len(changes) == 3 and all(c["data"] is None for c in changes)
+    # The course, its modules and its download manifest (COURSE_CONTENT) leave together.
+    expected = {("COURSE", "DELETE"), ("COURSE_MODULE", "DELETE"), ("COURSE_CONTENT", "DELETE")}
+    assert {(c["entity"], c["op"]) for c in changes} == expected
+    assert len(changes) == 4 and all(c["data"] is None for c in changes)
     staff_view, _, _ = await pull_all(client, hr, hr_cursor, device_id="hr-desk")
     assert upserts(staff_view, "COURSE")[course_id]["status"] == "DRAFT"  # HR still sees drafts
 
     await gql(client, SET_STATUS, {"input": {"courseId": course_id, "status": "PUBLISHED"}}, token=hr)
     back, _, _ = await pull_all(client, learner, cursor)
     assert upserts(back, "COURSE")[course_id]["code"] == "S-002"
+    assert upserts(back, "COURSE_CONTENT")[course_id]["courseId"] == course_id
     assert len(upserts(back, "COURSE_MODULE")) == 2
 
 

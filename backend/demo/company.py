@@ -30,6 +30,8 @@ from typing import NamedTuple
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from backend.config import Settings
+from backend.demo import content as demo_content
 from backend.demo import credits as demo_credits
 from backend.demo import ojt as demo_ojt
 from backend.models import (
@@ -1001,12 +1003,14 @@ PRACTICES = {
 # --- Loading ------------------------------------------------------------------------------------
 
 
-async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT) -> bool:
+async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT, settings: Settings | None = None) -> bool:
     """Load the demo company if it is not there yet.
 
     Returns True if it created it, False if it already existed (a second call changes nothing).
     ``password_hash`` (a hash of DEMO_PASSWORD) is shared by every demo employee. Another
     ``tenant_code`` loads a copy beside it (the fuzzer's, so other tests' ``demo`` stays as is).
+    With ``settings`` (where media files go) the lessons get their content and the practice logs
+    their evidence files (``demo.content``).
     """
     if await Tenant.exists(code=tenant_code):
         return False
@@ -1023,6 +1027,8 @@ async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT) -> bool:
     tenant = await Tenant.get(code=tenant_code)
     await demo_ojt.load_history(tenant.id)
     await demo_credits.load_history(tenant.id)
+    if settings is not None:
+        await demo_content.load_content(tenant.id, settings)
     return True
 
 

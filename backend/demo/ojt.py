@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from backend.demo.media import EVIDENCE_PHOTOS, evidence_photo
 from backend.ids import to_global_id
 from backend.models import (
     Course,
@@ -431,6 +432,9 @@ async def load_history(tenant_id: int, now: datetime | None = None) -> None:
                 "moduleId": to_global_id("CourseModule", practice.id),
                 "quantity": 1 + index % 2,
                 "note": note,
+                # The first visits carry a photo of the signed visit record (demo.content uploads
+                # the bytes of all but the last, which stays "evidence pending").
+                **({"attachments": [evidence_photo(index).named(tenant_id)]} if index < len(EVIDENCE_PHOTOS) else {}),
             },
         )
     created = await PracticeLog.filter(tenant_id=tenant_id, employee=e0001).order_by("practiced_at")

@@ -59,6 +59,8 @@ class Entity(StrEnum):
     REWARD = "REWARD"
     REDEMPTION = "REDEMPTION"
     TEAM_MEMBER = "TEAM_MEMBER"
+    CONTENT_PROGRESS = "CONTENT_PROGRESS"  # an employee's study of one file of a module
+    COURSE_CONTENT = "COURSE_CONTENT"  # a course's download manifest (lesson text, files, renditions)
 
 
 _CHANGE_COLUMNS = {

@@ -17,6 +17,7 @@ from backend.services.viewer import Viewer
 from schema.assessment.types import MentorEvaluation
 from schema.common import UserError
 from schema.connection import Connection
+from schema.evidence.types import EvidenceInput, with_attachments
 from schema.ids import expect_global_id
 from schema.payloads import mutate
 from schema.sync.records import RecordPayload, submit_record
@@ -33,6 +34,11 @@ class SaveMentorEvaluationInput:
     comment: str = strawberry.field(default="", description="Comment, at most 2000 characters.")
     submit: bool = strawberry.field(default=False, description="True to submit (final; every criterion needed).")
     evaluated_at: datetime | None = strawberry.field(default=None, description="When; now if omitted.")
+    attachments: list[EvidenceInput] | None = strawberry.field(
+        default=None,
+        description="Evidence (photos, voice notes, videos, PDFs), at most 10; uploaded afterwards; "
+        "one named by an earlier write of this evaluation stays the same attachment.",
+    )
 
 
 @strawberry.input(description="HR's replacement of a submitted evaluation.")
@@ -114,6 +120,7 @@ class AssessmentMutations:
             "comment": input.comment,
             "submit": input.submit,
         }
+        payload = with_attachments(payload, input.attachments)
         return await submit_record(info, input.client_id, assessment.MENTOR_EVALUATION, input.evaluated_at, payload)
 
     @strawberry.mutation(

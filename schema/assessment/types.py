@@ -8,8 +8,10 @@ from datetime import datetime
 import strawberry
 
 from backend import models
+from backend.services.content import evidence
 from backend.services.ojt import assessment
 from schema.catalog.types import CourseModule
+from schema.evidence.types import EvidenceAttachment
 from schema.people.types import Colleague
 from schema.rubrics.types import Rubric, RubricCriterion
 
@@ -43,6 +45,7 @@ class MentorEvaluation:
     submitted_at: datetime | None = strawberry.field(description="When it was submitted.")
     superseded_reason: str = strawberry.field(description="For a replacement: why HR replaced the original.")
     _supersedes_uid: strawberry.Private[uuid.UUID | None]
+    _row: strawberry.Private[models.MentorEvaluation | None] = None
 
     @classmethod
     def from_detail(cls, detail: assessment.EvaluationDetail) -> MentorEvaluation:
@@ -65,12 +68,29 @@ class MentorEvaluation:
             submitted_at=row.submitted_at,
             superseded_reason=row.superseded_reason,
             _supersedes_uid=detail.supersedes_uid,
+            _row=row,
         )
 
     @classmethod
     async def load(cls, rows: list[models.MentorEvaluation]) -> list[MentorEvaluation]:
         """``rows`` shaped, in order, with a fixed number of queries however many there are."""
         return [cls.from_detail(detail) for detail in await assessment.with_details(rows)]
+
+    @strawberry.field(
+        description="Photos, videos, voice notes and files the mentor attached (by any write of the evaluation), "
+        'oldest first; PENDING ones are "evidence pending". Shown to the mentor, the mentee and HR admins '
+        "(empty for anyone else who may read the evaluation)."
+    )
+    async def evidence(self, info: strawberry.Info) -> list[EvidenceAttachment]:
+        row = self._row
+        if row is None:
+            return []
+        viewer = await info.context.require_viewer()
+        if viewer.employee_id not in (row.mentor_id, row.mentee_id) and not evidence.sees_all(viewer):
+            return []
+        loaders = await info.context.loaders()
+        key = (evidence.MENTOR_EVALUATION, row.mentor_id, str(row.uid))
+        return EvidenceAttachment.shown(info, await loaders.evidence_by_owner.load(key))
 
     @strawberry.field(description="For a replacement: the evaluation it replaced (null if not visible).")
     async def supersedes(self, info: strawberry.Info) -> MentorEvaluation | None:

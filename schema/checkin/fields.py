@@ -14,6 +14,7 @@ from backend.services.sessions import checkin
 from backend.services.viewer import Viewer
 from schema.checkin.types import AttendanceStatus, CheckInKit, Roster, RosterEntry
 from schema.common import UserError
+from schema.evidence.types import EvidenceInput, with_attachments
 from schema.payloads import mutate
 from schema.sync.records import RecordPayload, submit_record
 
@@ -38,6 +39,9 @@ class CheckOutInput:
     client_id: strawberry.ID | None = strawberry.field(default=None, description="UUID for safe retries.")
     session_id: strawberry.ID = strawberry.field(description="The TrainingSession.")
     at: datetime | None = strawberry.field(default=None, description="When; now if omitted.")
+    attachments: list[EvidenceInput] | None = strawberry.field(
+        default=None, description="Evidence (photos, voice notes, videos, PDFs), at most 10; uploaded afterwards."
+    )
 
 
 @strawberry.input(description="An instructor's manual mark, with the reason (audited).")
@@ -134,9 +138,8 @@ class CheckInMutations:
         info: strawberry.Info,
         input: Annotated[CheckOutInput, strawberry.argument(description="The session.")],
     ) -> RecordPayload:
-        return await submit_record(
-            info, input.client_id, checkin.CHECK_OUT, input.at, {"sessionId": str(input.session_id)}
-        )
+        payload = with_attachments({"sessionId": str(input.session_id)}, input.attachments)
+        return await submit_record(info, input.client_id, checkin.CHECK_OUT, input.at, payload)
 
     @strawberry.mutation(description="Mark someone's attendance by hand, with a reason (audited).")
     async def mark_attendance(

@@ -10,10 +10,12 @@ import strawberry
 from backend import models
 from backend.config import Settings
 from backend.ids import to_global_id
+from backend.services.content import evidence
 from backend.services.people import devices
 from backend.services.sessions import checkin, qr
 from backend.services.sessions.training_sessions import check_in_opens_at
 from backend.services.viewer import Viewer
+from schema.evidence.types import EvidenceAttachment
 from schema.people.types import Colleague
 
 # The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
@@ -101,6 +103,20 @@ class RosterEntry:
         "roster, SHARED_CODE (one code used by more people than a room plausibly scans at once) and SHARED_DEVICE "
         "(one phone checked in several people)."
     )
+    _attendance: strawberry.Private[models.Attendance | None] = None
+
+    @strawberry.field(
+        description="Photos, videos, voice notes and files attached to the check-out, oldest first; PENDING ones "
+        'are "evidence pending".'
+    )
+    async def evidence(self, info: strawberry.Info) -> list[EvidenceAttachment]:
+        attendance = self._attendance
+        if attendance is None:
+            return []
+        # The roster is its instructor's and HR's: whoever sees the line may see its evidence.
+        key = (evidence.CHECK_OUT, attendance.employee_id, str(attendance.session_id))
+        loaders = await info.context.loaders()
+        return EvidenceAttachment.shown(info, await loaders.evidence_by_owner.load(key))
 
     @classmethod
     def from_line(cls, employee: models.Employee, line: checkin.RosterLine, secret_key: str) -> RosterEntry:
@@ -125,6 +141,7 @@ class RosterEntry:
             latitude=attendance.latitude if attendance else None,
             longitude=attendance.longitude if attendance else None,
             risk_flags=line.risk_flags,
+            _attendance=attendance,
         )
 
 

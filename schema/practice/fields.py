@@ -11,6 +11,7 @@ import strawberry
 
 from backend.services.ojt import practice
 from schema.connection import Connection
+from schema.evidence.types import EvidenceInput, with_attachments
 from schema.ids import expect_global_id
 from schema.practice.types import PracticeDecision, PracticeLog, PracticeStatus
 from schema.sync.records import RecordPayload, submit_record
@@ -24,6 +25,9 @@ class LogPracticeInput:
     quantity: int = strawberry.field(default=1, description="How many times, 1–100 (e.g. 3 role-plays).")
     note: str = strawberry.field(default="", description="What was practised, up to 1000 characters.")
     practiced_at: datetime | None = strawberry.field(default=None, description="When; now if omitted.")
+    attachments: list[EvidenceInput] | None = strawberry.field(
+        default=None, description="Evidence (photos, voice notes, videos, PDFs), at most 10; uploaded afterwards."
+    )
 
 
 @strawberry.input(description="A mentor's decision on a mentee's pending practice log, online.")
@@ -84,6 +88,7 @@ class PracticeMutations:
         input: Annotated[LogPracticeInput, strawberry.argument(description="The practice.")],
     ) -> RecordPayload:
         payload = {"moduleId": str(input.module_id), "quantity": input.quantity, "note": input.note}
+        payload = with_attachments(payload, input.attachments)
         practiced_at = utc(input.practiced_at) if input.practiced_at else None
         return await submit_record(info, input.client_id, practice.PRACTICE_LOG, practiced_at, payload)
 

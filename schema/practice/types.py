@@ -9,7 +9,9 @@ from enum import Enum
 import strawberry
 
 from backend import models
+from backend.services.content import evidence
 from schema.catalog.types import CourseModule
+from schema.evidence.types import EvidenceAttachment
 from schema.ids import to_global_id
 from schema.mentoring.types import colleague
 from schema.people.types import Colleague
@@ -68,6 +70,24 @@ class PracticeLog:
     @strawberry.field(description="The mentor who decided (name and number); null while pending.")
     async def reviewer(self, info: strawberry.Info) -> Colleague | None:
         return await colleague(info, self._row.reviewer_id)
+
+    @strawberry.field(
+        description="Photos, videos, voice notes and files attached to the log, oldest first; PENDING ones are "
+        '"evidence pending". Shown to the employee, the reviewer, their current mentors for the course and HR '
+        "admins (empty for anyone else who may read the log)."
+    )
+    async def evidence(self, info: strawberry.Info) -> list[EvidenceAttachment]:
+        row = self._row
+        viewer = await info.context.require_viewer()
+        loaders = await info.context.loaders()
+        allowed = (
+            viewer.employee_id in (row.employee_id, row.reviewer_id)
+            or evidence.sees_all(viewer)
+            or await loaders.mentors_today.load((row.employee_id, row.course_id))
+        )
+        if not allowed:
+            return []
+        return EvidenceAttachment.shown(info, await loaders.evidence_by_record.load(row.record_id))
 
 
 __all__ = ["PracticeDecision", "PracticeLog", "PracticeStatus"]

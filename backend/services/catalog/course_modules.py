@@ -169,6 +169,7 @@ async def add_module(viewer: Viewer, course_id: int, given: dict[str, Any], posi
         )
         kinds = {m.id: m.kind for m in modules}
         touch_modules(changes, [(module_id, kinds[module_id]) for module_id in moved] + [(module.id, module.kind)])
+        changes.touch(Entity.COURSE_CONTENT, course_id)  # the download manifest lists the modules
         await audit(
             connection,
             viewer,
@@ -219,6 +220,7 @@ async def update_module(viewer: Viewer, module_id: int, given: dict[str, Any]) -
         await module.save(using_db=connection)
         changes = ChangeSet(tenant_id)
         touch_modules(changes, [(module.id, old_kind), (module.id, module.kind)])
+        changes.touch(Entity.COURSE_CONTENT, module.course_id)  # the download manifest shows titles
         if (before["requiredCount"], before["isRequired"]) != (after["requiredCount"], after["isRequired"]):
             # Learners' progress rows show the module's count and flag.
             for (employee_id,) in (
@@ -256,6 +258,7 @@ async def reorder_modules(viewer: Viewer, course_id: int, module_ids: list[int])
             changes = ChangeSet(tenant_id)
             kinds = {module.id: module.kind for module in modules}
             touch_modules(changes, [(module_id, kinds[module_id]) for module_id in moved])
+            changes.touch(Entity.COURSE_CONTENT, course_id)  # the download manifest's order
             await _reorder_audit(connection, viewer, course_id, before, module_ids)
             await changes.publish(connection)
         return await _ordered(connection, course_id)
@@ -277,6 +280,7 @@ async def move_module(viewer: Viewer, module_id: int, position: object) -> Cours
             changes = ChangeSet(tenant_id)
             kinds = {m.id: m.kind for m in modules}
             touch_modules(changes, [(m, kinds[m]) for m in moved])
+            changes.touch(Entity.COURSE_CONTENT, module.course_id)  # the download manifest's order
             await _reorder_audit(connection, viewer, module.course_id, before, after)
             await changes.publish(connection)
         return await CourseModule.get(id=module.id, using_db=connection)
@@ -301,6 +305,7 @@ async def remove_module(viewer: Viewer, module_id: int) -> CourseModule:
         moved = await _place(connection, module.course_id, {m.id: index for index, m in enumerate(rest, 1)})
         changes = ChangeSet(tenant_id)
         touch_modules(changes, [(module.id, module.kind)], deleted=True)
+        changes.touch(Entity.COURSE_CONTENT, module.course_id)  # its content leaves the manifest
         kinds = {m.id: m.kind for m in rest}
         touch_modules(changes, [(m, kinds[m]) for m in moved])
         await audit(

@@ -54,6 +54,7 @@ from backend.services.catalog.course_authoring import (
     snapshot,
     touch_modules,
 )
+from backend.services.content import lessons
 from backend.services.feed import ChangeSet, Entity
 from backend.services.people.standards import matches, standards_of
 from backend.services.validation import invalid
@@ -94,6 +95,7 @@ async def _touch_course(connection: BaseDBAsyncClient, changes: ChangeSet, cours
     """Mark what phones show of a course whose status changed: the course, its modules (and
     quizzes) and its sessions, which the feed shows or withholds by the course's status."""
     changes.touch(Entity.COURSE, course.id)
+    changes.touch(Entity.COURSE_CONTENT, course.id)  # its download manifest is seen with it
     touch_modules(
         changes, await CourseModule.filter(course_id=course.id).using_db(connection).values_list("id", "kind")
     )
@@ -242,9 +244,11 @@ async def _copy_modules(connection: BaseDBAsyncClient, old: Course, new: Course)
             is_required=module.is_required,
             rubric_id=module.rubric_id,
             pass_score=module.pass_score,
+            required_study_percent=module.required_study_percent,
             using_db=connection,
         )
         copied.append((twin.id, twin.kind))
+        await lessons.copy_to_new_course_version(connection, tenant_id, module.id, twin.id)
         quiz = await Quiz.filter(module_id=module.id).using_db(connection).first()
         if quiz is not None:
             new_quiz = await Quiz.create(

@@ -32,6 +32,7 @@ from backend.models import (
     Role,
 )
 from backend.services.catalog import course_catalog
+from backend.services.content import study
 from backend.services.credits import credit_engine
 from backend.services.feed import Entity
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
@@ -51,22 +52,36 @@ class _Lesson:
     kind: str
     course_id: int
     published: bool  # the module's course is PUBLISHED
+    study_bar: int | None  # required_study_percent
+    measured: bool  # its newest content has a video, audio or PDF to measure study by
 
 
 async def _lessons(context: ApplyContext, module_ids: set[int]) -> dict[int, _Lesson]:
     """The tenant's modules among ``module_ids`` (any other id stays missing), in one statement."""
     p = Params(context.connection)
     rows = await context.connection.execute_query_dict(
-        "SELECT m.id, m.kind, m.course_id, c.status FROM course_module m JOIN course c ON c.id = m.course_id"
+        "SELECT m.id, m.kind, m.course_id, c.status, m.required_study_percent,"
+        f" {study.measured_files_sql('m')} AS measured FROM course_module m JOIN course c ON c.id = m.course_id"
         f" WHERE m.tenant_id = {p(context.viewer.tenant_id)} AND m.id {p.among(sorted(module_ids), 'int')}",
         p.values,
     )
     published = CourseStatus.PUBLISHED.value
-    return {row["id"]: _Lesson(row["id"], row["kind"], row["course_id"], row["status"] == published) for row in rows}
+    return {
+        row["id"]: _Lesson(
+            row["id"],
+            row["kind"],
+            row["course_id"],
+            row["status"] == published,
+            row["required_study_percent"],
+            bool(row["measured"]),
+        )
+        for row in rows
+    }
 
 
 class LessonCompleted:
-    """Payload: ``{"moduleId": <CourseModule global ID>, "secondsSpent": 0..86400}``."""
+    """Payload: ``{"moduleId": <CourseModule global ID>, "secondsSpent": 0..86400}``. Judged by the
+    module's study bar and flagged when faster than its content (backend/services/content/study.py)."""
 
     kind = LESSON_COMPLETED
 
@@ -91,6 +106,10 @@ class LessonCompleted:
         # Unpublished courses are visible to the people who build and teach them.
         sees_drafts = viewer.has_role(Role.HR_ADMIN, Role.INSTRUCTOR)
         lesson = ModuleKind.LESSON.value
+        # Content to measure study by: the progress as this push left it (CONTENT_PROGRESS applies
+        # first), one read for the batch's modules, none when they have no such content.
+        measured = {m.id for m in modules.values() if m.measured and m.kind == lesson and (m.published or sees_drafts)}
+        studies = await study.studies_of(context.connection, viewer.tenant_id, viewer.employee_id, measured)
         totals: dict[int, list] = defaultdict(lambda: [0, 0, None])
         accepted = Outcome(RecordStatus.ACCEPTED)  # outcomes are read, never changed: one serves all
         outcomes = []
@@ -103,6 +122,14 @@ class LessonCompleted:
             if module.kind != lesson:
                 outcomes.append(Outcome.rejected(invalid_payload("moduleId")))
                 continue
+            studied = studies.get(module_id)
+            if studied is not None:
+                short = studied.shortfall(module.study_bar)
+                if short is not None and module.study_bar is not None:
+                    outcomes.append(Outcome.rejected(study.study_incomplete(short, module.study_bar)))
+                    continue
+                if studied.too_fast(seconds):
+                    parsed.flags.append(study.FASTER_THAN_CONTENT)  # stored with the record
             total = totals[module_id]
             total[0] += 1
             total[1] += seconds

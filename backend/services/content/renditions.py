@@ -11,8 +11,9 @@
 - Without ffmpeg nothing is made: rows stay PENDING until a process with ffmpeg runs
   ``xuefen content renditions`` (or starts).
 
-The server starts ``make_pending`` in the background after a video is added (``start``), so
-renditions appear without a separate worker.
+The server starts ``make_pending`` in the background after a video is added and when it starts
+(``start``), so renditions appear without a separate worker; ``xuefen content renditions`` does the
+same from a worker machine or a cron job.
 """
 
 from __future__ import annotations
@@ -141,9 +142,27 @@ async def make_pending(settings: Settings, on_ready: OnReady | None = None) -> i
 def start(settings: Settings, on_ready: OnReady | None = None) -> None:
     """Make pending renditions in the background of this process (after a video was added)."""
     if ffmpeg_available(settings):
-        task = asyncio.create_task(make_pending(settings, on_ready))
+        task = asyncio.create_task(_quietly(settings, on_ready))
         _RUNNING.add(task)
         task.add_done_callback(_RUNNING.discard)
+
+
+async def _quietly(settings: Settings, on_ready: OnReady | None) -> int:
+    """``make_pending`` in the background: a failure (database down) is a log line, not a task
+    error nobody reads; the rows wait for the next run."""
+    try:
+        return await make_pending(settings, on_ready)
+    except Exception as exc:
+        log.warning("making renditions stopped: %s", type(exc).__name__)
+        return 0
+
+
+async def stop() -> None:
+    """Stop this process's background runs (shutdown): a claimed row is taken again once its
+    lease runs out."""
+    for task in list(_RUNNING):
+        task.cancel()
+    await asyncio.gather(*_RUNNING, return_exceptions=True)
 
 
 async def wait_for_background() -> None:

@@ -65,8 +65,11 @@ class MediaStore(Protocol):
     def local_path(self, sha256: str) -> Path | None:
         """The object's file when the store is local (served with sendfile), else None."""
 
-    async def presigned_url(self, sha256: str, *, mime_type: str, file_name: str, expires_in: int) -> str | None:
-        """A URL the client fetches the object from directly (remote stores), else None."""
+    async def presigned_url(
+        self, sha256: str, *, mime_type: str, file_name: str, expires_in: int, method: str = "GET"
+    ) -> str | None:
+        """A URL the client fetches the object from directly with ``method`` (GET or HEAD; remote
+        stores), else None."""
 
     async def fetch(self, sha256: str, destination: Path) -> None:
         """Copy the object to a local file (e.g. for ffmpeg)."""
@@ -146,7 +149,9 @@ class LocalStore:
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)
 
-    async def presigned_url(self, sha256: str, *, mime_type: str, file_name: str, expires_in: int) -> str | None:
+    async def presigned_url(
+        self, sha256: str, *, mime_type: str, file_name: str, expires_in: int, method: str = "GET"
+    ) -> str | None:
         return None
 
     async def fetch(self, sha256: str, destination: Path) -> None:
@@ -199,7 +204,16 @@ class S3Store:
     def local_path(self, sha256: str) -> Path | None:
         return None
 
-    async def presigned_url(self, sha256: str, *, mime_type: str, file_name: str, expires_in: int) -> str | None:
+    async def presigned_url(
+        self, sha256: str, *, mime_type: str, file_name: str, expires_in: int, method: str = "GET"
+    ) -> str | None:
+        if method == "HEAD":  # S3 signs the method: a HEAD needs a head_object URL
+            return await asyncio.to_thread(
+                self.client.generate_presigned_url,
+                "head_object",
+                Params={"Bucket": self.bucket, "Key": self._key(sha256)},
+                ExpiresIn=expires_in,
+            )
         params = {
             "Bucket": self.bucket,
             "Key": self._key(sha256),

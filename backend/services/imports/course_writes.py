@@ -509,6 +509,7 @@ async def _touch_status(run: WriteRun, course_ids: list[int]) -> None:
         chunk = course_ids[start : start + KEY_CHUNK]
         for course_id in chunk:
             run.changes.touch(Entity.COURSE, course_id)
+            run.changes.touch(Entity.COURSE_CONTENT, course_id)  # its download manifest is seen with it
         modules = CourseModule.filter(course_id__in=chunk).using_db(run.connection)
         touch_modules(run.changes, await modules.values_list("id", "kind"))
         sessions = TrainingSession.filter(course_id__in=chunk).using_db(run.connection)

@@ -44,6 +44,7 @@ from backend.models import (
 )
 from backend.services.audit import audit
 from backend.services.catalog import progress
+from backend.services.content import evidence
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import mentoring, skills
@@ -272,14 +273,17 @@ class EvaluationWrite:
     scores: dict[int, int]
     comment: str
     submit: bool
+    attachments: tuple[evidence.Attachment, ...] = ()
 
 
 class MentorEvaluated:
     """Payload: ``{"evaluationId": "<UUID chosen by the phone>", "menteeId": "<Employee global ID>",
     "moduleId": "<CourseModule global ID>", "baseVersion": n (0 to create), "scores":
-    {"<RubricCriterion global ID>": int}, "comment": "…" (at most 2000), "submit": bool}``.
-    ACCEPTED with params version (and percent once submitted); CONFLICT with the server copy when
-    ``baseVersion`` is not the current version."""
+    {"<RubricCriterion global ID>": int}, "comment": "…" (at most 2000), "submit": bool,
+    "attachments": [...] (optional evidence, see ``content.evidence``: an attachment named again by
+    a later write of the same evaluation changes nothing)}``. ACCEPTED with params version (and
+    percent once submitted); CONFLICT with the server copy when ``baseVersion`` is not the current
+    version."""
 
     kind = MENTOR_EVALUATION
 
@@ -302,15 +306,31 @@ class MentorEvaluated:
         submit = payload.get("submit", False)
         if not isinstance(submit, bool):
             raise invalid_payload("submit")
-        return EvaluationWrite(uid, mentee_id, module_id, base, scores, comment, submit)
+        attachments = evidence.parse_attachments(payload)
+        return EvaluationWrite(uid, mentee_id, module_id, base, scores, comment, submit, attachments)
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
+        claims = await evidence.claim(
+            context,
+            [
+                (parsed.record.id, (MENTOR_EVALUATION, str(parsed.payload.uid)), parsed.payload.attachments)
+                for parsed in records
+            ],
+        )
         outcomes = []
         for parsed in records:  # in sequence order: an edit builds on the draft before it
+            refusal = claims.refusal(parsed.record.id)
+            if refusal is not None:
+                outcomes.append(Outcome.rejected(refusal))
+                continue
             try:
-                outcomes.append(await _write(context, parsed))
+                outcome = await _write(context, parsed)
             except DomainError as error:
-                outcomes.append(Outcome.rejected(error))
+                outcome = Outcome.rejected(error)
+            if outcome.status == RecordStatus.ACCEPTED:
+                claims.accept(parsed.record.id)
+            outcomes.append(outcome)
+        await claims.write()
         return outcomes
 
 
@@ -427,6 +447,16 @@ async def _write(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
         params["percent"] = evaluation.percent
     # In the result too: the phone bases its next edit on this version.
     return Outcome(RecordStatus.ACCEPTED, params=params, result={**params, "status": evaluation.status.value})
+
+
+async def touch_evaluation(work: UnitOfWork, uid: uuid.UUID) -> None:
+    """Send an evaluation to its phones again (its evidence arrived): its mentor's, and its
+    mentee's once it is not a draft."""
+    row = await MentorEvaluation.filter(tenant_id=work.viewer.tenant_id, uid=uid).using_db(work.connection).first()
+    if row is not None:
+        work.changes.touch(Entity.MENTOR_EVALUATION, row.uid, audience=row.mentor_id)
+        if row.status != EvaluationStatus.DRAFT:
+            work.changes.touch(Entity.MENTOR_EVALUATION, row.uid, audience=row.mentee_id)
 
 
 async def _conflict(connection: BaseDBAsyncClient, current: MentorEvaluation | None) -> Outcome:

@@ -36,6 +36,7 @@ from backend.models import (
     Role,
 )
 from backend.services.catalog import progress
+from backend.services.content import evidence
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt.mentoring import (
@@ -47,6 +48,7 @@ from backend.services.ojt.mentoring import (
 )
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, insert_many
 
@@ -73,10 +75,11 @@ class PracticeEntry:
     module_id: int
     quantity: int
     note: str
+    attachments: tuple[evidence.Attachment, ...] = ()
 
 
 async def _touch_log(
-    context: ApplyContext,
+    context: UnitOfWork,
     log_id: int,
     employee_id: int,
     course_id: int,
@@ -114,8 +117,9 @@ _LOG_COLUMNS = {
 
 class PracticeLogged:
     """Payload: ``{"moduleId": "<CourseModule global ID of a PRACTICE module>", "quantity":
-    1..100 (default 1), "note": "…" (up to 1000 characters)}``; ``occurredAt`` is when it was
-    practised. Makes a PENDING practice log for the viewer's current mentor to review."""
+    1..100 (default 1), "note": "…" (up to 1000 characters), "attachments": [...] (optional evidence,
+    see ``content.evidence``)}``; ``occurredAt`` is when it was practised. Makes a PENDING practice
+    log for the viewer's current mentor to review."""
 
     kind = PRACTICE_LOG
 
@@ -124,7 +128,7 @@ class PracticeLogged:
         quantity = payload.get("quantity", 1)
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
             raise invalid_payload("quantity")
-        return PracticeEntry(module_id, quantity, _note(payload))
+        return PracticeEntry(module_id, quantity, _note(payload), evidence.parse_attachments(payload))
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
         viewer, connection = context.viewer, context.connection
@@ -138,6 +142,13 @@ class PracticeLogged:
         }
         zone = (await time_zones(viewer.tenant_id, [viewer.employee_id], connection)).get(viewer.employee_id)
         now = db_time(connection, context.received_at)
+        claims = await evidence.claim(
+            context,
+            [
+                (parsed.record.id, (PRACTICE_LOG, str(parsed.record.id)), parsed.payload.attachments)
+                for parsed in records
+            ],
+        )
         outcomes, rows = [], []
         for parsed in records:
             entry: PracticeEntry = parsed.payload
@@ -148,6 +159,11 @@ class PracticeLogged:
             if module.kind != ModuleKind.PRACTICE:
                 outcomes.append(Outcome.rejected(invalid_payload("moduleId")))
                 continue
+            refusal = claims.refusal(parsed.record.id)
+            if refusal is not None:
+                outcomes.append(Outcome.rejected(refusal))
+                continue
+            claims.accept(parsed.record.id)
             rows.append(
                 (
                     viewer.tenant_id,
@@ -175,10 +191,21 @@ class PracticeLogged:
             on_conflict="ON CONFLICT (record_id) DO NOTHING",
             returning="id, course_id",
         )
+        await claims.write()
         mentors: dict = {}
         for row in inserted:
             await _touch_log(context, int(row["id"]), viewer.employee_id, int(row["course_id"]), zone, mentors)
         return outcomes
+
+
+async def touch_log_of_record(work: UnitOfWork, record_id: Any) -> None:
+    """Send the log a PRACTICE_LOG record made to its phones again (its evidence arrived)."""
+    log = (
+        await PracticeLog.filter(tenant_id=work.viewer.tenant_id, record_id=record_id).using_db(work.connection).first()
+    )
+    if log is not None:
+        zone = (await time_zones(log.tenant_id, [log.employee_id], work.connection)).get(log.employee_id)
+        await _touch_log(work, log.id, log.employee_id, log.course_id, zone)
 
 
 # --- the PRACTICE_REVIEW record kind ------------------------------------------------------------

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from backend.services import feed
 from backend.services.catalog import progress
+from backend.services.content import course_downloads, study
 from backend.services.credits import credit_engine, rewards
 from backend.services.feed import Backfiller, ChangeSet
 from backend.services.imports import history_kind
@@ -21,6 +22,8 @@ from backend.services.records.handler import RecordHandler
 from backend.services.sessions import checkin, enrollment
 
 HANDLERS: tuple[RecordHandler, ...] = (
+    # Before LESSON_COMPLETED: a completion is judged by the study progress of its push.
+    study.ContentProgressed(),
     progress.LessonCompleted(),
     enrollment.EnrollmentRequested(),
     profile_settings.SettingsChanged(),
@@ -52,6 +55,8 @@ BACKFILLERS: tuple[Backfiller, ...] = (
     practice.mark_feed_rows,
     quizzes.mark_feed_rows,
     employment.mark_feed_rows,
+    study.mark_feed_rows,
+    course_downloads.mark_feed_rows,
     feed.mark_shared_rows,
 )
 

@@ -39,6 +39,7 @@ from backend.models import (
     TrainingSession,
 )
 from backend.services.audit import audit
+from backend.services.content import evidence
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet
 from backend.services.records.clock import UNREADABLE_TIME
@@ -303,31 +304,55 @@ async def _record_attendance(
     return bool(rows) and not when.hold_reason
 
 
+@dataclass(frozen=True)
+class Leaving:
+    """A CHECK_OUT payload, read once: the session and the evidence attached (a photo of the work)."""
+
+    session_id: int
+    attachments: tuple[evidence.Attachment, ...] = ()
+
+
 class CheckOut:
-    """Payload: ``{"sessionId": "<TrainingSession global ID>"}``; gives the attendance a duration."""
+    """Payload: ``{"sessionId": "<TrainingSession global ID>", "attachments": [...] (optional
+    evidence, see ``content.evidence``)}``; gives the attendance a duration."""
 
     kind = CHECK_OUT
 
-    def parse(self, payload: dict[str, Any]) -> int:
-        return payload_id(payload, "sessionId", "TrainingSession")
+    def parse(self, payload: dict[str, Any]) -> Leaving:
+        return Leaving(payload_id(payload, "sessionId", "TrainingSession"), evidence.parse_attachments(payload))
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:
         viewer, connection = context.viewer, context.connection
+        claims = await evidence.claim(
+            context,
+            [
+                (parsed.record.id, (CHECK_OUT, str(parsed.payload.session_id)), parsed.payload.attachments)
+                for parsed in records
+            ],
+        )
         outcomes = []
         for parsed in records:
+            leaving: Leaving = parsed.payload
+            refusal = claims.refusal(parsed.record.id)
+            if refusal is not None:
+                outcomes.append(Outcome.rejected(refusal))
+                continue
             updated = (
                 await Attendance.filter(
                     tenant_id=viewer.tenant_id,
-                    session_id=parsed.payload,
+                    session_id=leaving.session_id,
                     employee_id=viewer.employee_id,
                     checked_in_at__lte=parsed.occurred_at,
                 )
                 .using_db(connection)
                 .update(checked_out_at=parsed.occurred_at)
             )
+            if updated:
+                claims.accept(parsed.record.id)
             outcomes.append(
                 Outcome(RecordStatus.ACCEPTED) if updated else Outcome.rejected(DomainError(ErrorCode.NOT_CHECKED_IN))
             )
+        await claims.write()
         return outcomes
 
 

@@ -1,0 +1,1 @@
+"""Lesson content: a module's lesson, course downloads and their authoring."""
