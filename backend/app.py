@@ -29,7 +29,7 @@ from backend.http_limits import RequestBodyMiddleware
 from backend.logs import redact_access_log
 from backend.media_route import MediaRoute
 from backend.qr_pages import qr_endpoints
-from backend.services.content import lessons, renditions
+from backend.services.content import renditions
 from schema.api import GraphQLView
 
 log = logging.getLogger("xuefen.app")
@@ -99,10 +99,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             return
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url, settings.db_pool_max)):
             _settle_garbage_collector()
-            # Video copies a stopped process left pending (their lease run out) are made again.
-            renditions.start(settings, on_ready=lessons.rendition_ready)
             yield
-            await renditions.stop()
+            await renditions.stop()  # a copy being made is taken again once its lease runs out
 
     qr_svg, qr_png, projector = qr_endpoints(settings)
     import_template, export = download_endpoints(settings)

@@ -135,7 +135,8 @@ def evidence_endpoints(settings: Settings) -> Callable[[Request], Awaitable[Resp
             if not _DIGITS.fullmatch(offset_text):
                 raise _invalid("Upload-Offset")
             checksum = _checksum(request.headers.get("upload-checksum"))
-            # Owner first, then the body: a stranger learns nothing and costs no chunk read.
+            # Owner first, then the body: a stranger learns nothing. (The body is already bounded:
+            # RequestBodyMiddleware reads at most XUEFEN_MAX_BODY_BYTES of any request.)
             row = await evidence_upload.attachment_of(viewer, attachment_id)
             data = await request.body()
             offset = await evidence_upload.append(settings, viewer, row, int(offset_text), data, checksum)

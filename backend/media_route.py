@@ -135,7 +135,7 @@ def byte_range(header: str | None, size: int) -> ByteRange | None:
 def _http_date(value: str) -> float | None:
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # any header a client sends: never a 500
         return None
     return None if parsed.tzinfo is None else parsed.timestamp()
 

@@ -15,6 +15,12 @@ What a phone must get right (docs/sync-protocol.md, "Media downloads"):
   retried with exponential backoff and full jitter; progress resets the count, so a link dropping
   every few megabytes still finishes. ``max_attempts`` failures in a row without a byte gained
   raise ``DownloadFailed``; the part stays for the next try.
+* **An answer of unknown length ends when its stream ends**: a 200 without ``Content-Length`` (a
+  proxy re-chunking) is checked when its stream ends cleanly (a chunked body cut short is a dropped
+  connection, retried as above): the sha256 (and size) matching finishes the download; otherwise the
+  part is deleted and the try counts as a failure (a close-delimited body cut short looks the same as
+  wrong bytes), and ``max_attempts`` such answers raise ``HashMismatch``: never a loop without end.
+  Bytes past the manifest's ``size``, when it gives one, are never read on: ``HashMismatch``.
 * **An expired link is no failure of the file**: 401 raises ``LinkExpired`` with the part kept;
   the app fetches fresh links (``courseDownload``) and calls again: the new link names the same
   bytes, so the download resumes where it stopped.
@@ -130,10 +136,11 @@ async def download(
     await asyncio.to_thread(part.load)
     done = Downloaded(destination, 0)
     failures = 0
+    unverified = 0  # answers of unknown length that ended without the file: never reset by progress
     while True:
         total: int | None = None
         try:
-            total = await _fetch(http, url, part, done)
+            total = await _fetch(http, url, part, done, size)
         except LinkExpired:
             raise
         except (httpx.TransportError, _Retry) as error:
@@ -147,7 +154,18 @@ async def download(
             continue
         if total is not None and part.size >= total:
             break
-    if part.hasher.hexdigest() != sha256 or (size is not None and part.size != size):
+        if total is None:
+            # A 200 without Content-Length whose stream ended: it is the file only if it hashes to it.
+            if _matches(part, sha256, size):
+                break
+            part.discard()
+            unverified += 1
+            failures += 1
+            if unverified >= max_attempts or failures >= max_attempts:
+                raise HashMismatch(f"{url}: {unverified} answers without a length were not the file")
+            done.retries += 1
+            await sleep(rng.uniform(0, min(retry_cap, retry_base * 2 ** (failures - 1))))
+    if not _matches(part, sha256, size):
         part.discard()
         raise HashMismatch(f"{url}: the downloaded bytes are not the file (sha256 or size differ)")
     part.path.replace(destination)
@@ -156,12 +174,18 @@ async def download(
     return done
 
 
+def _matches(part: _Part, sha256: str, size: int | None) -> bool:
+    return part.hasher.hexdigest() == sha256 and (size is None or part.size == size)
+
+
 class _Retry(Exception):
     """An answer worth trying again later (5xx, 429, a range the server got wrong)."""
 
 
-async def _fetch(http: httpx.AsyncClient, url: str, part: _Part, done: Downloaded) -> int | None:
-    """One request: appends to (or restarts) the part; the file's total size when known."""
+async def _fetch(http: httpx.AsyncClient, url: str, part: _Part, done: Downloaded, size: int | None) -> int | None:
+    """One request: appends to (or restarts) the part; the file's total size when known (None for
+    a 200 without Content-Length, read to the end of its stream). Bytes past ``size`` (the
+    manifest's) are not the file: the part is deleted and ``HashMismatch`` raised."""
     headers = {}
     part.gained = 0
     total: int | None
@@ -202,6 +226,11 @@ async def _fetch(http: httpx.AsyncClient, url: str, part: _Part, done: Downloade
                 part.hasher.update(chunk)
                 part.size += len(chunk)
                 part.gained += len(chunk)
+                if size is not None and part.size > size:
+                    break
+        if size is not None and part.size > size:
+            part.discard()
+            raise HashMismatch(f"{url}: more bytes than the file's {size}")
         return total
 
 

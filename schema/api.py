@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import orjson
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError, Visitor, parse, visit
+from graphql import GraphQLError, Visitor, parse, value_from_ast_untyped, visit
 from graphql.language import (
     ArgumentNode,
     FieldNode,
@@ -51,9 +52,13 @@ from tortoise.exceptions import ValidationError
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale, translate
+from backend.services.content import lessons
+from backend.services.validation import invalid
+from backend.services.viewer import Viewer
 from schema.catalog.types import Course, CourseModule
 from schema.context import Context
 from schema.execution import Executor
+from schema.ids import expect_global_id
 from schema.mutation import Mutation
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
@@ -119,8 +124,8 @@ class RequestRefused(HTTPException):
 
 
 class UploadRefused(HTTPException):
-    """A file upload refused before its body is read: ``error`` (UNAUTHENTICATED, FORBIDDEN) with
-    ``status``."""
+    """A file upload refused before its body (or its files) is read: ``error`` (UNAUTHENTICATED,
+    FORBIDDEN, NOT_FOUND, VALIDATION) with ``status``."""
 
     def __init__(self, status: int, error: DomainError) -> None:
         super().__init__(status, error.code.value)
@@ -132,12 +137,36 @@ UPLOAD_FIELDS = frozenset({"startImport", "addLessonFiles"})
 # Who may send a file at all: anyone holding a role one of the upload fields needs (the field the
 # request runs is checked against its own roles once its operations are read, before its files).
 _UPLOAD_ROLES = tuple({role for name in UPLOAD_FIELDS for role in MUTATION_ROLES[name] or ()})
+# The status of an upload its field's pre-check refused (400 for any other code: VALIDATION).
+_REFUSED_STATUS = {ErrorCode.UNAUTHENTICATED: 401, ErrorCode.FORBIDDEN: 403, ErrorCode.NOT_FOUND: 404}
+# The parts of a multipart request that say what it runs: each may come once (strawberry would run
+# the last of two, the check here reads the first).
+_ONCE_PARTS = frozenset({"operations", "map"})
+
+UploadPrecheck = Callable[[Viewer, dict[str, Any]], Awaitable[object]]
+
+
+async def _may_add_lesson_files(viewer: Viewer, arguments: dict[str, Any]) -> None:
+    """addLessonFiles: the module must be one the sender may add files to (``check_may_upload``).
+    Its id must be readable from the operation (a variable or a literal), else the request is
+    refused too: its files would be read before anyone knew where they go."""
+    given = arguments.get("input")
+    module_id = given.get("moduleId") if isinstance(given, dict) else None
+    if not isinstance(module_id, str) or not module_id:
+        raise invalid("input.moduleId", "reason.required")
+    await lessons.check_may_upload(viewer, expect_global_id(module_id, "CourseModule", "input.moduleId"))
+
+
+# What an upload field's sender must further be allowed, checked once the operations are read and
+# before the first file: the service's own check, given the field's arguments (variables in place).
+# It raises a DomainError to refuse. A field without one is judged by its roles alone (startImport).
+UPLOAD_PRECHECKS: dict[str, UploadPrecheck] = {"addLessonFiles": _may_add_lesson_files}
 # A multipart POST is a "simple" request a page of another site could send with a form; one of
 # these headers (which a form cannot set) forces the browser to ask first (CORS preflight).
 _PREFLIGHT_HEADERS = ("graphql-preflight", "apollo-require-preflight", "x-apollo-operation-name")
 
 
-def _upload_fields(query: object) -> list[str]:
+def _upload_fields(query: object) -> list[FieldNode]:
     """The root fields of a multipart request's operation: one mutation of ``UPLOAD_FIELDS`` only
     (400 otherwise)."""
     try:
@@ -151,31 +180,77 @@ def _upload_fields(query: object) -> list[str]:
     names = [f.name.value for f in fields if isinstance(f, FieldNode)]
     if len(names) != len(fields) or not set(names) <= UPLOAD_FIELDS:
         raise RequestRefused(400, "reason.upload_operation", fields=", ".join(sorted(UPLOAD_FIELDS)))
-    return names
+    return [f for f in fields if isinstance(f, FieldNode)]
+
+
+def _arguments(field: FieldNode, variables: dict[str, Any]) -> dict[str, Any]:
+    """A field's arguments as plain values, the variables in place (a missing one as None)."""
+    found = {arg.name.value: value_from_ast_untyped(arg.value, variables) for arg in field.arguments or ()}
+    return {name: _defined(value) for name, value in found.items()}
+
+
+def _defined(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {name: _defined(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_defined(item) for item in value]
+    return value if isinstance(value, str | int | float | bool) else None
 
 
 class _CheckedUpload(MultiPartParser):
     """Starlette's multipart parser, stopping at the first file unless the request's ``operations``
-    (the spec sends them first) run fields the sender may run: their files are never read
-    otherwise."""
+    (the spec sends them first) run fields the sender may run, with arguments their pre-checks
+    (``UPLOAD_PRECHECKS``) accept: no more of the body is read otherwise. ``operations`` and
+    ``map`` may come once each."""
 
-    def __init__(self, request: Request, viewer: Any) -> None:
-        super().__init__(request.headers, request.stream())
+    def __init__(self, request: Request, viewer: Viewer) -> None:
+        super().__init__(request.headers, self._checked(request.stream()))
         self.viewer = viewer
         self.checked = False
+        self.seen: set[str] = set()
+        self.prechecks: list[tuple[UploadPrecheck, dict[str, Any]]] = []
+
+    async def _checked(self, stream: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """The body, chunk by chunk; the pre-checks the first file part's headers called for run
+        (they are async, the parser's callbacks are not) before another chunk is read."""
+        chunks = aiter(stream)
+        while True:
+            while self.prechecks:
+                precheck, arguments = self.prechecks.pop(0)
+                try:
+                    await precheck(self.viewer, arguments)
+                except DomainError as error:
+                    raise UploadRefused(_REFUSED_STATUS.get(error.code, 400), error) from None
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            yield chunk
 
     def on_headers_finished(self) -> None:
         super().on_headers_finished()
+        name = self._current_part.field_name
+        if name in _ONCE_PARTS:
+            if name in self.seen:
+                raise RequestRefused(400, "reason.bad_request", detail=f"the part {name} is sent more than once")
+            self.seen.add(name)
         if self._current_part.file is None or self.checked:
             return
         operations = next((value for name, value in self.items if name == "operations"), None)
         try:
-            query = orjson.loads(operations).get("query") if isinstance(operations, str) else None
-        except (ValueError, AttributeError):
-            query = None
-        for name in _upload_fields(query):
-            if not self.viewer.has_role(*(MUTATION_ROLES[name] or ())):
+            parsed = orjson.loads(operations) if isinstance(operations, str) else None
+        except ValueError:
+            parsed = None
+        query = parsed.get("query") if isinstance(parsed, dict) else None
+        variables = parsed.get("variables") if isinstance(parsed, dict) else None
+        fields = _upload_fields(query)
+        for field in fields:
+            if not self.viewer.has_role(*(MUTATION_ROLES[field.name.value] or ())):
                 raise UploadRefused(403, DomainError(ErrorCode.FORBIDDEN))
+        for field in fields:
+            precheck = UPLOAD_PRECHECKS.get(field.name.value)
+            if precheck is not None:
+                self.prechecks.append((precheck, _arguments(field, variables if isinstance(variables, dict) else {})))
         self.checked = True
 
 
@@ -196,7 +271,9 @@ class GraphQLView(GraphQL[Context, None]):
     File uploads (the GraphQL multipart request spec) serve ``UPLOAD_FIELDS`` only: the request
     must carry a preflight header (``GraphQL-Preflight: 1``, so no cross-site form can send it),
     its sender's sign-in is checked before its body is read, and the roles of the fields it runs
-    (``MUTATION_ROLES``) once its operations are read, before its first file.
+    (``MUTATION_ROLES``) and their pre-checks (``UPLOAD_PRECHECKS``: may this sender add files to
+    this module?) once its operations are read, before its first file. A request that repeats
+    ``operations`` or ``map`` is refused.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -309,7 +386,11 @@ class GraphQLView(GraphQL[Context, None]):
             error, code = DomainError(ErrorCode.NOT_FOUND), ErrorCode.NOT_FOUND.value
         else:  # anything else strawberry refuses; its English reason as the detail
             error = DomainError(ErrorCode.VALIDATION, reason_key="reason.bad_request", detail=exc.reason)
-        body = {"errors": [{"message": error.message(locale), "extensions": {"code": code}}]}
+        extensions = {
+            "code": code,
+            **({"field": error.field} if isinstance(exc, UploadRefused) and error.field else {}),
+        }
+        body = {"errors": [{"message": error.message(locale), "extensions": extensions}]}
         headers = {"Allow": "POST"} if exc.status_code == 405 else None
         return Response(orjson.dumps(body), status_code=exc.status_code, media_type="application/json", headers=headers)
 

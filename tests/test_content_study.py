@@ -29,8 +29,10 @@ from backend.models import (
     LessonFile,
     MediaKind,
     MediaObject,
+    MediaRendition,
     ModuleKind,
     ModuleProgress,
+    RenditionStatus,
 )
 from backend.services.content import study
 from tests.conftest import count_queries
@@ -334,6 +336,76 @@ async def test_an_earlier_versions_file_is_kept_but_the_bar_reads_the_newest_ver
     results = await push(client, me.token, [progress(me, new, played=[[0, 30]], seconds=30), completion(me, 60)])
     assert outcomes(results) == [("ACCEPTED", None)] * 2
     assert await completed_count(me) == 1
+
+
+async def rendition(source: MediaObject, name: str, status=RenditionStatus.READY) -> MediaObject:
+    """A low-bandwidth copy of ``source``: its own media row (the source's duration), and the
+    rendition row pointing at it."""
+    copy = await MediaObject.create(
+        tenant_id=source.tenant_id,
+        sha256=sha(f"{source.sha256}:{name}"),
+        size_bytes=100,
+        mime_type="video/mp4",
+        kind=MediaKind.VIDEO,
+        file_name=name,
+        duration_ms=source.duration_ms,
+    )
+    await MediaRendition.create(tenant_id=source.tenant_id, source=source, label="360p", status=status, media=copy)
+    return copy
+
+
+async def test_progress_on_a_renditions_hash_counts_on_its_source_file(client, password_hash):
+    """A learner on a poor link plays the 360p copy and reports the copy's hash: the progress is
+    kept on the source file's row (same timeline) and the completion passes the bar."""
+    me = await learner(client, password_hash, bar=90)
+    video = await media(me.company, "课.mp4", MediaKind.VIDEO, duration_ms=60_000)
+    await content(me.module, 1, [("课", video)])
+    copy = await rendition(video, "课-360p.mp4")
+    other_module = await CourseModule.get(course=me.company.courses["S-003"], kind=ModuleKind.LESSON)
+    other_video = await media(me.company, "别的.mp4", MediaKind.VIDEO, duration_ms=60_000)
+    await content(other_module, 1, [("别的", other_video)])
+    other_copy = await rendition(other_video, "别的-360p.mp4")
+    pending = await media(me.company, "待.mp4", MediaKind.VIDEO, duration_ms=60_000)
+    await content(me.module, 2, [("课", video), ("待", pending)])
+    pending_copy = await rendition(pending, "待-360p.mp4", RenditionStatus.PENDING)
+
+    results = await push(
+        client,
+        me.token,
+        [
+            progress(me, other_copy, played=[[0, 60]]),  # a copy of another module's file
+            progress(me, pending_copy, played=[[0, 60]]),  # a copy not READY is no copy yet
+            progress(me, copy, played=[[0, 61]], seconds=30),  # past the source's end: within the slack
+            progress(me, copy, played=[[0, 63]]),  # judged by the source's duration
+        ],
+    )
+    assert outcomes(results) == [("REJECTED", "NOT_FOUND")] * 2 + [("ACCEPTED", None), ("REJECTED", "INVALID_PAYLOAD")]
+    row = await row_of(me, video)
+    assert row is not None and (row.played, row.covered_ms, row.seconds_spent) == ([[0, 60_000]], 60_000, 30)
+    assert await ContentProgress.filter(media_id__in=[copy.id, other_copy.id, pending_copy.id]).count() == 0
+    assert outcomes(await push(client, me.token, [completion(me, 60)])) == [("REJECTED", "STUDY_INCOMPLETE")]
+    # The same copy named in its own module counts there.
+    results = await push(client, me.token, [progress(me, other_copy, played=[[0, 6]], module=other_module)])
+    assert outcomes(results) == [("ACCEPTED", None)]
+
+    # The other file studied through its original: both the copy's progress and this one count.
+    results = await push(client, me.token, [progress(me, pending, played=[[0, 60]], seconds=30), completion(me, 60)])
+    assert outcomes(results) == [("ACCEPTED", None)] * 2
+    assert await completed_count(me) == 1
+
+    # Mixed in one push with the original's hash: one row, the union.
+    again = await learner(client, password_hash, bar=100)
+    clip = await media(again.company, "c.mp4", MediaKind.VIDEO, duration_ms=20_000)
+    await content(again.module, 1, [("c", clip)])
+    clip_copy = await rendition(clip, "c-360p.mp4")
+    results = await push(
+        client,
+        again.token,
+        [progress(again, clip, played=[[0, 10]]), progress(again, clip_copy, played=[[10, 20]]), completion(again, 20)],
+    )
+    assert outcomes(results) == [("ACCEPTED", None)] * 3
+    assert (await row_of(again, clip)).covered_ms == 20_000
+    assert await completed_count(again) == 1
 
 
 # --- merging: commutative, idempotent, exactly once -------------------------------------------------

@@ -14,10 +14,12 @@ import json
 import shutil
 import subprocess
 import uuid
+import wave
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+import pypdf
 import pytest
 from PIL import ExifTags, Image
 
@@ -55,6 +57,27 @@ LOGS = """
 query P($employeeId: ID) { practiceLogs(employeeId: $employeeId) { edges { node { id
   evidence { id status url } } } } }
 """
+
+
+def pdf_bytes(marker: str, padding: int = 0) -> bytes:
+    """A real PDF (evidence is typed from its bytes), distinct per marker."""
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_metadata({"/Title": marker, "/Subject": "x" * padding})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def wav_bytes(seconds: float = 1.0) -> bytes:
+    """A real WAV voice note: silence, 8 kHz mono 16-bit."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as note:
+        note.setnchannels(1)
+        note.setsampwidth(2)
+        note.setframerate(8000)
+        note.writeframes(b"\0\0" * int(8000 * seconds))
+    return out.getvalue()
 
 
 @pytest.fixture
@@ -195,7 +218,7 @@ BAD = [
 
 @pytest.mark.parametrize("change,field", BAD)
 async def test_a_bad_attachment_rejects_the_record_naming_the_field(client, company, change, field):
-    good = attachment(b"%PDF-1.4 work order", "application/pdf", "工单.pdf")
+    good = attachment(pdf_bytes("work order"), "application/pdf", "工单.pdf")
     attachments = change.get("attachments", [{**good, **change}])
     token = await token_for(client, company.code, "LRN")
     record = practice_record(await practice_module(company), 1, attachments)
@@ -207,8 +230,8 @@ async def test_a_bad_attachment_rejects_the_record_naming_the_field(client, comp
 
 
 async def test_two_attachments_with_one_id_in_a_record_are_refused(client, company):
-    one = attachment(b"%PDF-1.4 a", "application/pdf")
-    twice = [one, {**attachment(b"%PDF-1.4 b", "application/pdf"), "id": one["id"]}]
+    one = attachment(pdf_bytes("a"), "application/pdf")
+    twice = [one, {**attachment(pdf_bytes("b"), "application/pdf"), "id": one["id"]}]
     _, result = await logged_with(client, company, twice)
     assert (result["status"], result["code"]) == ("REJECTED", "INVALID_PAYLOAD")
 
@@ -291,7 +314,7 @@ async def test_photo_location_is_kept_only_where_the_company_keeps_it(client, co
 
 
 async def test_wrong_offsets_and_bad_checksums_store_nothing(client, company):
-    data = b"%PDF-1.4 " + bytes(range(256)) * 100
+    data = pdf_bytes("") + bytes(range(256)) * 100
     named = attachment(data, "application/pdf", "报告.pdf")
     token, _ = await logged_with(client, company, [named])
     ahead = await patch(client, token, named["id"], 10, data[10:20])
@@ -318,7 +341,7 @@ async def test_wrong_offsets_and_bad_checksums_store_nothing(client, company):
 
 
 async def test_a_finished_upload_with_the_wrong_hash_is_refused_and_starts_again(client, company):
-    data = b"RIFF" + bytes(range(200)) * 50
+    data = wav_bytes()
     named = attachment(data, "audio/wav", "现场录音.wav")
     token, _ = await logged_with(client, company, [named])
     wrong = bytes(reversed(data))
@@ -352,16 +375,16 @@ async def test_chunks_over_the_limit_or_past_the_declared_size_are_413(client, c
     named = attachment(data, "video/mp4", "操作.mp4")
     token, _ = await logged_with(client, company, [named])
     assert (await patch(client, token, named["id"], 0, data, checksum=False)).status_code == 413
-    small = attachment(b"%PDF-1.4 tiny", "application/pdf")
+    small = attachment(pdf_bytes("tiny"), "application/pdf")
     token, _ = await logged_with(client, company, [small], token=token, seq=2)
-    past = await patch(client, token, small["id"], 0, b"%PDF-1.4 tiny plus more")
+    past = await patch(client, token, small["id"], 0, pdf_bytes("tiny plus more"))
     assert past.status_code == 413
     assert (await head(client, token, named["id"])).headers["Upload-Offset"] == "0"
     assert (await head(client, token, small["id"])).headers["Upload-Offset"] == "0"
 
 
 async def test_only_the_attachments_employee_may_upload(client, company, password_hash):
-    data = b"%PDF-1.4 mine"
+    data = pdf_bytes("mine")
     named = attachment(data, "application/pdf")
     token, _ = await logged_with(client, company, [named])
     colleague = await token_for(client, company.code, "MGR", device_id="mgr-phone")
@@ -389,7 +412,7 @@ async def test_only_the_attachments_employee_may_upload(client, company, passwor
 
 
 async def test_two_patches_at_one_offset_append_once(client, company):
-    data = b"%PDF-1.4 " + bytes(range(256)) * 64
+    data = pdf_bytes("") + bytes(range(256)) * 64
     named = attachment(data, "application/pdf")
     token, _ = await logged_with(client, company, [named])
     same = await asyncio.gather(*(patch(client, token, named["id"], 0, data[:4096]) for _ in range(4)))
@@ -405,7 +428,7 @@ async def test_two_patches_at_one_offset_append_once(client, company):
 
 
 async def test_one_attachment_id_belongs_to_one_record(client, company, password_hash):
-    named = attachment(b"%PDF-1.4 once", "application/pdf")
+    named = attachment(pdf_bytes("once"), "application/pdf")
     module = await practice_module(company)
     token = await token_for(client, company.code, "LRN")
     first = practice_record(module, 1, [named])
@@ -416,7 +439,7 @@ async def test_one_attachment_id_belongs_to_one_record(client, company, password
     assert results[0]["status"] == "DUPLICATE"
     assert (results[1]["status"], results[1]["code"]) == ("REJECTED", "ATTACHMENT_TAKEN")
     # In one batch too: the second record naming a new id is refused.
-    fresh = attachment(b"%PDF-1.4 fresh", "application/pdf")
+    fresh = attachment(pdf_bytes("fresh"), "application/pdf")
     results = await push(client, token, [practice_record(module, 3, [fresh]), practice_record(module, 4, [fresh])])
     assert [(r["status"], r["code"]) for r in results] == [("ACCEPTED", None), ("REJECTED", "ATTACHMENT_TAKEN")]
     # Another company's employee cannot take it either (and learns nothing of whose it is).
@@ -434,9 +457,7 @@ async def test_pushes_with_attachments_cost_the_same_statements_whatever_their_s
 
     async def statements(first_seq: int, count: int) -> int:
         records = [
-            practice_record(
-                module, first_seq + i, [attachment(f"%PDF-1.4 {first_seq + i}".encode(), "application/pdf")]
-            )
+            practice_record(module, first_seq + i, [attachment(pdf_bytes(str(first_seq + i)), "application/pdf")])
             for i in range(count)
         ]
         with count_queries() as seen:
@@ -461,7 +482,7 @@ async def test_evaluation_evidence_named_again_by_the_next_draft_is_the_same_att
     )
     mentor = await token_for(client, company.code, "MGR", device_id="mgr-phone")
     uid = str(uuid.uuid4())
-    named = attachment(b"%PDF-1.4 scored", "application/pdf", "评分依据.pdf")
+    named = attachment(pdf_bytes("scored"), "application/pdf", "评分依据.pdf")
 
     def write(base: int, seq: int, submit: bool) -> dict:
         return {
@@ -515,7 +536,7 @@ async def test_check_out_evidence_shows_on_the_roster(client, company):
         checked_in_at=now - timedelta(hours=2),
     )
     token = await token_for(client, company.code, "LRN")
-    named = attachment(b"%PDF-1.4 sign-off", "application/pdf", "签退单.pdf")
+    named = attachment(pdf_bytes("sign-off"), "application/pdf", "签退单.pdf")
     record = {
         "id": str(uuid.uuid4()),
         "seq": 1,
@@ -533,7 +554,7 @@ async def test_check_out_evidence_shows_on_the_roster(client, company):
     assert [e["evidence"] for e in entries if e["employee"]["employeeNo"] == "LRN"] == [
         [{"id": named["id"], "status": "PENDING", "url": None}]
     ]
-    await upload(client, token, named["id"], b"%PDF-1.4 sign-off")
+    await upload(client, token, named["id"], pdf_bytes("sign-off"))
     entries = (await gql(client, roster, {"id": gid("TrainingSession", session.id)}, token=teacher))["data"][
         "sessionRoster"
     ]["entries"]
@@ -542,7 +563,7 @@ async def test_check_out_evidence_shows_on_the_roster(client, company):
 
 
 async def test_evidence_is_shown_to_the_people_it_concerns_only(client, company):
-    named = attachment(b"%PDF-1.4 private", "application/pdf")
+    named = attachment(pdf_bytes("private"), "application/pdf")
     await logged_with(client, company, [named])
     learner = company.employees["LRN"]
     for employee_no, device, expected in (("LRN", "device-1", 1), ("HR1", "hr-phone", 1), ("MGR", "mgr-phone", 1)):
@@ -596,7 +617,7 @@ async def test_a_video_loses_where_it_was_filmed_unless_the_company_keeps_it(
 
 async def test_online_practice_names_evidence_like_a_synced_record(client, company):
     module = await practice_module(company)
-    named = attachment(b"%PDF-1.4 online", "application/pdf", "在线.pdf")
+    named = attachment(pdf_bytes("online"), "application/pdf", "在线.pdf")
     token = await token_for(client, company.code, "LRN")
     mutation = """mutation L($input: LogPracticeInput!) { logPractice(input: $input) {
       result { id status code } errors { code } } }"""
@@ -654,3 +675,38 @@ async def test_two_server_processes_take_every_chunk_once(client, company, datab
     assert row.status == EvidenceStatus.RECEIVED and row.received_bytes == len(data)
     assert not await EvidenceChunk.filter(attachment_id=row.id).exists()
     assert await MediaObject.filter(tenant_id=company.tenant.id).count() == 1
+
+
+async def test_evidence_is_typed_from_its_bytes_before_any_decoder_or_ffmpeg_sees_it(client, company, test_settings):
+    # An HLS playlist declared as a video would make ffmpeg read files off the server's disk; a PDF
+    # declared as audio would give the company's media row of those bytes the wrong type.
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:1.0,\n/etc/hostname.ts\n#EXT-X-ENDLIST\n" * 3
+    disguised = [attachment(playlist, "video/mp4", "clip.mp4"), attachment(pdf_bytes("not audio"), "audio/mpeg")]
+    token, _ = await logged_with(client, company, disguised)
+    for named, data in zip(disguised, (playlist, pdf_bytes("not audio")), strict=True):
+        refused = await patch(client, token, named["id"], 0, data)
+        assert refused.status_code == 422 and refused.headers["Upload-Offset"] == "0", refused.text
+        assert refused.json()["errors"][0]["extensions"]["code"] == "EVIDENCE_UNREADABLE"
+        row = await EvidenceAttachment.get(id=named["id"])
+        assert (row.status, row.received_bytes, row.media_id) == (EvidenceStatus.PENDING, 0, None)
+    assert not await MediaObject.filter(tenant_id=company.tenant.id, sha256=disguised[1]["sha256"]).exists()
+
+
+async def test_a_small_file_of_enormous_dimensions_is_refused_before_it_is_decoded(client, company):
+    out = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(out, "PNG")  # 144 megapixels in a few hundred KB
+    data = out.getvalue()
+    named = attachment(data, "image/png", "截图.png")
+    token, _ = await logged_with(client, company, [named])
+    refused = await upload_refused(client, token, named["id"], data)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["extensions"]["code"] == "EVIDENCE_UNREADABLE"
+
+
+async def upload_refused(client, token, attachment_id, data, chunk=64 * 1024):
+    """Send ``data`` in chunks until one is refused; that answer."""
+    for offset in range(0, len(data), chunk):
+        answer = await patch(client, token, attachment_id, offset, data[offset : offset + chunk])
+        if answer.status_code != 204:
+            return answer
+    raise AssertionError("every chunk was taken")

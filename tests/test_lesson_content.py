@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from backend.app import create_app
+from backend.errors import DomainError, ErrorCode
 from backend.ids import to_global_id
 from backend.models import (
     AuditEntry,
@@ -258,8 +259,8 @@ async def test_instructors_upload_to_the_courses_they_teach_only(client, company
     lesson = await added(client, token, modules["S-001/1"].id, [("a.pdf", pdf(1))])
     assert [f["kind"] for f in lesson["files"]] == ["PDF"]
     refused = await upload(client, token, modules["S-003/1"].id, [("b.pdf", pdf(1, "b"))])
-    assert refused.status_code == 200
-    assert refused.json()["data"]["addLessonFiles"]["errors"][0]["code"] == "FORBIDDEN"
+    assert refused.status_code == 403, refused.text  # before its file is read
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert not await LessonContent.filter(module_id=modules["S-003/1"].id).exists()
 
 
@@ -282,7 +283,8 @@ async def test_employees_mentors_and_strangers_are_refused_before_the_body_is_re
     other = await make_company(password_hash)
     other_token = await token_for(client, other.code, "HR1")
     response = await upload(client, other_token, module_id, [("a.pdf", pdf(1))])
-    assert response.json()["data"]["addLessonFiles"]["errors"][0]["code"] == "NOT_FOUND"
+    assert response.status_code == 404, response.text
+    assert response.json()["errors"][0]["extensions"] == {"code": "NOT_FOUND", "field": "moduleId"}
     # A JSON request carries no files: VALIDATION, nothing stored.
     body = await gql(
         client, ADD, {"input": {"moduleId": gid("CourseModule", module_id), "files": []}},
@@ -663,6 +665,163 @@ async def test_an_upload_is_judged_by_the_field_it_runs_before_its_files_are_rea
     assert not await MediaObject.filter(tenant_id=company.tenant.id).exists()
     # The same instructor's lesson upload goes through.
     assert (await added(client, token, modules["S-001/1"].id, [("a.pdf", pdf(1, "ok"))]))["files"]
+
+
+class StreamedUpload:
+    """A multipart body sent lazily, as a client on a slow line does: the text parts and the first
+    file's headers in one chunk, then the file's bytes chunk by chunk. ``file_bytes_read`` counts the
+    file bytes the server asked for (httpx's ASGI transport pulls the body as the app reads it)."""
+
+    boundary = "xuefen-stream"
+
+    def __init__(self, parts: list[tuple[str, str]], size: int = 2 * 2**20, chunk: int = 2**16) -> None:
+        self.parts, self.size, self.chunk = parts, size, chunk
+        self.file_bytes_read = 0
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    async def __aiter__(self):
+        head = "".join(
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in self.parts
+        )
+        head += (
+            f'--{self.boundary}\r\nContent-Disposition: form-data; name="0"; filename="big.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        )
+        yield head.encode()
+        while self.file_bytes_read < self.size:
+            self.file_bytes_read += self.chunk
+            yield b"a" * self.chunk
+        yield f"\r\n--{self.boundary}--\r\n".encode()
+
+
+async def streamed(client, token, parts: list[tuple[str, str]]) -> tuple[httpx.Response, StreamedUpload]:
+    body = StreamedUpload(parts)
+    headers = {"GraphQL-Preflight": "1", "Authorization": f"Bearer {token}", "Content-Type": body.content_type}
+    return await client.post("/graphql", content=body, headers=headers), body
+
+
+def add_parts(module_gid: str | None, query: str = ADD, variables: dict | None = None) -> list[tuple[str, str]]:
+    """operations and map of addLessonFiles with one file (``module_gid`` None: no moduleId)."""
+    if variables is None:
+        variables = {"input": {"files": [None], **({"moduleId": module_gid} if module_gid else {})}}
+    mapped = {"0": ["variables.input.files.0"]} if "input" in variables else {"0": ["variables.f.0"]}
+    return [("operations", json.dumps({"query": query, "variables": variables})), ("map", json.dumps(mapped))]
+
+
+@pytest.fixture
+async def undrained(database_url, test_settings):
+    """A client of an app that reads nothing more of a refused upload's body once it answers
+    (``XUEFEN_MAX_BODY_DRAIN_BYTES=0``; the server drains up to 32 MiB by default, unparsed): the
+    bytes the client was asked for are the bytes the app itself read."""
+    settings = dataclasses.replace(test_settings.with_overrides(database_url=database_url), max_body_drain_bytes=0)
+    app = create_app(settings, manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://xuefen.test") as http:
+        yield http
+
+
+def media_files(settings) -> int:
+    return sum(1 for p in Path(settings.media_dir).rglob("*") if p.is_file())
+
+
+async def test_an_upload_to_a_module_the_sender_may_not_add_to_is_refused_before_its_file_is_read(
+    undrained, company, modules, password_hash
+):
+    """An instructor may upload lesson files, but only to the courses they teach: which module is
+    in the operations, so the service's own check (lessons.check_may_upload) runs once they are
+    read, before a byte of the file: a 2 GB video to someone else's course is not read first."""
+    client = undrained
+    await make_instructor(company, "S-001")
+    token = await token_for(client, company.code, "MGR")
+    other_course = gid("CourseModule", modules["S-003/1"].id)
+    response, body = await streamed(client, token, add_parts(other_course))
+    assert response.status_code == 403, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body.file_bytes_read == 0
+    # The module as a literal in the query, the files a variable: judged the same.
+    literal = f"""mutation L($f: [Upload!]!) {{
+      addLessonFiles(input: {{moduleId: "{other_course}", files: $f}}) {{ errors {{ code }} }} }}"""
+    response, body = await streamed(client, token, add_parts(None, literal, {"f": [None]}))
+    assert (response.status_code, body.file_bytes_read) == (403, 0), response.text
+    # Where the files go cannot be read from the operations (no moduleId; a variable not given; not
+    # an id): refused too, the file unread.
+    by_variable = """mutation V($m: ID!, $f: [Upload!]!) {
+      addLessonFiles(input: {moduleId: $m, files: $f}) { errors { code } } }"""
+    for parts in (add_parts(None), add_parts(None, by_variable, {"f": [None]}), add_parts("x")):
+        response, body = await streamed(client, token, parts)
+        assert (response.status_code, body.file_bytes_read) == (400, 0), response.text
+        assert response.json()["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "input.moduleId"}
+    # Another company's module looks missing: 404, unread.
+    other = await make_company(password_hash)
+    response, body = await streamed(client, await token_for(client, other.code, "HR1"), add_parts(other_course))
+    assert (response.status_code, body.file_bytes_read) == (404, 0), response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert not await MediaObject.filter(tenant_id=company.tenant.id).exists()
+    # The course the instructor teaches: the whole file is read and kept.
+    response, body = await streamed(client, token, add_parts(gid("CourseModule", modules["S-001/1"].id)))
+    assert response.status_code == 200 and body.file_bytes_read == body.size, response.text
+    assert response.json()["data"]["addLessonFiles"]["errors"] == []
+
+
+async def test_a_retired_course_takes_no_files_and_keeps_none(undrained, company, modules, test_settings):
+    """A RETIRED course's lesson is history: an upload is refused before its files are read (over
+    HTTP) or spooled (``lessons.add_files``, as `xuefen content add` calls it), nothing stored."""
+    client = undrained
+    await Course.filter(id=company.courses["S-003"].id).update(status=CourseStatus.RETIRED)
+    module_id = modules["S-003/1"].id
+    rows, stored = await MediaObject.all().count(), media_files(test_settings)
+    token = await token_for(client, company.code, "HR1")
+    response, body = await streamed(client, token, add_parts(gid("CourseModule", module_id)))
+    assert (response.status_code, body.file_bytes_read) == (400, 0), response.text
+    assert response.json()["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "moduleId"}
+    source = io.BytesIO(pdf(1, "retired"))
+
+    async def read(size: int) -> bytes:
+        return source.read(size)
+
+    operator = lessons.Operator(company.tenant.id)
+    with pytest.raises(DomainError) as refused:
+        await lessons.add_files(operator, test_settings, module_id, [lessons.NewFile("a.pdf", "", read)])
+    assert (refused.value.code, refused.value.field) == (ErrorCode.VALIDATION, "moduleId")
+    assert source.tell() == 0  # not a byte spooled
+    assert (await MediaObject.all().count(), media_files(test_settings)) == (rows, stored)
+    assert not await LessonContent.filter(module_id=module_id).exists()
+
+
+async def test_a_multipart_request_that_repeats_operations_or_map_is_refused_before_its_file_is_read(
+    undrained, company, modules, password_hash
+):
+    """The check reads the first ``operations``; strawberry would run the last one. A request that
+    sends ``operations`` or ``map`` twice is refused (400) before its file is read."""
+    client = undrained
+    token = await token_for(client, company.code, "HR1")
+    allowed = add_parts(gid("CourseModule", modules["S-001/1"].id))
+    other = await make_company(password_hash)
+    foreign = await CourseModule.filter(course_id=other.courses["S-001"].id).first()
+    assert foreign is not None
+    elsewhere = add_parts(gid("CourseModule", foreign.id))
+    for parts in ([*allowed, elsewhere[0]], [allowed[0], *allowed], [*allowed, allowed[1]]):
+        response, body = await streamed(client, token, parts)
+        assert (response.status_code, body.file_bytes_read) == (400, 0), response.text
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION" and "more than once" in error["message"]
+    # A second operations after the file: refused all the same, nothing kept.
+    boundary = "xuefen-boundary"
+    body = (
+        "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n{v}\r\n' for n, v in allowed)
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="0"; filename="a.txt"\r\n\r\ntext\r\n'
+        + f'--{boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{elsewhere[0][1]}\r\n'
+        + f"--{boundary}--\r\n"
+    ).encode()
+    headers = {"GraphQL-Preflight": "1", "Authorization": f"Bearer {token}", "Accept-Language": "en"}
+    response = await client.post(
+        "/graphql", content=body, headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert response.status_code == 400, response.text
+    assert not await MediaObject.filter(tenant_id__in=[company.tenant.id, other.tenant.id]).exists()
 
 
 def test_file_names_are_their_last_part_without_control_characters() -> None:

@@ -188,6 +188,74 @@ async def test_a_server_error_is_retried(
         await download(client, media_path(test_settings, 1, "ab" * 32, "video/mp4")[0], tmp_path / "g", "ab" * 32)
 
 
+def rechunked(bodies: list[bytes | None]) -> tuple[httpx.MockTransport, list[dict[str, str]]]:
+    """A proxy that re-chunks: every answer a 200 without Content-Length (Transfer-Encoding:
+    chunked), its bytes from ``bodies`` in turn (the last one repeated); None: a stream that never
+    ends. The requests' headers are noted."""
+    seen: list[dict[str, str]] = []
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        seen.append({k: v for k, v in request.headers.items() if k in ("range", "if-range")})
+        body = bodies[min(len(seen), len(bodies)) - 1]
+
+        async def stream():
+            if body is None:
+                while True:
+                    yield b"\0" * 65536
+            for start in range(0, len(body), 100_000):
+                yield body[start : start + 100_000]
+
+        return httpx.Response(200, headers={"Transfer-Encoding": "chunked", "ETag": '"e"'}, content=stream())
+
+    return httpx.MockTransport(answer), seen
+
+
+async def test_an_answer_without_content_length_ends_with_its_stream(tmp_path: Path) -> None:
+    """A 200 without Content-Length (a proxy re-chunking) is the file when its stream ends and the
+    bytes hash to it; a part left earlier is started over, not appended to."""
+    transport, seen = rechunked([FILE])
+    target = leave_part(tmp_path, FILE[:1000], '"e"')
+    async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:
+        done = await download(http, "/f", target, SHA, size=len(FILE), sleep=no_wait)
+    assert target.read_bytes() == FILE
+    assert (done.size, done.requests, done.retries, done.restarts) == (len(FILE), 1, 0, 1)
+    assert not (tmp_path / "lesson.mp4.part").exists() and not (tmp_path / "lesson.mp4.part.etag").exists()
+
+    # Cut short once (a close-delimited body looks whole): counted, retried from zero, finished.
+    transport, seen = rechunked([FILE[:777_777], FILE])
+    async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:
+        done = await download(http, "/f", tmp_path / "again.mp4", SHA, sleep=no_wait)
+    assert (tmp_path / "again.mp4").read_bytes() == FILE
+    assert (done.requests, done.retries) == (2, 1)
+    assert seen == [{}, {}]
+
+
+async def test_wrong_bytes_without_content_length_fail_after_the_retry_limit(tmp_path: Path) -> None:
+    """Wrong bytes in answers without a length: ``max_attempts`` answers, waited out with backoff,
+    then HashMismatch with nothing kept; a stream that never ends stops at the manifest's size."""
+    waits: list[float] = []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    wrong = bytes(len(FILE))
+    transport, seen = rechunked([wrong])
+    target = tmp_path / "lesson.mp4"
+    async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:
+        with pytest.raises(HashMismatch):
+            await download(http, "/f", target, SHA, max_attempts=3, sleep=wait, rng=random.Random(2))
+    assert len(seen) == 3 and len(waits) == 2
+    assert all(0 <= wait <= 0.25 * 2**n for n, wait in enumerate(waits))
+    assert not target.exists() and not (tmp_path / "lesson.mp4.part").exists()
+
+    transport, seen = rechunked([None])
+    async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:
+        with pytest.raises(HashMismatch):
+            await asyncio.wait_for(download(http, "/f", target, SHA, size=len(FILE), sleep=no_wait), 30)
+    assert len(seen) == 1
+    assert not target.exists() and not (tmp_path / "lesson.mp4.part").exists()
+
+
 COURSE_SIZES = [20 * 1024 * 1024 + 3, 15 * 1024 * 1024, 10 * 1024 * 1024 + 1, 5 * 1024 * 1024 - 7, 11]  # ~50 MB
 PHONES = 20
 

@@ -16,9 +16,14 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 1920
 QUALITY = 85
-# Larger than any phone camera (a 200-megapixel sensor included) and small enough that a crafted
-# header cannot make the decoder allocate gigabytes.
+# What a decoder may be made to hold. A JPEG is decoded at 1/8 scale when that covers MAX_SIDE
+# (``draft``), so a 200-megapixel sensor's photo costs ~3 megapixels; every other format is decoded
+# whole (4 bytes a pixel, and a copy): a phone's PNG or WebP screenshot is far below this cap, a
+# crafted 12000×12000 PNG of 0.5 MB (576 MB decoded) is refused before decoding.
 MAX_PIXELS = 250_000_000
+MAX_FULL_DECODE_PIXELS = 40_000_000
+# Pillow picks a decoder from the bytes; only these may run (never EPS, which calls Ghostscript).
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
 
 
 class Unreadable(Exception):
@@ -41,8 +46,9 @@ def reencode(source: Path, directory: Path, keep_location: bool) -> Photo:
     """Re-encode the image at ``source`` into a new file in ``directory`` (see the module)."""
     target = directory / f"{uuid.uuid4().hex}.part"
     try:
-        with Image.open(source) as opened:
-            if opened.width * opened.height > MAX_PIXELS:
+        with Image.open(source, formats=FORMATS) as opened:
+            pixels = opened.width * opened.height
+            if pixels > MAX_PIXELS or (opened.format != "JPEG" and pixels > MAX_FULL_DECODE_PIXELS):
                 raise Unreadable("too many pixels")
             gps = opened.getexif().get_ifd(ExifTags.IFD.GPSInfo) if keep_location else None
             if opened.format == "JPEG":

@@ -31,6 +31,7 @@ from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import ActivityRecord, EvidenceAttachment, EvidenceChunk, EvidenceStatus, MediaKind, Tenant
 from backend.services.content import evidence, evidence_photos, media_files
+from backend.services.content.inspect import ffmpeg_input, inspect
 from backend.services.content.storage import Spooled, discard, media_store, spool_chunks
 from backend.services.feed import ChangeSet
 from backend.services.ojt import assessment, practice
@@ -220,7 +221,7 @@ async def _complete(settings: Settings, viewer: Viewer, row: EvidenceAttachment)
 _CONTAINERS = {"video/mp4": "mp4", "video/quicktime": "mov"}
 
 
-async def _without_metadata(settings: Settings, row: EvidenceAttachment, spooled: Spooled) -> Spooled:
+async def _without_metadata(settings: Settings, row: EvidenceAttachment, spooled: Spooled, mime_type: str) -> Spooled:
     """A phone video remuxed without its metadata (a phone writes where it was filmed, ``©xyz``,
     and timed location tracks): the video and audio streams copied as they are, nothing else.
     EVIDENCE_UNREADABLE (the upload starts again) when ffmpeg cannot read it."""
@@ -231,8 +232,7 @@ async def _without_metadata(settings: Settings, row: EvidenceAttachment, spooled
         "-loglevel",
         "error",
         "-y",
-        "-i",
-        str(spooled.path),
+        *ffmpeg_input(mime_type, spooled.path),
         "-map",
         "0:v",
         "-map",
@@ -246,7 +246,7 @@ async def _without_metadata(settings: Settings, row: EvidenceAttachment, spooled
         "-movflags",
         "+faststart",
         "-f",
-        _CONTAINERS.get(row.mime_type, "mp4"),
+        _CONTAINERS.get(mime_type, "mp4"),
         str(output),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -264,14 +264,26 @@ async def _without_metadata(settings: Settings, row: EvidenceAttachment, spooled
 async def _prepared(
     settings: Settings, row: EvidenceAttachment, spooled: Spooled
 ) -> tuple[Spooled, media_files.MediaFacts]:
-    """The file to keep for a checked upload, and what it is: a photo re-encoded, a video without
-    its metadata (each unless the company keeps locations where that applies), anything else as
-    sent. EVIDENCE_UNREADABLE (the upload reset) when the bytes are not what their type says."""
+    """The file to keep for a checked upload, and what it is, read from its bytes like any lesson
+    file (``inspect``: the type a phone declared is believed only when the bytes agree, so no
+    crafted file reaches a decoder or ffmpeg as something else): a photo re-encoded, a video
+    without its metadata (each unless the company keeps locations where that applies), anything
+    else as sent. EVIDENCE_UNREADABLE (the upload reset) when the bytes are not what their type says."""
+    try:
+        facts = await inspect(settings, spooled.path, row.file_name)
+        # A video without a picture (a phone's voice memo saved as MP4) is audio: that is fine.
+        agrees = facts.kind == row.kind or (row.kind == MediaKind.VIDEO and facts.kind == MediaKind.AUDIO)
+        if not agrees:
+            raise DomainError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, mime=facts.mime_type)
+    except DomainError as exc:
+        discard(spooled)
+        await _reset(row)
+        raise DomainError(ErrorCode.EVIDENCE_UNREADABLE, offset=0, kind=row.mime_type) from exc
     keep_location = any(await Tenant.filter(id=row.tenant_id).values_list("keep_photo_location", flat=True))
-    if row.kind == MediaKind.VIDEO and not keep_location and shutil.which(settings.ffmpeg):
-        return await _without_metadata(settings, row, spooled), media_files.MediaFacts(row.mime_type, MediaKind.VIDEO)
-    if row.kind != MediaKind.IMAGE:
-        return spooled, media_files.MediaFacts(row.mime_type, MediaKind(row.kind))
+    if facts.kind == MediaKind.VIDEO and not keep_location and shutil.which(settings.ffmpeg):
+        return await _without_metadata(settings, row, spooled, facts.mime_type), facts
+    if facts.kind != MediaKind.IMAGE:
+        return spooled, facts
     try:
         photo = await asyncio.to_thread(
             evidence_photos.reencode, spooled.path, media_store(settings).spool_dir, keep_location

@@ -26,6 +26,7 @@ from PIL import Image
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import MediaKind
+from backend.services.content import evidence_photos
 from backend.services.content.media_files import MediaFacts
 
 # MIME type (as filetype names it) -> (the MIME type we store and serve, the kind).
@@ -41,6 +42,7 @@ KINDS: dict[str, tuple[str, MediaKind]] = {
     "audio/aac": ("audio/aac", MediaKind.AUDIO),
     "audio/x-wav": ("audio/wav", MediaKind.AUDIO),
     "audio/ogg": ("audio/ogg", MediaKind.AUDIO),
+    "audio/amr": ("audio/amr", MediaKind.AUDIO),  # voice notes of older Android phones
     "video/mp4": ("video/mp4", MediaKind.VIDEO),
     "video/x-m4v": ("video/mp4", MediaKind.VIDEO),
     "video/webm": ("video/webm", MediaKind.VIDEO),
@@ -57,7 +59,32 @@ KINDS: dict[str, tuple[str, MediaKind]] = {
     },
     "application/zip": ("application/zip", MediaKind.FILE),
 }
-ALLOWED = "JPEG, PNG, WebP, GIF, PDF, MP3, M4A, AAC, WAV, OGG, MP4, WebM, MOV, Word, Excel, PowerPoint, ZIP, TXT/MD/CSV"
+# Pillow picks its decoder from the bytes: only these may run (never EPS, which calls Ghostscript).
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+# The demuxer ffmpeg/ffprobe must use for each audio/video type we keep: told, never guessed from
+# the bytes (a guessed HLS playlist would make ffmpeg read files off the server's disk).
+DEMUXERS = {
+    "video/mp4": "mov",
+    "video/quicktime": "mov",
+    "audio/mp4": "mov",
+    "video/webm": "matroska",
+    "audio/mpeg": "mp3",
+    "audio/aac": "aac",
+    "audio/wav": "wav",
+    "audio/ogg": "ogg",
+    "audio/amr": "amr",
+}
+
+
+def ffmpeg_input(mime: str, path: Path) -> list[str]:
+    """ffmpeg's/ffprobe's input arguments for a file of type ``mime``: the demuxer forced and only
+    the local file protocol allowed."""
+    return ["-protocol_whitelist", "file", "-f", DEMUXERS[mime], "-i", str(path)]
+
+
+ALLOWED = (
+    "JPEG, PNG, WebP, GIF, PDF, MP3, M4A, AAC, WAV, OGG, AMR, MP4, WebM, MOV, Word, Excel, PowerPoint, ZIP, TXT/MD/CSV"
+)
 _TEXT_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".csv": "text/csv"}
 _TEXT_SAMPLE = 64 * 1024
 _PROBE_SECONDS = 60
@@ -114,7 +141,16 @@ def _duration_ms(settings: Settings, path: Path, mime: str, kind: MediaKind) -> 
         return round(audio.info.length * 1000), kind, mime
     try:
         done = subprocess.run(
-            [probe, "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", str(path)],
+            [
+                probe,
+                "-v",
+                "error",
+                "-show_entries",
+                "format=duration:stream=codec_type",
+                "-of",
+                "json",
+                *ffmpeg_input(mime, path),
+            ],
             capture_output=True,
             timeout=_PROBE_SECONDS,
             check=False,
@@ -143,11 +179,19 @@ def _pages(path: Path, mime: str) -> int:
 
 def _image_size(path: Path, mime: str) -> tuple[int, int]:
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=IMAGE_FORMATS) as image:
             size = image.size
+            if size[0] * size[1] > evidence_photos.MAX_PIXELS:
+                raise _corrupt(mime)
             image.verify()
-        with Image.open(path) as image:
-            image.load()  # verify() reads the structure only; a truncated picture fails here
+        with Image.open(path, formats=IMAGE_FORMATS) as image:
+            # Decoded to see a truncated picture fail (verify() reads the structure only), within
+            # what a decoder may hold: a JPEG at reduced scale, anything else only when small enough.
+            if image.format == "JPEG":
+                image.draft("RGB", (1024, 1024))
+            elif size[0] * size[1] > evidence_photos.MAX_FULL_DECODE_PIXELS:
+                raise _corrupt(mime)
+            image.load()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise _corrupt(mime) from None
     return size

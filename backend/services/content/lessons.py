@@ -19,6 +19,7 @@ refused, none is kept.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -139,14 +140,24 @@ async def _authored_module(
     return module, course
 
 
-async def check_may_add(viewer: Author, module_id: int, count: int, position: object) -> None:
-    """NOT_FOUND, FORBIDDEN, or VALIDATION past ``MAX_FILES`` or for a place the lesson has not,
-    before any file of a request is spooled or kept (``add_files`` checks again under the lock)."""
+async def check_may_upload(viewer: Author, module_id: int) -> CourseModule:
+    """The module, if the viewer may add files to it: NOT_FOUND (no such module in the company),
+    FORBIDDEN (not an author of its course), VALIDATION for a RETIRED course. Cheap, so the API
+    runs it before it reads an upload's files (``schema/api.py``, ``UPLOAD_PRECHECKS``)."""
     module = await CourseModule.filter(tenant_id=viewer.tenant_id, id=module_id).first()
     if module is None:
         raise DomainError(ErrorCode.NOT_FOUND, field="moduleId")
     if not await may_author(viewer, module.course_id):
         raise DomainError(ErrorCode.FORBIDDEN)
+    if await Course.filter(id=module.course_id, status=CourseStatus.RETIRED).exists():
+        raise invalid("moduleId", "reason.course_retired")
+    return module
+
+
+async def check_may_add(viewer: Author, module_id: int, count: int, position: object) -> None:
+    """``check_may_upload``, then VALIDATION past ``MAX_FILES`` or for a place the lesson has not,
+    before any file of a request is spooled or kept (``add_files`` checks again under the lock)."""
+    module = await check_may_upload(viewer, module_id)
     _, files = await newest_content(module.id)
     if len(files) + count > MAX_FILES:
         raise invalid("files", "reason.list_too_long", max=MAX_FILES)
@@ -286,7 +297,7 @@ async def _finish(
 async def set_text(viewer: Author, module_id: int, markdown: object) -> Lesson:
     """Set a module's lesson text (Markdown; phones get it as sanitised HTML)."""
     body = check_markdown(markdown)
-    html = to_html(body)
+    html = await asyncio.to_thread(to_html, body)  # seconds for a long text: off the event loop
     async with in_transaction() as connection:
         module, course = await _authored_module(connection, viewer, module_id)
         newest, _ = await newest_content(module.id, connection)

@@ -11,9 +11,11 @@
 - Without ffmpeg nothing is made: rows stay PENDING until a process with ffmpeg runs
   ``xuefen content renditions`` (or starts).
 
-The server starts ``make_pending`` in the background after a video is added and when it starts
-(``start``), so renditions appear without a separate worker; ``xuefen content renditions`` does the
-same from a worker machine or a cron job.
+The server starts ``make_pending`` in the background after a video is added (``start``), so
+renditions appear without a separate worker; each run makes every pending copy it can claim,
+including those a stopped process left (once their lease ran out). ``xuefen content renditions``
+does the same from a worker machine or a cron job. (Not at server start: a start with the
+database unreachable must answer /readyz, not queue work on a dead connection.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from backend.config import Settings
 from backend.models import MediaKind, MediaObject, MediaRendition, RenditionStatus
+from backend.services.content.inspect import ffmpeg_input
 from backend.services.content.media_files import MediaFacts, keep
 from backend.services.content.storage import discard, media_store, spool, temporary_dir
 from backend.sql import Params
@@ -179,7 +182,7 @@ async def _make(settings: Settings, rendition: MediaRendition) -> bool:
     try:
         original, output = work / "source", work / f"{spec.label}.mp4"
         await store.fetch(source.sha256, original)
-        error = await _ffmpeg(settings, original, output, spec)
+        error = await _ffmpeg(settings, original, source.mime_type, output, spec)
         if error is None:
             with output.open("rb") as handle:
                 spooled = await spool(store, _reader(handle), settings.media_max_bytes)
@@ -225,7 +228,7 @@ def _copy_name(file_name: str, spec: Rendition) -> str:
     return f"{stem or 'video'}-{spec.label}.mp4"
 
 
-async def _ffmpeg(settings: Settings, source: Path, output: Path, spec: Rendition) -> str | None:
+async def _ffmpeg(settings: Settings, source: Path, mime_type: str, output: Path, spec: Rendition) -> str | None:
     """Run ffmpeg; None when it made the copy, else its last line of output."""
     process = await asyncio.create_subprocess_exec(
         settings.ffmpeg,
@@ -234,8 +237,7 @@ async def _ffmpeg(settings: Settings, source: Path, output: Path, spec: Renditio
         "-loglevel",
         "error",
         "-y",
-        "-i",
-        str(source),
+        *ffmpeg_input(mime_type, source),
         *spec.ffmpeg_options(),
         str(output),
         stdout=asyncio.subprocess.DEVNULL,

@@ -15,6 +15,10 @@ reach before LESSON_COMPLETED counts. Files without a duration or page count (im
 attachments) do not count; a module without such files has no bar. Progress on a file of an
 earlier version is kept (a phone may have studied it offline before the new version arrived) and
 counts wherever the newest version still holds the same file (the same sha256).
+
+A phone that played a file's low-bandwidth copy (a READY ``MediaRendition``) may report the copy's
+sha256: the copy has the source's timeline (its duration is the source's), so the progress is kept
+on the source file's row and counts toward the bar like progress on the original.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from backend.errors import DomainError, ErrorCode
-from backend.models import ContentProgress, CourseStatus, MediaKind, RecordStatus, Role
+from backend.models import ContentProgress, CourseStatus, MediaKind, RecordStatus, RenditionStatus, Role
 from backend.services.feed import ChangeSet, Entity
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.viewer import Viewer
@@ -162,28 +166,42 @@ async def _files_of(
     context: ApplyContext, module_ids: set[int], hashes: set[str]
 ) -> tuple[set[int], dict[tuple[int, str], _File]]:
     """The visible modules among ``module_ids``, and their files (of any content version) among
-    ``hashes`` by (module, sha256), in one statement."""
+    ``hashes`` by (module, sha256), in one statement. A hash may also name a READY rendition of a
+    module's file (the low-bandwidth copy a phone on a poor link plays): it maps to the source
+    file, whose timeline the copy shares, so the progress counts on the source. A file's own hash
+    wins over a copy's should both name one (module, hash)."""
     connection, viewer = context.connection, context.viewer
     p = Params(connection)
     tenant = p(viewer.tenant_id)
+    among = p.among(sorted(hashes), "text")  # numbered placeholders: used twice, bound once
+    ready = p(RenditionStatus.READY.value)
     rows = await connection.execute_query_dict(
-        "SELECT DISTINCT m.id AS module_id, c.status, o.id AS media_id, o.sha256, o.kind, o.duration_ms,"
-        " o.page_count FROM course_module m JOIN course c ON c.id = m.course_id"
+        "SELECT DISTINCT m.id AS module_id, c.status, o.id AS media_id, h.sha256, h.direct, o.kind,"
+        " o.duration_ms, o.page_count FROM course_module m JOIN course c ON c.id = m.course_id"
         f" LEFT JOIN lesson_content lc ON lc.module_id = m.id AND lc.tenant_id = {tenant}"
         " LEFT JOIN lesson_file f ON f.content_id = lc.id"
-        f" LEFT JOIN media_object o ON o.id = f.media_id AND o.tenant_id = {tenant}"
-        f" AND o.sha256 {p.among(sorted(hashes), 'text')}"
+        " LEFT JOIN ("
+        f"SELECT s.id AS source_id, s.sha256, 1 AS direct FROM media_object s WHERE s.tenant_id = {tenant}"
+        f" AND s.sha256 {among}"
+        " UNION ALL SELECT r.source_id, ro.sha256, 0 AS direct FROM media_rendition r"
+        " JOIN media_object ro ON ro.id = r.media_id"
+        f" WHERE r.tenant_id = {tenant} AND r.status = {ready} AND ro.tenant_id = {tenant} AND ro.sha256 {among}"
+        ") h ON h.source_id = f.media_id"
+        f" LEFT JOIN media_object o ON o.id = h.source_id AND o.tenant_id = {tenant}"
         f" WHERE m.tenant_id = {tenant} AND m.id {p.among(sorted(module_ids), 'int')}",
         p.values,
     )
     drafts = _sees_drafts(viewer)
     published = CourseStatus.PUBLISHED.value
     visible = {row["module_id"] for row in rows if row["status"] == published or drafts}
-    files = {
-        (row["module_id"], row["sha256"]): _File(row["media_id"], row["kind"], row["duration_ms"], row["page_count"])
-        for row in rows
-        if row["media_id"] is not None and row["module_id"] in visible
-    }
+    found = [row for row in rows if row["media_id"] is not None and row["module_id"] in visible]
+    files: dict[tuple[int, str], _File] = {}
+    # The file's own hash first, then copies by source id: one answer whatever the rows' order.
+    for row in sorted(found, key=lambda row: (-int(row["direct"]), row["media_id"])):
+        files.setdefault(
+            (row["module_id"], row["sha256"]),
+            _File(row["media_id"], row["kind"], row["duration_ms"], row["page_count"]),
+        )
     return visible, files
 
 
