@@ -14,6 +14,7 @@ from schema.checkin.fields import CheckInMutations
 from schema.content.fields import ContentMutations
 from schema.credits.fields import CreditMutations
 from schema.devices.fields import DeviceMutations
+from schema.evidence.fields import EvidenceMutations
 from schema.imports.fields import ImportMutations
 from schema.mentoring.fields import MentoringMutations
 from schema.organisation.admin import OrganisationMutations
@@ -40,6 +41,7 @@ class Mutation(
     ContentMutations,
     CreditMutations,
     DeviceMutations,
+    EvidenceMutations,
     ImportMutations,
     EmploymentMutations,
     MentoringMutations,

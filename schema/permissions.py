@@ -76,6 +76,7 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     # HR admins
     "issueActivationCode": HR,
     "updatePasswordPolicy": HR,
+    "updateEvidencePolicy": HR,
     "setCourseStatus": HR,
     # Course authoring (backend/services/catalog/course_authoring.py and its neighbours)
     "createCourse": HR,
@@ -147,6 +148,7 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
         (
             "me",
             "passwordPolicy",
+            "evidencePolicy",
             "myDevices",
             "node",
             "course",

@@ -20,6 +20,7 @@ from schema.common import Node
 from schema.content.fields import ContentQueries
 from schema.credits.fields import CreditQueries
 from schema.devices.fields import DeviceQueries
+from schema.evidence.fields import EvidenceQueries
 from schema.ids import from_global_id
 from schema.imports.fields import ImportQueries
 from schema.leaderboards.fields import LeaderboardQueries
@@ -60,6 +61,7 @@ class Query(
     ContentQueries,
     CreditQueries,
     DeviceQueries,
+    EvidenceQueries,
     ImportQueries,
     EmploymentQueries,
     LeaderboardQueries,

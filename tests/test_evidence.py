@@ -27,6 +27,7 @@ from backend.ids import to_global_id
 from backend.models import (
     Attendance,
     AttendanceStatus,
+    AuditEntry,
     CourseModule,
     EmployeeRole,
     EvidenceAttachment,
@@ -298,6 +299,25 @@ async def test_a_chunked_upload_with_a_retried_chunk_ends_received_and_the_mento
     # Done: any chunk again, or a HEAD, says so.
     assert (await patch(client, token, named["id"], 0, data[:chunk])).headers["Upload-Offset"] == str(len(data))
     assert (await head(client, token, named["id"])).headers["Upload-Offset"] == str(len(data))
+
+
+POLICY = "mutation P($keep: Boolean!) { updateEvidencePolicy(keepPhotoLocation: $keep) { policy { keepPhotoLocation } errors { code } } }"
+
+
+async def test_hr_decides_whether_photos_keep_their_location(client, company):
+    learner = await token_for(client, company.code, "LRN")
+    hr = await token_for(client, company.code, "HR1", device_id="hr-desk")
+    ask = "{ evidencePolicy { keepPhotoLocation } }"
+    assert (await gql(client, ask, token=learner))["data"]["evidencePolicy"] == {"keepPhotoLocation": False}
+    refused = await gql(client, POLICY, {"keep": True}, token=learner)
+    assert refused["data"]["updateEvidencePolicy"]["errors"][0]["code"] == "FORBIDDEN"
+    assert (await Tenant.get(id=company.tenant.id)).keep_photo_location is False
+    changed = await gql(client, POLICY, {"keep": True}, token=hr)
+    assert changed["data"]["updateEvidencePolicy"] == {"policy": {"keepPhotoLocation": True}, "errors": []}
+    assert (await gql(client, ask, token=learner))["data"]["evidencePolicy"] == {"keepPhotoLocation": True}
+    entry = await AuditEntry.filter(tenant_id=company.tenant.id, action="evidence.policy.update").get()
+    assert entry.details == {"before": {"keepPhotoLocation": False}, "after": {"keepPhotoLocation": True}}
+    await gql(client, POLICY, {"keep": False}, token=hr)
 
 
 async def test_photo_location_is_kept_only_where_the_company_keeps_it(client, company, test_settings):

@@ -11,6 +11,7 @@ import strawberry
 
 from backend import models
 from backend.services.content import evidence
+from schema.common import UserError
 
 EvidenceStatus = models.EvidenceStatus
 strawberry.enum(
@@ -105,3 +106,17 @@ def with_attachments(payload: dict[str, Any], attachments: list[EvidenceInput] |
 
 
 __all__ = ["EvidenceAttachment", "EvidenceInput", "EvidenceKind", "EvidenceStatus", "with_attachments"]
+
+
+@strawberry.type(description="A company's evidence policy.")
+class EvidencePolicy:
+    keep_photo_location: bool = strawberry.field(
+        description="Whether evidence photos keep their GPS location (otherwise every photo is re-encoded "
+        "without metadata)."
+    )
+
+
+@strawberry.type(description="Result of updateEvidencePolicy.")
+class EvidencePolicyPayload:
+    policy: EvidencePolicy | None = strawberry.field(description="The policy after the change, unless errors.")
+    errors: list[UserError] = strawberry.field(description="Expected failures; empty on success.")
