@@ -340,6 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     content_add.add_argument("--title", default=None, help="title of the first file (default: its name)")
     content_add.add_argument("--text", default=None, metavar="FILE.md", help="set the lesson text from a Markdown file")
     content_add.add_argument("--locale", choices=("zh-CN", "en"), default=None, help="language of messages")
+    purge_uploads = content_actions.add_parser(
+        "purge-uploads", help="free the space of evidence uploads abandoned part-way (they start again from 0)"
+    )
+    purge_uploads.add_argument(
+        "--days", type=int, default=30, help="uploads whose record arrived more than this many days ago (30)"
+    )
     content_actions.add_parser(
         "renditions",
         help="make the pending low-bitrate copies of lesson videos (needs ffmpeg; for a worker or cron)",
@@ -360,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_tenant_command(settings, args))
     if args.command in ("import", "export"):
         return _import_command(settings, args, importing)
+    if args.command == "content" and args.content_command == "purge-uploads":
+        from backend import content_commands
+
+        return asyncio.run(content_commands.purge_uploads(settings, args.days))
     if args.command == "content" and args.content_command == "renditions":
         from backend import content_commands
 

@@ -1,4 +1,7 @@
-"""``xuefen content renditions``: make every pending low-bitrate video copy (a worker or cron job on
+"""``xuefen content purge-uploads [--days N]``: reset evidence uploads abandoned part-way whose record
+arrived more than N days ago (their chunks deleted), printing how many.
+
+``xuefen content renditions``: make every pending low-bitrate video copy (a worker or cron job on
 a machine with ffmpeg; exit 1 without ffmpeg), printing how many were made.
 
 ``xuefen content add COURSE MODULE FILE... [--tenant CODE] [--title T] [--text FILE.md]`` (backend/cli.py
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ from backend.errors import DomainError
 from backend.i18n import translate
 from backend.import_commands import _tenant as tenant_named  # the same rule as imports: --tenant or the only one
 from backend.models import Course, CourseModule
-from backend.services.content import lessons, renditions
+from backend.services.content import evidence_upload, lessons, renditions
 
 
 def _error(message: str) -> int:
@@ -120,4 +124,17 @@ async def make_renditions(settings: Settings) -> int:
     finally:
         await db.close_db()
     print(f"{made} rendition(s) made")
+    return 0
+
+
+async def purge_uploads(settings: Settings, days: int) -> int:
+    """``content purge-uploads``: 0, printing how many partial uploads were reset."""
+    if days < 1:
+        return _error("--days must be at least 1")
+    await db.init_db(settings)
+    try:
+        reset = await evidence_upload.purge_stale_uploads(timedelta(days=days))
+    finally:
+        await db.close_db()
+    print(f"{reset} abandoned upload(s) reset")
     return 0

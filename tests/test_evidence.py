@@ -40,6 +40,7 @@ from backend.models import (
     Tenant,
     TrainingSession,
 )
+from backend.services.content import evidence_upload
 from backend.services.content.media_links import read_media_key
 from backend.services.content.storage import media_store
 from tests.conftest import count_queries
@@ -730,3 +731,24 @@ async def upload_refused(client, token, attachment_id, data, chunk=64 * 1024):
         if answer.status_code != 204:
             return answer
     raise AssertionError("every chunk was taken")
+
+
+async def test_abandoned_partial_uploads_give_their_space_back(client, company):
+    data = pdf_bytes("abandoned", padding=200_000)
+    stale, fresh = (
+        attachment(data, "application/pdf"),
+        attachment(pdf_bytes("fresh", padding=200_000), "application/pdf"),
+    )
+    token, _ = await logged_with(client, company, [stale, fresh])
+    for named in (stale, fresh):
+        assert (await patch(client, token, named["id"], 0, data[:65536])).status_code == 204
+    long_ago = datetime.now(UTC) - timedelta(days=31)
+    await EvidenceAttachment.filter(id=stale["id"]).update(created_at=long_ago)
+    assert await evidence_upload.purge_stale_uploads(timedelta(days=30)) == 1
+    assert not await EvidenceChunk.filter(attachment_id=stale["id"]).exists()
+    assert await EvidenceChunk.filter(attachment_id=fresh["id"]).exists()
+    # The phone comes back: HEAD says 0, and the whole file is sent again.
+    assert (await head(client, token, stale["id"])).headers["Upload-Offset"] == "0"
+    await upload(client, token, stale["id"], data)
+    assert (await EvidenceAttachment.get(id=stale["id"])).status == EvidenceStatus.RECEIVED
+    assert await evidence_upload.purge_stale_uploads(timedelta(days=30)) == 0  # received ones are kept

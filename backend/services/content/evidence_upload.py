@@ -23,7 +23,7 @@ import hashlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
@@ -313,3 +313,27 @@ async def _touch_owner(work: UnitOfWork, row: EvidenceAttachment) -> None:
     elif kind == evidence.MENTOR_EVALUATION:
         await assessment.touch_evaluation(work, uuid.UUID(owner[1]))
     # A check-out's attendance is not in the feed: the roster shows its evidence when asked.
+
+
+async def purge_stale_uploads(older_than: timedelta, now: datetime | None = None) -> int:
+    """Give back the database space of abandoned uploads: partial uploads (PENDING, some bytes in)
+    whose record arrived more than ``older_than`` ago lose their chunks and go back to offset 0 (a
+    phone that comes back sees 0 on HEAD and sends again). An upload that moves meanwhile is left
+    alone (the reset is conditional on the offset read). Returns how many were reset."""
+    cutoff = (now or datetime.now(UTC)) - older_than
+    stale = await EvidenceAttachment.filter(
+        status=EvidenceStatus.PENDING, received_bytes__gt=0, created_at__lt=cutoff
+    ).values_list("id", "received_bytes")
+    reset = 0
+    for attachment_id, received_bytes in stale:
+        async with in_transaction() as connection:
+            if await (
+                EvidenceAttachment.filter(
+                    id=attachment_id, status=EvidenceStatus.PENDING, received_bytes=received_bytes
+                )
+                .using_db(connection)
+                .update(received_bytes=0)
+            ):
+                await EvidenceChunk.filter(attachment_id=attachment_id).using_db(connection).delete()
+                reset += 1
+    return reset
