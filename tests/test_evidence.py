@@ -713,6 +713,7 @@ async def test_evidence_is_typed_from_its_bytes_before_any_decoder_or_ffmpeg_see
     assert not await MediaObject.filter(tenant_id=company.tenant.id, sha256=disguised[1]["sha256"]).exists()
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # what the refusal is about
 async def test_a_small_file_of_enormous_dimensions_is_refused_before_it_is_decoded(client, company):
     out = io.BytesIO()
     Image.new("1", (12000, 12000)).save(out, "PNG")  # 144 megapixels in a few hundred KB
