@@ -411,6 +411,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "employee numbers are stored upper-case: the example in upper case must match too (use [A-Z], not [a-z])",
     },
     "reason.ends_before_start": {"zh-CN": "结束时间必须晚于开始时间", "en": "the end must be after the start"},
+    "reason.period_too_long": {"zh-CN": "统计期间最长 {max} 天", "en": "a period may span at most {max} days"},
     "reason.capacity": {"zh-CN": "名额至少为 1", "en": "capacity must be at least 1"},
     "reason.capacity_below_taken": {
         "zh-CN": "名额不能少于已占用的名额",

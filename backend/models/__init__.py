@@ -3,7 +3,7 @@
 Split by domain: organisation (tenants, org units, sites, positions), people (employees, roles,
 devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
 sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
-rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), activity (records, module
+rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), reports (the rollups reports read), activity (records, module
 progress, the sync change log) and imports (import jobs).
 
 Type checks see the relations: every foreign key is annotated ``fields.ForeignKeyRelation[X]``
@@ -87,6 +87,7 @@ from backend.models.quizzes import (
     QuizQuestion,
     ReviewTiming,
 )
+from backend.models.reports import ReportRollup, RollupGrain, RollupRole
 from backend.models.sessions import (
     Attendance,
     AttendanceStatus,
@@ -167,10 +168,13 @@ __all__ = [
     "RedemptionStatus",
     "RefreshToken",
     "RenditionStatus",
+    "ReportRollup",
     "ReviewTiming",
     "Reward",
     "RewardCategory",
     "Role",
+    "RollupGrain",
+    "RollupRole",
     "Rubric",
     "RubricCriterion",
     "SessionStatus",

@@ -31,6 +31,7 @@ from backend.models import (
     SyncClock,
     TrainingSession,
 )
+from backend.services.reports.rollups import Tally
 from backend.sql import db_time, insert_many, placeholders
 
 EVERYONE = 0  # audience of rows every employee of the tenant may (subject to visibility) see
@@ -81,6 +82,8 @@ class ChangeSet:
         self.tenant_id = tenant_id
         # (entity, id, audience) -> deleted: one change per row and audience, the last one marked.
         self._changes: dict[tuple[Entity, str, int], bool] = {}
+        # What the transaction's facts add to the report rollups, written by ``publish`` too.
+        self.tally = Tally()
 
     def touch(self, entity: Entity, entity_id: object, audience: int = EVERYONE, deleted: bool = False) -> None:
         self._changes[(entity, str(entity_id), audience)] = deleted
@@ -90,12 +93,19 @@ class ChangeSet:
 
     async def publish(self, connection: BaseDBAsyncClient, now: datetime | None = None) -> int:
         """Give the marked rows feed numbers. Call as the last step of the transaction that
-        wrote them, on its connection. Returns the highest number given (0 if nothing changed)."""
+        wrote them, on its connection. Returns the highest number given (0 if nothing changed).
+        The report rollups are added to right after the counter is taken: every writer takes
+        that lock first, so rollup rows are locked in one order and ``reports rebuild``, which
+        takes the counter before recounting, never sees half a transaction."""
         if not self._changes:
+            if self.tally:  # facts that changed nothing synced still lock the counter first
+                await _advance_clock(connection, self.tenant_id, 0)
+                await self.tally.flush(connection, self.tenant_id)
             return 0
         now = now or datetime.now(UTC)
         count = len(self._changes)
         last = await _advance_clock(connection, self.tenant_id, count)
+        await self.tally.flush(connection, self.tenant_id)
         first = last - count + 1
         changed_at = db_time(connection, now)
         await insert_many(

@@ -50,6 +50,7 @@ from backend.models.credits import DEFAULT_RULE_APPROVAL_ABOVE
 from backend.services.audit import audit
 from backend.services.credits import ledger
 from backend.services.feed import ChangeSet, Entity
+from backend.services.reports import rollups
 from backend.sql import Params, db_time, db_uuid, insert_many
 
 if TYPE_CHECKING:  # the unit of work settles through this module: a type, not an import, goes back
@@ -156,6 +157,7 @@ async def settle(work: UnitOfWork) -> None:
     fresh = await _new_events(connection, tenant_id, noted, work.received_at)
     if not fresh:
         return
+    await _tally(connection, work.changes, tenant_id, fresh)
     rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
     if not rules:
         return
@@ -191,6 +193,7 @@ async def settle_as_happened(
     fresh = await _new_events(connection, tenant_id, ordered, now, as_happened=True)
     if not fresh:
         return
+    await _tally(connection, changes, tenant_id, fresh)
     rules = await _active_rules(connection, tenant_id, {event.activity for event, _ in fresh})
     if not rules:
         return
@@ -199,6 +202,21 @@ async def settle_as_happened(
     # Accounts that never earned nor claimed anything: no rule granted these employees anything before.
     engine.credited = {employee_id for employee_id, (earned, pending) in accounts.items() if earned or pending}
     await engine.credit([(event, creditable) for event, creditable in fresh], rules)
+
+
+async def _tally(
+    connection: BaseDBAsyncClient, changes: ChangeSet, tenant_id: int, fresh: list[tuple[StoredEvent, Creditable]]
+) -> None:
+    """New events are new facts for the report rollups (an event reported again is not new)."""
+    await rollups.note_events(
+        connection,
+        changes.tally,
+        tenant_id,
+        [
+            (e.employee_id, e.activity.value, e.event_key, e.course_id, e.score, e.quantity, e.occurred_at)
+            for e, _ in fresh
+        ],
+    )
 
 
 @dataclass(frozen=True)
@@ -572,6 +590,7 @@ class _Engine:
             occurred_at=when,
             rule_id=rule.id,
             event_id=event.id,
+            course_id=event.course_id,
         )
         if not recalculating:
             # Every posting is new here (its event is): written together at the end.

@@ -36,6 +36,7 @@ from backend.models import (
     PendingCreditStatus,
 )
 from backend.services.feed import ChangeSet, Entity
+from backend.services.reports import rollups
 from backend.sql import db_time, insert_many, placeholders
 
 ZERO = 0
@@ -140,6 +141,8 @@ class Posting:
     reverses_id: int | None = None
     reason: str = ""
     actor_id: int | None = None
+    # The course of the event, for the report rollups (not stored: the event holds it).
+    course_id: int | None = None
 
 
 async def post(
@@ -201,9 +204,23 @@ async def post(
             updated_at=now,
         )
     entry_id = int(rows[0]["id"])
+    course_id = posting.course_id
+    if course_id is None and posting.event_id is not None and earned:
+        course_id = await _course_of_event(connection, tenant_id, posting.event_id)
+    rollups.add_entries(
+        changes.tally,
+        rollups.ledger_entries(posting.employee_id, posting.kind.value, amount, course_id, posting.occurred_at),
+    )
     changes.touch(Entity.CREDIT_ACCOUNT, posting.employee_id, audience=posting.employee_id)
     changes.touch(Entity.CREDIT_ENTRY, entry_id, audience=posting.employee_id)
     return entry_id
+
+
+async def _course_of_event(connection: BaseDBAsyncClient, tenant_id: int, event_id: int) -> int | None:
+    rows = await connection.execute_query_dict(
+        f"SELECT course_id FROM credit_event WHERE id = {placeholders(connection, 1)}", [event_id]
+    )
+    return rows[0]["course_id"] if rows else None
 
 
 async def post_many(
@@ -218,11 +235,17 @@ async def post_many(
         _ENTRY_COLUMNS,
         [_entry_row(connection, tenant_id, posting, now) for posting in postings if posting.amount > 0],
         on_conflict="ON CONFLICT (tenant_id, entry_key) DO NOTHING",
-        returning="id, employee_id, kind, amount",
+        returning="id, employee_id, kind, amount, entry_key",
     )
     sums: dict[int, list[int]] = {}
+    by_key = {posting.entry_key: posting for posting in postings}
     for row in inserted:
         employee_id, amount = int(row["employee_id"]), int(row["amount"])
+        posting = by_key[row["entry_key"]]
+        rollups.add_entries(
+            changes.tally,
+            rollups.ledger_entries(employee_id, row["kind"], amount, posting.course_id, posting.occurred_at),
+        )
         earned = amount if counts_as_earned(CreditEntryKind(row["kind"]), amount) else ZERO
         account = sums.setdefault(employee_id, [0, 0, 0])
         account[0] += amount

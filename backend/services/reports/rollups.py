@@ -1,0 +1,448 @@
+"""Rollups: the sums reports read, kept in the transaction of every fact (see models/reports.py).
+
+A writer adds what its fact changes to the transaction's ``Tally`` (``changes.tally``, carried by
+the ``ChangeSet`` every writing transaction already has), at the moment the fact happened, in the
+role the person played; ``ChangeSet.publish`` flushes it right after taking the company's feed
+counter, so rollup rows are written in that lock's order, once per transaction, in one statement.
+Amounts may be negative (an enrollment cancelled takes its +1 back).
+
+Where each figure comes from (``recount`` reads the same facts, so the two always agree):
+
+| figure | role | from | when |
+| --- | --- | --- | --- |
+| enrolled | learner, instructor | enrollments holding ENROLLED | the session's start |
+| attended, attended_minutes | learner, instructor | ATTENDANCE credit events (session length) | the event |
+| lessons/modules/courses_completed | learner | LESSON/MODULE/COURSE_COMPLETED events | the event |
+| quizzes_passed | learner | QUIZ_PASSED events | the event |
+| practice_confirmed | learner | PRACTICE_CONFIRMED events (quantity) | the event |
+| evaluations, evaluation_percent_sum | learner | EVALUATION_SCORED events (score) | the event |
+| quiz_attempts, quiz_percent_sum | learner | GRADED quiz attempts | submitted |
+| quiz_takers | learner | first attempts (any status) | submitted |
+| credits_earned | learner | ledger entries that count as earned (course of their event) | the entry |
+| credits_redeemed | learner | REDEEM entries (as a positive amount) | the entry |
+| practice_reviews, practice_confirmed, practice_returned, review_seconds | mentor | reviewed practice logs | reviewed |
+| evaluations, evaluation_percent_sum, _sq_sum, _full_marks | mentor | SUBMITTED evaluations | submitted |
+
+Days are the company's local days (``tenant.time_zone``); a month row sums its days.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from backend.models import ReportRollup, RollupGrain, RollupRole
+from backend.sql import Params, insert_many
+
+# Every figure of a rollup row, in column order (tests/test_report_rollups.py checks the model).
+MEASURES: tuple[str, ...] = (
+    "enrolled",
+    "attended",
+    "attended_minutes",
+    "lessons_completed",
+    "modules_completed",
+    "courses_completed",
+    "quiz_attempts",
+    "quiz_percent_sum",
+    "quiz_takers",
+    "quizzes_passed",
+    "practice_confirmed",
+    "evaluations",
+    "evaluation_percent_sum",
+    "credits_earned",
+    "credits_redeemed",
+    "practice_reviews",
+    "practice_returned",
+    "review_seconds",
+    "evaluation_percent_sq_sum",
+    "evaluation_full_marks",
+)
+_INDEX = {name: index for index, name in enumerate(MEASURES)}
+
+Key = tuple[RollupRole, RollupGrain, date, int, int]  # role, grain, day, employee, course (0: none)
+
+
+@dataclass
+class Tally:
+    """What one transaction adds to the rollups, until ``flush``."""
+
+    # (role, employee, course, moment) with the amounts of some measures
+    entries: list[tuple[RollupRole, int, int, datetime, dict[str, int]]] = field(default_factory=list)
+
+    def add(self, role: RollupRole, employee_id: int, course_id: int | None, at: datetime, **amounts: int) -> None:
+        """Add ``amounts`` (measure name -> amount) to ``employee_id``'s row in ``role``, course
+        (None: no course) and the day ``at`` falls on."""
+        unknown = set(amounts) - set(_INDEX)
+        if unknown:
+            raise ValueError(f"unknown rollup measures {sorted(unknown)}")
+        if any(amounts.values()):
+            self.entries.append((role, employee_id, course_id or 0, at, amounts))
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    async def flush(self, connection: BaseDBAsyncClient, tenant_id: int) -> None:
+        """Add the tally to the rollup rows (one statement), then forget it."""
+        if not self.entries:
+            return
+        zone = await company_zone(connection, tenant_id)
+        sums = bucket(self.entries, zone)
+        self.entries = []
+        await _upsert(connection, tenant_id, sums)
+
+
+async def company_zone(connection: BaseDBAsyncClient, tenant_id: int) -> ZoneInfo:
+    """The company's time zone: its local days are the rollups' days."""
+    p = Params(connection)
+    rows = await connection.execute_query_dict(f"SELECT time_zone FROM tenant WHERE id = {p(tenant_id)}", p.values)
+    return ZoneInfo(rows[0]["time_zone"] if rows else "Asia/Shanghai")
+
+
+def bucket(
+    entries: Iterable[tuple[RollupRole, int, int, datetime, Mapping[str, int]]], zone: ZoneInfo
+) -> dict[Key, list[int]]:
+    """Entries summed into day and month rows (rows whose amounts cancel out are left out)."""
+    sums: dict[Key, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for role, employee_id, course_id, at, amounts in entries:
+        local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).date()
+        for grain, day in ((RollupGrain.DAY, local), (RollupGrain.MONTH, local.replace(day=1))):
+            row = sums[(role, grain, day, employee_id, course_id)]
+            for name, amount in amounts.items():
+                row[_INDEX[name]] += amount
+    return {key: row for key, row in sums.items() if any(row)}
+
+
+_COLUMNS = {
+    "tenant_id": "int",
+    "role": "text",
+    "grain": "text",
+    "day": "date",
+    "employee_id": "int",
+    "course_id": "int",
+    **dict.fromkeys(MEASURES, "bigint"),
+}
+
+
+async def _upsert(connection: BaseDBAsyncClient, tenant_id: int, sums: Mapping[Key, list[int]]) -> None:
+    postgres = connection.capabilities.dialect == "postgres"
+    rows = [
+        (tenant_id, role.value, grain.value, day if postgres else day.isoformat(), employee_id, course_id, *amounts)
+        # Key order is the lock order: two transactions adding to the same rows never deadlock.
+        for (role, grain, day, employee_id, course_id), amounts in sorted(sums.items())
+    ]
+    added = ", ".join(f"{name} = report_rollup.{name} + excluded.{name}" for name in MEASURES)
+    await insert_many(
+        connection,
+        "report_rollup",
+        _COLUMNS,
+        rows,
+        on_conflict=f"ON CONFLICT (tenant_id, role, grain, day, employee_id, course_id) DO UPDATE SET {added}",
+    )
+
+
+async def stored(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, list[int]]:
+    """The rollup rows of a company as they are (rows of zeros left out), keyed like ``bucket``."""
+    columns = ("role", "grain", "day", "employee_id", "course_id", *MEASURES)
+    read = ReportRollup.values_of(columns)
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        f"SELECT {', '.join(columns)} FROM report_rollup WHERE tenant_id = {p(tenant_id)}", p.values
+    )
+    found: dict[Key, list[int]] = {}
+    for row in rows:
+        values = read(row)
+        amounts = [int(value) for value in values[5:]]
+        if any(amounts):
+            found[(values[0], values[1], values[2], values[3], values[4])] = amounts
+    return found
+
+
+# --- what each fact adds -----------------------------------------------------------------------
+#
+# One function per kind of fact, used by the writer (live) and by ``recount`` (from the tables), so
+# the two can only disagree about which facts exist, never about what a fact is worth.
+
+Entry = tuple[RollupRole, int, int, datetime, dict[str, int]]
+
+_EVENT_MEASURE = {
+    "LESSON_COMPLETED": "lessons_completed",
+    "MODULE_COMPLETED": "modules_completed",
+    "COURSE_COMPLETED": "courses_completed",
+    "QUIZ_PASSED": "quizzes_passed",
+}
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What an attendance needs of its session."""
+
+    instructor_id: int
+    course_id: int
+    minutes: int
+
+
+def attendance_session_id(event_key: str) -> int | None:
+    """The session of an ATTENDANCE event (keyed ``attendance:<employee>:<session>``)."""
+    parts = event_key.split(":")
+    return int(parts[2]) if len(parts) == 3 and parts[0] == "attendance" and parts[2].isdigit() else None
+
+
+def event_entries(
+    employee_id: int,
+    activity: str,
+    course_id: int | None,
+    score: int | None,
+    quantity: int,
+    at: datetime,
+    session: SessionFacts | None = None,
+) -> list[Entry]:
+    """What one credit event (a creditable fact, recorded once) adds."""
+    course = course_id or 0
+    if activity in _EVENT_MEASURE:
+        return [(RollupRole.LEARNER, employee_id, course, at, {_EVENT_MEASURE[activity]: 1})]
+    if activity == "PRACTICE_CONFIRMED":
+        return [(RollupRole.LEARNER, employee_id, course, at, {"practice_confirmed": quantity})]
+    if activity == "EVALUATION_SCORED":
+        return [(RollupRole.LEARNER, employee_id, course, at, {"evaluations": 1, "evaluation_percent_sum": score or 0})]
+    if activity == "ATTENDANCE":
+        minutes = session.minutes if session else 0
+        entries: list[Entry] = [
+            (RollupRole.LEARNER, employee_id, course, at, {"attended": 1, "attended_minutes": minutes})
+        ]
+        if session is not None:
+            entries.append(
+                (
+                    RollupRole.INSTRUCTOR,
+                    session.instructor_id,
+                    session.course_id,
+                    at,
+                    {"attended": 1, "attended_minutes": minutes},
+                )
+            )
+        return entries
+    return []
+
+
+def attempt_entries(
+    employee_id: int, course_id: int, attempt_no: int, graded: bool, percent: int, submitted_at: datetime
+) -> list[Entry]:
+    """What a quiz attempt adds: a taker on a first attempt, its score once graded."""
+    amounts = {"quiz_takers": 1 if attempt_no == 1 else 0}
+    if graded:
+        amounts |= {"quiz_attempts": 1, "quiz_percent_sum": percent}
+    return [(RollupRole.LEARNER, employee_id, course_id, submitted_at, amounts)]
+
+
+def graded_later_entries(employee_id: int, course_id: int, percent: int, submitted_at: datetime) -> list[Entry]:
+    """What grading an attempt by hand adds (its taker was counted when it arrived)."""
+    return [
+        (RollupRole.LEARNER, employee_id, course_id, submitted_at, {"quiz_attempts": 1, "quiz_percent_sum": percent})
+    ]
+
+
+def ledger_entries(employee_id: int, kind: str, amount: int, course_id: int | None, at: datetime) -> list[Entry]:
+    """What a ledger entry adds: credits earned (what counts as earned: EARN, and HR's positive
+    adjustments) or redeemed."""
+    if kind == "EARN" or (kind == "ADJUSTMENT" and amount > 0):
+        return [(RollupRole.LEARNER, employee_id, course_id or 0, at, {"credits_earned": amount})]
+    if kind == "REDEEM":
+        return [(RollupRole.LEARNER, employee_id, course_id or 0, at, {"credits_redeemed": -amount})]
+    return []
+
+
+def enrollment_entries(
+    employee_id: int, instructor_id: int, course_id: int, starts_at: datetime, sign: int
+) -> list[Entry]:
+    """An enrollment starting (sign 1) or stopping (-1) to hold ENROLLED, on its session's day."""
+    return [
+        (RollupRole.LEARNER, employee_id, course_id, starts_at, {"enrolled": sign}),
+        (RollupRole.INSTRUCTOR, instructor_id, course_id, starts_at, {"enrolled": sign}),
+    ]
+
+
+def review_entries(
+    reviewer_id: int, course_id: int, confirmed: bool, quantity: int, arrived_at: datetime, reviewed_at: datetime
+) -> list[Entry]:
+    """A mentor's review of a practice log: confirmed (its quantity) or returned, and how long
+    it waited after it reached the server."""
+    waited = max(0, int((reviewed_at - arrived_at).total_seconds()))
+    amounts = {"practice_reviews": 1, "review_seconds": waited}
+    amounts |= {"practice_confirmed": quantity} if confirmed else {"practice_returned": 1}
+    return [(RollupRole.MENTOR, reviewer_id, course_id, reviewed_at, amounts)]
+
+
+def evaluation_entries(
+    mentor_id: int, course_id: int, percent: int, submitted_at: datetime, sign: int = 1
+) -> list[Entry]:
+    """A mentor's submitted evaluation (sign -1: superseded by HR, so no longer theirs to count)."""
+    amounts = {
+        "evaluations": sign,
+        "evaluation_percent_sum": sign * percent,
+        "evaluation_percent_sq_sum": sign * percent * percent,
+        "evaluation_full_marks": sign if percent == 100 else 0,
+    }
+    return [(RollupRole.MENTOR, mentor_id, course_id, submitted_at, amounts)]
+
+
+def add_entries(tally: Tally, entries: Iterable[Entry]) -> None:
+    for role, employee_id, course_id, at, amounts in entries:
+        tally.add(role, employee_id, course_id, at, **amounts)
+
+
+async def sessions_of(
+    connection: BaseDBAsyncClient, tenant_id: int, session_ids: Iterable[int]
+) -> dict[int, SessionFacts]:
+    """The instructor, course and length of some sessions, in one statement."""
+    wanted = sorted(set(session_ids))
+    if not wanted:
+        return {}
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        "SELECT id, instructor_id, course_id, starts_at, ends_at FROM training_session"
+        f" WHERE tenant_id = {p(tenant_id)} AND id {p.among(wanted, 'int')}",
+        p.values,
+    )
+    return {int(row["id"]): _session_facts(row) for row in rows}
+
+
+def _session_facts(row: Mapping) -> SessionFacts:
+    starts, ends = _moment(row["starts_at"]), _moment(row["ends_at"])
+    return SessionFacts(
+        int(row["instructor_id"]), int(row["course_id"]), max(0, int((ends - starts).total_seconds()) // 60)
+    )
+
+
+def _moment(value: object) -> datetime:
+    """A timestamp as read by plain SQL: a datetime (PostgreSQL) or ISO text (SQLite), in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def note_events(
+    connection: BaseDBAsyncClient,
+    tally: Tally,
+    tenant_id: int,
+    events: Iterable[tuple[int, str, str, int | None, int | None, int, datetime]],
+) -> None:
+    """Add newly recorded credit events (employee, activity, key, course, score, quantity, when)
+    to the tally; attendance looks its sessions up in one statement."""
+    events = list(events)
+    sessions = await sessions_of(
+        connection,
+        tenant_id,
+        [sid for _, activity, key, *_ in events if activity == "ATTENDANCE" and (sid := attendance_session_id(key))],
+    )
+    for employee_id, activity, key, course_id, score, quantity, at in events:
+        session_id = attendance_session_id(key) if activity == "ATTENDANCE" else None
+        add_entries(
+            tally,
+            event_entries(employee_id, activity, course_id, score, quantity, at, sessions.get(session_id or 0)),
+        )
+
+
+# --- recount and rebuild -----------------------------------------------------------------------
+
+
+async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, list[int]]:
+    """The rollups of a company counted again from its facts (keyed like ``stored``)."""
+    p = Params(connection)
+    t = p(tenant_id)
+    query = connection.execute_query_dict
+    entries: list[Entry] = []
+    sessions = {
+        int(row["id"]): _session_facts(row)
+        for row in await query(
+            f"SELECT id, instructor_id, course_id, starts_at, ends_at FROM training_session WHERE tenant_id = {t}",
+            p.values,
+        )
+    }
+    for row in await query(
+        "SELECT employee_id, activity, event_key, course_id, score, quantity, occurred_at FROM credit_event"
+        f" WHERE tenant_id = {t}",
+        p.values,
+    ):
+        session_id = attendance_session_id(row["event_key"]) if row["activity"] == "ATTENDANCE" else None
+        entries += event_entries(
+            int(row["employee_id"]),
+            row["activity"],
+            row["course_id"],
+            row["score"],
+            int(row["quantity"]),
+            _moment(row["occurred_at"]),
+            sessions.get(session_id or 0),
+        )
+    for row in await query(
+        "SELECT a.employee_id, m.course_id, a.attempt_no, a.status, a.percent, a.submitted_at FROM quiz_attempt a"
+        " JOIN quiz q ON q.id = a.quiz_id JOIN course_module m ON m.id = q.module_id"
+        f" WHERE a.tenant_id = {t}",
+        p.values,
+    ):
+        entries += attempt_entries(
+            int(row["employee_id"]),
+            int(row["course_id"]),
+            int(row["attempt_no"]),
+            row["status"] == "GRADED",
+            int(row["percent"]),
+            _moment(row["submitted_at"]),
+        )
+    for row in await query(
+        "SELECT e.employee_id, e.kind, e.amount, e.occurred_at, v.course_id FROM credit_entry e"
+        f" LEFT JOIN credit_event v ON v.id = e.event_id WHERE e.tenant_id = {t}",
+        p.values,
+    ):
+        entries += ledger_entries(
+            int(row["employee_id"]), row["kind"], int(row["amount"]), row["course_id"], _moment(row["occurred_at"])
+        )
+    for row in await query(
+        "SELECT n.employee_id, s.instructor_id, s.course_id, s.starts_at FROM enrollment n"
+        f" JOIN training_session s ON s.id = n.session_id WHERE n.tenant_id = {t} AND n.status = 'ENROLLED'",
+        p.values,
+    ):
+        entries += enrollment_entries(
+            int(row["employee_id"]), int(row["instructor_id"]), int(row["course_id"]), _moment(row["starts_at"]), 1
+        )
+    for row in await query(
+        "SELECT reviewer_id, course_id, status, quantity, created_at, reviewed_at FROM practice_log"
+        f" WHERE tenant_id = {t} AND reviewer_id IS NOT NULL AND reviewed_at IS NOT NULL"
+        " AND status IN ('CONFIRMED', 'REJECTED')",
+        p.values,
+    ):
+        entries += review_entries(
+            int(row["reviewer_id"]),
+            int(row["course_id"]),
+            row["status"] == "CONFIRMED",
+            int(row["quantity"]),
+            _moment(row["created_at"]),
+            _moment(row["reviewed_at"]),
+        )
+    for row in await query(
+        "SELECT v.mentor_id, m.course_id, v.percent, v.submitted_at FROM mentor_evaluation v"
+        " JOIN course_module m ON m.id = v.module_id"
+        f" WHERE v.tenant_id = {t} AND v.status = 'SUBMITTED' AND v.percent IS NOT NULL AND v.submitted_at IS NOT NULL",
+        p.values,
+    ):
+        entries += evaluation_entries(
+            int(row["mentor_id"]), int(row["course_id"]), int(row["percent"]), _moment(row["submitted_at"])
+        )
+    return bucket(entries, await company_zone(connection, tenant_id))
+
+
+async def rebuild(connection: BaseDBAsyncClient, tenant_id: int) -> int:
+    """Replace a company's rollups by their recount, on ``connection`` (in a transaction): the
+    feed counter is taken first, so writers wait and none is half counted. Returns the rows written."""
+    p = Params(connection)
+    await connection.execute_query(
+        "INSERT INTO sync_clock (tenant_id, seq, purged_through) VALUES"
+        f" ({p(tenant_id)}, 0, 0) ON CONFLICT (tenant_id) DO UPDATE SET seq = sync_clock.seq",
+        p.values,
+    )
+    counted = await recount(connection, tenant_id)
+    p = Params(connection)
+    await connection.execute_query(f"DELETE FROM report_rollup WHERE tenant_id = {p(tenant_id)}", p.values)
+    await _upsert(connection, tenant_id, counted)
+    return len(counted)
