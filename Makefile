@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.read_path --database "$(BENCH_POSTGRES_URL)"
 	$(BIN)/python -m bench.read_path --database "$(BENCH_POSTGRES_URL)" --workers 2
 	$(BIN)/python -m bench.media_download
+	$(BIN)/python -m bench.reports --database "$(BENCH_POSTGRES_URL)"
 
 ## make bench-import: a generated company of 20,000 employees and 1,000,000 history records imported (≈ 10 min)
 bench-import: $(STAMP)

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from backend.admin.pages import admin_routes
 from backend.config import Settings
 from backend.db import tortoise_config
 from backend.downloads import download_endpoints
@@ -29,6 +30,7 @@ from backend.http_limits import RequestBodyMiddleware
 from backend.logs import redact_access_log
 from backend.media_route import MediaRoute
 from backend.qr_pages import qr_endpoints
+from backend.report_downloads import report_endpoint
 from backend.services.content import renditions
 from schema.api import GraphQLView
 
@@ -112,8 +114,10 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Route("/sessions/{session_id:int}/projector", projector),
             Route("/imports/templates/{kind}.{format}", import_template),
             Route("/exports/{kind}.{format}", export),
+            Route("/reports/{name}.{format}", report_endpoint(settings)),
             # Evidence uploads (tus): OPTIONS, HEAD, PATCH.
             Route("/evidence/{attachment_id}", evidence_endpoints(settings), methods=["OPTIONS", "HEAD", "PATCH"]),
+            admin_routes(settings),  # the HR dashboard: /admin/ (server-rendered pages, cookie sign-in)
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -1,5 +1,6 @@
-"""The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, tenant create,
-tenant activation-code, import (and import template), export, content add.
+"""The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, reports rebuild
+and reports verify, tenant create, tenant activation-code, import (and import template), export,
+content add.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -109,6 +110,51 @@ async def _verify_credits(settings: Settings, tenant_code: str | None) -> int:
             " (tenths of a credit)"
         )
     return 1
+
+
+async def _reports_command(settings: Settings, action: str, tenant_code: str | None) -> int:
+    """``reports rebuild``: each company's rollups recounted in a transaction of its own.
+    ``reports verify``: 0 when every company's rollups equal their recount, else 1 and the rows."""
+    from tortoise.transactions import in_transaction
+
+    from backend import db
+    from backend.models import Tenant
+    from backend.services.reports import rollups
+
+    await db.init_db(settings)
+    try:
+        tenants = Tenant.all() if tenant_code is None else Tenant.filter(code=tenant_code)
+        companies = await tenants.order_by("code").values_list("id", "code")
+        if not companies and tenant_code is not None:
+            print(f"No tenant {tenant_code!r}.", file=sys.stderr)
+            return 2
+        differing = 0
+        for tenant_id, code in companies:
+            if action == "rebuild":
+                async with in_transaction() as connection:
+                    rows = await rollups.rebuild(connection, tenant_id)
+                print(f"{code}: {rows} rollup rows rebuilt.")
+                continue
+            differences = await rollups.verify(tenant_id)
+            differing += bool(differences)
+            if differences:
+                print(f"{code}: {len(differences)} rollup row(s) differ from their facts (stored ≠ counted):")
+                for difference in differences[:MAX_LISTED]:
+                    print(f"  {difference.describe()}")
+                if len(differences) > MAX_LISTED:
+                    print(f"  … and {len(differences) - MAX_LISTED} more (xuefen reports rebuild --tenant {code})")
+    finally:
+        await db.close_db()
+    if action == "verify":
+        print(
+            f"{differing} of {len(companies)} companies' report rollups differ from their facts."
+            if differing
+            else "Every company's report rollups equal their facts."
+        )
+    return 1 if differing else 0
+
+
+MAX_LISTED = 20  # rows listed per company by ``reports verify``
 
 
 def _cli_locale() -> str:
@@ -239,9 +285,12 @@ def _import_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.Ar
 
 
 def _import_command(settings: Settings, args: argparse.Namespace, importing: argparse.ArgumentParser) -> int:
-    from backend import import_commands
+    """The commands that read or write CSV and XLSX files: import, export and report."""
+    from backend import import_commands, report_commands
 
     locale = args.locale or _cli_locale()
+    if args.command == "report":
+        return asyncio.run(report_commands.report(settings, args, locale))
     if args.command == "export":
         return asyncio.run(import_commands.export(settings, args, locale))
     if args.file is None:
@@ -249,6 +298,37 @@ def _import_command(settings: Settings, args: argparse.Namespace, importing: arg
     if args.kind == "template":
         return import_commands.template(args, locale)
     return asyncio.run(import_commands.import_file(settings, args, locale))
+
+
+def _report_parser(commands: Any) -> None:
+    """``report NAME --output FILE`` (backend/report_commands.py)."""
+    from backend.services.reports.frame import Dimension
+    from backend.services.reports.registry import REPORTS
+
+    report = commands.add_parser(
+        "report",
+        help="write a report (training-effect, credit-distribution, …) to an XLSX or CSV file, with HR's powers",
+        usage="xuefen report NAME --output FILE [--format xlsx|csv] [--tenant CODE] [--from DAY --to DAY]\n"
+        "       [--org-unit CODE] [--site CODE] [--course CODE] [--scenario S] [--position-family F]\n"
+        "       [--position-level L] [--by DIMENSION] [--employee NO] [--quiz ID] [--manager NO] [--locale zh-CN|en]",
+    )
+    report.add_argument("name", metavar="NAME", help="one of: " + ", ".join(REPORTS))
+    report.add_argument("--output", type=Path, required=True, help="the file to write")
+    report.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)")
+    report.add_argument("--tenant", default=None, help="company code (needed when there are several)")
+    report.add_argument("--from", dest="from_day", default=None, metavar="DAY", help="first day (YYYY-MM-DD)")
+    report.add_argument("--to", dest="to_day", default=None, metavar="DAY", help="last day, included")
+    report.add_argument("--org-unit", default=None, metavar="CODE", help="only this org unit's subtree")
+    report.add_argument("--site", default=None, metavar="CODE", help="only people of this site")
+    report.add_argument("--course", default=None, metavar="CODE", help="only facts of this course")
+    report.add_argument("--scenario", default=None, help="only facts of courses of this scenario")
+    report.add_argument("--position-family", default=None, metavar="F", help="only people of this position family")
+    report.add_argument("--position-level", default=None, metavar="L", help="only people of this position level")
+    report.add_argument("--by", choices=[d.value for d in Dimension], default=None, help="a breakdown")
+    report.add_argument("--employee", default=None, metavar="NO", help="the employee number (growth-profile)")
+    report.add_argument("--quiz", type=int, default=None, metavar="ID", help="the QUIZ module's id (quiz-items)")
+    report.add_argument("--manager", default=None, metavar="NO", help="the manager's employee number (team)")
+    report.add_argument("--locale", choices=("zh-CN", "en"), default=None, help="language of headers and messages")
 
 
 def schema_sdl() -> str:
@@ -298,6 +378,14 @@ def main(argv: list[str] | None = None) -> int:
         "verify", help="check every credit account equals the sum of its entries (exit 1 and list them if not)"
     )
     verify.add_argument("--tenant", default=None, help="only this company code")
+    reports_cmd = commands.add_parser("reports", help="report rollups: rebuild them from the facts, or verify them")
+    rollup_commands = reports_cmd.add_subparsers(dest="reports_command", required=True)
+    rollup_commands.add_parser(
+        "rebuild", help="recount every company's (or one's) report rollups from the facts, one transaction each"
+    ).add_argument("--tenant", default=None, help="only this company code")
+    rollup_commands.add_parser(
+        "verify", help="check the report rollups equal their recount (exit 1 and list the rows if not)"
+    ).add_argument("--tenant", default=None, help="only this company code")
     tenant_cmd = commands.add_parser("tenant", help="companies: create one with its first HR admin; activation codes")
     tenant_commands = tenant_cmd.add_subparsers(dest="tenant_command", required=True)
     create = tenant_commands.add_parser(
@@ -325,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     codes_cmd.add_argument("--org-unit", default=None, metavar="CODE", help="only this org unit and the units under it")
     codes_cmd.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)")
     importing, _ = _import_parsers(commands)
+    _report_parser(commands)
     content_cmd = commands.add_parser("content", help="lesson content: add files and text to a module")
     content_actions = content_cmd.add_subparsers(dest="content_command", required=True)
     content_add = content_actions.add_parser(
@@ -364,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "tenant":
         return asyncio.run(_tenant_command(settings, args))
-    if args.command in ("import", "export"):
+    if args.command in ("import", "export", "report"):
         return _import_command(settings, args, importing)
     if args.command == "content" and args.content_command == "purge-uploads":
         from backend import content_commands
@@ -380,8 +469,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.files and not args.text:
             content_add.error("give FILE(s) to add, --text FILE.md, or both")
         return asyncio.run(content_commands.add(settings, args, args.locale or _cli_locale()))
-    if args.command == "credits":
-        return asyncio.run(_verify_credits(settings, args.tenant))
+    if args.command in ("credits", "reports"):
+        return asyncio.run(
+            _verify_credits(settings, args.tenant)
+            if args.command == "credits"
+            else _reports_command(settings, args.reports_command, args.tenant)
+        )
     if args.command == "purge-tombstones":
         print(f"Purged {asyncio.run(_purge_tombstones(settings))} tombstones.")
         return 0

@@ -815,6 +815,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "打开此投影链接的讲师已不负责该场培训。",
         "en": "The instructor who opened this projector link no longer runs this session.",
     },
+    # Report downloads (backend/report_downloads.py) and `xuefen report` (backend/report_commands.py).
+    "report_link.invalid": {
+        "zh-CN": "下载链接无效，或生成它的账号已退出登录，请重新导出。",
+        "en": "This download link is not valid, or the account that made it has signed out. Export again.",
+    },
+    "report_link.expired": {
+        "zh-CN": "下载链接已过期（有效 10 分钟），请重新导出。",
+        "en": "This download link has expired (it works for 10 minutes). Export again.",
+    },
+    "reason.report_option_unused": {
+        "zh-CN": "此报表不使用该选项",
+        "en": "this report does not use this option",
+    },
+    "report.cli.writing": {"zh-CN": "写入", "en": "Writing"},
+    "report.cli.written": {
+        "zh-CN": "{title}：已写入 {count} 行到 {path}",
+        "en": "{title}: wrote {count} rows to {path}",
+    },
+    "report.cli.no_report": {
+        "zh-CN": "没有名为 {name} 的报表（可用：{names}）",
+        "en": "no report is called {name} (there are: {names})",
+    },
+    "report.cli.no_code": {"zh-CN": "没有代码为 {code} 的{what}", "en": "no {what} has the code {code}"},
     # Course eligibility reasons.
     "eligibility.NOT_PUBLISHED": {
         "zh-CN": "课程未发布。",

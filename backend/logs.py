@@ -13,7 +13,8 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("tortoise").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
-# Query parameters that are bearer secrets: media links (?k=), projector links (?key=), tokens.
+# Query parameters that are bearer secrets: media and report download links (?k=), projector links
+# (?key=), tokens.
 _SECRET_PARAMETER = re.compile(r"([?&](?:k|key|token|access_token|refresh_token)=)[^&\s\"]*", re.IGNORECASE)
 
 

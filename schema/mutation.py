@@ -22,6 +22,7 @@ from schema.people.employment import EmploymentMutations
 from schema.permissions import MUTATION_ROLES, guard
 from schema.practice.fields import PracticeMutations
 from schema.quizzes.fields import QuizMutations
+from schema.reports.exports import ReportExportMutations
 from schema.rewards.fields import RewardMutations
 from schema.rubrics.fields import RubricMutations
 from schema.sessions.fields import SessionMutations
@@ -48,6 +49,7 @@ class Mutation(
     OrganisationMutations,
     PracticeMutations,
     QuizMutations,
+    ReportExportMutations,
     RubricMutations,
     RewardMutations,
     SessionMutations,

@@ -137,6 +137,9 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "removePositionSkillRequirement": HR,
     "createSkill": HR,
     "updateSkill": HR,
+    # Report downloads: each report's roles are checked first in the resolver, before its options
+    # (backend/services/reports/registry.py); a growth profile is the employee's own to export too.
+    "exportReport": SIGNED_IN,
 }
 
 
@@ -181,6 +184,7 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
             "studyProgress",  # the viewer's own study of a module they may see
             "lessonContent",  # of a module whose course the viewer may see
             "courseDownload",  # of a course the viewer may see
+            "growthProfile",  # the employee themself, their manager, current mentor, HR admins
             # The company's structure, to fill forms and pick IDs (backend/services/people/organisation.py)
             "orgUnits",
             "sites",
@@ -195,10 +199,17 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "sessionRoster": AUTHORS,
     "questionBank": AUTHORS,
     "questionBankConnection": AUTHORS,
+    "quizItemAnalysis": AUTHORS,  # instructors: of a session of the quiz's course
     # Managers (their own team or unit) and HR admins
     "myTeamCredits": (Role.HR_ADMIN, Role.MANAGER),
     "creditTargets": (Role.HR_ADMIN, Role.MANAGER),
     "skillGap": (Role.HR_ADMIN, Role.MANAGER),
+    "trainingEffect": (Role.HR_ADMIN, Role.MANAGER),  # reports: managers their own subtree
+    "trainingNeeds": (Role.HR_ADMIN, Role.MANAGER),
+    "instructorReport": (Role.HR_ADMIN, Role.MANAGER),
+    "mentorReport": (Role.HR_ADMIN, Role.MANAGER),
+    "creditDistribution": (Role.HR_ADMIN, Role.MANAGER),
+    "teamView": (Role.HR_ADMIN, Role.MANAGER),  # managers: their own direct reports
     "employees": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
     "employeeHistory": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
     # HR admins

@@ -33,6 +33,13 @@ from schema.people.fields import PeopleQueries
 from schema.permissions import QUERY_ROLES, guard
 from schema.practice.fields import PracticeQueries
 from schema.quizzes.fields import QuizQueries
+from schema.reports.credit_distribution import CreditDistributionQueries
+from schema.reports.growth_profile import GrowthProfileQueries
+from schema.reports.instructors import InstructorReportQueries
+from schema.reports.quiz_items import QuizItemQueries
+from schema.reports.team_view import TeamViewQueries
+from schema.reports.training_effect import TrainingEffectQueries
+from schema.reports.training_needs import TrainingNeedsQueries
 from schema.rewards.fields import RewardQueries
 from schema.rubrics.fields import RubricQueries
 from schema.sessions.fields import SessionQueries
@@ -78,6 +85,13 @@ class Query(
     StudyQueries,
     SyncQueries,
     TargetQueries,
+    TrainingEffectQueries,
+    CreditDistributionQueries,
+    TeamViewQueries,
+    QuizItemQueries,
+    GrowthProfileQueries,
+    TrainingNeedsQueries,
+    InstructorReportQueries,
 ):
     @strawberry.field(description="Any object by global ID; null if missing or not visible.")
     async def node(

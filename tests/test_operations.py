@@ -243,7 +243,7 @@ def test_the_code_keeps_no_session_state_on_pooled_connections():
     cursors, session SET): this fails when some code starts to."""
     # SQL here is written in capitals (prose "Set …" is not a statement).
     session_state = re.compile(
-        r"(?i:pg_advisory_(?!xact))|\bUNLISTEN\b|[\"']\s*LISTEN\b|\bDECLARE\s+\w+\s+(?:\w+\s+)*CURSOR|[\"']\s*SET\s+(?!LOCAL\b)"
+        r"(?i:pg_advisory_(?!xact))|\bUNLISTEN\b|[\"']\s*LISTEN\b|\bDECLARE\s+\w+\s+(?:\w+\s+)*CURSOR|[\"']\s*SET\s+(?!LOCAL\b|TRANSACTION\b)"
     )
     found = [
         f"{path.relative_to(ROOT)}:{number}"

@@ -60,6 +60,7 @@ from backend.models import (
     TrainingSession,
 )
 from backend.services.records import registry
+from backend.services.reports import rollups
 
 DEMO_TENANT = "demo"
 DEMO_PASSWORD = "xuefen-demo"
@@ -1029,6 +1030,9 @@ async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT, settings
     await demo_credits.load_history(tenant.id)
     if settings is not None:
         await demo_content.load_content(tenant.id, settings)
+    # Facts the setup wrote directly (past sessions' enrollments) reach the report rollups too.
+    async with in_transaction() as connection:
+        await rollups.rebuild(connection, tenant.id)
     return True
 
 

@@ -42,7 +42,15 @@ class Migration(migrations.Migration):
                 ('evaluation_percent_sq_sum', fields.BigIntField(default=0)),
                 ('evaluation_full_marks', fields.BigIntField(default=0)),
             ],
-            options={'table': 'report_rollup', 'app': 'xuefen', 'unique_together': (('tenant', 'role', 'grain', 'day', 'employee', 'course_id'),), 'indexes': [Index(fields=['tenant_id', 'grain', 'day'])], 'pk_attr': 'id', 'table_description': "Counts and sums of one person's facts in one role, course and day or month. See the module"},
+            options={'table': 'report_rollup', 'app': 'xuefen', 'unique_together': (('tenant', 'role', 'grain', 'day', 'employee', 'course_id'),), 'indexes': [Index(fields=['tenant_id', 'grain', 'day']), Index(fields=['tenant_id', 'employee_id', 'role', 'grain', 'day'])], 'pk_attr': 'id', 'table_description': "Counts and sums of one person's facts in one role, course and day or month. See the module"},
             bases=['XuefenModel'],
+        ),
+        ops.AddIndex(
+            model_name='Attendance',
+            index=Index(fields=['tenant_id', 'employee_id']),
+        ),
+        ops.AddIndex(
+            model_name='QuizAttempt',
+            index=Index(fields=['tenant_id', 'employee_id', 'submitted_at']),
         ),
     ]

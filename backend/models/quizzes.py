@@ -135,3 +135,5 @@ class QuizAttempt(TenantModel):
     class Meta:
         table = "quiz_attempt"
         unique_together = (("quiz", "employee", "attempt_no"),)
+        # One person's attempts in time order: the growth profile's timeline.
+        indexes = (("tenant_id", "employee_id", "submitted_at"),)

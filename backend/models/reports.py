@@ -88,5 +88,6 @@ class ReportRollup(XuefenModel):
     class Meta:
         table = "report_rollup"
         unique_together = (("tenant", "role", "grain", "day", "employee", "course_id"),)
-        # A period of the company: its month rows, then the day rows at its edges.
-        indexes = (("tenant_id", "grain", "day"),)
+        # A period of the company: its month rows, then the day rows at its edges; and the rows of
+        # the people of a subtree (a manager's reports join people first).
+        indexes = (("tenant_id", "grain", "day"), ("tenant_id", "employee_id", "role", "grain", "day"))

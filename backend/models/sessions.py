@@ -150,6 +150,8 @@ class Attendance(TenantModel):
     class Meta:
         table = "attendance"
         unique_together = (("session", "employee"),)
+        # One person's attendances: the growth profile's timeline and the team view.
+        indexes = (("tenant_id", "employee_id"),)
 
 
 class AuditEntry(XuefenModel):

@@ -167,7 +167,7 @@ class TableWriter:
 
     def row(self, cells: Sequence[WriteCell]) -> None:
         if self.format is FileFormat.CSV:
-            self.writer.writerow([_csv_cell(cell) for cell in cells])
+            self.writer.writerow(csv_cells(cells))
         else:
             for column, cell in enumerate(cells):
                 self._xlsx_cell(column, cell)
@@ -202,6 +202,12 @@ class TableWriter:
             self.workbook.close()
         else:
             self.stream.close()
+
+
+def csv_cells(cells: Sequence[WriteCell]) -> list[str]:
+    """A row's cells as CSV writes them (formula-like texts behind a ``'``): for writers of their
+    own, e.g. a CSV streamed to a browser."""
+    return [_csv_cell(cell) for cell in cells]
 
 
 def _csv_cell(cell: WriteCell) -> str:

@@ -52,6 +52,7 @@ from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS, criteria_of
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.records.work import UnitOfWork
+from backend.services.reports import rollups
 from backend.services.validation import text
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
@@ -204,8 +205,15 @@ async def _after_submit(
     record_id: uuid.UUID | None,
     occurred_at: datetime,
 ) -> None:
-    """Skill evidence, and (ASSESSMENT at or above the bar, the first such) the module done."""
+    """Skill evidence, the mentor's figures in the report rollups, and (ASSESSMENT at or above the
+    bar, the first such) the module done."""
     connection = context.connection
+    rollups.add_entries(
+        context.changes.tally,
+        rollups.evaluation_entries(
+            evaluation.mentor_id, module.course_id, evaluation.percent or 0, evaluation.submitted_at or occurred_at
+        ),
+    )
     await skills.record_evidence(
         context,
         evaluation.mentee_id,
@@ -553,6 +561,13 @@ async def supersede_evaluation(
         for evaluation in (old, new):
             changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentor_id)
             changes.touch(Entity.MENTOR_EVALUATION, evaluation.uid, audience=evaluation.mentee_id)
+        # The superseded evaluation no longer counts for the mentor who wrote it.
+        rollups.add_entries(
+            changes.tally,
+            rollups.evaluation_entries(
+                old.mentor_id, module.course_id, old.percent or 0, old.submitted_at or now, sign=-1
+            ),
+        )
         await _after_submit(context, new, module, None, now)
         await context.finish()
     return new

@@ -49,6 +49,7 @@ from backend.services.ojt.mentoring import (
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.records.work import UnitOfWork
+from backend.services.reports import rollups
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, insert_many
 
@@ -293,6 +294,17 @@ class PracticeReviewed:
             status = await PracticeLog.filter(id=log.id).using_db(connection).values_list("status", flat=True)
             raise DomainError(ErrorCode.ALREADY_REVIEWED, status=str(status[0]) if status else "")
         log.status = review.decision
+        rollups.add_entries(
+            context.changes.tally,
+            rollups.review_entries(
+                context.viewer.employee_id,
+                log.course_id,
+                review.decision == PracticeStatus.CONFIRMED,
+                log.quantity,
+                log.created_at,
+                reviewed_at,
+            ),
+        )
         if review.decision == PracticeStatus.CONFIRMED:
             await progress.add_progress(
                 context,

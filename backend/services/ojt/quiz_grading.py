@@ -28,6 +28,7 @@ from backend.services.ojt import mentoring, skills
 from backend.services.ojt.quizzes import feedback_items, points_text, quiz_passed, whole_percent
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.work import UnitOfWork
+from backend.services.reports import rollups
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
 
@@ -172,7 +173,11 @@ async def grade_answer(
             credit_engine.note(
                 context, quiz_passed(attempt.employee_id, quiz, percent, attempt.submitted_at, attempt.record_id)
             )
-        if done:
+        if done:  # its taker was counted when it arrived; its score counts from now on
+            rollups.add_entries(
+                change_set.tally,
+                rollups.graded_later_entries(attempt.employee_id, module.course_id, percent, attempt.submitted_at),
+            )
             await skills.record_evidence(
                 context,
                 attempt.employee_id,

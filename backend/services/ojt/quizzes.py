@@ -53,6 +53,7 @@ from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import skills
 from backend.services.ojt.question_kinds import StudentQuestion, grade, learner_view
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.reports import rollups
 from backend.services.sessions.enrollment import NotEligible
 from backend.services.viewer import Viewer
 from backend.sql import db_time, db_uuid, placeholders
@@ -374,6 +375,17 @@ class QuizSubmitted:
                 continue
             attempt_id, attempt_no = inserted
             context.changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=viewer.employee_id)
+            rollups.add_entries(
+                context.changes.tally,
+                rollups.attempt_entries(
+                    viewer.employee_id,
+                    quiz.module.course_id,
+                    attempt_no,
+                    attempt["status"] == AttemptStatus.GRADED,
+                    attempt["percent"],
+                    parsed.occurred_at,
+                ),
+            )
             if attempt["status"] == AttemptStatus.GRADED:
                 await skills.record_evidence(
                     context,

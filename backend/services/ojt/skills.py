@@ -10,6 +10,7 @@ A weaker later result never lowers a level.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -378,11 +379,7 @@ async def skill_gap(
         .select_related("course")
         .order_by("-target_level", "course__code")
     )
-    reaching = sorted(
-        (row for row in teaching if row.target_level >= below), key=lambda row: (row.target_level, row.course.code)
-    )
-    if not reaching and teaching:
-        reaching = [row for row in teaching if row.target_level == teaching[0].target_level]
+    reaching = courses_reaching(teaching, below)
     completed: set[tuple[int, int]] = set()
     if page and reaching:
         completed = set(
@@ -416,6 +413,20 @@ async def skill_gap(
     return Page(
         entries, has_next, bool(after), SKILL_GAP.cursor_of, whole_list_count(after, has_next, entries, count_total)
     )
+
+
+def courses_reaching(teaching: Sequence[CourseSkill], bar: int) -> list[CourseSkill]:
+    """Of the published courses teaching a skill (``CourseSkill`` rows with their course), those
+    that raise people towards level ``bar``: the ones aiming at ``bar`` or more, the smallest step
+    over the bar first (the basics course before the advanced one), or when none reaches it those
+    with the highest target (by code). The gap list and the training-needs report share it."""
+    reaching = sorted(
+        (row for row in teaching if row.target_level >= bar), key=lambda row: (row.target_level, row.course.code)
+    )
+    if reaching:
+        return reaching
+    highest = max((row.target_level for row in teaching), default=None)
+    return sorted((row for row in teaching if row.target_level == highest), key=lambda row: row.course.code)
 
 
 async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:

@@ -692,20 +692,31 @@ def _token_claims(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, i
 async def authenticate(settings: Settings, access_token: str) -> Viewer:
     """The viewer behind a bearer token, checked against the live session and employee."""
     session_id, employee_id, tenant_id = _token_claims(settings.secret_key, access_token)
+    viewer = await viewer_of_session(tenant_id, session_id, employee_id)
+    if viewer is None:
+        raise DomainError(ErrorCode.UNAUTHENTICATED)
+    return viewer
+
+
+async def viewer_of_session(tenant_id: int, session_id: uuid.UUID, employee_id: int | None = None) -> Viewer | None:
+    """The viewer of a live login (not signed out or revoked, its employee active), or None: what
+    every request checks, for a bearer token, the dashboard's cookie and a signed download link
+    alike. ``employee_id``, when the caller holds one (a token's), must be the login's."""
     connection = connections.get("default")
     p = Params(connection)
     # One statement per request, the hottest in the API: the live session, its active employee
     # (every column but the password hash), its device and roles (a row per role).
-    rows = await connection.execute_query_dict(
+    sql = (
         f"SELECT {_viewer_columns()}, d.device_uid AS device_uid__, r.role AS role__ "
         "FROM auth_session s JOIN employee e ON e.id = s.employee_id JOIN device d ON d.id = s.device_id "
         "LEFT JOIN employee_role r ON r.employee_id = e.id AND r.tenant_id = e.tenant_id "
         f"WHERE s.id = {p(db_uuid(connection, session_id))} AND s.tenant_id = {p(tenant_id)} "
-        f"AND s.employee_id = {p(employee_id)} AND s.revoked_at IS NULL AND e.is_active",
-        p.values,
     )
+    if employee_id is not None:
+        sql += f"AND s.employee_id = {p(employee_id)} "
+    rows = await connection.execute_query_dict(sql + "AND s.revoked_at IS NULL AND e.is_active", p.values)
     if not rows:
-        raise DomainError(ErrorCode.UNAUTHENTICATED)
+        return None
     roles = frozenset(Role(row.pop("role__")) for row in rows if row["role__"] is not None)
     first = rows[0]
     first.pop("role__", None)

@@ -6,22 +6,29 @@ role the person played; ``ChangeSet.publish`` flushes it right after taking the 
 counter, so rollup rows are written in that lock's order, once per transaction, in one statement.
 Amounts may be negative (an enrollment cancelled takes its +1 back).
 
-Where each figure comes from (``recount`` reads the same facts, so the two always agree):
+Where each figure comes from (``recount`` reads the same facts, so the two always agree), and
+where the live paths add it:
 
-| figure | role | from | when |
-| --- | --- | --- | --- |
-| enrolled | learner, instructor | enrollments holding ENROLLED | the session's start |
-| attended, attended_minutes | learner, instructor | ATTENDANCE credit events (session length) | the event |
-| lessons/modules/courses_completed | learner | LESSON/MODULE/COURSE_COMPLETED events | the event |
-| quizzes_passed | learner | QUIZ_PASSED events | the event |
-| practice_confirmed | learner | PRACTICE_CONFIRMED events (quantity) | the event |
-| evaluations, evaluation_percent_sum | learner | EVALUATION_SCORED events (score) | the event |
-| quiz_attempts, quiz_percent_sum | learner | GRADED quiz attempts | submitted |
-| quiz_takers | learner | first attempts (any status) | submitted |
-| credits_earned | learner | ledger entries that count as earned (course of their event) | the entry |
-| credits_redeemed | learner | REDEEM entries (as a positive amount) | the entry |
-| practice_reviews, practice_confirmed, practice_returned, review_seconds | mentor | reviewed practice logs | reviewed |
-| evaluations, evaluation_percent_sum, _sq_sum, _full_marks | mentor | SUBMITTED evaluations | submitted |
+| figure | role | from | when | added by |
+| --- | --- | --- | --- | --- |
+| enrolled | learner, instructor | enrollments holding ENROLLED (the session's course and instructor) | the session's start | ``sessions.seats.count_enrolled``: request, approval, cancellation, waiting-list promotion; ``note_session_change``: a session moved |
+| attended, attended_minutes | learner, instructor | ATTENDANCE credit events (the session's length and instructor) | the event | ``note_events`` (credit engine); ``note_session_change`` |
+| lessons/modules/courses_completed | learner | LESSON/MODULE/COURSE_COMPLETED events | the event | ``note_events`` |
+| quizzes_passed | learner | QUIZ_PASSED events | the event | ``note_events`` |
+| practice_confirmed | learner | PRACTICE_CONFIRMED events (quantity) | the event | ``note_events`` |
+| evaluations, evaluation_percent_sum | learner | EVALUATION_SCORED events (score) | the event | ``note_events`` |
+| quiz_attempts, quiz_percent_sum | learner | GRADED quiz attempts | submitted | ``ojt.quizzes`` (graded by the key), ``ojt.quiz_grading`` (by hand) |
+| quiz_takers | learner | first attempts (any status) | submitted | ``ojt.quizzes`` |
+| credits_earned | learner | ledger entries that count as earned (course of their event) | the entry | ``credits.ledger`` |
+| credits_redeemed | learner | REDEEM entries (as a positive amount) | the entry | ``credits.ledger`` |
+| practice_reviews, practice_confirmed, practice_returned, review_seconds | mentor | practice logs CONFIRMED or REJECTED (returned); the wait from the log's arrival (``created_at``) | reviewed (the review record's moment) | ``ojt.practice`` |
+| evaluations, evaluation_percent_sum, _sq_sum, _full_marks | mentor | SUBMITTED evaluations (a superseded one stops counting; HR's replacement counts for HR) | submitted | ``ojt.assessment`` |
+
+A session's facts (its start, course, instructor and length) are read under its row's lock
+(``seats.count_enrolled`` FOR UPDATE, ``sessions_of`` FOR SHARE), and ``update_session`` moves
+what its enrollments and attendance added while holding that lock, so a move and a concurrent
+enrollment or check-in count in one order. ``tests/test_report_rollups.py`` drives every path and
+checks ``stored == recount``; ``xuefen reports verify`` does the same for a live database.
 
 Days are the company's local days (``tenant.time_zone``); a month row sums its days.
 """
@@ -35,6 +42,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from backend.models import ReportRollup, RollupGrain, RollupRole
 from backend.sql import Params, insert_many
@@ -63,6 +71,8 @@ MEASURES: tuple[str, ...] = (
     "evaluation_full_marks",
 )
 _INDEX = {name: index for index, name in enumerate(MEASURES)}
+
+UPSERT_CHUNK = 50_000  # rows per statement
 
 Key = tuple[RollupRole, RollupGrain, date, int, int]  # role, grain, day, employee, course (0: none)
 
@@ -136,13 +146,16 @@ async def _upsert(connection: BaseDBAsyncClient, tenant_id: int, sums: Mapping[K
         for (role, grain, day, employee_id, course_id), amounts in sorted(sums.items())
     ]
     added = ", ".join(f"{name} = report_rollup.{name} + excluded.{name}" for name in MEASURES)
-    await insert_many(
-        connection,
-        "report_rollup",
-        _COLUMNS,
-        rows,
-        on_conflict=f"ON CONFLICT (tenant_id, role, grain, day, employee_id, course_id) DO UPDATE SET {added}",
-    )
+    # In chunks (still in key order): a rebuild of a large company is millions of rows, more than
+    # one JSON parameter may hold on PostgreSQL.
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        await insert_many(
+            connection,
+            "report_rollup",
+            _COLUMNS,
+            rows[start : start + UPSERT_CHUNK],
+            on_conflict=f"ON CONFLICT (tenant_id, role, grain, day, employee_id, course_id) DO UPDATE SET {added}",
+        )
 
 
 async def stored(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, list[int]]:
@@ -297,27 +310,31 @@ def add_entries(tally: Tally, entries: Iterable[Entry]) -> None:
 async def sessions_of(
     connection: BaseDBAsyncClient, tenant_id: int, session_ids: Iterable[int]
 ) -> dict[int, SessionFacts]:
-    """The instructor, course and length of some sessions, in one statement."""
+    """The instructor, course and length of some sessions, in one statement. Read FOR SHARE on
+    PostgreSQL (attendances of one session do not wait for each other): a session being moved
+    (``note_session_change``, under the row's lock) is read as it is once that commits, and a
+    move waits for the attendances counted with the session as it was."""
     wanted = sorted(set(session_ids))
     if not wanted:
         return {}
     p = Params(connection)
+    lock = " FOR SHARE" if connection.capabilities.dialect == "postgres" else ""
     rows = await connection.execute_query_dict(
         "SELECT id, instructor_id, course_id, starts_at, ends_at FROM training_session"
-        f" WHERE tenant_id = {p(tenant_id)} AND id {p.among(wanted, 'int')}",
+        f" WHERE tenant_id = {p(tenant_id)} AND id {p.among(wanted, 'int')} ORDER BY id{lock}",
         p.values,
     )
     return {int(row["id"]): _session_facts(row) for row in rows}
 
 
 def _session_facts(row: Mapping) -> SessionFacts:
-    starts, ends = _moment(row["starts_at"]), _moment(row["ends_at"])
+    starts, ends = moment(row["starts_at"]), moment(row["ends_at"])
     return SessionFacts(
         int(row["instructor_id"]), int(row["course_id"]), max(0, int((ends - starts).total_seconds()) // 60)
     )
 
 
-def _moment(value: object) -> datetime:
+def moment(value: object) -> datetime:
     """A timestamp as read by plain SQL: a datetime (PostgreSQL) or ISO text (SQLite), in UTC."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -343,6 +360,75 @@ async def note_events(
             tally,
             event_entries(employee_id, activity, course_id, score, quantity, at, sessions.get(session_id or 0)),
         )
+
+
+@dataclass(frozen=True)
+class SessionTimes:
+    """What the rollups read of a session: who teaches which course, and when."""
+
+    instructor_id: int
+    course_id: int
+    starts_at: datetime
+    ends_at: datetime
+
+    def facts(self) -> SessionFacts:
+        return SessionFacts(
+            self.instructor_id, self.course_id, max(0, int((self.ends_at - self.starts_at).total_seconds()) // 60)
+        )
+
+
+async def note_session_change(
+    connection: BaseDBAsyncClient,
+    tally: Tally,
+    tenant_id: int,
+    session_id: int,
+    before: SessionTimes,
+    after: SessionTimes,
+) -> None:
+    """A session moved (its start or end, course or instructor changed): what its ENROLLED
+    enrollments and its ATTENDANCE events added is taken back as it was and added as it now is.
+    Call after the session row is updated, with its row locked (the enrollment paths read the
+    session under that lock, ``seats.count_enrolled``)."""
+    if before == after:
+        return
+    p = Params(connection)
+    if (before.instructor_id, before.course_id, before.starts_at) != (
+        after.instructor_id,
+        after.course_id,
+        after.starts_at,
+    ):
+        for row in await connection.execute_query_dict(
+            f"SELECT employee_id FROM enrollment WHERE tenant_id = {p(tenant_id)} AND session_id = {p(session_id)}"
+            " AND status = 'ENROLLED'",
+            p.values,
+        ):
+            employee_id = int(row["employee_id"])
+            for times, sign in ((before, -1), (after, 1)):
+                add_entries(
+                    tally,
+                    enrollment_entries(employee_id, times.instructor_id, times.course_id, times.starts_at, sign),
+                )
+    if before.facts() == after.facts():
+        return
+    p = Params(connection)
+    for row in await connection.execute_query_dict(
+        "SELECT employee_id, event_key, course_id, score, quantity, occurred_at FROM credit_event"
+        f" WHERE tenant_id = {p(tenant_id)} AND activity = 'ATTENDANCE' AND event_key LIKE {p(f'attendance:%:{session_id}')}",
+        p.values,
+    ):
+        if attendance_session_id(row["event_key"]) != session_id:
+            continue  # an imported attendance (no session) whose key happens to end the same
+        for times, sign in ((before, -1), (after, 1)):
+            for role, employee_id, course_id, at, amounts in event_entries(
+                int(row["employee_id"]),
+                "ATTENDANCE",
+                row["course_id"],
+                row["score"],
+                int(row["quantity"]),
+                moment(row["occurred_at"]),
+                times.facts(),
+            ):
+                tally.add(role, employee_id, course_id, at, **{name: sign * amount for name, amount in amounts.items()})
 
 
 # --- recount and rebuild -----------------------------------------------------------------------
@@ -373,7 +459,7 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
             row["course_id"],
             row["score"],
             int(row["quantity"]),
-            _moment(row["occurred_at"]),
+            moment(row["occurred_at"]),
             sessions.get(session_id or 0),
         )
     for row in await query(
@@ -388,7 +474,7 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
             int(row["attempt_no"]),
             row["status"] == "GRADED",
             int(row["percent"]),
-            _moment(row["submitted_at"]),
+            moment(row["submitted_at"]),
         )
     for row in await query(
         "SELECT e.employee_id, e.kind, e.amount, e.occurred_at, v.course_id FROM credit_entry e"
@@ -396,7 +482,7 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
         p.values,
     ):
         entries += ledger_entries(
-            int(row["employee_id"]), row["kind"], int(row["amount"]), row["course_id"], _moment(row["occurred_at"])
+            int(row["employee_id"]), row["kind"], int(row["amount"]), row["course_id"], moment(row["occurred_at"])
         )
     for row in await query(
         "SELECT n.employee_id, s.instructor_id, s.course_id, s.starts_at FROM enrollment n"
@@ -404,7 +490,7 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
         p.values,
     ):
         entries += enrollment_entries(
-            int(row["employee_id"]), int(row["instructor_id"]), int(row["course_id"]), _moment(row["starts_at"]), 1
+            int(row["employee_id"]), int(row["instructor_id"]), int(row["course_id"]), moment(row["starts_at"]), 1
         )
     for row in await query(
         "SELECT reviewer_id, course_id, status, quantity, created_at, reviewed_at FROM practice_log"
@@ -417,8 +503,8 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
             int(row["course_id"]),
             row["status"] == "CONFIRMED",
             int(row["quantity"]),
-            _moment(row["created_at"]),
-            _moment(row["reviewed_at"]),
+            moment(row["created_at"]),
+            moment(row["reviewed_at"]),
         )
     for row in await query(
         "SELECT v.mentor_id, m.course_id, v.percent, v.submitted_at FROM mentor_evaluation v"
@@ -427,7 +513,7 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
         p.values,
     ):
         entries += evaluation_entries(
-            int(row["mentor_id"]), int(row["course_id"]), int(row["percent"]), _moment(row["submitted_at"])
+            int(row["mentor_id"]), int(row["course_id"]), int(row["percent"]), moment(row["submitted_at"])
         )
     return bucket(entries, await company_zone(connection, tenant_id))
 
@@ -446,3 +532,38 @@ async def rebuild(connection: BaseDBAsyncClient, tenant_id: int) -> int:
     await connection.execute_query(f"DELETE FROM report_rollup WHERE tenant_id = {p(tenant_id)}", p.values)
     await _upsert(connection, tenant_id, counted)
     return len(counted)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A rollup row whose stored figures are not what its facts count (zeros when a side has no row)."""
+
+    key: Key
+    stored: list[int]
+    counted: list[int]
+
+    def describe(self) -> str:
+        role, grain, day, employee_id, course_id = self.key
+        figures = ", ".join(
+            f"{name} {was} ≠ {should}"
+            for name, was, should in zip(MEASURES, self.stored, self.counted, strict=True)
+            if was != should
+        )
+        return f"{role.value} {grain.value} {day.isoformat()} employee {employee_id} course {course_id}: {figures}"
+
+
+async def verify(tenant_id: int) -> list[Difference]:
+    """The rows where a company's stored rollups and their recount differ, both read from one
+    snapshot (REPEATABLE READ on PostgreSQL; SQLite has one writer), so writers are not held up and
+    a transaction in flight is seen wholly or not at all."""
+    async with in_transaction() as connection:
+        if connection.capabilities.dialect == "postgres":
+            await connection.execute_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        found = await stored(connection, tenant_id)
+        counted = await recount(connection, tenant_id)
+    zeros = [0] * len(MEASURES)
+    return [
+        Difference(key, found.get(key, zeros), counted.get(key, zeros))
+        for key in sorted(set(found) | set(counted))
+        if found.get(key, zeros) != counted.get(key, zeros)
+    ]

@@ -42,7 +42,7 @@ from backend.services.catalog.course_catalog import (
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
-from backend.services.sessions.seats import free_seat, promote_waitlist, take_seat
+from backend.services.sessions.seats import count_enrolled, free_seat, promote_waitlist, take_seat
 from backend.services.sessions.training_sessions import manages_sessions
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -148,6 +148,8 @@ async def request_in(
     changes.touch(Entity.ENROLLMENT, enrollment_id, audience=viewer.employee_id)
     if seated:
         changes.touch(Entity.TRAINING_SESSION, session.id)
+    if status == EnrollmentStatus.ENROLLED:
+        await count_enrolled(connection, changes, session.id, [viewer.employee_id], 1)
     return await Enrollment.get(id=enrollment_id, using_db=connection)
 
 
@@ -236,7 +238,9 @@ async def decide_enrollment(
         )
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.ENROLLMENT, enrollment.id, audience=enrollment.employee_id)
-        if not approve:
+        if approve:
+            await count_enrolled(connection, changes, enrollment.session_id, [enrollment.employee_id], 1)
+        else:
             await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
         await audit(
             connection,
@@ -270,6 +274,8 @@ async def cancel_enrollment(viewer: Viewer, enrollment_id: int, now: datetime | 
             raise DomainError(ErrorCode.ENROLLMENT_NOT_ACTIVE)
         changes = ChangeSet(viewer.tenant_id)
         changes.touch(Entity.ENROLLMENT, enrollment.id, audience=enrollment.employee_id)
+        if enrollment.status == EnrollmentStatus.ENROLLED:
+            await count_enrolled(connection, changes, enrollment.session_id, [enrollment.employee_id], -1)
         if enrollment.status in SEAT_HOLDING:
             await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
         await changes.publish(connection, now)

@@ -21,6 +21,8 @@ from tortoise.expressions import F
 
 from backend.models import Enrollment, EnrollmentStatus, SessionStatus, TrainingSession
 from backend.services.feed import ChangeSet, Entity
+from backend.services.reports import rollups
+from backend.sql import Params
 
 
 async def take_seat(connection: BaseDBAsyncClient, session_id: int) -> bool:
@@ -39,6 +41,34 @@ async def free_seat(connection: BaseDBAsyncClient, session_id: int) -> None:
         .using_db(connection)
         .update(seats_taken=F("seats_taken") - 1)
     )
+
+
+async def count_enrolled(
+    connection: BaseDBAsyncClient, changes: ChangeSet, session_id: int, employee_ids: list[int], sign: int
+) -> None:
+    """The report rollups: ``employee_ids`` start (sign 1) or stop (-1) holding ENROLLED in a
+    session, counted on its start, for its course and instructor as they are now. The session row
+    is read locked (PostgreSQL), after the enrollment rows (the module's lock order): a concurrent
+    move of the session (``training_sessions.update_session``) counts either wholly before or
+    wholly after this."""
+    if not employee_ids:
+        return
+    p = Params(connection)
+    lock = " FOR UPDATE" if connection.capabilities.dialect == "postgres" else ""
+    rows = await connection.execute_query_dict(
+        f"SELECT instructor_id, course_id, starts_at FROM training_session WHERE id = {p(session_id)}{lock}", p.values
+    )
+    if not rows:
+        return
+    session = rows[0]
+    starts_at = rollups.moment(session["starts_at"])
+    for employee_id in employee_ids:
+        rollups.add_entries(
+            changes.tally,
+            rollups.enrollment_entries(
+                employee_id, int(session["instructor_id"]), int(session["course_id"]), starts_at, sign
+            ),
+        )
 
 
 async def promote_waitlist(
@@ -78,4 +108,6 @@ async def promote_waitlist(
         changes.touch(Entity.ENROLLMENT, candidate.id, audience=candidate.employee_id)
     if promoted:
         changes.touch(Entity.TRAINING_SESSION, session_id)
+        if promoted_status == EnrollmentStatus.ENROLLED:
+            await count_enrolled(connection, changes, session_id, [e.employee_id for e in promoted], 1)
     return promoted

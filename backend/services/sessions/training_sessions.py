@@ -33,6 +33,7 @@ from backend.services.audit import audit
 from backend.services.catalog.course_catalog import LearnerProfile, ineligible_course_ids, learner_profile
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
+from backend.services.reports import rollups
 from backend.services.sessions.seats import promote_waitlist
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -258,6 +259,15 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
         if values:
             await TrainingSession.filter(id=session.id).using_db(connection).update(**values)
         changes = ChangeSet(viewer.tenant_id)
+        # Its enrollments count on its start, its attendance for its instructor and length.
+        await rollups.note_session_change(
+            connection,
+            changes.tally,
+            viewer.tenant_id,
+            session.id,
+            _times(session, {}),
+            _times(session, values),
+        )
         if capacity is not None:
             await promote_waitlist(connection, changes, viewer.tenant_id, session.id, datetime.now(UTC))
             values["capacity"] = capacity
@@ -273,6 +283,16 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
         changes.touch(Entity.TRAINING_SESSION, session.id)
         await changes.publish(connection)
     return await _shown(viewer, session.id)
+
+
+def _times(session: TrainingSession, values: dict[str, Any]) -> rollups.SessionTimes:
+    """What the report rollups read of ``session`` with ``values`` written over it."""
+    return rollups.SessionTimes(
+        values.get("instructor_id", session.instructor_id),
+        values.get("course_id", session.course_id),
+        values.get("starts_at", session.starts_at),
+        values.get("ends_at", session.ends_at),
+    )
 
 
 async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> TrainingSession:

@@ -1,0 +1,366 @@
+"""The training-effect report (培训效果): how many took part, completed, passed and earned.
+
+Every figure but ``sessions_held`` and the module drop-off is read from the LEARNER rollups of the
+people in scope (``frame``), one statement per part (the total, the monthly series, the
+breakdown). What the rates mean, exactly:
+
+- participation rate (参训率) = check-ins / enrollments of the period (sessions starting in it;
+  walk-ins can take it past 1);
+- completion rate (完成率) = courses completed / distinct (person, course) pairs with any learning
+  activity in the period (enrolled, attended, a lesson, module or course completed, a quiz taken,
+  practice confirmed, an evaluation). A completion is itself activity, so the rate is at most 1;
+  it is counted with ``COUNT(DISTINCT …)`` over rollup rows, never by scanning records;
+- pass rate (通过率) = quizzes passed / quiz takers (first attempts of the period), capped at 1: a
+  quiz first tried in an earlier period and passed in this one counts a pass without a taker;
+- averages are sums over counts (quiz: per graded attempt; evaluation: per evaluation).
+
+``sessions_held`` counts training sessions starting in the period, not cancelled, of the filter's
+site, course or scenario: sessions belong to no person, so org-unit and position filters do not
+narrow it. The drop-off (``modules``, when the filter names a course) reads ``module_progress``,
+which holds where people stand now, not what happened in the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise import connections
+
+from backend.models import RollupRole, SessionStatus
+from backend.services.credits.ledger import from_tenths
+from backend.services.imports.files import WriteCell
+from backend.services.reports import frame, rollups
+from backend.services.reports.frame import Dimension, ReportFilter, Scope
+from backend.services.reports.tables import Column, ReportOptions, Table
+from backend.services.validation import invalid
+from backend.services.viewer import Viewer
+from backend.sql import Params
+
+# A rollup row that shows learning (credits alone, e.g. a redemption, are not learning).
+_ACTIVE = (
+    "(r.enrolled > 0 OR r.attended > 0 OR r.lessons_completed > 0 OR r.modules_completed > 0"
+    " OR r.courses_completed > 0 OR r.quiz_takers > 0 OR r.quiz_attempts > 0 OR r.practice_confirmed > 0"
+    " OR r.evaluations > 0)"
+)
+_SUMS = (
+    "enrolled",
+    "attended",
+    "attended_minutes",
+    "courses_completed",
+    "quiz_takers",
+    "quizzes_passed",
+    "quiz_attempts",
+    "quiz_percent_sum",
+    "practice_confirmed",
+    "evaluations",
+    "evaluation_percent_sum",
+    "credits_earned",
+)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of the report, for the whole scope, one month or one breakdown key."""
+
+    enrolled: int  # enrollments in sessions starting in the period
+    attended: int  # check-ins
+    sessions_held: int | None  # sessions starting in the period (None where it has no meaning)
+    participation_rate: float | None  # attended / enrolled, None when nobody was enrolled
+    participants: int  # distinct people with any learning activity
+    course_learners: int  # distinct (person, course) pairs with any learning activity
+    courses_completed: int
+    completion_rate: float | None  # courses_completed / course_learners, None when 0
+    quiz_takers: int
+    quizzes_passed: int
+    pass_rate: float | None  # quizzes_passed / quiz_takers capped at 1, None when no takers
+    quiz_attempts: int  # graded attempts
+    average_quiz_score: float | None  # percent, per graded attempt
+    practice_confirmed: int
+    evaluations: int
+    average_evaluation_score: float | None  # percent, per evaluation
+    hours: Decimal  # attended minutes / 60, one decimal
+    credits_earned: Decimal
+
+
+@dataclass(frozen=True)
+class Month:
+    month: date  # its first day
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class BreakdownEntry:
+    key: object  # an id (org unit, site, course) or a text; None for "none"
+    label: str  # "" for none
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class ModuleDropOff:
+    """How many of the people in scope who started the course completed this module."""
+
+    module_id: int
+    position: int
+    title: str
+    started: int  # people in scope with any progress in the course
+    completed: int  # of them, those whose progress meets the module's required count
+
+
+@dataclass(frozen=True)
+class TrainingEffect:
+    period: frame.Period
+    total: Figures
+    series: list[Month]  # every month of the period, zeros included
+    breakdown: list[BreakdownEntry] = field(default_factory=list)  # empty unless asked
+    modules: list[ModuleDropOff] = field(default_factory=list)  # only when the filter names a course
+
+
+def _ratio(part: int, whole: int, cap: bool = False, digits: int = 4) -> float | None:
+    if not whole:
+        return None
+    value = part / whole
+    return round(min(value, 1.0) if cap else value, digits)
+
+
+def _figures(row: Mapping[str, Any], sessions_held: int | None) -> Figures:
+    n = {name: int(row.get(name) or 0) for name in (*_SUMS, "participants", "course_learners")}
+    minutes = Decimal(n["attended_minutes"]) / 60
+    return Figures(
+        enrolled=n["enrolled"],
+        attended=n["attended"],
+        sessions_held=sessions_held,
+        participation_rate=_ratio(n["attended"], n["enrolled"]),
+        participants=n["participants"],
+        course_learners=n["course_learners"],
+        courses_completed=n["courses_completed"],
+        completion_rate=_ratio(n["courses_completed"], n["course_learners"], cap=True),
+        quiz_takers=n["quiz_takers"],
+        quizzes_passed=n["quizzes_passed"],
+        pass_rate=_ratio(n["quizzes_passed"], n["quiz_takers"], cap=True),
+        quiz_attempts=n["quiz_attempts"],
+        average_quiz_score=_ratio(n["quiz_percent_sum"], n["quiz_attempts"], digits=1),
+        practice_confirmed=n["practice_confirmed"],
+        evaluations=n["evaluations"],
+        average_evaluation_score=_ratio(n["evaluation_percent_sum"], n["evaluations"], digits=1),
+        hours=minutes.quantize(Decimal("0.1"), ROUND_HALF_UP),
+        credits_earned=from_tenths(n["credits_earned"]),
+    )
+
+
+def _select(group: str | None) -> str:
+    sums = ", ".join(f"CAST(SUM(r.{name}) AS BIGINT) AS {name}" for name in _SUMS)
+    pair = "CAST(r.employee_id AS VARCHAR(24)) || ':' || CAST(r.course_id AS VARCHAR(24))"
+    key = f"{group} AS k, " if group else ""
+    return (
+        f"SELECT {key}{sums},"
+        f" COUNT(DISTINCT CASE WHEN {_ACTIVE} THEN r.employee_id END) AS participants,"
+        f" COUNT(DISTINCT CASE WHEN {_ACTIVE} AND r.course_id <> 0 THEN {pair} END) AS course_learners"
+    )
+
+
+async def _read(scope: Scope, group: str | None, joins: str = "") -> list[dict[str, Any]]:
+    connection = connections.get("default")
+    p = Params(connection)
+    sql = (
+        f"{_select(group)} FROM report_rollup r JOIN employee e ON e.id = r.employee_id{joins}"
+        f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}"
+        f" AND {frame.people_sql(p, scope, 'e')}"
+        # Rows of nothing this report counts (a redemption's) would only make empty groups.
+        f" AND ({_ACTIVE} OR r.credits_earned <> 0)"
+    )
+    if group:
+        sql += f" GROUP BY {group}"
+    return await connection.execute_query_dict(sql, p.values)
+
+
+# --- sessions held -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Session:
+    month: date
+    course_id: int
+    site_id: int
+    scenario: str
+
+
+async def _sessions(scope: Scope) -> list[_Session]:
+    """The period's sessions (not cancelled) of the filter's site, course or scenario."""
+    connection = connections.get("default")
+    zone = await rollups.company_zone(connection, scope.tenant_id)
+    start = datetime.combine(scope.period.first, time(), zone)
+    end = datetime.combine(scope.period.last + timedelta(days=1), time(), zone)
+    f = scope.filter
+    p = Params(connection)
+    sql = (
+        "SELECT s.starts_at, s.course_id, s.site_id, c.scenario FROM training_session s"
+        " JOIN course c ON c.id = s.course_id"
+        f" WHERE s.tenant_id = {p(scope.tenant_id)} AND s.starts_at >= {p(start)} AND s.starts_at < {p(end)}"
+        f" AND s.status <> {p(SessionStatus.CANCELLED.value)}"
+    )
+    if f.site_id is not None:
+        sql += f" AND s.site_id = {p(f.site_id)}"
+    if f.course_id is not None:
+        sql += f" AND s.course_id = {p(f.course_id)}"
+    if f.scenario is not None:
+        sql += f" AND c.scenario = {p(f.scenario)}"
+    rows = await connection.execute_query_dict(sql, p.values)
+    return [
+        _Session(
+            _local_day(row["starts_at"], zone).replace(day=1),
+            int(row["course_id"]),
+            int(row["site_id"]),
+            row["scenario"],
+        )
+        for row in rows
+    ]
+
+
+def _local_day(value: object, zone: ZoneInfo) -> date:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone).date()
+
+
+_TEXT_KEYS = (Dimension.SCENARIO, Dimension.POSITION_FAMILY, Dimension.POSITION_LEVEL)
+_SESSION_KEY = {
+    Dimension.COURSE: lambda s: s.course_id,
+    Dimension.SITE: lambda s: s.site_id,
+    Dimension.SCENARIO: lambda s: s.scenario,
+}
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+
+async def training_effect(
+    viewer: Viewer, report_filter: ReportFilter, breakdown: Dimension | None = None
+) -> TrainingEffect:
+    """The report for the viewer's scope (HR admins: the company; managers: their subtree)."""
+    scope = await frame.scope_of(viewer, report_filter)
+    sessions = await _sessions(scope)
+    total_row = (await _read(scope, None))[0]
+    total = _figures(total_row, len(sessions))
+    month = frame.month_sql(Params(connections.get("default")), "r")
+    by_month = {row["k"]: row for row in await _read(scope, month)}
+    series = [
+        Month(first, _figures(by_month.get(first.strftime("%Y-%m"), {}), sum(s.month == first for s in sessions)))
+        for first in scope.period.months()
+    ]
+    entries = await _breakdown(scope, breakdown, sessions) if breakdown else []
+    modules = await _drop_off(scope) if report_filter.course_id is not None else []
+    return TrainingEffect(scope.period, total, series, entries, modules)
+
+
+async def _breakdown(scope: Scope, dimension: Dimension, sessions: Sequence[_Session]) -> list[BreakdownEntry]:
+    group = frame.dimension_sql(dimension, "e", "r")
+    # One "none" group: no unit, site or position (NULL), course 0, an empty text.
+    none = "0" if dimension is Dimension.COURSE else "''" if dimension in _TEXT_KEYS else None
+    rows = await _read(scope, f"NULLIF({group.key}, {none})" if none else group.key, group.joins)
+    keys = [_key(row["k"]) for row in rows]
+    names = await frame.labels(scope.tenant_id, dimension, keys)
+    held = _SESSION_KEY.get(dimension)
+    entries = []
+    for key, row in zip(keys, rows, strict=True):
+        count = None if held is None else sum(1 for s in sessions if (held(s) or None) == key)
+        entries.append(BreakdownEntry(key, names.get(key, ""), _figures(row, count)))
+    return sorted(entries, key=lambda entry: (entry.label, str(entry.key)))
+
+
+def _key(value: object) -> object:
+    return None if value is None or value == "" or value == 0 else value
+
+
+async def _drop_off(scope: Scope) -> list[ModuleDropOff]:
+    connection = connections.get("default")
+    p = Params(connection)
+    course_id = scope.filter.course_id
+    people = f"SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')}"
+    rows = await connection.execute_query_dict(
+        "SELECT m.id, m.position, m.title,"
+        " (SELECT COUNT(DISTINCT g.employee_id) FROM module_progress g"
+        f"  WHERE g.tenant_id = m.tenant_id AND g.course_id = m.course_id AND g.completed_count > 0"
+        f"  AND g.employee_id IN ({people})) AS started,"
+        " (SELECT COUNT(*) FROM module_progress g"
+        "  WHERE g.tenant_id = m.tenant_id AND g.module_id = m.id AND g.completed_count >= m.required_count"
+        f"  AND g.employee_id IN ({people})) AS completed"
+        f" FROM course_module m WHERE m.tenant_id = {p(scope.tenant_id)} AND m.course_id = {p(course_id)}"
+        " ORDER BY m.position, m.id",
+        p.values,
+    )
+    return [
+        ModuleDropOff(int(row["id"]), int(row["position"]), row["title"], int(row["started"]), int(row["completed"]))
+        for row in rows
+    ]
+
+
+# --- export --------------------------------------------------------------------------------------
+
+_COLUMNS = (
+    Column("参训人次(报名)", "Enrolled"),
+    Column("签到人次", "Attended"),
+    Column("举办场次", "Sessions held"),
+    Column("参训率", "Participation rate"),
+    Column("学习人数", "Participants"),
+    Column("人·课程数", "Person-courses"),
+    Column("完成课程数", "Courses completed"),
+    Column("完成率", "Completion rate"),
+    Column("考试人数", "Quiz takers"),
+    Column("考试通过", "Quizzes passed"),
+    Column("通过率", "Pass rate"),
+    Column("答卷数", "Graded attempts"),
+    Column("平均分", "Average quiz score"),
+    Column("实操确认", "Practice confirmed"),
+    Column("评价次数", "Evaluations"),
+    Column("平均评价分", "Average evaluation score"),
+    Column("学时", "Hours"),
+    Column("获得学分", "Credits earned"),
+)
+
+
+def _cells(figures: Figures) -> list[WriteCell]:
+    return [
+        figures.enrolled,
+        figures.attended,
+        figures.sessions_held,
+        figures.participation_rate,
+        figures.participants,
+        figures.course_learners,
+        figures.courses_completed,
+        figures.completion_rate,
+        figures.quiz_takers,
+        figures.quizzes_passed,
+        figures.pass_rate,
+        figures.quiz_attempts,
+        figures.average_quiz_score,
+        figures.practice_confirmed,
+        figures.evaluations,
+        figures.average_evaluation_score,
+        figures.hours,
+        figures.credits_earned,
+    ]
+
+
+async def export_table(viewer: Viewer, options: ReportOptions) -> Table:
+    """The report as a table: one row per breakdown key when a breakdown is asked, else one per
+    month of the period; every figure a column. The rows are few (months or keys), so the report
+    is computed once and its rows handed out as they are written."""
+    if options.filter is None:
+        raise invalid("filter")
+    report = await training_effect(viewer, options.filter, options.breakdown)
+    if options.breakdown is not None:
+        first = Column("分组", "Group", 28)
+        lines: list[list[WriteCell]] = [[entry.label, *_cells(entry.figures)] for entry in report.breakdown]
+    else:
+        first = Column("月份", "Month", 10)
+        lines = [[month.month.strftime("%Y-%m"), *_cells(month.figures)] for month in report.series]
+
+    async def rows() -> AsyncIterator[Sequence[WriteCell]]:
+        for line in lines:
+            yield line
+
+    return Table("培训效果", "Training effect", (first, *_COLUMNS), rows(), len(lines))
