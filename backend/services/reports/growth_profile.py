@@ -304,15 +304,19 @@ async def timeline_page(
     connection = connections.get("default")
     p = Params(connection)
     limit = p(first + 1)
-    narrowing = ""
-    if after:
-        narrowing += f" AND {EVENTS.sql_after(p, after, 'b.')}"
+    span: list[datetime | None] = [None, None]
     if since is not None or until is not None:
         zone = await rollups.company_zone(connection, tenant_id)
-        if since is not None:
-            narrowing += f" AND b.at >= {p(datetime.combine(since, time(), zone))}"
-        if until is not None:
-            narrowing += f" AND b.at < {p(datetime.combine(until + timedelta(days=1), time(), zone))}"
+        span[0] = datetime.combine(since, time(), zone) if since is not None else None
+        span[1] = datetime.combine(until + timedelta(days=1), time(), zone) if until is not None else None
+
+    def within(q: Params) -> str:
+        """The period's condition (the page and its total count the same events)."""
+        return (f" AND b.at >= {q(span[0])}" if span[0] else "") + (f" AND b.at < {q(span[1])}" if span[1] else "")
+
+    narrowing = within(p)
+    if after:
+        narrowing += f" AND {EVENTS.sql_after(p, after, 'b.')}"
     order = EVENTS.sql_order("b.")
     branches = [
         f"SELECT * FROM (SELECT * FROM ({source}) b WHERE 1 = 1{narrowing} ORDER BY {order} LIMIT {limit}) b"
@@ -325,7 +329,7 @@ async def timeline_page(
     async def count_total() -> int:
         counting = Params(connection)
         parts = " UNION ALL ".join(
-            f"SELECT COUNT(*) AS n FROM ({source}) b"
+            f"SELECT COUNT(*) AS n FROM ({source}) b WHERE 1 = 1{within(counting)}"
             for source in _sources(counting, counting(tenant_id), counting(employee_id))
         )
         counted = await connection.execute_query_dict(f"SELECT SUM(n) AS n FROM ({parts}) t", counting.values)
