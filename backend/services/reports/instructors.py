@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -387,14 +387,6 @@ _MENTOR_COLUMNS = (
 )
 
 
-def _lazily(lines: list[list[WriteCell]]) -> AsyncIterator[Sequence[WriteCell]]:
-    async def rows() -> AsyncIterator[Sequence[WriteCell]]:
-        for line in lines:
-            yield line
-
-    return rows()
-
-
 async def export_instructors(viewer: Viewer, options: ReportOptions) -> Table:
     """One row per instructor, every figure a column (at most ``MAX_ROWS``)."""
     if options.filter is None:
@@ -414,7 +406,7 @@ async def export_instructors(viewer: Viewer, options: ReportOptions) -> Table:
         ]
         for i in report.instructors
     ]
-    return Table("讲师", "Instructors", _INSTRUCTOR_COLUMNS, _lazily(lines), len(lines))
+    return Table.of_lines("讲师", "Instructors", _INSTRUCTOR_COLUMNS, lines)
 
 
 async def export_mentors(viewer: Viewer, options: ReportOptions) -> Table:
@@ -441,4 +433,4 @@ async def export_mentors(viewer: Viewer, options: ReportOptions) -> Table:
         ]
         for m in report.mentors
     ]
-    return Table("导师", "Mentors", _MENTOR_COLUMNS, _lazily(lines), len(lines))
+    return Table.of_lines("导师", "Mentors", _MENTOR_COLUMNS, lines)

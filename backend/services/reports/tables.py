@@ -40,6 +40,16 @@ class Table:
     def title(self, locale: str) -> str:
         return self.title_en if locale == "en" else self.title_zh
 
+    @classmethod
+    def of_lines(cls, title_zh: str, title_en: str, columns: Sequence[Column], lines: list[list[WriteCell]]) -> Table:
+        """A table of rows already in hand (a small report computed whole)."""
+
+        async def rows() -> AsyncIterator[Sequence[WriteCell]]:
+            for line in lines:
+                yield line
+
+        return cls(title_zh, title_en, columns, rows(), len(lines))
+
 
 @dataclass(frozen=True)
 class ReportOptions:

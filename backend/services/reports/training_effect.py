@@ -22,7 +22,7 @@ which holds where people stand now, not what happened in the period.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -358,9 +358,4 @@ async def export_table(viewer: Viewer, options: ReportOptions) -> Table:
     else:
         first = Column("月份", "Month", 10)
         lines = [[month.month.strftime("%Y-%m"), *_cells(month.figures)] for month in report.series]
-
-    async def rows() -> AsyncIterator[Sequence[WriteCell]]:
-        for line in lines:
-            yield line
-
-    return Table("培训效果", "Training effect", (first, *_COLUMNS), rows(), len(lines))
+    return Table.of_lines("培训效果", "Training effect", (first, *_COLUMNS), lines)

@@ -24,7 +24,6 @@ to their row in Python, the headcount per unit, the skills and the courses teach
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -271,9 +270,4 @@ async def export_table(viewer: Viewer, options: ReportOptions) -> Table:
                     codes,
                 ]
             )
-
-    async def rows() -> AsyncIterator[Sequence[WriteCell]]:
-        for line in lines:
-            yield line
-
-    return Table("培训需求", "Training needs", _COLUMNS, rows(), len(lines))
+    return Table.of_lines("培训需求", "Training needs", _COLUMNS, lines)
