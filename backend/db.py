@@ -25,6 +25,10 @@ def tortoise_config(database_url: str, pool_max: int = 10) -> dict[str, Any]:
         connection["credentials"].setdefault("minsize", 1)
         connection["credentials"].setdefault("maxsize", pool_max)
         connection["credentials"]["reset"] = _keep_session
+        # No JIT: PostgreSQL compiles plans above jit_above_cost, which here means the reports'
+        # statements, and compiling cost more than it saved (+120 ms on a company-wide
+        # training-effect report, bench/reports.py); Xuefen's other statements never reach it.
+        connection["credentials"].setdefault("server_settings", {})["jit"] = "off"
     return {
         "connections": {"default": connection},
         "apps": {

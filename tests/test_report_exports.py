@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from backend.models import Employee
+from backend.models import CreditEntry, Employee
 from backend.services.imports.files import FileFormat, WriteCell
 from backend.services.people import auth
 from backend.services.reports import exports
@@ -450,6 +450,20 @@ async def test_reports_about_one_person_follow_their_own_rules(company, client):
     assert "filename*=UTF-8''Growth%20profile.csv" in response.headers["content-disposition"]
     events = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]
     assert len(events) == 1 and "2.5" in events[0]  # HR's adjustment, the one fact of LRN's
+    # Times are the company's wall time in both formats (the database's are UTC).
+    entry = await CreditEntry.get(employee_id=company.employees["LRN"].id)
+    local = entry.occurred_at.astimezone(ZoneInfo(company.tenant.time_zone)).replace(tzinfo=None)
+    assert local.utcoffset() is None and company.tenant.time_zone == "Asia/Shanghai"
+    assert datetime.fromisoformat(events[0][0]) == local
+    xlsx = await _link(client, learner, "GROWTH_PROFILE", employeeId=lrn)
+    cell = _xlsx_rows((await client.get(xlsx["url"])).content)[1][0]
+    assert abs(cell - local) < timedelta(seconds=1), (cell, local)
+    # The profile reads a period only: any other filter field is refused, not silently ignored.
+    for extra, field in (({"courseId": "Q291cnNlOjE="}, "filter.courseId"), ({"scenario": "安全"}, "filter.scenario")):
+        narrowed = await _link(
+            client, learner, "GROWTH_PROFILE", "CSV", employeeId=lrn, filter=_filter(company, **extra)
+        )
+        assert narrowed["errors"] == [{"code": "VALIDATION", "field": field}], narrowed
     colleague = await _link(client, learner, "GROWTH_PROFILE", "CSV", employeeId=oth)
     assert colleague["errors"] == [{"code": "FORBIDDEN", "field": None}]
     quiz = await _link(client, learner, "QUIZ_ITEMS", quizId="not-an-id")
@@ -460,5 +474,7 @@ async def test_reports_about_one_person_follow_their_own_rules(company, client):
     team = await _link(client, hr, "TEAM", managerId=mgr)
     rows = _xlsx_rows((await client.get(team["url"])).content)
     assert [row[:2] for row in rows[1:]] == [["LRN", "李学员"]]  # MGR's one direct report
+    needs = await _link(client, hr, "TRAINING_NEEDS", filter=_filter(company, scenario="安全"))
+    assert needs["errors"] == [{"code": "VALIDATION", "field": "filter.scenario"}]  # skills, not courses
     no_employee = await _link(client, hr, "GROWTH_PROFILE")
     assert no_employee["errors"] == [{"code": "VALIDATION", "field": "employee"}]

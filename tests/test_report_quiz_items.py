@@ -243,6 +243,11 @@ async def test_filter_by_unit_flags_easy_and_hard(client, world) -> None:
     body = await analyse(client, world, filter={"from": "2026-01-01", "to": "2026-01-31"})
     assert body["data"]["quizItemAnalysis"]["attempts"] == 0
     assert body["data"]["quizItemAnalysis"]["items"][0]["shareCorrect"] is None
+    # The quiz is the course: a course (even another company's) or a scenario is refused, not ignored.
+    for extra in ({"courseId": to_global_id("Course", 10**9)}, {"scenario": "安全"}):
+        body = await analyse(client, world, filter={**east, "to": "2035-12-31", **extra})
+        assert error_code(body) == "VALIDATION", body
+        assert body["errors"][0]["extensions"]["field"] == f"filter.{next(iter(extra))}"
 
 
 async def test_roles(client, world, password_hash) -> None:

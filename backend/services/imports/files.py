@@ -23,7 +23,7 @@ import csv
 import io
 import re
 from collections.abc import Generator, Iterator, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -141,8 +141,9 @@ class TableWriter:
     """Rows written one at a time to a CSV or XLSX file; ``close`` finishes the file. An XLSX file
     may get a second sheet of notes (the columns explained)."""
 
-    def __init__(self, path: Path, file_format: FileFormat, sheet_name: str = "data") -> None:
+    def __init__(self, path: Path, file_format: FileFormat, sheet_name: str = "data", zone: tzinfo = UTC) -> None:
         self.format = file_format
+        self.zone = zone  # stored moments are UTC; the file shows them as the company's wall time
         self.rows = 0
         if file_format is FileFormat.XLSX:
             self.workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
@@ -167,7 +168,7 @@ class TableWriter:
 
     def row(self, cells: Sequence[WriteCell]) -> None:
         if self.format is FileFormat.CSV:
-            self.writer.writerow(csv_cells(cells))
+            self.writer.writerow(csv_cells(cells, self.zone))
         else:
             for column, cell in enumerate(cells):
                 self._xlsx_cell(column, cell)
@@ -179,7 +180,7 @@ class TableWriter:
         if isinstance(cell, bool):
             self.sheet.write_string(self.rows, column, "true" if cell else "false")
         elif isinstance(cell, datetime):
-            self.sheet.write_datetime(self.rows, column, cell.replace(tzinfo=None), self.moment)
+            self.sheet.write_datetime(self.rows, column, wall_time(cell, self.zone), self.moment)
         elif isinstance(cell, date):
             self.sheet.write_datetime(self.rows, column, datetime(cell.year, cell.month, cell.day), self.day)
         elif isinstance(cell, int | float | Decimal):
@@ -204,19 +205,26 @@ class TableWriter:
             self.stream.close()
 
 
-def csv_cells(cells: Sequence[WriteCell]) -> list[str]:
-    """A row's cells as CSV writes them (formula-like texts behind a ``'``): for writers of their
-    own, e.g. a CSV streamed to a browser."""
-    return [_csv_cell(cell) for cell in cells]
+def wall_time(moment: datetime, zone: tzinfo) -> datetime:
+    """A moment as a clock in ``zone`` shows it, without the zone (what a spreadsheet cell holds).
+    A naive moment is taken as UTC, as the database stores them."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone).replace(tzinfo=None)
 
 
-def _csv_cell(cell: WriteCell) -> str:
+def csv_cells(cells: Sequence[WriteCell], zone: tzinfo = UTC) -> list[str]:
+    """A row's cells as CSV writes them (formula-like texts behind a ``'``, moments as wall time in
+    ``zone`` like the XLSX cells): for writers of their own, e.g. a CSV streamed to a browser."""
+    return [_csv_cell(cell, zone) for cell in cells]
+
+
+def _csv_cell(cell: WriteCell, zone: tzinfo) -> str:
     if cell is None:
         return ""
     if isinstance(cell, bool):
         return "true" if cell else "false"
     if isinstance(cell, datetime):
-        return cell.isoformat(sep=" ")
+        return wall_time(cell, zone).isoformat(sep=" ")
     if isinstance(cell, date):
         return cell.isoformat()
     if isinstance(cell, float):

@@ -145,10 +145,14 @@ def period_share(period: frame.Period, period_months: int) -> int:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _people_sql(p: Params, scope: Scope, share: int) -> str:
+def _people_sql(p: Params, scope: Scope, share: int, chunk: str = "") -> str:
+    """``chunk``: a condition on ``e`` naming the people wanted, also applied to the rollups summed
+    (a chunk of an export then sums its own people's rows, not the whole company's each time)."""
+    narrowed = f" AND r.employee_id IN (SELECT e.id FROM employee e WHERE {chunk})" if chunk else ""
     earned = (
         "SELECT r.employee_id, CAST(SUM(r.credits_earned) AS BIGINT) AS earned FROM report_rollup r"
-        f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')} GROUP BY r.employee_id"
+        f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}{narrowed}"
+        " GROUP BY r.employee_id"
     )
     return (
         "SELECT e.id, e.employee_no, e.name, COALESCE(u.name, '') AS org_unit, ps.family, ps.grade,"
@@ -190,12 +194,17 @@ async def people(scope: Scope, after_no: str | None = None, limit: int | None = 
     share = await _share(scope)
     connection = connections.get("default")
     p = Params(connection)
-    sql = _people_sql(p, scope, share)
-    if after_no is not None:
-        sql += f" AND e.employee_no > {p(after_no)}"
-    sql += " ORDER BY e.employee_no"
+    chunk = ""  # a chunk's people (placeholders are numbered: the text may appear twice)
     if limit is not None:
-        sql += f" LIMIT {p(limit)}"
+        after = "" if after_no is None else f" AND e.employee_no > {p(after_no)}"
+        chunk = (
+            f"e.id IN (SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')} AND e.is_active = {p(True)}"
+            f"{after} ORDER BY e.employee_no LIMIT {p(limit)})"
+        )
+    sql = _people_sql(p, scope, share, chunk)
+    if chunk:
+        sql += f" AND {chunk}"
+    sql += " ORDER BY e.employee_no"
     return [_person(row) for row in await connection.execute_query_dict(sql, p.values)]
 
 

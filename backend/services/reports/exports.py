@@ -32,10 +32,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from tortoise import connections
+
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.services.imports.files import FileFormat, TableWriter, WriteCell, csv_cells
 from backend.services.people import auth
+from backend.services.reports import rollups
 from backend.services.reports.frame import Dimension, Period, ReportFilter
 from backend.services.reports.registry import ReportExport, report_named
 from backend.services.reports.tables import ReportOptions, Table
@@ -75,7 +78,7 @@ async def _batches(rows: AsyncIterator[Sequence[WriteCell]]) -> AsyncIterator[li
 async def write_report(table: Table, path: Path, fmt: FileFormat, locale: str, progress: Progress | None = None) -> int:
     """Write ``table`` to ``path`` (a header row in ``locale``, then every row); the rows written.
     The writing runs in a thread a batch at a time, so a server keeps answering meanwhile."""
-    writer = await asyncio.to_thread(TableWriter, path, fmt, sheet_name(table.title(locale)))
+    writer = await asyncio.to_thread(TableWriter, path, fmt, sheet_name(table.title(locale)), table.zone)
     written = 0
     try:
         headers = [column.header(locale) for column in table.columns]
@@ -104,7 +107,7 @@ async def csv_chunks(table: Table, locale: str) -> AsyncIterator[bytes]:
     out.writerow([column.header(locale) for column in table.columns])
     try:
         async for row in table.rows:
-            out.writerow(csv_cells(row))
+            out.writerow(csv_cells(row, table.zone))
             if buffer.tell() >= CSV_CHUNK_BYTES:
                 yield buffer.getvalue().encode("utf-8")
                 buffer.seek(0)
@@ -215,7 +218,9 @@ async def report_table(viewer: Viewer, report_name: str, options: ReportOptions)
     """The report's table for ``viewer``: NOT_FOUND for an unknown report, then the report's
     checks (roles before the options, then its own), no row read yet."""
     report = report_named(report_name)
-    return report, await report.table(viewer, options)
+    table = await report.table(viewer, options)
+    table.zone = await rollups.company_zone(connections.get("default"), viewer.tenant_id)
+    return report, table
 
 
 async def export_link(

@@ -67,6 +67,10 @@ class Period:
             month = _next_month(month)
         return months
 
+    def is_whole_months(self) -> bool:
+        """Whether the period is made of whole months only (read from month rows alone)."""
+        return self.first.day == 1 and (self.last + timedelta(days=1)).day == 1
+
     def whole_months(self) -> tuple[date, date] | None:
         """[first month, end month) of the months lying wholly inside the period, or None."""
         start = self.first if self.first.day == 1 else _next_month(self.first.replace(day=1))
@@ -96,6 +100,29 @@ class ReportFilter:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, text(value, name, 64) or None)
+
+
+# A filter's fields as the API names them (for errors).
+FILTER_FIELDS = {
+    "org_unit_id": "orgUnitId",
+    "site_id": "siteId",
+    "course_id": "courseId",
+    "scenario": "scenario",
+    "position_family": "positionFamily",
+    "position_level": "positionLevel",
+}
+
+
+def reads_only(report_filter: ReportFilter, *fields: str) -> None:
+    """VALIDATION (``reason.report_option_unused``) for a filter field the report does not read:
+    a report never answers as if it had narrowed by something it ignored (and an id it ignores
+    would never be checked to be the company's)."""
+    for name, api_name in FILTER_FIELDS.items():
+        if name not in fields and getattr(report_filter, name) is not None:
+            raise invalid(f"filter.{api_name}", "reason.report_option_unused")
+
+
+PEOPLE_FIELDS = ("org_unit_id", "site_id", "position_family", "position_level")  # who, not what
 
 
 @dataclass(frozen=True)

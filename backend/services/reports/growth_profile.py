@@ -52,7 +52,7 @@ from backend.services.credits.ledger import from_tenths
 from backend.services.imports.files import WriteCell
 from backend.services.ojt import mentoring
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size
-from backend.services.reports import rollups
+from backend.services.reports import frame, rollups
 from backend.services.reports.tables import Column, ReportOptions, Table
 from backend.services.validation import invalid
 from backend.services.viewer import Viewer
@@ -439,6 +439,8 @@ async def export_table(viewer: Viewer, options: ReportOptions) -> Table:
     """Every event of ``options.employee_id``'s timeline, newest first, read a page at a time."""
     if options.employee_id is None:
         raise DomainError(ErrorCode.VALIDATION, field="employee", reason_key="reason.required")
+    if options.filter is not None:
+        frame.reads_only(options.filter)  # the period only: a profile is one person's, whole
     employee = await _visible_employee(viewer, options.employee_id, datetime.now(UTC))
     period = options.filter.period if options.filter is not None else None
     since, until = (period.first, period.last) if period is not None else (None, None)

@@ -125,7 +125,9 @@ async def _authorised_quiz(viewer: Viewer, quiz_id: int) -> Quiz:
 
 
 async def _scope(viewer: Viewer, report_filter: ReportFilter) -> Scope:
-    """The filter's people (any of the company: authors are not limited to a subtree)."""
+    """The filter's people (any of the company: authors are not limited to a subtree); the quiz
+    is the course, so a course or scenario is refused."""
+    frame.reads_only(report_filter, *frame.PEOPLE_FIELDS)
     tenant_id = viewer.tenant_id
     path = None
     if report_filter.org_unit_id is not None:

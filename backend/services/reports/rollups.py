@@ -11,8 +11,8 @@ where the live paths add it:
 
 | figure | role | from | when | added by |
 | --- | --- | --- | --- | --- |
-| enrolled | learner, instructor | enrollments holding ENROLLED (the session's course and instructor) | the session's start | ``sessions.seats.count_enrolled``: request, approval, cancellation, waiting-list promotion; ``note_session_change``: a session moved |
-| attended, attended_minutes | learner, instructor | ATTENDANCE credit events (the session's length and instructor) | the event | ``note_events`` (credit engine); ``note_session_change`` |
+| enrolled | learner, instructor | enrollments holding ENROLLED in sessions not cancelled (the session's course and instructor) | the session's start | ``sessions.seats.count_enrolled``: request, approval, cancellation, waiting-list promotion; ``note_session_change``: a session moved; ``note_session_cancelled`` |
+| attended, attended_minutes | learner, instructor | ATTENDANCE credit events whose attendance is not ABSENT (the session's length and instructor) | the event | ``note_events`` (credit engine); ``note_session_change``; ``note_attendance_status``: corrected to or from ABSENT |
 | lessons/modules/courses_completed | learner | LESSON/MODULE/COURSE_COMPLETED events | the event | ``note_events`` |
 | quizzes_passed | learner | QUIZ_PASSED events | the event | ``note_events`` |
 | practice_confirmed | learner | PRACTICE_CONFIRMED events (quantity) | the event | ``note_events`` |
@@ -302,9 +302,11 @@ def evaluation_entries(
     return [(RollupRole.MENTOR, mentor_id, course_id, submitted_at, amounts)]
 
 
-def add_entries(tally: Tally, entries: Iterable[Entry]) -> None:
+def add_entries(tally: Tally, entries: Iterable[Entry], sign: int = 1) -> None:
+    """Add what ``entries`` count (sign -1: take it back)."""
     for role, employee_id, course_id, at, amounts in entries:
-        tally.add(role, employee_id, course_id, at, **amounts)
+        signed = amounts if sign == 1 else {name: sign * amount for name, amount in amounts.items()}
+        tally.add(role, employee_id, course_id, at, **signed)
 
 
 async def sessions_of(
@@ -397,12 +399,7 @@ async def note_session_change(
         after.course_id,
         after.starts_at,
     ):
-        for row in await connection.execute_query_dict(
-            f"SELECT employee_id FROM enrollment WHERE tenant_id = {p(tenant_id)} AND session_id = {p(session_id)}"
-            " AND status = 'ENROLLED'",
-            p.values,
-        ):
-            employee_id = int(row["employee_id"])
+        for employee_id in await _enrolled(connection, tenant_id, session_id):
             for times, sign in ((before, -1), (after, 1)):
                 add_entries(
                     tally,
@@ -411,24 +408,90 @@ async def note_session_change(
     if before.facts() == after.facts():
         return
     p = Params(connection)
+    # Attendance corrected to ABSENT counts nothing, so there is nothing of it to move.
     for row in await connection.execute_query_dict(
-        "SELECT employee_id, event_key, course_id, score, quantity, occurred_at FROM credit_event"
-        f" WHERE tenant_id = {p(tenant_id)} AND activity = 'ATTENDANCE' AND event_key LIKE {p(f'attendance:%:{session_id}')}",
+        "SELECT v.employee_id, v.event_key, v.course_id, v.score, v.quantity, v.occurred_at FROM credit_event v"
+        f" WHERE v.tenant_id = {p(tenant_id)} AND v.activity = 'ATTENDANCE'"
+        f" AND v.event_key LIKE {p(f'attendance:%:{session_id}')}"
+        " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.tenant_id = v.tenant_id"
+        f" AND a.session_id = {p(session_id)} AND a.employee_id = v.employee_id AND a.status = 'ABSENT')",
         p.values,
     ):
         if attendance_session_id(row["event_key"]) != session_id:
             continue  # an imported attendance (no session) whose key happens to end the same
         for times, sign in ((before, -1), (after, 1)):
-            for role, employee_id, course_id, at, amounts in event_entries(
-                int(row["employee_id"]),
-                "ATTENDANCE",
-                row["course_id"],
-                row["score"],
-                int(row["quantity"]),
-                moment(row["occurred_at"]),
-                times.facts(),
-            ):
-                tally.add(role, employee_id, course_id, at, **{name: sign * amount for name, amount in amounts.items()})
+            add_entries(
+                tally,
+                event_entries(
+                    int(row["employee_id"]),
+                    "ATTENDANCE",
+                    row["course_id"],
+                    row["score"],
+                    int(row["quantity"]),
+                    moment(row["occurred_at"]),
+                    times.facts(),
+                ),
+                sign,
+            )
+
+
+async def _enrolled(connection: BaseDBAsyncClient, tenant_id: int, session_id: int) -> list[int]:
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        f"SELECT employee_id FROM enrollment WHERE tenant_id = {p(tenant_id)} AND session_id = {p(session_id)}"
+        " AND status = 'ENROLLED'",
+        p.values,
+    )
+    return [int(row["employee_id"]) for row in rows]
+
+
+async def note_session_cancelled(
+    connection: BaseDBAsyncClient, tally: Tally, tenant_id: int, session_id: int, times: SessionTimes
+) -> None:
+    """A session cancelled: its ENROLLED enrollments stop counting (they stay ENROLLED, but a
+    cancelled session enrolls nobody; ``seats.count_enrolled`` counts nothing for it from now on).
+    Call with the session row locked, like ``note_session_change``."""
+    for employee_id in await _enrolled(connection, tenant_id, session_id):
+        add_entries(tally, enrollment_entries(employee_id, times.instructor_id, times.course_id, times.starts_at, -1))
+
+
+async def note_attendance_status(
+    connection: BaseDBAsyncClient,
+    tally: Tally,
+    tenant_id: int,
+    session_id: int,
+    employee_id: int,
+    was_absent: bool,
+    is_absent: bool,
+) -> None:
+    """An attendance corrected to ABSENT (or back from it): its ATTENDANCE event, if it has one,
+    stops (or starts again) counting as attended. The event stays, as facts do; an attendance
+    without one counts once the credit engine records it."""
+    if was_absent == is_absent:
+        return
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        "SELECT course_id, score, quantity, occurred_at FROM credit_event"
+        f" WHERE tenant_id = {p(tenant_id)} AND event_key = {p(f'attendance:{employee_id}:{session_id}')}",
+        p.values,
+    )
+    if not rows:
+        return
+    row, sign = rows[0], -1 if is_absent else 1
+    session = (await sessions_of(connection, tenant_id, [session_id])).get(session_id)
+    add_entries(
+        tally,
+        event_entries(
+            employee_id,
+            "ATTENDANCE",
+            row["course_id"],
+            row["score"],
+            int(row["quantity"]),
+            moment(row["occurred_at"]),
+            session,
+        ),
+        sign,
+    )
 
 
 # --- recount and rebuild -----------------------------------------------------------------------
@@ -447,11 +510,20 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
             p.values,
         )
     }
+    # An attendance corrected to ABSENT keeps its event but no longer counts as attended.
+    absent = {
+        f"attendance:{row['employee_id']}:{row['session_id']}"
+        for row in await query(
+            f"SELECT employee_id, session_id FROM attendance WHERE tenant_id = {t} AND status = 'ABSENT'", p.values
+        )
+    }
     for row in await query(
         "SELECT employee_id, activity, event_key, course_id, score, quantity, occurred_at FROM credit_event"
         f" WHERE tenant_id = {t}",
         p.values,
     ):
+        if row["event_key"] in absent and row["activity"] == "ATTENDANCE":
+            continue
         session_id = attendance_session_id(row["event_key"]) if row["activity"] == "ATTENDANCE" else None
         entries += event_entries(
             int(row["employee_id"]),
@@ -486,7 +558,8 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
         )
     for row in await query(
         "SELECT n.employee_id, s.instructor_id, s.course_id, s.starts_at FROM enrollment n"
-        f" JOIN training_session s ON s.id = n.session_id WHERE n.tenant_id = {t} AND n.status = 'ENROLLED'",
+        f" JOIN training_session s ON s.id = n.session_id WHERE n.tenant_id = {t} AND n.status = 'ENROLLED'"
+        " AND s.status <> 'CANCELLED'",
         p.values,
     ):
         entries += enrollment_entries(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 
 from backend.services.imports.files import WriteCell
 from backend.services.reports.frame import Dimension, ReportFilter
@@ -36,6 +37,7 @@ class Table:
     columns: Sequence[Column]
     rows: AsyncIterator[Sequence[WriteCell]]
     total: int | None = None
+    zone: tzinfo = UTC  # the company's zone: moments are written as its wall time (``report_table``)
 
     def title(self, locale: str) -> str:
         return self.title_en if locale == "en" else self.title_zh

@@ -22,6 +22,7 @@ which holds where people stand now, not what happened in the period.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,6 +48,7 @@ _ACTIVE = (
     " OR r.courses_completed > 0 OR r.quiz_takers > 0 OR r.quiz_attempts > 0 OR r.practice_confirmed > 0"
     " OR r.evaluations > 0)"
 )
+PAIR_BASE = 2**31  # above every course id (ids are 32-bit integers)
 _SUMS = (
     "enrolled",
     "attended",
@@ -152,22 +154,26 @@ def _figures(row: Mapping[str, Any], sessions_held: int | None) -> Figures:
     )
 
 
-def _select(group: str | None) -> str:
+def _select(group: str | None, pairs_unique: bool) -> str:
     sums = ", ".join(f"CAST(SUM(r.{name}) AS BIGINT) AS {name}" for name in _SUMS)
-    pair = "CAST(r.employee_id AS VARCHAR(24)) || ':' || CAST(r.course_id AS VARCHAR(24))"
+    # One integer per (person, course): sorting integers, not texts, is what COUNT(DISTINCT) costs.
+    pair = f"CAST(r.employee_id AS BIGINT) * {PAIR_BASE} + r.course_id"
+    learners = f"CASE WHEN {_ACTIVE} AND r.course_id <> 0 THEN {pair} END"
     key = f"{group} AS k, " if group else ""
     return (
         f"SELECT {key}{sums},"
         f" COUNT(DISTINCT CASE WHEN {_ACTIVE} THEN r.employee_id END) AS participants,"
-        f" COUNT(DISTINCT CASE WHEN {_ACTIVE} AND r.course_id <> 0 THEN {pair} END) AS course_learners"
+        f" COUNT({'' if pairs_unique else 'DISTINCT '}{learners}) AS course_learners"
     )
 
 
-async def _read(scope: Scope, group: str | None, joins: str = "") -> list[dict[str, Any]]:
+async def _read(scope: Scope, group: str | None, joins: str = "", pairs_unique: bool = False) -> list[dict[str, Any]]:
+    """The figures of the scope's LEARNER rollups, per ``group`` (None: one row). ``pairs_unique``
+    when each group holds at most one row per (person, course): month rows grouped by month."""
     connection = connections.get("default")
     p = Params(connection)
     sql = (
-        f"{_select(group)} FROM report_rollup r JOIN employee e ON e.id = r.employee_id{joins}"
+        f"{_select(group, pairs_unique)} FROM report_rollup r JOIN employee e ON e.id = r.employee_id{joins}"
         f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}"
         f" AND {frame.people_sql(p, scope, 'e')}"
         # Rows of nothing this report counts (a redemption's) would only make empty groups.
@@ -237,30 +243,60 @@ _SESSION_KEY = {
 # --- the report ----------------------------------------------------------------------------------
 
 
+# Breakdowns by where people are: each person falls in one group, so the groups add up to the total.
+_PEOPLE_DIMENSIONS = (Dimension.ORG_UNIT, Dimension.SITE, Dimension.POSITION_FAMILY, Dimension.POSITION_LEVEL)
+
+
 async def training_effect(
     viewer: Viewer, report_filter: ReportFilter, breakdown: Dimension | None = None
 ) -> TrainingEffect:
-    """The report for the viewer's scope (HR admins: the company; managers: their subtree)."""
+    """The report for the viewer's scope (HR admins: the company; managers: their subtree).
+
+    Its statements run at once (on PostgreSQL each on a connection of its own): the monthly
+    series, the breakdown, and the total unless the breakdown is by people (then its groups add up
+    to the total, one scan fewer)."""
     scope = await frame.scope_of(viewer, report_filter)
-    sessions = await _sessions(scope)
-    total_row = (await _read(scope, None))[0]
-    total = _figures(total_row, len(sessions))
-    month = frame.month_sql(Params(connections.get("default")), "r")
-    by_month = {row["k"]: row for row in await _read(scope, month)}
+    # Whole months are read from month rows alone, dated their first day and one per (person,
+    # course, month): grouped by that date, with no DISTINCT for person-courses.
+    whole = scope.period.is_whole_months()
+    month = "r.day" if whole else frame.month_sql(Params(connections.get("default")), "r")
+    by_people = breakdown in _PEOPLE_DIMENSIONS
+    sessions, month_rows, group_rows, total_rows, modules = await asyncio.gather(
+        _sessions(scope),
+        _read(scope, month, pairs_unique=whole),
+        _breakdown_rows(scope, breakdown) if breakdown else _nothing(),
+        _nothing() if by_people else _read(scope, None),
+        _drop_off(scope) if report_filter.course_id is not None else _nothing(),
+    )
+    total = _figures(_added(group_rows) if by_people else total_rows[0], len(sessions))
+    by_month = {str(row["k"])[:7]: row for row in month_rows}  # YYYY-MM (from a date, or its text)
     series = [
         Month(first, _figures(by_month.get(first.strftime("%Y-%m"), {}), sum(s.month == first for s in sessions)))
         for first in scope.period.months()
     ]
-    entries = await _breakdown(scope, breakdown, sessions) if breakdown else []
-    modules = await _drop_off(scope) if report_filter.course_id is not None else []
+    entries = await _breakdown(scope, breakdown, group_rows, sessions) if breakdown else []
     return TrainingEffect(scope.period, total, series, entries, modules)
 
 
-async def _breakdown(scope: Scope, dimension: Dimension, sessions: Sequence[_Session]) -> list[BreakdownEntry]:
+async def _nothing() -> list[Any]:
+    return []
+
+
+def _added(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Rows' figures added up (groups of people: nobody is in two)."""
+    return {name: sum(int(row[name] or 0) for row in rows) for name in (*_SUMS, "participants", "course_learners")}
+
+
+async def _breakdown_rows(scope: Scope, dimension: Dimension) -> list[dict[str, Any]]:
     group = frame.dimension_sql(dimension, "e", "r")
     # One "none" group: no unit, site or position (NULL), course 0, an empty text.
     none = "0" if dimension is Dimension.COURSE else "''" if dimension in _TEXT_KEYS else None
-    rows = await _read(scope, f"NULLIF({group.key}, {none})" if none else group.key, group.joins)
+    return await _read(scope, f"NULLIF({group.key}, {none})" if none else group.key, group.joins)
+
+
+async def _breakdown(
+    scope: Scope, dimension: Dimension, rows: list[dict[str, Any]], sessions: Sequence[_Session]
+) -> list[BreakdownEntry]:
     keys = [_key(row["k"]) for row in rows]
     names = await frame.labels(scope.tenant_id, dimension, keys)
     held = _SESSION_KEY.get(dimension)

@@ -241,6 +241,8 @@ async def export_table(viewer: Viewer, options: ReportOptions) -> Table:
     share, average gap and the codes of the courses that close the gap. The filter's org unit,
     site and position narrow it; its period is not read (the report is the state now)."""
     f = options.filter
+    if f is not None:
+        frame.reads_only(f, *frame.PEOPLE_FIELDS)  # skills, not courses: no course or scenario
     report = await training_needs(
         viewer,
         f.org_unit_id if f else None,

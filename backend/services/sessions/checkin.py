@@ -45,6 +45,7 @@ from backend.services.feed import ChangeSet
 from backend.services.records.clock import UNREADABLE_TIME
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.records.work import UnitOfWork
+from backend.services.reports import rollups
 from backend.services.sessions import qr
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -473,6 +474,12 @@ async def mark_attendance(
     ):
         raise DomainError(ErrorCode.NOT_ENROLLED)
     async with in_transaction() as connection:
+        before = (
+            await Attendance.filter(tenant_id=viewer.tenant_id, session_id=session.id, employee_id=employee_id)
+            .select_for_update()
+            .using_db(connection)
+            .first()
+        )
         attendance, _ = await Attendance.update_or_create(
             tenant_id=viewer.tenant_id,
             session_id=session.id,
@@ -495,9 +502,29 @@ async def mark_attendance(
             attendance.id,
             {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
         )
+        was_absent = before is None or before.status == AttendanceStatus.ABSENT
+        await _recount_attended(viewer, connection, session.id, employee_id, was_absent, status)
         if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
             await _credit(viewer, connection, session, employee_id, status, session.starts_at)
     return attendance
+
+
+async def _recount_attended(
+    viewer: Viewer, connection, session_id: int, employee_id: int, was_absent: bool, status: AttendanceStatus
+) -> None:
+    """The report rollups of an attendance corrected to or from ABSENT (its credit event stays)."""
+    changes = ChangeSet(viewer.tenant_id)
+    await rollups.note_attendance_status(
+        connection,
+        changes.tally,
+        viewer.tenant_id,
+        session_id,
+        employee_id,
+        was_absent,
+        status == AttendanceStatus.ABSENT,
+    )
+    if changes.tally:
+        await changes.publish(connection)
 
 
 async def decide_held(
@@ -542,6 +569,8 @@ async def decide_held(
                 "reason": reason,
             },
         )
+        if not approve:
+            await _recount_attended(viewer, connection, session.id, employee_id, False, AttendanceStatus.ABSENT)
         if approve and held.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
             assert held.checked_in_at is not None  # a held attendance is a scan, which has its time
             await _credit(viewer, connection, session, employee_id, held.status, held.checked_in_at, held.record_id)

@@ -56,10 +56,11 @@ async def count_enrolled(
     p = Params(connection)
     lock = " FOR UPDATE" if connection.capabilities.dialect == "postgres" else ""
     rows = await connection.execute_query_dict(
-        f"SELECT instructor_id, course_id, starts_at FROM training_session WHERE id = {p(session_id)}{lock}", p.values
+        f"SELECT instructor_id, course_id, starts_at, status FROM training_session WHERE id = {p(session_id)}{lock}",
+        p.values,
     )
-    if not rows:
-        return
+    if not rows or rows[0]["status"] == SessionStatus.CANCELLED.value:
+        return  # a cancelled session enrolls nobody (rollups.note_session_cancelled)
     session = rows[0]
     starts_at = rollups.moment(session["starts_at"])
     for employee_id in employee_ids:

@@ -316,6 +316,9 @@ async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> T
             )
             changes = ChangeSet(viewer.tenant_id)
             changes.touch(Entity.TRAINING_SESSION, session.id)
+            await rollups.note_session_cancelled(
+                connection, changes.tally, viewer.tenant_id, session.id, _times(session, {})
+            )
             await changes.publish(connection)
     return await _shown(viewer, session.id)
 
