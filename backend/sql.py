@@ -60,6 +60,17 @@ class Params:
         return "VALUES " + ", ".join("(" + ", ".join(self(value) for value in row) + ")" for row in rows)
 
 
+async def fetch_rows(connection: BaseDBAsyncClient, sql: str, values: Sequence[Any]) -> Sequence[Any]:
+    """Rows read by key (``row["name"]``) for a statement returning many of them: asyncpg's own
+    records on PostgreSQL, which skip Tortoise's copy of every row into a dict (≈ 100 ms of a
+    20,000-row read); dicts on SQLite."""
+    if connection.capabilities.dialect != "postgres":
+        return await connection.execute_query_dict(sql, list(values))
+    async with connection.acquire_connection() as raw:
+        rows: Sequence[Any] = await raw.fetch(sql, *values)
+        return rows
+
+
 def db_uuid(connection: BaseDBAsyncClient, value: UUID) -> object:
     """A UUID parameter: native on PostgreSQL, text (as Tortoise stores it) on SQLite."""
     return value if connection.capabilities.dialect == "postgres" else str(value)

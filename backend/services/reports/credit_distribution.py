@@ -19,9 +19,10 @@ how that compares with their targets, and what was redeemed.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -39,7 +40,7 @@ from backend.services.reports.frame import ReportFilter, Scope
 from backend.services.reports.tables import Column, ReportOptions, Table
 from backend.services.validation import invalid
 from backend.services.viewer import Viewer
-from backend.sql import Params
+from backend.sql import Params, fetch_rows
 
 BUCKETS = 10
 PERCENTILES = (10, 25, 50, 75, 90)
@@ -168,7 +169,7 @@ def _people_sql(p: Params, scope: Scope, share: int, chunk: str = "") -> str:
     )
 
 
-def _person(row: dict[str, Any]) -> Person:
+def _person(row: Mapping[str, Any]) -> Person:
     target = None if row["target"] is None else int(row["target"])
     return Person(
         employee_id=int(row["id"]),
@@ -190,7 +191,8 @@ async def _share(scope: Scope) -> int:
 
 
 async def people(scope: Scope, after_no: str | None = None, limit: int | None = None) -> list[Person]:
-    """The active people in scope by employee number (a chunk: after ``after_no``, ``limit``)."""
+    """The active people in scope: all of them in no order, or a chunk of ``limit`` after
+    ``after_no`` by employee number (an export's)."""
     share = await _share(scope)
     connection = connections.get("default")
     p = Params(connection)
@@ -203,9 +205,8 @@ async def people(scope: Scope, after_no: str | None = None, limit: int | None = 
         )
     sql = _people_sql(p, scope, share, chunk)
     if chunk:
-        sql += f" AND {chunk}"
-    sql += " ORDER BY e.employee_no"
-    return [_person(row) for row in await connection.execute_query_dict(sql, p.values)]
+        sql += f" AND {chunk} ORDER BY e.employee_no"
+    return [_person(row) for row in await fetch_rows(connection, sql, p.values)]
 
 
 # --- shaping -------------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ async def credit_distribution(viewer: Viewer, report_filter: ReportFilter, first
     scope = await frame.scope_of(viewer, report_filter)
     if not 0 <= first <= MAX_LISTED:
         raise invalid("first")
-    everyone = await people(scope)
+    everyone, redemptions = await asyncio.gather(people(scope), _redemptions(scope))
     gapped = [person for person in everyone if person.gap is not None]
     behind = sorted((x for x in gapped if (x.gap or 0) < 0), key=lambda x: (x.gap, x.employee_no))
     ahead = sorted((x for x in gapped if (x.gap or 0) > 0), key=lambda x: (-(x.gap or 0), x.employee_no))
@@ -291,7 +292,7 @@ async def credit_distribution(viewer: Viewer, report_filter: ReportFilter, first
         targets=_groups(everyone),
         behind=behind[:first],
         ahead=ahead[:first],
-        redemptions=await _redemptions(scope),
+        redemptions=redemptions,
     )
 
 

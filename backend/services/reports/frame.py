@@ -189,6 +189,18 @@ def with_period(scope: Scope, period: Period) -> Scope:
 # Paths hold digits and dots only, so a subtree is ``LIKE 'path%'`` without escaping.
 
 
+def narrows_people(scope: Scope) -> bool:
+    """Whether the scope is some of the company's people rather than all of them (a subtree, a
+    site, a position): a statement over all of them needs no join with ``employee``."""
+    f = scope.filter
+    return (
+        scope.unit_path is not None
+        or f.site_id is not None
+        or f.position_family is not None
+        or f.position_level is not None
+    )
+
+
 def people_sql(p: Params, scope: Scope, e: str = "e") -> str:
     """Conditions on an ``employee`` alias: the company, then the filter's and the viewer's people
     (by where they are now). Left people are included: what they did still happened."""

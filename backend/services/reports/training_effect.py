@@ -2,7 +2,7 @@
 
 Every figure but ``sessions_held`` and the module drop-off is read from the LEARNER rollups of the
 people in scope (``frame``), one statement per part (the total, the monthly series, the
-breakdown). What the rates mean, exactly:
+breakdown), run at once; docs/reports.md ("Speed") says what they cost. What the rates mean, exactly:
 
 - participation rate (参训率) = check-ins / enrollments of the period (sessions starting in it;
   walk-ins can take it past 1);
@@ -167,17 +167,23 @@ def _select(group: str | None, pairs_unique: bool) -> str:
     )
 
 
-async def _read(scope: Scope, group: str | None, joins: str = "", pairs_unique: bool = False) -> list[dict[str, Any]]:
+async def _read(
+    scope: Scope, group: str | None, joins: str = "", pairs_unique: bool = False, by_person: bool = False
+) -> list[dict[str, Any]]:
     """The figures of the scope's LEARNER rollups, per ``group`` (None: one row). ``pairs_unique``
-    when each group holds at most one row per (person, course): month rows grouped by month."""
+    when each group holds at most one row per (person, course): month rows grouped by month;
+    ``by_person`` when ``group`` or ``joins`` read the employee ``e``."""
     connection = connections.get("default")
     p = Params(connection)
+    # The company's rollup rows are its people's: the whole company needs no join (a scan fewer).
+    people = by_person or frame.narrows_people(scope)
     sql = (
-        f"{_select(group, pairs_unique)} FROM report_rollup r JOIN employee e ON e.id = r.employee_id{joins}"
-        f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}"
-        f" AND {frame.people_sql(p, scope, 'e')}"
+        f"{_select(group, pairs_unique)} FROM report_rollup r"
+        + (" JOIN employee e ON e.id = r.employee_id" if people else "")
+        + f"{joins} WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}"
+        + (f" AND {frame.people_sql(p, scope, 'e')}" if people else "")
         # Rows of nothing this report counts (a redemption's) would only make empty groups.
-        f" AND ({_ACTIVE} OR r.credits_earned <> 0)"
+        + f" AND ({_ACTIVE} OR r.credits_earned <> 0)"
     )
     if group:
         sql += f" GROUP BY {group}"
@@ -291,7 +297,12 @@ async def _breakdown_rows(scope: Scope, dimension: Dimension) -> list[dict[str, 
     group = frame.dimension_sql(dimension, "e", "r")
     # One "none" group: no unit, site or position (NULL), course 0, an empty text.
     none = "0" if dimension is Dimension.COURSE else "''" if dimension in _TEXT_KEYS else None
-    return await _read(scope, f"NULLIF({group.key}, {none})" if none else group.key, group.joins)
+    return await _read(
+        scope,
+        f"NULLIF({group.key}, {none})" if none else group.key,
+        group.joins,
+        by_person=dimension not in (Dimension.COURSE, Dimension.SCENARIO),
+    )
 
 
 async def _breakdown(
