@@ -502,7 +502,8 @@ async def mark_attendance(
             attendance.id,
             {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
         )
-        was_absent = before is None or before.status == AttendanceStatus.ABSENT
+        # As ``rollups.recount`` sees it: an event counts unless its attendance says ABSENT.
+        was_absent = before is not None and before.status == AttendanceStatus.ABSENT
         await _recount_attended(viewer, connection, session.id, employee_id, was_absent, status)
         if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
             await _credit(viewer, connection, session, employee_id, status, session.starts_at)
