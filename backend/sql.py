@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import OperationalError
 
 
 def placeholders(connection: BaseDBAsyncClient, count: int) -> str:
@@ -67,7 +69,10 @@ async def fetch_rows(connection: BaseDBAsyncClient, sql: str, values: Sequence[A
     if connection.capabilities.dialect != "postgres":
         return await connection.execute_query_dict(sql, list(values))
     async with connection.acquire_connection() as raw:
-        rows: Sequence[Any] = await raw.fetch(sql, *values)
+        try:
+            rows: Sequence[Any] = await raw.fetch(sql, *values)
+        except asyncpg.PostgresError as error:  # as Tortoise's own calls raise it
+            raise OperationalError(error) from error
         return rows
 
 

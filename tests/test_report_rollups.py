@@ -393,9 +393,9 @@ class Facts:
         await session.refresh_from_db()
 
     async def attend(self) -> None:
-        """A manual mark; ABSENT corrects an earlier one (its credit event stays, uncounted)."""
+        """A manual mark; ABSENT or EXCUSED corrects an earlier one (its credit event stays, uncounted)."""
         who = self.rng.choice(["LRN", "OTH", "MGR"])
-        status = self.rng.choice([AttendanceStatus.PRESENT, AttendanceStatus.LATE, AttendanceStatus.ABSENT])
+        status = self.rng.choice(list(AttendanceStatus))
         await checkin.mark_attendance(
             self.world.viewer("HR1"),
             self.world.past_session.id,
@@ -482,6 +482,9 @@ async def test_every_kind_of_fact_reaches_the_rollups(world):
         quiz__module_id=world.open_quiz.id, status=AttemptStatus.NEEDS_MANUAL_GRADING
     ):
         await quiz_grading.grade_answer(world.viewer("HR1"), attempt.id, world.open_questions[1].id, "1")
+    # An attendance that counts, whatever marks ``attend`` drew.
+    oth = world.company.employees["OTH"].id
+    await checkin.mark_attendance(world.viewer("HR1"), world.past_session.id, oth, AttendanceStatus.PRESENT, "补签")
     moved = future_edges()
     await training_sessions.update_session(
         world.viewer("HR1"),
@@ -569,8 +572,8 @@ async def test_facts_count_on_the_companys_local_day_and_month(client, password_
 
 async def test_a_cancelled_session_and_an_absence_stop_counting(client, password_hash):
     """Cancelling a session takes its enrollments out of ``enrolled`` (learner and instructor);
-    correcting an attendance to ABSENT takes it out of ``attended`` and its minutes, and marking
-    it PRESENT again puts it back once, while its credit event stays as it was."""
+    correcting an attendance to ABSENT or EXCUSED takes it out of ``attended`` and its minutes, and
+    marking it PRESENT again puts it back once, while its credit event stays as it was."""
     company = await make_company(password_hash)
     tenant_id = company.tenant.id
     learner, instructor = company.employees["LRN"], company.employees["HR1"]
@@ -604,6 +607,8 @@ async def test_a_cancelled_session_and_an_absence_stop_counting(client, password
         (AttendanceStatus.ABSENT, {}),
         (AttendanceStatus.ABSENT, {}),
         (AttendanceStatus.LATE, march),
+        (AttendanceStatus.EXCUSED, {}),
+        (AttendanceStatus.ABSENT, {}),
         (AttendanceStatus.PRESENT, march),
     ]
     for status, expected in marks:

@@ -193,6 +193,8 @@ async def _share(scope: Scope) -> int:
 async def people(scope: Scope, after_no: str | None = None, limit: int | None = None) -> list[Person]:
     """The active people in scope: all of them in no order, or a chunk of ``limit`` after
     ``after_no`` by employee number (an export's)."""
+    if after_no is not None and limit is None:
+        raise ValueError("after_no pages a chunk: give its limit too")
     share = await _share(scope)
     connection = connections.get("default")
     p = Params(connection)

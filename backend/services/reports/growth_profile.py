@@ -439,9 +439,9 @@ async def export_table(viewer: Viewer, options: ReportOptions) -> Table:
     """Every event of ``options.employee_id``'s timeline, newest first, read a page at a time."""
     if options.employee_id is None:
         raise DomainError(ErrorCode.VALIDATION, field="employee", reason_key="reason.required")
+    employee = await _visible_employee(viewer, options.employee_id, datetime.now(UTC))
     if options.filter is not None:
         frame.reads_only(options.filter)  # the period only: a profile is one person's, whole
-    employee = await _visible_employee(viewer, options.employee_id, datetime.now(UTC))
     period = options.filter.period if options.filter is not None else None
     since, until = (period.first, period.last) if period is not None else (None, None)
 

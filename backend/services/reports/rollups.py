@@ -12,7 +12,7 @@ where the live paths add it:
 | figure | role | from | when | added by |
 | --- | --- | --- | --- | --- |
 | enrolled | learner, instructor | enrollments holding ENROLLED in sessions not cancelled (the session's course and instructor) | the session's start | ``sessions.seats.count_enrolled``: request, approval, cancellation, waiting-list promotion; ``note_session_change``: a session moved; ``note_session_cancelled`` |
-| attended, attended_minutes | learner, instructor | ATTENDANCE credit events whose attendance is not ABSENT (the session's length and instructor) | the event | ``note_events`` (credit engine); ``note_session_change``; ``note_attendance_status``: corrected to or from ABSENT |
+| attended, attended_minutes | learner, instructor | ATTENDANCE credit events whose attendance is not ABSENT or EXCUSED (the session's length and instructor) | the event | ``note_events`` (credit engine); ``note_session_change``; ``note_attendance_status``: corrected to or from not attended |
 | lessons/modules/courses_completed | learner | LESSON/MODULE/COURSE_COMPLETED events | the event | ``note_events`` |
 | quizzes_passed | learner | QUIZ_PASSED events | the event | ``note_events`` |
 | practice_confirmed | learner | PRACTICE_CONFIRMED events (quantity) | the event | ``note_events`` |
@@ -73,6 +73,8 @@ MEASURES: tuple[str, ...] = (
 _INDEX = {name: index for index, name in enumerate(MEASURES)}
 
 UPSERT_CHUNK = 50_000  # rows per statement
+# Attendance statuses whose ATTENDANCE event (from an earlier mark) does not count as attended.
+NOT_ATTENDED = "('ABSENT', 'EXCUSED')"
 
 Key = tuple[RollupRole, RollupGrain, date, int, int]  # role, grain, day, employee, course (0: none)
 
@@ -408,13 +410,13 @@ async def note_session_change(
     if before.facts() == after.facts():
         return
     p = Params(connection)
-    # Attendance corrected to ABSENT counts nothing, so there is nothing of it to move.
+    # Attendance corrected to not attended counts nothing, so there is nothing of it to move.
     for row in await connection.execute_query_dict(
         "SELECT v.employee_id, v.event_key, v.course_id, v.score, v.quantity, v.occurred_at FROM credit_event v"
         f" WHERE v.tenant_id = {p(tenant_id)} AND v.activity = 'ATTENDANCE'"
         f" AND v.event_key LIKE {p(f'attendance:%:{session_id}')}"
         " AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.tenant_id = v.tenant_id"
-        f" AND a.session_id = {p(session_id)} AND a.employee_id = v.employee_id AND a.status = 'ABSENT')",
+        f" AND a.session_id = {p(session_id)} AND a.employee_id = v.employee_id AND a.status IN {NOT_ATTENDED})",
         p.values,
     ):
         if attendance_session_id(row["event_key"]) != session_id:
@@ -461,13 +463,13 @@ async def note_attendance_status(
     tenant_id: int,
     session_id: int,
     employee_id: int,
-    was_absent: bool,
-    is_absent: bool,
+    counted_before: bool,
+    counted_now: bool,
 ) -> None:
-    """An attendance corrected to ABSENT (or back from it): its ATTENDANCE event, if it has one,
-    stops (or starts again) counting as attended. The event stays, as facts do; an attendance
-    without one counts once the credit engine records it."""
-    if was_absent == is_absent:
+    """An attendance corrected to not attended (ABSENT, EXCUSED) or back: its ATTENDANCE event, if
+    it has one, stops (or starts again) counting as attended. The event stays, as facts do; an
+    attendance without one counts once the credit engine records it."""
+    if counted_before == counted_now:
         return
     p = Params(connection)
     rows = await connection.execute_query_dict(
@@ -477,7 +479,7 @@ async def note_attendance_status(
     )
     if not rows:
         return
-    row, sign = rows[0], -1 if is_absent else 1
+    row, sign = rows[0], 1 if counted_now else -1
     session = (await sessions_of(connection, tenant_id, [session_id])).get(session_id)
     add_entries(
         tally,
@@ -510,11 +512,12 @@ async def recount(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, li
             p.values,
         )
     }
-    # An attendance corrected to ABSENT keeps its event but no longer counts as attended.
+    # An attendance corrected to not attended keeps its event but no longer counts as attended.
     absent = {
         f"attendance:{row['employee_id']}:{row['session_id']}"
         for row in await query(
-            f"SELECT employee_id, session_id FROM attendance WHERE tenant_id = {t} AND status = 'ABSENT'", p.values
+            f"SELECT employee_id, session_id FROM attendance WHERE tenant_id = {t} AND status IN {NOT_ATTENDED}",
+            p.values,
         )
     }
     for row in await query(

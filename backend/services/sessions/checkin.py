@@ -446,18 +446,31 @@ def attendance_creditable(
     )
 
 
-async def _credit(
+def _attended(status: AttendanceStatus) -> bool:
+    return status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE)
+
+
+async def _decided(
     viewer: Viewer,
     connection,
     session: TrainingSession,
     employee_id: int,
+    counted_before: bool,
     status: AttendanceStatus,
-    at: datetime,
+    at: datetime | None,
     record_id=None,
 ) -> None:
-    """Credit an attendance decided by a person (a manual mark, a held scan let through)."""
+    """An attendance decided by a person (a manual mark, a held scan let through or refused): its
+    credit, and the report rollups of one corrected to or from not attended (its credit event
+    stays). One unit of work, published once after the credits, in the lock order every writer
+    keeps (accounts, then the company's feed counter)."""
     context = UnitOfWork(viewer, connection, ChangeSet(viewer.tenant_id), datetime.now(UTC))
-    credit_engine.note(context, attendance_creditable(employee_id, session, status, at, record_id))
+    await rollups.note_attendance_status(
+        connection, context.changes.tally, viewer.tenant_id, session.id, employee_id, counted_before, _attended(status)
+    )
+    if _attended(status):
+        assert at is not None  # a manual mark is at the session's start, a held scan at its scan
+        credit_engine.note(context, attendance_creditable(employee_id, session, status, at, record_id))
     await context.finish()
 
 
@@ -502,30 +515,10 @@ async def mark_attendance(
             attendance.id,
             {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
         )
-        # As ``rollups.recount`` sees it: an event counts unless its attendance says ABSENT.
-        was_absent = before is not None and before.status == AttendanceStatus.ABSENT
-        await _recount_attended(viewer, connection, session.id, employee_id, was_absent, status)
-        if status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
-            await _credit(viewer, connection, session, employee_id, status, session.starts_at)
+        # As ``rollups.recount`` sees it: an event counts unless its attendance says not attended.
+        counted_before = before is None or _attended(before.status)
+        await _decided(viewer, connection, session, employee_id, counted_before, status, session.starts_at)
     return attendance
-
-
-async def _recount_attended(
-    viewer: Viewer, connection, session_id: int, employee_id: int, was_absent: bool, status: AttendanceStatus
-) -> None:
-    """The report rollups of an attendance corrected to or from ABSENT (its credit event stays)."""
-    changes = ChangeSet(viewer.tenant_id)
-    await rollups.note_attendance_status(
-        connection,
-        changes.tally,
-        viewer.tenant_id,
-        session_id,
-        employee_id,
-        was_absent,
-        status == AttendanceStatus.ABSENT,
-    )
-    if changes.tally:
-        await changes.publish(connection)
 
 
 async def decide_held(
@@ -570,10 +563,16 @@ async def decide_held(
                 "reason": reason,
             },
         )
-        if not approve:
-            await _recount_attended(viewer, connection, session.id, employee_id, False, AttendanceStatus.ABSENT)
-        if approve and held.status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE):
-            assert held.checked_in_at is not None  # a held attendance is a scan, which has its time
-            await _credit(viewer, connection, session, employee_id, held.status, held.checked_in_at, held.record_id)
+        decided = held.status if approve else AttendanceStatus.ABSENT
+        await _decided(
+            viewer,
+            connection,
+            session,
+            employee_id,
+            _attended(held.status),
+            decided,
+            held.checked_in_at,
+            held.record_id,
+        )
         await held.refresh_from_db(using_db=connection)
     return held
