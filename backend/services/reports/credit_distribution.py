@@ -147,9 +147,9 @@ def period_share(period: frame.Period, period_months: int) -> int:
 
 
 def _people_sql(p: Params, scope: Scope, share: int, chunk: str = "") -> str:
-    """``chunk``: a condition on ``e`` naming the people wanted, also applied to the rollups summed
-    (a chunk of an export then sums its own people's rows, not the whole company's each time)."""
-    narrowed = f" AND r.employee_id IN (SELECT e.id FROM employee e WHERE {chunk})" if chunk else ""
+    """``chunk``: a statement selecting the ids of the people wanted, applied to the rollups summed
+    too (a chunk of an export then sums its own people's rows, not the whole company's each time)."""
+    narrowed = f" AND r.employee_id IN ({chunk})" if chunk else ""
     earned = (
         "SELECT r.employee_id, CAST(SUM(r.credits_earned) AS BIGINT) AS earned FROM report_rollup r"
         f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}{narrowed}"
@@ -202,12 +202,12 @@ async def people(scope: Scope, after_no: str | None = None, limit: int | None = 
     if limit is not None:
         after = "" if after_no is None else f" AND e.employee_no > {p(after_no)}"
         chunk = (
-            f"e.id IN (SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')} AND e.is_active = {p(True)}"
-            f"{after} ORDER BY e.employee_no LIMIT {p(limit)})"
+            f"SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')} AND e.is_active = {p(True)}"
+            f"{after} ORDER BY e.employee_no LIMIT {p(limit)}"
         )
     sql = _people_sql(p, scope, share, chunk)
     if chunk:
-        sql += f" AND {chunk} ORDER BY e.employee_no"
+        sql += f" AND e.id IN ({chunk}) ORDER BY e.employee_no"
     return [_person(row) for row in await fetch_rows(connection, sql, p.values)]
 
 

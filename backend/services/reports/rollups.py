@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from backend.models import ReportRollup, RollupGrain, RollupRole
+from backend.models import AttendanceStatus, ReportRollup, RollupGrain, RollupRole
 from backend.sql import Params, insert_many
 
 # Every figure of a rollup row, in column order (tests/test_report_rollups.py checks the model).
@@ -74,7 +74,14 @@ _INDEX = {name: index for index, name in enumerate(MEASURES)}
 
 UPSERT_CHUNK = 50_000  # rows per statement
 # Attendance statuses whose ATTENDANCE event (from an earlier mark) does not count as attended.
-NOT_ATTENDED = "('ABSENT', 'EXCUSED')"
+NOT_ATTENDED_STATUSES = (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)
+NOT_ATTENDED = "(" + ", ".join(f"'{status.value}'" for status in NOT_ATTENDED_STATUSES) + ")"  # as SQL
+
+
+def attended(status: AttendanceStatus) -> bool:
+    """Whether an attendance of ``status`` counts as attended (and earns attendance credits)."""
+    return status not in NOT_ATTENDED_STATUSES
+
 
 Key = tuple[RollupRole, RollupGrain, date, int, int]  # role, grain, day, employee, course (0: none)
 

@@ -446,10 +446,6 @@ def attendance_creditable(
     )
 
 
-def _attended(status: AttendanceStatus) -> bool:
-    return status in (AttendanceStatus.PRESENT, AttendanceStatus.LATE)
-
-
 async def _decided(
     viewer: Viewer,
     connection,
@@ -466,9 +462,15 @@ async def _decided(
     keeps (accounts, then the company's feed counter)."""
     context = UnitOfWork(viewer, connection, ChangeSet(viewer.tenant_id), datetime.now(UTC))
     await rollups.note_attendance_status(
-        connection, context.changes.tally, viewer.tenant_id, session.id, employee_id, counted_before, _attended(status)
+        connection,
+        context.changes.tally,
+        viewer.tenant_id,
+        session.id,
+        employee_id,
+        counted_before,
+        rollups.attended(status),
     )
-    if _attended(status):
+    if rollups.attended(status):
         assert at is not None  # a manual mark is at the session's start, a held scan at its scan
         credit_engine.note(context, attendance_creditable(employee_id, session, status, at, record_id))
     await context.finish()
@@ -516,7 +518,7 @@ async def mark_attendance(
             {"session": session.id, "employee": employee_id, "status": status.value, "reason": reason},
         )
         # As ``rollups.recount`` sees it: an event counts unless its attendance says not attended.
-        counted_before = before is None or _attended(before.status)
+        counted_before = before is None or rollups.attended(before.status)
         await _decided(viewer, connection, session, employee_id, counted_before, status, session.starts_at)
     return attendance
 
@@ -569,7 +571,7 @@ async def decide_held(
             connection,
             session,
             employee_id,
-            _attended(held.status),
+            rollups.attended(held.status),
             decided,
             held.checked_in_at,
             held.record_id,
