@@ -428,8 +428,11 @@ KINDS = [name for name in vars(Facts) if not name.startswith("_") and name != "w
 async def assert_rollups_agree(tenant_id: int) -> dict:
     async with in_transaction() as connection:
         found = await rollups.stored(connection, tenant_id)
+        months = await rollups.stored_activity(connection, tenant_id)
         counted = await rollups.recount(connection, tenant_id)
     assert found == counted, [d.describe() for d in await rollups.verify(tenant_id)]
+    # The learning months follow the month rows, cancellations and corrections included.
+    assert months == rollups.activity_of(counted), [d.describe() for d in await rollups.verify(tenant_id)]
     return found
 
 
@@ -665,11 +668,15 @@ async def test_rebuild_restores_damaged_rollups_and_verify_says_so(world, databa
 
 
 async def _snapshot(tenant_id: int) -> tuple[dict, dict, str]:
-    """Stored rollups and their recount from one REPEATABLE READ snapshot, and the level it ran at."""
+    """Stored rollups and their recount from one REPEATABLE READ snapshot (learning months checked
+    too), and the level it ran at."""
     async with in_transaction() as connection:
         await connection.execute_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         level = (await connection.execute_query_dict("SHOW transaction_isolation"))[0]["transaction_isolation"]
-        return await rollups.stored(connection, tenant_id), await rollups.recount(connection, tenant_id), level
+        found, months = await rollups.stored(connection, tenant_id), await rollups.stored_activity(connection, tenant_id)
+        counted = await rollups.recount(connection, tenant_id)
+        assert months == rollups.activity_of(counted)
+        return found, counted, level
 
 
 @pytest.mark.postgres_only

@@ -87,7 +87,7 @@ from backend.models.quizzes import (
     QuizQuestion,
     ReviewTiming,
 )
-from backend.models.reports import ReportRollup, RollupGrain, RollupRole
+from backend.models.reports import SPAN_YEARS, ReportActivity, ReportRollup, RollupGrain, RollupRole
 from backend.models.sessions import (
     Attendance,
     AttendanceStatus,
@@ -99,6 +99,7 @@ from backend.models.sessions import (
 )
 
 __all__ = [
+    "SPAN_YEARS",
     "ActivationCode",
     "ActivityRecord",
     "AssignmentKind",
@@ -168,6 +169,7 @@ __all__ = [
     "RedemptionStatus",
     "RefreshToken",
     "RenditionStatus",
+    "ReportActivity",
     "ReportRollup",
     "ReviewTiming",
     "Reward",

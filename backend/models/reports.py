@@ -91,3 +91,35 @@ class ReportRollup(XuefenModel):
         # A period of the company: its month rows, then the day rows at its edges; and the rows of
         # the people of a subtree (a manager's reports join people first).
         indexes = (("tenant_id", "grain", "day"), ("tenant_id", "employee_id", "role", "grain", "day"))
+
+
+SPAN_YEARS = 5  # years of months one ReportActivity row covers (60 bits of a 64-bit integer)
+
+
+class ReportActivity(XuefenModel):
+    """In which months a person learned in a course: one row per person, course (0: none) and span
+    of five years (``first_month``: 1 January of years 1, 6, …, 2021, 2026), a bit per month
+    (bit ``(year - first year) × 12 + month - 1``) set while that month's LEARNER rollup row shows
+    learning. Reports count distinct people and person-courses of a period from these rows (one
+    per person-course and span) instead of sorting every month row; ``rollups.py`` keeps them."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant: fields.ForeignKeyRelation[Tenant] = fields.ForeignKeyField(
+        "xuefen.Tenant", related_name=False, on_delete=fields.CASCADE
+    )
+    tenant_id: int
+    first_month = fields.DateField()
+    employee: fields.ForeignKeyRelation[Employee] = fields.ForeignKeyField(
+        "xuefen.Employee", related_name=False, on_delete=fields.CASCADE
+    )
+    employee_id: int
+    course_id = fields.IntField(default=0)
+    months = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "report_activity"
+        # A person's rows by person (a subtree's report joins people first); a company's period
+        # reads one span's rows, scanned and hashed: an index in person order would tempt the
+        # planner into a slower ordered scan.
+        unique_together = (("tenant", "employee", "course_id", "first_month"),)
+        indexes = (("tenant_id", "first_month"),)

@@ -231,7 +231,7 @@ def day_value(p: Params, day: date) -> str:
 def rollup_sql(p: Params, scope: Scope, r: str = "r") -> str:
     """Conditions on a ``report_rollup`` alias: the company, the period (month rows for its whole
     months, day rows for the rest: each day counted once) and the filter's course or scenario."""
-    period, f = scope.period, scope.filter
+    period = scope.period
     whole = period.whole_months()
     day, month = RollupGrain.DAY.value, RollupGrain.MONTH.value
     if whole is None:
@@ -244,7 +244,13 @@ def rollup_sql(p: Params, scope: Scope, r: str = "r") -> str:
             spans += f" OR ({r}.grain = {p(day)} AND {r}.day >= {day_value(p, period.first)} AND {r}.day < {day_value(p, whole[0])})"
         if period.last >= whole[1]:
             spans += f" OR ({r}.grain = {p(day)} AND {r}.day >= {day_value(p, whole[1])} AND {r}.day <= {day_value(p, period.last)})"
-    sql = f"{r}.tenant_id = {p(scope.tenant_id)} AND ({spans})"
+    return f"{r}.tenant_id = {p(scope.tenant_id)} AND ({spans}){course_sql(p, scope, r)}"
+
+
+def course_sql(p: Params, scope: Scope, r: str = "r") -> str:
+    """`` AND …`` conditions on the ``course_id`` of alias ``r`` for the filter's course or
+    scenario ("" when it names neither)."""
+    f, sql = scope.filter, ""
     if f.course_id is not None:
         sql += f" AND {r}.course_id = {p(f.course_id)}"
     if f.scenario is not None:

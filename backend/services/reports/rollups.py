@@ -3,7 +3,8 @@
 A writer adds what its fact changes to the transaction's ``Tally`` (``changes.tally``, carried by
 the ``ChangeSet`` every writing transaction already has), at the moment the fact happened, in the
 role the person played; ``ChangeSet.publish`` flushes it right after taking the company's feed
-counter, so rollup rows are written in that lock's order, once per transaction, in one statement.
+counter, so rollup rows are written in that lock's order, once per transaction, in one statement (the
+learning months it changed in one more, see "learning months" below).
 Amounts may be negative (an enrollment cancelled takes its +1 back).
 
 Where each figure comes from (``recount`` reads the same facts, so the two always agree), and
@@ -44,7 +45,7 @@ from zoneinfo import ZoneInfo
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from backend.models import AttendanceStatus, ReportRollup, RollupGrain, RollupRole
+from backend.models import SPAN_YEARS, AttendanceStatus, ReportActivity, ReportRollup, RollupGrain, RollupRole
 from backend.sql import Params, insert_many
 
 # Every figure of a rollup row, in column order (tests/test_report_rollups.py checks the model).
@@ -113,6 +114,7 @@ class Tally:
         sums = bucket(self.entries, zone)
         self.entries = []
         await _upsert(connection, tenant_id, sums)
+        await _note_learning(connection, tenant_id, sums)
 
 
 async def company_zone(connection: BaseDBAsyncClient, tenant_id: int) -> ZoneInfo:
@@ -165,6 +167,162 @@ async def _upsert(connection: BaseDBAsyncClient, tenant_id: int, sums: Mapping[K
             rows[start : start + UPSERT_CHUNK],
             on_conflict=f"ON CONFLICT (tenant_id, role, grain, day, employee_id, course_id) DO UPDATE SET {added}",
         )
+
+
+# --- learning months (``ReportActivity``) ----------------------------------------------------------
+#
+# Which months each person learned in each course, a bit per month, kept beside the rollups: the
+# distinct people and person-courses of a period are then counted over one row per person-course
+# instead of sorting every month row (docs/reports.md, "Speed"). A bit is set while its LEARNER
+# month row shows learning, so it follows the rollups exactly, cancellations included.
+
+# A LEARNER row with any of these above zero shows learning (credits alone, e.g. a redemption's, do not).
+LEARNING = (
+    "enrolled",
+    "attended",
+    "lessons_completed",
+    "modules_completed",
+    "courses_completed",
+    "quiz_takers",
+    "quiz_attempts",
+    "practice_confirmed",
+    "evaluations",
+)
+_LEARNING_INDEX = tuple(_INDEX[name] for name in LEARNING)
+
+ActivityKey = tuple[date, int, int]  # the span's first month, employee, course (0: none)
+
+
+def learning_sql(r: str = "r") -> str:
+    """Whether a rollup row (alias ``r``) shows learning, as SQL."""
+    return "(" + " OR ".join(f"{r}.{name} > 0" for name in LEARNING) + ")"
+
+
+def span_of(month: date) -> tuple[date, int]:
+    """The span a month belongs to (its first month: 1 January of years 1, 6, …, 2026) and the
+    month's bit in it."""
+    first_year = month.year - (month.year - 1) % SPAN_YEARS
+    return date(first_year, 1, 1), (month.year - first_year) * 12 + month.month - 1
+
+
+def activity_of(sums: Mapping[Key, list[int]]) -> dict[ActivityKey, int]:
+    """The learning months that rollup rows show, keyed like ``stored_activity``."""
+    found: dict[ActivityKey, int] = defaultdict(int)
+    for (role, grain, day, employee_id, course_id), amounts in sums.items():
+        if role is RollupRole.LEARNER and grain is RollupGrain.MONTH and any(amounts[i] > 0 for i in _LEARNING_INDEX):
+            first, bit = span_of(day)
+            found[(first, employee_id, course_id)] |= 1 << bit
+    return dict(found)
+
+
+async def _note_learning(connection: BaseDBAsyncClient, tenant_id: int, sums: Mapping[Key, list[int]]) -> None:
+    """Set or clear the bits of the months whose learning ``sums`` (just added) may have changed.
+    A month only added to shows learning now (rows are never below zero: the amounts taken back
+    are ones added before); one taken from (a cancellation) is read back, under the lock the upsert
+    took on its row."""
+    changed = [
+        key
+        for key, amounts in sums.items()
+        if key[0] is RollupRole.LEARNER and key[1] is RollupGrain.MONTH and any(amounts[i] for i in _LEARNING_INDEX)
+    ]
+    if not changed:
+        return
+    unsure = [key for key in changed if any(sums[key][i] < 0 for i in _LEARNING_INDEX)]
+    learned = set(changed) - set(unsure)
+    if unsure:
+        learned |= await _learning_now(connection, tenant_id, unsure)
+    added: dict[ActivityKey, int] = defaultdict(int)
+    taken: dict[ActivityKey, int] = defaultdict(int)
+    for key in changed:
+        _, _, day, employee_id, course_id = key
+        first, bit = span_of(day)
+        (added if key in learned else taken)[(first, employee_id, course_id)] |= 1 << bit
+    await _write_activity(connection, tenant_id, added, taken)
+
+
+async def _learning_now(connection: BaseDBAsyncClient, tenant_id: int, keys: list[Key]) -> set[Key]:
+    """Those of ``keys`` (LEARNER month rows) that show learning as they stand."""
+    p = Params(connection)
+    days = sorted({key[2] for key in keys})
+    postgres = connection.capabilities.dialect == "postgres"
+    rows = await connection.execute_query_dict(
+        f"SELECT day, employee_id, course_id FROM report_rollup r WHERE r.tenant_id = {p(tenant_id)}"
+        f" AND r.role = {p(RollupRole.LEARNER.value)} AND r.grain = {p(RollupGrain.MONTH.value)}"
+        f" AND r.employee_id {p.among(sorted({key[3] for key in keys}), 'int')}"
+        f" AND r.course_id {p.among(sorted({key[4] for key in keys}), 'int')}"
+        f" AND r.day >= {p(days[0] if postgres else days[0].isoformat())}"
+        f" AND r.day <= {p(days[-1] if postgres else days[-1].isoformat())} AND {learning_sql('r')}",
+        p.values,
+    )
+    read = ReportRollup.values_of(("day", "employee_id", "course_id"))
+    now = {(RollupRole.LEARNER, RollupGrain.MONTH, *read(row)) for row in rows}
+    return now & set(keys)
+
+
+_ACTIVITY_COLUMNS = {
+    "tenant_id": "int",
+    "first_month": "date",
+    "employee_id": "int",
+    "course_id": "int",
+    "months": "bigint",
+}
+_ACTIVITY_CONFLICT = "ON CONFLICT (tenant_id, employee_id, course_id, first_month) DO UPDATE SET months = "
+
+
+async def _write_activity(
+    connection: BaseDBAsyncClient, tenant_id: int, added: Mapping[ActivityKey, int], taken: Mapping[ActivityKey, int]
+) -> None:
+    """Set the ``added`` bits (one upsert) and clear the ``taken`` ones (one update, when a month
+    stopped showing learning), rows in key order after the rollup rows. A flush runs under the
+    company's feed counter, so no two of them interleave anyway."""
+    postgres = connection.capabilities.dialect == "postgres"
+
+    def day(first: date) -> object:
+        return first if postgres else first.isoformat()
+
+    await insert_many(
+        connection,
+        "report_activity",
+        _ACTIVITY_COLUMNS,
+        [
+            (tenant_id, day(first), employee_id, course_id, months)
+            for (first, employee_id, course_id), months in sorted(added.items())
+        ],
+        on_conflict=_ACTIVITY_CONFLICT + "report_activity.months | excluded.months",
+    )
+    if taken:
+        p = Params(connection)
+        rows = [
+            (day(first), employee_id, course_id, months)
+            for (first, employee_id, course_id), months in sorted(taken.items())
+        ]
+        await connection.execute_query(
+            f"WITH taken(first_month, employee_id, course_id, months) AS ({p.rows(rows, ('date', 'int', 'int', 'bigint'))})"
+            " UPDATE report_activity SET months = report_activity.months & ~taken.months FROM taken"
+            f" WHERE report_activity.tenant_id = {p(tenant_id)} AND report_activity.employee_id = taken.employee_id"
+            " AND report_activity.course_id = taken.course_id AND report_activity.first_month = taken.first_month",
+            p.values,
+        )
+
+
+async def stored_activity(connection: BaseDBAsyncClient, tenant_id: int) -> dict[ActivityKey, int]:
+    """A company's learning months as they are (rows with none left out)."""
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        "SELECT first_month, employee_id, course_id, months FROM report_activity"
+        f" WHERE tenant_id = {p(tenant_id)} AND months <> 0",
+        p.values,
+    )
+    read = ReportActivity.values_of(("first_month", "employee_id", "course_id", "months"))
+    return {(first, employee_id, course_id): int(months) for first, employee_id, course_id, months in map(read, rows)}
+
+
+async def _replace_activity(connection: BaseDBAsyncClient, tenant_id: int, sums: Mapping[Key, list[int]]) -> None:
+    p = Params(connection)
+    await connection.execute_query(f"DELETE FROM report_activity WHERE tenant_id = {p(tenant_id)}", p.values)
+    rows = sorted(activity_of(sums).items())
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        await _write_activity(connection, tenant_id, dict(rows[start : start + UPSERT_CHUNK]), {})
 
 
 async def stored(connection: BaseDBAsyncClient, tenant_id: int) -> dict[Key, list[int]]:
@@ -614,6 +772,7 @@ async def rebuild(connection: BaseDBAsyncClient, tenant_id: int) -> int:
     p = Params(connection)
     await connection.execute_query(f"DELETE FROM report_rollup WHERE tenant_id = {p(tenant_id)}", p.values)
     await _upsert(connection, tenant_id, counted)
+    await _replace_activity(connection, tenant_id, counted)
     return len(counted)
 
 
@@ -635,18 +794,44 @@ class Difference:
         return f"{role.value} {grain.value} {day.isoformat()} employee {employee_id} course {course_id}: {figures}"
 
 
-async def verify(tenant_id: int) -> list[Difference]:
-    """The rows where a company's stored rollups and their recount differ, both read from one
-    snapshot (REPEATABLE READ on PostgreSQL; SQLite has one writer), so writers are not held up and
-    a transaction in flight is seen wholly or not at all."""
+@dataclass(frozen=True)
+class ActivityDifference:
+    """A person-course's learning months as stored and as their rollups' recount shows them."""
+
+    key: ActivityKey
+    stored: int
+    counted: int
+
+    def describe(self) -> str:
+        first, employee_id, course_id = self.key
+        months = [
+            f"{first.year + bit // 12}-{bit % 12 + 1:02d} {'set' if self.stored >> bit & 1 else 'clear'}"
+            for bit in range(SPAN_YEARS * 12)
+            if (self.stored ^ self.counted) >> bit & 1
+        ]
+        return (
+            f"LEARNER months of employee {employee_id} course {course_id}: {', '.join(months)} (should be the reverse)"
+        )
+
+
+async def verify(tenant_id: int) -> list[Difference | ActivityDifference]:
+    """The rows where a company's stored rollups (and learning months) and their recount differ,
+    both read from one snapshot (REPEATABLE READ on PostgreSQL; SQLite has one writer), so writers
+    are not held up and a transaction in flight is seen wholly or not at all."""
     async with in_transaction() as connection:
         if connection.capabilities.dialect == "postgres":
             await connection.execute_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         found = await stored(connection, tenant_id)
+        found_months = await stored_activity(connection, tenant_id)
         counted = await recount(connection, tenant_id)
     zeros = [0] * len(MEASURES)
+    counted_months = activity_of(counted)
     return [
         Difference(key, found.get(key, zeros), counted.get(key, zeros))
         for key in sorted(set(found) | set(counted))
         if found.get(key, zeros) != counted.get(key, zeros)
+    ] + [
+        ActivityDifference(key, found_months.get(key, 0), counted_months.get(key, 0))
+        for key in sorted(set(found_months) | set(counted_months))
+        if found_months.get(key, 0) != counted_months.get(key, 0)
     ]

@@ -1,15 +1,17 @@
 """The training-effect report (培训效果): how many took part, completed, passed and earned.
 
 Every figure but ``sessions_held`` and the module drop-off is read from the LEARNER rollups of the
-people in scope (``frame``), one statement per part (the total, the monthly series, the
-breakdown), run at once; docs/reports.md ("Speed") says what they cost. What the rates mean, exactly:
+people in scope (``frame``): the sums from the rollup rows, the distinct people and person-courses
+(the "learners") from the learning months (``ReportActivity``), a few statements run at once;
+docs/reports.md ("Speed") says what they cost. What the rates mean, exactly:
 
 - participation rate (参训率) = check-ins / enrollments of the period (sessions starting in it;
   walk-ins can take it past 1);
 - completion rate (完成率) = courses completed / distinct (person, course) pairs with any learning
   activity in the period (enrolled, attended, a lesson, module or course completed, a quiz taken,
   practice confirmed, an evaluation). A completion is itself activity, so the rate is at most 1;
-  it is counted with ``COUNT(DISTINCT …)`` over rollup rows, never by scanning records;
+  the pairs are counted over the learning months (day rows at the period's ragged edges), never
+  by scanning records;
 - pass rate (通过率) = quizzes passed / quiz takers (first attempts of the period), capped at 1: a
   quiz first tried in an earlier period and passed in this one counts a pass without a taker;
 - averages are sums over counts (quiz: per graded attempt; evaluation: per evaluation).
@@ -23,7 +25,7 @@ which holds where people stand now, not what happened in the period.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,7 +34,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
-from backend.models import RollupRole, SessionStatus
+from backend.models import SPAN_YEARS, RollupRole, SessionStatus
 from backend.services.credits.ledger import from_tenths
 from backend.services.imports.files import WriteCell
 from backend.services.reports import frame, rollups
@@ -42,13 +44,6 @@ from backend.services.validation import invalid
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
-# A rollup row that shows learning (credits alone, e.g. a redemption, are not learning).
-_ACTIVE = (
-    "(r.enrolled > 0 OR r.attended > 0 OR r.lessons_completed > 0 OR r.modules_completed > 0"
-    " OR r.courses_completed > 0 OR r.quiz_takers > 0 OR r.quiz_attempts > 0 OR r.practice_confirmed > 0"
-    " OR r.evaluations > 0)"
-)
-PAIR_BASE = 2**31  # above every course id (ids are 32-bit integers)
 _SUMS = (
     "enrolled",
     "attended",
@@ -63,6 +58,7 @@ _SUMS = (
     "evaluation_percent_sum",
     "credits_earned",
 )
+_LEARNERS = ("participants", "course_learners")
 
 
 @dataclass(frozen=True)
@@ -154,40 +150,181 @@ def _figures(row: Mapping[str, Any], sessions_held: int | None) -> Figures:
     )
 
 
-def _select(group: str | None, pairs_unique: bool) -> str:
-    sums = ", ".join(f"CAST(SUM(r.{name}) AS BIGINT) AS {name}" for name in _SUMS)
-    # One integer per (person, course): sorting integers, not texts, is what COUNT(DISTINCT) costs.
-    pair = f"CAST(r.employee_id AS BIGINT) * {PAIR_BASE} + r.course_id"
-    learners = f"CASE WHEN {_ACTIVE} AND r.course_id <> 0 THEN {pair} END"
-    key = f"{group} AS k, " if group else ""
-    return (
-        f"SELECT {key}{sums},"
-        f" COUNT(DISTINCT CASE WHEN {_ACTIVE} THEN r.employee_id END) AS participants,"
-        f" COUNT({'' if pairs_unique else 'DISTINCT '}{learners}) AS course_learners"
-    )
+# --- the sums: rollup rows ------------------------------------------------------------------------
 
 
-async def _read(
-    scope: Scope, group: str | None, joins: str = "", pairs_unique: bool = False, by_person: bool = False
-) -> list[dict[str, Any]]:
-    """The figures of the scope's LEARNER rollups, per ``group`` (None: one row). ``pairs_unique``
-    when each group holds at most one row per (person, course): month rows grouped by month;
-    ``by_person`` when ``group`` or ``joins`` read the employee ``e``."""
+async def _sums(scope: Scope, dimension: Dimension | None = None) -> list[dict[str, Any]]:
+    """The summed figures of the scope's LEARNER rollups per month, or per key of ``dimension``
+    (``k``). Two statements, not one grouped by both: a two-column grouping cost more than both."""
     connection = connections.get("default")
     p = Params(connection)
+    if dimension is None:
+        # Month rows are dated their month's first day: grouped by that date when they are all there is.
+        key, joins = "r.day" if scope.period.is_whole_months() else frame.month_sql(p, "r"), ""
+    else:
+        group = frame.dimension_sql(dimension, "e", "r")
+        key, joins = _group_key(dimension, group.key), group.joins
     # The company's rollup rows are its people's: the whole company needs no join (a scan fewer).
-    people = by_person or frame.narrows_people(scope)
+    people = frame.narrows_people(scope) or dimension in _PEOPLE_DIMENSIONS
+    sums = ", ".join(f"CAST(SUM(r.{name}) AS BIGINT) AS {name}" for name in _SUMS)
     sql = (
-        f"{_select(group, pairs_unique)} FROM report_rollup r"
+        f"SELECT {key} AS k, {sums} FROM report_rollup r"
         + (" JOIN employee e ON e.id = r.employee_id" if people else "")
         + f"{joins} WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, scope, 'r')}"
         + (f" AND {frame.people_sql(p, scope, 'e')}" if people else "")
         # Rows of nothing this report counts (a redemption's) would only make empty groups.
-        + f" AND ({_ACTIVE} OR r.credits_earned <> 0)"
+        + f" AND ({rollups.learning_sql('r')} OR r.credits_earned <> 0) GROUP BY {key}"
     )
-    if group:
-        sql += f" GROUP BY {group}"
     return await connection.execute_query_dict(sql, p.values)
+
+
+# --- the learners: distinct people and person-courses ---------------------------------------------
+# Counted over the learning months (``ReportActivity``: one row per person, course and five years)
+# for the period's whole months, and over day rows for its ragged edges only.
+
+
+def _spans(first: date, end: date) -> dict[date, int]:
+    """The months [first, end) as span rows' first months and the bits of those months."""
+    spans: dict[date, int] = {}
+    for month in frame.Period(first, end - timedelta(days=1)).months():
+        span, bit = rollups.span_of(month)
+        spans[span] = spans.get(span, 0) | 1 << bit
+    return spans
+
+
+def _edges(period: frame.Period) -> list[frame.Period]:
+    """The parts of the period that are not whole months, each within one month."""
+    whole = period.whole_months()
+    if whole is None:  # within a month, or the ends of two (one between them would be whole)
+        last_month = period.last.replace(day=1)
+        if period.first >= last_month:
+            return [period]
+        return [frame.Period(period.first, last_month - timedelta(days=1)), frame.Period(last_month, period.last)]
+    edges = []
+    if period.first < whole[0]:
+        edges.append(frame.Period(period.first, whole[0] - timedelta(days=1)))
+    if period.last >= whole[1]:
+        edges.append(frame.Period(whole[1], period.last))
+    return edges
+
+
+def _people_in_scope(p: Params, scope: Scope, r: str) -> str:
+    """`` AND`` the person of alias ``r`` is one of the scope's people ("" for the whole company)."""
+    if not frame.narrows_people(scope):
+        return ""
+    return f" AND {r}.employee_id IN (SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')})"
+
+
+def _span_rows(p: Params, scope: Scope, span: date, bits: int) -> str:
+    """Conditions on ``report_activity a``: the scope's rows of ``span`` with a bit among ``bits``."""
+    return (
+        f"a.tenant_id = {p(scope.tenant_id)} AND a.first_month = {frame.day_value(p, span)}"
+        f" AND (a.months & {bits}) <> 0{frame.course_sql(p, scope, 'a')}{_people_in_scope(p, scope, 'a')}"
+    )
+
+
+def _learning_sql(p: Params, scope: Scope) -> str:
+    """The (employee_id, course_id) pairs with learning in the period, each once: the span rows
+    with a bit among the whole months, and the learning day rows of the edges."""
+    whole = scope.period.whole_months()
+    parts = [
+        f"SELECT a.employee_id, a.course_id FROM report_activity a WHERE {_span_rows(p, scope, span, bits)}"
+        for span, bits in (_spans(*whole) if whole else {}).items()
+    ]
+    parts += [
+        "SELECT r.employee_id, r.course_id FROM report_rollup r"
+        f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, frame.with_period(scope, edge), 'r')}"
+        f" AND {rollups.learning_sql('r')}{_people_in_scope(p, scope, 'r')}"
+        for edge in _edges(scope.period)
+    ]
+    if len(parts) == 1 and whole is None:
+        return parts[0].replace("SELECT ", "SELECT DISTINCT ", 1)  # day rows: one per day
+    return " UNION ".join(parts)  # one span's rows are one per pair; UNION makes the rest so
+
+
+async def _learners(scope: Scope, dimension: Dimension | None = None) -> list[dict[str, Any]]:
+    """Distinct people (``participants``) and person-courses (``course_learners``) with learning
+    in the period: one row, or one per key ``k`` of ``dimension``."""
+    connection = connections.get("default")
+    p = Params(connection)
+    learning = _learning_sql(p, scope)  # the scope's people only
+    courses = "CAST(SUM(CASE WHEN r.course_id <> 0 THEN 1 ELSE 0 END) AS BIGINT)"
+    if dimension in (Dimension.COURSE, Dimension.SCENARIO):
+        group = frame.dimension_sql(dimension, "e", "r")
+        key = _group_key(dimension, group.key)
+        # A course's pairs are its people; a scenario's may hold a person twice.
+        participants = "COUNT(*)" if dimension is Dimension.COURSE else "COUNT(DISTINCT r.employee_id)"
+        sql = (
+            f"SELECT {key} AS k, {participants} AS participants, {courses} AS course_learners"
+            f" FROM ({learning}) r{group.joins} GROUP BY {key}"
+        )
+    else:
+        # Per person first (how many courses), then per group of people: nobody is counted twice.
+        per_person = f"SELECT r.employee_id, {courses} AS courses FROM ({learning}) r GROUP BY r.employee_id"
+        sql = (
+            f"SELECT COUNT(*) AS participants, CAST(SUM(x.courses) AS BIGINT) AS course_learners FROM ({per_person}) x"
+        )
+        if dimension is not None:
+            group = frame.dimension_sql(dimension, "e", "r")
+            key = _group_key(dimension, group.key)
+            sql = (
+                f"SELECT {key} AS k, COUNT(*) AS participants, CAST(SUM(x.courses) AS BIGINT) AS course_learners"
+                f" FROM ({per_person}) x JOIN employee e ON e.id = x.employee_id{group.joins} GROUP BY {key}"
+            )
+    return await connection.execute_query_dict(sql, p.values)
+
+
+async def _learners_by_month(scope: Scope) -> dict[str, dict[str, Any]]:
+    """``_learners`` per month (``YYYY-MM``): whole months from the span rows, partial months from
+    their day rows."""
+    whole = scope.period.whole_months()
+    spans = [_span_learners(scope, span, bits) for span, bits in (_spans(*whole) if whole else {}).items()]
+    edges = _edges(scope.period)
+    parts = await asyncio.gather(*spans, *(_learners(frame.with_period(scope, edge)) for edge in edges))
+    found: dict[str, dict[str, Any]] = {}
+    for part in parts[: len(spans)]:
+        found.update(part)  # type: ignore[arg-type]
+    for edge, rows in zip(edges, parts[len(spans) :], strict=True):
+        found[edge.first.strftime("%Y-%m")] = rows[0]  # type: ignore[index]
+    return found
+
+
+async def _span_learners(scope: Scope, span: date, bits: int) -> dict[str, dict[str, Any]]:
+    """Learners of each month of one span's ``bits``: people from each person's rows folded into
+    one (bitwise OR), person-courses from the rows as they are; bit arithmetic only (a ``CASE`` or
+    an aggregate per month and person cost several times more)."""
+    connection = connections.get("default")
+    months = [bit for bit in range(SPAN_YEARS * 12) if bits >> bit & 1]
+
+    def rows_sql(p: Params) -> str:
+        return f" FROM report_activity a WHERE {_span_rows(p, scope, span, bits)}"
+
+    people_p, pairs_p = Params(connection), Params(connection)
+    if connection.capabilities.dialect == "postgres":
+        folded = f"SELECT BIT_OR(a.months) AS months{rows_sql(people_p)} GROUP BY a.employee_id"
+        people = ", ".join(f"CAST(SUM((x.months >> {bit}) & 1) AS BIGINT) AS p{bit}" for bit in months)
+    else:  # SQLite has no BIT_OR: a person's bit of each month, one by one
+        per_month = ", ".join(f"MAX((a.months >> {bit}) & 1) AS p{bit}" for bit in months)
+        folded = f"SELECT {per_month}{rows_sql(people_p)} GROUP BY a.employee_id"
+        people = ", ".join(f"SUM(x.p{bit}) AS p{bit}" for bit in months)
+    pairs = ", ".join(f"CAST(SUM((a.months >> {bit}) & 1) AS BIGINT) AS c{bit}" for bit in months)
+    (people_row,), (pairs_row,) = await asyncio.gather(
+        connection.execute_query_dict(f"SELECT {people} FROM ({folded}) x", people_p.values),
+        connection.execute_query_dict(f"SELECT {pairs}{rows_sql(pairs_p)} AND a.course_id <> 0", pairs_p.values),
+    )
+    return {
+        date(span.year + bit // 12, bit % 12 + 1, 1).strftime("%Y-%m"): {
+            "participants": people_row[f"p{bit}"] or 0,
+            "course_learners": pairs_row[f"c{bit}"] or 0,
+        }
+        for bit in months
+    }
+
+
+def _group_key(dimension: Dimension | None, key: str) -> str:
+    """A breakdown's key with one "none" group: no unit, site or position (NULL), course 0, an empty text."""
+    none = "0" if dimension is Dimension.COURSE else "''" if dimension in _TEXT_KEYS else None
+    return f"NULLIF({key}, {none})" if none else key
 
 
 # --- sessions held -------------------------------------------------------------------------------
@@ -258,29 +395,33 @@ async def training_effect(
 ) -> TrainingEffect:
     """The report for the viewer's scope (HR admins: the company; managers: their subtree).
 
-    Its statements run at once (on PostgreSQL each on a connection of its own): the monthly
-    series, the breakdown, and the total unless the breakdown is by people (then its groups add up
-    to the total, one scan fewer)."""
+    Its statements run at once (on PostgreSQL each on a connection of its own): the sums per month
+    (they add up to the total's) and per breakdown key, the learners per month, per breakdown key,
+    and in total unless the breakdown is by people (then its groups add up to it)."""
     scope = await frame.scope_of(viewer, report_filter)
-    # Whole months are read from month rows alone, dated their first day and one per (person,
-    # course, month): grouped by that date, with no DISTINCT for person-courses.
-    whole = scope.period.is_whole_months()
-    month = "r.day" if whole else frame.month_sql(Params(connections.get("default")), "r")
     by_people = breakdown in _PEOPLE_DIMENSIONS
-    sessions, month_rows, group_rows, total_rows, modules = await asyncio.gather(
+    sessions, month_sums, month_learners, group_sums, group_learners, total_learners, modules = await asyncio.gather(
         _sessions(scope),
-        _read(scope, month, pairs_unique=whole),
-        _breakdown_rows(scope, breakdown) if breakdown else _nothing(),
-        _nothing() if by_people else _read(scope, None),
+        _sums(scope),
+        _learners_by_month(scope),
+        _sums(scope, breakdown) if breakdown else _nothing(),
+        _learners(scope, breakdown) if breakdown else _nothing(),
+        _nothing() if by_people else _learners(scope),
         _drop_off(scope) if report_filter.course_id is not None else _nothing(),
     )
-    total = _figures(_added(group_rows) if by_people else total_rows[0], len(sessions))
-    by_month = {str(row["k"])[:7]: row for row in month_rows}  # YYYY-MM (from a date, or its text)
-    series = [
-        Month(first, _figures(by_month.get(first.strftime("%Y-%m"), {}), sum(s.month == first for s in sessions)))
-        for first in scope.period.months()
-    ]
-    entries = await _breakdown(scope, breakdown, group_rows, sessions) if breakdown else []
+    by_month = {str(row["k"])[:7]: row for row in month_sums}  # YYYY-MM (from a date, or its text)
+    series = []
+    for first in scope.period.months():
+        key = first.strftime("%Y-%m")
+        figures = {**by_month.get(key, {}), **month_learners.get(key, {})}
+        series.append(Month(first, _figures(figures, sum(s.month == first for s in sessions))))
+    learners = _added(group_learners, _LEARNERS) if by_people else total_learners[0]
+    total = _figures({**_added(month_sums, _SUMS), **learners}, len(sessions))
+    entries = []
+    if breakdown:
+        learned = {_key(row["k"]): row for row in group_learners}
+        groups = [{**row, **learned.get(_key(row["k"]), {})} for row in group_sums]
+        entries = await _breakdown(scope, breakdown, groups, sessions)
     return TrainingEffect(scope.period, total, series, entries, modules)
 
 
@@ -288,21 +429,9 @@ async def _nothing() -> list[Any]:
     return []
 
 
-def _added(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Rows' figures added up (groups of people: nobody is in two)."""
-    return {name: sum(int(row[name] or 0) for row in rows) for name in (*_SUMS, "participants", "course_learners")}
-
-
-async def _breakdown_rows(scope: Scope, dimension: Dimension) -> list[dict[str, Any]]:
-    group = frame.dimension_sql(dimension, "e", "r")
-    # One "none" group: no unit, site or position (NULL), course 0, an empty text.
-    none = "0" if dimension is Dimension.COURSE else "''" if dimension in _TEXT_KEYS else None
-    return await _read(
-        scope,
-        f"NULLIF({group.key}, {none})" if none else group.key,
-        group.joins,
-        by_person=dimension not in (Dimension.COURSE, Dimension.SCENARIO),
-    )
+def _added(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> dict[str, int]:
+    """Rows' figures ``names`` added up (months; groups of people: nobody is in two)."""
+    return {name: sum(int(row.get(name) or 0) for row in rows) for name in names}
 
 
 async def _breakdown(
