@@ -673,7 +673,10 @@ async def _snapshot(tenant_id: int) -> tuple[dict, dict, str]:
     async with in_transaction() as connection:
         await connection.execute_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         level = (await connection.execute_query_dict("SHOW transaction_isolation"))[0]["transaction_isolation"]
-        found, months = await rollups.stored(connection, tenant_id), await rollups.stored_activity(connection, tenant_id)
+        found, months = (
+            await rollups.stored(connection, tenant_id),
+            await rollups.stored_activity(connection, tenant_id),
+        )
         counted = await rollups.recount(connection, tenant_id)
         assert months == rollups.activity_of(counted)
         return found, counted, level

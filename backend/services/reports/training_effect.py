@@ -280,12 +280,14 @@ async def _learners_by_month(scope: Scope) -> dict[str, dict[str, Any]]:
     whole = scope.period.whole_months()
     spans = [_span_learners(scope, span, bits) for span, bits in (_spans(*whole) if whole else {}).items()]
     edges = _edges(scope.period)
-    parts = await asyncio.gather(*spans, *(_learners(frame.with_period(scope, edge)) for edge in edges))
+    by_span, by_edge = await asyncio.gather(
+        asyncio.gather(*spans), asyncio.gather(*(_learners(frame.with_period(scope, edge)) for edge in edges))
+    )
     found: dict[str, dict[str, Any]] = {}
-    for part in parts[: len(spans)]:
-        found.update(part)  # type: ignore[arg-type]
-    for edge, rows in zip(edges, parts[len(spans) :], strict=True):
-        found[edge.first.strftime("%Y-%m")] = rows[0]  # type: ignore[index]
+    for part in by_span:
+        found.update(part)
+    for edge, rows in zip(edges, by_edge, strict=True):
+        found[edge.first.strftime("%Y-%m")] = rows[0]
     return found
 
 
@@ -400,12 +402,16 @@ async def training_effect(
     and in total unless the breakdown is by people (then its groups add up to it)."""
     scope = await frame.scope_of(viewer, report_filter)
     by_people = breakdown in _PEOPLE_DIMENSIONS
-    sessions, month_sums, month_learners, group_sums, group_learners, total_learners, modules = await asyncio.gather(
+    (
+        sessions,
+        (month_sums, month_learners),
+        (group_sums, group_learners),
+        total_learners,
+        modules,
+    ) = await asyncio.gather(
         _sessions(scope),
-        _sums(scope),
-        _learners_by_month(scope),
-        _sums(scope, breakdown) if breakdown else _nothing(),
-        _learners(scope, breakdown) if breakdown else _nothing(),
+        asyncio.gather(_sums(scope), _learners_by_month(scope)),
+        asyncio.gather(_sums(scope, breakdown), _learners(scope, breakdown)) if breakdown else _none_of_two(),
         _nothing() if by_people else _learners(scope),
         _drop_off(scope) if report_filter.course_id is not None else _nothing(),
     )
@@ -427,6 +433,10 @@ async def training_effect(
 
 async def _nothing() -> list[Any]:
     return []
+
+
+async def _none_of_two() -> tuple[list[Any], list[Any]]:
+    return [], []
 
 
 def _added(rows: Iterable[Mapping[str, Any]], names: Sequence[str]) -> dict[str, int]:
