@@ -75,7 +75,9 @@ async def _postgres_snapshot(url: str) -> dict:
             """SELECT table_name, column_name, data_type, character_maximum_length,
                       numeric_precision, numeric_scale, is_nullable
                FROM information_schema.columns WHERE table_schema = 'public'
-               AND table_name <> 'tortoise_migrations' ORDER BY table_name, ordinal_position"""
+               AND table_name <> 'tortoise_migrations'
+               AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition)
+               ORDER BY table_name, ordinal_position"""
         ):
             table = snapshot.setdefault(
                 row["table_name"], {"columns": {}, "uniques": [], "indexes": [], "foreign_keys": []}
@@ -94,7 +96,7 @@ async def _postgres_snapshot(url: str) -> dict:
                JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
                JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
                JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-               WHERE t.relname <> 'tortoise_migrations'
+               WHERE t.relname <> 'tortoise_migrations' AND NOT t.relispartition
                GROUP BY t.relname, i.indexrelid, i.indisunique, i.indisprimary"""
         ):
             if row["indisprimary"]:
@@ -109,7 +111,8 @@ async def _postgres_snapshot(url: str) -> dict:
                       (SELECT attname FROM pg_attribute WHERE attrelid = c.confrelid
                         AND attnum = c.confkey[1]) AS target_col
                FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-               WHERE n.nspname = 'public' AND c.contype = 'f'"""
+               WHERE n.nspname = 'public' AND c.contype = 'f'
+               AND NOT (SELECT relispartition FROM pg_class WHERE oid = c.conrelid)"""
         ):
             snapshot[row["table_name"]]["foreign_keys"].append(
                 [row["col"], row["target"], row["target_col"], _DELETE_RULES[row["confdeltype"]]]

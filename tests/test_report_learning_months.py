@@ -152,3 +152,24 @@ async def test_learners_equal_a_recount_of_the_day_rows(company: Company, first,
     assert learners(report.total) == expected.get("total", (0, 0))
     by_course = {entry.key: learners(entry.figures) for entry in report.breakdown if learners(entry.figures) != (0, 0)}
     assert by_course == expected["courses"]
+
+
+@pytest.mark.postgres_only
+async def test_postgres_keeps_day_and_month_rollups_in_partitions_of_their_own(company: Company) -> None:
+    """Migration 0016: ``report_rollup`` is partitioned by grain, so a year's month rows are read
+    from pages of month rows only, whatever order the facts arrived in."""
+    async with in_transaction() as connection:
+        (table,) = await connection.execute_query_dict(
+            "SELECT relkind::text AS relkind FROM pg_class WHERE relname = 'report_rollup'"
+        )
+        rows = await connection.execute_query_dict(
+            "SELECT tableoid::regclass::text AS part, grain, COUNT(*) AS n FROM report_rollup"
+            " WHERE tenant_id = $1 GROUP BY 1, 2",
+            [company.tenant.id],
+        )
+    assert table["relkind"] == "p"  # partitioned
+    assert {(row["part"], row["grain"]) for row in rows} == {
+        ("report_rollup_day", "DAY"),
+        ("report_rollup_month", "MONTH"),
+    }
+    assert all(row["n"] > 0 for row in rows)

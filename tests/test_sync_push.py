@@ -1083,8 +1083,9 @@ async def test_a_push_costs_the_same_few_statements_whatever_its_size(client, pa
     # Sign-in; the device (locked); records seen before; the modules; progress (the new counts
     # return); courses newly met; the records; the applied sequence; the account (locked); the
     # events; the rules; the program; the capped rule's day; the entries; the accounts' sums; the
-    # feed clock, the company's time zone and the report rollups, the feed rows; the balance answered.
-    assert len(one) == len(many) == 20, "\n".join(many)
+    # feed clock, the company's time zone, the report rollups and the learning months, the feed rows;
+    # the balance answered.
+    assert len(one) == len(many) == 21, "\n".join(many)
     lessons = 1 + len(modules) + (500 if is_postgres_run() else 50)
     employee = me.employee.id
     assert await CreditEntry.filter(employee_id=employee, rule__rule_key="LESSON").count() == lessons
