@@ -20,6 +20,7 @@ how that compares with their targets, and what was redeemed.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -146,9 +147,10 @@ def period_share(period: frame.Period, period_months: int) -> int:
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _people_sql(p: Params, scope: Scope, share: int, chunk: str = "") -> str:
+def _people_sql(p: Params, scope: Scope, share: int, chunk: str = "", named: bool = True) -> str:
     """``chunk``: a statement selecting the ids of the people wanted, applied to the rollups summed
-    too (a chunk of an export then sums its own people's rows, not the whole company's each time)."""
+    too (a chunk of an export then sums its own people's rows, not the whole company's each time);
+    ``named``: with names and org units (the figures need neither)."""
     narrowed = f" AND r.employee_id IN ({chunk})" if chunk else ""
     earned = (
         "SELECT r.employee_id, CAST(SUM(r.credits_earned) AS BIGINT) AS earned FROM report_rollup r"
@@ -156,12 +158,14 @@ def _people_sql(p: Params, scope: Scope, share: int, chunk: str = "") -> str:
         " GROUP BY r.employee_id"
     )
     return (
-        "SELECT e.id, e.employee_no, e.name, COALESCE(u.name, '') AS org_unit, ps.family, ps.grade,"
+        "SELECT e.id, e.employee_no, "
+        + ("e.name, COALESCE(u.name, '') AS org_unit, " if named else "")
+        + "ps.family, ps.grade,"
         " COALESCE(x.earned, 0) AS earned, COALESCE(a.balance, 0) AS balance, t.credits AS target,"
         f" (t.credits * {p(share)}) / {MILLION} AS expected"
         f" FROM employee e LEFT JOIN ({earned}) x ON x.employee_id = e.id"
-        " LEFT JOIN org_unit u ON u.id = e.org_unit_id"
-        " LEFT JOIN position ps ON ps.id = e.position_id"
+        + (" LEFT JOIN org_unit u ON u.id = e.org_unit_id" if named else "")
+        + " LEFT JOIN position ps ON ps.id = e.position_id"
         " LEFT JOIN credit_account a ON a.employee_id = e.id"
         " LEFT JOIN credit_target t ON t.tenant_id = e.tenant_id AND t.position_family = ps.family"
         " AND t.grade = ps.grade"
@@ -190,25 +194,41 @@ async def _share(scope: Scope) -> int:
     return period_share(scope.period, program.period_months)
 
 
-async def people(scope: Scope, after_no: str | None = None, limit: int | None = None) -> list[Person]:
-    """The active people in scope: all of them in no order, or a chunk of ``limit`` after
-    ``after_no`` by employee number (an export's)."""
-    if after_no is not None and limit is None:
-        raise ValueError("after_no pages a chunk: give its limit too")
+async def people(scope: Scope, after_no: str | None, limit: int) -> list[Person]:
+    """A chunk of ``limit`` active people in scope after ``after_no`` by employee number (an
+    export's)."""
     share = await _share(scope)
     connection = connections.get("default")
     p = Params(connection)
-    chunk = ""  # a chunk's people (placeholders are numbered: the text may appear twice)
-    if limit is not None:
-        after = "" if after_no is None else f" AND e.employee_no > {p(after_no)}"
-        chunk = (
-            f"SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')} AND e.is_active = {p(True)}"
-            f"{after} ORDER BY e.employee_no LIMIT {p(limit)}"
-        )
-    sql = _people_sql(p, scope, share, chunk)
-    if chunk:
-        sql += f" AND e.id IN ({chunk}) ORDER BY e.employee_no"
+    after = "" if after_no is None else f" AND e.employee_no > {p(after_no)}"
+    # The chunk's people, applied to the rollups summed too (placeholders are numbered: the text
+    # appears twice).
+    chunk = (
+        f"SELECT e.id FROM employee e WHERE {frame.people_sql(p, scope, 'e')} AND e.is_active = {p(True)}"
+        f"{after} ORDER BY e.employee_no LIMIT {p(limit)}"
+    )
+    sql = _people_sql(p, scope, share, chunk) + f" AND e.id IN ({chunk}) ORDER BY e.employee_no"
     return [_person(row) for row in await fetch_rows(connection, sql, p.values)]
+
+
+async def _rows(scope: Scope) -> Sequence[Mapping[str, Any]]:
+    """The active people in scope as rows of ``_people_sql`` without names, in no order."""
+    share = await _share(scope)
+    connection = connections.get("default")
+    p = Params(connection)
+    return await fetch_rows(connection, _people_sql(p, scope, share, named=False), p.values)
+
+
+async def _listed(scope: Scope, ids: Sequence[int]) -> dict[int, Person]:
+    """The people of ``ids`` (a few, to be listed), by id."""
+    if not ids:
+        return {}
+    share = await _share(scope)
+    connection = connections.get("default")
+    p = Params(connection)
+    chosen = f"SELECT e.id FROM employee e WHERE e.tenant_id = {p(scope.tenant_id)} AND e.id {p.among(ids, 'int')}"
+    rows = await fetch_rows(connection, _people_sql(p, scope, share, chosen) + f" AND e.id IN ({chosen})", p.values)
+    return {int(row["id"]): _person(row) for row in rows}
 
 
 # --- shaping -------------------------------------------------------------------------------------
@@ -229,22 +249,23 @@ def distribution(values: Sequence[int]) -> Distribution:
     return Distribution(buckets, percentiles)
 
 
-def _groups(everyone: Sequence[Person]) -> list[TargetGroup]:
-    grouped: dict[tuple[str, int], list[Person]] = defaultdict(list)
-    for person in everyone:
-        if person.target is not None and person.position_family is not None and person.grade is not None:
-            grouped[(person.position_family, person.grade)].append(person)
+def _groups(rows: Sequence[Mapping[str, Any]]) -> list[TargetGroup]:
+    """People with a target by position family and grade (rows as ``people`` reads them)."""
+    grouped: dict[tuple[str, int], list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if row["target"] is not None and row["family"] is not None and row["grade"] is not None:
+            grouped[(row["family"], int(row["grade"]))].append(row)
     groups = []
     for (family, grade), members in sorted(grouped.items()):
-        gaps = [member.gap or 0 for member in members]
-        average = Decimal(sum(member.earned for member in members)) / len(members) / 10
+        gaps = [int(member["earned"]) - int(member["expected"]) for member in members]
+        average = Decimal(sum(int(member["earned"]) for member in members)) / len(members) / 10
         groups.append(
             TargetGroup(
                 position_family=family,
                 grade=grade,
                 headcount=len(members),
-                target=from_tenths(members[0].target or 0),
-                expected=from_tenths(members[0].expected or 0),
+                target=from_tenths(int(members[0]["target"])),
+                expected=from_tenths(int(members[0]["expected"])),
                 average_earned=average.quantize(Decimal("0.1"), ROUND_HALF_UP),
                 reached=sum(gap >= 0 for gap in gaps),
                 behind=sum(gap < 0 for gap in gaps),
@@ -277,23 +298,31 @@ async def _redemptions(scope: Scope) -> list[RewardRedemptions]:
 
 async def credit_distribution(viewer: Viewer, report_filter: ReportFilter, first: int = 20) -> CreditDistribution:
     """The report for the viewer's scope (HR admins: the company; managers: their subtree);
-    ``first`` (0–100) people in each of the behind and ahead lists."""
+    ``first`` (0–100) people in each of the behind and ahead lists. The figures are worked out on
+    the rows as read, without names; only the listed people are read whole, as ``Person``s
+    (20,000 of them cost ≈ 40 ms)."""
     scope = await frame.scope_of(viewer, report_filter)
     if not 0 <= first <= MAX_LISTED:
         raise invalid("first")
-    everyone, redemptions = await asyncio.gather(people(scope), _redemptions(scope))
-    gapped = [person for person in everyone if person.gap is not None]
-    behind = sorted((x for x in gapped if (x.gap or 0) < 0), key=lambda x: (x.gap, x.employee_no))
-    ahead = sorted((x for x in gapped if (x.gap or 0) > 0), key=lambda x: (-(x.gap or 0), x.employee_no))
+    rows, redemptions = await asyncio.gather(_rows(scope), _redemptions(scope))
+    earned = [int(row["earned"]) for row in rows]
+    gapped = [
+        (int(row["earned"]) - int(row["expected"]), row["employee_no"], index)
+        for index, row in enumerate(rows)
+        if row["target"] is not None
+    ]
+    behind = [int(rows[i]["id"]) for *_, i in heapq.nsmallest(first, (entry for entry in gapped if entry[0] < 0))]
+    ahead = [int(rows[i]["id"]) for *_, i in heapq.nsmallest(first, ((-g, no, i) for g, no, i in gapped if g > 0))]
+    listed = await _listed(scope, behind + ahead)
     return CreditDistribution(
         period=scope.period,
-        headcount=len(everyone),
-        total_earned=from_tenths(sum(person.earned for person in everyone)),
-        earned=distribution([person.earned for person in everyone]),
-        balances=distribution([person.balance for person in everyone]),
-        targets=_groups(everyone),
-        behind=behind[:first],
-        ahead=ahead[:first],
+        headcount=len(rows),
+        total_earned=from_tenths(sum(earned)),
+        earned=distribution(earned),
+        balances=distribution([int(row["balance"]) for row in rows]),
+        targets=_groups(rows),
+        behind=[listed[i] for i in behind],
+        ahead=[listed[i] for i in ahead],
         redemptions=redemptions,
     )
 
