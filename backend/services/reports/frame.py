@@ -258,13 +258,6 @@ def course_sql(p: Params, scope: Scope, r: str = "r") -> str:
     return sql
 
 
-def month_sql(p: Params, r: str = "r") -> str:
-    """The month a rollup row falls in, as ``YYYY-MM`` text on both engines."""
-    if p.connection.capabilities.dialect == "postgres":
-        return f"to_char({r}.day, 'YYYY-MM')"
-    return f"substr({r}.day, 1, 7)"
-
-
 @dataclass(frozen=True)
 class Breakdown:
     """How to group by a dimension: the key expression and the joins it needs (on ``e`` the

@@ -154,13 +154,14 @@ def _figures(row: Mapping[str, Any], sessions_held: int | None) -> Figures:
 
 
 async def _sums(scope: Scope, dimension: Dimension | None = None) -> list[dict[str, Any]]:
-    """The summed figures of the scope's LEARNER rollups per month, or per key of ``dimension``
+    """The summed figures of the scope's LEARNER rollups per date, or per key of ``dimension``
     (``k``). Two statements, not one grouped by both: a two-column grouping cost more than both."""
     connection = connections.get("default")
     p = Params(connection)
     if dimension is None:
-        # Month rows are dated their month's first day: grouped by that date when they are all there is.
-        key, joins = "r.day" if scope.period.is_whole_months() else frame.month_sql(p, "r"), ""
+        # Per date (a month row is dated its month's first day, a day row its day), added up into
+        # months by the caller: cheaper than working out each row's month in SQL.
+        key, joins = "r.day", ""
     else:
         group = frame.dimension_sql(dimension, "e", "r")
         key, joins = _group_key(dimension, group.key), group.joins
@@ -232,14 +233,14 @@ def _learning_sql(p: Params, scope: Scope) -> str:
         for span, bits in (_spans(*whole) if whole else {}).items()
     ]
     parts += [
-        "SELECT r.employee_id, r.course_id FROM report_rollup r"
+        "SELECT DISTINCT r.employee_id, r.course_id FROM report_rollup r"
         f" WHERE r.role = {p(RollupRole.LEARNER.value)} AND {frame.rollup_sql(p, frame.with_period(scope, edge), 'r')}"
         f" AND {rollups.learning_sql('r')}{_people_in_scope(p, scope, 'r')}"
         for edge in _edges(scope.period)
     ]
-    if len(parts) == 1 and whole is None:
-        return parts[0].replace("SELECT ", "SELECT DISTINCT ", 1)  # day rows: one per day
-    return " UNION ".join(parts)  # one span's rows are one per pair; UNION makes the rest so
+    # One span's rows are one per pair, an edge's pairs distinct on their own (a smaller hash than
+    # the day rows in the union's); UNION makes them so together.
+    return " UNION ".join(parts)
 
 
 async def _learners(scope: Scope, dimension: Dimension | None = None) -> list[dict[str, Any]]:
@@ -415,7 +416,7 @@ async def training_effect(
         _nothing() if by_people else _learners(scope),
         _drop_off(scope) if report_filter.course_id is not None else _nothing(),
     )
-    by_month = {str(row["k"])[:7]: row for row in month_sums}  # YYYY-MM (from a date, or its text)
+    by_month = _by_month(month_sums)
     series = []
     for first in scope.period.months():
         key = first.strftime("%Y-%m")
@@ -429,6 +430,14 @@ async def training_effect(
         groups = [{**row, **learned.get(_key(row["k"]), {})} for row in group_sums]
         entries = await _breakdown(scope, breakdown, groups, sessions)
     return TrainingEffect(scope.period, total, series, entries, modules)
+
+
+def _by_month(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Sums per date added up per month (``YYYY-MM``, from a date or its ISO text)."""
+    months: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        months.setdefault(str(row["k"])[:7], []).append(row)
+    return {month: _added(some, _SUMS) for month, some in months.items()}
 
 
 async def _nothing() -> list[Any]:
