@@ -67,10 +67,6 @@ class Period:
             month = _next_month(month)
         return months
 
-    def is_whole_months(self) -> bool:
-        """Whether the period is made of whole months only (read from month rows alone)."""
-        return self.first.day == 1 and (self.last + timedelta(days=1)).day == 1
-
     def whole_months(self) -> tuple[date, date] | None:
         """[first month, end month) of the months lying wholly inside the period, or None."""
         start = self.first if self.first.day == 1 else _next_month(self.first.replace(day=1))
