@@ -173,3 +173,27 @@ async def test_postgres_keeps_day_and_month_rollups_in_partitions_of_their_own(c
         ("report_rollup_month", "MONTH"),
     }
     assert all(row["n"] > 0 for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        (date(1900, 1, 1), date(1909, 12, 29)),  # ten years from the first day a report may ask about
+        (date(2190, 1, 3), date(2199, 12, 31)),  # ten ragged years to the last, over three spans
+        (date(2021, 6, 15), date(2031, 6, 14)),  # ten years around the data: 121 months, three spans
+    ],
+)
+async def test_ten_year_periods_at_the_edges_of_the_calendar(company: Company, first, last) -> None:
+    """The longest periods, at both ends of the range a report accepts, cross spans and have
+    ragged ends: every month of the series is there and the learners still equal the recount."""
+    period = Period.of(first, last)
+    async with in_transaction() as connection:
+        found = await rollups.stored(connection, company.tenant.id)
+    everyone = {e.id: e for e in await Employee.filter(tenant_id=company.tenant.id)}
+    expected = _recount(found, everyone, period, None)
+    hr = viewer_of(company, "HR1", Role.HR_ADMIN)
+    report = await training_effect.training_effect(hr, ReportFilter(period=period), Dimension.COURSE)
+    assert len(report.series) == len(period.months())
+    assert (report.total.participants, report.total.course_learners) == expected.get("total", (0, 0))
+    series = {m.month.strftime("%Y-%m"): (m.figures.participants, m.figures.course_learners) for m in report.series}
+    assert series == {key: value for key, value in expected.items() if key[:1].isdigit()}
