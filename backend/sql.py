@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -19,6 +19,13 @@ def placeholders(connection: BaseDBAsyncClient, count: int) -> str:
     if connection.capabilities.dialect == "postgres":
         return ", ".join(f"${i}" for i in range(1, count + 1))
     return ", ".join("?" * count)
+
+
+def db_day(connection: BaseDBAsyncClient, day: date | None) -> object:
+    """A date parameter as Tortoise itself stores it on this engine (ISO text on SQLite)."""
+    if day is None or connection.capabilities.dialect == "postgres":
+        return day
+    return day.isoformat()
 
 
 def db_time(connection: BaseDBAsyncClient, moment: datetime | None) -> object:

@@ -24,44 +24,9 @@ TABLE = "report_rollup"
 _GRAINS = {"day": "DAY", "month": "MONTH"}
 
 
-async def partition_by_grain(apps, schema_editor) -> None:
-    if schema_editor.DIALECT != "postgres":
-        return
-    client = schema_editor.client
-    catalog = f"'{TABLE}'::regclass"
-    constraints = await client.execute_query_dict(
-        f"SELECT conname, contype, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
-        f" WHERE conrelid = {catalog} AND contype IN ('u', 'f') ORDER BY conname"
-    )
-    indexes = await client.execute_query_dict(
-        "SELECT pg_get_indexdef(indexrelid) AS definition FROM pg_index"
-        f" WHERE indrelid = {catalog} AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = indexrelid)"
-    )
-    (sequence,) = await client.execute_query_dict(f"SELECT pg_get_serial_sequence('{TABLE}', 'id') AS name")
-    statements = [
-        f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE",
-        f"CREATE TABLE {TABLE}_partitioned (LIKE {TABLE} INCLUDING DEFAULTS) PARTITION BY LIST (grain)",
-        *(
-            f"CREATE TABLE {TABLE}_{suffix} PARTITION OF {TABLE}_partitioned FOR VALUES IN ('{grain}')"
-            for suffix, grain in _GRAINS.items()
-        ),
-        f"INSERT INTO {TABLE}_partitioned SELECT * FROM {TABLE}",
-        f"ALTER SEQUENCE {sequence['name']} OWNED BY {TABLE}_partitioned.id",
-        f"DROP TABLE {TABLE}",
-        f"ALTER TABLE {TABLE}_partitioned RENAME TO {TABLE}",
-        f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (id, grain)",
-        *(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{row["conname"]}" {row["definition"]}' for row in constraints),
-        *(row["definition"] for row in indexes),
-        f"ANALYZE {TABLE}",
-    ]
-    for statement in statements:
-        await client.execute_script(statement)
-
-
-async def one_table_again(apps, schema_editor) -> None:
-    if schema_editor.DIALECT != "postgres":
-        return
-    client = schema_editor.client
+async def _rebuild(client, create: list[str], primary_key: str, analyze: bool) -> None:
+    """Copy the table into a new one made by ``create`` (``{TABLE}_new``), then give it the old
+    one's name, sequence, constraints and indexes (read from the catalog first)."""
     catalog = f"'{TABLE}'::regclass"
     constraints = await client.execute_query_dict(
         f"SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
@@ -74,17 +39,36 @@ async def one_table_again(apps, schema_editor) -> None:
     (sequence,) = await client.execute_query_dict(f"SELECT pg_get_serial_sequence('{TABLE}', 'id') AS name")
     statements = [
         f"LOCK TABLE {TABLE} IN ACCESS EXCLUSIVE MODE",
-        f"CREATE TABLE {TABLE}_whole (LIKE {TABLE} INCLUDING DEFAULTS)",
-        f"INSERT INTO {TABLE}_whole SELECT * FROM {TABLE}",
-        f"ALTER SEQUENCE {sequence['name']} OWNED BY {TABLE}_whole.id",
+        *create,
+        f"INSERT INTO {TABLE}_new SELECT * FROM {TABLE}",
+        f"ALTER SEQUENCE {sequence['name']} OWNED BY {TABLE}_new.id",
         f"DROP TABLE {TABLE}",
-        f"ALTER TABLE {TABLE}_whole RENAME TO {TABLE}",
-        f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (id)",
+        f"ALTER TABLE {TABLE}_new RENAME TO {TABLE}",
+        f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY {primary_key}",
         *(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{row["conname"]}" {row["definition"]}' for row in constraints),
         *(row["definition"] for row in indexes),
+        *([f"ANALYZE {TABLE}"] if analyze else []),
     ]
     for statement in statements:
         await client.execute_script(statement)
+
+
+async def partition_by_grain(apps, schema_editor) -> None:
+    if schema_editor.DIALECT != "postgres":
+        return
+    partitions = [
+        f"CREATE TABLE {TABLE}_{suffix} PARTITION OF {TABLE}_new FOR VALUES IN ('{grain}')"
+        for suffix, grain in _GRAINS.items()
+    ]
+    create = f"CREATE TABLE {TABLE}_new (LIKE {TABLE} INCLUDING DEFAULTS) PARTITION BY LIST (grain)"
+    await _rebuild(schema_editor.client, [create, *partitions], "(id, grain)", analyze=True)
+
+
+async def one_table_again(apps, schema_editor) -> None:
+    if schema_editor.DIALECT != "postgres":
+        return
+    create = f"CREATE TABLE {TABLE}_new (LIKE {TABLE} INCLUDING DEFAULTS)"
+    await _rebuild(schema_editor.client, [create], "(id)", analyze=False)
 
 
 class Migration(migrations.Migration):

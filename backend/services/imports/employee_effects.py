@@ -20,12 +20,12 @@ from backend.models import (
 )
 from backend.services.feed import EVERYONE, ChangeSet, Entity
 from backend.services.imports.bulk import update_by_id
-from backend.services.imports.employee_rows import PERSONAL, PLACE, Plan, db_day
+from backend.services.imports.employee_rows import PERSONAL, PLACE, Plan
 from backend.services.imports.kinds import KEY_CHUNK, WriteRun
 from backend.services.people.employment_moves import LEFT
 from backend.services.people.employment_steps import touch_person
 from backend.services.people.org_units import touch_ruled_quizzes
-from backend.sql import db_time, insert_many
+from backend.sql import db_day, db_time, insert_many
 
 _MENTORSHIP_COLUMNS = {
     "tenant_id": "int",

@@ -313,8 +313,3 @@ def db_values(connection: BaseDBAsyncClient, values: dict[str, Any]) -> dict[str
     if connection.capabilities.dialect == "postgres":
         return values
     return {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
-
-
-def db_day(connection: BaseDBAsyncClient, value: date | None) -> object:
-    """A date parameter as this engine stores it."""
-    return value.isoformat() if value is not None and connection.capabilities.dialect != "postgres" else value

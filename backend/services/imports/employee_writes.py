@@ -36,7 +36,6 @@ from backend.services.imports.employee_rows import (
     Plan,
     Stored,
     current_mentorships,
-    db_day,
     db_values,
     find_cycles,
     latest_steps,
@@ -47,7 +46,7 @@ from backend.services.imports.employee_rows import (
 from backend.services.imports.kinds import KEY_CHUNK, WriteRun
 from backend.services.people.employment_steps import lock_people, state_of
 from backend.services.validation import invalid
-from backend.sql import db_time, insert_many
+from backend.sql import db_day, db_time, insert_many
 
 _STATE = "employees: writing"  # notes: the writing's own state
 _STEP_COLUMNS = {

@@ -17,7 +17,6 @@ from datetime import date
 from types import SimpleNamespace
 from typing import Any, cast
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
@@ -48,7 +47,7 @@ from backend.services.people.org_units import (
     touch_ruled_quizzes,
 )
 from backend.services.people.positions import PositionFields, check_position, check_required_level
-from backend.sql import db_time, insert_many
+from backend.sql import db_day, db_time, insert_many
 
 # --- org units ------------------------------------------------------------------------------------
 
@@ -67,11 +66,6 @@ class _Changes:
 
     def __post_init__(self) -> None:
         self.code_of = {unit.id: code for code, unit in self.units.items()}
-
-
-def _day(connection: BaseDBAsyncClient, day: date | None) -> object:
-    """A date parameter as Tortoise stores it on this engine (text on SQLite)."""
-    return day if day is None or connection.capabilities.dialect == "postgres" else day.isoformat()
 
 
 def _unit_snapshot(code: str, name: str, parent_id: int | None, path: str, closed_on: date | None) -> dict[str, Any]:
@@ -237,7 +231,7 @@ class OrgUnitsKind(CodeKeyedKind[OrgUnitRow]):
             run.connection,
             self.table,
             {**columns, "created_at": "timestamptz", "updated_at": "timestamptz"},
-            [(run.tenant_id, r.code, r.fields.name, "", _day(run.connection, r.closed_on), at, at) for r in created],
+            [(run.tenant_id, r.code, r.fields.name, "", db_day(run.connection, r.closed_on), at, at) for r in created],
             returning="id, code",
         )
         changes.ids.update({found["code"]: found["id"] for found in inserted})
@@ -268,7 +262,7 @@ class OrgUnitsKind(CodeKeyedKind[OrgUnitRow]):
                 after[code] = final
             if unit is None or (unit.name, unit.parent_id, unit.path, unit.closed_on) != final:
                 values = dict(zip(("name", "parent_id", "path"), final)) | {
-                    "closed_on": _day(run.connection, closed_on)
+                    "closed_on": db_day(run.connection, closed_on)
                 }
                 updates.append((id_of[code], values))
         columns = {"name": "text", "parent_id": "int", "path": "text", "closed_on": "date"}

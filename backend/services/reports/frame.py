@@ -24,7 +24,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import Course, OrgUnit, Role, RollupGrain, Site
 from backend.services.validation import EARLIEST_DAY, LATEST_DAY, invalid, text
 from backend.services.viewer import Viewer
-from backend.sql import Params
+from backend.sql import Params, db_day
 
 MAX_PERIOD_DAYS = 3660  # ten years: a report over more is a mistake, and bounds every series
 
@@ -221,7 +221,7 @@ def people_sql(p: Params, scope: Scope, e: str = "e") -> str:
 
 def day_value(p: Params, day: date) -> str:
     """A date parameter as the engine stores dates (ISO text on SQLite)."""
-    return p(day if p.connection.capabilities.dialect == "postgres" else day.isoformat())
+    return p(db_day(p.connection, day))
 
 
 def rollup_sql(p: Params, scope: Scope, r: str = "r") -> str:

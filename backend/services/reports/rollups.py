@@ -46,7 +46,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from backend.models import SPAN_YEARS, AttendanceStatus, ReportActivity, ReportRollup, RollupGrain, RollupRole
-from backend.sql import Params, insert_many
+from backend.sql import Params, db_day, insert_many
 
 # Every figure of a rollup row, in column order (tests/test_report_rollups.py checks the model).
 MEASURES: tuple[str, ...] = (
@@ -150,9 +150,8 @@ _COLUMNS = {
 
 
 async def _upsert(connection: BaseDBAsyncClient, tenant_id: int, sums: Mapping[Key, list[int]]) -> None:
-    postgres = connection.capabilities.dialect == "postgres"
     rows = [
-        (tenant_id, role.value, grain.value, day if postgres else day.isoformat(), employee_id, course_id, *amounts)
+        (tenant_id, role.value, grain.value, db_day(connection, day), employee_id, course_id, *amounts)
         # Key order is the lock order: two transactions adding to the same rows never deadlock.
         for (role, grain, day, employee_id, course_id), amounts in sorted(sums.items())
     ]
@@ -244,14 +243,13 @@ async def _learning_now(connection: BaseDBAsyncClient, tenant_id: int, keys: lis
     """Those of ``keys`` (LEARNER month rows) that show learning as they stand."""
     p = Params(connection)
     days = sorted({key[2] for key in keys})
-    postgres = connection.capabilities.dialect == "postgres"
     rows = await connection.execute_query_dict(
         f"SELECT day, employee_id, course_id FROM report_rollup r WHERE r.tenant_id = {p(tenant_id)}"
         f" AND r.role = {p(RollupRole.LEARNER.value)} AND r.grain = {p(RollupGrain.MONTH.value)}"
         f" AND r.employee_id {p.among(sorted({key[3] for key in keys}), 'int')}"
         f" AND r.course_id {p.among(sorted({key[4] for key in keys}), 'int')}"
-        f" AND r.day >= {p(days[0] if postgres else days[0].isoformat())}"
-        f" AND r.day <= {p(days[-1] if postgres else days[-1].isoformat())} AND {learning_sql('r')}",
+        f" AND r.day >= {p(db_day(connection, days[0]))}"
+        f" AND r.day <= {p(db_day(connection, days[-1]))} AND {learning_sql('r')}",
         p.values,
     )
     read = ReportRollup.values_of(("day", "employee_id", "course_id"))
@@ -275,17 +273,12 @@ async def _write_activity(
     """Set the ``added`` bits (one upsert) and clear the ``taken`` ones (one update, when a month
     stopped showing learning), rows in key order after the rollup rows. A flush runs under the
     company's feed counter, so no two of them interleave anyway."""
-    postgres = connection.capabilities.dialect == "postgres"
-
-    def day(first: date) -> object:
-        return first if postgres else first.isoformat()
-
     await insert_many(
         connection,
         "report_activity",
         _ACTIVITY_COLUMNS,
         [
-            (tenant_id, day(first), employee_id, course_id, months)
+            (tenant_id, db_day(connection, first), employee_id, course_id, months)
             for (first, employee_id, course_id), months in sorted(added.items())
         ],
         on_conflict=_ACTIVITY_CONFLICT + "report_activity.months | excluded.months",
@@ -293,7 +286,7 @@ async def _write_activity(
     if taken:
         p = Params(connection)
         rows = [
-            (day(first), employee_id, course_id, months)
+            (db_day(connection, first), employee_id, course_id, months)
             for (first, employee_id, course_id), months in sorted(taken.items())
         ]
         await connection.execute_query(
