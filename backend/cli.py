@@ -1,6 +1,6 @@
 """The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, reports rebuild
 and reports verify, tenant create, tenant activation-code, import (and import template), export,
-content add.
+content add, integrity scan.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -155,6 +155,17 @@ async def _reports_command(settings: Settings, action: str, tenant_code: str | N
 
 
 MAX_LISTED = 20  # rows listed per company by ``reports verify``
+
+
+async def _checking_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``credits verify``, ``reports rebuild|verify`` and ``integrity scan``."""
+    from backend import integrity_commands
+
+    if args.command == "credits":
+        return await _verify_credits(settings, args.tenant)
+    if args.command == "reports":
+        return await _reports_command(settings, args.reports_command, args.tenant)
+    return await integrity_commands.run_scan(settings, args.tenant, args.since, args.until)
 
 
 def _cli_locale() -> str:
@@ -378,6 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         "verify", help="check every credit account equals the sum of its entries (exit 1 and list them if not)"
     )
     verify.add_argument("--tenant", default=None, help="only this company code")
+    integrity_cmd = commands.add_parser("integrity", help="credit integrity: scan stored facts for credit gaming")
+    integrity_commands = integrity_cmd.add_subparsers(dest="integrity_command", required=True)
+    scan_cmd = integrity_commands.add_parser(
+        "scan", help="run every detector over a window of facts and raise alerts (idempotent; for a worker or cron)"
+    )
+    scan_cmd.add_argument("--tenant", default=None, help="only this company code")
+    scan_cmd.add_argument("--since", default=None, help="a date or a time with an offset (default: 30 days ago)")
+    scan_cmd.add_argument("--until", default=None, help="a date or a time with an offset (default: now)")
     reports_cmd = commands.add_parser("reports", help="report rollups: rebuild them from the facts, or verify them")
     rollup_commands = reports_cmd.add_subparsers(dest="reports_command", required=True)
     rollup_commands.add_parser(
@@ -469,12 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.files and not args.text:
             content_add.error("give FILE(s) to add, --text FILE.md, or both")
         return asyncio.run(content_commands.add(settings, args, args.locale or _cli_locale()))
-    if args.command in ("credits", "reports"):
-        return asyncio.run(
-            _verify_credits(settings, args.tenant)
-            if args.command == "credits"
-            else _reports_command(settings, args.reports_command, args.tenant)
-        )
+    if args.command in ("credits", "reports", "integrity"):
+        return asyncio.run(_checking_command(settings, args))
     if args.command == "purge-tombstones":
         print(f"Purged {asyncio.run(_purge_tombstones(settings))} tombstones.")
         return 0

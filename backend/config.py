@@ -87,6 +87,9 @@ class Settings:
     sync_tombstone_days: int = 30
     # Device times more than this many days before their arrival are flagged STALE.
     sync_stale_days: int = 30
+    # The cheap integrity checks in a push's transaction (docs/integrity.md); off only to measure
+    # what they cost (bench/sync_push.py) or in an emergency: the periodic scan still runs.
+    integrity_on_push: bool = True
     # How long after the fact an offline record is believed (docs/sync-protocol.md): a scan
     # arriving later is held for the instructor or HR; a quiz finished offline before its closing
     # time counts only if it arrives within this after closing, and a closed quiz shows its answers
@@ -182,6 +185,7 @@ class Settings:
             max_body_drain_bytes=_int(env, "XUEFEN_MAX_BODY_DRAIN_BYTES", 4 * max_body_bytes),
             sync_tombstone_days=_int(env, "XUEFEN_SYNC_TOMBSTONE_DAYS", 30),
             sync_stale_days=_int(env, "XUEFEN_SYNC_STALE_DAYS", 30),
+            integrity_on_push=_bool(env, "XUEFEN_INTEGRITY_ON_PUSH", True),
             offline_grace_seconds=_int(env, "XUEFEN_OFFLINE_GRACE", 24 * 3600),
             checkin_online_grace_seconds=_int(env, "XUEFEN_CHECKIN_ONLINE_GRACE", 60),
             checkin_shared_code=_int(env, "XUEFEN_CHECKIN_SHARED_CODE", 20),

@@ -289,6 +289,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name} must be yes or no (true/false)",
     },
     "reason.choice": {"zh-CN": "{name} 须为以下之一：{choices}", "en": "{name} must be one of: {choices}"},
+    "reason.under_review": {
+        "zh-CN": "{name} 的学分正在诚信审核中，请在对应的审核提醒中处理",
+        "en": "{name} is held for an integrity review: decide it on its alert",
+    },
     "reason.list_too_long": {"zh-CN": "{name} 最多 {max} 项", "en": "{name} may hold at most {max} items"},
     "reason.duplicates": {"zh-CN": "{name} 中有重复项", "en": "{name} lists an item twice"},
     "reason.module_count": {

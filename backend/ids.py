@@ -21,6 +21,7 @@ NODE_TYPES = (
     "Employee",
     "Enrollment",
     "ImportJob",
+    "IntegrityAlert",
     "LessonFile",
     "Mentorship",
     "OrgUnit",

@@ -16,6 +16,7 @@ from schema.credits.fields import CreditMutations
 from schema.devices.fields import DeviceMutations
 from schema.evidence.fields import EvidenceMutations
 from schema.imports.fields import ImportMutations
+from schema.integrity.fields import IntegrityMutations
 from schema.mentoring.fields import MentoringMutations
 from schema.organisation.admin import OrganisationMutations
 from schema.people.employment import EmploymentMutations
@@ -44,6 +45,7 @@ class Mutation(
     DeviceMutations,
     EvidenceMutations,
     ImportMutations,
+    IntegrityMutations,
     EmploymentMutations,
     MentoringMutations,
     OrganisationMutations,

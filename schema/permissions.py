@@ -102,6 +102,8 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "retireCreditRule": HR,
     "decideCreditRule": HR,
     "decidePendingCredit": HR,
+    "decideIntegrityAlert": HR,
+    "updateIntegritySettings": HR,
     "adjustCredits": HR,
     "reverseCreditEntry": HR,
     "expireCredits": HR,
@@ -220,6 +222,9 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "creditsBehind": HR,
     "redemptions": HR,
     "auditLog": HR,
+    "integrityAlerts": (Role.HR_ADMIN, Role.MANAGER),  # managers: their own subtree
+    "integrityAlert": (Role.HR_ADMIN, Role.MANAGER),
+    "integritySettings": HR,
     "importJob": HR,
     "importJobs": HR,
     "importKinds": HR,

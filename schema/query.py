@@ -23,6 +23,7 @@ from schema.devices.fields import DeviceQueries
 from schema.evidence.fields import EvidenceQueries
 from schema.ids import from_global_id
 from schema.imports.fields import ImportQueries
+from schema.integrity.fields import IntegrityQueries
 from schema.leaderboards.fields import LeaderboardQueries
 from schema.mentoring.fields import MentoringQueries
 from schema.organisation.fields import OrganisationQueries
@@ -70,6 +71,7 @@ class Query(
     DeviceQueries,
     EvidenceQueries,
     ImportQueries,
+    IntegrityQueries,
     EmploymentQueries,
     LeaderboardQueries,
     MentoringQueries,

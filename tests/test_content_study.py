@@ -143,7 +143,13 @@ def raw(setup: Setup, payload: Any, *, record_id: str | None = None, seq: int | 
 
 
 def completion(setup: Setup, seconds: int = 60, module: CourseModule | None = None) -> dict[str, Any]:
-    return lesson((module or setup.module).id, setup.next_seq(), seconds)
+    """A lesson completed; each a few minutes after the one before, as a person learns (a batch at
+    one instant would be a burst for the integrity checks)."""
+    seq = setup.next_seq()
+    return lesson((module or setup.module).id, seq, seconds, occurred_at=SPREAD_FROM + timedelta(minutes=3 * seq))
+
+
+SPREAD_FROM = datetime.now(UTC) - timedelta(days=2)
 
 
 async def push(

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -1067,8 +1068,17 @@ async def test_a_push_costs_the_same_few_statements_whatever_its_size(client, pa
     modules = [(await lesson_module(me.company, code)).id for code in codes]
     numbers = iter(range(1, 10_000))
 
+    # A phone's pace, a lesson every 151 seconds (dozens at one instant would be a burst, held for
+    # HR: tests/test_integrity.py), all on one local day of the credit program two days ago.
+    shanghai = ZoneInfo("Asia/Shanghai")
+    day = datetime.combine(datetime.now(shanghai).date() - timedelta(days=2), time(0, 10), shanghai)
+
     def batch(size: int) -> list[dict[str, Any]]:
-        return [lesson(modules[i % len(modules)], next(numbers), 30) for i in range(size)]
+        return [
+            lesson(modules[i % len(modules)], n, 30, occurred_at=day + timedelta(seconds=151 * n))
+            for i in range(size)
+            for n in (next(numbers),)
+        ]
 
     await push_ok(client, me.token, batch(len(modules)))  # every module done once: its progress row exists
 

@@ -3,7 +3,7 @@
 Split by domain: organisation (tenants, org units, sites, positions), people (employees, roles,
 devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
 sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
-rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), reports (the rollups reports read), activity (records, module
+rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), integrity (alerts, holds, detector settings), reports (the rollups reports read), activity (records, module
 progress, the sync change log) and imports (import jobs).
 
 Type checks see the relations: every foreign key is annotated ``fields.ForeignKeyRelation[X]``
@@ -55,6 +55,15 @@ from backend.models.credits import (
     RewardCategory,
 )
 from backend.models.imports import ImportJob, ImportStatus
+from backend.models.integrity import (
+    CreditHold,
+    CreditHoldStatus,
+    IntegrityAlert,
+    IntegrityAlertKind,
+    IntegrityAlertStatus,
+    IntegritySettings,
+    IntegritySeverity,
+)
 from backend.models.mentoring import (
     EvaluationStatus,
     MentorEvaluation,
@@ -122,6 +131,8 @@ __all__ = [
     "CreditEntry",
     "CreditEntryKind",
     "CreditEvent",
+    "CreditHold",
+    "CreditHoldStatus",
     "CreditProgram",
     "CreditRule",
     "CreditRuleStatus",
@@ -142,6 +153,11 @@ __all__ = [
     "EvidenceStatus",
     "ImportJob",
     "ImportStatus",
+    "IntegrityAlert",
+    "IntegrityAlertKind",
+    "IntegrityAlertStatus",
+    "IntegritySettings",
+    "IntegritySeverity",
     "LessonContent",
     "LessonFile",
     "LoginThrottle",

@@ -156,13 +156,16 @@ class CreditEvent(TenantModel):
     class Meta:
         table = "credit_event"
         unique_together = (("tenant", "event_key"),)
-        indexes = (("tenant_id", "employee_id", "activity", "occurred_at"),)
+        # By record: the credits an integrity alert holds are those of its records' events.
+        indexes = (("tenant_id", "employee_id", "activity", "occurred_at"), ("tenant_id", "record_id"))
 
 
 class CreditEntryKind(StrEnum):
     """Ledger entry kinds: EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes
-    one entry, e.g. a refund), ADJUSTMENT (HR, with a reason), EXPIRY, and OPENING_BALANCE (the
-    balance a company brings from its earlier system, imported once per employee with its source)."""
+    one entry, e.g. a refund), ADJUSTMENT (HR, with a reason), EXPIRY, OPENING_BALANCE (the
+    balance a company brings from its earlier system, imported once per employee with its source),
+    and HOLD / RELEASE (credits of an EARN entry taken out of the balance while an integrity alert
+    is reviewed, and given back: backend/models/integrity.py)."""
 
     EARN = "EARN"
     REDEEM = "REDEEM"
@@ -170,6 +173,8 @@ class CreditEntryKind(StrEnum):
     ADJUSTMENT = "ADJUSTMENT"
     EXPIRY = "EXPIRY"
     OPENING_BALANCE = "OPENING_BALANCE"
+    HOLD = "HOLD"
+    RELEASE = "RELEASE"
 
 
 class CreditEntry(TenantModel):

@@ -89,7 +89,8 @@ class PracticeLog(TenantModel):
 
     class Meta:
         table = "practice_log"
-        indexes = (("tenant_id", "employee_id", "module_id"), ("tenant_id", "status"))
+        # By review time: the integrity scan reads a window of reviews.
+        indexes = (("tenant_id", "employee_id", "module_id"), ("tenant_id", "status"), ("tenant_id", "reviewed_at"))
         constraints = (CheckConstraint(check="quantity >= 1 AND quantity <= 100", name="practice_log_quantity"),)
 
 
@@ -175,7 +176,12 @@ class MentorEvaluation(TenantModel):
 
     class Meta:
         table = "mentor_evaluation"
-        indexes = (("tenant_id", "mentee_id", "module_id"), ("tenant_id", "mentor_id", "status"))
+        # By submission time too: the integrity scan reads a window of submitted scores.
+        indexes = (
+            ("tenant_id", "mentee_id", "module_id"),
+            ("tenant_id", "mentor_id", "status"),
+            ("tenant_id", "status", "submitted_at"),
+        )
         constraints = (
             CheckConstraint(
                 check="percent IS NULL OR (percent >= 0 AND percent <= 100)", name="mentor_evaluation_percent"

@@ -31,8 +31,9 @@ strawberry.enum(
     CreditEntryKind,
     name="CreditEntryKind",
     description="EARN (a rule, or an approved claim), REDEEM (the store), REVERSAL (undoes one entry), "
-    "ADJUSTMENT (HR, with a reason), EXPIRY, or OPENING_BALANCE (the balance brought from an earlier system, "
-    "imported once per employee with its source).",
+    "ADJUSTMENT (HR, with a reason), EXPIRY, OPENING_BALANCE (the balance brought from an earlier system, "
+    "imported once per employee with its source), HOLD (credits under review: moved from the balance to pending) "
+    "or RELEASE (credits back from review).",
 )
 strawberry.enum(
     CreditRuleStatus,
@@ -149,7 +150,9 @@ class CreditRule:
 class CreditBalance:
     balance: Decimal = strawberry.field(description="Spendable credits (everything earned minus redeemed).")
     lifetime_earned: Decimal = strawberry.field(description="Credits ever earned; never decreases.")
-    pending: Decimal = strawberry.field(description="Credits waiting for HR approval (not spendable yet).")
+    pending: Decimal = strawberry.field(
+        description="Credits waiting for HR: claims needing approval and credits under review (not spendable yet)."
+    )
 
     @classmethod
     def from_balance(cls, row: Balance) -> CreditBalance:
@@ -171,7 +174,9 @@ class CreditBalance:
 class CreditSummaryType:
     balance: Decimal = strawberry.field(description="Spendable credits.")
     lifetime_earned: Decimal = strawberry.field(description="Credits ever earned; never decreases.")
-    pending: Decimal = strawberry.field(description="Credits waiting for HR approval.")
+    pending: Decimal = strawberry.field(
+        description="Credits waiting for HR: claims needing approval and credits under review."
+    )
     period_earned: Decimal = strawberry.field(
         description="Credits earned in the current period (earned entries and positive adjustments)."
     )

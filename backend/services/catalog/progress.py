@@ -25,6 +25,7 @@ from backend.models import (
     CoursePrerequisite,
     CourseStatus,
     CreditActivity,
+    IntegrityAlertKind,
     ModuleKind,
     ModuleProgress,
     Quiz,
@@ -35,6 +36,8 @@ from backend.services.catalog import course_catalog
 from backend.services.content import study
 from backend.services.credits import credit_engine
 from backend.services.feed import Entity
+from backend.services.integrity import detectors
+from backend.services.integrity.detectors import Signal
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
 from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
@@ -130,6 +133,16 @@ class LessonCompleted:
                     continue
                 if studied.too_fast(seconds):
                     parsed.flags.append(study.FASTER_THAN_CONTENT)  # stored with the record
+                    detectors.note(
+                        context,
+                        Signal(
+                            IntegrityAlertKind.FARMING_BURST,
+                            viewer.employee_id,
+                            parsed.record.id,
+                            parsed.occurred_at,
+                            {study.FASTER_THAN_CONTENT: True},
+                        ),
+                    )
             total = totals[module_id]
             total[0] += 1
             total[1] += seconds

@@ -29,6 +29,8 @@ from backend.models import (
     CreditEntry,
     CreditEntryKind,
     CreditEvent,
+    CreditHold,
+    CreditHoldStatus,
     CreditRule,
     CreditTarget,
     Employee,
@@ -529,7 +531,9 @@ async def adjust(viewer: Viewer, employee_id: int, amount: int, reason: str | No
 async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEntry:
     """Undo one entry by a REVERSAL entry with a reason (HR admins): once per entry
     (ALREADY_REVERSED), never below a zero balance (INSUFFICIENT_CREDITS). A store redemption's
-    spend is refunded by rejecting or cancelling the redemption instead (VALIDATION). Audited."""
+    spend is refunded by rejecting or cancelling the redemption instead, a HOLD or RELEASE is
+    never reversed, and an entry held for an integrity review is decided on its alert (all
+    VALIDATION). Audited."""
     viewer.require_role(Role.HR_ADMIN)
     text = _reason(reason)
     now = datetime.now(UTC)
@@ -538,10 +542,18 @@ async def reverse(viewer: Viewer, entry_id: int, reason: str | None) -> CreditEn
         entry = await CreditEntry.filter(tenant_id=viewer.tenant_id, id=entry_id).using_db(connection).first()
         if entry is None:
             raise DomainError(ErrorCode.NOT_FOUND)
-        if entry.redemption_id is not None:
+        if entry.redemption_id is not None or entry.kind in ledger.HOLDING:
             raise _invalid("entryId")
         _not_own(viewer, entry.employee_id)
         await ledger.lock_account(connection, viewer.tenant_id, entry.employee_id, now)
+        # Credits held for an integrity review are decided on their alert (decideIntegrityAlert),
+        # which releases the hold with the reversal: reversing here would leave them pending too.
+        if (
+            await CreditHold.filter(tenant_id=viewer.tenant_id, entry_id=entry.id, status=CreditHoldStatus.HELD)
+            .using_db(connection)
+            .exists()
+        ):
+            raise _invalid("entryId", "reason.under_review")
         # Say "reversed already" before the ledger could say "not enough credits" for the same retry.
         if await CreditEntry.filter(tenant_id=viewer.tenant_id, reverses_id=entry.id).using_db(connection).exists():
             raise DomainError(ErrorCode.ALREADY_REVERSED)
@@ -597,7 +609,8 @@ class Difference:
 
 async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
     """Every account compared with the sums of its entries and claims: balance = all entries,
-    lifetime earned = EARN + positive ADJUSTMENT, pending = PENDING claims; plus employees with
+    lifetime earned = EARN + positive ADJUSTMENT, pending = PENDING claims and held credits
+    (HOLD and RELEASE entries); plus employees with
     entries or claims but no account. Empty when everything agrees."""
 
     def scoped(query: QuerySet[Any]) -> QuerySet[Any]:
@@ -633,6 +646,16 @@ async def verify_accounts(tenant_id: int | None = None) -> list[Difference]:
         .group_by("tenant_id", "employee_id")
         .values_list("tenant_id", "employee_id", "total"),
         1,
+    )
+    add(  # held for an integrity review: what HOLD entries took and RELEASE entries did not give back
+        [
+            (tenant, employee, -int(total or 0))
+            for tenant, employee, total in await scoped(CreditEntry.filter(kind__in=ledger.HOLDING))
+            .annotate(total=Sum("amount"))
+            .group_by("tenant_id", "employee_id")
+            .values_list("tenant_id", "employee_id", "total")
+        ],
+        2,
     )
     add(
         await scoped(PendingCredit.filter(status=PendingCreditStatus.PENDING))

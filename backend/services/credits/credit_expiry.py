@@ -87,8 +87,17 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
                 .annotate(total=Sum("amount"))
                 .values("total")
             )
-            # What has left the balance, net of refunds: everything credited minus what remains.
-            gone = account.lifetime_earned + int(opening[0]["total"] or 0) - account.balance
+            held = (
+                await CreditEntry.filter(tenant_id=tenant_id, employee_id=employee_id, kind__in=ledger.HOLDING)
+                .using_db(connection)
+                .annotate(total=Sum("amount"))
+                .values("total")
+            )
+            # What has left the balance, net of refunds: everything credited minus what remains,
+            # where credits held for an integrity review remain (they are not spent; they do not
+            # lapse while held either: only the balance can lapse).
+            remains = account.balance - int(held[0]["total"] or 0)
+            gone = account.lifetime_earned + int(opening[0]["total"] or 0) - remains
             lapsing = _lapsing(int(earned[0]["total"] or 0), gone, account.balance)
             if lapsing <= 0:
                 continue

@@ -10,7 +10,8 @@ Account sums, kept equal to the ledger (``verify`` proves it):
 - balance: the sum of every posted entry (spendable);
 - lifetime_earned: EARN entries plus positive ADJUSTMENTs (never decreases: reversals and spends
   change the balance, not what was earned);
-- pending: PENDING claims.
+- pending: PENDING claims, plus credits held for an integrity review (HOLD entries take them out
+  of the balance, RELEASE entries give them back: pending gains what the balance loses).
 
 An OPENING_BALANCE entry (``post_opening_balances``) is a balance brought from an earlier system:
 spendable, never earned here.
@@ -71,6 +72,10 @@ def percent_of(earned: int, target: int | None) -> int | None:
     if target is None:
         return None
     return 100 if target == 0 else min(earned * 100 // target, MAX_PERCENT)
+
+
+# Entries that move credits between the balance and pending while an integrity alert is reviewed.
+HOLDING = (CreditEntryKind.HOLD, CreditEntryKind.RELEASE)
 
 
 def counts_as_earned(kind: CreditEntryKind, amount: int) -> bool:
@@ -197,10 +202,13 @@ async def post(
         if amount < 0:  # posted before: give back what the conditional update took
             await account.update(balance=F("balance") - amount, updated_at=now)
         return None
-    if amount > 0 or earned:
+    # A HOLD moves credits from the balance to pending (under review), a RELEASE back.
+    held = -amount if posting.kind in HOLDING else ZERO
+    if amount > 0 or earned or held:
         await account.update(
             **({"balance": F("balance") + amount} if amount > 0 else {}),
             **({"lifetime_earned": F("lifetime_earned") + earned} if earned else {}),
+            **({"pending": F("pending") + held} if held else {}),
             updated_at=now,
         )
     entry_id = int(rows[0]["id"])

@@ -39,6 +39,7 @@ from backend.models import (
     CourseModule,
     CourseStatus,
     CreditActivity,
+    IntegrityAlertKind,
     ModuleKind,
     Question,
     Quiz,
@@ -50,6 +51,7 @@ from backend.models import (
 from backend.services.catalog import course_catalog, progress
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
+from backend.services.integrity import detectors, quiz_too_fast
 from backend.services.ojt import skills
 from backend.services.ojt.question_kinds import StudentQuestion, grade, learner_view
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
@@ -375,6 +377,7 @@ class QuizSubmitted:
                 continue
             attempt_id, attempt_no = inserted
             context.changes.touch(Entity.QUIZ_ATTEMPT, attempt_id, audience=viewer.employee_id)
+            _note_if_fast(context, quiz, parsed, attempt, attempt_id)
             rollups.add_entries(
                 context.changes.tally,
                 rollups.attempt_entries(
@@ -455,6 +458,28 @@ class QuizSubmitted:
         return outcomes
 
 
+def _note_if_fast(
+    context: ApplyContext, quiz: Quiz, parsed: ParsedRecord, attempt: dict[str, Any], attempt_id: int
+) -> None:
+    """A submission faster than the loosest per-question limit a company may set: a QUIZ_TOO_FAST
+    signal, judged with the company's own limit when the push finishes (noting costs no statement)."""
+    elapsed, questions = attempt["elapsed"], attempt["questions"]
+    if elapsed is None or questions == 0:
+        return
+    seconds = elapsed.total_seconds()
+    if 0 <= seconds < quiz_too_fast.LOOSEST_SECONDS_PER_QUESTION * questions:
+        detectors.note(
+            context,
+            detectors.Signal(
+                IntegrityAlertKind.QUIZ_TOO_FAST,
+                context.viewer.employee_id,
+                parsed.record.id,
+                parsed.occurred_at,
+                {"seconds": seconds, "questions": questions, "quiz_id": quiz.id, "attempt_id": attempt_id},
+            ),
+        )
+
+
 def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict[str, Any]:
     submission: Submission = parsed.payload
     score = max_score = Decimal(0)
@@ -497,6 +522,8 @@ def _graded(quiz: Quiz, questions: list[Question], parsed: ParsedRecord) -> dict
         "flags": flags,
         "seconds": seconds,
         "started_at": None if elapsed is None else parsed.occurred_at - elapsed,
+        "elapsed": elapsed,
+        "questions": len(questions),
     }
 
 

@@ -17,6 +17,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from backend.config import Settings
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet
+from backend.services.integrity import signals as integrity
+from backend.services.integrity.detectors import Signal
 from backend.services.viewer import Viewer
 
 
@@ -31,8 +33,14 @@ class UnitOfWork:
     settings: Settings = field(default_factory=Settings)
     # Creditable facts noted by the writes (credit_engine.note); credited by ``finish``.
     creditables: list[credit_engine.Creditable] = field(default_factory=list)
+    # What the cheap integrity checks judge (integrity.signals.note); judged by ``finish``.
+    signals: list[Signal] = field(default_factory=list)
 
     async def finish(self) -> None:
-        """Credit what was noted and publish the feed changes: the last steps of the transaction."""
+        """Credit what was noted, hold what the cheap integrity checks flag, and publish the feed
+        changes: the last steps of the transaction."""
+        signals = self.signals + integrity.burst_signals(self.creditables) if self.settings.integrity_on_push else []
+        self.signals = []
         await credit_engine.settle(self)
+        await integrity.check(self, signals)
         await self.changes.publish(self.connection, self.received_at)

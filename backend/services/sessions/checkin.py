@@ -33,6 +33,7 @@ from backend.models import (
     Device,
     Enrollment,
     EnrollmentStatus,
+    IntegrityAlertKind,
     RecordStatus,
     Role,
     SessionStatus,
@@ -42,6 +43,7 @@ from backend.services.audit import audit
 from backend.services.content import evidence
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet
+from backend.services.integrity import code_sharing, detectors
 from backend.services.records.clock import UNREADABLE_TIME
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
 from backend.services.records.work import UnitOfWork
@@ -230,11 +232,25 @@ class CheckIn:
             except DomainError as error:
                 outcomes.append(Outcome.rejected(error))
                 continue
-            flags = list(parsed.flags) + _location_flags(session, parsed.payload)
-            counted = await _record_attendance(context, session, status, parsed, when, step, flags)
-            if counted:
+            place_flags, metres = _location_flags(session, parsed.payload)
+            flags = list(parsed.flags) + place_flags
+            written = await _record_attendance(context, session, status, parsed, when, step, flags)
+            if written is not None and not when.hold_reason:
                 credit_engine.note(
                     context, attendance_creditable(viewer.employee_id, session, status, when.at, parsed.record.id)
+                )
+            if written is not None and metres is not None and metres > code_sharing.SIGNAL_BEYOND_METRES:
+                # Far from the site even by the loosest limit a company may set: CODE_SHARING
+                # judges it with the company's own when the push finishes (no read here).
+                detectors.note(
+                    context,
+                    detectors.Signal(
+                        IntegrityAlertKind.CODE_SHARING,
+                        viewer.employee_id,
+                        parsed.record.id,
+                        when.at,
+                        {"session_id": session.id, "metres": metres, "attendance_id": written},
+                    ),
                 )
             outcomes.append(
                 Outcome(
@@ -246,21 +262,23 @@ class CheckIn:
         return outcomes
 
 
-def _location_flags(session: TrainingSession, scan: Scan) -> list[str]:
+def _location_flags(session: TrainingSession, scan: Scan) -> tuple[list[str], float | None]:
+    """The scan's place flags, and its distance from the site in metres (None without both places)."""
     site = session.site
     if scan.latitude is None or scan.longitude is None:
-        return ["NO_LOCATION"]
+        return ["NO_LOCATION"], None
     if site.latitude is None or site.longitude is None:
-        return []
+        return [], None
     distance = _metres_between(scan.latitude, scan.longitude, site.latitude, site.longitude)
-    return ["FAR_FROM_SITE"] if distance > FAR_FROM_SITE_METRES else []
+    return (["FAR_FROM_SITE"] if distance > FAR_FROM_SITE_METRES else []), distance
 
 
 async def _record_attendance(
     context: ApplyContext, session, status, parsed: ParsedRecord, when: ScanTime, step: int, flags
-) -> bool:
+) -> int | None:
     """Insert the attendance unless there is one already (the first scan counts), or replace a
-    held, scanned one with a scan that is not held. True when this scan now counts."""
+    held, scanned one with a scan that is not held. The attendance's id when this scan wrote it
+    (it counts unless it is held), else None."""
     connection, viewer = context.connection, context.viewer
     now = db_time(connection, context.received_at)
     values = [
@@ -302,7 +320,7 @@ async def _record_attendance(
         f"{replace or ' DO NOTHING'} RETURNING id",
         values,
     )
-    return bool(rows) and not when.hold_reason
+    return int(rows[0]["id"]) if rows else None
 
 
 @dataclass(frozen=True)
