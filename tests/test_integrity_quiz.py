@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -287,6 +288,10 @@ def _random_attempt(rng: random.Random, index: int) -> Answered:
 
 
 def _brute_force(attempts: list[Answered], limits) -> set[tuple[int, int]]:
+    """Every pair compared, common mistakes (as pairs_of counts them) not counted."""
+    counts = Counter(item for a in attempts for item in a.wrong_items())
+    common = answer_sharing.common_mistakes(counts, len(attempts), limits)
+    attempts = [answer_sharing.without_common(a, common) for a in attempts]
     found = set()
     for i, a in enumerate(attempts):
         for b in attempts[i + 1 :]:
@@ -303,7 +308,10 @@ def _brute_force(attempts: list[Answered], limits) -> set[tuple[int, int]]:
 def test_hashing_finds_exactly_the_pairs_comparing_every_attempt_finds(seed):
     rng = random.Random(seed)
     attempts = [_random_attempt(rng, i) for i in range(150)]
-    for limits in (SHARING_LIMITS, {**SHARING_LIMITS, "shared_wrong": 1, "minutes": 60}):
+    # Common mistakes off (a mistake is common only when every attempt made it): the random answers
+    # make most mistakes common, and this compares the pairing, not that rule.
+    plain = {**SHARING_LIMITS, "common_share": 1.0}
+    for limits in (plain, {**plain, "shared_wrong": 1, "minutes": 60}):
         pairs = answer_sharing.pairs_of(attempts, limits)
         hashed = {
             (min(p.earlier.attempt_id, p.later.attempt_id), max(p.earlier.attempt_id, p.later.attempt_id))
@@ -314,6 +322,28 @@ def test_hashing_finds_exactly_the_pairs_comparing_every_attempt_finds(seed):
         assert expected  # the random quiz does have pairs to find
 
 
+def test_a_common_mistake_is_no_sign_of_copying():
+    """Two people with the same answers and three wrong ones in common: flagged when the mistakes
+    are rare; not when one of them is a mistake many make (here 6 of 20 attempts: 30 %, at least
+    five), which leaves two."""
+    questions = list(range(1, 7))
+    copied = ["B", "C", "D", "A", "A", "A"]
+    pair = [
+        attempt(1, copied, minute=0, no=1, questions=questions),
+        attempt(2, copied, minute=5, no=2, questions=questions),
+    ]
+    others = [
+        attempt(10 + i, ["A", "A", "A", "A", "A", "A"], minute=300, no=10 + i, questions=questions) for i in range(14)
+    ]
+    limits = {**SHARING_LIMITS, "shared_wrong": 3}
+    assert len(answer_sharing.pairs_of([*pair, *others], limits)) == 1
+    misled = [
+        attempt(30 + i, ["B", "A", "A", "A", "A", "A"], minute=300, no=30 + i, questions=questions) for i in range(4)
+    ]
+    assert answer_sharing.pairs_of([*pair, *others[:10], *misled], limits) == []
+    assert answer_sharing.common_mistakes(Counter({(1, '"b"'): 4}), 10, SHARING_LIMITS) == frozenset()  # fewer than 5
+
+
 def test_a_big_quiz_is_not_compared_attempt_by_attempt(monkeypatch):
     """3,000 attempts in two hours, a common misconception among them: the attempts compared are
     the few that hashing names, not millions of pairs."""
@@ -322,7 +352,8 @@ def test_a_big_quiz_is_not_compared_attempt_by_attempt(monkeypatch):
     for i in range(3000):
         given = ["B"] + [rng.choice("AAAABCD") for _ in range(19)]  # everyone gets question 1 wrong alike
         attempts.append(attempt(i, given, minute=rng.randrange(120)))
-    copied = COPIED + ["A"] * 14
+    # The pair: the common mistake too, and two rare ones ("E" is no one else's answer).
+    copied = ["B", "E"] + ["A"] * 17 + ["E"]
     attempts += [attempt(5001, copied, minute=50), attempt(5002, copied, minute=51)]
     compared = 0
     real = answer_sharing.shared_wrong

@@ -7,9 +7,11 @@ those same answers are wrong. Answers are compared as grading compares them (tex
 case-folded, spaces collapsed; the options of a multiple choice as a set); a question left blank
 is not answered, and a blank is never a shared mistake; right or wrong is what grading wrote in
 the attempt's feedback. Identical right answers are what knowing the material looks like, and one
-common misconception is common: neither is flagged. ``shared_wrong`` defaults to 3: with 2, two
-honest people sharing one common misconception and one more popular wrong answer were flagged about
-once per generated company of 36 learners (tests/integrity_world.py), with 3 about once in twenty.
+common misconception is common: neither is flagged. A wrong answer given by ``common_share`` of
+the quiz's attempts in the window (and by at least five) is a common mistake and does not count
+toward ``shared_wrong``, which defaults to 3: in generated companies of 36 learners
+(tests/integrity_world.py), honest people with popular wrong answers in common were flagged about
+once per company with 2 and without the rule, and about once in twenty with 3.
 
 Each person of a pair gets a finding, one per person and quiz (every partner in it); its credits
 at stake are those of the person's own attempts' quiz passes.
@@ -30,7 +32,7 @@ import json
 import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -204,16 +206,40 @@ def _live(bucket: deque[Answered], cutoff: datetime) -> Iterator[Answered]:
     return iter(bucket)
 
 
+# A wrong answer is a common one (a misconception, a tempting option) when at least this many of a
+# quiz's attempts in the window gave it, and at least ``common_share`` of them: sharing it is no
+# sign of copying, so it does not count toward ``shared_wrong``.
+COMMON_AT_LEAST = 5
+
+
+def common_mistakes(counts: Counter[Item], attempts: int, limits: Limits) -> frozenset[Item]:
+    """The wrong answers given by so many of ``attempts`` that two people sharing them is chance."""
+    least = max(COMMON_AT_LEAST, limits["common_share"] * attempts)
+    return frozenset(item for item, count in counts.items() if count >= least)
+
+
+def without_common(attempt: Answered, common: frozenset[Item]) -> Answered:
+    """The attempt with its common mistakes no longer counted as mistakes (its answers unchanged:
+    two attempts must still agree on every question)."""
+    if not common:
+        return attempt
+    rare = frozenset(q for q in attempt.wrong if (q, attempt.answers[q]) not in common)
+    return attempt if rare == attempt.wrong else replace(attempt, wrong=rare)
+
+
 def pairs_of(attempts: Iterable[Answered], limits: Limits) -> list[Pair]:
-    """The pairs among attempts of any quizzes (each quiz on its own, in time order)."""
+    """The pairs among attempts of any quizzes (each quiz on its own, in time order; its common
+    mistakes counted among these attempts)."""
     by_quiz: dict[int, list[Answered]] = defaultdict(list)
     for attempt in attempts:
         by_quiz[attempt.quiz_id].append(attempt)
     found = []
     for quiz_attempts in by_quiz.values():
+        counts = Counter(item for attempt in quiz_attempts for item in attempt.wrong_items())
+        common = common_mistakes(counts, len(quiz_attempts), limits)
         matcher = Matcher(limits["minutes"], int(limits["shared_wrong"]))
         for attempt in sorted(quiz_attempts, key=lambda a: (a.submitted_at, a.attempt_id)):
-            found += matcher.add(attempt)
+            found += matcher.add(without_common(attempt, common))
     return found
 
 
@@ -280,6 +306,7 @@ class AnswerSharing(Detector):
     thresholds = (
         Threshold("minutes", 120, 1, 10080),
         Threshold("shared_wrong", 3, 1, 50, integer=True),
+        Threshold("common_share", 0.15, 0.05, 1),
     )
     messages = {
         "explanation.identical": {
@@ -293,6 +320,10 @@ class AnswerSharing(Detector):
             "zh-CN": "两次提交的最长间隔（分钟）",
             "en": "Longest time between the submissions (minutes)",
         },
+        "threshold.common_share": {
+            "zh-CN": "常见错误答案的比例（达到此比例的错误答案不计为相同错误）",
+            "en": "Share of attempts that makes a wrong answer common (common ones are not counted as shared)",
+        },
         "threshold.shared_wrong": {
             "zh-CN": "相同错误答案的最少题数",
             "en": "Fewest identical wrong answers",
@@ -301,17 +332,26 @@ class AnswerSharing(Detector):
 
     async def scan(self, window: Window, limits: Limits) -> list[Finding]:
         connection, p = window.connection, Params(window.connection)
+        # Quizzes two people got something wrong in; ``attempts`` counts full marks too (what a
+        # mistake's share is a share of).
         quizzes = await connection.execute_query_dict(
-            f"SELECT quiz_id FROM quiz_attempt WHERE tenant_id = {p(window.tenant_id)}"
-            f" AND {window.during(p, 'submitted_at')} AND percent < 100"
-            " GROUP BY quiz_id HAVING COUNT(DISTINCT employee_id) > 1 ORDER BY quiz_id",
+            "SELECT quiz_id, COUNT(*) AS attempts FROM quiz_attempt"
+            f" WHERE tenant_id = {p(window.tenant_id)} AND {window.during(p, 'submitted_at')}"
+            " GROUP BY quiz_id HAVING COUNT(DISTINCT CASE WHEN percent < 100 THEN employee_id END) > 1"
+            " ORDER BY quiz_id",
             p.values,
         )
         pairs: list[Pair] = []
         for row in quizzes:
+            quiz_id = int(row["quiz_id"])
+            # Two reads of the quiz's attempts: the mistakes counted first, then the pairs.
+            counts: Counter[Item] = Counter()
+            async for attempt in _attempts(window, quiz_id):
+                counts.update(attempt.wrong_items())
+            common = common_mistakes(counts, int(row["attempts"]), limits)
             matcher = Matcher(limits["minutes"], int(limits["shared_wrong"]))
-            async for attempt in _attempts(window, int(row["quiz_id"])):
-                pairs += matcher.add(attempt)
+            async for attempt in _attempts(window, quiz_id):
+                pairs += matcher.add(without_common(attempt, common))
         return findings_of(pairs, limits)
 
 
