@@ -18,8 +18,8 @@ misconception. Planted among them, each with its subject (the person an alert sh
 | kind | planted |
 | --- | --- |
 | FARMING_BURST | 3 learners: 25 lessons within 40 seconds |
-| QUIZ_TOO_FAST | 3 learners: a quiz in 15 seconds (the median is about 5 minutes) |
-| ANSWER_SHARING | 2 pairs: identical answers, three identical wrong ones, 20 minutes apart |
+| QUIZ_TOO_FAST | 3 learners: a 20-question quiz in 15 seconds (the median is about 5 minutes) |
+| ANSWER_SHARING | 2 pairs, each copying a sheet: identical answers to 20 questions, five identical wrong ones, 18 minutes apart |
 | LENIENT_MENTOR | 1 mentor giving full marks to everyone; 1 mentor confirming every practice within seconds |
 | RECIPROCAL_CONFIRMATION | 1 pair of colleagues mentoring each other and confirming each other's practice |
 | CODE_SHARING | 2 learners checking in from 30 km away; 1 without a location where everyone has one |
@@ -79,7 +79,7 @@ K = IntegrityAlertKind
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 HQ = (31.2304, 121.4737)  # 上海
 NORTH = (39.9042, 116.4074)  # 北京, 1,070 km away
-QUESTIONS, OPTIONS = 10, ("A", "B", "C", "D")
+QUESTIONS, OPTIONS = 20, ("A", "B", "C", "D")
 MISCONCEPTION = 6  # the question most people get wrong the same way (answering "B")
 SETTINGS = Settings()
 
@@ -396,8 +396,8 @@ class Cast:
             fast_learner=L[22],
             train=L[23],
             wrong_clock=L[24],
-            remote=L[25],
-            drifting=L[26],
+            remote=L[26],  # mentored by the strict mentor (the quick one confirms everything within seconds)
+            drifting=L[25],
         )
 
     def partner(self, no: str) -> str:
@@ -546,10 +546,15 @@ async def _plant(b: Builder, cast: Cast, days_worked: list[datetime]) -> None:
         b.plant(K.QUIZ_TOO_FAST, no)
         b.quiz(phones[no], b.at(last, 11), 15, b.answers(0.95))
         await phones[no].sync(b.at(last, 11.5))
-    for pair in cast.sharers:
+    # Each pair copies a weaker colleague's sheet: five identical wrong answers, none the common one.
+    sheets = (
+        ((2, "C"), (4, "D"), (8, "C"), (9, "D"), (15, "B")),
+        ((3, "D"), (7, "C"), (11, "B"), (13, "D"), (18, "C")),
+    )
+    for pair, mistakes in zip(cast.sharers, sheets):
         copied = {str(q.id): "A" for q in b.questions}
-        for position in (2, 5, 9):  # three identical wrong answers, none of them the common one
-            copied[str(b.questions[position - 1].id)] = "C"
+        for position, wrong in mistakes:
+            copied[str(b.questions[position - 1].id)] = wrong
         for no, hour in zip(pair, (14, 14.3)):
             b.plant(K.ANSWER_SHARING, no)
             b.quiz(phones[no], b.at(last, hour), 400, dict(copied))

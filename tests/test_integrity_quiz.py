@@ -9,9 +9,9 @@ a QUIZ_TOO_FAST alert in its own transaction."""
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -48,9 +48,9 @@ from tests.sync_helpers import PUSH, push_input
 
 TOO_FAST, SHARING = IntegrityAlertKind.QUIZ_TOO_FAST, IntegrityAlertKind.ANSWER_SHARING
 FAST_LIMITS = QuizTooFast().defaults()
-# Two shared wrong answers (the default is three: two people with one common misconception and one
-# more wrong answer in common are too many among honest people; tests/integrity_world.py).
-SHARING_LIMITS = {**AnswerSharing().defaults(), "shared_wrong": 2}
+# The pairing alone: two shared wrong answers, and the chance rule off (a few constructed attempts
+# make every answer common; test_chance_* tests that rule).
+SHARING_LIMITS = {**AnswerSharing().defaults(), "shared_wrong": 2, "chance": math.inf}
 T0 = datetime(2026, 5, 4, 9, tzinfo=UTC)
 
 
@@ -223,7 +223,14 @@ def test_identical_answers_with_two_identical_mistakes_flag_both_people():
     assert [(f.employee_id, f.other_employee_id) for f in findings] == [(1, 2), (2, 1)]
     for found in findings:
         assert found.alert_key == found.pattern_key == f"ANSWER_SHARING:{found.employee_id}:7"
-        assert found.figures == {"partners": 1, "shared_wrong": 2, "minutes": 10, "threshold": 2, "quiz_id": 7}
+        assert found.figures == {
+            "partners": 1,
+            "shared_wrong": 2,
+            "minutes": 10,
+            "threshold": 2,
+            "quiz_id": 7,
+            "one_in": 1,  # the chance rule is off here: among two attempts, anything is likely
+        }
         assert found.evidence == [Evidence("QuizAttempt", "10000"), Evidence("QuizAttempt", "20000")]
         assert (found.first_at, found.last_at) == (first.submitted_at, second.submitted_at)
         assert found.severity == IntegritySeverity.LOW
@@ -288,10 +295,7 @@ def _random_attempt(rng: random.Random, index: int) -> Answered:
 
 
 def _brute_force(attempts: list[Answered], limits) -> set[tuple[int, int]]:
-    """Every pair compared, common mistakes (as pairs_of counts them) not counted."""
-    counts = Counter(item for a in attempts for item in a.wrong_items())
-    common = answer_sharing.common_mistakes(counts, len(attempts), limits)
-    attempts = [answer_sharing.without_common(a, common) for a in attempts]
+    """Every pair compared."""
     found = set()
     for i, a in enumerate(attempts):
         for b in attempts[i + 1 :]:
@@ -308,10 +312,7 @@ def _brute_force(attempts: list[Answered], limits) -> set[tuple[int, int]]:
 def test_hashing_finds_exactly_the_pairs_comparing_every_attempt_finds(seed):
     rng = random.Random(seed)
     attempts = [_random_attempt(rng, i) for i in range(150)]
-    # Common mistakes off (a mistake is common only when every attempt made it): the random answers
-    # make most mistakes common, and this compares the pairing, not that rule.
-    plain = {**SHARING_LIMITS, "common_share": 1.0}
-    for limits in (plain, {**plain, "shared_wrong": 1, "minutes": 60}):
+    for limits in (SHARING_LIMITS, {**SHARING_LIMITS, "shared_wrong": 1, "minutes": 60}):
         pairs = answer_sharing.pairs_of(attempts, limits)
         hashed = {
             (min(p.earlier.attempt_id, p.later.attempt_id), max(p.earlier.attempt_id, p.later.attempt_id))
@@ -322,26 +323,34 @@ def test_hashing_finds_exactly_the_pairs_comparing_every_attempt_finds(seed):
         assert expected  # the random quiz does have pairs to find
 
 
-def test_a_common_mistake_is_no_sign_of_copying():
-    """Two people with the same answers and three wrong ones in common: flagged when the mistakes
-    are rare; not when one of them is a mistake many make (here 6 of 20 attempts: 30 %, at least
-    five), which leaves two."""
-    questions = list(range(1, 7))
-    copied = ["B", "C", "D", "A", "A", "A"]
+def test_chance_rules_out_popular_mistakes_and_keeps_rare_ones():
+    """Two people, the same answers to 12 questions and three mistakes in common, among 40 other
+    attempts: flagged when the three mistakes are rare (no one else made them), not when they are
+    what a third of the others answered too; the figures say how unlikely."""
+    limits = {**AnswerSharing().defaults(), "shared_wrong": 2}
+    questions = list(range(1, 13))
+    copied = ["B", "C", "D"] + ["A"] * 9
     pair = [
         attempt(1, copied, minute=0, no=1, questions=questions),
         attempt(2, copied, minute=5, no=2, questions=questions),
     ]
-    others = [
-        attempt(10 + i, ["A", "A", "A", "A", "A", "A"], minute=300, no=10 + i, questions=questions) for i in range(14)
-    ]
-    limits = {**SHARING_LIMITS, "shared_wrong": 3}
-    assert len(answer_sharing.pairs_of([*pair, *others], limits)) == 1
-    misled = [
-        attempt(30 + i, ["B", "A", "A", "A", "A", "A"], minute=300, no=30 + i, questions=questions) for i in range(4)
-    ]
-    assert answer_sharing.pairs_of([*pair, *others[:10], *misled], limits) == []
-    assert answer_sharing.common_mistakes(Counter({(1, '"b"'): 4}), 10, SHARING_LIMITS) == frozenset()  # fewer than 5
+    honest = [
+        attempt(10 + i, ["A"] * 11 + ["B"], minute=i, no=10 + i, questions=questions) for i in range(40)
+    ]  # one mistake each, on the last question: never two in common with anyone
+    (found, _) = answer_sharing.judge([*pair, *honest], limits)
+    assert found.figures["shared_wrong"] == 3 and found.figures["one_in"] > 20
+    popular = [
+        attempt(
+            10 + i,
+            (["B", "C", "D"] if i % 3 == 0 else ["A", "A", "A"]) + ["A"] * 8 + ["B"],
+            minute=i,
+            no=10 + i,
+            questions=questions,
+        )
+        for i in range(40)
+    ]  # a third of the others made the same three mistakes (each also differs on the last question)
+    assert answer_sharing.judge([*pair, *popular], limits) == []
+    assert answer_sharing.judge([*pair, *popular], {**limits, "chance": 1_000_000}) != []  # the rule off
 
 
 def test_a_big_quiz_is_not_compared_attempt_by_attempt(monkeypatch):
@@ -444,8 +453,8 @@ async def _alerts(company) -> list[IntegrityAlert]:
 
 async def _scan(company):
     row, _ = await IntegritySettings.get_or_create(tenant=company.tenant)
-    if "ANSWER_SHARING" not in row.thresholds:  # two shared wrong answers, as SHARING_LIMITS
-        row.thresholds = {**row.thresholds, "ANSWER_SHARING": {"shared_wrong": 2}}
+    if "ANSWER_SHARING" not in row.thresholds:  # as SHARING_LIMITS: the pairing alone
+        row.thresholds = {**row.thresholds, "ANSWER_SHARING": {"shared_wrong": 2, "chance": 1_000_000}}
         await row.save()
     return await scan_company(company.tenant.id, kinds=[TOO_FAST, SHARING])
 
@@ -610,6 +619,7 @@ async def test_the_scan_flags_identical_mistakes_not_one_misconception_nor_right
             "minutes": minutes,
             "threshold": 2,
             "quiz_id": quiz.id,
+            "one_in": alert.evidence["figures"]["one_in"],  # the chance rule is off in this company
         }
         assert alert.evidence["records"] == ring
     # P00 and P01 passed (4 of 6): their passes' credits are held; P02 (3 of 6) earned none.

@@ -55,6 +55,8 @@ async def test_every_kind_is_found_among_honest_activity(password_hash):
         for a in alerts
         if (a.kind, a.employee_id) not in world.planted
     ]
+    assert all(recall >= 0.9 and precision >= 0.9 for _, _, _, recall, precision in report), (report, unplanted)
+
     # The honest edge cases raise nothing, and the honest lose (almost) nothing to holds.
     accused = {a.employee_id for a in alerts}
     edge = {name: employee for name, employee in world.edge_cases.items() if employee in accused}
@@ -101,3 +103,4 @@ async def test_every_kind_is_found_among_honest_activity(password_hash):
             await decide(viewer, alert.id, Decision.RELEASE, "复核")
     assert await CreditHold.filter(tenant_id=tenant_id, status=CreditHoldStatus.HELD).count() == 0
     assert await verify_accounts(tenant_id) == []
+

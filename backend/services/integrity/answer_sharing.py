@@ -7,11 +7,14 @@ those same answers are wrong. Answers are compared as grading compares them (tex
 case-folded, spaces collapsed; the options of a multiple choice as a set); a question left blank
 is not answered, and a blank is never a shared mistake; right or wrong is what grading wrote in
 the attempt's feedback. Identical right answers are what knowing the material looks like, and one
-common misconception is common: neither is flagged. A wrong answer given by ``common_share`` of
-the quiz's attempts in the window (and by at least five) is a common mistake and does not count
-toward ``shared_wrong``, which defaults to 3: in generated companies of 36 learners
-(tests/integrity_world.py), honest people with popular wrong answers in common were flagged about
-once per company with 2 and without the rule, and about once in twenty with 3.
+common misconception is common: neither is flagged by itself. A pair is flagged only when chance
+alone would make at most ``chance`` pairs as alike among the quiz's comparisons (pairs of
+attempts within ``minutes`` that each have ``shared_wrong`` mistakes): the product of the shares of
+every answer both gave (a wrong one's: how many of the quiz's attempts in the window gave it; a
+right one's: how many did not miss it), times those comparisons. A popular mistake or an easy
+question makes a coincidence likely; several rare mistakes in common, among few comparisons, do
+not. (A fixed count of shared mistakes was not enough: in generated companies of 36 learners,
+tests/integrity_world.py, three shared mistakes flagged honest people in one company of five.)
 
 Each person of a pair gets a finding, one per person and quiz (every partner in it); its credits
 at stake are those of the person's own attempts' quiz passes.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -142,6 +146,7 @@ class Pair:
     earlier: Answered
     later: Answered
     shared_wrong: int
+    expected: float = 0.0  # such pairs chance alone would make among the quiz's comparisons
 
 
 @dataclass
@@ -206,41 +211,96 @@ def _live(bucket: deque[Answered], cutoff: datetime) -> Iterator[Answered]:
     return iter(bucket)
 
 
-# A wrong answer is a common one (a misconception, a tempting option) when at least this many of a
-# quiz's attempts in the window gave it, and at least ``common_share`` of them: sharing it is no
-# sign of copying, so it does not count toward ``shared_wrong``.
-COMMON_AT_LEAST = 5
+@dataclass
+class Chance:
+    """How alike two of a quiz's attempts are by chance, from all its attempts in the window:
+    each answer's share (a wrong one: how many gave it; a right one: how many did not miss the
+    question), and how many pairs of attempts could have matched (within ``minutes``, each with
+    ``shared_wrong`` mistakes or more)."""
+
+    attempts: int
+    given: Counter[Item]  # wrong answers: how many gave each
+    missed: Counter[int]  # questions: how many got each wrong
+    comparisons: int
+
+    def expected(self, a: Answered, b: Answered) -> float:
+        """How many pairs as alike as ``a`` and ``b`` chance alone would make among the
+        comparisons: the product of the shares of every answer both gave, times the comparisons
+        (people answering independently; a popular wrong answer or an easy question makes a
+        coincidence likely, several rare mistakes in common do not)."""
+        floor = 1 / max(self.attempts, 1)
+        log = 0.0
+        for question, text in a.answers.items():
+            if question not in b.answers:
+                continue
+            if question in a.wrong:
+                share = self.given[(question, text)] / max(self.attempts, 1)
+            else:
+                share = 1 - self.missed[question] / max(self.attempts, 1)
+            log += math.log(max(share, floor))
+        return math.exp(log) * max(self.comparisons, 1)
 
 
-def common_mistakes(counts: Counter[Item], attempts: int, limits: Limits) -> frozenset[Item]:
-    """The wrong answers given by so many of ``attempts`` that two people sharing them is chance."""
-    least = max(COMMON_AT_LEAST, limits["common_share"] * attempts)
-    return frozenset(item for item, count in counts.items() if count >= least)
+class ChanceCounter:
+    """Counts a quiz's attempts with a mistake, one at a time (a scan reads them in chunks)."""
+
+    def __init__(self, least: int) -> None:
+        self.least = least
+        self.given: Counter[Item] = Counter()
+        self.missed: Counter[int] = Counter()
+        self.times: list[datetime] = []
+
+    def add(self, attempt: Answered) -> None:
+        self.given.update(attempt.wrong_items())
+        self.missed.update(attempt.wrong)
+        if len(attempt.wrong) >= self.least:
+            self.times.append(attempt.submitted_at)
+
+    def chance(self, total: int, minutes: float) -> Chance:
+        """``total``: all the quiz's attempts in the window, full marks included."""
+        comparisons = _pairs_within(sorted(self.times), timedelta(minutes=minutes))
+        return Chance(total, self.given, self.missed, comparisons)
 
 
-def without_common(attempt: Answered, common: frozenset[Item]) -> Answered:
-    """The attempt with its common mistakes no longer counted as mistakes (its answers unchanged:
-    two attempts must still agree on every question)."""
-    if not common:
-        return attempt
-    rare = frozenset(q for q in attempt.wrong if (q, attempt.answers[q]) not in common)
-    return attempt if rare == attempt.wrong else replace(attempt, wrong=rare)
+def chance_of(attempts: Iterable[Answered], total: int, least: int, minutes: float) -> Chance:
+    counter = ChanceCounter(least)
+    for attempt in attempts:
+        counter.add(attempt)
+    return counter.chance(total, minutes)
+
+
+def _pairs_within(times: list[datetime], span: timedelta) -> int:
+    pairs, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] > span:
+            first += 1
+        pairs += last - first
+    return pairs
 
 
 def pairs_of(attempts: Iterable[Answered], limits: Limits) -> list[Pair]:
-    """The pairs among attempts of any quizzes (each quiz on its own, in time order; its common
-    mistakes counted among these attempts)."""
+    """The pairs among attempts of any quizzes (each quiz on its own, in time order) that chance
+    alone would make at most ``chance`` times among the quiz's comparisons."""
     by_quiz: dict[int, list[Answered]] = defaultdict(list)
     for attempt in attempts:
         by_quiz[attempt.quiz_id].append(attempt)
     found = []
+    least = int(limits["shared_wrong"])
     for quiz_attempts in by_quiz.values():
-        counts = Counter(item for attempt in quiz_attempts for item in attempt.wrong_items())
-        common = common_mistakes(counts, len(quiz_attempts), limits)
-        matcher = Matcher(limits["minutes"], int(limits["shared_wrong"]))
+        chance = chance_of(quiz_attempts, len(quiz_attempts), least, limits["minutes"])
+        matcher = Matcher(limits["minutes"], least)
         for attempt in sorted(quiz_attempts, key=lambda a: (a.submitted_at, a.attempt_id)):
-            found += matcher.add(without_common(attempt, common))
+            found += _unlikely(matcher.add(attempt), chance, limits)
     return found
+
+
+def _unlikely(pairs: list[Pair], chance: Chance, limits: Limits) -> list[Pair]:
+    kept = []
+    for pair in pairs:
+        expected = chance.expected(pair.earlier, pair.later)
+        if expected <= limits["chance"]:
+            kept.append(replace(pair, expected=expected))
+    return kept
 
 
 def judge(attempts: Iterable[Answered], limits: Limits) -> list[Finding]:
@@ -255,6 +315,7 @@ class _Side:
     partners: dict[int, Answered] = field(default_factory=dict)  # attempt id -> a partner's attempt
     shared_wrong: int = 0
     gap: timedelta | None = None
+    expected: float = math.inf  # the least likely of its pairs
 
 
 def findings_of(pairs: Iterable[Pair], limits: Limits) -> list[Finding]:
@@ -268,6 +329,7 @@ def findings_of(pairs: Iterable[Pair], limits: Limits) -> list[Finding]:
             side.partners[theirs.attempt_id] = theirs
             side.shared_wrong = max(side.shared_wrong, pair.shared_wrong)
             side.gap = gap if side.gap is None else min(side.gap, gap)
+            side.expected = min(side.expected, pair.expected)
     return [_finding(employee_id, quiz_id, side, limits) for (employee_id, quiz_id), side in sorted(sides.items())]
 
 
@@ -292,6 +354,8 @@ def _finding(employee_id: int, quiz_id: int, side: _Side, limits: Limits) -> Fin
             "minutes": round((side.gap or timedelta()).total_seconds() / 60),
             "threshold": least,
             "quiz_id": quiz_id,
+            # Chance alone would make a pair this alike about once in this many such quizzes.
+            "one_in": min(10**9, round(1 / side.expected)) if side.expected > 0 else 10**9,
         },
         first_at=every[0].submitted_at,
         last_at=every[-1].submitted_at,
@@ -305,24 +369,25 @@ class AnswerSharing(Detector):
     kind = KIND
     thresholds = (
         Threshold("minutes", 120, 1, 10080),
-        Threshold("shared_wrong", 3, 1, 50, integer=True),
-        Threshold("common_share", 0.15, 0.05, 1),
+        Threshold("shared_wrong", 2, 1, 50, integer=True),
+        Threshold("chance", 0.05, 0.000001, 1_000_000),
     )
     messages = {
         "explanation.identical": {
-            "zh-CN": "该测验的答案与另外 {partners} 人的作答完全一致，其中包括 {shared_wrong} 道相同的错误答案"
-            "（阈值：{threshold} 道）；相隔最近的两次提交间隔 {minutes} 分钟。",
+            "zh-CN": "该测验的答案与另外 {partners} 人的作答完全一致，其中包括 {shared_wrong} 道相同的错误答案；"
+            "相隔最近的两次提交间隔 {minutes} 分钟。按各答案的常见程度，偶然如此相似的可能约为 {one_in} 分之一。",
             "en": "Answers to this quiz identical to those of {partners} other person(s), including {shared_wrong}"
-            " identical wrong answers (threshold: {threshold}); the closest submissions were {minutes} minutes"
-            " apart.",
+            " identical wrong answers; the closest submissions were {minutes} minutes apart. Given how common each"
+            " answer is, chance alone would make answers this alike about once in {one_in} such quizzes.",
         },
         "threshold.minutes": {
             "zh-CN": "两次提交的最长间隔（分钟）",
             "en": "Longest time between the submissions (minutes)",
         },
-        "threshold.common_share": {
-            "zh-CN": "常见错误答案的比例（达到此比例的错误答案不计为相同错误）",
-            "en": "Share of attempts that makes a wrong answer common (common ones are not counted as shared)",
+        "threshold.chance": {
+            "zh-CN": "偶然出现同样相似答卷的预期次数上限（越小越严格；很大的值表示只看相同错误的题数）",
+            "en": "Most pairs this alike chance alone would make (smaller is stricter; a large value counts"
+            " identical mistakes alone)",
         },
         "threshold.shared_wrong": {
             "zh-CN": "相同错误答案的最少题数",
@@ -342,16 +407,17 @@ class AnswerSharing(Detector):
             p.values,
         )
         pairs: list[Pair] = []
+        least = int(limits["shared_wrong"])
         for row in quizzes:
             quiz_id = int(row["quiz_id"])
-            # Two reads of the quiz's attempts: the mistakes counted first, then the pairs.
-            counts: Counter[Item] = Counter()
+            # Two reads of the quiz's attempts: how likely each answer is, then the pairs.
+            counter = ChanceCounter(least)
             async for attempt in _attempts(window, quiz_id):
-                counts.update(attempt.wrong_items())
-            common = common_mistakes(counts, int(row["attempts"]), limits)
-            matcher = Matcher(limits["minutes"], int(limits["shared_wrong"]))
+                counter.add(attempt)
+            chance = counter.chance(int(row["attempts"]), limits["minutes"])
+            matcher = Matcher(limits["minutes"], least)
             async for attempt in _attempts(window, quiz_id):
-                pairs += matcher.add(without_common(attempt, common))
+                pairs += _unlikely(matcher.add(attempt), chance, limits)
         return findings_of(pairs, limits)
 
 
