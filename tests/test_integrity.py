@@ -209,6 +209,25 @@ async def test_holding_what_was_already_spent_and_reversing_beyond_the_balance(c
     assert await verify_accounts(company.tenant.id) == []
 
 
+async def test_credits_under_review_do_not_lapse_in_place_of_newer_ones(client, company):
+    """Held credits earned before an expiry's cut-off are not spent and not in the balance: the
+    expiry takes nothing of the newer credits in their place."""
+    hr, _, lrn = await people(client, company)
+    lesson = await module_of(company, "S-001")
+    await create_rule(hr, ruleKey="L", moduleId=gid("CourseModule", lesson), credits="1")
+    await lrn.lessons(lesson.id, *burst(datetime.now(UTC) - timedelta(days=3), 20))  # held
+    await lrn.lessons(lesson.id, *[datetime.now(UTC) - timedelta(hours=5, minutes=20 * i) for i in range(10)])
+    assert (await lrn.credits())["balance"] == "10.0" and (await lrn.credits())["pending"] == "20.0"
+    cut_off = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    body = await hr.gql(
+        """mutation E($input: ExpireCreditsInput!) { expireCredits(input: $input) { errors { code } } }""",
+        {"input": {"before": cut_off, "reason": "年度清零"}},
+    )
+    assert body["data"]["expireCredits"]["errors"] == [], body
+    assert (await lrn.credits())["balance"] == "10.0"  # nothing of the newer ten lapsed
+    assert await verify_accounts(company.tenant.id) == []
+
+
 async def test_who_sees_and_decides_alerts(client, company, password_hash):
     hr, mgr, lrn = await people(client, company)
     oth = await Phone.sign_in(client, company, "OTH")

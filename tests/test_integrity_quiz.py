@@ -229,13 +229,13 @@ def test_identical_answers_with_two_identical_mistakes_flag_both_people():
             "minutes": 10,
             "threshold": 2,
             "quiz_id": 7,
-            "one_in": 1,  # the chance rule is off here: among two attempts, anything is likely
-        }
+        }  # the chance rule is off here (among two attempts, anything is likely): no "one_in"
+        assert found.explanation == "identical_mistakes"
         assert found.evidence == [Evidence("QuizAttempt", "10000"), Evidence("QuizAttempt", "20000")]
         assert (found.first_at, found.last_at) == (first.submitted_at, second.submitted_at)
         assert found.severity == IntegritySeverity.LOW
     assert [f.records for f in findings] == [[first.record_id], [second.record_id]]
-    en = AnswerSharing().explain("identical", findings[0].figures, "en")
+    en = AnswerSharing().explain(findings[0].explanation, findings[0].figures, "en")
     assert "1 other person" in en and "2 identical wrong answers" in en and "10 minutes" in en
 
 
@@ -619,8 +619,7 @@ async def test_the_scan_flags_identical_mistakes_not_one_misconception_nor_right
             "minutes": minutes,
             "threshold": 2,
             "quiz_id": quiz.id,
-            "one_in": alert.evidence["figures"]["one_in"],  # the chance rule is off in this company
-        }
+        }  # the chance rule is off in this company: no "one_in"
         assert alert.evidence["records"] == ring
     # P00 and P01 passed (4 of 6): their passes' credits are held; P02 (3 of 6) earned none.
     held = {(h.employee_id, h.alert_id) for h in await CreditHold.filter(tenant=company.tenant)}

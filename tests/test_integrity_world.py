@@ -103,4 +103,3 @@ async def test_every_kind_is_found_among_honest_activity(password_hash):
             await decide(viewer, alert.id, Decision.RELEASE, "复核")
     assert await CreditHold.filter(tenant_id=tenant_id, status=CreditHoldStatus.HELD).count() == 0
     assert await verify_accounts(tenant_id) == []
-

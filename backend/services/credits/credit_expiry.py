@@ -18,15 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.functions import Sum
 from tortoise.transactions import in_transaction
 
-from backend.models import CreditEntry, CreditEntryKind, Role
+from backend.models import CreditEntry, CreditEntryKind, CreditHoldStatus, Role
 from backend.services.audit import audit
 from backend.services.credits import ledger
 from backend.services.feed import ChangeSet
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
+from backend.sql import Params, db_time
 
 # Entries that bring credits in (positive amounts): what can lapse, once old enough.
 INFLOWS = (CreditEntryKind.EARN, CreditEntryKind.ADJUSTMENT, CreditEntryKind.OPENING_BALANCE)
@@ -40,9 +42,10 @@ class ExpiryRun:
     expired: int
 
 
-def _lapsing(earned_before: int, gone: int, balance: int) -> int:
-    """Tenths that lapse: the earned-before part not yet consumed (oldest spent first)."""
-    return max(0, min(balance, earned_before - gone))
+def _lapsing(earned_before: int, gone: int, balance: int, held_before: int = 0) -> int:
+    """Tenths that lapse: the earned-before part not yet consumed (oldest spent first), but for
+    what of it is held for an integrity review (``held_before``: not in the balance, not spent)."""
+    return max(0, min(balance, earned_before - gone - held_before))
 
 
 async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | None = None) -> ExpiryRun:
@@ -94,11 +97,12 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
                 .values("total")
             )
             # What has left the balance, net of refunds: everything credited minus what remains,
-            # where credits held for an integrity review remain (they are not spent; they do not
-            # lapse while held either: only the balance can lapse).
+            # where credits held for an integrity review remain (they are not spent). Those held
+            # of what was earned before the cut-off do not lapse while held: only the balance can.
             remains = account.balance - int(held[0]["total"] or 0)
             gone = account.lifetime_earned + int(opening[0]["total"] or 0) - remains
-            lapsing = _lapsing(int(earned[0]["total"] or 0), gone, account.balance)
+            held_before = await _held_before(connection, tenant_id, employee_id, cut_off)
+            lapsing = _lapsing(int(earned[0]["total"] or 0), gone, account.balance, held_before)
             if lapsing <= 0:
                 continue
             posted = await ledger.post(
@@ -135,3 +139,16 @@ async def expire(viewer: Viewer, before: datetime, reason: str, now: datetime | 
         )
         await changes.publish(connection, now)
     return ExpiryRun(accounts, expired)
+
+
+async def _held_before(connection: BaseDBAsyncClient, tenant_id: int, employee_id: int, cut_off: datetime) -> int:
+    """Tenths held for an integrity review of entries that happened before ``cut_off``."""
+    p = Params(connection)
+    rows = await connection.execute_query_dict(
+        "SELECT COALESCE(SUM(h.amount), 0) AS held FROM credit_hold h"
+        " JOIN credit_entry e ON e.id = h.entry_id AND e.tenant_id = h.tenant_id"
+        f" WHERE h.tenant_id = {p(tenant_id)} AND h.employee_id = {p(employee_id)}"
+        f" AND h.status = {p(CreditHoldStatus.HELD.value)} AND e.occurred_at < {p(db_time(connection, cut_off))}",
+        p.values,
+    )
+    return int(rows[0]["held"] or 0)

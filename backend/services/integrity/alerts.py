@@ -51,9 +51,11 @@ async def raise_findings(
         # Locks in the order every writer takes them: the accounts whose credits are at stake
         # (sorted), then the alert row. A push has its accounts locked already; a decision takes
         # the accounts before the alert too.
-        stake = await holds.entries_at_stake(connection, tenant_id, finding.records)
-        if stake:
-            await ledger.lock_accounts(connection, tenant_id, [int(row["employee_id"]) for row in stake], now)
+        locked = {
+            int(row["employee_id"]) for row in await holds.entries_at_stake(connection, tenant_id, finding.records)
+        }
+        if locked:
+            await ledger.lock_accounts(connection, tenant_id, sorted(locked), now)
         alert = await _latest(connection, tenant_id, finding.alert_key)
         key = _next_key(finding, alert)
         if key is not None:
@@ -64,7 +66,7 @@ async def raise_findings(
                 raised.append(alert.id)
         if alert is None or alert.status != IntegrityAlertStatus.OPEN:
             continue  # decided (under its lock): a person's decision is never reopened
-        held = await holds.hold_records(connection, changes, tenant_id, alert.id, finding.records, now)
+        held = await holds.hold_records(connection, changes, tenant_id, alert.id, finding.records, locked, now)
         if held or alert.id not in raised:
             await _extend(connection, alert, finding, held, now)
     return raised

@@ -347,15 +347,20 @@ def _finding(employee_id: int, quiz_id: int, side: _Side, limits: Limits) -> Fin
         pattern_key=f"{KIND.value}:{employee_id}:{quiz_id}",
         employee_id=employee_id,
         severity=severity_of(side.shared_wrong / least),
-        explanation="identical",
+        explanation="identical" if side.expected < 1 else "identical_mistakes",
         figures={
             "partners": len({a.employee_id for a in partners}),
             "shared_wrong": side.shared_wrong,
             "minutes": round((side.gap or timedelta()).total_seconds() / 60),
             "threshold": least,
             "quiz_id": quiz_id,
-            # Chance alone would make a pair this alike about once in this many such quizzes.
-            "one_in": min(10**9, round(1 / side.expected)) if side.expected > 0 else 10**9,
+            # Chance alone would make a pair this alike about once in this many such quizzes
+            # (absent when it would make one or more: a company that counts mistakes alone).
+            **(
+                {"one_in": min(10**9, round(1 / side.expected)) if side.expected > 0 else 10**9}
+                if side.expected < 1
+                else {}
+            ),
         },
         first_at=every[0].submitted_at,
         last_at=every[-1].submitted_at,
@@ -379,6 +384,13 @@ class AnswerSharing(Detector):
             "en": "Answers to this quiz identical to those of {partners} other person(s), including {shared_wrong}"
             " identical wrong answers; the closest submissions were {minutes} minutes apart. Given how common each"
             " answer is, chance alone would make answers this alike about once in {one_in} such quizzes.",
+        },
+        "explanation.identical_mistakes": {
+            "zh-CN": "该测验的答案与另外 {partners} 人的作答完全一致，其中包括 {shared_wrong} 道相同的错误答案"
+            "（阈值：{threshold} 道）；相隔最近的两次提交间隔 {minutes} 分钟。",
+            "en": "Answers to this quiz identical to those of {partners} other person(s), including {shared_wrong}"
+            " identical wrong answers (threshold: {threshold}); the closest submissions were {minutes} minutes"
+            " apart.",
         },
         "threshold.minutes": {
             "zh-CN": "两次提交的最长间隔（分钟）",

@@ -54,22 +54,51 @@ async def decide(
     note = text(note or "", "note", 300, required=decision == Decision.REVERSE)
     if tune and decision != Decision.DISMISS:
         raise invalid("tune")
+    if tune:
+        settings.checked(tune)
     now = now or datetime.now(UTC)
+    locked: set[int] = set()
+    for _ in range(MAX_TRIES):
+        try:
+            return await _decide(viewer, alert_id, decision, note, tune, now, locked)
+        except _MoreHeld as more:  # holds of someone else came meanwhile: lock them first, again
+            locked = more.employees
+    raise DomainError(ErrorCode.VERSION_CONFLICT)  # holds kept coming: try again
+
+
+MAX_TRIES = 5
+
+
+class _MoreHeld(Exception):
+    def __init__(self, employees: set[int]) -> None:
+        self.employees = employees
+
+
+async def _decide(
+    viewer: Viewer,
+    alert_id: int,
+    decision: Decision,
+    note: str,
+    tune: list[settings.ThresholdChange] | None,
+    now: datetime,
+    locked: set[int],
+) -> IntegrityAlert:
+    """One try, in one transaction: the accounts whose credits the alert holds are locked first,
+    then the alert is claimed (which stops anyone adding holds to it), then the holds are read
+    again; someone's that came meanwhile roll the try back (``_MoreHeld``) to be locked first."""
     tenant_id = viewer.tenant_id
     async with in_transaction() as connection:
         alert = await IntegrityAlert.filter(tenant_id=tenant_id, id=alert_id).using_db(connection).first()
         if alert is None:
             raise DomainError(ErrorCode.NOT_FOUND)
-        held_for = await _held_for(connection, tenant_id, alert.id)
-        if viewer.employee_id in (alert.employee_id, alert.other_employee_id) or viewer.employee_id in held_for:
-            raise DomainError(ErrorCode.FORBIDDEN)  # nobody decides about themselves or their own credits
+        if viewer.employee_id in (alert.employee_id, alert.other_employee_id):
+            raise DomainError(ErrorCode.FORBIDDEN)  # nobody decides about themselves
+        if tune and any(change.kind != alert.kind for change in tune):
+            raise invalid("tune")
         # The accounts first, then the alert: the order a push or a scan holding credits takes them.
-        if held_for:
-            await ledger.lock_accounts(connection, tenant_id, sorted(held_for), now)
-        if tune:
-            for change in settings.checked(tune):
-                if change.kind != alert.kind:
-                    raise invalid("tune")
+        locked = locked | await _held_for(connection, tenant_id, alert.id)
+        if locked:
+            await ledger.lock_accounts(connection, tenant_id, sorted(locked), now)
         claimed = (
             await IntegrityAlert.filter(tenant_id=tenant_id, id=alert.id, status=IntegrityAlertStatus.OPEN)
             .using_db(connection)
@@ -84,6 +113,12 @@ async def decide(
         if claimed != 1:
             current = await IntegrityAlert.get(tenant_id=tenant_id, id=alert.id, using_db=connection)
             raise DomainError(ErrorCode.ALREADY_DECIDED, status=current.status.value)
+        held_for = await _held_for(connection, tenant_id, alert.id)  # final: the alert is ours now
+        if not held_for <= locked:
+            raise _MoreHeld(locked | held_for)
+        if viewer.employee_id in held_for:
+            raise DomainError(ErrorCode.FORBIDDEN)  # nor about their own credits (a mentee's, say)
+        held = (await IntegrityAlert.get(tenant_id=tenant_id, id=alert.id, using_db=connection)).held
         changes = ChangeSet(tenant_id)
         released = await holds.settle_holds(
             connection, changes, tenant_id, alert.id, decision == Decision.REVERSE, viewer.employee_id, now
@@ -105,7 +140,7 @@ async def decide(
             {
                 "kind": alert.kind.value,
                 "decision": decision.value,
-                "held": str(ledger.from_tenths(alert.held)),
+                "held": str(ledger.from_tenths(held)),
                 "released": str(ledger.from_tenths(released)),
                 "note": note,
                 "tune": [{"name": c.name, "value": c.value} for c in tune or []],

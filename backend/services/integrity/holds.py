@@ -43,16 +43,17 @@ async def hold_records(
     tenant_id: int,
     alert_id: int,
     records: Sequence[UUID],
+    locked: set[int],
     now: datetime,
 ) -> int:
     """Hold the credits the rules gave for ``records`` that are not held or reversed yet; the
-    tenths held. The caller holds the alert's lock; the entries are read again under the
-    accounts' locks, so a reversal or another hold committed meanwhile is seen."""
-    stake = await entries_at_stake(connection, tenant_id, records)
-    if not stake:
+    tenths held. The caller locked the accounts of ``locked`` and then the alert; the entries are
+    read again under those locks (a reversal or another hold committed meanwhile is seen), and
+    only those of ``locked`` are held: locking another account now, after the alert, could
+    deadlock with a push (the next scan holds the rest)."""
+    rows = [row for row in await entries_at_stake(connection, tenant_id, records) if int(row["employee_id"]) in locked]
+    if not rows:
         return 0
-    await ledger.lock_accounts(connection, tenant_id, [int(row["employee_id"]) for row in stake], now)
-    rows = await entries_at_stake(connection, tenant_id, records)
     balances = await _balances(connection, tenant_id, {int(row["employee_id"]) for row in rows})
     holds, total = [], 0
     stamp = db_time(connection, now)

@@ -8,10 +8,12 @@ nothing new, so the job can run as often as wanted and be stopped at any point.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tortoise import connections
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from backend.models import IntegrityAlertKind, Tenant
@@ -64,13 +66,19 @@ async def raise_each(tenant_id: int, findings: list[Finding], settings: CompanyS
     every push of theirs (and could deadlock with one)."""
     raised: list[int] = []
     for finding in findings:
-        async with in_transaction() as connection:
-            changes = ChangeSet(tenant_id)
-            raised += await alerts.raise_findings(
-                connection, changes, tenant_id, [finding], settings, alerts.SOURCE_SCAN, now
-            )
-            await changes.publish(connection, now)
+        try:
+            async with in_transaction() as connection:
+                changes = ChangeSet(tenant_id)
+                raised += await alerts.raise_findings(
+                    connection, changes, tenant_id, [finding], settings, alerts.SOURCE_SCAN, now
+                )
+                await changes.publish(connection, now)
+        except OperationalError as error:  # a deadlock or a lost serialization: the next scan retries
+            LOG.warning("integrity finding %s not raised this time: %s", finding.kind.value, type(error).__name__)
     return raised
+
+
+LOG = logging.getLogger(__name__)
 
 
 async def scan_all(since: datetime | None = None, until: datetime | None = None) -> dict[str, ScanReport]:
