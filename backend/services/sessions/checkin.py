@@ -17,7 +17,6 @@ when it arrived, so one code used by many people shows on the roster.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -76,14 +75,6 @@ def _coordinate(payload: dict[str, Any], name: str, limit: float) -> float | Non
     if isinstance(value, bool) or not isinstance(value, int | float) or not -limit <= value <= limit:
         raise invalid_payload(name)
     return float(value)
-
-
-def _metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_000 * math.asin(math.sqrt(a))
 
 
 # Why a scan is held instead of counted (Attendance.hold_reason).
@@ -269,7 +260,7 @@ def _location_flags(session: TrainingSession, scan: Scan) -> tuple[list[str], fl
         return ["NO_LOCATION"], None
     if site.latitude is None or site.longitude is None:
         return [], None
-    distance = _metres_between(scan.latitude, scan.longitude, site.latitude, site.longitude)
+    distance = detectors.metres_between(scan.latitude, scan.longitude, site.latitude, site.longitude)
     return (["FAR_FROM_SITE"] if distance > FAR_FROM_SITE_METRES else []), distance
 
 
