@@ -32,6 +32,7 @@ from backend.media_route import MediaRoute
 from backend.qr_pages import qr_endpoints
 from backend.report_downloads import report_endpoint
 from backend.services.content import renditions
+from backend.worker import EmbeddedWorker, Worker
 from schema.api import GraphQLView
 
 log = logging.getLogger("xuefen.app")
@@ -86,22 +87,36 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, manage_db: bool = True, embedded_worker: bool | Worker | None = None
+) -> Starlette:
     """Build the app. With ``manage_db`` the app opens and closes the database in its lifespan;
-    tests that manage connections themselves pass False."""
+    tests that manage connections themselves pass False. With ``embedded_worker`` (default:
+    ``XUEFEN_EMBEDDED_WORKER``; or a ``Worker`` of the caller's) the notification worker runs as a
+    task of this process, as ``xuefen demo`` and SQLite deployments want (backend/worker.py)."""
     settings = settings or Settings.from_env()
     settings.warn_if_unsafe()
     redact_access_log()
     graphql = GraphQLView(settings)
+    if embedded_worker is None:
+        embedded_worker = settings.embedded_worker
+    run_worker = embedded_worker is not False
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        worker = EmbeddedWorker(embedded_worker if isinstance(embedded_worker, Worker) else Worker(settings))
         if not manage_db:
+            if run_worker:
+                worker.start()
             yield
+            await worker.close()
             return
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url, settings.db_pool_max)):
             _settle_garbage_collector()
+            if run_worker:
+                worker.start()
             yield
+            await worker.close()  # finishes the batch in flight before the database closes
             await renditions.stop()  # a copy being made is taken again once its lease runs out
 
     qr_svg, qr_png, projector = qr_endpoints(settings)

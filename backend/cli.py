@@ -1,6 +1,6 @@
 """The xuefen command: serve, migrate, seed-demo, demo, export-schema, credits verify, reports rebuild
 and reports verify, tenant create, tenant activation-code, import (and import template), export,
-content add, integrity scan.
+content add, integrity scan, worker.
 
 Every command honours XUEFEN_DATABASE_URL (and the other XUEFEN_* settings).
 """
@@ -166,6 +166,22 @@ async def _checking_command(settings: Settings, args: argparse.Namespace) -> int
     if args.command == "reports":
         return await _reports_command(settings, args.reports_command, args.tenant)
     return await integrity_commands.run_scan(settings, args.tenant, args.since, args.until)
+
+
+async def _long_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``tenant …`` and ``worker`` (which runs until stopped)."""
+    if args.command == "worker":
+        from backend import worker
+
+        return await worker.run_worker(settings, once=args.once, concurrency=args.concurrency, jobs=not args.no_jobs)
+    return await _tenant_command(settings, args)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _cli_locale() -> str:
@@ -379,6 +395,26 @@ def main(argv: list[str] | None = None) -> int:
             "--workers", type=int, default=None, help="server processes (default: one per core in production, else 1)"
         )
     commands.add_parser("migrate", help="apply pending database migrations")
+    worker_cmd = commands.add_parser(
+        "worker",
+        help="deliver notifications (e-mail, robots, webhooks, push) and run scheduled jobs until stopped "
+        "(SIGTERM/SIGINT finish the batch in flight); on PostgreSQL run as many as you like",
+    )
+    worker_cmd.add_argument(
+        "--once", action="store_true", help="work until nothing is left to do now, then exit (for cron or a test)"
+    )
+    worker_cmd.add_argument(
+        "--no-jobs",
+        action="store_true",
+        help="only deliver notifications; leave the scheduled jobs (reminders, checks, scans) to other workers",
+    )
+    worker_cmd.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="messages sent at the same time by this worker (default 20)",
+    )
     commands.add_parser("seed-demo", help="load the demo company (idempotent)")
     commands.add_parser(
         "purge-tombstones", help="forget feed deletions older than XUEFEN_SYNC_TOMBSTONE_DAYS (run daily)"
@@ -470,8 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         _migrate(settings)
         return 0
-    if args.command == "tenant":
-        return asyncio.run(_tenant_command(settings, args))
+    if args.command in ("tenant", "worker"):
+        return asyncio.run(_long_command(settings, args))
     if args.command in ("import", "export", "report"):
         return _import_command(settings, args, importing)
     if args.command == "content" and args.content_command == "purge-uploads":
@@ -503,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
         print(demo.format_demo_accounts())
         if args.command == "seed-demo":
             return 0
+        # The notification worker runs inside the server (the app reads this when it starts).
+        os.environ.setdefault("XUEFEN_EMBEDDED_WORKER", "true")
         print(f"Serving http://{args.host}:{args.port}/graphql (Ctrl-C to stop)")
     _serve(settings, args.host, args.port, args.workers)
     return 0

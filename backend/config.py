@@ -36,6 +36,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SystemExit(f"{name} must be a finite number, got {raw!r}")
+    return value
+
+
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -122,12 +135,33 @@ class Settings:
     evidence_chunk_max_bytes: int = 4 * 1024 * 1024
     # Low-bitrate video renditions are made when ffmpeg is found (this name on PATH, or a path).
     ffmpeg: str = "ffmpeg"
+    # Notification delivery (docs/notification-delivery.md). A message is tried at most
+    # notify_max_attempts times, waiting base·2^(attempt−1) seconds (at most the cap, less up to a
+    # quarter of jitter) between tries, then it is a dead letter. A worker's claim on a message
+    # lasts notify_lease_seconds: a worker that died is taken over after it. Each request to a
+    # receiver times out after notify_timeout_seconds. Private and loopback receivers (an
+    # on-premise webhook, tests) are refused unless notify_allow_private_hosts.
+    notify_max_attempts: int = 8
+    notify_backoff_base_seconds: int = 30
+    notify_backoff_cap_seconds: int = 6 * 3600
+    notify_lease_seconds: int = 120
+    notify_timeout_seconds: float = 10.0
+    notify_allow_private_hosts: bool = False
+    # The worker (`xuefen worker`, or embedded in the server when embedded_worker is on, as
+    # `xuefen demo` does): how long it sleeps when there was nothing to do.
+    worker_poll_seconds: float = 2.0
+    embedded_worker: bool = False
     # "development" or "production"; production refuses the development secret (see __post_init__).
     environment: str = "development"
 
     def __post_init__(self) -> None:
         if self.environment not in ENVIRONMENTS:
             raise ConfigError(f"XUEFEN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}")
+        if self.notify_max_attempts < 1 or self.notify_backoff_base_seconds < 0 or self.notify_backoff_cap_seconds < 0:
+            raise ConfigError("XUEFEN_NOTIFY_MAX_ATTEMPTS must be at least 1 and the backoff seconds not negative")
+        if self.notify_lease_seconds <= self.notify_timeout_seconds or self.worker_poll_seconds <= 0:
+            # A send still running when its lease ends could be sent again by another worker.
+            raise ConfigError("XUEFEN_NOTIFY_LEASE must be longer than XUEFEN_NOTIFY_TIMEOUT, and the poll positive")
         if self.environment == "production":
             problems = self.production_problems()
             if problems:
@@ -202,6 +236,14 @@ class Settings:
             evidence_max_bytes=_int(env, "XUEFEN_EVIDENCE_MAX_BYTES", 100 * 1024 * 1024),
             evidence_chunk_max_bytes=_int(env, "XUEFEN_EVIDENCE_CHUNK_MAX_BYTES", 4 * 1024 * 1024),
             ffmpeg=env.get("XUEFEN_FFMPEG") or "ffmpeg",
+            notify_max_attempts=_int(env, "XUEFEN_NOTIFY_MAX_ATTEMPTS", 8),
+            notify_backoff_base_seconds=_int(env, "XUEFEN_NOTIFY_BACKOFF_BASE", 30),
+            notify_backoff_cap_seconds=_int(env, "XUEFEN_NOTIFY_BACKOFF_CAP", 6 * 3600),
+            notify_lease_seconds=_int(env, "XUEFEN_NOTIFY_LEASE", 120),
+            notify_timeout_seconds=_float(env, "XUEFEN_NOTIFY_TIMEOUT", 10.0),
+            notify_allow_private_hosts=_bool(env, "XUEFEN_NOTIFY_ALLOW_PRIVATE_HOSTS", False),
+            worker_poll_seconds=_float(env, "XUEFEN_WORKER_POLL_SECONDS", 2.0),
+            embedded_worker=_bool(env, "XUEFEN_EMBEDDED_WORKER", False),
         )
 
     def with_overrides(self, **changes) -> Settings:

@@ -511,6 +511,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "reason.email_format": {"zh-CN": "{name} 须为有效的电子邮箱地址", "en": "{name} must be a valid e-mail address"},
     "reason.locale": {"zh-CN": "{name} 须为 zh-CN 或 en", "en": "{name} must be zh-CN or en"},
+    # Outbound notification channels' settings (backend/services/notifications/channels/).
+    "reason.url_format": {
+        "zh-CN": "{name} 须为以 https:// 或 http:// 开头的完整网址，不含用户名、密码或 # 片段",
+        "en": "{name} must be a full https:// or http:// address without a user name, password or # fragment",
+    },
+    "reason.min_length": {
+        "zh-CN": "{name} 至少需要 {min} 个字符",
+        "en": "{name} must be at least {min} characters long",
+    },
+    "reason.unknown_setting": {"zh-CN": "{name} 不是该渠道的设置项", "en": "{name} is not a setting of this channel"},
+    "reason.private_key": {
+        "zh-CN": "{name} 不是有效的私钥（PEM 格式，FCM 为 RSA 密钥，APNs 为 P-256 .p8 密钥）",
+        "en": "{name} is not a valid private key (PEM: an RSA key for FCM, a P-256 .p8 key for APNs)",
+    },
+    "reason.service_account": {
+        "zh-CN": "{name} 须为 Google 服务账号的 JSON 密钥（含 client_email、private_key）",
+        "en": "{name} must be a Google service account's JSON key (with client_email and private_key)",
+    },
+    "reason.push_platform_needed": {
+        "zh-CN": "请至少配置 FCM 或 APNs 其中之一",
+        "en": "configure FCM, APNs or both",
+    },
     "reason.role": {
         "zh-CN": "{name} 只能是 EMPLOYEE、MENTOR、INSTRUCTOR、MANAGER 或 HR_ADMIN",
         "en": "{name} may only be EMPLOYEE, MENTOR, INSTRUCTOR, MANAGER or HR_ADMIN",
@@ -537,6 +559,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "reason.already_left": {"zh-CN": "该员工已离职", "en": "this employee has already left"},
     "reason.not_left": {"zh-CN": "该员工仍在职", "en": "this employee has not left"},
+    # OJT plans and their assignments (backend/services/ojt/plans.py, assignments.py).
+    "subject.ojt_plan": {"zh-CN": "培训计划", "en": "OJT plan"},
+    "reason.plan_needs_required_item": {
+        "zh-CN": "培训计划至少需要一项必修的课程或模块",
+        "en": "a plan needs at least one required course or module",
+    },
+    "reason.module_not_in_course": {"zh-CN": "该模块不属于所选课程", "en": "the module is not part of the course"},
+    "reason.item_due_after_plan": {
+        "zh-CN": "单项期限不能晚于整个计划的期限（{max} 天）",
+        "en": "an item may not be due after the whole plan ({max} days)",
+    },
+    "reason.skill_and_gap": {
+        "zh-CN": "技能和差距阈值须同时填写或同时留空",
+        "en": "give both the skill and the gap threshold, or neither",
+    },
+    "reason.plan_inactive": {"zh-CN": "该培训计划已停用", "en": "the plan is inactive"},
+    "reason.assign_target": {
+        "zh-CN": "请指定员工或组织（二选一）",
+        "en": "name either employees or an org unit, not both",
+    },
     "reason.last_hr_admin": {
         "zh-CN": "公司至少需要一位在职的人力资源管理员",
         "en": "the company needs at least one active HR admin",

@@ -31,6 +31,8 @@ from mobile_sync import (
     feed_content,
     feed_credits,
     feed_mentoring,
+    feed_notifications,
+    feed_plans,
     feed_quizzes,
     feed_rewards,
     feed_skills,
@@ -267,6 +269,8 @@ LOADERS: dict[Entity, Loader] = {
     **feed_credits.LOADERS,
     **feed_rewards.LOADERS,
     **feed_team.LOADERS,
+    **feed_notifications.LOADERS,
+    **feed_plans.LOADERS,
     **feed_study.LOADERS,
     **feed_content.LOADERS,
 }
@@ -286,6 +290,8 @@ GLOBAL_TYPES = {
     **feed_credits.GLOBAL_TYPES,
     **feed_rewards.GLOBAL_TYPES,
     **feed_team.GLOBAL_TYPES,
+    **feed_notifications.GLOBAL_TYPES,
+    **feed_plans.GLOBAL_TYPES,
     **feed_study.GLOBAL_TYPES,
     **feed_content.GLOBAL_TYPES,
 }

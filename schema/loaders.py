@@ -16,7 +16,7 @@ from backend.services.catalog import course_catalog, progress
 from backend.services.catalog.course_catalog import LearnerProfile
 from backend.services.content import evidence
 from backend.services.credits import credit_accounts, credit_rules
-from backend.services.ojt import assessment
+from backend.services.ojt import assessment, plans
 from backend.services.people import directory, organisation
 from backend.services.sessions import enrollment, training_sessions
 from backend.services.viewer import Viewer
@@ -97,6 +97,7 @@ class Loaders:
         self.position = _rows(Position, tenant_id)
         self.skill = _rows(Skill, tenant_id)
         self.employee = _rows(Employee, tenant_id)
+        self.ojt_plan_items = _batched_lists(plans.items_by_plan, tenant_id)
         self.tenant = _by_id(directory.tenants_by_id)
         self.rule_rejection = _by_id(lambda ids: credit_rules.rejections_of(tenant_id, ids))
         # An employee's learning and credit summary, for a page of employees at once. Not cached:

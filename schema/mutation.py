@@ -18,9 +18,11 @@ from schema.evidence.fields import EvidenceMutations
 from schema.imports.fields import ImportMutations
 from schema.integrity.fields import IntegrityMutations
 from schema.mentoring.fields import MentoringMutations
+from schema.notifications.fields import NotificationMutations
 from schema.organisation.admin import OrganisationMutations
 from schema.people.employment import EmploymentMutations
 from schema.permissions import MUTATION_ROLES, guard
+from schema.plans.fields import PlanMutations
 from schema.practice.fields import PracticeMutations
 from schema.quizzes.fields import QuizMutations
 from schema.reports.exports import ReportExportMutations
@@ -46,9 +48,11 @@ class Mutation(
     EvidenceMutations,
     ImportMutations,
     IntegrityMutations,
+    NotificationMutations,
     EmploymentMutations,
     MentoringMutations,
     OrganisationMutations,
+    PlanMutations,
     PracticeMutations,
     QuizMutations,
     ReportExportMutations,

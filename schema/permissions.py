@@ -104,6 +104,22 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "decidePendingCredit": HR,
     "decideIntegrityAlert": HR,
     "updateIntegritySettings": HR,
+    # OJT plans (backend/services/ojt/plans.py, assignments.py): HR writes them; HR admins and managers
+    # give and waive them (managers: their team, checked by the service)
+    "createOjtPlan": HR,
+    "updateOjtPlan": HR,
+    "setOjtPlanActive": HR,
+    "assignOjtPlan": (Role.HR_ADMIN, Role.MANAGER),
+    "waiveOjtAssignment": (Role.HR_ADMIN, Role.MANAGER),
+    # Notifications: one's own inbox, preferences and push token; HR the company's channels and wordings
+    "markNotificationsRead": SIGNED_IN,
+    "updateNotificationPreferences": SIGNED_IN,
+    "registerPushToken": SIGNED_IN,
+    "unregisterPushToken": SIGNED_IN,
+    "configureNotificationChannel": HR,
+    "testNotificationChannel": HR,
+    "setNotificationTemplate": HR,
+    "retryNotificationDelivery": HR,
     "adjustCredits": HR,
     "reverseCreditEntry": HR,
     "expireCredits": HR,
@@ -225,6 +241,16 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "integrityAlerts": (Role.HR_ADMIN, Role.MANAGER),  # managers: their own subtree
     "integrityAlert": (Role.HR_ADMIN, Role.MANAGER),
     "integritySettings": HR,
+    "ojtPlans": (Role.HR_ADMIN, Role.MANAGER),  # managers pick plans to give their team
+    "ojtPlan": (Role.HR_ADMIN, Role.MANAGER),
+    "ojtAssignments": (Role.HR_ADMIN, Role.MANAGER),  # managers: their team's
+    "ojtAssignment": SIGNED_IN,  # one's own, a manager's team's, HR any (the service judges)
+    "myOjtAssignments": SIGNED_IN,
+    "notifications": SIGNED_IN,
+    "notificationPreferences": SIGNED_IN,
+    "notificationChannels": HR,
+    "notificationTemplates": HR,
+    "notificationDeadLetters": HR,
     "importJob": HR,
     "importJobs": HR,
     "importKinds": HR,

@@ -26,12 +26,14 @@ from schema.imports.fields import ImportQueries
 from schema.integrity.fields import IntegrityQueries
 from schema.leaderboards.fields import LeaderboardQueries
 from schema.mentoring.fields import MentoringQueries
+from schema.notifications.fields import NotificationQueries
 from schema.organisation.fields import OrganisationQueries
 from schema.organisation.types import OrgUnit, Position, Site, Skill
 from schema.people.employee import Employee
 from schema.people.employment import EmploymentQueries
 from schema.people.fields import PeopleQueries
 from schema.permissions import QUERY_ROLES, guard
+from schema.plans.fields import PlanQueries
 from schema.practice.fields import PracticeQueries
 from schema.quizzes.fields import QuizQueries
 from schema.reports.credit_distribution import CreditDistributionQueries
@@ -72,11 +74,13 @@ class Query(
     EvidenceQueries,
     ImportQueries,
     IntegrityQueries,
+    NotificationQueries,
     EmploymentQueries,
     LeaderboardQueries,
     MentoringQueries,
     OrganisationQueries,
     PeopleQueries,
+    PlanQueries,
     PracticeQueries,
     QuizQueries,
     RubricQueries,

@@ -185,3 +185,20 @@ async def test_demo_credits_look_alive_and_add_up(demo_tenant, client):
     assert [e["rank"] for e in data["leaderboard"]["entries"]][:1] == [1]
     assert float(data["leaderboard"]["entries"][0]["earned"]) > 0
     assert len(data["rewards"]["edges"]) >= 5 and data["creditLedger"]["edges"]
+
+
+async def test_demo_shows_an_ojt_plan_and_notifications(client, demo_tenant):
+    payload = await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="demo-inbox")
+    token = payload["tokens"]["accessToken"]
+    body = await gql(
+        client,
+        "{ notifications(first: 20) { unreadCount edges { node { kind title body } } }"
+        " myOjtAssignments { status plan { code } } }",
+        token=token,
+    )
+    assert "errors" not in body, body
+    kinds = {edge["node"]["kind"] for edge in body["data"]["notifications"]["edges"]}
+    # The plan given on "joining" and the reminder of the HQ session opening now.
+    assert {"ASSIGNMENT_NEW", "SESSION_SOON"} <= kinds
+    assert body["data"]["notifications"]["unreadCount"] >= 2
+    assert [a["plan"]["code"] for a in body["data"]["myOjtAssignments"]] == ["ONBOARD-SALES"]

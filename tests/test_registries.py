@@ -18,7 +18,11 @@ from types import ModuleType
 import backend.services
 from backend.errors import ErrorCode
 from backend.i18n import MESSAGES, SUPPORTED_LOCALES
+from backend.models import DeliveryChannel, NotificationKind
 from backend.services.feed import Entity
+from backend.services.notifications.channels.registry import CHANNELS
+from backend.services.notifications.kinds import KINDS as NOTIFICATION_KINDS
+from backend.services.notifications.kinds import template_fields
 from backend.services.records import registry
 from mobile_sync.entities import LOADERS
 
@@ -185,3 +189,19 @@ def test_phones_are_told_every_kind_but_the_importers() -> None:
 
     assert "HISTORY_RESULT" in registry.KINDS and "HISTORY_RESULT" not in registry.PHONE_KINDS
     assert set(registry.PHONE_KINDS) == set(registry.KINDS) - {"HISTORY_RESULT"}
+
+
+def test_every_notification_kind_has_templates_naming_only_its_parameters() -> None:
+    assert set(NOTIFICATION_KINDS) == set(NotificationKind), (
+        "a NotificationKind without an entry in notifications.kinds.KINDS"
+    )
+    for kind, spec in NOTIFICATION_KINDS.items():
+        assert set(spec.templates) == set(SUPPORTED_LOCALES), kind
+        for locale, (title, body) in spec.templates.items():
+            named = template_fields(title) | template_fields(body)
+            assert named <= set(spec.params), f"{kind} {locale} names {named - set(spec.params)}"
+
+
+def test_every_delivery_channel_has_a_channel() -> None:
+    assert set(CHANNELS) == set(DeliveryChannel)
+    assert all(channel.channel == key for key, channel in CHANNELS.items())

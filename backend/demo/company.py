@@ -34,6 +34,7 @@ from backend.config import Settings
 from backend.demo import content as demo_content
 from backend.demo import credits as demo_credits
 from backend.demo import ojt as demo_ojt
+from backend.demo import plans as demo_plans
 from backend.models import (
     Course,
     CourseCompletion,
@@ -1030,6 +1031,7 @@ async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT, settings
     await demo_credits.load_history(tenant.id)
     if settings is not None:
         await demo_content.load_content(tenant.id, settings)
+    await demo_plans.load(tenant)  # an OJT plan, and the scheduled jobs' first round of notifications
     # Facts the setup wrote directly (past sessions' enrollments) reach the report rollups too.
     async with in_transaction() as connection:
         await rollups.rebuild(connection, tenant.id)

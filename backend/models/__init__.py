@@ -73,6 +73,19 @@ from backend.models.mentoring import (
     Rubric,
     RubricCriterion,
 )
+from backend.models.notifications import (
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    NotificationChannelConfig,
+    NotificationDelivery,
+    NotificationKind,
+    NotificationPreference,
+    NotificationTemplate,
+    PushPlatform,
+    PushToken,
+    ScheduledJobRun,
+)
 from backend.models.organisation import DataStandard, DataStandardSubject, OrgUnit, Position, Site, Tenant
 from backend.models.people import (
     AssignmentKind,
@@ -87,6 +100,7 @@ from backend.models.people import (
     Skill,
     SkillEvidence,
 )
+from backend.models.plans import AssignmentSource, AssignmentStatus, OjtAssignment, OjtPlan, OjtPlanItem
 from backend.models.quizzes import (
     AttemptStatus,
     Question,
@@ -112,6 +126,8 @@ __all__ = [
     "ActivationCode",
     "ActivityRecord",
     "AssignmentKind",
+    "AssignmentSource",
+    "AssignmentStatus",
     "AttemptStatus",
     "Attendance",
     "AttendanceStatus",
@@ -139,6 +155,8 @@ __all__ = [
     "CreditTarget",
     "DataStandard",
     "DataStandardSubject",
+    "DeliveryChannel",
+    "DeliveryStatus",
     "Device",
     "Employee",
     "EmployeeAssignment",
@@ -168,6 +186,15 @@ __all__ = [
     "Mentorship",
     "ModuleKind",
     "ModuleProgress",
+    "Notification",
+    "NotificationChannelConfig",
+    "NotificationDelivery",
+    "NotificationKind",
+    "NotificationPreference",
+    "NotificationTemplate",
+    "OjtAssignment",
+    "OjtPlan",
+    "OjtPlanItem",
     "OrgUnit",
     "PendingCredit",
     "PendingCreditStatus",
@@ -175,6 +202,8 @@ __all__ = [
     "PositionSkill",
     "PracticeLog",
     "PracticeStatus",
+    "PushPlatform",
+    "PushToken",
     "Question",
     "QuestionKind",
     "Quiz",
@@ -195,6 +224,7 @@ __all__ = [
     "RollupRole",
     "Rubric",
     "RubricCriterion",
+    "ScheduledJobRun",
     "SessionStatus",
     "Site",
     "Skill",

@@ -31,6 +31,8 @@ from backend.models import (
     SyncClock,
     TrainingSession,
 )
+from backend.services.notifications import notices
+from backend.services.notifications.notices import Notice
 from backend.services.reports.rollups import Tally
 from backend.sql import db_time, insert_many, placeholders
 
@@ -62,6 +64,8 @@ class Entity(StrEnum):
     TEAM_MEMBER = "TEAM_MEMBER"
     CONTENT_PROGRESS = "CONTENT_PROGRESS"  # an employee's study of one file of a module
     COURSE_CONTENT = "COURSE_CONTENT"  # a course's download manifest (lesson text, files, renditions)
+    NOTIFICATION = "NOTIFICATION"  # one inbox row of the viewer's, with its read state
+    OJT_ASSIGNMENT = "OJT_ASSIGNMENT"  # an OJT plan given to the viewer, with its items and status
 
 
 _CHANGE_COLUMNS = {
@@ -84,9 +88,15 @@ class ChangeSet:
         self._changes: dict[tuple[Entity, str, int], bool] = {}
         # What the transaction's facts add to the report rollups, written by ``publish`` too.
         self.tally = Tally()
+        # Whom the transaction's facts tell (notifications.notices), written by ``publish`` first.
+        self.notices: list[Notice] = []
 
     def touch(self, entity: Entity, entity_id: object, audience: int = EVERYONE, deleted: bool = False) -> None:
         self._changes[(entity, str(entity_id), audience)] = deleted
+
+    def notify(self, *notices: Notice) -> None:
+        """Tell people of what this transaction writes (see notifications.notices)."""
+        self.notices.extend(notices)
 
     def __len__(self) -> int:
         return len(self._changes)
@@ -94,9 +104,15 @@ class ChangeSet:
     async def publish(self, connection: BaseDBAsyncClient, now: datetime | None = None) -> int:
         """Give the marked rows feed numbers. Call as the last step of the transaction that
         wrote them, on its connection. Returns the highest number given (0 if nothing changed).
+        The notices are written first: each new notification is a feed row of its recipient's.
         The report rollups are added to right after the counter is taken: every writer takes
         that lock first, so rollup rows are locked in one order and ``reports rebuild``, which
         takes the counter before recounting, never sees half a transaction."""
+        if self.notices:
+            written = await notices.write(connection, self.tenant_id, self.notices, now or datetime.now(UTC))
+            self.notices = []
+            for notification_id, recipient_id in written:
+                self.touch(Entity.NOTIFICATION, notification_id, audience=recipient_id)
         if not self._changes:
             if self.tally:  # facts that changed nothing synced still lock the counter first
                 await _advance_clock(connection, self.tenant_id, 0)

@@ -38,6 +38,7 @@ from backend.services.credits import credit_engine
 from backend.services.feed import Entity
 from backend.services.integrity import detectors
 from backend.services.integrity.detectors import Signal
+from backend.services.ojt import assignments
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
 from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
@@ -365,6 +366,9 @@ async def _complete_courses(
     # meets a prerequisite on another version of it (course_catalog.LearnerProfile.has_completed).
     roots = await course_catalog.lineage_roots(viewer.tenant_id, connection)
     needed = {employee_id: course_catalog.versions_of(new_courses, roots) for employee_id, new_courses in fresh.items()}
+    # The OJT assignments these completions move on reach the employee's phones now (one statement,
+    # only when a course is completed; their stored status follows at the next scheduled check).
+    await assignments.touch_completed_courses(connection, context.changes, viewer.tenant_id, needed)
     unlocked: dict[int, set[int]] = {}  # required course -> courses it unlocks
     for course_id, required_id in (
         await CoursePrerequisite.filter(

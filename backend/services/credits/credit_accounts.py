@@ -22,6 +22,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
+from backend.ids import to_global_id
 from backend.models import (
     Course,
     CourseModule,
@@ -34,6 +35,7 @@ from backend.models import (
     CreditRule,
     CreditTarget,
     Employee,
+    NotificationKind,
     PendingCredit,
     PendingCreditStatus,
     Position,
@@ -43,6 +45,7 @@ from backend.services.audit import audit
 from backend.services.catalog.course_catalog import COURSE_FIELDS, MODULE_FIELDS
 from backend.services.credits import credit_engine, ledger
 from backend.services.feed import ChangeSet
+from backend.services.notifications.notices import Notice
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size, whole_list_count
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text
@@ -482,6 +485,21 @@ async def decide_pending(viewer: Viewer, claim_id: int, approve: bool, reason: s
             "PendingCredit",
             claim.id,
             {"employeeId": claim.employee_id, "amount": str(ledger.from_tenths(claim.amount)), "reason": text},
+        )
+        rule = await CreditRule.filter(id=claim.rule_id).using_db(connection).values_list("name", flat=True)
+        changes.notify(
+            Notice(
+                NotificationKind.PENDING_CREDIT_DECIDED,
+                claim.employee_id,
+                f"pending-credit:{claim.id}:decided",  # a claim is decided once
+                {
+                    "credits": str(ledger.from_tenths(claim.amount)),
+                    "rule": rule[0] if rule else "",
+                    "decision": decided.status.value,
+                    "reason": text,
+                },
+                to_global_id("PendingCredit", claim.id),
+            )
         )
         await changes.publish(connection, now)
     return decided

@@ -34,6 +34,7 @@ from backend.models import (
     CreditAccount,
     CreditEntry,
     CreditEntryKind,
+    NotificationKind,
     RecordStatus,
     Redemption,
     RedemptionStatus,
@@ -44,6 +45,7 @@ from backend.models import (
 from backend.services.audit import audit
 from backend.services.credits import ledger
 from backend.services.feed import ChangeSet, Entity
+from backend.services.notifications.notices import Notice
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
 from backend.services.validation import invalid as _invalid
@@ -533,6 +535,22 @@ async def _settle(
             )
             changes.touch(Entity.REWARD, redemption.reward_id)
         changes.touch(Entity.REDEMPTION, redemption.id, audience=redemption.employee_id)
+        if viewer.employee_id != redemption.employee_id:  # HR decided: the employee is told
+            reward = await Reward.filter(id=redemption.reward_id).using_db(connection).values_list("name", flat=True)
+            changes.notify(
+                Notice(
+                    NotificationKind.REDEMPTION_DECIDED,
+                    redemption.employee_id,
+                    f"redemption:{redemption.id}:{status.value}",
+                    {
+                        "reward": reward[0] if reward else "",
+                        "credits": str(ledger.from_tenths(redemption.cost)),
+                        "decision": status.value,
+                        "reason": reason,
+                    },
+                    to_global_id("Redemption", redemption.id),
+                )
+            )
         await audit(
             connection,
             viewer,

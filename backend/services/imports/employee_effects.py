@@ -12,6 +12,7 @@ from tortoise.expressions import Q
 
 from backend.models import (
     ActivationCode,
+    AssignmentSource,
     AuthSession,
     Employee,
     EmployeeSkill,
@@ -22,6 +23,7 @@ from backend.services.feed import EVERYONE, ChangeSet, Entity
 from backend.services.imports.bulk import update_by_id
 from backend.services.imports.employee_rows import PERSONAL, PLACE, Plan
 from backend.services.imports.kinds import KEY_CHUNK, WriteRun
+from backend.services.ojt import assignments
 from backend.services.people.employment_moves import LEFT
 from backend.services.people.employment_steps import touch_person
 from backend.services.people.org_units import touch_ruled_quizzes
@@ -129,6 +131,47 @@ async def begin_mentorships(run: WriteRun, pending: list[tuple[int, int]]) -> No
             run.audit("import.mentorship.create", "Mentorship", mentorship["id"], None, _mentorship(mentorship))
         await _touch_mentorships(run, made)
         await run.flush()
+
+
+# --- OJT plans -------------------------------------------------------------------------------------
+
+
+async def assign_plans(run: WriteRun, created: list[Plan], updated: list[Plan], moved_on: dict[int, date]) -> None:
+    """What hireEmployee and transferEmployee do for OJT plans, for the whole chunk at once (a few
+    statements, however many rows): active new employees get their place's plans from their hire
+    day; employees moved to another org unit or position (``moved_on``: their TRANSFER step's day)
+    the new place's plans they did not have in the old one."""
+    placements = [
+        assignments.Placement(
+            plan.employee_id,
+            AssignmentSource.HIRE,
+            plan.values["hired_on"] or run.context.today,
+            plan.values["org_unit_id"],
+            plan.values["position_id"],
+        )
+        for plan in created
+        if plan.values["is_active"]
+    ]
+    for plan in updated:
+        before = plan.before
+        if before is None or plan.employee_id not in moved_on:
+            continue
+        if (plan.values["org_unit_id"], plan.values["position_id"]) == (before.org_unit_id, before.position_id):
+            continue  # a new manager or site only
+        placements.append(
+            assignments.Placement(
+                plan.employee_id,
+                AssignmentSource.TRANSFER,
+                moved_on[plan.employee_id],
+                plan.values["org_unit_id"],
+                plan.values["position_id"],
+                before_org_unit_id=before.org_unit_id,
+                before_position_id=before.position_id,
+            )
+        )
+    await assignments.assign_on_placement(
+        run.connection, run.changes, run.tenant_id, placements, run.context.today, run.now, run.context.actor_id
+    )
 
 
 # --- the feed --------------------------------------------------------------------------------------

@@ -242,7 +242,8 @@ async def _write(run: WriteRun, state: _State, rows: Sequence[tuple[int, Employe
     state.managers_changed |= any(plan.manager != plan.manager_before for plan in changed)
     state.roles_changed |= any(plan.leaves or plan.roles != plan.roles_before for plan in updated)
     await _write_roles(run, created, updated)
-    await _write_steps(run, state, created, updated)
+    moved_on = await _write_steps(run, state, created, updated)
+    await employee_effects.assign_plans(run, created, updated, moved_on)
     leavers = [plan for plan in updated if plan.leaves]
     state.leavers += [plan.employee_id for plan in leavers]
     await employee_effects.leave(run, leavers)
@@ -308,9 +309,10 @@ async def _write_roles(run: WriteRun, created: list[Plan], updated: list[Plan]) 
     await insert_many(run.connection, "employee_role", columns, rows)
 
 
-async def _write_steps(run: WriteRun, state: _State, created: list[Plan], updated: list[Plan]) -> None:
+async def _write_steps(run: WriteRun, state: _State, created: list[Plan], updated: list[Plan]) -> dict[int, date]:
     """HIRE (and LEAVE for a former employee) of new rows; LEAVE of leavers; TRANSFER of moves,
-    dated today or, when the employee's latest step is later (a hire dated tomorrow), that day."""
+    dated today or, when the employee's latest step is later (a hire dated tomorrow), that day.
+    Returns the day of each TRANSFER step by employee id."""
     movers = [plan for plan in updated if plan.moves]
     latest = await latest_steps(run.tenant_id, [plan.employee_id for plan in movers], run.connection)
     steps: list[tuple[Plan, AssignmentKind, date, str]] = []
@@ -340,3 +342,4 @@ async def _write_steps(run: WriteRun, state: _State, created: list[Plan], update
         for plan, kind, day, reason in steps
     ]
     await insert_many(connection, "employee_assignment", _STEP_COLUMNS, rows)
+    return {plan.employee_id: day for plan, kind, day, _ in steps if kind == AssignmentKind.TRANSFER}

@@ -1,1 +1,2 @@
-"""On-the-job training: quizzes (authoring, grading), practice, mentorships, rubrics, evaluations, skills."""
+"""On-the-job training: quizzes (authoring, grading), practice, mentorships, rubrics, evaluations, skills, and OJT
+plans with their assignments (plans, assignments, plan_status)."""

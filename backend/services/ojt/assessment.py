@@ -37,6 +37,7 @@ from backend.models import (
     EvaluationStatus,
     MentorEvaluation,
     ModuleKind,
+    NotificationKind,
     RecordStatus,
     Role,
     Rubric,
@@ -47,6 +48,7 @@ from backend.services.catalog import progress
 from backend.services.content import evidence
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
+from backend.services.notifications.notices import Notice
 from backend.services.ojt import mentoring, skills
 from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS, criteria_of
 from backend.services.pagination import Keyset, Page, check_page_size
@@ -205,9 +207,20 @@ async def _after_submit(
     record_id: uuid.UUID | None,
     occurred_at: datetime,
 ) -> None:
-    """Skill evidence, the mentor's figures in the report rollups, and (ASSESSMENT at or above the
-    bar, the first such) the module done."""
+    """Skill evidence, the mentor's figures in the report rollups, the mentee told, and
+    (ASSESSMENT at or above the bar, the first such) the module done."""
     connection = context.connection
+    # The mentee hears of each submitted evaluation once (its uid names it); an HR supersede is a
+    # new evaluation with a new uid, so the mentee hears of the new score too.
+    context.changes.notify(
+        Notice(
+            NotificationKind.EVALUATION_SUBMITTED,
+            evaluation.mentee_id,
+            f"evaluation:{evaluation.uid}:submitted",
+            {"module": module.title, "mentor": context.viewer.employee.name, "score": evaluation.percent},
+            str(evaluation.uid),  # the app opens an evaluation by its uid
+        )
+    )
     rollups.add_entries(
         context.changes.tally,
         rollups.evaluation_entries(

@@ -23,6 +23,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from backend.errors import DomainError, ErrorCode
+from backend.ids import to_global_id
 from backend.models import (
     CourseModule,
     CourseStatus,
@@ -30,6 +31,7 @@ from backend.models import (
     Employee,
     Mentorship,
     ModuleKind,
+    NotificationKind,
     PracticeLog,
     PracticeStatus,
     RecordStatus,
@@ -39,6 +41,7 @@ from backend.services.catalog import progress
 from backend.services.content import evidence
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
+from backend.services.notifications.notices import Notice
 from backend.services.ojt.mentoring import (
     current_mentor_ids,
     current_mentorships,
@@ -270,6 +273,7 @@ class PracticeReviewed:
                 outcomes.append(Outcome.rejected(error))
                 continue
             await _touch_log(context, log.id, log.employee_id, log.course_id, zone, mentors)
+            context.changes.notify(_told(log, review, viewer.employee.name))
             decided = {"status": review.decision.value}
             outcomes.append(Outcome(RecordStatus.ACCEPTED, params=decided, result=decided))
         return outcomes
@@ -325,6 +329,21 @@ class PracticeReviewed:
                     quantity=log.quantity,
                 ),
             )
+
+
+def _told(log: PracticeLog, review: Review, mentor: str) -> Notice:
+    """The log's employee hears the decision (a log is decided once, so the key is its decision)."""
+    confirmed = review.decision == PracticeStatus.CONFIRMED
+    params = {"module": log.module.title, "mentor": mentor}
+    if not confirmed:
+        params["note"] = review.note
+    return Notice(
+        NotificationKind.PRACTICE_CONFIRMED if confirmed else NotificationKind.PRACTICE_RETURNED,
+        log.employee_id,
+        f"practice:{log.id}:{review.decision.value}",
+        params,
+        to_global_id("PracticeLog", log.id),
+    )
 
 
 # --- reading practice logs ----------------------------------------------------------------------

@@ -19,11 +19,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError, ErrorCode
-from backend.models import AttemptStatus, Question, Quiz, QuizAttempt, Role
+from backend.ids import to_global_id
+from backend.models import AttemptStatus, NotificationKind, Question, Quiz, QuizAttempt, Role
 from backend.services.audit import audit
 from backend.services.catalog import progress
 from backend.services.credits import credit_engine
 from backend.services.feed import ChangeSet, Entity
+from backend.services.notifications.notices import Notice
 from backend.services.ojt import mentoring, skills
 from backend.services.ojt.quizzes import feedback_items, points_text, quiz_passed, whole_percent
 from backend.services.pagination import Keyset, Page, check_page_size
@@ -189,6 +191,16 @@ async def grade_answer(
                 attempt.submitted_at,
             )
         change_set.touch(Entity.QUIZ_ATTEMPT, attempt.id, audience=attempt.employee_id)
+        if done:  # graded by a person: the learner hears the final score once, when none awaits
+            change_set.notify(
+                Notice(
+                    NotificationKind.QUIZ_GRADED,
+                    attempt.employee_id,
+                    f"quiz-attempt:{attempt.id}:graded",
+                    {"quiz": quiz.title, "score": points_text(score), "passed": passed},
+                    to_global_id("QuizAttempt", attempt.id),
+                )
+            )
         if passed and not attempt.passed and not others_passed:
             # A first pass releases a review held back until then (AFTER_FINAL_ATTEMPT): the
             # learner's other attempts show their feedback from now on.

@@ -40,6 +40,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.i18n import SUPPORTED_LOCALES
 from backend.models import (
     AssignmentKind,
+    AssignmentSource,
     DataStandardSubject,
     Employee,
     EmployeeRole,
@@ -47,6 +48,7 @@ from backend.models import (
     Role,
 )
 from backend.services.feed import ChangeSet, Entity
+from backend.services.ojt import assignments
 from backend.services.people import accounts
 from backend.services.people.employment_steps import (
     EmploymentWrite,
@@ -251,6 +253,13 @@ async def hire_employee(
                 "employee.hire", employee.id, {"before": None, "after": {**state_of(employee), "roles": sorted(roles)}}
             )
             touch_person(write.changes, employee, employee.manager_id)
+            # The OJT plans of the place they join, from their first day (docs/ojt-plans.md).
+            placement = assignments.Placement(
+                employee.id, AssignmentSource.HIRE, hire.hired_on, employee.org_unit_id, employee.position_id
+            )
+            await assignments.assign_on_placement(
+                connection, write.changes, tenant.id, [placement], write.today, now, viewer.employee_id
+            )
             activation = (
                 await accounts.issue_activation_code(settings, viewer, employee.id, now=now) if issue_code else None
             )

@@ -36,6 +36,7 @@ from backend.i18n import translate
 from backend.models import (
     ActivationCode,
     AssignmentKind,
+    AssignmentSource,
     AuthSession,
     Employee,
     EmployeeAssignment,
@@ -46,6 +47,7 @@ from backend.models import (
 )
 from backend.services.audit import audit
 from backend.services.feed import ChangeSet, Entity
+from backend.services.ojt import assignments
 from backend.services.people import accounts
 from backend.services.people.employment import HIRE_DAYS_AHEAD, Hired, check_not_before, check_not_future, check_reason
 from backend.services.people.employment_steps import (
@@ -181,6 +183,19 @@ async def transfer_employee(
         touch_person(write.changes, employee, previous_manager, employee.manager_id)
         if {"org_unit_id", "position_id"} & changed.keys():
             await touch_new_place(write, employee, position_changed="position_id" in changed)
+            # The OJT plans of the new place they did not have in the old one, from the move's day.
+            placement = assignments.Placement(
+                employee.id,
+                AssignmentSource.TRANSFER,
+                effective_on,
+                employee.org_unit_id,
+                employee.position_id,
+                before_org_unit_id=before["orgUnitId"],
+                before_position_id=before["positionId"],
+            )
+            await assignments.assign_on_placement(
+                connection, write.changes, tenant.id, [placement], write.today, now, viewer.employee_id
+            )
         reassigned = await _reassign(write, employee, plan, effective_on, "history.manager_moved")
         await write.changes.publish(connection, now)
     return Moved(employee, reassigned)
@@ -390,6 +405,13 @@ async def rehire_employee(
         )
         touch_person(write.changes, employee, employee.manager_id)
         await touch_new_place(write, employee)
+        # A return is a hire for OJT plans: the place's plans they never had, from the day back.
+        placement = assignments.Placement(
+            employee.id, AssignmentSource.HIRE, back.effective_on, employee.org_unit_id, employee.position_id
+        )
+        await assignments.assign_on_placement(
+            connection, write.changes, tenant.id, [placement], write.today, now, viewer.employee_id
+        )
         activation = (
             await accounts.issue_activation_code(settings, viewer, employee.id, now=now) if issue_code else None
         )

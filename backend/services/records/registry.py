@@ -16,7 +16,8 @@ from backend.services.content import course_downloads, study
 from backend.services.credits import credit_engine, rewards
 from backend.services.feed import Backfiller, ChangeSet
 from backend.services.imports import history_kind
-from backend.services.ojt import assessment, mentoring, practice, quizzes, rubrics, skills
+from backend.services.notifications import inbox
+from backend.services.ojt import assessment, assignments, mentoring, practice, quizzes, rubrics, skills
 from backend.services.people import employment, profile_settings
 from backend.services.records.handler import RecordHandler
 from backend.services.sessions import checkin, enrollment
@@ -27,6 +28,7 @@ HANDLERS: tuple[RecordHandler, ...] = (
     progress.LessonCompleted(),
     enrollment.EnrollmentRequested(),
     profile_settings.SettingsChanged(),
+    inbox.NotificationsRead(),
     checkin.CheckIn(),
     checkin.CheckOut(),
     quizzes.QuizSubmitted(),
@@ -57,6 +59,8 @@ BACKFILLERS: tuple[Backfiller, ...] = (
     employment.mark_feed_rows,
     study.mark_feed_rows,
     course_downloads.mark_feed_rows,
+    assignments.mark_feed_rows,
+    inbox.mark_feed_rows,
     feed.mark_shared_rows,
 )
 

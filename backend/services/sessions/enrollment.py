@@ -26,6 +26,7 @@ from backend.models import (
     Employee,
     Enrollment,
     EnrollmentStatus,
+    NotificationKind,
     RecordStatus,
     Role,
     SessionStatus,
@@ -42,7 +43,9 @@ from backend.services.catalog.course_catalog import (
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
+from backend.services.sessions import session_notices
 from backend.services.sessions.seats import count_enrolled, free_seat, promote_waitlist, take_seat
+from backend.services.sessions.session_notices import Requested
 from backend.services.sessions.training_sessions import manages_sessions
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -150,7 +153,12 @@ async def request_in(
         changes.touch(Entity.TRAINING_SESSION, session.id)
     if status == EnrollmentStatus.ENROLLED:
         await count_enrolled(connection, changes, session.id, [viewer.employee_id], 1)
-    return await Enrollment.get(id=enrollment_id, using_db=connection)
+    enrollment = await Enrollment.get(id=enrollment_id, using_db=connection)
+    if status == EnrollmentStatus.PENDING:  # only a request that needs a decision is told
+        requested = Requested(enrollment.id, enrollment.version, viewer.employee_id, viewer.employee.name, session.id)
+        facts = await session_notices.session_facts(connection, viewer.tenant_id, [session.id])
+        changes.notify(*await session_notices.tell_approvers(connection, viewer.tenant_id, [requested], facts))
+    return enrollment
 
 
 async def request_enrollment(viewer: Viewer, session_id: int, now: datetime | None = None) -> Enrollment:
@@ -242,6 +250,19 @@ async def decide_enrollment(
             await count_enrolled(connection, changes, enrollment.session_id, [enrollment.employee_id], 1)
         else:
             await _release(connection, changes, viewer.tenant_id, enrollment.session_id, now)
+        facts = await session_notices.session_facts(connection, viewer.tenant_id, [enrollment.session_id])
+        if enrollment.session_id in facts and enrollment.employee_id != viewer.employee_id:
+            changes.notify(
+                session_notices.tell_employee(
+                    NotificationKind.ENROLLMENT_APPROVED if approve else NotificationKind.ENROLLMENT_REJECTED,
+                    enrollment.id,
+                    enrollment.version + 1,  # the conditional update above moved it from PENDING
+                    status,
+                    enrollment.employee_id,
+                    facts[enrollment.session_id],
+                    None if approve else reason,
+                )
+            )
         await audit(
             connection,
             viewer,

@@ -19,9 +19,10 @@ from datetime import datetime
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 
-from backend.models import Enrollment, EnrollmentStatus, SessionStatus, TrainingSession
+from backend.models import Employee, Enrollment, EnrollmentStatus, NotificationKind, SessionStatus, TrainingSession
 from backend.services.feed import ChangeSet, Entity
 from backend.services.reports import rollups
+from backend.services.sessions import session_notices
 from backend.sql import Params
 
 
@@ -111,4 +112,42 @@ async def promote_waitlist(
         changes.touch(Entity.TRAINING_SESSION, session_id)
         if promoted_status == EnrollmentStatus.ENROLLED:
             await count_enrolled(connection, changes, session_id, [e.employee_id for e in promoted], 1)
+        await _tell_promoted(connection, changes, tenant_id, session_id, promoted_status, promoted)
     return promoted
+
+
+async def _tell_promoted(
+    connection: BaseDBAsyncClient,
+    changes: ChangeSet,
+    tenant_id: int,
+    session_id: int,
+    status: EnrollmentStatus,
+    promoted: list[Enrollment],
+) -> None:
+    """A seat taken from the waiting list: the employee hears they are in (ENROLLED); a seat that
+    still needs approval (PENDING) is a request for the approver, and the employee hears of the
+    decision."""
+    facts = await session_notices.session_facts(connection, tenant_id, [session_id])
+    session = facts.get(session_id)
+    if session is None:
+        return
+    if status == EnrollmentStatus.ENROLLED:
+        changes.notify(
+            *(
+                session_notices.tell_employee(
+                    NotificationKind.ENROLLMENT_PROMOTED, e.id, e.version + 1, status, e.employee_id, session
+                )
+                for e in promoted
+            )
+        )
+        return
+    names = dict(
+        await Employee.filter(tenant_id=tenant_id, id__in=[e.employee_id for e in promoted])
+        .using_db(connection)
+        .values_list("id", "name")
+    )
+    requests = [
+        session_notices.Requested(e.id, e.version + 1, e.employee_id, names.get(e.employee_id, ""), session_id)
+        for e in promoted
+    ]
+    changes.notify(*await session_notices.tell_approvers(connection, tenant_id, requests, facts))

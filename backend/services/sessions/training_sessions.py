@@ -24,6 +24,7 @@ from backend.models import (
     CourseStatus,
     Employee,
     EmployeeRole,
+    NotificationKind,
     Role,
     SessionStatus,
     Site,
@@ -34,6 +35,7 @@ from backend.services.catalog.course_catalog import LearnerProfile, ineligible_c
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.reports import rollups
+from backend.services.sessions import session_notices
 from backend.services.sessions.seats import promote_waitlist
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -271,6 +273,7 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
         if capacity is not None:
             await promote_waitlist(connection, changes, viewer.tenant_id, session.id, datetime.now(UTC))
             values["capacity"] = capacity
+        await _tell_moved(connection, changes, viewer, session, values)
         await audit(
             connection,
             viewer,
@@ -283,6 +286,35 @@ async def update_session(viewer: Viewer, session_id: int, given: SessionInput) -
         changes.touch(Entity.TRAINING_SESSION, session.id)
         await changes.publish(connection)
     return await _shown(viewer, session.id)
+
+
+async def _tell_moved(
+    connection: BaseDBAsyncClient, changes: ChangeSet, viewer: Viewer, before: TrainingSession, values: dict[str, Any]
+) -> None:
+    """SESSION_MOVED to its instructor and everyone with a place or waiting for one (less whoever
+    moved it) when its start or its place changed. The key names the change by its new start and
+    the moment it was made: a session moved back and forth tells each move, and a change that
+    moves nothing (the same values saved again) tells nobody."""
+    moved = {
+        name
+        for name in ("starts_at", "site_id", "location")
+        if name in values and values[name] != getattr(before, name)
+    }
+    if not moved:
+        return
+    facts = (await session_notices.session_facts(connection, viewer.tenant_id, [before.id]))[before.id]
+    changed = datetime.now(UTC)
+    changes.notify(
+        *session_notices.tell_everyone(
+            NotificationKind.SESSION_MOVED,
+            f"session:{before.id}:moved:{session_notices.iso(facts.starts_at)}:{changed.timestamp():.6f}",
+            facts,
+            await session_notices.people_of(connection, before.id),
+            {"previousStartsAt": session_notices.iso(before.starts_at)},
+            expires_at=facts.starts_at,
+            actor_id=viewer.employee_id,
+        )
+    )
 
 
 def _times(session: TrainingSession, values: dict[str, Any]) -> rollups.SessionTimes:
@@ -318,6 +350,18 @@ async def cancel_session(viewer: Viewer, session_id: int, reason: str = "") -> T
             changes.touch(Entity.TRAINING_SESSION, session.id)
             await rollups.note_session_cancelled(
                 connection, changes.tally, viewer.tenant_id, session.id, _times(session, {})
+            )
+            facts = (await session_notices.session_facts(connection, viewer.tenant_id, [session.id]))[session.id]
+            changes.notify(
+                *session_notices.tell_everyone(
+                    NotificationKind.SESSION_CANCELLED,
+                    f"session:{session.id}:cancelled",
+                    facts,
+                    await session_notices.people_of(connection, session.id),
+                    {"reason": reason},
+                    expires_at=facts.starts_at,
+                    actor_id=viewer.employee_id,
+                )
             )
             await changes.publish(connection)
     return await _shown(viewer, session.id)

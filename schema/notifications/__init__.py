@@ -1,0 +1,1 @@
+"""Notifications: the inbox, preferences, push tokens, and HR's channels and wordings."""
