@@ -520,6 +520,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "{name} 至少需要 {min} 个字符",
         "en": "{name} must be at least {min} characters long",
     },
+    "reason.secret_again": {
+        "zh-CN": "{name} 的发送地址已更改，请重新填写 {name}",
+        "en": "{name} must be given again when the address it is sent to changes",
+    },
     "reason.unknown_setting": {"zh-CN": "{name} 不是该渠道的设置项", "en": "{name} is not a setting of this channel"},
     "reason.private_key": {
         "zh-CN": "{name} 不是有效的私钥（PEM 格式，FCM 为 RSA 密钥，APNs 为 P-256 .p8 密钥）",

@@ -102,8 +102,7 @@ class Worker:
         """Deliver until ``stop`` is set (``once``: until there is nothing to do, having run the
         due jobs once). A failed round (the database away, say) is logged and tried again after
         the poll interval."""
-        _quiet_client_logs()
-        transport = self.transport()
+        transport = self.transport()  # addresses.outbound_client keeps httpx's request lines out of the log
         jobs = asyncio.create_task(self._jobs(stop, once), name="xuefen-scheduled-jobs") if self.jobs else None
         LOG.info("notification worker started (concurrency %d)", self.concurrency)
         try:
@@ -146,15 +145,6 @@ class Worker:
             if once:
                 return
             await _sleep(stop, self.settings.worker_poll_seconds)
-
-
-def _quiet_client_logs() -> None:
-    """httpx logs each request's URL at INFO: a group robot's URL carries its access token
-    (WeCom ``?key=``, DingTalk ``?access_token=``), so those lines never reach the worker's log."""
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.WARNING:
-            logger.setLevel(logging.WARNING)
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -773,6 +773,12 @@ async def test_a_name_resolving_to_loopback_is_refused(hooks: Receiver, strict: 
             {"fcmProjectId": "acme-app", "fcmServiceAccount": "{not json"},
             "settings.fcmServiceAccount",
         ),
+        # Text nested past the JSON reader's recursion limit, or far longer than any key file.
+        (
+            DeliveryChannel.PUSH,
+            {"fcmProjectId": "acme-app", "fcmServiceAccount": "[" * 100_000},
+            "settings.fcmServiceAccount",
+        ),
         (
             DeliveryChannel.PUSH,
             {"fcmProjectId": "acme-app", "fcmServiceAccount": {"client_email": "a@b.c", "private_key": "nope"}},
@@ -820,6 +826,7 @@ def test_every_delivery_channel_has_a_channel() -> None:
     for key, channel in CHANNELS.items():
         assert channel.channel is key
         assert channel.secret_fields()
+        assert set(channel.secret_destinations()) <= set(channel.secret_fields())
 
 
 def test_receiver_in_the_docs_matches_verify_webhook() -> None:

@@ -39,7 +39,7 @@ from backend.models import (
     PushToken,
     Site,
 )
-from backend.services.notifications import outbox
+from backend.services.notifications import inbox, outbox
 from backend.services.notifications.channels.base import Transport
 from backend.services.notifications.channels.registry import CHANNELS
 from backend.services.notifications.channels.webhook import verify_webhook
@@ -487,6 +487,38 @@ async def test_what_no_longer_should_be_sent_is_skipped(company: Company, receiv
             (manager.id, DeliveryChannel.EMAIL): (DeliveryStatus.SENT, 1, ""),
         }
         assert receiver.requests == [] and [to for to, _ in mailbox.messages] == [["mgr@example.com"]]
+
+
+async def test_one_notification_that_cannot_be_worded_never_holds_up_the_others(
+    company: Company, receiver, transport, settings
+) -> None:
+    """A time at the edge of what Python can show in the reader's zone (year 9999, eight hours
+    ahead in Shanghai) is shown as written; a row that cannot be worded at all (params not an
+    object) is a dead letter of its own. Before, either raised out of ``deliver`` after the claim:
+    the whole batch, other companies' messages too, stayed SENDING and was claimed again first
+    after every lease, for ever."""
+    tenant_id = company.tenant.id
+    manager, other, hr = (company.employees[no] for no in ("MGR", "OTH", "HR1"))
+    await webhook(tenant_id, receiver.url)
+    edge = cancelled(manager.id, "year-9999")
+    edge.params["startsAt"] = "9999-12-31T23:00:00+00:00"
+    await tell(tenant_id, NOW, edge, cancelled(other.id, "corrupt"), cancelled(hr.id, "fine"))
+    await Notification.filter(tenant_id=tenant_id, recipient_id=other.id).update(params=["not", "an", "object"])
+    await drain(transport, NOW, settings)
+    outcome = {d.notification.recipient_id: (d.status, d.attempts) for d in await deliveries(company)}
+    assert outcome == {
+        manager.id: (DeliveryStatus.SENT, 1),
+        hr.id: (DeliveryStatus.SENT, 1),
+        other.id: (DeliveryStatus.DEAD, 1),
+    }
+    bodies = [request.body.decode() for request in receiver.requests]
+    assert len(bodies) == 2 and any("9999-12-31T23:00:00+00:00" in body for body in bodies)
+    (dead,) = [d for d in await deliveries(company) if d.status == DeliveryStatus.DEAD]
+    assert dead.last_error == "could not be worded (AttributeError)"
+    # The inbox shows the edge time as written too.
+    reader = await inbox.reader_of(tenant_id, manager.id)
+    (row,) = await Notification.filter(tenant_id=tenant_id, recipient_id=manager.id)
+    assert "9999-12-31T23:00:00+00:00" in reader.show(row).body
 
 
 async def test_a_batch_reads_what_it_needs_in_a_fixed_number_of_statements(

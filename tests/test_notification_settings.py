@@ -3,19 +3,25 @@ versions, roles, and a test message that really reaches a local receiver."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from backend.app import create_app
 from backend.config import Settings
-from backend.models import AuditEntry, NotificationChannelConfig
+from backend.models import AuditEntry, NotificationChannelConfig, NotificationDelivery, NotificationKind
+from backend.services.notifications import outbox
 from backend.services.notifications.channels.addresses import outbound_client
 from backend.services.notifications.channels.base import Transport
 from backend.services.notifications.channels.webhook import verify_webhook
+from backend.services.notifications.notices import Notice
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.notification_receivers import WebhookReceiver, cancelled, drain, tell, webhook, webhook_receiver
@@ -194,3 +200,120 @@ async def test_hr_sees_dead_letters_with_the_reason_and_sends_one_again(
     assert foreign["errors"] == [{"code": "NOT_FOUND"}]
     employee = await token_for(client, company.code, "LRN")
     assert (await gql(client, DEAD, {"first": 10}, employee))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def _pem(key: Any) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+async def test_a_kept_secret_never_goes_to_a_new_address(client: httpx.AsyncClient, company: Company) -> None:
+    """A secret left out is kept only while it goes where it went: an HR admin (or whoever holds
+    their session) who points the SMTP host or a push API base elsewhere must type the secret
+    again, or the server would log in there with the stored password, or hand it a bearer token."""
+    hr = await token_for(client, company.code, "HR1")
+
+    async def configure(channel: str, version: int, settings: dict[str, Any]) -> dict[str, Any]:
+        given = {"channel": channel, "enabled": True, "version": version, "settings": settings}
+        return (await gql(client, CONFIGURE, {"input": given}, hr))["data"]["configureNotificationChannel"]
+
+    mail = {"host": "smtp.acme.cn", "username": "training@acme.cn", "fromAddress": "training@acme.cn"}
+    assert (await configure("EMAIL", 0, {**mail, "password": "smtp-password"}))["errors"] == []
+    # The same server, another display name: the password stays.
+    assert (await configure("EMAIL", 1, {**mail, "fromName": "培训部"}))["errors"] == []
+    for moved in ({"host": "smtp.attacker.example"}, {"port": 2525}, {"security": "tls"}):
+        answer = await configure("EMAIL", 2, {**mail, **moved})
+        assert [(e["code"], e["field"]) for e in answer["errors"]] == [("VALIDATION", "settings.password")], moved
+        assert "{" not in answer["errors"][0]["message"]
+    assert (await configure("EMAIL", 2, {**mail, "host": "smtp2.acme.cn", "password": "new-password"}))["errors"] == []
+    stored = await NotificationChannelConfig.get(tenant_id=company.tenant.id, channel="EMAIL")
+    assert stored.settings["host"] == "smtp2.acme.cn" and stored.settings["password"] == "new-password"
+
+    account = {
+        "client_email": "push@acme-app.iam.gserviceaccount.com",
+        "private_key": _pem(rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    }
+    push = {
+        "fcmProjectId": "acme-app",
+        "apnsKeyId": "KEY1234567",
+        "apnsTeamId": "TEAM123456",
+        "apnsBundleId": "com.example.xuefen",
+    }
+    secrets = {"fcmServiceAccount": account, "apnsPrivateKey": _pem(ec.generate_private_key(ec.SECP256R1()))}
+    assert (await configure("PUSH", 0, {**push, **secrets}))["errors"] == []
+    # Named as stored (the defaults written out) or left to the defaults: the same addresses.
+    assert (await configure("PUSH", 1, {**push, "fcmApiBase": "https://fcm.googleapis.com/"}))["errors"] == []
+    for moved, field in (
+        ({"fcmApiBase": "https://fcm.attacker.example"}, "settings.fcmServiceAccount"),
+        ({"apnsApiBase": "https://apns.attacker.example"}, "settings.apnsPrivateKey"),
+    ):
+        answer = await configure("PUSH", 2, {**push, **moved})
+        assert [(e["code"], e["field"]) for e in answer["errors"]] == [("VALIDATION", field)], moved
+    stored = await NotificationChannelConfig.get(tenant_id=company.tenant.id, channel="PUSH")
+    assert stored.version == 2 and stored.settings["fcmApiBase"] == "https://fcm.googleapis.com"
+
+
+async def test_testing_a_robot_never_logs_its_url(
+    on_premise: httpx.AsyncClient,
+    company: Company,
+    receiver: WebhookReceiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A robot's URL is its credential: the API process's log (INFO, as ``xuefen serve`` sets it)
+    must not get httpx's request line when HR tests the channel."""
+    hr = await token_for(on_premise, company.code, "HR1")
+    key = "robot-key-3f9a1c77e2b54d0a"
+    receiver.answer = lambda _: (200, {"json": {"errcode": 0, "errmsg": "ok"}}, 0.0)
+    given = {"channel": "WECOM", "enabled": True, "version": 0, "settings": {"url": f"{receiver.url}?key={key}"}}
+    assert (await gql(on_premise, CONFIGURE, {"input": given}, hr))["data"]["configureNotificationChannel"][
+        "errors"
+    ] == []
+    logging.getLogger("httpx").setLevel(logging.NOTSET)  # as in a fresh server process
+    logging.getLogger("httpcore").setLevel(logging.NOTSET)
+    caplog.set_level(logging.INFO)  # configure_logging's default
+    tested = (await gql(on_premise, TEST, {"channel": "WECOM"}, hr))["data"]["testNotificationChannel"]
+    assert tested["delivered"] is True and len(receiver.requests) == 1
+    assert key not in caplog.text
+
+
+async def test_a_group_robot_carries_only_the_kinds_for_people_who_must_act_unless_hr_chooses(
+    client: httpx.AsyncClient, company: Company
+) -> None:
+    hr = await token_for(client, company.code, "HR1")
+    robot = {"url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-123"}
+    given = {"channel": "WECOM", "enabled": True, "version": 0, "settings": robot}
+    done = (await gql(client, CONFIGURE_KINDS, {"input": given}, hr))["data"]["configureNotificationChannel"]
+    assert done["channel"]["kinds"] == ["ASSIGNMENT_ESCALATED", "ENROLLMENT_REQUESTED"]
+    assert done["channel"]["kindsChosen"] is False
+    await webhook(company.tenant.id, "https://hooks.example.com/xuefen")  # the webhook carries every kind
+    now = datetime.now(UTC)
+    learner, manager = company.employees["LRN"], company.employees["MGR"]
+    requested = Notice(NotificationKind.ENROLLMENT_REQUESTED, manager.id, f"k-{company.code}-1", {})
+    await tell(company.tenant.id, now, cancelled(learner.id, f"k-{company.code}-2"), requested)
+    assert await outbox.dispatch(now) >= 2
+    sent = set(
+        await NotificationDelivery.filter(tenant_id=company.tenant.id).values_list("notification__kind", "channel")
+    )
+    assert sent == {
+        ("SESSION_CANCELLED", "WEBHOOK"),
+        ("ENROLLMENT_REQUESTED", "WEBHOOK"),
+        ("ENROLLMENT_REQUESTED", "WECOM"),
+    }
+    # HR widens the robot to cancellations: the next one goes to the group too.
+    given = {**given, "version": 1, "kinds": ["SESSION_CANCELLED"]}
+    done = (await gql(client, CONFIGURE_KINDS, {"input": given}, hr))["data"]["configureNotificationChannel"]
+    assert done["errors"] == [] and done["channel"]["kinds"] == ["SESSION_CANCELLED"] and done["channel"]["kindsChosen"]
+    await tell(company.tenant.id, now, cancelled(learner.id, f"k-{company.code}-3"))
+    await outbox.dispatch(now)
+    third = await NotificationDelivery.filter(notification__event_key=f"test:k-{company.code}-3").values_list(
+        "channel", flat=True
+    )
+    assert sorted(third) == ["WEBHOOK", "WECOM"]
+
+
+CONFIGURE_KINDS = """
+mutation C($input: ConfigureNotificationChannelInput!) {
+  configureNotificationChannel(input: $input) { channel { kinds kindsChosen } errors { code field } }
+}
+"""

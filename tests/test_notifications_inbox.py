@@ -11,7 +11,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from backend.ids import from_global_id, to_global_id
-from backend.models import Notification, NotificationKind, PushToken
+from backend.models import Notification, NotificationKind, PushToken, Site
 from backend.services.feed import ChangeSet
 from backend.services.notifications.notices import Notice
 from tests.factories import Company, make_company
@@ -119,6 +119,19 @@ def _read_record(seq: int, payload: Any, record_id: str | None = None) -> dict[s
         "occurredAt": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
         "payload": payload,
     }
+
+
+async def test_a_zone_the_servers_tz_database_lacks_leaves_the_inbox_readable(client, company: Company) -> None:
+    """A site's zone is checked when HR writes it, but a server with an older tz database may not
+    know it: the inbox and the phone's feed fall back to the company's zone, as deliveries do."""
+    learner = company.employees["LRN"]
+    await Site.filter(id=learner.site_id).update(time_zone="Asia/Not_A_Zone_Yet")
+    await tell(company.tenant.id, approved(learner.id, 1))
+    token = await token_for(client, company.code, "LRN", device_id="phone-a")
+    (node,) = [edge["node"] for edge in (await inbox(client, token))["edges"]]
+    assert "2026-12-03 17:30" in node["body"]  # Shanghai's clock, the company's zone
+    rows, _ = await _pull_notifications(client, token, "phone-a", None)
+    assert [row["data"]["body"] for row in rows.values()] == [node["body"]]
 
 
 async def test_read_state_is_synced_between_two_phones(client, company: Company) -> None:

@@ -501,6 +501,20 @@ async def test_a_manager_gives_plans_to_their_team_only(client, company, hr, pas
     assert await mine(client, await token_for(client, company.code, "OTH")) == []
 
 
+async def test_who_gives_a_plan_to_themselves_is_not_told_of_it(client, company, hr):
+    """The person who caused an event is never told of it (docs/notification-events.md): a
+    manager giving their whole unit a plan (themselves included) tells the others only."""
+    plan = await create_plan(client, hr, plan_input("OJT-SELF", course_item(company.courses["S-001"])))
+    manager = await token_for(client, company.code, "MGR")
+    done = await send(
+        client, ASSIGN, {"planId": plan["id"], "orgUnitId": gid("OrgUnit", company.org_units["sales"])}, manager
+    )
+    assert (done["errors"], done["assignedCount"]) == ([], 2)  # MGR and LRN
+    learner = company.employees["LRN"]
+    (given,) = await assignments_of(company, learner)
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_NEW) == [(learner.id, f"assignment:{given.id}:new")]
+
+
 # --- statuses ----------------------------------------------------------------------------------------
 
 
@@ -624,6 +638,28 @@ async def test_overdue_is_told_to_the_employee_and_escalated_once(client, compan
     token = await token_for(client, company.code, "MGR")
     page = await gql(client, PAGE, {"first": 10, "filter": {"overdueOnly": True}}, token=token)
     assert [e["node"]["status"] for e in page["data"]["ojtAssignments"]["edges"]] == ["OVERDUE"]
+
+
+async def test_an_overdue_one_goes_to_hr_when_the_manager_cannot_act_on_it(client, company, hr):
+    """A manager named on the employee who holds no manager role (or has left) can neither open
+    nor waive the assignment: the HR admins are told instead, as for someone without a manager."""
+    plan = await create_plan(client, hr, plan_input("OJT-LATE2", course_item(company.courses["A-002"]), dueDays=30))
+    learner, other = company.employees["LRN"], company.employees["OTH"]
+    await Employee.filter(id=learner.id).update(manager_id=other.id)  # OTH: an employee, no manager role
+    start = today_of(company) - timedelta(days=40)
+    data = {"planId": plan["id"], "employeeIds": [gid("Employee", learner)], "startsOn": start.isoformat()}
+    assert (await send(client, ASSIGN, data, hr))["errors"] == []
+    (given,) = await assignments_of(company, learner)
+    # What the named manager would see of it: nothing.
+    oth = await token_for(client, company.code, "OTH")
+    found = await gql(
+        client, "query($id: ID!) { ojtAssignment(id: $id) { id } }", {"id": gid("OjtAssignment", given)}, token=oth
+    )
+    assert found["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert await assignments.run_checks(company.tenant.id, datetime.now(UTC)) == 1
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED) == [
+        (company.employees["HR1"].id, f"assignment:{given.id}:escalated")
+    ]
 
 
 async def test_due_soon_is_told_once_and_waived_ones_are_left_alone(client, company, hr):

@@ -43,6 +43,7 @@ class Migration(migrations.Migration):
                 ('channel', fields.CharEnumField(description='EMAIL: EMAIL\nPUSH: PUSH\nWECOM: WECOM\nDINGTALK: DINGTALK\nFEISHU: FEISHU\nWEBHOOK: WEBHOOK', enum_type=DeliveryChannel, max_length=16)),
                 ('enabled', fields.BooleanField(default=True)),
                 ('settings', fields.JSONField(default=dict, encoder=JSON_DUMPS, decoder=loads)),
+                ('kinds', fields.JSONField(null=True, encoder=JSON_DUMPS, decoder=loads)),
                 ('version', fields.IntField(default=0)),
             ],
             options={'table': 'notification_channel_config', 'app': 'xuefen', 'unique_together': (('tenant', 'channel'),), 'pk_attr': 'id', 'table_description': "A company's settings for one outbound channel: ``settings`` holds what the channel needs"},

@@ -131,6 +131,9 @@ class NotificationChannelConfig(TenantModel):
     channel = fields.CharEnumField(DeliveryChannel, max_length=16)
     enabled = fields.BooleanField(default=True)
     settings: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    # The kinds sent on this channel; null: the channel's default (every kind, but a group robot
+    # only the kinds for approvers and managers: a group chat is no place for 10,000 reminders).
+    kinds: fields.JSONField[list[str] | None] = fields.JSONField(null=True)
     version = fields.IntField(default=0)
 
     class Meta:

@@ -12,7 +12,7 @@ from backend.models import DeliveryChannel, Employee, Role
 from backend.services.notifications import channel_settings, inbox, outbox, preferences, push_tokens, templates
 from backend.services.people import directory
 from backend.services.viewer import Viewer
-from schema.connection import Connection
+from schema.connection import Connection, selects
 from schema.ids import expect_global_id
 from schema.notifications.types import (
     ConfigureNotificationChannelInput,
@@ -58,8 +58,9 @@ class NotificationQueries:
         viewer = await info.context.require_viewer()
         page = await inbox.inbox_page(viewer, first, after, unread_only, info.context.settings.max_page_size)
         reader = await inbox.reader_of(viewer.tenant_id, viewer.employee_id, info.context.locale)
+        unread = await inbox.unread_count(viewer) if selects(info, "unreadCount") else 0
         return NotificationConnection.from_page(
-            page, lambda row: Notification.of(reader.show(row)), unread_count=await inbox.unread_count(viewer)
+            page, lambda row: Notification.of(reader.show(row)), unread_count=unread
         )
 
     @strawberry.field(description="How the viewer wants to be told: kinds muted per channel, quiet hours.")
@@ -163,7 +164,9 @@ class NotificationMutations:
     ) -> NotificationChannelPayload:
         async def work(viewer: Viewer):
             settings = cast(dict[str, Any], input.settings)
-            return await channel_settings.configure(viewer, input.channel, input.enabled, settings, input.version)
+            return await channel_settings.configure(
+                viewer, input.channel, input.enabled, settings, input.version, input.kinds
+            )
 
         def payload(view, errors) -> NotificationChannelPayload:
             return NotificationChannelPayload(channel=NotificationChannel.of(view) if view else None, errors=errors)

@@ -141,6 +141,11 @@ class NotificationChannel:
     settings: JSON = strawberry.field(description="Its settings without the secrets (docs/notification-channels.md).")
     secrets_set: list[str] = strawberry.field(description="The secret settings that are set (never shown).")
     version: int = strawberry.field(description="Version, for configureNotificationChannel (0: never configured).")
+    kinds: list[NotificationKind] = strawberry.field(
+        description="The kinds sent on it: HR's choice, else the channel's default (every kind; a group robot only "
+        "ENROLLMENT_REQUESTED and ASSIGNMENT_ESCALATED, the kinds for people who must act)."
+    )
+    kinds_chosen: bool = strawberry.field(description="Whether HR chose the kinds (false: the channel's default).")
 
     @classmethod
     def of(cls, view: ChannelView) -> NotificationChannel:
@@ -151,6 +156,8 @@ class NotificationChannel:
             settings=cast(JSON, view.settings),
             secrets_set=list(view.secrets_set),
             version=view.version,
+            kinds=[NotificationKind(kind) for kind in view.kinds],
+            kinds_chosen=view.kinds_chosen,
         )
 
 
@@ -162,6 +169,10 @@ class ConfigureNotificationChannelInput:
         description="Its settings (docs/notification-channels.md); a secret left out or empty keeps its stored value."
     )
     version: int = strawberry.field(description="The version this change is based on (0: first configuration).")
+    kinds: list[NotificationKind] | None = strawberry.field(
+        default=None,
+        description="The kinds to send on it; null: the channel's default (see NotificationChannel.kinds).",
+    )
 
 
 @strawberry.type(description="A channel after its configuration.")

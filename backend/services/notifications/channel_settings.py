@@ -29,7 +29,7 @@ from backend.models import (
 from backend.services.audit import audit
 from backend.services.notifications.channels.addresses import outbound_client
 from backend.services.notifications.channels.base import DeliveryFailed, OutboundMessage, Recipient, Transport
-from backend.services.notifications.channels.registry import CHANNELS
+from backend.services.notifications.channels.registry import CHANNELS, kinds_carried
 from backend.services.viewer import Viewer
 
 
@@ -43,16 +43,25 @@ class ChannelView:
     settings: dict[str, Any]
     secrets_set: tuple[str, ...]
     version: int
+    kinds: tuple[str, ...]  # the kinds it carries (HR's choice, else the channel's default)
+    kinds_chosen: bool
 
 
 def view_of(channel: DeliveryChannel, row: NotificationChannelConfig | None) -> ChannelView:
     if row is None:
-        return ChannelView(channel, False, False, {}, (), 0)
+        return ChannelView(channel, False, False, {}, (), 0, tuple(sorted(kinds_carried(channel, None))), False)
     secret = set(CHANNELS[channel].secret_fields())
     stored = row.settings or {}
     public = {name: value for name, value in stored.items() if name not in secret}
     return ChannelView(
-        channel, True, row.enabled, public, tuple(sorted(n for n in secret if stored.get(n))), row.version
+        channel,
+        True,
+        row.enabled,
+        public,
+        tuple(sorted(n for n in secret if stored.get(n))),
+        row.version,
+        tuple(sorted(kinds_carried(channel, row.kinds))),
+        row.kinds is not None,
     )
 
 
@@ -69,9 +78,11 @@ async def configure(
     enabled: bool,
     settings: dict[str, Any],
     version: int,
+    kinds: list[NotificationKind] | None = None,
 ) -> ChannelView:
     """Write a channel's settings if ``version`` is still current (0: not configured yet). A secret
-    left out keeps its stored value."""
+    left out keeps its stored value. ``kinds``: the kinds it carries (None: the channel's
+    default, ``channels.registry.default_kinds``)."""
     viewer.require_role(Role.HR_ADMIN)
     handler = CHANNELS[channel]
     if not isinstance(settings, dict):
@@ -85,23 +96,33 @@ async def configure(
         )
         if (row.version if row else 0) != version:
             raise DomainError(ErrorCode.VERSION_CONFLICT)
+        stored = (row.settings or {}) if row is not None else {}
         merged = dict(settings)
-        for name in handler.secret_fields():
-            if merged.get(name) in (None, "") and row is not None and (row.settings or {}).get(name):
-                merged[name] = row.settings[name]
+        kept = [name for name in handler.secret_fields() if merged.get(name) in (None, "") and stored.get(name)]
+        for name in kept:
+            merged[name] = stored[name]
         checked = handler.check_settings(merged)
+        chosen = sorted({kind.value for kind in kinds}) if kinds is not None else None
+        # A kept secret goes only where it went: a new SMTP host or push API base needs it typed again.
+        destinations = handler.secret_destinations()
+        for name in kept:
+            if any(checked.get(where) != stored.get(where) for where in destinations.get(name, ())):
+                raise DomainError(
+                    ErrorCode.VALIDATION, field=f"settings.{name}", reason_key="reason.secret_again", name=name
+                )
         if row is None:
             row = await NotificationChannelConfig.create(
                 tenant_id=viewer.tenant_id,
                 channel=channel,
                 enabled=enabled,
                 settings=checked,
+                kinds=chosen,
                 version=1,
                 using_db=connection,
             )
             # Two first writes at once: the unique (tenant, channel) key refuses the second.
         else:
-            row.enabled, row.settings, row.version = enabled, checked, row.version + 1
+            row.enabled, row.settings, row.kinds, row.version = enabled, checked, chosen, row.version + 1
             await row.save(using_db=connection)
         shown = view_of(channel, row)
         await audit(
@@ -111,7 +132,13 @@ async def configure(
             "notifications.channel.configure",
             "NotificationChannelConfig",
             row.id,
-            {"channel": channel.value, "enabled": enabled, "settings": shown.settings, "secrets": shown.secrets_set},
+            {
+                "channel": channel.value,
+                "enabled": enabled,
+                "settings": shown.settings,
+                "secrets": shown.secrets_set,
+                "kinds": chosen,
+            },
         )
     return shown
 

@@ -30,6 +30,7 @@ from backend.models import (
 )
 from backend.services.feed import ChangeSet, Entity
 from backend.services.notifications import kinds
+from backend.services.notifications.quiet_hours import zone_named
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
 from backend.services.viewer import Viewer
@@ -74,14 +75,15 @@ async def reader_of(tenant_id: int, employee_id: int, locale: str | None = None)
         locale = settings.locale if settings else (employee.locale if employee else None)
     if locale not in SUPPORTED_LOCALES:
         locale = DEFAULT_LOCALE
-    zone_name = employee.site.time_zone if employee and employee.site else tenant.time_zone
+    site_zone = employee.site.time_zone if employee and employee.site else None
     overrides = {
         (kind, lang): (title, body)
         for kind, lang, title, body in await NotificationTemplate.filter(tenant_id=tenant_id).values_list(
             "kind", "locale", "title", "body"
         )
     }
-    return Reader(str(locale), ZoneInfo(zone_name), overrides)
+    # As deliveries read it: a zone this server's tz database lacks falls back to the company's.
+    return Reader(str(locale), zone_named(site_zone, tenant.time_zone), overrides)
 
 
 async def inbox_page(

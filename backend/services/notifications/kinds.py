@@ -207,10 +207,10 @@ def shown(name: str, value: Any, locale: str, zone: ZoneInfo) -> str:
     if name.endswith("At") and isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(zone)
+        except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved past the calendar's end
             return value
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(zone)
         return moment.strftime("%Y-%m-%d %H:%M")
     if name == "decision" and isinstance(value, str) and value in DECISIONS:
         return DECISIONS[value][locale]

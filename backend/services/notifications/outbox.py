@@ -66,7 +66,7 @@ from backend.services.notifications.channels.base import (
     Transport,
 )
 from backend.services.notifications.channels.push import PushFailed
-from backend.services.notifications.channels.registry import CHANNELS
+from backend.services.notifications.channels.registry import CHANNELS, kinds_carried
 from backend.services.notifications.quiet_hours import DEFAULT_QUIET_HOURS, QuietHours, next_allowed, zone_named
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size
 from backend.services.viewer import Viewer
@@ -154,13 +154,15 @@ async def dispatch(now: datetime, limit: int = 500) -> int:
             return 0
         tenants = sorted({int(row["tenant_id"]) for row in claimed})
         p = Params(connection)
-        enabled: dict[int, list[str]] = {}
+        # Each company's enabled channels with the kinds each carries.
+        enabled: dict[int, list[tuple[str, frozenset[str]]]] = {}
         for row in await connection.execute_query_dict(
-            "SELECT tenant_id, channel FROM notification_channel_config "
+            "SELECT tenant_id, channel, kinds FROM notification_channel_config "
             f"WHERE tenant_id {p.among(tenants, 'int')} AND enabled = {p(True)} ORDER BY tenant_id, channel",
             p.values,
         ):
-            enabled.setdefault(int(row["tenant_id"]), []).append(str(row["channel"]))
+            carried = kinds_carried(DeliveryChannel(row["channel"]), _json(row["kinds"]))
+            enabled.setdefault(int(row["tenant_id"]), []).append((str(row["channel"]), carried))
         at = db_time(connection, now)
         due_at: dict[tuple[str, QuietHours], object] = {}  # one computation per zone and window
         rows = []
@@ -173,10 +175,11 @@ async def dispatch(now: datetime, limit: int = 500) -> int:
             key = (str(row["zone"]), quiet)
             if key not in due_at:
                 due_at[key] = db_time(connection, next_allowed(now, zone_named(key[0]), quiet))
+            kind = str(row["kind"])
             rows += [
                 (row["tenant_id"], row["id"], channel, DeliveryStatus.PENDING.value, 0, due_at[key], "", at, at)
-                for channel in channels
-                if channel not in muted
+                for channel, carried in channels
+                if channel not in muted and kind in carried
             ]
         await insert_many(
             connection,
@@ -545,7 +548,11 @@ async def deliver(
     outcomes: list[Outcome] = []
     sends: list[_Send] = []
     for one in claimed:
-        judged = _judge(one, contexts, configs, templates, now)
+        try:
+            judged = _judge(one, contexts, configs, templates, now)
+        except Exception as error:  # one row that cannot be worded must not hold up the batch
+            LOG.warning("notification delivery could not be prepared: %s", type(error).__name__)
+            judged = Outcome(one, DeliveryStatus.DEAD, one.attempts, f"could not be worded ({type(error).__name__})")
         if isinstance(judged, _Send):
             sends.append(judged)
         else:

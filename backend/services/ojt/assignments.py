@@ -19,8 +19,8 @@ Every new assignment tells its employee (ASSIGNMENT_NEW) and reaches their phone
 in the transaction that writes it. ``run_checks``, the scheduled job, derives statuses
 (``plan_status``), stores what changed and tells people once: ASSIGNMENT_DUE_SOON within the plan's
 reminder days, and when overdue ASSIGNMENT_OVERDUE to the employee and ASSIGNMENT_ESCALATED to their
-manager or, without one, to the company's HR admins. Event keys make a rerun (or two workers) tell
-each person once.
+manager or, without one who can act on it (active, a manager or HR admin), to the company's HR
+admins. Event keys make a rerun (or two workers) tell each person once.
 
 ``waive``: HR admins, or a manager of the employee's team, with a reason; never one's own. Audited.
 """
@@ -170,7 +170,8 @@ async def _give(
     now: datetime,
 ) -> list[int]:
     """Insert the grants that are new (one statement; those an employee already has are skipped by
-    the unique key), tell each employee and mark their phones' rows. Returns the new ids."""
+    the unique key), tell each employee (but ``assigned_by``) and mark their phones' rows. Returns
+    the new ids."""
     unique = {(grant.employee_id, grant.plan.id): grant for grant in grants}
     if not unique:
         return []
@@ -205,15 +206,16 @@ async def _give(
         grant = unique[(employee_id, int(found["plan_id"]))]
         due_on = grant.starts_on + timedelta(days=grant.plan.due_days)
         changes.touch(Entity.OJT_ASSIGNMENT, assignment_id, audience=employee_id)
-        changes.notify(
-            Notice(
-                NotificationKind.ASSIGNMENT_NEW,
-                employee_id,
-                f"assignment:{assignment_id}:new",
-                {"plan": grant.plan.name, "dueOn": due_on.isoformat(), "items": grant.plan.items},
-                subject_id=global_id(assignment_id),
+        if employee_id != assigned_by:  # who gave it (to themselves too) is not told of their own act
+            changes.notify(
+                Notice(
+                    NotificationKind.ASSIGNMENT_NEW,
+                    employee_id,
+                    f"assignment:{assignment_id}:new",
+                    {"plan": grant.plan.name, "dueOn": due_on.isoformat(), "items": grant.plan.items},
+                    subject_id=global_id(assignment_id),
+                )
             )
-        )
         created.append(assignment_id)
     return sorted(created)
 
@@ -671,7 +673,7 @@ async def _check_batch(
     states = await states_of(tenant_id, rows, now, connection)
     changes = ChangeSet(tenant_id)
     updates: list[tuple[int, dict[str, Any]]] = []
-    unmanaged: list[AssignmentState] = []  # overdue without a manager: HR admins are told
+    overdue: list[AssignmentState] = []  # newly overdue: escalated below
     for row in rows:
         state = states[row.id]
         values = {
@@ -705,16 +707,32 @@ async def _check_batch(
                     subject_id=subject,
                 )
             )
-            if state.person.manager_id is not None:
-                changes.notify(_escalation(state, state.person.manager_id))
-            else:
-                unmanaged.append(state)
+            overdue.append(state)
         if state.status != row.status:
             changes.touch(Entity.OJT_ASSIGNMENT, row.id, audience=row.employee_id)
         if state.status != row.status or any(
             values[name] != getattr(row, name) for name in _CHECKED if name != "status"
         ):
             updates.append((row.id, values))
+    # To the manager when they can act on it (active, and a manager or HR admin: someone merely named
+    # as manager can neither open nor waive it); otherwise to the HR admins. One statement each.
+    managers = sorted({s.person.manager_id for s in overdue if s.person.manager_id is not None})
+    able: set[int] = set()
+    if managers:
+        query = EmployeeRole.filter(
+            tenant_id=tenant_id,
+            employee_id__in=managers,
+            role__in=[Role.MANAGER, Role.HR_ADMIN],
+            employee__is_active=True,
+        )
+        able = {int(i) for (i,) in await query.using_db(connection).values_list("employee_id")}
+    unmanaged: list[AssignmentState] = []
+    for state in overdue:
+        manager_id = state.person.manager_id
+        if manager_id is not None and manager_id in able and manager_id != state.assignment.employee_id:
+            changes.notify(_escalation(state, manager_id))
+        else:
+            unmanaged.append(state)
     if unmanaged:
         admins = EmployeeRole.filter(tenant_id=tenant_id, role=Role.HR_ADMIN, employee__is_active=True)
         for admin_id in sorted({int(i) for (i,) in await admins.using_db(connection).values_list("employee_id")}):

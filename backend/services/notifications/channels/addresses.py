@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -238,12 +239,24 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+def quiet_client_logs() -> None:
+    """httpx logs each request's URL at INFO: a group robot's URL carries its access token
+    (WeCom ``?key=``, DingTalk ``?access_token=``, Feishu's hook path), so those lines never reach
+    the log of a process that sends notifications (the worker, or the API server testing a channel)."""
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def outbound_client(
     *, allow_private_hosts: bool = False, timeout_seconds: float = 10.0, http2: bool = True
 ) -> httpx.AsyncClient:
     """The HTTP client for ``Transport.http``: addresses checked at connect time, no redirects,
     no proxy or credentials from the environment, HTTP/2 offered (APNs requires it; other servers
-    answer HTTP/1.1 through ALPN, and plain ``http://`` receivers are always HTTP/1.1)."""
+    answer HTTP/1.1 through ALPN, and plain ``http://`` receivers are always HTTP/1.1). Its
+    request lines stay out of the log (``quiet_client_logs``)."""
+    quiet_client_logs()
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=20, keepalive_expiry=30.0)
     return httpx.AsyncClient(
         transport=GuardedTransport(allow_private_hosts=allow_private_hosts, http2=http2, limits=limits),

@@ -82,6 +82,13 @@ class Channel(Protocol):
         """Settings never shown back (passwords, signing secrets, credentials)."""
         ...
 
+    def secret_destinations(self) -> dict[str, tuple[str, ...]]:
+        """For each secret the server hands to a receiver (a login, a token got with it), the
+        settings that say where it goes. A change that leaves the secret out keeps it only while
+        these stay as they are: pointing the SMTP host elsewhere must not send the stored password
+        there. Secrets that only sign (an HMAC) are not listed: a receiver never sees them."""
+        ...
+
     def addressable(self, recipient: Recipient, settings: dict[str, Any]) -> bool:
         """Whether this recipient can be reached on this channel at all (an e-mail address, a
         push token). An unreachable recipient's delivery is SKIPPED, not retried."""

@@ -142,6 +142,9 @@ class EmailChannel:
     def secret_fields(self) -> tuple[str, ...]:
         return ("password",)
 
+    def secret_destinations(self) -> dict[str, tuple[str, ...]]:
+        return {"password": ("host", "port", "security")}
+
     def addressable(self, recipient: Recipient, settings: dict[str, Any]) -> bool:
         return bool(recipient.email)
 

@@ -67,6 +67,7 @@ _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:\-]{1,4096}", re.ASCII)
 _APNS_TOKEN = re.compile(r"[A-Fa-f0-9]{16,200}", re.ASCII)
 _APPLE_ID = re.compile(r"[A-Z0-9]{10}", re.ASCII)
 _BUNDLE_ID = re.compile(r"[A-Za-z0-9.\-]{1,155}", re.ASCII)
+MAX_SERVICE_ACCOUNT = 16_384  # characters: a service account's JSON key file is about 2,400
 _PROJECT_ID = re.compile(r"[a-z][a-z0-9\-]{3,61}[a-z0-9]", re.ASCII)
 
 SETTINGS = (
@@ -130,14 +131,22 @@ def _private_key(value: str, key: str, kind: type) -> None:
 def _service_account(value: Any) -> dict[str, str]:
     key = "fcmServiceAccount"
     if isinstance(value, str):
+        if len(value) > MAX_SERVICE_ACCOUNT:
+            raise invalid(key, "reason.service_account")
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the reader's limit
             raise invalid(key, "reason.service_account") from None
     if not isinstance(value, dict):
         raise invalid(key, "reason.service_account")
     email, private_key = value.get("client_email"), value.get("private_key")
-    if not isinstance(email, str) or "@" not in email or not isinstance(private_key, str):
+    if (
+        not isinstance(email, str)
+        or "@" not in email
+        or len(email) > 320
+        or not isinstance(private_key, str)
+        or len(private_key) > MAX_SERVICE_ACCOUNT
+    ):
         raise invalid(key, "reason.service_account")
     _private_key(private_key, key, rsa.RSAPrivateKey)
     account = {
@@ -145,7 +154,7 @@ def _service_account(value: Any) -> dict[str, str]:
         "private_key": private_key,
         "token_uri": url_shape(value.get("token_uri") or FCM_TOKEN_URI, field_name(key) + ".token_uri"),
     }
-    if isinstance(value.get("private_key_id"), str):
+    if isinstance(value.get("private_key_id"), str) and len(value["private_key_id"]) <= 200:
         account["private_key_id"] = value["private_key_id"]
     return account
 
@@ -206,6 +215,10 @@ class PushChannel:
 
     def secret_fields(self) -> tuple[str, ...]:
         return ("fcmServiceAccount", "apnsPrivateKey")
+
+    def secret_destinations(self) -> dict[str, tuple[str, ...]]:
+        # The access token got with the account, and the provider JWT, go in each request.
+        return {"fcmServiceAccount": ("fcmApiBase",), "apnsPrivateKey": ("apnsApiBase",)}
 
     def enabled_platforms(self, settings: dict[str, Any]) -> set[str]:
         platforms = set()

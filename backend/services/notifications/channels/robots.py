@@ -92,6 +92,9 @@ class RobotChannel:
     def secret_fields(self) -> tuple[str, ...]:
         return ("url", "secret") if self.signed else ("url",)
 
+    def secret_destinations(self) -> dict[str, tuple[str, ...]]:
+        return {}  # the signing secret only signs (HMAC); the URL is where it goes
+
     def addressable(self, recipient: Recipient, settings: dict[str, Any]) -> bool:
         return True  # a group chat: the text names the person
 

@@ -118,6 +118,9 @@ class WebhookChannel:
     def secret_fields(self) -> tuple[str, ...]:
         return ("secret", "previousSecret")
 
+    def secret_destinations(self) -> dict[str, tuple[str, ...]]:
+        return {}  # the secrets only sign (HMAC): a receiver never sees them
+
     def addressable(self, recipient: Recipient, settings: dict[str, Any]) -> bool:
         return True  # the company's system decides what to do with each person's notification
 
