@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from backend.ids import to_global_id
+from backend.ids import from_global_id, to_global_id
 from backend.models import (
+    AssignmentSource,
     AuditEntry,
     Course,
     CourseFormat,
@@ -82,6 +83,10 @@ HIRE = f"""
 mutation Hire($input: HireEmployeeInput!) {{ hireEmployee(input: $input) {{ employee {{ id }} {ERRORS} }} }}"""
 TRANSFER = f"""
 mutation Transfer($input: TransferEmployeeInput!) {{ transferEmployee(input: $input) {{ employee {{ id }} {ERRORS} }} }}"""
+LEAVE = f"""
+mutation Leave($input: LeaveEmployeeInput!) {{ leaveEmployee(input: $input) {{ employee {{ id }} {ERRORS} }} }}"""
+REHIRE = f"""
+mutation Rehire($input: RehireEmployeeInput!) {{ rehireEmployee(input: $input) {{ employee {{ id }} {ERRORS} }} }}"""
 NAMES = {
     CREATE: "createOjtPlan",
     UPDATE: "updateOjtPlan",
@@ -90,6 +95,8 @@ NAMES = {
     WAIVE: "waiveOjtAssignment",
     HIRE: "hireEmployee",
     TRANSFER: "transferEmployee",
+    LEAVE: "leaveEmployee",
+    REHIRE: "rehireEmployee",
 }
 
 
@@ -610,16 +617,16 @@ async def test_overdue_is_told_to_the_employee_and_escalated_once(client, compan
     overdue = await new_notices(company, NotificationKind.ASSIGNMENT_OVERDUE)
     assert sorted(overdue) == sorted(
         [
-            (learner.id, f"assignment:{stored[learner.id].id}:overdue"),
-            (other.id, f"assignment:{stored[other.id].id}:overdue"),
+            (learner.id, f"assignment:{stored[learner.id].id}:overdue:{stored[learner.id].due_on}"),
+            (other.id, f"assignment:{stored[other.id].id}:overdue:{stored[other.id].due_on}"),
         ]
     )
     escalated = await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED)
     assert sorted(escalated) == sorted(
         [
-            (manager.id, f"assignment:{stored[learner.id].id}:escalated"),
-            (company.employees["HR1"].id, f"assignment:{stored[other.id].id}:escalated"),
-            (hr2.id, f"assignment:{stored[other.id].id}:escalated"),
+            (manager.id, f"assignment:{stored[learner.id].id}:escalated:{stored[learner.id].due_on}"),
+            (company.employees["HR1"].id, f"assignment:{stored[other.id].id}:escalated:{stored[other.id].due_on}"),
+            (hr2.id, f"assignment:{stored[other.id].id}:escalated:{stored[other.id].due_on}"),
         ]
     )
     told = await Notification.get(recipient_id=manager.id, kind=NotificationKind.ASSIGNMENT_ESCALATED)
@@ -658,7 +665,7 @@ async def test_an_overdue_one_goes_to_hr_when_the_manager_cannot_act_on_it(clien
     assert found["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert await assignments.run_checks(company.tenant.id, datetime.now(UTC)) == 1
     assert await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED) == [
-        (company.employees["HR1"].id, f"assignment:{given.id}:escalated")
+        (company.employees["HR1"].id, f"assignment:{given.id}:escalated:{given.due_on}")
     ]
 
 
@@ -693,7 +700,7 @@ async def test_due_soon_is_told_once_and_waived_ones_are_left_alone(client, comp
     assert await assignments.run_checks(company.tenant.id, now) == 1
     await assignments.run_checks(company.tenant.id, now + timedelta(hours=1))
     assert await new_notices(company, NotificationKind.ASSIGNMENT_DUE_SOON) == [
-        (other.id, f"assignment:{by_employee[other.id].id}:due-soon")
+        (other.id, f"assignment:{by_employee[other.id].id}:due-soon:{by_employee[other.id].due_on}")
     ]
     stored = await OjtAssignment.get(id=by_employee[other.id].id)
     assert (stored.status, stored.reminded_at is not None, stored.escalated_at) == ("NOT_STARTED", True, None)
@@ -844,3 +851,51 @@ async def test_a_page_of_assignments_costs_the_same_whatever_its_size(client, pa
     (small_count, small_size), (big_count, big_size) = await page(small[1]), await page(big[1])
     assert (small_size, big_size) == (2 + 4, 30 + 4)  # HR1, MGR, LRN, OTH and the new ones; not OFF
     assert small_count == big_count, (small_count, big_count)
+
+
+async def test_who_comes_back_gets_a_fresh_window_not_an_escalation_for_an_old_due_date(client, company, hr):
+    sales_1 = await position(company, "SAL-1")
+    plan = await create_plan(
+        client,
+        hr,
+        plan_input("OJT-BACK", course_item(company.courses["S-001"]), positionId=gid("Position", sales_1), dueDays=30),
+    )
+    learner = company.employees["LRN"]
+    today = today_of(company)
+    # Given when they first joined, left open when they left: its window ended two months ago.
+    old = await OjtAssignment.create(
+        tenant=company.tenant,
+        employee=learner,
+        plan_id=from_global_id(plan["id"])[1],
+        source=AssignmentSource.HIRE,
+        starts_on=today - timedelta(days=90),
+        due_on=today - timedelta(days=60),
+    )
+    left = await send(
+        client,
+        LEAVE,
+        {"employeeId": gid("Employee", learner), "leftOn": str(today - timedelta(days=50)), "reason": "离职"},
+        hr,
+    )
+    assert left["errors"] == []
+    back = {
+        "employeeId": gid("Employee", learner),
+        "effectiveOn": str(today),
+        "orgUnitId": gid("OrgUnit", company.org_units["east"]),
+        "positionId": gid("Position", sales_1),
+    }
+    assert (await send(client, REHIRE, back, hr))["errors"] == []
+    (row,) = await assignments_of(company, learner)
+    assert row.id == old.id
+    assert (row.starts_on, row.due_on, row.status, row.escalated_at) == (
+        today,
+        today + timedelta(days=30),
+        "NOT_STARTED",
+        None,
+    )
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_NEW) == [
+        (learner.id, f"assignment:{old.id}:new:{today.isoformat()}")
+    ]
+    await assignments.run_checks(company.tenant.id, datetime.now(UTC))
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_OVERDUE) == []
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED) == []

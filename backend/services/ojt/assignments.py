@@ -217,7 +217,76 @@ async def _give(
                 )
             )
         created.append(assignment_id)
+    created += await _restart_windows(connection, changes, tenant_id, unique, inserted, assigned_by, now)
     return sorted(created)
+
+
+# Placements that start a window of their own: an employee who left and came back, or moved away
+# and back, is placed again.
+_PLACEMENT_SOURCES = (AssignmentSource.HIRE, AssignmentSource.TRANSFER)
+
+
+async def _restart_windows(
+    connection: BaseDBAsyncClient,
+    changes: ChangeSet,
+    tenant_id: int,
+    unique: dict[tuple[int, int], Grant],
+    inserted: Sequence[dict[str, Any]],
+    assigned_by: int | None,
+    now: datetime,
+) -> list[int]:
+    """A placement into a plan the employee already has, still open (neither completed nor
+    waived), whose window ended before this placement starts (they left, or moved away, and came
+    back): the window starts again on the new day, as a new plan would, instead of the old row
+    escalating at once for a due date months ago. The reminder and escalation marks are cleared;
+    the notices' keys name the due date, so the new window is told again. Two statements."""
+    new = {(int(row["employee_id"]), int(row["plan_id"])) for row in inserted}
+    again = {pair: grant for pair, grant in unique.items() if pair not in new and grant.source in _PLACEMENT_SOURCES}
+    if not again:
+        return []
+    rows = (
+        await OjtAssignment.filter(
+            tenant_id=tenant_id,
+            employee_id__in=sorted({employee for employee, _ in again}),
+            plan_id__in=sorted({plan for _, plan in again}),
+        )
+        .exclude(status__in=[AssignmentStatus.COMPLETED, AssignmentStatus.WAIVED])
+        .using_db(connection)
+    )
+    updates: list[tuple[int, dict[str, Any]]] = []
+    restarted = []
+    for row in rows:
+        grant = again.get((row.employee_id, row.plan_id))
+        if grant is None or row.completed_at is not None or row.due_on >= grant.starts_on:
+            continue
+        due_on = grant.starts_on + timedelta(days=grant.plan.due_days)
+        updates.append(
+            (
+                row.id,
+                {
+                    "source": grant.source.value,
+                    "starts_on": db_day(connection, grant.starts_on),
+                    "due_on": db_day(connection, due_on),
+                    "status": AssignmentStatus.NOT_STARTED.value,
+                    "reminded_at": None,
+                    "escalated_at": None,
+                },
+            )
+        )
+        changes.touch(Entity.OJT_ASSIGNMENT, row.id, audience=row.employee_id)
+        if row.employee_id != assigned_by:
+            changes.notify(
+                Notice(
+                    NotificationKind.ASSIGNMENT_NEW,
+                    row.employee_id,
+                    f"assignment:{row.id}:new:{grant.starts_on.isoformat()}",
+                    {"plan": grant.plan.name, "dueOn": due_on.isoformat(), "items": grant.plan.items},
+                    subject_id=global_id(row.id),
+                )
+            )
+        restarted.append(row.id)
+    await update_by_id(connection, "ojt_assignment", _RESTARTED, updates, now)
+    return restarted
 
 
 @dataclass(frozen=True)
@@ -653,6 +722,15 @@ async def assign_skill_gaps(tenant_id: int, now: datetime) -> int:
     return len(created)
 
 
+_RESTARTED = {
+    "source": "text",
+    "starts_on": "date",
+    "due_on": "date",
+    "status": "text",
+    "reminded_at": "timestamptz",
+    "escalated_at": "timestamptz",
+}
+
 _CHECKED = {
     "status": "text",
     "completed_at": "timestamptz",
@@ -691,7 +769,7 @@ async def _check_batch(
                 Notice(
                     NotificationKind.ASSIGNMENT_DUE_SOON,
                     row.employee_id,
-                    f"assignment:{row.id}:due-soon",
+                    f"assignment:{row.id}:due-soon:{row.due_on.isoformat()}",
                     _told(state),
                     subject_id=subject,
                 )
@@ -702,7 +780,7 @@ async def _check_batch(
                 Notice(
                     NotificationKind.ASSIGNMENT_OVERDUE,
                     row.employee_id,
-                    f"assignment:{row.id}:overdue",
+                    f"assignment:{row.id}:overdue:{row.due_on.isoformat()}",
                     _told(state),
                     subject_id=subject,
                 )
@@ -748,7 +826,7 @@ def _escalation(state: AssignmentState, recipient_id: int) -> Notice:
     return Notice(
         NotificationKind.ASSIGNMENT_ESCALATED,
         recipient_id,
-        f"assignment:{state.assignment.id}:escalated",
+        f"assignment:{state.assignment.id}:escalated:{state.assignment.due_on.isoformat()}",
         {"employee": state.person.name, **_told(state)},
         subject_id=global_id(state.assignment.id),
     )
