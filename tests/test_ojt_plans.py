@@ -37,7 +37,7 @@ from backend.models import (
 )
 from backend.services.imports import jobs
 from backend.services.imports.registry import KINDS
-from backend.services.ojt import assignments
+from backend.services.ojt import assignment_checks
 from tests.conftest import count_queries
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
@@ -583,10 +583,10 @@ async def test_status_follows_progress_and_completions_of_any_version(client, co
     assert fourth["OJT-STATUS"]["completedAt"] is not None
 
     # The checks store what the facts say, once.
-    assert await assignments.run_checks(company.tenant.id, datetime.now(UTC)) == 2
+    assert await assignment_checks.run_checks(company.tenant.id, datetime.now(UTC)) == 2
     stored = await assignments_of(company, learner)
     assert {(a.status, a.completed_at is not None) for a in stored} == {("COMPLETED", True)}
-    assert await assignments.run_checks(company.tenant.id, datetime.now(UTC)) == 0
+    assert await assignment_checks.run_checks(company.tenant.id, datetime.now(UTC)) == 0
 
 
 # --- the scheduled checks ------------------------------------------------------------------------------
@@ -607,8 +607,8 @@ async def test_overdue_is_told_to_the_employee_and_escalated_once(client, compan
     )
     await EmployeeRole.create(tenant=company.tenant, employee=hr2, role=Role.HR_ADMIN)
     now = datetime.now(UTC)
-    assert await assignments.run_checks(company.tenant.id, now) == 2
-    assert await assignments.run_checks(company.tenant.id, now + timedelta(hours=1)) == 0
+    assert await assignment_checks.run_checks(company.tenant.id, now) == 2
+    assert await assignment_checks.run_checks(company.tenant.id, now + timedelta(hours=1)) == 0
 
     learner, other, manager = (company.employees[n] for n in ("LRN", "OTH", "MGR"))
     stored = {a.employee_id: a for a in await OjtAssignment.filter(tenant_id=company.tenant.id)}
@@ -638,7 +638,7 @@ async def test_overdue_is_told_to_the_employee_and_escalated_once(client, compan
     }
     # Even if the stored marks were lost, a rerun tells nobody twice (the event keys).
     await OjtAssignment.filter(tenant_id=company.tenant.id).update(escalated_at=None, status="IN_PROGRESS")
-    await assignments.run_checks(company.tenant.id, now + timedelta(hours=2))
+    await assignment_checks.run_checks(company.tenant.id, now + timedelta(hours=2))
     assert len(await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED)) == 3
     assert len(await new_notices(company, NotificationKind.ASSIGNMENT_OVERDUE)) == 2
     # The team view: the manager filters overdue ones.
@@ -663,7 +663,7 @@ async def test_an_overdue_one_goes_to_hr_when_the_manager_cannot_act_on_it(clien
         client, "query($id: ID!) { ojtAssignment(id: $id) { id } }", {"id": gid("OjtAssignment", given)}, token=oth
     )
     assert found["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    assert await assignments.run_checks(company.tenant.id, datetime.now(UTC)) == 1
+    assert await assignment_checks.run_checks(company.tenant.id, datetime.now(UTC)) == 1
     assert await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED) == [
         (company.employees["HR1"].id, f"assignment:{given.id}:escalated:{given.due_on}")
     ]
@@ -697,8 +697,8 @@ async def test_due_soon_is_told_once_and_waived_ones_are_left_alone(client, comp
     assert audit.details["after"] == {"status": "WAIVED", "waivedReason": "已有同类资质证书"}
 
     now = datetime.now(UTC)
-    assert await assignments.run_checks(company.tenant.id, now) == 1
-    await assignments.run_checks(company.tenant.id, now + timedelta(hours=1))
+    assert await assignment_checks.run_checks(company.tenant.id, now) == 1
+    await assignment_checks.run_checks(company.tenant.id, now + timedelta(hours=1))
     assert await new_notices(company, NotificationKind.ASSIGNMENT_DUE_SOON) == [
         (other.id, f"assignment:{by_employee[other.id].id}:due-soon:{by_employee[other.id].due_on}")
     ]
@@ -706,7 +706,7 @@ async def test_due_soon_is_told_once_and_waived_ones_are_left_alone(client, comp
     assert (stored.status, stored.reminded_at is not None, stored.escalated_at) == ("NOT_STARTED", True, None)
     assert (await OjtAssignment.get(id=by_employee[learner.id].id)).status == "WAIVED"
     # Ten days later the reminded one is overdue (told once more, escalated); the waived one never.
-    await assignments.run_checks(company.tenant.id, now + timedelta(days=3))
+    await assignment_checks.run_checks(company.tenant.id, now + timedelta(days=3))
     assert [r for r, _ in await new_notices(company, NotificationKind.ASSIGNMENT_OVERDUE)] == [other.id]
     assert learner.id not in [r for r, _ in await new_notices(company, NotificationKind.ASSIGNMENT_DUE_SOON)]
 
@@ -747,8 +747,8 @@ async def test_a_skill_gap_gives_the_plan_to_those_far_enough_behind(client, com
     )
     assert plan["trigger"] == "SKILL_GAP" and plan["gapThreshold"] == 30
     now = datetime.now(UTC)
-    await assignments.run_checks(company.tenant.id, now)
-    await assignments.run_checks(company.tenant.id, now)
+    await assignment_checks.run_checks(company.tenant.id, now)
+    await assignment_checks.run_checks(company.tenant.id, now)
     given = await OjtAssignment.filter(tenant_id=company.tenant.id)
     assert [(a.employee_id, a.source, a.starts_on) for a in given] == [(learner.id, "SKILL_GAP", today_of(company))]
     assert await assignments_of(company, close) == [] and await assignments_of(company, none_yet) == []
@@ -896,6 +896,6 @@ async def test_who_comes_back_gets_a_fresh_window_not_an_escalation_for_an_old_d
     assert await new_notices(company, NotificationKind.ASSIGNMENT_NEW) == [
         (learner.id, f"assignment:{old.id}:new:{today.isoformat()}")
     ]
-    await assignments.run_checks(company.tenant.id, datetime.now(UTC))
+    await assignment_checks.run_checks(company.tenant.id, datetime.now(UTC))
     assert await new_notices(company, NotificationKind.ASSIGNMENT_OVERDUE) == []
     assert await new_notices(company, NotificationKind.ASSIGNMENT_ESCALATED) == []

@@ -31,7 +31,7 @@ from backend.models import ScheduledJobRun
 from backend.services.content import evidence_missing
 from backend.services.credits import target_risk
 from backend.services.integrity import scan
-from backend.services.ojt import assignments
+from backend.services.ojt import assignment_checks
 from backend.services.sessions import reminders
 from backend.sql import Params
 
@@ -70,7 +70,7 @@ JOBS: tuple[Job, ...] = (
     # SESSION_TOMORROW, SESSION_SOON: the reminder windows are an hour wide, so any period up to an hour
     Job("session_reminders", timedelta(minutes=5), reminders.session_reminders),
     # Statuses, ASSIGNMENT_DUE_SOON / _OVERDUE / _ESCALATED, skill-gap plans
-    Job("ojt_assignment_checks", timedelta(hours=1), assignments.run_checks),
+    Job("ojt_assignment_checks", timedelta(hours=1), assignment_checks.run_checks),
     Job("credit_targets_at_risk", timedelta(days=1), target_risk.targets_at_risk),
     Job("evidence_missing", timedelta(hours=1), evidence_missing.evidence_missing),
 )

@@ -11,16 +11,13 @@ How a plan is given (one row per employee and plan, ever: a second time is a no-
   reports and the people of their own unit's subtree; anyone else FORBIDDEN), for listed employees
   or every active employee of an org unit's subtree; from a given day or the company's today.
   Audited.
-- **by a skill gap** (``run_checks``): a plan with a skill and a gap threshold goes to the active
+- **by a skill gap** (``assignment_checks.run_checks``): a plan with a skill and a gap threshold goes to the active
   employees whose position requires the skill and whose gap (required level minus their level, 0
   without one) reaches the threshold (and who match the plan's position and org unit, when set).
 
 Every new assignment tells its employee (ASSIGNMENT_NEW) and reaches their phones (OJT_ASSIGNMENT)
-in the transaction that writes it. ``run_checks``, the scheduled job, derives statuses
-(``plan_status``), stores what changed and tells people once: ASSIGNMENT_DUE_SOON within the plan's
-reminder days, and when overdue ASSIGNMENT_OVERDUE to the employee and ASSIGNMENT_ESCALATED to their
-manager or, without one who can act on it (active, a manager or HR admin), to the company's HR
-admins. Event keys make a rerun (or two workers) tell each person once.
+in the transaction that writes it. The scheduled job that follows them (statuses, reminders,
+escalation) is ``assignment_checks``.
 
 ``waive``: HR admins, or a manager of the employee's team, with a reason; never one's own. Audited.
 """
@@ -44,7 +41,6 @@ from backend.models import (
     AssignmentSource,
     AssignmentStatus,
     Employee,
-    EmployeeRole,
     NotificationKind,
     OjtAssignment,
     OjtPlan,
@@ -62,13 +58,12 @@ from backend.services.ojt.plan_status import OPEN, AssignmentState, states_of
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.validation import invalid, text
 from backend.services.viewer import Viewer
-from backend.sql import Params, db_day, db_time, insert_many
+from backend.sql import db_day, db_time, insert_many
 
 ASSIGN_ROLES = (Role.HR_ADMIN, Role.MANAGER)
 MAX_EMPLOYEES = 500  # employeeIds of one assignOjtPlan (a whole unit: orgUnitId)
 ANSWERED = 100  # new assignments an assign answers with (the counts cover them all)
 MAX_REASON = 300  # OjtAssignment.waived_reason
-CHECK_BATCH = 1000  # assignments derived, stored and told per transaction of run_checks
 
 
 def global_id(assignment_id: int) -> str:
@@ -152,7 +147,7 @@ _COLUMNS = {
 }
 
 
-async def _briefs(connection: BaseDBAsyncClient, tenant_id: int, plans: Sequence[OjtPlan]) -> dict[int, PlanBrief]:
+async def plan_briefs(connection: BaseDBAsyncClient, tenant_id: int, plans: Sequence[OjtPlan]) -> dict[int, PlanBrief]:
     """The plans' briefs, their items counted in one statement."""
     if not plans:
         return {}
@@ -161,7 +156,7 @@ async def _briefs(connection: BaseDBAsyncClient, tenant_id: int, plans: Sequence
     return {plan.id: PlanBrief(plan.id, plan.name, plan.due_days, counts[plan.id]) for plan in plans}
 
 
-async def _give(
+async def give(
     connection: BaseDBAsyncClient,
     changes: ChangeSet,
     tenant_id: int,
@@ -219,6 +214,16 @@ async def _give(
         created.append(assignment_id)
     created += await _restart_windows(connection, changes, tenant_id, unique, inserted, assigned_by, now)
     return sorted(created)
+
+
+_RESTARTED = {
+    "source": "text",
+    "starts_on": "date",
+    "due_on": "date",
+    "status": "text",
+    "reminded_at": "timestamptz",
+    "escalated_at": "timestamptz",
+}
 
 
 # Placements that start a window of their own: an employee who left and came back, or moved away
@@ -358,9 +363,9 @@ async def assign_on_placement(
             chosen.append((placement, plan))
     if not chosen:
         return 0
-    briefs = await _briefs(connection, tenant_id, list({plan.id: plan for _, plan in chosen}.values()))
+    briefs = await plan_briefs(connection, tenant_id, list({plan.id: plan for _, plan in chosen}.values()))
     grants = [Grant(p.employee_id, briefs[plan.id], p.source, p.starts_on) for p, plan in chosen]
-    return len(await _give(connection, changes, tenant_id, grants, assigned_by, now))
+    return len(await give(connection, changes, tenant_id, grants, assigned_by, now))
 
 
 @dataclass(frozen=True)
@@ -424,10 +429,10 @@ async def assign(
                 raise DomainError(ErrorCode.FORBIDDEN, field="orgUnitId")
             people = Employee.filter(tenant_id=tenant_id, is_active=True, org_unit__path__startswith=unit.path)
             targets = sorted(int(i) for (i,) in await people.using_db(connection).values_list("id"))
-        briefs = await _briefs(connection, tenant_id, [plan])
+        briefs = await plan_briefs(connection, tenant_id, [plan])
         changes = ChangeSet(tenant_id)
         grants = [Grant(employee_id, briefs[plan.id], AssignmentSource.MANUAL, start) for employee_id in targets]
-        created = await _give(connection, changes, tenant_id, grants, viewer.employee_id, now)
+        created = await give(connection, changes, tenant_id, grants, viewer.employee_id, now)
         await audit(
             connection,
             viewer,
@@ -671,192 +676,3 @@ async def mark_feed_rows(tenant_id: int, changes: ChangeSet) -> None:
     """Every assignment goes to its employee's phones."""
     for assignment_id, employee_id in await OjtAssignment.filter(tenant_id=tenant_id).values_list("id", "employee_id"):
         changes.touch(Entity.OJT_ASSIGNMENT, assignment_id, audience=employee_id)
-
-
-# --- the scheduled checks -------------------------------------------------------------------------------
-
-
-async def _skill_gap_grants(connection: BaseDBAsyncClient, tenant_id: int) -> list[tuple[int, int]]:
-    """(plan, employee) pairs a skill gap calls for and not given yet, in one statement: active
-    employees whose position requires the plan's skill, whose gap (required level minus their
-    level, 0 without a level row) reaches the plan's threshold, and who match the plan's position
-    and org unit when set. Paths hold digits and dots only, so a subtree is ``LIKE path || '%'``."""
-    p = Params(connection)
-    tenant, yes = p(tenant_id), p(True)
-    rows = await connection.execute_query_dict(
-        "SELECT p.id AS plan_id, e.id AS employee_id FROM ojt_plan p"
-        " JOIN position_skill ps ON ps.tenant_id = p.tenant_id AND ps.skill_id = p.skill_id"
-        f" JOIN employee e ON e.tenant_id = p.tenant_id AND e.position_id = ps.position_id AND e.is_active = {yes}"
-        " LEFT JOIN employee_skill s ON s.tenant_id = p.tenant_id AND s.employee_id = e.id AND s.skill_id = p.skill_id"
-        " LEFT JOIN org_unit eu ON eu.id = e.org_unit_id"
-        " LEFT JOIN org_unit pu ON pu.id = p.org_unit_id"
-        f" WHERE p.tenant_id = {tenant} AND p.is_active = {yes}"
-        " AND p.skill_id IS NOT NULL AND p.gap_threshold IS NOT NULL"
-        " AND (p.position_id IS NULL OR p.position_id = e.position_id)"
-        " AND (p.org_unit_id IS NULL OR eu.path LIKE pu.path || '%')"
-        " AND ps.required_level - COALESCE(s.level, 0) >= p.gap_threshold"
-        " AND NOT EXISTS (SELECT 1 FROM ojt_assignment a"
-        " WHERE a.tenant_id = p.tenant_id AND a.employee_id = e.id AND a.plan_id = p.id)"
-        " ORDER BY p.id, e.id",
-        p.values,
-    )
-    return [(int(row["plan_id"]), int(row["employee_id"])) for row in rows]
-
-
-async def assign_skill_gaps(tenant_id: int, now: datetime) -> int:
-    """Give the company's active skill gap plans to whoever's gap calls for them (see
-    ``_skill_gap_grants``), from the company's today, in one transaction. Returns how many."""
-    async with in_transaction() as connection:
-        pairs = await _skill_gap_grants(connection, tenant_id)
-        if not pairs:
-            return 0
-        plans = await OjtPlan.filter(tenant_id=tenant_id, id__in=sorted({plan for plan, _ in pairs})).using_db(
-            connection
-        )
-        briefs = await _briefs(connection, tenant_id, plans)
-        start = await company_today(tenant_id, now, connection)
-        changes = ChangeSet(tenant_id)
-        grants = [Grant(employee, briefs[plan], AssignmentSource.SKILL_GAP, start) for plan, employee in pairs]
-        created = await _give(connection, changes, tenant_id, grants, None, now)
-        await changes.publish(connection, now)
-    return len(created)
-
-
-_RESTARTED = {
-    "source": "text",
-    "starts_on": "date",
-    "due_on": "date",
-    "status": "text",
-    "reminded_at": "timestamptz",
-    "escalated_at": "timestamptz",
-}
-
-_CHECKED = {
-    "status": "text",
-    "completed_at": "timestamptz",
-    "reminded_at": "timestamptz",
-    "escalated_at": "timestamptz",
-}
-
-
-def _told(state: AssignmentState) -> dict[str, Any]:
-    assignment = state.assignment
-    return {"plan": state.plan.name, "dueOn": assignment.due_on.isoformat(), "remaining": state.remaining}
-
-
-async def _check_batch(
-    connection: BaseDBAsyncClient, tenant_id: int, rows: Sequence[OjtAssignment], now: datetime
-) -> int:
-    """Derive a batch, store what changed and tell people of it; returns how many rows changed."""
-    states = await states_of(tenant_id, rows, now, connection)
-    changes = ChangeSet(tenant_id)
-    updates: list[tuple[int, dict[str, Any]]] = []
-    overdue: list[AssignmentState] = []  # newly overdue: escalated below
-    for row in rows:
-        state = states[row.id]
-        values = {
-            "status": state.status.value,
-            "completed_at": row.completed_at,
-            "reminded_at": row.reminded_at,
-            "escalated_at": row.escalated_at,
-        }
-        if state.status == AssignmentStatus.COMPLETED and row.completed_at is None:
-            values["completed_at"] = state.completed_at
-        subject = global_id(row.id)
-        if state.due_soon and row.reminded_at is None:
-            values["reminded_at"] = now
-            changes.notify(
-                Notice(
-                    NotificationKind.ASSIGNMENT_DUE_SOON,
-                    row.employee_id,
-                    f"assignment:{row.id}:due-soon:{row.due_on.isoformat()}",
-                    _told(state),
-                    subject_id=subject,
-                )
-            )
-        if state.status == AssignmentStatus.OVERDUE and row.escalated_at is None:
-            values["escalated_at"] = now
-            changes.notify(
-                Notice(
-                    NotificationKind.ASSIGNMENT_OVERDUE,
-                    row.employee_id,
-                    f"assignment:{row.id}:overdue:{row.due_on.isoformat()}",
-                    _told(state),
-                    subject_id=subject,
-                )
-            )
-            overdue.append(state)
-        if state.status != row.status:
-            changes.touch(Entity.OJT_ASSIGNMENT, row.id, audience=row.employee_id)
-        if state.status != row.status or any(
-            values[name] != getattr(row, name) for name in _CHECKED if name != "status"
-        ):
-            updates.append((row.id, values))
-    # To the manager when they can act on it (active, and a manager or HR admin: someone merely named
-    # as manager can neither open nor waive it); otherwise to the HR admins. One statement each.
-    managers = sorted({s.person.manager_id for s in overdue if s.person.manager_id is not None})
-    able: set[int] = set()
-    if managers:
-        query = EmployeeRole.filter(
-            tenant_id=tenant_id,
-            employee_id__in=managers,
-            role__in=[Role.MANAGER, Role.HR_ADMIN],
-            employee__is_active=True,
-        )
-        able = {int(i) for (i,) in await query.using_db(connection).values_list("employee_id")}
-    unmanaged: list[AssignmentState] = []
-    for state in overdue:
-        manager_id = state.person.manager_id
-        if manager_id is not None and manager_id in able and manager_id != state.assignment.employee_id:
-            changes.notify(_escalation(state, manager_id))
-        else:
-            unmanaged.append(state)
-    if unmanaged:
-        admins = EmployeeRole.filter(tenant_id=tenant_id, role=Role.HR_ADMIN, employee__is_active=True)
-        for admin_id in sorted({int(i) for (i,) in await admins.using_db(connection).values_list("employee_id")}):
-            for state in unmanaged:
-                if admin_id != state.assignment.employee_id:
-                    changes.notify(_escalation(state, admin_id))
-    await update_by_id(connection, "ojt_assignment", _CHECKED, updates, now)
-    await changes.publish(connection, now)
-    return len(updates)
-
-
-def _escalation(state: AssignmentState, recipient_id: int) -> Notice:
-    return Notice(
-        NotificationKind.ASSIGNMENT_ESCALATED,
-        recipient_id,
-        f"assignment:{state.assignment.id}:escalated:{state.assignment.due_on.isoformat()}",
-        {"employee": state.person.name, **_told(state)},
-        subject_id=global_id(state.assignment.id),
-    )
-
-
-async def run_checks(tenant_id: int, now: datetime) -> int:
-    """The scheduled job: give skill gap plans, then derive every open assignment of the company's
-    active employees, ``CHECK_BATCH`` at a time (each batch one transaction of a fixed number of
-    statements), storing status changes and completion times, marking their feed rows, and telling
-    people once (due soon; overdue: the employee, and the manager or the HR admins). Safe to rerun
-    and to run on two workers at once: each notification's event key is written once per person.
-    Returns how many assignments were made or changed."""
-    changed = await assign_skill_gaps(tenant_id, now)
-    last_id = 0
-    while True:
-        async with in_transaction() as connection:
-            # Leavers' assignments rest as they were. (A subquery, not a join: FOR UPDATE locks
-            # the assignment rows only.)
-            active = Employee.filter(tenant_id=tenant_id, is_active=True).values("id")
-            rows = (
-                await OjtAssignment.filter(
-                    tenant_id=tenant_id, status__in=OPEN, employee_id__in=Subquery(active), id__gt=last_id
-                )
-                .select_for_update()
-                .using_db(connection)
-                .order_by("id")
-                .limit(CHECK_BATCH)
-            )
-            if rows:
-                changed += await _check_batch(connection, tenant_id, rows, now)
-        if len(rows) < CHECK_BATCH:
-            return changed
-        last_id = rows[-1].id
