@@ -433,6 +433,22 @@ async def test_push_goes_to_live_devices_and_forgets_tokens_the_service_calls_go
         await PushToken.create(
             tenant_id=tenant_id, device=device, employee=person, platform=PushPlatform.APNS, token=token
         )
+    # MGR's old tablet dropped the app too: the phone gets the message, the tablet's token goes.
+    tablet_token = "d4" * 32
+    tablet = await Device.create(tenant_id=tenant_id, employee=company.employees["MGR"], device_uid="tablet-MGR")
+    await AuthSession.create(id=uuid.uuid4(), tenant_id=tenant_id, employee=company.employees["MGR"], device=tablet)
+    await PushToken.create(
+        tenant_id=tenant_id,
+        device=tablet,
+        employee=company.employees["MGR"],
+        platform=PushPlatform.APNS,
+        token=tablet_token,
+    )
+    receiver.answer = lambda n: (
+        (410, {"json": {"reason": "Unregistered"}}, 0.0)
+        if gone in receiver.requests[n].path or tablet_token in receiver.requests[n].path
+        else (200, {}, 0.0)
+    )
     await tell(tenant_id, NOW, *(cancelled(company.employees[no].id, "push") for no in phones))
     await drain(transport, NOW, settings)
     outcome = {d.notification.recipient_id: (d.status, d.last_error) for d in await deliveries(company)}
@@ -440,7 +456,9 @@ async def test_push_goes_to_live_devices_and_forgets_tokens_the_service_calls_go
     assert outcome[manager] == (DeliveryStatus.SENT, "")
     assert outcome[other][0] == DeliveryStatus.DEAD  # no device left to try: permanent
     assert outcome[hr] == (DeliveryStatus.SKIPPED, "recipient not addressable on PUSH")  # signed out
-    assert sorted(r.path for r in receiver.requests) == [f"/3/device/{live}", f"/3/device/{gone}"]
+    assert sorted(r.path for r in receiver.requests) == sorted(
+        f"/3/device/{token}" for token in (live, gone, tablet_token)
+    )
     assert sorted(await PushToken.filter(tenant_id=tenant_id).values_list("token", flat=True)) == [live, signed_out]
 
 

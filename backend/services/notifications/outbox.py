@@ -474,7 +474,7 @@ async def _send_one(send: _Send, transport: Transport, deadline: float, now: dat
         return Outcome(send.claimed, DeliveryStatus.PENDING, send.claimed.attempts - 1, next_attempt_at=now)
     try:
         async with asyncio.timeout(remaining):
-            await send.channel.send(send.message, send.settings, transport)
+            sent = await send.channel.send(send.message, send.settings, transport)
     except PushFailed as failure:
         if failure.stale_tokens:  # devices the push service says are gone: never tried again
             await push_tokens.drop(send.claimed.tenant_id, [token for _, token in failure.stale_tokens])
@@ -486,6 +486,8 @@ async def _send_one(send: _Send, transport: Transport, deadline: float, now: dat
     except Exception as error:  # a channel's bug: its class only (a message may carry personal data)
         LOG.warning("notification channel %s raised %s", send.claimed.channel.value, type(error).__name__)
         return _failed(send, DeliveryFailed(f"unexpected error: {type(error).__name__}"), now, retrying)
+    if sent is not None and sent.stale_tokens:  # delivered to one device, another's token is gone
+        await push_tokens.drop(send.claimed.tenant_id, [token for _, token in sent.stale_tokens])
     return Outcome(send.claimed, DeliveryStatus.SENT, send.claimed.attempts, sent_at=now)
 
 

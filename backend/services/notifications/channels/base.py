@@ -47,6 +47,14 @@ class OutboundMessage:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What a channel may say of a message it delivered: push names the tokens the service
+    reported as gone on the way (another device of the person got it), for the outbox to drop."""
+
+    stale_tokens: tuple[tuple[str, str], ...] = ()
+
+
 class DeliveryFailed(Exception):
     """Sending failed. ``reason`` is shown to HR on a dead letter: no secret, no personal data."""
 
@@ -94,6 +102,6 @@ class Channel(Protocol):
         push token). An unreachable recipient's delivery is SKIPPED, not retried."""
         ...
 
-    async def send(self, message: OutboundMessage, settings: dict[str, Any], transport: Transport) -> None:
+    async def send(self, message: OutboundMessage, settings: dict[str, Any], transport: Transport) -> Sent | None:
         """Deliver, or raise ``DeliveryFailed``."""
         ...

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from backend.models import DeliveryChannel, PushPlatform
 from backend.services.notifications.channels.addresses import url_shape
-from backend.services.notifications.channels.base import DeliveryFailed, OutboundMessage, Recipient, Transport
+from backend.services.notifications.channels.base import DeliveryFailed, OutboundMessage, Recipient, Sent, Transport
 from backend.services.notifications.channels.common import (
     SettingsReader,
     clip,
@@ -232,7 +232,7 @@ class PushChannel:
         enabled = self.enabled_platforms(settings)
         return any(platform in enabled for platform, _ in recipient.push_tokens)
 
-    async def send(self, message: OutboundMessage, settings: dict[str, Any], transport: Transport) -> None:
+    async def send(self, message: OutboundMessage, settings: dict[str, Any], transport: Transport) -> Sent | None:
         enabled = self.enabled_platforms(settings)
         targets = [(platform, token) for platform, token in message.recipient.push_tokens if platform in enabled]
         if not targets:
@@ -245,9 +245,9 @@ class PushChannel:
             except DeliveryFailed as failure:
                 access = failure
         outcomes = await asyncio.gather(*(self._one(message, settings, transport, access, p, t) for p, t in targets))
-        if any(outcome.delivered for outcome in outcomes):
-            return
         stale = tuple(outcome.stale for outcome in outcomes if outcome.stale is not None)
+        if any(outcome.delivered for outcome in outcomes):
+            return Sent(stale_tokens=stale) if stale else None
         failures = [outcome.failure for outcome in outcomes if outcome.failure is not None]
         if not failures:
             raise PushFailed(
