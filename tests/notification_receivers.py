@@ -183,6 +183,14 @@ def cancelled(recipient_id: int, key: str, expires_at: datetime | None = None) -
     )
 
 
+async def dispatch_all(now: datetime) -> int:
+    """Fan out every notification waiting (other tests' too: dispatch takes the oldest 500 first)."""
+    dispatched = 0
+    while found := await outbox.dispatch(now):
+        dispatched += found
+    return dispatched
+
+
 async def drain(transport: Transport, now: datetime, settings: Any) -> None:
     """Everything a worker would do at ``now``: fan out, then deliver whatever is due."""
     while await outbox.dispatch(now):

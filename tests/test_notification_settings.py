@@ -17,14 +17,21 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from backend.app import create_app
 from backend.config import Settings
 from backend.models import AuditEntry, NotificationChannelConfig, NotificationDelivery, NotificationKind
-from backend.services.notifications import outbox
 from backend.services.notifications.channels.addresses import outbound_client
 from backend.services.notifications.channels.base import Transport
 from backend.services.notifications.channels.webhook import verify_webhook
 from backend.services.notifications.notices import Notice
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
-from tests.notification_receivers import WebhookReceiver, cancelled, drain, tell, webhook, webhook_receiver
+from tests.notification_receivers import (
+    WebhookReceiver,
+    cancelled,
+    dispatch_all,
+    drain,
+    tell,
+    webhook,
+    webhook_receiver,
+)
 
 SECRET = "whsec-" + "fedcba9876543210" * 3
 
@@ -291,7 +298,7 @@ async def test_a_group_robot_carries_only_the_kinds_for_people_who_must_act_unle
     learner, manager = company.employees["LRN"], company.employees["MGR"]
     requested = Notice(NotificationKind.ENROLLMENT_REQUESTED, manager.id, f"k-{company.code}-1", {})
     await tell(company.tenant.id, now, cancelled(learner.id, f"k-{company.code}-2"), requested)
-    assert await outbox.dispatch(now) >= 2
+    assert await dispatch_all(now) >= 2
     sent = set(
         await NotificationDelivery.filter(tenant_id=company.tenant.id).values_list("notification__kind", "channel")
     )
@@ -305,7 +312,7 @@ async def test_a_group_robot_carries_only_the_kinds_for_people_who_must_act_unle
     done = (await gql(client, CONFIGURE_KINDS, {"input": given}, hr))["data"]["configureNotificationChannel"]
     assert done["errors"] == [] and done["channel"]["kinds"] == ["SESSION_CANCELLED"] and done["channel"]["kindsChosen"]
     await tell(company.tenant.id, now, cancelled(learner.id, f"k-{company.code}-3"))
-    await outbox.dispatch(now)
+    await dispatch_all(now)
     third = await NotificationDelivery.filter(notification__event_key=f"test:k-{company.code}-3").values_list(
         "channel", flat=True
     )
