@@ -17,7 +17,7 @@ from schema.catalog.types import Course, CourseModule
 from schema.common import UserError
 from schema.execution import NOT_READ, answered_by
 from schema.ids import to_global_id
-from schema.people.types import Colleague
+from schema.people.types import Colleague, colleague_of
 
 # The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
 strawberry.enum(
@@ -51,13 +51,6 @@ strawberry.enum(
 
 def _credits(tenths: int | None) -> Decimal | None:
     return from_tenths(tenths) if tenths is not None else None
-
-
-async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
-    if employee_id is None:
-        return None
-    row = await (await info.context.loaders()).employee.load(employee_id)
-    return Colleague.from_model(row) if row else None
 
 
 @strawberry.type(description="Who rejected a credit rule version, when and why.")
@@ -103,11 +96,11 @@ class CreditRule:
 
     @strawberry.field(description="The HR admin who made this version; null if unknown (loaded data).")
     async def author(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._author_id)
+        return await colleague_of(info, self._author_id)
 
     @strawberry.field(description="The second HR admin who approved this version; null if nobody did.")
     async def approved_by(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._approver_id)
+        return await colleague_of(info, self._approver_id)
 
     @strawberry.field(description="For REJECTED: who rejected it, when and why; null otherwise.")
     async def rejection(self, info: strawberry.Info) -> CreditRuleRejection | None:
@@ -116,7 +109,7 @@ class CreditRule:
         found = await (await info.context.loaders()).rule_rejection.load(self._row_id)
         if found is None:
             return None
-        return CreditRuleRejection(by=await _colleague(info, found.actor_id), at=found.at, reason=found.reason)
+        return CreditRuleRejection(by=await colleague_of(info, found.actor_id), at=found.at, reason=found.reason)
 
     @classmethod
     def from_model(cls, row: models.CreditRule) -> CreditRule:
@@ -280,7 +273,7 @@ class CreditEntry:
     def actor(self, info: strawberry.Info) -> Any:
         if self._actor is not NOT_READ:
             return self._actor
-        return _colleague(info, self._actor_id)
+        return colleague_of(info, self._actor_id)
 
     @classmethod
     def from_item(cls, item: LedgerItem) -> CreditEntry:
@@ -320,7 +313,7 @@ class PendingCredit:
 
     @strawberry.field(description="Who would get the credits.")
     async def employee(self, info: strawberry.Info) -> Colleague:
-        colleague = await _colleague(info, self._employee_id)
+        colleague = await colleague_of(info, self._employee_id)
         assert colleague is not None, "a claim's employee is a row of its tenant"
         return colleague
 

@@ -20,7 +20,7 @@ from backend.services.integrity.registry import DETECTORS
 from backend.services.integrity.settings import CompanySettings
 from backend.services.people.devices import device_tag
 from schema.common import UserError
-from schema.people.types import Colleague
+from schema.people.types import Colleague, colleague_of
 
 # The domain enums are the GraphQL enums: strawberry.enum registers each one in place.
 strawberry.enum(
@@ -102,15 +102,15 @@ class IntegrityAlert:
 
     @strawberry.field(description="The person it is about (the mentor, for LENIENT_MENTOR).")
     async def employee(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._row.employee_id)
+        return await colleague_of(info, self._row.employee_id)
 
     @strawberry.field(description="The other person of a pair (a partner, a reviewer), if any.")
     async def other_employee(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._row.other_employee_id)
+        return await colleague_of(info, self._row.other_employee_id)
 
     @strawberry.field(description="The HR admin who decided; null while open.")
     async def decided_by(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._row.decided_by_id)
+        return await colleague_of(info, self._row.decided_by_id)
 
     @classmethod
     def of(cls, row: models.IntegrityAlert, locale: str, secret: str) -> IntegrityAlert:
@@ -140,13 +140,6 @@ class IntegrityAlert:
             decision_note=row.decision_note,
             _row=row,
         )
-
-
-async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
-    if employee_id is None:
-        return None
-    row = await (await info.context.loaders()).employee.load(employee_id)
-    return Colleague.from_model(row) if row else None
 
 
 @strawberry.input(description="Conditions narrowing the alerts; every one given must hold.")

@@ -36,4 +36,12 @@ class Colleague:
         )
 
 
-__all__ = ["Colleague", "Role"]
+async def colleague_of(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
+    """The colleague with ``employee_id`` (None: none), through the request's employee loader."""
+    if employee_id is None:
+        return None
+    row = await (await info.context.loaders()).employee.load(employee_id)
+    return Colleague.from_model(row) if row else None
+
+
+__all__ = ["Colleague", "Role", "colleague_of"]

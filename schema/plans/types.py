@@ -16,7 +16,7 @@ from backend.services.ojt.plan_status import AssignmentState, ItemState
 from backend.services.ojt.plans import ItemView
 from schema.common import Node, UserError
 from schema.organisation.types import OrgUnit, Position, Skill
-from schema.people.types import Colleague
+from schema.people.types import Colleague, colleague_of
 
 UNSET: Any = strawberry.UNSET  # "not given": the field keeps its value
 
@@ -189,15 +189,15 @@ class OjtAssignment(Node):
 
     @strawberry.field(description="The employee it was given to.")
     async def employee(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._row.employee_id)
+        return await colleague_of(info, self._row.employee_id)
 
     @strawberry.field(description="Who gave it by hand (or who hired or moved the employee); null: the checks.")
     async def assigned_by(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._row.assigned_by_id)
+        return await colleague_of(info, self._row.assigned_by_id)
 
     @strawberry.field(description="Who waived it.")
     async def waived_by(self, info: strawberry.Info) -> Colleague | None:
-        return await _colleague(info, self._row.waived_by_id)
+        return await colleague_of(info, self._row.waived_by_id)
 
     @classmethod
     def of(cls, state: AssignmentState) -> OjtAssignment:
@@ -221,13 +221,6 @@ class OjtAssignment(Node):
             items=[OjtAssignmentItem.of(item) for item in state.items],
             _row=row,
         )
-
-
-async def _colleague(info: strawberry.Info, employee_id: int | None) -> Colleague | None:
-    if employee_id is None:
-        return None
-    row = await (await info.context.loaders()).employee.load(employee_id)
-    return Colleague.from_model(row) if row else None
 
 
 # --- inputs ------------------------------------------------------------------------------------------
