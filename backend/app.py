@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -23,16 +22,23 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from backend.admin.pages import admin_routes
 from backend.config import Settings
+from backend.cors import cors_middleware
 from backend.db import tortoise_config
 from backend.downloads import download_endpoints
 from backend.evidence_uploads import evidence_endpoints
+from backend.graphiql_assets import graphiql_asset_route
 from backend.http_limits import RequestBodyMiddleware
 from backend.logs import redact_access_log
 from backend.media_route import MediaRoute
+from backend.observability import metrics, tracing
+from backend.observability.access import AccessLogMiddleware, request_id_of
 from backend.qr_pages import qr_endpoints
+from backend.rate_limit import RateLimitMiddleware, check_at_start
 from backend.report_downloads import report_endpoint
 from backend.services.content import renditions
+from backend.startup import OneLineStartupFailure, check_ready
 from backend.worker import EmbeddedWorker, Worker
+from mobile_sync import contract
 from schema.api import GraphQLView
 
 log = logging.getLogger("xuefen.app")
@@ -48,8 +54,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex
+        # A caller's id is kept when sane (1..128 of [A-Za-z0-9._:-], so UUIDs with dashes too).
+        request_id = request_id_of(scope.get("headers") or [])
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
@@ -96,7 +102,9 @@ def create_app(
     task of this process, as ``xuefen demo`` and SQLite deployments want (backend/worker.py)."""
     settings = settings or Settings.from_env()
     settings.warn_if_unsafe()
+    check_at_start(settings)
     redact_access_log()
+    tracing.configure(settings)
     graphql = GraphQLView(settings)
     if embedded_worker is None:
         embedded_worker = settings.embedded_worker
@@ -111,6 +119,7 @@ def create_app(
             yield
             await worker.close()
             return
+        await check_ready(settings)  # an unusable or un-migrated database: one line (backend/startup.py)
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url, settings.db_pool_max)):
             _settle_garbage_collector()
             if run_worker:
@@ -118,12 +127,14 @@ def create_app(
             yield
             await worker.close()  # finishes the batch in flight before the database closes
             await renditions.stop()  # a copy being made is taken again once its lease runs out
+        metrics.process_exited()  # this worker's pool gauges leave the sum (several processes)
 
     qr_svg, qr_png, projector = qr_endpoints(settings)
     import_template, export = download_endpoints(settings)
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            graphiql_asset_route(),  # GraphiQL's vendored files (backend/static/graphiql), cached a year
             Route("/sessions/{session_id:int}/qr.svg", qr_svg),
             Route("/sessions/{session_id:int}/qr.png", qr_png),
             Route("/sessions/{session_id:int}/projector", projector),
@@ -133,11 +144,25 @@ def create_app(
             # Evidence uploads (tus): OPTIONS, HEAD, PATCH.
             Route("/evidence/{attachment_id}", evidence_endpoints(settings), methods=["OPTIONS", "HEAD", "PATCH"]),
             admin_routes(settings),  # the HR dashboard: /admin/ (server-rendered pages, cookie sign-in)
+            # The sync contract's JSON Schemas (mobile_sync.contract): public, cached, ETag.
+            Route(contract.URL_PATH, contract.contract_route, methods=["GET", "HEAD"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # Prometheus metrics: 404 unless XUEFEN_METRICS_TOKEN is set, then that bearer token.
+            Route("/metrics", metrics.metrics_endpoint(settings.metrics_token)),
         ],
         middleware=[
+            Middleware(OneLineStartupFailure),  # a failed start-up is logged as one line, not a traceback
             Middleware(RequestIdMiddleware),
+            # The access line, metrics and trace span of every request, CORS preflights and 429s
+            # included (backend/observability).
+            Middleware(AccessLogMiddleware),
+            # CORS (backend/cors.py) when XUEFEN_CORS_ORIGINS lists origins: outside the rate limit,
+            # so a 429 is readable by the page too.
+            *cors_middleware(settings),
+            # Rate limits per token, device and address (backend/rate_limit.py): after the request id
+            # (a 429 carries it), before everything that does work; /media/, health checks, OPTIONS exempt.
+            Middleware(RateLimitMiddleware, settings=settings),
             # /media/… (lesson files for phones) is answered here, above compression: never gzipped.
             Middleware(MediaRoute, settings=settings),
             Middleware(GZipMiddleware, minimum_size=1024),

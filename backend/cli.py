@@ -16,26 +16,48 @@ from pathlib import Path
 from typing import Any
 
 from backend.config import Settings
-from backend.logs import configure_logging
+from backend.logs import configure_logging, logging_config
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
 # Media files go out by the kernel's sendfile (backend/sendfile.py), which needs asyncio's loop:
 # uvloop has no loop.sendfile. Measured on GraphQL (bench/read_path.py): see docs/architecture.md.
-SERVER_PROTOCOL: dict[str, Any] = {"loop": "asyncio", "http": "backend.sendfile:SendfileProtocol"}
+# uvicorn's access log is off: backend/observability/access.py writes one line per request.
+SERVER_PROTOCOL: dict[str, Any] = {"loop": "asyncio", "http": "backend.sendfile:SendfileProtocol", "access_log": False}
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int | None) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int | None, forwarded_allow_ips: str | None) -> None:
     """uvicorn on ``host:port`` with ``workers`` processes (default: one per core in production,
     one in development). Each worker builds its own app from the same environment, with its own
-    database pool: with SQLite, one writer at a time still holds for all of them."""
+    database pool: with SQLite, one writer at a time still holds for all of them.
+
+    Checked first, here in the parent (each a one-line failure, backend/startup.py): the port is
+    free, the database answers and has every migration of this version. ``forwarded_allow_ips``:
+    the proxies whose X-Forwarded-For and X-Forwarded-Proto uvicorn believes (the client address
+    is what login throttling and rate limits count)."""
     import uvicorn
 
+    from backend import startup
+
+    if workers is None and os.environ.get("XUEFEN_WORKERS"):
+        workers = _positive_setting("XUEFEN_WORKERS")
     if workers is None:
         workers = (os.cpu_count() or 1) if settings.environment == "production" else 1
     if workers < 1:
         raise SystemExit("xuefen serve: --workers must be at least 1")
+    startup.check_port(host, port)
+    asyncio.run(startup.check_ready(settings))
+    from backend.observability import metrics
+
+    # Several workers share their metrics through a directory (set before they start); the
+    # internal metrics port, when configured, is served from this process.
+    metrics.prepare_multiprocess(workers)
+    if settings.metrics_port:
+        metrics.start_internal_server(settings.metrics_host, settings.metrics_port)
+    # Each worker imports the app: a broken installation fails here, once (after the metrics
+    # set-up above, which must come before prometheus_client is imported).
+    startup.check_importable("backend.app")
     uvicorn.run(
         "backend.app:create_app",
         factory=True,
@@ -43,26 +65,86 @@ def _serve(settings: Settings, host: str, port: int, workers: int | None) -> Non
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        # None: uvicorn reads FORWARDED_ALLOW_IPS, else trusts 127.0.0.1 only.
+        forwarded_allow_ips=forwarded_allow_ips or os.environ.get("XUEFEN_FORWARDED_ALLOW_IPS") or None,
+        log_config=logging_config(settings.log_level, settings.log_format),  # applied in each worker
         **SERVER_PROTOCOL,
     )
 
 
 async def _seed_demo(settings: Settings) -> bool:
+    """Load the demo company (one transaction, then its history); say what it holds."""
     from backend import db, demo
+    from backend.models import Tenant
     from backend.services.people.auth import hash_password
 
     await db.init_db(settings)
     try:
-        return await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD), settings=settings)
+        if not await Tenant.exists(code=demo.DEMO_TENANT):
+            print("Loading the demo company: people, courses, sessions, then their history …", flush=True)
+        created = await demo.seed_demo(hash_password(settings, demo.DEMO_PASSWORD), settings=settings)
+        print(("Demo company loaded: " if created else "Demo company already present: ") + await _demo_counts())
+        return created
     finally:
         await db.close_db()
 
 
-def _migrate(settings: Settings) -> None:
-    from backend import db
+async def _demo_counts() -> str:
+    """What the demo company holds, counted (``seed-demo``'s summary)."""
+    from backend import demo
+    from backend.models import Course, CreditEntry, Employee, Enrollment, OrgUnit, Question, Tenant, TrainingSession
 
-    asyncio.run(db.migrate(settings))
-    print("Migrations applied.")
+    tenant = await Tenant.get(code=demo.DEMO_TENANT)
+    counted = [
+        (await model.filter(tenant_id=tenant.id).count(), label)
+        for model, label in (
+            (OrgUnit, "org units"),
+            (Employee, "employees"),
+            (Course, "courses"),
+            (Question, "quiz questions"),
+            (TrainingSession, "sessions"),
+            (Enrollment, "enrollments"),
+            (CreditEntry, "credit entries"),
+        )
+    ]
+    return ", ".join(f"{count} {label}" for count, label in counted) + "."
+
+
+def _migrate(settings: Settings) -> None:
+    """Apply the pending migrations, naming each as it is applied, then a summary line. A failing
+    migration is one line on stderr (each runs in its own transaction: nothing of it is kept)."""
+    from backend import db
+    from backend.startup import StartupError, describe_database, migration_names
+
+    current: list[str] = []
+
+    def progress(event: str, name: str) -> None:
+        if event == "apply_start":
+            current[:] = [name]
+            print(f"  applying {name} …", end="", flush=True)
+        elif event == "apply_done":
+            print(" done", flush=True)
+
+    try:
+        applied = asyncio.run(db.migrate(settings, progress))
+    except StartupError:
+        raise
+    except Exception as error:
+        if current:
+            print(" failed", flush=True)
+        raise StartupError(
+            f"migration {current[0] if current else '(planning)'} failed: {type(error).__name__}: {error}",
+            describe_database(settings.database_url),
+            "Nothing of that migration was kept; fix the cause and run `xuefen migrate` again.",
+        ) from None
+    total = len(migration_names())
+    if applied:
+        print(
+            f"Applied {len(applied)} migration(s): {', '.join(applied)}. Database is up to date ({total} migrations)."
+        )
+    else:
+        print(f"Database is up to date ({total} migrations).")
 
 
 async def _purge_tombstones(settings: Settings) -> int:
@@ -128,11 +210,12 @@ async def _reports_command(settings: Settings, action: str, tenant_code: str | N
         if not companies and tenant_code is not None:
             print(f"No tenant {tenant_code!r}.", file=sys.stderr)
             return 2
-        differing = 0
+        differing = rebuilt = 0
         for tenant_id, code in companies:
             if action == "rebuild":
                 async with in_transaction() as connection:
                     rows = await rollups.rebuild(connection, tenant_id)
+                rebuilt += rows
                 print(f"{code}: {rows} rollup rows rebuilt.")
                 continue
             differences = await rollups.verify(tenant_id)
@@ -145,6 +228,8 @@ async def _reports_command(settings: Settings, action: str, tenant_code: str | N
                     print(f"  … and {len(differences) - MAX_LISTED} more (xuefen reports rebuild --tenant {code})")
     finally:
         await db.close_db()
+    if action == "rebuild" and tenant_code is None:  # one company's line is its own summary
+        print(f"Rebuilt {rebuilt} rollup rows for {len(companies)} company(ies).")
     if action == "verify":
         print(
             f"{differing} of {len(companies)} companies' report rollups differ from their facts."
@@ -169,12 +254,26 @@ async def _checking_command(settings: Settings, args: argparse.Namespace) -> int
 
 
 async def _long_command(settings: Settings, args: argparse.Namespace) -> int:
-    """``tenant …`` and ``worker`` (which runs until stopped)."""
+    """``tenant …``, ``operations …`` and ``worker`` (which runs until stopped)."""
+    if args.command == "operations":
+        from backend import operations_commands
+
+        return await operations_commands.run(settings, args)
     if args.command == "worker":
         from backend import worker
 
         return await worker.run_worker(settings, once=args.once, concurrency=args.concurrency, jobs=not args.no_jobs)
     return await _tenant_command(settings, args)
+
+
+def _positive_setting(name: str) -> int:
+    """A positive whole number from the environment, or the one-line refusal."""
+    from backend.config import ConfigError
+
+    raw = os.environ.get(name, "")
+    if not raw.strip().isascii() or not raw.strip().isdigit() or int(raw) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
 
 
 def _positive_int(text: str) -> int:
@@ -311,7 +410,7 @@ def _import_parsers(commands: Any) -> tuple[argparse.ArgumentParser, argparse.Ar
     return importing, exporting
 
 
-def _import_command(settings: Settings, args: argparse.Namespace, importing: argparse.ArgumentParser) -> int:
+def _import_command(settings: Settings, args: argparse.Namespace) -> int:
     """The commands that read or write CSV and XLSX files: import, export and report."""
     from backend import import_commands, report_commands
 
@@ -321,7 +420,7 @@ def _import_command(settings: Settings, args: argparse.Namespace, importing: arg
     if args.command == "export":
         return asyncio.run(import_commands.export(settings, args, locale))
     if args.file is None:
-        importing.error("FILE is required (or: xuefen import template KIND)")
+        args.command_parser.error("FILE is required (or: xuefen import template KIND)")
     if args.kind == "template":
         return import_commands.template(args, locale)
     return asyncio.run(import_commands.import_file(settings, args, locale))
@@ -370,31 +469,103 @@ def schema_sdl() -> str:
 
 
 def _export_schema(check: bool, path: Path) -> int:
+    # The typed sync contract (JSON Schemas of record payloads and feed rows) sits next to the SDL.
+    from mobile_sync import contract
+
     sdl = schema_sdl()
     current = path.read_text(encoding="utf-8") if path.exists() else None
+    contract_dir = path.parent / "sync"
     if check:
+        stale = contract.stale(contract_dir)
         if current != sdl:
             print(f"{path} is stale: run `xuefen export-schema` and commit it.", file=sys.stderr)
+        if stale:
+            names = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+            print(f"{contract_dir}: {names} stale: run `xuefen export-schema` and commit them.", file=sys.stderr)
+        if current != sdl or stale:
             return 1
-        print(f"{path} is up to date.")
+        print(f"{path} and the sync contract in {contract_dir} are up to date.")
         return 0
     path.write_text(sdl, encoding="utf-8")
-    print(f"Wrote {path}.")
+    written = contract.write(contract_dir)
+    print(f"Wrote {path} and {written} sync contract files in {contract_dir}.")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xuefen", description="Xuefen (学分) server")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the API (uvicorn)")
-    demo_cmd = commands.add_parser("demo", help="migrate, load the demo company and serve (what `make demo` runs)")
+def _version() -> str:
+    """The installed package's version (``xuefen --version``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xuefen")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+EPILOG = """\
+examples:
+  xuefen migrate                          apply pending migrations (run after every upgrade)
+  xuefen serve --host 0.0.0.0 --workers 4 serve the API on port 8000
+  xuefen worker                           deliver notifications and run scheduled jobs
+  xuefen demo                             try it: a demo company on SQLite, served on 127.0.0.1:8000
+  xuefen tenant create acme --name "Acme" --time-zone Asia/Shanghai --admin A0001
+
+Every command reads XUEFEN_* environment variables (docs/deployment.md lists them); start-up
+failures are one line on stderr and exit status 1. `xuefen COMMAND --help` describes a command."""
+
+SERVE_EPILOG = """\
+Before uvicorn starts, the database is checked (reachable, every migration applied) and the
+port bound once: any problem is one line on stderr and exit status 1.
+examples:
+  xuefen serve --host 0.0.0.0 --port 8000 --workers 4
+  xuefen serve --host 0.0.0.0 --forwarded-allow-ips 10.0.0.5   behind a reverse proxy at 10.0.0.5"""
+
+
+def _serve_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")
+    command.add_argument("--port", type=int, default=8000, help="TCP port to listen on (default 8000)")
+    command.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes (default: XUEFEN_WORKERS, else one per core in production, else 1)",
+    )
+    command.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="ADDRESSES",
+        help="proxies whose X-Forwarded-For/-Proto are believed, comma-separated addresses or networks, or * "
+        "(default: XUEFEN_FORWARDED_ALLOW_IPS, else uvicorn's FORWARDED_ALLOW_IPS, else 127.0.0.1)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option of ``xuefen`` (tests/test_cli.py checks each has a help text)."""
+    parser = argparse.ArgumentParser(
+        prog="xuefen",
+        description="Xuefen (学分): the GraphQL server behind a mobile training app with credits.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}", help="print the version")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of:")
+    raw = argparse.RawDescriptionHelpFormatter
+    serve = commands.add_parser(
+        "serve", help="serve the API (uvicorn)", description="Serve the API.", epilog=SERVE_EPILOG, formatter_class=raw
+    )
+    demo_cmd = commands.add_parser(
+        "demo",
+        help="migrate, load the demo company and serve (what `make demo` runs)",
+        description="Migrate, load the demo company and serve it with the notification worker inside.",
+    )
     for command in (serve, demo_cmd):
-        command.add_argument("--host", default="127.0.0.1")
-        command.add_argument("--port", type=int, default=8000)
-        command.add_argument(
-            "--workers", type=int, default=None, help="server processes (default: one per core in production, else 1)"
-        )
-    commands.add_parser("migrate", help="apply pending database migrations")
+        _serve_options(command)
+    commands.add_parser(
+        "migrate",
+        help="apply pending database migrations (and say which)",
+        description="Apply every pending migration, printing each one's name, then a summary. Idempotent: "
+        "run it after every upgrade, before the new version serves.",
+    )
     worker_cmd = commands.add_parser(
         "worker",
         help="deliver notifications (e-mail, robots, webhooks, push) and run scheduled jobs until stopped "
@@ -468,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     codes_cmd.add_argument("--org-unit", default=None, metavar="CODE", help="only this org unit and the units under it")
     codes_cmd.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format (default xlsx)")
     importing, _ = _import_parsers(commands)
+    importing.set_defaults(command_parser=importing)
     _report_parser(commands)
     content_cmd = commands.add_parser("content", help="lesson content: add files and text to a module")
     content_actions = content_cmd.add_subparsers(dest="content_command", required=True)
@@ -484,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     content_add.add_argument("--title", default=None, help="title of the first file (default: its name)")
     content_add.add_argument("--text", default=None, metavar="FILE.md", help="set the lesson text from a Markdown file")
     content_add.add_argument("--locale", choices=("zh-CN", "en"), default=None, help="language of messages")
+    content_add.set_defaults(command_parser=content_add)
     purge_uploads = content_actions.add_parser(
         "purge-uploads", help="free the space of evidence uploads abandoned part-way (they start again from 0)"
     )
@@ -494,22 +667,56 @@ def main(argv: list[str] | None = None) -> int:
         "renditions",
         help="make the pending low-bitrate copies of lesson videos (needs ffmpeg; for a worker or cron)",
     )
-    export = commands.add_parser("export-schema", help="write schema/schema.graphql")
+    export = commands.add_parser(
+        "export-schema", help="write schema/schema.graphql and the sync contract's JSON Schemas (schema/sync/)"
+    )
     export.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    export.add_argument("--path", type=Path, default=SCHEMA_FILE)
-    args = parser.parse_args(argv)
+    export.add_argument(
+        "--path", type=Path, default=SCHEMA_FILE, help="the file to write or check (default: %(default)s)"
+    )
+    from backend import operations_commands
+
+    operations_commands.add_parser(commands)  # the GraphQL allow-list (backend/operations_commands.py)
+    keys_cmd = commands.add_parser("keys", help="secret key rotation (docs/key-rotation.md)")
+    key_actions = keys_cmd.add_subparsers(dest="keys_command", required=True)
+    key_actions.add_parser("generate", help="print a new random key for XUEFEN_SECRET_KEY")
+    key_actions.add_parser(
+        "rewrap", help="wrap every session check-in secret under the current key (idempotent; after a rotation)"
+    ).add_argument("--tenant", default=None, help="only this company code")
+    return parser
+
+
+def _keys_command(args: argparse.Namespace) -> int:
+    """``xuefen keys generate|rewrap`` (backend/key_commands.py). ``generate`` reads no settings:
+    it is what a refused production start asks for."""
+    if args.keys_command == "generate":
+        from backend.keyring import new_key
+
+        print(new_key())
+        return 0
+    from backend import key_commands
 
     settings = Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    return asyncio.run(key_commands.rewrap(settings, args.tenant))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    if args.command == "keys":
+        return _keys_command(args)
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "export-schema":
         return _export_schema(args.check, args.path)
     if args.command == "migrate":
         _migrate(settings)
         return 0
-    if args.command in ("tenant", "worker"):
+    if args.command in ("tenant", "worker", "operations"):
         return asyncio.run(_long_command(settings, args))
     if args.command in ("import", "export", "report"):
-        return _import_command(settings, args, importing)
+        return _import_command(settings, args)
     if args.command == "content" and args.content_command == "purge-uploads":
         from backend import content_commands
 
@@ -522,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
         from backend import content_commands
 
         if not args.files and not args.text:
-            content_add.error("give FILE(s) to add, --text FILE.md, or both")
+            args.command_parser.error("give FILE(s) to add, --text FILE.md, or both")
         return asyncio.run(content_commands.add(settings, args, args.locale or _cli_locale()))
     if args.command in ("credits", "reports", "integrity"):
         return asyncio.run(_checking_command(settings, args))
@@ -533,16 +740,18 @@ def main(argv: list[str] | None = None) -> int:
         from backend import demo
 
         if args.command == "demo":
+            from backend.startup import check_port
+
+            check_port(args.host, args.port)  # before a minute of loading, not after
             _migrate(settings)
-        created = asyncio.run(_seed_demo(settings))
-        print("Demo company loaded." if created else "Demo company already present.")
+        asyncio.run(_seed_demo(settings))
         print(demo.format_demo_accounts())
         if args.command == "seed-demo":
             return 0
         # The notification worker runs inside the server (the app reads this when it starts).
         os.environ.setdefault("XUEFEN_EMBEDDED_WORKER", "true")
         print(f"Serving http://{args.host}:{args.port}/graphql (Ctrl-C to stop)")
-    _serve(settings, args.host, args.port, args.workers)
+    _serve(settings, args.host, args.port, args.workers, args.forwarded_allow_ips)
     return 0
 
 

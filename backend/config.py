@@ -9,6 +9,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, replace
+from functools import cached_property
+
+from backend.keyring import KeyRing
 
 log = logging.getLogger("xuefen.config")
 
@@ -16,6 +19,7 @@ DEV_SECRET_KEY = "xuefen-development-secret-do-not-use-in-production"
 DEFAULT_DATABASE_URL = "sqlite://xuefen.sqlite3"
 ENVIRONMENTS = ("development", "production")
 MIN_PRODUCTION_SECRET_LENGTH = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(SystemExit):
@@ -33,7 +37,7 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
 def _float(env: dict[str, str], name: str, default: float) -> float:
@@ -43,10 +47,37 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
     if value != value or value in (float("inf"), float("-inf")):
-        raise SystemExit(f"{name} must be a finite number, got {raw!r}")
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
     return value
+
+
+def _keys(env: dict[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of keys (spaces around each ignored, empty entries dropped)."""
+    return tuple(key.strip() for key in env.get(name, "").split(",") if key.strip())
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """XUEFEN_CORS_ORIGINS: comma-separated origins (``https://app.example.com``) or ``*``. An
+    origin is a scheme, a host and maybe a port: no path, as a browser's Origin header never has
+    one (a trailing slash is forgiven)."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in raw.split(",")):
+        if not item:
+            continue
+        scheme, _, rest = item.partition("://")
+        if item != "*" and (scheme not in ("http", "https") or not rest or "/" in rest):
+            raise ConfigError(f"XUEFEN_CORS_ORIGINS: {item!r} is not an origin such as https://app.example.com")
+        origins.append(item)
+    return tuple(origins)
+
+
+def _log_level(env: dict[str, str]) -> str:
+    raw = (env.get("XUEFEN_LOG_LEVEL") or "INFO").strip().upper()
+    if raw not in LOG_LEVELS:
+        raise ConfigError(f"XUEFEN_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {raw.lower()!r}")
+    return raw
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
@@ -57,7 +88,7 @@ def _bool(env: dict[str, str], name: str, default: bool) -> bool:
         return True
     if raw.lower() in {"0", "false", "no", "off"}:
         return False
-    raise SystemExit(f"{name} must be true or false, got {raw!r}")
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +96,11 @@ class Settings:
     """Runtime settings. Build with ``Settings.from_env()``; see the README for each variable."""
 
     database_url: str = DEFAULT_DATABASE_URL
+    # The key ring (backend/keyring.py, docs/key-rotation.md): secret_key is the current key,
+    # previous_secret_keys are still accepted (newest first), device_tag_key pins device tags.
     secret_key: str = DEV_SECRET_KEY
+    previous_secret_keys: tuple[str, ...] = ()
+    device_tag_key: str = ""
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
     # Login throttling (see backend/services/people/auth.py), kept in the database so it holds across
@@ -91,12 +126,44 @@ class Settings:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_page_size: int = 100
+    # GraphQL over HTTP (docs/api.md). Persisted documents (APQ, the allow-list): a document's
+    # text may be at most graphql_max_query_bytes (UTF-8) to be remembered; each process keeps
+    # apq_cache_size of them in memory, and at most apq_max_stored unregistered ones are written
+    # to the database (shared by every process; 0: APQ stays in process memory only). With
+    # graphql_allowlist only registered documents run. cors_origins: the web origins allowed to
+    # call the API from a browser (empty: no CORS headers).
+    graphql_max_query_bytes: int = 64 * 1024
+    apq_cache_size: int = 1000
+    apq_max_stored: int = 10_000
+    graphql_allowlist: bool = False
+    cors_origins: tuple[str, ...] = ()
     db_pool_max: int = 10
     log_level: str = "INFO"
+    # Observability (docs/observability.md). log_format: "json" (one JSON object a line) or
+    # "console" (readable); metrics_token: the bearer token /metrics wants (empty: /metrics is
+    # 404 on the public port); metrics_port: also serve the metrics on metrics_host:metrics_port
+    # (0: no internal port); otel_enabled: OpenTelemetry tracing (the otel extra).
+    log_format: str = "console"
+    metrics_token: str = ""
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    otel_enabled: bool = False
     max_body_bytes: int = 8 * 1024 * 1024
     # A body over max_body_bytes is still read (and thrown away) up to this many bytes, so the
     # client, which is still sending, can read the 413; beyond it the connection is dropped.
     max_body_drain_bytes: int = 4 * 8 * 1024 * 1024
+    # Request rate limits (backend/rate_limit.py, docs/api.md): per access token, per signed-in
+    # device, and per client address for requests without a valid token, in the `limits` syntax
+    # ("600/minute", several joined by ";", or "off"). Off in Settings built in code (tests and
+    # benchmarks send thousands of requests with one token); from_env turns them on unless
+    # XUEFEN_RATE_LIMIT=off. Counted in Redis at redis_url (keys under rate_limit_prefix) when set,
+    # so all server processes share them; else per process.
+    rate_limit: bool = False
+    rate_limit_token: str = "600/minute"
+    rate_limit_device: str = "12000/hour"
+    rate_limit_address: str = "1200/minute"
+    redis_url: str = ""
+    rate_limit_prefix: str = "xuefen-rate"
     sync_tombstone_days: int = 30
     # Device times more than this many days before their arrival are flagged STALE.
     sync_stale_days: int = 30
@@ -155,6 +222,16 @@ class Settings:
     environment: str = "development"
 
     def __post_init__(self) -> None:
+        try:
+            self.keys  # noqa: B018 (built now so a bad ring stops the start, not the first request)
+        except ValueError as exc:
+            raise ConfigError(f"XUEFEN_PREVIOUS_SECRET_KEYS: {exc}") from exc
+        if self.log_format not in ("json", "console"):
+            raise ConfigError(f"XUEFEN_LOG_FORMAT must be json or console, got {self.log_format!r}")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("XUEFEN_METRICS_TOKEN must be at least 16 characters (or unset: /metrics answers 404)")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"XUEFEN_METRICS_PORT must be a port number (0: none), got {self.metrics_port}")
         if self.environment not in ENVIRONMENTS:
             raise ConfigError(f"XUEFEN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}")
         if self.notify_max_attempts < 1 or self.notify_backoff_base_seconds < 0 or self.notify_backoff_cap_seconds < 0:
@@ -173,8 +250,19 @@ class Settings:
         if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_PRODUCTION_SECRET_LENGTH:
             problems.append(
                 f"set XUEFEN_SECRET_KEY to a random value of at least {MIN_PRODUCTION_SECRET_LENGTH} characters, "
-                "not the public development key (python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                "not the public development key (`xuefen keys generate` prints one)"
             )
+        for name, keys in (
+            ("XUEFEN_PREVIOUS_SECRET_KEYS", self.previous_secret_keys),
+            ("XUEFEN_DEVICE_TAG_KEY", (self.device_tag_key,) if self.device_tag_key else ()),
+        ):
+            if any(key == DEV_SECRET_KEY or len(key) < MIN_PRODUCTION_SECRET_LENGTH for key in keys):
+                problems.append(
+                    f"every key in {name} must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters "
+                    "and not the public development key"
+                )
+        if "*" in self.cors_origins:
+            problems.append("list the web origins in XUEFEN_CORS_ORIGINS instead of '*'")
         if not database_url_given:
             problems.append("set XUEFEN_DATABASE_URL (e.g. postgres://user:password@host:5432/xuefen)")
         return problems
@@ -188,8 +276,20 @@ class Settings:
         if production:
             # Checked here too because only the environment can tell an explicit database URL from
             # the default SQLite file (which production must not fall back to silently).
-            probe = cls(secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY)
+            probe = cls(
+                secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY,
+                previous_secret_keys=_keys(env, "XUEFEN_PREVIOUS_SECRET_KEYS"),
+                device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", "").strip(),
+            )
             problems = probe.production_problems(database_url_given=bool(env.get("XUEFEN_DATABASE_URL")))
+            # SQLite has one writer and lives on one machine: a production install says so on
+            # purpose (XUEFEN_ALLOW_SQLITE_IN_PRODUCTION=true), never by a typo'd URL.
+            database_url = env.get("XUEFEN_DATABASE_URL") or ""
+            if database_url.startswith("sqlite") and not _bool(env, "XUEFEN_ALLOW_SQLITE_IN_PRODUCTION", False):
+                problems.append(
+                    "use PostgreSQL in XUEFEN_DATABASE_URL, or set XUEFEN_ALLOW_SQLITE_IN_PRODUCTION=true "
+                    "for a one-machine install (one server process, the worker embedded)"
+                )
             if problems:
                 raise ConfigError("XUEFEN_ENV=production refuses to start: " + "; ".join(problems))
         max_body_bytes = _int(env, "XUEFEN_MAX_BODY_BYTES", 8 * 1024 * 1024)
@@ -197,6 +297,8 @@ class Settings:
             environment=environment,
             database_url=env.get("XUEFEN_DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY,
+            previous_secret_keys=_keys(env, "XUEFEN_PREVIOUS_SECRET_KEYS"),
+            device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", "").strip(),
             access_token_ttl_seconds=_int(env, "XUEFEN_ACCESS_TOKEN_TTL", 15 * 60),
             refresh_token_ttl_seconds=_int(env, "XUEFEN_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
             login_max_failures=_int(env, "XUEFEN_LOGIN_MAX_FAILURES", 5),
@@ -213,10 +315,30 @@ class Settings:
             max_aliases=_int(env, "XUEFEN_MAX_ALIASES", 15),
             max_tokens=_int(env, "XUEFEN_MAX_TOKENS", 2000),
             max_page_size=_int(env, "XUEFEN_MAX_PAGE_SIZE", 100),
+            graphql_max_query_bytes=_int(env, "XUEFEN_GRAPHQL_MAX_QUERY_BYTES", 64 * 1024),
+            apq_cache_size=_int(env, "XUEFEN_APQ_CACHE_SIZE", 1000),
+            apq_max_stored=_int(env, "XUEFEN_APQ_MAX_STORED", 10_000),
+            graphql_allowlist=_bool(env, "XUEFEN_GRAPHQL_ALLOWLIST", False),
+            cors_origins=_origins(env.get("XUEFEN_CORS_ORIGINS", "")),
             db_pool_max=_int(env, "XUEFEN_DB_POOL_MAX", 10),
-            log_level=env.get("XUEFEN_LOG_LEVEL", "INFO").upper(),
+            log_level=_log_level(env),
+            log_format=(env.get("XUEFEN_LOG_FORMAT") or ("json" if production else "console")).strip().lower(),
+            metrics_token=env.get("XUEFEN_METRICS_TOKEN", "").strip(),
+            metrics_port=_int(env, "XUEFEN_METRICS_PORT", 0),
+            metrics_host=env.get("XUEFEN_METRICS_HOST") or "127.0.0.1",
+            otel_enabled=_bool(
+                env,
+                "XUEFEN_OTEL_ENABLED",
+                bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
+            ),
             max_body_bytes=max_body_bytes,
             max_body_drain_bytes=_int(env, "XUEFEN_MAX_BODY_DRAIN_BYTES", 4 * max_body_bytes),
+            rate_limit=_bool(env, "XUEFEN_RATE_LIMIT", True),
+            rate_limit_token=env.get("XUEFEN_RATE_LIMIT_TOKEN") or "600/minute",
+            rate_limit_device=env.get("XUEFEN_RATE_LIMIT_DEVICE") or "12000/hour",
+            rate_limit_address=env.get("XUEFEN_RATE_LIMIT_ADDRESS") or "1200/minute",
+            redis_url=(env.get("XUEFEN_REDIS_URL") or "").strip(),
+            rate_limit_prefix=env.get("XUEFEN_RATE_LIMIT_PREFIX") or "xuefen-rate",
             sync_tombstone_days=_int(env, "XUEFEN_SYNC_TOMBSTONE_DAYS", 30),
             sync_stale_days=_int(env, "XUEFEN_SYNC_STALE_DAYS", 30),
             integrity_on_push=_bool(env, "XUEFEN_INTEGRITY_ON_PUSH", True),
@@ -250,12 +372,26 @@ class Settings:
         """A copy with some settings changed (tests, CLI flags)."""
         return replace(self, **changes)
 
+    @cached_property
+    def keys(self) -> KeyRing:
+        """The key ring: ``keys.current`` signs new values, ``keys.all`` verifies."""
+        return KeyRing(self.secret_key, self.previous_secret_keys, self.device_tag_key)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     def warn_if_unsafe(self) -> None:
-        """Shout when the public development secret guards a real database."""
+        """Shout when the public development secret guards a real database; warn when production
+        turns GraphiQL or introspection on (allowed: the schema is the published contract and
+        neither grants access, but they are for developers, see docs/deployment.md)."""
+        if self.environment == "production" and (self.graphiql or self.introspection):
+            log.warning(
+                "XUEFEN_ENV=production with XUEFEN_GRAPHIQL=%s and XUEFEN_INTROSPECTION=%s: "
+                "turn them off unless developers need them on this server",
+                str(self.graphiql).lower(),
+                str(self.introspection).lower(),
+            )
         if self.secret_key == DEV_SECRET_KEY and not self.is_sqlite:
             banner = "!" * 78
             log.warning(

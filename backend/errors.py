@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
 
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    RATE_LIMITED = "RATE_LIMITED"  # too many requests (backend/rate_limit.py): HTTP 429 with Retry-After
     UNAUTHENTICATED = "UNAUTHENTICATED"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
@@ -28,6 +29,11 @@ class ErrorCode(StrEnum):
     VALIDATION = "VALIDATION"
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     INTERNAL = "INTERNAL"
+    # GraphQL over HTTP: persisted documents (APQ) and the production allow-list (docs/api.md)
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # hash only, unknown: send the text too (Apollo APQ)
+    PERSISTED_QUERY_MISMATCH = "PERSISTED_QUERY_MISMATCH"  # the text's sha256 is not the hash sent with it
+    OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"  # allow-list mode: the document is not registered
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"  # the Accept header takes neither GraphQL response type (406)
     # Sync protocol: whole requests
     UNSUPPORTED_PROTOCOL = "UNSUPPORTED_PROTOCOL"
     DEVICE_MISMATCH = "DEVICE_MISMATCH"

@@ -17,6 +17,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "登录失败次数过多，请在 {retry_after} 秒后重试。",
         "en": "Too many failed sign-in attempts. Try again in {retry_after} seconds.",
     },
+    "error.RATE_LIMITED": {
+        "zh-CN": "请求过于频繁，请在 {retry_after} 秒后重试。",
+        "en": "Too many requests. Try again in {retry_after} seconds.",
+    },
     "error.UNAUTHENTICATED": {
         "zh-CN": "请先登录。",
         "en": "Please sign in first.",
@@ -61,6 +65,20 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.INTERNAL": {
         "zh-CN": "服务器内部错误，请稍后重试（请求编号 {request_id}）。",
         "en": "Internal server error. Please try again later (request id {request_id}).",
+    },
+    # Apollo clients recognise this one by its exact message, so it is the same in every language.
+    "error.PERSISTED_QUERY_NOT_FOUND": {"zh-CN": "PersistedQueryNotFound", "en": "PersistedQueryNotFound"},
+    "error.PERSISTED_QUERY_MISMATCH": {
+        "zh-CN": "提供的 sha256 与查询文本不符（provided sha does not match query）。",
+        "en": "provided sha does not match query",
+    },
+    "error.OPERATION_NOT_ALLOWED": {
+        "zh-CN": "服务器只执行已登记的操作，此操作未登记。请升级应用。",
+        "en": "This server only runs registered operations, and this one is not registered. Please update the app.",
+    },
+    "error.NOT_ACCEPTABLE": {
+        "zh-CN": "Accept 请求头须接受 application/graphql-response+json 或 application/json。",
+        "en": "The Accept header must accept application/graphql-response+json or application/json.",
     },
     "error.UNSUPPORTED_PROTOCOL": {
         "zh-CN": "不支持的同步协议版本，服务器支持：{supported}。请升级应用。",
@@ -665,6 +683,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "reason.content_type": {
         "zh-CN": "Content-Type 必须是 application/json",
         "en": "the Content-Type must be application/json",
+    },
+    "reason.persisted_query": {
+        "zh-CN": "extensions.persistedQuery 须为 {{version: 1, sha256Hash: 64 位十六进制}}",
+        "en": "extensions.persistedQuery must be {{version: 1, sha256Hash: 64 hex digits}}",
+    },
+    "reason.query_too_long": {
+        "zh-CN": "查询文本不能超过 {limit} 字节",
+        "en": "the query text may be at most {limit} bytes",
     },
     "reason.bad_request": {"zh-CN": "请求无效（{detail}）", "en": "bad request ({detail})"},
     # Imports and exports (backend/services/imports/, the `xuefen import` / `export` commands).

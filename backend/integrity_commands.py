@@ -46,8 +46,10 @@ async def run_scan(settings: Settings, tenant_code: str | None, since: str | Non
         if not companies and tenant_code is not None:
             print(f"No tenant {tenant_code!r}.", file=sys.stderr)
             return 2
+        raised = 0
         for tenant_id, code in companies:
             report = await scan.scan_company(tenant_id, start, end)
+            raised += sum(report.raised.values())
             found = ", ".join(f"{kind.value} {report.findings[kind]}/{report.raised[kind]}" for kind in report.findings)
             print(
                 f"{code}: {report.since:%Y-%m-%d %H:%M} – {report.until:%Y-%m-%d %H:%M} UTC;"
@@ -55,4 +57,5 @@ async def run_scan(settings: Settings, tenant_code: str | None, since: str | Non
             )
     finally:
         await db.close_db()
+    print(f"Scanned {len(companies)} company(ies): {raised} new alert(s).")
     return 0

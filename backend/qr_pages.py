@@ -98,7 +98,9 @@ def qr_endpoints(settings: Settings):
             session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
-        image = qrcode.make(qr.current_token(session), image_factory=qrcode.image.svg.SvgPathImage, box_size=20)
+        image = qrcode.make(
+            qr.current_token(settings, session), image_factory=qrcode.image.svg.SvgPathImage, box_size=20
+        )
         buffer = io.BytesIO()
         image.save(buffer)
         return Response(buffer.getvalue(), media_type="image/svg+xml", headers=_NO_STORE)
@@ -108,7 +110,7 @@ def qr_endpoints(settings: Settings):
             session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
-        image = qrcode.make(qr.current_token(session), box_size=12, border=4)
+        image = qrcode.make(qr.current_token(settings, session), box_size=12, border=4)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png", headers=_NO_STORE)

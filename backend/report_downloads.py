@@ -65,7 +65,7 @@ def report_endpoint(settings: Settings):
                 fmt = FileFormat(request.path_params["format"])
             except ValueError:
                 raise DomainError(ErrorCode.NOT_FOUND) from None
-            claims = exports.check_link(settings.secret_key, request.query_params.get("k", ""), report.name, fmt)
+            claims = exports.check_link(settings.keys, request.query_params.get("k", ""), report.name, fmt)
             viewer = await exports.viewer_of_link(claims)
             _, table = await exports.report_table(viewer, report.name, claims.options)
         except DomainError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.errors import DomainError, ErrorCode
-from backend.signing import sign, unsign
+from backend.signing import Keys, sign, unsign
 
 _KIND = "v1"  # cursors issued before this module existed were already signed this way
 
@@ -29,15 +29,16 @@ class Position:
         return self.seq < self.snapshot_end
 
 
-def encode(secret: str, tenant_id: int, employee_id: int, position: Position) -> str:
+def encode(secret: Keys, tenant_id: int, employee_id: int, position: Position) -> str:
     fields = [tenant_id, employee_id, position.seq]
     if position.in_snapshot:
         fields.append(position.snapshot_end)
     return sign(secret, _KIND, fields)
 
 
-def decode(secret: str, cursor: str, tenant_id: int, employee_id: int) -> Position:
-    """The feed position in ``cursor``; ``CURSOR_INVALID`` unless we issued it to this viewer."""
+def decode(secret: Keys, cursor: str, tenant_id: int, employee_id: int) -> Position:
+    """The feed position in ``cursor``; ``CURSOR_INVALID`` unless we issued it to this viewer,
+    under a key still in the ring (a cursor whose key was retired starts the pull over)."""
     try:
         fields = unsign(secret, _KIND, cursor)
         if len(fields) not in (3, 4) or not all(type(f) is int and f >= 0 for f in fields[2:]):

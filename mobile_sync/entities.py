@@ -12,19 +12,26 @@ from backend.models import (
     ActivityRecord,
     Course,
     CourseCompletion,
+    CourseFormat,
     CourseModule,
     CourseStatus,
     Employee,
     EmployeeRole,
     EmployeeSettings,
     Enrollment,
+    EnrollmentStatus,
+    ModuleKind,
     ModuleProgress,
+    RecordStatus,
+    Role,
+    SessionStatus,
     TrainingSession,
 )
 from backend.services.catalog.course_catalog import sees_all_statuses
 from backend.services.feed import Entity
 from backend.services.ojt import quizzes
 from backend.services.people.profile_settings import settings_copy
+from backend.services.records.spec import Obj
 from backend.services.viewer import Viewer
 from mobile_sync import (
     feed_assessment,
@@ -43,6 +50,7 @@ from mobile_sync.entities_base import Loader, Row
 from mobile_sync.entities_base import dec as _dec
 from mobile_sync.entities_base import ints as _ints
 from mobile_sync.entities_base import iso as _iso
+from mobile_sync.shapes import BOOL, DECIMAL, INT, MOMENT, PARAMS, TEXT, UUID_TEXT, enum, gid, many, opt, row
 
 
 def _course_visible(viewer: Viewer, status: str) -> bool:
@@ -253,6 +261,98 @@ async def _enrollments(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
     return {i: found.get(i) for i in ids}
 
 
+# The shape of each entity's data (published in the sync contract; tests check every row).
+_SHAPES = {
+    Entity.COURSE: row(
+        id=gid("Course"),
+        code=TEXT,
+        title=TEXT,
+        summary=TEXT,
+        scenario=TEXT,
+        format=enum(CourseFormat),
+        version=INT,
+        status=enum(CourseStatus, "Learners see PUBLISHED courses only."),
+        hours=DECIMAL,
+        credits=DECIMAL,
+        requiresApproval=BOOL,
+    ),
+    Entity.COURSE_MODULE: row(
+        id=gid("CourseModule"),
+        courseId=gid("Course"),
+        position=INT,
+        title=TEXT,
+        kind=enum(ModuleKind),
+        credits=DECIMAL,
+        requiredCount=INT,
+        requirement=TEXT,
+        isRequired=BOOL,
+        passScore=opt(INT),
+        rubricId=opt(gid("Rubric")),
+    ),
+    Entity.PROFILE: row(
+        "The viewer themself (id: their Employee global ID).",
+        id=gid("Employee"),
+        employeeNo=TEXT,
+        name=TEXT,
+        roles=many(enum(Role)),
+        orgUnit=opt(row(id=gid("OrgUnit"), name=TEXT)),
+        site=opt(row(id=gid("Site"), name=TEXT, timeZone=TEXT)),
+        position=opt(row(id=gid("Position"), title=TEXT)),
+        settings=row(version=INT, locale=TEXT),
+    ),
+    Entity.MODULE_PROGRESS: row(
+        id=gid("CourseModule"),
+        moduleId=gid("CourseModule"),
+        courseId=gid("Course"),
+        completedCount=INT,
+        requiredCount=INT,
+        required=BOOL,
+        secondsSpent=INT,
+        completed=BOOL,
+        lastCompletedAt=opt(MOMENT),
+    ),
+    Entity.COURSE_COMPLETION: row(id=gid("Course"), courseId=gid("Course"), completedAt=opt(MOMENT)),
+    Entity.RECORD_OUTCOME: row(
+        "The final answer to one of the viewer's records (id: the record's UUID), for every phone of theirs.",
+        id=UUID_TEXT,
+        seq=opt(INT),
+        kind=TEXT,
+        status=enum(RecordStatus),
+        code=opt(TEXT),
+        receivedAt=opt(MOMENT),
+        result=opt(PARAMS),
+    ),
+    Entity.TRAINING_SESSION: row(
+        "A session of a course the viewer may see; never its check-in secret.",
+        id=gid("TrainingSession"),
+        courseId=gid("Course"),
+        moduleId=opt(gid("CourseModule")),
+        title=TEXT,
+        instructor=row(id=gid("Employee"), name=TEXT, employeeNo=TEXT),
+        site=row(id=gid("Site"), name=TEXT, timeZone=TEXT),
+        location=TEXT,
+        startsAt=MOMENT,
+        endsAt=MOMENT,
+        localStartsAt=MOMENT,
+        localEndsAt=MOMENT,
+        capacity=INT,
+        seatsTaken=INT,
+        status=enum(SessionStatus),
+        checkInOpensMinutes=INT,
+        lateAfterMinutes=INT,
+        allowsWalkIn=BOOL,
+    ),
+    Entity.ENROLLMENT: row(
+        id=gid("Enrollment"),
+        sessionId=gid("TrainingSession"),
+        status=enum(EnrollmentStatus),
+        waitlistedAt=opt(MOMENT),
+        decidedAt=opt(MOMENT),
+        reason=TEXT,
+        version=INT,
+    ),
+}
+
 LOADERS: dict[Entity, Loader] = {
     Entity.COURSE: _courses,
     Entity.COURSE_MODULE: _modules,
@@ -273,6 +373,22 @@ LOADERS: dict[Entity, Loader] = {
     **feed_plans.LOADERS,
     **feed_study.LOADERS,
     **feed_content.LOADERS,
+}
+
+# Every entity's data shape: each module declares its own next to its loaders.
+SHAPES: dict[Entity, Obj] = {
+    **_SHAPES,
+    **feed_quizzes.SHAPES,
+    **feed_mentoring.SHAPES,
+    **feed_assessment.SHAPES,
+    **feed_skills.SHAPES,
+    **feed_credits.SHAPES,
+    **feed_rewards.SHAPES,
+    **feed_team.SHAPES,
+    **feed_notifications.SHAPES,
+    **feed_plans.SHAPES,
+    **feed_study.SHAPES,
+    **feed_content.SHAPES,
 }
 
 GLOBAL_TYPES = {

@@ -12,12 +12,14 @@ from __future__ import annotations
 import uuid
 
 from backend.ids import to_global_id
-from backend.models import Rubric, RubricCriterion
+from backend.models import EvaluationStatus, Rubric, RubricCriterion
 from backend.services.content import evidence
 from backend.services.feed import Entity
 from backend.services.ojt import assessment, rubrics
+from backend.services.records.spec import MapOf, Text
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints
+from mobile_sync.shapes import DECIMAL, EVIDENCE, INT, MOMENT, TEXT, UUID_TEXT, enum, gid, many, opt, row
 
 
 def _criterion(criterion: RubricCriterion) -> Row:
@@ -84,3 +86,41 @@ LOADERS: dict[Entity, Loader] = {
 }
 # MENTOR_EVALUATION is left out on purpose: its public id is the uid itself.
 GLOBAL_TYPES: dict[Entity, str] = {Entity.RUBRIC: "Rubric"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+SHAPES = {
+    Entity.RUBRIC: row(
+        id=gid("Rubric"),
+        code=TEXT,
+        title=TEXT,
+        scaleMin=INT,
+        scaleMax=INT,
+        criteria=many(
+            row(
+                id=gid("RubricCriterion"),
+                position=INT,
+                title=TEXT,
+                weight=DECIMAL,
+                descriptors=many(row(score=INT, text=TEXT), "What each score means."),
+            )
+        ),
+    ),
+    Entity.MENTOR_EVALUATION: row(
+        "The server copy a CONFLICT answers with, plus the evidence of every write.",
+        id=UUID_TEXT,
+        evaluationId=UUID_TEXT,
+        menteeId=gid("Employee"),
+        mentorId=gid("Employee"),
+        moduleId=gid("CourseModule"),
+        rubricId=gid("Rubric"),
+        version=INT,
+        status=enum(EvaluationStatus),
+        scores=MapOf(Text(), INT, description="Scores by RubricCriterion global ID."),
+        comment=TEXT,
+        percent=opt(INT),
+        submittedAt=opt(MOMENT),
+        supersedesId=opt(UUID_TEXT),
+        supersededReason=TEXT,
+        evidence=EVIDENCE,
+    ),
+}

@@ -10,12 +10,13 @@ links expire: the app asks ``courseDownload`` for them when it downloads. Visibl
 from __future__ import annotations
 
 from backend.ids import to_global_id
-from backend.models import Course, CourseStatus
+from backend.models import Course, CourseStatus, MediaKind, RenditionStatus
 from backend.services.catalog.course_catalog import sees_all_statuses
 from backend.services.content.course_downloads import Manifest, ManifestFile, manifests_of
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints
+from mobile_sync.shapes import INT, SHA256, TEXT, enum, gid, many, opt, row
 
 
 def file_row(item: ManifestFile) -> Row:
@@ -78,3 +79,47 @@ async def _course_content(viewer: Viewer, ids: list[str]) -> dict[str, Row | Non
 
 LOADERS: dict[Entity, Loader] = {Entity.COURSE_CONTENT: _course_content}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.COURSE_CONTENT: "Course"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+FILE = row(
+    id=gid("LessonFile"),
+    title=TEXT,
+    position=INT,
+    kind=enum(MediaKind),
+    mimeType=TEXT,
+    sizeBytes=INT,
+    sha256=SHA256,
+    durationMs=opt(INT),
+    pageCount=opt(INT),
+    sinceVersion=INT,
+    renditions=many(
+        row(
+            label=TEXT,
+            status=enum(RenditionStatus),
+            sizeBytes=opt(INT),
+            sha256=opt(SHA256),
+            mimeType=opt(TEXT),
+        ),
+        "Low-bandwidth copies (READY ones have their file).",
+    ),
+)
+SHAPES = {
+    Entity.COURSE_CONTENT: row(
+        "A course's download manifest; links come from courseDownload.",
+        courseId=gid("Course"),
+        totalBytes=INT,
+        lowBandwidthBytes=INT,
+        modules=many(
+            row(
+                moduleId=gid("CourseModule"),
+                position=INT,
+                title=TEXT,
+                requiredStudyPercent=opt(INT),
+                version=opt(INT),
+                html=TEXT,
+                files=many(FILE),
+            )
+        ),
+    )
+}

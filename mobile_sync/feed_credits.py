@@ -11,11 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from backend.ids import to_global_id
+from backend.models import CreditActivity, CreditEntryKind
 from backend.services.credits import credit_accounts, credit_engine
 from backend.services.credits.ledger import from_tenths
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
+from mobile_sync.shapes import DECIMAL, INT, MOMENT, TEXT, UUID_TEXT, enum, gid, opt, row
 
 
 async def _accounts(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
@@ -96,4 +98,40 @@ LOADERS: dict[Entity, Loader] = {
 GLOBAL_TYPES: dict[Entity, str] = {
     Entity.CREDIT_ACCOUNT: "Employee",
     Entity.CREDIT_ENTRY: "CreditEntry",
+}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.CREDIT_ACCOUNT: row(
+        id=gid("Employee"),
+        balance=DECIMAL,
+        lifetimeEarned=DECIMAL,
+        pending=DECIMAL,
+        periodEarned=DECIMAL,
+        updatedAt=opt(MOMENT),
+    ),
+    Entity.CREDIT_ENTRY: row(
+        id=gid("CreditEntry"),
+        kind=enum(CreditEntryKind),
+        amount=DECIMAL,
+        occurredAt=opt(MOMENT),
+        postedAt=opt(MOMENT),
+        reason=TEXT,
+        rule=opt(row(id=gid("CreditRule"), ruleKey=TEXT, version=INT, name=TEXT, activity=enum(CreditActivity))),
+        source=opt(
+            row(
+                activity=enum(CreditActivity),
+                eventKey=TEXT,
+                recordId=opt(UUID_TEXT),
+                occurredAt=opt(MOMENT),
+                score=opt(INT),
+                quantity=opt(INT),
+                course=opt(row(id=gid("Course"), code=TEXT, title=TEXT)),
+                module=opt(row(id=gid("CourseModule"), title=TEXT, position=INT)),
+            )
+        ),
+        reverses=opt(row(id=gid("CreditEntry"))),
+        redemptionId=opt(gid("Redemption")),
+    ),
 }

@@ -14,6 +14,7 @@ from backend.services.content import evidence
 from backend.services.feed import Entity
 from backend.services.ojt import mentoring, practice
 from mobile_sync.entities_base import Loader, Row, ints, iso
+from mobile_sync.shapes import DAY, EVIDENCE, INT, MOMENT, TEXT, enum, gid, opt, person, row
 
 
 def _person(employee: Employee) -> Row:
@@ -72,4 +73,31 @@ LOADERS: dict[Entity, Loader] = {
 GLOBAL_TYPES: dict[Entity, str] = {
     Entity.MENTORSHIP: "Mentorship",
     Entity.PRACTICE_LOG: "PracticeLog",
+}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.MENTORSHIP: row(
+        id=gid("Mentorship"),
+        mentor=person(),
+        mentee=person(),
+        courseId=opt(gid("Course")),
+        startsOn=DAY,
+        endsOn=opt(DAY),
+    ),
+    Entity.PRACTICE_LOG: row(
+        id=gid("PracticeLog"),
+        employee=person(),
+        moduleId=gid("CourseModule"),
+        courseId=gid("Course"),
+        quantity=INT,
+        note=TEXT,
+        practicedAt=opt(MOMENT),
+        status=enum(PracticeStatus),
+        reviewedAt=opt(MOMENT),
+        reviewNote=TEXT,
+        reviewer=opt(person()),
+        evidence=EVIDENCE,
+    ),
 }

@@ -8,11 +8,12 @@ read state, which a NOTIFICATIONS_READ record from any of their phones changes.
 from __future__ import annotations
 
 from backend.ids import to_global_id
-from backend.models import Notification
+from backend.models import Notification, NotificationKind
 from backend.services.feed import Entity
 from backend.services.notifications.inbox import reader_of
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints, iso
+from mobile_sync.shapes import ANY, MOMENT, PARAMS, TEXT, enum, gid, opt, row
 
 
 async def _notifications(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
@@ -39,3 +40,18 @@ async def _notifications(viewer: Viewer, ids: list[str]) -> dict[str, Row | None
 
 LOADERS: dict[Entity, Loader] = {Entity.NOTIFICATION: _notifications}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.NOTIFICATION: "Notification"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.NOTIFICATION: row(
+        id=gid("Notification"),
+        kind=enum(NotificationKind),
+        title=TEXT,
+        body=TEXT,
+        params=PARAMS,
+        subjectId=ANY,
+        createdAt=opt(MOMENT),
+        readAt=opt(MOMENT),
+    )
+}

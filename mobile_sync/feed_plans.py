@@ -12,11 +12,13 @@ COURSE_COMPLETION rows.
 from __future__ import annotations
 
 from backend.ids import to_global_id
+from backend.models import AssignmentSource, AssignmentStatus
 from backend.services.feed import Entity
 from backend.services.ojt import assignments
 from backend.services.ojt.plan_status import AssignmentState
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints, iso
+from mobile_sync.shapes import BOOL, DAY, MOMENT, TEXT, enum, gid, many, opt, row
 
 
 def assignment_row(state: AssignmentState) -> Row:
@@ -55,3 +57,30 @@ async def _assignments(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
 
 LOADERS: dict[Entity, Loader] = {Entity.OJT_ASSIGNMENT: _assignments}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.OJT_ASSIGNMENT: "OjtAssignment"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.OJT_ASSIGNMENT: row(
+        id=gid("OjtAssignment"),
+        plan=row(id=gid("OjtPlan"), code=TEXT, name=TEXT),
+        source=enum(AssignmentSource),
+        startsOn=DAY,
+        dueOn=DAY,
+        status=enum(AssignmentStatus, "As of the pull (overdue is worked out then)."),
+        completedAt=opt(MOMENT),
+        waivedReason=opt(TEXT),
+        mentorRequired=BOOL,
+        mentorMissing=BOOL,
+        items=many(
+            row(
+                courseId=gid("Course"),
+                moduleId=opt(gid("CourseModule")),
+                title=TEXT,
+                dueOn=DAY,
+                required=BOOL,
+                done=BOOL,
+            )
+        ),
+    )
+}

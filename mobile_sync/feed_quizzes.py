@@ -11,12 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from backend.ids import to_global_id
-from backend.models import AttemptStatus, Quiz
+from backend.models import AttemptStatus, QuestionKind, Quiz, ReviewTiming
 from backend.services.feed import Entity
 from backend.services.ojt import quizzes
 from backend.services.ojt.question_kinds import StudentQuestion
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
+from mobile_sync.shapes import ANY, BOOL, DECIMAL, INT, MOMENT, TEXT, enum, gid, many, opt, row
 
 
 def _quiz_row(quiz: Quiz, questions: list[StudentQuestion]) -> Row:
@@ -76,3 +77,49 @@ async def _attempts(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
 
 LOADERS: dict[Entity, Loader] = {Entity.QUIZ: _quizzes, Entity.QUIZ_ATTEMPT: _attempts}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.QUIZ: "CourseModule", Entity.QUIZ_ATTEMPT: "QuizAttempt"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.QUIZ: row(
+        "A quiz as a learner may download it: never an answer key.",
+        id=gid("CourseModule"),
+        moduleId=gid("CourseModule"),
+        courseId=gid("Course"),
+        title=TEXT,
+        passMark=INT,
+        timeLimitSeconds=opt(INT),
+        attemptsAllowed=INT,
+        shuffle=BOOL,
+        reviewAllowed=BOOL,
+        reviewTiming=enum(ReviewTiming),
+        closesAt=opt(MOMENT),
+        version=INT,
+        questions=many(
+            row(
+                id=TEXT,
+                kind=enum(QuestionKind),
+                prompt=TEXT,
+                options=many(ANY, "Choices ({key, text}) for choice questions."),
+                points=DECIMAL,
+            )
+        ),
+    ),
+    Entity.QUIZ_ATTEMPT: row(
+        id=gid("QuizAttempt"),
+        moduleId=gid("CourseModule"),
+        attemptNo=INT,
+        submittedAt=opt(MOMENT),
+        score=DECIMAL,
+        maxScore=DECIMAL,
+        percent=INT,
+        passed=BOOL,
+        status=enum(AttemptStatus),
+        feedback=opt(
+            many(
+                row(questionId=TEXT, correct=opt(BOOL), pointsAwarded=DECIMAL, explanation=TEXT, comment=opt(TEXT)),
+                "Per question, once the quiz's review releases it.",
+            )
+        ),
+    ),
+}

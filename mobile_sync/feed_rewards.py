@@ -15,6 +15,7 @@ from backend.services.credits.ledger import from_tenths
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, dec, ints, iso
+from mobile_sync.shapes import BOOL, DECIMAL, INT, MOMENT, TEXT, enum, gid, opt, row
 
 
 def reward_row(reward: Reward) -> Row:
@@ -61,3 +62,32 @@ async def _redemptions(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
 
 LOADERS: dict[Entity, Loader] = {Entity.REWARD: _rewards, Entity.REDEMPTION: _redemptions}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.REWARD: "Reward", Entity.REDEMPTION: "Redemption"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.REWARD: row(
+        id=gid("Reward"),
+        code=TEXT,
+        name=TEXT,
+        description=TEXT,
+        category=enum(RewardCategory),
+        cost=DECIMAL,
+        stockLeft=opt(INT),
+        perPersonLimit=opt(INT),
+        activeFrom=opt(MOMENT),
+        activeUntil=opt(MOMENT),
+        requiresApproval=BOOL,
+        version=INT,
+    ),
+    Entity.REDEMPTION: row(
+        id=gid("Redemption"),
+        rewardId=gid("Reward"),
+        rewardName=TEXT,
+        cost=DECIMAL,
+        status=enum(RedemptionStatus),
+        requestedAt=opt(MOMENT),
+        decidedAt=opt(MOMENT),
+        reason=TEXT,
+    ),
+}

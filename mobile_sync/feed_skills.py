@@ -10,6 +10,7 @@ from backend.models import EmployeeSkill, PositionSkill
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints, iso
+from mobile_sync.shapes import INT, MOMENT, TEXT, gid, opt, row
 
 
 async def _skill_levels(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
@@ -42,3 +43,17 @@ async def _skill_levels(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]
 
 LOADERS: dict[Entity, Loader] = {Entity.SKILL_LEVEL: _skill_levels}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.SKILL_LEVEL: "Skill"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.SKILL_LEVEL: row(
+        id=gid("Skill"),
+        skillId=gid("Skill"),
+        code=TEXT,
+        name=TEXT,
+        level=INT,
+        requiredLevel=opt(INT),
+        updatedAt=opt(MOMENT),
+    )
+}

@@ -12,6 +12,8 @@ from backend.models import ContentProgress, MediaObject
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints, iso
+from mobile_sync.shapes import INT, MOMENT, SHA256, gid, many, opt
+from mobile_sync.shapes import row as shape
 
 
 async def _content_progress(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
@@ -45,3 +47,21 @@ async def _content_progress(viewer: Viewer, ids: list[str]) -> dict[str, Row | N
 
 LOADERS: dict[Entity, Loader] = {Entity.CONTENT_PROGRESS: _content_progress}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.CONTENT_PROGRESS: "ContentProgress"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.CONTENT_PROGRESS: shape(
+        "The server's merged study of one file of a module (both phones' reports).",
+        id=gid("ContentProgress"),
+        moduleId=gid("CourseModule"),
+        fileSha256=SHA256,
+        durationMs=opt(INT),
+        pageCount=opt(INT),
+        playedMs=many(many(INT), "Merged [start, end] milliseconds played."),
+        coveredMs=INT,
+        pages=many(INT),
+        secondsSpent=INT,
+        updatedAt=opt(MOMENT),
+    )
+}

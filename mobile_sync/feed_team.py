@@ -13,6 +13,7 @@ from backend.models import Employee, OrgUnit, Position
 from backend.services.feed import Entity
 from backend.services.viewer import Viewer
 from mobile_sync.entities_base import Loader, Row, ints
+from mobile_sync.shapes import BOOL, TEXT, gid, opt, row
 
 
 async def _team_members(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]:
@@ -51,3 +52,16 @@ async def _team_members(viewer: Viewer, ids: list[str]) -> dict[str, Row | None]
 
 LOADERS: dict[Entity, Loader] = {Entity.TEAM_MEMBER: _team_members}
 GLOBAL_TYPES: dict[Entity, str] = {Entity.TEAM_MEMBER: "Employee"}
+
+# The shape of each entity's data (published in the sync contract; tests check every row).
+
+SHAPES = {
+    Entity.TEAM_MEMBER: row(
+        id=gid("Employee"),
+        employeeNo=TEXT,
+        name=TEXT,
+        orgUnit=opt(row(id=gid("OrgUnit"), name=TEXT)),
+        position=opt(row(id=gid("Position"), title=TEXT)),
+        active=BOOL,
+    )
+}

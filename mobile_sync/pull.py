@@ -67,7 +67,7 @@ async def pull(
         raise DomainError(ErrorCode.VALIDATION, field="limit", reason_key="reason.page_size", max=MAX_PULL_LIMIT)
     head, purged_through = await feed_head(viewer.tenant_id)
     if cursor:
-        position = cursors.decode(settings.secret_key, cursor, viewer.tenant_id, viewer.employee_id)
+        position = cursors.decode(settings.keys, cursor, viewer.tenant_id, viewer.employee_id)
         if position.seq < purged_through:
             raise DomainError(ErrorCode.RESET_REQUIRED)
     else:
@@ -102,7 +102,7 @@ async def pull(
     return PullPage(
         changes=changes,
         cursor=cursors.encode(
-            settings.secret_key, viewer.tenant_id, viewer.employee_id, cursors.Position(last, position.snapshot_end)
+            settings.keys, viewer.tenant_id, viewer.employee_id, cursors.Position(last, position.snapshot_end)
         ),
         has_more=has_more,
         applied_seq=applied_seq,

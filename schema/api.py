@@ -27,7 +27,7 @@ from graphql.language import (
 )
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
@@ -51,13 +51,28 @@ from tortoise.exceptions import ValidationError
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
+from backend.graphiql_assets import page_html
 from backend.i18n import negotiate_locale, translate
+from backend.observability import tracing
+from backend.observability.graphql import RequestObservation
 from backend.services.content import lessons
+from backend.services.persisted_operations import APQ_VERSION, PersistedOperations, is_sha256, sha256_hex
 from backend.services.validation import invalid
 from backend.services.viewer import Viewer
 from schema.catalog.types import Course, CourseModule
 from schema.context import Context
 from schema.execution import Executor
+from schema.http_protocol import (
+    CACHEABLE,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    NO_STORE,
+    VARY,
+    content_type,
+    etag,
+    negotiate,
+    not_modified,
+)
 from schema.ids import expect_global_id
 from schema.mutation import Mutation
 from schema.organisation.types import OrgUnit, Position, Site, Skill
@@ -89,6 +104,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     extensions: list[Any] = [
+        # Observability (docs/observability.md): spans when tracing is configured; the operation
+        # name and tenant for the access line and the metrics.
+        *tracing.graphql_extensions(settings),
+        RequestObservation,
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(limit_rules),
@@ -121,6 +140,17 @@ class RequestRefused(HTTPException):
         super().__init__(status, reason_key)
         self.reason_key = reason_key
         self.params = params
+
+
+class OperationRefused(HTTPException):
+    """A persisted-document refusal (docs/api.md): ``error`` answered with ``status``.
+    PERSISTED_QUERY_NOT_FOUND is 200 as Apollo Server answers it (clients then send the text),
+    the others are the request's fault (a hash that does not match, a document not on the
+    allow-list)."""
+
+    def __init__(self, status: int, error: DomainError) -> None:
+        super().__init__(status, error.code.value)
+        self.error = error
 
 
 class UploadRefused(HTTPException):
@@ -283,6 +313,12 @@ class GraphQLView(GraphQL[Context, None]):
             multipart_uploads_enabled=True,
         )
         self.settings = settings
+        self.persisted = PersistedOperations(settings)
+        self._ide_html = page_html() if settings.graphiql else ""
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL, its files served by Xuefen (backend/graphiql_assets.py), never a CDN."""
+        return HTMLResponse(self._ide_html)
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # sync pushes are large JSON bodies
@@ -351,6 +387,8 @@ class GraphQLView(GraphQL[Context, None]):
         return context
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        request_data: GraphQLRequestData = kwargs["request_data"]
+        request_data.query = await self._document(kwargs["request"], request_data)
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:
@@ -365,22 +403,104 @@ class GraphQLView(GraphQL[Context, None]):
                 raise RequestRefused(400, "reason.no_query") from cause
             raise
 
+    async def _document(self, request: Request, data: GraphQLRequestData) -> str | None:
+        """The document to run: the request's text, or the persisted one its
+        ``extensions.persistedQuery`` names (Apollo APQ). In allow-list mode only a registered
+        document runs. An APQ text that matches its hash is remembered once it has validated
+        (``process_result``)."""
+        given = (data.extensions or {}).get("persistedQuery")
+        query = data.query
+        if given is None:
+            if self.settings.graphql_allowlist and query is not None:
+                await self._require_registered(sha256_hex(query))
+            return query
+        version, sha256 = (given.get("version"), given.get("sha256Hash")) if isinstance(given, dict) else (None, None)
+        if type(version) is not int or version != APQ_VERSION or not is_sha256(sha256):
+            raise RequestRefused(400, "reason.persisted_query")
+        assert isinstance(sha256, str)
+        if query is None:
+            known = await self.persisted.get(sha256, need_registered=self.settings.graphql_allowlist)
+            if known is None:
+                raise OperationRefused(200, DomainError(ErrorCode.PERSISTED_QUERY_NOT_FOUND))
+            if self.settings.graphql_allowlist and not known.registered:
+                raise OperationRefused(403, DomainError(ErrorCode.OPERATION_NOT_ALLOWED))
+            return known.body
+        if len(query.encode("utf-8", "surrogatepass")) > self.settings.graphql_max_query_bytes:
+            raise RequestRefused(400, "reason.query_too_long", limit=self.settings.graphql_max_query_bytes)
+        if sha256_hex(query) != sha256:
+            raise OperationRefused(400, DomainError(ErrorCode.PERSISTED_QUERY_MISMATCH))
+        if self.settings.graphql_allowlist:
+            await self._require_registered(sha256)
+        else:
+            request.state.apq_document = (sha256, query)
+        return query
+
+    async def _require_registered(self, sha256: str) -> None:
+        known = await self.persisted.get(sha256, need_registered=True)
+        if known is None or not known.registered:
+            raise OperationRefused(403, DomainError(ErrorCode.OPERATION_NOT_ALLOWED))
+
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        # Several Accept headers count as one list (RFC 9110 5.3).
+        media = negotiate(", ".join(request.headers.getlist("accept")) or None)
+        request.state.graphql_media = media or JSON
         try:
+            if media is None and not self._renders_ide(request):
+                raise OperationRefused(406, DomainError(ErrorCode.NOT_ACCEPTABLE))
             if _is_upload(request):
                 context = await self._upload_context(request)
-            return await super().run(request, context, root_value)
+            response = await super().run(request, context, root_value)
         except HTTPException as exc:
-            if isinstance(request, WebSocket):
-                raise
             return self._refusal(request, exc)
+        if response.headers.get("content-type", "").startswith("text/html"):
+            return response  # GraphiQL
+        return self._finish(request, response)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A browser opening /graphql: a GET that asks for HTML and carries neither a query nor
+        a persisted document's hash (strawberry's own test also takes ``*/*``, which would answer
+        a hash-only APQ GET from a client sending ``Accept: */*`` with the GraphiQL page)."""
+        params = request.query_params
+        return (
+            request.method == "GET"
+            and not params.get("query")
+            and not params.get("extensions")
+            and "text/html" in request.headers.get("accept", "")
+        )
+
+    def _renders_ide(self, request: Request) -> bool:
+        return bool(self.graphql_ide) and self.should_render_graphql_ide(self.request_adapter_class(request))
+
+    def _finish(self, request: Request, response: Response) -> Response:
+        """The answer's media type, status and caching headers (schema/http_protocol.py). A
+        request error (nothing executed) answered as graphql-response+json is a 400."""
+        media = request.state.graphql_media
+        if media == GRAPHQL_RESPONSE_JSON and getattr(request.state, "graphql_request_error", False):
+            response.status_code = 400
+        response.headers["content-type"] = content_type(media)
+        cacheable = (
+            request.method == "GET"
+            and response.status_code == 200
+            and not getattr(request.state, "graphql_has_errors", True)
+        )
+        if not cacheable:
+            response.headers["cache-control"] = NO_STORE
+            return response
+        tag = etag(bytes(response.body), request.headers.get("accept-encoding"))
+        headers = {"cache-control": CACHEABLE, "etag": tag, "vary": VARY}
+        if not_modified(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=headers)
+        response.headers.update(headers)
+        return response
 
     def _refusal(self, request: Request, exc: HTTPException) -> Response:
         locale = _locale(request)
         code = "GRAPHQL_VALIDATION"
         if isinstance(exc, RequestRefused):
             error = DomainError(ErrorCode.VALIDATION, reason_key=exc.reason_key, **exc.params)
-        elif isinstance(exc, UploadRefused):
+        elif isinstance(exc, UploadRefused | OperationRefused):
             error, code = exc.error, exc.error.code.value
         elif exc.status_code == 404:  # GET without a query from a browser while GraphiQL is off
             error, code = DomainError(ErrorCode.NOT_FOUND), ErrorCode.NOT_FOUND.value
@@ -391,8 +511,11 @@ class GraphQLView(GraphQL[Context, None]):
             **({"field": error.field} if isinstance(exc, UploadRefused) and error.field else {}),
         }
         body = {"errors": [{"message": error.message(locale), "extensions": extensions}]}
-        headers = {"Allow": "POST"} if exc.status_code == 405 else None
-        return Response(orjson.dumps(body), status_code=exc.status_code, media_type="application/json", headers=headers)
+        headers = {"cache-control": NO_STORE, **({"Allow": "POST"} if exc.status_code == 405 else {})}
+        media = getattr(request.state, "graphql_media", JSON)
+        return Response(
+            orjson.dumps(body), status_code=exc.status_code, media_type=content_type(media), headers=headers
+        )
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -407,7 +530,17 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # A request error: nothing ran (parse, validation, variables), so no error has a path.
+        errors = result.errors or []
+        request_error = result.data is None and bool(errors) and not any(error.path for error in errors)
+        request.state.graphql_request_error = request_error
+        request.state.graphql_has_errors = bool(errors)
+        apq_document = getattr(request.state, "apq_document", None)
+        if apq_document is not None and not request_error:
+            await self.persisted.remember(*apq_document)
         data: GraphQLHTTPResponse = {"data": result.data}
+        if request_error and request.state.graphql_media == GRAPHQL_RESPONSE_JSON:
+            del data["data"]  # the spec's graphql-response+json: no data entry on a request error
         if result.errors:
             data["errors"] = [self._shape(request, error) for error in result.errors]
         if result.extensions:

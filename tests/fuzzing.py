@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphql
 import httpx
@@ -57,6 +57,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Err
 from tortoise.queryset import QuerySet
+
+if TYPE_CHECKING:
+    from backend.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT_DIRS = ("backend", "schema", "mobile_sync")
@@ -110,11 +113,17 @@ async def _column(query: QuerySet[Any], name: str) -> list[Any]:
     return list(await query.values_list(name, flat=True))
 
 
-async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int = 40) -> Pools:
-    """Row ids of every node type (spread over the table), a few UUIDs and the sessions' secrets."""
+async def collect_pools(
+    tenant_code: str, people: Iterable[str], per_type: int = 40, keys: Settings | None = None
+) -> Pools:
+    """Row ids of every node type (spread over the table), a few UUIDs and the sessions' secrets
+    (read through the one unwrap function with ``keys``' key ring; a secret it cannot open, of
+    another key, is left out)."""
     from backend import models
+    from backend.config import Settings
     from backend.ids import NODE_TYPES
     from backend.services.records import registry
+    from backend.services.sessions.qr import unwrap_secret
 
     tenant = await models.Tenant.get(code=tenant_code)
     ids: dict[str, list[int]] = {}
@@ -143,10 +152,12 @@ async def collect_pools(tenant_code: str, people: Iterable[str], per_type: int =
         .limit(20)
         .values_list("id", flat=True)
     ]
-    sessions = {
-        row["id"]: (row["secret"], row["rotation_seconds"])
-        for row in await models.TrainingSession.filter(tenant_id=tenant.id).values("id", "secret", "rotation_seconds")
-    }
+    sessions = {}
+    for row in await models.TrainingSession.filter(tenant_id=tenant.id).values("id", "secret", "rotation_seconds"):
+        try:
+            sessions[row["id"]] = (unwrap_secret(keys or Settings(), row["secret"]), row["rotation_seconds"])
+        except ValueError:
+            continue
     return Pools(
         tenant_id=tenant.id,
         ids=ids,

@@ -55,7 +55,7 @@ class Served:
         return Path(self.log_path).read_text(errors="replace")
 
     def __enter__(self) -> Served:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded 2-core CI machine imports the app slowly
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(self.output())

@@ -7,6 +7,7 @@ driven by passing ``now``."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import signal
@@ -712,9 +713,12 @@ async def test_xuefen_worker_command_stops_cleanly_on_sigterm(company: Company, 
 
 
 @pytest.mark.postgres_only
-async def test_workers_racing_deliver_each_message_exactly_once(
-    company: Company, receiver, transport, settings: Settings
-) -> None:
+async def test_workers_racing_deliver_each_message_exactly_once(company: Company, receiver, settings: Settings) -> None:
+    # Forty requests in flight on a loaded CI machine can outlast the 1 s timeout the other tests
+    # use; a timed-out send is retried later (receivers dedupe by delivery id), which is right but
+    # not what this test is about: here every answer must arrive as it was sent.
+    settings = dataclasses.replace(settings, notify_timeout_seconds=30.0)
+    transport = Worker(settings).transport()
     tenant_id = company.tenant.id
     people = [company.employees[no].id for no in ("LRN", "MGR", "HR1", "OTH")]
     await webhook(tenant_id, receiver.url)
@@ -738,13 +742,17 @@ async def test_workers_racing_deliver_each_message_exactly_once(
             claimed += count
         return claimed
 
-    claims = await asyncio.gather(*(worker() for _ in range(4)))
+    try:
+        claims = await asyncio.gather(*(worker() for _ in range(4)))
+    finally:
+        await transport.http.aclose()
     assert sum(claims) == 1000 and sum(1 for c in claims if c) >= 2, claims  # they did share the work
-    rows = await NotificationDelivery.filter(tenant_id=tenant_id).values_list("id", "status", "attempts")
+    rows = await NotificationDelivery.filter(tenant_id=tenant_id).values_list("id", "status", "attempts", "last_error")
     seen = Counter(receiver.ids())
-    assert set(seen) == {row_id for row_id, _, _ in rows}  # every one arrived
+    assert set(seen) == {row[0] for row in rows}  # every one arrived
     assert set(seen.values()) == {1}  # and exactly once
-    assert {(status, attempts) for _, status, attempts in rows} == {(DeliveryStatus.SENT, 1)}
+    outcomes = {(status, attempts) for _, status, attempts, _ in rows}
+    assert outcomes == {(DeliveryStatus.SENT, 1)}, {row[3] for row in rows}
 
 
 def test_every_channel_is_in_the_registry() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from backend import keyring
 from backend.ids import to_global_id
 from backend.models import (
     AuditEntry,
@@ -18,6 +19,7 @@ from backend.models import (
     SyncChange,
     TrainingSession,
 )
+from backend.services.sessions import qr
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.test_enrollment import add_employees, make_session, request, sid
@@ -78,7 +80,7 @@ async def make_instructor(company: Company, no: str = "MGR") -> None:
     await EmployeeRole.create(tenant=company.tenant, employee=company.employees[no], role=Role.INSTRUCTOR)
 
 
-async def test_create_session_role_matrix_and_local_times(client, password_hash):
+async def test_create_session_role_matrix_and_local_times(client, password_hash, test_settings):
     company = await make_company(password_hash)
     tokens = {no: await token_for(client, company.code, no) for no in ("HR1", "MGR", "LRN")}
 
@@ -113,9 +115,12 @@ async def test_create_session_role_matrix_and_local_times(client, password_hash)
     ) == ["FORBIDDEN"]
 
     row = await TrainingSession.get(id=int(_row_id(session["id"])))
-    assert len(row.secret) == 64 and int(row.secret, 16) >= 0
+    # Stored wrapped under the current key (docs/key-rotation.md), 32 random bytes inside.
+    assert keyring.wrapped_kid(row.secret) == test_settings.keys.current_kid
+    secret = qr.unwrap_secret(test_settings, row.secret)
+    assert len(secret) == 64 and int(secret, 16) >= 0
     other = await TrainingSession.get(id=int(_row_id(own["session"]["id"])))
-    assert other.secret != row.secret
+    assert qr.unwrap_secret(test_settings, other.secret) != secret
     assert await AuditEntry.filter(tenant_id=company.tenant.id, action="session.create").count() == 2
     assert await SyncChange.filter(tenant_id=company.tenant.id, entity="TRAINING_SESSION").count() == 2
 

@@ -63,11 +63,15 @@ class SignedIn:
 
     viewer: Viewer
     csrf: str
+    # The tokens under the previous keys (backend/keyring.py): a form rendered before a key
+    # rotation still posts.
+    earlier_csrf: tuple[str, ...] = ()
 
 
-def csrf_token(settings: Settings, session_id: uuid.UUID) -> str:
-    """The CSRF token of a sign-in: bound to its session, unguessable without the server secret."""
-    mac = hmac.new(settings.secret_key.encode(), f"admin-csrf:{session_id}".encode(), hashlib.sha256)
+def csrf_token(settings: Settings, session_id: uuid.UUID, key: str | None = None) -> str:
+    """The CSRF token of a sign-in: bound to its session, unguessable without the server secret
+    (the current key unless ``key`` is given)."""
+    mac = hmac.new((key or settings.keys.current).encode(), f"admin-csrf:{session_id}".encode(), hashlib.sha256)
     return mac.hexdigest()
 
 
@@ -75,9 +79,7 @@ def set_cookies(settings: Settings, response: Response, viewer: Viewer, device: 
     """Put the sign-in (and, for a new browser, its device id) on ``response``."""
     secure = settings.environment == "production"
     expires = expiry(datetime.now(UTC), SIGN_IN_SECONDS)
-    value = sign(
-        settings.secret_key, COOKIE_KIND, [str(viewer.session_id), viewer.tenant_id, viewer.employee_id, expires]
-    )
+    value = sign(settings.keys, COOKIE_KIND, [str(viewer.session_id), viewer.tenant_id, viewer.employee_id, expires])
     response.set_cookie(
         cookie_name(settings), value, max_age=SIGN_IN_SECONDS, path="/", secure=secure, httponly=True, samesite="strict"
     )
@@ -105,7 +107,7 @@ async def signed_in(settings: Settings, request: Request) -> SignedIn | None:
     if not value:
         return None
     try:
-        session_text, tenant_id, employee_id, expires = unsign(settings.secret_key, COOKIE_KIND, value)
+        session_text, tenant_id, employee_id, expires = unsign(settings.keys, COOKIE_KIND, value)
         session_id = uuid.UUID(session_text)
         if not (isinstance(tenant_id, int) and isinstance(employee_id, int) and isinstance(expires, int)):
             return None
@@ -116,7 +118,8 @@ async def signed_in(settings: Settings, request: Request) -> SignedIn | None:
     viewer = await auth.viewer_of_session(tenant_id, session_id, employee_id)
     if viewer is None or not viewer.has_role(*ROLES):  # roles are read live: a demoted manager is out
         return None
-    return SignedIn(viewer, csrf_token(settings, session_id))
+    earlier = tuple(csrf_token(settings, session_id, key) for key in settings.keys.previous)
+    return SignedIn(viewer, csrf_token(settings, session_id), earlier)
 
 
 def same_site(request: Request) -> bool:
@@ -134,7 +137,8 @@ def same_site(request: Request) -> bool:
 
 def check_post(request: Request, who: SignedIn, token: str | None) -> None:
     """FORBIDDEN unless a POST carries its session's CSRF token and comes from this site."""
-    if not token or not hmac.compare_digest(token, who.csrf) or not same_site(request):
+    accepted = (who.csrf, *who.earlier_csrf)
+    if not token or not any(hmac.compare_digest(token, one) for one in accepted) or not same_site(request):
         raise DomainError(ErrorCode.FORBIDDEN)
 
 

@@ -195,6 +195,9 @@ async def _past_sessions(tenant_id: int, now: datetime, rng: random.Random) -> N
     )
     for weeks_ago in range(14, 0, -2):
         starts_at = (now - timedelta(weeks=weeks_ago)).replace(hour=2, minute=0, second=0, microsecond=0)
+        # Stored as plain hex, as before wrapping (`xuefen keys rewrap` wraps it); the demo computes
+        # its scans' codes from this copy rather than reading the column back.
+        secret = secrets.token_hex(32)
         session = await TrainingSession.create(
             tenant_id=tenant_id,
             course=course,
@@ -206,7 +209,7 @@ async def _past_sessions(tenant_id: int, now: datetime, rng: random.Random) -> N
             ends_at=starts_at + timedelta(hours=2),
             capacity=30,
             seats_taken=0,
-            secret=secrets.token_hex(32),
+            secret=secret,
         )
         group = rng.sample(attendees, 8)
         await Enrollment.bulk_create(
@@ -216,7 +219,7 @@ async def _past_sessions(tenant_id: int, now: datetime, rng: random.Random) -> N
         await TrainingSession.filter(id=session.id).update(seats_taken=len(group))
         for employee in group[:7]:  # one of them never came
             scan = starts_at + timedelta(minutes=rng.choice((-12, -6, -2, 3, 14)))  # 14 minutes: LATE
-            token = qr.token_for(session.secret, tenant_id, session.id, qr.step_at(scan, session.rotation_seconds))
+            token = qr.token_for(secret, tenant_id, session.id, qr.step_at(scan, session.rotation_seconds))
             # Scanned with the work phone, whose records run in time order (the personal phone's
             # months of lessons were sent first, and a scan older than them would be held).
             phone, _ = await _phone(tenant_id, employee.employee_no, "-work")

@@ -4,7 +4,8 @@ Split by domain: organisation (tenants, org units, sites, positions), people (em
 devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
 sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
 rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), integrity (alerts, holds, detector settings), reports (the rollups reports read), activity (records, module
-progress, the sync change log) and imports (import jobs).
+progress, the sync change log), imports (import jobs) and persisted
+(GraphQL documents known by their hash: APQ and the production allow-list).
 
 Type checks see the relations: every foreign key is annotated ``fields.ForeignKeyRelation[X]``
 (``ForeignKeyNullableRelation`` when null=True, ``OneToOneRelation`` for one-to-one) with its
@@ -100,6 +101,7 @@ from backend.models.people import (
     Skill,
     SkillEvidence,
 )
+from backend.models.persisted import PersistedOperation
 from backend.models.plans import AssignmentSource, AssignmentStatus, OjtAssignment, OjtPlan, OjtPlanItem
 from backend.models.quizzes import (
     AttemptStatus,
@@ -198,6 +200,7 @@ __all__ = [
     "OrgUnit",
     "PendingCredit",
     "PendingCreditStatus",
+    "PersistedOperation",
     "Position",
     "PositionSkill",
     "PracticeLog",

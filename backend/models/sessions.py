@@ -58,7 +58,9 @@ class TrainingSession(TenantModel):
     late_after_minutes = fields.IntField(default=10)
     status = fields.CharEnumField(SessionStatus, max_length=16, default=SessionStatus.SCHEDULED)
     allows_walk_in = fields.BooleanField(default=False)
-    secret = fields.CharField(max_length=64)
+    # Wrapped under the key ring (``w1.<kid>.…``, backend/keyring.py); 64 hex digits from before
+    # wrapping until `xuefen keys rewrap`. Read only through qr.session_secret.
+    secret = fields.CharField(max_length=128)
     rotation_seconds = fields.IntField(default=15)
 
     class Meta:

@@ -92,7 +92,7 @@ async def _roster(
     session, lines = await checkin.roster(viewer, session_id)
     checkin.flag_shared(lines, info.context.settings.checkin_shared_code)
     employees = await (await info.context.loaders()).employee.load_many([line.employee_id for line in lines])
-    secret_key = info.context.settings.secret_key
+    secret_key = info.context.settings.keys.tag_key
     return session, [
         (RosterEntry.from_line(employee, line, secret_key), line) for employee, line in zip(employees, lines)
     ]

@@ -53,12 +53,12 @@ class CheckInKit:
         path, path_expires_at = qr.projector_path(settings, session, viewer)
         return cls(
             session_id=strawberry.ID(to_global_id("TrainingSession", session.id)),
-            secret=session.secret,
+            secret=qr.session_secret(settings, session),
             rotation_seconds=session.rotation_seconds,
             token_format="XF1",
             tenant_key=session.tenant_id,
             session_key=session.id,
-            current_token=qr.current_token(session),
+            current_token=qr.current_token(settings, session),
             check_in_opens_at=check_in_opens_at(session),
             ends_at=session.ends_at,
             projector_path=path,

@@ -65,7 +65,7 @@ class IntegrityQueries:
         viewer = await info.context.require_viewer()
         context = info.context
         page = await queries.alerts_page(viewer, _filter(filter), first, after, context.settings.max_page_size)
-        secret = context.settings.secret_key
+        secret = context.settings.keys.tag_key
         return Connection[IntegrityAlert].from_page(page, lambda row: IntegrityAlert.of(row, context.locale, secret))
 
     @strawberry.field(description="One integrity alert (as integrityAlerts shows it); NOT_FOUND when not visible.")
@@ -76,7 +76,7 @@ class IntegrityQueries:
     ) -> IntegrityAlert:
         viewer = await info.context.require_viewer()
         row = await queries.alert_of(viewer, expect_global_id(id, "IntegrityAlert", "id"))
-        return IntegrityAlert.of(row, info.context.locale, info.context.settings.secret_key)
+        return IntegrityAlert.of(row, info.context.locale, info.context.settings.keys.tag_key)
 
     @strawberry.field(description="The company's detector settings: every threshold with its bounds (HR admins).")
     async def integrity_settings(self, info: strawberry.Info) -> IntegritySettings:
@@ -103,7 +103,7 @@ class IntegrityMutations:
             return await decisions.decide(viewer, alert_id, input.decision, input.note, _changes(input.tune))
 
         def payload(row, errors) -> IntegrityAlertPayload:
-            alert = IntegrityAlert.of(row, context.locale, context.settings.secret_key) if row else None
+            alert = IntegrityAlert.of(row, context.locale, context.settings.keys.tag_key) if row else None
             return IntegrityAlertPayload(alert=alert, errors=errors)
 
         return await mutate(info, work, payload)

@@ -239,7 +239,7 @@ class SessionMutations:
         input: Annotated[CreateSessionInput, strawberry.argument(description="The session.")],
     ) -> SessionPayload:
         async def work(viewer: Viewer) -> models.TrainingSession:
-            return await session_service.create_session(viewer, _session_input(input))
+            return await session_service.create_session(info.context.settings, viewer, _session_input(input))
 
         return await mutate(info, work, _session_payload)
 

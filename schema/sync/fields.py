@@ -15,7 +15,7 @@ from backend.services.people import profile_settings
 from backend.services.records import registry
 from backend.services.records.ingest import IngestResult
 from backend.services.viewer import Viewer
-from mobile_sync import protocol
+from mobile_sync import contract, protocol
 from mobile_sync.pull import pull
 from mobile_sync.push import push
 from schema.common import UserError
@@ -152,4 +152,8 @@ class SyncQueries:
             max_body_bytes=settings.max_body_bytes,
             tombstone_days=settings.sync_tombstone_days,
             record_kinds=list(registry.PHONE_KINDS),
+            contract_url=contract.URL_PATH,
+            contract_version=contract.CONTRACT_VERSION,
+            contract_hash=contract.contract_hash(),
+            deprecated_fields=contract.deprecated_fields(),
         )

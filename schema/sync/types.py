@@ -194,6 +194,20 @@ class SyncInfo:
     max_body_bytes: int = strawberry.field(description="Largest request body, after decompression.")
     tombstone_days: int = strawberry.field(description="How long deletions stay in the feed.")
     record_kinds: list[str] = strawberry.field(description="Record kinds a phone may send.")
+    contract_url: str = strawberry.field(
+        description="Path of the JSON Schemas of record payloads and feed entity data (the typed sync "
+        "contract, also in the repository's schema/sync/); relative to this server."
+    )
+    contract_version: int = strawberry.field(
+        description="The contract's version: it changes on a breaking change only (docs/sync-protocol.md)."
+    )
+    contract_hash: str = strawberry.field(
+        description="A hash of the contract (it changes on any change, additive ones too; also its ETag)."
+    )
+    deprecated_fields: list[str] = strawberry.field(
+        description="Contract fields marked deprecated (records.KIND.field, entities.ENTITY.field): each "
+        "stays at least six months and two app releases after it first appears here."
+    )
 
 
 def utc(moment: datetime) -> datetime:

@@ -40,6 +40,7 @@ from backend.services.integrity import detectors
 from backend.services.integrity.detectors import Signal
 from backend.services.ojt import assignments
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
+from backend.services.records.spec import Field, GlobalId, Int, Obj
 from backend.services.records.work import UnitOfWork
 from backend.services.viewer import Viewer
 from backend.sql import Params, db_time, insert_many
@@ -83,13 +84,24 @@ async def _lessons(context: ApplyContext, module_ids: set[int]) -> dict[int, _Le
     }
 
 
+LESSON_PAYLOAD = Obj(
+    {
+        "moduleId": Field(GlobalId("CourseModule", "The LESSON module completed."), required=True),
+        "secondsSpent": Field(Int(0, MAX_SECONDS, "Seconds spent on the lesson (device measured)."), default=0),
+    },
+    title="LESSON_COMPLETED",
+)
+
+
 class LessonCompleted:
     """Payload: ``{"moduleId": <CourseModule global ID>, "secondsSpent": 0..86400}``. Judged by the
     module's study bar and flagged when faster than its content (backend/services/content/study.py)."""
 
     kind = LESSON_COMPLETED
+    payload_spec = LESSON_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> tuple[int, int]:
+        LESSON_PAYLOAD.check(payload)
         if not isinstance(payload, dict):
             raise invalid_payload("payload")
         module_id = payload.get("moduleId")

@@ -40,6 +40,7 @@ from backend.models import (
 from backend.services.content.media_links import media_path
 from backend.services.ojt.mentoring import current_mentorships
 from backend.services.records.handler import ApplyContext, invalid_payload, payload_id
+from backend.services.records.spec import Field, Int, ListOf, Nullable, Obj, OneOf, Text, Uuid
 from backend.services.viewer import Viewer
 from backend.sql import Params, db_time, db_uuid, insert_many
 
@@ -87,6 +88,37 @@ class Attachment:
     kind: MediaKind
     file_name: str
     index: int
+
+
+ATTACHMENTS = Field(
+    Nullable(
+        ListOf(
+            Obj(
+                {
+                    "id": Field(Uuid(description="Chosen by the phone; the upload names it (uploadEvidence)."), True),
+                    "sha256": Field(Text(pattern="[0-9a-fA-F]{64}", description="The file's sha256, hex."), True),
+                    "sizeBytes": Field(
+                        Int(1, MAX_SIZE, "The file's size in bytes (the server's limit applies)."), True
+                    ),
+                    "mimeType": Field(OneOf(sorted(EVIDENCE_TYPES), loose=True), True),
+                    "fileName": Field(
+                        Nullable(
+                            Text(MAX_FILE_NAME, pattern="[^\\u0000-\\u001f\\u007f]*"),
+                            description="A name to show (never a path: slashes become _).",
+                        )
+                    ),
+                },
+                closed=True,
+            ),
+            max_items=MAX_ATTACHMENTS,
+            item_paths=True,
+            unique="id",
+            description="Evidence files (photos, short videos, PDFs), each uploaded before or after the "
+            "record by its id; ids unique within the record.",
+        )
+    )
+)
+"""A record kind's ``attachments`` field: its errors name the item and field at fault."""
 
 
 def parse_attachments(payload: dict[str, Any]) -> tuple[Attachment, ...]:

@@ -36,7 +36,7 @@ def media_path(
 ) -> tuple[str, datetime]:
     """A link to one file of ``tenant_id`` for someone allowed to see it, and when it expires."""
     expires_at = expiry(now or datetime.now(UTC), settings.media_url_ttl_seconds)
-    key = sign(settings.secret_key, LINK_KIND, [sha256, tenant_id, mime_type, expires_at])
+    key = sign(settings.keys, LINK_KIND, [sha256, tenant_id, mime_type, expires_at])
     return f"/media/{sha256}?k={key}", datetime.fromtimestamp(expires_at, UTC)
 
 
@@ -44,7 +44,7 @@ def read_media_key(settings: Settings, sha256: str, key: str, now: datetime | No
     """The claims of a key we signed for ``sha256``: UNAUTHENTICATED for a forged, altered or
     malformed key, FORBIDDEN for a key of another file, TOKEN_EXPIRED past its expiry."""
     try:
-        signed_hash, tenant_id, mime_type, expires_at = unsign(settings.secret_key, LINK_KIND, key)
+        signed_hash, tenant_id, mime_type, expires_at = unsign(settings.keys, LINK_KIND, key)
         claims = MediaKey(str(signed_hash), int(tenant_id), str(mime_type), int(expires_at))
     except (ValueError, TypeError) as exc:
         raise DomainError(ErrorCode.UNAUTHENTICATED) from exc

@@ -37,6 +37,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.models import ContentProgress, CourseStatus, MediaKind, RecordStatus, RenditionStatus, Role
 from backend.services.feed import ChangeSet, Entity
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.spec import Field, GlobalId, Int, ListOf, Number, Obj, Pair, Text
 from backend.services.viewer import Viewer
 from backend.sql import Params, db_time, insert_many
 
@@ -89,8 +90,40 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
+def _ordered(played: list[list[float]]) -> bool:
+    return all(_ms(start) < _ms(end) for start, end in played)
+
+
+STUDY_PAYLOAD = Obj(
+    {
+        "moduleId": Field(GlobalId("CourseModule", "The module whose file was studied."), required=True),
+        "fileSha256": Field(
+            Text(pattern="[0-9a-f]{64}", description="The sha256 (lowercase hex) of the file, or of its rendition."),
+            required=True,
+        ),
+        "played": Field(
+            ListOf(
+                Pair(Number(0, MAX_SECONDS)),
+                max_items=MAX_INTERVALS,
+                description="[start, end] seconds of the file played; each start before its end "
+                "(to the millisecond). Overlaps are fine: the server merges them.",
+            ),
+            default=[],
+            refine=_ordered,
+        ),
+        "pages": Field(
+            ListOf(Int(1, MAX_PAGE), max_items=MAX_PAGES, description="PDF pages viewed (1-based)."), default=[]
+        ),
+        "secondsSpent": Field(Number(0, MAX_SECONDS, "Seconds spent studying."), default=0),
+    },
+    closed=True,
+    title="CONTENT_PROGRESS",
+)
+
+
 def parse_study(payload: Any) -> Studied:
     """Check a CONTENT_PROGRESS payload's shape (no database); INVALID_PAYLOAD naming the field."""
+    STUDY_PAYLOAD.check(payload)
     if not isinstance(payload, dict):
         raise invalid_payload("payload")
     unknown = set(payload) - {"moduleId", "fileSha256", "played", "pages", "secondsSpent"}
@@ -248,6 +281,8 @@ class ContentProgressed:
     [[startSeconds, endSeconds], …], "pages"?: [1, 2, …], "secondsSpent"?: seconds}``."""
 
     kind = CONTENT_PROGRESS
+
+    payload_spec = STUDY_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> Studied:
         return parse_study(payload)

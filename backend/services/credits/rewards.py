@@ -48,6 +48,7 @@ from backend.services.feed import ChangeSet, Entity
 from backend.services.notifications.notices import Notice
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
+from backend.services.records.spec import Field, GlobalId, Obj
 from backend.services.validation import invalid as _invalid
 from backend.services.validation import text as _text
 from backend.services.viewer import Viewer
@@ -465,6 +466,13 @@ async def _redeem(context: ApplyContext, parsed: ParsedRecord) -> Outcome:
     )
 
 
+REDEEM_PAYLOAD = Obj(
+    {"rewardId": Field(GlobalId("Reward", "The reward redeemed."), required=True)},
+    not_object="rewardId",
+    title="REWARD_REDEEMED",
+)
+
+
 class RewardRedeemed:
     """Payload: ``{"rewardId": "<Reward global ID>"}``; ``occurredAt`` is when the employee
     redeemed. Judged on arrival (stock, balance and the dates then, and the dates at the corrected
@@ -474,7 +482,10 @@ class RewardRedeemed:
 
     kind = REWARD_REDEEMED
 
+    payload_spec = REDEEM_PAYLOAD
+
     def parse(self, payload: dict[str, Any]) -> int:
+        REDEEM_PAYLOAD.check(payload)
         return payload_id(payload, "rewardId", "Reward")
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:

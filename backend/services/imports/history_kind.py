@@ -24,6 +24,7 @@ count (from the history; a later repeat does not move it) rather than at the imp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -48,6 +49,7 @@ from backend.services.ojt.assessment import DEFAULT_PASS_SCORE
 from backend.services.ojt.quizzes import quiz_passed
 from backend.services.people.devices import IMPORT_DEVICE_UID
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord
+from backend.services.records.spec import Field, GlobalId, Int, Nullable, Obj, OneOf, Text
 from backend.services.validation import invalid, storable_text, text
 
 HISTORY_RESULT = "HISTORY_RESULT"
@@ -87,8 +89,47 @@ class HistoryFact:
     source: str
 
 
+HISTORY_PAYLOAD = Obj(
+    {
+        "moduleId": Field(GlobalId("CourseModule", "The module the result is for."), required=True),
+        "activity": Field(OneOf([activity.value for activity in Activity]), required=True),
+        "score": Field(Nullable(Int(0, 100, "The score in percent: QUIZ and EVALUATION only, required there."))),
+        "count": Field(Int(1, MAX_COUNT, "How many times (1 for QUIZ and EVALUATION)."), default=1),
+        "source": Field(Text(MAX_SOURCE, description="Where the result came from (a system's name)."), default=""),
+    },
+    title="HISTORY_RESULT",
+    description="Written by the history import (through each employee's import device), never by a phone.",
+    all_of=[
+        {
+            "if": {"properties": {"activity": {"enum": [a.value for a in SCORED]}}},
+            "then": {"required": ["score"], "properties": {"score": {"type": "integer"}, "count": {"const": 1}}},
+            "else": {"properties": {"score": {"type": "null"}}},
+        }
+    ],
+)
+
+
+def _history_error(payload: Any) -> Callable[[str], DomainError]:
+    """The declaration's error for a field: the one the checks below give for it (with their
+    reason), so a refusal reads as it always did."""
+
+    def error(name: str) -> DomainError:
+        try:
+            _checked_fact(payload)
+        except DomainError as found:
+            return found
+        return invalid(name)
+
+    return error
+
+
 def parse_fact(payload: Any) -> HistoryFact:
-    """The payload's values, checked (VALIDATION naming the field)."""
+    """The payload's values, checked (VALIDATION naming the field): the declaration first."""
+    HISTORY_PAYLOAD.check(payload, error=_history_error(payload))
+    return _checked_fact(payload)
+
+
+def _checked_fact(payload: Any) -> HistoryFact:
     if not isinstance(payload, dict):
         raise invalid("payload")
     module = payload.get("moduleId")
@@ -149,6 +190,7 @@ class HistoryResult:
     characters}``; ``occurredAt`` is when it happened. See the module docstring."""
 
     kind = HISTORY_RESULT
+    payload_spec = HISTORY_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> HistoryFact | DomainError:
         # A refusal is answered in ``apply``, after FORBIDDEN: a phone learns nothing of the shape.

@@ -33,6 +33,7 @@ from backend.services.notifications import kinds
 from backend.services.notifications.quiet_hours import zone_named
 from backend.services.pagination import BigInt, Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
+from backend.services.records.spec import Field, GlobalId, ListOf, Nullable, Obj
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
@@ -109,8 +110,29 @@ class ReadMark:
     through: int | None = None
 
 
+READ_PAYLOAD = Obj(
+    {
+        "ids": Field(
+            ListOf(GlobalId("Notification"), max_items=MAX_IDS, description="Notifications read."), default=[]
+        ),
+        "throughId": Field(Nullable(GlobalId("Notification", "Everything up to this notification is read."))),
+    },
+    title="NOTIFICATIONS_READ",
+    description="At least one of a non-empty ids and a throughId.",
+    all_of=[
+        {
+            "anyOf": [
+                {"required": ["ids"], "properties": {"ids": {"minItems": 1}}},
+                {"required": ["throughId"], "properties": {"throughId": {"type": "string"}}},
+            ]
+        }
+    ],
+)
+
+
 def parse_mark(payload: Any) -> ReadMark:
     """Payload: ``{"ids": [global ID, …]}`` (at most 500) and/or ``{"throughId": global ID}``."""
+    READ_PAYLOAD.check(payload)
     if not isinstance(payload, dict):
         raise invalid_payload("payload")
     raw_ids, raw_through = payload.get("ids", []), payload.get("throughId")
@@ -155,6 +177,8 @@ class NotificationsRead:
     """The NOTIFICATIONS_READ record kind: read state, synced."""
 
     kind = NOTIFICATIONS_READ
+
+    payload_spec = READ_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> ReadMark:
         return parse_mark(payload)

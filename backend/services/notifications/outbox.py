@@ -56,6 +56,7 @@ from backend.models import (
     NotificationDelivery,
     NotificationKind,
 )
+from backend.observability import metrics
 from backend.services.audit import audit
 from backend.services.notifications import kinds, push_tokens
 from backend.services.notifications.channels.base import (
@@ -525,6 +526,8 @@ async def record(outcomes: Sequence[Outcome], now: datetime) -> int:
         "AND notification_delivery.attempts = r.claimed RETURNING notification_delivery.id",
         p.values,
     )
+    written = {row["id"] for row in rows}
+    metrics.count_deliveries([(o.claimed.channel.value, o.status.value) for o in outcomes if o.claimed.id in written])
     if len(rows) < len(outcomes):
         LOG.warning("%d delivery outcomes not recorded: their lease ran out first", len(outcomes) - len(rows))
     return len(rows)

@@ -53,6 +53,7 @@ from backend.services.ojt import mentoring, skills
 from backend.services.ojt.rubrics import MAX_CRITERIA, SCORED_KINDS, criteria_of
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.spec import Bool, Field, GlobalId, Int, MapOf, Obj, Text, Uuid
 from backend.services.records.work import UnitOfWork
 from backend.services.reports import rollups
 from backend.services.validation import text
@@ -297,6 +298,31 @@ class EvaluationWrite:
     attachments: tuple[evidence.Attachment, ...] = ()
 
 
+EVALUATION_PAYLOAD = Obj(
+    {
+        "evaluationId": Field(
+            Uuid(any_form=True, description="Chosen by the phone when the evaluation is begun."), True
+        ),
+        "menteeId": Field(GlobalId("Employee", "The mentee evaluated."), required=True),
+        "moduleId": Field(GlobalId("CourseModule", "The ASSESSMENT or PRACTICE module."), required=True),
+        "baseVersion": Field(Int(0, 2**31 - 1, "The version this write was made on (0 to create)."), required=True),
+        "scores": Field(
+            MapOf(
+                GlobalId("RubricCriterion"),
+                Int(description="On the rubric's scale."),
+                max_properties=MAX_CRITERIA,
+                description="Scores by RubricCriterion global ID.",
+            ),
+            default={},
+        ),
+        "comment": Field(Text(MAX_COMMENT), default=""),
+        "submit": Field(Bool(description="Submit (final) rather than keep as a draft."), default=False),
+        "attachments": evidence.ATTACHMENTS,
+    },
+    title="MENTOR_EVALUATION",
+)
+
+
 class MentorEvaluated:
     """Payload: ``{"evaluationId": "<UUID chosen by the phone>", "menteeId": "<Employee global ID>",
     "moduleId": "<CourseModule global ID>", "baseVersion": n (0 to create), "scores":
@@ -307,8 +333,10 @@ class MentorEvaluated:
     version."""
 
     kind = MENTOR_EVALUATION
+    payload_spec = EVALUATION_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> EvaluationWrite:
+        EVALUATION_PAYLOAD.check(payload)
         if not isinstance(payload, dict):
             raise invalid_payload("payload")
         try:

@@ -51,6 +51,7 @@ from backend.services.ojt.mentoring import (
 )
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.spec import Field, GlobalId, Int, Nullable, Obj, OneOf, Text
 from backend.services.records.work import UnitOfWork
 from backend.services.reports import rollups
 from backend.services.viewer import Viewer
@@ -119,6 +120,35 @@ _LOG_COLUMNS = {
 }
 
 
+_NOTE = Nullable(Text(MAX_NOTE, description="A note (spaces around it are dropped)."))
+PRACTICE_LOG_PAYLOAD = Obj(
+    {
+        "moduleId": Field(GlobalId("CourseModule", "The PRACTICE module practised."), required=True),
+        "quantity": Field(Int(1, MAX_QUANTITY, "How many times it was practised."), default=1),
+        "note": Field(_NOTE),
+        "attachments": evidence.ATTACHMENTS,
+    },
+    not_object="moduleId",
+    title="PRACTICE_LOG",
+)
+PRACTICE_REVIEW_PAYLOAD = Obj(
+    {
+        "practiceId": Field(GlobalId("PracticeLog", "The practice log decided."), required=True),
+        "decision": Field(OneOf([PracticeStatus.CONFIRMED.value, PracticeStatus.REJECTED.value]), required=True),
+        "note": Field(_NOTE),
+    },
+    not_object="practiceId",
+    title="PRACTICE_REVIEW",
+    description="A REJECTED decision needs a note that is not blank (the mentee deserves to know why).",
+    all_of=[
+        {
+            "if": {"properties": {"decision": {"const": PracticeStatus.REJECTED.value}}},
+            "then": {"required": ["note"], "properties": {"note": {"type": "string", "pattern": "\\S"}}},
+        }
+    ],
+)
+
+
 class PracticeLogged:
     """Payload: ``{"moduleId": "<CourseModule global ID of a PRACTICE module>", "quantity":
     1..100 (default 1), "note": "…" (up to 1000 characters), "attachments": [...] (optional evidence,
@@ -126,8 +156,10 @@ class PracticeLogged:
     log for the viewer's current mentor to review."""
 
     kind = PRACTICE_LOG
+    payload_spec = PRACTICE_LOG_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> PracticeEntry:
+        PRACTICE_LOG_PAYLOAD.check(payload)
         module_id = payload_id(payload, "moduleId", "CourseModule")
         quantity = payload.get("quantity", 1)
         if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
@@ -229,8 +261,10 @@ class PracticeReviewed:
     (ALREADY_REVIEWED with its status). CONFIRMED adds the quantity to the module's progress."""
 
     kind = PRACTICE_REVIEW
+    payload_spec = PRACTICE_REVIEW_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> Review:
+        PRACTICE_REVIEW_PAYLOAD.check(payload)
         practice_id = payload_id(payload, "practiceId", "PracticeLog")
         decision = payload.get("decision")
         if decision not in (PracticeStatus.CONFIRMED.value, PracticeStatus.REJECTED.value):

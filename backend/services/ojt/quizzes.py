@@ -55,6 +55,7 @@ from backend.services.integrity import detectors, quiz_too_fast
 from backend.services.ojt import skills
 from backend.services.ojt.question_kinds import StudentQuestion, grade, learner_view
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.spec import AnyJson, Field, GlobalId, MapOf, Moment, Nullable, Obj, Text
 from backend.services.reports import rollups
 from backend.services.sessions.enrollment import NotEligible
 from backend.services.viewer import Viewer
@@ -293,14 +294,36 @@ def quiz_passed(employee_id: int, quiz: Quiz, percent: int, at: datetime, record
     )
 
 
+QUIZ_PAYLOAD = Obj(
+    {
+        "quizId": Field(GlobalId("CourseModule", "The QUIZ module."), required=True),
+        "answers": Field(
+            MapOf(
+                Text(),
+                AnyJson(),
+                max_properties=MAX_ANSWERS,
+                description="Answers by question id (the QUIZ entity's questions): an option id, a list "
+                "of option ids, or text, as the question's kind asks.",
+            ),
+            required=True,
+        ),
+        "startedAt": Field(Nullable(Moment("When the quiz was started (device clock)."))),
+    },
+    not_object="quizId",
+    title="QUIZ_SUBMISSION",
+)
+
+
 class QuizSubmitted:
     """Payload: ``{"quizId": "<CourseModule global ID of the QUIZ module>", "answers":
     {"<question id>": answer}, "startedAt"?: ISO 8601 (device clock)}``; ``occurredAt`` is when
     it was finished."""
 
     kind = QUIZ_SUBMISSION
+    payload_spec = QUIZ_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> Submission:
+        QUIZ_PAYLOAD.check(payload)
         module_id = payload_id(payload, "quizId", "CourseModule")
         answers = payload.get("answers")
         if not isinstance(answers, dict) or len(answers) > MAX_ANSWERS:

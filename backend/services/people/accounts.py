@@ -220,11 +220,17 @@ def normalise_code(typed: str) -> str:
     return re.sub(r"[\s\-]", "", typed).upper()
 
 
-def code_hash(settings: Settings, tenant_id: int, employee_id: int, code: str) -> str:
-    """What is stored of a code: an HMAC-SHA-256 with the server secret over tenant, employee and
-    the normalised code."""
+def code_hash(settings: Settings, tenant_id: int, employee_id: int, code: str, key: str | None = None) -> str:
+    """What is stored of a code: an HMAC-SHA-256 with the server secret (the current key unless
+    ``key`` is given) over tenant, employee and the normalised code."""
     message = f"activation:{tenant_id}:{employee_id}:{normalise_code(code)}".encode()
-    return hmac.new(settings.secret_key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return hmac.new((key or settings.keys.current).encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def code_hashes(settings: Settings, tenant_id: int, employee_id: int, code: str) -> list[str]:
+    """What a code issued under any key of the ring was stored as (a code issued before a key
+    rotation still activates): one lookup matches them all."""
+    return [code_hash(settings, tenant_id, employee_id, code, key) for key in settings.keys.all]
 
 
 async def _issue_code(
@@ -338,7 +344,7 @@ async def activate_account(
     row = await ActivationCode.filter(
         tenant_id=tenant_id,
         employee_id=employee_id,
-        code_hash=code_hash(settings, tenant_id, employee_id, typed),
+        code_hash__in=code_hashes(settings, tenant_id, employee_id, typed),
         used_at__isnull=True,
         voided_at__isnull=True,
         expires_at__gt=now,

@@ -45,7 +45,9 @@ from tortoise.transactions import in_transaction
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
+from backend.keyring import KeyRing
 from backend.models import AuthSession, Device, Employee, EmployeeRole, LoginThrottle, RefreshToken, Role, Tenant
+from backend.observability import metrics
 from backend.services.people import devices
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -408,13 +410,17 @@ def _encode_access_token(settings: Settings, viewer: Viewer, tenant_code: str, n
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM), expires_at
+    # The header names the key (backend/keyring.py), so verification picks it directly.
+    keys = settings.keys
+    token = jwt.encode(claims, keys.current, algorithm=JWT_ALGORITHM, headers={"kid": keys.current_kid})
+    return token, expires_at
 
 
-def _successor_token(settings: Settings, refresh_token: str) -> str:
-    """The refresh token a refresh hands out for ``refresh_token``: derived, not random, so a
-    retry of a refresh whose answer was lost can be given the same token again."""
-    mac = hmac.new(settings.secret_key.encode("utf-8"), b"refresh:" + refresh_token.encode("utf-8"), hashlib.sha256)
+def _successor_token(key: str, refresh_token: str) -> str:
+    """The refresh token a refresh hands out for ``refresh_token``: derived (under the current
+    key), not random, so a retry of a refresh whose answer was lost can be given the same token
+    again. Stored, like every refresh token, as a plain SHA-256: no key is needed to look one up."""
+    mac = hmac.new(key.encode("utf-8"), b"refresh:" + refresh_token.encode("utf-8"), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
 
@@ -470,12 +476,17 @@ async def _reissue(
         return None
     if session.device.device_uid != device_uid or not session.employee.is_active:
         return None
-    successor = _successor_token(settings, refresh_token)
+    # The first answer derived its successor under the key current then: a retry reaching a
+    # process that has rotated keys since looks under each key of the ring, in one query.
+    successors = {
+        _sha256(token): token for token in (_successor_token(key, refresh_token) for key in settings.keys.all)
+    }
     successor_row = await RefreshToken.filter(
-        token_hash=_sha256(successor), session_id=session.id, used_at__isnull=True, expires_at__gt=now
+        token_hash__in=list(successors), session_id=session.id, used_at__isnull=True, expires_at__gt=now
     ).first()
     if successor_row is None:
         return None
+    successor = successors[successor_row.token_hash]
     employee = session.employee
     viewer = _viewer_of(session, employee, await _roles_of(employee), device_uid)
     tenant_code = (await employee.tenant).code
@@ -506,7 +517,11 @@ async def login(
     if not password:
         raise DomainError(ErrorCode.VALIDATION, field="password", reason_key="reason.required")
     tenant_code, employee_no, employee = await find_account(tenant_code, employee_no)
-    attempt = await begin_attempt(settings, tenant_code, employee_no, employee, device_uid, source, now)
+    try:
+        attempt = await begin_attempt(settings, tenant_code, employee_no, employee, device_uid, source, now)
+    except DomainError as refused:
+        metrics.count_login_failure(refused.code.value)  # TOO_MANY_ATTEMPTS
+        raise
 
     password_ok = await asyncio.to_thread(
         _verify, settings, employee.password_hash if employee else None, password[:1024]
@@ -514,6 +529,7 @@ async def login(
     if employee is None or not password_ok:
         locked = await attempt.failed()
         log.info("login failed: INVALID_CREDENTIALS")
+        metrics.count_login_failure(ErrorCode.INVALID_CREDENTIALS.value)
         if employee is not None:  # unknown accounts write nothing: the log must not tell them apart
             await devices.audit_sign_in_failure(
                 settings, employee, ErrorCode.INVALID_CREDENTIALS, device_uid, attempt.familiar, source, locked
@@ -522,6 +538,7 @@ async def login(
     if not employee.is_active:
         await attempt.give_back()
         log.info("login refused: ACCOUNT_DISABLED (employee %s)", employee.id)
+        metrics.count_login_failure(ErrorCode.ACCOUNT_DISABLED.value)
         await devices.audit_sign_in_failure(
             settings, employee, ErrorCode.ACCOUNT_DISABLED, device_uid, attempt.familiar, source
         )
@@ -595,7 +612,12 @@ async def refresh(settings: Settings, refresh_token: str, device_uid: str, now: 
             if claimed:
                 await Device.filter(id=session.device_id).update(last_seen_at=now)
                 return await _issue(
-                    settings, session, session.employee, device_uid, now, _successor_token(settings, refresh_token)
+                    settings,
+                    session,
+                    session.employee,
+                    device_uid,
+                    now,
+                    _successor_token(settings.keys.current, refresh_token),
                 )
         # Another request with this token won the claim (on PostgreSQL our update waited for its
         # commit): a retry racing its original gets the winner's pair, like a retry that came later.
@@ -652,20 +674,46 @@ async def deactivate_employee(tenant_id: int, employee_id: int) -> None:
 # Access tokens verified before: (secret, token) -> (session, employee, tenant, expiry). The
 # signature of the same text under the same key verifies the same every time, so a phone's
 # repeated requests skip it; only the expiry moves, and it is checked on every use. Whether the
-# session is still live is the database's answer, every request (authenticate).
+# session is still live is the database's answer, every request (authenticate). Keyed by the key
+# too: a token of a key that has left the ring is never found.
 _VERIFIED: dict[tuple[str, str], tuple[uuid.UUID, int, int, float]] = {}
 _VERIFIED_LIMIT = 10_000  # tokens kept (each a few hundred bytes); emptied when full
 
 
-def _token_claims(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, int]:
-    """(session, employee, tenant) of a valid, unexpired access token; TOKEN_EXPIRED or
-    UNAUTHENTICATED otherwise."""
+def _candidate_keys(keys: KeyRing, access_token: str) -> tuple[str, ...]:
+    """The ring keys that may have signed ``access_token``: the one its ``kid`` header names
+    (none when that key has left the ring), or every key for a token from before key ids."""
+    try:
+        kid = jwt.get_unverified_header(access_token).get("kid")
+    except jwt.InvalidTokenError as exc:
+        raise DomainError(ErrorCode.UNAUTHENTICATED) from exc
+    if kid is None:
+        return keys.all
+    key = keys.by_kid(kid) if isinstance(kid, str) else None
+    return (key,) if key is not None else ()
+
+
+def _token_claims(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int]:
+    """(session, employee, tenant) of a valid, unexpired access token signed under a key of the
+    ring; TOKEN_EXPIRED or UNAUTHENTICATED otherwise."""
+    candidates = _candidate_keys(keys, access_token)
+    for secret_key in candidates:
+        known = _VERIFIED.get((secret_key, access_token))
+        if known is not None:
+            if known[3] <= datetime.now(UTC).timestamp():  # as PyJWT: expired from its exp second on
+                raise DomainError(ErrorCode.TOKEN_EXPIRED)
+            return known[0], known[1], known[2]
+    for secret_key in candidates:
+        try:
+            return _verify_token(secret_key, access_token)
+        except jwt.InvalidSignatureError:
+            continue  # another key of the ring, maybe (a token without a key id)
+    raise DomainError(ErrorCode.UNAUTHENTICATED)
+
+
+def _verify_token(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, int]:
+    """``_token_claims`` under one key; InvalidSignatureError when the key did not sign it."""
     key = (secret_key, access_token)
-    known = _VERIFIED.get(key)
-    if known is not None:
-        if known[3] <= datetime.now(UTC).timestamp():  # as PyJWT: expired from its exp second on
-            raise DomainError(ErrorCode.TOKEN_EXPIRED)
-        return known[0], known[1], known[2]
     try:
         claims = jwt.decode(
             access_token,
@@ -681,6 +729,8 @@ def _token_claims(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, i
         expires = float(claims["exp"])
     except jwt.ExpiredSignatureError as exc:
         raise DomainError(ErrorCode.TOKEN_EXPIRED) from exc
+    except jwt.InvalidSignatureError:
+        raise
     except (jwt.InvalidTokenError, ValueError, TypeError, KeyError, OverflowError) as exc:
         raise DomainError(ErrorCode.UNAUTHENTICATED) from exc
     if len(_VERIFIED) >= _VERIFIED_LIMIT:
@@ -691,7 +741,7 @@ def _token_claims(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, i
 
 async def authenticate(settings: Settings, access_token: str) -> Viewer:
     """The viewer behind a bearer token, checked against the live session and employee."""
-    session_id, employee_id, tenant_id = _token_claims(settings.secret_key, access_token)
+    session_id, employee_id, tenant_id = _token_claims(settings.keys, access_token)
     viewer = await viewer_of_session(tenant_id, session_id, employee_id)
     if viewer is None:
         raise DomainError(ErrorCode.UNAUTHENTICATED)

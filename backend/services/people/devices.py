@@ -54,7 +54,8 @@ from backend.sql import db_time, insert_many
 
 def device_tag(secret: str, tenant_id: int, device_uid: str) -> str:
     """A short, stable label of a phone for rosters, device lists and audit rows: a keyed hash, so the same phone shows the same
-    tag while its id, which signs it in as a known device, stays private."""
+    tag while its id, which signs it in as a known device, stays private. ``secret`` is the ring's
+    tag key (``settings.keys.tag_key``), which a key rotation leaves alone (backend/keyring.py)."""
     digest = hmac.new(secret.encode(), f"device-tag:{tenant_id}:{device_uid}".encode(), hashlib.sha256)
     return digest.hexdigest()[:12]
 
@@ -191,7 +192,7 @@ async def _states(
         DeviceState(
             employee_id=employee_id,
             row_id=device.id,
-            tag=device_tag(settings.secret_key, tenant_id, device.device_uid),
+            tag=device_tag(settings.keys.tag_key, tenant_id, device.device_uid),
             first_seen_at=device.first_seen_at,
             last_seen_at=device.last_seen_at,
             last_sign_in_at=last_sign_in.get(device.id),
@@ -244,8 +245,16 @@ async def revoke_device(
             .exclude(device_uid__startswith=RESERVED_PREFIX)
             .using_db(connection)
         )
+        # A tag shown under any key of the ring names its device too (one from before the tag key
+        # was pinned, say): a tag copied from an older audit row still finds its phone.
+        keys = {settings.keys.tag_key, *settings.keys.all}
         device = next(
-            (row for row in devices if device_tag(settings.secret_key, viewer.tenant_id, row.device_uid) == tag), None
+            (
+                row
+                for row in devices
+                if any(hmac.compare_digest(device_tag(key, viewer.tenant_id, row.device_uid), tag) for key in keys)
+            ),
+            None,
         )
         if device is None:
             raise DomainError(ErrorCode.NOT_FOUND, field="deviceTag")
@@ -264,7 +273,12 @@ async def revoke_device(
             "device.revoke",
             "Employee",
             target,
-            {"deviceId": device.id, "device": tag, "revokedSessions": revoked, "current": current},
+            {
+                "deviceId": device.id,
+                "device": device_tag(settings.keys.tag_key, viewer.tenant_id, device.device_uid),
+                "revokedSessions": revoked,
+                "current": current,
+            },
         )
     (state,) = await _states(settings, viewer, target, now, only=device)
     return RevokedDevice(state, revoked)
@@ -297,7 +311,7 @@ async def audit_sign_in(
         "auth.login",
         employee.id,
         {
-            "device": device_tag(settings.secret_key, employee.tenant_id, device_uid),
+            "device": device_tag(settings.keys.tag_key, employee.tenant_id, device_uid),
             "newDevice": new_device,
             "network": network_prefix(source),
         },
@@ -322,7 +336,7 @@ async def audit_sign_in_failure(
         employee.id,
         {
             "reason": reason.value,
-            "device": device_tag(settings.secret_key, employee.tenant_id, device_uid),
+            "device": device_tag(settings.keys.tag_key, employee.tenant_id, device_uid),
             "knownDevice": known_device,
             "network": network_prefix(source),
             "locked": sorted(locked or []),
@@ -336,8 +350,8 @@ async def audit_refresh_refused(
     """A refresh token presented again after use (``auth.refresh_reused``) or from another device
     (``auth.refresh_device_mismatch``): its session was revoked. ``session`` has its device loaded."""
     details: dict[str, object] = {
-        "device": device_tag(settings.secret_key, session.tenant_id, session.device.device_uid)
+        "device": device_tag(settings.keys.tag_key, session.tenant_id, session.device.device_uid)
     }
     if presented_by is not None:
-        details["presentedBy"] = device_tag(settings.secret_key, session.tenant_id, presented_by)
+        details["presentedBy"] = device_tag(settings.keys.tag_key, session.tenant_id, presented_by)
     await _audit_account(session.tenant_id, None, reason, session.employee_id, details)

@@ -17,6 +17,7 @@ from backend.i18n import SUPPORTED_LOCALES
 from backend.models import EmployeeSettings, RecordStatus
 from backend.services.feed import Entity
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload
+from backend.services.records.spec import Field, Int, Obj, OneOf
 from backend.sql import db_time, placeholders
 
 SETTINGS_CHANGED = "SETTINGS_CHANGED"
@@ -29,12 +30,24 @@ def settings_copy(settings: EmployeeSettings | None) -> dict[str, Any]:
     return {"version": settings.version, "locale": settings.locale}
 
 
+SETTINGS_PAYLOAD = Obj(
+    {
+        "baseVersion": Field(Int(0, description="The settings version this change was made on (0: none yet)."), True),
+        "locale": Field(OneOf(SUPPORTED_LOCALES, description="The app's language."), True),
+    },
+    title="SETTINGS_CHANGED",
+)
+
+
 class SettingsChanged:
     """Payload: ``{"baseVersion": n, "locale": "zh-CN" | "en"}``."""
 
     kind = SETTINGS_CHANGED
 
+    payload_spec = SETTINGS_PAYLOAD
+
     def parse(self, payload: dict[str, Any]) -> tuple[int, str]:
+        SETTINGS_PAYLOAD.check(payload)
         if not isinstance(payload, dict):
             raise invalid_payload("payload")
         base, locale = payload.get("baseVersion"), payload.get("locale")

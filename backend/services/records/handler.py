@@ -20,6 +20,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.ids import expect_global_id
 from backend.models import Device, RecordStatus
 from backend.services.records.clock import Clock
+from backend.services.records.spec import Obj, invalid_payload
 from backend.services.records.work import UnitOfWork
 
 
@@ -127,14 +128,12 @@ class RecordHandler(Protocol):
     listed in ``records.registry.HANDLERS``."""
 
     kind: str
+    # The payload's declared shape: ``parse`` checks it first; the sync contract publishes it.
+    payload_spec: Obj
 
     def parse(self, payload: dict[str, Any]) -> Any: ...
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]: ...
-
-
-def invalid_payload(name: str) -> DomainError:
-    return DomainError(ErrorCode.INVALID_PAYLOAD, reason_key="reason.field", name=name)
 
 
 def payload_id(payload: Any, name: str, type_name: str) -> int:

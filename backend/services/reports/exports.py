@@ -43,7 +43,7 @@ from backend.services.reports.frame import Dimension, Period, ReportFilter
 from backend.services.reports.registry import ReportExport, report_named
 from backend.services.reports.tables import ReportOptions, Table
 from backend.services.viewer import Viewer
-from backend.signing import expiry, sign, unsign
+from backend.signing import Keys, expiry, sign, unsign
 
 LINK_KIND = "r1"
 LINK_TTL_SECONDS = 600  # long enough to click, short enough that a forwarded link soon dies
@@ -237,14 +237,14 @@ async def export_link(
     await _close_rows(table)
     expires_at = expiry(now or datetime.now(UTC), LINK_TTL_SECONDS)
     key = sign(
-        settings.secret_key,
+        settings.keys,
         LINK_KIND,
         [viewer.tenant_id, viewer.session_id.hex, report.name, fmt.value, options_claims(options), expires_at],
     )
     return ExportLink(f"/reports/{report.name}.{fmt.value}?k={key}", datetime.fromtimestamp(expires_at, UTC))
 
 
-def read_link(secret: str, key: str) -> LinkClaims:
+def read_link(secret: Keys, key: str) -> LinkClaims:
     """The claims of a key we signed; UNAUTHENTICATED for anything else."""
     try:
         tenant_id, auth_session_id, report, fmt, options, expires_at = unsign(secret, LINK_KIND, key)
@@ -260,7 +260,7 @@ def read_link(secret: str, key: str) -> LinkClaims:
         raise DomainError(ErrorCode.UNAUTHENTICATED, link_message="report_link.invalid") from exc
 
 
-def check_link(secret: str, key: str, report_name: str, fmt: FileFormat, now: datetime | None = None) -> LinkClaims:
+def check_link(secret: Keys, key: str, report_name: str, fmt: FileFormat, now: datetime | None = None) -> LinkClaims:
     """The claims of a link for ``report_name`` as ``fmt``, unexpired; checked without the
     database (UNAUTHENTICATED for a key of another report or format, TOKEN_EXPIRED after)."""
     claims = read_link(secret, key)

@@ -24,6 +24,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
     Attendance,
@@ -45,6 +46,7 @@ from backend.services.feed import ChangeSet
 from backend.services.integrity import code_sharing, detectors
 from backend.services.records.clock import UNREADABLE_TIME
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, invalid_payload, payload_id
+from backend.services.records.spec import Field, GlobalId, Nullable, Number, Obj, Text
 from backend.services.records.work import UnitOfWork
 from backend.services.reports import rollups
 from backend.services.sessions import qr
@@ -90,14 +92,14 @@ DRAINING = timedelta(minutes=10)
 EARLIER_RECORDS = 20  # how many of the device's previous records testify
 
 
-def verify_scan(session: TrainingSession | None, tenant_id: int, scan: Scan) -> TrainingSession:
+def verify_scan(settings: Settings, session: TrainingSession | None, tenant_id: int, scan: Scan) -> TrainingSession:
     """``session`` if ``scan`` is a genuine code of it; QR_INVALID for anything else, a missing
     session included (another tenant's or a made-up one). Checked before the step is used for
     anything: a forged code may name any step."""
     if (
         session is None
         or session.id != scan.session_id
-        or not qr.mac_matches(session.secret, tenant_id, scan.session_id, scan.step, scan.mac)
+        or not qr.mac_matches(qr.session_secret(settings, session), tenant_id, scan.session_id, scan.step, scan.mac)
     ):
         raise DomainError(ErrorCode.QR_INVALID)
     return session
@@ -175,15 +177,38 @@ def _moment(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
+CHECK_IN_PAYLOAD = Obj(
+    {
+        "token": Field(
+            Text(description="The QR code's text as scanned (XF1-…); only its first 64 characters count."), True
+        ),
+        "latitude": Field(Nullable(Number(-90, 90, "Where the phone was (WGS 84), when it could tell."))),
+        "longitude": Field(Nullable(Number(-180, 180))),
+    },
+    not_object="token",
+    title="CHECK_IN",
+)
+CHECK_OUT_PAYLOAD = Obj(
+    {
+        "sessionId": Field(GlobalId("TrainingSession", "The session left."), required=True),
+        "attachments": evidence.ATTACHMENTS,
+    },
+    not_object="sessionId",
+    title="CHECK_OUT",
+)
+
+
 class CheckIn:
     """Payload: ``{"token": "XF1-…", "latitude": …, "longitude": …}`` (location optional). The
     answer's ``result`` says how it counted: ``{"status": "PRESENT"|"LATE", "held": reason|null}``."""
 
     kind = CHECK_IN
+    payload_spec = CHECK_IN_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> Scan:
         """The scan; INVALID_PAYLOAD for a malformed payload, QR_INVALID for a token that is not
         a code of ours."""
+        CHECK_IN_PAYLOAD.check(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("token"), str):
             raise invalid_payload("token")
         latitude, longitude = _coordinate(payload, "latitude", 90), _coordinate(payload, "longitude", 180)
@@ -213,7 +238,7 @@ class CheckIn:
         for parsed in records:
             try:
                 scan: Scan = parsed.payload
-                session = verify_scan(sessions.get(scan.session_id), viewer.tenant_id, scan)
+                session = verify_scan(context.settings, sessions.get(scan.session_id), viewer.tenant_id, scan)
                 step = scan.step
                 step_start = datetime.fromtimestamp(step * session.rotation_seconds, UTC)
                 when = await scan_time(context, parsed, step_start)
@@ -327,8 +352,10 @@ class CheckOut:
     evidence, see ``content.evidence``)}``; gives the attendance a duration."""
 
     kind = CHECK_OUT
+    payload_spec = CHECK_OUT_PAYLOAD
 
     def parse(self, payload: dict[str, Any]) -> Leaving:
+        CHECK_OUT_PAYLOAD.check(payload)
         return Leaving(payload_id(payload, "sessionId", "TrainingSession"), evidence.parse_attachments(payload))
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:

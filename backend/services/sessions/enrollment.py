@@ -43,6 +43,7 @@ from backend.services.catalog.course_catalog import (
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.records.handler import ApplyContext, Outcome, ParsedRecord, payload_id
+from backend.services.records.spec import Field, GlobalId, Obj
 from backend.services.sessions import session_notices
 from backend.services.sessions.seats import count_enrolled, free_seat, promote_waitlist, take_seat
 from backend.services.sessions.session_notices import Requested
@@ -171,13 +172,23 @@ async def request_enrollment(viewer: Viewer, session_id: int, now: datetime | No
     return enrollment
 
 
+ENROLLMENT_PAYLOAD = Obj(
+    {"sessionId": Field(GlobalId("TrainingSession", "The session to enrol in."), required=True)},
+    not_object="sessionId",
+    title="ENROLLMENT_REQUESTED",
+)
+
+
 class EnrollmentRequested:
     """Payload: ``{"sessionId": "<TrainingSession global ID>"}``. ACCEPTED whether the employee got
     a seat, awaits approval or waits for one; the ENROLLMENT feed entity says which."""
 
     kind = ENROLLMENT_REQUESTED
 
+    payload_spec = ENROLLMENT_PAYLOAD
+
     def parse(self, payload: dict[str, Any]) -> int:
+        ENROLLMENT_PAYLOAD.check(payload)
         return payload_id(payload, "sessionId", "TrainingSession")
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]:

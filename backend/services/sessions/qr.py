@@ -12,6 +12,11 @@ current code on a screen without a sign-in, so their key is a bearer secret: sig
 (backend/signing.py, as its own kind of value) over the session, its tenant, the instructor's login
 and an expiry, and checked on every load against the database (the login still live, its employee
 still the session's instructor). See backend/qr_pages.py for why a link never renews itself.
+
+A session's secret is stored wrapped under the key ring (backend/keyring.py: AES-GCM under a key
+derived from the current key, the envelope naming that key), so a copy of the database alone makes
+no check-in codes. Every reader goes through ``session_secret``; values from before wrapping (64 hex
+digits) are read as they are until ``xuefen keys rewrap`` wraps them (backend/key_commands.py).
 """
 
 from __future__ import annotations
@@ -19,18 +24,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from backend import keyring
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import AuthSession, TrainingSession
 from backend.services.viewer import Viewer
-from backend.signing import expiry, sign, unsign
+from backend.signing import Keys, expiry, sign, unsign
 
 PREFIX = "XF1"
 LINK_KIND = "p1"
+SECRET_PURPOSE = "session-secret"  # the HKDF label of the key that wraps session secrets
+SECRET_BYTES = 32
 MAC_BYTES = 10
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -74,10 +83,44 @@ def mac_matches(secret: str, tenant_id: int, session_id: int, step: int, mac: st
     return hmac.compare_digest(_mac(secret, tenant_id, session_id, step), mac)
 
 
-def current_token(session: TrainingSession, now: datetime | None = None) -> str:
+def current_token(settings: Settings, session: TrainingSession, now: datetime | None = None) -> str:
     """The code ``session`` shows now."""
     step = step_at(now or datetime.now(UTC), session.rotation_seconds)
-    return token_for(session.secret, session.tenant_id, session.id, step)
+    return token_for(session_secret(settings, session), session.tenant_id, session.id, step)
+
+
+# --- session secrets at rest ----------------------------------------------------------------------
+
+
+def new_secret(settings: Settings) -> str:
+    """A fresh random session secret, as stored (wrapped under the current key)."""
+    return wrap_secret(settings, secrets.token_hex(SECRET_BYTES))
+
+
+def wrap_secret(settings: Settings, secret: str) -> str:
+    """``secret`` (hex) wrapped under the current key, as the column stores it."""
+    return keyring.wrap(settings.keys, SECRET_PURPOSE, bytes.fromhex(secret))
+
+
+def unwrap_secret(settings: Settings, stored: str) -> str:
+    """The hex secret of a stored value: unwrapped under the key it names, or, from before
+    wrapping, as it is. ValueError when its key has left the ring (or it was altered)."""
+    if not keyring.is_wrapped(stored):
+        return stored
+    return keyring.unwrap(settings.keys, SECRET_PURPOSE, stored).hex()
+
+
+def session_secret(settings: Settings, session: TrainingSession) -> str:
+    """The hex HMAC key of ``session``'s check-in codes: the one way to read ``session.secret``.
+    A secret whose key has left the ring cannot be read: an error for the operator (put the key
+    back in XUEFEN_PREVIOUS_SECRET_KEYS and run ``xuefen keys rewrap``), never a scan refused."""
+    try:
+        return unwrap_secret(settings, session.secret)
+    except ValueError as exc:
+        raise RuntimeError(
+            f"training session {session.id}: its check-in secret cannot be read ({exc}); put that key back "
+            "into XUEFEN_PREVIOUS_SECRET_KEYS and run `xuefen keys rewrap` (docs/key-rotation.md)"
+        ) from exc
 
 
 # --- projector links ------------------------------------------------------------------------------
@@ -93,12 +136,12 @@ class DisplayKey:
     expires_at: int  # Unix seconds
 
 
-def sign_display_key(secret: str, session_id: int, tenant_id: int, auth_session_id: uuid.UUID, expires_at: int) -> str:
+def sign_display_key(secret: Keys, session_id: int, tenant_id: int, auth_session_id: uuid.UUID, expires_at: int) -> str:
     """The key of a projector link (backend/signing.py, kind ``p1``): URL-safe, about 90 characters."""
     return sign(secret, LINK_KIND, [session_id, tenant_id, auth_session_id.hex, expires_at])
 
 
-def read_display_key(secret: str, key: str) -> DisplayKey:
+def read_display_key(secret: Keys, key: str) -> DisplayKey:
     """The claims of a key we signed; ``UNAUTHENTICATED`` for anything else."""
     try:
         session_id, tenant_id, auth_session_id, expires_at = unsign(secret, LINK_KIND, key)
@@ -113,7 +156,7 @@ def projector_path(
     """A fresh projector link for the instructor ``viewer`` (bound to their login) and its expiry."""
     now = now or datetime.now(UTC)
     expires_at = expiry(now, settings.projector_link_ttl_seconds)
-    key = sign_display_key(settings.secret_key, session.id, session.tenant_id, viewer.session_id, expires_at)
+    key = sign_display_key(settings.keys, session.id, session.tenant_id, viewer.session_id, expires_at)
     return f"/sessions/{session.id}/projector?key={key}", datetime.fromtimestamp(expires_at, UTC)
 
 
@@ -121,7 +164,7 @@ async def session_by_display_key(settings: Settings, session_id: int, key: str) 
     """The session a projector link shows and the link's claims, if the key is ours, for this
     session, unexpired, its login live and its employee the session's instructor; else the
     refusal (``link_message`` says which, for the page)."""
-    claims = read_display_key(settings.secret_key, key)
+    claims = read_display_key(settings.keys, key)
     if claims.session_id != session_id:
         raise DomainError(ErrorCode.FORBIDDEN, link_message="projector.other_session")
     if claims.expires_at <= datetime.now(UTC).timestamp():

@@ -4,12 +4,11 @@ employee may attend.
 Every write publishes the session in the feed (``TRAINING_SESSION``, audience everyone) as the last
 statement of its transaction, and appends an ``AuditEntry`` (HR sees who changed what). The
 session's ``secret`` keys the check-in codes: it is made here and never leaves the server from this
-module (the instructor's kit is elsewhere).
+module (the instructor's kit is elsewhere); it is stored wrapped under the key ring (qr.new_secret).
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.models import (
     Course,
@@ -35,7 +35,7 @@ from backend.services.catalog.course_catalog import LearnerProfile, ineligible_c
 from backend.services.feed import ChangeSet, Entity
 from backend.services.pagination import Keyset, Page, check_page_size
 from backend.services.reports import rollups
-from backend.services.sessions import session_notices
+from backend.services.sessions import qr, session_notices
 from backend.services.sessions.seats import promote_waitlist
 from backend.services.validation import text
 from backend.services.viewer import Viewer
@@ -173,7 +173,7 @@ def _audit_details(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
-async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession:
+async def create_session(settings: Settings, viewer: Viewer, given: SessionInput) -> TrainingSession:
     """Schedule a session (HR admins, or instructors for themselves). Like every write here, it
     answers the session as it now is, with its course, module, site and instructor."""
     viewer.require_role(Role.HR_ADMIN, Role.INSTRUCTOR)
@@ -196,7 +196,7 @@ async def create_session(viewer: Viewer, given: SessionInput) -> TrainingSession
         values.update(await _check_refs(viewer, given, given.course_id, connection))
         session = await TrainingSession.create(
             tenant_id=viewer.tenant_id,
-            secret=secrets.token_hex(32),
+            secret=qr.new_secret(settings),
             status=SessionStatus.SCHEDULED,
             using_db=connection,
             **values,
