@@ -54,8 +54,24 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
 
 
 def _keys(env: dict[str, str], name: str) -> tuple[str, ...]:
-    """A comma-separated list of keys (spaces around each ignored, empty entries dropped)."""
-    return tuple(key.strip() for key in env.get(name, "").split(",") if key.strip())
+    """A comma-separated list of keys, as written (empty entries dropped: a trailing comma is fine).
+    Nothing is stripped: a key with whitespace around it is refused (``_check_key_whitespace``)."""
+    return tuple(key for key in env.get(name, "").split(",") if key)
+
+
+def _check_key_whitespace(settings: Settings) -> None:
+    """Refuse a key with whitespace at either end. Stripping some variables and not others made one
+    key two: a current key read with the ``\r`` of a CRLF ``.env``, moved later into the (stripped)
+    previous keys, no longer verified what it had signed. A key is used exactly as written, so
+    whitespace around one is a mistake to report, never to guess at."""
+    named = [("XUEFEN_SECRET_KEY", settings.secret_key), ("XUEFEN_DEVICE_TAG_KEY", settings.device_tag_key)]
+    named += [("XUEFEN_PREVIOUS_SECRET_KEYS", key) for key in settings.previous_secret_keys]
+    for name, key in named:
+        if key != key.strip():
+            raise ConfigError(
+                f"{name}: a key has spaces, tabs or line breaks at its start or end "
+                "(a .env saved with CRLF line ends?); remove them"
+            )
 
 
 def _origins(raw: str) -> tuple[str, ...]:
@@ -153,7 +169,7 @@ class Settings:
     # client, which is still sending, can read the 413; beyond it the connection is dropped.
     max_body_drain_bytes: int = 4 * 8 * 1024 * 1024
     # Request rate limits (backend/rate_limit.py, docs/api.md): per access token, per signed-in
-    # device, and per client address for requests without a valid token, in the `limits` syntax
+    # device and person, and per client address for requests without a valid token, in the `limits` syntax
     # ("600/minute", several joined by ";", or "off"). Off in Settings built in code (tests and
     # benchmarks send thousands of requests with one token); from_env turns them on unless
     # XUEFEN_RATE_LIMIT=off. Counted in Redis at redis_url (keys under rate_limit_prefix) when set,
@@ -161,6 +177,9 @@ class Settings:
     rate_limit: bool = False
     rate_limit_token: str = "600/minute"
     rate_limit_device: str = "12000/hour"
+    # Per person (company + employee), over all their sign-ins: signing in again makes a new
+    # session, so the token and device counters alone would give each new sign-in a fresh allowance.
+    rate_limit_person: str = "1200/minute"
     rate_limit_address: str = "1200/minute"
     redis_url: str = ""
     rate_limit_prefix: str = "xuefen-rate"
@@ -222,10 +241,11 @@ class Settings:
     environment: str = "development"
 
     def __post_init__(self) -> None:
+        _check_key_whitespace(self)
         try:
             self.keys  # noqa: B018 (built now so a bad ring stops the start, not the first request)
-        except ValueError as exc:
-            raise ConfigError(f"XUEFEN_PREVIOUS_SECRET_KEYS: {exc}") from exc
+        except ValueError as exc:  # its message names the variable to fix
+            raise ConfigError(str(exc)) from exc
         if self.log_format not in ("json", "console"):
             raise ConfigError(f"XUEFEN_LOG_FORMAT must be json or console, got {self.log_format!r}")
         if self.metrics_token and len(self.metrics_token) < 16:
@@ -279,7 +299,7 @@ class Settings:
             probe = cls(
                 secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY,
                 previous_secret_keys=_keys(env, "XUEFEN_PREVIOUS_SECRET_KEYS"),
-                device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", "").strip(),
+                device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", ""),
             )
             problems = probe.production_problems(database_url_given=bool(env.get("XUEFEN_DATABASE_URL")))
             # SQLite has one writer and lives on one machine: a production install says so on
@@ -298,7 +318,7 @@ class Settings:
             database_url=env.get("XUEFEN_DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret_key=env.get("XUEFEN_SECRET_KEY") or DEV_SECRET_KEY,
             previous_secret_keys=_keys(env, "XUEFEN_PREVIOUS_SECRET_KEYS"),
-            device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", "").strip(),
+            device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", ""),
             access_token_ttl_seconds=_int(env, "XUEFEN_ACCESS_TOKEN_TTL", 15 * 60),
             refresh_token_ttl_seconds=_int(env, "XUEFEN_REFRESH_TOKEN_TTL", 30 * 24 * 3600),
             login_max_failures=_int(env, "XUEFEN_LOGIN_MAX_FAILURES", 5),
@@ -336,6 +356,7 @@ class Settings:
             rate_limit=_bool(env, "XUEFEN_RATE_LIMIT", True),
             rate_limit_token=env.get("XUEFEN_RATE_LIMIT_TOKEN") or "600/minute",
             rate_limit_device=env.get("XUEFEN_RATE_LIMIT_DEVICE") or "12000/hour",
+            rate_limit_person=env.get("XUEFEN_RATE_LIMIT_PERSON") or "1200/minute",
             rate_limit_address=env.get("XUEFEN_RATE_LIMIT_ADDRESS") or "1200/minute",
             redis_url=(env.get("XUEFEN_REDIS_URL") or "").strip(),
             rate_limit_prefix=env.get("XUEFEN_RATE_LIMIT_PREFIX") or "xuefen-rate",
@@ -391,6 +412,17 @@ class Settings:
                 "turn them off unless developers need them on this server",
                 str(self.graphiql).lower(),
                 str(self.introspection).lower(),
+            )
+        if self.environment == "production" and self.previous_secret_keys and not self.device_tag_key:
+            # Not refused: tags are labels, not security. But the default "oldest key of the ring"
+            # follows the ring's shape: adding the new key as a previous one (step 3 of a rolling
+            # rotation) or dropping the last one changes every tag HR has seen.
+            log.warning(
+                "XUEFEN_PREVIOUS_SECRET_KEYS is set but XUEFEN_DEVICE_TAG_KEY is not: device tags are "
+                "keyed by the last key of XUEFEN_PREVIOUS_SECRET_KEYS (key id %s) and change when that "
+                "list changes. Set XUEFEN_DEVICE_TAG_KEY to the key your tags were made with (before "
+                "your first rotation: the old XUEFEN_SECRET_KEY), see docs/key-rotation.md step 2",
+                self.keys.tag_kid,
             )
         if self.secret_key == DEV_SECRET_KEY and not self.is_sqlite:
             banner = "!" * 78

@@ -883,6 +883,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This projector link is not valid, or the instructor has signed out. Open the projector page "
         "again from the check-in kit in the Xuefen app.",
     },
+    "projector.unavailable": {
+        "zh-CN": "服务器暂时无法生成此场培训的签到码（密钥配置问题，已记录在服务器日志中），请联系管理员。",
+        "en": "The server cannot make this session's check-in codes right now (a key configuration problem, "
+        "written to the server log). Please contact your administrator.",
+    },
     "projector.other_session": {
         "zh-CN": "此投影链接属于另一场培训。",
         "en": "This projector link is for another session.",

@@ -54,7 +54,6 @@ class RewrapSummary:
 async def rewrap_sessions(settings: Settings, tenant_id: int | None = None) -> RewrapSummary:
     """Wrap every session secret (of one company when ``tenant_id`` is given) under the current
     key (Tortoise must be open)."""
-    keys = settings.keys
     summary = RewrapSummary()
     last_id = 0
     scope = TrainingSession.all() if tenant_id is None else TrainingSession.filter(tenant_id=tenant_id)
@@ -64,25 +63,39 @@ async def rewrap_sessions(settings: Settings, tenant_id: int | None = None) -> R
             return summary
         last_id = rows[-1][0]
         for session_id, stored in rows:
-            kid = keyring.wrapped_kid(stored)
-            if kid == keys.current_kid:
-                summary.current += 1
-                continue
-            try:
-                plain = qr.unwrap_secret(settings, stored)
-            except ValueError:
-                summary.unreadable[kid or "?"] += 1
-                continue
-            # Only if the row still holds what was read (another rewrap may have got there first).
-            changed = await TrainingSession.filter(id=session_id, secret=stored).update(
-                secret=qr.wrap_secret(settings, plain)
-            )
-            if not changed:
-                summary.current += 1
-            elif kid is None:
+            await rewrap_row(settings, session_id, stored, summary)
+
+
+async def rewrap_row(settings: Settings, session_id: int, stored: str, summary: RewrapSummary) -> None:
+    """Wrap one session's secret, read as ``stored``, under the current key, and count what it was.
+    The update applies only if the row still holds ``stored``; when it does not (changed since it
+    was read: another rewrap got there first, or an operator restored a value), the row is read
+    again and judged by what it holds now, so the summary never calls a secret current unseen."""
+    keys = settings.keys
+    while True:
+        kid = keyring.wrapped_kid(stored)
+        if kid == keys.current_kid:
+            summary.current += 1
+            return
+        try:
+            plain = qr.unwrap_secret(settings, stored)
+        except ValueError:
+            summary.unreadable[kid or "?"] += 1
+            return
+        changed = await TrainingSession.filter(id=session_id, secret=stored).update(
+            secret=qr.wrap_secret(settings, plain)
+        )
+        if changed:
+            if kid is None:
                 summary.wrapped += 1
             else:
                 summary.moved[kid] += 1
+            return
+        row = await TrainingSession.get_or_none(id=session_id)
+        if row is None:
+            return  # deleted meanwhile: nothing to wrap
+        # Terminates: the writers of a stored secret are rewraps, which leave it under the current key.
+        stored = row.secret
 
 
 async def rewrap(settings: Settings, tenant_code: str | None = None) -> int:

@@ -74,14 +74,20 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         if not self.current:
-            raise ValueError("the current key is empty")
+            raise ValueError("XUEFEN_SECRET_KEY is empty")
+        # Each message names the variable to fix (config.py shows it as it is).
         if self.current in self.previous:
-            raise ValueError("a previous key equals the current key (XUEFEN_SECRET_KEY must be the new key)")
+            raise ValueError(
+                "XUEFEN_PREVIOUS_SECRET_KEYS: a previous key equals the current key "
+                "(XUEFEN_SECRET_KEY must be the new key)"
+            )
         if len(set(self.previous)) != len(self.previous) or not all(self.previous):
-            raise ValueError("a previous key is repeated or empty")
+            raise ValueError("XUEFEN_PREVIOUS_SECRET_KEYS: a previous key is repeated or empty")
         by_kid = {key_id(key): key for key in self.all}
         if len(by_kid) != len(self.all):  # one chance in billions: generate another key
-            raise ValueError("two keys share a key id")
+            raise ValueError(
+                "XUEFEN_SECRET_KEY and a key of XUEFEN_PREVIOUS_SECRET_KEYS share a key id: generate another"
+            )
         object.__setattr__(self, "_by_kid", by_kid)
 
     @classmethod
@@ -106,6 +112,11 @@ class KeyRing:
     def tag_key(self) -> str:
         """The key of device tags: pinned, else the oldest key of the ring (see the docstring)."""
         return self.pinned_tag_key or self.all[-1]
+
+    @property
+    def tag_kid(self) -> str:
+        """The key id of the tag key (logged, so an operator can tell which key keys the tags)."""
+        return key_id(self.tag_key)
 
 
 # --- wrapping secrets at rest ------------------------------------------------------------------

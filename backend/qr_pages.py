@@ -85,6 +85,27 @@ font-family:sans-serif;background:#fff}}p{{font-size:3vh;max-width:70vw;text-ali
     return HTMLResponse(page, status_code=_STATUS.get(error.code, 404), headers=_NO_STORE)
 
 
+def _unavailable(request: Request, page: bool) -> Response:
+    """503 for a session whose check-in secret cannot be read (its key left the ring): the operator
+    must put the key back (qr.session_secret logged which), nothing the viewer did is wrong."""
+    headers = {**_NO_STORE, "Retry-After": "300"}
+    if not page:
+        locale = negotiate_locale(request.headers.get("accept-language"))
+        message = translate("projector.unavailable", locale)
+        body = {"errors": [{"message": message, "extensions": {"code": ErrorCode.INTERNAL.value}}]}
+        return JSONResponse(body, status_code=503, headers=headers)
+    message = html.escape(_both("projector.unavailable"))
+    return HTMLResponse(
+        f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>签到 · Check-in</title>
+<style>body{{margin:0;height:100vh;display:flex;align-items:center;justify-content:center;
+font-family:sans-serif;background:#fff}}p{{font-size:3vh;max-width:70vw;text-align:center}}</style></head>
+<body><p data-code="SESSION_SECRET_UNAVAILABLE">{message}</p></body></html>""",
+        status_code=503,
+        headers=headers,
+    )
+
+
 def _both(key: str) -> str:
     """A message in both languages, for the projector page (a room reads it, not one person)."""
     return f"{translate(key, 'zh-CN')} · {translate(key, 'en')}"
@@ -98,9 +119,11 @@ def qr_endpoints(settings: Settings):
             session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
-        image = qrcode.make(
-            qr.current_token(settings, session), image_factory=qrcode.image.svg.SvgPathImage, box_size=20
-        )
+        try:
+            token = qr.current_token(settings, session)
+        except qr.SessionSecretUnavailable:
+            return _unavailable(request, page=False)
+        image = qrcode.make(token, image_factory=qrcode.image.svg.SvgPathImage, box_size=20)
         buffer = io.BytesIO()
         image.save(buffer)
         return Response(buffer.getvalue(), media_type="image/svg+xml", headers=_NO_STORE)
@@ -110,7 +133,11 @@ def qr_endpoints(settings: Settings):
             session, _, _ = await _session(request, settings)
         except DomainError as error:
             return _refusal(request, error)
-        image = qrcode.make(qr.current_token(settings, session), box_size=12, border=4)
+        try:
+            token = qr.current_token(settings, session)
+        except qr.SessionSecretUnavailable:
+            return _unavailable(request, page=False)
+        image = qrcode.make(token, box_size=12, border=4)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png", headers=_NO_STORE)
@@ -120,6 +147,10 @@ def qr_endpoints(settings: Settings):
             session, key, expires_at = await _session(request, settings)
         except DomainError as error:
             return _refusal_page(request, error)
+        try:
+            qr.session_secret(settings, session)  # a page whose codes can never load says so at once
+        except qr.SessionSecretUnavailable:
+            return _unavailable(request, page=True)
         title = html.escape(session.title)
         key = html.escape(key, quote=True)  # only [0-9a-zA-Z._-] when we signed it
         expired, broken = html.escape(_both("projector.expired")), html.escape(_both("projector.invalid"))

@@ -1,4 +1,4 @@
-"""Request rate limits: per access token, per signed-in device and per client address (docs/api.md).
+"""Request rate limits: per access token, signed-in device and person, and per client address (docs/api.md).
 
 An ASGI middleware in front of every route. Counting is the ``limits`` library's sliding-window
 counter (two counters per key: constant memory however high the limit, and one round trip per
@@ -8,12 +8,19 @@ SQLite deployments, development).
 
 Which counters a request draws on:
 
-- A request with a valid access token (``Authorization: Bearer``): its token (the SHA-256 of the
-  token names the key; the token itself is never stored or logged) and its device's sign-in (the
-  token's session id: every token a device is given by refreshing belongs to the same session, so
-  refreshing does not buy a fresh allowance). Both come from the verified claims, which
-  ``auth._token_claims`` caches: no database query here. Whether the session is still live is the
-  API's business afterwards, as for every request.
+- A request with a valid access token (``Authorization: Bearer``) draws on three counters, all
+  keyed on the token's verified claims (``auth._token_claims`` caches them: no database query
+  here), never on the token's text, which has several spellings that verify alike (PyJWT takes a
+  trailing ``=``; base64 ignores the unused bits of the signature's last character):
+
+  - the token: its sign-in session and its issued-at second (two tokens of one session issued in
+    the same second are the same token);
+  - the device: the token's session id. Every token a sign-in is given by refreshing belongs to
+    that session, so refreshing does not buy a fresh allowance; signing in again makes a new
+    session (a new "device" for this counter, even with the same deviceId), which is why
+  - the person (company + employee) is counted too: signing in N times buys no N allowances.
+
+  Whether the session is still live is the API's business afterwards, as for every request.
 - Any other request (login, activation, refresh, projector pages; an expired or forged token too):
   its client address only (IPv6 by its /64, as login throttling counts). Addresses are not counted
   for signed-in phones: a whole site's phones often share one NAT address.
@@ -38,7 +45,6 @@ wait for its timeout.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import time
@@ -46,6 +52,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
+import jwt
 import orjson
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -116,6 +123,7 @@ class RateLimits:
 
     token: tuple[RateLimitItem, ...]
     device: tuple[RateLimitItem, ...]
+    person: tuple[RateLimitItem, ...]
     address: tuple[RateLimitItem, ...]
 
     @classmethod
@@ -123,6 +131,7 @@ class RateLimits:
         return cls(
             token=parse_limit("XUEFEN_RATE_LIMIT_TOKEN", settings.rate_limit_token),
             device=parse_limit("XUEFEN_RATE_LIMIT_DEVICE", settings.rate_limit_device),
+            person=parse_limit("XUEFEN_RATE_LIMIT_PERSON", settings.rate_limit_person),
             address=parse_limit("XUEFEN_RATE_LIMIT_ADDRESS", settings.rate_limit_address),
         )
 
@@ -143,7 +152,7 @@ def make_storage(settings: Settings) -> Storage:
 
 @dataclass(frozen=True)
 class _Check:
-    scope: str  # "token", "device", "address": the metric's label
+    scope: str  # "token", "device", "person", "address": the metric's label
     item: RateLimitItem
     key: str
 
@@ -168,6 +177,7 @@ class RateLimitMiddleware:
         self.limiter = SlidingWindowCounterRateLimiter(self.storage)
         self._storage_down_until = 0.0
         self._warned_at = -math.inf
+        self._proxy_warned = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.enabled or scope["type"] != "http" or _exempt(scope):
@@ -180,8 +190,13 @@ class RateLimitMiddleware:
             return
         if verdict.refused is not None:
             REFUSED.labels(verdict.refused.scope).inc()
-            await _drain(receive, self.settings.max_body_drain_bytes)
-            await _refuse(scope, send, verdict)
+            # A body already declared too large for the API is not read at all (as
+            # backend/http_limits.py does): the connection is closed after the 429 instead.
+            declared = Headers(scope=scope).get("content-length", "")
+            too_large = declared.isdigit() and int(declared) > self.settings.max_body_bytes
+            if not too_large:
+                await _drain(receive, self.settings.max_body_drain_bytes)
+            await _refuse(scope, send, verdict, close=too_large)
             return
         headers = _rate_headers(verdict)
 
@@ -197,18 +212,39 @@ class RateLimitMiddleware:
         token = _bearer(scope)
         if token:
             try:
-                session_id, _employee_id, tenant_id = _token_claims(self.settings.keys, token)
+                session_id, employee_id, tenant_id = _token_claims(self.settings.keys, token)
             except Exception:  # expired, forged or garbage: counted by address like any
                 pass  # request without a token (the API refuses it afterwards with its own error)
             else:
-                token_key = hashlib.sha256(token.encode()).hexdigest()[:32]
+                session = f"{tenant_id}:{session_id}"
+                token_key = f"{session}:{_issued_at(token)}"
                 return [
                     *(_Check("token", item, token_key) for item in self.limits.token),
-                    *(_Check("device", item, f"{tenant_id}:{session_id}") for item in self.limits.device),
+                    *(_Check("device", item, session) for item in self.limits.device),
+                    *(_Check("person", item, f"{tenant_id}:{employee_id}") for item in self.limits.person),
                 ]
         client = scope.get("client")
+        self._notice_ignored_proxy(scope, client[0] if client else None)
         address = client_source(client[0] if client else None) or "unknown"
         return [_Check("address", item, address) for item in self.limits.address]
+
+    def _notice_ignored_proxy(self, scope: Scope, peer: str | None) -> None:
+        """Warn once per process when a request came through a proxy whose X-Forwarded-For uvicorn
+        ignored (its address is not in XUEFEN_FORWARDED_ALLOW_IPS): every client that is not signed
+        in then counts as the proxy's one address (compose.yaml's default, docs/deployment.md).
+        uvicorn replaces the peer by an address named in the header when it trusts the sender, so
+        a peer the header does not name means the header was ignored."""
+        if self._proxy_warned or peer is None:
+            return
+        forwarded = Headers(scope=scope).get("x-forwarded-for")
+        if not forwarded or peer in {hop.strip() for hop in forwarded.split(",")}:
+            return
+        self._proxy_warned = True
+        log.warning(  # no address in the line: it may be a client's
+            "a request carried X-Forwarded-For from an address not in XUEFEN_FORWARDED_ALLOW_IPS: the "
+            "header is ignored, so behind a proxy every client not signed in shares one rate-limit "
+            "address (docs/deployment.md, 'Behind a reverse proxy')"
+        )
 
     async def _count(self, checks: Sequence[_Check]) -> _Verdict | None:
         """One hit on each counter, then where each stands; None if the storage failed."""
@@ -264,6 +300,16 @@ def _bearer(scope: Scope) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def _issued_at(token: str) -> str:
+    """The ``iat`` claim of a token whose signature ``_token_claims`` has just verified (so its
+    payload is the one that was signed), as text; "" if it has none. Read without verifying again."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return ""
+    return str(claims.get("jti") or claims.get("iat") or "")
+
+
 def _rate_headers(verdict: _Verdict) -> list[tuple[bytes, bytes]]:
     return [
         (b"ratelimit-limit", str(verdict.limit).encode()),
@@ -286,8 +332,9 @@ async def _drain(receive: Receive, bound: int) -> None:
             return
 
 
-async def _refuse(scope: Scope, send: Send, verdict: _Verdict) -> None:
-    """429 in the GraphQL error shape the API uses everywhere, in the caller's language."""
+async def _refuse(scope: Scope, send: Send, verdict: _Verdict, *, close: bool = False) -> None:
+    """429 in the GraphQL error shape the API uses everywhere, in the caller's language;
+    ``close``: the body was left unread, so the connection is closed after the answer."""
     locale = negotiate_locale(Headers(scope=scope).get("accept-language"))
     error = DomainError(ErrorCode.RATE_LIMITED, retry_after=verdict.reset_seconds)
     body = orjson.dumps(
@@ -309,6 +356,7 @@ async def _refuse(scope: Scope, send: Send, verdict: _Verdict) -> None:
                 (b"content-length", str(len(body)).encode()),
                 (b"retry-after", str(verdict.reset_seconds).encode()),
                 *_rate_headers(verdict),
+                *([(b"connection", b"close")] if close else []),
             ],
         }
     )

@@ -54,7 +54,7 @@ def unsign(keys: Keys, kind: str, value: str) -> list[Any]:
     try:
         found, payload, mac = value.split(".")
         if found != kind or not any(
-            hmac.compare_digest(mac, _mac(secret, kind, payload)) for secret in KeyRing.of(keys).all
+            hmac.compare_digest(mac.encode(), _mac(secret, kind, payload).encode()) for secret in KeyRing.of(keys).all
         ):
             raise ValueError("signature")
         fields = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

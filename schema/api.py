@@ -54,7 +54,7 @@ from backend.errors import DomainError, ErrorCode
 from backend.graphiql_assets import page_html
 from backend.i18n import negotiate_locale, translate
 from backend.observability import tracing
-from backend.observability.graphql import RequestObservation
+from backend.observability.graphql import REGISTERED_DOCUMENT, RequestObservation
 from backend.services.content import lessons
 from backend.services.persisted_operations import APQ_VERSION, PersistedOperations, is_sha256, sha256_hex
 from backend.services.validation import invalid
@@ -412,7 +412,7 @@ class GraphQLView(GraphQL[Context, None]):
         query = data.query
         if given is None:
             if self.settings.graphql_allowlist and query is not None:
-                await self._require_registered(sha256_hex(query))
+                await self._require_registered(request, sha256_hex(query))
             return query
         version, sha256 = (given.get("version"), given.get("sha256Hash")) if isinstance(given, dict) else (None, None)
         if type(version) is not int or version != APQ_VERSION or not is_sha256(sha256):
@@ -424,21 +424,23 @@ class GraphQLView(GraphQL[Context, None]):
                 raise OperationRefused(200, DomainError(ErrorCode.PERSISTED_QUERY_NOT_FOUND))
             if self.settings.graphql_allowlist and not known.registered:
                 raise OperationRefused(403, DomainError(ErrorCode.OPERATION_NOT_ALLOWED))
+            request.scope.setdefault("state", {})[REGISTERED_DOCUMENT] = known.registered
             return known.body
         if len(query.encode("utf-8", "surrogatepass")) > self.settings.graphql_max_query_bytes:
             raise RequestRefused(400, "reason.query_too_long", limit=self.settings.graphql_max_query_bytes)
         if sha256_hex(query) != sha256:
             raise OperationRefused(400, DomainError(ErrorCode.PERSISTED_QUERY_MISMATCH))
         if self.settings.graphql_allowlist:
-            await self._require_registered(sha256)
+            await self._require_registered(request, sha256)
         else:
             request.state.apq_document = (sha256, query)
         return query
 
-    async def _require_registered(self, sha256: str) -> None:
+    async def _require_registered(self, request: Request, sha256: str) -> None:
         known = await self.persisted.get(sha256, need_registered=True)
         if known is None or not known.registered:
             raise OperationRefused(403, DomainError(ErrorCode.OPERATION_NOT_ALLOWED))
+        request.scope.setdefault("state", {})[REGISTERED_DOCUMENT] = True  # its name may be a metric label
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if isinstance(request, WebSocket):
@@ -511,7 +513,10 @@ class GraphQLView(GraphQL[Context, None]):
             **({"field": error.field} if isinstance(exc, UploadRefused) and error.field else {}),
         }
         body = {"errors": [{"message": error.message(locale), "extensions": extensions}]}
-        headers = {"cache-control": NO_STORE, **({"Allow": "POST"} if exc.status_code == 405 else {})}
+        headers: dict[str, str] = {"cache-control": NO_STORE}
+        if exc.status_code == 405:  # a mutation over GET may only be POSTed; any other method: GET or POST
+            get_mutation = isinstance(exc, RequestRefused) and exc.reason_key == "reason.get_mutation"
+            headers["Allow"] = "POST" if get_mutation else "GET, POST"
         media = getattr(request.state, "graphql_media", JSON)
         return Response(
             orjson.dumps(body), status_code=exc.status_code, media_type=content_type(media), headers=headers
@@ -521,13 +526,15 @@ class GraphQLView(GraphQL[Context, None]):
         return orjson.dumps(data)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
-        return Context(
+        context = Context(
             request=request,
             response=response,
             settings=self.settings,
             locale=_locale(request),
             request_id=_request_id(request),
         )
+        request.state.graphql_context = context  # process_result asks it who is signed in
+        return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # A request error: nothing ran (parse, validation, variables), so no error has a path.
@@ -537,7 +544,14 @@ class GraphQLView(GraphQL[Context, None]):
         request.state.graphql_has_errors = bool(errors)
         apq_document = getattr(request.state, "apq_document", None)
         if apq_document is not None and not request_error:
-            await self.persisted.remember(*apq_document)
+            # Only a signed-in caller's documents go to the shared table (an anonymous caller's
+            # stay in this process's memory): services/persisted_operations.py says why.
+            context = getattr(request.state, "graphql_context", None)
+            try:
+                signed_in = isinstance(context, Context) and await context.viewer() is not None
+            except Exception:  # the sign-in check failed (database): the request has run, remember locally
+                signed_in = False
+            await self.persisted.remember(*apq_document, shared=signed_in)
         data: GraphQLHTTPResponse = {"data": result.data}
         if request_error and request.state.graphql_media == GRAPHQL_RESPONSE_JSON:
             del data["data"]  # the spec's graphql-response+json: no data entry on a request error

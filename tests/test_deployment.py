@@ -5,6 +5,7 @@ traceback and never the database password. The real `xuefen` command runs as a s
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import re
 import shutil
@@ -187,12 +188,25 @@ def test_a_file_that_is_no_database_is_one_line(tmp_path):
         assert f"cannot open the SQLite database: file is not a database (SQLite {garbage})" in line
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_an_unwritable_sqlite_folder_is_one_line(tmp_path):
     folder = tmp_path / "read-only"
     folder.mkdir(mode=0o555)
-    line = one_line(xuefen("migrate", XUEFEN_DATABASE_URL=f"sqlite://{folder / 'x.sqlite3'}"))
-    assert "its folder is not writable" in line
+    url = f"sqlite://{folder / 'x.sqlite3'}"
+    if os.geteuid() == 0:
+        # Root writes anywhere; without the capability that lets it (setpriv drops it from the
+        # bounding set, so the command runs as a root that obeys folder permissions) it cannot.
+        done = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override", "--", sys.executable, "-m", "backend.cli", "migrate"],
+            cwd=ROOT,
+            env=_env(XUEFEN_DATABASE_URL=url),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    else:
+        done = xuefen("migrate", XUEFEN_DATABASE_URL=url)
+    assert "its folder is not writable" in one_line(done)
 
 
 def test_serving_an_unmigrated_database_is_refused(tmp_path):
@@ -520,3 +534,65 @@ def test_every_variable_the_deployment_files_name_is_read_by_the_code():
     for path in ("compose.yaml", "Dockerfile", "deploy/env.example", "deploy/xuefen.env.example", "docs/deployment.md"):
         named |= set(re.findall(r"\bXUEFEN_[A-Z0-9_]*[A-Z0-9]\b", (ROOT / path).read_text()))
     assert named and sorted(name for name in named if f'"{name}"' not in code and name not in code) == []
+
+
+def _forwarded_allow_ips_recommended() -> str:
+    """The value deploy/env.example recommends behind a proxy (commented out: not the default)."""
+    for line in (ROOT / "deploy" / "env.example").read_text().splitlines():
+        if line.startswith("# XUEFEN_FORWARDED_ALLOW_IPS="):
+            return line.split("=", 1)[1]
+    raise AssertionError("deploy/env.example names no XUEFEN_FORWARDED_ALLOW_IPS")
+
+
+async def test_compose_trusts_x_forwarded_for_from_no_one_unless_a_proxy_is_declared():
+    """The default believes no X-Forwarded-For inside a container (127.0.0.1 is never the peer
+    there); the value recommended for a proxy trusts a compose network's gateway and never an
+    address of the internet, as the installed uvicorn reads it."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    assert (
+        _compose()["x-xuefen"]["environment"]["XUEFEN_FORWARDED_ALLOW_IPS"]
+        == "${XUEFEN_FORWARDED_ALLOW_IPS:-127.0.0.1}"
+    )
+
+    async def client_seen(trusted: str, peer: str) -> str:
+        seen: list[str] = []
+
+        async def app(scope, receive, send):
+            seen.append(scope["client"][0])
+
+        scope = {"type": "http", "client": (peer, 1), "headers": [(b"x-forwarded-for", b"198.51.100.7")]}
+        await ProxyHeadersMiddleware(app, trusted_hosts=trusted)(scope, None, None)
+        return seen[0]
+
+    recommended = _forwarded_allow_ips_recommended()
+    assert await client_seen("127.0.0.1", "172.18.0.1") == "172.18.0.1"  # the default: ignored
+    for gateway in ("172.18.0.1", "172.17.0.1", "192.168.96.1", "10.0.5.1"):
+        assert await client_seen(recommended, gateway) == "198.51.100.7"
+    for public in ("203.0.113.9", "8.8.8.8", "2001:db8::1"):
+        assert await client_seen(recommended, public) == public
+
+
+async def test_an_ignored_x_forwarded_for_is_reported_once(database_url, test_settings, caplog):
+    """Behind a proxy that is not trusted every anonymous client shares the proxy's address: the
+    server says so, once per process, without naming an address."""
+    from backend.app import create_app
+
+    app = create_app(test_settings.with_overrides(database_url=database_url, rate_limit=True), manage_db=False)
+
+    async def post(peer: str, forwarded: str) -> None:
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://xuefen.test") as http:
+            response = await http.post(
+                "/graphql", json={"query": "{ __typename }"}, headers={"X-Forwarded-For": forwarded}
+            )
+            assert response.status_code == 200
+
+    with caplog.at_level(logging.WARNING, logger="xuefen.rate_limit"):
+        await post("198.51.100.7", "198.51.100.7")  # as uvicorn leaves a trusted proxy's request
+        assert not caplog.records
+        await post("172.18.0.1", "198.51.100.8")  # the proxy's address: the header was ignored
+        await post("172.18.0.1", "198.51.100.9")
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "XUEFEN_FORWARDED_ALLOW_IPS" in warnings[0]
+    assert "172.18" not in warnings[0] and "198.51" not in warnings[0]

@@ -342,3 +342,13 @@ async def test_refresh_token_theft_is_audited(client, password_hash, test_settin
 )
 def test_network_prefix_never_keeps_the_address(host, prefix):
     assert network_prefix(host) == prefix
+
+
+@pytest.mark.parametrize("tag", ["é", "ａｂｃ", "0" * 15 + "é"])
+async def test_a_tag_with_letters_outside_ascii_is_not_found(client, password_hash, tag):
+    """A tag is compared in constant time as bytes: a str with non-ASCII made compare_digest raise
+    TypeError (an INTERNAL error) instead of the NOT_FOUND any unknown tag gets."""
+    company = await make_company(password_hash, courses=False)
+    tokens = await _sign_in(client, company, "LRN", "phone-a")
+    revoked = await _revoke(client, tokens["accessToken"], tag)
+    assert [(error["code"], error["field"]) for error in revoked["errors"]] == [("NOT_FOUND", "deviceTag")]

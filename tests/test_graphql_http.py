@@ -161,6 +161,14 @@ async def test_errors_and_posts_are_never_stored(client, learner_token):
     assert denied.headers["cache-control"] == "no-store" and "etag" not in denied.headers
     refused = await client.get("/graphql", params={"query": "mutation { logout { errors { code } } }"})
     assert refused.status_code == 405 and refused.headers["cache-control"] == "no-store"
+    assert refused.headers["allow"] == "POST"  # a mutation: POST only
+
+
+async def test_head_is_told_that_get_and_post_are_allowed(client):
+    """HEAD reaches the view (the route takes it with GET) and is refused there: GET works too."""
+    response = await client.head("/graphql", params={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
     post = await _post(client, {"query": ME}, "application/json", learner_token)
     assert post.headers["cache-control"] == "no-store" and "etag" not in post.headers
 

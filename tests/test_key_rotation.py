@@ -8,6 +8,7 @@ Every "restart" is a new app built with other settings on the same database, dri
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -28,16 +29,17 @@ from backend import keyring
 from backend.app import create_app
 from backend.config import Settings
 from backend.ids import to_global_id
-from backend.key_commands import rewrap_sessions
+from backend.key_commands import RewrapSummary, rewrap_row, rewrap_sessions
 from backend.models import Employee, EmployeeRole, Role, TrainingSession
 from backend.services.content.media_links import media_path
 from backend.services.content.storage import LocalStore
 from backend.services.people.devices import device_tag
 from backend.services.sessions import qr
 from backend.signing import sign, unsign
+from tests.conftest import is_postgres_run
 from tests.factories import TEST_PASSWORD, make_company
 from tests.graphql_client import gql, login
-from tests.sync_helpers import PULL, pull_input
+from tests.sync_helpers import PULL, PUSH, pull_input, push_input
 from tests.test_accounts import activate, issue_code
 from tests.test_checkin import KIT, check_in, make_session, signed_in_long_ago
 from tests.test_media_route import put_bytes
@@ -266,7 +268,7 @@ def test_the_ring_refuses_pointless_or_unsafe_keys():
         Settings(environment="production", secret_key=strong, previous_secret_keys=("short",))
     with pytest.raises(SystemExit, match="XUEFEN_DEVICE_TAG_KEY"):
         Settings(environment="production", secret_key=strong, device_tag_key="short")
-    env = {"XUEFEN_SECRET_KEY": strong, "XUEFEN_PREVIOUS_SECRET_KEYS": f" {'p' * 40} , ,{'q' * 40}"}
+    env = {"XUEFEN_SECRET_KEY": strong, "XUEFEN_PREVIOUS_SECRET_KEYS": f"{'p' * 40},,{'q' * 40},"}
     settings = Settings.from_env(env)
     assert settings.keys.all == (strong, "p" * 40, "q" * 40) and settings.keys.tag_key == "q" * 40
     assert sign(settings.keys, "v1", [1]) == sign(strong, "v1", [1])  # new values: the current key
@@ -364,3 +366,195 @@ async def test_the_dashboard_cookie_its_csrf_token_and_report_links_survive_a_ro
         server.cookies.set("xuefen_admin", cookie)
         assert (await server.get("/admin/")).status_code == 303  # to the sign-in page
         assert (await server.get(old_link)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("XUEFEN_SECRET_KEY", "k" * 40 + "\r"),
+        ("XUEFEN_SECRET_KEY", " " + "k" * 40),
+        ("XUEFEN_PREVIOUS_SECRET_KEYS", "p" * 40 + "\r"),
+        ("XUEFEN_PREVIOUS_SECRET_KEYS", f"{'p' * 40}, {'q' * 40}"),
+        ("XUEFEN_DEVICE_TAG_KEY", "t" * 40 + "\t"),
+    ],
+)
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_a_key_with_whitespace_around_it_is_refused_naming_its_variable(variable, value, environment):
+    """A key is used exactly as written: the CR of a CRLF .env kept on the current key but trimmed
+    once the key moved into the previous keys made it another key. Refused, in one line."""
+    env = {
+        "XUEFEN_ENV": environment,
+        "XUEFEN_DATABASE_URL": "postgres://x@127.0.0.1/x",
+        "XUEFEN_SECRET_KEY": "s" * 40,
+        variable: value,
+    }
+    with pytest.raises(SystemExit) as refused:
+        Settings.from_env(env)
+    message = str(refused.value)
+    assert message.startswith(f"xuefen: {variable}: ") and "\n" not in message, message
+    assert "k" * 40 not in message and "p" * 40 not in message  # never the key itself
+
+
+def test_a_ring_error_names_the_variable_at_fault():
+    """Not every error is about the previous keys: the current key's is XUEFEN_SECRET_KEY's."""
+    with pytest.raises(SystemExit) as empty:
+        Settings(secret_key="")
+    assert str(empty.value).startswith("xuefen: XUEFEN_SECRET_KEY ")
+    strong = key("strong")
+    with pytest.raises(SystemExit) as repeated:
+        Settings(secret_key=strong, previous_secret_keys=(key("p"), key("p")[:-1] + "0") * 2)
+    assert str(repeated.value).startswith("xuefen: XUEFEN_PREVIOUS_SECRET_KEYS: ")
+
+
+def test_production_warns_when_previous_keys_have_no_pinned_tag_key(caplog):
+    """Without XUEFEN_DEVICE_TAG_KEY the tag key is the last previous key, which the ring's shape
+    decides: production says so at start, naming the key id (tags are labels: not refused)."""
+    current, old = key("current") + "x" * 20, key("old") + "x" * 20
+    unpinned = Settings(environment="production", secret_key=current, previous_secret_keys=(old,))
+    with caplog.at_level("WARNING", logger="backend.config"):
+        unpinned.warn_if_unsafe()
+    warned = [record.getMessage() for record in caplog.records if "XUEFEN_DEVICE_TAG_KEY" in record.getMessage()]
+    assert len(warned) == 1 and keyring.key_id(old) in warned[0] and old not in warned[0], warned
+    caplog.clear()
+    for settings in (
+        unpinned.with_overrides(device_tag_key=old),  # pinned
+        Settings(environment="production", secret_key=current),  # no rotation under way
+    ):
+        with caplog.at_level("WARNING", logger="backend.config"):
+            settings.warn_if_unsafe()
+    assert not [record for record in caplog.records if "XUEFEN_DEVICE_TAG_KEY" in record.getMessage()]
+
+
+def test_every_deployment_passes_the_device_tag_key():
+    """Pinning the tag key (docs/key-rotation.md, step 2) must reach the server however it is run:
+    compose passed the previous keys but not the tag key, so tags changed during a rotation."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    compose = yaml.safe_load((root / "compose.yaml").read_text(encoding="utf-8"))
+    environment = compose["x-xuefen"]["environment"]
+    for variable in ("XUEFEN_PREVIOUS_SECRET_KEYS", "XUEFEN_DEVICE_TAG_KEY"):
+        assert environment[variable] == f"${{{variable}:-}}"
+        for example in ("deploy/env.example", "deploy/xuefen.env.example"):
+            lines = (root / example).read_text(encoding="utf-8").splitlines()
+            assert f"{variable}=" in lines, (example, variable)
+        assert re.search(rf"^\| `{variable}` \|", (root / "README.md").read_text(encoding="utf-8"), re.M)
+
+
+async def test_a_secret_under_a_retired_key_fails_for_retry_and_the_projector_says_503(ring, password_hash, caplog):
+    """A session secret wrapped under a key that left the ring: the check-in is not refused (that
+    would lose it) but fails the whole request, retried later and accepted once the key is back; the
+    log names the session and the key; the projector answers a clear 503, not a bare 500."""
+    a, b = key("a"), key("b")
+    company = await make_company(password_hash)
+    session = await make_session(company)
+    plain = session.secret
+    await TrainingSession.filter(id=session.id).update(secret=qr.wrap_secret(ring(a), plain))
+    now = datetime.now(UTC)
+    code = qr.token_for(plain, company.tenant.id, session.id, qr.step_at(now, 15))
+    record = {
+        "id": str(uuid.uuid4()),
+        "seq": 1,
+        "kind": "CHECK_IN",
+        "occurredAt": now.isoformat(),
+        "payload": {"token": code},
+    }
+    async with served(ring(b)) as server:
+        learner = await signed_in_long_ago(server, company, device_id="retired-key-phone")
+        with caplog.at_level("ERROR", logger="backend.services.sessions.qr"):
+            body = await gql(server, PUSH, push_input([record], device_id="retired-key-phone"), token=learner)
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "INTERNAL", body
+        logged = [r.getMessage() for r in caplog.records if r.name == "backend.services.sessions.qr"]
+        assert logged and f"training session {session.id}:" in logged[0] and keyring.key_id(a) in logged[0]
+        assert "XUEFEN_PREVIOUS_SECRET_KEYS" in logged[0] and plain not in logged[0]
+
+        instructor = (await login(server, company.code, "MGR", device_id="mgr-phone"))["tokens"]["accessToken"]
+        bearer = {"Authorization": f"Bearer {instructor}", "Accept-Language": "en"}
+        page = await server.get(f"/sessions/{session.id}/projector", headers=bearer)
+        assert page.status_code == 503 and "administrator" in page.text and "text/html" in page.headers["content-type"]
+        assert page.headers["cache-control"] == "no-store"
+        image = await server.get(f"/sessions/{session.id}/qr.svg", headers=bearer)
+        assert image.status_code == 503 and image.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
+
+    async with served(ring(b, a)) as server:  # the key is back: the same push, retried, counts
+        learner = await signed_in_long_ago(server, company, device_id="retired-key-phone")
+        body = await gql(server, PUSH, push_input([record], device_id="retired-key-phone"), token=learner)
+        assert [r["status"] for r in body["data"]["syncPush"]["results"]] == ["ACCEPTED"], body
+        assert (await server.get(f"/sessions/{session.id}/projector", headers=bearer)).status_code != 503
+
+
+async def test_rewrap_judges_again_a_row_changed_since_it_was_read(ring, password_hash):
+    """A conditional update that changes nothing means someone else wrote the row: it is read again,
+    never counted as "already current" unseen (here: it now holds a secret no key opens)."""
+    a, b, stray = key("a"), key("b"), key("stray")
+    company = await make_company(password_hash, courses=True)
+    session = await make_session(company)
+    plain = session.secret
+    read = qr.wrap_secret(ring(a), plain)  # what rewrap read
+    await TrainingSession.filter(id=session.id).update(secret=qr.wrap_secret(ring(stray), plain))  # then changed
+    summary = RewrapSummary()
+    await rewrap_row(ring(b, a), session.id, read, summary)
+    assert summary.current == 0 and summary.unreadable == {keyring.key_id(stray): 1}, summary
+    # Changed to something it can move: moved, from the key the row now holds.
+    await TrainingSession.filter(id=session.id).update(secret=plain)
+    summary = RewrapSummary()
+    await rewrap_row(ring(b, a), session.id, read, summary)
+    assert (summary.wrapped, summary.current, dict(summary.moved)) == (1, 0, {}), summary
+    assert keyring.wrapped_kid((await TrainingSession.get(id=session.id)).secret) == keyring.key_id(b)
+
+
+async def test_a_csrf_token_with_letters_outside_ascii_is_refused_not_an_error(ring, password_hash):
+    """The dashboard compares its CSRF token as bytes: a str with non-ASCII made compare_digest raise
+    TypeError, a 500 instead of the 403 of any wrong token."""
+    company = await make_company(password_hash, courses=False)
+    form = {"report": "training-effect", "format": "csv", "from": "2026-09-01", "to": "2026-11-30"}
+    async with served(ring(key("a"))) as server:
+        signed_in = await server.post(
+            "/admin/login", data={"tenant": company.code, "employee_no": "HR1", "password": TEST_PASSWORD}
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        for token in ("é" * 64, "０" * 64, "ä"):
+            refused = await server.post("/admin/export", data={**form, "csrf": token})
+            assert refused.status_code == 403, (token, refused.status_code)
+
+
+@pytest.mark.skipif(is_postgres_run(), reason="the SQLite branch of migration 0020")
+async def test_migration_0020_refuses_a_table_definition_it_cannot_change():
+    """SQLite: the column is widened by editing the stored CREATE TABLE text; a replace() that finds
+    nothing to change must stop the migration, not let it be recorded as done."""
+    from types import SimpleNamespace
+
+    from tortoise import connections
+
+    migration = importlib.import_module("backend.migrations.0020_wrapped_session_secrets")
+    client = connections.get("default")
+    table = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'training_session'"
+    before = (await client.execute_query(table))[1][0][0]
+    assert before.count('"secret" VARCHAR(128) NOT NULL') == 1  # migrated already
+    editor = SimpleNamespace(client=client, DIALECT="sqlite")
+    with pytest.raises(RuntimeError, match=r"0020: expected exactly one .*VARCHAR\(64\).* found 0"):
+        await migration.WidenSecret._alter(editor, 64, 128)  # what it expects is not there
+    assert (await client.execute_query(table))[1][0][0] == before
+    await migration.WidenSecret._alter(editor, 128, 128)  # exactly one: goes through
+
+
+@pytest.mark.postgres_only
+async def test_the_benchmarks_minimal_server_accepts_a_token_of_a_previous_key(ring, password_hash, database_url):
+    """bench/minimal_server.py checks access tokens with the server's own verification (the key
+    ring), not with XUEFEN_SECRET_KEY alone: a phone's token from before the rotation still reads."""
+    import asyncpg
+
+    from bench.minimal_server import Refused, _viewer
+
+    a, b = key("a"), key("b")
+    company = await make_company(password_hash, courses=False)
+    async with served(ring(a)) as server:
+        token = (await login(server, company.code, "LRN", device_id="bench-phone"))["tokens"]["accessToken"]
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    try:
+        viewer = await _viewer(pool, ring(b, a), f"Bearer {token}")
+        assert (viewer.tenant_id, viewer.employee_id) == (company.tenant.id, company.employees["LRN"].id)
+        with pytest.raises(Refused):
+            await _viewer(pool, ring(b), f"Bearer {token}")  # A has left the ring
+    finally:
+        await pool.close()

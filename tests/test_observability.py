@@ -19,12 +19,17 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-from backend.app import create_app
+from backend.app import RequestIdMiddleware, create_app
 from backend.config import ConfigError, Settings
 from backend.logs import formatter, handler, redact
 from backend.observability import metrics, tracing
-from backend.observability.access import logged_path
+from backend.observability.access import AccessLogMiddleware, logged_path
 from tests.factories import TEST_PASSWORD, Company, make_company
 from tests.graphql_client import gql, login
 from tests.sync_helpers import PUSH, lesson, push_input
@@ -144,6 +149,9 @@ async def test_the_path_of_an_access_line_shows_only_harmless_query_values():
     assert shown("/sessions/7/projector", b"key=p1.WzEw.qbu") == "/sessions/7/projector?key=[redacted]"
     get = shown("/graphql", b"query=%7Bme%7Bname%7D%7D&variables=%7B%22q%22%3A%22Li%22%7D&operationName=Me")
     assert get == "/graphql?query=[redacted]&variables=[redacted]&operationName=Me"
+    # The operation name passes the same check as a metric label: an identifier of at most 64.
+    assert shown("/graphql", b"operationName=%3Cscript%3E") == "/graphql?operationName=other"
+    assert shown("/graphql", b"operationName=" + b"Q" * 65) == "/graphql?operationName=other"
     assert shown("/admin/employees", b"q=%E6%9D%8E&lang=en") == "/admin/employees?q=[redacted]&lang=en"
     assert len(shown("/x" * 600, b"")) <= 512
 
@@ -228,7 +236,9 @@ async def test_metrics_move_with_requests_pushes_and_failed_sign_ins(app_client,
     assert moved(graphql, operation="Push") == 1
     assert moved(graphql, operation="Me") == 1
     assert moved(graphql, operation="anonymous") == 1
-    assert moved(graphql, operation="Login") == 2
+    # The failed sign-in has no viewer: its name is anyone's text, counted as "other".
+    assert moved(graphql, operation="Login") == 1
+    assert moved(graphql, operation="other") == 1
     sync = "xuefen_sync_records_total"
     assert moved(sync, kind="LESSON_COMPLETED", status="ACCEPTED", code="none") == 1
     assert moved(sync, kind="other", status="REJECTED", code="UNKNOWN_KIND") == 1
@@ -274,12 +284,81 @@ async def test_operation_labels_stay_bounded(app_client, monkeypatch):
     assert _value(after, requests, **labels) - _value(before, requests, **labels) == 1
 
 
+async def test_only_a_signed_in_or_registered_validated_operation_names_a_label(app_client, password_hash, monkeypatch):
+    """The first MAX_OPERATION_NAMES names keep their label for good, so a name becomes one only
+    when its document validated and a signed-in viewer (or the allow-list) sent it: an anonymous
+    caller's made-up names, or names in a document that does not validate, count as "other"."""
+    monkeypatch.setattr(metrics, "_operation_names", set())
+    _, tokens = await _learner(app_client, password_hash)
+    before = await _scrape(app_client)
+    anonymous = await app_client.post("/graphql", json={"query": "query Taken1 { __typename }"})
+    assert anonymous.status_code == 200 and "errors" not in anonymous.json()
+    invalid = await app_client.post(
+        "/graphql",
+        json={"query": "query Taken2 { me { noSuchField } }"},
+        headers={"Authorization": f"Bearer {tokens['accessToken']}"},
+    )
+    assert invalid.json()["errors"]
+    assert (await gql(app_client, ME, token=tokens["accessToken"]))["data"]["me"]
+    after = await _scrape(app_client)
+    labels = {dict(labels).get("operation") for _, labels in after}
+    assert not {"Taken1", "Taken2"} & labels
+    assert metrics._operation_names == {"Login", "Me"}
+    name = "xuefen_graphql_request_duration_seconds_count"
+    assert _value(after, name, operation="other") - _value(before, name, operation="other") == 2
+    assert _value(after, name, operation="Me") - _value(before, name, operation="Me") == 1
+
+
+async def test_an_unhandled_error_is_logged_with_its_request_id_and_answered_in_the_error_shape():
+    """Logged by the access middleware while the request id is bound (not by uvicorn, after it has
+    been cleared), and a JSON 500 with code INTERNAL, the id in the message, the extensions and
+    X-Request-ID, in the caller's language."""
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("the disk is on fire")
+
+    app = Starlette(
+        routes=[Route("/boom", boom)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)],
+    )
+    transport = httpx.ASGITransport(app=app)
+    with captured_log() as output:
+        async with httpx.AsyncClient(transport=transport, base_url="http://xuefen.test") as http:
+            response = await http.get("/boom", headers={"X-Request-ID": "req-42", "Accept-Language": "en"})
+            chinese = await http.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-42"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error. Please try again later (request id req-42).",
+                "extensions": {"code": "INTERNAL", "requestId": "req-42"},
+            }
+        ]
+    }
+    assert "服务器内部错误" in chinese.json()["errors"][0]["message"]
+    lines = [json.loads(line) for line in output.getvalue().splitlines()]
+    errors = [line for line in lines if line["level"] == "error"]
+    assert [line["request_id"] for line in errors] == ["req-42", chinese.headers["x-request-id"]]
+    assert "RuntimeError: the disk is on fire" in json.dumps(errors[0])
+    access = [line for line in lines if line["logger"] == "xuefen.access" and line["message"] == "request"]
+    assert [(line["status"], line["request_id"]) for line in access] == [
+        (500, "req-42"),
+        (500, chinese.headers["x-request-id"]),
+    ]
+
+
 def test_several_processes_add_up_in_multiprocess_mode(tmp_path, monkeypatch):
     (tmp_path / "counter_999999.db").write_bytes(b"stale")  # a previous run's numbers
     monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path))
     assert metrics.prepare_multiprocess(1) is None and (tmp_path / "counter_999999.db").exists()
+    (tmp_path / "gauge_livesum_999999.db").write_bytes(b"stale")
+    (tmp_path / "app.db").write_bytes(b"an operator's own file")  # not prometheus_client's: kept
     assert metrics.prepare_multiprocess(2) == str(tmp_path)
     assert not (tmp_path / "counter_999999.db").exists()
+    assert not (tmp_path / "gauge_livesum_999999.db").exists()
+    assert (tmp_path / "app.db").read_bytes() == b"an operator's own file"
+    (tmp_path / "app.db").unlink()
     script = (
         "from backend.observability import metrics\n"
         "metrics.count_login_failure('INVALID_CREDENTIALS')\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -34,15 +35,25 @@ def _unique_query() -> tuple[str, str]:
     return query, sha256_hex(query)
 
 
-async def _post(client: httpx.AsyncClient, body: dict, accept: str = "application/json") -> httpx.Response:
-    return await client.post("/graphql", json=body, headers={"Accept": accept})
+async def _post(
+    client: httpx.AsyncClient, body: dict, accept: str = "application/json", token: str | None = None
+) -> httpx.Response:
+    headers = {"Accept": accept, **({"Authorization": f"Bearer {token}"} if token else {})}
+    return await client.post("/graphql", json=body, headers=headers)
+
+
+@pytest.fixture
+async def token(client, password_hash) -> str:
+    """A signed-in learner's access token: only signed-in callers' documents reach the table."""
+    company = await make_company(password_hash, courses=False)
+    return await token_for(client, company.code, "LRN")
 
 
 def _code(response: httpx.Response) -> str:
     return response.json()["errors"][0]["extensions"]["code"]
 
 
-async def test_apq_miss_then_register_then_hit(client):
+async def test_apq_miss_then_register_then_hit(client, token):
     query, sha256 = _unique_query()
     miss = await _post(client, {"extensions": _apq(sha256)})
     # What Apollo clients look for: this message and code, status 200, and then they send the text.
@@ -54,7 +65,7 @@ async def test_apq_miss_then_register_then_hit(client):
     also_en = await client.post("/graphql", json={"extensions": _apq(sha256)}, headers={"Accept-Language": "en"})
     assert also_en.json()["errors"][0]["message"] == "PersistedQueryNotFound"
 
-    sent = await _post(client, {"query": query, "extensions": _apq(sha256)})
+    sent = await _post(client, {"query": query, "extensions": _apq(sha256)}, token=token)
     assert sent.status_code == 200 and next(iter(sent.json()["data"].values())) == "Query"
     row = await PersistedOperation.get(sha256=sha256)
     assert (row.body, row.registered, row.operation_name, row.operation_type) == (query, False, "Who", "query")
@@ -132,30 +143,82 @@ async def test_only_documents_that_validate_are_stored_and_their_length_is_bound
     assert not await PersistedOperation.filter(sha256=sha256_hex(long_query)).exists()
 
 
-async def test_unregistered_documents_in_the_table_are_capped(database_url, test_settings):
-    """At the cap, new APQ documents still run (kept in process memory) but no row is written."""
+async def test_unregistered_documents_in_the_table_are_capped(database_url, test_settings, token, caplog):
+    """At the cap, new APQ documents still run (kept in process memory) but no row is written; the
+    warning that says so comes once a minute, not once per document."""
     stored = await PersistedOperation.filter(registered=False).count()
     settings = test_settings.with_overrides(database_url=database_url, apq_max_stored=stored + 1)
     transport = httpx.ASGITransport(app=create_app(settings, manage_db=False))
     async with httpx.AsyncClient(transport=transport, base_url="http://xuefen.test") as capped:
-        (first, first_hash), (second, second_hash) = _unique_query(), _unique_query()
-        for query, sha256 in ((first, first_hash), (second, second_hash)):
-            response = await _post(capped, {"query": query, "extensions": _apq(sha256)})
-            assert response.status_code == 200 and "errors" not in response.json()
-        assert await PersistedOperation.filter(sha256=first_hash).exists()
-        assert not await PersistedOperation.filter(sha256=second_hash).exists()
-        # This process still knows the second one by its hash.
-        hit = await _post(capped, {"extensions": _apq(second_hash)})
+        queries = [_unique_query() for _ in range(4)]
+        with caplog.at_level(logging.WARNING, logger="xuefen.graphql.persisted"):
+            for query, sha256 in queries:
+                response = await _post(capped, {"query": query, "extensions": _apq(sha256)}, token=token)
+                assert response.status_code == 200 and "errors" not in response.json()
+        assert await PersistedOperation.filter(sha256=queries[0][1]).exists()
+        for _, sha256 in queries[1:]:
+            assert not await PersistedOperation.filter(sha256=sha256).exists()
+        full = [r for r in caplog.records if "APQ store full" in r.getMessage()]
+        assert len(full) == 1, [r.getMessage() for r in caplog.records]
+        # This process still knows the later ones by their hash.
+        hit = await _post(capped, {"extensions": _apq(queries[1][1])})
         assert hit.status_code == 200 and "errors" not in hit.json()
 
 
-async def test_a_document_stored_by_one_process_is_known_to_another(client, database_url, test_settings):
+async def test_a_document_stored_by_one_process_is_known_to_another(client, database_url, test_settings, token):
     query, sha256 = _unique_query()
-    assert (await _post(client, {"query": query, "extensions": _apq(sha256)})).status_code == 200
+    assert (await _post(client, {"query": query, "extensions": _apq(sha256)}, token=token)).status_code == 200
     other = create_app(test_settings.with_overrides(database_url=database_url), manage_db=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://xuefen.test") as second:
         hit = await _post(second, {"extensions": _apq(sha256)})
     assert hit.status_code == 200 and "errors" not in hit.json()
+
+
+async def test_an_anonymous_callers_documents_stay_in_process_memory(client, database_url, test_settings):
+    """Without a sign-in a document runs and this process knows it by its hash, but it is not
+    written to the shared table: anyone could otherwise fill the table for good."""
+    query, sha256 = _unique_query()
+    padded = query + "\n#" + "x" * 30_000  # comments cost nothing against the token limit
+    sha256 = sha256_hex(padded)
+    response = await _post(client, {"query": padded, "extensions": _apq(sha256)})
+    assert response.status_code == 200 and "errors" not in response.json()
+    assert not await PersistedOperation.filter(sha256=sha256).exists()
+    hit = await _post(client, {"extensions": _apq(sha256)})
+    assert hit.status_code == 200 and "errors" not in hit.json()
+    other = create_app(test_settings.with_overrides(database_url=database_url), manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://xuefen.test") as second:
+        assert _code(await _post(second, {"extensions": _apq(sha256)})) == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_a_document_with_nul_in_a_comment_runs_and_is_not_stored(client, token):
+    """U+0000 is allowed in a GraphQL comment but PostgreSQL's text cannot hold it: the request is
+    answered (it was a 500 on PostgreSQL) and the document is not stored."""
+    query, _ = _unique_query()
+    query += "\n# \x00 nul\n"
+    sha256 = sha256_hex(query)
+    response = await _post(client, {"query": query, "extensions": _apq(sha256)}, token=token)
+    assert response.status_code == 200, response.text
+    assert next(iter(response.json()["data"].values())) == "Query"
+    assert not await PersistedOperation.filter(sha256=sha256).exists()
+    with pytest.raises(ManifestError, match="U\\+0000"):
+        read_manifest({sha256: query})
+
+
+async def test_a_failure_to_store_does_not_fail_the_request(client, token, monkeypatch, caplog):
+    """Remembering is best effort: the request has run, its answer is sent; a warning without the
+    document's text is logged."""
+
+    async def broken(self, sha256, body):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(persisted_operations.PersistedOperations, "_store", broken)
+    query, sha256 = _unique_query()
+    with caplog.at_level(logging.WARNING, logger="xuefen.graphql.persisted"):
+        response = await _post(client, {"query": query, "extensions": _apq(sha256)}, token=token)
+    assert response.status_code == 200 and "errors" not in response.json()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "xuefen.graphql.persisted"]
+    assert warnings == [f"APQ document {sha256[:16]}… not stored (ConnectionError)"]
+    assert query not in caplog.text
 
 
 def test_manifests_are_read_in_apollo_and_relay_formats():
@@ -248,9 +311,10 @@ async def test_allow_list_mode_runs_registered_documents_only(allowlist_client, 
     assert unknown.status_code == 200 and _code(unknown) == "PERSISTED_QUERY_NOT_FOUND"
 
 
-async def test_an_apq_document_registered_later_runs_in_allow_list_mode(allowlist_client, client):
+async def test_an_apq_document_registered_later_runs_in_allow_list_mode(allowlist_client, client, token):
     query, sha256 = _unique_query()
-    assert (await _post(client, {"query": query, "extensions": _apq(sha256)})).status_code == 200  # APQ, unregistered
+    sent = await _post(client, {"query": query, "extensions": _apq(sha256)}, token=token)
+    assert sent.status_code == 200  # APQ, unregistered
     assert (await _post(allowlist_client, {"extensions": _apq(sha256)})).status_code == 403
     summary = await persisted_operations.register([(sha256, query, "Who", "query")])
     assert (summary.added, summary.now_registered, summary.unchanged) == (0, 1, 0)

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 
 from backend.app import create_app
 from backend.config import ConfigError, Settings
-from backend.rate_limit import RateLimits, check_at_start, storage_uri
+from backend.rate_limit import RateLimitMiddleware, RateLimits, check_at_start, storage_uri
 from tests.factories import TEST_PASSWORD, make_company
 from tests.graphql_client import LOGIN, login
 from tests.servers import Served, free_port
@@ -178,6 +178,87 @@ async def test_token_and_device_limits(database_url, test_settings, password_has
         assert (await typename(http, other)).status_code == 200
 
 
+async def test_signing_in_again_buys_no_fresh_allowance(database_url, test_settings, password_hash, storage):
+    """Every login makes a new session (a new token and "device" counter, even for the same
+    deviceId): the person's counter, over all their sign-ins, still refuses at its limit."""
+    company = await make_company(password_hash, courses=False)
+    app = limited_app(database_url, test_settings, rate_limit_address="50/hour", rate_limit_person="8/hour", **storage)
+    before = refused_count("person")
+    served = 0
+    async with from_address(app, new_address()) as http:
+        for _ in range(4):
+            token = (await login(http, company.code, "LRN", device_id="phone-1"))["tokens"]["accessToken"]
+            for _ in range(3):
+                response = await typename(http, token)
+                if response.status_code == 200:
+                    served += 1
+                else:
+                    assert_refused(response)
+        assert served == 8
+        assert refused_count("person") == before + 4
+        # Someone else of the same company is not affected.
+        other = (await login(http, company.code, "MGR", device_id="phone-2"))["tokens"]["accessToken"]
+        assert (await typename(http, other)).status_code == 200
+
+
+async def test_another_spelling_of_a_token_shares_its_counter(database_url, test_settings, password_hash, storage):
+    """PyJWT verifies a token with a trailing "=" as the token itself: the counter is keyed on the
+    verified claims, not on the text, so the second spelling buys no second allowance."""
+    company = await make_company(password_hash, courses=False)
+    app = limited_app(database_url, test_settings, rate_limit_device="off", **storage)
+    async with from_address(app, new_address()) as http:
+        token = (await login(http, company.code, "LRN"))["tokens"]["accessToken"]
+        for spelling in (token, token + "=", token):
+            assert (await typename(http, spelling)).status_code == 200
+        for spelling in (token, token + "="):
+            assert_refused(await typename(http, spelling))
+
+
+async def test_a_refused_body_declared_too_large_is_not_read(test_settings):
+    """The 429 of a request whose Content-Length is already over XUEFEN_MAX_BODY_BYTES does not
+    read (up to the drain bound) a body the API would refuse anyway: it closes the connection."""
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    settings = test_settings.with_overrides(
+        rate_limit=True, rate_limit_address="1/hour", max_body_bytes=1000, max_body_drain_bytes=10**9
+    )
+    middleware = RateLimitMiddleware(inner, settings)
+
+    async def request(length: int) -> tuple[int, dict[bytes, bytes], int]:
+        reads = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal reads
+            reads += 1
+            return {"type": "http.request", "body": b"x" * 100, "more_body": reads < length // 100}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/graphql",
+            "headers": [(b"content-length", str(length).encode())],
+            "client": ("10.200.0.1", 1),
+        }
+        await middleware(scope, receive, send)
+        return sent[0]["status"], dict(sent[0]["headers"]), reads
+
+    assert (await request(100))[0] == 200
+    status, headers, reads = await request(100)  # within the limit of bytes: drained, kept open
+    assert (status, reads) == (429, 1)
+    assert b"connection" not in headers
+    status, headers, reads = await request(100_000)  # declared over max_body_bytes
+    assert (status, reads) == (429, 0)
+    assert headers[b"connection"] == b"close"
+
+
 async def test_invalid_tokens_count_on_the_address(database_url, test_settings, storage):
     """A forged or garbage token buys no allowance of its own: each would otherwise be a new key."""
     app = limited_app(database_url, test_settings, rate_limit_address="2/hour", **storage)
@@ -257,6 +338,10 @@ def test_settings_from_the_environment(caplog):
     several = Settings.from_env({"XUEFEN_RATE_LIMIT_TOKEN": "20/second;600/minute", "XUEFEN_RATE_LIMIT_DEVICE": "off"})
     assert len(RateLimits.of(several).token) == 2
     assert RateLimits.of(several).device == ()
+    assert [str(item) for item in limits.person] == ["1200 per 1 minute"]
+    assert [str(i) for i in RateLimits.of(Settings.from_env({"XUEFEN_RATE_LIMIT_PERSON": "9/hour"})).person] == [
+        "9 per 1 hour"
+    ]
     for bad in ("lots", "0/hour", "600/fortnight", "-1/second"):
         with pytest.raises(ConfigError, match="XUEFEN_RATE_LIMIT_ADDRESS"):
             check_at_start(Settings.from_env({"XUEFEN_RATE_LIMIT_ADDRESS": bad}))

@@ -476,3 +476,60 @@ async def test_sync_info_names_the_contract(client):
     assert answer.status_code == 200 and answer.headers["etag"] == f'"{info["contractHash"]}"'
     assert info["contractVersion"] == answer.json()["x-contract-version"] == contract.CONTRACT_VERSION
     assert info["deprecatedFields"] == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "W/{etag}",  # a weak tag: a proxy that compressed the body hands it back so
+        "*",
+        '"other", {etag}',
+        '"other" ,W/{etag} , "more"',
+    ],
+)
+async def test_if_none_match_compares_weakly_and_understands_star_and_lists(client, header):
+    """RFC 9110 13.1.2: If-None-Match uses the weak comparison, ``*`` matches any representation,
+    and the header is a list (sent once or several times)."""
+    etag = (await client.get(contract.URL_PATH)).headers["etag"]
+    again = await client.get(contract.URL_PATH, headers={"If-None-Match": header.format(etag=etag)})
+    assert again.status_code == 304 and again.headers["etag"] == etag
+    assert again.content == b""
+
+
+async def test_if_none_match_sent_in_several_headers_is_one_list(client):
+    etag = (await client.get(contract.URL_PATH)).headers["etag"]
+    twice = await client.get(contract.URL_PATH, headers=[("If-None-Match", '"other"'), ("If-None-Match", etag)])
+    assert twice.status_code == 304
+    for missed in ('W/"other"', '"other", "more"', etag.strip('"'), f"W/{etag}x"):
+        assert (await client.get(contract.URL_PATH, headers={"If-None-Match": missed})).status_code == 200, missed
+
+
+def test_where_the_server_reads_more_or_less_than_the_schema_as_documented():
+    """docs/sync-protocol.md lists where the server and the schema differ; each entry holds."""
+    quiz = registry.KINDS["QUIZ_SUBMISSION"]
+    quiz_id = to_global_id("CourseModule", 3)
+    quiz_schema = _record_validator("QUIZ_SUBMISSION")
+    # A date without a time for startedAt: read as midnight UTC, though the schema wants a date-time.
+    assert quiz.parse({"quizId": quiz_id, "answers": {}, "startedAt": "2026-03-01"}).started_at.hour == 0
+    # A global id with its base64 padding: read, though the schema's pattern has no "=".
+    assert quiz.parse({"quizId": quiz_id + "=", "answers": {}}).module_id == 3
+    assert _errors(quiz_schema, {"quizId": quiz_id + "=", "answers": {}})
+    evaluation = registry.KINDS["MENTOR_EVALUATION"]
+    base = {
+        "evaluationId": "１" * 32,  # fullwidth digits: Python's UUID reads them
+        "menteeId": to_global_id("Employee", 1),
+        "moduleId": quiz_id,
+        "baseVersion": 0,
+        "scores": {},
+        "submit": False,
+    }
+    assert str(evaluation.parse(base).uid) == "11111111-1111-1111-1111-111111111111"
+    # Less: 1.0 is an integer to JSON Schema, refused by the server for an integer field.
+    floated = {**base, "evaluationId": "5f0c2d1e-8b7a-4e3f-9c6d-2a1b0e9f8d70", "baseVersion": 1.0}
+    assert _errors(_record_validator("MENTOR_EVALUATION"), floated) == []
+    with pytest.raises(DomainError) as refused:
+        evaluation.parse(floated)
+    assert (refused.value.code, refused.value.params["name"]) == (ErrorCode.INVALID_PAYLOAD, "baseVersion")
+    documented = (Path(__file__).resolve().parent.parent / "docs" / "sync-protocol.md").read_text(encoding="utf-8")
+    for words in ("a date without\na time", "fullwidth", "`=` padding", "counts `1.0` as an integer"):
+        assert words in documented, words

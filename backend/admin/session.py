@@ -138,7 +138,12 @@ def same_site(request: Request) -> bool:
 def check_post(request: Request, who: SignedIn, token: str | None) -> None:
     """FORBIDDEN unless a POST carries its session's CSRF token and comes from this site."""
     accepted = (who.csrf, *who.earlier_csrf)
-    if not token or not any(hmac.compare_digest(token, one) for one in accepted) or not same_site(request):
+    # Bytes: compare_digest raises TypeError for a str with non-ASCII, and a form field holds anything.
+    if (
+        not token
+        or not any(hmac.compare_digest(token.encode(), one.encode()) for one in accepted)
+        or not same_site(request)
+    ):
         raise DomainError(ErrorCode.FORBIDDEN)
 
 

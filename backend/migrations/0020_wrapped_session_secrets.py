@@ -38,12 +38,24 @@ class WidenSecret(AlterFieldState):
         if state_editor.DIALECT != "sqlite":
             await client.execute_script(f'ALTER TABLE "training_session" ALTER COLUMN "secret" TYPE VARCHAR({new})')
             return
+        before, after = SQLITE_DECLARATION.format(length=old), SQLITE_DECLARATION.format(length=new)
+        _, tables = await client.execute_query(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'training_session'"
+        )
+        # replace() changes nothing, silently, when the stored text differs from what we expect:
+        # refuse then, so the migration is never recorded as applied on a column left as it was.
+        found = tables[0][0].count(before) if tables else 0
+        if found != 1:
+            raise RuntimeError(
+                f"migration 0020: expected exactly one {before} in the stored definition of table "
+                f"training_session, found {found}; widen the column by hand (docs/key-rotation.md)"
+            )
         _, rows = await client.execute_query("PRAGMA schema_version")
         version = rows[0][0]
         await client.execute_script("PRAGMA writable_schema = ON")
         await client.execute_query(
             "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'training_session'",
-            [SQLITE_DECLARATION.format(length=old), SQLITE_DECLARATION.format(length=new)],
+            [before, after],
         )
         # A new schema version makes every connection read the table's definition again.
         await client.execute_script(f"PRAGMA schema_version = {int(version) + 1}")

@@ -2,7 +2,9 @@
 off): method, path (query values blanked unless harmless), route template, status, duration,
 bytes sent, and what the GraphQL layer learnt (operation name, tenant) — plus the request id
 every line of the request carries. The same middleware counts the request in the metrics and,
-when tracing is on, wraps it in a server span.
+when tracing is on, wraps it in a server span. An error nothing below handled is logged here,
+while the request id is still bound, and answered as a JSON 500 (code INTERNAL, the request id)
+if the answer has not started.
 
 Nothing personal is written: no client address, no headers, no query values (a GET /graphql
 carries its variables in the query string; HR's list pages carry search terms), no user.
@@ -19,10 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import orjson
 import structlog
+from starlette.datastructures import Headers
 from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.errors import ErrorCode
+from backend.i18n import negotiate_locale, translate
 from backend.logs import redact
 from backend.observability import metrics, tracing
 
@@ -45,6 +51,9 @@ class Observed:
     extension): what the access line and the metrics say about the request."""
 
     operation: str | None = None  # the GraphQL operation name as sent or found in the document
+    # Whether that name may be a metric label of its own (backend/observability/graphql.py: the
+    # document validated and came from a signed-in viewer or the allow-list); else "other".
+    operation_labelled: bool = False
     graphql: bool = False
     tenant: int | None = None
 
@@ -65,13 +74,21 @@ def logged_path(scope: Scope) -> str:
     raw = scope.get("query_string", b"")
     if raw:
         pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-        query = "&".join(
-            f"{quote(name, safe='')}={quote(value, safe='') if name in SAFE_QUERY_PARAMETERS else '[redacted]'}"
-            for name, value in pairs
-        )
+        query = "&".join(f"{quote(name, safe='')}={_shown_value(name, value)}" for name, value in pairs)
         path = f"{path}?{query}"
     path = redact(path)
     return path if len(path) <= _MAX_PATH else path[: _MAX_PATH - 1] + "…"
+
+
+def _shown_value(name: str, value: str) -> str:
+    """A query value as the access line shows it: a harmless parameter's value as sent (the
+    operation name only when it is a short identifier, as metrics.operation_name checks), every
+    other value as [redacted]."""
+    if name not in SAFE_QUERY_PARAMETERS:
+        return "[redacted]"
+    if name == "operationName":
+        return metrics.operation_name(value) if value else ""
+    return quote(value, safe="")
 
 
 def route_template(scope: Scope) -> str:
@@ -91,6 +108,34 @@ def route_template(scope: Scope) -> str:
             if match != Match.NONE:
                 return route.path + "/*"
     return "unmatched"
+
+
+async def _internal_error(scope: Scope, send: Send, request_id: str) -> None:
+    """The 500 of an unhandled error, as the GraphQL layer masks one (schema/api.py): INTERNAL,
+    in the caller's language, with the request id to quote to support."""
+    locale = negotiate_locale(Headers(scope=scope).get("accept-language"))
+    body = orjson.dumps(
+        {
+            "errors": [
+                {
+                    "message": translate("error.INTERNAL", locale, request_id=request_id),
+                    "extensions": {"code": ErrorCode.INTERNAL.value, "requestId": request_id},
+                }
+            ]
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class AccessLogMiddleware:
@@ -129,6 +174,14 @@ class AccessLogMiddleware:
         except asyncio.CancelledError:
             status = status or 499  # the client went away before an answer (nginx's number)
             raise
+        except Exception:
+            if status is not None:  # the answer has started: nothing to do but let the server close it
+                raise
+            # Logged here, while the request id is still bound (uvicorn would log it after the
+            # ``finally`` below has cleared it), and answered in the API's error shape with the id.
+            log.error("unhandled error while answering the request", exc_info=True)
+            status = 500
+            await _internal_error(scope, observing_send, request_id)
         except BaseException:
             status = status or 500
             raise
@@ -141,7 +194,12 @@ class AccessLogMiddleware:
     def _finish(self, scope: Scope, observed: Observed, status: int, seconds: float, sent: int) -> None:
         method = scope.get("method", "")
         route = route_template(scope)
-        operation = metrics.operation_label(observed.operation) if observed.graphql else None
+        operation = None
+        if observed.graphql:
+            if observed.operation_labelled or not observed.operation:
+                operation = metrics.operation_label(observed.operation)
+            else:  # a name anyone could have made up (backend/observability/graphql.py)
+                operation = metrics.OTHER
         try:
             metrics.observe_request(method, route, status, seconds, operation)
             metrics.sample_pool()

@@ -18,6 +18,9 @@ from strawberry.extensions import SchemaExtension
 from backend.observability import metrics
 from backend.observability.access import OBSERVED, Observed
 
+# schema/api.py sets this in the request's state when the document it runs is a registered one.
+REGISTERED_DOCUMENT = "xuefen_registered_document"
+
 
 def _observed(context: Any) -> Observed | None:
     request = getattr(context, "request", None)
@@ -26,19 +29,37 @@ def _observed(context: Any) -> Observed | None:
     return found if isinstance(found, Observed) else None
 
 
+def _registered(context: Any) -> bool:
+    """Whether the request ran a registered (allow-listed) document: schema/api.py says so."""
+    request = getattr(context, "request", None)
+    state = getattr(request, "scope", {}).get("state") if request is not None else None
+    return isinstance(state, dict) and state.get(REGISTERED_DOCUMENT) is True
+
+
 class RequestObservation(SchemaExtension):
     """Writes the operation name (bound to the logging context while it executes, so every line
-    it logs carries it) and the tenant into the request's ``Observed``."""
+    it logs carries it) and the tenant into the request's ``Observed``.
+
+    The name may become a metric label (``metrics.operation_label``: the first
+    ``MAX_OPERATION_NAMES`` names a process sees keep their label for good) only when the document
+    validated and comes from a signed-in viewer or is a registered document
+    (``Observed.operation_labelled``); anything else a client can send is counted as ``other``, so
+    an anonymous caller cannot take the labels with made-up names, nor with a document that does
+    not even validate. The access line still shows the name (an identifier, or ``other``)."""
+
+    _validated = False  # set on the instance (one per request) once the document validated
 
     def on_execute(self) -> Iterator[None]:
-        # Parsed and validated by now: the operation strawberry runs is known.
+        # Parsed and validated by now (strawberry executes nothing else): the operation it runs is known.
+        self._validated = True
         name = metrics.operation_name(self.execution_context.operation_name)
         structlog.contextvars.bind_contextvars(operation=name)
         yield
 
     def on_operation(self) -> Iterator[None]:
         yield
-        observed = _observed(self.execution_context.context)
+        context = self.execution_context.context
+        observed = _observed(context)
         if observed is None:
             return
         observed.graphql = True
@@ -50,7 +71,8 @@ class RequestObservation(SchemaExtension):
             observed.operation = name if name in defined else metrics.OTHER
         else:  # not parsed (a syntax error, an unknown persisted hash): not an operation yet
             observed.operation = metrics.OTHER if name else None
-        viewer = getattr(self.execution_context.context, "_viewer", None)
+        viewer = getattr(context, "_viewer", None)
+        observed.operation_labelled = self._validated and (viewer is not None or _registered(context))
         tenant = getattr(viewer, "tenant_id", None)
         if isinstance(tenant, int):
             observed.tenant = tenant

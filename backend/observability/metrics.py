@@ -95,6 +95,9 @@ DB_POOL = Gauge(
 )
 
 _operation_names: set[str] = set()
+# The files prometheus_client writes in multiprocess mode (values.py: "<type>[_<mode>]_<pid>.db"):
+# the only ones prepare_multiprocess deletes.
+_METRIC_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db", re.ASCII)
 
 
 def operation_name(name: str | None) -> str:
@@ -241,7 +244,8 @@ def prepare_multiprocess(workers: int) -> str | None:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         for stale in path.glob("*.db"):
-            stale.unlink()
+            if _METRIC_FILE.fullmatch(stale.name):  # an operator's directory may hold other files
+                stale.unlink()
     os.environ[MULTIPROC_ENV] = directory
     return directory
 

@@ -11,12 +11,19 @@ Where they are kept, and why so:
   common case (a phone repeating its queries) costs no database round trip.
 - Behind it, the ``persisted_operation`` table, shared by every server process, so a hash sent
   to one process is known to all of them after one miss.
-- Anyone may send a document, so unregistered (APQ) rows are bounded: only a document that
-  parsed and validated against the schema is written (garbage never reaches the table), its text
-  is at most ``graphql_max_query_bytes``, and at most ``apq_max_stored`` unregistered rows exist.
-  Once the cap is reached new documents live in process memory only: clients still work (a miss
-  costs them one round trip with the text), and the table cannot be filled beyond the cap.
-  Registered rows (a build's manifest, ``xuefen operations register``) are not counted.
+- Only a signed-in caller's documents are written to the table (``remember(..., shared=True)``);
+  an anonymous caller's live in this process's LRU only. Anyone may send a document, and comments
+  cost nothing against the query's token limit, so an anonymous caller could otherwise fill the
+  table with large documents for good and, once the cap is reached, keep every real document out.
+- Unregistered (APQ) rows are bounded besides: only a document that parsed and validated against
+  the schema is written, its text is at most ``graphql_max_query_bytes`` and holds no U+0000
+  (allowed in a GraphQL comment, refused by PostgreSQL's text type: such a document is served
+  but not stored), and at most ``apq_max_stored`` unregistered rows exist. Once the cap is
+  reached new documents live in process memory only (a warning at most once a minute): clients
+  still work (a miss costs them one round trip with the text). Registered rows (a build's
+  manifest, ``xuefen operations register``) are not counted.
+- Remembering is best effort: a failure to store is logged (without the text) and never fails
+  the request, which has already run.
 - In allow-list mode (``XUEFEN_GRAPHQL_ALLOWLIST``) only registered documents run and nothing
   is remembered from requests.
 """
@@ -26,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +51,8 @@ log = logging.getLogger("xuefen.graphql.persisted")
 
 APQ_VERSION = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+# At most one "store full" warning this often per process (a client may hit the cap on every request).
+FULL_WARNING_EVERY_SECONDS = 60.0
 
 
 def sha256_hex(text: str) -> str:
@@ -82,6 +93,7 @@ class PersistedOperations:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._cache: OrderedDict[str, Known] = OrderedDict()
+        self._full_warned_at = -math.inf
 
     def _keep(self, sha256: str, known: Known) -> None:
         if self.settings.apq_cache_size <= 0:
@@ -105,17 +117,29 @@ class PersistedOperations:
         self._keep(sha256, known)
         return known
 
-    async def remember(self, sha256: str, body: str) -> None:
-        """An APQ document that validated: kept in memory, and in the table while the number of
-        unregistered rows is under ``apq_max_stored``."""
+    async def remember(self, sha256: str, body: str, *, shared: bool) -> None:
+        """An APQ document that validated: kept in memory and, for a signed-in caller
+        (``shared``), in the table while the number of unregistered rows is under
+        ``apq_max_stored``. Never raises: the request has run, storing is an optimisation."""
         self._keep(sha256, Known(body, False))
+        if not shared:
+            return
+        try:
+            await self._store(sha256, body)
+        except Exception as exc:  # a database error must not turn an answered request into a 500
+            log.warning("APQ document %s… not stored (%s)", sha256[:16], type(exc).__name__)
+
+    async def _store(self, sha256: str, body: str) -> None:
         limit = self.settings.apq_max_stored
-        if limit <= 0 or len(body.encode("utf-8")) > self.settings.graphql_max_query_bytes:
+        if limit <= 0 or "\x00" in body or len(body.encode("utf-8")) > self.settings.graphql_max_query_bytes:
             return
         if await PersistedOperation.filter(sha256=sha256).exists():
             return
         if await PersistedOperation.filter(registered=False).count() >= limit:
-            log.warning("APQ store full (%d unregistered documents): kept in process memory only", limit)
+            now = time.monotonic()
+            if now - self._full_warned_at >= FULL_WARNING_EVERY_SECONDS:
+                self._full_warned_at = now
+                log.warning("APQ store full (%d unregistered documents): kept in process memory only", limit)
             return
         name, kind = describe(body)
         with contextlib.suppress(IntegrityError):  # another process stored it first: the same text
@@ -164,6 +188,8 @@ def read_manifest(data: Any) -> list[tuple[str, str, str, str]]:
     else:
         raise ManifestError("expected an Apollo persisted-query manifest or a Relay {hash: text} object")
     for sha256, body, name, _ in entries:
+        if "\x00" in body:  # PostgreSQL's text cannot hold it; a build's document never needs it
+            raise ManifestError(f"{name or 'an operation'} ({sha256[:16]}…) contains the character U+0000")
         if sha256 != sha256_hex(body):
             raise ManifestError(f"the id of {name or 'an operation'} ({sha256[:16]}…) is not the sha256 of its body")
     return entries

@@ -711,6 +711,12 @@ def _token_claims(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int
     raise DomainError(ErrorCode.UNAUTHENTICATED)
 
 
+def access_token_claims(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int]:
+    """``_token_claims`` for code outside this module that checks access tokens itself (the
+    benchmark's minimal server): the one verification, key ring included."""
+    return _token_claims(keys, access_token)
+
+
 def _verify_token(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, int]:
     """``_token_claims`` under one key; InvalidSignatureError when the key did not sign it."""
     key = (secret_key, access_token)

@@ -246,13 +246,17 @@ async def revoke_device(
             .using_db(connection)
         )
         # A tag shown under any key of the ring names its device too (one from before the tag key
-        # was pinned, say): a tag copied from an older audit row still finds its phone.
+        # was pinned, say): a tag copied from an older audit row still finds its phone. Compared as
+        # bytes: compare_digest raises TypeError for a str with non-ASCII ("é" must be NOT_FOUND).
         keys = {settings.keys.tag_key, *settings.keys.all}
         device = next(
             (
                 row
                 for row in devices
-                if any(hmac.compare_digest(device_tag(key, viewer.tenant_id, row.device_uid), tag) for key in keys)
+                if any(
+                    hmac.compare_digest(device_tag(key, viewer.tenant_id, row.device_uid).encode(), tag.encode())
+                    for key in keys
+                )
             ),
             None,
         )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ SECRET_PURPOSE = "session-secret"  # the HKDF label of the key that wraps sessio
 SECRET_BYTES = 32
 MAC_BYTES = 10
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+log = logging.getLogger(__name__)
 
 
 def _base36(number: int) -> str:
@@ -80,7 +83,8 @@ def parse(token: str) -> tuple[int, int, str]:
 
 
 def mac_matches(secret: str, tenant_id: int, session_id: int, step: int, mac: str) -> bool:
-    return hmac.compare_digest(_mac(secret, tenant_id, session_id, step), mac)
+    # Bytes: compare_digest refuses str with non-ASCII (a forged code may carry any letters).
+    return hmac.compare_digest(_mac(secret, tenant_id, session_id, step).encode(), mac.encode())
 
 
 def current_token(settings: Settings, session: TrainingSession, now: datetime | None = None) -> str:
@@ -110,17 +114,34 @@ def unwrap_secret(settings: Settings, stored: str) -> str:
     return keyring.unwrap(settings.keys, SECRET_PURPOSE, stored).hex()
 
 
+class SessionSecretUnavailable(RuntimeError):
+    """A session's check-in secret cannot be read: wrapped under a key that has left the ring (or
+    altered). An operator's problem, never the scanner's: the push that needs it fails as a whole
+    with INTERNAL (rolled back; the phone keeps the scan and retries), the kit query fails, and the
+    projector answers 503, until the key is put back (docs/key-rotation.md)."""
+
+    def __init__(self, session_id: int, kid: str | None, reason: str) -> None:
+        self.session_id = session_id
+        self.kid = kid
+        super().__init__(
+            f"training session {session_id}: its check-in secret cannot be read ({reason}). Every push "
+            "holding a scan of this session fails (the phones retry it) and its projector answers 503 "
+            f"until key {kid or '?'} is put back into XUEFEN_PREVIOUS_SECRET_KEYS on every server process; "
+            "then run `xuefen keys rewrap` (docs/key-rotation.md)"
+        )
+
+
 def session_secret(settings: Settings, session: TrainingSession) -> str:
     """The hex HMAC key of ``session``'s check-in codes: the one way to read ``session.secret``.
-    A secret whose key has left the ring cannot be read: an error for the operator (put the key
-    back in XUEFEN_PREVIOUS_SECRET_KEYS and run ``xuefen keys rewrap``), never a scan refused."""
+    A secret whose key has left the ring cannot be read: SessionSecretUnavailable, an error for the
+    operator (logged here, naming the session and the key), never a scan refused: refusing would
+    lose a real check-in, while an error rolls the push back and the phone sends it again later."""
     try:
         return unwrap_secret(settings, session.secret)
     except ValueError as exc:
-        raise RuntimeError(
-            f"training session {session.id}: its check-in secret cannot be read ({exc}); put that key back "
-            "into XUEFEN_PREVIOUS_SECRET_KEYS and run `xuefen keys rewrap` (docs/key-rotation.md)"
-        ) from exc
+        error = SessionSecretUnavailable(session.id, keyring.wrapped_kid(session.secret), str(exc))
+        log.error("%s", error)
+        raise error from exc
 
 
 # --- projector links ------------------------------------------------------------------------------
