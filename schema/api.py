@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -533,7 +534,9 @@ class GraphQLView(GraphQL[Context, None]):
             locale=_locale(request),
             request_id=_request_id(request),
         )
-        request.state.graphql_context = context  # process_result asks it who is signed in
+        # process_result asks it who is signed in. A weak reference: the context holds the request,
+        # so a strong one would be a cycle, garbage only the collector frees (tests/test_execution.py).
+        request.state.graphql_context = weakref.ref(context)
         return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -546,7 +549,8 @@ class GraphQLView(GraphQL[Context, None]):
         if apq_document is not None and not request_error:
             # Only a signed-in caller's documents go to the shared table (an anonymous caller's
             # stay in this process's memory): services/persisted_operations.py says why.
-            context = getattr(request.state, "graphql_context", None)
+            reference = getattr(request.state, "graphql_context", None)
+            context = reference() if reference is not None else None
             try:
                 signed_in = isinstance(context, Context) and await context.viewer() is not None
             except Exception:  # the sign-in check failed (database): the request has run, remember locally
