@@ -148,11 +148,11 @@ def count_queries() -> Iterator[list[str]]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests marked postgres_only (several server processes on one database, say) belong to the
-    PostgreSQL run: on SQLite they are deselected, visibly, rather than skipped."""
-    if is_postgres_run():
-        return
-    selected = [item for item in items if "postgres_only" not in item.keywords]
-    deselected = [item for item in items if "postgres_only" in item.keywords]
+    PostgreSQL run, those marked sqlite_only (a SQLite branch of a migration) to the SQLite run: in
+    the other run they are deselected, visibly, rather than skipped."""
+    other = "sqlite_only" if is_postgres_run() else "postgres_only"
+    selected = [item for item in items if other not in item.keywords]
+    deselected = [item for item in items if other in item.keywords]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected

@@ -36,7 +36,6 @@ from backend.services.content.storage import LocalStore
 from backend.services.people.devices import device_tag
 from backend.services.sessions import qr
 from backend.signing import sign, unsign
-from tests.conftest import is_postgres_run
 from tests.factories import TEST_PASSWORD, make_company
 from tests.graphql_client import gql, login
 from tests.sync_helpers import PULL, PUSH, pull_input, push_input
@@ -518,8 +517,8 @@ async def test_a_csrf_token_with_letters_outside_ascii_is_refused_not_an_error(r
             assert refused.status_code == 403, (token, refused.status_code)
 
 
-@pytest.mark.skipif(is_postgres_run(), reason="the SQLite branch of migration 0020")
-async def test_migration_0020_refuses_a_table_definition_it_cannot_change():
+@pytest.mark.sqlite_only  # the SQLite branch of migration 0020
+async def test_migration_0020_refuses_a_table_definition_it_cannot_change(database_url):
     """SQLite: the column is widened by editing the stored CREATE TABLE text; a replace() that finds
     nothing to change must stop the migration, not let it be recorded as done."""
     from types import SimpleNamespace
