@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -171,3 +172,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI", "").lower() == "true" and _skipped and exitstatus == 0:
         print(f"\nCI=true and {len(_skipped)} test(s) skipped: {', '.join(_skipped[:10])}")
         session.exitstatus = 1
+
+
+def require_tools(*names: str, install: str) -> list[str]:
+    """The paths of outside programs a test needs (chromium, node, …): a missing one skips the test
+    locally and fails it in CI, where a skip would prove nothing."""
+    paths = [shutil.which(name) for name in names]
+    if None in paths:
+        message = f"{' and '.join(names)} are needed ({install})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return [path for path in paths if path is not None]

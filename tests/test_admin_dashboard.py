@@ -14,9 +14,7 @@ Without chromium the tests are skipped on a developer's machine and fail in CI (
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from backend.models import CourseModule, ModuleKind, PositionSkill, RubricCriterion, Skill
+from tests.conftest import require_tools
 from tests.factories import TEST_PASSWORD
 from tests.graphql_client import gql, token_for
 from tests.report_world import World, build
@@ -82,12 +81,7 @@ return drawn;
 
 
 def _tools() -> tuple[str, str]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or driver is None:
-        message = "chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    chromium, driver = require_tools("chromium", "chromedriver", install="apt-get install chromium chromium-driver")
     return chromium, driver
 
 

@@ -21,6 +21,7 @@ import pytest
 
 from backend.app import create_app
 from schema.http_protocol import GRAPHQL_RESPONSE_JSON, JSON, negotiate
+from tests.conftest import require_tools
 from tests.graphql_client import token_for
 from tests.servers import ROOT, Served
 
@@ -295,12 +296,7 @@ GRAPHQL_HTTP_VERSION = "1.23.1"  # the npm package graphql-http (its serverAudit
 
 
 def _node_tools() -> tuple[str, str]:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        message = "node and npm are needed for the GraphQL-over-HTTP audit (apt-get install nodejs npm)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    node, npm = require_tools("node", "npm", install="apt-get install nodejs npm")
     return node, npm
 
 
