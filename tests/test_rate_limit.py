@@ -28,8 +28,8 @@ from starlette.types import ASGIApp
 from backend.app import create_app
 from backend.config import ConfigError, Settings
 from backend.rate_limit import RateLimitMiddleware, RateLimits, check_at_start, storage_uri
-from tests.factories import TEST_PASSWORD, make_company
-from tests.graphql_client import LOGIN, login
+from tests.factories import make_company
+from tests.graphql_client import login, token_for
 from tests.servers import Served, free_port
 
 REDIS_URL = os.environ.get("XUEFEN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -374,22 +374,8 @@ async def test_two_server_processes_share_the_limit(database_url, password_hash,
     first, second = Served(database_url, **env), Served(database_url, **env)  # both start at once
     with first, second:
         servers = [first.url, second.url]
-        async with httpx.AsyncClient(timeout=30) as http:
-            signed_in = await http.post(
-                f"{first.url}/graphql",
-                json={
-                    "query": LOGIN,
-                    "variables": {
-                        "input": {
-                            "tenant": company.code,
-                            "employeeNo": "LRN",
-                            "password": TEST_PASSWORD,
-                            "deviceId": "phone-1",
-                        }
-                    },
-                },
-            )  # the address: 1 of 5
-            token = signed_in.json()["data"]["login"]["tokens"]["accessToken"]
+        async with httpx.AsyncClient(base_url=first.url, timeout=30) as http:
+            token = await token_for(http, company.code, "LRN", "phone-1")  # the address: 1 of 5
             bearer = {"Authorization": f"Bearer {token}"}
             # The token: 4 requests alternating between the processes, then either refuses.
             statuses = [

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from backend.models import ActivityRecord, CourseModule, Device, ModuleKind, ModuleProgress
-from tests.factories import TEST_PASSWORD, make_company
-from tests.graphql_client import LOGIN
+from tests.factories import make_company
+from tests.graphql_client import token_for
 from tests.servers import Served
 from tests.sync_helpers import PUSH, lesson, push_input
 
@@ -30,22 +30,8 @@ async def test_two_processes_apply_each_record_once(database_url, password_hash)
         Served(database_url, workers=2, XUEFEN_SECRET_KEY=secret) as first,
         Served(database_url, XUEFEN_SECRET_KEY=secret) as second,
     ):
-        async with httpx.AsyncClient(timeout=60) as http:
-            login = await http.post(
-                f"{first.url}/graphql",
-                json={
-                    "query": LOGIN,
-                    "variables": {
-                        "input": {
-                            "tenant": company.code,
-                            "employeeNo": "LRN",
-                            "password": TEST_PASSWORD,
-                            "deviceId": "device-1",
-                        }
-                    },
-                },
-            )
-            token = login.json()["data"]["login"]["tokens"]["accessToken"]
+        async with httpx.AsyncClient(base_url=first.url, timeout=60) as http:
+            token = await token_for(http, company.code, "LRN", "device-1")
             headers = {"Authorization": f"Bearer {token}"}
             body = {"query": PUSH, "variables": push_input(records)}
             # Two batches (the first half, then all) sent 4 times to each process at once.
