@@ -147,13 +147,23 @@ def count_queries() -> Iterator[list[str]]:
         logger.setLevel(old_level)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def _belongs_to_the_other_run(item: pytest.Item) -> bool:
     """Tests marked postgres_only (several server processes on one database, say) belong to the
-    PostgreSQL run, those marked sqlite_only (a SQLite branch of a migration) to the SQLite run: in
-    the other run they are deselected, visibly, rather than skipped."""
-    other = "sqlite_only" if is_postgres_run() else "postgres_only"
-    selected = [item for item in items if other not in item.keywords]
-    deselected = [item for item in items if other in item.keywords]
+    PostgreSQL run, those marked sqlite_only (a SQLite branch of a migration) to the SQLite run. A
+    test that never asks for the session's database (directly or through a fixture: a parser, the
+    deployment files, a subprocess with its own SQLite file) cannot depend on the engine, so it runs
+    once, in the SQLite run: the PostgreSQL run would repeat it unchanged."""
+    if is_postgres_run():
+        return "sqlite_only" in item.keywords or (
+            "postgres_only" not in item.keywords and "database_url" not in getattr(item, "fixturenames", ())
+        )
+    return "postgres_only" in item.keywords
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of the other run are deselected, visibly, rather than skipped (CI fails on a skip)."""
+    selected = [item for item in items if not _belongs_to_the_other_run(item)]
+    deselected = [item for item in items if _belongs_to_the_other_run(item)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected

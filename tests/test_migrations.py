@@ -42,7 +42,9 @@ def _snapshot(mode: str, url: str | None = None) -> object:
 
 
 @pytest.fixture
-async def two_empty_databases(tmp_path: Path):
+async def two_empty_databases(tmp_path: Path, database_url: str):
+    """Two empty databases on the run's engine (asking for the session's database puts the tests
+    that use them in the PostgreSQL run too: see tests/conftest.py)."""
     if not is_postgres_run():
         yield f"sqlite://{tmp_path / 'migrated.sqlite3'}", f"sqlite://{tmp_path / 'generated.sqlite3'}"
         return
