@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import httpx
@@ -85,8 +89,49 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The session's database: created empty, migrated, dropped at the end."""
+def fresh_migration(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A SQLite file migrated from nothing by the real `xuefen migrate`, and what the command printed:
+    once per run, as a migration from nothing costs tens of seconds on SQLite. (A subprocess, so it
+    can be made from inside the session's running event loop.)"""
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "migrate"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "XUEFEN_DATABASE_URL": f"sqlite://{path}"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return path, done
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(fresh_migration: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
+    """The migrated SQLite file: the SQLite session database and the tests that run `xuefen` on a
+    file of their own start from copies of it (`sqlite_copy`). Never written to."""
+    path, done = fresh_migration
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def sqlite_copy(template: Path, target: Path) -> str:
+    """A copy of a SQLite file (through SQLite's backup, whatever its journal holds): its URL."""
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return f"sqlite://{target}"
+
+
+@pytest.fixture
+def migrated_sqlite_url(migrated_sqlite: Path, tmp_path: Path) -> str:
+    """A migrated SQLite file of the test's own (a copy of `migrated_sqlite`): its URL."""
+    return sqlite_copy(migrated_sqlite, tmp_path / "migrated.sqlite3")
+
+
+@pytest.fixture(scope="session")
+async def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The session's database: created empty and migrated (on SQLite: a copy of the migrated
+    template), dropped at the end."""
     created: str | None = None
     if is_postgres_run():
         base = _test_url()
@@ -98,9 +143,10 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         created = name
         url = _server_url(base, name)
     else:
-        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'xuefen.sqlite3'}"
-    await migrate(config=tortoise_config(url))
-    await connections.close_all()
+        url = sqlite_copy(request.getfixturevalue("migrated_sqlite"), tmp_path_factory.mktemp("db") / "xuefen.sqlite3")
+    if created:
+        await migrate(config=tortoise_config(url))
+        await connections.close_all()
     await Tortoise.init(config=tortoise_config(url))
     try:
         yield url

@@ -83,11 +83,11 @@ def test_help_shows_examples_and_each_command_describes_itself():
         assert option in serve.stdout
 
 
-@pytest.fixture(scope="module")
-def migrated_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """A SQLite file migrated by `xuefen migrate` from nothing, and what the command printed."""
-    path = tmp_path_factory.mktemp("cli") / "fresh.sqlite3"
-    return path, xuefen("migrate", env={"XUEFEN_DATABASE_URL": f"sqlite://{path}"})
+@pytest.fixture
+def migrated_file(fresh_migration) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A SQLite file migrated by `xuefen migrate` from nothing (tests/conftest.py), and what the
+    command printed: tests only read it, or copy it."""
+    return fresh_migration
 
 
 def test_migrate_names_each_migration_it_applies_then_sums_up(migrated_file):

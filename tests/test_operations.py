@@ -71,10 +71,8 @@ def test_contract_describes_every_type_and_field():
     assert missing == []
 
 
-def test_serve_migrate_and_health_checks_end_to_end(tmp_path):
-    url = f"sqlite://{tmp_path / 'ops.sqlite3'}"
-    migrated = _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url})
-    assert migrated.returncode == 0, migrated.stderr
+def test_serve_migrate_and_health_checks_end_to_end(migrated_sqlite_url):
+    url = migrated_sqlite_url  # migrated from nothing by `xuefen migrate` (tests/test_cli.py reads its output)
     again = _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url})  # idempotent
     assert again.returncode == 0, again.stderr
     with Served(url) as server:
@@ -85,9 +83,8 @@ def test_serve_migrate_and_health_checks_end_to_end(tmp_path):
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
 
 
-def test_serve_runs_the_workers_asked_for(tmp_path):
-    url = f"sqlite://{tmp_path / 'workers.sqlite3'}"
-    assert _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url}).returncode == 0
+def test_serve_runs_the_workers_asked_for(migrated_sqlite_url):
+    url = migrated_sqlite_url
     with Served(url, workers=2) as server:
         deadline = time.monotonic() + 30
         while len(server.workers()) < 2 and time.monotonic() < deadline:
@@ -132,9 +129,8 @@ def test_settings_are_read_from_the_environment():
         Settings.from_env({"XUEFEN_ACCESS_TOKEN_TTL": "soon"})
 
 
-def test_purge_tombstones_command_runs(tmp_path):
-    url = f"sqlite://{tmp_path / 'purge.sqlite3'}"
-    assert _xuefen("migrate", env={"XUEFEN_DATABASE_URL": url}).returncode == 0
+def test_purge_tombstones_command_runs(migrated_sqlite_url):
+    url = migrated_sqlite_url
     done = _xuefen("purge-tombstones", env={"XUEFEN_DATABASE_URL": url})
     assert done.returncode == 0 and "Purged 0 tombstones." in done.stdout
 
