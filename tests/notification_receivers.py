@@ -27,6 +27,21 @@ from tests.servers import free_port
 
 SECRET = "webhook-secret-for-tests-0123456789abcdef"
 
+# HR's dead letters and retry, through the API.
+DEAD_LETTERS = """
+query D($first: Int!) {
+  notificationDeadLetters(first: $first) {
+    totalCount
+    edges { node { id channel status attempts lastError kind recipient { employeeNo name } } }
+  }
+}
+"""
+RETRY_DELIVERY = """
+mutation R($id: ID!) {
+  retryNotificationDelivery(id: $id) { delivery { id status attempts } errors { code } }
+}
+"""
+
 
 @dataclass
 class Received:
@@ -53,6 +68,8 @@ class WebhookReceiver:
     url: str = ""
     requests: list[Received] = field(default_factory=list)
     answer: Answer = ok
+    # When set, each request is recorded on arrival and answered only once the gate opens.
+    gate: asyncio.Event | None = None
 
     def ids(self) -> list[int]:
         return [request.delivery_id for request in self.requests]
@@ -70,6 +87,8 @@ class WebhookReceiver:
         self.requests.append(
             Received(int(headers.get("x-xuefen-delivery", "0")), headers, body, time.time(), scope["path"])
         )
+        if self.gate is not None:
+            await self.gate.wait()
         status, extra, delay = self.answer(index)
         if delay:
             await asyncio.sleep(delay)
@@ -113,10 +132,22 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
 
 
 class Mailbox:
-    """aiosmtpd's handler: keeps (envelope recipients, message bytes)."""
+    """aiosmtpd's handler: keeps (envelope recipients, message bytes), and every address a RCPT TO
+    asked for (``asked``); ``refuse`` may answer one with a reply of its own ("451 …", "550 …")
+    instead of taking it."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], bytes]] = []
+        self.asked: list[str] = []
+        self.refuse: Callable[[str], str | None] = lambda _: None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.asked.append(address)
+        refusal = self.refuse(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -54,7 +55,10 @@ from backend.services.notifications.quiet_hours import (
 from backend.worker import Worker
 from tests.conftest import count_queries
 from tests.factories import Company, make_company
+from tests.graphql_client import gql, token_for
 from tests.notification_receivers import (
+    DEAD_LETTERS,
+    RETRY_DELIVERY,
     SECRET,
     WebhookReceiver,
     cancelled,
@@ -286,6 +290,32 @@ async def set_email(employee, address: str) -> None:
     await employee.save(update_fields=["email"])
 
 
+async def attempt_until_settled(
+    delivery_id: int, transport: Transport, settings: Settings, now: datetime, failure: str
+) -> tuple[NotificationDelivery, list[float], datetime]:
+    """Attempt one delivery, due at ``now`` and the only one due, each time it falls due until it
+    is SENT or DEAD. Every attempt counts once; each failed one says ``failure`` and, short of the
+    last, waits base·2^(attempts−1) seconds (at most the cap) less up to a quarter of jitter; a
+    second before it is due nothing is claimed. The row as it ended, the waits, and when the last
+    attempt was made."""
+    waits: list[float] = []
+    for attempt in range(1, settings.notify_max_attempts + 1):
+        assert await outbox.deliver(transport, now, settings=settings) == 1
+        row = await NotificationDelivery.get(id=delivery_id)
+        assert row.attempts == attempt
+        if row.status in (DeliveryStatus.SENT, DeliveryStatus.DEAD):
+            assert row.lease_until is None
+            return row, waits, now
+        assert row.status == DeliveryStatus.PENDING and failure in row.last_error, row.last_error
+        wait = (row.next_attempt_at - now).total_seconds()
+        full = min(settings.notify_backoff_base_seconds * 2 ** (attempt - 1), settings.notify_backoff_cap_seconds)
+        assert 0.75 * full <= wait <= full
+        waits.append(wait)
+        assert await outbox.deliver(transport, row.next_attempt_at - timedelta(seconds=1), settings=settings) == 0
+        now = row.next_attempt_at
+    raise AssertionError(f"still {row.status} after {settings.notify_max_attempts} attempts")
+
+
 async def test_a_failing_receiver_is_retried_at_growing_intervals_then_dead(
     company: Company, receiver, transport: Transport, settings: Settings
 ) -> None:
@@ -295,25 +325,11 @@ async def test_a_failing_receiver_is_retried_at_growing_intervals_then_dead(
     await tell(tenant_id, NOW, cancelled(company.employees["MGR"].id, "fail"))
     assert await dispatch_all(NOW) >= 1
 
-    now, waits = NOW, []
-    for attempt in range(1, settings.notify_max_attempts + 1):
-        assert await outbox.deliver(transport, now, settings=settings) == 1
-        (row,) = await deliveries(company)
-        assert row.attempts == attempt and "HTTP 500" in row.last_error
-        if attempt == settings.notify_max_attempts:
-            assert row.status == DeliveryStatus.DEAD and row.lease_until is None
-            break
-        assert row.status == DeliveryStatus.PENDING
-        wait = (row.next_attempt_at - now).total_seconds()
-        # base·2^(attempt−1), less up to a quarter of jitter
-        full = settings.notify_backoff_base_seconds * 2 ** (attempt - 1)
-        assert 0.75 * full <= wait <= full
-        waits.append(wait)
-        # Not due a moment before: nothing is claimed.
-        assert await outbox.deliver(transport, row.next_attempt_at - timedelta(seconds=1), settings=settings) == 0
-        now = row.next_attempt_at
+    (row,) = await deliveries(company)
+    dead, waits, now = await attempt_until_settled(row.id, transport, settings, NOW, "HTTP 500")
+    assert dead.status == DeliveryStatus.DEAD and dead.attempts == settings.notify_max_attempts
+    assert "HTTP 500" in dead.last_error
     assert waits == sorted(waits) and len(set(waits)) == len(waits)
-    (dead,) = await deliveries(company)
     assert receiver.ids() == [dead.id] * settings.notify_max_attempts  # the same id on every attempt
     assert await outbox.deliver(transport, now + timedelta(days=1), settings=settings) == 0  # dead stays dead
 
@@ -338,6 +354,103 @@ async def test_a_failing_receiver_is_retried_at_growing_intervals_then_dead(
     with pytest.raises(DomainError) as missing:
         await outbox.retry_delivery(tenant_id + 1_000_000, dead.id, later)
     assert missing.value.code == ErrorCode.NOT_FOUND
+
+
+async def test_a_greylisting_mail_server_is_retried_at_growing_intervals_and_gets_the_mail_once(
+    company: Company, transport: Transport, settings: Settings
+) -> None:
+    tenant_id = company.tenant.id
+    manager = company.employees["MGR"]
+    await set_email(manager, "mgr@example.com")
+    async with smtp_server() as (mailbox, port):
+        await email(tenant_id, port)
+        # "Try again later" to the first three attempts (greylisting), then the mail is taken.
+        mailbox.refuse = lambda _: "451 4.7.1 greylisted, try again later" if len(mailbox.asked) <= 3 else None
+        await tell(tenant_id, NOW, cancelled(manager.id, "greylisted"))
+        assert await dispatch_all(NOW) >= 1
+        (row,) = await deliveries(company)
+        assert row.channel == DeliveryChannel.EMAIL
+
+        sent, waits, last = await attempt_until_settled(
+            row.id, transport, settings, NOW, "the mail server refused the recipient (451)"
+        )
+        assert (sent.status, sent.attempts, sent.sent_at, sent.last_error) == (DeliveryStatus.SENT, 4, last, "")
+        assert len(waits) == 3 and waits == sorted(waits) and len(set(waits)) == 3
+        assert mailbox.asked == ["mgr@example.com"] * 4
+        assert [to for to, _ in mailbox.messages] == [["mgr@example.com"]]
+        mail = message_from_bytes(mailbox.messages[0][1], policy=policy.default)
+        assert str(mail["Subject"]) == "培训已取消" and f".{row.id}@" in str(mail["Message-ID"])
+        # Sent is sent: a day later nothing goes out again.
+        await drain(transport, last + timedelta(days=1), settings)
+        assert len(mailbox.messages) == 1 and len(mailbox.asked) == 4
+
+
+async def test_mail_refused_for_good_or_until_the_last_attempt_is_a_dead_letter_hr_sends_again_once(
+    client, company: Company, transport: Transport, settings: Settings
+) -> None:
+    tenant_id = company.tenant.id
+    manager, other = company.employees["MGR"], company.employees["OTH"]
+    await set_email(manager, "mgr@example.com")
+    await set_email(other, "oth@example.com")
+    fixed = False
+
+    def refuse(address: str) -> str | None:
+        if fixed:
+            return None
+        if address.startswith("oth@"):
+            return "550 5.1.1 mailbox unavailable"  # permanent: no second attempt
+        return "451 4.3.0 queue full, try again later"  # temporary, but every time
+
+    async with smtp_server() as (mailbox, port):
+        await email(tenant_id, port)
+        mailbox.refuse = refuse
+        await tell(tenant_id, NOW, cancelled(other.id, "refused"))
+        assert await dispatch_all(NOW) >= 1
+        assert await outbox.deliver(transport, NOW, settings=settings) == 1
+        (refused,) = await deliveries(company)
+        assert (refused.status, refused.attempts) == (DeliveryStatus.DEAD, 1)
+        assert refused.last_error == "the mail server refused the recipient (550)"
+
+        await tell(tenant_id, NOW, cancelled(manager.id, "queue-full"))
+        assert await dispatch_all(NOW) >= 1
+        (waiting,) = [d for d in await deliveries(company) if d.notification.recipient_id == manager.id]
+        dead, waits, _ = await attempt_until_settled(
+            waiting.id, transport, settings, NOW, "refused the recipient (451)"
+        )
+        assert (dead.status, dead.attempts) == (DeliveryStatus.DEAD, settings.notify_max_attempts)
+        assert dead.last_error == "the mail server refused the recipient (451)"
+        assert len(waits) == settings.notify_max_attempts - 1 and waits == sorted(waits)
+        assert mailbox.messages == [] and len(mailbox.asked) == 1 + settings.notify_max_attempts
+
+        # HR sees both, with the reason, through the API.
+        hr = await token_for(client, company.code, "HR1")
+        listed = (await gql(client, DEAD_LETTERS, {"first": 10}, hr))["data"]["notificationDeadLetters"]
+        nodes = [edge["node"] for edge in listed["edges"]]
+        assert listed["totalCount"] == 2
+        assert [(n["recipient"]["employeeNo"], n["channel"], n["status"], n["attempts"]) for n in nodes] == [
+            ("MGR", "EMAIL", "DEAD", settings.notify_max_attempts),
+            ("OTH", "EMAIL", "DEAD", 1),
+        ]
+        assert [n["lastError"] for n in nodes] == [dead.last_error, refused.last_error]
+        assert all(n["kind"] == "SESSION_CANCELLED" for n in nodes)
+
+        # The mail server is fixed; HR sends both again; each arrives once.
+        fixed = True
+        for node in nodes:
+            again = (await gql(client, RETRY_DELIVERY, {"id": node["id"]}, hr))["data"]["retryNotificationDelivery"]
+            assert again["errors"] == [] and again["delivery"]["status"] == "PENDING", again
+        # Tomorrow at noon in Shanghai (where both work), after the retry: due, outside quiet hours.
+        noon = (datetime.now(UTC) + timedelta(days=1)).replace(hour=4, minute=0, second=0, microsecond=0)
+        await drain(transport, noon, settings)
+        await drain(transport, noon + timedelta(days=1), settings)
+        assert sorted(to for to, _ in mailbox.messages) == [["mgr@example.com"], ["oth@example.com"]]
+        outcome = {d.id: (d.status, d.attempts, d.sent_at) for d in await deliveries(company)}
+        assert outcome == {
+            dead.id: (DeliveryStatus.SENT, 1, noon),
+            refused.id: (DeliveryStatus.SENT, 1, noon),
+        }
+        listed = (await gql(client, DEAD_LETTERS, {"first": 10}, hr))["data"]["notificationDeadLetters"]
+        assert listed["totalCount"] == 0
 
 
 async def test_dead_letters_page_newest_first(company: Company, receiver, transport, settings: Settings) -> None:
@@ -753,6 +866,74 @@ async def test_workers_racing_deliver_each_message_exactly_once(company: Company
     assert set(seen.values()) == {1}  # and exactly once
     outcomes = {(status, attempts) for _, status, attempts, _ in rows}
     assert outcomes == {(DeliveryStatus.SENT, 1)}, {row[3] for row in rows}
+
+
+@pytest.mark.postgres_only
+@pytest.mark.slow
+async def test_two_worker_processes_deliver_each_message_exactly_once(
+    company: Company, receiver: WebhookReceiver, database_url: str
+) -> None:
+    """Two `xuefen worker --once` processes on the same PostgreSQL outbox. The receiver holds every
+    request until more have arrived than one process sends at a time (its --concurrency): both
+    processes hold claims at once (one claims at most a batch of 100 of the 300 before its sends
+    are answered). Then each message arrives exactly once, and the deliveries the two processes
+    say they handled add up to the messages."""
+    tenant_id = company.tenant.id
+    people = [company.employees[no] for no in ("LRN", "MGR", "HR1", "OTH")]
+    for person in people:  # the workers run on the real clock: no quiet hours to wait for
+        await NotificationPreference.create(
+            tenant_id=tenant_id, employee_id=person.id, quiet_start_minute=0, quiet_end_minute=0
+        )
+    await webhook(tenant_id, receiver.url)
+    count, concurrency = 300, 10
+    now = datetime.now(UTC)
+    await tell(tenant_id, now, *(cancelled(people[i % 4].id, f"processes-{i}") for i in range(count)))
+    # Fanned out here (two fan-outs racing are the test above): a `--once` worker that starts while
+    # the other one's fan-out holds the notifications finds nothing to do yet, and stops.
+    assert await dispatch_all(now) >= count
+    receiver.gate = asyncio.Event()
+    environment = {
+        **os.environ,
+        "XUEFEN_DATABASE_URL": database_url,
+        "XUEFEN_NOTIFY_ALLOW_PRIVATE_HOSTS": "true",
+        "XUEFEN_NOTIFY_TIMEOUT": "30",  # held requests must not time out (a retry is not the point)
+        "XUEFEN_NOTIFY_LEASE": "120",
+        "XUEFEN_LOG_LEVEL": "INFO",
+    }
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            # --no-jobs: the scheduled jobs would scan every company of the test database
+            *("-m", "backend.cli", "worker", "--once", "--no-jobs", "--concurrency", str(concurrency)),
+            cwd=ROOT,
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = time.monotonic() + 40
+        while len(receiver.requests) <= concurrency:
+            exited = [worker.returncode for worker in workers if worker.returncode is not None]
+            assert not exited and time.monotonic() < deadline, (exited, len(receiver.requests))
+            await asyncio.sleep(0.05)
+        receiver.gate.set()
+        logs = [(await asyncio.wait_for(worker.communicate(), 45))[1].decode(errors="replace") for worker in workers]
+    finally:
+        receiver.gate.set()
+        for worker in workers:
+            if worker.returncode is None:
+                worker.kill()
+                await worker.wait()
+    assert [worker.returncode for worker in workers] == [0, 0], logs
+    rows = await NotificationDelivery.filter(tenant_id=tenant_id).values_list("id", "status", "attempts")
+    assert len(rows) == count
+    seen = Counter(receiver.ids())
+    assert set(seen) == {row[0] for row in rows} and set(seen.values()) == {1}  # every one, exactly once
+    assert {(status, attempts) for _, status, attempts in rows} == {(DeliveryStatus.SENT, 1)}
+    handled = [sum(int(n) for n in re.findall(r"deliveries handled (\d+)", log)) for log in logs]
+    assert sum(handled) == count and all(handled), handled
 
 
 def test_every_channel_is_in_the_registry() -> None:

@@ -20,6 +20,7 @@ from tortoise.transactions import in_transaction
 
 from backend.ids import to_global_id
 from backend.models import (
+    ActivityRecord,
     Course,
     CourseModule,
     CreditEntryKind,
@@ -32,6 +33,7 @@ from backend.models import (
     EvidenceStatus,
     ModuleKind,
     Notification,
+    NotificationDelivery,
     NotificationKind,
     PracticeLog,
     QuizAttempt,
@@ -45,7 +47,9 @@ from backend.services.content.evidence_missing import evidence_missing
 from backend.services.credits import ledger
 from backend.services.credits.target_risk import targets_at_risk
 from backend.services.feed import ChangeSet
+from backend.services.notifications import notices
 from backend.services.notifications.kinds import render
+from backend.services.records import registry
 from backend.services.sessions.reminders import session_reminders
 from tests.conftest import count_queries, is_postgres_run
 from tests.factories import Company, make_company
@@ -307,6 +311,55 @@ async def test_a_seat_from_the_waiting_list_tells_the_employee_or_the_approver(c
     assert names == ["员工一", "李学员"]
 
 
+async def test_a_larger_capacity_seats_the_waiting_and_tells_them_or_their_approver(client, company):
+    for number, name in (("E01", "员工一"), ("E02", "员工二"), ("E03", "员工三"), ("E04", "员工四")):
+        await person(company, number, name, manager=company.employees["MGR"])
+    tokens = {number: await token_for(client, company.code, number) for number in ("E01", "E02", "E03", "E04")}
+    hr = await token_for(client, company.code, "HR1")
+
+    async def resize(session: TrainingSession, capacity: int) -> None:
+        body = await gql(client, UPDATE_SESSION, {"input": {"sessionId": sid(session), "capacity": capacity}}, hr)
+        assert body["data"]["updateSession"]["errors"] == [], body
+
+    async def status_of(session: TrainingSession, number: str) -> EnrollmentStatus:
+        enrollment = await Enrollment.get(session=session, employee=company.employees[number])
+        return enrollment.status
+
+    # A course without approval: two more seats go to the first two waiting, who hear they are in.
+    free = await make_session(company, "S-001", capacity=1, title="销售基础")
+    assert (await request(client, tokens["E01"], free))["status"] == "ENROLLED"
+    for number in ("E02", "E03", "E04"):
+        assert (await request(client, tokens[number], free))["status"] == "WAITLISTED"
+    await resize(free, 3)
+    assert await told(company) == [("E02", K.ENROLLMENT_PROMOTED), ("E03", K.ENROLLMENT_PROMOTED)]
+    assert [await status_of(free, number) for number in ("E02", "E03", "E04")] == [
+        EnrollmentStatus.ENROLLED,
+        EnrollmentStatus.ENROLLED,
+        EnrollmentStatus.WAITLISTED,
+    ]
+    promoted = await the(company, "E03", K.ENROLLMENT_PROMOTED)
+    assert promoted.params == session_params(free, "销售基础")
+    assert promoted.subject_id == sid(free) and promoted.expires_at == free.starts_at
+    await resize(free, 3)  # the same capacity again: nobody moves, nobody is told
+    assert len(await told(company)) == 2
+
+    # A course with approval: the seat from the waiting list is a request for the approver.
+    await needs_approval(company)
+    guarded = await make_session(company, capacity=1)
+    assert (await request(client, tokens["E01"], guarded))["status"] == "PENDING"
+    assert (await request(client, tokens["E04"], guarded))["status"] == "WAITLISTED"
+    await resize(guarded, 2)
+    assert await status_of(guarded, "E04") == EnrollmentStatus.PENDING
+    assert await told(company) == [
+        ("E02", K.ENROLLMENT_PROMOTED),
+        ("E03", K.ENROLLMENT_PROMOTED),
+        ("MGR", K.ENROLLMENT_REQUESTED),  # E01's request
+        ("MGR", K.ENROLLMENT_REQUESTED),  # E04's seat from the waiting list, awaiting approval
+    ]
+    asked = await Notification.filter(tenant_id=company.tenant.id, kind=K.ENROLLMENT_REQUESTED).order_by("id")
+    assert [n.params["employee"] for n in asked] == ["员工一", "员工四"]
+
+
 # --- sessions cancelled and moved ---------------------------------------------------------------
 
 
@@ -502,6 +555,89 @@ async def test_reviews_pushed_in_one_batch_tell_the_employee_of_each_log(client,
     assert render(K.PRACTICE_RETURNED, returned.params, "en", URUMQI)[1] == (
         "孟经理 returned your practice in “练习”: 缺少客户签字"
     )
+
+
+async def test_a_fact_that_fails_in_its_transaction_leaves_no_notification(client, company, monkeypatch):
+    """Reviews that would tell LRN, pushed in a batch that fails with a server error: once in a
+    later record of the batch, once right after the notifications were written. The transaction
+    rolls back whole: no notification (the outbox's first row), no delivery, the reviews undone
+    and the records not stored, so the phone's retry, once the fault is gone, is applied and tells
+    LRN once per review."""
+    practice = await CourseModule.get(course=company.courses["A-002"], position=2)
+    learner = await token_for(client, company.code, "LRN")
+    logs = []
+    for note in ("第一次", "第二次"):
+        client_id = str(uuid.uuid4())
+        variables = {
+            "input": {
+                "clientId": client_id,
+                "moduleId": to_global_id("CourseModule", practice.id),
+                "quantity": 1,
+                "note": note,
+                "practicedAt": (NOW - timedelta(hours=1)).isoformat(),
+            }
+        }
+        body = await gql(client, LOG_PRACTICE, variables, token=learner)
+        assert body["data"]["logPractice"]["result"]["status"] == "ACCEPTED", body
+        logs.append(await PracticeLog.get(record_id=client_id))
+    reward = await make_reward(company, cost=1)
+    await give(company, "MGR", "5")  # the redemption itself would be accepted
+    mentor = await token_for(client, company.code, "MGR", device_id="mentor-phone")
+    reviews: list[dict[str, Any]] = [
+        {
+            "id": str(uuid.uuid4()),
+            "seq": seq,
+            "kind": "PRACTICE_REVIEW",
+            "occurredAt": NOW.isoformat(),
+            "payload": {"practiceId": to_global_id("PracticeLog", log.id), "decision": "CONFIRMED", "note": ""},
+        }
+        for seq, log in enumerate(logs, start=1)
+    ]
+    # Applied after the reviews (records.registry.ORDER): by then the notices are noted.
+    redeem_record = {
+        "id": str(uuid.uuid4()),
+        "seq": 3,
+        "kind": "REWARD_REDEEMED",
+        "occurredAt": NOW.isoformat(),
+        "payload": {"rewardId": to_global_id("Reward", reward.id)},
+    }
+    batch = [*reviews, redeem_record]
+
+    async def nothing_left() -> None:
+        assert await told(company) == []
+        assert await Notification.filter(tenant_id=company.tenant.id).count() == 0
+        assert await NotificationDelivery.filter(tenant_id=company.tenant.id).count() == 0
+        assert {log.status for log in await PracticeLog.filter(id__in=[log.id for log in logs])} == {"PENDING"}
+        assert await ActivityRecord.filter(id__in=[record["id"] for record in batch]).count() == 0
+
+    async def fails(reason: str) -> None:
+        body = await gql(client, REVIEW_PUSH, push_input(batch, device_id="mentor-phone"), token=mentor)
+        assert body.get("errors") and not (body.get("data") or {}).get("syncPush"), (reason, body)
+        await nothing_left()
+
+    async def broken(self, context, records):
+        raise RuntimeError("the redemption's handler failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(registry.KINDS["REWARD_REDEEMED"]), "apply", broken)
+        await fails("a later record of the batch")
+
+    written_then_failed: list[list[tuple[int, int]]] = []
+    real_write = notices.write
+
+    async def write_then_fail(connection, tenant_id, told_now, now):
+        written = await real_write(connection, tenant_id, told_now, now)
+        written_then_failed.append(written)
+        raise RuntimeError("the statement after the notifications failed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(notices, "write", write_then_fail)
+        await fails("right after the notifications were written")
+    assert [len(written) for written in written_then_failed] == [2]  # they were written, then rolled back
+
+    body = await gql(client, REVIEW_PUSH, push_input(batch, device_id="mentor-phone"), token=mentor)
+    assert [r["status"] for r in body["data"]["syncPush"]["results"]] == ["ACCEPTED"] * 3, body
+    assert await told(company) == [("LRN", K.PRACTICE_CONFIRMED)] * 2
 
 
 async def test_a_submitted_evaluation_tells_the_mentee_a_draft_does_not(client, company):

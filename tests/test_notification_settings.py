@@ -24,6 +24,8 @@ from backend.services.notifications.notices import Notice
 from tests.factories import Company, make_company
 from tests.graphql_client import gql, token_for
 from tests.notification_receivers import (
+    DEAD_LETTERS,
+    RETRY_DELIVERY,
     WebhookReceiver,
     cancelled,
     dispatch_all,
@@ -148,21 +150,6 @@ async def test_the_server_refuses_to_call_its_own_network_by_default(
     assert receiver.requests == []
 
 
-DEAD = """
-query D($first: Int!) {
-  notificationDeadLetters(first: $first) {
-    totalCount
-    edges { node { id channel status attempts lastError kind recipient { employeeNo name } } }
-  }
-}
-"""
-RETRY = """
-mutation R($id: ID!) {
-  retryNotificationDelivery(id: $id) { delivery { id status attempts } errors { code } }
-}
-"""
-
-
 async def test_hr_sees_dead_letters_with_the_reason_and_sends_one_again(
     client: httpx.AsyncClient,
     company: Company,
@@ -182,31 +169,33 @@ async def test_hr_sees_dead_letters_with_the_reason_and_sends_one_again(
         for hours in (0, 1, 2, 3):  # each attempt is due by then: backoff is minutes
             await drain(transport, now + timedelta(hours=hours), settings)
     hr = await token_for(client, company.code, "HR1")
-    listed = (await gql(client, DEAD, {"first": 10}, hr))["data"]["notificationDeadLetters"]
+    listed = (await gql(client, DEAD_LETTERS, {"first": 10}, hr))["data"]["notificationDeadLetters"]
     assert listed["totalCount"] == 1
     node = listed["edges"][0]["node"]
     assert node["channel"] == "WEBHOOK" and node["status"] == "DEAD" and node["attempts"] == 2
     assert "503" in node["lastError"] and node["kind"] == "SESSION_CANCELLED"
     assert node["recipient"] == {"employeeNo": "LRN", "name": "李学员"}
 
-    again = (await gql(client, RETRY, {"id": node["id"]}, hr))["data"]["retryNotificationDelivery"]
+    again = (await gql(client, RETRY_DELIVERY, {"id": node["id"]}, hr))["data"]["retryNotificationDelivery"]
     assert again["errors"] == [] and again["delivery"]["status"] == "PENDING" and again["delivery"]["attempts"] == 0
-    twice = (await gql(client, RETRY, {"id": node["id"]}, hr))["data"]["retryNotificationDelivery"]
+    twice = (await gql(client, RETRY_DELIVERY, {"id": node["id"]}, hr))["data"]["retryNotificationDelivery"]
     assert twice["errors"] == [{"code": "INVALID_STATUS_CHANGE"}]
     receiver.answer = lambda _: (200, {}, 0.0)
     async with outbound_client(allow_private_hosts=True) as http:
         await drain(Transport(http, 5.0, True), now + timedelta(hours=5), settings)
-    assert (await gql(client, DEAD, {"first": 10}, hr))["data"]["notificationDeadLetters"]["totalCount"] == 0
+    listed = (await gql(client, DEAD_LETTERS, {"first": 10}, hr))["data"]["notificationDeadLetters"]
+    assert listed["totalCount"] == 0
     assert len(receiver.requests) == 3 and len(set(receiver.ids())) == 1  # one delivery, three attempts
 
     # Another company's HR admin, and an employee, see none of it.
     other = await make_company(password_hash, courses=False)
     outsider = await token_for(client, other.code, "HR1")
-    assert (await gql(client, DEAD, {"first": 10}, outsider))["data"]["notificationDeadLetters"]["totalCount"] == 0
-    foreign = (await gql(client, RETRY, {"id": node["id"]}, outsider))["data"]["retryNotificationDelivery"]
+    listed = (await gql(client, DEAD_LETTERS, {"first": 10}, outsider))["data"]["notificationDeadLetters"]
+    assert listed["totalCount"] == 0
+    foreign = (await gql(client, RETRY_DELIVERY, {"id": node["id"]}, outsider))["data"]["retryNotificationDelivery"]
     assert foreign["errors"] == [{"code": "NOT_FOUND"}]
     employee = await token_for(client, company.code, "LRN")
-    assert (await gql(client, DEAD, {"first": 10}, employee))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await gql(client, DEAD_LETTERS, {"first": 10}, employee))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def _pem(key: Any) -> str:

@@ -191,6 +191,55 @@ async def test_mark_read_online_touches_only_the_viewers_own(client, company: Co
     assert theirs.read_at is None
 
 
+async def test_unread_only_pages_the_unread_and_what_is_read_drops_out(client, company: Company) -> None:
+    learner, other = company.employees["LRN"], company.employees["OTH"]
+    await tell(company.tenant.id, *(approved(learner.id, n) for n in range(1, 7)), approved(other.id, 9))
+    token = await token_for(client, company.code, "LRN", device_id="phone-a")
+    ids = {
+        row.params["session"][-1]: to_global_id("Notification", row.id)
+        for row in await Notification.filter(recipient_id=learner.id)
+    }
+
+    def sessions(page: dict[str, Any]) -> list[str]:
+        return [edge["node"]["params"]["session"][-1] for edge in page["edges"]]
+
+    first = await inbox(client, token, first=2, unread_only=True)
+    assert sessions(first) == ["6", "5"] and first["pageInfo"]["hasNextPage"]
+    assert first["totalCount"] == first["unreadCount"] == 6
+    # Between two pages: 4 is read online, 2 on the other phone (a synced record), and 5, the row
+    # the cursor points at, too: the next page goes on from where the first ended, unread only.
+    marked = await gql(client, MARK, {"input": {"ids": [ids["4"], ids["5"]]}}, token)
+    assert marked["data"]["markNotificationsRead"]["result"]["result"] == {"marked": 2}
+    phone_b = await token_for(client, company.code, "LRN", device_id="phone-b")
+    pushed = await gql(client, PUSH, push_input([_read_record(1, {"ids": [ids["2"]]})], device_id="phone-b"), phone_b)
+    assert pushed["data"]["syncPush"]["results"][0]["status"] == "ACCEPTED"
+
+    rest = await inbox(client, token, first=2, after=first["pageInfo"]["endCursor"], unread_only=True)
+    assert sessions(rest) == ["3", "1"] and not rest["pageInfo"]["hasNextPage"]
+    assert rest["totalCount"] == rest["unreadCount"] == 3
+    assert all(edge["node"]["readAt"] is None for edge in rest["edges"])
+    whole = await inbox(client, token, unread_only=True)
+    assert sessions(whole) == ["6", "3", "1"] and not whole["pageInfo"]["hasNextPage"]
+    everything = await inbox(client, token)  # without unreadOnly the read ones are still listed, read
+    assert sessions(everything) == ["6", "5", "4", "3", "2", "1"] and everything["totalCount"] == 6
+    assert [n for n, edge in zip("654321", everything["edges"]) if edge["node"]["readAt"]] == ["5", "4", "2"]
+    # Paged again from the start: two, then the last one.
+    one = await inbox(client, token, first=2, unread_only=True)
+    assert sessions(one) == ["6", "3"] and one["pageInfo"]["hasNextPage"]
+    last = await inbox(client, token, first=2, after=one["pageInfo"]["endCursor"], unread_only=True)
+    assert sessions(last) == ["1"] and not last["pageInfo"]["hasNextPage"]
+
+    # Everything through the newest, from phone B: nothing unread is left, and OTH's stays unread.
+    pushed = await gql(
+        client, PUSH, push_input([_read_record(2, {"throughId": ids["6"]})], device_id="phone-b"), phone_b
+    )
+    assert pushed["data"]["syncPush"]["results"][0]["status"] == "ACCEPTED"
+    none_left = await inbox(client, token, unread_only=True)
+    assert none_left["edges"] == [] and not none_left["pageInfo"]["hasNextPage"]
+    assert none_left["totalCount"] == none_left["unreadCount"] == 0
+    assert (await inbox(client, await token_for(client, company.code, "OTH"), unread_only=True))["totalCount"] == 1
+
+
 @pytest.mark.parametrize(
     "payload",
     [

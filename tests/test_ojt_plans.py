@@ -37,6 +37,7 @@ from backend.models import (
 )
 from backend.services.imports import jobs
 from backend.services.imports.registry import KINDS
+from backend.services.notifications import scheduler
 from backend.services.ojt import assignment_checks
 from tests.conftest import count_queries
 from tests.factories import Company, make_company
@@ -44,6 +45,7 @@ from tests.graphql_client import gql, token_for
 from tests.sync_helpers import PULL, PUSH, lesson, pull_input, push_input
 
 ERRORS = "errors { code field message }"
+HOURLY_CHECK = next(job for job in scheduler.JOBS if job.name == "ojt_assignment_checks")
 ITEM = "courseId courseCode moduleId title dueOn required done"
 ASSIGNMENT = (
     f"id source startsOn dueOn status completedAt dueSoon remainingCount mentorRequired mentorMissing waivedReason "
@@ -769,6 +771,59 @@ async def test_a_skill_gap_gives_the_plan_to_those_far_enough_behind(client, com
         hr,
     )
     assert hired["errors"] == [] and await OjtAssignment.filter(tenant_id=company.tenant.id).count() == 1
+
+
+REQUIRE = f"""
+mutation Require($input: SetPositionSkillRequirementInput!) {{
+  setPositionSkillRequirement(input: $input) {{ position {{ code }} {ERRORS} }}
+}}"""
+
+
+async def test_a_skill_gap_that_grows_past_the_threshold_gives_the_plan_at_the_next_hourly_check(client, company, hr):
+    """The hourly check (the worker's ``ojt_assignment_checks`` job) gives nothing while the gap is
+    below the plan's threshold; once HR raises the requirement, the next run gives the plan and
+    tells the employee, once; later runs give and tell nothing more."""
+    sales_1, neg = await position(company, "SAL-1"), company.skills["NEG"]
+    learner = company.employees["LRN"]
+    await EmployeeSkill.create(tenant=company.tenant, employee=learner, skill=neg, level=30)
+
+    async def require(level: int) -> None:
+        given = {"positionId": gid("Position", sales_1), "skillId": gid("Skill", neg), "requiredLevel": level}
+        body = await gql(client, REQUIRE, {"input": given}, token=hr)
+        assert body["data"]["setPositionSkillRequirement"]["errors"] == [], body
+
+    async def hourly_check(at: datetime) -> list[int | None]:
+        ran = await scheduler.run_due(at, jobs=[HOURLY_CHECK], tenant_ids=[company.tenant.id])
+        return [run.result for run in ran]
+
+    await require(50)  # gap 20
+    await create_plan(
+        client,
+        hr,
+        plan_input("OJT-GAP", course_item(company.courses["S-003"]), skillId=gid("Skill", neg), gapThreshold=25),
+    )
+    now = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+    assert await hourly_check(now) == [0]
+    assert await OjtAssignment.filter(tenant_id=company.tenant.id).count() == 0
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_NEW) == []
+
+    await require(60)  # gap 30: past the threshold
+    assert await OjtAssignment.filter(tenant_id=company.tenant.id).count() == 0  # not until the check runs
+    assert await hourly_check(now + timedelta(minutes=30)) == []  # not due again within the hour
+    assert await hourly_check(now + timedelta(hours=1)) == [1]
+    (given,) = await OjtAssignment.filter(tenant_id=company.tenant.id)
+    assert (given.employee_id, given.source) == (learner.id, AssignmentSource.SKILL_GAP)
+    told = [(learner.id, f"assignment:{given.id}:new")]
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_NEW) == told
+    assert [a["plan"]["code"] for a in await mine(client, await token_for(client, company.code, "LRN"))] == ["OJT-GAP"]
+
+    # Later runs, and a requirement raised further, give and tell nothing more.
+    await require(80)
+    for hours in (2, 3):
+        assert await hourly_check(now + timedelta(hours=hours)) == [0]
+    assert await OjtAssignment.filter(tenant_id=company.tenant.id).count() == 1
+    assert await new_notices(company, NotificationKind.ASSIGNMENT_NEW) == told
+    assert await Notification.filter(tenant_id=company.tenant.id).exclude(recipient_id=learner.id).count() == 0
 
 
 # --- the feed and the cost of a page ------------------------------------------------------------------
