@@ -23,6 +23,12 @@ from backend.config import Settings
 from backend.db import tortoise_config
 from backend.services.people.auth import hash_password
 
+# A benchmark's one signed-in phone sends thousands of requests a minute: `xuefen serve` keeps its
+# rate limiter on (what it costs is part of what is measured) with limits no run reaches.
+UNREACHED_RATE_LIMITS = {
+    f"XUEFEN_RATE_LIMIT_{scope}": "1000000000/minute" for scope in ("TOKEN", "DEVICE", "PERSON", "ADDRESS")
+}
+
 
 class Statements(logging.Handler):
     """Captures the SQL (and parameters) Tortoise sends while attached."""

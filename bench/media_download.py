@@ -38,6 +38,7 @@ import httpx
 from backend.config import Settings
 from backend.services.content.media_links import media_path
 from backend.services.content.storage import LocalStore, Spooled
+from bench.common import UNREACHED_RATE_LIMITS
 from bench.read_path import CLOCK_TICKS, WRK, Server, _cpu_ticks, _start, _stop, _wait_ready
 
 SECRET = "bench-secret-key-" + "m" * 32
@@ -198,6 +199,7 @@ def run(args: argparse.Namespace) -> None:
             "XUEFEN_MEDIA_DIR": str(media_dir),
             "XUEFEN_MEDIA_URL_TTL": "3600",
             "XUEFEN_LOG_LEVEL": "WARNING",
+            **UNREACHED_RATE_LIMITS,
         }
         servers: list[Server] = []
         try:

@@ -49,6 +49,7 @@ import httpx
 import orjson
 
 from backend import demo
+from bench.common import UNREACHED_RATE_LIMITS
 from bench.minimal_server import COURSE_PAGE, LEDGER_PAGE, ONE_COURSE, PAGE_SIZE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -331,6 +332,7 @@ def run(args: argparse.Namespace) -> None:
         "XUEFEN_SECRET_KEY": SECRET,
         "XUEFEN_LOG_LEVEL": "WARNING",
         "XUEFEN_ACCESS_TOKEN_TTL": str(24 * 3600),  # one sign-in lasts the whole run
+        **UNREACHED_RATE_LIMITS,
     }
     servers: list[Server] = []
     try:

@@ -41,6 +41,7 @@ from backend.db import tortoise_config
 from backend.ids import to_global_id
 from backend.models import CourseModule, CourseStatus, ModuleKind
 from backend.services.people.auth import hash_password
+from bench.common import UNREACHED_RATE_LIMITS
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
@@ -165,6 +166,7 @@ async def _serve(url: str, **env: str) -> tuple[asyncio.subprocess.Process, str]
             "XUEFEN_DATABASE_URL": url,
             "XUEFEN_SECRET_KEY": SECRET,
             "XUEFEN_LOG_LEVEL": "WARNING",
+            **UNREACHED_RATE_LIMITS,
             **env,
         },
         stdout=asyncio.subprocess.DEVNULL,

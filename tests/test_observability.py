@@ -348,6 +348,42 @@ async def test_an_unhandled_error_is_logged_with_its_request_id_and_answered_in_
     ]
 
 
+async def test_a_request_whose_client_hung_up_is_499_and_one_left_unanswered_is_500():
+    """A client that goes away before the answer (wrk at the end of a run, a phone losing signal)
+    is no server error: 499 at info level, as nginx says. An app returning without any answer
+    while the client is still there is one."""
+
+    async def gives_up(scope, receive, send) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass  # the body, then the client hangs up: nothing left to answer
+
+    async def forgets(scope, receive, send) -> None:
+        await receive()  # the body, and no answer
+
+    async def call(app, messages: list[dict]) -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return messages.pop(0)
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": [], "query_string": b""}
+        await AccessLogMiddleware(app)(scope, receive, send)
+        return sent
+
+    body = {"type": "http.request", "body": b"{}", "more_body": False}
+    with captured_log() as output:
+        assert await call(gives_up, [body, {"type": "http.disconnect"}]) == []
+        await call(forgets, [body])
+    access = [json.loads(line) for line in output.getvalue().splitlines()]
+    assert [(line["status"], line["level"], line["bytes"]) for line in access] == [
+        (499, "info", 0),
+        (500, "warning", 0),
+    ]
+
+
 def test_several_processes_add_up_in_multiprocess_mode(tmp_path, monkeypatch):
     (tmp_path / "counter_999999.db").write_bytes(b"stale")  # a previous run's numbers
     monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path))

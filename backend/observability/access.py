@@ -159,6 +159,13 @@ class AccessLogMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status: int | None = None
         sent = 0
+        gone = False  # the client hung up: an unanswered request is then no server error
+
+        async def observing_receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def observing_send(message: Message) -> None:
             nonlocal status, sent
@@ -170,7 +177,7 @@ class AccessLogMiddleware:
 
         span = tracing.start_request_span(scope)
         try:
-            await self.app(scope, receive, observing_send)
+            await self.app(scope, observing_receive, observing_send)
         except asyncio.CancelledError:
             status = status or 499  # the client went away before an answer (nginx's number)
             raise
@@ -187,8 +194,11 @@ class AccessLogMiddleware:
             raise
         finally:
             seconds = time.perf_counter() - started
-            self._finish(scope, observed, status or 500, seconds, sent)
-            tracing.end_request_span(span, status or 500, route_template(scope) if span is not None else "")
+            # Nothing answered: the client went away (uvicorn drops what is sent after that) or the
+            # app returned without answering, which is a server error.
+            status = status or (499 if gone else 500)
+            self._finish(scope, observed, status, seconds, sent)
+            tracing.end_request_span(span, status, route_template(scope) if span is not None else "")
             structlog.contextvars.clear_contextvars()
 
     def _finish(self, scope: Scope, observed: Observed, status: int, seconds: float, sent: int) -> None:
