@@ -9,7 +9,7 @@ SQLite deployments, development).
 Which counters a request draws on:
 
 - A request with a valid access token (``Authorization: Bearer``) draws on three counters, all
-  keyed on the token's verified claims (``auth._token_claims`` caches them: no database query
+  keyed on the token's verified claims (``auth.access_token_identity`` caches them: no database query
   here), never on the token's text, which has several spellings that verify alike (PyJWT takes a
   trailing ``=``; base64 ignores the unused bits of the signature's last character):
 
@@ -52,7 +52,6 @@ from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-import jwt
 import orjson
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -64,7 +63,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backend.config import ConfigError, Settings
 from backend.errors import DomainError, ErrorCode
 from backend.i18n import negotiate_locale
-from backend.services.people.auth import _token_claims, client_source
+from backend.services.people.auth import access_token_identity, client_source
 
 log = logging.getLogger("xuefen.rate_limit")
 T = TypeVar("T")
@@ -212,12 +211,12 @@ class RateLimitMiddleware:
         token = _bearer(scope)
         if token:
             try:
-                session_id, employee_id, tenant_id = _token_claims(self.settings.keys, token)
+                session_id, employee_id, tenant_id, issued = access_token_identity(self.settings.keys, token)
             except Exception:  # expired, forged or garbage: counted by address like any
                 pass  # request without a token (the API refuses it afterwards with its own error)
             else:
                 session = f"{tenant_id}:{session_id}"
-                token_key = f"{session}:{_issued_at(token)}"
+                token_key = f"{session}:{issued}"
                 return [
                     *(_Check("token", item, token_key) for item in self.limits.token),
                     *(_Check("device", item, session) for item in self.limits.device),
@@ -298,16 +297,6 @@ def _bearer(scope: Scope) -> str:
     """The bearer token of the request's (first) Authorization header, or ""."""
     scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-def _issued_at(token: str) -> str:
-    """The ``iat`` claim of a token whose signature ``_token_claims`` has just verified (so its
-    payload is the one that was signed), as text; "" if it has none. Read without verifying again."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.InvalidTokenError:
-        return ""
-    return str(claims.get("jti") or claims.get("iat") or "")
 
 
 def _rate_headers(verdict: _Verdict) -> list[tuple[bytes, bytes]]:

@@ -671,12 +671,14 @@ async def deactivate_employee(tenant_id: int, employee_id: int) -> None:
         )
 
 
-# Access tokens verified before: (secret, token) -> (session, employee, tenant, expiry). The
-# signature of the same text under the same key verifies the same every time, so a phone's
-# repeated requests skip it; only the expiry moves, and it is checked on every use. Whether the
-# session is still live is the database's answer, every request (authenticate). Keyed by the key
-# too: a token of a key that has left the ring is never found.
-_VERIFIED: dict[tuple[str, str], tuple[uuid.UUID, int, int, float]] = {}
+# Access tokens verified before: (secret, token) -> (session, employee, tenant, expiry, issued).
+# The signature of the same text under the same key verifies the same every time, so a phone's
+# repeated requests skip it (and the parsing of its header); only the expiry moves, and it is
+# checked on every use. Whether the session is still live is the database's answer, every
+# request (authenticate). Keyed by the key too: a token of a key that has left the ring is never
+# found. ``issued`` tells two tokens of one sign-in apart (its jti, else iat: the rate limiter's
+# per-token counter).
+_VERIFIED: dict[tuple[str, str], tuple[uuid.UUID, int, int, float, str]] = {}
 _VERIFIED_LIMIT = 10_000  # tokens kept (each a few hundred bytes); emptied when full
 
 
@@ -693,22 +695,31 @@ def _candidate_keys(keys: KeyRing, access_token: str) -> tuple[str, ...]:
     return (key,) if key is not None else ()
 
 
+def _verified_token(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int, float, str]:
+    """(session, employee, tenant, expiry, issued) of a valid, unexpired access token signed under
+    a key of the ring; TOKEN_EXPIRED or UNAUTHENTICATED otherwise."""
+    # Verified before under a key still in the ring: that key signed it (no header to parse).
+    known = next((hit for key in keys.all if (hit := _VERIFIED.get((key, access_token))) is not None), None)
+    if known is None:
+        candidates = _candidate_keys(keys, access_token)
+        for secret_key in candidates:
+            try:
+                known = _verify_token(secret_key, access_token)
+                break
+            except jwt.InvalidSignatureError:
+                continue  # another key of the ring, maybe (a token without a key id)
+        else:
+            raise DomainError(ErrorCode.UNAUTHENTICATED)
+    elif known[3] <= datetime.now(UTC).timestamp():  # as PyJWT: expired from its exp second on
+        raise DomainError(ErrorCode.TOKEN_EXPIRED)
+    return known
+
+
 def _token_claims(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int]:
     """(session, employee, tenant) of a valid, unexpired access token signed under a key of the
     ring; TOKEN_EXPIRED or UNAUTHENTICATED otherwise."""
-    candidates = _candidate_keys(keys, access_token)
-    for secret_key in candidates:
-        known = _VERIFIED.get((secret_key, access_token))
-        if known is not None:
-            if known[3] <= datetime.now(UTC).timestamp():  # as PyJWT: expired from its exp second on
-                raise DomainError(ErrorCode.TOKEN_EXPIRED)
-            return known[0], known[1], known[2]
-    for secret_key in candidates:
-        try:
-            return _verify_token(secret_key, access_token)
-        except jwt.InvalidSignatureError:
-            continue  # another key of the ring, maybe (a token without a key id)
-    raise DomainError(ErrorCode.UNAUTHENTICATED)
+    session_id, employee_id, tenant_id, _, _ = _verified_token(keys, access_token)
+    return session_id, employee_id, tenant_id
 
 
 def access_token_claims(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int]:
@@ -717,8 +728,16 @@ def access_token_claims(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, in
     return _token_claims(keys, access_token)
 
 
-def _verify_token(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, int]:
-    """``_token_claims`` under one key; InvalidSignatureError when the key did not sign it."""
+def access_token_identity(keys: KeyRing, access_token: str) -> tuple[uuid.UUID, int, int, str]:
+    """(session, employee, tenant, issued) of a valid access token: ``issued`` (its jti, else its
+    iat) tells apart two tokens of one sign-in (the rate limiter's per-token counter). Verified
+    and cached as ``_token_claims`` is."""
+    session_id, employee_id, tenant_id, _, issued = _verified_token(keys, access_token)
+    return session_id, employee_id, tenant_id, issued
+
+
+def _verify_token(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, int, float, str]:
+    """``_verified_token`` under one key; InvalidSignatureError when the key did not sign it."""
     key = (secret_key, access_token)
     try:
         claims = jwt.decode(
@@ -733,6 +752,7 @@ def _verify_token(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, i
         employee_id = int(claims["sub"])
         tenant_id = int(claims["tid"])
         expires = float(claims["exp"])
+        issued = str(claims.get("jti") or claims.get("iat") or "")
     except jwt.ExpiredSignatureError as exc:
         raise DomainError(ErrorCode.TOKEN_EXPIRED) from exc
     except jwt.InvalidSignatureError:
@@ -741,8 +761,8 @@ def _verify_token(secret_key: str, access_token: str) -> tuple[uuid.UUID, int, i
         raise DomainError(ErrorCode.UNAUTHENTICATED) from exc
     if len(_VERIFIED) >= _VERIFIED_LIMIT:
         _VERIFIED.clear()
-    _VERIFIED[key] = (session_id, employee_id, tenant_id, expires)
-    return session_id, employee_id, tenant_id
+    _VERIFIED[key] = verified = (session_id, employee_id, tenant_id, expires, issued)
+    return verified
 
 
 async def authenticate(settings: Settings, access_token: str) -> Viewer:
