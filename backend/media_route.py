@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
+from backend.http_caching import none_match
 from backend.i18n import negotiate_locale
 from backend.sendfile import ZEROCOPY
 from backend.services.content.media_links import read_media_key
@@ -148,17 +149,10 @@ def _if_range_holds(value: str, etag: str, modified: int) -> bool:
     return _http_date(value) == modified
 
 
-def _none_match(value: str, etag: str) -> bool:
-    """Whether If-None-Match names this file (weak comparison; ``*``: any file)."""
-    tags = [tag.strip() for tag in value.split(",")]
-    return "*" in tags or any(tag.removeprefix("W/") == etag for tag in tags)
-
-
 def _not_modified(headers: Headers, etag: str, modified: int) -> bool:
     """If-None-Match, else If-Modified-Since (RFC 9110 §13.2.2: the first is evaluated alone)."""
-    none_match = headers.get("if-none-match")
-    if none_match is not None:
-        return _none_match(none_match, etag)
+    if "if-none-match" in headers:
+        return none_match(headers, etag)
     since = headers.get("if-modified-since")
     since_at = _http_date(since) if since is not None else None
     return since_at is not None and modified <= since_at

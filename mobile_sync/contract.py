@@ -25,6 +25,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from backend.http_caching import none_match
 from backend.services.feed import Entity
 from backend.services.records.registry import HANDLERS, PHONE_KINDS
 from backend.services.records.spec import Obj
@@ -201,24 +202,11 @@ def deprecated_fields() -> list[str]:
     return sorted(found)
 
 
-def not_modified(values: list[str], etag: str) -> bool:
-    """Whether ``If-None-Match`` (every header of that name, each a list) matches ``etag`` as RFC
-    9110 (13.1.2) says for a GET: ``*`` matches any representation, and tags compare weakly, so
-    ``W/"x"`` (what a proxy that compressed the body sends back) matches ``"x"``."""
-    ours = etag.removeprefix("W/")
-    for value in values:
-        for tag in value.split(","):  # our tags are hex: no comma inside the quotes
-            tag = tag.strip()
-            if tag == "*" or tag.removeprefix("W/") == ours:
-                return True
-    return False
-
-
 async def contract_route(request: Request) -> Response:
     """``GET /schema/sync-contract.json``: public (it is in the repository too), cacheable for an
     hour and revalidated by ETag, so a generator run costs one 304."""
     content, etag = served()
     headers = {"ETag": etag, "Cache-Control": "public, max-age=3600"}
-    if not_modified(request.headers.getlist("if-none-match"), etag):
+    if none_match(request.headers, etag):
         return Response(status_code=304, headers=headers)
     return Response(content, media_type="application/schema+json", headers=headers)

@@ -53,6 +53,7 @@ from tortoise.exceptions import ValidationError
 from backend.config import Settings
 from backend.errors import DomainError, ErrorCode
 from backend.graphiql_assets import page_html
+from backend.http_caching import none_match
 from backend.i18n import negotiate_locale, translate
 from backend.observability import tracing
 from backend.observability.graphql import REGISTERED_DOCUMENT, RequestObservation
@@ -72,7 +73,6 @@ from schema.http_protocol import (
     content_type,
     etag,
     negotiate,
-    not_modified,
 )
 from schema.ids import expect_global_id
 from schema.mutation import Mutation
@@ -493,7 +493,7 @@ class GraphQLView(GraphQL[Context, None]):
             return response
         tag = etag(bytes(response.body), request.headers.get("accept-encoding"))
         headers = {"cache-control": CACHEABLE, "etag": tag, "vary": VARY}
-        if not_modified(request.headers.get("if-none-match"), tag):
+        if none_match(request.headers, tag):
             return Response(status_code=304, headers=headers)
         response.headers.update(headers)
         return response

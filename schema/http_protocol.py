@@ -86,11 +86,3 @@ def etag(body: bytes, accept_encoding: str | None) -> str:
     digest = base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("=")
     gzipped = len(body) >= GZIP_MINIMUM_SIZE and "gzip" in (accept_encoding or "").lower()
     return f'{"W/" if gzipped else ""}"{digest}"'
-
-
-def not_modified(if_none_match: str | None, current: str) -> bool:
-    """Whether ``If-None-Match`` names the current answer (weak comparison, RFC 9110 13.1.2)."""
-    if not if_none_match:
-        return False
-    tags = [tag.strip() for tag in if_none_match.split(",")]
-    return "*" in tags or current.removeprefix("W/") in {tag.removeprefix("W/") for tag in tags}
