@@ -4,7 +4,6 @@ parsed after real requests, multiprocess metrics, and OpenTelemetry spans of a G
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -12,7 +11,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import httpx
@@ -27,31 +25,16 @@ from starlette.routing import Route
 
 from backend.app import RequestIdMiddleware, create_app
 from backend.config import ConfigError, Settings
-from backend.logs import formatter, handler, redact
+from backend.logs import formatter, redact
 from backend.observability import metrics, tracing
 from backend.observability.access import AccessLogMiddleware, logged_path
 from tests.factories import TEST_PASSWORD, Company, make_company
 from tests.graphql_client import gql, login
+from tests.log_capture import captured_log
 from tests.sync_helpers import PUSH, lesson, push_input
 
 METRICS_TOKEN = "metrics-" + uuid.uuid4().hex
 ME = "query Me { me { name employeeNo } }"
-
-
-@contextmanager
-def captured_log(log_format: str = "json") -> Iterator[io.StringIO]:
-    """What the server writes to its log while the block runs, through the real formatter."""
-    stream = io.StringIO()
-    capture = handler(stream, log_format)
-    root, ours = logging.getLogger(), logging.getLogger("xuefen")
-    old_level = ours.level
-    root.addHandler(capture)
-    ours.setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(capture)
-        ours.setLevel(old_level)
 
 
 @pytest.fixture
