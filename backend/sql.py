@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import OperationalError
+from tortoise.queryset import QuerySet
 
 
 def placeholders(connection: BaseDBAsyncClient, count: int) -> str:
@@ -159,3 +160,19 @@ def _read_json_column(index: int, kind: str) -> str:
     if kind == "text":
         return f"r->>{index}"
     return f"(r->>{index})::{kind}"
+
+
+async def values_of(query: QuerySet[Any], *fields: str) -> list[dict[str, Any]]:
+    """``await query.values(*fields)`` that keeps the query's ``select_for_update()``: tortoise
+    (1.1) leaves FOR UPDATE out of a ``values()`` or ``values_list()`` query without a word, so a
+    row "locked" that way is not locked at all. A locking query reads the fields through
+    ``only()`` instead: the same one statement, with its lock (tests/conftest.py refuses the other
+    spelling)."""
+    if not getattr(query, "_select_for_update", False):
+        return list(await query.values(*fields))
+    return [{field: getattr(row, field) for field in fields} for row in await query.only(*fields)]
+
+
+async def values_list_of(query: QuerySet[Any], *fields: str) -> list[tuple[Any, ...]]:
+    """``await query.values_list(*fields)`` that keeps the query's lock, as ``values_of``."""
+    return [tuple(row[field] for field in fields) for row in await values_of(query, *fields)]

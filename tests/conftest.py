@@ -25,6 +25,7 @@ import httpx
 import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate
+from tortoise.queryset import QuerySet
 
 from backend.app import create_app
 from backend.config import Settings
@@ -33,6 +34,26 @@ from backend.services.people.auth import hash_password
 from tests.factories import TEST_PASSWORD
 
 TEST_URL_ENV = "XUEFEN_TEST_DATABASE_URL"
+
+
+def _refuse_values_under_a_lock() -> None:
+    """tortoise (1.1) leaves FOR UPDATE out of ``values()``/``values_list()`` without a word, so a
+    row "locked" that way is not: the whole suite refuses that spelling (``backend.sql.values_of``
+    keeps the lock). Certificates and OJT assessments each lost a race to it."""
+    for name in ("values", "values_list"):
+        original = getattr(QuerySet, name)
+
+        def guarded(self, *args, _original=original, _name=name, **kwargs):
+            if self._select_for_update:
+                raise AssertionError(
+                    f"select_for_update() then {_name}(): tortoise drops the lock; use backend.sql.values_of"
+                )
+            return _original(self, *args, **kwargs)
+
+        setattr(QuerySet, name, guarded)
+
+
+_refuse_values_under_a_lock()
 
 
 def _test_url() -> str:

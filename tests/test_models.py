@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from tortoise import Tortoise, connections
 from tortoise.models import Model
 
@@ -80,3 +81,16 @@ async def test_row_plans_are_made_again_after_tortoise_is_initialised_again(clie
 
 def test_no_columns_read_as_no_values():
     assert CourseModule.values_of(())({"id": 1}) == ()
+
+
+@pytest.mark.postgres_only  # SQLite has no row locks: tortoise asks for none there
+async def test_a_lock_is_never_asked_of_a_values_query(database_url):
+    """tortoise leaves FOR UPDATE out of values()/values_list(): the suite refuses that spelling
+    (tests/conftest.py) and backend.sql.values_of keeps the lock."""
+    from backend.models import Employee
+    from backend.sql import values_of
+
+    with pytest.raises(AssertionError, match="values_of"):
+        Employee.filter(id=0).select_for_update().values_list("id", flat=True)
+    assert "FOR UPDATE" in Employee.filter(id=0).select_for_update().only("id").sql()
+    assert await values_of(Employee.filter(id=0).select_for_update(), "id") == []

@@ -42,7 +42,7 @@ from backend.services.catalog.course_versions import ACTIONS
 from backend.services.feed import Entity
 from backend.services.imports.bulk import update_by_id
 from backend.services.imports.kinds import KEY_CHUNK, WriteRun
-from backend.sql import db_time, insert_many
+from backend.sql import db_time, insert_many, values_of
 
 if TYPE_CHECKING:
     from backend.services.imports.courses import CourseRow
@@ -216,8 +216,8 @@ class CompanyCourses:
         for start in range(0, len(codes), KEY_CHUNK):
             query = Course.filter(tenant_id=tenant_id, code__in=codes[start : start + KEY_CHUNK])
             if lock:
-                query = query.select_for_update()  # as locked_course: the "before" stays true
-            for course in await query.using_db(connection).values(*COURSE_READ):
+                query = query.select_for_update(no_key=True)  # as locked_course: the "before" stays true
+            for course in await values_of(query.using_db(connection), *COURSE_READ):
                 company.courses[course["code"]] = _course(course)
         ids = [course["id"] for course in company.courses.values()]
         for start in range(0, len(ids), KEY_CHUNK):
@@ -483,8 +483,8 @@ class CourseWriter:
             return
         query = Course.filter(tenant_id=run.tenant_id, id__in=replaced, status=CourseStatus.PUBLISHED)
         if run.write:
-            query = query.select_for_update()
-        found = [_course(course) for course in await query.using_db(run.connection).values(*COURSE_READ)]
+            query = query.select_for_update(no_key=True)
+        found = [_course(course) for course in await values_of(query.using_db(run.connection), *COURSE_READ)]
         run.counts.updated += len(found)
         if not run.write or not found:
             return

@@ -27,7 +27,7 @@ from backend.services.ojt import assignments
 from backend.services.people.employment_moves import LEFT
 from backend.services.people.employment_steps import touch_person
 from backend.services.people.org_units import touch_ruled_quizzes
-from backend.sql import db_day, db_time, insert_many
+from backend.sql import db_day, db_time, insert_many, values_of
 
 _MENTORSHIP_COLUMNS = {
     "tenant_id": "int",
@@ -73,10 +73,14 @@ async def leave(run: WriteRun, leavers: list[Plan]) -> None:
     await Employee.filter(tenant_id=tenant_id, id__in=ids).using_db(connection).update(mentor_id=None)
     await Employee.filter(tenant_id=tenant_id, mentor_id__in=ids).using_db(connection).update(mentor_id=None)
     query = Mentorship.filter(Q(mentor_id__in=ids) | Q(mentee_id__in=ids), tenant_id=tenant_id)
-    found = (
-        await query.select_for_update()
-        .using_db(connection)
-        .values("id", "mentor_id", "mentee_id", "course_id", "starts_on", "ends_on")
+    found = await values_of(
+        query.select_for_update().using_db(connection),
+        "id",
+        "mentor_id",
+        "mentee_id",
+        "course_id",
+        "starts_on",
+        "ends_on",
     )
     ended: list[tuple[dict[str, Any], date]] = []
     removed: list[tuple[dict[str, Any], date]] = []

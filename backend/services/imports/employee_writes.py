@@ -46,7 +46,7 @@ from backend.services.imports.employee_rows import (
 from backend.services.imports.kinds import KEY_CHUNK, WriteRun
 from backend.services.people.employment_steps import lock_people, state_of
 from backend.services.validation import invalid
-from backend.sql import db_day, db_time, insert_many
+from backend.sql import db_day, db_time, insert_many, values_list_of
 
 _STATE = "employees: writing"  # notes: the writing's own state
 _STEP_COLUMNS = {
@@ -183,8 +183,9 @@ async def _plan(run: WriteRun, state: _State, rows: Sequence[tuple[int, Employee
     befores: dict[str, Stored] = {}
     if known:
         query = Employee.filter(tenant_id=tenant_id, employee_no__in=known).using_db(connection)
-        query = query.select_for_update() if run.write else query
-        befores = {found[1]: Stored(*found) for found in await query.values_list(*Stored._fields)}
+        # NO KEY: rows written meanwhile that point at an employee (pushes) take KEY SHARE on it.
+        query = query.select_for_update(no_key=True) if run.write else query
+        befores = {found[1]: Stored(*found) for found in await values_list_of(query, *Stored._fields)}
     ids = [found.id for found in befores.values()]
     roles = await roles_by_employee(tenant_id, ids, connection)
     mentorships: dict[int, list[dict[str, Any]]] = defaultdict(list)

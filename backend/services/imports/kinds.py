@@ -41,7 +41,7 @@ from backend.services.imports.files import WriteCell
 from backend.services.imports.problems import Problems, from_error
 from backend.services.imports.rows import Cells, Column, Header
 from backend.services.people.standards import Standards
-from backend.sql import db_time, insert_many
+from backend.sql import db_time, insert_many, values_of
 
 RowT = TypeVar("RowT")
 
@@ -273,8 +273,8 @@ class CodeKeyedKind(ImportKind[RowT]):
         if codes:
             query = self.model.filter(tenant_id=run.tenant_id, code__in=codes)
             if run.write:
-                query = query.select_for_update()  # the rows' "before" stays true until the job commits
-            existing = {found["code"]: found for found in await query.using_db(run.connection).values("id", *names)}
+                query = query.select_for_update(no_key=True)  # the rows' "before" stays true until the job commits
+            existing = {found["code"]: found for found in await values_of(query.using_db(run.connection), "id", *names)}
         creates: list[dict[str, Any]] = []
         updates: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
         for after in planned:

@@ -22,6 +22,7 @@ from backend.models import Employee, OrgUnit
 from backend.services.imports.kinds import KEY_CHUNK
 from backend.services.people.org_units import MAX_PATH, OrgUnitFields
 from backend.services.validation import invalid
+from backend.sql import values_list_of
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ async def company_units(connection: BaseDBAsyncClient | None, tenant_id: int, lo
     """Every unit of the company by code (one query; a company has thousands at most)."""
     query = OrgUnit.filter(tenant_id=tenant_id)
     if lock:  # their "before" stays true, and nobody hires into one the job closes meanwhile
-        query = query.select_for_update()
-    found = await query.using_db(connection).values_list("id", "code", "name", "parent_id", "path", "closed_on")
+        query = query.select_for_update(no_key=True)
+    found = await values_list_of(query.using_db(connection), "id", "code", "name", "parent_id", "path", "closed_on")
     return {row[1]: Unit(*row) for row in found}
 
 

@@ -47,7 +47,7 @@ from backend.services.people.org_units import (
     touch_ruled_quizzes,
 )
 from backend.services.people.positions import PositionFields, check_position, check_required_level
-from backend.sql import db_day, db_time, insert_many
+from backend.sql import db_day, db_time, insert_many, values_list_of
 
 # --- org units ------------------------------------------------------------------------------------
 
@@ -455,11 +455,11 @@ class PositionSkillsKind(ImportKind[RequirementRow]):
             tenant_id=tenant_id, position_id__in=list(position_ids.values()), skill_id__in=list(skill_ids.values())
         )
         if run.write:  # the levels "before" stay true until the job commits
-            query = query.select_for_update()
+            query = query.select_for_update(no_key=True)
         existing = {
             (p, s): (i, level)
-            for i, p, s, level in await query.using_db(connection).values_list(
-                "id", "position_id", "skill_id", "required_level"
+            for i, p, s, level in await values_list_of(
+                query.using_db(connection), "id", "position_id", "skill_id", "required_level"
             )
         }
         creates: list[tuple[int, int, int]] = []

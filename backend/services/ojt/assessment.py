@@ -58,7 +58,7 @@ from backend.services.records.work import UnitOfWork
 from backend.services.reports import rollups
 from backend.services.validation import text
 from backend.services.viewer import Viewer
-from backend.sql import db_time, db_uuid, placeholders
+from backend.sql import db_time, db_uuid, placeholders, values_of
 
 MENTOR_EVALUATION = "MENTOR_EVALUATION"
 DEFAULT_PASS_SCORE = 60
@@ -259,11 +259,13 @@ async def _after_submit(
     # Concurrent passing evaluations of one mentee queue on the mentee's row, so the later one
     # sees the earlier (committed) and the module is counted once. A superseded evaluation that
     # passed was counted when it was submitted.
-    await (
+    await values_of(
         Employee.filter(tenant_id=evaluation.tenant_id, id=evaluation.mentee_id)
-        .select_for_update()
-        .using_db(connection)
-        .values_list("id", flat=True)
+        .select_for_update(
+            no_key=True
+        )  # not FOR UPDATE: rows written meanwhile that point at the mentee take KEY SHARE
+        .using_db(connection),
+        "id",
     )
     passed_before = (
         await MentorEvaluation.filter(
