@@ -29,6 +29,10 @@ RUN /opt/xuefen/bin/pip install ".${EXTRAS:+[$EXTRAS]}" \
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="xuefen" \
       org.opencontainers.image.description="Xuefen (学分): GraphQL server for on-the-job training with credits"
+# A TrueType font with Chinese glyphs, embedded in certificate PDFs (backend/services/certificates/pdf.py).
+RUN apt-get update -q \
+    && apt-get install -y -q --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/*
 # A system user with a fixed id (volumes keep their owner across rebuilds) and no shell.
 RUN groupadd --system --gid 10001 xuefen \
     && useradd --system --uid 10001 --gid xuefen --home-dir /var/lib/xuefen --shell /usr/sbin/nologin xuefen \
@@ -40,7 +44,8 @@ ENV PATH=/opt/xuefen/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     XUEFEN_DATA_DIR=/var/lib/xuefen/data \
-    XUEFEN_MEDIA_DIR=/var/lib/xuefen/media
+    XUEFEN_MEDIA_DIR=/var/lib/xuefen/media \
+    XUEFEN_CERTIFICATE_FONT=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 USER xuefen:xuefen
 WORKDIR /var/lib/xuefen
 VOLUME ["/var/lib/xuefen/media"]

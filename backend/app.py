@@ -21,6 +21,8 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from backend.admin.pages import admin_routes
+from backend.calendar_route import calendar_feed
+from backend.certificate_pages import certificate_endpoints
 from backend.config import Settings
 from backend.cors import cors_middleware
 from backend.db import tortoise_config
@@ -130,6 +132,7 @@ def create_app(
         metrics.process_exited()  # this worker's pool gauges leave the sum (several processes)
 
     qr_svg, qr_png, projector = qr_endpoints(settings)
+    verify_certificate, certificate_issuer, issuer_jwks, certificate_pdf = certificate_endpoints(settings)
     import_template, export = download_endpoints(settings)
     return Starlette(
         routes=[
@@ -141,6 +144,14 @@ def create_app(
             Route("/imports/templates/{kind}.{format}", import_template),
             Route("/exports/{kind}.{format}", export),
             Route("/reports/{name}.{format}", report_endpoint(settings)),
+            # Certificates (backend/certificate_pages.py): the public verification page, the issuer's
+            # profile and public keys (Open Badges), and the PDF (bearer token or signed link).
+            Route("/verify/{code}", verify_certificate, methods=["GET"]),
+            Route("/issuers/{tenant_id:int}", certificate_issuer, methods=["GET"]),
+            Route("/issuers/{tenant_id:int}/jwks.json", issuer_jwks, methods=["GET"]),
+            Route("/certificates/{certificate_id:int}.pdf", certificate_pdf, methods=["GET"]),
+            # Private calendar feeds (backend/calendar_route.py): the token in the path is the credential.
+            Route("/calendar/{token}.ics", calendar_feed, methods=["GET"]),
             # Evidence uploads (tus): OPTIONS, HEAD, PATCH.
             Route("/evidence/{attachment_id}", evidence_endpoints(settings), methods=["OPTIONS", "HEAD", "PATCH"]),
             admin_routes(settings),  # the HR dashboard: /admin/ (server-rendered pages, cookie sign-in)

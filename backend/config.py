@@ -10,6 +10,7 @@ import logging
 import os
 from dataclasses import dataclass, replace
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from backend.keyring import KeyRing
 
@@ -18,6 +19,8 @@ log = logging.getLogger("xuefen.config")
 DEV_SECRET_KEY = "xuefen-development-secret-do-not-use-in-production"
 DEFAULT_DATABASE_URL = "sqlite://xuefen.sqlite3"
 ENVIRONMENTS = ("development", "production")
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MIN_PRODUCTION_SECRET_LENGTH = 32
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -87,6 +90,31 @@ def _origins(raw: str) -> tuple[str, ...]:
             raise ConfigError(f"XUEFEN_CORS_ORIGINS: {item!r} is not an origin such as https://app.example.com")
         origins.append(item)
     return tuple(origins)
+
+
+def _public_url(env: dict[str, str]) -> str:
+    """XUEFEN_PUBLIC_URL without its trailing slash: an http(s) address with a host and no query,
+    fragment or credentials (it is printed into certificates' QR codes and handed out in links)."""
+    raw = (env.get("XUEFEN_PUBLIC_URL") or DEFAULT_PUBLIC_URL).strip().rstrip("/")
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 (reading it checks it)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "@" in parts.netloc
+        or not raw.isascii()
+        or any(c.isspace() for c in raw)
+    ):
+        raise ConfigError(
+            f"XUEFEN_PUBLIC_URL must be an http(s) address such as https://xuefen.example.com, got {raw!r}"
+        )
+    return raw
 
 
 def _log_level(env: dict[str, str]) -> str:
@@ -237,6 +265,11 @@ class Settings:
     # `xuefen demo` does): how long it sleeps when there was nothing to do.
     worker_poll_seconds: float = 2.0
     embedded_worker: bool = False
+    # Certificates (docs/certificates.md): the public address the verification QR codes and Open
+    # Badges credentials point at (no trailing slash), and the TrueType font (.ttf/.ttc) with Chinese
+    # glyphs embedded in certificate PDFs (empty: the first of certificates.pdf.FONT_CANDIDATES found).
+    public_url: str = DEFAULT_PUBLIC_URL
+    certificate_font: str = ""
     # "development" or "production"; production refuses the development secret (see __post_init__).
     environment: str = "development"
 
@@ -302,6 +335,15 @@ class Settings:
                 device_tag_key=env.get("XUEFEN_DEVICE_TAG_KEY", ""),
             )
             problems = probe.production_problems(database_url_given=bool(env.get("XUEFEN_DATABASE_URL")))
+            # Links handed out and QR codes printed on certificates point there: never at this
+            # machine's localhost, never over plain http (checked here: only the environment tells
+            # an explicit address from the development default).
+            public = urlsplit(_public_url(env))
+            if not env.get("XUEFEN_PUBLIC_URL") or public.scheme != "https" or public.hostname in LOCAL_HOSTS:
+                problems.append(
+                    "set XUEFEN_PUBLIC_URL to the https address phones and printed QR codes reach "
+                    "(e.g. https://xuefen.example.com)"
+                )
             # SQLite has one writer and lives on one machine: a production install says so on
             # purpose (XUEFEN_ALLOW_SQLITE_IN_PRODUCTION=true), never by a typo'd URL.
             database_url = env.get("XUEFEN_DATABASE_URL") or ""
@@ -387,6 +429,8 @@ class Settings:
             notify_allow_private_hosts=_bool(env, "XUEFEN_NOTIFY_ALLOW_PRIVATE_HOSTS", False),
             worker_poll_seconds=_float(env, "XUEFEN_WORKER_POLL_SECONDS", 2.0),
             embedded_worker=_bool(env, "XUEFEN_EMBEDDED_WORKER", False),
+            public_url=_public_url(env),
+            certificate_font=(env.get("XUEFEN_CERTIFICATE_FONT") or "").strip(),
         )
 
     def with_overrides(self, **changes) -> Settings:

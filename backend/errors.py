@@ -81,6 +81,8 @@ class ErrorCode(StrEnum):
     REWARD_NOT_AVAILABLE = "REWARD_NOT_AVAILABLE"
     ALREADY_REVERSED = "ALREADY_REVERSED"
     ALREADY_DECIDED = "ALREADY_DECIDED"
+    # Certificates (docs/certificates.md)
+    ALREADY_REVOKED = "ALREADY_REVOKED"  # a certificate's revocation is final
     # Administration (org structure, people, courses) and imports
     ALREADY_EXISTS = "ALREADY_EXISTS"  # a code or number another row of the company already has
     WOULD_CREATE_CYCLE = "WOULD_CREATE_CYCLE"  # org tree, manager chain, course prerequisites
@@ -96,6 +98,10 @@ class ErrorCode(StrEnum):
     # Lesson content uploads (HR, instructors): the file's bytes decide, never its name or MIME
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"  # a type lessons do not take (an .exe, a type of another kind)
     CORRUPT_FILE = "CORRUPT_FILE"  # the bytes claim a type but cannot be read as it (a broken PDF or image)
+    # Feedback surveys (backend/services/surveys)
+    SURVEY_ALREADY_ANSWERED = "SURVEY_ALREADY_ANSWERED"  # one answer per person and survey
+    SURVEY_CLOSED = "SURVEY_CLOSED"  # the survey takes no more answers
+    SURVEY_NOT_ELIGIBLE = "SURVEY_NOT_ELIGIBLE"  # not (yet) someone who may answer it
 
 
 class DomainError(Exception):

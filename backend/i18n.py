@@ -149,6 +149,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该培训场次已取消。",
         "en": "This session was cancelled.",
     },
+    "error.SURVEY_ALREADY_ANSWERED": {
+        "zh-CN": "您已提交过该问卷，每人只能回答一次。",
+        "en": "You have already answered this survey: one answer per person.",
+    },
+    "error.SURVEY_CLOSED": {
+        "zh-CN": "该问卷已关闭，不再接受回答。",
+        "en": "This survey is closed and takes no more answers.",
+    },
+    "error.SURVEY_NOT_ELIGIBLE": {
+        "zh-CN": "您还不能回答该问卷（需先完成课程或模块，或签退培训场次）。",
+        "en": "You may not answer this survey yet (complete the course or module, or check out of the session first).",
+    },
     "error.NOT_CHECKED_IN": {
         "zh-CN": "尚未签到，无法签退。",
         "en": "You have not checked in, so you cannot check out.",
@@ -237,6 +249,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该申请已处理（当前状态：{status}）。",
         "en": "This request has already been decided (status {status}).",
     },
+    "error.ALREADY_REVOKED": {
+        "zh-CN": "该证书已被撤销，撤销不可更改。",
+        "en": "This certificate has already been revoked; a revocation is final.",
+    },
     "error.ALREADY_EXISTS": {
         "zh-CN": "{what} {value} 已存在。",
         "en": "{what} {value} already exists.",
@@ -290,6 +306,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "subject.employee_no": {"zh-CN": "工号", "en": "employee number"},
     "subject.position_code": {"zh-CN": "岗位编码", "en": "position code"},
     "subject.course_code": {"zh-CN": "课程编码", "en": "course code"},
+    "subject.certificate_program": {"zh-CN": "证书项目编码", "en": "certificate program code"},
     # Course authoring (backend/services/catalog/course_authoring.py, course_modules.py,
     # course_requirements.py, course_versions.py).
     "subject.course_version": {"zh-CN": "课程新版本", "en": "the course's next version"},
@@ -478,6 +495,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "page size must be between 0 and {max}",
     },
     "reason.required": {"zh-CN": "不能为空", "en": "must not be empty"},
+    "reason.one_target": {
+        "zh-CN": "请只指定一个对象：课程、场次或模块之一",
+        "en": "give exactly one target: a course, a session or a module",
+    },
     "reason.field": {"zh-CN": "字段 {name} 无效", "en": "field {name} is invalid"},
     "reason.too_long": {"zh-CN": "长度不能超过 {max}", "en": "must be at most {max} characters"},
     "reason.self_mentoring": {

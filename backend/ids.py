@@ -13,6 +13,8 @@ from functools import lru_cache
 from backend.errors import DomainError, ErrorCode
 
 NODE_TYPES = (
+    "Certificate",
+    "CertificateProgram",
     "Course",
     "CourseModule",
     "CreditEntry",
@@ -40,6 +42,8 @@ NODE_TYPES = (
     "RubricCriterion",
     "Site",
     "Skill",
+    "Survey",
+    "SurveyTemplate",
     "TrainingSession",
 )
 

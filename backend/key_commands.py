@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from backend import db, keyring
 from backend.config import Settings
 from backend.models import Tenant, TrainingSession
+from backend.services.certificates import issuer_keys
 from backend.services.sessions import qr
 
 BATCH = 500
@@ -111,10 +112,18 @@ async def rewrap(settings: Settings, tenant_code: str | None = None) -> int:
                 return 2
             tenant_id = tenant.id
         summary = await rewrap_sessions(settings, tenant_id)
+        issuers_moved, issuers_unreadable = await issuer_keys.rewrap(settings, tenant_id)
     finally:
         await db.close_db()
     done, *problems = summary.lines(settings.keys.current_kid)
     print(done)
     for line in problems:
         print(line, file=sys.stderr)
-    return 1 if summary.unreadable else 0
+    print(f"Certificate issuer keys moved to the current key: {issuers_moved}.")
+    for kid, count in sorted(issuers_unreadable.items()):
+        print(
+            f"{count} certificate issuer key(s) wrapped under key {kid}, which is not in the key ring: put that key "
+            "back into XUEFEN_PREVIOUS_SECRET_KEYS and run this again.",
+            file=sys.stderr,
+        )
+    return 1 if summary.unreadable or issuers_unreadable else 0

@@ -10,7 +10,8 @@ Two renderings: JSON lines (production: XUEFEN_ENV=production, or XUEFEN_LOG_FOR
 readable console line (development). See docs/observability.md.
 
 What never reaches a log: query logging stays off (SQL parameters carry personal data and token
-hashes); secret query parameters (``?k=``, ``?key=``, ``token``) and bearer tokens are blanked in
+hashes); secret query parameters (``?k=``, ``?key=``, ``token``), calendar feed paths
+(``/calendar/<token>.ics``) and bearer tokens are blanked in
 every string field by ``scrub`` (a last line of defence: the code must not log them at all).
 """
 
@@ -33,12 +34,19 @@ _SECRET_PARAMETER = re.compile(r"([?&](?:k|key|token|access_token|refresh_token)
 # An Authorization header's value or a JWT (access tokens, signed links) pasted into a message.
 _BEARER = re.compile(r"(\bbearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# A private calendar feed's token is its path (/calendar/<token>.ics, backend/calendar_route.py):
+# everything after /calendar/ is blanked, whatever was added to it (/calendar/<token>/x too), but
+# the route's own template (the access line's ``route``).
+_CALENDAR_PATH = re.compile(r"(/calendar/)(?!\{token\}\.ics(?:[?#\s\"']|$))[^?#\s\"']+")
+_CALENDAR_MARK = "/calendar/"
 # Fields of uvicorn's records that only repeat the message with terminal colours.
 _NOISE = ("color_message",)
 
 
 def redact(text: str) -> str:
-    """``text`` with link secrets, bearer tokens and JWTs blanked."""
+    """``text`` with link secrets, calendar feed tokens, bearer tokens and JWTs blanked."""
+    if _CALENDAR_MARK in text:
+        text = _CALENDAR_PATH.sub(r"\1[redacted]", text)
     if "=" in text:
         text = _SECRET_PARAMETER.sub(r"\1[redacted]", text)
     if "earer" in text or "EARER" in text:
@@ -153,7 +161,9 @@ class RedactLinkSecrets(logging.Filter):
     runs uvicorn with its own access log (``xuefen serve`` turns it off and writes its own line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "=" in a for a in record.args):
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and ("=" in a or _CALENDAR_MARK in a) for a in record.args
+        ):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         return True
 

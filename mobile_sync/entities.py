@@ -35,6 +35,7 @@ from backend.services.records.spec import Obj
 from backend.services.viewer import Viewer
 from mobile_sync import (
     feed_assessment,
+    feed_certificates,
     feed_content,
     feed_credits,
     feed_mentoring,
@@ -44,6 +45,7 @@ from mobile_sync import (
     feed_rewards,
     feed_skills,
     feed_study,
+    feed_surveys,
     feed_team,
 )
 from mobile_sync.entities_base import Loader, Row
@@ -371,6 +373,8 @@ LOADERS: dict[Entity, Loader] = {
     **feed_team.LOADERS,
     **feed_notifications.LOADERS,
     **feed_plans.LOADERS,
+    **feed_certificates.LOADERS,
+    **feed_surveys.LOADERS,
     **feed_study.LOADERS,
     **feed_content.LOADERS,
 }
@@ -387,6 +391,8 @@ SHAPES: dict[Entity, Obj] = {
     **feed_team.SHAPES,
     **feed_notifications.SHAPES,
     **feed_plans.SHAPES,
+    **feed_certificates.SHAPES,
+    **feed_surveys.SHAPES,
     **feed_study.SHAPES,
     **feed_content.SHAPES,
 }
@@ -408,6 +414,8 @@ GLOBAL_TYPES = {
     **feed_team.GLOBAL_TYPES,
     **feed_notifications.GLOBAL_TYPES,
     **feed_plans.GLOBAL_TYPES,
+    **feed_certificates.GLOBAL_TYPES,
+    **feed_surveys.GLOBAL_TYPES,
     **feed_study.GLOBAL_TYPES,
     **feed_content.GLOBAL_TYPES,
 }

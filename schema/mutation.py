@@ -8,8 +8,10 @@ import strawberry
 
 from schema.assessment.fields import AssessmentMutations
 from schema.auth.fields import AuthMutations
+from schema.calendars.fields import CalendarMutations
 from schema.catalog.authoring import CourseAuthoringMutations
 from schema.catalog.fields import CatalogMutations
+from schema.certificates.fields import CertificateMutations
 from schema.checkin.fields import CheckInMutations
 from schema.content.fields import ContentMutations
 from schema.credits.fields import CreditMutations
@@ -31,6 +33,7 @@ from schema.rubrics.fields import RubricMutations
 from schema.sessions.fields import SessionMutations
 from schema.standards.fields import StandardMutations
 from schema.study.fields import StudyMutations
+from schema.surveys.fields import SurveyMutations
 from schema.sync.fields import SyncMutations
 from schema.targets.fields import TargetMutations
 
@@ -39,7 +42,9 @@ from schema.targets.fields import TargetMutations
 class Mutation(
     AssessmentMutations,
     AuthMutations,
+    CalendarMutations,
     CatalogMutations,
+    CertificateMutations,
     CourseAuthoringMutations,
     CheckInMutations,
     ContentMutations,
@@ -61,6 +66,7 @@ class Mutation(
     SessionMutations,
     StandardMutations,
     StudyMutations,
+    SurveyMutations,
     SyncMutations,
     TargetMutations,
 ):

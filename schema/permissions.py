@@ -39,6 +39,9 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "changePassword": SIGNED_IN,
     # One's own devices; HR admins anyone's of the company (the service checks employeeId)
     "revokeDevice": SIGNED_IN,
+    # One's own calendar link; HR admins may revoke anyone's of the company (the service checks employeeId)
+    "createCalendarFeed": SIGNED_IN,
+    "revokeCalendarFeed": SIGNED_IN,
     # A learner's own records (the online twins of synced kinds) and requests
     "syncPush": SIGNED_IN,
     "completeLesson": SIGNED_IN,
@@ -104,6 +107,10 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "decidePendingCredit": HR,
     "decideIntegrityAlert": HR,
     "updateIntegritySettings": HR,
+    # Certificates (backend/services/certificates): programs and revocation are HR's
+    "createCertificateProgram": HR,
+    "updateCertificateProgram": HR,
+    "revokeCertificate": HR,
     # OJT plans (backend/services/ojt/plans.py, assignments.py): HR writes them; HR admins and managers
     # give and waive them (managers: their team, checked by the service)
     "createOjtPlan": HR,
@@ -111,6 +118,13 @@ MUTATION_ROLES: dict[str, tuple[Role, ...] | None] = {
     "setOjtPlanActive": HR,
     "assignOjtPlan": (Role.HR_ADMIN, Role.MANAGER),
     "waiveOjtAssignment": (Role.HR_ADMIN, Role.MANAGER),
+    # Feedback surveys (backend/services/surveys): HR writes templates and attaches them; anyone answers
+    # (the service judges who may answer which survey)
+    "createSurveyTemplate": HR,
+    "updateSurveyTemplate": HR,
+    "attachSurvey": HR,
+    "closeSurvey": HR,
+    "submitSurveyResponse": SIGNED_IN,
     # Notifications: one's own inbox, preferences and push token; HR the company's channels and wordings
     "markNotificationsRead": SIGNED_IN,
     "updateNotificationPreferences": SIGNED_IN,
@@ -171,6 +185,7 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
             "passwordPolicy",
             "evidencePolicy",
             "myDevices",
+            "myCalendarFeed",  # one's own link: whether it works, never the link
             "node",
             "course",
             "courses",
@@ -228,6 +243,13 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "mentorReport": (Role.HR_ADMIN, Role.MANAGER),
     "creditDistribution": (Role.HR_ADMIN, Role.MANAGER),
     "teamView": (Role.HR_ADMIN, Role.MANAGER),  # managers: their own direct reports
+    # Certificates: one's own; HR the company's, managers their subtree's (the service checks the row)
+    "myCertificates": SIGNED_IN,
+    "certificate": SIGNED_IN,  # the holder, HR admins, the holder's manager (subtree)
+    "certificateBadge": SIGNED_IN,  # the holder and HR admins
+    "certificatePrograms": (Role.HR_ADMIN, Role.MANAGER),
+    "certificateHolders": (Role.HR_ADMIN, Role.MANAGER),  # managers: their own subtree
+    "certificatesExpiring": (Role.HR_ADMIN, Role.MANAGER),
     "employees": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
     "employeeHistory": (Role.HR_ADMIN, Role.MANAGER),  # managers: their direct reports
     # HR admins
@@ -246,6 +268,11 @@ QUERY_ROLES: dict[str, tuple[Role, ...] | None] = {
     "ojtAssignments": (Role.HR_ADMIN, Role.MANAGER),  # managers: their team's
     "ojtAssignment": SIGNED_IN,  # one's own, a manager's team's, HR any (the service judges)
     "myOjtAssignments": SIGNED_IN,
+    "surveyTemplates": HR,
+    "surveys": HR,
+    # HR admins the company's; instructors and mentors only the answers rating themselves
+    "surveyResults": (Role.HR_ADMIN, Role.INSTRUCTOR, Role.MENTOR),
+    "mySurveys": SIGNED_IN,
     "notifications": SIGNED_IN,
     "notificationPreferences": SIGNED_IN,
     "notificationChannels": HR,

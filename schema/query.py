@@ -13,8 +13,10 @@ from backend.services.people import directory
 from schema.assessment.fields import AssessmentQueries
 from schema.audit.fields import AuditQueries
 from schema.auth.fields import AuthQueries
+from schema.calendars.fields import CalendarQueries
 from schema.catalog.fields import CatalogQueries
 from schema.catalog.types import Course, CourseModule
+from schema.certificates.fields import CertificateQueries
 from schema.checkin.fields import CheckInQueries
 from schema.common import Node
 from schema.content.fields import ContentQueries
@@ -49,6 +51,7 @@ from schema.sessions.fields import SessionQueries
 from schema.skills.fields import SkillQueries
 from schema.standards.fields import StandardQueries
 from schema.study.fields import StudyQueries
+from schema.surveys.fields import SurveyQueries
 from schema.sync.fields import SyncQueries
 from schema.targets.fields import TargetQueries
 
@@ -66,7 +69,9 @@ class Query(
     AssessmentQueries,
     AuditQueries,
     AuthQueries,
+    CalendarQueries,
     CatalogQueries,
+    CertificateQueries,
     CheckInQueries,
     ContentQueries,
     CreditQueries,
@@ -89,6 +94,7 @@ class Query(
     SkillQueries,
     StandardQueries,
     StudyQueries,
+    SurveyQueries,
     SyncQueries,
     TargetQueries,
     TrainingEffectQueries,

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from datetime import UTC
 
 import pytest
+import uvicorn
+import vobject
+from uvicorn.importer import import_from_string
 
-from backend import demo
+from backend import cli, demo
+from backend.config import Settings
 from backend.ids import to_global_id
-from backend.models import Attendance, Course, CourseStatus, Employee, OrgUnit, Site, Skill, Tenant
+from backend.models import (
+    Attendance,
+    CalendarFeed,
+    Course,
+    CourseStatus,
+    Employee,
+    OrgUnit,
+    Site,
+    Skill,
+    Tenant,
+)
 from backend.services.people.auth import hash_password
 from tests.graphql_client import gql, login
+from tests.servers import free_port
 
 CATALOG_PAGE = """
 query Page($after: String) {
@@ -202,3 +219,85 @@ async def test_demo_shows_an_ojt_plan_and_notifications(client, demo_tenant):
     assert {"ASSIGNMENT_NEW", "SESSION_SOON"} <= kinds
     assert body["data"]["notifications"]["unreadCount"] >= 2
     assert [a["plan"]["code"] for a in body["data"]["myOjtAssignments"]] == ["ONBOARD-SALES"]
+
+
+async def test_xuefen_demo_serves_with_the_notification_worker_inside(database_url, test_settings, monkeypatch):
+    """`xuefen demo` as typed, up to uvicorn: the environment its server processes start with makes
+    the app factory uvicorn is given run the notification worker in the app's lifespan (README: "The
+    notification worker runs inside the demo server"). Left out: what takes long or never returns
+    (migrating, done for the session's database; loading the demo company; serving) and the
+    process-wide logging set-up."""
+    monkeypatch.setenv("XUEFEN_EMBEDDED_WORKER", "")  # so that it is unset again afterwards
+    monkeypatch.delenv("XUEFEN_EMBEDDED_WORKER")
+    monkeypatch.setenv("XUEFEN_DATABASE_URL", database_url)
+    monkeypatch.setattr(cli, "configure_logging", lambda *_: None)
+    monkeypatch.setattr(cli, "_migrate", lambda _: None)
+
+    async def already_loaded(_: Settings) -> bool:
+        return False
+
+    monkeypatch.setattr(cli, "_seed_demo", already_loaded)
+    served: list[tuple[str, dict, dict[str, str]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append((app, options, dict(os.environ))))
+    port = free_port()
+    # In a thread: the command runs its own event loops (the database check before serving).
+    assert await asyncio.to_thread(cli.main, ["demo", "--port", str(port)]) == 0
+    ((target, options, environment),) = served
+    assert options["factory"] is True and options["port"] == port
+
+    async def embedded_workers(env: dict[str, str]) -> list[str]:
+        """The embedded worker tasks running inside the lifespan of the app a server process
+        builds from ``env`` (stopped before their first round: nothing of the database is read)."""
+        factory = import_from_string(target)
+        app = factory(Settings.from_env(env).with_overrides(media_dir=test_settings.media_dir), manage_db=False)
+        async with app.router.lifespan_context(app):
+            return [task.get_name() for task in asyncio.all_tasks() if task.get_name() == "xuefen-embedded-worker"]
+
+    assert await embedded_workers(environment) == ["xuefen-embedded-worker"]
+    # `xuefen serve`'s processes (the same environment less the demo's switch) run none.
+    serve_environment = {k: v for k, v in environment.items() if k != "XUEFEN_EMBEDDED_WORKER"}
+    assert await embedded_workers(serve_environment) == []
+
+
+async def test_demo_calendar_links_are_printed_and_work(client, demo_tenant):
+    """E0001 and MT001 have the calendar links the accounts table prints (docs/calendars.md)."""
+    text = demo.format_demo_accounts()
+    links = {line.split()[0]: line.split()[1] for line in text.splitlines() if "/calendar/" in line}
+    assert set(links) == {"E0001", "MT001"}
+    for employee_no, link in links.items():
+        response = await client.get(link.removeprefix("http://127.0.0.1:8000"))
+        assert response.status_code == 200, (employee_no, response.text)
+        calendar = vobject.readOne(response.content.decode("utf-8"))
+        summaries = [event.summary.value for event in calendar.vevent_list]
+        if employee_no == "E0001":  # the HQ sessions they are enrolled in, and their plan's due date
+            assert "新产品知识 · 第 1 期（上海）" in summaries
+            assert any(summary.startswith("培训计划截止：") for summary in summaries)
+        else:  # the sessions MT001 teaches
+            assert summaries and all(summary.startswith(("授课：", "已取消：")) for summary in summaries)
+    # Made once, however often the demo is loaded (test_seeding_twice_changes_nothing loads it again).
+    assert await CalendarFeed.filter(tenant=demo_tenant).count() == 2
+
+
+async def test_demo_has_certificates_one_about_to_expire(client, demo_tenant):
+    """高压电气安全 held by three operators (about to expire, renewed, expired) and 消防安全 by E0001;
+    the holder about to expire was reminded."""
+    payload = await login(client, "demo", "HR001", demo.DEMO_PASSWORD, device_id="demo-certs")
+    token = payload["tokens"]["accessToken"]
+    body = await gql(
+        client,
+        "{ certificatesExpiring(withinDays: 30) { edges { node { holder { employeeNo } program { code } } } } }",
+        token=token,
+    )
+    assert "errors" not in body, body
+    expiring = [
+        (e["node"]["holder"]["employeeNo"], e["node"]["program"]["code"])
+        for e in body["data"]["certificatesExpiring"]["edges"]
+    ]
+    assert ("E0118", "HV-SAFETY") in expiring
+    mine = await login(client, "demo", "E0001", demo.DEMO_PASSWORD, device_id="demo-certs-e1")
+    body = await gql(
+        client, "{ myCertificates { edges { node { status program { code } } } } }", token=mine["tokens"]["accessToken"]
+    )
+    assert [(e["node"]["program"]["code"], e["node"]["status"]) for e in body["data"]["myCertificates"]["edges"]] == [
+        ("FIRE-SAFETY", "VALID")
+    ]

@@ -261,7 +261,12 @@ STRONG_SECRET = "Qm8v" * 12
 
 def test_production_refuses_sqlite_unless_allowed(tmp_path):
     url = f"sqlite://{tmp_path / 'prod.sqlite3'}"
-    production = {"XUEFEN_ENV": "production", "XUEFEN_SECRET_KEY": STRONG_SECRET, "XUEFEN_DATABASE_URL": url}
+    production = {
+        "XUEFEN_ENV": "production",
+        "XUEFEN_SECRET_KEY": STRONG_SECRET,
+        "XUEFEN_DATABASE_URL": url,
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
+    }
     line = one_line(xuefen(*COMMANDS["serve"](), **production))
     assert line.startswith("xuefen: XUEFEN_ENV=production refuses to start: ")
     assert "use PostgreSQL in XUEFEN_DATABASE_URL, or set XUEFEN_ALLOW_SQLITE_IN_PRODUCTION=true" in line
@@ -280,6 +285,7 @@ def test_production_warns_when_graphiql_or_introspection_is_turned_on(caplog):
         "XUEFEN_ENV": "production",
         "XUEFEN_SECRET_KEY": STRONG_SECRET,
         "XUEFEN_DATABASE_URL": "postgres://h/x",
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
     }
     Settings.from_env(production).warn_if_unsafe()
     assert "XUEFEN_GRAPHIQL" not in caplog.text  # off by default in production: nothing to say
@@ -495,9 +501,12 @@ def test_compose_refuses_to_start_without_the_secret_key(tmp_path):
         text=True,
         check=False,
     )
-    refused = run(POSTGRES_PASSWORD="pw")
+    public = "https://xuefen.example.com"
+    refused = run(POSTGRES_PASSWORD="pw", XUEFEN_PUBLIC_URL=public)
     assert refused.returncode != 0 and "set XUEFEN_SECRET_KEY in .env" in refused.stderr
-    accepted = run(POSTGRES_PASSWORD="pw", XUEFEN_SECRET_KEY=STRONG_SECRET)
+    no_address = run(POSTGRES_PASSWORD="pw", XUEFEN_SECRET_KEY=STRONG_SECRET)
+    assert no_address.returncode != 0 and "set XUEFEN_PUBLIC_URL in .env" in no_address.stderr
+    accepted = run(POSTGRES_PASSWORD="pw", XUEFEN_SECRET_KEY=STRONG_SECRET, XUEFEN_PUBLIC_URL=public)
     assert accepted.returncode == 0, accepted.stderr
     assert yaml.safe_load(accepted.stdout)["services"]["server"]["environment"]["XUEFEN_SECRET_KEY"] == STRONG_SECRET
 

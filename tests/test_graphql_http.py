@@ -247,6 +247,7 @@ def test_cors_origins_are_read_and_checked():
         "XUEFEN_ENV": "production",
         "XUEFEN_SECRET_KEY": "k" * 48,
         "XUEFEN_DATABASE_URL": "postgres://x@localhost/x",
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
     }
     with pytest.raises(ConfigError, match="XUEFEN_CORS_ORIGINS"):
         Settings.from_env({**production, "XUEFEN_CORS_ORIGINS": "*"})

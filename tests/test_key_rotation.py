@@ -385,6 +385,7 @@ def test_a_key_with_whitespace_around_it_is_refused_naming_its_variable(variable
         "XUEFEN_ENV": environment,
         "XUEFEN_DATABASE_URL": "postgres://x@127.0.0.1/x",
         "XUEFEN_SECRET_KEY": "s" * 40,
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
         variable: value,
     }
     with pytest.raises(SystemExit) as refused:

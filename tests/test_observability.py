@@ -173,7 +173,12 @@ def test_tracebacks_show_no_local_values():
 def test_the_log_format_follows_the_environment():
     assert Settings.from_env({}).log_format == "console"
     assert Settings.from_env({"XUEFEN_LOG_FORMAT": "JSON"}).log_format == "json"
-    production = {"XUEFEN_ENV": "production", "XUEFEN_SECRET_KEY": "s" * 40, "XUEFEN_DATABASE_URL": "postgres://x/y"}
+    production = {
+        "XUEFEN_ENV": "production",
+        "XUEFEN_SECRET_KEY": "s" * 40,
+        "XUEFEN_DATABASE_URL": "postgres://x/y",
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
+    }
     assert Settings.from_env(production).log_format == "json"
     assert Settings.from_env({**production, "XUEFEN_LOG_FORMAT": "console"}).log_format == "console"
     with pytest.raises(ConfigError):

@@ -120,6 +120,7 @@ def test_settings_are_read_from_the_environment():
             "XUEFEN_ACCESS_TOKEN_TTL": "60",
             "XUEFEN_ENV": "production",
             "XUEFEN_SECRET_KEY": "k" * 40,
+            "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
         }
     )
     assert settings.database_url == "postgres://u@h/db"
@@ -127,6 +128,24 @@ def test_settings_are_read_from_the_environment():
     assert settings.introspection is False and settings.graphiql is False
     with pytest.raises(SystemExit):
         Settings.from_env({"XUEFEN_ACCESS_TOKEN_TTL": "soon"})
+    # The public address goes into printed QR codes and handed-out links: a plain http(s) address.
+    assert Settings.from_env({"XUEFEN_PUBLIC_URL": " https://xuefen.example.com/ "}).public_url == (
+        "https://xuefen.example.com"
+    )
+    assert Settings.from_env({}).public_url == "http://localhost:8000"
+    for bad in (
+        "xuefen.example.com",
+        "ftp://xuefen.example.com",
+        "https://",
+        "https://xuefen.example.com/?next=1",
+        "https://xuefen.example.com/#top",
+        "https://admin:pw@xuefen.example.com",
+        "https://学分.example.com",
+        "https://xuefen.example.com:99999",
+        "https://xuefen example.com",
+    ):
+        with pytest.raises(SystemExit, match="XUEFEN_PUBLIC_URL"):
+            Settings.from_env({"XUEFEN_PUBLIC_URL": bad})
 
 
 def test_purge_tombstones_command_runs(migrated_sqlite_url):
@@ -150,6 +169,26 @@ _PRODUCTION_REFUSALS = {
         ["XUEFEN_SECRET_KEY"],
     ),
     "no database url": ({"XUEFEN_SECRET_KEY": _STRONG_SECRET}, ["XUEFEN_DATABASE_URL"]),
+    "no public address": (
+        {"XUEFEN_SECRET_KEY": _STRONG_SECRET, "XUEFEN_DATABASE_URL": "postgres://db/x"},
+        ["XUEFEN_PUBLIC_URL"],
+    ),
+    "a public address on plain http": (
+        {
+            "XUEFEN_SECRET_KEY": _STRONG_SECRET,
+            "XUEFEN_DATABASE_URL": "postgres://db/x",
+            "XUEFEN_PUBLIC_URL": "http://xuefen.example.com",
+        },
+        ["XUEFEN_PUBLIC_URL"],
+    ),
+    "this machine as the public address": (
+        {
+            "XUEFEN_SECRET_KEY": _STRONG_SECRET,
+            "XUEFEN_DATABASE_URL": "postgres://db/x",
+            "XUEFEN_PUBLIC_URL": "https://localhost:8443",
+        },
+        ["XUEFEN_PUBLIC_URL"],
+    ),
 }
 
 
@@ -208,7 +247,12 @@ def test_a_valid_production_configuration_serves(database_url):
     from backend.config import DEV_SECRET_KEY
 
     sqlite = {"XUEFEN_ALLOW_SQLITE_IN_PRODUCTION": "true"} if database_url.startswith("sqlite") else {}
-    with Served(database_url, XUEFEN_ENV="production", XUEFEN_SECRET_KEY=_STRONG_SECRET, **sqlite) as server:
+    production = {
+        "XUEFEN_ENV": "production",
+        "XUEFEN_SECRET_KEY": _STRONG_SECRET,
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
+    }
+    with Served(database_url, **production, **sqlite) as server:
         assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
         # A token forged with the public development key names a real-looking session: refused.
         forged = jwt.encode(

@@ -350,7 +350,12 @@ def test_settings_from_the_environment(caplog):
     assert storage_uri("unix:///run/redis.sock") == "async+redis+unix:///run/redis.sock"
     with pytest.raises(ConfigError, match="XUEFEN_REDIS_URL"):
         check_at_start(Settings(rate_limit=True, redis_url="http://cache:6379"))
-    production = {"XUEFEN_ENV": "production", "XUEFEN_SECRET_KEY": "s" * 40, "XUEFEN_DATABASE_URL": "postgres://db/x"}
+    production = {
+        "XUEFEN_ENV": "production",
+        "XUEFEN_SECRET_KEY": "s" * 40,
+        "XUEFEN_DATABASE_URL": "postgres://db/x",
+        "XUEFEN_PUBLIC_URL": "https://xuefen.example.com",
+    }
     with caplog.at_level(logging.WARNING, logger="xuefen.rate_limit"):
         check_at_start(Settings.from_env(production))
         assert "counted per server process" in caplog.text

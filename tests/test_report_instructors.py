@@ -192,8 +192,8 @@ async def test_instructors_of_a_period_with_every_figure(client, company):
     )
     assert [column.en for column in table.columns][:3] == ["Employee no.", "Name", "Sessions delivered"]
     assert [list(row) async for row in table.rows] == [
-        ["T1", "唐讲师", 2, Decimal("3.5"), 3, 2, 0.6667, Decimal("3.5"), None],
-        ["HR1", "韩人事", 1, Decimal("1.0"), 1, 1, 1.0, Decimal("1.0"), None],
+        ["T1", "唐讲师", 2, Decimal("3.5"), 3, 2, 0.6667, Decimal("3.5"), None, 0],
+        ["HR1", "韩人事", 1, Decimal("1.0"), 1, 1, 1.0, Decimal("1.0"), None, 0],
     ]
 
 
@@ -388,7 +388,7 @@ async def test_mentors_against_their_peers(client, company):
         viewer_of(company, "HR1", Role.HR_ADMIN),
         ReportOptions(filter=ReportFilter(Period.of(today - timedelta(days=30), today + timedelta(days=1)))),
     )
-    assert len(table.columns) == 13 + 11 and table.columns[-1].en == "Scores 100"
+    assert len(table.columns) == 15 + 11 and table.columns[-1].en == "Scores 100"  # rating and count: issue 20
     rows = [list(row) async for row in table.rows]
-    assert rows[0] == ["MGR", "孟经理", 1, 2, 3, 1, 2.0, 5, 100.0, 0.0, 1.0, 1.43, True, *[0] * 10, 5]
+    assert rows[0] == ["MGR", "孟经理", 1, 2, 3, 1, 2.0, 5, 100.0, 0.0, 1.0, 1.43, True, None, 0, *[0] * 10, 5]
     assert rows[1][:2] == ["MEN", "闵导师"] and rows[1][-11:] == [1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0]

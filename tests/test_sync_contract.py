@@ -43,6 +43,7 @@ from backend.models import (
     Rubric,
     RubricCriterion,
     Site,
+    Survey,
     Tenant,
     TrainingSession,
 )
@@ -341,6 +342,10 @@ async def _resolve(type_name: str, key: str | None, tenant: Tenant, actor: str, 
         return to_global_id("RubricCriterion", criterion.id)
     if type_name == "Reward":
         return to_global_id("Reward", (await Reward.get(tenant=tenant, code=key)).id)
+    if type_name == "Survey":  # the open survey of a course (``COURSE``), the course by code
+        course = await Course.get(tenant=tenant, code=key)
+        survey = await Survey.get(tenant=tenant, course=course, target_kind="COURSE", is_open=True)
+        return to_global_id("Survey", survey.id)
     raise AssertionError(f"unknown placeholder <{type_name}:{key}>")
 
 

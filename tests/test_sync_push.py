@@ -1153,6 +1153,26 @@ async def test_two_devices_of_one_employee_pushing_concurrently_both_count(clien
     assert len(await records_of(me.company)) == 30
 
 
+async def test_one_record_id_from_two_phones_at_the_same_moment_is_stored_once_without_an_error(client, password_hash):
+    """The device lock orders one phone's pushes, not two phones' of one person: both may find the
+    record id free. The later transaction is run again and answers the record as a retry; neither
+    push fails (PostgreSQL took the second insert for an INTERNAL error before)."""
+    me = await new_learner(client, password_hash)
+    second_token = await token_for(client, me.company.code, "LRN", device_id="device-2")
+    for seq in range(1, 9):
+        shared = str(uuid.uuid4())
+        one, two = await asyncio.gather(
+            push(client, me.token, [lesson(me.lesson.id, seq, 10, record_id=shared)], device_id="device-1"),
+            push(client, second_token, [lesson(me.lesson.id, seq, 10, record_id=shared)], device_id="device-2"),
+        )
+        assert one["errors"] == [] and two["errors"] == [], (one, two)
+        answers = sorted(statuses(one) + statuses(two))
+        assert answers[0] == ("ACCEPTED", None), answers
+        assert answers[1] in {("DUPLICATE", None), ("REJECTED", "ID_REUSED")}, answers
+    assert len(await records_of(me.company)) == 8
+    assert await progress_counts(me.company, me.lesson) == (8, 80)
+
+
 # --- a server error leaves nothing half-written -----------------------------------------------
 
 

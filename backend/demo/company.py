@@ -31,10 +31,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from backend.config import Settings
+from backend.demo import calendars as demo_calendars
+from backend.demo import certificates as demo_certificates
 from backend.demo import content as demo_content
 from backend.demo import credits as demo_credits
 from backend.demo import ojt as demo_ojt
 from backend.demo import plans as demo_plans
+from backend.demo import surveys as demo_surveys
 from backend.models import (
     Course,
     CourseCompletion,
@@ -1031,7 +1034,11 @@ async def seed_demo(password_hash: str, tenant_code: str = DEMO_TENANT, settings
     await demo_credits.load_history(tenant.id)
     if settings is not None:
         await demo_content.load_content(tenant.id, settings)
+    # Certificate programs and holders (one about to expire), before the scheduled jobs' first round
+    await demo_certificates.load(tenant)
     await demo_plans.load(tenant)  # an OJT plan, and the scheduled jobs' first round of notifications
+    await demo_calendars.load(tenant)  # E0001's and MT001's private calendar links
+    await demo_surveys.load(tenant)  # two anonymous surveys with answers enough to show
     # Facts the setup wrote directly (past sessions' enrollments) reach the report rollups too.
     async with in_transaction() as connection:
         await rollups.rebuild(connection, tenant.id)
@@ -1467,4 +1474,5 @@ def format_demo_accounts() -> str:
         f"GraphiQL（开发模式 / development mode）: {GRAPHIQL_URL_HINT}",
         "用上面任一工号和统一密码登录 / sign in with any employee number above and the password",
     ]
+    lines += ["", *demo_calendars.calendar_lines(DEMO_TENANT, GRAPHIQL_URL_HINT.removesuffix("/graphql"))]
     return "\n".join(lines)

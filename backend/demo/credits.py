@@ -58,6 +58,7 @@ RULES: tuple[tuple[str, str, CreditActivity, str, dict[str, Any]], ...] = (
     ("COURSE", "完成一门课程", CreditActivity.COURSE_COMPLETED, "2", {}),
     ("FIRST-COURSE", "首次完成课程奖励", CreditActivity.COURSE_COMPLETED, "3", {"first_time_only": True}),
     ("SAFETY", "安全类课程加分", CreditActivity.COURSE_COMPLETED, "1", {"scenario": "安全"}),
+    ("SURVEY", "回答培训反馈问卷", CreditActivity.SURVEY_ANSWERED, "0.5", {}),
 )
 # Yearly targets: base + per grade above 1, for every position family.
 TARGET_BASE, TARGET_PER_GRADE = 20, 5

@@ -3,7 +3,7 @@
 Split by domain: organisation (tenants, org units, sites, positions), people (employees, roles,
 devices, skills), auth (sessions, refresh tokens, login throttling), catalog (courses, modules),
 sessions (training sessions, enrollments, attendance, audit), quizzes, mentoring (practice,
-rubrics, evaluations), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), integrity (alerts, holds, detector settings), reports (the rollups reports read), activity (records, module
+rubrics, evaluations), calendars (private calendar links), content (lesson content, media, study progress, evidence), credits (rules, ledger, accounts, rewards), integrity (alerts, holds, detector settings), reports (the rollups reports read), activity (records, module
 progress, the sync change log), imports (import jobs) and persisted
 (GraphQL documents known by their hash: APQ and the production allow-list).
 
@@ -15,6 +15,7 @@ their shape (``fields.JSONField[dict[str, Any]]``). Annotations change no migrat
 
 from backend.models.activity import ActivityRecord, ModuleProgress, RecordStatus, SyncChange, SyncClock
 from backend.models.auth import ActivationCode, AuthSession, LoginThrottle, RefreshToken
+from backend.models.calendars import CalendarFeed, CalendarFeedRevokeReason
 from backend.models.catalog import (
     Course,
     CourseCompletion,
@@ -26,6 +27,7 @@ from backend.models.catalog import (
     CourseStatus,
     ModuleKind,
 )
+from backend.models.certificates import Certificate, CertificateIssuerKey, CertificateProgram
 from backend.models.content import (
     ContentProgress,
     EvidenceAttachment,
@@ -122,6 +124,14 @@ from backend.models.sessions import (
     SessionStatus,
     TrainingSession,
 )
+from backend.models.surveys import (
+    Survey,
+    SurveyQuestionKind,
+    SurveyReceipt,
+    SurveyResponse,
+    SurveyTargetKind,
+    SurveyTemplate,
+)
 
 __all__ = [
     "SPAN_YEARS",
@@ -135,6 +145,11 @@ __all__ = [
     "AttendanceStatus",
     "AuditEntry",
     "AuthSession",
+    "CalendarFeed",
+    "CalendarFeedRevokeReason",
+    "Certificate",
+    "CertificateIssuerKey",
+    "CertificateProgram",
     "ContentProgress",
     "Course",
     "CourseCompletion",
@@ -232,6 +247,12 @@ __all__ = [
     "Site",
     "Skill",
     "SkillEvidence",
+    "Survey",
+    "SurveyQuestionKind",
+    "SurveyReceipt",
+    "SurveyResponse",
+    "SurveyTargetKind",
+    "SurveyTemplate",
     "SyncChange",
     "SyncClock",
     "Tenant",

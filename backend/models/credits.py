@@ -36,6 +36,7 @@ class CreditActivity(StrEnum):
     EVALUATION_SCORED = "EVALUATION_SCORED"
     MODULE_COMPLETED = "MODULE_COMPLETED"
     COURSE_COMPLETED = "COURSE_COMPLETED"
+    SURVEY_ANSWERED = "SURVEY_ANSWERED"  # a feedback survey answered (issue 20)
 
 
 class CreditRuleStatus(StrEnum):

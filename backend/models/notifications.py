@@ -51,6 +51,9 @@ class NotificationKind(StrEnum):
     ASSIGNMENT_OVERDUE = "ASSIGNMENT_OVERDUE"  # to the employee
     ASSIGNMENT_ESCALATED = "ASSIGNMENT_ESCALATED"  # to the manager: a report's assignment is overdue
     EVIDENCE_MISSING = "EVIDENCE_MISSING"  # a record names evidence whose upload never finished
+    CERTIFICATE_ISSUED = "CERTIFICATE_ISSUED"  # to the holder
+    CERTIFICATE_EXPIRING = "CERTIFICATE_EXPIRING"  # to the holder, 30 and 7 days before
+    CERTIFICATE_REVOKED = "CERTIFICATE_REVOKED"  # to the holder
 
 
 class DeliveryChannel(StrEnum):

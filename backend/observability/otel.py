@@ -19,6 +19,7 @@ from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
 from backend.config import ConfigError
+from backend.logs import redact
 
 log = logging.getLogger("xuefen.tracing")
 
@@ -81,11 +82,12 @@ def start_request_span(provider: Any, scope: Scope) -> tuple[Any, object, str]:
     """A server span for an HTTP request, made current: (span, the context token, the method)."""
     carrier = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers") or []}
     method = scope.get("method", "")
+    path = redact(scope.get("path", ""))  # a calendar feed's path is its token (backend/logs.py)
     span = provider.get_tracer("xuefen").start_span(
-        f"{method} {scope.get('path', '')}",
+        f"{method} {path}",
         context=propagate.extract(carrier),
         kind=SpanKind.SERVER,
-        attributes={"http.request.method": method, "url.path": scope.get("path", ""), "url.scheme": scope["scheme"]},
+        attributes={"http.request.method": method, "url.path": path, "url.scheme": scope["scheme"]},
     )
     token = context.attach(trace.set_span_in_context(span))
     return span, token, method

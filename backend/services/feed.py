@@ -66,6 +66,8 @@ class Entity(StrEnum):
     COURSE_CONTENT = "COURSE_CONTENT"  # a course's download manifest (lesson text, files, renditions)
     NOTIFICATION = "NOTIFICATION"  # one inbox row of the viewer's, with its read state
     OJT_ASSIGNMENT = "OJT_ASSIGNMENT"  # an OJT plan given to the viewer, with its items and status
+    SURVEY = "SURVEY"  # a feedback survey open to answers, its questions, whether the viewer answered it
+    CERTIFICATE = "CERTIFICATE"  # one certificate of the viewer's: status, dates, PDF link
 
 
 _CHANGE_COLUMNS = {

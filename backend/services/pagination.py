@@ -14,7 +14,7 @@ import binascii
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -110,6 +110,10 @@ def _read(value: Any, kind: type) -> Any:
         if moment.tzinfo is None or not EARLIEST <= moment < LATEST:
             raise ValueError(value)
         return moment
+    if kind is date:  # a calendar day (certificates' expiry), as _write gives it
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return date.fromisoformat(value)
     if kind in _INT_BITS:
         limit = 2 ** (_INT_BITS[kind] - 1)
         if isinstance(value, bool) or not isinstance(value, int) or not -limit <= value < limit:
@@ -125,6 +129,8 @@ def _read(value: Any, kind: type) -> Any:
 def _write(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
     return value

@@ -17,7 +17,7 @@ strawberry.enum(
     growth_profile.EventKind,
     name="GrowthEventKind",
     description="What a growth profile entry is: LESSON_COMPLETED, CHECK_IN, QUIZ_ATTEMPT, PRACTICE_LOGGED, "
-    "PRACTICE_CONFIRMED, EVALUATION, SKILL_CHANGE, CREDIT or COURSE_COMPLETED.",
+    "PRACTICE_CONFIRMED, EVALUATION, SKILL_CHANGE, CREDIT, COURSE_COMPLETED or CERTIFICATE.",
 )
 
 
@@ -27,7 +27,8 @@ strawberry.enum(
     "(title: quiz; percent, passed; detail: attempt number), PRACTICE_LOGGED (quantity; detail: status now), "
     "PRACTICE_CONFIRMED (person: reviewer), EVALUATION (percent; person: mentor; detail: SUBMITTED or "
     "SUPERSEDED), SKILL_CHANGE (title: skill; levelBefore, levelAfter; percent: the evidence's score), CREDIT "
-    "(amount; title: reason; detail: entry kind), COURSE_COMPLETED."
+    "(amount; title: reason; detail: entry kind), COURSE_COMPLETED, CERTIFICATE (title: program; detail: last "
+    "valid day, or REVOKED)."
 )
 class GrowthEvent:
     kind: growth_profile.EventKind = strawberry.field(description="What happened (see the type's description).")

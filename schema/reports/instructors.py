@@ -50,8 +50,11 @@ class InstructorLine:
         description="Hours learners spent in their sessions: attended minutes / 60 (one decimal)."
     )
     average_rating: float | None = strawberry.field(
-        description="Learners' average rating: from learners' surveys once they exist; null until then."
+        description="Learners' average rating (1–5, two decimals) from the answers to their sessions' surveys in "
+        "the period: each answer's mean Likert value; anonymous answers count only in groups of at least 5 per "
+        "survey. Null without any."
     )
+    rating_count: int = strawberry.field(description="Answers counted in averageRating.")
 
     @classmethod
     def from_domain(cls, line: instructors.InstructorFigures) -> InstructorLine:
@@ -64,6 +67,7 @@ class InstructorLine:
             attendance_rate=line.attendance_rate,
             learner_hours=line.learner_hours,
             average_rating=line.average_rating,
+            rating_count=line.rating_count,
         )
 
 
@@ -117,6 +121,12 @@ class MentorLine:
         "full marks (a mentor who gives everyone 100 stands out)."
     )
     histogram: ScoreHistogram = strawberry.field(description="Their evaluations of the period by score.")
+    average_rating: float | None = strawberry.field(
+        description="Mentees' average rating (1–5, two decimals) from module survey answers rating them (any time: "
+        "anonymous answers carry none; the filter's course when given); anonymous answers count only in groups of "
+        "at least 5 per survey. Null without any."
+    )
+    rating_count: int = strawberry.field(description="Answers counted in averageRating.")
 
     @classmethod
     def from_domain(cls, line: instructors.MentorFigures) -> MentorLine:
@@ -134,6 +144,8 @@ class MentorLine:
             z_score=line.z_score,
             stands_out=line.stands_out,
             histogram=ScoreHistogram(counts=line.histogram),
+            average_rating=line.average_rating,
+            rating_count=line.rating_count,
         )
 
 

@@ -33,6 +33,7 @@ from backend.models import (
     Role,
 )
 from backend.services.catalog import course_catalog
+from backend.services.certificates import issue as certificates
 from backend.services.content import study
 from backend.services.credits import credit_engine
 from backend.services.feed import Entity
@@ -358,6 +359,10 @@ async def _complete_courses(
         ],
         using_db=connection,
         ignore_conflicts=True,  # another device of the same employee may complete it too
+    )
+    # Certificates these completions earn or renew, derived in the same transaction (certificates.issue).
+    await certificates.derive(
+        connection, context.changes, viewer.tenant_id, fresh, {c for courses in fresh.values() for c in courses}
     )
     for employee_id, new_courses in fresh.items():
         for course_id in new_courses:

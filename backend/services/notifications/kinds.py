@@ -186,6 +186,33 @@ KINDS: dict[K, KindSpec] = {
             ),
         },
     ),
+    K.CERTIFICATE_ISSUED: KindSpec(
+        ("certificate", "expiresOn"),
+        {
+            "zh-CN": ("获得证书", "您已获得「{certificate}」证书，有效期至 {expiresOn}。"),
+            "en": ("Certificate earned", "You hold the “{certificate}” certificate, valid through {expiresOn}."),
+        },
+    ),
+    K.CERTIFICATE_EXPIRING: KindSpec(
+        ("certificate", "expiresOn", "days"),
+        {
+            "zh-CN": (
+                "证书即将到期",
+                "您的「{certificate}」证书将于 {expiresOn} 到期（{days} 天后），请尽快完成复训。",
+            ),
+            "en": (
+                "Certificate expiring",
+                "Your “{certificate}” certificate expires on {expiresOn} (in {days} days). Take the refresher course.",
+            ),
+        },
+    ),
+    K.CERTIFICATE_REVOKED: KindSpec(
+        ("certificate", "reason"),
+        {
+            "zh-CN": ("证书已撤销", "您的「{certificate}」证书已被撤销。{reason}"),
+            "en": ("Certificate revoked", "Your “{certificate}” certificate was revoked. {reason}"),
+        },
+    ),
 }
 
 DECISIONS: dict[str, dict[str, str]] = {

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise import connections
 
 from backend.models import ScheduledJobRun
+from backend.services.certificates import reminders as certificate_reminders
 from backend.services.content import evidence_missing
 from backend.services.credits import target_risk
 from backend.services.integrity import scan
@@ -73,6 +74,8 @@ JOBS: tuple[Job, ...] = (
     Job("ojt_assignment_checks", timedelta(hours=1), assignment_checks.run_checks),
     Job("credit_targets_at_risk", timedelta(days=1), target_risk.targets_at_risk),
     Job("evidence_missing", timedelta(hours=1), evidence_missing.evidence_missing),
+    # CERTIFICATE_EXPIRING 30 and 7 days before (company-local dates: hourly, so each zone's day turns soon)
+    Job("certificates_expiring", timedelta(hours=1), certificate_reminders.certificates_expiring),
 )
 
 

@@ -38,6 +38,7 @@ from backend.models import (
     AssignmentKind,
     AssignmentSource,
     AuthSession,
+    CalendarFeedRevokeReason,
     Employee,
     EmployeeAssignment,
     EmployeeRole,
@@ -46,6 +47,7 @@ from backend.models import (
     Role,
 )
 from backend.services.audit import audit
+from backend.services.calendars import feeds as calendar_feeds
 from backend.services.feed import ChangeSet, Entity
 from backend.services.ojt import assignments
 from backend.services.people import accounts
@@ -206,7 +208,7 @@ async def transfer_employee(
 
 async def _end_access(write: EmploymentWrite, employee: Employee) -> dict[str, int]:
     """End every session of the employee (access and refresh tokens fail on their next use, on
-    every server process) and void their unused activation codes."""
+    every server process), void their unused activation codes and revoke their calendar link."""
     tenant_id, connection = write.tenant.id, write.connection
     sessions = AuthSession.filter(tenant_id=tenant_id, employee_id=employee.id, revoked_at__isnull=True)
     ended = await sessions.using_db(connection).update(revoked_at=write.now, revoke_reason=LEFT)
@@ -214,7 +216,11 @@ async def _end_access(write: EmploymentWrite, employee: Employee) -> dict[str, i
         tenant_id=tenant_id, employee_id=employee.id, used_at__isnull=True, voided_at__isnull=True
     )
     voided = await codes.using_db(connection).update(voided_at=write.now)
-    return {"endedSessions": ended, "voidedCodes": voided}
+    # The private calendar link too (a returning employee makes a new one).
+    calendars = await calendar_feeds.revoke_all(
+        connection, tenant_id, employee.id, CalendarFeedRevokeReason.LEFT, write.now
+    )
+    return {"endedSessions": ended, "voidedCodes": voided, "revokedCalendarFeeds": calendars}
 
 
 async def _touch_mentorship(write: EmploymentWrite, mentorship: Mentorship) -> None:

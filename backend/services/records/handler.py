@@ -43,11 +43,16 @@ class IncomingRecord:
     def content_hash(self) -> str:  # read once per record on the hot path: not worth caching
         # An online record (no seq) takes the server's clock when the caller gives no time, so its
         # time is not part of what it says: a retry with the same client id must match.
+        return self.hash_with(self.payload)
+
+    def hash_with(self, payload: Any) -> str:
+        """The content hash of this record carrying ``payload`` (a kind that keeps only part of its
+        payload, ``RecordHandler.stored_payload``, is hashed by that part)."""
         if self.occurred_at is None:
             when = self.occurred_at_text
         else:
             when = self.occurred_at.astimezone(UTC).isoformat() if self.seq is not None else None
-        return hashlib.sha256(canonical_json([self.kind, when, self.payload])).hexdigest()
+        return hashlib.sha256(canonical_json([self.kind, when, payload])).hexdigest()
 
 
 def canonical_json(value: Any) -> bytes:
@@ -132,6 +137,10 @@ class RecordHandler(Protocol):
     payload_spec: Obj
 
     def parse(self, payload: dict[str, Any]) -> Any: ...
+
+    # Optional: ``stored_payload(payload) -> dict``, what the activity record keeps of a payload
+    # (and hashes, for the duplicate check) when it must not keep all of it (SURVEY_RESPONSE keeps
+    # no answers next to the employee). Absent: the whole payload.
 
     async def apply(self, context: ApplyContext, records: list[ParsedRecord]) -> list[Outcome]: ...
 

@@ -22,6 +22,7 @@ from uuid import UUID
 
 import orjson
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from backend.config import Settings
@@ -87,6 +88,35 @@ async def ingest(
     settings = settings or Settings()
     received_at = now or datetime.now(UTC)
     clock = Clock(sent_at, received_at, timedelta(days=settings.sync_stale_days))
+    for attempt in (1, 2):
+        try:
+            results, applied_seq = await _ingest_once(viewer, device_uid, records, received_at, settings, clock)
+            break
+        except IntegrityError:
+            # The device lock orders one phone's pushes, not two phones' of one person: both may
+            # have found a record id (or another unique key) free and written it. The later
+            # transaction is rolled back whole; once more, it sees what the other committed and
+            # each record gets its typed answer (DUPLICATE, ID_REUSED, the handler's refusal).
+            if attempt == 2:
+                raise
+    return IngestResult(
+        results=results,
+        applied_seq=applied_seq,
+        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, clock.offset_ms)),
+        clock_skewed=clock.skewed,
+        received_at=received_at,
+    )
+
+
+async def _ingest_once(
+    viewer: Viewer,
+    device_uid: str,
+    records: Sequence[IncomingRecord],
+    received_at: datetime,
+    settings: Settings,
+    clock: Clock,
+) -> tuple[list[RecordResult], int]:
+    """``ingest``'s one transaction: the device locked, the batch applied and finished."""
     async with in_transaction() as connection:
         device = (
             await Device.filter(tenant_id=viewer.tenant_id, employee_id=viewer.employee_id, device_uid=device_uid)
@@ -98,15 +128,9 @@ async def ingest(
             raise DomainError(ErrorCode.DEVICE_MISMATCH)
         changes = ChangeSet(viewer.tenant_id)
         context = ApplyContext(viewer, connection, changes, received_at, settings, device=device, clock=clock)
-        results, applied_seq = await apply_batch(context, records)
+        answer = await apply_batch(context, records)
         await context.finish()
-    return IngestResult(
-        results=results,
-        applied_seq=applied_seq,
-        clock_offset_ms=max(-MAX_REPORTED_OFFSET_MS, min(MAX_REPORTED_OFFSET_MS, clock.offset_ms)),
-        clock_skewed=clock.skewed,
-        received_at=received_at,
-    )
+    return answer
 
 
 async def apply_batch(
@@ -252,7 +276,7 @@ def _sort_out(
             )
         elif stored is not None:
             mine = stored.tenant_id == viewer_key[0] and stored.employee_id == viewer_key[1]
-            if not mine or stored.content_hash != record.content_hash:
+            if not mine or stored.content_hash != _stored_form(record)[1]:
                 results[index] = RecordResult(record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.ID_REUSED)
             else:
                 outcome = stored.outcome or {}
@@ -389,6 +413,7 @@ def _record_rows(context: ApplyContext) -> Callable[[IncomingRecord, Outcome, da
     offset_ms = clock.offset_ms
 
     def row(record: IncomingRecord, outcome: Outcome, corrected: datetime, flags: list[str]) -> tuple:
+        payload, content_hash = _stored_form(record)
         return (
             record.id if postgres else str(record.id),
             viewer.tenant_id,
@@ -397,8 +422,8 @@ def _record_rows(context: ApplyContext) -> Callable[[IncomingRecord, Outcome, da
             record.seq,
             record.kind[:MAX_KIND_LENGTH],
             # A refused record keeps what of its payload can be stored (its hash keeps the original).
-            _json(storable_copy(record.payload) if record.rejection else record.payload).decode(),
-            record.content_hash,
+            _json(storable_copy(payload) if record.rejection else payload).decode(),
+            content_hash,
             # A time that could not be read is kept as sent in the payload's answer; the column
             # holds the receive time (a refused record's times drive nothing).
             db_time(connection, record.occurred_at) if record.occurred_at else received,
@@ -417,6 +442,17 @@ def _record_rows(context: ApplyContext) -> Callable[[IncomingRecord, Outcome, da
     return row
 
 
+def _stored_form(record: IncomingRecord) -> tuple[Any, str]:
+    """What the activity record keeps of a record's payload and the hash a retry must match: the
+    whole payload, or the part its kind keeps (``stored_payload``: SURVEY_RESPONSE keeps no
+    answers, so neither the row nor its hash holds them)."""
+    keep = getattr(registry.KINDS.get(record.kind), "stored_payload", None)
+    if keep is None:
+        return record.payload, record.content_hash
+    payload = keep(record.payload)
+    return payload, record.hash_with(payload)
+
+
 def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dict[int, RecordResult]) -> None:
     """A record repeated inside one batch is answered like a retry of its first copy."""
     first_index: dict[UUID, int] = {}
@@ -427,7 +463,7 @@ def _resolve_in_batch_duplicates(records: Sequence[IncomingRecord], results: dic
         if index in results:
             continue
         first = results[first_index[record.id]]
-        if records[first_index[record.id]].content_hash != record.content_hash:
+        if _stored_form(records[first_index[record.id]])[1] != _stored_form(record)[1]:
             results[index] = RecordResult(record.id, record.seq, RecordStatus.REJECTED.value, ErrorCode.ID_REUSED)
         elif first.status == DUPLICATE or first.received_at is None:
             # A retry, or a first copy that was not stored (ID_REUSED, SEQUENCE_*): the same answer.

@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from backend.services import feed
 from backend.services.catalog import progress
+from backend.services.certificates import issue as certificates
 from backend.services.content import course_downloads, study
 from backend.services.credits import credit_engine, rewards
 from backend.services.feed import Backfiller, ChangeSet
@@ -21,6 +22,7 @@ from backend.services.ojt import assessment, assignments, mentoring, practice, q
 from backend.services.people import employment, profile_settings
 from backend.services.records.handler import RecordHandler
 from backend.services.sessions import checkin, enrollment
+from backend.services.surveys import answers as surveys
 
 HANDLERS: tuple[RecordHandler, ...] = (
     # Before LESSON_COMPLETED: a completion is judged by the study progress of its push.
@@ -35,6 +37,8 @@ HANDLERS: tuple[RecordHandler, ...] = (
     practice.PracticeLogged(),
     practice.PracticeReviewed(),
     assessment.MentorEvaluated(),
+    # After the kinds that make someone eligible (check-out, completions) in the same push.
+    surveys.SurveyAnswered(),
     rewards.RewardRedeemed(),
     history_kind.HistoryResult(),
 )
@@ -60,6 +64,8 @@ BACKFILLERS: tuple[Backfiller, ...] = (
     study.mark_feed_rows,
     course_downloads.mark_feed_rows,
     assignments.mark_feed_rows,
+    certificates.mark_feed_rows,
+    surveys.mark_feed_rows,
     inbox.mark_feed_rows,
     feed.mark_shared_rows,
 )

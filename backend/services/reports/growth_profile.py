@@ -15,7 +15,9 @@ descending:
   detail the status), at submission;
 - SKILL_CHANGE: skill evidence that moved a level (title the skill; level before and after);
 - CREDIT: ledger entries (amount in tenths, detail the entry kind, title its reason);
-- COURSE_COMPLETED: course completions.
+- COURSE_COMPLETED: course completions;
+- CERTIFICATE: certificates earned (``certificate``, at when earned; title the program, detail the
+  last valid day, or REVOKED; derived status is the certificates API's).
 
 A page is one statement: each source reads its own rows after the cursor, newest first, at most
 ``first + 1`` of them (the (tenant, employee, time) indexes make that a short range read whatever
@@ -73,6 +75,7 @@ class EventKind(StrEnum):
     SKILL_CHANGE = "SKILL_CHANGE"
     CREDIT = "CREDIT"
     COURSE_COMPLETED = "COURSE_COMPLETED"
+    CERTIFICATE = "CERTIFICATE"
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,15 @@ def _sources(p: Params, tenant: str, who: str) -> list[str]:
         + f" WHERE x.tenant_id = {tenant} AND x.employee_id = {who}",
         columns(EventKind.COURSE_COMPLETED, "x.completed_at", "x.id", "c.title", "c.title")
         + " FROM course_completion x JOIN course c ON c.id = x.course_id"
+        + f" WHERE x.tenant_id = {tenant} AND x.employee_id = {who}",
+        columns(
+            EventKind.CERTIFICATE,
+            "x.earned_at",
+            "x.id",
+            "g.name",
+            detail="CASE WHEN x.revoked_at IS NOT NULL THEN 'REVOKED' ELSE CAST(x.expires_on AS VARCHAR(10)) END",
+        )
+        + " FROM certificate x JOIN certificate_program g ON g.id = x.program_id"
         + f" WHERE x.tenant_id = {tenant} AND x.employee_id = {who}",
     ]
 

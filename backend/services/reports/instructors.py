@@ -9,8 +9,14 @@ were found).
 Instructors are the people who instructed sessions starting in the period (not cancelled; from
 ``training_session``). ``enrolled`` and ``attended`` are their INSTRUCTOR rollups (enrollments
 holding a seat in sessions starting in the period, check-ins of the period); ``hours_delivered`` is
-the sum of their sessions' lengths, ``learner_hours`` attended minutes / 60. Ratings come with
-learners' surveys (issue 20): until then null.
+the sum of their sessions' lengths, ``learner_hours`` attended minutes / 60. ``average_rating`` and
+``rating_count`` come from the answers to the surveys of their sessions of the period (each
+answer's mean Likert value, 1–5; ``surveys.results.ratings_of``): anonymous answers count only in
+cells (survey, instructor) of at least five answers, as everywhere results are shown.
+
+Mentors' ``average_rating`` and ``rating_count`` come from the answers to module surveys that rate
+them (the respondent's mentor when answering), of any time (anonymous answers carry no time), of
+the filter's course when there is one; the same threshold applies.
 
 Mentors are the people with MENTOR rollups in the period or with a mentorship in force today
 (the company's local day; with a course or scenario filter, mentorships of that course, of a course
@@ -41,15 +47,17 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
-from backend.models import EvaluationStatus, RollupRole, SessionStatus
+from backend.models import EvaluationStatus, RollupRole, SessionStatus, SurveyTargetKind
 from backend.services.imports.files import WriteCell
 from backend.services.reports import frame, rollups
 from backend.services.reports.frame import ReportFilter, Scope
 from backend.services.reports.tables import Column, ReportOptions, Table
+from backend.services.surveys.results import Rating, ratings_of
 from backend.services.validation import invalid
 from backend.services.viewer import Viewer
 from backend.sql import Params
 
+_NO_RATING = Rating(None, 0)
 MAX_ROWS = 1000  # per list; a company has far fewer instructors or mentors
 MIN_EVALUATIONS = 5  # below this a mentor's mean says too little to stand out
 Z_LIMIT = 3.0
@@ -73,7 +81,8 @@ class InstructorFigures:
     attended: int  # check-ins in their sessions
     attendance_rate: float | None  # attended / enrolled; None when nobody was enrolled
     learner_hours: Decimal  # attended minutes / 60, one decimal
-    average_rating: float | None = None  # from learners' surveys once they exist (issue 20)
+    average_rating: float | None = None  # from learners' survey answers (1–5); None without any shown
+    rating_count: int = 0  # answers counted in the rating
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,8 @@ class MentorFigures:
     z_score: float | None  # against peers (see the module docstring); None when undefined
     stands_out: bool
     histogram: list[int]  # BUCKETS counts: 0–9 … 90–99, 100
+    average_rating: float | None = None  # from mentees' module survey answers (1–5)
+    rating_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,7 +213,7 @@ async def instructor_report(viewer: Viewer, report_filter: ReportFilter) -> Inst
     connection = connections.get("default")
     p = Params(connection)
     sessions = await connection.execute_query_dict(
-        "SELECT e.id AS employee_id, e.employee_no, e.name, s.starts_at, s.ends_at"
+        "SELECT e.id AS employee_id, e.employee_no, e.name, s.id AS session_id, s.starts_at, s.ends_at"
         " FROM training_session s JOIN employee e ON e.id = s.instructor_id"
         f" WHERE s.tenant_id = {p(scope.tenant_id)} AND s.starts_at >= {p(start)} AND s.starts_at < {p(end)}"
         f" AND s.status <> {p(SessionStatus.CANCELLED.value)}{_course_sql(p, scope, 's.course_id')}"
@@ -222,6 +233,12 @@ async def instructor_report(viewer: Viewer, report_filter: ReportFilter) -> Inst
         for row in await _rollup_sums(scope, RollupRole.INSTRUCTOR, ("enrolled", "attended", "attended_minutes"))
     }
     page, truncated = _ordered(list(people.values()))
+    ratings = await ratings_of(
+        scope.tenant_id,
+        SurveyTargetKind.SESSION,
+        [person.employee_id for person in page],
+        session_ids=sorted({int(row["session_id"]) for row in sessions}),
+    )
     instructors = []
     for person in page:
         row = sums.get(person.employee_id, {})
@@ -235,6 +252,8 @@ async def instructor_report(viewer: Viewer, report_filter: ReportFilter) -> Inst
                 attended=attended,
                 attendance_rate=_ratio(attended, enrolled),
                 learner_hours=_hours(int(row.get("attended_minutes") or 0)),
+                average_rating=ratings.get(person.employee_id, _NO_RATING).average,
+                rating_count=ratings.get(person.employee_id, _NO_RATING).count,
             )
         )
     return InstructorReport(scope.period, instructors, truncated)
@@ -313,6 +332,12 @@ async def mentor_report(viewer: Viewer, report_filter: ReportFilter) -> MentorRe
         sum(int(row["evaluation_percent_sq_sum"] or 0) for row in sums.values()),
     )
     page, truncated = _ordered(list(people.values()))
+    ratings = await ratings_of(
+        scope.tenant_id,
+        SurveyTargetKind.MODULE,
+        [person.employee_id for person in page],
+        course_ids=None if scope.filter.course_id is None else [scope.filter.course_id],
+    )
     mentors = []
     for person in page:
         row = sums.get(person.employee_id, {})
@@ -338,6 +363,8 @@ async def mentor_report(viewer: Viewer, report_filter: ReportFilter) -> MentorRe
                 z_score=_rounded(z, 2),
                 stands_out=_stands_out(z, full_share, own.count),
                 histogram=list(histograms.get(person.employee_id, [0] * BUCKETS)),
+                average_rating=ratings.get(person.employee_id, _NO_RATING).average,
+                rating_count=ratings.get(person.employee_id, _NO_RATING).count,
             )
         )
     peer_histogram = [sum(counts[i] for counts in histograms.values()) for i in range(BUCKETS)]
@@ -365,6 +392,7 @@ _INSTRUCTOR_COLUMNS = (
     Column("到课率", "Attendance rate"),
     Column("学员学时", "Learner hours"),
     Column("评分", "Average rating"),
+    Column("评分人次", "Ratings"),
 )
 
 _MENTOR_COLUMNS = (
@@ -380,6 +408,8 @@ _MENTOR_COLUMNS = (
     Column("满分比例", "Full-marks share"),
     Column("Z 值", "Z-score"),
     Column("需关注", "Stands out"),
+    Column("评分", "Average rating"),
+    Column("评分人次", "Ratings"),
     *(
         Column(f"{low}–{low + 9} 分", f"Scores {low}–{low + 9}", 8) if low < 100 else Column("100 分", "Scores 100", 8)
         for low in range(0, 101, 10)
@@ -403,6 +433,7 @@ async def export_instructors(viewer: Viewer, options: ReportOptions) -> Table:
             i.attendance_rate,
             i.learner_hours,
             i.average_rating,
+            i.rating_count,
         ]
         for i in report.instructors
     ]
@@ -429,6 +460,8 @@ async def export_mentors(viewer: Viewer, options: ReportOptions) -> Table:
             m.full_marks_share,
             m.z_score,
             m.stands_out,
+            m.average_rating,
+            m.rating_count,
             *m.histogram,
         ]
         for m in report.mentors

@@ -1,0 +1,1 @@
+"""GraphQL for private calendar feeds (backend.services.calendars)."""
